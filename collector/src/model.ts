@@ -1,0 +1,56 @@
+/**
+ * The collector's record of one LLM call, as it flows receiver → extraction → pricing → storage.
+ */
+
+/** Cost-center attribution of a call, merged from resource, span attributes and baggage. */
+export interface CallAttribution {
+  team: string;
+  department: string;
+  costCenter: string;
+  feature: string;
+  workflow: string;
+  customer: string;
+  userTier: string;
+  environment: string;
+  service: string;
+  endUser: string;
+  approvalId: string;
+}
+
+/** A GenAI call recognised in a span, before pricing. Token counts follow the span contract. */
+export interface ExtractedCall {
+  traceId: string; // 32 lowercase hex
+  spanId: string; // 16 lowercase hex
+  /** Span start, nanoseconds since the epoch, as a decimal string (exceeds 2^53). */
+  startTimeUnixNano: string;
+  durationMs: number;
+  provider: string; // gen_ai.provider.name, normalised (openai, anthropic, ...)
+  operation: string; // gen_ai.operation.name
+  requestModel: string;
+  responseModel: string;
+  /** Total input tokens, cache reads and writes included. */
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  streaming: boolean;
+  errorType: string; // '' when the call succeeded
+  serverAddress: string;
+  enforcement: string; // tokenledger.enforcement, '' when absent
+  /** Which instrumentation produced the span (its scope name). */
+  source: string;
+  attribution: CallAttribution;
+}
+
+/** A call after pricing. Money is a decimal string (never a float). */
+export interface PricedCall extends ExtractedCall {
+  /** USD cost as an exact decimal string; '0' when unpriced. */
+  costUsd: string;
+  inputCostUsd: string;
+  outputCostUsd: string;
+  priced: boolean;
+  /** The catalog's provider and model id the price came from; '' when unpriced. */
+  pricedProvider: string;
+  pricedModel: string;
+}

@@ -1,0 +1,86 @@
+/**
+ * Attribute names used on tokenledger's spans, in one place.
+ *
+ * GenAI names follow the OpenTelemetry GenAI semantic conventions (latest names). As
+ * opentelemetry-js-contrib does, they are copied here rather than imported from the
+ * `incubating` entry of `@opentelemetry/semantic-conventions`, which breaks in minor releases.
+ * The collector imports this module too (`tokenledger/semconv`), so both sides agree.
+ */
+
+// --- GenAI semantic conventions (current names) ---
+export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
+export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
+export const ATTR_GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature';
+export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
+export const ATTR_GEN_AI_OUTPUT_TYPE = 'gen_ai.output.type';
+export const ATTR_GEN_AI_REQUEST_ENCODING_FORMATS = 'gen_ai.request.encoding_formats';
+/** Total input tokens, cache reads and cache writes included, whatever the provider's own convention. */
+export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens';
+export const ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = 'gen_ai.usage.cache_creation.input_tokens';
+export const ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens';
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
+export const ATTR_ERROR_TYPE = 'error.type';
+
+/** Well-known values of gen_ai.operation.name. */
+export const GEN_AI_OPERATION_CHAT = 'chat';
+export const GEN_AI_OPERATION_EMBEDDINGS = 'embeddings';
+export const GEN_AI_OPERATION_TEXT_COMPLETION = 'text_completion';
+export const GEN_AI_OPERATION_GENERATE_CONTENT = 'generate_content';
+
+/** Well-known values of gen_ai.provider.name. */
+export const GEN_AI_PROVIDER_OPENAI = 'openai';
+export const GEN_AI_PROVIDER_AZURE_OPENAI = 'azure.ai.openai';
+export const GEN_AI_PROVIDER_ANTHROPIC = 'anthropic';
+
+// --- older and foreign names, read by the collector on input ---
+export const ATTR_GEN_AI_SYSTEM_DEPRECATED = 'gen_ai.system';
+export const ATTR_GEN_AI_USAGE_PROMPT_TOKENS_DEPRECATED = 'gen_ai.usage.prompt_tokens';
+export const ATTR_GEN_AI_USAGE_COMPLETION_TOKENS_DEPRECATED = 'gen_ai.usage.completion_tokens';
+export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY = 'gen_ai.usage.cache_read_input_tokens';
+export const ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY = 'gen_ai.usage.cache_creation_input_tokens';
+
+// --- standard OpenTelemetry attributes the collector attributes by ---
+export const ATTR_SERVICE_NAME = 'service.name';
+export const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = 'deployment.environment.name';
+export const ATTR_DEPLOYMENT_ENVIRONMENT_DEPRECATED = 'deployment.environment';
+export const ATTR_ENDUSER_ID = 'enduser.id';
+
+// --- tokenledger attribution (resource, context, baggage) ---
+export const ATTR_TL_COST_CENTER = 'tokenledger.cost_center';
+export const ATTR_TL_TEAM = 'tokenledger.team';
+export const ATTR_TL_DEPARTMENT = 'tokenledger.department';
+export const ATTR_TL_FEATURE = 'tokenledger.feature';
+export const ATTR_TL_WORKFLOW = 'tokenledger.workflow';
+export const ATTR_TL_CUSTOMER = 'tokenledger.customer';
+export const ATTR_TL_USER_TIER = 'tokenledger.user_tier';
+export const ATTR_TL_APPROVAL_ID = 'tokenledger.approval_id';
+export const ATTR_TL_ENFORCEMENT = 'tokenledger.enforcement';
+export const ATTR_TL_ORIGINAL_MODEL = 'tokenledger.original_model';
+
+/**
+ * The attribution fields an application can set with `withAttribution`, and the span /
+ * baggage key each one travels under. `environment` and `user` map onto standard OTel keys.
+ */
+export const ATTRIBUTION_KEYS = {
+  costCenter: ATTR_TL_COST_CENTER,
+  team: ATTR_TL_TEAM,
+  department: ATTR_TL_DEPARTMENT,
+  feature: ATTR_TL_FEATURE,
+  workflow: ATTR_TL_WORKFLOW,
+  customer: ATTR_TL_CUSTOMER,
+  userTier: ATTR_TL_USER_TIER,
+  environment: ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  user: ATTR_ENDUSER_ID,
+  approvalId: ATTR_TL_APPROVAL_ID,
+} as const;
+
+export type AttributionField = keyof typeof ATTRIBUTION_KEYS;
+export type Attribution = Partial<Record<AttributionField, string>>;
