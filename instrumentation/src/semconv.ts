@@ -45,7 +45,47 @@ export const ATTR_GEN_AI_SYSTEM_DEPRECATED = 'gen_ai.system';
 export const ATTR_GEN_AI_USAGE_PROMPT_TOKENS_DEPRECATED = 'gen_ai.usage.prompt_tokens';
 export const ATTR_GEN_AI_USAGE_COMPLETION_TOKENS_DEPRECATED = 'gen_ai.usage.completion_tokens';
 export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY = 'gen_ai.usage.cache_read_input_tokens';
-export const ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY = 'gen_ai.usage.cache_creation_input_tokens';
+export const ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY =
+  'gen_ai.usage.cache_creation_input_tokens';
+/** OpenLLMetry: 'chat' | 'completion' | 'embedding' | ... (before gen_ai.operation.name existed). */
+export const ATTR_LLM_REQUEST_TYPE_OPENLLMETRY = 'llm.request.type';
+export const ATTR_LLM_IS_STREAMING_OPENLLMETRY = 'llm.is_streaming';
+export const ATTR_GEN_AI_REQUEST_IS_STREAM_OPENLIT = 'gen_ai.request.is_stream';
+export const ATTR_TELEMETRY_SDK_NAME = 'telemetry.sdk.name';
+
+// OpenInference (Arize Phoenix) names.
+export const ATTR_OI_SPAN_KIND = 'openinference.span.kind';
+export const ATTR_OI_LLM_MODEL_NAME = 'llm.model_name';
+export const ATTR_OI_EMBEDDING_MODEL_NAME = 'embedding.model_name';
+export const ATTR_OI_LLM_PROVIDER = 'llm.provider';
+export const ATTR_OI_LLM_SYSTEM = 'llm.system';
+export const ATTR_OI_TOKEN_COUNT_PROMPT = 'llm.token_count.prompt';
+export const ATTR_OI_TOKEN_COUNT_COMPLETION = 'llm.token_count.completion';
+export const ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_READ = 'llm.token_count.prompt_details.cache_read';
+export const ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_WRITE = 'llm.token_count.prompt_details.cache_write';
+export const ATTR_OI_TOKEN_COUNT_COMPLETION_REASONING = 'llm.token_count.completion_details.reasoning';
+
+// Vercel AI SDK telemetry names (`ai.*`).
+export const ATTR_AI_OPERATION_ID = 'ai.operationId';
+export const ATTR_AI_MODEL_ID = 'ai.model.id';
+export const ATTR_AI_MODEL_PROVIDER = 'ai.model.provider';
+export const ATTR_AI_RESPONSE_MODEL = 'ai.response.model';
+export const ATTR_AI_RESPONSE_PROVIDER_METADATA = 'ai.response.providerMetadata';
+/** AI SDK v3/v4. */
+export const ATTR_AI_USAGE_PROMPT_TOKENS = 'ai.usage.promptTokens';
+export const ATTR_AI_USAGE_COMPLETION_TOKENS = 'ai.usage.completionTokens';
+/** AI SDK v5+. */
+export const ATTR_AI_USAGE_INPUT_TOKENS = 'ai.usage.inputTokens';
+export const ATTR_AI_USAGE_OUTPUT_TOKENS = 'ai.usage.outputTokens';
+export const ATTR_AI_USAGE_CACHED_INPUT_TOKENS = 'ai.usage.cachedInputTokens';
+export const ATTR_AI_USAGE_REASONING_TOKENS = 'ai.usage.reasoningTokens';
+/** AI SDK v6. */
+export const ATTR_AI_USAGE_INPUT_NO_CACHE_TOKENS = 'ai.usage.inputTokenDetails.noCacheTokens';
+export const ATTR_AI_USAGE_INPUT_CACHE_READ_TOKENS = 'ai.usage.inputTokenDetails.cacheReadTokens';
+export const ATTR_AI_USAGE_INPUT_CACHE_WRITE_TOKENS = 'ai.usage.inputTokenDetails.cacheWriteTokens';
+export const ATTR_AI_USAGE_OUTPUT_REASONING_TOKENS = 'ai.usage.outputTokenDetails.reasoningTokens';
+/** Embedding calls (embed / embedMany). */
+export const ATTR_AI_USAGE_TOKENS = 'ai.usage.tokens';
 
 // --- standard OpenTelemetry attributes the collector attributes by ---
 export const ATTR_SERVICE_NAME = 'service.name';

@@ -1,0 +1,129 @@
+/**
+ * Recognising GenAI calls in decoded OTLP spans and normalising them to the span contract.
+ *
+ * Each producer convention has a small reader (./readers); the first that claims a span wins:
+ * Vercel AI SDK first (its provider-call spans also carry gen_ai.* names, and its outer spans
+ * must be skipped whatever else they carry), then OpenInference, then the GenAI semantic
+ * conventions (ours, contrib, OpenLLMetry, OpenLIT).
+ */
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_SERVER_ADDRESS,
+  ATTR_TL_ENFORCEMENT,
+} from 'tokenledger/semconv';
+import type { ExtractedCall } from '../model';
+import type { OtlpSpan, OtlpTraceRequest } from '../otlp/types';
+import { STATUS_CODE_ERROR } from '../otlp/types';
+import { strAttr } from './attrs';
+import { attributionOf } from './attribution';
+import { normaliseProvider, providerFromHost } from './providers';
+import { readGenAi } from './readers/gen-ai';
+import { readOpenInference } from './readers/openinference';
+import { readVercelAi } from './readers/vercel-ai';
+import type { Reader, Reading, SpanContext } from './reading';
+
+const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
+
+/** Scope-name prefix of tokenledger's own instrumentation, whose spans follow the contract exactly. */
+export const TOKENLEDGER_SCOPE_PREFIX = 'tokenledger';
+
+export interface ExtractResult {
+  calls: ExtractedCall[];
+  /** All spans in the request. */
+  spans: number;
+  /** GenAI spans that are not billable calls themselves (outer SDK spans, tool executions, ...). */
+  skippedGenaiSpans: number;
+  /** Spans no convention recognised (HTTP, DB, ...), ignored for now. */
+  nonGenaiSpans: number;
+}
+
+export function extractCalls(req: OtlpTraceRequest): ExtractResult {
+  const calls: ExtractedCall[] = [];
+  let spans = 0;
+  let skipped = 0;
+  for (const rs of req.resourceSpans) {
+    for (const ss of rs.scopeSpans) {
+      const ctx: SpanContext = { scopeName: ss.scope.name, resource: rs.resource };
+      for (const span of ss.spans) {
+        spans++;
+        const reading = read(span, ctx);
+        if (reading === 'skip') skipped++;
+        else if (reading !== null) calls.push(toCall(span, ctx, reading));
+      }
+    }
+  }
+  return { calls, spans, skippedGenaiSpans: skipped, nonGenaiSpans: spans - skipped - calls.length };
+}
+
+function read(span: OtlpSpan, ctx: SpanContext): Reading | 'skip' | null {
+  for (const reader of READERS) {
+    const r = reader(span, ctx);
+    if (r !== null) return r;
+  }
+  return null;
+}
+
+function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall {
+  const a = span.attributes;
+  const serverAddress = strAttr(a, ATTR_SERVER_ADDRESS);
+  const tokens = normaliseTokens(r, ctx.scopeName.startsWith(TOKENLEDGER_SCOPE_PREFIX));
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    startTimeUnixNano: span.startTimeUnixNano,
+    durationMs: durationMs(span.startTimeUnixNano, span.endTimeUnixNano),
+    provider: normaliseProvider(r.provider) || providerFromHost(serverAddress),
+    operation: r.operation,
+    requestModel: r.requestModel || strAttr(a, ATTR_GEN_AI_REQUEST_MODEL),
+    responseModel: r.responseModel,
+    inputTokens: tokens.inputTokens,
+    outputTokens: tokens.outputTokens,
+    cacheReadTokens: tokens.cacheReadTokens,
+    cacheWriteTokens: tokens.cacheWriteTokens,
+    reasoningTokens: tokens.reasoningTokens,
+    streaming: r.streaming,
+    errorType: strAttr(a, ATTR_ERROR_TYPE) || (span.status.code === STATUS_CODE_ERROR ? '_OTHER' : ''),
+    serverAddress,
+    enforcement: strAttr(a, ATTR_TL_ENFORCEMENT),
+    source: ctx.scopeName,
+    attribution: attributionOf(a, ctx.resource),
+  };
+}
+
+type Tokens = Pick<
+  ExtractedCall,
+  'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'reasoningTokens'
+>;
+
+/**
+ * The span contract: inputTokens is the TOTAL input, cache reads and writes included.
+ * Our own spans already comply and are taken as they are. For other producers the cache tokens
+ * are added when the producer is known to copy Anthropic's raw `input_tokens` (OpenLIT; the
+ * Vercel AI SDK before v6 with its Anthropic provider), or when the numbers are otherwise
+ * inconsistent (input smaller than its cached parts, which no total can be, whatever the
+ * provider). A total that merely looks plausible is trusted.
+ */
+export function normaliseTokens(r: Reading, fromTokenledger: boolean): Tokens {
+  const cached = r.cacheReadTokens + r.cacheWriteTokens;
+  let input = r.inputTokens;
+  if (
+    !fromTokenledger &&
+    (r.inputIncludesCache === false || (r.inputIncludesCache !== true && input < cached))
+  ) {
+    input += cached;
+  }
+  return {
+    inputTokens: input,
+    outputTokens: r.outputTokens,
+    cacheReadTokens: r.cacheReadTokens,
+    cacheWriteTokens: r.cacheWriteTokens,
+    reasoningTokens: r.reasoningTokens,
+  };
+}
+
+/** Span duration in milliseconds, to the microsecond; 0 when the end precedes the start. */
+function durationMs(start: string, end: string): number {
+  const ns = Number(end) - Number(start);
+  return ns > 0 ? Math.round(ns / 1e3) / 1e3 : 0;
+}

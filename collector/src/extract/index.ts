@@ -1,0 +1,4 @@
+export { extractCalls, normaliseTokens, TOKENLEDGER_SCOPE_PREFIX, type ExtractResult } from './extract';
+export { normaliseProvider, providerFromHost } from './providers';
+export { attributionOf } from './attribution';
+export type { Reading, Reader, SpanContext } from './reading';

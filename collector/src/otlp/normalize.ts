@@ -1,0 +1,95 @@
+/**
+ * Helpers shared by the protobuf and JSON decoders: id and timestamp validation, int64
+ * conversion, and the bookkeeping of spans rejected under OTLP partial success.
+ */
+import type { AttrPrimitive, AttrValue, Attributes } from './types';
+
+const HEX_32 = /^[0-9a-f]{32}$/;
+const HEX_16 = /^[0-9a-f]{16}$/;
+const ZERO_32 = '0'.repeat(32);
+const ZERO_16 = '0'.repeat(16);
+const DECIMAL = /^\d+$/;
+
+/** Counts spans the decoder dropped and remembers the first reason, for `error_message`. */
+export class Rejections {
+  count = 0;
+  private firstReason = '';
+  reject(reason: string): void {
+    if (this.count === 0) this.firstReason = reason;
+    this.count++;
+  }
+  message(): string {
+    if (this.count === 0) return '';
+    const more = this.count > 1 ? ` (and ${this.count - 1} more rejected span(s))` : '';
+    return `${this.firstReason}${more}`;
+  }
+}
+
+/** Lowercase hex of a bytes field; protobufjs leaves an absent one as an empty plain array. */
+export function bytesToHex(bytes: Uint8Array | readonly number[] | null | undefined): string {
+  if (!bytes || bytes.length === 0) return '';
+  if (bytes instanceof Uint8Array)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return Buffer.from(bytes).toString('hex');
+}
+
+/** Why a trace id is invalid, or '' when it is valid (16 bytes, not all zero). */
+export function traceIdProblem(hex: string): string {
+  if (!HEX_32.test(hex)) return `invalid trace id '${hex}': expected 16 bytes (32 hex digits)`;
+  if (hex === ZERO_32) return 'invalid trace id: all zeros';
+  return '';
+}
+
+/** Why a span id is invalid, or '' when it is valid (8 bytes, not all zero). */
+export function spanIdProblem(hex: string): string {
+  if (!HEX_16.test(hex)) return `invalid span id '${hex}': expected 8 bytes (16 hex digits)`;
+  if (hex === ZERO_16) return 'invalid span id: all zeros';
+  return '';
+}
+
+/** A parent span id that is not a valid 8-byte id is treated as absent: the span is still usable. */
+export function normaliseParentId(hex: string): string {
+  return HEX_16.test(hex) && hex !== ZERO_16 ? hex : '';
+}
+
+export function isDecimalString(s: string): boolean {
+  return DECIMAL.test(s);
+}
+
+/** The shape of protobufjs' Long (from the `long` package) that we rely on. */
+export interface LongLike {
+  low: number;
+  high: number;
+  unsigned: boolean;
+  toString(radix?: number): string;
+  toNumber(): number;
+}
+
+export function isLongLike(v: unknown): v is LongLike {
+  return typeof v === 'object' && v !== null && typeof (v as LongLike).low === 'number' && 'high' in v;
+}
+
+/** An int64 as a number when it is exactly representable, else as its decimal string. */
+export function int64ToAttr(v: LongLike | number | string): number | string {
+  if (typeof v === 'number') return v;
+  const s = typeof v === 'string' ? v.trim() : v.toString(10);
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : s;
+}
+
+/** Keys that would alter an object's prototype if assigned; such attributes are dropped. */
+export function isSafeKey(key: string): boolean {
+  return key !== '__proto__';
+}
+
+export function addAttr(target: Attributes, key: string, value: AttrValue | undefined): void {
+  if (value === undefined || !isSafeKey(key)) return;
+  target[key] = value;
+}
+
+/** Flattens a nested value (array element or key/value list) to a primitive: JSON text for structures. */
+export function toPrimitive(v: AttrValue | Record<string, unknown> | undefined): AttrPrimitive | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return v;
+}

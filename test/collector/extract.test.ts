@@ -1,0 +1,466 @@
+import assert from 'node:assert/strict';
+import { extractCalls, normaliseProvider, providerFromHost } from '../../collector/src/extract';
+import type { ExtractedCall } from '../../collector/src/model';
+import { decodeTraceRequest } from '../../collector/src/otlp';
+import type { Attributes } from '@opentelemetry/api';
+import { protobufBody, recordSpans, type SpanSpec } from './otlp-helpers';
+
+/** Round-trips spans through the real OTLP protobuf encoder and our decoder, then extracts. */
+function extract(resource: Attributes, specs: SpanSpec[]) {
+  const body = protobufBody(recordSpans(resource, specs));
+  return extractCalls(decodeTraceRequest(body, 'application/x-protobuf'));
+}
+
+function one(resource: Attributes, spec: SpanSpec): ExtractedCall {
+  const r = extract(resource, [spec]);
+  assert.equal(r.calls.length, 1, 'expected exactly one call');
+  return r.calls[0]!;
+}
+
+function tokens(c: ExtractedCall) {
+  return {
+    input: c.inputTokens,
+    output: c.outputTokens,
+    cacheRead: c.cacheReadTokens,
+    cacheWrite: c.cacheWriteTokens,
+    reasoning: c.reasoningTokens,
+  };
+}
+
+describe('GenAI call extraction', () => {
+  it('reads our own spans (current semantic-convention names) and attributes them', () => {
+    const c = one(
+      {
+        'service.name': 'summarizer-api',
+        'deployment.environment.name': 'production',
+        'tokenledger.team': 'platform',
+        'tokenledger.cost_center': 'product:summarizer',
+      },
+      {
+        name: 'chat gpt-4o',
+        scope: 'tokenledger',
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4o',
+          'gen_ai.response.model': 'gpt-4o-2024-08-06',
+          'gen_ai.usage.input_tokens': 10000,
+          'gen_ai.usage.output_tokens': 150,
+          'gen_ai.usage.cache_read.input_tokens': 8000,
+          'gen_ai.usage.reasoning.output_tokens': 20,
+          'gen_ai.request.stream': true,
+          'server.address': 'api.openai.com',
+          'tokenledger.team': 'search', // span wins over resource
+          'tokenledger.feature': 'summarizer',
+          'tokenledger.customer': 'acme',
+          'tokenledger.user_tier': 'pro',
+          'tokenledger.approval_id': 'apr_1',
+          'tokenledger.enforcement': 'downgraded',
+          'enduser.id': 'u-42',
+        },
+      },
+    );
+    assert.equal(c.provider, 'openai');
+    assert.equal(c.operation, 'chat');
+    assert.equal(c.requestModel, 'gpt-4o');
+    assert.equal(c.responseModel, 'gpt-4o-2024-08-06');
+    assert.deepEqual(tokens(c), { input: 10000, output: 150, cacheRead: 8000, cacheWrite: 0, reasoning: 20 });
+    assert.equal(c.streaming, true);
+    assert.equal(c.durationMs, 1500);
+    assert.equal(c.startTimeUnixNano, '1748779200123000000');
+    assert.match(c.traceId, /^[0-9a-f]{32}$/);
+    assert.match(c.spanId, /^[0-9a-f]{16}$/);
+    assert.equal(c.serverAddress, 'api.openai.com');
+    assert.equal(c.enforcement, 'downgraded');
+    assert.equal(c.errorType, '');
+    assert.equal(c.source, 'tokenledger');
+    assert.deepEqual(c.attribution, {
+      team: 'search',
+      department: '',
+      costCenter: 'product:summarizer',
+      feature: 'summarizer',
+      workflow: '',
+      customer: 'acme',
+      userTier: 'pro',
+      environment: 'production',
+      service: 'summarizer-api',
+      endUser: 'u-42',
+      approvalId: 'apr_1',
+    });
+  });
+
+  it('takes our Anthropic spans as totals, even when the input looks small', () => {
+    const c = one(
+      {},
+      {
+        name: 'chat claude',
+        scope: 'tokenledger',
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'anthropic',
+          'gen_ai.request.model': 'claude-sonnet-4-5',
+          'gen_ai.usage.input_tokens': 1000,
+          'gen_ai.usage.output_tokens': 100,
+          'gen_ai.usage.cache_read.input_tokens': 100,
+          'gen_ai.usage.cache_creation.input_tokens': 200,
+        },
+      },
+    );
+    assert.deepEqual(tokens(c), { input: 1000, output: 100, cacheRead: 100, cacheWrite: 200, reasoning: 0 });
+  });
+
+  it('reads the older names (gen_ai.system, prompt/completion tokens, legacy cache names) as OpenLLMetry writes them', () => {
+    // OpenLLMetry's Anthropic instrumentation: gen_ai.system "Anthropic", llm.request.type, totals including cache.
+    const c = one(
+      { 'service.name': 'py-worker', 'deployment.environment': 'staging' },
+      {
+        name: 'anthropic.chat',
+        scope: 'opentelemetry.instrumentation.anthropic',
+        attributes: {
+          'gen_ai.system': 'Anthropic',
+          'llm.request.type': 'completion',
+          'gen_ai.request.model': 'claude-3-5-sonnet-20241022',
+          'gen_ai.response.model': 'claude-3-5-sonnet-20241022',
+          'gen_ai.usage.prompt_tokens': 1300,
+          'gen_ai.usage.completion_tokens': 90,
+          'gen_ai.usage.cache_read_input_tokens': 1000,
+          'gen_ai.usage.cache_creation_input_tokens': 0,
+          'llm.usage.total_tokens': 1390,
+          'llm.is_streaming': false,
+        },
+      },
+    );
+    assert.equal(c.provider, 'anthropic');
+    assert.equal(c.operation, 'text_completion');
+    assert.deepEqual(tokens(c), { input: 1300, output: 90, cacheRead: 1000, cacheWrite: 0, reasoning: 0 });
+    assert.equal(c.attribution.environment, 'staging');
+    assert.equal(c.attribution.service, 'py-worker');
+  });
+
+  it("adds the cache tokens to OpenLIT's raw Anthropic input_tokens", () => {
+    const c = one(
+      { 'service.name': 'bot', 'telemetry.sdk.name': 'openlit' },
+      {
+        name: 'chat claude-3-5-haiku-latest',
+        scope: 'openlit.otel.tracing',
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.system': 'anthropic',
+          'gen_ai.request.model': 'claude-3-5-haiku-latest',
+          'gen_ai.usage.input_tokens': 500, // Anthropic's input_tokens: cache excluded
+          'gen_ai.usage.output_tokens': 40,
+          'gen_ai.usage.cache_read.input_tokens': 300,
+          'gen_ai.usage.cache_creation.input_tokens': 100,
+          'gen_ai.request.is_stream': true,
+          'server.address': 'api.anthropic.com',
+        },
+      },
+    );
+    assert.deepEqual(tokens(c), { input: 900, output: 40, cacheRead: 300, cacheWrite: 100, reasoning: 0 });
+    assert.equal(c.streaming, true);
+  });
+
+  it('repairs an input count smaller than its cached parts from any other producer', () => {
+    const c = one(
+      {},
+      {
+        name: 'chat',
+        scope: 'some.other.instrumentation',
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'anthropic',
+          'gen_ai.request.model': 'claude-sonnet-4-5',
+          'gen_ai.usage.input_tokens': 50,
+          'gen_ai.usage.output_tokens': 10,
+          'gen_ai.usage.cache_read.input_tokens': 4000,
+        },
+      },
+    );
+    assert.equal(c.inputTokens, 4050);
+  });
+
+  it('reads OpenInference LLM spans and skips its chain spans', () => {
+    const r = extract({ 'service.name': 'rag' }, [
+      {
+        name: 'ChatOpenAI',
+        scope: 'openinference.instrumentation.langchain',
+        kind: 0,
+        attributes: {
+          'openinference.span.kind': 'LLM',
+          'llm.model_name': 'gpt-4o-mini',
+          'llm.provider': 'openai',
+          'llm.system': 'openai',
+          'llm.token_count.prompt': 2000,
+          'llm.token_count.completion': 300,
+          'llm.token_count.total': 2300,
+          'llm.token_count.prompt_details.cache_read': 1024,
+          'llm.token_count.completion_details.reasoning': 0,
+        },
+      },
+      {
+        name: 'RunnableSequence',
+        scope: 'openinference.instrumentation.langchain',
+        attributes: {
+          'openinference.span.kind': 'CHAIN',
+          'llm.token_count.prompt': 2000,
+          'llm.token_count.completion': 300,
+        },
+      },
+    ]);
+    assert.equal(r.calls.length, 1);
+    assert.equal(r.skippedGenaiSpans, 1);
+    const c = r.calls[0]!;
+    assert.equal(c.provider, 'openai');
+    assert.equal(c.requestModel, 'gpt-4o-mini');
+    assert.deepEqual(tokens(c), { input: 2000, output: 300, cacheRead: 1024, cacheWrite: 0, reasoning: 0 });
+    assert.equal(c.source, 'openinference.instrumentation.langchain');
+  });
+
+  it('maps OpenInference llm.system when llm.provider is absent', () => {
+    const c = one(
+      {},
+      {
+        name: 'Anthropic.messages',
+        scope: 'openinference.instrumentation.anthropic',
+        attributes: {
+          'openinference.span.kind': 'LLM',
+          'llm.model_name': 'claude-3-5-haiku-latest',
+          'llm.system': 'anthropic',
+          'llm.token_count.prompt': 800,
+          'llm.token_count.completion': 20,
+          'llm.token_count.prompt_details.cache_write': 700,
+        },
+      },
+    );
+    assert.equal(c.provider, 'anthropic');
+    assert.deepEqual(tokens(c), { input: 800, output: 20, cacheRead: 0, cacheWrite: 700, reasoning: 0 });
+  });
+
+  describe('Vercel AI SDK', () => {
+    const outerV5 = {
+      'operation.name': 'ai.generateText',
+      'ai.operationId': 'ai.generateText',
+      'ai.model.id': 'gpt-4o',
+      'ai.model.provider': 'openai.chat',
+      'ai.usage.inputTokens': 2400,
+      'ai.usage.outputTokens': 300,
+      'ai.usage.totalTokens': 2700,
+    };
+
+    it('counts only the inner doGenerate spans of a multi-step generateText (v5 names)', () => {
+      const step = (input: number, output: number) => ({
+        name: 'ai.generateText.doGenerate',
+        scope: 'ai',
+        attributes: {
+          'operation.name': 'ai.generateText.doGenerate',
+          'ai.operationId': 'ai.generateText.doGenerate',
+          'ai.model.id': 'gpt-4o',
+          'ai.model.provider': 'openai.chat',
+          'ai.response.model': 'gpt-4o-2024-08-06',
+          'ai.usage.inputTokens': input,
+          'ai.usage.outputTokens': output,
+          'ai.usage.cachedInputTokens': 0,
+          'gen_ai.system': 'openai.chat',
+          'gen_ai.request.model': 'gpt-4o',
+          'gen_ai.response.model': 'gpt-4o-2024-08-06',
+          'gen_ai.usage.input_tokens': input,
+          'gen_ai.usage.output_tokens': output,
+        },
+      });
+      const r = extract({ 'service.name': 'next-app' }, [
+        step(1000, 100),
+        step(1400, 200),
+        {
+          name: 'ai.toolCall',
+          scope: 'ai',
+          attributes: { 'ai.operationId': 'ai.toolCall', 'ai.toolCall.name': 'x' },
+        },
+        { name: 'ai.generateText', scope: 'ai', attributes: outerV5 },
+      ]);
+      assert.equal(r.calls.length, 2);
+      assert.equal(r.skippedGenaiSpans, 2);
+      assert.equal(r.nonGenaiSpans, 0);
+      assert.deepEqual(
+        r.calls.map((c) => c.inputTokens),
+        [1000, 1400],
+      );
+      assert.equal(r.calls[0]!.provider, 'openai');
+      assert.equal(r.calls[0]!.responseModel, 'gpt-4o-2024-08-06');
+      assert.equal(r.calls[0]!.source, 'ai');
+    });
+
+    it('reads v3/v4 promptTokens / completionTokens on doStream spans', () => {
+      const c = one(
+        {},
+        {
+          name: 'ai.streamText.doStream',
+          scope: 'ai',
+          attributes: {
+            'ai.operationId': 'ai.streamText.doStream',
+            'ai.model.id': 'mistral-large-latest',
+            'ai.model.provider': 'mistral.chat',
+            'ai.usage.promptTokens': 640,
+            'ai.usage.completionTokens': 128,
+          },
+        },
+      );
+      assert.equal(c.provider, 'mistral_ai');
+      assert.equal(c.streaming, true);
+      assert.deepEqual(tokens(c), { input: 640, output: 128, cacheRead: 0, cacheWrite: 0, reasoning: 0 });
+    });
+
+    it('adds cache tokens to the raw Anthropic inputTokens of SDK v5 (cache writes from providerMetadata)', () => {
+      const c = one(
+        {},
+        {
+          name: 'ai.generateText.doGenerate',
+          scope: 'ai',
+          attributes: {
+            'ai.operationId': 'ai.generateText.doGenerate',
+            'ai.model.id': 'claude-sonnet-4-5',
+            'ai.model.provider': 'anthropic.messages',
+            'ai.usage.inputTokens': 700,
+            'ai.usage.outputTokens': 100,
+            'ai.usage.cachedInputTokens': 100,
+            'ai.response.providerMetadata': JSON.stringify({
+              anthropic: { cacheCreationInputTokens: 200, usage: { input_tokens: 700 } },
+            }),
+          },
+        },
+      );
+      assert.equal(c.provider, 'anthropic');
+      assert.deepEqual(tokens(c), {
+        input: 1000,
+        output: 100,
+        cacheRead: 100,
+        cacheWrite: 200,
+        reasoning: 0,
+      });
+    });
+
+    it('takes SDK v6 inputTokens as the total and reads its token details', () => {
+      const c = one(
+        {},
+        {
+          name: 'ai.generateText.doGenerate',
+          scope: 'ai',
+          attributes: {
+            'ai.operationId': 'ai.generateText.doGenerate',
+            'ai.model.id': 'claude-sonnet-4-5',
+            'ai.model.provider': 'anthropic.messages',
+            'ai.usage.inputTokens': 1000,
+            'ai.usage.outputTokens': 100,
+            'ai.usage.inputTokenDetails.noCacheTokens': 700,
+            'ai.usage.inputTokenDetails.cacheReadTokens': 100,
+            'ai.usage.inputTokenDetails.cacheWriteTokens': 200,
+            'ai.usage.outputTokenDetails.reasoningTokens': 30,
+          },
+        },
+      );
+      assert.deepEqual(tokens(c), {
+        input: 1000,
+        output: 100,
+        cacheRead: 100,
+        cacheWrite: 200,
+        reasoning: 30,
+      });
+    });
+
+    it('reads embedding calls from doEmbed spans', () => {
+      const r = extract({}, [
+        {
+          name: 'ai.embedMany.doEmbed',
+          scope: 'ai',
+          attributes: {
+            'ai.operationId': 'ai.embedMany.doEmbed',
+            'ai.model.id': 'text-embedding-3-small',
+            'ai.model.provider': 'openai.embedding',
+            'ai.usage.tokens': 5120,
+          },
+        },
+        {
+          name: 'ai.embedMany',
+          scope: 'ai',
+          attributes: { 'ai.operationId': 'ai.embedMany', 'ai.usage.tokens': 5120 },
+        },
+      ]);
+      assert.equal(r.calls.length, 1);
+      assert.equal(r.calls[0]!.operation, 'embeddings');
+      assert.equal(r.calls[0]!.inputTokens, 5120);
+    });
+  });
+
+  it('ignores non-GenAI spans and GenAI spans that are not calls, and counts them', () => {
+    const r = extract({}, [
+      {
+        name: 'GET /v1/chat/completions',
+        scope: '@opentelemetry/instrumentation-undici',
+        attributes: { 'server.address': 'api.openai.com' },
+      },
+      { name: 'SELECT', scope: 'pg', attributes: { 'db.system': 'postgresql' } },
+      {
+        name: 'execute_tool search',
+        scope: 'tokenledger',
+        attributes: { 'gen_ai.operation.name': 'execute_tool' },
+      },
+      { name: 'weird', scope: 'x', attributes: { 'gen_ai.system': 'openai' } }, // provider but no model or usage
+    ]);
+    assert.equal(r.calls.length, 0);
+    assert.equal(r.spans, 4);
+    assert.equal(r.skippedGenaiSpans, 1);
+    assert.equal(r.nonGenaiSpans, 3);
+  });
+
+  it('infers the provider from server.address and marks failed calls', () => {
+    const c = one(
+      {},
+      {
+        name: 'chat',
+        scope: 'custom',
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.request.model': 'llama-3.3-70b-versatile',
+          'server.address': 'api.groq.com',
+          'error.type': 'RateLimitError',
+        },
+      },
+    );
+    assert.equal(c.provider, 'groq');
+    assert.equal(c.errorType, 'RateLimitError');
+    assert.equal(c.inputTokens, 0);
+  });
+
+  it('normalises provider spellings to one canonical set', () => {
+    const cases: [string, string][] = [
+      ['openai', 'openai'],
+      ['OpenAI', 'openai'],
+      ['az.ai.openai', 'azure.ai.openai'],
+      ['azure.ai.openai', 'azure.ai.openai'],
+      ['az.ai.inference', 'azure.ai.inference'],
+      ['vertex_ai', 'gcp.vertex_ai'],
+      ['gcp.vertex_ai', 'gcp.vertex_ai'],
+      ['gemini', 'gcp.gemini'],
+      ['google.generative-ai', 'gcp.gemini'],
+      ['google.vertex.chat', 'gcp.vertex_ai'],
+      ['aws.bedrock', 'aws.bedrock'],
+      ['amazon-bedrock', 'aws.bedrock'],
+      ['mistralai', 'mistral_ai'],
+      ['mistral_ai', 'mistral_ai'],
+      ['xai', 'x_ai'],
+      ['x_ai', 'x_ai'],
+      ['xai.chat', 'x_ai'],
+      ['anthropic.messages', 'anthropic'],
+      ['Anthropic', 'anthropic'],
+      ['deepseek', 'deepseek'],
+      ['groq', 'groq'],
+      ['ollama', 'ollama'],
+    ];
+    for (const [raw, want] of cases) assert.equal(normaliseProvider(raw), want, raw);
+    assert.equal(providerFromHost('api.openai.com'), 'openai');
+    assert.equal(providerFromHost('api.anthropic.com'), 'anthropic');
+    assert.equal(providerFromHost('my-res.openai.azure.com'), 'azure.ai.openai');
+    assert.equal(providerFromHost('bedrock-runtime.us-east-1.amazonaws.com'), 'aws.bedrock');
+    assert.equal(providerFromHost('generativelanguage.googleapis.com'), 'gcp.gemini');
+    assert.equal(providerFromHost('example.com'), '');
+  });
+});

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { hrTimeToNanoseconds } from '@opentelemetry/core';
+import {
+  decodeTraceRequest,
+  OtlpDecodeError,
+  OtlpUnsupportedContentTypeError,
+  type OtlpTraceRequest,
+} from '../../collector/src/otlp';
+import { getRequestType } from '../../collector/src/otlp/protobuf';
+import { jsonBody, protobufBody, recordSpans } from './otlp-helpers';
+
+const PB = 'application/x-protobuf';
+const JSON_CT = 'application/json';
+
+function sampleSpans() {
+  return recordSpans({ 'service.name': 'checkout', 'tokenledger.team': 'search' }, [
+    {
+      name: 'chat gpt-4o',
+      scope: 'tokenledger',
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 1000,
+        'gen_ai.usage.output_tokens': 200,
+        'gen_ai.request.temperature': 0.5,
+        'gen_ai.request.stream': true,
+        'gen_ai.response.finish_reasons': ['stop'],
+      },
+    },
+    {
+      name: 'GET /health',
+      scope: '@opentelemetry/instrumentation-http',
+      attributes: { 'http.status_code': 200 },
+    },
+  ]);
+}
+
+function allSpans(req: OtlpTraceRequest) {
+  return req.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ss, s }))));
+}
+
+describe('OTLP decoding', () => {
+  it('decodes a protobuf body from the official OpenTelemetry encoder', () => {
+    const spans = sampleSpans();
+    const req = decodeTraceRequest(protobufBody(spans), PB);
+    assert.equal(req.rejectedSpans, 0);
+    assert.equal(req.errorMessage, '');
+    assert.equal(req.resourceSpans.length, 1);
+    const rs = req.resourceSpans[0]!;
+    assert.equal(rs.resource['service.name'], 'checkout');
+    assert.equal(rs.resource['tokenledger.team'], 'search');
+    const decoded = allSpans(req);
+    assert.equal(decoded.length, 2);
+    const chat = decoded.find((d) => d.s.name === 'chat gpt-4o')!;
+    const original = spans.find((s) => s.name === 'chat gpt-4o')!;
+    assert.equal(chat.ss.scope.name, 'tokenledger');
+    assert.equal(chat.ss.scope.version, '0.1.0');
+    assert.equal(chat.s.traceId, original.spanContext().traceId);
+    assert.equal(chat.s.spanId, original.spanContext().spanId);
+    assert.match(chat.s.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(chat.s.parentSpanId, '');
+    assert.equal(chat.s.kind, 3); // CLIENT
+    assert.equal(chat.s.startTimeUnixNano, String(hrTimeToNanoseconds(original.startTime)));
+    assert.equal(chat.s.startTimeUnixNano, '1748779200123000000');
+    assert.equal(chat.s.endTimeUnixNano, '1748779201623000000');
+    assert.deepEqual(chat.s.attributes, {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.input_tokens': 1000,
+      'gen_ai.usage.output_tokens': 200,
+      'gen_ai.request.temperature': 0.5,
+      'gen_ai.request.stream': true,
+      'gen_ai.response.finish_reasons': ['stop'],
+    });
+    assert.deepEqual(chat.s.status, { code: 0, message: '' });
+  });
+
+  it('decodes the official JSON encoding to exactly what the protobuf encoding gives', () => {
+    const spans = sampleSpans();
+    const fromPb = decodeTraceRequest(protobufBody(spans), PB);
+    const fromJson = decodeTraceRequest(jsonBody(spans), 'application/json; charset=utf-8');
+    assert.deepEqual(fromJson, fromPb);
+  });
+
+  it('accepts the OTLP JSON mapping variants: string and number int64s, snake_case names, enum names, base64 ids', () => {
+    const body = {
+      resource_spans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { string_value: 'api' } }] },
+          scope_spans: [
+            {
+              scope: { name: 'openlit.otel.tracing', version: '1.2' },
+              spans: [
+                {
+                  trace_id: '5B8EFFF798038103D269B633813FC60C',
+                  span_id: 'EEE19B7EC3C1B174',
+                  parent_span_id: 'EEE19B7EC3C1B173',
+                  name: 'chat',
+                  kind: 'SPAN_KIND_CLIENT',
+                  start_time_unix_nano: '1748779200123456789',
+                  end_time_unix_nano: 1748779201000000000,
+                  attributes: [
+                    { key: 'gen_ai.usage.input_tokens', value: { intValue: '1200' } },
+                    { key: 'gen_ai.usage.output_tokens', value: { intValue: 34 } },
+                    { key: 'big', value: { intValue: '9223372036854775807' } },
+                    { key: 'ratio', value: { doubleValue: 0.25 } },
+                    { key: 'ok', value: { boolValue: false } },
+                    { key: 'blob', value: { bytesValue: 'AQID' } },
+                    {
+                      key: 'list',
+                      value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '2' }] } },
+                    },
+                    {
+                      key: 'map',
+                      value: { kvlistValue: { values: [{ key: 'k', value: { stringValue: 'v' } }] } },
+                    },
+                  ],
+                  status: { code: 'STATUS_CODE_ERROR', message: 'boom' },
+                },
+                {
+                  traceId: 'W47/95gDgQPSabYzgT/GDA==',
+                  spanId: '7uGbfsPBsXQ=',
+                  name: 'base64 ids',
+                  startTimeUnixNano: '1',
+                  endTimeUnixNano: '2',
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const req = decodeTraceRequest(Buffer.from(JSON.stringify(body)), JSON_CT);
+    assert.equal(req.rejectedSpans, 0);
+    const [first, second] = req.resourceSpans[0]!.scopeSpans[0]!.spans;
+    assert.equal(req.resourceSpans[0]!.resource['service.name'], 'api');
+    assert.equal(first!.traceId, '5b8efff798038103d269b633813fc60c');
+    assert.equal(first!.spanId, 'eee19b7ec3c1b174');
+    assert.equal(first!.parentSpanId, 'eee19b7ec3c1b173');
+    assert.equal(first!.kind, 3);
+    assert.equal(first!.startTimeUnixNano, '1748779200123456789');
+    assert.equal(first!.endTimeUnixNano, '1748779201000000000');
+    assert.deepEqual(first!.attributes, {
+      'gen_ai.usage.input_tokens': 1200,
+      'gen_ai.usage.output_tokens': 34,
+      big: '9223372036854775807',
+      ratio: 0.25,
+      ok: false,
+      blob: 'AQID',
+      list: ['a', 2],
+      map: '{"k":"v"}',
+    });
+    assert.deepEqual(first!.status, { code: 2, message: 'boom' });
+    assert.equal(second!.traceId, '5b8efff798038103d269b633813fc60c');
+    assert.equal(second!.spanId, 'eee19b7ec3c1b174');
+  });
+
+  it('rejects spans with invalid ids under partial success and keeps the rest', () => {
+    const good = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'good', startTimeUnixNano: '1' };
+    const body = {
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                good,
+                { ...good, name: 'short', spanId: 'abcd' },
+                { ...good, name: 'zero', traceId: '0'.repeat(32) },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const req = decodeTraceRequest(Buffer.from(JSON.stringify(body)), JSON_CT);
+    assert.equal(req.rejectedSpans, 2);
+    assert.match(req.errorMessage, /span 'short'.*invalid span id 'abcd'.*and 1 more rejected span/);
+    assert.deepEqual(
+      allSpans(req).map((d) => d.s.name),
+      ['good'],
+    );
+  });
+
+  it('rejects protobuf spans whose ids have the wrong length', () => {
+    const type = getRequestType();
+    const msg = type.toObject(type.decode(protobufBody(sampleSpans()))) as {
+      resourceSpans: { scopeSpans: { spans: { spanId: Uint8Array }[] }[] }[];
+    };
+    msg.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.spanId = Buffer.from('abcdef01', 'hex');
+    const body = Buffer.from(type.encode(type.fromObject(msg)).finish());
+    const req = decodeTraceRequest(body, PB);
+    assert.equal(req.rejectedSpans, 1);
+    assert.match(req.errorMessage, /invalid span id 'abcdef01': expected 8 bytes/);
+    assert.equal(allSpans(req).length, 1);
+  });
+
+  it('decodes an empty body as an empty request', () => {
+    assert.deepEqual(decodeTraceRequest(Buffer.alloc(0), PB), {
+      resourceSpans: [],
+      rejectedSpans: 0,
+      errorMessage: '',
+    });
+    assert.deepEqual(decodeTraceRequest(Buffer.from('{}'), JSON_CT), {
+      resourceSpans: [],
+      rejectedSpans: 0,
+      errorMessage: '',
+    });
+  });
+
+  describe('malformed bodies', () => {
+    it('garbage protobuf bytes', () => {
+      assert.throws(
+        () => decodeTraceRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), PB),
+        (err: unknown) =>
+          err instanceof OtlpDecodeError &&
+          err.statusCode === 400 &&
+          /^invalid OTLP protobuf body: /.test(err.message),
+      );
+      assert.throws(() => decodeTraceRequest(Buffer.from([0xff, 0xff, 0xff, 0xff]), PB), OtlpDecodeError);
+    });
+
+    it('truncated protobuf', () => {
+      const body = protobufBody(sampleSpans());
+      assert.throws(
+        () => decodeTraceRequest(body.subarray(0, Math.floor(body.length / 2)), PB),
+        /invalid OTLP protobuf body: index out of range/,
+      );
+    });
+
+    it('JSON that does not parse', () => {
+      assert.throws(
+        () => decodeTraceRequest(Buffer.from('{"resourceSpans": ['), JSON_CT),
+        /^OtlpDecodeError|invalid OTLP JSON: /,
+      );
+    });
+
+    it('JSON of the wrong shape', () => {
+      const cases: [unknown, RegExp][] = [
+        [[1, 2], /invalid OTLP JSON: expected an object, got array/],
+        [{ resourceSpans: {} }, /invalid OTLP JSON: expected resourceSpans to be an array, got object/],
+        [{ resourceSpans: [7] }, /expected resourceSpans\[0\] to be an object, got number/],
+        [
+          { resourceSpans: [{ scopeSpans: [{ spans: 'x' }] }] },
+          /expected resourceSpans\[0\]\.scopeSpans\[0\]\.spans to be an array/,
+        ],
+      ];
+      for (const [body, re] of cases) {
+        assert.throws(
+          () => decodeTraceRequest(Buffer.from(JSON.stringify(body)), JSON_CT),
+          (err: unknown) => err instanceof OtlpDecodeError && re.test(err.message),
+          JSON.stringify(body),
+        );
+      }
+    });
+
+    it('an unsupported content type is a distinct (415) error', () => {
+      assert.throws(
+        () => decodeTraceRequest(Buffer.from('x'), 'text/plain'),
+        (err: unknown) =>
+          err instanceof OtlpUnsupportedContentTypeError &&
+          err instanceof OtlpDecodeError &&
+          err.statusCode === 415 &&
+          /unsupported OTLP content type 'text\/plain'/.test(err.message),
+      );
+    });
+  });
+});

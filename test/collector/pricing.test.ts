@@ -1,0 +1,347 @@
+import assert from 'node:assert/strict';
+import { calcPrice, findProvider } from '@pydantic/genai-prices';
+import type { CallAttribution, ExtractedCall } from '../../collector/src/model';
+import { PriceOverrideError, Pricer, priceAt } from '../../collector/src/pricing';
+import { processTraceRequest } from '../../collector/src/ingest/pipeline';
+import { decodeTraceRequest } from '../../collector/src/otlp';
+import { protobufBody, recordSpans } from './otlp-helpers';
+
+const NO_ATTRIBUTION: CallAttribution = {
+  team: '',
+  department: '',
+  costCenter: '',
+  feature: '',
+  workflow: '',
+  customer: '',
+  userTier: '',
+  environment: '',
+  service: '',
+  endUser: '',
+  approvalId: '',
+};
+
+function nanos(iso: string): string {
+  return (BigInt(Date.parse(iso)) * 1_000_000n).toString();
+}
+
+function call(c: Partial<ExtractedCall>): ExtractedCall {
+  return {
+    traceId: 'a'.repeat(32),
+    spanId: 'b'.repeat(16),
+    startTimeUnixNano: nanos('2025-09-01T12:00:00Z'),
+    durationMs: 100,
+    provider: 'openai',
+    operation: 'chat',
+    requestModel: 'gpt-4o',
+    responseModel: '',
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    streaming: false,
+    errorType: '',
+    serverAddress: '',
+    enforcement: '',
+    source: 'tokenledger',
+    attribution: NO_ATTRIBUTION,
+    ...c,
+  };
+}
+
+describe('pricing', () => {
+  const pricer = new Pricer();
+
+  it('gpt-4o: 1000 in / 200 out = $0.0045 exactly', () => {
+    const p = pricer.price(call({ inputTokens: 1000, outputTokens: 200 }));
+    assert.equal(p.priced, true);
+    assert.equal(p.costUsd, '0.0045');
+    assert.equal(p.inputCostUsd, '0.0025');
+    assert.equal(p.outputCostUsd, '0.002');
+    assert.equal(p.pricedProvider, 'openai');
+    assert.equal(p.pricedModel, 'gpt-4o');
+  });
+
+  it('gpt-4o: 10000 in of which 8000 cached + 100 out = $0.016 exactly', () => {
+    const p = pricer.price(call({ inputTokens: 10000, cacheReadTokens: 8000, outputTokens: 100 }));
+    assert.equal(p.costUsd, '0.016');
+  });
+
+  it('claude-sonnet-4-5: 1000 in (100 cache read, 200 cache write) + 100 out = $0.00438', () => {
+    const p = pricer.price(
+      call({
+        provider: 'anthropic',
+        requestModel: 'claude-sonnet-4-5',
+        inputTokens: 1000,
+        cacheReadTokens: 100,
+        cacheWriteTokens: 200,
+        outputTokens: 100,
+      }),
+    );
+    assert.equal(p.costUsd, '0.00438');
+    assert.equal(p.inputCostUsd, '0.00288');
+    assert.equal(p.pricedProvider, 'anthropic');
+  });
+
+  it('keeps an unknown model, unpriced', () => {
+    const c = call({ provider: 'acme', requestModel: 'acme-llm-9000', inputTokens: 5, outputTokens: 5 });
+    const p = pricer.price(c);
+    assert.equal(p.priced, false);
+    assert.equal(p.costUsd, '0');
+    assert.equal(p.inputCostUsd, '0');
+    assert.equal(p.pricedModel, '');
+    assert.equal(p.inputTokens, 5);
+    assert.equal(p.spanId, c.spanId);
+  });
+
+  it('prices the response model when present: a dated id with its own price', () => {
+    // gpt-4o-2024-05-13 kept the launch price ($5 / $15), unlike gpt-4o.
+    const p = pricer.price(
+      call({ responseModel: 'gpt-4o-2024-05-13', inputTokens: 1000, outputTokens: 1000 }),
+    );
+    assert.equal(p.pricedModel, 'gpt-4o-2024-05-13');
+    assert.equal(p.costUsd, '0.02');
+    const aliased = pricer.price(
+      call({ responseModel: 'gpt-4o-2024-08-06', inputTokens: 1000, outputTokens: 200 }),
+    );
+    assert.equal(aliased.pricedModel, 'gpt-4o');
+    assert.equal(aliased.costUsd, '0.0045');
+  });
+
+  it('applies tiered prices the way genai-prices does: one rate chosen by total input tokens', () => {
+    const base = { provider: 'gcp.gemini', requestModel: 'gemini-2.5-pro', outputTokens: 1000 };
+    // 200000 input tokens is not above the 200k tier start: base rates $1.25 / $10.
+    assert.equal(pricer.price(call({ ...base, inputTokens: 200_000 })).costUsd, '0.26');
+    // 200001: every unit at the tier rate, output included: $2.5 / $15.
+    assert.equal(pricer.price(call({ ...base, inputTokens: 200_001 })).costUsd, '0.5150025');
+  });
+
+  it('uses the price in force at the call time (historic prices stay historic)', () => {
+    const c = { provider: 'openai', requestModel: 'o3', inputTokens: 1000, outputTokens: 1000 };
+    // o3 was cut from $10/$40 to $2/$8 on 2025-06-10.
+    assert.equal(
+      pricer.price(call({ ...c, startTimeUnixNano: nanos('2025-06-09T23:59:59Z') })).costUsd,
+      '0.05',
+    );
+    assert.equal(
+      pricer.price(call({ ...c, startTimeUnixNano: nanos('2025-06-10T00:00:00Z') })).costUsd,
+      '0.01',
+    );
+  });
+
+  it('honours time-of-day prices (DeepSeek off-peak)', () => {
+    const c = {
+      provider: 'deepseek',
+      requestModel: 'deepseek-chat',
+      inputTokens: 1_000_000,
+      outputTokens: 0,
+    };
+    assert.equal(
+      pricer.price(call({ ...c, startTimeUnixNano: nanos('2025-09-01T12:00:00Z') })).costUsd,
+      '0.27',
+    );
+    assert.equal(
+      pricer.price(call({ ...c, startTimeUnixNano: nanos('2025-09-01T20:00:00Z') })).costUsd,
+      '0.135',
+    );
+  });
+
+  it('maps provider hints to the catalog and falls back to model-only matching', () => {
+    const azure = pricer.price(call({ provider: 'azure.ai.openai', inputTokens: 1000, outputTokens: 200 }));
+    assert.equal(azure.priced, true);
+    assert.equal(azure.costUsd, '0.0045');
+    const bedrock = pricer.price(
+      call({
+        provider: 'aws.bedrock',
+        requestModel: 'us.anthropic.claude-3-5-sonnet-20240620-v1:0',
+        inputTokens: 1000,
+      }),
+    );
+    assert.equal(bedrock.pricedProvider, 'aws');
+    assert.equal(bedrock.costUsd, '0.003');
+    const noHint = pricer.price(call({ provider: '', requestModel: 'claude-sonnet-4-5', inputTokens: 1000 }));
+    assert.equal(noHint.pricedProvider, 'anthropic');
+    assert.equal(noHint.costUsd, '0.003');
+  });
+
+  it('treats reasoning tokens as output unless the model prices them separately', () => {
+    const o3 = pricer.price(call({ requestModel: 'o3', outputTokens: 1000, reasoningTokens: 800 }));
+    assert.equal(o3.costUsd, '0.008'); // all 1000 output tokens at $8
+    const deep = pricer.price(
+      call({
+        provider: 'perplexity',
+        requestModel: 'sonar-deep-research',
+        outputTokens: 1000,
+        reasoningTokens: 800,
+      }),
+    );
+    assert.equal(deep.outputCostUsd, '0.004'); // 200 × $8 + 800 × $3 per million
+  });
+
+  it('applies an override discount', () => {
+    const discounted = new Pricer({ overrides: [{ provider: 'openai', model: 'gpt-4o', discount: 0.15 }] });
+    assert.equal(discounted.price(call({ inputTokens: 1000, outputTokens: 200 })).costUsd, '0.003825');
+    // the catalog id matches dated variants too
+    assert.equal(
+      discounted.price(call({ responseModel: 'gpt-4o-2024-11-20', inputTokens: 1000, outputTokens: 200 }))
+        .costUsd,
+      '0.003825',
+    );
+    // another provider's gpt-4o is not discounted
+    const onlyAzure = new Pricer({
+      overrides: [{ provider: 'azure.ai.openai', model: 'gpt-4o', discount: 0.5 }],
+    });
+    assert.equal(onlyAzure.price(call({ inputTokens: 1000, outputTokens: 200 })).costUsd, '0.0045');
+  });
+
+  it('prices a private model from custom override prices', () => {
+    const p = new Pricer({
+      overrides: [
+        { model: 'acme-llm-9000', input_mtok: '0.4', output_mtok: 1.6, cache_read_mtok: '0.1' },
+        { model: 'acme-cheap', input_mtok: 1, output_mtok: 1, discount: 0.5 },
+      ],
+    });
+    const c = p.price(
+      call({
+        provider: 'acme',
+        requestModel: 'acme-llm-9000',
+        inputTokens: 3000,
+        cacheReadTokens: 1000,
+        outputTokens: 500,
+      }),
+    );
+    assert.equal(c.priced, true);
+    assert.equal(c.costUsd, '0.0017'); // 2000×0.4 + 1000×0.1 + 500×1.6 per million
+    assert.equal(c.pricedModel, 'acme-llm-9000');
+    assert.equal(c.pricedProvider, 'acme');
+    assert.equal(p.price(call({ requestModel: 'acme-cheap', inputTokens: 1000 })).costUsd, '0.0005');
+  });
+
+  it('rejects invalid overrides with a clear message', () => {
+    assert.throws(() => new Pricer({ overrides: [{ model: 'gpt-4o', discount: 1.5 }] }), PriceOverrideError);
+    assert.throws(
+      () => new Pricer({ overrides: [{ model: 'x', input_mtok: 'cheap' }] }),
+      /price override for 'x': input_mtok is not a number: cheap/,
+    );
+  });
+
+  it('never fetches remote price data', () => {
+    const original = globalThis.fetch;
+    globalThis.fetch = () => {
+      throw new Error('network used');
+    };
+    try {
+      const p = new Pricer().price(call({ requestModel: 'gpt-4o-mini', inputTokens: 1000 }));
+      assert.equal(p.priced, true);
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
+
+  it('agrees with genai-prices on every catalog model of the main providers', () => {
+    const usage = {
+      inputTokens: 123_457,
+      cacheReadTokens: 20_001,
+      cacheWriteTokens: 3_003,
+      outputTokens: 4_567,
+      reasoningTokens: 0,
+    };
+    const at = new Date('2025-09-01T12:00:00Z');
+    let checked = 0;
+    for (const providerId of [
+      'openai',
+      'anthropic',
+      'google',
+      'mistral',
+      'groq',
+      'deepseek',
+      'x-ai',
+      'aws',
+    ]) {
+      const provider = findProvider({ providerId })!;
+      for (const model of provider.models) {
+        const lib = calcPrice(
+          {
+            input_tokens: usage.inputTokens,
+            cache_read_tokens: usage.cacheReadTokens,
+            cache_write_tokens: usage.cacheWriteTokens,
+            output_tokens: usage.outputTokens,
+          },
+          model.id,
+          { provider, timestamp: at },
+        );
+        if (!lib || lib.model.id !== model.id) continue;
+        const ours = new Pricer().price(
+          call({
+            provider: '',
+            requestModel: model.id,
+            startTimeUnixNano: nanos(at.toISOString()),
+            ...usage,
+          }),
+        );
+        if (ours.pricedModel !== model.id) continue; // model-only matching landed elsewhere
+        assert.deepEqual(priceAt(model, at), lib.model_price);
+        const diff = Math.abs(Number(ours.costUsd) - lib.total_price);
+        assert.ok(
+          diff <= 1e-9 * Math.max(1, lib.total_price),
+          `${providerId}/${model.id}: ${ours.costUsd} vs ${lib.total_price}`,
+        );
+        checked++;
+      }
+    }
+    assert.ok(checked > 100, `only ${checked} models compared`);
+  });
+
+  it('prices a decoded OTLP request end to end, fast', () => {
+    const spans = recordSpans({ 'service.name': 'svc' }, [
+      {
+        name: 'chat gpt-4o',
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4o',
+          'gen_ai.usage.input_tokens': 1000,
+          'gen_ai.usage.output_tokens': 200,
+        },
+      },
+      {
+        name: 'chat mystery',
+        attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'mystery-1' },
+      },
+      { name: 'GET /', scope: 'http', attributes: { 'http.request.method': 'GET' } },
+    ]);
+    const req = decodeTraceRequest(protobufBody(spans), 'application/x-protobuf');
+    const r = processTraceRequest(req, pricer);
+    assert.equal(r.spans, 3);
+    assert.equal(r.genaiSpans, 2);
+    assert.equal(r.nonGenaiSpans, 1);
+    assert.equal(r.unpricedCalls, 1);
+    assert.equal(r.rejectedSpans, 0);
+    assert.equal(r.calls[0]!.costUsd, '0.0045');
+    assert.equal(r.calls[1]!.priced, false);
+
+    // Throughput: decode + extract + price of a 500-span protobuf batch.
+    const batch = protobufBody(
+      recordSpans(
+        { 'service.name': 'svc', 'tokenledger.team': 'search' },
+        Array.from({ length: 500 }, (_, i) => ({
+          name: 'chat gpt-4o',
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.provider.name': 'openai',
+            'gen_ai.request.model': i % 2 ? 'gpt-4o' : 'gpt-4o-mini',
+            'gen_ai.usage.input_tokens': 1000 + i,
+            'gen_ai.usage.cache_read.input_tokens': i,
+            'gen_ai.usage.output_tokens': 200,
+          },
+        })),
+      ),
+    );
+    const rounds = 20;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < rounds; i++)
+      processTraceRequest(decodeTraceRequest(batch, 'application/x-protobuf'), pricer);
+    const perSecond = (rounds * 500) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    assert.ok(perSecond >= 20_000, `${Math.round(perSecond)} spans/s`);
+  });
+});
