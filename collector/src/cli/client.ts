@@ -1,0 +1,50 @@
+/** How the CLI reaches the running collector (libchdb binds one process to the data dir, so the CLI never opens it). */
+import path from 'node:path';
+import { readCredentials } from '../auth/keys';
+
+export class CliError extends Error {}
+
+export interface CollectorEndpoint {
+  url: string;
+  key?: string;
+}
+
+export function resolveEndpoint(opts: { url?: string }, env: NodeJS.ProcessEnv = process.env): CollectorEndpoint {
+  const url = (opts.url ?? env.TOKENLEDGER_URL ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318').replace(
+    /\/+$/,
+    '',
+  );
+  let key = env.TOKENLEDGER_API_KEY?.trim() || undefined;
+  if (!key) {
+    try {
+      key = readCredentials(path.resolve(env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger'))?.admin;
+    } catch {
+      key = undefined;
+    }
+  }
+  return { url, key };
+}
+
+export async function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery: string): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(endpoint.url + pathAndQuery, {
+      headers: endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {},
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new CliError(`cannot reach the collector at ${endpoint.url}: ${cause} — is \`npm start\` running?`);
+  }
+  if (!res.ok) {
+    let reason = res.statusText;
+    try {
+      const body = (await res.json()) as { error?: string; message?: string };
+      reason = body.error ?? body.message ?? reason;
+    } catch {
+      // not JSON; keep the status text
+    }
+    const hint = res.status === 401 ? ' (set TOKENLEDGER_API_KEY to a viewer or admin key)' : '';
+    throw new CliError(`collector answered ${res.status}: ${reason}${hint}`);
+  }
+  return res;
+}

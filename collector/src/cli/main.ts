@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/** The `tokenledger` command line. */
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { readCredentials } from '../auth/keys';
+import { loadConfig } from '../config';
+import { startCollector } from '../server/start';
+import { CliError } from './client';
+import { runReport } from './report';
+
+const program = new Command('tokenledger')
+  .description('OpenTelemetry-native cost governance for AI/LLM spend')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('collector')
+  .description('run the collector: OTLP/HTTP receiver + API (PORT, TOKENLEDGER_DATA_DIR, CLICKHOUSE_URL)')
+  .action(async () => {
+    const collector = await startCollector(loadConfig());
+    const stop = (): void => {
+      collector.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+program
+  .command('report')
+  .description('spend report from the running collector')
+  .option('--period <period>', 'current_month | last_month | last_7d | last_30d | YYYY-MM')
+  .option('--from <iso>', 'start (ISO 8601, UTC unless a zone is given)')
+  .option('--to <iso>', 'end, exclusive')
+  .option('--by <dimensions>', 'group by: team,cost_center,feature,model,provider,environment,service,customer')
+  .option('--json', 'JSON output')
+  .option('--csv', 'CSV output')
+  .option('--url <url>', 'collector URL (default TOKENLEDGER_URL or http://127.0.0.1:4318)')
+  .action((opts) => runReport(opts, (s) => process.stdout.write(s)));
+
+program
+  .command('keys')
+  .description('API keys')
+  .command('show')
+  .description('print a first-run key from <TOKENLEDGER_DATA_DIR>/credentials.json')
+  .argument('[role]', 'admin or ingest', 'admin')
+  .action((role: string) => {
+    if (role !== 'admin' && role !== 'ingest') throw new CliError(`role must be admin or ingest, got "${role}"`);
+    const dataDir = path.resolve(process.env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger');
+    const creds = readCredentials(dataDir);
+    if (!creds) throw new CliError(`no credentials in ${dataDir}: start the collector once (npm start)`);
+    process.stdout.write(creds[role] + '\n');
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`tokenledger: ${message.split('\n')[0]}\n`);
+  process.exit(1);
+});

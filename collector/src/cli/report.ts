@@ -1,0 +1,54 @@
+/** `tokenledger report`: the spend report as a table, JSON or CSV. */
+import Table from 'cli-table3';
+import type { SpendReport } from '../reports/spend';
+import { parseGroupBy } from '../reports/spend';
+import { CliError, getFromCollector, resolveEndpoint } from './client';
+
+export interface ReportOptions {
+  period?: string;
+  from?: string;
+  to?: string;
+  by?: string;
+  json?: boolean;
+  csv?: boolean;
+  url?: string;
+}
+
+export async function runReport(opts: ReportOptions, write: (s: string) => void): Promise<void> {
+  if (opts.json && opts.csv) throw new CliError('choose one of --json and --csv');
+  const dims = parseGroupBy(opts.by);
+  const params = new URLSearchParams();
+  if (opts.period) params.set('period', opts.period);
+  if (opts.from) params.set('from', opts.from);
+  if (opts.to) params.set('to', opts.to);
+  if (dims.length) params.set('groupBy', dims.join(','));
+  params.set('format', opts.csv ? 'csv' : 'json');
+  const res = await getFromCollector(resolveEndpoint(opts), `/v1/reports/spend?${params}`);
+  if (opts.csv) {
+    write(await res.text());
+    return;
+  }
+  const report = (await res.json()) as SpendReport;
+  if (opts.json) {
+    write(JSON.stringify(report, null, 2) + '\n');
+    return;
+  }
+  const table = new Table({
+    head: [...dims, 'spend (USD)', 'calls', 'input tokens', 'output tokens', 'unpriced'],
+    colAligns: [...dims.map(() => 'left' as const), 'right', 'right', 'right', 'right', 'right'],
+    style: { head: [], border: [] },
+  });
+  for (const row of report.breakdown) {
+    table.push([
+      ...dims.map((d) => String(row[d] || '(none)')),
+      row.spend_usd,
+      row.calls,
+      row.input_tokens,
+      row.output_tokens,
+      row.unpriced_calls,
+    ]);
+  }
+  write(`Spend ${report.period} (${report.from} → ${report.to}, UTC)\n`);
+  write(table.toString() + '\n');
+  write(`Total: $${report.total_usd}\n`);
+}

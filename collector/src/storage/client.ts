@@ -1,0 +1,59 @@
+/**
+ * The one way the collector reaches ClickHouse: `@clickhouse/client`, either over HTTP to a server
+ * (`CLICKHOUSE_URL`) or in-process on the embedded engine (chdb) under the data directory.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+
+export interface StorageTarget {
+  /** `http(s)://user:pass@host:8123/db`; unset means embedded. */
+  clickhouseUrl?: string;
+  /** Data directory; the embedded engine lives in `<dataDir>/clickhouse`. */
+  dataDir: string;
+}
+
+export interface Storage {
+  client: ClickHouseClient;
+  /** Database holding tokenledger's tables (validated identifier). */
+  database: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const DEFAULT_DATABASE = 'tokenledger';
+
+export function assertIdentifier(name: string, what: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`invalid ${what} "${name}": use letters, digits and _`);
+  return name;
+}
+
+export function openStorage(target: StorageTarget, database?: string): Storage {
+  if (target.clickhouseUrl) {
+    const url = new URL(target.clickhouseUrl);
+    const db = database ?? (url.pathname.replace(/^\//, '') || DEFAULT_DATABASE);
+    url.pathname = '/';
+    const client = createClient({
+      url: url.toString(),
+      username: decodeURIComponent(url.username) || 'default',
+      password: decodeURIComponent(url.password),
+      request_timeout: 30_000,
+    });
+    return { client, database: assertIdentifier(db, 'database'), embedded: false, close: () => client.close() };
+  }
+  // Loaded lazily: the native engine is only needed (and only loadable once per process) when embedded.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
+  const dir = path.resolve(target.dataDir, 'clickhouse');
+  mkdirSync(dir, { recursive: true });
+  const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<
+    typeof createClient
+  >[0]);
+  return {
+    client,
+    database: assertIdentifier(database ?? DEFAULT_DATABASE, 'database'),
+    embedded: true,
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Versioned migrations from `clickhouse/migrations/NNNN_name.sql`, applied once each, in order.
+ * `${DB}` in a file stands for the configured database (a validated identifier, never request input).
+ * Every statement is idempotent (IF NOT EXISTS), so a crash between a statement and its record,
+ * or two collectors starting at once, only repeats harmless work.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Storage } from './client';
+import { StorageError } from './errors';
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', '..', 'clickhouse', 'migrations');
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.replace(/\.sql$/, ''),
+      statements: splitStatements(readFileSync(path.join(dir, file), 'utf8')),
+    }));
+}
+
+/** Splits a file on `;` at line ends; strips `--` comment lines. */
+export function splitStatements(sql: string): string[] {
+  return sql
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('--'))
+    .join('\n')
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Applies the pending migrations; returns the versions applied now. */
+export async function migrate(storage: Storage, migrations = loadMigrations()): Promise<number[]> {
+  const { client, database } = storage;
+  const run = async (query: string, what: string): Promise<void> => {
+    try {
+      await client.command({ query });
+    } catch (cause) {
+      throw new StorageError(`migration ${what}`, { cause });
+    }
+  };
+  await run(`CREATE DATABASE IF NOT EXISTS ${database}`, 'create database');
+  await run(
+    `CREATE TABLE IF NOT EXISTS ${database}.schema_migrations
+     (version UInt32, name String, applied_at DateTime('UTC') DEFAULT now())
+     ENGINE = MergeTree ORDER BY version`,
+    'schema_migrations',
+  );
+  const rs = await client.query({
+    query: `SELECT DISTINCT version FROM ${database}.schema_migrations`,
+    format: 'JSONEachRow',
+  });
+  const applied = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
+  const now: number[] = [];
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    for (const statement of m.statements) await run(statement.replaceAll('${DB}', database), m.name);
+    try {
+      await client.insert({
+        table: `${database}.schema_migrations`,
+        values: [{ version: m.version, name: m.name }],
+        format: 'JSONEachRow',
+      });
+    } catch (cause) {
+      throw new StorageError(`recording migration ${m.name}`, { cause });
+    }
+    now.push(m.version);
+  }
+  return now;
+}

@@ -1,0 +1,63 @@
+/**
+ * Runs the collector the way users do — `node collector/dist/cli/main.js collector` — in a child
+ * process on an ephemeral port, with its own data directory (embedded ClickHouse).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
+
+export interface CollectorProcess {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<number | null>;
+}
+
+export function tempDataDir(prefix = 'tl-e2e-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export async function startCollectorProcess(
+  opts: { dataDir?: string; env?: Record<string, string> } = {},
+): Promise<CollectorProcess> {
+  const dataDir = opts.dataDir ?? tempDataDir();
+  const child = spawn(process.execPath, [CLI, 'collector'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: '0', TOKENLEDGER_DATA_DIR: dataDir, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`collector did not start in 30 s:\n${out}`)), 30_000);
+    const onData = (): void => {
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`collector exited with ${code} before listening:\n${out}`));
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    url,
+    dataDir,
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
