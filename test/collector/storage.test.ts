@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import type { PricedCall } from '../../collector/src/model';
+import { Pricer } from '../../collector/src/pricing';
+import { spendReport, spendReportCsv, parseGroupBy, ReportQueryError } from '../../collector/src/reports/spend';
+import type { Storage } from '../../collector/src/storage/client';
+import { loadMigrations, migrate, splitStatements } from '../../collector/src/storage/migrations';
+import { CallWriter } from '../../collector/src/storage/writer';
+import { freshStorage } from '../support/embedded-storage';
+
+const NOW = new Date('2026-11-15T12:34:56Z');
+const pricer = new Pricer();
+
+let seq = 0;
+function call(over: {
+  model: string;
+  input: number;
+  output: number;
+  cached?: number;
+  team?: string;
+  feature?: string;
+  at?: Date;
+  spanId?: string;
+}): PricedCall {
+  const at = over.at ?? NOW;
+  const spanId = over.spanId ?? (++seq).toString(16).padStart(16, '0');
+  return pricer.price({
+    traceId: 'ab'.repeat(16),
+    spanId,
+    startTimeUnixNano: (BigInt(at.getTime()) * 1_000_000n + 123n).toString(),
+    durationMs: 12,
+    provider: 'openai',
+    operation: 'chat',
+    requestModel: over.model,
+    responseModel: over.model,
+    inputTokens: over.input,
+    outputTokens: over.output,
+    cacheReadTokens: over.cached ?? 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    streaming: false,
+    errorType: '',
+    serverAddress: 'api.openai.com',
+    enforcement: '',
+    source: 'tokenledger',
+    attribution: {
+      team: over.team ?? 'platform',
+      department: '',
+      costCenter: '',
+      feature: over.feature ?? '',
+      workflow: '',
+      customer: '',
+      userTier: '',
+      environment: 'production',
+      service: 'svc',
+      endUser: '',
+      approvalId: '',
+    },
+  });
+}
+
+describe('storage (embedded ClickHouse)', () => {
+  let storage: Storage;
+  let writer: CallWriter;
+
+  beforeEach(async () => {
+    storage = await freshStorage();
+    writer = new CallWriter(storage);
+  });
+
+  it('applies migrations once: a second run applies nothing and keeps the data', async () => {
+    await writer.write([call({ model: 'gpt-4o', input: 1000, output: 200 })]);
+    assert.deepEqual(await migrate(storage), []);
+    const rs = await storage.client.query({
+      query: `SELECT count() AS n FROM ${storage.database}.llm_calls`,
+      format: 'JSONEachRow',
+    });
+    assert.equal(Number((await rs.json<{ n: string }>())[0]!.n), 1);
+    const versions = loadMigrations().map((m) => m.version);
+    assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
+  });
+
+  it('splits migration files into statements without comment lines', () => {
+    assert.deepEqual(splitStatements('-- c\nCREATE A;\n\nCREATE B (x;y);\n'), ['CREATE A', 'CREATE B (x;y)']);
+  });
+
+  it('counts a retried batch once, in the raw table and in the rollup', async () => {
+    const batch = [
+      call({ model: 'gpt-4o', input: 1000, output: 200 }),
+      call({ model: 'gpt-4o', input: 10000, cached: 8000, output: 100 }),
+    ];
+    assert.deepEqual(await writer.write(batch), { inserted: 2, duplicates: 0 });
+    assert.deepEqual(await writer.write(batch), { inserted: 0, duplicates: 2 });
+    // A batch overlapping the first: only the new span is stored.
+    const third = call({ model: 'gpt-4o', input: 1, output: 0 });
+    assert.deepEqual(await writer.write([batch[0]!, third]), { inserted: 1, duplicates: 1 });
+    const report = await spendReport(storage, { period: 'current_month', groupBy: ['team'] }, NOW);
+    assert.equal(report.total_usd, '0.0205025');
+    assert.equal(report.breakdown[0]!.calls, 3);
+  });
+
+  it('drops duplicates within one batch', async () => {
+    const c = call({ model: 'gpt-4o', input: 1000, output: 200 });
+    assert.deepEqual(await writer.write([c, c, c]), { inserted: 1, duplicates: 2 });
+  });
+
+  it('sums money exactly as Decimal and groups by whitelisted dimensions', async () => {
+    await writer.write([
+      call({ model: 'gpt-4o', input: 1000, output: 200, team: 'search', feature: 'summarizer' }), // 0.0045
+      call({ model: 'gpt-4o', input: 10000, cached: 8000, output: 100, team: 'search', feature: 'chat' }), // 0.016
+      call({ model: 'gpt-4o-mini', input: 1, output: 0, team: 'platform' }), // 0.00000015
+      call({ model: 'our-private-model', input: 50, output: 5, team: 'platform' }), // unpriced
+    ]);
+    const report = await spendReport(storage, { period: 'current_month', groupBy: ['team', 'model'] }, NOW);
+    assert.equal(report.total_usd, '0.02050015');
+    assert.equal(report.from, '2026-11-01T00:00:00.000Z');
+    assert.equal(report.to, '2026-12-01T00:00:00.000Z');
+    assert.deepEqual(report.breakdown[0], {
+      team: 'search',
+      model: 'gpt-4o',
+      spend_usd: '0.0205',
+      calls: 2,
+      input_tokens: 11000,
+      output_tokens: 300,
+      unpriced_calls: 0,
+    });
+    const unpriced = report.breakdown.find((r) => r.model === 'our-private-model');
+    assert.deepEqual(unpriced, {
+      team: 'platform',
+      model: 'our-private-model',
+      spend_usd: '0',
+      calls: 1,
+      input_tokens: 50,
+      output_tokens: 5,
+      unpriced_calls: 1,
+    });
+    const csv = spendReportCsv(report, ['team', 'model']);
+    assert.equal(csv.split('\n')[0], 'team,model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls');
+    assert.ok(csv.includes('search,gpt-4o,0.0205,2,11000,300,0'));
+  });
+
+  it('keeps other periods out and reads the raw table for ranges off the hour', async () => {
+    await writer.write([
+      call({ model: 'gpt-4o', input: 1000, output: 200, at: new Date('2026-10-31T23:59:59Z') }),
+      call({ model: 'gpt-4o', input: 1000, output: 200, at: new Date('2026-11-01T00:00:00Z') }),
+      call({ model: 'gpt-4o', input: 1000, output: 200, at: new Date('2026-11-01T00:30:00Z') }),
+    ]);
+    const last = await spendReport(storage, { period: 'last_month' }, NOW);
+    assert.equal(last.total_usd, '0.0045');
+    assert.equal((await spendReport(storage, { period: '2026-11' }, NOW)).total_usd, '0.009');
+    const raw = await spendReport(storage, { from: '2026-11-01T00:00:00Z', to: '2026-11-01T00:15:00Z' }, NOW);
+    assert.equal(raw.total_usd, '0.0045');
+    assert.equal(raw.breakdown[0]!.calls, 1);
+  });
+
+  it('rejects group-by dimensions outside the whitelist', () => {
+    assert.deepEqual(parseGroupBy('team, model'), ['team', 'model']);
+    assert.throws(() => parseGroupBy('team;DROP TABLE x'), ReportQueryError);
+    assert.throws(() => parseGroupBy('secret_column'), /unknown groupBy "secret_column"/);
+  });
+});

@@ -1,0 +1,19 @@
+/**
+ * The embedded engine binds one data directory per process, so every in-process suite shares one
+ * directory and isolates itself with its own database instead.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openStorage, type Storage } from '../../collector/src/storage/client';
+import { migrate } from '../../collector/src/storage/migrations';
+
+let sharedDir: string | undefined;
+let counter = 0;
+
+export async function freshStorage(): Promise<Storage> {
+  sharedDir ??= mkdtempSync(path.join(tmpdir(), 'tl-test-'));
+  const storage = openStorage({ dataDir: sharedDir }, `t${process.pid}_${++counter}`);
+  await migrate(storage);
+  return storage;
+}
