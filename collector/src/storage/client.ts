@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 
 export interface StorageTarget {
   /** `http(s)://user:pass@host:8123/db`; unset means embedded. */
@@ -39,6 +39,8 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       username: decodeURIComponent(url.username) || 'default',
       password: decodeURIComponent(url.password),
       request_timeout: 30_000,
+      // Failures surface as StorageError with context, logged once by the caller; no second logger.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     return { client, database: assertIdentifier(db, 'database'), embedded: false, close: () => client.close() };
   }

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { KeyRing } from '../../collector/src/auth/keys';
+import { getRequestType } from '../../collector/src/otlp/protobuf';
+import { Pricer } from '../../collector/src/pricing';
+import { createApp } from '../../collector/src/server/app';
+import { CollectorMetrics } from '../../collector/src/server/metrics';
+import { openStorage, type Storage } from '../../collector/src/storage/client';
+import { CallWriter } from '../../collector/src/storage/writer';
+import { freshStorage } from '../support/embedded-storage';
+import { jsonBody, protobufBody, recordSpans } from './otlp-helpers';
+
+const KEYS = {
+  admin: 'admin-key-0123456789',
+  ingest: 'ingest-key-0123456789',
+  viewer: 'viewer-key-0123456789',
+};
+
+async function serve(storage: Storage): Promise<{ url: string; server: Server; logs: string[] }> {
+  const logs: string[] = [];
+  const app = createApp({
+    storage,
+    writer: new CallWriter(storage),
+    pricer: new Pricer(),
+    keys: new KeyRing([
+      { role: 'admin', key: KEYS.admin },
+      { role: 'ingest', key: KEYS.ingest },
+      { role: 'viewer', key: KEYS.viewer },
+    ]),
+    metrics: new CollectorMetrics(),
+    maxBodyBytes: 1024 * 1024,
+    log: (l) => logs.push(l),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, logs };
+}
+
+const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+
+function genaiSpans(start = new Date()) {
+  return recordSpans({ 'service.name': 'svc', 'tokenledger.team': 'platform' }, [
+    {
+      name: 'chat gpt-4o',
+      startTime: start,
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 1000,
+        'gen_ai.usage.output_tokens': 200,
+      },
+    },
+    {
+      name: 'chat mystery',
+      startTime: start,
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'mystery-model-9000',
+        'gen_ai.usage.input_tokens': 10,
+        'gen_ai.usage.output_tokens': 1,
+      },
+    },
+  ]);
+}
+
+describe('collector HTTP API', () => {
+  let storage: Storage;
+  let url: string;
+  let server: Server;
+
+  beforeEach(async () => {
+    storage = await freshStorage();
+    ({ url, server } = await serve(storage));
+  });
+  afterEach(() => server.close());
+
+  const report = async (query = 'groupBy=team,model'): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${url}/v1/reports/spend?${query}`, { headers: auth(KEYS.viewer) });
+    assert.equal(res.status, 200);
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  it('serves /healthz without a key and everything else only with one', async () => {
+    const health = await fetch(`${url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok', storage: 'ok' });
+    assert.equal((await fetch(`${url}/v1/reports/spend`)).status, 401);
+    assert.equal((await fetch(`${url}/v1/reports/spend`, { headers: auth('not-a-key') })).status, 401);
+    assert.equal((await fetch(`${url}/metrics`)).status, 401);
+    assert.equal((await fetch(`${url}/v1/traces`, { method: 'POST' })).status, 401);
+  });
+
+  it('enforces scopes: ingest keys only ingest, viewer keys only read', async () => {
+    const body = jsonBody(genaiSpans());
+    const post = (key: string) =>
+      fetch(`${url}/v1/traces`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/json' }, body });
+    assert.equal((await post(KEYS.viewer)).status, 403);
+    assert.equal((await post(KEYS.ingest)).status, 200);
+    assert.equal((await post(KEYS.admin)).status, 200);
+    const denied = await fetch(`${url}/v1/reports/spend`, { headers: auth(KEYS.ingest) });
+    assert.equal(denied.status, 403);
+    assert.match(((await denied.json()) as { error: string }).error, /ingest key cannot read/);
+  });
+
+  it('ingests protobuf (answering in protobuf) and gzip JSON; stores the unknown model flagged unpriced', async () => {
+    const pb = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/x-protobuf' },
+      body: protobufBody(genaiSpans()),
+    });
+    assert.equal(pb.status, 200);
+    assert.equal(pb.headers.get('content-type'), 'application/x-protobuf');
+    const responseType = getRequestType().root.lookupType(
+      'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse',
+    );
+    assert.deepEqual(responseType.toObject(responseType.decode(new Uint8Array(await pb.arrayBuffer()))), {});
+
+    const gz = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(jsonBody(genaiSpans())),
+    });
+    assert.equal(gz.status, 200);
+    assert.deepEqual(await gz.json(), {});
+
+    const r = await report();
+    assert.equal(r.total_usd, '0.009');
+    const rows = r.breakdown as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      rows.map((x) => [x.team, x.model, x.spend_usd, x.calls, x.unpriced_calls]),
+      [
+        ['platform', 'gpt-4o', '0.009', 2, 0],
+        ['platform', 'mystery-model-9000', '0', 2, 2],
+      ],
+    );
+    const csv = await fetch(`${url}/v1/reports/spend?groupBy=model&format=csv`, { headers: auth(KEYS.viewer) });
+    assert.equal(csv.headers.get('content-type'), 'text/csv; charset=utf-8');
+    assert.match(await csv.text(), /^model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls\ngpt-4o,0.009,2,2000,400,0\n/);
+  });
+
+  it('counts a retried batch once', async () => {
+    const body = protobufBody(genaiSpans());
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/v1/traces`, {
+        method: 'POST',
+        headers: { ...auth(KEYS.ingest), 'content-type': 'application/x-protobuf' },
+        body,
+      });
+      assert.equal(res.status, 200);
+    }
+    assert.equal((await report()).total_usd, '0.0045');
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth(KEYS.admin) })).text();
+    assert.match(metrics, /tokenledger_calls_stored_total 2\n/);
+    assert.match(metrics, /tokenledger_calls_duplicate_total 4\n/);
+  });
+
+  it('answers a malformed body with 400 and a clear message, and keeps serving', async () => {
+    const bad = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/x-protobuf' },
+      body: Buffer.from([0xff, 0xff, 0xff, 0x01, 0x02]),
+    });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /^invalid OTLP protobuf body/);
+    const badJson = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/json' },
+      body: '{"resourceSpans": 5}',
+    });
+    assert.equal(badJson.status, 400);
+    assert.match(((await badJson.json()) as { message: string }).message, /invalid OTLP JSON/);
+    const badGzip = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: 'not gzip',
+    });
+    assert.equal(badGzip.status, 400);
+    const unsupported = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'text/plain' },
+      body: 'hello',
+    });
+    assert.equal(unsupported.status, 415);
+    const tooBig = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/json' },
+      body: Buffer.alloc(2 * 1024 * 1024, 32),
+    });
+    assert.equal(tooBig.status, 413);
+    // Still serving, nothing stored from the bad requests.
+    assert.equal((await report()).total_usd, '0');
+  });
+
+  it('answers bad report parameters with 400 naming the parameter', async () => {
+    const res = await fetch(`${url}/v1/reports/spend?groupBy=team,password`, { headers: auth(KEYS.viewer) });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: string }).error, /unknown groupBy "password"/);
+    const p = await fetch(`${url}/v1/reports/spend?period=fortnight`, { headers: auth(KEYS.viewer) });
+    assert.equal(p.status, 400);
+    assert.match(((await p.json()) as { error: string }).error, /unknown period "fortnight"/);
+  });
+
+  it('answers 503 with Retry-After when ClickHouse is down, so the exporter retries', async () => {
+    const down = openStorage({ clickhouseUrl: 'http://127.0.0.1:9/tokenledger', dataDir: '/nonexistent' });
+    const { url: downUrl, server: downServer, logs } = await serve(down);
+    try {
+      const res = await fetch(`${downUrl}/v1/traces`, {
+        method: 'POST',
+        headers: { ...auth(KEYS.ingest), 'content-type': 'application/x-protobuf' },
+        body: protobufBody(genaiSpans()),
+      });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+      assert.match(logs.join('\n'), /storage: looking up already stored spans/);
+      const health = await fetch(`${downUrl}/healthz`);
+      assert.equal(health.status, 503);
+      assert.deepEqual(await health.json(), { status: 'degraded', storage: 'unreachable' });
+    } finally {
+      downServer.close();
+      await down.close();
+    }
+  });
+});
