@@ -32,8 +32,10 @@ export async function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery
       headers: endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {},
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new CliError(`cannot reach the collector at ${endpoint.url}: ${cause} — is \`npm start\` running?`);
+    // undici wraps the socket error; with happy-eyeballs it is an AggregateError of per-address errors.
+    const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+    const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
+    throw new CliError(`cannot reach the collector at ${endpoint.url}: ${reason} — is \`npm start\` running?`);
   }
   if (!res.ok) {
     let reason = res.statusText;

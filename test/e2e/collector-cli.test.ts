@@ -1,0 +1,117 @@
+/** The collector and CLI as users run them: child processes, first-run keys, restarts. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { protobufBody, recordSpans } from '../collector/otlp-helpers';
+import { CLI, REPO_ROOT, startCollectorProcess, tempDataDir, type CollectorProcess } from '../support/collector-process';
+
+const run = promisify(execFile);
+
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function spans(team: string, model: string, input: number, output: number) {
+  return recordSpans({ 'service.name': 'billing', 'tokenledger.team': team }, [
+    {
+      name: `chat ${model}`,
+      scope: 'tokenledger/openai',
+      startTime: new Date(),
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': model,
+        'gen_ai.usage.input_tokens': input,
+        'gen_ai.usage.output_tokens': output,
+      },
+    },
+  ]);
+}
+
+describe('collector process and CLI', () => {
+  let collector: CollectorProcess | undefined;
+  afterEach(async () => {
+    await collector?.stop();
+    collector = undefined;
+  });
+
+  it('creates first-run keys, survives a restart on the same data directory with the same totals', async () => {
+    const dataDir = tempDataDir();
+    collector = await startCollectorProcess({ dataDir });
+    const credentials = path.join(dataDir, 'credentials.json');
+    assert.equal(statSync(credentials).mode & 0o777, 0o600);
+    const env = { TOKENLEDGER_DATA_DIR: dataDir, TOKENLEDGER_URL: collector.url };
+    const ingest = (await cli(['keys', 'show', 'ingest'], env)).stdout.trim();
+    assert.match(ingest, /^tl_ingest_/);
+    assert.doesNotMatch(collector.output(), new RegExp(ingest), 'keys are never logged');
+
+    for (const [team, model, input, output] of [
+      ['platform', 'gpt-4o', 1000, 200],
+      ['search', 'gpt-4o-mini', 100000, 1000],
+    ] as const) {
+      const res = await fetch(`${collector.url}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingest}`, 'content-type': 'application/x-protobuf' },
+        body: protobufBody(spans(team, model, input, output)),
+      });
+      assert.equal(res.status, 200);
+    }
+    const before = await cli(['report', '--by', 'team', '--json'], env);
+    assert.equal(before.code, 0, before.stderr);
+    const report = JSON.parse(before.stdout) as { total_usd: string; breakdown: Array<{ team: string; spend_usd: string }> };
+    assert.equal(report.total_usd, '0.0201'); // 0.0045 + (100000 × 0.15 + 1000 × 0.6) / 1e6
+    assert.deepEqual(
+      report.breakdown.map((r) => [r.team, r.spend_usd]),
+      [
+        ['search', '0.0156'],
+        ['platform', '0.0045'],
+      ],
+    );
+
+    assert.equal(await collector.stop(), 0, 'graceful shutdown on SIGTERM');
+    collector = await startCollectorProcess({ dataDir });
+    const restartedEnv = { ...env, TOKENLEDGER_URL: collector.url };
+    const after = await cli(['report', '--by', 'team', '--json'], restartedEnv);
+    assert.deepEqual(JSON.parse(after.stdout), report);
+
+    const table = await cli(['report', '--by', 'team,model'], restartedEnv);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /│ search\s+│ gpt-4o-mini\s+│\s+0\.0156 │/);
+    assert.match(table.stdout, /Total: \$0\.0201/);
+    const csv = await cli(['report', '--by', 'model', '--csv'], restartedEnv);
+    assert.match(csv.stdout, /^model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls\n/);
+    assert.match(csv.stdout, /\ngpt-4o,0\.0045,1,1000,200,0\n/);
+  });
+
+  it('the CLI fails with a one-line reason when the collector is down or the input is wrong', async () => {
+    const down = await cli(['report'], { TOKENLEDGER_URL: 'http://127.0.0.1:65531', TOKENLEDGER_API_KEY: 'x'.repeat(20) });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /^tokenledger: cannot reach the collector at http:\/\/127\.0\.0\.1:65531: ECONNREFUSED — is `npm start` running\?\n$/);
+    const badBy = await cli(['report', '--by', 'colour'], { TOKENLEDGER_URL: 'http://127.0.0.1:9' });
+    assert.equal(badBy.code, 1);
+    assert.match(badBy.stderr, /unknown groupBy "colour"/);
+    const help = await cli(['report', '--help'], {});
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--by <dimensions>/);
+  });
+
+  it('refuses to start, with a clear reason, when ClickHouse cannot be reached', async () => {
+    await assert.rejects(
+      startCollectorProcess({ env: { CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger' } }),
+      (err: Error) => {
+        assert.match(err.message, /exited with 1/);
+        assert.match(err.message, /storage: migration create database failed/);
+        assert.doesNotMatch(err.message, /secret-password/, 'secrets are never logged');
+        return true;
+      },
+    );
+  });
+});
