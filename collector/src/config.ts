@@ -21,7 +21,8 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfig {
   const port = Number(env.PORT ?? '4318');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0-65535, got "${env.PORT}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`PORT must be 0-65535, got "${env.PORT}"`);
   const clickhouseUrl = env.CLICKHOUSE_URL?.trim() || undefined;
   if (clickhouseUrl) {
     let url: URL;
@@ -30,7 +31,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     } catch {
       throw new ConfigError('CLICKHOUSE_URL is not a URL (expected http://user:pass@host:8123/db)');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('CLICKHOUSE_URL must be http(s)://');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError('CLICKHOUSE_URL must be http(s)://');
   }
   return {
     port,

@@ -10,15 +10,31 @@ const range = (input: Parameters<typeof resolvePeriod>[0]): string[] => {
 describe('report periods (UTC, to exclusive)', () => {
   it('resolves the named periods', () => {
     assert.deepEqual(range({}), ['current_month', '2026-03-01T00:00:00.000Z', '2026-04-01T00:00:00.000Z']);
-    assert.deepEqual(range({ period: 'last_month' }), ['last_month', '2026-02-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']);
-    assert.deepEqual(range({ period: 'last_7d' }), ['last_7d', '2026-03-09T00:00:00.000Z', '2026-03-16T00:00:00.000Z']);
-    assert.deepEqual(range({ period: 'last_30d' }), ['last_30d', '2026-02-14T00:00:00.000Z', '2026-03-16T00:00:00.000Z']);
+    assert.deepEqual(range({ period: 'last_month' }), [
+      'last_month',
+      '2026-02-01T00:00:00.000Z',
+      '2026-03-01T00:00:00.000Z',
+    ]);
+    assert.deepEqual(range({ period: 'last_7d' }), [
+      'last_7d',
+      '2026-03-09T00:00:00.000Z',
+      '2026-03-16T00:00:00.000Z',
+    ]);
+    assert.deepEqual(range({ period: 'last_30d' }), [
+      'last_30d',
+      '2026-02-14T00:00:00.000Z',
+      '2026-03-16T00:00:00.000Z',
+    ]);
   });
 
   it('crosses the year for last_month in January and accepts YYYY-MM', () => {
     const jan = resolvePeriod({ period: 'last_month' }, new Date('2026-01-10T00:00:00Z'));
     assert.equal(jan.from.toISOString(), '2025-12-01T00:00:00.000Z');
-    assert.deepEqual(range({ period: '2025-12' }), ['2025-12', '2025-12-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z']);
+    assert.deepEqual(range({ period: '2025-12' }), [
+      '2025-12',
+      '2025-12-01T00:00:00.000Z',
+      '2026-01-01T00:00:00.000Z',
+    ]);
   });
 
   it('accepts from/to and rejects bad input with a clear message', () => {

@@ -97,7 +97,11 @@ describe('collector HTTP API', () => {
   it('enforces scopes: ingest keys only ingest, viewer keys only read', async () => {
     const body = jsonBody(genaiSpans());
     const post = (key: string) =>
-      fetch(`${url}/v1/traces`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/json' }, body });
+      fetch(`${url}/v1/traces`, {
+        method: 'POST',
+        headers: { ...auth(key), 'content-type': 'application/json' },
+        body,
+      });
     assert.equal((await post(KEYS.viewer)).status, 403);
     assert.equal((await post(KEYS.ingest)).status, 200);
     assert.equal((await post(KEYS.admin)).status, 200);
@@ -137,9 +141,14 @@ describe('collector HTTP API', () => {
         ['platform', 'mystery-model-9000', '0', 2, 2],
       ],
     );
-    const csv = await fetch(`${url}/v1/reports/spend?groupBy=model&format=csv`, { headers: auth(KEYS.viewer) });
+    const csv = await fetch(`${url}/v1/reports/spend?groupBy=model&format=csv`, {
+      headers: auth(KEYS.viewer),
+    });
     assert.equal(csv.headers.get('content-type'), 'text/csv; charset=utf-8');
-    assert.match(await csv.text(), /^model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls\ngpt-4o,0.009,2,2000,400,0\n/);
+    assert.match(
+      await csv.text(),
+      /^model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls\ngpt-4o,0.009,2,2000,400,0\n/,
+    );
   });
 
   it('counts a retried batch once', async () => {

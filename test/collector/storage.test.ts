@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import type { PricedCall } from '../../collector/src/model';
 import { Pricer } from '../../collector/src/pricing';
-import { spendReport, spendReportCsv, parseGroupBy, ReportQueryError } from '../../collector/src/reports/spend';
+import {
+  spendReport,
+  spendReportCsv,
+  parseGroupBy,
+  ReportQueryError,
+} from '../../collector/src/reports/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate, splitStatements } from '../../collector/src/storage/migrations';
 import { CallWriter } from '../../collector/src/storage/writer';
@@ -76,7 +81,10 @@ describe('storage (embedded ClickHouse)', () => {
     });
     assert.equal(Number((await rs.json<{ n: string }>())[0]!.n), 1);
     const versions = loadMigrations().map((m) => m.version);
-    assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
+    assert.deepEqual(
+      versions,
+      [...versions].sort((a, b) => a - b),
+    );
   });
 
   it('splits migration files into statements without comment lines', () => {

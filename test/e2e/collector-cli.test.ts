@@ -5,13 +5,25 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { protobufBody, recordSpans } from '../collector/otlp-helpers';
-import { CLI, REPO_ROOT, startCollectorProcess, tempDataDir, type CollectorProcess } from '../support/collector-process';
+import {
+  CLI,
+  REPO_ROOT,
+  startCollectorProcess,
+  tempDataDir,
+  type CollectorProcess,
+} from '../support/collector-process';
 
 const run = promisify(execFile);
 
-async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -66,7 +78,10 @@ describe('collector process and CLI', () => {
     }
     const before = await cli(['report', '--by', 'team', '--json'], env);
     assert.equal(before.code, 0, before.stderr);
-    const report = JSON.parse(before.stdout) as { total_usd: string; breakdown: Array<{ team: string; spend_usd: string }> };
+    const report = JSON.parse(before.stdout) as {
+      total_usd: string;
+      breakdown: Array<{ team: string; spend_usd: string }>;
+    };
     assert.equal(report.total_usd, '0.0201'); // 0.0045 + (100000 × 0.15 + 1000 × 0.6) / 1e6
     assert.deepEqual(
       report.breakdown.map((r) => [r.team, r.spend_usd]),
@@ -92,9 +107,15 @@ describe('collector process and CLI', () => {
   });
 
   it('the CLI fails with a one-line reason when the collector is down or the input is wrong', async () => {
-    const down = await cli(['report'], { TOKENLEDGER_URL: 'http://127.0.0.1:65531', TOKENLEDGER_API_KEY: 'x'.repeat(20) });
+    const down = await cli(['report'], {
+      TOKENLEDGER_URL: 'http://127.0.0.1:65531',
+      TOKENLEDGER_API_KEY: 'x'.repeat(20),
+    });
     assert.equal(down.code, 1);
-    assert.match(down.stderr, /^tokenledger: cannot reach the collector at http:\/\/127\.0\.0\.1:65531: ECONNREFUSED — is `npm start` running\?\n$/);
+    assert.match(
+      down.stderr,
+      /^tokenledger: cannot reach the collector at http:\/\/127\.0\.0\.1:65531: ECONNREFUSED — is `npm start` running\?\n$/,
+    );
     const badBy = await cli(['report', '--by', 'colour'], { TOKENLEDGER_URL: 'http://127.0.0.1:9' });
     assert.equal(badBy.code, 1);
     assert.match(badBy.stderr, /unknown groupBy "colour"/);
@@ -105,7 +126,9 @@ describe('collector process and CLI', () => {
 
   it('refuses to start, with a clear reason, when ClickHouse cannot be reached', async () => {
     await assert.rejects(
-      startCollectorProcess({ env: { CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger' } }),
+      startCollectorProcess({
+        env: { CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger' },
+      }),
       (err: Error) => {
         assert.match(err.message, /exited with 1/);
         assert.match(err.message, /storage: migration create database failed/);

@@ -72,7 +72,8 @@ export function parseKeySpec(spec: string): Array<{ role: Role; key: string }> {
           `TOKENLEDGER_API_KEYS entry ${i + 1}: expected role:key with role one of ${ROLES.join(', ')}`,
         );
       }
-      if (key.length < 16) throw new KeyConfigError(`TOKENLEDGER_API_KEYS entry ${i + 1}: key shorter than 16 characters`);
+      if (key.length < 16)
+        throw new KeyConfigError(`TOKENLEDGER_API_KEYS entry ${i + 1}: key shorter than 16 characters`);
       return { role, key };
     });
 }
@@ -89,13 +90,19 @@ export function readCredentials(dataDir: string): Credentials | undefined {
   if (!existsSync(file)) return undefined;
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
   if (typeof parsed.admin !== 'string' || typeof parsed.ingest !== 'string') {
-    throw new KeyConfigError(`${file} is not a tokenledger credentials file (expected admin and ingest keys)`);
+    throw new KeyConfigError(
+      `${file} is not a tokenledger credentials file (expected admin and ingest keys)`,
+    );
   }
   return { admin: parsed.admin, ingest: parsed.ingest };
 }
 
 /** The stored first-run credentials, generated on the first call. */
-export function ensureCredentials(dataDir: string): { credentials: Credentials; created: boolean; file: string } {
+export function ensureCredentials(dataDir: string): {
+  credentials: Credentials;
+  created: boolean;
+  file: string;
+} {
   const file = credentialsPath(dataDir);
   const existing = readCredentials(dataDir);
   if (existing) return { credentials: existing, created: false, file };

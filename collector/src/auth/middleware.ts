@@ -13,7 +13,10 @@ export function requireScope(keys: KeyRing, scope: Scope) {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'missing bearer key (Authorization: Bearer <key>)' });
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ error: 'missing bearer key (Authorization: Bearer <key>)' });
       return;
     }
     const role = keys.roleOf(match[1]!);

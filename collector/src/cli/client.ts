@@ -9,11 +9,16 @@ export interface CollectorEndpoint {
   key?: string;
 }
 
-export function resolveEndpoint(opts: { url?: string }, env: NodeJS.ProcessEnv = process.env): CollectorEndpoint {
-  const url = (opts.url ?? env.TOKENLEDGER_URL ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318').replace(
-    /\/+$/,
-    '',
-  );
+export function resolveEndpoint(
+  opts: { url?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): CollectorEndpoint {
+  const url = (
+    opts.url ??
+    env.TOKENLEDGER_URL ??
+    env.OTEL_EXPORTER_OTLP_ENDPOINT ??
+    'http://127.0.0.1:4318'
+  ).replace(/\/+$/, '');
   let key = env.TOKENLEDGER_API_KEY?.trim() || undefined;
   if (!key) {
     try {
@@ -33,9 +38,12 @@ export async function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery
     });
   } catch (err) {
     // undici wraps the socket error; with happy-eyeballs it is an AggregateError of per-address errors.
-    const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+    const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
+      .cause;
     const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
-    throw new CliError(`cannot reach the collector at ${endpoint.url}: ${reason} — is \`npm start\` running?`);
+    throw new CliError(
+      `cannot reach the collector at ${endpoint.url}: ${reason} — is \`npm start\` running?`,
+    );
   }
   if (!res.ok) {
     let reason = res.statusText;

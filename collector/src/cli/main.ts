@@ -34,7 +34,10 @@ program
   .option('--period <period>', 'current_month | last_month | last_7d | last_30d | YYYY-MM')
   .option('--from <iso>', 'start (ISO 8601, UTC unless a zone is given)')
   .option('--to <iso>', 'end, exclusive')
-  .option('--by <dimensions>', 'group by: team,cost_center,feature,model,provider,environment,service,customer')
+  .option(
+    '--by <dimensions>',
+    'group by: team,cost_center,feature,model,provider,environment,service,customer',
+  )
   .option('--json', 'JSON output')
   .option('--csv', 'CSV output')
   .option('--url <url>', 'collector URL (default TOKENLEDGER_URL or http://127.0.0.1:4318)')
@@ -47,7 +50,8 @@ program
   .description('print a first-run key from <TOKENLEDGER_DATA_DIR>/credentials.json')
   .argument('[role]', 'admin or ingest', 'admin')
   .action((role: string) => {
-    if (role !== 'admin' && role !== 'ingest') throw new CliError(`role must be admin or ingest, got "${role}"`);
+    if (role !== 'admin' && role !== 'ingest')
+      throw new CliError(`role must be admin or ingest, got "${role}"`);
     const dataDir = path.resolve(process.env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger');
     const creds = readCredentials(dataDir);
     if (!creds) throw new CliError(`no credentials in ${dataDir}: start the collector once (npm start)`);

@@ -27,7 +27,8 @@ export function resolvePeriod(
 ): PeriodRange {
   if (input.from !== undefined || input.to !== undefined) {
     if (input.period !== undefined) throw new PeriodError('give either period or from/to, not both');
-    if (!input.from || !input.to) throw new PeriodError('from and to must be given together (ISO 8601, to exclusive)');
+    if (!input.from || !input.to)
+      throw new PeriodError('from and to must be given together (ISO 8601, to exclusive)');
     const from = parseInstant(input.from, 'from');
     const to = parseInstant(input.to, 'to');
     if (to <= from) throw new PeriodError(`to (${input.to}) must be after from (${input.from})`);
@@ -61,7 +62,10 @@ export function resolvePeriod(
 function parseInstant(value: string, name: string): Date {
   // Date-only values are UTC midnight; date-times need an explicit zone or are taken as UTC.
   const iso = /^\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
-  if (!iso) throw new PeriodError(`${name} must be ISO 8601 (e.g. 2026-11-01 or 2026-11-01T00:00:00Z), got "${value}"`);
+  if (!iso)
+    throw new PeriodError(
+      `${name} must be ISO 8601 (e.g. 2026-11-01 or 2026-11-01T00:00:00Z), got "${value}"`,
+    );
   const d = new Date(iso[1] && !iso[2] ? `${value}Z` : value);
   if (Number.isNaN(d.getTime())) throw new PeriodError(`${name} is not a valid date: "${value}"`);
   return d;

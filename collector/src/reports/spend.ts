@@ -100,7 +100,10 @@ export async function spendReport(
     });
     rows = await rs.json<Record<string, string | number>>();
   } catch (cause) {
-    throw new StorageError('spend report', { cause, detail: `${range.period}, groupBy ${dims.join(',') || '-'}` });
+    throw new StorageError('spend report', {
+      cause,
+      detail: `${range.period}, groupBy ${dims.join(',') || '-'}`,
+    });
   }
   let total = new Decimal(0);
   const breakdown: SpendRow[] = [];

@@ -53,20 +53,24 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // Errors: body-parser's (413, bad gzip → 400), storage (503), anything else 500 without internals.
-  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    if (err.status && err.status >= 400 && err.status < 500) {
-      const message =
-        err.type === 'entity.too.large' ? `body larger than ${deps.maxBodyBytes} bytes` : `bad request body: ${err.message}`;
-      res.status(err.status).json({ code: err.status, message });
-      return;
-    }
-    if (err instanceof StorageError) {
-      deps.log(err.message);
-      res.status(503).set('Retry-After', '5').json({ error: 'storage unavailable; retry later' });
-      return;
-    }
-    deps.log(`internal error: ${err.stack ?? err.message}`);
-    res.status(500).json({ error: 'internal error' });
-  });
+  app.use(
+    (err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+      if (err.status && err.status >= 400 && err.status < 500) {
+        const message =
+          err.type === 'entity.too.large'
+            ? `body larger than ${deps.maxBodyBytes} bytes`
+            : `bad request body: ${err.message}`;
+        res.status(err.status).json({ code: err.status, message });
+        return;
+      }
+      if (err instanceof StorageError) {
+        deps.log(err.message);
+        res.status(503).set('Retry-After', '5').json({ error: 'storage unavailable; retry later' });
+        return;
+      }
+      deps.log(`internal error: ${err.stack ?? err.message}`);
+      res.status(500).json({ error: 'internal error' });
+    },
+  );
   return app;
 }

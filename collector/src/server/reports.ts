@@ -14,7 +14,8 @@ export function spendReportHandler(storage: Storage) {
   return async (req: Request, res: Response): Promise<void> => {
     try {
       const format = one(req.query.format, 'format') ?? 'json';
-      if (format !== 'json' && format !== 'csv') throw new ReportQueryError(`format must be json or csv, got "${format}"`);
+      if (format !== 'json' && format !== 'csv')
+        throw new ReportQueryError(`format must be json or csv, got "${format}"`);
       const input = {
         period: one(req.query.period, 'period'),
         from: one(req.query.from, 'from'),

@@ -30,7 +30,15 @@ export async function startCollector(
   }
   const writer = new CallWriter(storage);
   const metrics = new CollectorMetrics();
-  const app = createApp({ storage, writer, pricer: new Pricer(), keys, metrics, maxBodyBytes: config.maxBodyBytes, log });
+  const app = createApp({
+    storage,
+    writer,
+    pricer: new Pricer(),
+    keys,
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+    log,
+  });
 
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {

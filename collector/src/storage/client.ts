@@ -42,7 +42,12 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       // Failures surface as StorageError with context, logged once by the caller; no second logger.
       log: { level: ClickHouseLogLevel.OFF },
     });
-    return { client, database: assertIdentifier(db, 'database'), embedded: false, close: () => client.close() };
+    return {
+      client,
+      database: assertIdentifier(db, 'database'),
+      embedded: false,
+      close: () => client.close(),
+    };
   }
   // Loaded lazily: the native engine is only needed (and only loadable once per process) when embedded.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

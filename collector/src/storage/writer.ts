@@ -98,7 +98,10 @@ export class CallWriter {
         },
       });
     } catch (cause) {
-      throw new StorageError('inserting calls', { cause, detail: `${database}.llm_calls, ${rows.length} rows` });
+      throw new StorageError('inserting calls', {
+        cause,
+        detail: `${database}.llm_calls, ${rows.length} rows`,
+      });
     }
   }
 }
