@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** The `tokenledger` command line. */
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
