@@ -1,0 +1,340 @@
+/**
+ * Collector ingest throughput: OTLP/protobuf batches of GenAI spans POSTed to the running collector
+ * (`node collector/dist/cli/main.js collector`, embedded ClickHouse, fresh data dir) by a few
+ * concurrent senders; each batch counts once the collector acks it (it acks after the insert).
+ * Beside it: the storage ceiling (raw @clickhouse/client inserts of the same rows into the same schema
+ * on the same embedded engine, own process), the collector's CallWriter without HTTP, and the
+ * in-process CPU per span of decode and extract+price.
+ *
+ *   node bench/collector-ingest.mjs [--batches 200] [--spans 500] [--senders 4]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import {
+  BENCH_DIR,
+  REPO_ROOT,
+  fmt,
+  memoryOf,
+  quantile,
+  runNode,
+  sortedCopy,
+  table,
+} from './support/common.mjs';
+import { byPackage, selfTimes } from './support/cpuprofile.mjs';
+import { buildBatches, writeBatches } from './support/genai-spans.mjs';
+
+const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
+const dist = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
+const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
+const CHDB_WORKER = path.join(BENCH_DIR, 'support', 'chdb-worker.mjs');
+const TARGET_SPANS_PER_S = 20_000;
+
+const { values: opts } = parseArgs({
+  strict: false,
+  options: {
+    batches: { type: 'string', default: '200' },
+    spans: { type: 'string', default: '500' },
+    senders: { type: 'string', default: '4' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const BATCHES = Number(opts.batches);
+const SPANS = Number(opts.spans);
+const SENDERS = Number(opts.senders);
+const TOTAL = BATCHES * SPANS;
+
+function startCollector(dataDir, keys, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'collector'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TOKENLEDGER_DATA_DIR: dataDir,
+      TOKENLEDGER_API_KEYS: `admin:${keys.admin},ingest:${keys.ingest}`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const url = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`collector did not start in 60 s:\n${out}`)), 60_000);
+    child.stdout.on('data', () => {
+      const m = /tokenledger collector listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`collector exited (${code}) before listening:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output: () => out,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+async function send(url, key, bodies) {
+  const latencies = [];
+  let next = 0;
+  let retries = 0;
+  let rejected = 0;
+  const sender = async () => {
+    for (let i = next++; i < bodies.length; i = next++) {
+      for (;;) {
+        const t = performance.now();
+        const res = await globalThis.fetch(`${url}/v1/traces`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
+          body: bodies[i],
+        });
+        const body = Buffer.from(await res.arrayBuffer());
+        if (res.status === 200) {
+          latencies.push(performance.now() - t);
+          if (body.length > 0) rejected++; // a partialSuccess in the response
+          break;
+        }
+        if (res.status === 429 || res.status === 503) {
+          retries++;
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        throw new Error(`POST /v1/traces: HTTP ${res.status} ${body.toString().slice(0, 200)}`);
+      }
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: SENDERS }, sender));
+  return { seconds: (performance.now() - t0) / 1000, latencies: sortedCopy(latencies), retries, rejected };
+}
+
+async function reportedCalls(url, adminKey) {
+  const from = new Date(Date.now() - 2 * 3600_000).toISOString();
+  const to = new Date(Date.now() + 3600_000).toISOString();
+  const res = await globalThis.fetch(`${url}/v1/reports/spend?from=${from}&to=${to}&groupBy=model`, {
+    headers: { authorization: `Bearer ${adminKey}` },
+  });
+  if (!res.ok) throw new Error(`report: HTTP ${res.status} ${await res.text()}`);
+  const body = await res.json();
+  return body.breakdown.reduce((n, row) => n + Number(row.calls), 0);
+}
+
+function microbench(bodies) {
+  const { decodeTraceRequest } = dist('otlp');
+  const { processTraceRequest } = dist('ingest/pipeline');
+  const { Pricer } = dist('pricing');
+  const { toRow } = dist('storage/rows');
+  const pricer = new Pricer();
+  const buffers = bodies.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length));
+  const REPS = 3;
+  const best = { decode: Infinity, price: Infinity, rows: Infinity };
+  for (let rep = 0; rep < REPS + 1; rep++) {
+    let decode = 0;
+    let price = 0;
+    let rows = 0;
+    for (const buf of buffers) {
+      let t = performance.now();
+      const req = decodeTraceRequest(buf, 'application/x-protobuf');
+      decode += performance.now() - t;
+      t = performance.now();
+      const { calls } = processTraceRequest(req, pricer);
+      price += performance.now() - t;
+      t = performance.now();
+      JSON.stringify(calls.map(toRow));
+      rows += performance.now() - t;
+    }
+    if (rep === 0) continue; // warm-up
+    best.decode = Math.min(best.decode, decode);
+    best.price = Math.min(best.price, price);
+    best.rows = Math.min(best.rows, rows);
+  }
+  const spans = bodies.length * SPANS;
+  const usPerSpan = (ms) => (ms * 1000) / spans;
+  return { decode: usPerSpan(best.decode), price: usPerSpan(best.price), rows: usPerSpan(best.rows) };
+}
+
+export async function run() {
+  const lines = [];
+  const log = (s = '') => {
+    lines.push(s);
+    console.log(s);
+  };
+  const work = mkdtempSync(path.join(tmpdir(), 'tl-bench-ingest-'));
+  try {
+    let t = performance.now();
+    const bodies = buildBatches({ batches: BATCHES, spansPerBatch: SPANS });
+    const bytes = bodies.reduce((n, b) => n + b.length, 0);
+    console.error(
+      `built ${BATCHES} × ${SPANS} spans with the OpenTelemetry SDK in ${fmt((performance.now() - t) / 1000, 1)} s ` +
+        `(${fmt(bytes / 2 ** 20, 1)} MiB of OTLP/protobuf, ${fmt(bytes / TOTAL, 0)} B/span)`,
+    );
+    const batchesFile = path.join(work, 'batches.bin');
+    writeBatches(batchesFile, bodies);
+
+    // 1. The collector, end to end.
+    const keys = { admin: 'bench-admin-' + process.pid, ingest: 'bench-ingest-' + process.pid };
+    const dataDir = path.join(work, 'collector');
+    const profDir = path.join(work, 'profile');
+    const collector = startCollector(
+      dataDir,
+      keys,
+      opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+    );
+    let e2e;
+    try {
+      const url = await collector.url;
+      const idle = memoryOf(collector.child.pid);
+      const sent = await send(url, keys.ingest, bodies);
+      const mem = memoryOf(collector.child.pid);
+      const reported = await reportedCalls(url, keys.admin);
+      e2e = { ...sent, idle, mem, reported };
+    } finally {
+      await collector.stop();
+    }
+    const { result: stored } = await runNode([], CHDB_WORKER, ['count', dataDir]);
+    console.error(
+      `collector: ${TOTAL} spans acked; stored rows ${stored.rows} (distinct ${stored.distinctSpans})`,
+    );
+    if (stored.rows !== TOTAL || stored.distinctSpans !== TOTAL || e2e.reported !== TOTAL) {
+      throw new Error(
+        `stored rows ${stored.rows} / distinct ${stored.distinctSpans} / reported calls ${e2e.reported} ≠ ${TOTAL} sent`,
+      );
+    }
+
+    const profile = opts.profile ? selfTimes(path.join(profDir, readdirSync(profDir)[0])) : undefined;
+
+    // 2. The ceiling and the writer alone, each in its own process and data dir.
+    const { result: raw } = await runNode([], CHDB_WORKER, ['raw', batchesFile, path.join(work, 'raw')]);
+    if (raw.stored !== TOTAL) throw new Error(`raw insert stored ${raw.stored} ≠ ${TOTAL}`);
+    const { result: rawTable } = await runNode([], CHDB_WORKER, [
+      'raw-table-only',
+      batchesFile,
+      path.join(work, 'raw-table'),
+    ]);
+    const { result: writer } = await runNode([], CHDB_WORKER, [
+      'writer',
+      batchesFile,
+      path.join(work, 'writer'),
+    ]);
+
+    // 3. CPU per span in-process.
+    t = performance.now();
+    const cpu = microbench(bodies);
+
+    const rate = TOTAL / e2e.seconds;
+    log(`### Collector ingest: ${BATCHES} batches × ${SPANS} spans = ${TOTAL.toLocaleString('en-US')} spans`);
+    log();
+    log(
+      `OTLP/protobuf over HTTP, ${SENDERS} concurrent senders, acked after insert (durable); ` +
+        `${fmt(bytes / TOTAL, 0)} B/span. Verified after: ${stored.rows.toLocaleString('en-US')} rows stored ` +
+        `(${stored.distinctSpans.toLocaleString('en-US')} distinct span ids), report API counts ${e2e.reported.toLocaleString('en-US')} calls.`,
+    );
+    log();
+    log(
+      table(
+        ['what', 'spans/s', 'wall s', 'batch p50 ms', 'batch p99 ms', 'peak RSS MiB'],
+        [
+          [
+            'collector (HTTP → decode → extract → price → dedupe lookup → insert)',
+            fmt(rate, 0),
+            fmt(e2e.seconds, 2),
+            fmt(quantile(e2e.latencies, 0.5), 1),
+            fmt(quantile(e2e.latencies, 0.99), 1),
+            `${fmt(e2e.mem.peakMiB, 0)} (idle ${fmt(e2e.idle.rssMiB, 0)})`,
+          ],
+          [
+            `CallWriter alone, no HTTP/decode (dedupe lookups ${fmt(writer.lookupSeconds, 2)} s, growing ${fmt(writer.firstLookupMs, 0)}→${fmt(writer.lastLookupMs, 0)} ms/batch; inserts ${fmt(writer.insertSeconds, 2)} s)`,
+            fmt(writer.spans / writer.seconds, 0),
+            fmt(writer.seconds, 2),
+            '—',
+            '—',
+            '—',
+          ],
+          [
+            'ceiling: raw @clickhouse/client JSONEachRow insert, same schema (+ rollup view), chdb',
+            fmt(raw.spans / raw.seconds, 0),
+            fmt(raw.seconds, 2),
+            '—',
+            '—',
+            '—',
+          ],
+          [
+            'same, llm_calls only (no spend_hourly materialized view)',
+            fmt(rawTable.spans / rawTable.seconds, 0),
+            fmt(rawTable.seconds, 2),
+            '—',
+            '—',
+            '—',
+          ],
+        ],
+      ),
+    );
+    log();
+    const total = cpu.decode + cpu.price + cpu.rows;
+    log(
+      `Collector CPU per span, in-process (best of 3 passes over the same ${TOTAL.toLocaleString('en-US')} spans):`,
+    );
+    log();
+    log(
+      table(
+        ['stage', 'µs/span', 'spans/s on one core'],
+        [
+          ['decode (decodeTraceRequest, protobuf)', fmt(cpu.decode, 2), fmt(1e6 / cpu.decode, 0)],
+          ['extract + price (processTraceRequest)', fmt(cpu.price, 2), fmt(1e6 / cpu.price, 0)],
+          ['row + JSON (toRow, JSON.stringify)', fmt(cpu.rows, 2), fmt(1e6 / cpu.rows, 0)],
+          ['total before storage', fmt(total, 2), fmt(1e6 / total, 0)],
+        ],
+      ),
+    );
+    log();
+    log(
+      `Target ≥ ${TARGET_SPANS_PER_S.toLocaleString('en-US')} spans/s per process: ` +
+        `${rate >= TARGET_SPANS_PER_S ? 'MET' : 'MISSED'} (${fmt(rate, 0)} spans/s).` +
+        (e2e.retries ? ` ${e2e.retries} batches were retried after 429/503.` : ''),
+    );
+    if (profile) {
+      log();
+      log(
+        `CPU profile of the collector during the run (node --cpu-prof), self time by package and top functions:`,
+      );
+      log();
+      log(
+        table(
+          ['package / folder', 'self ms', 'share'],
+          byPackage(profile.rows)
+            .slice(0, 10)
+            .map(([k, ms]) => [k, fmt(ms, 0), `${fmt((100 * ms) / profile.totalMs, 1)} %`]),
+        ),
+      );
+      log();
+      log(
+        table(
+          ['file:function:line', 'self ms', 'share'],
+          profile.rows.slice(0, 20).map((r) => [r.where, fmt(r.selfMs, 0), `${fmt(100 * r.share, 1)} %`]),
+        ),
+      );
+    }
+    return { markdown: lines.join('\n'), rate, cpu, raw, rawTable, writer, e2e };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run();
+}

@@ -1,0 +1,96 @@
+/**
+ * `npm run bench` (after `npm run build`): runs every benchmark, or the ones named
+ * (`node bench/run.mjs collector-ingest`), prints their tables and writes bench/RESULTS.md.
+ * Extra flags after the names go to each benchmark (e.g. `--rounds 2`).
+ * Installs bench/'s own dependencies first when bench/node_modules is missing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+const BENCHMARKS = ['openai-overhead', 'collector-ingest'];
+
+if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
+  console.error('installing bench dependencies: npm --prefix bench ci');
+  const r = spawnSync('npm', ['--prefix', BENCH_DIR, 'ci', '--no-audit', '--no-fund'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+if (!existsSync(path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js'))) {
+  console.error('collector/dist is missing: run `npm run build` first (npm run bench does)');
+  process.exit(1);
+}
+
+const args = process.argv.slice(2);
+const names = args.filter((a) => !a.startsWith('-') && BENCHMARKS.includes(a));
+const unknown = args.filter((a) => !a.startsWith('-') && !BENCHMARKS.includes(a) && !/^\d/.test(a));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; available: ${BENCHMARKS.join(', ')}`);
+  process.exit(2);
+}
+const selected = names.length > 0 ? names : BENCHMARKS;
+// Each benchmark module parses process.argv itself: leave it only the flags.
+process.argv = [process.argv[0], process.argv[1], ...args.filter((a) => !names.includes(a))];
+
+const { machine } = await import('./support/common.mjs');
+const m = machine();
+console.log(`${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, ${m.platform}, ${m.date}\n`);
+
+const sections = [];
+for (const name of selected) {
+  console.log(`## ${name}\n`);
+  const mod = await import(`./${name}.mjs`);
+  const result = await mod.run();
+  sections.push({ name, markdown: result.markdown });
+  console.log();
+}
+
+const ALL = selected.length === BENCHMARKS.length;
+const md = [
+  '# Benchmark results',
+  '',
+  `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB RAM, ${m.platform}; Node ${m.node}; run ${m.date}.`,
+  '',
+  'Reproduce: `npm ci && npm run bench` from the repository root (builds, installs `bench/` on its own if',
+  'needed, runs every benchmark and rewrites this file); one benchmark: `npm run build && node bench/run.mjs',
+  'openai-overhead` (or `collector-ingest`); options such as `--rounds`, `--calls`, `--batches`, `--senders`',
+  'are passed through. Timings are of this machine only: compare rows within a table, not across machines.',
+  '',
+  '## Method',
+  '',
+  '- **In-app overhead** (`bench/openai-overhead.mjs`, worker `bench/openai-overhead-worker.mjs`): the real',
+  '  `openai` 6.x SDK (the peers patch openai < 7 only) calls `chat.completions.create`, plain and `stream: true`',
+  '  (the stream consumed to the end), against OpenAI’s wire format. Each variant runs in its own child',
+  '  process: warm-up, then sequential calls, each timed with `process.hrtime`. Variants are interleaved in',
+  '  rotated order over several rounds. tokenledger is loaded as users do (`node --require',
+  '  tokenledger/register`); the official and OpenLLMetry instrumentations the standard way (TracerProvider from',
+  '  `@opentelemetry/sdk-trace` + BatchSpanProcessor + the OTLP/HTTP protobuf exporter, AsyncLocalStorage',
+  '  context, `registerInstrumentations`), content capture off. All export to the same OTLP sink in another',
+  '  process, which decodes and counts the spans (the "spans exported" column checks each variant really',
+  '  traced every call). Two transports: a loopback HTTP server in another process (realistic, noisy), and',
+  '  the SDK’s `fetch` option answering in-process with a canned `Response` of the same bytes (isolates the',
+  '  SDK + instrumentation cost; this is the table the targets are judged on).',
+  '- **Collector ingest** (`bench/collector-ingest.mjs`): GenAI spans built with the real OpenTelemetry SDK',
+  '  (tokenledger / contrib / OpenLLMetry attribute styles, 4 services, 8 teams, 8 models of which one is',
+  '  unknown to the catalog) and encoded with `ProtobufTraceSerializer` are POSTed by concurrent senders to',
+  '  `node collector/dist/cli/main.js collector` (embedded ClickHouse, fresh data dir); the collector acks',
+  '  after the insert. Then the stored rows are counted (report API, and `llm_calls` read directly after the',
+  '  collector stops) and must equal the spans sent. Peak RSS is the collector’s `VmHWM`. The ceiling is a raw',
+  '  `@clickhouse/client` JSONEachRow insert of the same rows into the same schema (the collector’s',
+  '  migrations, rollup view included) on embedded chdb in its own process; the CPU breakdown is in-process.',
+  '',
+  ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
+].join('\n');
+if (ALL) {
+  writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), md);
+  console.log('wrote bench/RESULTS.md');
+} else {
+  const file = path.join(BENCH_DIR, `RESULTS.${selected.join('+')}.md`);
+  writeFileSync(file, md);
+  console.log(`wrote ${path.relative(REPO_ROOT, file)} (bench/RESULTS.md is written by a full run)`);
+}

@@ -1,0 +1,116 @@
+/**
+ * Runs in its own process (libchdb binds one data directory per process):
+ *   raw <batchesFile> <dataDir>     the ceiling: @clickhouse/client JSONEachRow inserts of the collector's
+ *                                   rows into the collector's schema (its migrations) on embedded chdb
+ *   raw-table-only <batchesFile> <dataDir>  the same without the spend_hourly rollup view
+ *   writer <batchesFile> <dataDir>  the collector's own CallWriter (dedupe lookup + insert), no HTTP
+ *   count <dataDir>                 rows stored by a (stopped) collector in that data directory
+ * Prints one JSON line.
+ */
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { REPO_ROOT } from './common.mjs';
+import { readBatches } from './genai-spans.mjs';
+
+const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
+const dist = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
+const { createClient } = require('@clickhouse/client');
+const { createChdbConnection } = require('chdb/connection');
+const { openStorage } = dist('storage/client');
+const { loadMigrations, migrate } = dist('storage/migrations');
+const { CallWriter } = dist('storage/writer');
+const { toRow } = dist('storage/rows');
+const { decodeTraceRequest } = dist('otlp');
+const { processTraceRequest } = dist('ingest/pipeline');
+const { Pricer } = dist('pricing');
+
+const [mode, a, b] = process.argv.slice(2);
+
+function pricedBatches(file) {
+  const pricer = new Pricer();
+  return readBatches(file).map(
+    (buf) => processTraceRequest(decodeTraceRequest(buf, 'application/x-protobuf'), pricer).calls,
+  );
+}
+
+async function raw(file, dataDir, withRollup = true) {
+  const rowBatches = pricedBatches(file).map((calls) => calls.map(toRow));
+  const dir = path.join(dataDir, 'clickhouse');
+  mkdirSync(dir, { recursive: true });
+  const client = createClient({ connection: createChdbConnection({ path: dir }) });
+  const db = 'tokenledger';
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+  // The collector's schema: llm_calls and the spend_hourly rollup fed by a materialized view.
+  for (const m of loadMigrations())
+    for (const s of m.statements) {
+      if (!withRollup && /spend_hourly/.test(s)) continue;
+      await client.command({ query: s.replaceAll('${DB}', db) });
+    }
+  let spans = 0;
+  const t0 = performance.now();
+  for (const rows of rowBatches) {
+    await client.insert({ table: `${db}.llm_calls`, values: rows, format: 'JSONEachRow' });
+    spans += rows.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const rs = await client.query({ query: `SELECT count() AS n FROM ${db}.llm_calls`, format: 'JSONEachRow' });
+  const [{ n }] = await rs.json();
+  await client.close();
+  return { spans, seconds, stored: Number(n) };
+}
+
+async function writer(file, dataDir) {
+  const callBatches = pricedBatches(file);
+  const storage = openStorage({ dataDir });
+  await migrate(storage);
+  const w = new CallWriter(storage);
+  // Time the writer's two engine round trips (dedupe lookup, insert) by wrapping the client.
+  const split = { lookupSeconds: 0, insertSeconds: 0, lastLookupMs: 0, firstLookupMs: 0 };
+  const timed = (name, key) => {
+    const original = storage.client[name].bind(storage.client);
+    storage.client[name] = async (...args) => {
+      const t = performance.now();
+      try {
+        return await original(...args);
+      } finally {
+        const ms = performance.now() - t;
+        split[key] += ms / 1000;
+        if (key === 'lookupSeconds') {
+          if (split.firstLookupMs === 0) split.firstLookupMs = ms;
+          split.lastLookupMs = ms;
+        }
+      }
+    };
+  };
+  timed('query', 'lookupSeconds');
+  timed('insert', 'insertSeconds');
+  let spans = 0;
+  const t0 = performance.now();
+  for (const calls of callBatches) spans += (await w.write(calls)).inserted;
+  const seconds = (performance.now() - t0) / 1000;
+  await storage.close();
+  return { spans, seconds, ...split };
+}
+
+async function count(dataDir) {
+  const storage = openStorage({ dataDir });
+  const rs = await storage.client.query({
+    query: `SELECT count() AS n, uniqExact(trace_id, span_id) AS distinct_spans FROM ${storage.database}.llm_calls`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json();
+  await storage.close();
+  return { rows: Number(row.n), distinctSpans: Number(row.distinct_spans) };
+}
+
+const result =
+  mode === 'raw'
+    ? await raw(a, b)
+    : mode === 'raw-table-only'
+      ? await raw(a, b, false)
+      : mode === 'writer'
+        ? await writer(a, b)
+        : await count(a);
+process.stdout.write(JSON.stringify(result) + '\n');

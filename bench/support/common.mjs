@@ -1,0 +1,102 @@
+/** Helpers shared by the benchmarks: statistics, tables, the machine, child processes. */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+
+/** Quantile of an ascending-sorted numeric array (nearest rank on the interpolated index). */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
+}
+
+export function sortedCopy(values) {
+  return Float64Array.from(values).sort();
+}
+
+export function median(values) {
+  return quantile(sortedCopy(values), 0.5);
+}
+
+/** A markdown table with right-aligned numeric columns, padded so it also reads as plain text. */
+export function table(headers, rows) {
+  const cells = rows.map((r) => r.map((c) => String(c)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const numeric = headers.map((_, i) => cells.every((r) => /^[-+~≈]?[\d.,]+\s*(%|µs|×|x)?$|^—$/.test(r[i])));
+  const pad = (s, i) => (numeric[i] ? s.padStart(widths[i]) : s.padEnd(widths[i]));
+  const line = (r) => `| ${r.map(pad).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (numeric[i] ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(headers), sep, ...cells.map(line)].join('\n');
+}
+
+export function fmt(n, digits = 1) {
+  if (!Number.isFinite(n)) return '—';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpu = m[1].trim();
+  } catch {
+    // not Linux
+  }
+  return {
+    cpu,
+    cores: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    date: new Date().toISOString(),
+  };
+}
+
+/** Peak resident set (VmHWM) and current RSS (VmRSS) of a process, in MiB, from /proc. */
+export function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
+}
+
+/**
+ * Runs `node [...nodeArgs] script ...args`, collects stdout, and resolves with the last stdout line
+ * parsed as JSON (the worker's result). Rejects with the child's stderr on a non-zero exit.
+ */
+export function runNode(nodeArgs, script, args, { env, cwd = REPO_ROOT } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (code !== 0) {
+        reject(
+          new Error(
+            `${path.basename(script)} ${args.join(' ')} exited with ${code ?? signal}:\n${err}${out}`,
+          ),
+        );
+        return;
+      }
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve({ result: JSON.parse(last), stderr: err });
+      } catch {
+        reject(new Error(`${path.basename(script)}: no JSON result on stdout:\n${out}\n${err}`));
+      }
+    });
+  });
+}
