@@ -28,6 +28,17 @@ export const ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning
 export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+/** OpenAI-specific: which API surface served the call (`chat_completions` | `responses`). */
+export const ATTR_OPENAI_API_TYPE = 'openai.api.type';
+export const ATTR_OPENAI_RESPONSE_SERVICE_TIER = 'openai.response.service_tier';
+export const OPENAI_API_TYPE_CHAT_COMPLETIONS = 'chat_completions';
+export const OPENAI_API_TYPE_RESPONSES = 'responses';
+
+/** Values of error.type that tokenledger sets when a call or stream did not run to its end. */
+export const ERROR_TYPE_ABORTED = 'aborted';
+export const ERROR_TYPE_CANCELLED = 'cancelled';
+export const ERROR_TYPE_OTHER = '_OTHER';
 
 /** Well-known values of gen_ai.operation.name. */
 export const GEN_AI_OPERATION_CHAT = 'chat';

@@ -1,0 +1,129 @@
+/**
+ * Attribution context: which cost center / team / feature a call is spent for.
+ *
+ * Sources, later wins: resource attributes (they stay on the resource; the collector merges them),
+ * W3C baggage entries named after the span keys (`tokenledger.team`, ...) in the active context,
+ * then `withAttribution` scopes (nested scopes merge, inner wins).
+ */
+import { context, createContextKey, propagation, type Attributes, type Context } from '@opentelemetry/api';
+import { ATTRIBUTION_KEYS, type Attribution, type AttributionField } from './semconv';
+
+/** createContextKey uses Symbol.for, so every copy of this module shares the key. */
+const ATTRIBUTION_CONTEXT_KEY = createContextKey('tokenledger.attribution');
+
+const FIELDS = Object.keys(ATTRIBUTION_KEYS) as AttributionField[];
+/** Span / baggage keys, in field order. */
+export const ATTRIBUTION_SPAN_KEYS: readonly string[] = FIELDS.map((f) => ATTRIBUTION_KEYS[f]);
+
+interface AttributionEntry {
+  /** Merged attribution of this scope and its parents (frozen). */
+  readonly attribution: Readonly<Attribution>;
+  /** The same, as [span key, value] pairs, computed once per scope so the hot path only copies. */
+  readonly pairs: ReadonlyArray<readonly [string, string]>;
+}
+
+function entryOf(ctx: Context): AttributionEntry | undefined {
+  return ctx.getValue(ATTRIBUTION_CONTEXT_KEY) as AttributionEntry | undefined;
+}
+
+/**
+ * Runs `fn` within an OpenTelemetry context that carries `attrs`; every GenAI span started inside
+ * (also across `await`, promise chains and timers) gets them as span attributes. Nested calls merge,
+ * inner values win. Values that are not non-empty strings are ignored. Returns what `fn` returns.
+ */
+export function withAttribution<T>(attrs: Attribution, fn: () => T): T {
+  let ctx: Context;
+  try {
+    const active = context.active();
+    const parent = entryOf(active);
+    const merged: Attribution = parent ? { ...parent.attribution } : {};
+    if (attrs && typeof attrs === 'object') {
+      for (const field of FIELDS) {
+        const v = attrs[field];
+        if (typeof v === 'string' && v !== '') merged[field] = v;
+      }
+    }
+    const pairs: Array<readonly [string, string]> = [];
+    for (const field of FIELDS) {
+      const v = merged[field];
+      if (v !== undefined) pairs.push([ATTRIBUTION_KEYS[field], v]);
+    }
+    ctx = active.setValue(ATTRIBUTION_CONTEXT_KEY, {
+      attribution: Object.freeze(merged),
+      pairs,
+    } satisfies AttributionEntry);
+  } catch {
+    return fn();
+  }
+  return context.with(ctx, fn);
+}
+
+let resourceAttribution: Attribution | undefined;
+
+/** Attribution fields found in OTEL_RESOURCE_ATTRIBUTES (parsed once). */
+function attributionFromResourceEnv(): Attribution {
+  if (resourceAttribution) return resourceAttribution;
+  const out: Attribution = {};
+  const raw = process.env.OTEL_RESOURCE_ATTRIBUTES;
+  if (raw) {
+    for (const part of raw.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) continue;
+      let key: string;
+      let value: string;
+      try {
+        key = decodeURIComponent(part.slice(0, eq).trim());
+        value = decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        continue;
+      }
+      const i = ATTRIBUTION_SPAN_KEYS.indexOf(key);
+      if (i >= 0 && value !== '') out[FIELDS[i]!] = value;
+    }
+  }
+  resourceAttribution = out;
+  return out;
+}
+
+/**
+ * The attribution in effect here: resource attributes from the environment, overridden by W3C
+ * baggage entries in the active context, overridden by enclosing `withAttribution` scopes.
+ */
+export function getAttribution(): Attribution {
+  const out: Attribution = { ...attributionFromResourceEnv() };
+  try {
+    const ctx = context.active();
+    const baggage = propagation.getBaggage(ctx);
+    if (baggage) {
+      for (let i = 0; i < FIELDS.length; i++) {
+        const e = baggage.getEntry(ATTRIBUTION_SPAN_KEYS[i]!);
+        if (e && e.value !== '') out[FIELDS[i]!] = e.value;
+      }
+    }
+    const entry = entryOf(ctx);
+    if (entry) Object.assign(out, entry.attribution);
+  } catch {
+    // never throw into the app
+  }
+  return out;
+}
+
+/**
+ * Hot path: copies baggage + withAttribution values of `ctx` into `attributes` as span attributes.
+ * Resource attributes are left on the resource.
+ */
+export function addAttributionAttributes(ctx: Context, attributes: Attributes): void {
+  const baggage = propagation.getBaggage(ctx);
+  if (baggage) {
+    for (let i = 0; i < ATTRIBUTION_SPAN_KEYS.length; i++) {
+      const key = ATTRIBUTION_SPAN_KEYS[i]!;
+      const e = baggage.getEntry(key);
+      if (e && e.value !== '') attributes[key] = e.value;
+    }
+  }
+  const entry = entryOf(ctx);
+  if (entry) {
+    const pairs = entry.pairs;
+    for (let i = 0; i < pairs.length; i++) attributes[pairs[i]![0]] = pairs[i]![1];
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * OpenAI instrumentation for the `openai` package, majors 4 to 7 (CommonJS and ESM).
+ *
+ * Patched (prototype methods, shared by every client instance, incl. AzureOpenAI):
+ *   OpenAI.Chat.Completions.prototype.create   chat, plain and `stream: true`
+ *   OpenAI.Responses.prototype.create          chat (openai.api.type=responses), plain and streamed
+ *   OpenAI.Embeddings.prototype.create         embeddings
+ * Majors 4–7 expose these classes as statics of the exported OpenAI class; each create() returns
+ * an APIPromise whose `parseResponse` yields the parsed body or a Stream (see ./patch.ts).
+ */
+import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { PACKAGE_NAME, VERSION } from '../../version';
+import { createPatchedMethod, type PatchOptions } from './patch';
+import { OpenAIOperation, type AnyRecord } from './utils';
+
+export const SUPPORTED_VERSIONS = ['>=4 <8'];
+
+export interface OpenAIInstrumentationConfig {
+  enabled?: boolean;
+  /**
+   * Add `stream_options.include_usage` to streamed chat requests that lack it, so the span gets
+   * exact token counts (the extra chunk is hidden from the app). Default true; env
+   * `TOKENLEDGER_OPENAI_STREAM_USAGE=false` turns it off.
+   */
+  injectStreamUsage?: boolean;
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumentationConfig> {
+  constructor(config: OpenAIInstrumentationConfig = {}) {
+    super(`${PACKAGE_NAME}/instrumentation-openai`, VERSION, config);
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'openai',
+        SUPPORTED_VERSIONS,
+        (moduleExports: unknown) => {
+          try {
+            this.patch(moduleExports);
+          } catch (err) {
+            this._diag.error('failed to patch openai', err);
+          }
+          return moduleExports;
+        },
+        (moduleExports: unknown) => {
+          try {
+            this.unpatch(moduleExports);
+          } catch {
+            // ignore
+          }
+        },
+      ),
+    ];
+  }
+
+  private options(): PatchOptions {
+    const env = (process.env.TOKENLEDGER_OPENAI_STREAM_USAGE ?? '').trim().toLowerCase();
+    return {
+      tracer: () => this.tracer,
+      injectStreamUsage: this.getConfig().injectStreamUsage ?? !(env === 'false' || env === '0'),
+    };
+  }
+
+  private targets(moduleExports: unknown): Array<[AnyRecord, OpenAIOperation]> {
+    const m = moduleExports as AnyRecord | undefined;
+    const OpenAI: AnyRecord | undefined = m?.OpenAI ?? m?.default ?? m;
+    const out: Array<[AnyRecord, OpenAIOperation]> = [];
+    const add = (cls: AnyRecord | undefined, op: OpenAIOperation): void => {
+      const proto = cls?.prototype as AnyRecord | undefined;
+      if (proto && typeof proto.create === 'function') out.push([proto, op]);
+    };
+    add(OpenAI?.Chat?.Completions, OpenAIOperation.ChatCompletions);
+    add(OpenAI?.Responses, OpenAIOperation.Responses);
+    add(OpenAI?.Embeddings, OpenAIOperation.Embeddings);
+    return out;
+  }
+
+  private patch(moduleExports: unknown): void {
+    const options = this.options();
+    for (const [proto, op] of this.targets(moduleExports)) {
+      this._wrap(proto, 'create', (original: Method) => createPatchedMethod(original, op, options) as Method);
+    }
+  }
+
+  private unpatch(moduleExports: unknown): void {
+    for (const [proto] of this.targets(moduleExports)) this._unwrap(proto, 'create');
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Pure helpers for the OpenAI instrumentation: request attributes, usage extraction, server
+ * address, error classification. No OpenTelemetry state here, so they are unit-testable.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import {
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_REQUEST_STREAM,
+  ATTR_GEN_AI_REQUEST_TEMPERATURE,
+  ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  ATTR_OPENAI_API_TYPE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ERROR_TYPE_ABORTED,
+  ERROR_TYPE_OTHER,
+  GEN_AI_OPERATION_CHAT,
+  GEN_AI_OPERATION_EMBEDDINGS,
+  GEN_AI_PROVIDER_AZURE_OPENAI,
+  GEN_AI_PROVIDER_OPENAI,
+  OPENAI_API_TYPE_CHAT_COMPLETIONS,
+  OPENAI_API_TYPE_RESPONSES,
+} from '../../semconv';
+
+/** The three patched operations. */
+export enum OpenAIOperation {
+  ChatCompletions = 0,
+  Responses = 1,
+  Embeddings = 2,
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type AnyRecord = Record<string, any>;
+
+export interface ServerInfo {
+  address: string | undefined;
+  port: number | undefined;
+  provider: string;
+}
+
+const serverInfoCache = new WeakMap<object, ServerInfo>();
+
+/** server.address / server.port / provider from the client's baseURL; cached per client object. */
+export function serverInfo(client: unknown): ServerInfo {
+  if (client === null || typeof client !== 'object')
+    return { address: undefined, port: undefined, provider: GEN_AI_PROVIDER_OPENAI };
+  let info = serverInfoCache.get(client);
+  if (info) return info;
+  info = computeServerInfo(client as AnyRecord);
+  serverInfoCache.set(client, info);
+  return info;
+}
+
+export function computeServerInfo(client: AnyRecord): ServerInfo {
+  let address: string | undefined;
+  let port: number | undefined;
+  try {
+    const base = client.baseURL;
+    if (typeof base === 'string' && base !== '') {
+      const u = new URL(base);
+      address = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+      port = u.port
+        ? Number(u.port)
+        : u.protocol === 'http:'
+          ? 80
+          : u.protocol === 'https:'
+            ? 443
+            : undefined;
+    }
+  } catch {
+    // unparsable baseURL: leave the address out
+  }
+  const isAzure =
+    (address !== undefined && address.endsWith('.openai.azure.com')) ||
+    client.constructor?.name === 'AzureOpenAI';
+  return { address, port, provider: isAzure ? GEN_AI_PROVIDER_AZURE_OPENAI : GEN_AI_PROVIDER_OPENAI };
+}
+
+export function operationName(op: OpenAIOperation): string {
+  return op === OpenAIOperation.Embeddings ? GEN_AI_OPERATION_EMBEDDINGS : GEN_AI_OPERATION_CHAT;
+}
+
+/** Request-side span attributes. Reads a few scalar fields of the body; never serialises it. */
+export function requestAttributes(op: OpenAIOperation, body: AnyRecord, server: ServerInfo): Attributes {
+  const attrs: Attributes = {
+    [ATTR_GEN_AI_OPERATION_NAME]: operationName(op),
+    [ATTR_GEN_AI_PROVIDER_NAME]: server.provider,
+  };
+  const model = body.model;
+  if (typeof model === 'string') attrs[ATTR_GEN_AI_REQUEST_MODEL] = model;
+  if (server.address !== undefined) attrs[ATTR_SERVER_ADDRESS] = server.address;
+  if (server.port !== undefined) attrs[ATTR_SERVER_PORT] = server.port;
+  if (op !== OpenAIOperation.Embeddings) {
+    attrs[ATTR_OPENAI_API_TYPE] =
+      op === OpenAIOperation.Responses ? OPENAI_API_TYPE_RESPONSES : OPENAI_API_TYPE_CHAT_COMPLETIONS;
+    attrs[ATTR_GEN_AI_REQUEST_STREAM] = body.stream === true;
+    const maxTokens =
+      op === OpenAIOperation.Responses
+        ? body.max_output_tokens
+        : (body.max_completion_tokens ?? body.max_tokens);
+    if (typeof maxTokens === 'number') attrs[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
+    if (typeof body.temperature === 'number') attrs[ATTR_GEN_AI_REQUEST_TEMPERATURE] = body.temperature;
+  }
+  return attrs;
+}
+
+export function spanName(op: OpenAIOperation, body: AnyRecord): string {
+  const model = body.model;
+  return typeof model === 'string' && model !== '' ? `${operationName(op)} ${model}` : operationName(op);
+}
+
+/**
+ * For a streamed chat completion without `stream_options.include_usage: true`, the body to send
+ * instead (a shallow copy with include_usage set; the app's object is not mutated), else undefined.
+ */
+export function bodyWithStreamUsage(body: AnyRecord): AnyRecord | undefined {
+  if (body.stream !== true) return undefined;
+  const so = body.stream_options;
+  if (so !== null && typeof so === 'object' && so.include_usage === true) return undefined;
+  return {
+    ...body,
+    stream_options:
+      so !== null && typeof so === 'object' ? { ...so, include_usage: true } : { include_usage: true },
+  };
+}
+
+function num(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/**
+ * Usage attributes from an OpenAI usage object. Handles both shapes: Chat Completions / Embeddings
+ * (`prompt_tokens`, `completion_tokens`, `*_tokens_details`) and Responses (`input_tokens`,
+ * `output_tokens`, `*_tokens_details`). OpenAI's input count already includes cached tokens.
+ */
+export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | undefined): void {
+  if (usage === null || typeof usage !== 'object') return;
+  const input = num(usage.prompt_tokens) ? usage.prompt_tokens : usage.input_tokens;
+  const output = num(usage.completion_tokens) ? usage.completion_tokens : usage.output_tokens;
+  if (num(input)) attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = input;
+  if (num(output)) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = output;
+  const inDetails = usage.prompt_tokens_details ?? usage.input_tokens_details;
+  if (inDetails && num(inDetails.cached_tokens))
+    attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = inDetails.cached_tokens;
+  const outDetails = usage.completion_tokens_details ?? usage.output_tokens_details;
+  if (outDetails && num(outDetails.reasoning_tokens)) {
+    attrs[ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = outDetails.reasoning_tokens;
+  }
+}
+
+/** Abort-like errors: the app (or its AbortSignal) cancelled the request. */
+export function isAbortError(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const name = (err as AnyRecord).name;
+  const ctor = (err as AnyRecord).constructor?.name;
+  return name === 'AbortError' || ctor === 'APIUserAbortError' || name === 'APIUserAbortError';
+}
+
+/** error.type: `aborted` for aborts, else the error's class name (e.g. RateLimitError), else `_OTHER`. */
+export function errorType(err: unknown): string {
+  if (isAbortError(err)) return ERROR_TYPE_ABORTED;
+  if (err !== null && typeof err === 'object') {
+    const ctor = (err as AnyRecord).constructor?.name;
+    if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Object') return ctor;
+    const name = (err as AnyRecord).name;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return ERROR_TYPE_OTHER;
+}
+
+/** The HTTP status of an OpenAI APIError, if any. */
+export function errorStatus(err: unknown): number | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const status = (err as AnyRecord).status;
+  return num(status) ? status : undefined;
+}
+
+export function errorMessage(err: unknown): string | undefined {
+  if (err !== null && typeof err === 'object' && typeof (err as AnyRecord).message === 'string') {
+    const m = (err as AnyRecord).message as string;
+    return m.length > 500 ? m.slice(0, 500) : m;
+  }
+  return typeof err === 'string' ? err : undefined;
+}

@@ -1,0 +1,28 @@
+/**
+ * `node --import tokenledger/register app.mjs`: registers the import-in-the-middle loader hook
+ * (as re-exported by @opentelemetry/instrumentation) limited to the modules tokenledger patches,
+ * so ESM imports of those packages can be instrumented, then runs the same start code as the
+ * CommonJS entry (which also covers `require()` calls made by CommonJS code in the same process).
+ */
+import { createRequire, register } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** Packages imported from ESM that tokenledger's instrumentations patch. */
+const HOOKED_MODULES = ['openai'];
+
+const disabled = (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+if (!disabled) {
+  try {
+    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
+      data: { include: HOOKED_MODULES },
+    });
+  } catch {
+    // Loader hooks unavailable: CommonJS instrumentation still works.
+  }
+}
+try {
+  require('./register.js');
+} catch {
+  // never throw into the app
+}

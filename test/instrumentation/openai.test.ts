@@ -1,0 +1,374 @@
+/**
+ * tokenledger's OpenAI instrumentation, run the way users run it: unmodified fixture apps in child
+ * processes with `node --require tokenledger/register` (CommonJS) or `--import` (ESM), on openai
+ * 7.x and 4.x, against a fake OpenAI server; spans arrive at a local OTLP/HTTP JSON sink.
+ * Build first: `npx tsc -b instrumentation`.
+ */
+import assert from 'node:assert/strict';
+import { startFakeOpenAI, type FakeOpenAI, type FakeUsage } from '../support/fake-openai';
+import { startOtlpSink, type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
+import { runApp, VARIANTS, type AppRun, type AppVariant, type RunOptions } from './helpers';
+
+const USAGE: FakeUsage = { input: 1200, output: 300, cached: 1024, reasoning: 64 };
+const SPAN_KIND_CLIENT = 3;
+const STATUS_ERROR = 2;
+
+let fake: FakeOpenAI;
+let sink: OtlpSink;
+
+function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    OPENAI_BASE_URL: fake.url,
+    OPENAI_API_KEY: 'sk-test',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_SERVICE_NAME: 'fixture-app',
+    OTEL_RESOURCE_ATTRIBUTES: undefined,
+    TOKENLEDGER_API_KEY: undefined,
+    TOKENLEDGER_TRACER_PROVIDER: undefined,
+    OTEL_SDK_DISABLED: undefined,
+    ...extra,
+  };
+}
+
+function resetAll(): void {
+  fake.reset();
+  fake.setUsage(USAGE);
+  sink.reset();
+}
+
+async function run(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
+  resetAll();
+  const r = await runApp(variant, scenario, { ...opts, env: env(opts.env) });
+  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** Runs the scenario without, then with tokenledger; asserts the app's output is identical. */
+async function runCompared(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
+  const plain = await run(variant, scenario, { ...opts, instrument: false });
+  const instrumented = await run(variant, scenario, opts);
+  assert.deepEqual(
+    instrumented.lines,
+    plain.lines,
+    `${variant.label} ${scenario}: app output differs with tokenledger`,
+  );
+  assert.equal(instrumented.stdout, plain.stdout);
+  return instrumented;
+}
+
+function usageAttrs(u: FakeUsage = USAGE): Record<string, number> {
+  return {
+    'gen_ai.usage.input_tokens': u.input,
+    'gen_ai.usage.output_tokens': u.output,
+    'gen_ai.usage.cache_read.input_tokens': u.cached,
+    'gen_ai.usage.reasoning.output_tokens': u.reasoning,
+  };
+}
+
+function chatAttrs(n: number, stream: boolean, model = 'gpt-4o-mini'): Record<string, PlainValue> {
+  return {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'openai',
+    'gen_ai.request.model': model,
+    'server.address': '127.0.0.1',
+    'server.port': fake.port,
+    'openai.api.type': 'chat_completions',
+    'gen_ai.request.stream': stream,
+    'gen_ai.response.id': `chatcmpl-fake${n}`,
+    'gen_ai.response.model': `${model}-2024-08-06`,
+    'openai.response.service_tier': 'default',
+    'gen_ai.response.finish_reasons': ['stop'],
+    ...usageAttrs(),
+  };
+}
+
+function responsesAttrs(n: number, stream: boolean, model = 'gpt-4o-mini'): Record<string, PlainValue> {
+  return {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'openai',
+    'gen_ai.request.model': model,
+    'server.address': '127.0.0.1',
+    'server.port': fake.port,
+    'openai.api.type': 'responses',
+    'gen_ai.request.stream': stream,
+    'gen_ai.response.id': `resp_fake${n}`,
+    'gen_ai.response.model': `${model}-2024-08-06`,
+    'openai.response.service_tier': 'default',
+    'gen_ai.response.finish_reasons': ['completed'],
+    ...usageAttrs(),
+  };
+}
+
+function embeddingsAttrs(): Record<string, PlainValue> {
+  return {
+    'gen_ai.operation.name': 'embeddings',
+    'gen_ai.provider.name': 'openai',
+    'gen_ai.request.model': 'text-embedding-3-small',
+    'server.address': '127.0.0.1',
+    'server.port': fake.port,
+    'gen_ai.response.model': 'text-embedding-3-small-2024-08-06',
+    'gen_ai.usage.input_tokens': USAGE.input,
+  };
+}
+
+/** GenAI spans in the order they ended... sorted by start time, which is call order here. */
+function genAiSpans(spans: SinkSpan[]): SinkSpan[] {
+  return spans
+    .filter((s) => s.attributes['gen_ai.operation.name'] !== undefined)
+    .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
+}
+
+async function spans(count: number): Promise<SinkSpan[]> {
+  const all = await sink.waitForSpans(count, 5_000);
+  const gen = genAiSpans(all);
+  assert.equal(
+    gen.length,
+    count,
+    `expected ${count} GenAI spans, got ${JSON.stringify(gen.map((s) => s.name))}`,
+  );
+  return gen;
+}
+
+describe('tokenledger OpenAI instrumentation (child processes)', function () {
+  this.timeout(60_000);
+
+  before(async () => {
+    fake = await startFakeOpenAI();
+    sink = await startOtlpSink();
+  });
+  after(async () => {
+    await fake?.close();
+    await sink?.close();
+  });
+
+  for (const variant of VARIANTS) {
+    describe(variant.label, () => {
+      it('chat, streamed chat, responses, streamed responses, embeddings: exact spans, app output unchanged', async () => {
+        await runCompared(variant, 'all');
+        const [chat, chatStream, resp, respStream, emb] = await spans(5);
+        for (const s of [chat!, chatStream!, resp!, respStream!, emb!]) {
+          assert.equal(s.kind, SPAN_KIND_CLIENT);
+          assert.equal(s.status.code, 0);
+          assert.equal(s.resource['service.name'], 'fixture-app');
+          assert.equal(s.scope.name, 'tokenledger/instrumentation-openai');
+        }
+        assert.equal(chat!.name, 'chat gpt-4o-mini');
+        assert.deepEqual(chat!.attributes, chatAttrs(1, false));
+        assert.deepEqual(chatStream!.attributes, chatAttrs(2, true));
+        assert.equal(resp!.name, 'chat gpt-4o-mini');
+        assert.deepEqual(resp!.attributes, responsesAttrs(3, false));
+        assert.deepEqual(respStream!.attributes, responsesAttrs(4, true));
+        assert.equal(emb!.name, 'embeddings text-embedding-3-small');
+        assert.deepEqual(emb!.attributes, embeddingsAttrs());
+
+        // What went on the wire: include_usage injected into the streamed chat only.
+        const bodies = fake.requests.map((r) => [r.path, r.body?.stream ?? false, r.body?.stream_options]);
+        assert.deepEqual(bodies, [
+          ['/v1/chat/completions', false, undefined],
+          ['/v1/chat/completions', true, { include_usage: true }],
+          ['/v1/responses', false, undefined],
+          ['/v1/responses', true, undefined],
+          ['/v1/embeddings', false, undefined],
+        ]);
+      });
+
+      it('streamed chat without include_usage: the app sees exactly the chunks it would see, no usage chunk', async () => {
+        const r = await runCompared(variant, 'chat-stream');
+        const chunks = r.lines.map((l) => (l as { chunk: Record<string, unknown> }).chunk);
+        assert.equal(chunks.length, 8); // role, 6 content deltas, finish
+        for (const c of chunks) assert.equal('usage' in c, false);
+        assert.deepEqual(fake.requests[0]!.body!.stream_options, { include_usage: true });
+        const [s] = await spans(1);
+        assert.deepEqual(s!.attributes, chatAttrs(1, true));
+      });
+
+      it('an app that asked for usage gets everything passed through', async () => {
+        const r = await runCompared(variant, 'chat-stream-usage');
+        const chunks = r.lines.map((l) => (l as { chunk: Record<string, unknown> }).chunk);
+        assert.equal(chunks.length, 9);
+        assert.deepEqual(chunks.at(-1)!.choices, []);
+        assert.equal((chunks.at(-1)!.usage as Record<string, number>).prompt_tokens, USAGE.input);
+        assert.equal(chunks[0]!.usage, null);
+        const [s] = await spans(1);
+        assert.deepEqual(s!.attributes, chatAttrs(1, true));
+      });
+
+      it('records errors: HTTP 429 and network errors', async () => {
+        await runCompared(variant, 'chat-error');
+        const [s] = await spans(1);
+        assert.equal(s!.status.code, STATUS_ERROR);
+        assert.equal(s!.attributes['error.type'], 'RateLimitError');
+        assert.equal(s!.attributes['http.response.status_code'], 429);
+        assert.equal(s!.attributes['gen_ai.request.model'], 'fail-429');
+
+        await runCompared(variant, 'chat-network-error', {
+          env: { CLOSED_BASE_URL: 'http://127.0.0.1:9/v1' },
+        });
+        const [n] = await spans(1);
+        assert.equal(n!.status.code, STATUS_ERROR);
+        assert.equal(n!.attributes['error.type'], 'APIConnectionError');
+        assert.equal(n!.attributes['server.port'], 9);
+      });
+    });
+  }
+
+  describe('openai 7.x CJS: streams and promises stay what they were', () => {
+    const v = VARIANTS[0]!;
+
+    it('leaves the app params object untouched and hides injected usage from tee() and toReadableStream()', async () => {
+      const r = await runCompared(v, 'chat-stream-options');
+      const params = (r.lines.at(-1) as { params: Record<string, unknown> }).params;
+      assert.deepEqual(params.stream_options, { include_obfuscation: false });
+      assert.deepEqual(fake.requests[0]!.body!.stream_options, {
+        include_obfuscation: false,
+        include_usage: true,
+      });
+      assert.deepEqual((await spans(1))[0]!.attributes, chatAttrs(1, true));
+
+      await runCompared(v, 'chat-stream-tee');
+      assert.deepEqual((await spans(1))[0]!.attributes, chatAttrs(1, true));
+
+      const readable = await runCompared(v, 'chat-stream-readable');
+      assert.ok(!(readable.lines[0] as { ndjson: string }).ndjson.includes('usage'));
+      assert.deepEqual((await spans(1))[0]!.attributes, chatAttrs(1, true));
+    });
+
+    it('.withResponse() and .asResponse() keep working', async () => {
+      const r = await runCompared(v, 'chat-with-response');
+      assert.deepEqual(r.lines, [
+        { data: 'chatcmpl-fake1' },
+        { status: 200 },
+        { request_id: 'req_fake_1' },
+        { raw: 'chatcmpl-fake2' },
+      ]);
+      const [withResponse, asResponse] = await spans(2);
+      assert.deepEqual(withResponse!.attributes, chatAttrs(1, false));
+      // The raw body belongs to the app: the span ends with what the request said.
+      assert.equal(asResponse!.attributes['gen_ai.usage.input_tokens'], undefined);
+      assert.equal(asResponse!.status.code, 0);
+    });
+  });
+
+  for (const v of [VARIANTS[0]!, VARIANTS[3]!]) {
+    describe(`${v.label}: early ends`, () => {
+      it('a stream the app breaks out of is recorded once as cancelled', async () => {
+        await runCompared(v, 'chat-stream-break');
+        const [s] = await spans(1);
+        assert.equal(s!.status.code, STATUS_ERROR);
+        assert.equal(s!.attributes['error.type'], 'cancelled');
+        assert.equal(s!.attributes['gen_ai.response.id'], 'chatcmpl-fake1');
+      });
+
+      it('a stream aborted with an AbortController is recorded once as aborted', async () => {
+        const r = await runCompared(v, 'chat-stream-abort');
+        assert.equal(r.lines.filter((l) => (l as { chunk?: unknown }).chunk).length, 2);
+        const [s] = await spans(1);
+        assert.equal(s!.status.code, STATUS_ERROR);
+        assert.equal(s!.attributes['error.type'], 'aborted');
+        assert.equal(s!.attributes['gen_ai.usage.input_tokens'], undefined);
+      });
+    });
+  }
+
+  describe('attribution', () => {
+    for (const v of [VARIANTS[0]!, VARIANTS[1]!]) {
+      it(`${v.label}: withAttribution across async code, W3C baggage, resource attributes`, async () => {
+        const r = await run(v, 'attribution', {
+          env: { OTEL_RESOURCE_ATTRIBUTES: 'tokenledger.department=eng,deployment.environment.name=prod' },
+        });
+        assert.deepEqual(r.lines, [
+          {
+            attribution: {
+              department: 'eng',
+              environment: 'prod',
+              team: 'search-inner',
+              customer: 'acme',
+              costCenter: 'product:search',
+              feature: 'summarizer',
+            },
+          },
+        ]);
+        const [baggageOnly, nested, outer, none] = await spans(4);
+        const tl = (s: SinkSpan): Record<string, PlainValue> =>
+          Object.fromEntries(
+            Object.entries(s.attributes).filter(([k]) => k.startsWith('tokenledger.') || k === 'enduser.id'),
+          );
+        assert.deepEqual(tl(baggageOnly!), {
+          'tokenledger.team': 'from-baggage',
+          'tokenledger.customer': 'acme',
+        });
+        assert.deepEqual(tl(nested!), {
+          'tokenledger.team': 'search-inner',
+          'tokenledger.customer': 'acme',
+          'tokenledger.cost_center': 'product:search',
+          'tokenledger.feature': 'summarizer',
+        });
+        assert.deepEqual(tl(outer!), {
+          'tokenledger.team': 'search',
+          'tokenledger.customer': 'acme',
+          'tokenledger.cost_center': 'product:search',
+        });
+        assert.equal(outer!.attributes['gen_ai.usage.input_tokens'], USAGE.input);
+        assert.deepEqual(tl(none!), {});
+        // Resource attributes stay on the resource.
+        assert.equal(none!.resource['tokenledger.department'], 'eng');
+        assert.equal(none!.resource['deployment.environment.name'], 'prod');
+        assert.equal(none!.resource['service.name'], 'fixture-app');
+        assert.equal(nested!.attributes['tokenledger.department'], undefined);
+      });
+    }
+  });
+
+  describe('export and providers', () => {
+    const v = VARIANTS[0]!;
+
+    it('sends TOKENLEDGER_API_KEY as a bearer token, unless an Authorization header is configured', async () => {
+      await run(v, 'chat', { env: { TOKENLEDGER_API_KEY: 'tl-key-123' } });
+      await spans(1);
+      assert.equal(sink.requests[0]!.headers.authorization, 'Bearer tl-key-123');
+
+      await run(v, 'chat', {
+        env: { TOKENLEDGER_API_KEY: 'tl-key-123', OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20abc' },
+      });
+      await spans(1);
+      assert.equal(sink.requests[0]!.headers.authorization, 'Basic abc');
+    });
+
+    it('the app works unchanged and exits promptly when the OTLP endpoint is down', async () => {
+      for (const protocol of ['http/json', 'http/protobuf']) {
+        const plain = await run(v, 'all', { instrument: false });
+        const down = await run(v, 'all', {
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: protocol },
+        });
+        assert.equal(down.stdout, plain.stdout);
+        assert.equal(down.stderr, '');
+        assert.ok(down.ms < plain.ms + 2_000, `exit took ${down.ms} ms (plain ${plain.ms} ms)`);
+      }
+    });
+
+    it('OTEL_SDK_DISABLED=true: nothing is patched or exported', async () => {
+      await runCompared(v, 'chat-stream', { env: { OTEL_SDK_DISABLED: 'true' } });
+      assert.equal(fake.requests[0]!.body!.stream_options, undefined);
+      await new Promise((ok) => setTimeout(ok, 300));
+      assert.equal(sink.spans.length, 0);
+    });
+
+    it('a provider registered earlier (--require) is kept and gets our spans', async () => {
+      const r = await run(v, 'chat', { preArgs: ['--require', './own-provider-setup.cjs'] });
+      assert.deepEqual(r.lines[0], { ownProviderRegistered: true });
+      const [s] = await spans(1);
+      assert.equal(s!.resource['app.provider'], 'own');
+      assert.equal(s!.resource['service.name'], 'own-provider-app');
+      assert.deepEqual(s!.attributes, chatAttrs(1, false));
+    });
+
+    it('TOKENLEDGER_TRACER_PROVIDER=app: the app registers its provider later and gets our spans', async () => {
+      const r = await run(v, 'own-provider-late', { env: { TOKENLEDGER_TRACER_PROVIDER: 'app' } });
+      assert.deepEqual(r.lines[0], { ownProviderRegistered: true });
+      const [s] = await spans(1);
+      assert.equal(s!.resource['app.provider'], 'own');
+      assert.deepEqual(s!.attributes, chatAttrs(1, false));
+    });
+  });
+});
