@@ -1,0 +1,130 @@
+/**
+ * The walking skeleton as a user runs it: unmodified apps started with `node --require` / `--import
+ * tokenledger/register`, the real `openai` package (7.x and 4.x) over HTTP against a server speaking
+ * OpenAI's wire format, the collector on embedded ClickHouse in its own process, and the report in
+ * exact dollars from list prices.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
+import { CLI, REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
+
+const run = promisify(execFile);
+const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
+
+interface SpendReport {
+  total_usd: string;
+  breakdown: Array<Record<string, string | number>>;
+}
+
+describe('walking skeleton: one flag → exact, attributed dollars in ClickHouse', function () {
+  this.timeout(120_000);
+  let openai: FakeOpenAI;
+  let collector: CollectorProcess;
+  let ingestKey: string;
+  let adminKey: string;
+
+  before(async () => {
+    openai = await startFakeOpenAI();
+    collector = await startCollectorProcess();
+    const env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir };
+    ingestKey = (await run(process.execPath, [CLI, 'keys', 'show', 'ingest'], { env })).stdout.trim();
+    adminKey = (await run(process.execPath, [CLI, 'keys', 'show', 'admin'], { env })).stdout.trim();
+  });
+  after(async () => {
+    await collector?.stop();
+    await openai?.close();
+  });
+
+  const appEnv = (resourceAttributes: string): NodeJS.ProcessEnv => ({
+    ...process.env,
+    OPENAI_BASE_URL: openai.url,
+    OPENAI_API_KEY: 'sk-test',
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    OTEL_RESOURCE_ATTRIBUTES: resourceAttributes,
+    TOKENLEDGER_API_KEY: ingestKey,
+  });
+
+  const spend = async (groupBy: string): Promise<SpendReport> => {
+    const res = await fetch(`${collector.url}/v1/reports/spend?period=current_month&groupBy=${groupBy}`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as SpendReport;
+  };
+
+  it('prices a CommonJS app on openai 7.x (--require), streamed usage included', async () => {
+    // 1000 in / 200 out on gpt-4o = $0.0045; 10000 in of which 8000 cached + 100 out = $0.016.
+    openai.script({ usage: { input: 1000, output: 200 } });
+    openai.script({ usage: { input: 10000, cached: 8000, output: 100 } });
+    const { stdout } = await run(
+      process.execPath,
+      ['--require', 'tokenledger/register', path.join(FIXTURES, 'e2e', 'summarizer.cjs')],
+      { cwd: REPO_ROOT, env: appEnv('service.name=summarizer,tokenledger.team=platform') },
+    );
+    const printed = JSON.parse(stdout) as { completion: string; streamed: string };
+    assert.ok(printed.completion.length > 0 && printed.streamed.length > 0);
+    // The app did not ask for stream usage; tokenledger asked on its behalf.
+    const streamed = openai.requests.filter((r) => r.body?.stream === true);
+    assert.equal(streamed.length, 1);
+    assert.deepEqual(streamed[0]!.body!.stream_options, { include_usage: true });
+
+    const report = await spend('team,model');
+    assert.equal(report.total_usd, '0.0205');
+    assert.deepEqual(report.breakdown, [
+      {
+        team: 'platform',
+        model: 'gpt-4o',
+        spend_usd: '0.0205',
+        calls: 2,
+        input_tokens: 11000,
+        output_tokens: 300,
+        unpriced_calls: 0,
+      },
+    ]);
+  });
+
+  it('prices an ESM app on openai 4.x (--import) and keeps an unknown model, flagged unpriced', async () => {
+    openai.script({ usage: { input: 1000, output: 200 } }); // gpt-4o: $0.0045
+    openai.script({ usage: { input: 5000, output: 0 } }); // text-embedding-3-small at $0.02/M: $0.0001
+    openai.script({ usage: { input: 300, output: 30 } }); // acme-internal-llm: unknown
+    await run(process.execPath, ['--import', 'tokenledger/register', 'search.mjs'], {
+      cwd: path.join(FIXTURES, 'openai-v4'),
+      env: appEnv('service.name=search-api,tokenledger.team=search,deployment.environment.name=production'),
+    });
+    const byTeam = await spend('team');
+    assert.equal(byTeam.total_usd, '0.0251');
+    assert.deepEqual(
+      byTeam.breakdown.map((r) => [r.team, r.spend_usd, r.calls, r.unpriced_calls]),
+      [
+        ['platform', '0.0205', 2, 0],
+        ['search', '0.0046', 3, 1],
+      ],
+    );
+    const byModel = await spend('model,environment,service');
+    // The server answers with a dated model id, as OpenAI does; unpriced calls keep that id.
+    const unknown = byModel.breakdown.find((r) => r.model === 'acme-internal-llm-2024-08-06');
+    assert.deepEqual(unknown, {
+      model: 'acme-internal-llm-2024-08-06',
+      environment: 'production',
+      service: 'search-api',
+      spend_usd: '0',
+      calls: 1,
+      input_tokens: 300,
+      output_tokens: 30,
+      unpriced_calls: 1,
+    });
+  });
+
+  it('reports the same through the CLI, as a table and as JSON', async () => {
+    const env = { ...process.env, TOKENLEDGER_URL: collector.url, TOKENLEDGER_API_KEY: adminKey };
+    const json = await run(process.execPath, [CLI, 'report', '--by', 'team,model', '--json'], { env });
+    const report = JSON.parse(json.stdout) as SpendReport;
+    assert.equal(report.total_usd, '0.0251');
+    const table = await run(process.execPath, [CLI, 'report', '--by', 'team'], { env });
+    assert.match(table.stdout, /│ platform │\s+0\.0205 │\s+2 │/);
+    assert.match(table.stdout, /Total: \$0\.0251/);
+  });
+});
