@@ -1,12 +1,22 @@
-/** Collector configuration from the environment, validated with clear messages. */
+/**
+ * Collector configuration from the environment, validated with clear messages.
+ *
+ * HOST defaults to 127.0.0.1, as the OpenTelemetry Collector's OTLP receiver does: a fresh
+ * `npm start` is not reachable from the network (with first-run keys on disk) until someone
+ * decides so with HOST=0.0.0.0 (as a container must).
+ */
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { KeyConfigError, parseKeySpec, type Role } from './auth/keys';
+import { assertIdentifier, DEFAULT_DATABASE } from './storage/client';
 
 export interface CollectorConfig {
   port: number;
   host: string;
   dataDir: string;
   clickhouseUrl?: string;
-  apiKeys?: string;
+  /** Keys from TOKENLEDGER_API_KEYS; unset means first-run keys in <dataDir>/credentials.json. */
+  apiKeys?: Array<{ role: Role; key: string }>;
   policyFile: string;
   /** Largest accepted OTLP body, bytes (after inflation). */
   maxBodyBytes: number;
@@ -19,28 +29,64 @@ export class ConfigError extends Error {
   }
 }
 
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfig {
-  const port = Number(env.PORT ?? '4318');
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`PORT must be 0-65535, got "${env.PORT}"`);
+  const portText = env.PORT?.trim() || '4318';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535)
+    throw new ConfigError(`PORT must be 0-65535 (0: any free port), got "${env.PORT}"`);
+
+  const host = env.HOST?.trim() || '127.0.0.1';
+  if (host !== 'localhost' && isIP(host) === 0)
+    throw new ConfigError(`HOST must be an IP address or localhost (e.g. 0.0.0.0 for all), got "${host}"`);
+
   const clickhouseUrl = env.CLICKHOUSE_URL?.trim() || undefined;
   if (clickhouseUrl) {
     let url: URL;
     try {
       url = new URL(clickhouseUrl);
     } catch {
+      // Not the URL itself: it may hold a password.
       throw new ConfigError('CLICKHOUSE_URL is not a URL (expected http://user:pass@host:8123/db)');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new ConfigError('CLICKHOUSE_URL must be http(s)://');
+      throw new ConfigError('CLICKHOUSE_URL must be http(s)://user:pass@host:8123/db');
+    const db = url.pathname.replace(/^\/+|\/+$/g, '') || DEFAULT_DATABASE;
+    try {
+      assertIdentifier(db, 'database');
+    } catch {
+      throw new ConfigError(`CLICKHOUSE_URL database "${db}" must be letters, digits and _`);
+    }
   }
+
+  let apiKeys: CollectorConfig['apiKeys'];
+  const keySpec = env.TOKENLEDGER_API_KEYS?.trim();
+  if (keySpec) {
+    try {
+      apiKeys = parseKeySpec(keySpec);
+    } catch (err) {
+      throw new ConfigError((err as KeyConfigError).message);
+    }
+    if (apiKeys.length === 0) throw new ConfigError('TOKENLEDGER_API_KEYS has no role:key entries');
+  }
+
+  let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  if (env.TOKENLEDGER_MAX_BODY_BYTES?.trim()) {
+    maxBodyBytes = Number(env.TOKENLEDGER_MAX_BODY_BYTES.trim());
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024)
+      throw new ConfigError(
+        `TOKENLEDGER_MAX_BODY_BYTES must be an integer >= 1024, got "${env.TOKENLEDGER_MAX_BODY_BYTES}"`,
+      );
+  }
+
   return {
     port,
-    host: env.HOST?.trim() || '0.0.0.0',
+    host,
     dataDir: path.resolve(env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger'),
     clickhouseUrl,
-    apiKeys: env.TOKENLEDGER_API_KEYS?.trim() || undefined,
+    apiKeys,
     policyFile: path.resolve(env.TOKENLEDGER_POLICY_FILE?.trim() || 'tokenledger.policy.yaml'),
-    maxBodyBytes: 16 * 1024 * 1024,
+    maxBodyBytes,
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import * as protobuf from 'protobufjs';
 import { KeyRing } from '../../collector/src/auth/keys';
 import { getRequestType } from '../../collector/src/otlp/protobuf';
 import { Pricer } from '../../collector/src/pricing';
@@ -16,6 +17,7 @@ const KEYS = {
   admin: 'admin-key-0123456789',
   ingest: 'ingest-key-0123456789',
   viewer: 'viewer-key-0123456789',
+  approver: 'approver-key-0123456789',
 };
 
 async function serve(storage: Storage): Promise<{ url: string; server: Server; logs: string[] }> {
@@ -28,6 +30,7 @@ async function serve(storage: Storage): Promise<{ url: string; server: Server; l
       { role: 'admin', key: KEYS.admin },
       { role: 'ingest', key: KEYS.ingest },
       { role: 'viewer', key: KEYS.viewer },
+      { role: 'approver', key: KEYS.approver },
     ]),
     metrics: new CollectorMetrics(),
     maxBodyBytes: 1024 * 1024,
@@ -39,6 +42,20 @@ async function serve(storage: Storage): Promise<{ url: string; server: Server; l
 }
 
 const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+
+/** google.rpc.Status { int32 code = 1; string message = 2; } from an OTLP error response. */
+async function rpcStatus(res: Response): Promise<{ code: number; message: string }> {
+  assert.equal(res.headers.get('content-type'), 'application/x-protobuf');
+  const reader = protobuf.Reader.create(new Uint8Array(await res.arrayBuffer()));
+  const status = { code: 0, message: '' };
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag === 0x08) status.code = reader.int32();
+    else if (tag === 0x12) status.message = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return status;
+}
 
 function genaiSpans(start = new Date()) {
   return recordSpans({ 'service.name': 'svc', 'tokenledger.team': 'platform' }, [
@@ -174,14 +191,20 @@ describe('collector HTTP API', () => {
       body: Buffer.from([0xff, 0xff, 0xff, 0x01, 0x02]),
     });
     assert.equal(bad.status, 400);
-    assert.match(((await bad.json()) as { message: string }).message, /^invalid OTLP protobuf body/);
+    // OTLP/HTTP: a failed protobuf request gets a protobuf google.rpc.Status (INVALID_ARGUMENT).
+    const status = await rpcStatus(bad);
+    assert.equal(status.code, 3);
+    assert.match(status.message, /^invalid OTLP protobuf body/);
     const badJson = await fetch(`${url}/v1/traces`, {
       method: 'POST',
       headers: { ...auth(KEYS.ingest), 'content-type': 'application/json' },
       body: '{"resourceSpans": 5}',
     });
     assert.equal(badJson.status, 400);
-    assert.match(((await badJson.json()) as { message: string }).message, /invalid OTLP JSON/);
+    assert.match(badJson.headers.get('content-type') ?? '', /^application\/json/);
+    const jsonStatus = (await badJson.json()) as { code: number; message: string };
+    assert.equal(jsonStatus.code, 3);
+    assert.match(jsonStatus.message, /invalid OTLP JSON/);
     const badGzip = await fetch(`${url}/v1/traces`, {
       method: 'POST',
       headers: { ...auth(KEYS.ingest), 'content-type': 'application/json', 'content-encoding': 'gzip' },
@@ -200,6 +223,13 @@ describe('collector HTTP API', () => {
       body: Buffer.alloc(2 * 1024 * 1024, 32),
     });
     assert.equal(tooBig.status, 413);
+    const tooBigPb = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      body: gzipSync(Buffer.alloc(2 * 1024 * 1024)), // small on the wire, too big inflated
+    });
+    assert.equal(tooBigPb.status, 413);
+    assert.match((await rpcStatus(tooBigPb)).message, /body larger than 1048576 bytes/);
     // Still serving, nothing stored from the bad requests.
     assert.equal((await report()).total_usd, '0');
   });
@@ -211,6 +241,82 @@ describe('collector HTTP API', () => {
     const p = await fetch(`${url}/v1/reports/spend?period=fortnight`, { headers: auth(KEYS.viewer) });
     assert.equal(p.status, 400);
     assert.match(((await p.json()) as { error: string }).error, /unknown period "fortnight"/);
+    const unknown = await fetch(`${url}/v1/reports/spend?colour=red`, { headers: auth(KEYS.viewer) });
+    assert.equal(unknown.status, 400);
+    assert.match(
+      ((await unknown.json()) as { error: string }).error,
+      /unknown parameter "colour": use period, from, to, groupBy, format, or a filter on team, cost_center/,
+    );
+    const format = await fetch(`${url}/v1/reports/spend?format=xml`, { headers: auth(KEYS.viewer) });
+    assert.equal(format.status, 400);
+    assert.match(((await format.json()) as { error: string }).error, /format must be json or csv/);
+    const both = await fetch(`${url}/v1/reports/spend?period=last_month&from=2026-01-01&to=2026-02-01`, {
+      headers: auth(KEYS.viewer),
+    });
+    assert.equal(both.status, 400);
+  });
+
+  it('filters the report by dimension values given as query parameters', async () => {
+    const search = recordSpans({ 'service.name': 'svc', 'tokenledger.team': 'search' }, [
+      {
+        name: 'chat gpt-4o',
+        startTime: new Date(),
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4o',
+          'gen_ai.usage.input_tokens': 2000,
+          'gen_ai.usage.output_tokens': 400,
+        },
+      },
+    ]);
+    for (const spans of [genaiSpans(), search]) {
+      const res = await fetch(`${url}/v1/traces`, {
+        method: 'POST',
+        headers: { ...auth(KEYS.ingest), 'content-type': 'application/json' },
+        body: jsonBody(spans),
+      });
+      assert.equal(res.status, 200);
+    }
+    assert.equal((await report('groupBy=team')).total_usd, '0.0135');
+    const one = await report('groupBy=model&team=search');
+    assert.equal(one.total_usd, '0.009');
+    assert.deepEqual(one.filters, { team: ['search'] });
+    const both = await report('team=search&team=platform&model=gpt-4o');
+    assert.equal(both.total_usd, '0.0135');
+    assert.deepEqual(both.filters, { team: ['search', 'platform'], model: ['gpt-4o'] });
+  });
+
+  it('answers OTLP auth failures with a google.rpc.Status, and lets approver keys read but not ingest', async () => {
+    assert.equal((await fetch(`${url}/v1/reports/spend`, { headers: auth(KEYS.approver) })).status, 200);
+    const approver = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.approver), 'content-type': 'application/json' },
+      body: jsonBody(genaiSpans()),
+    });
+    assert.equal(approver.status, 403);
+    assert.match(((await approver.json()) as { message: string }).message, /^an approver key cannot ingest/);
+    const noKey = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: protobufBody(genaiSpans()),
+    });
+    assert.equal(noKey.status, 401);
+    assert.equal(noKey.headers.get('www-authenticate'), 'Bearer');
+    assert.deepEqual(await rpcStatus(noKey), {
+      code: 16,
+      message: 'missing bearer key (Authorization: Bearer <key>)',
+    });
+    const viewer = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.viewer), 'content-type': 'application/json' },
+      body: jsonBody(genaiSpans()),
+    });
+    assert.equal(viewer.status, 403);
+    assert.deepEqual(await viewer.json(), {
+      code: 7,
+      message: 'a viewer key cannot ingest: use a key whose role allows it',
+    });
   });
 
   it('answers 503 with Retry-After when ClickHouse is down, so the exporter retries', async () => {
@@ -224,7 +330,12 @@ describe('collector HTTP API', () => {
       });
       assert.equal(res.status, 503);
       assert.equal(res.headers.get('retry-after'), '5');
+      assert.deepEqual(await rpcStatus(res), { code: 14, message: 'storage unavailable; retry later' });
       assert.match(logs.join('\n'), /storage: looking up already stored spans/);
+      const spend = await fetch(`${downUrl}/v1/reports/spend`, { headers: auth(KEYS.viewer) });
+      assert.equal(spend.status, 503);
+      assert.equal(spend.headers.get('retry-after'), '5');
+      assert.deepEqual(await spend.json(), { error: 'storage unavailable; retry later' });
       const health = await fetch(`${downUrl}/healthz`);
       assert.equal(health.status, 503);
       assert.deepEqual(await health.json(), { status: 'degraded', storage: 'unreachable' });

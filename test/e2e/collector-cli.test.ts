@@ -101,6 +101,11 @@ describe('collector process and CLI', () => {
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /│ search\s+│ gpt-4o-mini\s+│\s+0\.0156 │/);
     assert.match(table.stdout, /Total: \$0\.0201/);
+    const filtered = await cli(['report', '--by', 'model', '--filter', 'team=search'], restartedEnv);
+    assert.equal(filtered.code, 0, filtered.stderr);
+    assert.match(filtered.stdout, /, team=search\n/);
+    assert.match(filtered.stdout, /Total: \$0\.0156\n/);
+    assert.match(collector.output(), new RegExp(`\\(embedded ClickHouse in ${dataDir}; keys in `));
     const csv = await cli(['report', '--by', 'model', '--csv'], restartedEnv);
     assert.match(csv.stdout, /^model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls\n/);
     assert.match(csv.stdout, /\ngpt-4o,0\.0045,1,1000,200,0\n/);
@@ -114,11 +119,24 @@ describe('collector process and CLI', () => {
     assert.equal(down.code, 1);
     assert.match(
       down.stderr,
-      /^tokenledger: cannot reach the collector at http:\/\/127\.0\.0\.1:65531: ECONNREFUSED — is `npm start` running\?\n$/,
+      /^tokenledger: cannot reach the collector at http:\/\/127\.0\.0\.1:65531: connection refused — is `npm start` running\?\n$/,
     );
     const badBy = await cli(['report', '--by', 'colour'], { TOKENLEDGER_URL: 'http://127.0.0.1:9' });
     assert.equal(badBy.code, 1);
     assert.match(badBy.stderr, /unknown groupBy "colour"/);
+    const badFilter = await cli(['report', '--filter', 'colour=red'], {
+      TOKENLEDGER_URL: 'http://127.0.0.1:9',
+    });
+    assert.equal(badFilter.code, 1);
+    assert.match(badFilter.stderr, /^tokenledger: unknown filter "colour": use any of team, /);
+    const noCreds = await cli(['keys', 'show', 'ingest'], { TOKENLEDGER_DATA_DIR: tempDataDir() });
+    assert.equal(noCreds.code, 1);
+    assert.match(
+      noCreds.stderr,
+      /^tokenledger: no credentials in .*: start the collector once \(npm start\)\n$/,
+    );
+    const badRole = await cli(['keys', 'show', 'root'], {});
+    assert.match(badRole.stderr, /^tokenledger: role must be admin or ingest, got "root"\n$/);
     const help = await cli(['report', '--help'], {});
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--by <dimensions>/);

@@ -11,9 +11,10 @@ import { migrate } from '../../collector/src/storage/migrations';
 let sharedDir: string | undefined;
 let counter = 0;
 
-export async function freshStorage(): Promise<Storage> {
+/** A new database in the shared directory, migrated unless asked not to. */
+export async function freshStorage(opts: { migrate?: boolean } = {}): Promise<Storage> {
   sharedDir ??= mkdtempSync(path.join(tmpdir(), 'tl-test-'));
   const storage = openStorage({ dataDir: sharedDir }, `t${process.pid}_${++counter}`);
-  await migrate(storage);
+  if (opts.migrate !== false) await migrate(storage);
   return storage;
 }

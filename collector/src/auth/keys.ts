@@ -88,8 +88,14 @@ export const credentialsPath = (dataDir: string): string => path.resolve(dataDir
 export function readCredentials(dataDir: string): Credentials | undefined {
   const file = credentialsPath(dataDir);
   if (!existsSync(file)) return undefined;
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
-  if (typeof parsed.admin !== 'string' || typeof parsed.ingest !== 'string') {
+  let parsed: Partial<Credentials>;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
+  } catch {
+    // Not the parser's message: it quotes the input, i.e. a key.
+    throw new KeyConfigError(`${file} is not valid JSON; delete it to generate new keys`);
+  }
+  if (typeof parsed?.admin !== 'string' || typeof parsed.ingest !== 'string') {
     throw new KeyConfigError(
       `${file} is not a tokenledger credentials file (expected admin and ingest keys)`,
     );
@@ -111,6 +117,14 @@ export function ensureCredentials(dataDir: string): {
     ingest: `tl_ingest_${randomBytes(24).toString('base64url')}`,
   };
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    // 'wx': created with mode 0600 from the start (never readable by others), and never overwritten.
+    writeFileSync(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process created it between our read and write: use theirs.
+    const raced = (err as NodeJS.ErrnoException).code === 'EEXIST' ? readCredentials(dataDir) : undefined;
+    if (!raced) throw err;
+    return { credentials: raced, created: false, file };
+  }
   return { credentials, created: true, file };
 }

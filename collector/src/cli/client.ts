@@ -30,17 +30,29 @@ export function resolveEndpoint(
   return { url, key };
 }
 
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  TimeoutError: 'no answer in 60 s',
+};
+
 export async function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery: string): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(endpoint.url + pathAndQuery, {
       headers: endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {},
+      signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {
     // undici wraps the socket error; with happy-eyeballs it is an AggregateError of per-address errors.
     const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
       .cause;
-    const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
+    const code = cause?.code ?? cause?.errors?.[0]?.code ?? (err as Error).name;
+    const reason = REASONS[code] ?? cause?.message ?? (err as Error).message;
     throw new CliError(
       `cannot reach the collector at ${endpoint.url}: ${reason} — is \`npm start\` running?`,
     );

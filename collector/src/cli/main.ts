@@ -17,14 +17,21 @@ program
   .description('run the collector: OTLP/HTTP receiver + API (PORT, TOKENLEDGER_DATA_DIR, CLICKHOUSE_URL)')
   .action(async () => {
     const collector = await startCollector(loadConfig());
+    // First signal: graceful (finish in-flight writes, close ClickHouse); a second one: now.
+    let stopping = false;
     const stop = (): void => {
+      if (stopping) process.exit(1);
+      stopping = true;
       collector.close().then(
         () => process.exit(0),
-        () => process.exit(1),
+        (err: unknown) => {
+          process.stderr.write(`tokenledger: shutdown: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
       );
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 
 program
@@ -37,9 +44,17 @@ program
     '--by <dimensions>',
     'group by: team,cost_center,feature,model,provider,environment,service,customer',
   )
+  .option(
+    '--filter <dimension=values>',
+    'only these, e.g. team=search or model=gpt-4o,gpt-4o-mini (repeatable)',
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
   .option('--json', 'JSON output')
   .option('--csv', 'CSV output')
-  .option('--url <url>', 'collector URL (default TOKENLEDGER_URL or http://127.0.0.1:4318)')
+  .option(
+    '--url <url>',
+    'collector URL (default: TOKENLEDGER_URL, OTEL_EXPORTER_OTLP_ENDPOINT, http://127.0.0.1:4318)',
+  )
   .action((opts) => runReport(opts, (s) => process.stdout.write(s)));
 
 program

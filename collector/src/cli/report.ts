@@ -1,7 +1,7 @@
 /** `tokenledger report`: the spend report as a table, JSON or CSV. */
 import Table from 'cli-table3';
 import type { SpendReport } from '../reports/spend';
-import { parseGroupBy } from '../reports/spend';
+import { parseFilters, parseGroupBy } from '../reports/spend';
 import { CliError, getFromCollector, resolveEndpoint } from './client';
 
 export interface ReportOptions {
@@ -9,6 +9,7 @@ export interface ReportOptions {
   from?: string;
   to?: string;
   by?: string;
+  filter?: string[];
   json?: boolean;
   csv?: boolean;
   url?: string;
@@ -22,6 +23,14 @@ export async function runReport(opts: ReportOptions, write: (s: string) => void)
   if (opts.from) params.set('from', opts.from);
   if (opts.to) params.set('to', opts.to);
   if (dims.length) params.set('groupBy', dims.join(','));
+  const pairs = (opts.filter ?? []).map((f): [string, string] => {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new CliError(`--filter must be dimension=value, got "${f}"`);
+    return [f.slice(0, eq).trim(), f.slice(eq + 1)];
+  });
+  for (const [name, values] of Object.entries(parseFilters(pairs))) {
+    for (const v of values ?? []) params.append(name, v);
+  }
   params.set('format', opts.csv ? 'csv' : 'json');
   const res = await getFromCollector(resolveEndpoint(opts), `/v1/reports/spend?${params}`);
   if (opts.csv) {
@@ -48,7 +57,10 @@ export async function runReport(opts: ReportOptions, write: (s: string) => void)
       row.unpriced_calls,
     ]);
   }
-  write(`Spend ${report.period} (${report.from} → ${report.to}, UTC)\n`);
+  const filtered = Object.entries(report.filters ?? {})
+    .map(([d, values]) => `${d}=${(values ?? []).join(',')}`)
+    .join(' ');
+  write(`Spend ${report.period} (${report.from} → ${report.to}, UTC)${filtered ? `, ${filtered}` : ''}\n`);
   write(table.toString() + '\n');
   write(`Total: $${report.total_usd}\n`);
 }

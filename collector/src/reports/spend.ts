@@ -41,8 +41,24 @@ export interface SpendReport {
   from: string;
   to: string;
   total_usd: string;
+  /** Only when the report was filtered: the values each dimension was limited to. */
+  filters?: SpendFilters;
   breakdown: SpendRow[];
 }
+
+/** Keep only calls whose dimension equals one of the values (exact match). */
+export type SpendFilters = Partial<Record<Dimension, string[]>>;
+
+export interface SpendQuery {
+  period?: string;
+  from?: string;
+  to?: string;
+  groupBy?: Dimension[];
+  filters?: SpendFilters;
+}
+
+const isDimension = (name: string): name is Dimension =>
+  (GROUP_BY_DIMENSIONS as readonly string[]).includes(name);
 
 export function parseGroupBy(value: string | undefined): Dimension[] {
   if (!value) return [];
@@ -51,14 +67,27 @@ export function parseGroupBy(value: string | undefined): Dimension[] {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const d of dims) {
-    if (!(GROUP_BY_DIMENSIONS as readonly string[]).includes(d)) {
+    if (!isDimension(d)) {
       throw new ReportQueryError(`unknown groupBy "${d}": use any of ${GROUP_BY_DIMENSIONS.join(', ')}`);
     }
   }
   return [...new Set(dims)] as Dimension[];
 }
 
-/** Column expression per dimension, for the rollup and for the raw table. */
+/** `team=search` / `model=gpt-4o,gpt-4o-mini` pairs → filters; the names must be dimensions. */
+export function parseFilters(pairs: Array<[name: string, value: string]>): SpendFilters {
+  const filters: SpendFilters = {};
+  for (const [name, value] of pairs) {
+    if (!isDimension(name)) {
+      throw new ReportQueryError(`unknown filter "${name}": use any of ${GROUP_BY_DIMENSIONS.join(', ')}`);
+    }
+    const values = value.split(',').map((v) => v.trim());
+    filters[name] = [...new Set([...(filters[name] ?? []), ...values])];
+  }
+  return filters;
+}
+
+/** Column expression per dimension on the raw table (the rollup has a column of each name). */
 const RAW_EXPRESSIONS: Record<Dimension, string> = {
   team: 'team',
   cost_center: 'cost_center',
@@ -71,33 +100,57 @@ const RAW_EXPRESSIONS: Record<Dimension, string> = {
 };
 
 const isHourAligned = (d: Date): boolean => d.getTime() % 3_600_000 === 0;
-const toClickHouseTime = (d: Date): string => String(Math.floor(d.getTime() / 1000));
 
 export async function spendReport(
   storage: Storage,
-  input: { period?: string; from?: string; to?: string; groupBy?: Dimension[] },
+  input: SpendQuery,
   now: Date = new Date(),
 ): Promise<SpendReport> {
   const range: PeriodRange = resolvePeriod(input, now);
   const dims = input.groupBy ?? [];
+  const filters = Object.entries(input.filters ?? {}).filter(
+    (e): e is [Dimension, string[]] => isDimension(e[0]) && Array.isArray(e[1]) && e[1].length > 0,
+  );
   const db = storage.database;
+  // The rollup answers whole hours; anything finer reads the raw calls (FINAL: a span two racing
+  // collectors both stored counts once there too). Column names come only from the fixed maps.
   const fromRollup = isHourAligned(range.from) && isHourAligned(range.to);
-  const select = dims.map((d) => `${fromRollup ? d : RAW_EXPRESSIONS[d]} AS ${d}`);
-  const query = fromRollup
-    ? `SELECT ${[...select, 'toString(sum(cost_usd)) AS spend_usd', 'sum(calls) AS calls', 'sum(input_tokens) AS input_tokens', 'sum(output_tokens) AS output_tokens', 'sum(unpriced_calls) AS unpriced_calls'].join(', ')}
-       FROM ${db}.spend_hourly
-       WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')`
-    : `SELECT ${[...select, 'toString(sum(cost_usd)) AS spend_usd', 'count() AS calls', 'sum(input_tokens) AS input_tokens', 'sum(output_tokens) AS output_tokens', 'countIf(priced = 0) AS unpriced_calls'].join(', ')}
-       FROM ${db}.llm_calls FINAL
-       WHERE start_time >= toDateTime64({from:UInt32}, 9, 'UTC') AND start_time < toDateTime64({to:UInt32}, 9, 'UTC')`;
-  const grouped = dims.length > 0 ? `${query} GROUP BY ${dims.join(', ')} HAVING calls > 0` : query;
+  const expr = (d: Dimension): string => (fromRollup ? d : RAW_EXPRESSIONS[d]);
+  const measures = fromRollup
+    ? ['sum(calls) AS calls', 'sum(unpriced_calls) AS unpriced_calls']
+    : ['count() AS calls', 'countIf(priced = 0) AS unpriced_calls'];
+  const select = [
+    ...dims.map((d) => `${expr(d)} AS ${d}`),
+    'toString(sum(cost_usd)) AS spend_usd',
+    ...measures,
+    'sum(input_tokens) AS input_tokens',
+    'sum(output_tokens) AS output_tokens',
+  ];
+  const where = fromRollup
+    ? [
+        "hour >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')",
+        "hour < fromUnixTimestamp64Milli({to:Int64}, 'UTC')",
+      ]
+    : [
+        "start_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')",
+        "start_time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')",
+      ];
+  const params: Record<string, unknown> = {
+    from: String(range.from.getTime()),
+    to: String(range.to.getTime()),
+  };
+  for (const [d, values] of filters) {
+    where.push(`${expr(d)} IN {filter_${d}:Array(String)}`);
+    params[`filter_${d}`] = values;
+  }
+  let query = `SELECT ${select.join(', ')}
+    FROM ${db}.${fromRollup ? 'spend_hourly' : 'llm_calls FINAL'}
+    WHERE ${where.join(' AND ')}`;
+  if (dims.length > 0) query += ` GROUP BY ${dims.join(', ')} HAVING calls > 0`;
+
   let rows: Array<Record<string, string | number>>;
   try {
-    const rs = await storage.client.query({
-      query: grouped,
-      query_params: { from: toClickHouseTime(range.from), to: toClickHouseTime(range.to) },
-      format: 'JSONEachRow',
-    });
+    const rs = await storage.client.query({ query, query_params: params, format: 'JSONEachRow' });
     rows = await rs.json<Record<string, string | number>>();
   } catch (cause) {
     throw new StorageError('spend report', {
@@ -111,22 +164,29 @@ export async function spendReport(
     if (Number(r.calls) === 0) continue;
     const spend = new Decimal(String(r.spend_usd));
     total = total.plus(spend);
-    const row: SpendRow = {
-      spend_usd: spend.toFixed(),
-      calls: Number(r.calls),
-      input_tokens: Number(r.input_tokens),
-      output_tokens: Number(r.output_tokens),
-      unpriced_calls: Number(r.unpriced_calls),
-    };
+    const row = {} as SpendRow;
     for (const d of dims) row[d] = String(r[d] ?? '');
+    row.spend_usd = spend.toFixed();
+    row.calls = Number(r.calls);
+    row.input_tokens = Number(r.input_tokens);
+    row.output_tokens = Number(r.output_tokens);
+    row.unpriced_calls = Number(r.unpriced_calls);
     breakdown.push(row);
   }
-  breakdown.sort((a, b) => new Decimal(b.spend_usd).comparedTo(a.spend_usd) || b.calls - a.calls);
+  // Spend desc; ties by calls desc, then by the group keys, so the order is stable.
+  const keyOf = (row: SpendRow): string => dims.map((d) => row[d]).join('\u0000');
+  breakdown.sort(
+    (a, b) =>
+      new Decimal(b.spend_usd).comparedTo(a.spend_usd) ||
+      b.calls - a.calls ||
+      (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0),
+  );
   return {
     period: range.period,
     from: range.from.toISOString(),
     to: range.to.toISOString(),
     total_usd: total.toFixed(),
+    ...(filters.length > 0 ? { filters: Object.fromEntries(filters) } : {}),
     breakdown,
   };
 }

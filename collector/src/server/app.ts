@@ -7,8 +7,9 @@ import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import type { CallWriter } from '../storage/writer';
 import type { CollectorMetrics } from './metrics';
+import { sendOtlpError } from './otlp-response';
 import { spendReportHandler } from './reports';
-import { tracesHandler } from './traces';
+import { RETRY_AFTER_SECONDS, tracesHandler } from './traces';
 
 export interface AppDeps {
   storage: Storage;
@@ -20,23 +21,32 @@ export interface AppDeps {
   log: (line: string) => void;
 }
 
+const HEALTH_TIMEOUT_MS = 2_000;
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
   app.get('/healthz', async (_req, res) => {
-    let storage = 'ok';
-    try {
-      await deps.storage.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((r) => r.json());
-    } catch {
-      storage = 'unreachable';
-    }
-    res.status(storage === 'ok' ? 200 : 503).json({ status: storage === 'ok' ? 'ok' : 'degraded', storage });
+    // Bounded: a hung ClickHouse must not hang the health check.
+    const reachable = await Promise.race([
+      deps.storage.client
+        .query({ query: 'SELECT 1', format: 'JSONEachRow' })
+        .then((r) => r.json())
+        .then(
+          () => true,
+          () => false,
+        ),
+      new Promise<boolean>((resolve) => setTimeout(resolve, HEALTH_TIMEOUT_MS, false).unref()),
+    ]);
+    res
+      .status(reachable ? 200 : 503)
+      .json({ status: reachable ? 'ok' : 'degraded', storage: reachable ? 'ok' : 'unreachable' });
   });
 
   app.post(
     '/v1/traces',
-    requireScope(deps.keys, 'ingest'),
+    requireScope(deps.keys, 'ingest', sendOtlpError),
     // Any content type as raw bytes (the decoder answers 415 for unknown ones); gzip/deflate inflated here.
     express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
     tracesHandler(deps),
@@ -52,24 +62,32 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(404).json({ error: 'not found' });
   });
 
-  // Errors: body-parser's (413, bad gzip → 400), storage (503), anything else 500 without internals.
+  // Errors: body-parser's (413, bad gzip → 400, unknown encoding → 415), storage (503), anything
+  // else 500 without internals. On the OTLP route the body is a google.rpc.Status.
   app.use(
-    (err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    (err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
+      const otlp = req.path === '/v1/traces';
+      const fail = (status: number, message: string): void => {
+        if (otlp) sendOtlpError(req, res, status, message);
+        else res.status(status).json({ error: message });
+      };
       if (err.status && err.status >= 400 && err.status < 500) {
-        const message =
+        fail(
+          err.status,
           err.type === 'entity.too.large'
             ? `body larger than ${deps.maxBodyBytes} bytes`
-            : `bad request body: ${err.message}`;
-        res.status(err.status).json({ code: err.status, message });
+            : `bad request body: ${err.message}`,
+        );
         return;
       }
       if (err instanceof StorageError) {
         deps.log(err.message);
-        res.status(503).set('Retry-After', '5').json({ error: 'storage unavailable; retry later' });
+        res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        fail(503, 'storage unavailable; retry later');
         return;
       }
       deps.log(`internal error: ${err.stack ?? err.message}`);
-      res.status(500).json({ error: 'internal error' });
+      fail(500, 'internal error');
     },
   );
   return app;

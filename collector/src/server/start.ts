@@ -1,6 +1,6 @@
 /** Starts the collector: storage + migrations, keys, pricing, HTTP server; graceful close. */
 import type { AddressInfo } from 'node:net';
-import { ensureCredentials, KeyRing, parseKeySpec } from '../auth/keys';
+import { ensureCredentials, KeyRing } from '../auth/keys';
 import type { CollectorConfig } from '../config';
 import { Pricer } from '../pricing';
 import { openStorage, type Storage } from '../storage/client';
@@ -13,14 +13,18 @@ export interface RunningCollector {
   url: string;
   port: number;
   storage: Storage;
+  /** Stops accepting, lets in-flight requests and queued writes finish, closes ClickHouse. */
   close(): Promise<void>;
 }
+
+/** How long close() lets open requests finish before dropping their connections. */
+const CLOSE_GRACE_MS = 10_000;
 
 export async function startCollector(
   config: CollectorConfig,
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunningCollector> {
-  const keys = loadKeys(config, log);
+  const { keys, keysNote } = loadKeys(config);
   const storage = openStorage({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(storage);
@@ -41,16 +45,24 @@ export async function startCollector(
   });
 
   const server = app.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (err) {
+    await storage.close().catch(() => undefined);
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`, { cause: err });
+  }
   const port = (server.address() as AddressInfo).port;
-  const shownHost = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  const url = `http://${shownHost}:${port}`;
-  log(
-    `tokenledger collector listening on ${url} (storage: ${storage.embedded ? `embedded ClickHouse in ${config.dataDir}` : 'ClickHouse server'})`,
-  );
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  // One line, parsed by tests and scripts: the URL first, then where data and keys live (never a key).
+  const where = storage.embedded
+    ? `embedded ClickHouse in ${config.dataDir}`
+    : `ClickHouse server, database ${storage.database}`;
+  log(`tokenledger collector listening on ${url} (${where}; ${keysNote})`);
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -58,19 +70,30 @@ export async function startCollector(
     storage,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+        await stopped;
+        clearTimeout(force);
         await writer.drain();
         await storage.close();
       })()),
   };
 }
 
-function loadKeys(config: CollectorConfig, log: (line: string) => void): KeyRing {
-  if (config.apiKeys) return new KeyRing(parseKeySpec(config.apiKeys));
+function loadKeys(config: CollectorConfig): { keys: KeyRing; keysNote: string } {
+  if (config.apiKeys) {
+    return {
+      keys: new KeyRing(config.apiKeys),
+      keysNote: `${config.apiKeys.length} keys from TOKENLEDGER_API_KEYS`,
+    };
+  }
   const { credentials, created, file } = ensureCredentials(config.dataDir);
-  log(`${created ? 'created' : 'using'} admin and ingest keys in ${file} (see: npx tokenledger keys show)`);
-  return new KeyRing([
-    { role: 'admin', key: credentials.admin },
-    { role: 'ingest', key: credentials.ingest },
-  ]);
+  return {
+    keys: new KeyRing([
+      { role: 'admin', key: credentials.admin },
+      { role: 'ingest', key: credentials.ingest },
+    ]),
+    keysNote: `${created ? 'new keys in' : 'keys in'} ${file}, see npx tokenledger keys show`,
+  };
 }

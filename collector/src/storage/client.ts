@@ -32,7 +32,7 @@ export function assertIdentifier(name: string, what: string): string {
 export function openStorage(target: StorageTarget, database?: string): Storage {
   if (target.clickhouseUrl) {
     const url = new URL(target.clickhouseUrl);
-    const db = database ?? (url.pathname.replace(/^\//, '') || DEFAULT_DATABASE);
+    const db = database ?? (url.pathname.replace(/^\/+|\/+$/g, '') || DEFAULT_DATABASE);
     url.pathname = '/';
     const client = createClient({
       url: url.toString(),

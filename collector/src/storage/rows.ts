@@ -39,13 +39,32 @@ export interface CallRow {
   priced: number;
 }
 
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * Nanoseconds since the epoch (decimal string) → `YYYY-MM-DD hh:mm:ss.nnnnnnnnn` (UTC), the one text
+ * form DateTime64(9) reads exactly. A bare integer string is guessed at by ClickHouse's parser: it
+ * reads 19 digits as nanoseconds but refuses 18 (any time before 2001-09-09), which would make a
+ * batch with an old or zero timestamp fail, and be retried, forever.
+ */
+export function nanosToDateTime64(ns: string): string {
+  const n = BigInt(ns);
+  let seconds = n / NS_PER_S;
+  let frac = n % NS_PER_S;
+  if (frac < 0n) {
+    seconds -= 1n;
+    frac += NS_PER_S;
+  }
+  const date = new Date(Number(seconds) * 1000).toISOString(); // 2026-11-15T12:34:56.000Z
+  return `${date.slice(0, 10)} ${date.slice(11, 19)}.${frac.toString().padStart(9, '0')}`;
+}
+
 export function toRow(c: PricedCall): CallRow {
   const a = c.attribution;
   return {
     trace_id: c.traceId,
     span_id: c.spanId,
-    // DateTime64(9) parses an integer string as nanoseconds since the epoch: exact, no float.
-    start_time: c.startTimeUnixNano,
+    start_time: nanosToDateTime64(c.startTimeUnixNano),
     duration_ms: c.durationMs,
     provider: c.provider,
     operation: c.operation,

@@ -6,10 +6,15 @@
  *  1. all writes in this process go through one queue, one batch at a time (no race between
  *     the lookup and the insert below);
  *  2. a batch is deduplicated by (trace_id, span_id), then the keys already stored are looked up
- *     — bounded to the batch's hours so the primary key prunes — and only new rows are inserted;
+ *     — bounded to the batch's exact start-time range, so partitions and the primary key prune —
+ *     and only new rows are inserted;
  *  3. llm_calls is a ReplacingMergeTree on the same key (raw rows converge even if two collector
- *     processes race), and each insert carries an insert_deduplication_token derived from its rows,
- *     so an identical block retried against the engine is dropped, MV included.
+ *     processes race), and each insert carries an insert_deduplication_token derived from its keys;
+ *     llm_calls and the rollup both keep a deduplication window, so an identical block retried
+ *     against the engine is dropped, materialized view included.
+ * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
+ * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
+ * one was stored, the retry finds the stored rows in step 2.
  * `write` resolves only once the rows are inserted (durable), so the HTTP layer acks after it.
  */
 import { createHash } from 'node:crypto';
@@ -23,7 +28,16 @@ export interface WriteResult {
   duplicates: number;
 }
 
-const NS_PER_HOUR = 3_600_000_000_000n;
+/** Keys per lookup query: query parameters travel in the URL on the HTTP interface (1 MiB max). */
+const LOOKUP_CHUNK = 5_000;
+
+const keyOf = (c: PricedCall): string => c.traceId + c.spanId;
+
+/** UTC year*100+month of a span start (nanoseconds since the epoch, decimal string). */
+function monthOf(startTimeUnixNano: string): number {
+  const d = new Date(Number(BigInt(startTimeUnixNano) / 1_000_000n));
+  return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
+}
 
 export class CallWriter {
   private queue: Promise<unknown> = Promise.resolve();
@@ -42,17 +56,34 @@ export class CallWriter {
   }
 
   private async writeNow(calls: PricedCall[]): Promise<WriteResult> {
-    if (calls.length === 0) return { inserted: 0, duplicates: 0 };
-    const unique = new Map<string, PricedCall>();
-    for (const c of calls) unique.set(c.traceId + c.spanId, c);
-    const existing = await this.existingKeys([...unique.values()]);
-    const rows: CallRow[] = [];
-    for (const [key, call] of unique) if (!existing.has(key)) rows.push(toRow(call));
-    if (rows.length > 0) await this.insert(rows);
-    return { inserted: rows.length, duplicates: calls.length - rows.length };
+    const byMonth = new Map<number, Map<string, PricedCall>>();
+    for (const c of calls) {
+      const month = monthOf(c.startTimeUnixNano);
+      let group = byMonth.get(month);
+      if (!group) byMonth.set(month, (group = new Map()));
+      group.set(keyOf(c), c);
+    }
+    let inserted = 0;
+    for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
+      const unique = [...byMonth.get(month)!.values()];
+      const existing = await this.existingKeys(unique);
+      const rows = unique.filter((c) => !existing.has(keyOf(c))).map(toRow);
+      if (rows.length > 0) await this.insert(rows);
+      inserted += rows.length;
+    }
+    return { inserted, duplicates: calls.length - inserted };
   }
 
   private async existingKeys(calls: PricedCall[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < calls.length; i += LOOKUP_CHUNK) {
+      const chunk = calls.slice(i, i + LOOKUP_CHUNK);
+      for (const k of await this.lookup(chunk)) found.add(k);
+    }
+    return found;
+  }
+
+  private async lookup(calls: PricedCall[]): Promise<string[]> {
     let min = BigInt(calls[0]!.startTimeUnixNano);
     let max = min;
     for (const c of calls) {
@@ -62,19 +93,23 @@ export class CallWriter {
     }
     const { client, database } = this.storage;
     try {
+      // A retried span has the same start_time, so the exact [min, max] range is enough; trace_id
+      // is the next primary-key column, the concatenated key then picks the spans.
       const rs = await client.query({
         query: `SELECT concat(trace_id, span_id) AS k FROM ${database}.llm_calls
-                WHERE toStartOfHour(start_time) BETWEEN toStartOfHour(fromUnixTimestamp64Nano({min:Int64}, 'UTC'))
-                                                    AND toStartOfHour(fromUnixTimestamp64Nano({max:Int64}, 'UTC'))
+                WHERE start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
+                  AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
+                  AND trace_id IN {trace_ids:Array(String)}
                   AND k IN {keys:Array(String)}`,
         query_params: {
-          min: ((min / NS_PER_HOUR) * NS_PER_HOUR).toString(),
+          min: min.toString(),
           max: max.toString(),
-          keys: calls.map((c) => c.traceId + c.spanId),
+          trace_ids: [...new Set(calls.map((c) => c.traceId))],
+          keys: calls.map(keyOf),
         },
         format: 'JSONEachRow',
       });
-      return new Set((await rs.json<{ k: string }>()).map((r) => r.k));
+      return (await rs.json<{ k: string }>()).map((r) => r.k);
     } catch (cause) {
       throw new StorageError('looking up already stored spans', {
         cause,
@@ -85,17 +120,19 @@ export class CallWriter {
 
   private async insert(rows: CallRow[]): Promise<void> {
     const { client, database } = this.storage;
-    const token = createHash('sha256');
-    for (const r of rows) token.update(r.trace_id).update(r.span_id);
+    const hash = createHash('sha256');
+    for (const k of rows.map((r) => r.trace_id + r.span_id).sort()) hash.update(k);
+    // Settings go in the statement, not in clickhouse_settings: chdb 3.4 applies clickhouse_settings
+    // as session-wide SETs that outlive the query (a stale token would then silently drop the next
+    // unrelated insert into a table with a deduplication window). The token is our own hex digest.
+    const settings =
+      `insert_deduplication_token = '${hash.digest('hex')}', ` +
+      'deduplicate_blocks_in_dependent_materialized_views = 1';
     try {
       await client.insert({
-        table: `${database}.llm_calls`,
+        table: `${database}.llm_calls SETTINGS ${settings}`,
         values: rows,
         format: 'JSONEachRow',
-        clickhouse_settings: {
-          insert_deduplication_token: token.digest('hex'),
-          deduplicate_blocks_in_dependent_materialized_views: 1,
-        },
       });
     } catch (cause) {
       throw new StorageError('inserting calls', {

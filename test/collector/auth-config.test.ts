@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  ensureCredentials,
+  KeyConfigError,
+  KeyRing,
+  parseKeySpec,
+  readCredentials,
+} from '../../collector/src/auth/keys';
+import { ConfigError, loadConfig } from '../../collector/src/config';
+import { nanosToDateTime64 } from '../../collector/src/storage/rows';
+
+describe('API keys', () => {
+  it('parses role:key pairs and rejects unknown roles and short keys', () => {
+    assert.deepEqual(parseKeySpec(' admin:aaaaaaaaaaaaaaaa , ingest:bbbbbbbbbbbbbbbb:with-colon '), [
+      { role: 'admin', key: 'aaaaaaaaaaaaaaaa' },
+      { role: 'ingest', key: 'bbbbbbbbbbbbbbbb:with-colon' },
+    ]);
+    assert.throws(() => parseKeySpec('root:aaaaaaaaaaaaaaaa'), /entry 1: expected role:key with role one of/);
+    assert.throws(() => parseKeySpec('viewer:short'), /entry 1: key shorter than 16/);
+    assert.throws(() => parseKeySpec('aaaaaaaaaaaaaaaa'), KeyConfigError);
+  });
+
+  it('maps keys to roles and roles to scopes', () => {
+    const ring = new KeyRing([
+      { role: 'viewer', key: 'viewer-key-0123456789' },
+      { role: 'admin', key: 'admin-key-0123456789' },
+    ]);
+    assert.equal(ring.roleOf('viewer-key-0123456789'), 'viewer');
+    assert.equal(ring.roleOf('admin-key-0123456789'), 'admin');
+    assert.equal(ring.roleOf('viewer-key-012345678'), undefined);
+    assert.equal(ring.roleOf(''), undefined);
+    const matrix = (['ingest', 'viewer', 'approver', 'admin'] as const).map((role) =>
+      (['ingest', 'read', 'approve', 'admin'] as const).filter((scope) => KeyRing.allows(role, scope)),
+    );
+    assert.deepEqual(matrix, [
+      ['ingest'],
+      ['read'],
+      ['read', 'approve'],
+      ['ingest', 'read', 'approve', 'admin'],
+    ]);
+  });
+
+  it('generates first-run credentials once, mode 0600, and reuses them', () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tl-keys-')), 'nested');
+    const first = ensureCredentials(dir);
+    assert.equal(first.created, true);
+    assert.match(first.credentials.admin, /^tl_admin_[\w-]{32}$/);
+    assert.match(first.credentials.ingest, /^tl_ingest_[\w-]{32}$/);
+    assert.equal(statSync(first.file).mode & 0o777, 0o600);
+    const second = ensureCredentials(dir);
+    assert.equal(second.created, false);
+    assert.deepEqual(second.credentials, first.credentials);
+    assert.deepEqual(readCredentials(dir), first.credentials);
+  });
+
+  it('refuses a damaged credentials file without quoting it (it holds keys)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tl-keys-'));
+    writeFileSync(path.join(dir, 'credentials.json'), '{"admin": "tl_admin_SECRET", oops');
+    assert.throws(
+      () => readCredentials(dir),
+      (err: Error) =>
+        err instanceof KeyConfigError && /not valid JSON/.test(err.message) && !/SECRET/.test(err.message),
+    );
+    writeFileSync(path.join(dir, 'credentials.json'), '{"admin": 1}');
+    assert.throws(() => readCredentials(dir), /not a tokenledger credentials file/);
+    assert.equal(readCredentials(mkdtempSync(path.join(tmpdir(), 'tl-keys-'))), undefined);
+  });
+});
+
+describe('collector configuration', () => {
+  it('defaults: port 4318 on 127.0.0.1, ./.tokenledger, embedded, generated keys, 16 MB bodies', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 4318);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.dataDir, path.resolve('.tokenledger'));
+    assert.equal(c.clickhouseUrl, undefined);
+    assert.equal(c.apiKeys, undefined);
+    assert.equal(c.maxBodyBytes, 16 * 1024 * 1024);
+    assert.equal(c.policyFile, path.resolve('tokenledger.policy.yaml'));
+  });
+
+  it('reads the environment', () => {
+    const c = loadConfig({
+      PORT: '0',
+      HOST: '0.0.0.0',
+      TOKENLEDGER_DATA_DIR: '/var/lib/tokenledger',
+      CLICKHOUSE_URL: 'http://u:p@ch:8123/finance',
+      TOKENLEDGER_API_KEYS: 'ingest:aaaaaaaaaaaaaaaa,viewer:bbbbbbbbbbbbbbbb',
+      TOKENLEDGER_MAX_BODY_BYTES: '1048576',
+    });
+    assert.equal(c.port, 0);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.dataDir, '/var/lib/tokenledger');
+    assert.equal(c.clickhouseUrl, 'http://u:p@ch:8123/finance');
+    assert.deepEqual(
+      c.apiKeys?.map((k) => k.role),
+      ['ingest', 'viewer'],
+    );
+    assert.equal(c.maxBodyBytes, 1048576);
+  });
+
+  it('rejects bad values with messages that name the variable and never echo a password', () => {
+    assert.throws(() => loadConfig({ PORT: '80a' }), /PORT must be 0-65535/);
+    assert.throws(() => loadConfig({ PORT: '70000' }), ConfigError);
+    assert.throws(() => loadConfig({ HOST: 'example.com' }), /HOST must be an IP address/);
+    assert.throws(
+      () => loadConfig({ CLICKHOUSE_URL: 'secret@ch:8123' }),
+      (err: Error) => {
+        assert.match(err.message, /CLICKHOUSE_URL is not a URL/);
+        assert.doesNotMatch(err.message, /secret/);
+        return true;
+      },
+    );
+    assert.throws(() => loadConfig({ CLICKHOUSE_URL: 'tcp://u:secret@ch:9000' }), /must be http\(s\)/);
+    assert.throws(
+      () => loadConfig({ CLICKHOUSE_URL: 'http://u:secret@ch:8123/my-db' }),
+      /database "my-db" must be letters/,
+    );
+    assert.throws(() => loadConfig({ TOKENLEDGER_API_KEYS: 'boss:aaaaaaaaaaaaaaaa' }), ConfigError);
+    assert.throws(() => loadConfig({ TOKENLEDGER_API_KEYS: ',' }), /no role:key entries/);
+    assert.throws(() => loadConfig({ TOKENLEDGER_MAX_BODY_BYTES: 'lots' }), /TOKENLEDGER_MAX_BODY_BYTES/);
+  });
+});
+
+describe('llm_calls rows', () => {
+  it('writes span start times in the one text form DateTime64(9) reads exactly', () => {
+    assert.equal(nanosToDateTime64('1763209200000000042'), '2025-11-15 12:20:00.000000042');
+    assert.equal(nanosToDateTime64('915148800000000042'), '1999-01-01 00:00:00.000000042');
+    assert.equal(nanosToDateTime64('0'), '1970-01-01 00:00:00.000000000');
+    assert.equal(nanosToDateTime64('-1'), '1969-12-31 23:59:59.999999999');
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * The write path's guards and the report's exactness, on the real embedded engine, with PricedCall
+ * objects built by hand (so the money is exactly what the test says).
+ */
+import assert from 'node:assert/strict';
+import type { PricedCall } from '../../collector/src/model';
+import { spendReport } from '../../collector/src/reports/spend';
+import type { Storage } from '../../collector/src/storage/client';
+import { migrate } from '../../collector/src/storage/migrations';
+import { toRow } from '../../collector/src/storage/rows';
+import { CallWriter } from '../../collector/src/storage/writer';
+import { freshStorage } from '../support/embedded-storage';
+
+const NOW = new Date('2026-11-15T12:34:56Z');
+let seq = 0;
+
+function priced(
+  over: Partial<PricedCall> & { at?: Date; team?: string; costCenter?: string } = {},
+): PricedCall {
+  const at = over.at ?? NOW;
+  const { at: _at, team, costCenter, ...rest } = over;
+  return {
+    traceId: 'cd'.repeat(16),
+    spanId: (++seq).toString(16).padStart(16, '0'),
+    startTimeUnixNano: (BigInt(at.getTime()) * 1_000_000n + 42n).toString(),
+    durationMs: 5,
+    provider: 'openai',
+    operation: 'chat',
+    requestModel: 'gpt-4o',
+    responseModel: 'gpt-4o-2024-08-06',
+    inputTokens: 10,
+    outputTokens: 1,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    streaming: false,
+    errorType: '',
+    serverAddress: '',
+    enforcement: '',
+    source: 'test',
+    attribution: {
+      team: team ?? 'search',
+      department: '',
+      costCenter: costCenter ?? '',
+      feature: '',
+      workflow: '',
+      customer: '',
+      userTier: '',
+      environment: 'production',
+      service: 'svc',
+      endUser: '',
+      approvalId: '',
+    },
+    costUsd: '0.001',
+    inputCostUsd: '0.001',
+    outputCostUsd: '0',
+    priced: true,
+    pricedProvider: 'openai',
+    pricedModel: 'gpt-4o',
+    ...rest,
+  };
+}
+
+async function scalar(storage: Storage, sql: string): Promise<string> {
+  const rs = await storage.client.query({ query: sql, format: 'JSONEachRow' });
+  const [row] = await rs.json<Record<string, unknown>>();
+  return String(Object.values(row!)[0]);
+}
+
+describe('storage guards (embedded ClickHouse)', () => {
+  let storage: Storage;
+  let writer: CallWriter;
+
+  beforeEach(async () => {
+    storage = await freshStorage();
+    writer = new CallWriter(storage);
+  });
+
+  it('sums Decimal money exactly: 0.0045 + 0.016 + 0.0000001 = 0.0205001', async () => {
+    await writer.write([
+      priced({ costUsd: '0.0045' }),
+      priced({ costUsd: '0.016' }),
+      priced({ costUsd: '0.0000001' }),
+      priced({ costUsd: '0.000000000000000001', team: 'tiny' }),
+      priced({ costUsd: '0.000000000000000002', team: 'tiny' }),
+    ]);
+    const r = await spendReport(storage, { period: 'current_month', groupBy: ['team'] }, NOW);
+    assert.deepEqual(
+      r.breakdown.map((b) => [b.team, b.spend_usd, b.calls]),
+      [
+        ['search', '0.0205001', 3],
+        ['tiny', '0.000000000000000003', 2],
+      ],
+    );
+    assert.equal(r.total_usd, '0.020500100000000003');
+  });
+
+  it('counts a span once in the rollup even when two writers race (the insert token guard)', async () => {
+    const batch = [priced({ costUsd: '0.5' }), priced({ costUsd: '0.25' })];
+    // Two writers are two queues: both may look up before either inserts, as two collectors could.
+    const results = await Promise.all([new CallWriter(storage).write(batch), writer.write(batch)]);
+    assert.ok(results.every((r) => r.inserted + r.duplicates === 2));
+    const db = storage.database;
+    assert.equal(await scalar(storage, `SELECT count() FROM ${db}.llm_calls`), '2');
+    assert.equal(await scalar(storage, `SELECT sum(calls) FROM ${db}.spend_hourly`), '2');
+    assert.equal((await spendReport(storage, { period: 'current_month' }, NOW)).total_usd, '0.75');
+  });
+
+  it('keeps dedupe settings to their own insert (chdb would carry clickhouse_settings over)', async () => {
+    await writer.write([priced()]);
+    // A plain insert right after the writer's: a token left in the session would drop it silently.
+    const other = toRow(priced({ costUsd: '2' }));
+    await storage.client.insert({
+      table: `${storage.database}.llm_calls`,
+      values: [other],
+      format: 'JSONEachRow',
+    });
+    assert.equal(await scalar(storage, `SELECT count() FROM ${storage.database}.llm_calls`), '2');
+    assert.equal(
+      await scalar(storage, "SELECT getSetting('insert_deduplication_token')"),
+      '',
+      'no session-wide token',
+    );
+  });
+
+  it('stores a batch spanning months, one partition at a time, and dedupes its retry', async () => {
+    const batch = [
+      priced({ at: new Date('2026-10-31T23:59:59.999Z'), costUsd: '1' }),
+      priced({ at: new Date('2026-11-01T00:00:00Z'), costUsd: '2' }),
+      priced({ at: new Date('1999-01-01T00:00:00Z'), costUsd: '4' }),
+    ];
+    assert.deepEqual(await writer.write(batch), { inserted: 3, duplicates: 0 });
+    assert.deepEqual(await writer.write(batch), { inserted: 0, duplicates: 3 });
+    assert.equal((await spendReport(storage, { period: '2026-10' }, NOW)).total_usd, '1');
+    assert.equal((await spendReport(storage, { period: '2026-11' }, NOW)).total_usd, '2');
+    assert.equal((await spendReport(storage, { period: '1999-01' }, NOW)).total_usd, '4');
+  });
+
+  it('filters by dimension values (parameters, exact match) on the rollup and the raw table', async () => {
+    await writer.write([
+      priced({ team: 'search', costCenter: 'cc:1', costUsd: '1' }),
+      priced({ team: 'ads', costCenter: 'cc:1', costUsd: '2' }),
+      priced({ team: "o'brien", costCenter: 'cc:2', costUsd: '4' }),
+    ]);
+    const rollup = await spendReport(
+      storage,
+      { period: 'current_month', groupBy: ['team'], filters: { cost_center: ['cc:1'] } },
+      NOW,
+    );
+    assert.equal(rollup.total_usd, '3');
+    assert.deepEqual(rollup.filters, { cost_center: ['cc:1'] });
+    assert.deepEqual(
+      rollup.breakdown.map((b) => b.team),
+      ['ads', 'search'],
+    );
+    const quoted = await spendReport(
+      storage,
+      { period: 'current_month', filters: { team: ["o'brien", 'nobody'] } },
+      NOW,
+    );
+    assert.equal(quoted.total_usd, '4');
+    const raw = await spendReport(
+      storage,
+      {
+        from: '2026-11-15T12:00:00.500Z',
+        to: '2026-11-15T12:35:00Z',
+        groupBy: ['model'],
+        filters: { model: ['gpt-4o'] },
+      },
+      NOW,
+    );
+    assert.equal(raw.total_usd, '7');
+    assert.deepEqual(raw.breakdown[0], {
+      model: 'gpt-4o',
+      spend_usd: '7',
+      calls: 3,
+      input_tokens: 30,
+      output_tokens: 3,
+      unpriced_calls: 0,
+    });
+  });
+
+  it('reads the raw table to the millisecond when the range is not on the hour', async () => {
+    await writer.write([priced({ at: new Date('2026-11-15T12:00:00.250Z'), costUsd: '1' })]);
+    const before = { from: '2026-11-15T12:00:00.000Z', to: '2026-11-15T12:00:00.250Z' };
+    const after = { from: '2026-11-15T12:00:00.250Z', to: '2026-11-15T12:00:00.251Z' };
+    assert.equal((await spendReport(storage, before, NOW)).total_usd, '0');
+    assert.equal((await spendReport(storage, after, NOW)).total_usd, '1');
+  });
+
+  it('survives two migration runs racing on a fresh database; a third applies nothing', async () => {
+    const fresh = await freshStorage({ migrate: false });
+    const [a, b] = await Promise.all([migrate(fresh), migrate(fresh)]);
+    assert.deepEqual(a, [1, 2, 3]);
+    assert.ok(b.length <= 3);
+    assert.deepEqual(await migrate(fresh), []);
+    const db = fresh.database;
+    assert.equal(
+      await scalar(
+        fresh,
+        `SELECT arrayStringConcat(arraySort(groupUniqArray(toString(version))), ',') FROM ${db}.schema_migrations`,
+      ),
+      '1,2,3',
+    );
+    await writer.write([priced()]); // the suite's own database still works alongside
+    const ddl = await scalar(
+      fresh,
+      `SELECT create_table_query FROM system.tables WHERE database = '${db}' AND name = 'spend_hourly'`,
+    );
+    assert.match(ddl, /non_replicated_deduplication_window = 1000/);
+  });
+});
