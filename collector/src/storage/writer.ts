@@ -3,8 +3,8 @@
  *
  * An OTLP exporter retries a batch it did not see acknowledged, so the same span can arrive twice.
  * The rollup (a materialized view over llm_calls) must see each span once, so:
- *  1. all writes in this process go through one queue, one batch at a time (no race between
- *     the lookup and the insert below);
+ *  1. all writes in this process go through one queue, one group of batches at a time (no race
+ *     between the lookup and the insert below; batches waiting together are written together);
  *  2. a batch is deduplicated by (trace_id, span_id), then the keys already stored are looked up
  *     — bounded to the batch's exact start-time range, so partitions and the primary key prune —
  *     and only new rows are inserted;
@@ -18,6 +18,7 @@
  * `write` resolves only once the rows are inserted (durable), so the HTTP layer acks after it.
  */
 import { createHash } from 'node:crypto';
+import { TupleParam } from '@clickhouse/client';
 import type { PricedCall } from '../model';
 import type { Storage } from './client';
 import { StorageError } from './errors';
@@ -39,23 +40,78 @@ function monthOf(startTimeUnixNano: string): number {
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
 
+/** Largest group of calls written together (one lookup + one insert per month). */
+const MAX_GROUP_CALLS = 20_000;
+
+interface PendingWrite {
+  calls: PricedCall[];
+  resolve: (result: WriteResult) => void;
+  reject: (err: unknown) => void;
+}
+
 export class CallWriter {
-  private queue: Promise<unknown> = Promise.resolve();
+  private pending: PendingWrite[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(private readonly storage: Storage) {}
 
+  /**
+   * Queues `calls`; resolves once they are stored. Batches that arrive while a write is running
+   * are written together next (group commit): one lookup and one insert for all of them, which is
+   * what lets ingest keep up — the engine's cost is mostly per insert, not per row.
+   */
   write(calls: PricedCall[]): Promise<WriteResult> {
-    const next = this.queue.then(() => this.writeNow(calls));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.pending.push({ calls, resolve, reject });
+      this.flushing ??= this.flushLoop();
+    });
   }
 
   /** Resolves when every write queued so far has finished. */
   async drain(): Promise<void> {
-    await this.queue;
+    while (this.flushing) await this.flushing;
   }
 
-  private async writeNow(calls: PricedCall[]): Promise<WriteResult> {
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const group: PendingWrite[] = [];
+        let size = 0;
+        while (
+          this.pending.length > 0 &&
+          (group.length === 0 || size + this.pending[0]!.calls.length <= MAX_GROUP_CALLS)
+        ) {
+          const next = this.pending.shift()!;
+          group.push(next);
+          size += next.calls.length;
+        }
+        try {
+          const stored = await this.writeNow(group.flatMap((p) => p.calls));
+          // Each caller learns how many of *its* calls were new; a span sent twice in one group
+          // counts for the first sender only.
+          const claimed = new Set<string>();
+          for (const p of group) {
+            let inserted = 0;
+            for (const c of p.calls) {
+              const key = keyOf(c);
+              if (stored.has(key) && !claimed.has(key)) {
+                claimed.add(key);
+                inserted++;
+              }
+            }
+            p.resolve({ inserted, duplicates: p.calls.length - inserted });
+          }
+        } catch (err) {
+          for (const p of group) p.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Stores the calls not stored yet; returns the keys inserted now. */
+  private async writeNow(calls: PricedCall[]): Promise<Set<string>> {
     const byMonth = new Map<number, Map<string, PricedCall>>();
     for (const c of calls) {
       const month = monthOf(c.startTimeUnixNano);
@@ -63,15 +119,15 @@ export class CallWriter {
       if (!group) byMonth.set(month, (group = new Map()));
       group.set(keyOf(c), c);
     }
-    let inserted = 0;
+    const stored = new Set<string>();
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];
       const existing = await this.existingKeys(unique);
-      const rows = unique.filter((c) => !existing.has(keyOf(c))).map(toRow);
-      if (rows.length > 0) await this.insert(rows);
-      inserted += rows.length;
+      const fresh = unique.filter((c) => !existing.has(keyOf(c)));
+      if (fresh.length > 0) await this.insert(fresh.map(toRow));
+      for (const c of fresh) stored.add(keyOf(c));
     }
-    return { inserted, duplicates: calls.length - inserted };
+    return stored;
   }
 
   private async existingKeys(calls: PricedCall[]): Promise<Set<string>> {
@@ -93,23 +149,21 @@ export class CallWriter {
     }
     const { client, database } = this.storage;
     try {
-      // A retried span has the same start_time, so the exact [min, max] range is enough; trace_id
-      // is the next primary-key column, the concatenated key then picks the spans.
+      // A retried span has the same start_time, so the exact [min, max] range is enough; the
+      // (trace_id, span_id) tuple follows the hour in the primary key, so the index prunes granules.
       const rs = await client.query({
-        query: `SELECT concat(trace_id, span_id) AS k FROM ${database}.llm_calls
+        query: `SELECT trace_id, span_id FROM ${database}.llm_calls
                 WHERE start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
                   AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
-                  AND trace_id IN {trace_ids:Array(String)}
-                  AND k IN {keys:Array(String)}`,
+                  AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))}`,
         query_params: {
           min: min.toString(),
           max: max.toString(),
-          trace_ids: [...new Set(calls.map((c) => c.traceId))],
-          keys: calls.map(keyOf),
+          keys: calls.map((c) => new TupleParam([c.traceId, c.spanId])),
         },
         format: 'JSONEachRow',
       });
-      return (await rs.json<{ k: string }>()).map((r) => r.k);
+      return (await rs.json<{ trace_id: string; span_id: string }>()).map((r) => r.trace_id + r.span_id);
     } catch (cause) {
       throw new StorageError('looking up already stored spans', {
         cause,
