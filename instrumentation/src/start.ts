@@ -10,7 +10,7 @@
  * 3. `TOKENLEDGER_TRACER_PROVIDER=app`: the app registers its own provider later; only add
  *    instrumentations (their tracer is the API's proxy, which delegates once the app registers).
  * 4. Otherwise: a TracerProvider + BatchSpanProcessor + OTLP/HTTP exporter, AsyncLocalStorage
- *    context manager, W3C trace-context + baggage propagators, registered globally.
+ *    context manager (engaged lazily, see ./context-manager.ts), W3C trace-context + baggage propagators, registered globally.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- SDK parts are required lazily, only when used */
 import {
@@ -43,6 +43,11 @@ export type StartMode = 'disabled' | 'own-provider' | 'existing-provider' | 'app
 function env(name: string): string | undefined {
   const v = process.env[name];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function envNumber(name: string): number | undefined {
+  const n = Number(env(name));
+  return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
 /** Whether some copy of @opentelemetry/api already has a global registration for `what`. */
@@ -139,12 +144,12 @@ export class ExitAwareExporter implements SpanExporter {
 }
 
 function startOwnProvider(): void {
-  const { TracerProvider, BatchSpanProcessor } =
+  const { TracerProvider, BatchSpanProcessor, AlwaysOnSampler } =
     require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
   const { defaultResource, detectResources, envDetector, resourceFromAttributes } =
     require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
-  const { AsyncLocalStorageContextManager } =
-    require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+  const { LazyAsyncLocalStorageContextManager } =
+    require('./context-manager') as typeof import('./context-manager');
   const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } =
     require('@opentelemetry/core') as typeof import('@opentelemetry/core');
 
@@ -162,10 +167,22 @@ function startOwnProvider(): void {
 
   const provider = new TracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor({ exporter: new ExitAwareExporter(createExporter) })],
+    // A cost record must never be sampled away (OTEL_TRACES_SAMPLER is for the app's own tracing).
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: new ExitAwareExporter(createExporter),
+        // The SDK's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
+        // money. One GenAI span is ~1 KiB, so this bounds the queue at ~32 MiB. This SDK version
+        // no longer reads the standard OTEL_BSP_* variables itself, so they are honoured here.
+        maxQueueSize: envNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
+        maxExportBatchSize: envNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
+        scheduledDelayMillis: envNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
+      }),
+    ],
   });
   if (!isGloballyRegistered('context')) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    context.setGlobalContextManager(new LazyAsyncLocalStorageContextManager().enable());
   }
   if (!isGloballyRegistered('propagation')) {
     const propagator: TextMapPropagator = new CompositePropagator({

@@ -10,7 +10,7 @@
  *     wrapped (Symbol.asyncIterator, tee() and toReadableStream() all use it);
  *   - `asResponse()` without parsing: the span ends with what the request said.
  */
-import { context, SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import { OpenAICall } from './call';
 import {
@@ -33,7 +33,6 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
   return function patchedCreate(this: unknown, ...args: unknown[]): unknown {
     let call: OpenAICall | undefined;
     let callArgs = args;
-    let ctx;
     try {
       const body = args[0] as AnyRecord | undefined;
       if (body !== null && typeof body === 'object') {
@@ -54,7 +53,6 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
             }
           }
           call = new OpenAICall(span, op, body.stream === true, injected);
-          ctx = trace.setSpan(parent, span);
         } else {
           span.end();
         }
@@ -67,7 +65,9 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
 
     let result: unknown;
     try {
-      result = context.with(ctx!, original, this, ...callArgs);
+      // Not run inside context.with(span): tokenledger records no child spans, and entering a context
+      // makes AsyncLocalStorage enable its promise hooks, which then tax every promise of the process.
+      result = original.apply(this, callArgs);
     } catch (err) {
       call.fail(err);
       throw err;
