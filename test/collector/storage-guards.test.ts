@@ -210,3 +210,36 @@ describe('storage guards (embedded ClickHouse)', () => {
     assert.match(ddl, /non_replicated_deduplication_window = 1000/);
   });
 });
+
+describe('exclusive writer (embedded engine): lookups skipped only where provably safe', () => {
+  it('still counts retries once, across a restart and for spans older than what was stored', async () => {
+    const storage = await freshStorage();
+    const at = (iso: string, spanId: string): PricedCall => priced({ spanId, at: new Date(iso) });
+    const first = new CallWriter(storage, { exclusive: true });
+    await first.init();
+    const batch = [
+      at('2026-11-20T10:00:00Z', 'e000000000000001'),
+      at('2026-11-20T10:00:01Z', 'e000000000000002'),
+    ];
+    assert.deepEqual(await first.write(batch), { inserted: 2, duplicates: 0 });
+    // A retry while the process runs: found in memory.
+    assert.deepEqual(await first.write(batch), { inserted: 0, duplicates: 2 });
+    // "Restart": a new writer on the same tables knows only what is stored.
+    const second = new CallWriter(storage, { exclusive: true });
+    await second.init();
+    assert.deepEqual(await second.write(batch), { inserted: 0, duplicates: 2 });
+    // Older than the newest stored span, and new: looked up, then stored.
+    const late = at('2026-11-20T09:00:00Z', 'e000000000000003');
+    assert.deepEqual(await second.write([late, batch[0]!]), { inserted: 1, duplicates: 1 });
+    const raw = await storage.client.query({
+      query: `SELECT count() AS n FROM ${storage.database}.llm_calls`,
+      format: 'JSONEachRow',
+    });
+    assert.equal(Number((await raw.json<{ n: string }>())[0]!.n), 3);
+    const rollup = await storage.client.query({
+      query: `SELECT sum(calls) AS calls FROM ${storage.database}.spend_hourly`,
+      format: 'JSONEachRow',
+    });
+    assert.equal(Number((await rollup.json<{ calls: string }>())[0]!.calls), 3);
+  });
+});

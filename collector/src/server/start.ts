@@ -32,7 +32,14 @@ export async function startCollector(
     await storage.close().catch(() => undefined);
     throw err;
   }
-  const writer = new CallWriter(storage);
+  // The embedded engine is this process's alone: the writer may skip provably needless lookups.
+  const writer = new CallWriter(storage, { exclusive: storage.embedded });
+  try {
+    await writer.init();
+  } catch (err) {
+    await storage.close().catch(() => undefined);
+    throw err;
+  }
   const metrics = new CollectorMetrics();
   const app = createApp({
     storage,

@@ -12,6 +12,11 @@
  *     processes race), and each insert carries an insert_deduplication_token derived from its keys;
  *     llm_calls and the rollup both keep a deduplication window, so an identical block retried
  *     against the engine is dropped, materialized view included.
+ * Exclusive writer (the embedded engine: libchdb lets only this process open the data): step 2's
+ * lookup is skipped for a span that provably cannot be stored yet — its start time is later than
+ * every span stored before this process opened the table (`max(start_time)` read at `init()`) and
+ * later than every key evicted from the in-memory set of keys this process inserted. A retry has
+ * the same start time as its original, so it is either still in that set or falls back to the lookup.
  * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
  * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
  * one was stored, the retry finds the stored rows in step 2.
@@ -40,6 +45,9 @@ function monthOf(startTimeUnixNano: string): number {
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
 
+/** Keys remembered by an exclusive writer (~100 B each). */
+const REMEMBERED_KEYS = 200_000;
+
 /** Largest group of calls written together (one lookup + one insert per month). */
 const MAX_GROUP_CALLS = 20_000;
 
@@ -49,11 +57,40 @@ interface PendingWrite {
   reject: (err: unknown) => void;
 }
 
+export interface CallWriterOptions {
+  /** True when no other process writes these tables (embedded engine); enables the lookup shortcut. */
+  exclusive?: boolean;
+}
+
 export class CallWriter {
   private pending: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
+  /** Exclusive mode: keys this process inserted (insertion order, for eviction) → start time. */
+  private readonly remembered = new Map<string, bigint>();
+  /** Exclusive mode: no span with a start time above both bounds can be stored already. */
+  private storedBefore: bigint | undefined;
+  private evictedUpTo = -1n;
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly options: CallWriterOptions = {},
+  ) {}
+
+  /** Exclusive mode: reads the latest start time stored before this process. */
+  async init(): Promise<void> {
+    if (!this.options.exclusive) return;
+    const { client, database } = this.storage;
+    try {
+      const rs = await client.query({
+        query: `SELECT toString(toUnixTimestamp64Nano(max(start_time))) AS max_ns FROM ${database}.llm_calls`,
+        format: 'JSONEachRow',
+      });
+      const [row] = await rs.json<{ max_ns: string }>();
+      this.storedBefore = BigInt(row?.max_ns ?? '0');
+    } catch (cause) {
+      throw new StorageError('reading the latest stored span', { cause, detail: `${database}.llm_calls` });
+    }
+  }
 
   /**
    * Queues `calls`; resolves once they are stored. Batches that arrive while a write is running
@@ -122,12 +159,39 @@ export class CallWriter {
     const stored = new Set<string>();
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];
-      const existing = await this.existingKeys(unique);
-      const fresh = unique.filter((c) => !existing.has(keyOf(c)));
+      const { fresh, unsure } = this.splitByMemory(unique);
+      const existing = unsure.length > 0 ? await this.existingKeys(unsure) : new Set<string>();
+      for (const c of unsure) if (!existing.has(keyOf(c))) fresh.push(c);
       if (fresh.length > 0) await this.insert(fresh.map(toRow));
-      for (const c of fresh) stored.add(keyOf(c));
+      for (const c of fresh) {
+        stored.add(keyOf(c));
+        this.remember(c);
+      }
     }
     return stored;
+  }
+
+  /** Exclusive mode: calls known new without a lookup, and the rest (all of them otherwise). */
+  private splitByMemory(calls: PricedCall[]): { fresh: PricedCall[]; unsure: PricedCall[] } {
+    if (this.storedBefore === undefined) return { fresh: [], unsure: calls };
+    const fresh: PricedCall[] = [];
+    const unsure: PricedCall[] = [];
+    for (const c of calls) {
+      if (this.remembered.has(keyOf(c))) continue; // stored by this process: a retry
+      const start = BigInt(c.startTimeUnixNano);
+      if (start > this.storedBefore && start > this.evictedUpTo) fresh.push(c);
+      else unsure.push(c);
+    }
+    return { fresh, unsure };
+  }
+
+  private remember(c: PricedCall): void {
+    if (this.storedBefore === undefined) return;
+    this.remembered.set(keyOf(c), BigInt(c.startTimeUnixNano));
+    if (this.remembered.size <= REMEMBERED_KEYS) return;
+    const [oldestKey, oldestStart] = this.remembered.entries().next().value as [string, bigint];
+    this.remembered.delete(oldestKey);
+    if (oldestStart > this.evictedUpTo) this.evictedUpTo = oldestStart;
   }
 
   private async existingKeys(calls: PricedCall[]): Promise<Set<string>> {
