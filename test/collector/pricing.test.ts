@@ -1,53 +1,10 @@
 import assert from 'node:assert/strict';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
-import type { CallAttribution, ExtractedCall } from '../../collector/src/model';
 import { PriceOverrideError, Pricer, priceAt } from '../../collector/src/pricing';
 import { processTraceRequest } from '../../collector/src/ingest/pipeline';
 import { decodeTraceRequest } from '../../collector/src/otlp';
+import { extractedCall as call, nanos } from '../support/calls';
 import { protobufBody, recordSpans } from './otlp-helpers';
-
-const NO_ATTRIBUTION: CallAttribution = {
-  team: '',
-  department: '',
-  costCenter: '',
-  feature: '',
-  workflow: '',
-  customer: '',
-  userTier: '',
-  environment: '',
-  service: '',
-  endUser: '',
-  approvalId: '',
-};
-
-function nanos(iso: string): string {
-  return (BigInt(Date.parse(iso)) * 1_000_000n).toString();
-}
-
-function call(c: Partial<ExtractedCall>): ExtractedCall {
-  return {
-    traceId: 'a'.repeat(32),
-    spanId: 'b'.repeat(16),
-    startTimeUnixNano: nanos('2025-09-01T12:00:00Z'),
-    durationMs: 100,
-    provider: 'openai',
-    operation: 'chat',
-    requestModel: 'gpt-4o',
-    responseModel: '',
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-    streaming: false,
-    errorType: '',
-    serverAddress: '',
-    enforcement: '',
-    source: 'tokenledger',
-    attribution: NO_ATTRIBUTION,
-    ...c,
-  };
-}
 
 describe('pricing', () => {
   const pricer = new Pricer();

@@ -9,56 +9,35 @@ import type { Storage } from '../../collector/src/storage/client';
 import { migrate } from '../../collector/src/storage/migrations';
 import { toRow } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
+import { nanos, pricedCall } from '../support/calls';
 import { freshStorage } from '../support/embedded-storage';
 
 const NOW = new Date('2026-11-15T12:34:56Z');
 let seq = 0;
 
 function priced(
-  over: Partial<PricedCall> & { at?: Date; team?: string; costCenter?: string } = {},
+  over: Partial<Omit<PricedCall, 'attribution'>> & { at?: Date; team?: string; costCenter?: string } = {},
 ): PricedCall {
-  const at = over.at ?? NOW;
-  const { at: _at, team, costCenter, ...rest } = over;
-  return {
-    traceId: 'cd'.repeat(16),
-    spanId: (++seq).toString(16).padStart(16, '0'),
-    startTimeUnixNano: (BigInt(at.getTime()) * 1_000_000n + 42n).toString(),
-    durationMs: 5,
-    provider: 'openai',
-    operation: 'chat',
-    requestModel: 'gpt-4o',
-    responseModel: 'gpt-4o-2024-08-06',
-    inputTokens: 10,
-    outputTokens: 1,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-    streaming: false,
-    errorType: '',
-    serverAddress: '',
-    enforcement: '',
-    source: 'test',
-    attribution: {
-      team: team ?? 'search',
-      department: '',
-      costCenter: costCenter ?? '',
-      feature: '',
-      workflow: '',
-      customer: '',
-      userTier: '',
-      environment: 'production',
-      service: 'svc',
-      endUser: '',
-      approvalId: '',
+  const { at = NOW, team = 'search', costCenter = '', ...rest } = over;
+  return pricedCall(
+    {
+      traceId: 'cd'.repeat(16),
+      spanId: (++seq).toString(16).padStart(16, '0'),
+      startTimeUnixNano: nanos(at, 42n),
+      durationMs: 5,
+      responseModel: 'gpt-4o-2024-08-06',
+      inputTokens: 10,
+      outputTokens: 1,
+      source: 'test',
+      costUsd: '0.001',
+      inputCostUsd: '0.001',
+      priced: true,
+      pricedProvider: 'openai',
+      pricedModel: 'gpt-4o',
+      ...rest,
     },
-    costUsd: '0.001',
-    inputCostUsd: '0.001',
-    outputCostUsd: '0',
-    priced: true,
-    pricedProvider: 'openai',
-    pricedModel: 'gpt-4o',
-    ...rest,
-  };
+    { team, costCenter, environment: 'production', service: 'svc' },
+  );
 }
 
 async function scalar(storage: Storage, sql: string): Promise<string> {

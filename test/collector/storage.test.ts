@@ -10,6 +10,7 @@ import {
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate, splitStatements } from '../../collector/src/storage/migrations';
 import { CallWriter } from '../../collector/src/storage/writer';
+import { extractedCall, nanos } from '../support/calls';
 import { freshStorage } from '../support/embedded-storage';
 
 const NOW = new Date('2026-11-15T12:34:56Z');
@@ -26,41 +27,28 @@ function call(over: {
   at?: Date;
   spanId?: string;
 }): PricedCall {
-  const at = over.at ?? NOW;
-  const spanId = over.spanId ?? (++seq).toString(16).padStart(16, '0');
-  return pricer.price({
-    traceId: 'ab'.repeat(16),
-    spanId,
-    startTimeUnixNano: (BigInt(at.getTime()) * 1_000_000n + 123n).toString(),
-    durationMs: 12,
-    provider: 'openai',
-    operation: 'chat',
-    requestModel: over.model,
-    responseModel: over.model,
-    inputTokens: over.input,
-    outputTokens: over.output,
-    cacheReadTokens: over.cached ?? 0,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-    streaming: false,
-    errorType: '',
-    serverAddress: 'api.openai.com',
-    enforcement: '',
-    source: 'tokenledger',
-    attribution: {
-      team: over.team ?? 'platform',
-      department: '',
-      costCenter: '',
-      feature: over.feature ?? '',
-      workflow: '',
-      customer: '',
-      userTier: '',
-      environment: 'production',
-      service: 'svc',
-      endUser: '',
-      approvalId: '',
-    },
-  });
+  return pricer.price(
+    extractedCall(
+      {
+        traceId: 'ab'.repeat(16),
+        spanId: over.spanId ?? (++seq).toString(16).padStart(16, '0'),
+        startTimeUnixNano: nanos(over.at ?? NOW, 123n),
+        durationMs: 12,
+        requestModel: over.model,
+        responseModel: over.model,
+        inputTokens: over.input,
+        outputTokens: over.output,
+        cacheReadTokens: over.cached ?? 0,
+        serverAddress: 'api.openai.com',
+      },
+      {
+        team: over.team ?? 'platform',
+        feature: over.feature ?? '',
+        environment: 'production',
+        service: 'svc',
+      },
+    ),
+  );
 }
 
 describe('storage (embedded ClickHouse)', () => {
