@@ -7,7 +7,7 @@
  * tokenledger installs no signal handlers (that would change the app's exit behaviour); apps that
  * exit that way can `await flush()` first.
  */
-import { diag, trace } from '@opentelemetry/api';
+import { type Span, diag, trace } from '@opentelemetry/api';
 
 let endedSpans = 0;
 let flushedAt = 0;
@@ -21,8 +21,24 @@ export function isExiting(): boolean {
 }
 
 /** Called by instrumentations each time they end a span. */
-export function noteSpanEnded(): void {
+/** Listeners told about every ended tokenledger span (the guard counts the process's own spend). */
+type SpanEndListener = (span: Span) => void;
+let spanEndListener: SpanEndListener | undefined;
+
+export function onSpanEnded(listener: SpanEndListener | undefined): void {
+  spanEndListener = listener;
+}
+
+/** Every provider patch calls this right after it ends a span. */
+export function noteSpanEnded(span?: Span): void {
   endedSpans++;
+  if (spanEndListener !== undefined && span !== undefined) {
+    try {
+      spanEndListener(span);
+    } catch {
+      // never throw into the app
+    }
+  }
 }
 
 interface Flushable {

@@ -9,13 +9,19 @@ import { createRequire, register } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /** Packages imported from ESM that tokenledger's instrumentations patch. */
-const HOOKED_MODULES = ['openai'];
+function hookedModules(): string[] {
+  try {
+    return (require('./instrumentations/modules.js') as { HOOKED_MODULES: string[] }).HOOKED_MODULES;
+  } catch {
+    return ['openai'];
+  }
+}
 
 const disabled = (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
 if (!disabled) {
   try {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
-      data: { include: HOOKED_MODULES },
+      data: { include: hookedModules() },
     });
   } catch {
     // Loader hooks unavailable: CommonJS instrumentation still works.

@@ -115,6 +115,12 @@ export const ATTR_TL_USER_TIER = 'tokenledger.user_tier';
 export const ATTR_TL_APPROVAL_ID = 'tokenledger.approval_id';
 export const ATTR_TL_ENFORCEMENT = 'tokenledger.enforcement';
 export const ATTR_TL_ORIGINAL_MODEL = 'tokenledger.original_model';
+/** The policy (its name in the policy file) that blocked, downgraded or clamped the call. */
+export const ATTR_TL_POLICY = 'tokenledger.policy';
+export const ENFORCEMENT_ALLOWED = 'allowed';
+export const ENFORCEMENT_BLOCKED = 'blocked';
+export const ENFORCEMENT_DOWNGRADED = 'downgraded';
+export const ENFORCEMENT_CLAMPED = 'clamped';
 
 /**
  * The attribution fields an application can set with `withAttribution`, and the span /
@@ -135,3 +141,10 @@ export const ATTRIBUTION_KEYS = {
 
 export type AttributionField = keyof typeof ATTRIBUTION_KEYS;
 export type Attribution = Partial<Record<AttributionField, string>>;
+
+// --- provider-specific names (one section per provider instrumentation) ---
+// anthropic
+// google-genai
+// mistral
+// bedrock
+// openai-compatible

@@ -25,7 +25,7 @@ import {
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { ExportResult } from '@opentelemetry/core';
 import { installExitFlush, isExiting } from './exit-flush';
-import { OpenAIInstrumentation } from './instrumentations/openai/instrumentation';
+import { createInstrumentations } from './instrumentations';
 import { VERSION } from './version';
 
 const STARTED = Symbol.for('tokenledger.started');
@@ -214,7 +214,7 @@ export function start(): StartMode {
           diag.error('tokenledger: could not start the tracer provider', err);
         }
       }
-      new OpenAIInstrumentation();
+      createInstrumentations();
       installExitFlush();
     }
   } catch (err) {

@@ -237,7 +237,7 @@ export class OpenAICall {
     this.ended = true;
     try {
       this.span.end();
-      noteSpanEnded();
+      noteSpanEnded(this.span);
     } catch {
       // ignore
     }

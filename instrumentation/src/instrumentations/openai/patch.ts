@@ -13,10 +13,15 @@
 import { context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import { OpenAICall } from './call';
+import { runGuard } from '../shared/guarded';
+import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import {
   bodyWithStreamUsage,
+  bodyWithVerdict,
   OpenAIOperation,
+  operationName,
   requestAttributes,
+  requestedMaxTokens,
   serverInfo,
   spanName,
   type AnyRecord,
@@ -42,13 +47,23 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
         const span = options
           .tracer()
           .startSpan(spanName(op, body), { kind: SpanKind.CLIENT, attributes }, parent);
+        const guarded = runGuard(
+          span,
+          attributes[ATTR_GEN_AI_PROVIDER_NAME] as string,
+          operationName(op),
+          typeof body.model === 'string' ? body.model : undefined,
+          requestedMaxTokens(op, body),
+          attributes,
+        );
+        // Blocked by policy: the request never leaves; the app gets the error as a rejected promise.
+        if (guarded.blocked) return Promise.reject(guarded.blocked);
+        let sent = guarded.verdict ? bodyWithVerdict(op, body, guarded.verdict) : body;
         if (span.isRecording()) {
           let injected = false;
           if (op === OpenAIOperation.ChatCompletions && options.injectStreamUsage) {
-            const replaced = bodyWithStreamUsage(body);
+            const replaced = bodyWithStreamUsage(sent);
             if (replaced) {
-              callArgs = args.slice();
-              callArgs[0] = replaced;
+              sent = replaced;
               injected = true;
             }
           }
@@ -56,12 +71,16 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
         } else {
           span.end();
         }
+        if (sent !== body) {
+          callArgs = args.slice();
+          callArgs[0] = sent;
+        }
       }
     } catch {
       call = undefined;
       callArgs = args;
     }
-    if (!call) return original.apply(this, args);
+    if (!call) return original.apply(this, callArgs);
 
     let result: unknown;
     try {

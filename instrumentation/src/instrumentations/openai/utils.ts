@@ -3,6 +3,7 @@
  * address, error classification. No OpenTelemetry state here, so they are unit-testable.
  */
 import type { Attributes } from '@opentelemetry/api';
+import type { GuardVerdict } from '../../guard/hook';
 import {
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
@@ -99,14 +100,35 @@ export function requestAttributes(op: OpenAIOperation, body: AnyRecord, server: 
     attrs[ATTR_OPENAI_API_TYPE] =
       op === OpenAIOperation.Responses ? OPENAI_API_TYPE_RESPONSES : OPENAI_API_TYPE_CHAT_COMPLETIONS;
     attrs[ATTR_GEN_AI_REQUEST_STREAM] = body.stream === true;
-    const maxTokens =
-      op === OpenAIOperation.Responses
-        ? body.max_output_tokens
-        : (body.max_completion_tokens ?? body.max_tokens);
-    if (typeof maxTokens === 'number') attrs[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
+    const maxTokens = requestedMaxTokens(op, body);
+    if (maxTokens !== undefined) attrs[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
     if (typeof body.temperature === 'number') attrs[ATTR_GEN_AI_REQUEST_TEMPERATURE] = body.temperature;
   }
   return attrs;
+}
+
+/** The max output tokens the request asks for, whichever field the app used. */
+export function requestedMaxTokens(op: OpenAIOperation, body: AnyRecord): number | undefined {
+  if (op === OpenAIOperation.Embeddings) return undefined;
+  const v =
+    op === OpenAIOperation.Responses
+      ? body.max_output_tokens
+      : (body.max_completion_tokens ?? body.max_tokens);
+  return typeof v === 'number' ? v : undefined;
+}
+
+/** The body to send after a guard verdict: a shallow copy with the model and/or max tokens replaced. */
+export function bodyWithVerdict(op: OpenAIOperation, body: AnyRecord, verdict: GuardVerdict): AnyRecord {
+  if (verdict.model === undefined && verdict.maxTokens === undefined) return body;
+  const out: AnyRecord = { ...body };
+  if (verdict.model !== undefined) out.model = verdict.model;
+  if (verdict.maxTokens !== undefined && op !== OpenAIOperation.Embeddings) {
+    if (op === OpenAIOperation.Responses) out.max_output_tokens = verdict.maxTokens;
+    else if (body.max_tokens !== undefined && body.max_completion_tokens === undefined)
+      out.max_tokens = verdict.maxTokens;
+    else out.max_completion_tokens = verdict.maxTokens;
+  }
+  return out;
 }
 
 export function spanName(op: OpenAIOperation, body: AnyRecord): string {

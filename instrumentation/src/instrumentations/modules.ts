@@ -1,0 +1,12 @@
+/**
+ * The npm modules tokenledger's instrumentations patch. The ESM entry (register.mts) limits the
+ * import hook to these, so other ESM imports of the app are not wrapped. Each provider folder adds
+ * its module names here (one line each).
+ */
+export const HOOKED_MODULES: string[] = [
+  'openai',
+  // anthropic
+  // google-genai
+  // mistral
+  // bedrock
+];

@@ -1,0 +1,50 @@
+/**
+ * What every provider patch does around the policy guard (see ../../guard/hook.ts for the contract).
+ */
+import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { noteSpanEnded } from '../../exit-flush';
+import { guardActive, guardCall, type GuardedCall, type GuardVerdict } from '../../guard/hook';
+import { isPolicyError } from '../../guard/errors';
+import { ATTR_ERROR_TYPE, ATTR_TL_ENFORCEMENT, ATTR_TL_POLICY, ENFORCEMENT_BLOCKED } from '../../semconv';
+
+export type GuardOutcome =
+  { blocked: Error; verdict?: undefined } | { blocked?: undefined; verdict: GuardVerdict | undefined };
+
+const ALLOWED: GuardOutcome = { verdict: undefined };
+
+/**
+ * Runs the guard for one call whose span has been started with `attributes`. On a block the span is
+ * ended (enforcement=blocked, error.type = the error's class) and the error returned for the patch to
+ * surface; on allow the verdict's attributes are already on the span. The guard's own failures
+ * (anything but a PolicyError) allow the call: tokenledger never breaks the app.
+ */
+export function runGuard(
+  span: Span,
+  provider: string,
+  operation: string,
+  model: string | undefined,
+  maxTokens: number | undefined,
+  attributes: Attributes,
+): GuardOutcome {
+  if (!guardActive()) return ALLOWED;
+  const call: GuardedCall = { provider, operation, model, maxTokens, attributes };
+  let verdict: GuardVerdict | undefined;
+  try {
+    verdict = guardCall(call);
+  } catch (err) {
+    if (!isPolicyError(err)) return ALLOWED;
+    try {
+      span.setAttribute(ATTR_TL_ENFORCEMENT, ENFORCEMENT_BLOCKED);
+      if (err.policy !== undefined) span.setAttribute(ATTR_TL_POLICY, err.policy);
+      span.setAttribute(ATTR_ERROR_TYPE, err.name);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+      span.end();
+      noteSpanEnded(span);
+    } catch {
+      // ignore
+    }
+    return { blocked: err };
+  }
+  if (verdict?.attributes) span.setAttributes(verdict.attributes);
+  return { verdict };
+}
