@@ -31,6 +31,8 @@ export interface SinkRequest {
   headers: http.IncomingHttpHeaders;
   contentType: string;
   spanCount: number;
+  /** The decoded (gunzipped) body, so tests can run it through the collector's own pipeline. */
+  body: Buffer;
 }
 
 export interface OtlpSink {
@@ -145,7 +147,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
         res.end('{"code":3,"message":"bad request"}');
         return;
       }
-      requests.push({ path, headers: req.headers, contentType, spanCount: received.length });
+      requests.push({ path, headers: req.headers, contentType, spanCount: received.length, body });
       spans.push(...received);
       for (const w of waiters) w();
       const json = contentType.startsWith('application/json');

@@ -1,0 +1,19 @@
+/**
+ * Runs what an OTLP sink received through the collector's own pipeline (decode → extract → price),
+ * so instrumentation tests can assert exact dollars without a storage round trip.
+ */
+import { decodeTraceRequest } from '../../collector/src/otlp';
+import { processTraceRequest } from '../../collector/src/ingest/pipeline';
+import { Pricer, type PriceOverride } from '../../collector/src/pricing/pricer';
+import type { PricedCall } from '../../collector/src/model';
+import type { OtlpSink } from './otlp-sink';
+
+export function pricedCallsFrom(sink: OtlpSink, overrides: PriceOverride[] = []): PricedCall[] {
+  const pricer = new Pricer({ overrides });
+  const out: PricedCall[] = [];
+  for (const r of sink.requests) {
+    if (!r.path.endsWith('/v1/traces')) continue;
+    out.push(...processTraceRequest(decodeTraceRequest(r.body, r.contentType), pricer).calls);
+  }
+  return out;
+}
