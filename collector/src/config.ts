@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { KeyConfigError, parseKeySpec, type Role } from './auth/keys';
+import { KeyConfigError, parseKeySpec, type KeySpec } from './auth/keys';
 import { assertIdentifier, DEFAULT_DATABASE } from './storage/client';
 
 export interface CollectorConfig {
@@ -16,7 +16,7 @@ export interface CollectorConfig {
   dataDir: string;
   clickhouseUrl?: string;
   /** Keys from TOKENLEDGER_API_KEYS; unset means first-run keys in <dataDir>/credentials.json. */
-  apiKeys?: Array<{ role: Role; key: string }>;
+  apiKeys?: KeySpec[];
   policyFile: string;
   /** Largest accepted OTLP body, bytes (after inflation). */
   maxBodyBytes: number;

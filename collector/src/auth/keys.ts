@@ -21,7 +21,22 @@ const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
 
 export interface KeyEntry {
   role: Role;
+  /** Who holds the key: an approver's e-mail, a service name; `<role>-<fingerprint>` when unnamed. */
+  name: string;
   digest: Buffer;
+}
+
+/** A caller, as far as the collector knows them from their key. Never the key itself. */
+export interface Principal {
+  role: Role;
+  name: string;
+}
+
+/** A key as configured: role, optional holder name, secret. */
+export interface KeySpec {
+  role: Role;
+  key: string;
+  name?: string;
 }
 
 export class KeyConfigError extends Error {
@@ -31,25 +46,44 @@ export class KeyConfigError extends Error {
   }
 }
 
-const digestOf = (key: string): Buffer => createHash('sha256').update(key).digest();
+export const digestOf = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+/** A short, non-reversible label for an unnamed key (8 hex digits of its digest). */
+export const fingerprintOf = (digest: Buffer): string => digest.subarray(0, 4).toString('hex');
 
 export class KeyRing {
-  private readonly entries: KeyEntry[];
+  private readonly fixed: KeyEntry[];
 
-  constructor(keys: Array<{ role: Role; key: string }>) {
-    this.entries = keys.map((k) => ({ role: k.role, digest: digestOf(k.key) }));
+  /**
+   * @param keys keys from the environment / first-run credentials
+   * @param extra keys created later (`tokenledger keys create`), re-read by the caller's store on change
+   */
+  constructor(
+    keys: KeySpec[],
+    private readonly extra: () => readonly KeyEntry[] = () => [],
+  ) {
+    this.fixed = keys.map((k) => {
+      const digest = digestOf(k.key);
+      return { role: k.role, name: k.name ?? `${k.role}-${fingerprintOf(digest)}`, digest };
+    });
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.fixed.length + this.extra().length;
   }
 
-  /** The role of a presented key, or undefined. Checks every entry so timing does not tell which matched. */
-  roleOf(presented: string): Role | undefined {
+  /** Who a presented key belongs to, or undefined. Checks every entry so timing does not tell which matched. */
+  identify(presented: string): Principal | undefined {
     const d = digestOf(presented);
-    let found: Role | undefined;
-    for (const e of this.entries) if (timingSafeEqual(d, e.digest) && !found) found = e.role;
-    return found;
+    let found: KeyEntry | undefined;
+    for (const e of this.fixed) if (timingSafeEqual(d, e.digest) && !found) found = e;
+    for (const e of this.extra()) if (timingSafeEqual(d, e.digest) && !found) found = e;
+    return found ? { role: found.role, name: found.name } : undefined;
+  }
+
+  /** The role of a presented key, or undefined. */
+  roleOf(presented: string): Role | undefined {
+    return this.identify(presented)?.role;
   }
 
   static allows(role: Role, scope: Scope): boolean {
@@ -57,24 +91,28 @@ export class KeyRing {
   }
 }
 
-/** Parses `role:key,role:key`. */
-export function parseKeySpec(spec: string): Array<{ role: Role; key: string }> {
+/** Parses `role:key,role/name:key` (the name, e.g. an approver's e-mail, identifies the holder). */
+export function parseKeySpec(spec: string): KeySpec[] {
   return spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry, i) => {
       const sep = entry.indexOf(':');
-      const role = entry.slice(0, sep) as Role;
+      const head = sep > 0 ? entry.slice(0, sep) : '';
+      const slash = head.indexOf('/');
+      const role = (slash >= 0 ? head.slice(0, slash) : head) as Role;
+      const name = slash >= 0 ? head.slice(slash + 1).trim() : undefined;
       const key = entry.slice(sep + 1);
       if (sep <= 0 || !ROLES.includes(role)) {
         throw new KeyConfigError(
-          `TOKENLEDGER_API_KEYS entry ${i + 1}: expected role:key with role one of ${ROLES.join(', ')}`,
+          `TOKENLEDGER_API_KEYS entry ${i + 1}: expected role:key or role/name:key with role one of ${ROLES.join(', ')}`,
         );
       }
+      if (name === '') throw new KeyConfigError(`TOKENLEDGER_API_KEYS entry ${i + 1}: empty name after '/'`);
       if (key.length < 16)
         throw new KeyConfigError(`TOKENLEDGER_API_KEYS entry ${i + 1}: key shorter than 16 characters`);
-      return { role, key };
+      return name === undefined ? { role, key } : { role, key, name };
     });
 }
 

@@ -1,10 +1,12 @@
 /** Express middleware: a bearer key with the scope the route needs, else 401/403. */
 import type { NextFunction, Request, Response } from 'express';
-import { KeyRing, type Role, type Scope } from './keys';
+import { KeyRing, type Principal, type Role, type Scope } from './keys';
 
 declare module 'express-serve-static-core' {
   interface Request {
     role?: Role;
+    /** Who called (from their key): approvals record and compare it. */
+    principal?: Principal;
   }
 }
 
@@ -17,7 +19,9 @@ const denyJson: Deny = (_req, res, status, message) => {
 
 const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
-export function requireScope(keys: KeyRing, scope: Scope, deny: Deny = denyJson) {
+/** A key whose role has `scope` (or any of the scopes given). */
+export function requireScope(keys: KeyRing, scope: Scope | readonly Scope[], deny: Deny = denyJson) {
+  const scopes: readonly Scope[] = typeof scope === 'string' ? [scope] : scope;
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -26,17 +30,24 @@ export function requireScope(keys: KeyRing, scope: Scope, deny: Deny = denyJson)
       deny(req, res, 401, 'missing bearer key (Authorization: Bearer <key>)');
       return;
     }
-    const role = keys.roleOf(match[1]!);
-    if (!role) {
+    const principal = keys.identify(match[1]!);
+    const role = principal?.role;
+    if (!principal || !role) {
       res.set('WWW-Authenticate', 'Bearer');
       deny(req, res, 401, 'unknown key');
       return;
     }
-    if (!KeyRing.allows(role, scope)) {
-      deny(req, res, 403, `${article(role)} ${role} key cannot ${scope}: use a key whose role allows it`);
+    if (!scopes.some((s) => KeyRing.allows(role, s))) {
+      deny(
+        req,
+        res,
+        403,
+        `${article(role)} ${role} key cannot ${scopes.join(' or ')}: use a key whose role allows it`,
+      );
       return;
     }
     req.role = role;
+    req.principal = principal;
     next();
   };
 }

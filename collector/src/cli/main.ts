@@ -1,10 +1,9 @@
 /** The `tokenledger` command line. */
-import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { readCredentials } from '../auth/keys';
 import { loadConfig } from '../config';
 import { startCollector } from '../server/start';
 import { CliError } from './client';
+import { registerKeysCommand } from './keys';
 import { runReport } from './report';
 
 const program = new Command('tokenledger')
@@ -57,20 +56,7 @@ program
   )
   .action((opts) => runReport(opts, (s) => process.stdout.write(s)));
 
-program
-  .command('keys')
-  .description('API keys')
-  .command('show')
-  .description('print a first-run key from <TOKENLEDGER_DATA_DIR>/credentials.json')
-  .argument('[role]', 'admin or ingest', 'admin')
-  .action((role: string) => {
-    if (role !== 'admin' && role !== 'ingest')
-      throw new CliError(`role must be admin or ingest, got "${role}"`);
-    const dataDir = path.resolve(process.env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger');
-    const creds = readCredentials(dataDir);
-    if (!creds) throw new CliError(`no credentials in ${dataDir}: start the collector once (npm start)`);
-    process.stdout.write(creds[role] + '\n');
-  });
+registerKeysCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

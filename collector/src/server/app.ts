@@ -1,6 +1,9 @@
 /** The collector's HTTP surface: OTLP receiver + API on one port. */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { requireScope } from '../auth/middleware';
+import { ApprovalService } from '../approvals/service';
+import { ApprovalStore } from '../approvals/store';
+import { approvalsRouter } from './approvals';
 import type { KeyRing } from '../auth/keys';
 import type { Pricer } from '../pricing';
 import type { Storage } from '../storage/client';
@@ -19,6 +22,8 @@ export interface AppDeps {
   metrics: CollectorMetrics;
   maxBodyBytes: number;
   log: (line: string) => void;
+  /** Default: approvals in this storage, without policy rules or audit. */
+  approvals?: ApprovalService;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -53,6 +58,8 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
+
+  app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
 
   app.get('/metrics', requireScope(deps.keys, 'read'), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());

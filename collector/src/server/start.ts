@@ -1,11 +1,14 @@
 /** Starts the collector: storage + migrations, keys, pricing, HTTP server; graceful close. */
 import type { AddressInfo } from 'node:net';
 import { ensureCredentials, KeyRing } from '../auth/keys';
+import { KeyStore } from '../auth/store';
 import type { CollectorConfig } from '../config';
 import { Pricer } from '../pricing';
 import { openStorage, type Storage } from '../storage/client';
 import { migrate } from '../storage/migrations';
 import { CallWriter } from '../storage/writer';
+import { ApprovalService } from '../approvals/service';
+import { ApprovalStore } from '../approvals/store';
 import { createApp } from './app';
 import { CollectorMetrics } from './metrics';
 
@@ -49,6 +52,7 @@ export async function startCollector(
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     log,
+    approvals: new ApprovalService(new ApprovalStore(storage)),
   });
 
   const server = app.listen(config.port, config.host);
@@ -89,18 +93,23 @@ export async function startCollector(
 }
 
 function loadKeys(config: CollectorConfig): { keys: KeyRing; keysNote: string } {
+  // Keys made with `tokenledger keys create` (approvers, viewers, services) live beside the data.
+  const createdKeys = KeyStore.inDataDir(config.dataDir).entries;
   if (config.apiKeys) {
     return {
-      keys: new KeyRing(config.apiKeys),
+      keys: new KeyRing(config.apiKeys, createdKeys),
       keysNote: `${config.apiKeys.length} keys from TOKENLEDGER_API_KEYS`,
     };
   }
   const { credentials, created, file } = ensureCredentials(config.dataDir);
   return {
-    keys: new KeyRing([
-      { role: 'admin', key: credentials.admin },
-      { role: 'ingest', key: credentials.ingest },
-    ]),
+    keys: new KeyRing(
+      [
+        { role: 'admin', key: credentials.admin },
+        { role: 'ingest', key: credentials.ingest },
+      ],
+      createdKeys,
+    ),
     keysNote: `${created ? 'new keys in' : 'keys in'} ${file}, see npx tokenledger keys show`,
   };
 }
