@@ -40,11 +40,29 @@ const REASONS: Record<string, string> = {
   TimeoutError: 'no answer in 60 s',
 };
 
-export async function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery: string): Promise<Response> {
+export function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery: string): Promise<Response> {
+  return callCollector(endpoint, 'GET', pathAndQuery);
+}
+
+/** POSTs a JSON body; same errors as getFromCollector. */
+export function postToCollector(endpoint: CollectorEndpoint, path: string, body: unknown): Promise<Response> {
+  return callCollector(endpoint, 'POST', path, body);
+}
+
+async function callCollector(
+  endpoint: CollectorEndpoint,
+  method: 'GET' | 'POST',
+  pathAndQuery: string,
+  body?: unknown,
+): Promise<Response> {
   let res: Response;
+  const headers: Record<string, string> = endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
   try {
     res = await fetch(endpoint.url + pathAndQuery, {
-      headers: endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {},
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {

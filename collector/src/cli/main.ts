@@ -2,7 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config';
 import { startCollector } from '../server/start';
-import { CliError } from './client';
+import { registerApprovalsCommand } from './approvals';
+import { registerEstimateCommand } from './estimate';
 import { registerKeysCommand } from './keys';
 import { runReport } from './report';
 
@@ -57,6 +58,8 @@ program
   .action((opts) => runReport(opts, (s) => process.stdout.write(s)));
 
 registerKeysCommand(program);
+registerEstimateCommand(program);
+registerApprovalsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -4,6 +4,7 @@ import { requireScope } from '../auth/middleware';
 import { ApprovalService } from '../approvals/service';
 import { ApprovalStore } from '../approvals/store';
 import { approvalsRouter } from './approvals';
+import { estimateRouter } from './estimate';
 import type { KeyRing } from '../auth/keys';
 import type { Pricer } from '../pricing';
 import type { Storage } from '../storage/client';
@@ -60,6 +61,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
 
   app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
+
+  app.use(estimateRouter(deps.keys, deps.pricer));
 
   app.get('/metrics', requireScope(deps.keys, 'read'), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());

@@ -1,0 +1,24 @@
+/** POST /v1/estimate: what a call or a job will cost before it runs. */
+import express from 'express';
+import type { KeyRing } from '../auth/keys';
+import { requireScope } from '../auth/middleware';
+import { EstimateError, estimateCost, parseEstimateInput } from '../estimate/estimate';
+import type { Pricer } from '../pricing';
+
+export function estimateRouter(keys: KeyRing, pricer: Pricer): express.Router {
+  const router = express.Router();
+  router.post(
+    '/v1/estimate',
+    requireScope(keys, ['ingest', 'read']),
+    express.json({ limit: '4mb' }),
+    (req, res) => {
+      try {
+        res.json(estimateCost(pricer, parseEstimateInput(req.body)));
+      } catch (err) {
+        if (err instanceof EstimateError) res.status(400).json({ error: err.message });
+        else throw err;
+      }
+    },
+  );
+  return router;
+}
