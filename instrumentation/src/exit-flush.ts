@@ -21,20 +21,26 @@ export function isExiting(): boolean {
 }
 
 /** Called by instrumentations each time they end a span. */
-/** Listeners told about every ended tokenledger span (the guard counts the process's own spend). */
+/** Listeners told about every ended tokenledger span (the guard and approval grants count spend). */
 type SpanEndListener = (span: Span) => void;
-let spanEndListener: SpanEndListener | undefined;
+const spanEndListeners: SpanEndListener[] = [];
 
-export function onSpanEnded(listener: SpanEndListener | undefined): void {
-  spanEndListener = listener;
+/** Adds a listener; returns a function that removes it. */
+export function onSpanEnded(listener: SpanEndListener): () => void {
+  spanEndListeners.push(listener);
+  return () => {
+    const i = spanEndListeners.indexOf(listener);
+    if (i >= 0) spanEndListeners.splice(i, 1);
+  };
 }
 
 /** Every provider patch calls this right after it ends a span. */
 export function noteSpanEnded(span?: Span): void {
   endedSpans++;
-  if (spanEndListener !== undefined && span !== undefined) {
+  if (span === undefined) return;
+  for (let i = 0; i < spanEndListeners.length; i++) {
     try {
-      spanEndListener(span);
+      spanEndListeners[i]!(span);
     } catch {
       // never throw into the app
     }

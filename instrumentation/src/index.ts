@@ -9,6 +9,28 @@
  */
 export { withAttribution, getAttribution } from './attribution';
 export { flush } from './exit-flush';
+export { estimateCost, type EstimateCostInput, type CostEstimate } from './estimate';
+export {
+  requestApproval,
+  getApproval,
+  waitForApproval,
+  type Approval,
+  type ApprovalRequestInput,
+  type ApprovalStatus,
+} from './approvals/client';
+export { withApproval } from './approvals/grant';
+export { CollectorApiError } from './collector-api';
+export {
+  PolicyError,
+  BudgetExceededError,
+  AttributionRequiredError,
+  ModelNotAllowedError,
+  RateLimitedError,
+  ApprovalRequiredError,
+  MaxTokensExceededError,
+  KillSwitchError,
+  isPolicyError,
+} from './guard/errors';
 export { start, type StartMode } from './start';
 export {
   OpenAIInstrumentation,

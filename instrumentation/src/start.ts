@@ -24,13 +24,14 @@ import {
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { ExportResult } from '@opentelemetry/core';
+import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
 import { installExitFlush, isExiting } from './exit-flush';
 import { createInstrumentations } from './instrumentations';
 import { VERSION } from './version';
 
 const STARTED = Symbol.for('tokenledger.started');
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
-export const DEFAULT_OTLP_ENDPOINT = 'http://127.0.0.1:4318';
+export { DEFAULT_OTLP_ENDPOINT };
 /**
  * Export timeout once the app is exiting. The OTLP exporter retries network errors with a backoff of
  * at least ~800 ms while the timeout allows, and its retry timers keep the process alive; with this

@@ -5,7 +5,14 @@ import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
 import { noteSpanEnded } from '../../exit-flush';
 import { guardActive, guardCall, type GuardedCall, type GuardVerdict } from '../../guard/hook';
 import { isPolicyError } from '../../guard/errors';
-import { ATTR_ERROR_TYPE, ATTR_TL_ENFORCEMENT, ATTR_TL_POLICY, ENFORCEMENT_BLOCKED } from '../../semconv';
+import { checkApprovalGrant, hasGrants } from '../../approvals/grant';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_TL_APPROVAL_ID,
+  ATTR_TL_ENFORCEMENT,
+  ATTR_TL_POLICY,
+  ENFORCEMENT_BLOCKED,
+} from '../../semconv';
 
 export type GuardOutcome =
   { blocked: Error; verdict?: undefined } | { blocked?: undefined; verdict: GuardVerdict | undefined };
@@ -26,11 +33,16 @@ export function runGuard(
   maxTokens: number | undefined,
   attributes: Attributes,
 ): GuardOutcome {
-  if (!guardActive()) return ALLOWED;
-  const call: GuardedCall = { provider, operation, model, maxTokens, attributes };
+  const approvalId = hasGrants() ? attributes[ATTR_TL_APPROVAL_ID] : undefined;
+  if (approvalId === undefined && !guardActive()) return ALLOWED;
   let verdict: GuardVerdict | undefined;
   try {
-    verdict = guardCall(call);
+    // An approved job whose approved amount is spent: blocked whatever the policies say.
+    if (typeof approvalId === 'string') checkApprovalGrant(approvalId, model, provider);
+    if (guardActive()) {
+      const call: GuardedCall = { provider, operation, model, maxTokens, attributes };
+      verdict = guardCall(call);
+    }
   } catch (err) {
     if (!isPolicyError(err)) return ALLOWED;
     try {

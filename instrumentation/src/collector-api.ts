@@ -1,0 +1,72 @@
+/**
+ * The app's calls to the collector's API (estimates, approvals): JSON over fetch, with the key
+ * from TOKENLEDGER_API_KEY, and tracing suppressed so an app that traces its HTTP clients does not
+ * record tokenledger's own requests.
+ */
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
+
+export class CollectorApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'CollectorApiError';
+  }
+}
+
+/** TOKENLEDGER_URL, else the OTLP endpoint the spans go to, else the local default. */
+export function collectorUrl(): string {
+  const pick = (name: string): string | undefined => {
+    const v = process.env[name]?.trim();
+    return v ? v : undefined;
+  };
+  return (pick('TOKENLEDGER_URL') ?? pick('OTEL_EXPORTER_OTLP_ENDPOINT') ?? DEFAULT_OTLP_ENDPOINT).replace(
+    /\/+$/,
+    '',
+  );
+}
+
+export async function collectorRequest<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const key = process.env.TOKENLEDGER_API_KEY?.trim();
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const url = collectorUrl() + path;
+  let res: Response;
+  try {
+    res = await context.with(suppressTracing(context.active()), () =>
+      fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      }),
+    );
+  } catch (err) {
+    throw new CollectorApiError(
+      `tokenledger: cannot reach the collector at ${collectorUrl()} (${(err as Error).message}); set TOKENLEDGER_URL`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = await res.json();
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const reason = (parsed as { error?: string } | undefined)?.error ?? res.statusText;
+    throw new CollectorApiError(
+      `tokenledger: collector answered ${res.status} to ${method} ${path}: ${reason}`,
+      res.status,
+    );
+  }
+  return parsed as T;
+}
