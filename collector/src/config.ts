@@ -20,6 +20,8 @@ export interface CollectorConfig {
   policyFile: string;
   /** Largest accepted OTLP body, bytes (after inflation). */
   maxBodyBytes: number;
+  /** Calls waiting to be written above which OTLP requests get 429 (TOKENLEDGER_MAX_QUEUED_CALLS). */
+  maxQueuedCalls?: number;
 }
 
 export class ConfigError extends Error {
@@ -88,5 +90,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     apiKeys,
     policyFile: path.resolve(env.TOKENLEDGER_POLICY_FILE?.trim() || 'tokenledger.policy.yaml'),
     maxBodyBytes,
+    ...queueLimit(env),
   };
+}
+
+function queueLimit(env: NodeJS.ProcessEnv): { maxQueuedCalls?: number } {
+  const text = env.TOKENLEDGER_MAX_QUEUED_CALLS?.trim();
+  if (!text) return {};
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ConfigError(`TOKENLEDGER_MAX_QUEUED_CALLS must be a whole number >= 1, got "${text}"`);
+  return { maxQueuedCalls: n };
 }

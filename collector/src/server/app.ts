@@ -15,6 +15,9 @@ import { sendOtlpError } from './otlp-response';
 import { spendReportHandler } from './reports';
 import { RETRY_AFTER_SECONDS, tracesHandler } from './traces';
 
+/** ~100 MiB of queued calls: far above a healthy queue (a few batches), low enough to protect memory. */
+export const DEFAULT_MAX_QUEUED_CALLS = 100_000;
+
 export interface AppDeps {
   storage: Storage;
   writer: CallWriter;
@@ -22,6 +25,8 @@ export interface AppDeps {
   keys: KeyRing;
   metrics: CollectorMetrics;
   maxBodyBytes: number;
+  /** Backpressure threshold (calls waiting to be written); default DEFAULT_MAX_QUEUED_CALLS. */
+  maxQueuedCalls?: number;
   log: (line: string) => void;
   /** Default: approvals in this storage, without policy rules or audit. */
   approvals?: ApprovalService;
@@ -55,7 +60,7 @@ export function createApp(deps: AppDeps): express.Express {
     requireScope(deps.keys, 'ingest', sendOtlpError),
     // Any content type as raw bytes (the decoder answers 415 for unknown ones); gzip/deflate inflated here.
     express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
-    tracesHandler(deps),
+    tracesHandler({ ...deps, maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS }),
   );
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));

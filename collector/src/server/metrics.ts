@@ -7,6 +7,8 @@ const HELP = {
   tokenledger_calls_unpriced_total: 'LLM calls received whose model has no price (stored with cost 0).',
   tokenledger_otlp_decode_errors_total: 'OTLP requests refused as malformed or of an unknown media type.',
   tokenledger_storage_errors_total: 'OTLP requests answered 503 because ClickHouse failed.',
+  tokenledger_otlp_throttled_total:
+    'OTLP requests answered 429 because too many calls were waiting to be stored.',
 } as const;
 
 export type CounterName = keyof typeof HELP;

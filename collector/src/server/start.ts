@@ -51,6 +51,7 @@ export async function startCollector(
     keys,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
+    ...(config.maxQueuedCalls !== undefined ? { maxQueuedCalls: config.maxQueuedCalls } : {}),
     log,
     approvals: new ApprovalService(new ApprovalStore(storage)),
   });

@@ -14,15 +14,28 @@ import { sendOtlpError, sendOtlpSuccess } from './otlp-response';
 /** Seconds an exporter should wait before retrying a batch we could not store. */
 export const RETRY_AFTER_SECONDS = 5;
 
+/** Seconds an exporter should wait when the write queue is full. */
+export const BACKPRESSURE_RETRY_AFTER_SECONDS = 1;
+
 export interface TracesDeps {
   pricer: Pricer;
-  writer: CallWriter;
+  writer: Pick<CallWriter, 'write' | 'queuedCalls'>;
+  /** Above this many calls waiting to be written, answer 429 + Retry-After instead of queueing more. */
+  maxQueuedCalls: number;
   metrics: CollectorMetrics;
   log: (line: string) => void;
 }
 
 export function tracesHandler(deps: TracesDeps) {
   return async (req: Request, res: Response): Promise<void> => {
+    // Backpressure: a collector that cannot keep up sheds load the way OTLP exporters understand
+    // (429 + Retry-After: they keep the batch and retry) instead of growing memory without bound.
+    if (deps.writer.queuedCalls > deps.maxQueuedCalls) {
+      deps.metrics.add('tokenledger_otlp_throttled_total');
+      res.set('Retry-After', String(BACKPRESSURE_RETRY_AFTER_SECONDS));
+      sendOtlpError(req, res, 429, 'collector busy: too many calls waiting to be stored; retry later');
+      return;
+    }
     const contentType = req.headers['content-type'] ?? '';
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let result: IngestResult;

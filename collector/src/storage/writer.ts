@@ -104,6 +104,13 @@ export class CallWriter {
     });
   }
 
+  /** Calls accepted but waiting for their turn to be written (backpressure reads it). */
+  get queuedCalls(): number {
+    let n = 0;
+    for (const p of this.pending) n += p.calls.length;
+    return n;
+  }
+
   /** Resolves when every write queued so far has finished. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
