@@ -12,6 +12,20 @@ import { ATTRIBUTION_KEYS, type Attribution, type AttributionField } from './sem
 const ATTRIBUTION_CONTEXT_KEY = createContextKey('tokenledger.attribution');
 
 const FIELDS = Object.keys(ATTRIBUTION_KEYS) as AttributionField[];
+
+/**
+ * Fields `withAttribution` also puts into W3C baggage, so a downstream service that calls the model
+ * is charged to the same cost center. Baggage goes out with every instrumented outgoing request
+ * (to third parties too), so customer, user and approval ids stay in-process.
+ */
+const PROPAGATED_FIELDS: readonly AttributionField[] = [
+  'costCenter',
+  'team',
+  'department',
+  'feature',
+  'workflow',
+  'userTier',
+];
 /** Span / baggage keys, in field order. */
 export const ATTRIBUTION_SPAN_KEYS: readonly string[] = FIELDS.map((f) => ATTRIBUTION_KEYS[f]);
 
@@ -52,10 +66,26 @@ export function withAttribution<T>(attrs: Attribution, fn: () => T): T {
       attribution: Object.freeze(merged),
       pairs,
     } satisfies AttributionEntry);
+    ctx = withBaggage(ctx, merged);
   } catch {
     return fn();
   }
   return context.with(ctx, fn);
+}
+
+/** The context with the propagated fields of `attribution` added to its W3C baggage. */
+function withBaggage(ctx: Context, attribution: Attribution): Context {
+  let baggage = propagation.getBaggage(ctx) ?? propagation.createBaggage();
+  let changed = false;
+  for (const field of PROPAGATED_FIELDS) {
+    const v = attribution[field];
+    if (v === undefined) continue;
+    const key = ATTRIBUTION_KEYS[field];
+    if (baggage.getEntry(key)?.value === v) continue;
+    baggage = baggage.setEntry(key, { value: v });
+    changed = true;
+  }
+  return changed ? propagation.setBaggage(ctx, baggage) : ctx;
 }
 
 let resourceAttribution: Attribution | undefined;

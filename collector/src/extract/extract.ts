@@ -9,6 +9,9 @@
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_RESPONSE_ID,
+  ATTR_GEN_AI_SYSTEM_DEPRECATED,
   ATTR_SERVER_ADDRESS,
   ATTR_TL_ENFORCEMENT,
 } from 'tokenledger/semconv';
@@ -22,24 +25,42 @@ import { readGenAi } from './readers/gen-ai';
 import { readOpenInference } from './readers/openinference';
 import { readVercelAi } from './readers/vercel-ai';
 import type { Reader, Reading, SpanContext } from './reading';
+import { dropRepeats, type CallCandidate } from './repeats';
 
 const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
 
 /** Scope-name prefix of tokenledger's own instrumentation, whose spans follow the contract exactly. */
 export const TOKENLEDGER_SCOPE_PREFIX = 'tokenledger';
 
+/** Where a GenAI span sits in its trace: what tells HTTP spans it already covered apart from shadow ones. */
+export interface GenAiSpanRef {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  /** Normalised provider, '' when the span does not say. */
+  provider: string;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+}
+
 export interface ExtractResult {
   calls: ExtractedCall[];
   /** All spans in the request. */
   spans: number;
-  /** GenAI spans that are not billable calls themselves (outer SDK spans, tool executions, ...). */
+  /**
+   * GenAI spans that are not billable calls themselves (outer SDK spans, tool executions, ...),
+   * and call spans that repeat a call another producer's span already records.
+   */
   skippedGenaiSpans: number;
+  /** Every GenAI span recognised (calls, repeats and skipped ones). */
+  genaiSpans: GenAiSpanRef[];
   /** Spans no convention recognised (HTTP, DB, ...), ignored for now. */
   nonGenaiSpans: number;
 }
 
 export function extractCalls(req: OtlpTraceRequest): ExtractResult {
-  const calls: ExtractedCall[] = [];
+  const candidates: CallCandidate[] = [];
+  const genaiSpans: GenAiSpanRef[] = [];
   let spans = 0;
   let skipped = 0;
   for (const rs of req.resourceSpans) {
@@ -48,12 +69,46 @@ export function extractCalls(req: OtlpTraceRequest): ExtractResult {
       for (const span of ss.spans) {
         spans++;
         const reading = read(span, ctx);
-        if (reading === 'skip') skipped++;
-        else if (reading !== null) calls.push(toCall(span, ctx, reading));
+        if (reading === null) continue;
+        const provider = reading === 'skip' ? providerOfSkipped(span) : normaliseProvider(reading.provider);
+        genaiSpans.push({
+          traceId: span.traceId,
+          spanId: span.spanId,
+          parentSpanId: span.parentSpanId,
+          provider,
+          startTimeUnixNano: span.startTimeUnixNano,
+          endTimeUnixNano: span.endTimeUnixNano,
+        });
+        if (reading === 'skip') {
+          skipped++;
+          continue;
+        }
+        candidates.push({
+          call: toCall(span, ctx, reading),
+          parentSpanId: span.parentSpanId,
+          responseId: strAttr(span.attributes, ATTR_GEN_AI_RESPONSE_ID),
+          fromTokenledger: isTokenledger(ctx),
+        });
       }
     }
   }
-  return { calls, spans, skippedGenaiSpans: skipped, nonGenaiSpans: spans - skipped - calls.length };
+  const { kept, repeats } = dropRepeats(candidates);
+  return {
+    calls: kept,
+    spans,
+    skippedGenaiSpans: skipped + repeats,
+    genaiSpans,
+    nonGenaiSpans: spans - genaiSpans.length,
+  };
+}
+
+const isTokenledger = (ctx: SpanContext): boolean => ctx.scopeName.startsWith(TOKENLEDGER_SCOPE_PREFIX);
+
+/** A skipped span's provider, when it names one in the GenAI conventions. */
+function providerOfSkipped(span: OtlpSpan): string {
+  return normaliseProvider(
+    strAttr(span.attributes, ATTR_GEN_AI_PROVIDER_NAME, ATTR_GEN_AI_SYSTEM_DEPRECATED),
+  );
 }
 
 function read(span: OtlpSpan, ctx: SpanContext): Reading | 'skip' | null {
@@ -67,7 +122,7 @@ function read(span: OtlpSpan, ctx: SpanContext): Reading | 'skip' | null {
 function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall {
   const a = span.attributes;
   const serverAddress = strAttr(a, ATTR_SERVER_ADDRESS);
-  const tokens = normaliseTokens(r, ctx.scopeName.startsWith(TOKENLEDGER_SCOPE_PREFIX));
+  const tokens = normaliseTokens(r, isTokenledger(ctx));
   return {
     traceId: span.traceId,
     spanId: span.spanId,

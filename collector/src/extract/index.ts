@@ -1,4 +1,10 @@
-export { extractCalls, normaliseTokens, TOKENLEDGER_SCOPE_PREFIX, type ExtractResult } from './extract';
+export {
+  extractCalls,
+  normaliseTokens,
+  TOKENLEDGER_SCOPE_PREFIX,
+  type ExtractResult,
+  type GenAiSpanRef,
+} from './extract';
 export { normaliseProvider, providerFromHost } from './providers';
 export { attributionOf } from './attribution';
 export type { Reading, Reader, SpanContext } from './reading';

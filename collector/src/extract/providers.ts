@@ -20,6 +20,12 @@ export const PROVIDER_XAI = 'x_ai';
 export const PROVIDER_COHERE = 'cohere';
 export const PROVIDER_PERPLEXITY = 'perplexity';
 export const PROVIDER_WATSONX = 'ibm.watsonx.ai';
+/** Not semconv well-known values: named as the genai-prices catalog names them. */
+export const PROVIDER_TOGETHER = 'together';
+export const PROVIDER_OPENROUTER = 'openrouter';
+export const PROVIDER_FIREWORKS = 'fireworks';
+/** A self-hosted or unknown OpenAI-compatible server (vLLM, Ollama, ...): priced by overrides. */
+export const PROVIDER_OPENAI_COMPATIBLE = 'openai_compatible';
 
 const ALIASES: Record<string, string> = {
   openai: PROVIDER_OPENAI,
@@ -58,6 +64,17 @@ const ALIASES: Record<string, string> = {
   perplexity: PROVIDER_PERPLEXITY,
   'ibm.watsonx.ai': PROVIDER_WATSONX,
   watsonx: PROVIDER_WATSONX,
+  together: PROVIDER_TOGETHER,
+  together_ai: PROVIDER_TOGETHER,
+  togetherai: PROVIDER_TOGETHER,
+  'together.ai': PROVIDER_TOGETHER,
+  openrouter: PROVIDER_OPENROUTER,
+  fireworks: PROVIDER_FIREWORKS,
+  fireworks_ai: PROVIDER_FIREWORKS,
+  fireworksai: PROVIDER_FIREWORKS,
+  openai_compatible: PROVIDER_OPENAI_COMPATIBLE,
+  'openai-compatible': PROVIDER_OPENAI_COMPATIBLE,
+  vllm: PROVIDER_OPENAI_COMPATIBLE,
 };
 
 /**
@@ -82,6 +99,7 @@ export function normaliseProvider(raw: string): string {
 const HOSTS: [RegExp, string][] = [
   [/(^|\.)api\.openai\.com$/, PROVIDER_OPENAI],
   [/\.openai\.azure\.com$/, PROVIDER_AZURE_OPENAI],
+  [/\.cognitiveservices\.azure\.com$/, PROVIDER_AZURE_OPENAI],
   [/\.services\.ai\.azure\.com$/, PROVIDER_AZURE_INFERENCE],
   [/\.models\.ai\.azure\.com$/, PROVIDER_AZURE_INFERENCE],
   [/(^|\.)api\.anthropic\.com$/, PROVIDER_ANTHROPIC],
@@ -94,6 +112,9 @@ const HOSTS: [RegExp, string][] = [
   [/(^|\.)api\.x\.ai$/, PROVIDER_XAI],
   [/(^|\.)api\.cohere\.(com|ai)$/, PROVIDER_COHERE],
   [/(^|\.)api\.perplexity\.ai$/, PROVIDER_PERPLEXITY],
+  [/(^|\.)api\.together\.(xyz|ai)$/, PROVIDER_TOGETHER],
+  [/(^|\.)openrouter\.ai$/, PROVIDER_OPENROUTER],
+  [/(^|\.)api\.fireworks\.ai$/, PROVIDER_FIREWORKS],
 ];
 
 /** The provider behind a known API host name, '' when the host is not a known AI API. */

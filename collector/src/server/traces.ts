@@ -52,7 +52,7 @@ export function tracesHandler(deps: TracesDeps) {
     deps.metrics.add('tokenledger_spans_received_total', result.spans + result.rejectedSpans);
     deps.metrics.add('tokenledger_spans_rejected_total', result.rejectedSpans);
     try {
-      const written = await deps.writer.write(result.calls);
+      const written = await deps.writer.write(result.calls, result.aiHttpCalls);
       deps.metrics.add('tokenledger_calls_stored_total', written.inserted);
       deps.metrics.add('tokenledger_calls_duplicate_total', written.duplicates);
       deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);

@@ -24,6 +24,8 @@
  */
 import { createHash } from 'node:crypto';
 import { TupleParam } from '@clickhouse/client';
+import type { AiHttpCall } from '../inventory/model';
+import { insertAiHttpCalls } from '../inventory/store';
 import type { PricedCall } from '../model';
 import type { Storage } from './client';
 import { StorageError } from './errors';
@@ -64,6 +66,8 @@ export interface CallWriterOptions {
 
 export class CallWriter {
   private pending: PendingWrite[] = [];
+  /** The group being written now (still unflushed until its insert returns). */
+  private writing: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
   /** Exclusive mode: keys this process inserted (insertion order, for eviction) → start time. */
   private readonly remembered = new Map<string, bigint>();
@@ -97,10 +101,17 @@ export class CallWriter {
    * are written together next (group commit): one lookup and one insert for all of them, which is
    * what lets ingest keep up — the engine's cost is mostly per insert, not per row.
    */
-  write(calls: PricedCall[]): Promise<WriteResult> {
-    return new Promise<WriteResult>((resolve, reject) => {
+  write(calls: PricedCall[], aiHttpCalls: AiHttpCall[] = []): Promise<WriteResult> {
+    const stored = new Promise<WriteResult>((resolve, reject) => {
       this.pending.push({ calls, resolve, reject });
       this.flushing ??= this.flushLoop();
+    });
+    // Uninstrumented AI requests of the same export go to ai_http_calls once the calls are stored,
+    // so the export is acknowledged only when both are durable.
+    if (aiHttpCalls.length === 0) return stored;
+    return stored.then(async (result) => {
+      await insertAiHttpCalls(this.storage, aiHttpCalls);
+      return result;
     });
   }
 
@@ -109,6 +120,11 @@ export class CallWriter {
     let n = 0;
     for (const p of this.pending) n += p.calls.length;
     return n;
+  }
+
+  /** Calls accepted but not yet stored (queued or being written): the budget engine counts them. */
+  unflushedCalls(): PricedCall[] {
+    return [...this.writing, ...this.pending].flatMap((p) => p.calls);
   }
 
   /** Resolves when every write queued so far has finished. */
@@ -129,6 +145,7 @@ export class CallWriter {
           group.push(next);
           size += next.calls.length;
         }
+        this.writing = group;
         try {
           const stored = await this.writeNow(group.flatMap((p) => p.calls));
           // Each caller learns how many of *its* calls were new; a span sent twice in one group
@@ -150,6 +167,7 @@ export class CallWriter {
         }
       }
     } finally {
+      this.writing = [];
       this.flushing = undefined;
     }
   }

@@ -27,6 +27,7 @@ import {
   GEN_AI_OPERATION_TEXT_COMPLETION,
 } from 'tokenledger/semconv';
 import { boolAttr, hasAny, intAttr, strAttr } from '../attrs';
+import { ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK } from '../foreign-attrs';
 import { normaliseProvider, PROVIDER_ANTHROPIC } from '../providers';
 import type { Reader, SpanContext } from '../reading';
 
@@ -79,6 +80,7 @@ export const readGenAi: Reader = (span, ctx) => {
         a,
         ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
         ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY,
+        ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK,
       ) ?? 0,
     reasoningTokens: intAttr(a, ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) ?? 0,
     streaming:

@@ -27,6 +27,7 @@ import {
   OPENAI_API_TYPE_CHAT_COMPLETIONS,
   OPENAI_API_TYPE_RESPONSES,
 } from '../../semconv';
+import { providerForHost } from './providers';
 
 /** The three patched operations. */
 export enum OpenAIOperation {
@@ -76,10 +77,12 @@ export function computeServerInfo(client: AnyRecord): ServerInfo {
   } catch {
     // unparsable baseURL: leave the address out
   }
-  const isAzure =
-    (address !== undefined && address.endsWith('.openai.azure.com')) ||
-    client.constructor?.name === 'AzureOpenAI';
-  return { address, port, provider: isAzure ? GEN_AI_PROVIDER_AZURE_OPENAI : GEN_AI_PROVIDER_OPENAI };
+  // An AzureOpenAI client is Azure whatever its host (custom domains, API Management gateways).
+  const provider =
+    client.constructor?.name === 'AzureOpenAI'
+      ? GEN_AI_PROVIDER_AZURE_OPENAI
+      : providerForHost(address, port);
+  return { address, port, provider };
 }
 
 export function operationName(op: OpenAIOperation): string {
