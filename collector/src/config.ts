@@ -18,6 +18,16 @@ export interface CollectorConfig {
   /** Keys from TOKENLEDGER_API_KEYS; unset means first-run keys in <dataDir>/credentials.json. */
   apiKeys?: KeySpec[];
   policyFile: string;
+  /** TOKENLEDGER_POLICY_FILE was set: the file must exist (the default path may be absent). */
+  policyFileRequired: boolean;
+  /** How often the policy file is checked for changes (ms); 0 turns hot reload off. */
+  policyPollMs: number;
+  /** How often budgets are checked for alert thresholds (ms). */
+  alertCheckMs: number;
+  /** SMTP server for e-mail alerts (TOKENLEDGER_SMTP_URL); unset: no e-mail. */
+  smtpUrl?: string;
+  /** Sender of e-mail alerts (TOKENLEDGER_ALERT_FROM). */
+  alertFrom: string;
   /** Largest accepted OTLP body, bytes (after inflation). */
   maxBodyBytes: number;
   /** Calls waiting to be written above which OTLP requests get 429 (TOKENLEDGER_MAX_QUEUED_CALLS). */
@@ -82,6 +92,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
       );
   }
 
+  const policyPollMs = intervalMs(env, 'TOKENLEDGER_POLICY_POLL_MS', 1000, 0);
+  const alertCheckMs = intervalMs(env, 'TOKENLEDGER_ALERT_CHECK_MS', 10_000, 100);
+  const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
+    throw new ConfigError('TOKENLEDGER_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…');
+
   return {
     port,
     host,
@@ -89,6 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     clickhouseUrl,
     apiKeys,
     policyFile: path.resolve(env.TOKENLEDGER_POLICY_FILE?.trim() || 'tokenledger.policy.yaml'),
+    policyFileRequired: Boolean(env.TOKENLEDGER_POLICY_FILE?.trim()),
+    policyPollMs,
+    alertCheckMs,
+    smtpUrl,
+    alertFrom: env.TOKENLEDGER_ALERT_FROM?.trim() || 'tokenledger@localhost',
     maxBodyBytes,
     ...queueLimit(env),
   };
@@ -101,4 +122,14 @@ function queueLimit(env: NodeJS.ProcessEnv): { maxQueuedCalls?: number } {
   if (!Number.isInteger(n) || n < 1)
     throw new ConfigError(`TOKENLEDGER_MAX_QUEUED_CALLS must be a whole number >= 1, got "${text}"`);
   return { maxQueuedCalls: n };
+}
+
+/** A whole number of milliseconds from the environment, at least `min` (0 allowed when min is 0). */
+function intervalMs(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < min)
+    throw new ConfigError(`${name} must be an integer >= ${min} (ms), got "${text}"`);
+  return ms;
 }

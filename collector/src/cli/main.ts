@@ -3,8 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config';
 import { startCollector } from '../server/start';
 import { registerApprovalsCommand } from './approvals';
+import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
+import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
+import { registerPolicyCommand } from './policy';
 import { runReport } from './report';
 
 const program = new Command('tokenledger')
@@ -60,6 +63,9 @@ program
 registerKeysCommand(program);
 registerEstimateCommand(program);
 registerApprovalsCommand(program);
+registerPolicyCommand(program);
+registerInventoryCommand(program);
+registerDashboardsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

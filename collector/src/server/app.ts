@@ -4,7 +4,16 @@ import { requireScope } from '../auth/middleware';
 import { ApprovalService } from '../approvals/service';
 import { ApprovalStore } from '../approvals/store';
 import { approvalsRouter } from './approvals';
+import { budgetsRouter } from './budgets';
+import { leasesRouter } from './leases';
+import type { LeaseBook } from '../budgets/leases';
+import type { BudgetEngine } from '../budgets/engine';
+import type { LoadedPolicy } from '../policy/load';
+import { reportPageRouter } from '../report-page/router';
+import { panelsRouter } from './panels';
 import { estimateRouter } from './estimate';
+import { outcomesRouter } from './outcomes';
+import { inventoryHandler } from './inventory';
 import type { KeyRing } from '../auth/keys';
 import type { Pricer } from '../pricing';
 import type { Storage } from '../storage/client';
@@ -30,6 +39,12 @@ export interface AppDeps {
   log: (line: string) => void;
   /** Default: approvals in this storage, without policy rules or audit. */
   approvals?: ApprovalService;
+  /** Budget state for GET /v1/budgets (absent: the route is not served). */
+  budgets?: BudgetEngine;
+  /** The current policy file, if any. */
+  policy?: () => LoadedPolicy | undefined;
+  /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
+  leases?: LeaseBook;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -64,14 +79,25 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
+  app.get('/v1/inventory', requireScope(deps.keys, 'read'), inventoryHandler(deps.storage));
 
   app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
 
   app.use(estimateRouter(deps.keys, deps.pricer));
+  app.use(outcomesRouter(deps.keys, deps.storage));
+
+  if (deps.budgets)
+    app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
+
+  if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
 
   app.get('/metrics', requireScope(deps.keys, 'read'), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());
   });
+
+  // The report page (public, holds no data) and the keyed panel API it reads.
+  app.use(panelsRouter(deps.keys, deps.storage));
+  app.use(reportPageRouter());
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -3,12 +3,21 @@ import type { AddressInfo } from 'node:net';
 import { ensureCredentials, KeyRing } from '../auth/keys';
 import { KeyStore } from '../auth/store';
 import type { CollectorConfig } from '../config';
-import { Pricer } from '../pricing';
+import { BudgetAlerter } from '../alerts/alerter';
+import { Mailer } from '../alerts/channels';
+import { AuditLog } from '../audit/log';
+import { BudgetEngine } from '../budgets/engine';
+import { LeaseBook } from '../budgets/leases';
+import { approvalRuleFor } from '../policy/approvals';
+import { PolicyFileError } from '../policy/load';
+import { PolicyPricer } from '../policy/pricing';
+import { PolicyStore } from '../policy/store';
 import { openStorage, type Storage } from '../storage/client';
 import { migrate } from '../storage/migrations';
 import { CallWriter } from '../storage/writer';
 import { ApprovalService } from '../approvals/service';
 import { ApprovalStore } from '../approvals/store';
+import { syncModelPrices } from '../catalog-sync';
 import { createApp } from './app';
 import { CollectorMetrics } from './metrics';
 
@@ -43,17 +52,66 @@ export async function startCollector(
     await storage.close().catch(() => undefined);
     throw err;
   }
+  await syncModelPrices(storage, log);
+  const auditLog = new AuditLog(storage);
+  const audit = (entry: Parameters<AuditLog['audit']>[0]) => auditLog.audit(entry);
+  let policies: PolicyStore;
+  try {
+    policies = await PolicyStore.open({
+      file: config.policyFile,
+      required: config.policyFileRequired,
+      log,
+      audit,
+      pollMs: config.policyPollMs,
+    });
+  } catch (err) {
+    // Every problem, one per line (FILE:LINE:COL  field  message  (hint)), before refusing to start.
+    if (err instanceof PolicyFileError) log(err.message);
+    await storage.close().catch(() => undefined);
+    throw err;
+  }
+  const pricer = new PolicyPricer(policies.policy);
+  policies.onChange((loaded) => pricer.use(loaded?.policy));
+  const budgets = new BudgetEngine({
+    storage,
+    policy: () => policies.policy,
+    unflushed: () => writer.unflushedCalls(),
+    log,
+  });
+  budgets.start();
+  const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
+  const alerter = new BudgetAlerter({
+    storage,
+    policy: () => policies.policy,
+    statuses: () => budgets.statuses({ fresh: true }),
+    mailer,
+    audit,
+    log,
+  });
+  alerter.start(config.alertCheckMs);
+  const stopPolicyWork = (): void => {
+    policies.close();
+    budgets.stop();
+    alerter.stop();
+    mailer?.close();
+  };
   const metrics = new CollectorMetrics();
   const app = createApp({
     storage,
     writer,
-    pricer: new Pricer(),
+    pricer,
     keys,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     ...(config.maxQueuedCalls !== undefined ? { maxQueuedCalls: config.maxQueuedCalls } : {}),
     log,
-    approvals: new ApprovalService(new ApprovalStore(storage)),
+    approvals: new ApprovalService(new ApprovalStore(storage), {
+      ruleFor: (costCenter) => approvalRuleFor(policies.policy, costCenter),
+      audit,
+    }),
+    budgets,
+    policy: () => policies.current,
+    leases: new LeaseBook(budgets),
   });
 
   const server = app.listen(config.port, config.host);
@@ -63,6 +121,7 @@ export async function startCollector(
       server.once('error', reject);
     });
   } catch (err) {
+    stopPolicyWork();
     await storage.close().catch(() => undefined);
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`, { cause: err });
@@ -87,6 +146,7 @@ export async function startCollector(
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         await stopped;
         clearTimeout(force);
+        stopPolicyWork();
         await writer.drain();
         await storage.close();
       })()),

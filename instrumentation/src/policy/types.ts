@@ -4,8 +4,10 @@
  * (which receives the parts it enforces from the collector's GET /v1/budgets).
  *
  * YAML keys are snake_case and map 1:1 onto these fields. The JSON Schema that validates the file
- * lives beside this module (policy.schema.json) and must stay in step with these types.
+ * lives beside this module (./schema.ts, published as policies/policy.schema.json) and must stay in
+ * step with these types. It is re-exported here because `tokenledger/policy` resolves to this module.
  */
+export { POLICY_SCHEMA, ATTRIBUTION_FIELDS, MATCH_FIELDS } from './schema';
 
 /** Attribution and call properties a policy can select on; a value or a list of values (any of). */
 export interface PolicyMatch {

@@ -1,0 +1,157 @@
+/**
+ * The collector's current policy, with hot reload. The file's mtime is polled (robust to editors
+ * that replace the file, and to a file that appears after start); a change is read once it has
+ * settled. A file that fails validation never replaces the last good policy: its problems are
+ * logged and both outcomes are audited.
+ */
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import type { PolicyFile } from 'tokenledger/policy';
+import type { AuditEntry } from '../audit/log';
+import { loadPolicy, PolicyFileError, formatProblem, type LoadedPolicy } from './load';
+
+export interface PolicyStoreOptions {
+  file: string;
+  /** The file was named explicitly (TOKENLEDGER_POLICY_FILE): its absence is an error. */
+  required: boolean;
+  log: (line: string) => void;
+  audit?: (entry: AuditEntry) => Promise<void>;
+  /** How often the file's mtime is checked; 0 disables hot reload. */
+  pollMs?: number;
+}
+
+export type PolicyListener = (loaded: LoadedPolicy | undefined) => void;
+
+const SETTLE_MS = 150;
+const ACTOR = 'system';
+
+export class PolicyStore {
+  private loaded: LoadedPolicy | undefined;
+  private readonly listeners: PolicyListener[] = [];
+  private watching = false;
+  private settle: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly options: PolicyStoreOptions) {}
+
+  /** Loads the file; throws PolicyFileError when it is invalid, or missing but required. */
+  static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
+    const store = new PolicyStore(options);
+    try {
+      store.loaded = await loadPolicy(options.file);
+    } catch (err) {
+      const missing =
+        err instanceof PolicyFileError &&
+        err.problems.length === 1 &&
+        err.problems[0]!.message === 'file not found';
+      if (!missing || options.required) throw err;
+      options.log(`no policy file at ${options.file}: running without policies`);
+    }
+    if (store.loaded) {
+      options.log(`policy ${options.file} loaded: ${describe(store.loaded.policy)}`);
+      await store.record('policy.loaded', store.loaded, {});
+    }
+    if ((options.pollMs ?? 1000) > 0) store.watch();
+    return store;
+  }
+
+  get current(): LoadedPolicy | undefined {
+    return this.loaded;
+  }
+
+  get policy(): PolicyFile | undefined {
+    return this.loaded?.policy;
+  }
+
+  onChange(listener: PolicyListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Re-reads the file now; resolves when done (a failure keeps the current policy). */
+  reload(): Promise<void> {
+    this.reloading = this.reloading.then(() => this.reloadNow());
+    return this.reloading;
+  }
+
+  close(): void {
+    if (this.watching) unwatchFile(this.options.file, this.onStat);
+    this.watching = false;
+    clearTimeout(this.settle);
+  }
+
+  private watch(): void {
+    watchFile(this.options.file, { interval: this.options.pollMs ?? 1000, persistent: false }, this.onStat);
+    this.watching = true;
+  }
+
+  private readonly onStat = (curr: Stats, prev: Stats): void => {
+    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size) return;
+    clearTimeout(this.settle);
+    this.settle = setTimeout(() => void this.reload(), SETTLE_MS);
+    this.settle.unref();
+  };
+
+  private async reloadNow(): Promise<void> {
+    const file = this.options.file;
+    let next: LoadedPolicy;
+    try {
+      next = await loadPolicy(file);
+    } catch (err) {
+      const problems = err instanceof PolicyFileError ? err.problems : [];
+      const lines = problems.map((p) => formatProblem(file, p));
+      this.options.log(
+        `policy ${file} not reloaded, keeping version ${short(this.loaded?.version)}:\n  ${lines.join('\n  ') || (err as Error).message}`,
+      );
+      await this.audit({
+        actor: ACTOR,
+        action: 'policy.rejected',
+        subject: file,
+        details: { kept_version: this.loaded?.version ?? null, problems },
+      });
+      return;
+    }
+    if (next.version === this.loaded?.version) return;
+    const previous = this.loaded?.version ?? null;
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        // A part that cannot take the new policy (e.g. an override the pricer refuses) vetoes it.
+        this.options.log(`policy ${file} not reloaded: ${(err as Error).message}`);
+        await this.audit({
+          actor: ACTOR,
+          action: 'policy.rejected',
+          subject: file,
+          details: { kept_version: previous, problems: [{ message: (err as Error).message }] },
+        });
+        return;
+      }
+    }
+    this.loaded = next;
+    this.options.log(`policy ${file} reloaded (version ${short(next.version)}): ${describe(next.policy)}`);
+    await this.record('policy.reloaded', next, { previous_version: previous });
+  }
+
+  private record(action: string, loaded: LoadedPolicy, extra: Record<string, unknown>): Promise<void> {
+    return this.audit({
+      actor: ACTOR,
+      action,
+      subject: loaded.file,
+      details: { version: loaded.version, policies: loaded.policy.policies.map((p) => p.name), ...extra },
+    });
+  }
+
+  private async audit(entry: AuditEntry): Promise<void> {
+    try {
+      await this.options.audit?.(entry);
+    } catch (err) {
+      this.options.log(`audit: ${(err as Error).message}`);
+    }
+  }
+}
+
+const short = (version: string | undefined): string => (version ? version.slice(0, 12) : 'none');
+
+function describe(p: PolicyFile): string {
+  const budgets = p.policies.filter((x) => x.budget).length;
+  return `${p.policies.length} policies, ${budgets} budgets${p.kill_switch ? ', KILL SWITCH ON' : ''}`;
+}
