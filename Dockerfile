@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# The tokenledger collector image: build with the whole workspace, run with only what the collector
+# needs (its compiled code, the panel catalog, the instrumentation's shared types, the migrations,
+# the OTLP proto definitions, the report page and production dependencies).
+
+FROM node:20.19-bookworm-slim AS build
+WORKDIR /app
+# Manifests first, so the dependency layer is cached until they change. npm ci needs every
+# workspace's package.json, including the test fixtures', to match the lockfile.
+COPY package.json package-lock.json ./
+COPY instrumentation/package.json instrumentation/
+COPY collector/package.json collector/
+COPY dashboards/package.json dashboards/
+COPY test/fixtures/openai-v4/package.json test/fixtures/openai-v4/
+COPY test/fixtures/sdk-previous/package.json test/fixtures/sdk-previous/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.base.json ./
+COPY instrumentation/ instrumentation/
+COPY dashboards/ dashboards/
+COPY collector/ collector/
+RUN npx tsc -b instrumentation dashboards collector \
+  && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20.19-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=4318 \
+    TOKENLEDGER_DATA_DIR=/var/lib/tokenledger
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/instrumentation/package.json instrumentation/
+COPY --from=build /app/instrumentation/dist instrumentation/dist
+COPY --from=build /app/dashboards/package.json dashboards/
+COPY --from=build /app/dashboards/dist dashboards/dist
+COPY --from=build /app/collector/package.json collector/
+COPY --from=build /app/collector/bin collector/bin
+COPY --from=build /app/collector/dist collector/dist
+COPY --from=build /app/collector/proto collector/proto
+COPY --from=build /app/collector/public collector/public
+# Migrations are read at start-up from <collector>/../clickhouse/migrations.
+COPY clickhouse/migrations clickhouse/migrations
+RUN mkdir -p /var/lib/tokenledger && chown node:node /var/lib/tokenledger
+USER node
+EXPOSE 4318
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:4318/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "collector/dist/cli/main.js", "collector"]
