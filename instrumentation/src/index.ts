@@ -29,11 +29,30 @@ export {
   ApprovalRequiredError,
   MaxTokensExceededError,
   KillSwitchError,
+  CollectorUnreachableError,
   isPolicyError,
+  type BudgetNumbers,
 } from './guard/errors';
+export { whenGuardReady } from './guard/install';
 export { start, type StartMode } from './start';
 export {
   OpenAIInstrumentation,
   type OpenAIInstrumentationConfig,
 } from './instrumentations/openai/instrumentation';
+export {
+  BedrockInstrumentation,
+  type BedrockInstrumentationConfig,
+} from './instrumentations/bedrock/instrumentation';
+export {
+  AnthropicInstrumentation,
+  type AnthropicInstrumentationConfig,
+} from './instrumentations/anthropic/instrumentation';
 export * from './semconv';
+export {
+  GoogleGenAIInstrumentation,
+  type GoogleGenAIInstrumentationConfig,
+} from './instrumentations/google-genai/instrumentation';
+export {
+  MistralInstrumentation,
+  type MistralInstrumentationConfig,
+} from './instrumentations/mistral/instrumentation';

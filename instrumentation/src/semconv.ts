@@ -144,7 +144,48 @@ export type Attribution = Partial<Record<AttributionField, string>>;
 
 // --- provider-specific names (one section per provider instrumentation) ---
 // anthropic
+/** The Message Batch a call belongs to (the Anthropic SDK's own name): set on one span per succeeded batch result. */
+export const ATTR_ANTHROPIC_MESSAGE_BATCH_ID = 'anthropic.message.batch.id';
+/** The app's `custom_id` of a batch request, to tell the results of one batch apart. */
+export const ATTR_ANTHROPIC_MESSAGE_BATCH_CUSTOM_ID = 'anthropic.message.batch.custom_id';
+/** Anthropic's `usage.service_tier` (standard, priority, batch); the SDK's own spans use the same name. */
+export const ATTR_ANTHROPIC_RESPONSE_SERVICE_TIER = 'anthropic.response.service_tier';
 // google-genai
+/** `@google/genai` against the Gemini Developer API (generativelanguage.googleapis.com, API key). */
+export const GEN_AI_PROVIDER_GCP_GEMINI = 'gcp.gemini';
+/** `@google/genai` in Vertex AI mode (`vertexai: true`). */
+export const GEN_AI_PROVIDER_GCP_VERTEX_AI = 'gcp.vertex_ai';
 // mistral
+export const GEN_AI_PROVIDER_MISTRAL_AI = 'mistral_ai';
 // bedrock
+export const GEN_AI_PROVIDER_AWS_BEDROCK = 'aws.bedrock';
+/** Request id of a Bedrock call (`$metadata.requestId`), to find it in AWS's own logs. */
+export const ATTR_AWS_REQUEST_ID = 'aws.request_id';
+/** The Bedrock runtime command that made the call: Converse, ConverseStream, InvokeModel, ... */
+export const ATTR_AWS_BEDROCK_COMMAND = 'aws.bedrock.command';
 // openai-compatible
+/** Providers recognised behind the `openai` SDK by base URL (semconv well-known values where they exist). */
+export const GEN_AI_PROVIDER_GROQ = 'groq';
+export const GEN_AI_PROVIDER_DEEPSEEK = 'deepseek';
+export const GEN_AI_PROVIDER_X_AI = 'x_ai';
+export const GEN_AI_PROVIDER_PERPLEXITY = 'perplexity';
+export const GEN_AI_PROVIDER_TOGETHER = 'together';
+export const GEN_AI_PROVIDER_OPENROUTER = 'openrouter';
+export const GEN_AI_PROVIDER_FIREWORKS = 'fireworks';
+/** Any other OpenAI-compatible server (vLLM, Ollama, LiteLLM, ...): priced through pricing overrides. */
+export const GEN_AI_PROVIDER_OPENAI_COMPATIBLE = 'openai_compatible';
+
+// --- collector input: foreign producers' names and HTTP client spans (shadow AI traffic) ---
+/** The Anthropic TypeScript SDK's own spans (scope `com.anthropic.sdk.typescript`): cache writes. */
+export const ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK = 'gen_ai.usage.cache_write.input_tokens';
+/** HTTP client spans: the stable HTTP semantic conventions, and the pre-1.21 names older instrumentations write. */
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+export const ATTR_URL_FULL = 'url.full';
+export const ATTR_URL_PATH = 'url.path';
+export const ATTR_HTTP_METHOD_OLD = 'http.method';
+export const ATTR_HTTP_URL_OLD = 'http.url';
+export const ATTR_HTTP_TARGET_OLD = 'http.target';
+export const ATTR_HTTP_HOST_OLD = 'http.host';
+export const ATTR_HTTP_STATUS_CODE_OLD = 'http.status_code';
+export const ATTR_NET_PEER_NAME_OLD = 'net.peer.name';
+export const ATTR_NET_PEER_PORT_OLD = 'net.peer.port';

@@ -3,6 +3,10 @@
  */
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { OpenAIInstrumentation } from './openai/instrumentation';
+import { BedrockInstrumentation } from './bedrock/instrumentation';
+import { AnthropicInstrumentation } from './anthropic/instrumentation';
+import { GoogleGenAIInstrumentation } from './google-genai/instrumentation';
+import { MistralInstrumentation } from './mistral/instrumentation';
 
 /** Constructing an instrumentation enables it (hooks `require` / `import` of its module). */
 export function createInstrumentations(): Instrumentation[] {
@@ -15,9 +19,9 @@ export function createInstrumentations(): Instrumentation[] {
     }
   };
   add(() => new OpenAIInstrumentation());
-  // anthropic
-  // google-genai
-  // mistral
-  // bedrock
+  add(() => new AnthropicInstrumentation());
+  add(() => new GoogleGenAIInstrumentation());
+  add(() => new MistralInstrumentation());
+  add(() => new BedrockInstrumentation());
   return all;
 }

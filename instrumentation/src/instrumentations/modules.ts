@@ -5,8 +5,8 @@
  */
 export const HOOKED_MODULES: string[] = [
   'openai',
-  // anthropic
-  // google-genai
-  // mistral
-  // bedrock
+  '@anthropic-ai/sdk',
+  '@google/genai',
+  '@mistralai/mistralai',
+  '@aws-sdk/client-bedrock-runtime',
 ];

@@ -1,0 +1,99 @@
+/**
+ * Anthropic instrumentation for `@anthropic-ai/sdk`, 0.x (tested on 0.137) and 1.x (tested on 1.12),
+ * CommonJS and ESM (the package ships a separate `.mjs` build, whose classes are patched on their own).
+ *
+ * Patched (prototype methods, shared by every client instance):
+ *   Anthropic.Messages.prototype.create                 chat, plain and `stream: true`; also what the
+ *                                                       `messages.stream()` helper calls
+ *   Anthropic.Beta.Messages.prototype.create            the same for `client.beta.messages`
+ *   Anthropic.Messages.Batches.prototype.results        one span per succeeded batch result
+ *   Anthropic.Beta.Messages.Batches.prototype.results   the same for beta batches
+ * The classes are statics of the exported Anthropic class in both builds.
+ */
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  isWrapped,
+} from '@opentelemetry/instrumentation';
+import { PACKAGE_NAME, VERSION } from '../../version';
+import { createPatchedResults } from './batch';
+import { createPatchedCreate } from './patch';
+import type { AnyRecord } from './usage';
+
+export const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
+/** Tested on 0.137 and 1.12; older 0.x releases are not verified, so not patched. */
+export const SUPPORTED_VERSIONS = ['>=0.137.0 <2'];
+
+export interface AnthropicInstrumentationConfig {
+  enabled?: boolean;
+}
+
+type Method = (...args: unknown[]) => unknown;
+type Target = [proto: AnyRecord, method: 'create' | 'results'];
+
+export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstrumentationConfig> {
+  constructor(config: AnthropicInstrumentationConfig = {}) {
+    super(`${PACKAGE_NAME}/instrumentation-anthropic`, VERSION, config);
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        ANTHROPIC_MODULE,
+        SUPPORTED_VERSIONS,
+        (moduleExports: unknown) => {
+          try {
+            this.patch(moduleExports);
+          } catch (err) {
+            this._diag.error('failed to patch @anthropic-ai/sdk', err);
+          }
+          return moduleExports;
+        },
+        (moduleExports: unknown) => {
+          try {
+            this.unpatch(moduleExports);
+          } catch {
+            // ignore
+          }
+        },
+      ),
+    ];
+  }
+
+  private targets(moduleExports: unknown): Target[] {
+    const m = moduleExports as AnyRecord | undefined;
+    // CJS exports and the ESM namespace both carry `Anthropic` (and `default`).
+    const Anthropic: AnyRecord | undefined = m?.Anthropic ?? m?.default?.Anthropic ?? m?.default;
+    const out: Target[] = [];
+    const add = (cls: AnyRecord | undefined, method: Target[1]): void => {
+      const proto = cls?.prototype as AnyRecord | undefined;
+      if (proto && typeof proto[method] === 'function') out.push([proto, method]);
+    };
+    for (const Messages of [Anthropic?.Messages, Anthropic?.Beta?.Messages]) {
+      add(Messages, 'create');
+      add(Messages?.Batches, 'results');
+    }
+    return out;
+  }
+
+  private patch(moduleExports: unknown): void {
+    const tracer = () => this.tracer;
+    for (const [proto, method] of this.targets(moduleExports)) {
+      // The require and import hooks can both reach one build: wrap once.
+      if (Object.prototype.hasOwnProperty.call(proto, method) && isWrapped(proto[method])) continue;
+      this._wrap(proto, method, (original: Method) =>
+        method === 'create'
+          ? (createPatchedCreate(original, tracer) as Method)
+          : (createPatchedResults(original, tracer) as Method),
+      );
+    }
+  }
+
+  private unpatch(moduleExports: unknown): void {
+    for (const [proto, method] of this.targets(moduleExports)) {
+      if (Object.prototype.hasOwnProperty.call(proto, method) && isWrapped(proto[method])) {
+        this._unwrap(proto, method);
+      }
+    }
+  }
+}
