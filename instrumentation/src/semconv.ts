@@ -177,7 +177,8 @@ export const GEN_AI_PROVIDER_OPENAI_COMPATIBLE = 'openai_compatible';
 
 // --- collector input: foreign producers' names and HTTP client spans (shadow AI traffic) ---
 /** The Anthropic TypeScript SDK's own spans (scope `com.anthropic.sdk.typescript`): cache writes. */
-export const ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK = 'gen_ai.usage.cache_write.input_tokens';
+export const ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK =
+  'gen_ai.usage.cache_write.input_tokens';
 /** HTTP client spans: the stable HTTP semantic conventions, and the pre-1.21 names older instrumentations write. */
 export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
 export const ATTR_URL_FULL = 'url.full';

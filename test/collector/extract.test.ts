@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { extractCalls, normaliseProvider, providerFromHost } from '../../collector/src/extract';
+import {
+  extractCalls,
+  normaliseProvider,
+  providerFromHost,
+  type UsageFlag,
+} from '../../collector/src/extract';
+import { TraceWindow } from '../../collector/src/ingest/trace-window';
+import { Pricer } from '../../collector/src/pricing/pricer';
 import type { ExtractedCall } from '../../collector/src/model';
 import { decodeTraceRequest } from '../../collector/src/otlp';
 import type { Attributes } from '@opentelemetry/api';
@@ -462,5 +469,70 @@ describe('GenAI call extraction', () => {
     assert.equal(providerFromHost('bedrock-runtime.us-east-1.amazonaws.com'), 'aws.bedrock');
     assert.equal(providerFromHost('generativelanguage.googleapis.com'), 'gcp.gemini');
     assert.equal(providerFromHost('example.com'), '');
+  });
+});
+
+describe('calls without reported usage', () => {
+  const chat = (attributes: Attributes): SpanSpec => ({
+    name: 'chat gpt-4o-mini',
+    attributes: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4o-mini',
+      ...attributes,
+    },
+  });
+  const flagOf = (spec: SpanSpec): boolean | undefined =>
+    (one({}, spec) as ExtractedCall & UsageFlag).usageMissing;
+
+  it('flags a successful call with no token counts, and only that', () => {
+    assert.equal(flagOf(chat({})), true);
+    assert.equal(flagOf(chat({ 'gen_ai.usage.input_tokens': 0, 'gen_ai.usage.output_tokens': 0 })), true);
+    assert.equal(flagOf(chat({ 'gen_ai.usage.input_tokens': 12 })), undefined);
+    // A failed or blocked call bills nothing: $0 is its true cost.
+    assert.equal(flagOf(chat({ 'error.type': 'rate_limit_exceeded' })), undefined);
+    assert.equal(flagOf(chat({ 'tokenledger.enforcement': 'blocked' })), undefined);
+  });
+
+  it('the pricer stores a flagged call unpriced, its catalog model still named', () => {
+    const c = new Pricer().price(one({}, chat({})));
+    assert.deepEqual([c.priced, c.costUsd, c.pricedModel], [false, '0', 'gpt-4o-mini']);
+  });
+});
+
+describe('trace window bounds', () => {
+  const call = (traceId: string, spanId: string) => ({
+    traceId,
+    spanId,
+    parentSpanId: '',
+    provider: 'openai',
+    responseId: '',
+    stored: true,
+  });
+
+  it('forgets a trace once it has been quiet longer than the window', () => {
+    let now = 0;
+    const window = new TraceWindow({ ttlMs: 1000, now: () => now });
+    window.rememberCalls([call('t1', 's1')]);
+    now = 900;
+    assert.equal([...window.priorCalls('t1')].length, 1);
+    now = 1901;
+    assert.equal([...window.priorCalls('t1')].length, 0);
+    window.rememberCalls([call('t2', 's1')]);
+    assert.equal(window.size, 1, 'the expired trace is evicted');
+  });
+
+  it('keeps at most maxSpans spans, dropping the least recently touched traces', () => {
+    const window = new TraceWindow({ maxSpans: 3, maxSpansPerTrace: 2 });
+    window.rememberCalls([call('t1', 'a'), call('t1', 'b'), call('t1', 'c')]);
+    assert.deepEqual(
+      [...window.priorCalls('t1')].map((c) => c.spanId),
+      ['b', 'c'],
+      'a trace keeps its newest spans',
+    );
+    window.rememberCalls([call('t2', 'a'), call('t2', 'b')]);
+    assert.equal(window.size, 1);
+    assert.deepEqual([...window.priorCalls('t1')], []);
+    assert.equal([...window.priorCalls('t2')].length, 2);
   });
 });

@@ -3,6 +3,8 @@
  * sets up its producer the way that producer documents it, calls a fake provider server, and
  * exports OTLP; the collector's pipeline must price what arrives exactly, count each call once,
  * and normalise tokens (OpenAI's prompt tokens include cached ones, Anthropic's input excludes them).
+ * A call whose producer reported no usage (a streamed completion under OpenLLMetry 0.27 or
+ * OpenInference) is stored unpriced, never as a $0 call.
  */
 import assert from 'node:assert/strict';
 import Decimal from 'decimal.js';
@@ -12,20 +14,7 @@ import { pricedCallsFrom } from '../support/price-sink';
 import { startCollectorProcess, type CollectorProcess } from '../support/collector-process';
 import { runProducer, startFakeAnthropic } from '../fixtures/producers/support';
 import type { PricedCall } from '../../collector/src/model';
-
-/** List prices, USD per million tokens (genai-prices catalog, as published by the providers). */
-const GPT_4O_MINI = { input: '0.15', cachedInput: '0.075', output: '0.6' };
-const CLAUDE_3_5_HAIKU = { input: '0.8', cacheRead: '0.08', cacheWrite: '1', output: '4' };
-
-const perM = (tokens: number, usdPerM: string): Decimal => new Decimal(usdPerM).times(tokens).div(1_000_000);
-
-/** What an OpenAI call costs: prompt tokens include the cached ones, which bill at the cached rate. */
-function openAiCost(prompt: number, cached: number, output: number): string {
-  return perM(prompt - cached, GPT_4O_MINI.input)
-    .plus(perM(cached, GPT_4O_MINI.cachedInput))
-    .plus(perM(output, GPT_4O_MINI.output))
-    .toFixed();
-}
+import { CLAUDE_3_5_HAIKU, openAiCost, perM } from '../fixtures/producers/prices';
 
 const summary = (c: PricedCall) => ({
   provider: c.provider,
@@ -35,6 +24,22 @@ const summary = (c: PricedCall) => ({
   output: c.outputTokens,
   cost: new Decimal(c.costUsd).toFixed(),
 });
+
+/** A streamed call whose producer recorded no usage: kept, unpriced, its model still named. */
+const unpricedSummary = (c: PricedCall) => ({
+  provider: c.provider,
+  tokens: c.inputTokens + c.outputTokens,
+  priced: c.priced,
+  cost: c.costUsd,
+  pricedModel: c.pricedModel,
+});
+const NO_USAGE = {
+  provider: 'openai',
+  tokens: 0,
+  priced: false,
+  cost: '0',
+  pricedModel: 'gpt-4o-mini',
+};
 
 describe('GenAI spans from third-party producers', function () {
   this.timeout(60_000);
@@ -84,8 +89,8 @@ describe('GenAI spans from third-party producers', function () {
       output: 200,
       cost: openAiCost(1000, 0, 200),
     });
-    // 0.27 records no usage on a streamed completion (even with include_usage): a call, with no tokens.
-    assert.equal(calls[1]!.inputTokens + calls[1]!.outputTokens, 0);
+    // 0.27 records no usage on a streamed completion (even with include_usage): a call of unknown cost.
+    assert.deepEqual(unpricedSummary(calls[1]!), NO_USAGE);
   });
 
   it('OpenInference on openai 7.x: cached prompt tokens priced at the cached rate', async () => {
@@ -101,6 +106,8 @@ describe('GenAI spans from third-party producers', function () {
       cost: openAiCost(1000, 400, 200),
     });
     assert.equal(calls[0]!.source, '@arizeai/openinference-instrumentation-openai');
+    // It records no usage on the streamed completion: stored, unpriced.
+    assert.deepEqual(unpricedSummary(calls[1]!), NO_USAGE);
   });
 
   it('OpenLIT on openai 7.x: chat and stream priced, its own HTTP child spans not counted', async () => {
@@ -114,21 +121,26 @@ describe('GenAI spans from third-party producers', function () {
     assert.ok(calls.every((c) => c.attribution.service === 'openlit-app'));
   });
 
-  it('OpenLLMetry @traceloop/instrumentation-anthropic: wrapper + SDK span count once, cache normalised', async () => {
-    const usage = { input: 100, output: 50, cacheRead: 1000, cacheWrite: 200 };
-    const anthropic = await startFakeAnthropic(usage);
+  const ANTHROPIC_USAGE = { input: 100, output: 50, cacheRead: 1000, cacheWrite: 200 };
+
+  async function runOpenLlmetryAnthropic(extra: Record<string, string> = {}): Promise<PricedCall[]> {
+    const anthropic = await startFakeAnthropic(ANTHROPIC_USAGE);
     try {
-      await run('openllmetry-anthropic.cjs', { FAKE_ANTHROPIC_URL: anthropic.url });
+      await run('openllmetry-anthropic.cjs', { FAKE_ANTHROPIC_URL: anthropic.url, ...extra });
     } finally {
       await anthropic.close();
     }
-    const calls = pricedCallsFrom(sink);
-    // The Anthropic SDK's own span (a child of OpenLLMetry's, same response id) repeats each call.
+    return pricedCallsFrom(sink);
+  }
+
+  /** Each call once, Anthropic's raw input_tokens normalised to the total (cache included). */
+  function assertAnthropicCallsOnce(calls: PricedCall[]): void {
+    const u = ANTHROPIC_USAGE;
     assert.equal(calls.length, 2, 'message + streamed message, each once');
-    const cost = perM(usage.input, CLAUDE_3_5_HAIKU.input)
-      .plus(perM(usage.cacheRead, CLAUDE_3_5_HAIKU.cacheRead))
-      .plus(perM(usage.cacheWrite, CLAUDE_3_5_HAIKU.cacheWrite))
-      .plus(perM(usage.output, CLAUDE_3_5_HAIKU.output))
+    const cost = perM(u.input, CLAUDE_3_5_HAIKU.input)
+      .plus(perM(u.cacheRead, CLAUDE_3_5_HAIKU.cacheRead))
+      .plus(perM(u.cacheWrite, CLAUDE_3_5_HAIKU.cacheWrite))
+      .plus(perM(u.output, CLAUDE_3_5_HAIKU.output))
       .toFixed();
     const expected = {
       provider: 'anthropic',
@@ -139,7 +151,25 @@ describe('GenAI spans from third-party producers', function () {
       cost,
     };
     assert.deepEqual(calls.map(summary), [expected, expected]);
+  }
+
+  it('OpenLLMetry @traceloop/instrumentation-anthropic: wrapper + SDK span count once, cache normalised', async () => {
+    const calls = await runOpenLlmetryAnthropic();
+    // The Anthropic SDK's own span (a child of OpenLLMetry's, same response id) repeats each call.
+    assertAnthropicCallsOnce(calls);
     assert.ok(calls.every((c) => c.source === '@traceloop/instrumentation-anthropic'));
+  });
+
+  it('OpenLLMetry anthropic, each span exported on its own: the repeat in a later request is recognised', async () => {
+    const calls = await runOpenLlmetryAnthropic({ TEST_SPAN_PROCESSOR: 'simple' });
+    assert.equal(sink.requests.length, 4, 'two calls, two spans each, one export request per span');
+    assertAnthropicCallsOnce(calls);
+    // Whichever span of a call ended (and was exported) first is the record; the later one is the
+    // repeat. The SDK's span ends first on a plain message, OpenLLMetry's first on a stream.
+    assert.deepEqual(
+      calls.map((c) => c.source),
+      ['com.anthropic.sdk.typescript', '@traceloop/instrumentation-anthropic'],
+    );
   });
 
   describe('through a real collector process', () => {
@@ -168,6 +198,24 @@ describe('GenAI spans from third-party producers', function () {
       assert.deepEqual(
         report.breakdown.map((r) => [r.service, r.provider, r.calls, r.input_tokens, r.output_tokens]),
         [['openlit-app', 'openai', 2, 2000, 400]],
+      );
+    });
+
+    it('a streamed call reported without usage is counted in unpriced_calls, not as $0 spend', async () => {
+      await runProducer('openllmetry-openai.cjs', {
+        FAKE_OPENAI_URL: fake.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${key}`,
+      });
+      const res = await fetch(`${collector.url}/v1/reports/spend?groupBy=service&service=openllmetry-app`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(res.status, 200);
+      const report = (await res.json()) as { total_usd: string; breakdown: Array<Record<string, unknown>> };
+      assert.equal(report.total_usd, openAiCost(1000, 0, 200), 'the priced call only');
+      assert.deepEqual(
+        report.breakdown.map((r) => [r.service, r.calls, r.unpriced_calls, r.spend_usd]),
+        [['openllmetry-app', 2, 1, openAiCost(1000, 0, 200)]],
       );
     });
   });

@@ -14,8 +14,10 @@ import {
   ATTR_GEN_AI_SYSTEM_DEPRECATED,
   ATTR_SERVER_ADDRESS,
   ATTR_TL_ENFORCEMENT,
+  ATTR_ANTHROPIC_MESSAGE_BATCH_ID,
 } from 'tokenledger/semconv';
 import type { ExtractedCall } from '../model';
+import type { BatchFlag } from '../pricing/batch';
 import type { OtlpSpan, OtlpTraceRequest } from '../otlp/types';
 import { STATUS_CODE_ERROR } from '../otlp/types';
 import { strAttr } from './attrs';
@@ -25,7 +27,8 @@ import { readGenAi } from './readers/gen-ai';
 import { readOpenInference } from './readers/openinference';
 import { readVercelAi } from './readers/vercel-ai';
 import type { Reader, Reading, SpanContext } from './reading';
-import { dropRepeats, type CallCandidate } from './repeats';
+import { dropRepeats, noPriorCalls, type CallCandidate, type PriorCall, type PriorCalls } from './repeats';
+import { isUsageMissing, type UsageFlag } from './usage';
 
 const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
 
@@ -44,7 +47,7 @@ export interface GenAiSpanRef {
 }
 
 export interface ExtractResult {
-  calls: ExtractedCall[];
+  calls: (ExtractedCall & UsageFlag)[];
   /** All spans in the request. */
   spans: number;
   /**
@@ -56,10 +59,13 @@ export interface ExtractResult {
   genaiSpans: GenAiSpanRef[];
   /** Spans no convention recognised (HTTP, DB, ...), ignored for now. */
   nonGenaiSpans: number;
+  /** Every call span of the request, for recognising its repeats in later requests. */
+  seenCalls: PriorCall[];
 }
 
-export function extractCalls(req: OtlpTraceRequest): ExtractResult {
-  const candidates: CallCandidate[] = [];
+/** `priorCalls`: the call spans earlier requests brought in the same traces (see ./repeats). */
+export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noPriorCalls): ExtractResult {
+  const candidates: CallCandidate<ExtractedCall & UsageFlag>[] = [];
   const genaiSpans: GenAiSpanRef[] = [];
   let spans = 0;
   let skipped = 0;
@@ -92,13 +98,14 @@ export function extractCalls(req: OtlpTraceRequest): ExtractResult {
       }
     }
   }
-  const { kept, repeats } = dropRepeats(candidates);
+  const { kept, repeats, seen } = dropRepeats(candidates, priorCalls);
   return {
     calls: kept,
     spans,
     skippedGenaiSpans: skipped + repeats,
     genaiSpans,
     nonGenaiSpans: spans - genaiSpans.length,
+    seenCalls: seen,
   };
 }
 
@@ -119,11 +126,11 @@ function read(span: OtlpSpan, ctx: SpanContext): Reading | 'skip' | null {
   return null;
 }
 
-function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall {
+function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & UsageFlag & BatchFlag {
   const a = span.attributes;
   const serverAddress = strAttr(a, ATTR_SERVER_ADDRESS);
   const tokens = normaliseTokens(r, isTokenledger(ctx));
-  return {
+  const call: ExtractedCall & UsageFlag & BatchFlag = {
     traceId: span.traceId,
     spanId: span.spanId,
     startTimeUnixNano: span.startTimeUnixNano,
@@ -144,6 +151,10 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall {
     source: ctx.scopeName,
     attribution: attributionOf(a, ctx.resource),
   };
+  if (isUsageMissing(call)) call.usageMissing = true;
+  // A result read from a provider's batch API: billed at the batch discount (pricing/batch.ts).
+  if (a[ATTR_ANTHROPIC_MESSAGE_BATCH_ID] !== undefined) call.batch = true;
+  return call;
 }
 
 type Tokens = Pick<

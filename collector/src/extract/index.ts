@@ -8,3 +8,5 @@ export {
 export { normaliseProvider, providerFromHost } from './providers';
 export { attributionOf } from './attribution';
 export type { Reading, Reader, SpanContext } from './reading';
+export type { PriorCall, PriorCalls } from './repeats';
+export { isUsageMissing, type UsageFlag } from './usage';

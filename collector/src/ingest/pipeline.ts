@@ -1,4 +1,8 @@
-/** Decoded OTLP request → priced GenAI calls: extraction, then pricing. Pure; no I/O. */
+/**
+ * Decoded OTLP request → priced GenAI calls and uninstrumented AI requests: extraction (against
+ * the trace window, so that spans of one call split over several export requests are still
+ * recognised), then pricing. No I/O; the window is the only state.
+ */
 import { extractCalls } from '../extract/extract';
 import { aiHostsFromEnv, type AiHostTable } from '../inventory/ai-hosts';
 import type { AiHttpCall } from '../inventory/model';
@@ -6,6 +10,8 @@ import { findUninstrumentedAiCalls } from '../inventory/shadow';
 import type { PricedCall } from '../model';
 import type { OtlpTraceRequest } from '../otlp/types';
 import type { Pricer } from '../pricing/pricer';
+import { coveredLater } from './covered-later';
+import { TraceWindow } from './trace-window';
 
 export interface IngestResult {
   calls: PricedCall[];
@@ -13,26 +19,51 @@ export interface IngestResult {
   spans: number;
   /** Spans recognised as GenAI calls (= calls.length). */
   genaiSpans: number;
-  /** GenAI spans that are not billable calls (outer SDK spans, tool executions, ...). */
+  /**
+   * GenAI spans that are not billable calls (outer SDK spans, tool executions, ...), and call
+   * spans repeating a call another span (of this or an earlier request) records.
+   */
   skippedGenaiSpans: number;
   /** Spans of no GenAI convention (HTTP, DB, ...). */
   nonGenaiSpans: number;
-  /** HTTP requests to AI APIs that no GenAI span covered (stored with the calls). */
+  /**
+   * HTTP requests to AI APIs that no GenAI span covered (stored with the calls), and requests
+   * recorded by earlier exports that a GenAI span of this one covers (`coveredLater`: deleted).
+   */
   aiHttpCalls: AiHttpCall[];
-  /** Calls whose model the catalog and overrides do not know (stored with cost 0, flagged). */
+  /** Calls stored unpriced: a model the catalog and overrides do not know, or no usage reported. */
   unpricedCalls: number;
   /** Spans the decoder rejected (bad ids); for the OTLP partial-success response. */
   rejectedSpans: number;
   errorMessage: string;
 }
 
+/**
+ * One window per pricer, i.e. per collector app: the receiver hands the pipeline its long-lived
+ * pricer, so the app's requests share a window while separate apps (and tests) do not.
+ */
+const windows = new WeakMap<Pricer, TraceWindow>();
+
+export function traceWindowFor(pricer: Pricer): TraceWindow {
+  let window = windows.get(pricer);
+  if (!window) windows.set(pricer, (window = new TraceWindow()));
+  return window;
+}
+
 export function processTraceRequest(
   req: OtlpTraceRequest,
   pricer: Pricer,
   aiHosts: AiHostTable = aiHostsFromEnv(),
+  window: TraceWindow = traceWindowFor(pricer),
 ): IngestResult {
-  const extracted = extractCalls(req);
-  const aiHttpCalls = findUninstrumentedAiCalls(req, extracted.genaiSpans, aiHosts);
+  const extracted = extractCalls(req, (traceId) => window.priorCalls(traceId));
+  const shadow = findUninstrumentedAiCalls(req, extracted.genaiSpans, aiHosts, (traceId) =>
+    window.genaiSpans(traceId),
+  );
+  const retracted = coveredLater(extracted.genaiSpans, (t) => window.shadowCalls(t));
+  window.rememberCalls(extracted.seenCalls);
+  window.rememberGenAiSpans(extracted.genaiSpans);
+  window.rememberShadowCalls(shadow);
   const calls = extracted.calls.map((c) => pricer.price(c));
   let unpriced = 0;
   for (const c of calls) if (!c.priced) unpriced++;
@@ -42,7 +73,7 @@ export function processTraceRequest(
     genaiSpans: calls.length,
     skippedGenaiSpans: extracted.skippedGenaiSpans,
     nonGenaiSpans: extracted.nonGenaiSpans,
-    aiHttpCalls,
+    aiHttpCalls: [...shadow, ...retracted],
     unpricedCalls: unpriced,
     rejectedSpans: req.rejectedSpans,
     errorMessage: req.errorMessage,

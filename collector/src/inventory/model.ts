@@ -2,8 +2,11 @@
 export interface AiHttpCall {
   traceId: string;
   spanId: string;
+  /** The HTTP span's parent ('' for a root span): what tells a GenAI span that covers it. */
+  parentSpanId: string;
   /** Nanoseconds since the epoch, decimal string. */
   startTimeUnixNano: string;
+  endTimeUnixNano: string;
   durationMs: number;
   service: string;
   environment: string;
@@ -15,4 +18,9 @@ export interface AiHttpCall {
   statusCode: number;
   /** The HTTP instrumentation that saw it (its scope name). */
   source: string;
+  /**
+   * Set on a request recorded by an earlier export that a GenAI span arriving later turned out to
+   * cover: it is not shadow traffic after all, and is deleted from ai_http_calls.
+   */
+  coveredLater?: boolean;
 }

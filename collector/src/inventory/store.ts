@@ -1,15 +1,44 @@
-/** ai_http_calls rows in, the inventory out (clickhouse/migrations/0004_ai_http_calls.sql). */
+/**
+ * ai_http_calls rows in (clickhouse/migrations/0004_ai_http_calls.sql): new uninstrumented
+ * requests inserted, earlier ones a later GenAI span turned out to cover deleted.
+ *
+ * Deletion is a lightweight DELETE (synchronous, by exact key and start time, so only the
+ * partition and granules of those rows are touched). It is needed only when a request's HTTP span
+ * was exported before the GenAI span that records it (per-span exporters, or a batch boundary
+ * between the two), and it is idempotent, so a retried export may repeat it safely. The operations
+ * on one storage run one at a time, in the order they were asked for, so a delete never overtakes
+ * the insert of the row it removes.
+ */
 import { createHash } from 'node:crypto';
+import { TupleParam } from '@clickhouse/client';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { nanosToDateTime64 } from '../storage/rows';
 import type { AiHttpCall } from './model';
 
+const queues = new WeakMap<Storage, Promise<unknown>>();
+
+/** Stores the new rows and deletes the ones marked `coveredLater`; resolves once both are done. */
+export function insertAiHttpCalls(storage: Storage, calls: AiHttpCall[]): Promise<void> {
+  const fresh = calls.filter((c) => c.coveredLater !== true);
+  const covered = calls.filter((c) => c.coveredLater === true);
+  if (fresh.length === 0 && covered.length === 0) return Promise.resolve();
+  const previous = queues.get(storage) ?? Promise.resolve();
+  const run = previous
+    .catch(() => undefined) // an earlier failure is its own caller's to report
+    .then(async () => {
+      await insertRows(storage, fresh);
+      await deleteRows(storage, covered);
+    });
+  queues.set(storage, run);
+  return run;
+}
+
 /**
- * Inserts the rows. A retried export repeats the same block: the deduplication token drops it,
- * ReplacingMergeTree converges any other repeat, and the inventory counts distinct span keys.
+ * A retried export repeats the same block: the deduplication token drops it, ReplacingMergeTree
+ * converges any other repeat, and the inventory counts distinct span keys.
  */
-export async function insertAiHttpCalls(storage: Storage, calls: AiHttpCall[]): Promise<void> {
+async function insertRows(storage: Storage, calls: AiHttpCall[]): Promise<void> {
   if (calls.length === 0) return;
   const { client, database } = storage;
   const hash = createHash('sha256');
@@ -36,6 +65,36 @@ export async function insertAiHttpCalls(storage: Storage, calls: AiHttpCall[]): 
     });
   } catch (cause) {
     throw new StorageError('inserting uninstrumented AI calls', {
+      cause,
+      detail: `${database}.ai_http_calls, ${calls.length} rows`,
+    });
+  }
+}
+
+async function deleteRows(storage: Storage, calls: AiHttpCall[]): Promise<void> {
+  if (calls.length === 0) return;
+  const { client, database } = storage;
+  let min = BigInt(calls[0]!.startTimeUnixNano);
+  let max = min;
+  for (const c of calls) {
+    const t = BigInt(c.startTimeUnixNano);
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  try {
+    await client.command({
+      query: `DELETE FROM ${database}.ai_http_calls
+              WHERE start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
+                AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
+                AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))}`,
+      query_params: {
+        min: min.toString(),
+        max: max.toString(),
+        keys: calls.map((c) => new TupleParam([c.traceId, c.spanId])),
+      },
+    });
+  } catch (cause) {
+    throw new StorageError('deleting AI calls a GenAI span covered', {
       cause,
       detail: `${database}.ai_http_calls, ${calls.length} rows`,
     });

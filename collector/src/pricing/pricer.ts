@@ -4,10 +4,12 @@
  */
 import type { ModelPrice } from '@pydantic/genai-prices';
 import { normaliseProvider } from '../extract/providers';
+import type { UsageFlag } from '../extract/usage';
 import type { ExtractedCall, PricedCall } from '../model';
 import { findModel, priceAt, type CatalogMatch } from './catalog';
 import { compileModelPrice, compileRate, computeCost, type CompiledPrice } from './cost';
 import { Money, formatUsd } from './money';
+import { batchFactor, type BatchFlag } from './batch';
 
 /**
  * A pricing override from the policy file. `discount` (0..1) multiplies the price by
@@ -56,11 +58,22 @@ export class Pricer {
     this.overrides = (opts?.overrides ?? []).map(compileOverride);
   }
 
-  price(call: ExtractedCall): PricedCall {
+  /** `call.batch`: the call came back from a provider's batch API, billed at its batch discount. */
+  price(call: ExtractedCall & BatchFlag & UsageFlag): PricedCall {
     const res = this.resolve(call.provider, call.responseModel || call.requestModel);
+    // No usage reported: the cost is unknown, not zero (the model is still named as priced).
+    if (call.usageMissing === true) return unpriced(call, res);
     const prices = res && this.pricesFor(res, call.startTimeUnixNano);
     if (!res || !prices) return unpriced(call);
-    const cost = computeCost(prices, call);
+    let cost = computeCost(prices, call);
+    const factor = call.batch === true ? batchFactor(res.pricedProvider, call.provider) : undefined;
+    if (factor) {
+      cost = {
+        input: cost.input.times(factor),
+        output: cost.output.times(factor),
+        total: cost.total.times(factor),
+      };
+    }
     return withPrice(
       call,
       formatUsd(cost.total),
@@ -188,8 +201,8 @@ function callTime(startTimeUnixNano: string): Date {
   return ms > 0 ? new Date(ms) : new Date();
 }
 
-function unpriced(call: ExtractedCall): PricedCall {
-  return withPrice(call, '0', '0', '0', false, '', '');
+function unpriced(call: ExtractedCall, known?: Resolution | null): PricedCall {
+  return withPrice(call, '0', '0', '0', false, known?.pricedProvider ?? '', known?.pricedModel ?? '');
 }
 
 /**

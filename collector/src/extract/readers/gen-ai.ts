@@ -13,6 +13,7 @@ import {
   ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY,
+  ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK,
   ATTR_GEN_AI_USAGE_COMPLETION_TOKENS_DEPRECATED,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
@@ -27,7 +28,6 @@ import {
   GEN_AI_OPERATION_TEXT_COMPLETION,
 } from 'tokenledger/semconv';
 import { boolAttr, hasAny, intAttr, strAttr } from '../attrs';
-import { ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK } from '../foreign-attrs';
 import { normaliseProvider, PROVIDER_ANTHROPIC } from '../providers';
 import type { Reader, SpanContext } from '../reading';
 

@@ -1,0 +1,22 @@
+/**
+ * Calls whose producer recorded no token usage. Every successful LLM call bills tokens, so a call
+ * that reports none (OpenLLMetry 0.27 and OpenInference on streamed OpenAI completions, any
+ * instrumentation on a stream whose usage was not requested) has unknown cost, not zero cost: the
+ * pricer stores it unpriced, so it shows in the "unpriced" share instead of understating spend.
+ * Failed and blocked calls are exempt: the provider bills no tokens for them.
+ */
+import { ENFORCEMENT_BLOCKED } from 'tokenledger/semconv';
+import type { ExtractedCall } from '../model';
+
+/** The extra the pricer reads on a call: the producer reported no token usage for it. */
+export interface UsageFlag {
+  usageMissing?: boolean;
+}
+
+export function isUsageMissing(
+  c: Pick<ExtractedCall, 'inputTokens' | 'outputTokens' | 'errorType' | 'enforcement'>,
+): boolean {
+  return (
+    c.inputTokens === 0 && c.outputTokens === 0 && c.errorType === '' && c.enforcement !== ENFORCEMENT_BLOCKED
+  );
+}

@@ -1,0 +1,28 @@
+/**
+ * HTTP requests an earlier export recorded as uninstrumented AI traffic that a GenAI span of this
+ * export covers (the HTTP span ended, and was exported, before the GenAI span around it).
+ */
+import type { GenAiSpanRef } from '../extract/extract';
+import type { AiHttpCall } from '../inventory/model';
+import { covers } from '../inventory/shadow';
+
+export function coveredLater(
+  genaiSpans: GenAiSpanRef[],
+  recordedShadow: (traceId: string) => Iterable<AiHttpCall>,
+): AiHttpCall[] {
+  const byTrace = new Map<string, GenAiSpanRef[]>();
+  for (const g of genaiSpans) {
+    let list = byTrace.get(g.traceId);
+    if (!list) byTrace.set(g.traceId, (list = []));
+    list.push(g);
+  }
+  const out: AiHttpCall[] = [];
+  for (const [traceId, spans] of byTrace) {
+    for (const http of recordedShadow(traceId)) {
+      // Kept in the window and repeated on every covering arrival: the delete is idempotent, and a
+      // retried export (after a failed delete) must ask for it again.
+      if (spans.some((g) => covers(g, http, http.provider))) out.push({ ...http, coveredLater: true });
+    }
+  }
+  return out;
+}
