@@ -1,0 +1,100 @@
+/**
+ * One instrumented `@google/genai` request and how it ends: a GenerateContentResponse, an
+ * EmbedContentResponse, or a stream of GenerateContentResponse chunks. The stream is the SDK's own
+ * async generator object; its `next` / `return` / `throw` are observed in place, so the app keeps
+ * the very object (and chunks) the SDK made.
+ */
+import type { Attributes, Span } from '@opentelemetry/api';
+import { CallSpan } from './call-span';
+import { ObservedIterator, type StreamObserver } from './observed-iterator';
+import {
+  GeminiOperation,
+  setEmbeddingUsageAttributes,
+  setResponseAttributes,
+  setUsageAttributes,
+  type AnyRecord,
+} from './utils';
+
+export class GeminiCall extends CallSpan implements StreamObserver {
+  /** Stream state: usageMetadata is repeated on chunks, the last one is complete. */
+  private readonly collected: Attributes = {};
+  private usage: AnyRecord | undefined;
+
+  constructor(
+    span: Span,
+    private readonly op: GeminiOperation,
+    private readonly abortSignal: AbortSignal | undefined,
+  ) {
+    super(span);
+  }
+
+  /** The resolved value of the patched method; returned unchanged. */
+  onResolved(value: unknown): unknown {
+    try {
+      if (value === null || typeof value !== 'object') this.end();
+      else if (this.op === GeminiOperation.Stream) this.observeStream(value as AnyRecord);
+      else this.onResponse(value as AnyRecord);
+    } catch {
+      this.end();
+    }
+    return value;
+  }
+
+  private onResponse(response: AnyRecord): void {
+    const attrs: Attributes = {};
+    if (this.op === GeminiOperation.Embed) {
+      setEmbeddingUsageAttributes(attrs, response);
+    } else {
+      setResponseAttributes(attrs, response);
+      setUsageAttributes(attrs, response.usageMetadata);
+    }
+    this.setAttributes(attrs);
+    this.end();
+  }
+
+  private observeStream(gen: AnyRecord): void {
+    if (typeof gen.next !== 'function') {
+      this.end();
+      return;
+    }
+    const observed = new ObservedIterator(
+      gen.next.bind(gen),
+      typeof gen.return === 'function' ? gen.return.bind(gen) : undefined,
+      typeof gen.throw === 'function' ? gen.throw.bind(gen) : undefined,
+      this,
+    );
+    // Own properties shadow the generator's methods; `gen[Symbol.asyncIterator]()` still returns gen.
+    gen.next = (...a: [] | [unknown]) => observed.next(...a);
+    gen.return = (v?: unknown) => observed.return(v);
+    gen.throw = (e?: unknown) => observed.throw(e);
+  }
+
+  onItem(item: unknown): void {
+    if (item === null || typeof item !== 'object') return;
+    const chunk = item as AnyRecord;
+    setResponseAttributes(this.collected, chunk);
+    const usage = chunk.usageMetadata;
+    if (usage !== null && typeof usage === 'object') this.usage = usage;
+  }
+
+  onDone(): void {
+    this.setCollected();
+    if (this.abortSignal?.aborted === true) this.aborted();
+    else this.end();
+  }
+
+  onCancelled(): void {
+    this.setCollected();
+    this.cancelled();
+  }
+
+  onError(err: unknown): void {
+    this.setCollected();
+    this.fail(err);
+  }
+
+  private setCollected(): void {
+    setUsageAttributes(this.collected, this.usage);
+    this.setAttributes(this.collected);
+  }
+}

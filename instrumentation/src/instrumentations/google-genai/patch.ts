@@ -1,0 +1,101 @@
+/**
+ * The wrapper around each patched `Models` method (`generateContentInternal(params)` and friends).
+ * Those are the methods that send exactly one HTTP request: the public `generateContent` /
+ * `generateContentStream` / `embedContent` are per-instance arrow functions that call them (once,
+ * or several times for automatic function calling and automatic continuation), so every request
+ * gets its own span. The promise and the stream object the SDK returns reach the app unchanged.
+ */
+import { context, SpanKind, type Tracer } from '@opentelemetry/api';
+import { addAttributionAttributes } from '../../attribution';
+import { runGuard } from '../shared/guarded';
+import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
+import { GeminiCall } from './call';
+import {
+  GeminiOperation,
+  operationName,
+  paramsWithVerdict,
+  requestAttributes,
+  requestedMaxTokens,
+  requestedModel,
+  serverInfo,
+  spanName,
+  type AnyRecord,
+  type ServerInfo,
+} from './utils';
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+export function createPatchedMethod(original: Method, op: GeminiOperation, tracer: () => Tracer): Method {
+  return function patchedModelsMethod(this: unknown, ...args: unknown[]): unknown {
+    let call: GeminiCall | undefined;
+    let callArgs = args;
+    try {
+      const params = args[0] as AnyRecord | undefined;
+      if (params !== null && typeof params === 'object') {
+        const parent = context.active();
+        const attributes = requestAttributes(op, params, serverOf(this));
+        addAttributionAttributes(parent, attributes);
+        const span = tracer().startSpan(spanName(op, params), { kind: SpanKind.CLIENT, attributes }, parent);
+        const guarded = runGuard(
+          span,
+          attributes[ATTR_GEN_AI_PROVIDER_NAME] as string,
+          operationName(op),
+          requestedModel(params),
+          requestedMaxTokens(op, params),
+          attributes,
+        );
+        // Blocked by policy: no request; the app's generateContent() rejects with the policy error.
+        if (guarded.blocked) return Promise.reject(guarded.blocked);
+        const sent = guarded.verdict ? paramsWithVerdict(op, params, guarded.verdict) : params;
+        if (sent !== params) {
+          callArgs = args.slice();
+          callArgs[0] = sent;
+        }
+        if (span.isRecording()) call = new GeminiCall(span, op, abortSignalOf(sent));
+        else span.end();
+      }
+    } catch {
+      call = undefined;
+    }
+    if (!call) return original.apply(this, callArgs);
+
+    let result: unknown;
+    try {
+      // Not run inside context.with(span): see the OpenAI patch (promise hooks cost the whole app).
+      result = original.apply(this, callArgs);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+    const c = call;
+    if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+      // Observe on a branch: the app gets the SDK's own promise.
+      (result as Promise<unknown>).then(
+        (v) => c.onResolved(v),
+        (err: unknown) => c.fail(err),
+      );
+    } else {
+      c.onResolved(result);
+    }
+    return result;
+  };
+}
+
+/** Server and provider of the `Models` instance's ApiClient, cached per client. */
+const serverCache = new WeakMap<object, ServerInfo>();
+
+function serverOf(models: unknown): ServerInfo {
+  const client = (models as AnyRecord | undefined)?.apiClient as object | undefined;
+  if (client === null || typeof client !== 'object') return serverInfo(undefined);
+  let info = serverCache.get(client);
+  if (!info) {
+    info = serverInfo(client);
+    serverCache.set(client, info);
+  }
+  return info;
+}
+
+function abortSignalOf(params: AnyRecord): AbortSignal | undefined {
+  const signal = params.config?.abortSignal;
+  return signal !== null && typeof signal === 'object' ? (signal as AbortSignal) : undefined;
+}

@@ -1,0 +1,128 @@
+/**
+ * One instrumented Mistral call and how it ends: a ChatCompletionResponse / EmbeddingResponse, or an
+ * EventStream (a ReadableStream of `{ data: CompletionChunk }` events, usage on the last chunk).
+ * The stream object reaching the app is the SDK's own: its `Symbol.asyncIterator` and `getReader`
+ * are observed in place and every event passes through by reference.
+ */
+import type { Attributes, Span } from '@opentelemetry/api';
+import { ATTR_GEN_AI_RESPONSE_FINISH_REASONS } from '../../semconv';
+import { CallSpan } from '../google-genai/call-span';
+import { ObservedIterator, type StreamObserver } from '../google-genai/observed-iterator';
+import { MistralOperation, setResponseAttributes, setUsageAttributes, type AnyRecord } from './utils';
+
+type Read = () => Promise<IteratorResult<unknown>>;
+
+export class MistralCall extends CallSpan implements StreamObserver {
+  private readonly collected: Attributes = {};
+  private usage: AnyRecord | undefined;
+  private finishReasons: string[] | undefined;
+
+  constructor(
+    span: Span,
+    private readonly op: MistralOperation,
+    private readonly abortSignal: AbortSignal | undefined,
+  ) {
+    super(span);
+  }
+
+  /** The resolved value of the patched method; returned unchanged. */
+  onResolved(value: unknown): unknown {
+    try {
+      if (value === null || typeof value !== 'object') this.end();
+      else if (this.op === MistralOperation.Stream) this.observeStream(value as AnyRecord);
+      else this.onResponse(value as AnyRecord);
+    } catch {
+      this.end();
+    }
+    return value;
+  }
+
+  private onResponse(response: AnyRecord): void {
+    const attrs: Attributes = {};
+    setResponseAttributes(attrs, response);
+    setUsageAttributes(attrs, response.usage);
+    this.setAttributes(attrs);
+    this.end();
+  }
+
+  private observeStream(streamObj: AnyRecord): void {
+    const stream = streamObj as Record<PropertyKey, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const iterate = stream[Symbol.asyncIterator] as ((...a: unknown[]) => AsyncIterator<unknown>) | undefined;
+    const getReader = stream.getReader as ((...a: unknown[]) => AnyRecord) | undefined;
+    if (typeof iterate !== 'function') {
+      this.end();
+      return;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const call = this;
+    stream[Symbol.asyncIterator] = function (this: unknown, ...a: unknown[]) {
+      return ObservedIterator.wrap(iterate.apply(this, a), call);
+    };
+    if (typeof getReader === 'function') {
+      stream.getReader = function (this: unknown, ...a: unknown[]) {
+        const reader = getReader.apply(this, a);
+        try {
+          call.observeReader(reader);
+        } catch {
+          // leave the reader as it is
+        }
+        return reader;
+      };
+    }
+  }
+
+  /** An app reading with `getReader().read()`: same reader object, `read` / `cancel` observed. */
+  private observeReader(reader: AnyRecord): void {
+    const read = reader.read as Read;
+    const cancel = reader.cancel as (reason?: unknown) => Promise<void>;
+    if (typeof read !== 'function') return;
+    const observed = new ObservedIterator(
+      () => read.call(reader),
+      (v) => cancel.call(reader, v).then(() => ({ done: true, value: undefined })),
+      undefined,
+      this,
+    );
+    reader.read = () => observed.next();
+    if (typeof cancel === 'function')
+      reader.cancel = (reason?: unknown) => observed.return(reason).then(() => undefined);
+  }
+
+  onItem(item: unknown): void {
+    if (item === null || typeof item !== 'object') return;
+    const chunk = (item as AnyRecord).data;
+    if (chunk === null || typeof chunk !== 'object') return;
+    setResponseAttributes(this.collected, { id: chunk.id, model: chunk.model });
+    const choices = chunk.choices;
+    if (Array.isArray(choices)) {
+      for (let i = 0; i < choices.length; i++) {
+        const c = choices[i];
+        if (typeof c?.finishReason === 'string')
+          (this.finishReasons ??= [])[typeof c.index === 'number' ? c.index : i] = c.finishReason;
+      }
+    }
+    if (chunk.usage !== null && typeof chunk.usage === 'object') this.usage = chunk.usage;
+  }
+
+  onDone(): void {
+    this.setCollected();
+    if (this.abortSignal?.aborted === true) this.aborted();
+    else this.end();
+  }
+
+  onCancelled(): void {
+    this.setCollected();
+    this.cancelled();
+  }
+
+  onError(err: unknown): void {
+    this.setCollected();
+    this.fail(err);
+  }
+
+  private setCollected(): void {
+    const reasons = this.finishReasons?.filter((r) => typeof r === 'string');
+    if (reasons?.length) this.collected[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
+    setUsageAttributes(this.collected, this.usage);
+    this.setAttributes(this.collected);
+  }
+}

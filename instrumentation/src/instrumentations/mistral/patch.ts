@@ -1,0 +1,96 @@
+/**
+ * The wrapper around each patched Mistral SDK method (`chat.complete(request, options)`,
+ * `chat.stream(...)`, `embeddings.create(...)`). The promise and the EventStream the SDK returns
+ * reach the app unchanged.
+ */
+import { context, SpanKind, trace, type Context, type Tracer } from '@opentelemetry/api';
+import { addAttributionAttributes } from '../../attribution';
+import { GEN_AI_PROVIDER_MISTRAL_AI } from '../../semconv';
+import { runGuard } from '../shared/guarded';
+import { MistralCall } from './call';
+import { sdkTracingOn, telemetryEnvIsGlobal } from './sdk-tracing';
+import {
+  MistralOperation,
+  operationName,
+  requestAttributes,
+  requestedMaxTokens,
+  requestedModel,
+  requestWithVerdict,
+  serverInfo,
+  spanName,
+  type AnyRecord,
+} from './utils';
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+export function createPatchedMethod(original: Method, op: MistralOperation, tracer: () => Tracer): Method {
+  const envGlobal = telemetryEnvIsGlobal();
+  return function patchedMistralMethod(this: unknown, ...args: unknown[]): unknown {
+    let call: MistralCall | undefined;
+    let callArgs = args;
+    let sdkParent: Context | undefined;
+    try {
+      const request = args[0] as AnyRecord | undefined;
+      if (request !== null && typeof request === 'object') {
+        const parent = context.active();
+        const attributes = requestAttributes(op, request, serverInfo(this));
+        addAttributionAttributes(parent, attributes);
+        const span = tracer().startSpan(spanName(op, request), { kind: SpanKind.CLIENT, attributes }, parent);
+        const guarded = runGuard(
+          span,
+          GEN_AI_PROVIDER_MISTRAL_AI,
+          operationName(op),
+          requestedModel(request),
+          requestedMaxTokens(op, request),
+          attributes,
+        );
+        // Blocked by policy: no request; the app's complete() / stream() / create() rejects.
+        if (guarded.blocked) return Promise.reject(guarded.blocked);
+        const sent = guarded.verdict ? requestWithVerdict(op, request, guarded.verdict) : request;
+        if (sent !== request) {
+          callArgs = args.slice();
+          callArgs[0] = sent;
+        }
+        if (span.isRecording()) {
+          call = new MistralCall(span, op, abortSignalOf(args[1]));
+          if (sdkTracingOn(this, envGlobal)) sdkParent = trace.setSpan(parent, span);
+        } else {
+          span.end();
+        }
+      }
+    } catch {
+      call = undefined;
+    }
+    if (!call) return original.apply(this, callArgs);
+
+    let result: unknown;
+    try {
+      // Run inside our span's context only when the SDK records its own span (see ./sdk-tracing.ts):
+      // entering a context switches on promise hooks for the whole app (see the OpenAI patch).
+      result = sdkParent
+        ? context.with(sdkParent, () => original.apply(this, callArgs))
+        : original.apply(this, callArgs);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+    const c = call;
+    if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+      // Observe on a branch: the app gets the SDK's own promise.
+      (result as Promise<unknown>).then(
+        (v) => c.onResolved(v),
+        (err: unknown) => c.fail(err),
+      );
+    } else {
+      c.onResolved(result);
+    }
+    return result;
+  };
+}
+
+/** The AbortSignal of the SDK's per-call options (`signal`, or `fetchOptions.signal`). */
+function abortSignalOf(options: unknown): AbortSignal | undefined {
+  const o = options as AnyRecord | undefined;
+  const signal = o?.signal ?? o?.fetchOptions?.signal;
+  return signal !== null && typeof signal === 'object' ? (signal as AbortSignal) : undefined;
+}
