@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..');
-const BENCHMARKS = ['openai-overhead', 'collector-ingest'];
+const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards'];
 
 if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
   console.error('installing bench dependencies: npm --prefix bench ci');
@@ -83,6 +83,11 @@ const md = [
   '  collector stops) and must equal the spans sent. Peak RSS is the collector’s `VmHWM`. The ceiling is a raw',
   '  `@clickhouse/client` JSONEachRow insert of the same rows into the same schema (the collector’s',
   '  migrations, rollup view included) on embedded chdb in its own process; the CPU breakdown is in-process.',
+  '- **Dashboards** (`bench/dashboards.mjs`): 10 M calls seeded into embedded ClickHouse with `INSERT … SELECT',
+  '  FROM numbers()` (the rollup view fills `spend_hourly`), plus a minute of budget snapshots per policy,',
+  '  outcomes and catalog prices; every CFO-overview panel runs as the collector runs it (query parameters),',
+  '  month to date, as shipped (rollup) and with `spend_hourly` replaced by the same columns computed from',
+  '  `llm_calls` (raw scan). Target: the whole overview in ≤ 1 s.',
   '',
   ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
 ].join('\n');

@@ -1,0 +1,195 @@
+/** CFO overview: what AI costs, who spends it, whether it is attributed, where the month will end. */
+import type { DashboardDef } from './types';
+import { labelled, share, SNAPSHOT_LOOKBACK, table } from './sql';
+
+const HOURLY = table('spend_hourly');
+const CALLS = table('llm_calls');
+const SNAPSHOTS = table('budget_snapshots');
+const OUTCOMES = table('outcomes');
+
+/** Latest snapshot per policy as of the end of the range (the latest row is the current period's). */
+const CURRENT_BUDGETS = `
+  SELECT
+    policy,
+    argMax(period, at) AS period,
+    argMax(limit_usd, at) AS limit_usd,
+    argMax(spent_usd, at) AS spent_usd,
+    argMax(forecast_usd, at) AS forecast_usd,
+    argMax(state, at) AS state
+  FROM ${SNAPSHOTS}
+  WHERE at <= $__toTime AND at > $__toTime - ${SNAPSHOT_LOOKBACK}
+  GROUP BY policy`;
+
+export const CFO_DASHBOARD: DashboardDef = {
+  uid: 'tokenledger-cfo',
+  title: 'tokenledger — CFO overview',
+  description:
+    'AI spend this month, by team and feature, against budgets, with unit economics per user and outcome.',
+  tags: ['tokenledger', 'finops', 'ai-spend'],
+  timeFrom: 'now/M',
+  timeTo: 'now',
+  variables: [],
+  panels: [
+    {
+      id: 'cfo-total-spend',
+      title: 'AI spend',
+      question: 'How much have we spent on AI in this period?',
+      sql: `SELECT sum(cost_usd) AS spend_usd FROM ${HOURLY} WHERE $__timeFilter(hour)`,
+      format: 'table',
+      visualization: 'stat',
+      unit: 'currencyUSD',
+      width: 6,
+      height: 5,
+    },
+    {
+      id: 'cfo-projected-month-end',
+      title: 'Projected month-end spend vs monthly budgets',
+      question: 'At the current pace, where will this month end, and against which budget?',
+      sql: `
+WITH
+  toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') AS month_start,
+  month_start + toIntervalMonth(1) AS month_end,
+  (SELECT sum(cost_usd) FROM ${HOURLY} WHERE hour >= month_start AND hour <= $__toTime) AS month_to_date
+SELECT
+  month_to_date AS month_to_date_usd,
+  month_to_date * dateDiff('second', month_start, month_end) / greatest(dateDiff('second', month_start, $__toTime), 1) AS projected_usd,
+  (SELECT sum(limit_usd) FROM (${CURRENT_BUDGETS}) WHERE period = 'monthly') AS monthly_budget_usd`,
+      format: 'table',
+      visualization: 'stat',
+      unit: 'currencyUSD',
+      width: 10,
+      height: 5,
+    },
+    {
+      id: 'cfo-unattributed-share',
+      title: 'Unattributed and unpriced',
+      question:
+        'How much of the spend has no owner (no team and no cost center), and how many calls could not be priced?',
+      sql: `
+SELECT
+  sumIf(cost_usd, team = '' AND cost_center = '') AS unattributed_usd,
+  ${share("sumIf(cost_usd, team = '' AND cost_center = '')", 'sum(cost_usd)')} AS unattributed_share,
+  sum(unpriced_calls) AS unpriced_calls,
+  ${share('unpriced_calls', 'sum(calls)')} AS unpriced_call_share
+FROM ${HOURLY}
+WHERE $__timeFilter(hour)`,
+      format: 'table',
+      visualization: 'stat',
+      unit: 'percentunit',
+      width: 8,
+      height: 5,
+    },
+    {
+      id: 'cfo-spend-by-team',
+      title: 'Spend by team',
+      question: 'Which teams spend the most on AI?',
+      sql: `
+SELECT ${labelled('team')} AS team, sum(cost_usd) AS spend_usd, sum(calls) AS calls
+FROM ${HOURLY}
+WHERE $__timeFilter(hour)
+GROUP BY team
+ORDER BY spend_usd DESC, team`,
+      format: 'table',
+      visualization: 'barchart',
+      unit: 'currencyUSD',
+    },
+    {
+      id: 'cfo-budgets-near-cap',
+      title: 'Budgets approaching their caps',
+      question: 'Which services and policies are close to (or over) their budget?',
+      sql: `
+SELECT policy, period, spent_usd, limit_usd, forecast_usd, ${share('spent_usd', 'limit_usd')} AS used_share, state
+FROM (${CURRENT_BUDGETS})
+ORDER BY used_share DESC, policy`,
+      format: 'table',
+      visualization: 'bargauge',
+      unit: 'percentunit',
+    },
+    {
+      id: 'cfo-monthly-trend',
+      title: 'Month over month',
+      question: 'How does AI spend trend month over month (last 12 months)?',
+      sql: `
+SELECT toDateTime(toStartOfMonth(hour), 'UTC') AS time, sum(cost_usd) AS spend_usd
+FROM ${HOURLY}
+WHERE hour >= toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') - toIntervalMonth(11) AND hour <= $__toTime
+GROUP BY time
+ORDER BY time`,
+      format: 'time_series',
+      visualization: 'barchart',
+      unit: 'currencyUSD',
+    },
+    {
+      id: 'cfo-models-in-use',
+      title: 'Models in use',
+      question: 'Which models do we pay for, and how much each?',
+      sql: `
+SELECT provider, model, sum(calls) AS calls, sum(cost_usd) AS spend_usd
+FROM ${HOURLY}
+WHERE $__timeFilter(hour)
+GROUP BY provider, model
+ORDER BY spend_usd DESC, provider, model`,
+      format: 'table',
+      visualization: 'table',
+      unit: 'currencyUSD',
+    },
+    {
+      id: 'cfo-cost-per-feature',
+      title: 'Cost per feature',
+      question: 'What does each AI feature cost?',
+      sql: `
+SELECT ${labelled('feature')} AS feature, sum(cost_usd) AS spend_usd, sum(calls) AS calls
+FROM ${HOURLY}
+WHERE $__timeFilter(hour)
+GROUP BY feature
+ORDER BY spend_usd DESC, feature`,
+      format: 'table',
+      visualization: 'barchart',
+      unit: 'currencyUSD',
+    },
+    {
+      id: 'cfo-cost-per-user',
+      title: 'Cost per user',
+      question: 'What does each AI feature cost per active user (distinct enduser.id)?',
+      sql: `
+SELECT
+  ${labelled('feature')} AS feature,
+  sum(cost_usd) AS spend_usd,
+  -- Distinct 64-bit hashes: exact barring a hash collision, and 2-3x faster than distinct strings.
+  uniqExactIf(cityHash64(end_user), end_user != '') AS users,
+  if(users = 0, NULL, spend_usd / users) AS cost_per_user_usd
+FROM ${CALLS}
+WHERE $__timeFilter(start_time)
+GROUP BY feature
+ORDER BY spend_usd DESC, feature`,
+      format: 'table',
+      visualization: 'table',
+      unit: 'currencyUSD',
+    },
+    {
+      id: 'cfo-cost-per-outcome',
+      title: 'Cost per outcome',
+      question:
+        'What does each business outcome (transaction, resolved ticket, ...) cost in AI spend, per feature?',
+      sql: `
+SELECT
+  o.feature AS feature,
+  o.outcome AS outcome,
+  o.outcomes AS outcomes,
+  o.value_usd AS outcome_value_usd,
+  s.spend_usd AS spend_usd,
+  if(o.outcomes = 0, NULL, s.spend_usd / o.outcomes) AS cost_per_outcome_usd
+FROM
+  (SELECT feature, outcome, sum(count) AS outcomes, sum(value_usd) AS value_usd
+   FROM ${OUTCOMES} FINAL WHERE $__timeFilter(time) GROUP BY feature, outcome) AS o
+  LEFT JOIN
+  (SELECT feature, sum(cost_usd) AS spend_usd FROM ${HOURLY} WHERE $__timeFilter(hour) GROUP BY feature) AS s
+  ON o.feature = s.feature
+ORDER BY feature, outcome`,
+      format: 'table',
+      visualization: 'table',
+      unit: 'currencyUSD',
+      width: 24,
+    },
+  ],
+};

@@ -1,0 +1,13 @@
+import { BUDGETS_DASHBOARD } from './budgets';
+import { CFO_DASHBOARD } from './cfo';
+import { MODELS_DASHBOARD } from './models';
+import { TEAM_DASHBOARD } from './team';
+import type { DashboardDef } from './types';
+
+/** The four dashboards, in the order the report page and Grafana show them. */
+export const DASHBOARDS: DashboardDef[] = [
+  CFO_DASHBOARD,
+  TEAM_DASHBOARD,
+  MODELS_DASHBOARD,
+  BUDGETS_DASHBOARD,
+];

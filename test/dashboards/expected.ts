@@ -1,0 +1,517 @@
+/**
+ * Expected panel results computed from the seed in TypeScript (Decimal for money), following the
+ * panels' documented semantics — never by running SQL.
+ */
+import Decimal from 'decimal.js';
+import type { MacroContext } from '../../dashboards/src/index';
+import { catalogPrices } from '../../collector/src/catalog-sync';
+import { PRICES_AT, type Seed, type SeedCall } from './seed';
+
+export type Cell = Decimal | Approx | number | string | null;
+export type Row = Record<string, Cell>;
+export class Approx {
+  constructor(readonly value: number) {}
+}
+const approx = (part: Decimal.Value, whole: Decimal.Value): Approx =>
+  new Approx(new Decimal(whole).isZero() ? 0 : new Decimal(part).div(whole).toNumber());
+
+const D = (v: Decimal.Value): Decimal => new Decimal(v);
+const sum = (xs: Decimal.Value[]): Decimal => xs.reduce<Decimal>((a, x) => a.plus(x), D(0));
+/** ClickHouse Decimal(38,18) division: truncated to 18 places. */
+const div18 = (a: Decimal, b: Decimal.Value): Decimal => a.div(b).toDecimalPlaces(18, Decimal.ROUND_DOWN);
+
+const sec = (d: Date): number => Math.floor(d.getTime() / 1000);
+const hourOf = (c: SeedCall): number => Math.floor(c.at.getTime() / 3_600_000) * 3600;
+const nanosOf = (c: SeedCall): number => Number(c.start_time.slice(20));
+const chTime = (epochSeconds: number): string =>
+  new Date(epochSeconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+const label = (v: string, empty = '(unattributed)'): string => (v === '' ? empty : v);
+
+/** $__timeFilter(hour) on the rollup: the call's hour, in whole seconds. */
+export const inHourRange = (c: SeedCall, ctx: MacroContext): boolean =>
+  hourOf(c) >= sec(ctx.from) && hourOf(c) <= sec(ctx.to);
+/** $__timeFilter(start_time) on the raw table (DateTime64(9) against whole seconds). */
+export const inRawRange = (c: SeedCall, ctx: MacroContext): boolean => {
+  const s = c.at.getTime() / 1000;
+  return s >= sec(ctx.from) && (s < sec(ctx.to) || (s === sec(ctx.to) && nanosOf(c) === 0));
+};
+const inTimeRange = (chDateTime: string, ctx: MacroContext): boolean => {
+  const ms = Date.parse(`${chDateTime.replace(' ', 'T')}Z`);
+  return ms >= sec(ctx.from) * 1000 && ms <= sec(ctx.to) * 1000;
+};
+
+function selected(ctx: MacroContext, name: string): string[] | null {
+  const v = ctx.variables[name] ?? [];
+  return v.length === 0 || v.includes('$__all') ? null : v;
+}
+const matchesVariables = (c: SeedCall, ctx: MacroContext): boolean =>
+  (['team', 'environment', 'feature'] as const).every((k) => {
+    const values = selected(ctx, k);
+    return values === null || values.includes(c[k]);
+  });
+
+const rollupModel = (c: SeedCall): string => c.priced_model || c.response_model || c.request_model;
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    m.set(k, [...(m.get(k) ?? []), it]);
+  }
+  return m;
+}
+const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const bySpendThen = (k: string) => (a: Row, b: Row) =>
+  (b.spend_usd as Decimal).cmp(a.spend_usd as Decimal) || cmpStr(a[k] as string, b[k] as string);
+
+const spend = (cs: SeedCall[]): Decimal => sum(cs.map((c) => c.cost_usd));
+const calls = (cs: SeedCall[]): number => cs.length;
+const bucket = (c: SeedCall, seconds: number): number => Math.floor(hourOf(c) / seconds) * seconds;
+const teamBucket = (ctx: MacroContext): number =>
+  Math.max(Math.max(Math.floor(ctx.intervalSeconds), 1), 3600);
+
+/** Latest snapshot per policy as of ctx.to, looking back 7 days. */
+function currentBudgets(seed: Seed, ctx: MacroContext) {
+  const toMs = sec(ctx.to) * 1000;
+  const visible = seed.snapshots.filter((s) => {
+    const at = Date.parse(`${s.at.replace(' ', 'T')}Z`);
+    return at <= toMs && at > toMs - 7 * 86_400_000;
+  });
+  return [...groupBy(visible, (s) => s.policy).values()].map((list) =>
+    list.reduce((best, s) => (s.at > best.at ? s : best)),
+  );
+}
+
+function latestApprovals(seed: Seed) {
+  return [...groupBy(seed.approvals, (a) => a.id).values()].map((l) =>
+    l.reduce((b, a) => (a.version > b.version ? a : b)),
+  );
+}
+
+type Expect = (seed: Seed, ctx: MacroContext) => Row[];
+
+export const EXPECTED: Record<string, Expect> = {
+  'cfo-total-spend': (seed, ctx) => [{ spend_usd: spend(seed.calls.filter((c) => inHourRange(c, ctx))) }],
+
+  'cfo-projected-month-end': (seed, ctx) => {
+    const monthStart = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth(), 1) / 1000;
+    const monthEnd = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth() + 1, 1) / 1000;
+    const mtd = spend(seed.calls.filter((c) => hourOf(c) >= monthStart && hourOf(c) <= sec(ctx.to)));
+    const budgets = currentBudgets(seed, ctx).filter((b) => b.period === 'monthly');
+    return [
+      {
+        month_to_date_usd: mtd,
+        projected_usd: div18(mtd.mul(monthEnd - monthStart), Math.max(sec(ctx.to) - monthStart, 1)),
+        monthly_budget_usd: sum(budgets.map((b) => b.limit_usd)),
+      },
+    ];
+  },
+
+  'cfo-unattributed-share': (seed, ctx) => {
+    const cs = seed.calls.filter((c) => inHourRange(c, ctx));
+    const orphan = spend(cs.filter((c) => c.team === '' && c.cost_center === ''));
+    const unpriced = cs.filter((c) => c.priced === 0).length;
+    return [
+      {
+        unattributed_usd: orphan,
+        unattributed_share: approx(orphan, spend(cs)),
+        unpriced_calls: unpriced,
+        unpriced_call_share: approx(unpriced, cs.length),
+      },
+    ];
+  },
+
+  'cfo-spend-by-team': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx)),
+        (c) => label(c.team),
+      ),
+    ]
+      .map(([team, cs]) => ({ team, spend_usd: spend(cs), calls: calls(cs) }))
+      .sort(bySpendThen('team')),
+
+  'cfo-budgets-near-cap': (seed, ctx) =>
+    currentBudgets(seed, ctx)
+      .map((b) => ({
+        policy: b.policy,
+        period: b.period,
+        spent_usd: D(b.spent_usd),
+        limit_usd: D(b.limit_usd),
+        forecast_usd: D(b.forecast_usd),
+        used_share: approx(b.spent_usd, b.limit_usd),
+        state: b.state,
+      }))
+      .sort((a, b) => b.used_share.value - a.used_share.value || cmpStr(a.policy, b.policy)),
+
+  'cfo-monthly-trend': (seed, ctx) => {
+    const monthOf = (c: SeedCall): number => Date.UTC(c.at.getUTCFullYear(), c.at.getUTCMonth(), 1) / 1000;
+    const first = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth() - 11, 1) / 1000;
+    const cs = seed.calls.filter((c) => hourOf(c) >= first && hourOf(c) <= sec(ctx.to));
+    return [...groupBy(cs, (c) => String(monthOf(c)))]
+      .map(([m, list]) => ({ time: chTime(Number(m)), spend_usd: spend(list) }))
+      .sort((a, b) => cmpStr(a.time, b.time));
+  },
+
+  'cfo-models-in-use': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx)),
+        (c) => `${c.provider}\u0000${rollupModel(c)}`,
+      ),
+    ]
+      .map(([k, cs]) => {
+        const [provider, model] = k.split('\u0000') as [string, string];
+        return { provider, model, calls: calls(cs), spend_usd: spend(cs) };
+      })
+      .sort(
+        (a, b) => b.spend_usd.cmp(a.spend_usd) || cmpStr(a.provider, b.provider) || cmpStr(a.model, b.model),
+      ),
+
+  'cfo-cost-per-feature': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx)),
+        (c) => label(c.feature),
+      ),
+    ]
+      .map(([feature, cs]) => ({ feature, spend_usd: spend(cs), calls: calls(cs) }))
+      .sort(bySpendThen('feature')),
+
+  'cfo-cost-per-user': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inRawRange(c, ctx)),
+        (c) => label(c.feature),
+      ),
+    ]
+      .map(([feature, cs]) => {
+        const users = new Set(cs.map((c) => c.end_user).filter((u) => u !== '')).size;
+        return {
+          feature,
+          spend_usd: spend(cs),
+          users,
+          cost_per_user_usd: users === 0 ? null : div18(spend(cs), users),
+        };
+      })
+      .sort(bySpendThen('feature')),
+
+  'cfo-cost-per-outcome': (seed, ctx) => {
+    const spendByFeature = groupBy(
+      seed.calls.filter((c) => inHourRange(c, ctx)),
+      (c) => c.feature,
+    );
+    const outcomes = seed.outcomes.filter((o) => inTimeRange(o.time, ctx));
+    return [...groupBy(outcomes, (o) => `${o.feature}\u0000${o.outcome}`)]
+      .map(([k, list]) => {
+        const [feature, outcome] = k.split('\u0000') as [string, string];
+        const n = list.reduce((a, o) => a + o.count, 0);
+        const s = spend(spendByFeature.get(feature) ?? []);
+        return {
+          feature,
+          outcome,
+          outcomes: n,
+          outcome_value_usd: sum(list.map((o) => o.value_usd)),
+          spend_usd: s,
+          cost_per_outcome_usd: n === 0 ? null : div18(s, n),
+        };
+      })
+      .sort((a, b) => cmpStr(a.feature, b.feature) || cmpStr(a.outcome, b.outcome));
+  },
+
+  'team-usage': (seed, ctx) => {
+    const cs = seed.calls.filter((c) => inHourRange(c, ctx) && matchesVariables(c, ctx));
+    const input = cs.reduce((a, c) => a + c.input_tokens, 0);
+    const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
+    const errors = cs.filter((c) => c.error_type !== '').length;
+    return [
+      {
+        spend_usd: spend(cs),
+        calls: cs.length,
+        input_tokens: input,
+        output_tokens: cs.reduce((a, c) => a + c.output_tokens, 0),
+        cache_read_tokens: cached,
+        error_calls: errors,
+        cache_hit_share: approx(cached, input),
+        error_rate: approx(errors, cs.length),
+      },
+    ];
+  },
+
+  'team-spend-over-time': (seed, ctx) => {
+    const cs = seed.calls.filter((c) => inHourRange(c, ctx) && matchesVariables(c, ctx));
+    return [...groupBy(cs, (c) => `${bucket(c, teamBucket(ctx))}\u0000${label(c.feature)}`)]
+      .map(([k, list]) => {
+        const [t, feature] = k.split('\u0000') as [string, string];
+        return { time: chTime(Number(t)), feature, spend_usd: spend(list) };
+      })
+      .sort((a, b) => cmpStr(a.time, b.time) || cmpStr(a.feature, b.feature));
+  },
+
+  ...Object.fromEntries(
+    (['feature', 'model', 'environment'] as const).map((col) => [
+      `team-spend-by-${col}`,
+      ((seed, ctx) =>
+        [
+          ...groupBy(
+            seed.calls.filter((c) => inHourRange(c, ctx) && matchesVariables(c, ctx)),
+            (c) => label(col === 'model' ? rollupModel(c) : c[col]),
+          ),
+        ]
+          .map(([v, cs]) => ({ [col]: v, spend_usd: spend(cs), calls: calls(cs) }))
+          .sort(bySpendThen(col))) as Expect,
+    ]),
+  ),
+
+  'team-latency-p95': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inRawRange(c, ctx) && matchesVariables(c, ctx)),
+        (c) => c.response_model || c.request_model,
+      ),
+    ]
+      .map(([model, cs]) => {
+        const sorted = cs.map((c) => c.duration_ms).sort((a, b) => a - b);
+        return {
+          model,
+          calls: cs.length,
+          p95_ms: new Approx(sorted[Math.min(Math.floor(0.95 * sorted.length), sorted.length - 1)]!),
+        };
+      })
+      .sort((a, b) => b.p95_ms.value - a.p95_ms.value || cmpStr(a.model, b.model)),
+
+  'team-error-rate': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx) && matchesVariables(c, ctx)),
+        (c) => String(bucket(c, teamBucket(ctx))),
+      ),
+    ]
+      .map(([t, cs]) => ({
+        time: chTime(Number(t)),
+        error_rate: approx(cs.filter((c) => c.error_type !== '').length, cs.length),
+      }))
+      .sort((a, b) => cmpStr(a.time, b.time)),
+
+  'team-top-customers': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx) && matchesVariables(c, ctx)),
+        (c) => label(c.customer, '(none)'),
+      ),
+    ]
+      .map(([customer, cs]) => ({ customer, spend_usd: spend(cs), calls: calls(cs) }))
+      .sort(bySpendThen('customer'))
+      .slice(0, 10),
+
+  'team-enforcement': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter(
+          (c) =>
+            inRawRange(c, ctx) &&
+            matchesVariables(c, ctx) &&
+            ['blocked', 'downgraded', 'clamped'].includes(c.enforcement),
+        ),
+        (c) => `${c.enforcement}\u0000${label(c.feature)}`,
+      ),
+    ]
+      .map(([k, cs]) => {
+        const [enforcement, feature] = k.split('\u0000') as [string, string];
+        return { enforcement, feature, calls: cs.length };
+      })
+      .sort(
+        (a, b) => b.calls - a.calls || cmpStr(a.enforcement, b.enforcement) || cmpStr(a.feature, b.feature),
+      ),
+
+  'models-cost-by-provider': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx)),
+        (c) => c.provider,
+      ),
+    ]
+      .map(([provider, cs]) => ({ provider, spend_usd: spend(cs) }))
+      .sort(bySpendThen('provider')),
+
+  'models-cost-mix': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inRawRange(c, ctx)),
+        (c) => `${c.provider}\u0000${rollupModel(c)}`,
+      ),
+    ]
+      .map(([k, cs]) => {
+        const [provider, model] = k.split('\u0000') as [string, string];
+        const total = spend(cs);
+        const input = sum(cs.map((c) => c.input_cost_usd));
+        const output = sum(cs.map((c) => c.output_cost_usd));
+        return {
+          provider,
+          model,
+          calls: cs.length,
+          spend_usd: total,
+          input_cost_usd: input,
+          output_cost_usd: output,
+          input_cost_share: approx(input, total),
+          output_cost_share: approx(output, total),
+          cached_input_share: approx(
+            cs.reduce((a, c) => a + c.cache_read_tokens, 0),
+            cs.reduce((a, c) => a + c.input_tokens, 0),
+          ),
+        };
+      })
+      .sort(
+        (a, b) => b.spend_usd.cmp(a.spend_usd) || cmpStr(a.provider, b.provider) || cmpStr(a.model, b.model),
+      ),
+
+  'models-savings': (seed, ctx) => {
+    const prices = catalogPrices(PRICES_AT);
+    const price = (provider: string, model: string) =>
+      prices.find((p) => p.provider === provider && p.model === model);
+    const listCost = (
+      p: { input_mtok: string; output_mtok: string; cache_read_mtok: string },
+      cs: SeedCall[],
+    ): Decimal => {
+      const input = cs.reduce((a, c) => a + c.input_tokens, 0);
+      const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
+      const output = cs.reduce((a, c) => a + c.output_tokens, 0);
+      return div18(
+        D(input - cached)
+          .mul(p.input_mtok)
+          .plus(D(cached).mul(p.cache_read_mtok))
+          .plus(D(output).mul(p.output_mtok)),
+        1_000_000,
+      );
+    };
+    const rows: Row[] = [];
+    for (const [k, cs] of groupBy(
+      seed.calls.filter((c) => inHourRange(c, ctx)),
+      (c) => `${c.provider}\u0000${rollupModel(c)}`,
+    )) {
+      const [provider, model] = k.split('\u0000') as [string, string];
+      const own = price(provider, model);
+      if (!own) continue;
+      for (const alt of prices) {
+        const cheaper =
+          alt.provider === provider &&
+          alt.family === own.family &&
+          alt.model !== model &&
+          D(alt.input_mtok).lte(own.input_mtok) &&
+          D(alt.output_mtok).lte(own.output_mtok) &&
+          (D(alt.input_mtok).lt(own.input_mtok) || D(alt.output_mtok).lt(own.output_mtok));
+        if (!cheaper) continue;
+        const list = listCost(own, cs);
+        const altCost = listCost(alt, cs);
+        rows.push({
+          provider,
+          model,
+          cheaper_model: alt.model,
+          spend_usd: spend(cs),
+          list_cost_usd: list,
+          cheaper_list_cost_usd: altCost,
+          list_savings_usd: list.minus(altCost),
+        });
+      }
+    }
+    return rows.sort(
+      (a, b) =>
+        (b.list_savings_usd as Decimal).cmp(a.list_savings_usd as Decimal) ||
+        cmpStr(a.provider as string, b.provider as string) ||
+        cmpStr(a.model as string, b.model as string) ||
+        cmpStr(a.cheaper_model as string, b.cheaper_model as string),
+    );
+  },
+
+  'models-tokens-over-time': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inHourRange(c, ctx)),
+        (c) => String(bucket(c, teamBucket(ctx))),
+      ),
+    ]
+      .map(([t, cs]) => {
+        const input = cs.reduce((a, c) => a + c.input_tokens, 0);
+        const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
+        return {
+          time: chTime(Number(t)),
+          uncached_input_tokens: input - cached,
+          cached_input_tokens: cached,
+          output_tokens: cs.reduce((a, c) => a + c.output_tokens, 0),
+        };
+      })
+      .sort((a, b) => cmpStr(a.time, b.time)),
+
+  'budgets-current': (seed, ctx) =>
+    currentBudgets(seed, ctx)
+      .map((b) => ({
+        policy: b.policy,
+        period: b.period,
+        period_end: b.period_end,
+        limit_usd: D(b.limit_usd),
+        spent_usd: D(b.spent_usd),
+        remaining_usd: D(b.limit_usd).minus(b.spent_usd),
+        forecast_usd: D(b.forecast_usd),
+        used_share: approx(b.spent_usd, b.limit_usd),
+        state: b.state,
+      }))
+      .sort((a, b) => b.used_share.value - a.used_share.value || cmpStr(a.policy, b.policy)),
+
+  ...Object.fromEntries(
+    (['burndown', 'forecast'] as const).map((kind) => [
+      `budgets-${kind}`,
+      ((seed, ctx) => {
+        const step = Math.max(Math.floor(ctx.intervalSeconds), 1);
+        const atSec = (at: string): number => Date.parse(`${at.replace(' ', 'T')}Z`) / 1000;
+        const visible = seed.snapshots.filter((s) => inTimeRange(s.at, ctx));
+        return [...groupBy(visible, (s) => `${Math.floor(atSec(s.at) / step) * step}\u0000${s.policy}`)]
+          .map(([k, list]): Row => {
+            const [t, policy] = k.split('\u0000') as [string, string];
+            const last = list.reduce((b, s) => (s.at > b.at ? s : b));
+            return kind === 'burndown'
+              ? { time: chTime(Number(t)), policy, remaining_usd: D(last.limit_usd).minus(last.spent_usd) }
+              : {
+                  time: chTime(Number(t)),
+                  policy,
+                  forecast_share_of_limit: approx(last.forecast_usd, last.limit_usd),
+                };
+          })
+          .sort(
+            (a, b) =>
+              cmpStr(a.time as string, b.time as string) || cmpStr(a.policy as string, b.policy as string),
+          );
+      }) as Expect,
+    ]),
+  ),
+
+  'approvals-pending': (seed) =>
+    latestApprovals(seed)
+      .filter((a) => a.status === 'pending')
+      .sort((a, b) => cmpStr(a.created_at, b.created_at) || cmpStr(a.id, b.id))
+      .map((a) => ({
+        id: a.id,
+        job: a.job,
+        requester: a.requester,
+        approver: a.approver,
+        cost_center: a.cost_center,
+        estimated_usd: D(a.estimated_usd),
+        created_at: a.created_at,
+        justification: a.justification,
+      })),
+
+  'approvals-decided': (seed, ctx) =>
+    latestApprovals(seed)
+      .filter((a) => a.status !== 'pending' && a.decided_at !== null && inTimeRange(a.decided_at, ctx))
+      .sort((a, b) => cmpStr(b.decided_at ?? '', a.decided_at ?? '') || cmpStr(a.id, b.id))
+      .map((a) => ({
+        id: a.id,
+        job: a.job,
+        status: a.status,
+        decided_by: a.decided_by,
+        cost_center: a.cost_center,
+        estimated_usd: D(a.estimated_usd),
+        approved_usd: D(a.approved_usd),
+        spent_usd: D(a.spent_usd),
+        decided_at: a.decided_at,
+      })),
+};

@@ -1,0 +1,407 @@
+/**
+ * A deterministic dataset for the dashboard tests: calls (llm_calls, whose materialized view fills
+ * spend_hourly), budget snapshots, approvals, outcomes and catalog prices. The tests compute every
+ * expected number from these arrays, in Decimal, independently of the SQL under test.
+ */
+import Decimal from 'decimal.js';
+import type { Storage } from '../../collector/src/storage/client';
+import type { CallRow } from '../../collector/src/storage/rows';
+import { syncModelPrices } from '../../collector/src/catalog-sync';
+
+// Exact sums of Decimal(38, 18) values need 38+ significant digits (decimal.js defaults to 20).
+Decimal.set({ precision: 80 });
+
+export const RANGE = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-20T12:30:00Z') };
+export const PRICES_AT = new Date('2026-11-20T00:00:00Z');
+
+/** Seeded call, with its instant as a Date for the expected-value computations. */
+export interface SeedCall extends CallRow {
+  at: Date;
+}
+
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const MODELS: [provider: string, model: string][] = [
+  ['openai', 'gpt-4o'],
+  ['openai', 'gpt-4o-mini'],
+  ['openai', 'gpt-4.1'],
+  ['anthropic', 'claude-3-5-sonnet'],
+  ['openai_compatible', 'llama-local'],
+];
+const TEAMS = ['search', 'support', 'billing', ''];
+const FEATURES = ['summarizer', 'chat', 'search-answers', ''];
+const CUSTOMERS = ['acme', 'globex', 'initech', "o'brien & co", ''];
+
+const dt64 = (d: Date, nanos = '000000000'): string =>
+  `${d.toISOString().slice(0, 19).replace('T', ' ')}.${nanos}`;
+const dt3 = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
+
+/** Money with up to 18 decimals, sometimes using all of them. */
+function money(rand: () => number): string {
+  const micro = new Decimal(Math.floor(rand() * 5_000_000)).div(1_000_000);
+  return (rand() < 0.2 ? micro.plus('0.000000000000000007') : micro).toFixed();
+}
+
+export function seedCalls(count = 400): SeedCall[] {
+  const rand = prng(42);
+  const pick = <T>(list: T[]): T => list[Math.floor(rand() * list.length)] as T;
+  const start = Date.parse('2026-10-10T00:00:00Z');
+  const step = (Date.parse('2026-11-22T00:00:00Z') - start) / count;
+  // Whole seconds: the stored DateTime64(9) is an instant plus i nanoseconds (a unique tiebreak).
+  const times = Array.from(
+    { length: count },
+    (_, i) => Math.floor((start + i * step + rand() * 3_600_000) / 1000) * 1000,
+  );
+  // A burst over consecutive hours (a spend spike, and enough calls per hour for error rates).
+  for (let k = 0; k < 30; k++)
+    times.push(Date.parse('2026-11-15T08:00:00Z') + (k < 6 ? k * 600 : 3600 + (k - 6) * 150) * 1000);
+  const calls: SeedCall[] = [];
+  for (let i = 0; i < times.length; i++) {
+    const at = new Date(times[i]!);
+    const [provider, model] = pick(MODELS);
+    const team = pick(TEAMS);
+    const enforcementRoll = rand();
+    const enforcement =
+      enforcementRoll < 0.05
+        ? 'blocked'
+        : enforcementRoll < 0.1
+          ? 'downgraded'
+          : enforcementRoll < 0.13
+            ? 'clamped'
+            : 'allowed';
+    const blocked = enforcement === 'blocked';
+    const priced = !blocked && provider !== 'openai_compatible';
+    const input = blocked ? 0 : 100 + Math.floor(rand() * 5000);
+    const inputCost = priced ? money(rand) : '0';
+    const outputCost = priced ? money(rand) : '0';
+    calls.push({
+      at,
+      trace_id: i.toString(16).padStart(32, '0'),
+      span_id: (i + 1).toString(16).padStart(16, '0'),
+      start_time: dt64(at, String(i).padStart(9, '0')),
+      duration_ms: blocked ? 0 : 100 + Math.floor(rand() * 2900) + 0.25,
+      provider,
+      operation: 'chat',
+      request_model: model,
+      response_model: model,
+      priced_provider: priced ? provider : '',
+      priced_model: priced ? model : '',
+      input_tokens: input,
+      output_tokens: blocked ? 0 : 10 + Math.floor(rand() * 2000),
+      cache_read_tokens: blocked ? 0 : Math.floor(rand() * (input / 2)),
+      cache_write_tokens: 0,
+      reasoning_tokens: 0,
+      streaming: 0,
+      error_type: !blocked && rand() < 0.08 ? 'timeout' : '',
+      server_address: '',
+      enforcement,
+      source: 'tokenledger',
+      team,
+      department: '',
+      cost_center: team !== '' ? `cc-${team}` : rand() < 0.5 ? 'cc-ops' : '',
+      feature: pick(FEATURES),
+      workflow: '',
+      customer: pick(CUSTOMERS),
+      user_tier: '',
+      environment: rand() < 0.7 ? 'production' : 'staging',
+      service: rand() < 0.5 ? 'api' : 'worker',
+      end_user: rand() < 0.8 ? `user-${Math.floor(rand() * 25)}` : '',
+      approval_id: '',
+      cost_usd: new Decimal(inputCost).plus(outputCost).toFixed(),
+      input_cost_usd: inputCost,
+      output_cost_usd: outputCost,
+      priced: priced ? 1 : 0,
+    });
+  }
+  return calls;
+}
+
+export interface SeedSnapshot {
+  policy: string;
+  period: string;
+  period_start: string;
+  period_end: string;
+  at: string;
+  limit_usd: string;
+  spent_usd: string;
+  forecast_usd: string;
+  state: string;
+}
+
+export function seedSnapshots(): SeedSnapshot[] {
+  const rows: SeedSnapshot[] = [];
+  const add = (
+    policy: string,
+    period: string,
+    start: string,
+    end: string,
+    at: string,
+    limit: string,
+    spent: string,
+    forecast: string,
+    state: string,
+  ): void => {
+    rows.push({
+      policy,
+      period,
+      period_start: start,
+      period_end: end,
+      at,
+      limit_usd: limit,
+      spent_usd: spent,
+      forecast_usd: forecast,
+      state,
+    });
+  };
+  // summarizer-prod: October's last snapshot (older period), then November's burn-down.
+  add(
+    'summarizer-prod',
+    'monthly',
+    '2026-10-01 00:00:00',
+    '2026-11-01 00:00:00',
+    '2026-10-31 23:59:00.000',
+    '500',
+    '480.5',
+    '480.5',
+    'warning',
+  );
+  add(
+    'summarizer-prod',
+    'monthly',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+    '2026-11-10 00:00:00.000',
+    '500',
+    '200.123456789012345678',
+    '600',
+    'ok',
+  );
+  add(
+    'summarizer-prod',
+    'monthly',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '500',
+    '410.000000000000000001',
+    '650.25',
+    'warning',
+  );
+  // A snapshot after the range's end must not count.
+  add(
+    'summarizer-prod',
+    'monthly',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+    '2026-11-21 00:00:00.000',
+    '500',
+    '499',
+    '700',
+    'warning',
+  );
+  add(
+    'support-chat',
+    'monthly',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+    '2026-11-05 08:00:00.000',
+    '200',
+    '50',
+    '150',
+    'ok',
+  );
+  add(
+    'support-chat',
+    'monthly',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+    '2026-11-19 08:00:00.000',
+    '200',
+    '210.75',
+    '320',
+    'exceeded',
+  );
+  add(
+    'bulk-jobs',
+    'quarterly',
+    '2026-10-01 00:00:00',
+    '2027-01-01 00:00:00',
+    '2026-11-15 00:00:00.000',
+    '5000',
+    '1000',
+    '2500',
+    'ok',
+  );
+  return rows;
+}
+
+export interface SeedApproval {
+  id: string;
+  job: string;
+  requester: string;
+  approver: string;
+  cost_center: string;
+  estimated_usd: string;
+  approved_usd: string;
+  spent_usd: string;
+  status: string;
+  justification: string;
+  created_at: string;
+  decided_at: string | null;
+  decided_by: string;
+  decision_comment: string;
+  version: number;
+}
+
+export function seedApprovals(): SeedApproval[] {
+  const base = {
+    requester: 'dev@example.com',
+    approver: 'finance@example.com',
+    justification: 'quarterly batch',
+    decision_comment: '',
+  };
+  return [
+    {
+      ...base,
+      id: 'ap-1',
+      job: 'reindex',
+      cost_center: 'cc-search',
+      estimated_usd: '120.5',
+      approved_usd: '0',
+      spent_usd: '0',
+      status: 'pending',
+      created_at: '2026-11-02 09:00:00.000',
+      decided_at: null,
+      decided_by: '',
+      version: 1,
+    },
+    {
+      ...base,
+      id: 'ap-1',
+      job: 'reindex',
+      cost_center: 'cc-search',
+      estimated_usd: '120.5',
+      approved_usd: '130',
+      spent_usd: '12.25',
+      status: 'approved',
+      created_at: '2026-11-02 09:00:00.000',
+      decided_at: '2026-11-03 10:00:00.000',
+      decided_by: 'finance@example.com',
+      version: 2,
+    },
+    {
+      ...base,
+      id: 'ap-2',
+      job: 'backfill',
+      cost_center: 'cc-support',
+      estimated_usd: '80',
+      approved_usd: '0',
+      spent_usd: '0',
+      status: 'pending',
+      created_at: '2026-11-18 15:30:00.000',
+      decided_at: null,
+      decided_by: '',
+      version: 1,
+    },
+    {
+      ...base,
+      id: 'ap-3',
+      job: 'eval-suite',
+      cost_center: 'cc-billing',
+      estimated_usd: '999.99',
+      approved_usd: '0',
+      spent_usd: '0',
+      status: 'rejected',
+      created_at: '2026-10-20 10:00:00.000',
+      decided_at: '2026-10-21 10:00:00.000',
+      decided_by: 'finance@example.com',
+      version: 2,
+    },
+    {
+      ...base,
+      id: 'ap-4',
+      job: 'translate',
+      cost_center: 'cc-support',
+      estimated_usd: '60',
+      approved_usd: '60',
+      spent_usd: '60',
+      status: 'exhausted',
+      created_at: '2026-11-05 10:00:00.000',
+      decided_at: '2026-11-12 10:00:00.000',
+      decided_by: 'cfo@example.com',
+      version: 3,
+    },
+  ];
+}
+
+export interface SeedOutcome {
+  id: string;
+  time: string;
+  feature: string;
+  outcome: string;
+  count: number;
+  value_usd: string;
+}
+
+export function seedOutcomes(): SeedOutcome[] {
+  const rows: SeedOutcome[] = [];
+  const rand = prng(7);
+  for (let i = 0; i < 60; i++) {
+    const day = 1 + Math.floor(rand() * 25);
+    rows.push({
+      id: `oc-${i}`,
+      time: `2026-${day > 20 ? '10' : '11'}-${String(day).padStart(2, '0')} 10:00:00.000`,
+      feature: rand() < 0.5 ? 'summarizer' : rand() < 0.7 ? 'chat' : 'no-ai-feature',
+      outcome: rand() < 0.5 ? 'ticket_resolved' : 'summary_sent',
+      count: 1 + Math.floor(rand() * 5),
+      value_usd: new Decimal(Math.floor(rand() * 10_000)).div(100).toFixed(),
+    });
+  }
+  return rows;
+}
+
+export interface Seed {
+  calls: SeedCall[];
+  snapshots: SeedSnapshot[];
+  approvals: SeedApproval[];
+  outcomes: SeedOutcome[];
+}
+
+/** Inserts the dataset; outcomes twice (a retried report), which the table must keep once. */
+export async function seedStorage(storage: Storage): Promise<Seed> {
+  const seed: Seed = {
+    calls: seedCalls(),
+    snapshots: seedSnapshots(),
+    approvals: seedApprovals(),
+    outcomes: seedOutcomes(),
+  };
+  const insert = async (table: string, values: object[]): Promise<void> => {
+    await storage.client.insert({ table: `${storage.database}.${table}`, values, format: 'JSONEachRow' });
+  };
+  await insert(
+    'llm_calls',
+    seed.calls.map(({ at: _at, ...row }) => row),
+  );
+  await insert('budget_snapshots', seed.snapshots);
+  for (const a of seed.approvals) await insert('approvals', [a]);
+  await insert('outcomes', seed.outcomes);
+  await insert('outcomes', seed.outcomes.slice(0, 10));
+  await syncModelPrices(
+    storage,
+    (line) => {
+      throw new Error(line);
+    },
+    PRICES_AT,
+  );
+  return seed;
+}
+
+export { dt3 };
