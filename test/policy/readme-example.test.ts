@@ -1,0 +1,26 @@
+/** The policy file the README shows is a valid policy file, with the meaning the README gives it. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadPolicyFile } from '../../collector/src/policy/load';
+import { REPO_ROOT } from '../support/collector-process';
+
+describe('the README policy example', () => {
+  it('validates and says what the README says', async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const match = /```yaml\n(# yaml-language-server[\s\S]*?)```/.exec(readme);
+    assert.ok(match, 'README has the policy example');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tl-readme-')), 'tokenledger.policy.yaml');
+    writeFileSync(file, match[1]!);
+    const policy = await loadPolicyFile(file);
+    assert.equal(policy.fail, 'open');
+    assert.deepEqual(policy.attribution?.required, ['team', 'feature']);
+    const [summarizer, experiments] = policy.policies;
+    assert.equal(summarizer?.budget?.usd, 500);
+    assert.equal(summarizer?.on_exceeded, 'downgrade');
+    assert.equal(summarizer?.downgrade_to, 'gpt-4o-mini');
+    assert.equal(experiments?.disabled, true);
+    assert.equal(policy.pricing?.overrides?.length, 2);
+  });
+});
