@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..');
-const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards'];
+const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards', 'guard'];
 
 if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
   console.error('installing bench dependencies: npm --prefix bench ci');
@@ -88,6 +88,13 @@ const md = [
   '  outcomes and catalog prices; every CFO-overview panel runs as the collector runs it (query parameters),',
   '  month to date, as shipped (rollup) and with `spend_hourly` replaced by the same columns computed from',
   '  `llm_calls` (raw scan). Target: the whole overview in ≤ 1 s.',
+  '- **Policy guard** (`bench/guard.mjs`): the guard engine from `instrumentation/dist` in-process, its state',
+  '  served over HTTP by a stand-in for GET /v1/budgets and the lease endpoints; `check()` timed over many calls',
+  '  (median of rounds) for calls no policy touches, calls within allow-list / max-tokens / rate limits, and calls',
+  '  under a leased budget, with and without the span-end settlement. Target ≤ 2 µs. Then the overshoot scenario',
+  '  of `test/guard/overshoot-rig.ts`: 16 processes × 8 concurrent calls (`node --require tokenledger/register`,',
+  '  real `openai` SDK, fake provider) against a $1 budget in a real collector; spend from the collector’s report',
+  '  once every span is stored. Target: overshoot ≤ 1 %.',
   '',
   ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
 ].join('\n');

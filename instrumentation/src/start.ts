@@ -27,6 +27,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
 import { installExitFlush, isExiting } from './exit-flush';
 import { createInstrumentations } from './instrumentations';
+import { installGuard } from './guard/install';
 import { VERSION } from './version';
 
 const STARTED = Symbol.for('tokenledger.started');
@@ -216,6 +217,7 @@ export function start(): StartMode {
         }
       }
       createInstrumentations();
+      installGuard();
       installExitFlush();
     }
   } catch (err) {

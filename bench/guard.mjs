@@ -1,0 +1,209 @@
+/**
+ * The in-app policy guard: (1) its cost per call when nothing is blocked — GuardEngine.check() plus
+ * the span-end accounting, in-process, with the state served over HTTP by a stand-in for the
+ * collector's GET /v1/budgets and lease endpoints; (2) the overshoot of a $1 budget shared by 16
+ * app processes × 8 concurrent calls through the real collector (test/guard/overshoot-rig.ts).
+ *
+ *   node bench/guard.mjs [--calls 200000] [--rounds 5] [--no-overshoot]
+ */
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, fmt, median, table } from './support/common.mjs';
+
+const require = createRequire(path.join(REPO_ROOT, 'instrumentation', 'package.json'));
+const { GuardEngine } = require(path.join(REPO_ROOT, 'instrumentation', 'dist', 'guard', 'engine.js'));
+const TARGET_NS = 2_000;
+const TARGET_OVERSHOOT_PCT = 1;
+
+const { values: opts } = parseArgs({
+  strict: false,
+  options: {
+    calls: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '5' },
+    'no-overshoot': { type: 'boolean', default: false },
+  },
+});
+
+const PERIOD = { period_start: '2026-01-01T00:00:00.000Z', period_end: '2099-01-01T00:00:00.000Z' };
+const other = (i) => ({ name: `other-${i}`, match: { feature: `feature-${i}` }, max_tokens_per_call: 100 });
+const STATE = {
+  kill_switch: false,
+  fail: 'open',
+  attribution: { required: ['team'], on_missing: 'block' },
+  policies: [
+    ...[1, 2, 3, 4].map(other),
+    {
+      name: 'rules',
+      match: { feature: 'rules' },
+      models: { allow: ['gpt-4o', 'gpt-4o-mini'] },
+      max_tokens_per_call: 4000,
+      rate_limit: { calls_per_minute: 1e9, tokens_per_minute: 1e12 },
+    },
+    {
+      name: 'budget',
+      match: { feature: 'budget' },
+      budget: { usd: '1000000', period: 'monthly', ...PERIOD, spent_usd: '0' },
+      on_exceeded: 'block',
+    },
+  ],
+  prices: { 'openai/gpt-4o': { input_mtok: '2.5', output_mtok: '10' } },
+};
+
+/** Stand-in for the collector: the state above, and every lease request granted in full. */
+function startStateServer() {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/v1/budgets') return res.end(JSON.stringify(STATE));
+      if (req.url === '/v1/budgets/leases' && req.method === 'POST') {
+        const r = JSON.parse(body);
+        return res.end(
+          JSON.stringify({
+            granted_usd: r.requested_usd,
+            lease_id: 'bench',
+            expires_at: new Date(Date.now() + 30_000).toISOString(),
+            unleased_usd: '0',
+            holders: 1,
+          }),
+        );
+      }
+      res.statusCode = 404;
+      res.end('{}');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function call(feature) {
+  return {
+    provider: 'openai',
+    operation: 'chat',
+    model: 'gpt-4o',
+    maxTokens: 256,
+    attributes: { 'tokenledger.team': 'search', 'tokenledger.feature': feature },
+  };
+}
+
+function span(feature) {
+  return {
+    attributes: {
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.input_tokens': 120,
+      'gen_ai.usage.output_tokens': 80,
+      'tokenledger.team': 'search',
+      'tokenledger.feature': feature,
+    },
+  };
+}
+
+function nsPerCall(engine, feature, calls, withSpanEnd) {
+  const c = call(feature);
+  const s = span(feature);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) {
+    engine.check(c);
+    if (withSpanEnd) engine.onSpanEnded(s);
+  }
+  return Number(process.hrtime.bigint() - t0) / calls;
+}
+
+/** A fresh engine holding the state (and a lease) from the stand-in server. */
+async function readyEngine() {
+  const engine = new GuardEngine({ refreshMs: 60_000, resource: {} });
+  engine.start();
+  await engine.firstState;
+  return engine;
+}
+
+async function perCallCost() {
+  const server = await startStateServer();
+  const previousUrl = process.env.TOKENLEDGER_URL;
+  process.env.TOKENLEDGER_URL = `http://127.0.0.1:${server.address().port}`;
+  const calls = Number(opts.calls);
+  const rounds = Number(opts.rounds);
+  const scenarios = [
+    ['no policy matches (6 policies, attribution required)', 'unmatched', false],
+    ['allow-list + max tokens + rate limits, within limits', 'rules', false],
+    ['budget: lease reservation', 'budget', false],
+    ['budget: lease reservation + settlement at span end', 'budget', true],
+  ];
+  const rows = [];
+  for (const [label, feature, withSpanEnd] of scenarios) {
+    const engine = await readyEngine();
+    nsPerCall(engine, feature, Math.min(calls, 20_000), withSpanEnd); // warm-up
+    const samples = [];
+    for (let r = 0; r < rounds; r++) samples.push(nsPerCall(engine, feature, calls, withSpanEnd));
+    const ns = median(samples);
+    rows.push([label, fmt(ns / 1000, 3), ns <= TARGET_NS ? 'met' : 'not met']);
+    engine.stop();
+  }
+  server.close();
+  // The overshoot scenario's processes inherit this environment: they must talk to the real collector.
+  if (previousUrl === undefined) delete process.env.TOKENLEDGER_URL;
+  else process.env.TOKENLEDGER_URL = previousUrl;
+  return rows;
+}
+
+function overshoot() {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join('test', 'guard', 'overshoot-main.ts')],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  if (r.status !== 0) throw new Error(`overshoot scenario failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+export async function run() {
+  const costRows = await perCallCost();
+  const costTable = table(
+    ['guard per call, nothing blocked', 'µs (median of rounds)', `target ≤ ${TARGET_NS / 1000} µs`],
+    costRows,
+  );
+  console.log(costTable);
+  let md = `Per-call cost of the guard (in-process, ${opts.calls} calls × ${opts.rounds} rounds):\n\n${costTable}\n`;
+  if (!opts['no-overshoot']) {
+    const o = overshoot();
+    const oTable = table(
+      [
+        'processes × concurrent calls',
+        'cap',
+        'spent (collector report)',
+        'calls',
+        'blocked calls',
+        'overshoot',
+        'budget used',
+        'seconds',
+        `target ≤ ${TARGET_OVERSHOOT_PCT} %`,
+      ],
+      [
+        [
+          `${o.processes} × ${o.concurrency}`,
+          `$${o.capUsd}`,
+          `$${o.spentUsd}`,
+          String(o.calls),
+          String(o.blockedCalls),
+          `${fmt(o.overshootPct, 3)} %`,
+          `${fmt(o.utilisationPct, 1)} %`,
+          fmt(o.seconds, 1),
+          o.overshootPct <= TARGET_OVERSHOOT_PCT ? 'met' : 'not met',
+        ],
+      ],
+    );
+    console.log(`\n${oTable}`);
+    md += `\nOvershoot of a shared budget (leases; real collector, real openai SDK in child processes):\n\n${oTable}\n`;
+  }
+  return { markdown: md };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();

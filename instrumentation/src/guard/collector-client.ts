@@ -1,0 +1,97 @@
+/**
+ * The guard's background requests to the collector: plain node:http(s), one connection per request
+ * whose socket is unref'd (a pending refresh never keeps the app alive), a short timeout, tracing
+ * suppressed (an app's own HTTP instrumentation records nothing for them), never a throw outside
+ * the returned promise.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import { collectorUrl } from '../collector-api';
+
+export class GuardRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  timeoutMs: number;
+  /** Keep the process alive while the request runs (the exit-time lease return). */
+  ref?: boolean;
+}
+
+/** The exporter's precedence: an Authorization in the OTLP headers, else TOKENLEDGER_API_KEY as a bearer. */
+export function authorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS']) {
+    for (const pair of (env[name] ?? '').split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'authorization') {
+        try {
+          return decodeURIComponent(pair.slice(eq + 1).trim());
+        } catch {
+          return pair.slice(eq + 1).trim();
+        }
+      }
+    }
+  }
+  const key = env.TOKENLEDGER_API_KEY?.trim();
+  return key ? `Bearer ${key}` : undefined;
+}
+
+export function collectorJson<T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body: unknown,
+  options: RequestOptions,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      const url = new URL(collectorUrl() + path);
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const headers: Record<string, string | number> = { accept: 'application/json' };
+      const auth = authorization();
+      if (auth) headers.authorization = auth;
+      if (payload) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = payload.length;
+      }
+      const transport = url.protocol === 'https:' ? https : http;
+      context.with(suppressTracing(context.active()), () => {
+        const req = transport.request(url, { method, headers, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            if (status >= 200 && status < 300) resolve(parsed as T);
+            else {
+              const reason = (parsed as { error?: string } | undefined)?.error ?? res.statusMessage ?? '';
+              reject(
+                new GuardRequestError(`collector answered ${status} to ${method} ${path}: ${reason}`, status),
+              );
+            }
+          });
+        });
+        req.setTimeout(options.timeoutMs, () =>
+          req.destroy(new GuardRequestError(`timed out after ${options.timeoutMs} ms`)),
+        );
+        if (!options.ref) req.on('socket', (s) => s.unref());
+        req.on('error', reject);
+        req.end(payload);
+      });
+    } catch (err) {
+      reject(err as Error);
+    }
+  });
+}

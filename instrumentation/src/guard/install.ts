@@ -1,0 +1,63 @@
+/**
+ * Installs the guard engine (called by start()): unless TOKENLEDGER_GUARD=off, creates the engine,
+ * hooks it into every provider patch, counts ended spans, starts the background refresh and, at
+ * exit, returns unused budget slices. Never throws.
+ */
+import { diag } from '@opentelemetry/api';
+import { onSpanEnded } from '../exit-flush';
+import { GuardEngine } from './engine';
+import { setGuard } from './hook';
+
+const INSTALLED = Symbol.for('tokenledger.guard');
+
+function envMs(name: string): number | undefined {
+  const n = Number(process.env[name]);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+export function installGuard(): GuardEngine | undefined {
+  try {
+    if ((process.env.TOKENLEDGER_GUARD ?? '').trim().toLowerCase() === 'off') return undefined;
+    const g = globalThis as Record<symbol, GuardEngine | undefined>;
+    if (g[INSTALLED]) return g[INSTALLED];
+    const refreshMs = envMs('TOKENLEDGER_GUARD_REFRESH_MS');
+    const failAfterMs = envMs('TOKENLEDGER_GUARD_FAIL_AFTER_MS');
+    const engine = new GuardEngine({
+      ...(refreshMs !== undefined ? { refreshMs } : {}),
+      ...(failAfterMs !== undefined ? { failAfterMs } : {}),
+    });
+    g[INSTALLED] = engine;
+    setGuard(engine);
+    onSpanEnded((span) => engine.onSpanEnded(span));
+    let released = false;
+    process.on('beforeExit', () => {
+      if (released) return;
+      released = true;
+      engine.stop();
+      void engine.releaseLeases();
+    });
+    engine.start();
+    return engine;
+  } catch (err) {
+    diag.error('tokenledger: could not start the policy guard', err);
+    return undefined;
+  }
+}
+
+/**
+ * Resolves true once the guard holds the collector's policy and budget state (calls before that
+ * are allowed: the guard never blocks an app that just started), false after `timeoutMs` or when
+ * the guard is off. For batch jobs that want every call enforced from the first.
+ */
+export function whenGuardReady(timeoutMs = 5_000): Promise<boolean> {
+  const engine = (globalThis as Record<symbol, GuardEngine | undefined>)[INSTALLED];
+  if (!engine) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    // Ref'd on purpose: the app is waiting for this (the refresh itself never holds the process).
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    void engine.firstState.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

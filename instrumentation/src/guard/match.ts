@@ -1,0 +1,98 @@
+/**
+ * Which policies a call falls under. A call's attribution is its span attributes (context and
+ * baggage) over the process's resource attributes (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME),
+ * which tokenledger's own tracer provider puts on every span.
+ */
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import type { PolicyMatch } from '../policy/types';
+import {
+  ATTR_DEPLOYMENT_ENVIRONMENT_DEPRECATED,
+  ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  ATTR_ENDUSER_ID,
+  ATTR_SERVICE_NAME,
+  ATTR_TL_COST_CENTER,
+  ATTR_TL_CUSTOMER,
+  ATTR_TL_DEPARTMENT,
+  ATTR_TL_FEATURE,
+  ATTR_TL_TEAM,
+  ATTR_TL_USER_TIER,
+  ATTR_TL_WORKFLOW,
+} from '../semconv';
+
+/** Policy-file field name → attribute key it is read from. */
+export const FIELD_KEYS: Readonly<Record<string, string>> = {
+  team: ATTR_TL_TEAM,
+  department: ATTR_TL_DEPARTMENT,
+  cost_center: ATTR_TL_COST_CENTER,
+  feature: ATTR_TL_FEATURE,
+  workflow: ATTR_TL_WORKFLOW,
+  customer: ATTR_TL_CUSTOMER,
+  user_tier: ATTR_TL_USER_TIER,
+  environment: ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  service: ATTR_SERVICE_NAME,
+  user: ATTR_ENDUSER_ID,
+};
+
+/** The process's resource attributes as the OTel env detector reads them. */
+export function resourceFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      out[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      // a malformed pair is skipped, as the OTel detector does
+    }
+  }
+  const service = env.OTEL_SERVICE_NAME?.trim();
+  if (service) out[ATTR_SERVICE_NAME] = service;
+  if (out[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] === undefined && out[ATTR_DEPLOYMENT_ENVIRONMENT_DEPRECATED])
+    out[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] = out[ATTR_DEPLOYMENT_ENVIRONMENT_DEPRECATED];
+  return out;
+}
+
+/** A call as the matcher sees it. */
+export interface CallFacts {
+  provider: string;
+  /** The model the app asked for. */
+  model: string | undefined;
+  attributes: Attributes;
+}
+
+export type Matcher = (call: CallFacts) => boolean;
+
+function valueOf(v: AttributeValue | undefined): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The value of a policy-file field for a call, or undefined when it has none. */
+export function fieldValue(
+  call: CallFacts,
+  field: string,
+  resource: Record<string, string>,
+): string | undefined {
+  if (field === 'model') return call.model;
+  if (field === 'provider') return call.provider;
+  const key = FIELD_KEYS[field];
+  if (key === undefined) return undefined;
+  return valueOf(call.attributes[key]) ?? resource[key];
+}
+
+/** Compiles a policy's `match` (every field must match; a list means any of) into a predicate. */
+export function compileMatch(match: PolicyMatch | undefined, resource: Record<string, string>): Matcher {
+  const tests: Array<[string, Set<string>]> = [];
+  for (const [field, want] of Object.entries(match ?? {})) {
+    if (want === undefined) continue;
+    tests.push([field, new Set(Array.isArray(want) ? want : [want])]);
+  }
+  if (tests.length === 0) return () => true;
+  return (call) => {
+    for (let i = 0; i < tests.length; i++) {
+      const [field, values] = tests[i]!;
+      const v = fieldValue(call, field, resource);
+      if (v === undefined || !values.has(v)) return false;
+    }
+    return true;
+  };
+}

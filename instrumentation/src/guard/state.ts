@@ -1,0 +1,115 @@
+/**
+ * The guard's view of the collector's /v1/budgets answer, compiled once per refresh so the hot
+ * path only reads fields: matchers, sets, integer pico-dollar limits.
+ */
+import type { OnExceeded } from '../policy/types';
+import type { BudgetsResponse, PolicyView } from './budgets-wire';
+import { compileMatch, FIELD_KEYS, type Matcher } from './match';
+import { PriceBook, toPico } from './prices';
+
+export interface BudgetWindow {
+  /** Key of this policy's period, for the per-process counters: `name|period_start`. */
+  key: string;
+  limitPico: bigint;
+  /** Spent as the collector saw it (all processes). */
+  spentPico: bigint;
+  limitUsd: string;
+  period: string;
+  periodStart: string;
+  periodEnd: string;
+}
+
+export interface CompiledPolicy {
+  name: string;
+  matches: Matcher;
+  /** Whether `match.service` (if any) admits this service. */
+  matchesService: (service: string | undefined) => boolean;
+  disabled: boolean;
+  allow: Set<string> | undefined;
+  allowList: string[] | undefined;
+  deny: Set<string> | undefined;
+  maxTokens: number | undefined;
+  rejectMaxTokens: boolean;
+  onExceeded: OnExceeded;
+  downgradeTo: string | undefined;
+  callsPerMinute: number | undefined;
+  tokensPerMinute: number | undefined;
+  budget: BudgetWindow | undefined;
+}
+
+export interface RequiredAttribution {
+  fields: string[];
+  keys: string[];
+  block: boolean;
+}
+
+export interface GuardState {
+  killSwitch: boolean;
+  failClosed: boolean;
+  required: RequiredAttribution | undefined;
+  policies: CompiledPolicy[];
+  prices: PriceBook;
+}
+
+function positive(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+function compileBudget(p: PolicyView): BudgetWindow | undefined {
+  const b = p.budget;
+  if (!b) return undefined;
+  const limitPico = toPico(b.usd);
+  if (limitPico === undefined || typeof b.period_start !== 'string') return undefined;
+  return {
+    key: `${p.name}|${b.period_start}`,
+    limitPico,
+    spentPico: toPico(b.spent_usd) ?? 0n,
+    limitUsd: String(b.usd),
+    period: b.period,
+    periodStart: b.period_start,
+    periodEnd: b.period_end,
+  };
+}
+
+function compilePolicy(p: PolicyView, resource: Record<string, string>): CompiledPolicy {
+  return {
+    name: p.name,
+    matches: compileMatch(p.match, resource),
+    matchesService: (service) => {
+      const want = p.match?.service;
+      if (want === undefined || service === undefined) return true;
+      return Array.isArray(want) ? want.includes(service) : want === service;
+    },
+    disabled: p.disabled === true,
+    allow: p.models?.allow ? new Set(p.models.allow) : undefined,
+    allowList: p.models?.allow,
+    deny: p.models?.deny ? new Set(p.models.deny) : undefined,
+    maxTokens: positive(p.max_tokens_per_call),
+    rejectMaxTokens: p.on_max_tokens === 'reject',
+    onExceeded: p.on_exceeded ?? 'alert',
+    downgradeTo: p.downgrade_to,
+    callsPerMinute: positive(p.rate_limit?.calls_per_minute),
+    tokensPerMinute: positive(p.rate_limit?.tokens_per_minute),
+    budget: compileBudget(p),
+  };
+}
+
+export function compileState(res: BudgetsResponse, resource: Record<string, string>): GuardState {
+  const required = res.attribution?.required?.filter((f) => FIELD_KEYS[f] !== undefined) ?? [];
+  return {
+    killSwitch: res.kill_switch === true,
+    failClosed: res.fail === 'closed',
+    required:
+      required.length > 0
+        ? {
+            fields: required,
+            keys: required.map((f) => FIELD_KEYS[f]!),
+            block: (res.attribution?.on_missing ?? 'block') === 'block',
+          }
+        : undefined,
+    policies: (res.policies ?? [])
+      .filter((p) => typeof p?.name === 'string')
+      .map((p) => compilePolicy(p, resource)),
+    prices: new PriceBook(res.prices),
+  };
+}

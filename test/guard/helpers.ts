@@ -1,0 +1,120 @@
+/** Runs the guard fixture app (`node --require tokenledger/register`) and collects its JSON lines. */
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CLI, REPO_ROOT, type CollectorProcess } from '../support/collector-process';
+
+export const APP = path.join(REPO_ROOT, 'test', 'fixtures', 'guard', 'app.cjs');
+
+export interface PlanStep {
+  name: string;
+  model: string;
+  max_tokens?: number;
+  attribution?: Record<string, string>;
+  count?: number;
+  concurrency?: number;
+  untilBlocked?: boolean;
+  max?: number;
+  waitMs?: number;
+  /** With untilBlocked: keep retrying refused calls until refused for this long. */
+  retryBlockedMs?: number;
+}
+
+export interface CallLine {
+  step: string;
+  i: number;
+  ok: boolean;
+  ms: number;
+  model?: string;
+  error?: {
+    name: string;
+    message: string;
+    policy?: string;
+    budget?: Record<string, string>;
+    missing?: string[];
+  };
+}
+
+export interface AppRun {
+  calls: CallLine[];
+  lines: Array<Record<string, unknown>>;
+  code: number | null;
+  stderr: string;
+  /** Wall time of the whole process, ms. */
+  wallMs: number;
+}
+
+export interface AppOptions {
+  env: Record<string, string>;
+  /** Called with each line as it arrives (e.g. to stop the collector mid-run). */
+  onLine?: (line: Record<string, unknown>) => void;
+}
+
+export function runApp(plan: PlanStep[], opts: AppOptions): Promise<AppRun> {
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--require', 'tokenledger/register', APP], {
+    cwd: path.dirname(APP),
+    env: {
+      ...process.env,
+      OPENAI_API_KEY: 'sk-test',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      GUARD_PLAN: JSON.stringify(plan),
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const lines: Array<Record<string, unknown>> = [];
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    let nl: number;
+    while ((nl = stdout.indexOf('\n')) >= 0) {
+      const line = JSON.parse(stdout.slice(0, nl)) as Record<string, unknown>;
+      stdout = stdout.slice(nl + 1);
+      lines.push(line);
+      opts.onLine?.(line);
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    child.on('close', (code) =>
+      resolve({
+        calls: lines.filter((l) => 'ok' in l) as unknown as CallLine[],
+        lines,
+        code,
+        stderr,
+        wallMs: Date.now() - started,
+      }),
+    );
+  });
+}
+
+const run = promisify(execFile);
+
+export async function keyOf(collector: CollectorProcess, role: 'ingest' | 'admin'): Promise<string> {
+  const env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir };
+  return (await run(process.execPath, [CLI, 'keys', 'show', role], { env })).stdout.trim();
+}
+
+export async function getJson<T>(url: string, key: string): Promise<T> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export function writePolicy(file: string, yaml: string): void {
+  writeFileSync(file, yaml.replace(/^\n/, ''));
+}
+
+/** Polls `probe` until it returns a value (not undefined), at most `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
