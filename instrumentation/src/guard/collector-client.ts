@@ -4,11 +4,20 @@
  * suppressed (an app's own HTTP instrumentation records nothing for them), never a throw outside
  * the returned promise.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { collectorUrl } from '../collector-api';
+
+/**
+ * node:http(s), loaded on first use, not at `--require` time: an app that registers the standard
+ * HTTP instrumentation in its own code must be the first to load them, or they stay unpatched
+ * (and the app's outgoing requests lose their trace context and baggage).
+ */
+function httpModule(secure: boolean): typeof Http {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return secure ? (require('node:https') as typeof Http) : (require('node:http') as typeof Http);
+}
 
 export class GuardRequestError extends Error {
   constructor(
@@ -60,7 +69,7 @@ export function collectorJson<T>(
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
-      const transport = url.protocol === 'https:' ? https : http;
+      const transport = httpModule(url.protocol === 'https:');
       context.with(suppressTracing(context.active()), () => {
         const req = transport.request(url, { method, headers, agent: false }, (res) => {
           const chunks: Buffer[] = [];

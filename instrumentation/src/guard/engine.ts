@@ -97,10 +97,14 @@ export class GuardEngine implements Guard {
     this.resource = options.resource ?? resourceFromEnv();
   }
 
-  /** Starts the background refresh (first fetch at once). */
+  /**
+   * Starts the background refresh. The first fetch waits one macrotask: `start()` runs from
+   * `--require`, before the app's own code, and a request now would load node:http before an app
+   * that registers the standard HTTP instrumentation could (leaving http unpatched for it).
+   */
   start(): void {
     if (this.timer) return;
-    void this.refresh();
+    setTimeout(() => void this.refresh(), 0).unref();
     this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
   }
