@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
   parseKeySpec,
   readCredentials,
 } from '../../collector/src/auth/keys';
+import { KeyStore, keyStorePath } from '../../collector/src/auth/store';
 import { ConfigError, loadConfig } from '../../collector/src/config';
 import { nanosToDateTime64 } from '../../collector/src/storage/rows';
 
@@ -18,8 +19,15 @@ describe('API keys', () => {
       { role: 'admin', key: 'aaaaaaaaaaaaaaaa' },
       { role: 'ingest', key: 'bbbbbbbbbbbbbbbb:with-colon' },
     ]);
-    assert.throws(() => parseKeySpec('root:aaaaaaaaaaaaaaaa'), /entry 1: expected role:key with role one of/);
+    assert.throws(
+      () => parseKeySpec('root:aaaaaaaaaaaaaaaa'),
+      /entry 1: expected role:key or role\/name:key with role one of/,
+    );
     assert.throws(() => parseKeySpec('viewer:short'), /entry 1: key shorter than 16/);
+    assert.deepEqual(parseKeySpec('approver/finance-lead@example.com:cccccccccccccccc'), [
+      { role: 'approver', key: 'cccccccccccccccc', name: 'finance-lead@example.com' },
+    ]);
+    assert.throws(() => parseKeySpec('approver/:cccccccccccccccc'), /empty name/);
     assert.throws(() => parseKeySpec('aaaaaaaaaaaaaaaa'), KeyConfigError);
   });
 
@@ -67,6 +75,27 @@ describe('API keys', () => {
     writeFileSync(path.join(dir, 'credentials.json'), '{"admin": 1}');
     assert.throws(() => readCredentials(dir), /not a tokenledger credentials file/);
     assert.equal(readCredentials(mkdtempSync(path.join(tmpdir(), 'tl-keys-'))), undefined);
+  });
+});
+
+describe('key store (tokenledger keys create | list | revoke)', () => {
+  it('stores only digests, names the holder, and takes effect for the running ring within a second', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tl-keys-'));
+    const store = KeyStore.inDataDir(dir);
+    const ring = new KeyRing([], store.entries);
+    const secret = store.create('approver', 'finance-lead@example.com');
+    assert.match(secret, /^tl_approver_/);
+    assert.ok(!readFileSync(keyStorePath(dir), 'utf8').includes(secret), 'the secret is never stored');
+    assert.equal(statSync(keyStorePath(dir)).mode & 0o777, 0o600);
+    assert.deepEqual(ring.identify(secret), { role: 'approver', name: 'finance-lead@example.com' });
+    assert.throws(() => store.create('viewer', 'finance-lead@example.com'), /exists/);
+    assert.deepEqual(
+      store.list().map((k) => [k.name, k.role]),
+      [['finance-lead@example.com', 'approver']],
+    );
+    assert.equal(store.revoke('finance-lead@example.com'), true);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(ring.identify(secret), undefined);
   });
 });
 
