@@ -15,7 +15,17 @@ import {
 } from '../support/fake-anthropic';
 import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
-import { APPS_DIR, REPO_ROOT, runApp, type AppRun, type AppVariant } from './helpers';
+import {
+  APPS_DIR,
+  matchingSpans,
+  ofScope,
+  REPO_ROOT,
+  runCompared as compareRuns,
+  runOk,
+  sinkEnv,
+  type AppRun,
+  type AppVariant,
+} from './helpers';
 
 const PREVIOUS_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'sdk-previous');
 const VARIANTS: AppVariant[] = [
@@ -47,13 +57,7 @@ function env(): Record<string, string | undefined> {
     ANTHROPIC_API_KEY: 'sk-ant-test',
     ANTHROPIC_AUTH_TOKEN: undefined,
     APP_MODEL: MODEL,
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_SERVICE_NAME: 'anthropic-fixture',
-    OTEL_RESOURCE_ATTRIBUTES: undefined,
-    TOKENLEDGER_API_KEY: undefined,
-    TOKENLEDGER_TRACER_PROVIDER: undefined,
-    OTEL_SDK_DISABLED: undefined,
+    ...sinkEnv(sink, 'anthropic-fixture'),
   };
 }
 
@@ -70,41 +74,20 @@ async function run(variant: AppVariant, scenario: string, setup: RunSetup = {}):
   fake.setBatchResults(BATCH_RESULTS);
   for (const step of setup.steps ?? []) fake.script(step);
   sink.reset();
-  const r = await runApp(variant, scenario, {
+  return runOk(variant, scenario, {
     instrument: setup.instrument,
     env: { ...env(), APP_MODEL: setup.model ?? MODEL },
   });
-  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
 }
 
 /** Runs the scenario without, then with tokenledger; the app's output must be identical. */
-async function runCompared(
-  variant: AppVariant,
-  scenario: string,
-  steps: AnthropicStep[] = [],
-): Promise<AppRun> {
-  const plain = await run(variant, scenario, { instrument: false, steps });
-  const instrumented = await run(variant, scenario, { steps });
-  assert.equal(instrumented.stdout, plain.stdout, `${variant.label} ${scenario}: app output differs`);
-  return instrumented;
+function runCompared(variant: AppVariant, scenario: string, steps: AnthropicStep[] = []): Promise<AppRun> {
+  return compareRuns(variant, scenario, (instrument) => run(variant, scenario, { instrument, steps }));
 }
 
 /** tokenledger's spans (the SDK's own spans, when it emits them, are left aside), in start order. */
-async function ourSpans(count: number): Promise<SinkSpan[]> {
-  const deadline = Date.now() + 5000;
-  const mine = (): SinkSpan[] =>
-    sink.spans
-      .filter((s) => s.scope.name === SCOPE)
-      .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
-  while (mine().length < count && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
-  const spans = mine();
-  assert.equal(
-    spans.length,
-    count,
-    `expected ${count} tokenledger spans, got ${spans.map((s) => s.name).join(', ')}`,
-  );
-  return spans;
+function ourSpans(count: number): Promise<SinkSpan[]> {
+  return matchingSpans(sink, ofScope(SCOPE), count);
 }
 
 function usageAttrs(u: AnthropicUsage = USAGE): Record<string, number> {

@@ -19,7 +19,17 @@ import { bodyUsage, headerUsage } from '../../instrumentation/src/instrumentatio
 import { startFakeBedrock, type BedrockFakeUsage, type FakeBedrock } from '../support/fake-bedrock';
 import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
-import { APPS_DIR, runApp, type AppRun, type AppVariant, type RunOptions } from './helpers';
+import {
+  APPS_DIR,
+  isGenAiSpan,
+  matchingSpans,
+  runCompared as compareRuns,
+  runOk,
+  sinkEnv,
+  type AppRun,
+  type AppVariant,
+  type RunOptions,
+} from './helpers';
 
 const CLAUDE = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const CLAUDE_US = 'us.anthropic.claude-3-5-sonnet-20240620-v1:0';
@@ -54,13 +64,7 @@ let sink: OtlpSink;
 function env(): Record<string, string | undefined> {
   return {
     BEDROCK_ENDPOINT: fake.url,
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_SERVICE_NAME: 'bedrock-app',
-    OTEL_RESOURCE_ATTRIBUTES: undefined,
-    TOKENLEDGER_API_KEY: undefined,
-    TOKENLEDGER_TRACER_PROVIDER: undefined,
-    OTEL_SDK_DISABLED: undefined,
+    ...sinkEnv(sink, 'bedrock-app'),
     AWS_PROFILE: undefined,
   };
 }
@@ -70,26 +74,16 @@ async function run(variant: AppVariant, scenario: string, opts: RunOptions = {})
   fake.setUsage(PLAIN_USAGE);
   for (const m of [CLAUDE, CLAUDE_US, CLAUDE_ARN]) fake.setUsage(CLAUDE_USAGE, m);
   sink.reset();
-  const r = await runApp(variant, scenario, { ...opts, env: { ...env(), ...opts.env } });
-  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
+  return runOk(variant, scenario, { ...opts, env: { ...env(), ...opts.env } });
 }
 
 /** Runs without, then with tokenledger; the app's output must be byte-identical. */
-async function runCompared(variant: AppVariant, scenario: string): Promise<AppRun> {
-  const plain = await run(variant, scenario, { instrument: false });
-  const instrumented = await run(variant, scenario);
-  assert.equal(instrumented.stdout, plain.stdout, `${variant.label} ${scenario}: app output differs`);
-  return instrumented;
+function runCompared(variant: AppVariant, scenario: string): Promise<AppRun> {
+  return compareRuns(variant, scenario, (instrument) => run(variant, scenario, { instrument }));
 }
 
-async function spans(count: number): Promise<SinkSpan[]> {
-  const all = await sink.waitForSpans(count, 5_000);
-  const gen = all
-    .filter((s) => s.attributes['gen_ai.operation.name'] !== undefined)
-    .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
-  assert.equal(gen.length, count, `expected ${count} GenAI spans, got ${gen.map((s) => s.name).join(', ')}`);
-  return gen;
+function spans(count: number): Promise<SinkSpan[]> {
+  return matchingSpans(sink, isGenAiSpan, count);
 }
 
 function claudeUsageAttrs(): Record<string, number> {

@@ -14,7 +14,17 @@ import { GoogleGenAIInstrumentation } from '../../instrumentation/src/instrument
 import { startFakeGemini, type FakeGemini, type GeminiUsage } from '../support/fake-gemini';
 import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
-import { APPS_DIR, REPO_ROOT, runApp, type AppRun, type AppVariant } from './helpers';
+import {
+  APPS_DIR,
+  matchingSpans,
+  ofScope,
+  REPO_ROOT,
+  runCompared as compareRuns,
+  runOk,
+  sinkEnv,
+  type AppRun,
+  type AppVariant,
+} from './helpers';
 import {
   GeminiOperation,
   paramsWithVerdict,
@@ -74,13 +84,7 @@ function env(): Record<string, string | undefined> {
     GOOGLE_API_KEY: undefined,
     GEMINI_API_KEY: undefined,
     GOOGLE_GENAI_USE_VERTEXAI: undefined,
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_SERVICE_NAME: 'fixture-app',
-    OTEL_RESOURCE_ATTRIBUTES: undefined,
-    TOKENLEDGER_API_KEY: undefined,
-    TOKENLEDGER_TRACER_PROVIDER: undefined,
-    OTEL_SDK_DISABLED: undefined,
+    ...sinkEnv(sink),
   };
 }
 
@@ -100,29 +104,16 @@ async function run(
   usageAtEndOnly: boolean,
 ): Promise<AppRun> {
   script(usageAtEndOnly);
-  const r = await runApp(variant, scenario, { instrument, env: env() });
-  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
+  return runOk(variant, scenario, { instrument, env: env() });
 }
 
 /** Runs the scenario without, then with tokenledger; asserts the app's output is identical. */
-async function runCompared(variant: AppVariant, scenario: string, usageAtEndOnly = false): Promise<AppRun> {
-  const plain = await run(variant, scenario, false, usageAtEndOnly);
-  const instrumented = await run(variant, scenario, true, usageAtEndOnly);
-  assert.equal(
-    instrumented.stdout,
-    plain.stdout,
-    `${variant.label} ${scenario}: app output differs with tokenledger`,
-  );
-  return instrumented;
+function runCompared(variant: AppVariant, scenario: string, usageAtEndOnly = false): Promise<AppRun> {
+  return compareRuns(variant, scenario, (instrument) => run(variant, scenario, instrument, usageAtEndOnly));
 }
 
 async function ourSpans(count: number): Promise<SinkSpan[]> {
-  await sink.waitForSpans(count, 5_000);
-  const ours = sink.spans
-    .filter((s) => s.scope.name === SCOPE)
-    .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
-  assert.equal(ours.length, count, `expected ${count} spans, got ${JSON.stringify(ours.map((s) => s.name))}`);
+  const ours = await matchingSpans(sink, ofScope(SCOPE), count);
   // Only our spans: nothing else in the process reports GenAI calls.
   assert.equal(sink.spans.length, count);
   return ours;

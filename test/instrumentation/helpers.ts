@@ -1,9 +1,12 @@
 /**
  * Runs fixture apps the way users run them: `node [--require|--import tokenledger/register] app`,
- * in a child process, against the fake OpenAI server and the OTLP JSON sink.
+ * in a child process, against a fake provider server and the OTLP JSON sink; and what every
+ * provider's tests do with those runs (compare the app's output, wait for the spans).
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { OtlpSink, SinkSpan } from '../support/otlp-sink';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const APPS_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'apps');
@@ -76,4 +79,75 @@ export function runApp(variant: AppVariant, scenario: string, opts: RunOptions =
       resolve({ code, stdout, stderr, ms: Date.now() - started, lines });
     });
   });
+}
+
+/** `runApp`, asserting that the app exited cleanly. */
+export async function runOk(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
+  const r = await runApp(variant, scenario, opts);
+  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/**
+ * Runs a scenario without, then with tokenledger (`run` does each run's setup) and asserts the app's
+ * output is identical; returns the instrumented run.
+ */
+export async function runCompared(
+  variant: AppVariant,
+  scenario: string,
+  run: (instrument: boolean) => Promise<AppRun>,
+): Promise<AppRun> {
+  const plain = await run(false);
+  const instrumented = await run(true);
+  const what = `${variant.label} ${scenario}: app output differs with tokenledger`;
+  assert.deepEqual(instrumented.lines, plain.lines, what);
+  assert.equal(instrumented.stdout, plain.stdout, what);
+  return instrumented;
+}
+
+/** The environment that exports to the test sink as OTLP/JSON, with no OTel / tokenledger settings inherited. */
+export function sinkEnv(sink: OtlpSink, serviceName = 'fixture-app'): Record<string, string | undefined> {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_SERVICE_NAME: serviceName,
+    OTEL_RESOURCE_ATTRIBUTES: undefined,
+    TOKENLEDGER_API_KEY: undefined,
+    TOKENLEDGER_TRACER_PROVIDER: undefined,
+    OTEL_SDK_DISABLED: undefined,
+  };
+}
+
+/** In start order, which is call order in the fixture apps. */
+export function byStartTime(spans: SinkSpan[]): SinkSpan[] {
+  return spans.sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
+}
+
+/** A span that records a GenAI call (tokenledger's or another producer's). */
+export function isGenAiSpan(span: SinkSpan): boolean {
+  return span.attributes['gen_ai.operation.name'] !== undefined;
+}
+
+/** A span of one instrumentation scope (e.g. `tokenledger/instrumentation-anthropic`). */
+export function ofScope(scope: string): (span: SinkSpan) => boolean {
+  return (span) => span.scope.name === scope;
+}
+
+/** Waits (up to `timeoutMs`) for `count` matching spans; asserts there are exactly that many; in start order. */
+export async function matchingSpans(
+  sink: OtlpSink,
+  match: (span: SinkSpan) => boolean,
+  count: number,
+  timeoutMs = 5_000,
+): Promise<SinkSpan[]> {
+  const deadline = Date.now() + timeoutMs;
+  const found = (): SinkSpan[] => byStartTime(sink.spans.filter(match));
+  while (found().length < count && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 20));
+  const spans = found();
+  assert.equal(
+    spans.length,
+    count,
+    `expected ${count} spans, got ${JSON.stringify(spans.map((s) => s.name))}`,
+  );
+  return spans;
 }

@@ -15,7 +15,17 @@ import { MistralInstrumentation } from '../../instrumentation/src/instrumentatio
 import { startFakeMistral, type FakeMistral, type MistralUsage } from '../support/fake-mistral';
 import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
-import { APPS_DIR, REPO_ROOT, runApp, type AppRun, type AppVariant } from './helpers';
+import {
+  APPS_DIR,
+  matchingSpans,
+  ofScope,
+  REPO_ROOT,
+  runCompared as compareRuns,
+  runOk,
+  sinkEnv,
+  type AppRun,
+  type AppVariant,
+} from './helpers';
 import {
   MistralOperation,
   requestWithVerdict,
@@ -59,13 +69,7 @@ function env(extra: Record<string, string> = {}): Record<string, string | undefi
     MISTRAL_SERVER_URL: fake.url,
     MISTRAL_API_KEY: undefined,
     MISTRAL_SDK_TELEMETRY: undefined,
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_SERVICE_NAME: 'fixture-app',
-    OTEL_RESOURCE_ATTRIBUTES: undefined,
-    TOKENLEDGER_API_KEY: undefined,
-    TOKENLEDGER_TRACER_PROVIDER: undefined,
-    OTEL_SDK_DISABLED: undefined,
+    ...sinkEnv(sink),
     ...extra,
   };
 }
@@ -81,33 +85,20 @@ async function run(
   fake.setUsage(SMALL_USAGE, 'mistral-small-latest');
   fake.setUsage(EMBED_USAGE, 'mistral-embed');
   sink.reset();
-  const r = await runApp(variant, scenario, { instrument, env: env(extraEnv) });
-  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
+  return runOk(variant, scenario, { instrument, env: env(extraEnv) });
 }
 
 /** Runs the scenario without, then with tokenledger; asserts the app's output is identical. */
-async function runCompared(
+function runCompared(
   variant: AppVariant,
   scenario: string,
   extraEnv: Record<string, string> = {},
 ): Promise<AppRun> {
-  const plain = await run(variant, scenario, false, extraEnv);
-  const instrumented = await run(variant, scenario, true, extraEnv);
-  assert.equal(
-    instrumented.stdout,
-    plain.stdout,
-    `${variant.label} ${scenario}: app output differs with tokenledger`,
-  );
-  return instrumented;
+  return compareRuns(variant, scenario, (instrument) => run(variant, scenario, instrument, extraEnv));
 }
 
 async function ourSpans(count: number): Promise<SinkSpan[]> {
-  await sink.waitForSpans(count, 5_000);
-  const ours = sink.spans
-    .filter((s) => s.scope.name === SCOPE)
-    .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
-  assert.equal(ours.length, count, `expected ${count} spans, got ${JSON.stringify(ours.map((s) => s.name))}`);
+  const ours = await matchingSpans(sink, ofScope(SCOPE), count);
   // Only ours: the SDK's own tracing hook stays off unless MISTRAL_SDK_TELEMETRY asks for it.
   assert.equal(sink.spans.length, count);
   return ours;

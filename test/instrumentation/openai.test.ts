@@ -7,7 +7,17 @@
 import assert from 'node:assert/strict';
 import { startFakeOpenAI, type FakeOpenAI, type FakeUsage } from '../support/fake-openai';
 import { startOtlpSink, type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
-import { runApp, VARIANTS, type AppRun, type AppVariant, type RunOptions } from './helpers';
+import {
+  isGenAiSpan,
+  matchingSpans,
+  runCompared as compareRuns,
+  runOk,
+  sinkEnv,
+  VARIANTS,
+  type AppRun,
+  type AppVariant,
+  type RunOptions,
+} from './helpers';
 
 const USAGE: FakeUsage = { input: 1200, output: 300, cached: 1024, reasoning: 64 };
 const SPAN_KIND_CLIENT = 3;
@@ -20,13 +30,7 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
   return {
     OPENAI_BASE_URL: fake.url,
     OPENAI_API_KEY: 'sk-test',
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_SERVICE_NAME: 'fixture-app',
-    OTEL_RESOURCE_ATTRIBUTES: undefined,
-    TOKENLEDGER_API_KEY: undefined,
-    TOKENLEDGER_TRACER_PROVIDER: undefined,
-    OTEL_SDK_DISABLED: undefined,
+    ...sinkEnv(sink),
     ...extra,
   };
 }
@@ -39,22 +43,14 @@ function resetAll(): void {
 
 async function run(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
   resetAll();
-  const r = await runApp(variant, scenario, { ...opts, env: env(opts.env) });
-  assert.equal(r.code, 0, `${variant.label} ${scenario} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
+  return runOk(variant, scenario, { ...opts, env: env(opts.env) });
 }
 
 /** Runs the scenario without, then with tokenledger; asserts the app's output is identical. */
-async function runCompared(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
-  const plain = await run(variant, scenario, { ...opts, instrument: false });
-  const instrumented = await run(variant, scenario, opts);
-  assert.deepEqual(
-    instrumented.lines,
-    plain.lines,
-    `${variant.label} ${scenario}: app output differs with tokenledger`,
+function runCompared(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
+  return compareRuns(variant, scenario, (instrument) =>
+    run(variant, scenario, instrument ? opts : { ...opts, instrument: false }),
   );
-  assert.equal(instrumented.stdout, plain.stdout);
-  return instrumented;
 }
 
 function usageAttrs(u: FakeUsage = USAGE): Record<string, number> {
@@ -112,22 +108,9 @@ function embeddingsAttrs(): Record<string, PlainValue> {
   };
 }
 
-/** GenAI spans in the order they ended... sorted by start time, which is call order here. */
-function genAiSpans(spans: SinkSpan[]): SinkSpan[] {
-  return spans
-    .filter((s) => s.attributes['gen_ai.operation.name'] !== undefined)
-    .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
-}
-
-async function spans(count: number): Promise<SinkSpan[]> {
-  const all = await sink.waitForSpans(count, 5_000);
-  const gen = genAiSpans(all);
-  assert.equal(
-    gen.length,
-    count,
-    `expected ${count} GenAI spans, got ${JSON.stringify(gen.map((s) => s.name))}`,
-  );
-  return gen;
+/** GenAI spans, in call order. */
+function spans(count: number): Promise<SinkSpan[]> {
+  return matchingSpans(sink, isGenAiSpan, count);
 }
 
 describe('tokenledger OpenAI instrumentation (child processes)', function () {

@@ -1,19 +1,6 @@
 /** Builds collector call records for tests: every field defaulted, only what a test cares about given. */
+import { emptyAttribution } from '../../collector/src/call-builder';
 import type { CallAttribution, ExtractedCall, PricedCall } from '../../collector/src/model';
-
-export const NO_ATTRIBUTION: CallAttribution = {
-  team: '',
-  department: '',
-  costCenter: '',
-  feature: '',
-  workflow: '',
-  customer: '',
-  userTier: '',
-  environment: '',
-  service: '',
-  endUser: '',
-  approvalId: '',
-};
 
 /** Nanoseconds since the epoch of an instant, as the decimal string the call records carry. */
 export function nanos(at: string | Date, extra = 0n): string {
@@ -45,7 +32,7 @@ export function extractedCall(
     enforcement: '',
     source: 'tokenledger',
     ...over,
-    attribution: { ...NO_ATTRIBUTION, ...attribution },
+    attribution: { ...emptyAttribution(), ...attribution },
   };
 }
 
@@ -63,6 +50,6 @@ export function pricedCall(
     pricedProvider: '',
     pricedModel: '',
     ...over,
-    attribution: { ...NO_ATTRIBUTION, ...attribution },
+    attribution: { ...emptyAttribution(), ...attribution },
   };
 }

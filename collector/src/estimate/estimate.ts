@@ -4,7 +4,7 @@
  * model's tokenizer — times the number of calls the job will make. Money stays Decimal.
  */
 import Decimal from 'decimal.js';
-import type { ExtractedCall } from '../model';
+import { callToPrice } from '../call-builder';
 import type { Pricer } from '../pricing';
 import { countChatTokens, type ChatMessage } from './tokens';
 
@@ -105,39 +105,11 @@ export function estimateCost(pricer: Pricer, input: EstimateInput): Estimate {
       note = `input counted with ${counted.tokenizer}; ${input.model}'s own tokenizer may differ by a few percent`;
   }
   const cached = Math.min(input.cachedInputTokens ?? 0, inputTokens);
-  const call: ExtractedCall = {
-    traceId: '',
-    spanId: '',
-    startTimeUnixNano: `${BigInt(Date.now()) * 1_000_000n}`,
-    durationMs: 0,
-    provider: input.provider ?? '',
-    operation: 'chat',
-    requestModel: input.model,
-    responseModel: '',
+  const call = callToPrice(input.provider ?? '', input.model, 'estimate', {
     inputTokens,
     outputTokens: input.outputTokens,
     cacheReadTokens: cached,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-    streaming: false,
-    errorType: '',
-    serverAddress: '',
-    enforcement: '',
-    source: 'estimate',
-    attribution: {
-      team: '',
-      department: '',
-      costCenter: '',
-      feature: '',
-      workflow: '',
-      customer: '',
-      userTier: '',
-      environment: '',
-      service: '',
-      endUser: '',
-      approvalId: '',
-    },
-  };
+  });
   const priced = pricer.price(call);
   const count = input.count ?? 1;
   const perCall = priced.priced ? new Decimal(priced.costUsd) : undefined;

@@ -3,6 +3,7 @@
  * costs its own calls in-process. Read through the Pricer's public price(): a thousand tokens of
  * one kind, times a thousand — small enough to stay in a model's first price tier.
  */
+import { callToPrice } from '../call-builder';
 import type { ExtractedCall } from '../model';
 import type { Pricer } from '../pricing';
 import { Money } from '../pricing/money';
@@ -17,40 +18,7 @@ export interface ModelPrices {
 const SAMPLE_TOKENS = 1000;
 
 function sample(provider: string, model: string, over: Partial<ExtractedCall>): ExtractedCall {
-  return {
-    traceId: '',
-    spanId: '',
-    startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
-    durationMs: 0,
-    provider,
-    operation: 'chat',
-    requestModel: model,
-    responseModel: '',
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-    streaming: false,
-    errorType: '',
-    serverAddress: '',
-    enforcement: '',
-    source: 'tokenledger.prices',
-    attribution: {
-      team: '',
-      department: '',
-      costCenter: '',
-      feature: '',
-      workflow: '',
-      customer: '',
-      userTier: '',
-      environment: '',
-      service: '',
-      endUser: '',
-      approvalId: '',
-    },
-    ...over,
-  };
+  return callToPrice(provider, model, 'tokenledger.prices', over);
 }
 
 /** `"<provider>/<model>"` → prices, for the models the pricer knows; unknown ones are left out. */

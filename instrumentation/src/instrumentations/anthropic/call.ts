@@ -2,18 +2,14 @@
  * One instrumented `messages.create` call: its span, and how it ends (parsed Message, stream
  * events, error, abort). The span is ended exactly once, whichever happens first.
  */
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { noteSpanEnded } from '../../exit-flush';
+import type { Attributes, Span } from '@opentelemetry/api';
 import {
-  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ERROR_TYPE_ABORTED,
-  ERROR_TYPE_CANCELLED,
 } from '../../semconv';
-import { wrapStreamIterator } from './stream';
+import { CallSpan, type ErrorReader } from '../shared/call-span';
+import { observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
 import {
   errorMessage,
   errorStatus,
@@ -23,8 +19,9 @@ import {
   type AnyRecord,
 } from './usage';
 
-export class AnthropicCall {
-  private ended = false;
+const ANTHROPIC_ERRORS: ErrorReader = { type: errorType, status: errorStatus, message: errorMessage };
+
+export class AnthropicCall extends CallSpan implements StreamObserver {
   /** parseResponse has been entered (the app reads the parsed body, not only `.asResponse()`). */
   parseStarted = false;
   private streamObj: AnyRecord | undefined;
@@ -34,16 +31,19 @@ export class AnthropicCall {
   private usage: AnyRecord | undefined;
 
   constructor(
-    readonly span: Span,
+    span: Span,
     readonly stream: boolean,
-  ) {}
+  ) {
+    super(span, ANTHROPIC_ERRORS);
+  }
 
   /** The parsed Message, or the Stream of a streaming call. Returns the value unchanged. */
   onParsed(value: unknown): unknown {
-    if (this.ended) return value;
+    if (this.isEnded) return value;
     try {
       if (this.stream) {
-        if (value !== null && typeof value === 'object' && wrapStreamIterator(value as AnyRecord, this)) {
+        // Stream#[Symbol.asyncIterator], tee() and toReadableStream() all go through `iterator`.
+        if (value !== null && typeof value === 'object' && observeIteratorMethod(value, 'iterator', this)) {
           this.streamObj = value as AnyRecord;
         } else {
           this.end();
@@ -72,8 +72,8 @@ export class AnthropicCall {
   }
 
   /** Observes one stream event (message_start, content_block_*, message_delta, message_stop, ...). */
-  onEvent(event: unknown): void {
-    if (this.ended || event === null || typeof event !== 'object') return;
+  onItem(event: unknown): void {
+    if (this.isEnded || event === null || typeof event !== 'object') return;
     try {
       const e = event as AnyRecord;
       if (e.type === 'message_start') {
@@ -103,29 +103,28 @@ export class AnthropicCall {
     this.span.setAttributes(attrs);
   }
 
-  fail(err: unknown): void {
-    if (this.ended) return;
+  override fail(err: unknown): void {
+    if (this.isEnded) return;
     try {
-      this.span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
-      const status = errorStatus(err);
-      if (status !== undefined) this.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      this.span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
       // Tokens consumed before a mid-stream error are still billed.
       if (this.streamObj) this.setCollectedAttributes();
     } catch {
       // ignore
     }
-    this.end();
+    super.fail(err);
+  }
+
+  /** Reading the stream failed. */
+  onError(err: unknown): void {
+    this.fail(err);
   }
 
   /** The stream ran out; the SDK ends it quietly when its controller was aborted. */
-  onStreamDone(): void {
-    if (this.ended) return;
+  onDone(): void {
+    if (this.isEnded) return;
     try {
       this.setCollectedAttributes();
-      if (this.streamObj?.controller?.signal?.aborted === true) {
-        this.markError(ERROR_TYPE_ABORTED, 'stream aborted');
-      }
+      if (this.streamObj?.controller?.signal?.aborted === true) return this.aborted();
     } catch {
       // ignore
     }
@@ -133,30 +132,13 @@ export class AnthropicCall {
   }
 
   /** The app stopped iterating early (break, return, exception in its loop). */
-  onStreamCancelled(): void {
-    if (this.ended) return;
+  onCancel(): void {
+    if (this.isEnded) return;
     try {
       this.setCollectedAttributes();
-      this.markError(ERROR_TYPE_CANCELLED, 'stream cancelled by the application');
     } catch {
       // ignore
     }
-    this.end();
-  }
-
-  private markError(type: string, message: string): void {
-    this.span.setAttribute(ATTR_ERROR_TYPE, type);
-    this.span.setStatus({ code: SpanStatusCode.ERROR, message });
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    try {
-      this.span.end();
-      noteSpanEnded(this.span);
-    } catch {
-      // ignore
-    }
+    this.cancelled();
   }
 }

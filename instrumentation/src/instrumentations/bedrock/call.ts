@@ -2,21 +2,18 @@
  * One instrumented Bedrock command: its span, and how it ends (output, stream events, error).
  * The span is ended exactly once, whichever happens first.
  */
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { noteSpanEnded } from '../../exit-flush';
+import type { Attributes, Span } from '@opentelemetry/api';
 import {
   ATTR_AWS_REQUEST_ID,
-  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
   ERROR_TYPE_ABORTED,
-  ERROR_TYPE_CANCELLED,
 } from '../../semconv';
 import { errorMessage, errorType } from '../openai/utils';
+import { CallSpan, type ErrorReader } from '../shared/call-span';
+import { observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
 import { BedrockCommand } from './commands';
 import { usageHeaders } from './headers';
-import { wrapAsyncIterable } from './stream';
 import {
   bodyUsage,
   converseUsage,
@@ -29,23 +26,34 @@ import {
 
 const decoder = new TextDecoder();
 
-export class BedrockCall {
-  private ended = false;
+/** AWS SDK errors carry the HTTP status in `$metadata`. */
+const BEDROCK_ERRORS: ErrorReader = {
+  type: errorType,
+  status: (err) => {
+    const status = (err as AnyRecord | null)?.$metadata?.httpStatusCode;
+    return typeof status === 'number' ? status : undefined;
+  },
+  message: errorMessage,
+};
+
+export class BedrockCall extends CallSpan implements StreamObserver {
   private readonly usage: BedrockUsage = {};
   private finishReasons: string[] | undefined;
   private responseId: string | undefined;
   private requestId: string | undefined;
 
   constructor(
-    readonly span: Span,
+    span: Span,
     readonly kind: BedrockCommand,
     /** The app's abort signal, if it passed one: tells an abort from other stream errors. */
     private readonly abortSignal: AbortSignal | undefined,
-  ) {}
+  ) {
+    super(span, BEDROCK_ERRORS);
+  }
 
   /** The command's output (the app receives the same object); streams get their iterator wrapped. */
   onOutput(output: unknown): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     try {
       if (output === null || typeof output !== 'object') return this.end();
       const o = output as AnyRecord;
@@ -61,10 +69,10 @@ export class BedrockCall {
           mergeUsageMissing(this.usage, headerUsage(usageHeaders(o)));
           return this.end();
         case BedrockCommand.ConverseStream:
-          if (!wrapAsyncIterable(o.stream, this)) this.end();
+          if (!observeStream(o.stream, this)) this.end();
           return;
         case BedrockCommand.InvokeModelWithResponseStream:
-          if (!wrapAsyncIterable(o.body, this)) this.end();
+          if (!observeStream(o.body, this)) this.end();
           return;
       }
     } catch {
@@ -94,8 +102,8 @@ export class BedrockCall {
   }
 
   /** One stream event, as the app sees it (never changed). */
-  onEvent(event: unknown): void {
-    if (this.ended || event === null || typeof event !== 'object') return;
+  onItem(event: unknown): void {
+    if (this.isEnded || event === null || typeof event !== 'object') return;
     try {
       const e = event as AnyRecord;
       if (this.kind === BedrockCommand.ConverseStream) {
@@ -114,56 +122,44 @@ export class BedrockCall {
     if (typeof reason === 'string' && reason !== '') (this.finishReasons ??= []).push(reason);
   }
 
-  onStreamDone(): void {
+  onDone(): void {
     this.end();
   }
 
-  onStreamCancelled(): void {
-    this.endWithError(ERROR_TYPE_CANCELLED, 'stream cancelled by the application');
+  onError(err: unknown): void {
+    this.fail(err);
   }
 
-  fail(err: unknown): void {
-    if (this.ended) return;
-    let type = errorType(err);
-    if (this.abortSignal?.aborted === true) type = ERROR_TYPE_ABORTED;
+  onCancel(): void {
+    this.cancelled();
+  }
+
+  override fail(err: unknown): void {
+    if (this.isEnded) return;
     try {
-      const status = (err as AnyRecord | null)?.$metadata?.httpStatusCode;
-      if (typeof status === 'number') this.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       const requestId = (err as AnyRecord | null)?.$metadata?.requestId;
       if (typeof requestId === 'string') this.requestId = requestId;
     } catch {
       // ignore
     }
-    this.endWithError(type, errorMessage(err));
+    super.fail(err, this.abortSignal?.aborted === true ? ERROR_TYPE_ABORTED : undefined);
   }
 
-  private endWithError(type: string, message: string | undefined): void {
-    if (this.ended) return;
-    try {
-      this.span.setAttribute(ATTR_ERROR_TYPE, type);
-      this.span.setStatus({ code: SpanStatusCode.ERROR, message });
-    } catch {
-      // ignore
-    }
-    this.end();
+  /** What the call collected: usage, finish reasons, ids. */
+  protected override beforeEnd(): void {
+    const attrs: Attributes = {};
+    setUsageAttributes(attrs, this.usage);
+    if (this.finishReasons) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = this.finishReasons;
+    if (this.responseId !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = this.responseId;
+    if (this.requestId !== undefined) attrs[ATTR_AWS_REQUEST_ID] = this.requestId;
+    this.span.setAttributes(attrs);
   }
+}
 
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    try {
-      const attrs: Attributes = {};
-      setUsageAttributes(attrs, this.usage);
-      if (this.finishReasons) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = this.finishReasons;
-      if (this.responseId !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = this.responseId;
-      if (this.requestId !== undefined) attrs[ATTR_AWS_REQUEST_ID] = this.requestId;
-      this.span.setAttributes(attrs);
-      this.span.end();
-      noteSpanEnded(this.span);
-    } catch {
-      // ignore
-    }
-  }
+/** ConverseStream `stream` / InvokeModelWithResponseStream `body`: the app keeps the same object. */
+function observeStream(iterable: unknown, observer: StreamObserver): boolean {
+  if (iterable === null || typeof iterable !== 'object') return false;
+  return observeIteratorMethod(iterable, Symbol.asyncIterator, observer);
 }
 
 /** Fills only the fields the body did not give (headers are the fallback, the body has the details). */

@@ -5,8 +5,9 @@
  * the very object (and chunks) the SDK made.
  */
 import type { Attributes, Span } from '@opentelemetry/api';
-import { CallSpan } from './call-span';
-import { ObservedIterator, type StreamObserver } from './observed-iterator';
+import { CallSpan } from '../shared/call-span';
+import { GENAI_ERRORS } from './errors';
+import { ObservedIterator, type StreamObserver } from '../shared/observed-iterator';
 import {
   GeminiOperation,
   setEmbeddingUsageAttributes,
@@ -25,7 +26,7 @@ export class GeminiCall extends CallSpan implements StreamObserver {
     private readonly op: GeminiOperation,
     private readonly abortSignal: AbortSignal | undefined,
   ) {
-    super(span);
+    super(span, GENAI_ERRORS);
   }
 
   /** The resolved value of the patched method; returned unchanged. */
@@ -57,12 +58,13 @@ export class GeminiCall extends CallSpan implements StreamObserver {
       this.end();
       return;
     }
-    const observed = new ObservedIterator(
-      gen.next.bind(gen),
-      typeof gen.return === 'function' ? gen.return.bind(gen) : undefined,
-      typeof gen.throw === 'function' ? gen.throw.bind(gen) : undefined,
-      this,
-    );
+    // The generator's own methods, bound before they are shadowed below.
+    const source: AsyncIterator<unknown> = {
+      next: gen.next.bind(gen),
+      return: typeof gen.return === 'function' ? gen.return.bind(gen) : undefined,
+      throw: typeof gen.throw === 'function' ? gen.throw.bind(gen) : undefined,
+    };
+    const observed = new ObservedIterator(source, this);
     // Own properties shadow the generator's methods; `gen[Symbol.asyncIterator]()` still returns gen.
     gen.next = (...a: [] | [unknown]) => observed.next(...a);
     gen.return = (v?: unknown) => observed.return(v);
@@ -83,7 +85,7 @@ export class GeminiCall extends CallSpan implements StreamObserver {
     else this.end();
   }
 
-  onCancelled(): void {
+  onCancel(): void {
     this.setCollected();
     this.cancelled();
   }

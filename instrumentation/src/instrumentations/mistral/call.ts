@@ -6,8 +6,9 @@
  */
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ATTR_GEN_AI_RESPONSE_FINISH_REASONS } from '../../semconv';
-import { CallSpan } from '../google-genai/call-span';
-import { ObservedIterator, type StreamObserver } from '../google-genai/observed-iterator';
+import { GENAI_ERRORS } from '../google-genai/errors';
+import { CallSpan } from '../shared/call-span';
+import { ObservedIterator, observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
 import { MistralOperation, setResponseAttributes, setUsageAttributes, type AnyRecord } from './utils';
 
 type Read = () => Promise<IteratorResult<unknown>>;
@@ -22,7 +23,7 @@ export class MistralCall extends CallSpan implements StreamObserver {
     private readonly op: MistralOperation,
     private readonly abortSignal: AbortSignal | undefined,
   ) {
-    super(span);
+    super(span, GENAI_ERRORS);
   }
 
   /** The resolved value of the patched method; returned unchanged. */
@@ -47,17 +48,13 @@ export class MistralCall extends CallSpan implements StreamObserver {
 
   private observeStream(streamObj: AnyRecord): void {
     const stream = streamObj as Record<PropertyKey, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const iterate = stream[Symbol.asyncIterator] as ((...a: unknown[]) => AsyncIterator<unknown>) | undefined;
     const getReader = stream.getReader as ((...a: unknown[]) => AnyRecord) | undefined;
-    if (typeof iterate !== 'function') {
+    if (!observeIteratorMethod(stream, Symbol.asyncIterator, this)) {
       this.end();
       return;
     }
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const call = this;
-    stream[Symbol.asyncIterator] = function (this: unknown, ...a: unknown[]) {
-      return ObservedIterator.wrap(iterate.apply(this, a), call);
-    };
     if (typeof getReader === 'function') {
       stream.getReader = function (this: unknown, ...a: unknown[]) {
         const reader = getReader.apply(this, a);
@@ -76,12 +73,11 @@ export class MistralCall extends CallSpan implements StreamObserver {
     const read = reader.read as Read;
     const cancel = reader.cancel as (reason?: unknown) => Promise<void>;
     if (typeof read !== 'function') return;
-    const observed = new ObservedIterator(
-      () => read.call(reader),
-      (v) => cancel.call(reader, v).then(() => ({ done: true, value: undefined })),
-      undefined,
-      this,
-    );
+    const source: AsyncIterator<unknown> = {
+      next: () => read.call(reader),
+      return: (v) => cancel.call(reader, v).then(() => ({ done: true, value: undefined })),
+    };
+    const observed = new ObservedIterator(source, this);
     reader.read = () => observed.next();
     if (typeof cancel === 'function')
       reader.cancel = (reason?: unknown) => observed.return(reason).then(() => undefined);
@@ -109,7 +105,7 @@ export class MistralCall extends CallSpan implements StreamObserver {
     else this.end();
   }
 
-  onCancelled(): void {
+  onCancel(): void {
     this.setCollected();
     this.cancelled();
   }

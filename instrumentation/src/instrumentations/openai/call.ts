@@ -2,18 +2,15 @@
  * One instrumented OpenAI call: its span, and how it ends (parsed result, stream events, error).
  * The span is ended exactly once, whichever of these happens first.
  */
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { noteSpanEnded } from '../../exit-flush';
+import type { Attributes, Span } from '@opentelemetry/api';
 import {
-  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_OPENAI_RESPONSE_SERVICE_TIER,
-  ERROR_TYPE_ABORTED,
-  ERROR_TYPE_CANCELLED,
 } from '../../semconv';
+import { CallSpan, type ErrorReader } from '../shared/call-span';
+import { observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
 import {
   errorMessage,
   errorStatus,
@@ -23,8 +20,9 @@ import {
   type AnyRecord,
 } from './utils';
 
-export class OpenAICall {
-  private ended = false;
+const OPENAI_ERRORS: ErrorReader = { type: errorType, status: errorStatus, message: errorMessage };
+
+export class OpenAICall extends CallSpan implements StreamObserver {
   /** parseResponse has been entered (the app reads the parsed body, not only `.asResponse()`). */
   parseStarted = false;
   /** Stream state. */
@@ -37,16 +35,18 @@ export class OpenAICall {
   private failedType: string | undefined;
 
   constructor(
-    readonly span: Span,
+    span: Span,
     readonly op: OpenAIOperation,
     readonly stream: boolean,
     /** include_usage was injected by us: hide the usage chunk and `usage` keys from the app. */
     readonly injectedUsage: boolean,
-  ) {}
+  ) {
+    super(span, OPENAI_ERRORS);
+  }
 
   /** A parsed (non-stream) result, or the Stream object for a streaming call. Returns the value unchanged. */
   onParsed(value: unknown): unknown {
-    if (this.ended) return value;
+    if (this.isEnded) return value;
     try {
       if (this.stream) {
         if (
@@ -73,20 +73,15 @@ export class OpenAICall {
     if (!this.parseStarted) this.end();
   }
 
-  fail(err: unknown): void {
-    if (this.ended) return;
+  override fail(err: unknown): void {
+    if (this.isEnded) return;
     try {
-      const type = errorType(err);
-      const span = this.span;
-      span.setAttribute(ATTR_ERROR_TYPE, type);
-      const status = errorStatus(err);
-      if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+      // Tokens consumed before a mid-stream error are still billed.
       if (this.streamObj) this.setCollectedAttributes();
     } catch {
       // ignore
     }
-    this.endSpan();
+    super.fail(err);
   }
 
   private readResult(r: AnyRecord): void {
@@ -116,18 +111,13 @@ export class OpenAICall {
 
   private instrumentStream(stream: AnyRecord): void {
     this.streamObj = stream;
-    const original = stream.iterator as (...a: unknown[]) => AsyncIterator<unknown>;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const call = this;
     // Stream#[Symbol.asyncIterator], tee() and toReadableStream() all go through `iterator`.
-    stream.iterator = function (this: unknown, ...args: unknown[]) {
-      return new InstrumentedIterator(original.apply(this, args), call);
-    };
+    observeIteratorMethod(stream, 'iterator', this);
   }
 
   /** Looks at one stream item; returns false when the app must not see it (our injected usage chunk). */
   onItem(item: unknown): boolean {
-    if (this.ended || item === null || typeof item !== 'object') return true;
+    if (this.isEnded || item === null || typeof item !== 'object') return true;
     try {
       return this.op === OpenAIOperation.Responses
         ? this.onResponsesEvent(item as AnyRecord)
@@ -197,50 +187,33 @@ export class OpenAICall {
     this.span.setAttributes(attrs);
   }
 
+  /** Reading the stream failed. */
+  onError(err: unknown): void {
+    this.fail(err);
+  }
+
   /** The stream's iterator finished; aborted if the stream's controller was aborted under it. */
-  onStreamDone(): void {
-    if (this.ended) return;
+  onDone(): void {
+    if (this.isEnded) return;
     try {
       this.setCollectedAttributes();
-      const aborted = this.streamObj?.controller?.signal?.aborted === true;
-      if (aborted) this.markError(ERROR_TYPE_ABORTED, 'stream aborted');
-      else if (this.failedType !== undefined) this.markError(this.failedType, 'response failed');
+      if (this.streamObj?.controller?.signal?.aborted === true) return this.aborted();
+      if (this.failedType !== undefined) this.markError(this.failedType, 'response failed');
     } catch {
       // ignore
     }
-    this.endSpan();
+    this.end();
   }
 
   /** The app stopped iterating early (break, return, exception in its loop). */
-  onStreamCancelled(): void {
-    if (this.ended) return;
+  onCancel(): void {
+    if (this.isEnded) return;
     try {
       this.setCollectedAttributes();
-      this.markError(ERROR_TYPE_CANCELLED, 'stream cancelled by the application');
     } catch {
       // ignore
     }
-    this.endSpan();
-  }
-
-  private markError(type: string, message: string): void {
-    this.span.setAttribute(ATTR_ERROR_TYPE, type);
-    this.span.setStatus({ code: SpanStatusCode.ERROR, message });
-  }
-
-  end(): void {
-    this.endSpan();
-  }
-
-  private endSpan(): void {
-    if (this.ended) return;
-    this.ended = true;
-    try {
-      this.span.end();
-      noteSpanEnded(this.span);
-    } catch {
-      // ignore
-    }
+    this.cancelled();
   }
 }
 
@@ -251,68 +224,4 @@ function responsesFinishReason(r: AnyRecord): string | undefined {
     return typeof reason === 'string' ? reason : status;
   }
   return typeof status === 'string' ? status : undefined;
-}
-
-/**
- * Wraps the SDK stream's async iterator: observes every item, drops the ones the app would not have
- * seen, ends the span on completion / error / early return. Items are passed through by reference.
- */
-class InstrumentedIterator implements AsyncIterableIterator<unknown> {
-  /** Bound once per stream, not per chunk: the hot path is one `then` per item. */
-  private readonly onResult: (
-    r: IteratorResult<unknown>,
-  ) => IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
-  private readonly onError: (err: unknown) => never;
-
-  constructor(
-    private readonly it: AsyncIterator<unknown>,
-    private readonly call: OpenAICall,
-  ) {
-    this.onResult = (r) => {
-      if (r.done) {
-        this.call.onStreamDone();
-        return r;
-      }
-      // A hidden item (our injected usage chunk): read on.
-      return this.call.onItem(r.value) ? r : this.next();
-    };
-    this.onError = (err) => {
-      this.call.fail(err);
-      throw err;
-    };
-  }
-
-  next(...args: [] | [unknown]): Promise<IteratorResult<unknown>> {
-    let p: Promise<IteratorResult<unknown>>;
-    try {
-      p = this.it.next(...args);
-    } catch (err) {
-      this.call.fail(err);
-      return Promise.reject(err as Error);
-    }
-    return p.then(this.onResult, this.onError);
-  }
-
-  async return(value?: unknown): Promise<IteratorResult<unknown>> {
-    this.call.onStreamCancelled();
-    if (typeof this.it.return === 'function') return this.it.return(value);
-    return { done: true, value };
-  }
-
-  async throw(err?: unknown): Promise<IteratorResult<unknown>> {
-    if (typeof this.it.throw === 'function') {
-      try {
-        return await this.it.throw(err);
-      } catch (e) {
-        this.call.fail(e);
-        throw e;
-      }
-    }
-    this.call.fail(err);
-    throw err;
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
-    return this;
-  }
 }

@@ -1,18 +1,12 @@
 /**
  * What every provider patch does around the policy guard (see ../../guard/hook.ts for the contract).
  */
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { noteSpanEnded } from '../../exit-flush';
+import type { Attributes, Span } from '@opentelemetry/api';
 import { guardActive, guardCall, type GuardedCall, type GuardVerdict } from '../../guard/hook';
 import { isPolicyError } from '../../guard/errors';
 import { checkApprovalGrant, hasGrants } from '../../approvals/grant';
-import {
-  ATTR_ERROR_TYPE,
-  ATTR_TL_APPROVAL_ID,
-  ATTR_TL_ENFORCEMENT,
-  ATTR_TL_POLICY,
-  ENFORCEMENT_BLOCKED,
-} from '../../semconv';
+import { ATTR_TL_APPROVAL_ID, ATTR_TL_ENFORCEMENT, ATTR_TL_POLICY, ENFORCEMENT_BLOCKED } from '../../semconv';
+import { endSpan, recordError } from './call-span';
 
 export type GuardOutcome =
   { blocked: Error; verdict?: undefined } | { blocked?: undefined; verdict: GuardVerdict | undefined };
@@ -48,13 +42,11 @@ export function runGuard(
     try {
       span.setAttribute(ATTR_TL_ENFORCEMENT, ENFORCEMENT_BLOCKED);
       if (err.policy !== undefined) span.setAttribute(ATTR_TL_POLICY, err.policy);
-      span.setAttribute(ATTR_ERROR_TYPE, err.name);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
-      span.end();
-      noteSpanEnded(span);
+      recordError(span, err.name, err.message);
     } catch {
       // ignore
     }
+    endSpan(span);
     return { blocked: err };
   }
   if (verdict?.attributes) span.setAttributes(verdict.attributes);
