@@ -2,6 +2,7 @@
  * `estimateCost()`: what a call or a batch job will cost before it runs, priced by the collector
  * with the same catalog and policy overrides as real calls (the app ships no price list).
  */
+import { rememberUnitPrices, type UnitPricesMtok } from './approvals/prices';
 import { collectorRequest } from './collector-api';
 
 export interface EstimateCostInput {
@@ -30,6 +31,8 @@ export interface CostEstimate {
   costUsd: string | null;
   tokenizer?: string;
   note?: string;
+  /** USD per million input, cached-input and output tokens (decimal strings); absent when unpriced. */
+  unitPricesMtok?: UnitPricesMtok;
 }
 
 interface EstimateJson {
@@ -44,6 +47,7 @@ interface EstimateJson {
   cost_usd: string | null;
   tokenizer?: string;
   note?: string;
+  unit_prices_mtok?: UnitPricesMtok | null;
 }
 
 export async function estimateCost(input: EstimateCostInput): Promise<CostEstimate> {
@@ -56,6 +60,10 @@ export async function estimateCost(input: EstimateCostInput): Promise<CostEstima
     cached_input_tokens: input.cachedInputTokens,
     count: input.count,
   });
+  if (e.unit_prices_mtok) {
+    // Approved jobs cost their calls with these (see approvals/grant.ts).
+    rememberUnitPrices([input.provider ?? '', e.provider], input.model, e.unit_prices_mtok);
+  }
   return {
     model: e.model,
     provider: e.provider,
@@ -68,5 +76,6 @@ export async function estimateCost(input: EstimateCostInput): Promise<CostEstima
     costUsd: e.cost_usd,
     ...(e.tokenizer ? { tokenizer: e.tokenizer } : {}),
     ...(e.note ? { note: e.note } : {}),
+    ...(e.unit_prices_mtok ? { unitPricesMtok: e.unit_prices_mtok } : {}),
   };
 }

@@ -83,6 +83,8 @@ describe('estimates and approvals, end to end', function () {
     );
     assert.equal(e.cost_per_call_usd, '0.0045');
     assert.equal(e.cost_usd, '0.45');
+    // The per-million prices it used, which withApproval then costs the job's calls with.
+    assert.deepEqual(e.unit_prices_mtok, { input: '2.5', cached_input: '1.25', output: '10' });
     const table = await cli(
       ['estimate', '--model', 'gpt-4o', '--input-tokens', '1000', '--output-tokens', '200'],
       ingestKey,

@@ -202,8 +202,14 @@ describe('report page (Chromium)', function () {
     await page.selectOption('#var-team', 'search');
     await page.waitForSelector('#panel-team-usage .value[data-column="spend_usd"]:text-is("$0.0225")');
     assert.equal(await page.textContent('#panel-team-usage .value[data-column="calls"]'), '3');
-    const features = (await chartData(page))['team-spend-by-feature']!;
-    assert.deepEqual(features.labels, ['search-assistant']);
+    // Panels re-render independently after the select: wait for this one's chart to be redrawn.
+    await page.waitForSelector('#panel-team-spend-by-feature[data-state="ready"] canvas');
+    let features = (await chartData(page))['team-spend-by-feature'];
+    for (let i = 0; i < 50 && features?.labels?.length !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      features = (await chartData(page))['team-spend-by-feature'];
+    }
+    assert.deepEqual(features?.labels, ['search-assistant']);
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -34,6 +34,11 @@ export interface Estimate {
   cost_usd: string | null;
   tokenizer?: string;
   note?: string;
+  /**
+   * USD per million tokens this estimate used (null when unpriced), so a client can cost the calls
+   * it then makes without asking again (withApproval does).
+   */
+  unit_prices_mtok: { input: string; cached_input: string; output: string } | null;
 }
 
 export class EstimateError extends Error {
@@ -124,11 +129,28 @@ export function estimateCost(pricer: Pricer, input: EstimateInput): Estimate {
     count,
     cost_per_call_usd: perCall ? perCall.toFixed() : null,
     cost_usd: perCall ? perCall.times(count).toFixed() : null,
+    unit_prices_mtok: priced.priced ? unitPrices(pricer, input.provider ?? '', input.model) : null,
     ...(tokenizer ? { tokenizer } : {}),
     ...(priced.priced
       ? note
         ? { note }
         : {}
       : { note: `no price for ${input.model}: add one under pricing.overrides in the policy file` }),
+  };
+}
+
+/** The per-million-token prices of a model: the price of a million of each kind of token alone. */
+function unitPrices(
+  pricer: Pricer,
+  provider: string,
+  model: string,
+): NonNullable<Estimate['unit_prices_mtok']> {
+  const M = 1_000_000;
+  const cost = (over: Parameters<typeof callToPrice>[3]): string =>
+    pricer.price(callToPrice(provider, model, 'estimate', over)).costUsd;
+  return {
+    input: cost({ inputTokens: M }),
+    cached_input: cost({ inputTokens: M, cacheReadTokens: M }),
+    output: cost({ outputTokens: M }),
   };
 }

@@ -68,7 +68,12 @@ export class PolicyStore {
 
   /** Re-reads the file now; resolves when done (a failure keeps the current policy). */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.reloadNow());
+    // A reload that failed unexpectedly (e.g. the audit write) must not stop every later one.
+    this.reloading = this.reloading
+      .then(() => this.reloadNow())
+      .catch((err: unknown) => {
+        this.options.log(`policy ${this.options.file}: reload failed: ${(err as Error).message}`);
+      });
     return this.reloading;
   }
 

@@ -23,26 +23,10 @@ import {
   ATTR_TL_APPROVAL_ID,
 } from '../semconv';
 import { getApproval, type Approval } from './client';
+import { picoToUsd, usdToPico } from './money';
+import { pricesOf, toUnitPrices, type UnitPrices } from './prices';
 
-const PICO_PER_USD = 1_000_000_000_000n;
 const REFRESH_MS = 2_000;
-
-/** "12.345" USD → pico-dollars, exactly (digits beyond 12 decimals are dropped). */
-export function usdToPico(usd: string): bigint {
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(usd.trim());
-  if (!m) return 0n;
-  const frac = (m[3] ?? '').padEnd(12, '0').slice(0, 12);
-  const v = BigInt(m[2]!) * PICO_PER_USD + BigInt(frac);
-  return m[1] === '-' ? -v : v;
-}
-
-export function picoToUsd(pico: bigint): string {
-  const neg = pico < 0n;
-  const abs = neg ? -pico : pico;
-  const whole = abs / PICO_PER_USD;
-  const frac = (abs % PICO_PER_USD).toString().padStart(12, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
-}
 
 interface Grant {
   approval: Approval;
@@ -57,15 +41,7 @@ interface Grant {
   timer: NodeJS.Timeout | undefined;
 }
 
-/** Per-token prices of a model, pico-dollars per token (= USD per million tokens × 10^6). */
-interface UnitPrices {
-  input: bigint;
-  cachedInput: bigint;
-  output: bigint;
-}
-
 const grants = new Map<string, Grant>();
-const prices = new Map<string, Promise<UnitPrices | undefined>>();
 let listening = false;
 
 function spentPico(g: Grant): bigint {
@@ -94,28 +70,12 @@ export function hasGrants(): boolean {
   return grants.size > 0;
 }
 
+/** A model's prices: from an earlier estimate, else asked once from the collector. */
 function unitPrices(model: string, provider: string): Promise<UnitPrices | undefined> {
-  const key = `${provider}\u0000${model}`;
-  let p = prices.get(key);
-  if (!p) {
-    const one = (inputTokens: number, cachedInputTokens: number, outputTokens: number): Promise<bigint> =>
-      estimateCost({ model, provider, inputTokens, cachedInputTokens, outputTokens }).then((e) =>
-        e.costUsd === null ? -1n : usdToPico(e.costUsd),
-      );
-    const M = 1_000_000;
-    p = Promise.all([one(M, 0, 0), one(M, M, 0), one(0, 0, M)]).then(
-      ([input, cachedInput, output]) =>
-        input < 0n
-          ? undefined
-          : { input: input / BigInt(M), cachedInput: cachedInput / BigInt(M), output: output / BigInt(M) },
-      () => {
-        prices.delete(key); // try again next time
-        return undefined;
-      },
-    );
-    prices.set(key, p);
-  }
-  return p;
+  return pricesOf(provider, model, async () => {
+    const e = await estimateCost({ model, provider, inputTokens: 0, outputTokens: 0 });
+    return e.unitPricesMtok ? toUnitPrices(e.unitPricesMtok) : undefined;
+  });
 }
 
 function onEnded(span: Span): void {

@@ -2,7 +2,7 @@
  * In-process pricing of the process's own calls with the prices the collector sends in
  * /v1/budgets. Integer pico-dollars (10^-12 USD) throughout: exact, and never a float sum.
  */
-import { picoToUsd, usdToPico } from '../approvals/grant';
+import { picoToUsd, usdToPico } from '../approvals/money';
 import type { PriceView } from './budgets-wire';
 
 export { picoToUsd, usdToPico };
