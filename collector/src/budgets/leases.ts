@@ -193,13 +193,28 @@ export class LeaseBook {
    */
   private prune(now: number, key: string, spent: Money): void {
     this.lastSpent.set(key, spent);
-    for (const [id, l] of this.leases) {
-      if (l.key === key) {
-        l.recent = l.recent.filter(
-          (r) =>
-            now - r.at < this.graceMs || (now - r.at < LOST_AFTER_MS && spent.minus(r.spentAt).lt(r.usd)),
-        );
+    // Reports land in order, and one growth of the stored spend can cover only one of them: walk
+    // every holder's pending reports oldest first and let the growth since the oldest pay for them
+    // one after another. (Checking each report against the same growth alone would let two holders'
+    // reports both "land" on one holder's spans, and grant the other's money twice.)
+    const pending: Array<{ lease: Lease; report: Lease['recent'][number] }> = [];
+    for (const l of this.leases.values()) {
+      if (l.key === key) for (const r of l.recent) pending.push({ lease: l, report: r });
+    }
+    pending.sort((a, b) => a.report.at - b.report.at);
+    const landed = new Set<Lease['recent'][number]>();
+    let grown = pending.length > 0 ? spent.minus(pending[0]!.report.spentAt) : ZERO;
+    for (const { report } of pending) {
+      if (now - report.at >= LOST_AFTER_MS) {
+        landed.add(report); // its spans never came (a process killed before its export)
+        continue;
       }
+      if (now - report.at < this.graceMs || grown.lt(report.usd)) break;
+      grown = grown.minus(report.usd);
+      landed.add(report);
+    }
+    for (const [id, l] of this.leases) {
+      if (l.key === key && landed.size > 0) l.recent = l.recent.filter((r) => !landed.has(r));
       if (l.expiresAt < now && l.recent.length === 0) this.leases.delete(id);
     }
   }
