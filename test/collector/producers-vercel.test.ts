@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Decimal from 'decimal.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { startOtlpSink, type OtlpSink } from '../support/otlp-sink';
+import type { FakeOpenAI } from '../support/fake-openai';
+import type { OtlpSink } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
-import { startCollectorProcess, type CollectorProcess } from '../support/collector-process';
+import { useCollectorProcess, useProducerServers } from '../support/producer-suite';
 import { runProducer } from '../fixtures/producers/support';
 import { openAiCost } from '../fixtures/producers/prices';
 import type { PricedCall } from '../../collector/src/model';
@@ -54,19 +54,9 @@ describe('Vercel AI SDK 6 telemetry spans (real ai package)', function () {
   this.timeout(60_000);
   let fake: FakeOpenAI;
   let sink: OtlpSink;
-
-  before(async () => {
-    fake = await startFakeOpenAI();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await sink.close();
-    await fake.close();
-  });
-  beforeEach(() => {
-    fake.reset();
-    sink.reset();
-    fake.setUsage(USAGE);
+  useProducerServers(USAGE, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   const run = (endpoint: string, extra: Record<string, string> = {}) =>
@@ -88,22 +78,11 @@ describe('Vercel AI SDK 6 telemetry spans (real ai package)', function () {
   });
 
   describe('through a real collector process', () => {
-    let collector: CollectorProcess;
-    const key = 'tl_admin_vercel_ai_test_key_0001';
-    before(async () => {
-      collector = await startCollectorProcess({ env: { TOKENLEDGER_API_KEYS: `admin:${key}` } });
-    });
-    after(async () => {
-      await collector.stop();
-    });
+    const collector = useCollectorProcess('tl_admin_vercel_ai_test_key_0001');
 
     it('the spend report has the exact dollars of both calls, each counted once', async () => {
-      await run(collector.url, { OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${key}` });
-      const res = await fetch(`${collector.url}/v1/reports/spend?groupBy=service,model`, {
-        headers: { authorization: `Bearer ${key}` },
-      });
-      assert.equal(res.status, 200);
-      const report = (await res.json()) as { total_usd: string; breakdown: Array<Record<string, unknown>> };
+      await run(collector.url, { OTEL_EXPORTER_OTLP_HEADERS: collector.otlpHeaders });
+      const report = await collector.spendReport('groupBy=service,model');
       const one = openAiCost(USAGE.input, USAGE.cached, USAGE.output);
       assert.equal(report.total_usd, new Decimal(one).times(2).toFixed());
       assert.deepEqual(

@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import Decimal from 'decimal.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { startOtlpSink, type OtlpSink } from '../support/otlp-sink';
+import type { FakeOpenAI } from '../support/fake-openai';
+import type { OtlpSink } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
-import { startCollectorProcess, type CollectorProcess } from '../support/collector-process';
+import { useCollectorProcess, useProducerServers } from '../support/producer-suite';
 import { runProducer, startFakeAnthropic } from '../fixtures/producers/support';
 import type { PricedCall } from '../../collector/src/model';
 import { CLAUDE_3_5_HAIKU, openAiCost, perM } from '../fixtures/producers/prices';
@@ -45,19 +45,9 @@ describe('GenAI spans from third-party producers', function () {
   this.timeout(60_000);
   let fake: FakeOpenAI;
   let sink: OtlpSink;
-
-  before(async () => {
-    fake = await startFakeOpenAI();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await sink.close();
-    await fake.close();
-  });
-  beforeEach(() => {
-    fake.reset();
-    sink.reset();
-    fake.setUsage({ input: 1000, output: 200, cached: 400 });
+  useProducerServers({ input: 1000, output: 200, cached: 400 }, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   const run = (app: string, extra: Record<string, string> = {}) =>
@@ -173,26 +163,15 @@ describe('GenAI spans from third-party producers', function () {
   });
 
   describe('through a real collector process', () => {
-    let collector: CollectorProcess;
-    const key = 'tl_admin_producers_test_key_0001';
-    before(async () => {
-      collector = await startCollectorProcess({ env: { TOKENLEDGER_API_KEYS: `admin:${key}` } });
-    });
-    after(async () => {
-      await collector.stop();
-    });
+    const collector = useCollectorProcess('tl_admin_producers_test_key_0001');
 
     it('OpenLIT exports OTLP JSON straight to the collector; the spend report has the exact dollars', async () => {
       await runProducer('openlit-openai.cjs', {
         FAKE_OPENAI_URL: fake.url,
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-        OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${key}`,
+        OTEL_EXPORTER_OTLP_HEADERS: collector.otlpHeaders,
       });
-      const res = await fetch(`${collector.url}/v1/reports/spend?groupBy=service,provider`, {
-        headers: { authorization: `Bearer ${key}` },
-      });
-      assert.equal(res.status, 200);
-      const report = (await res.json()) as { total_usd: string; breakdown: Array<Record<string, unknown>> };
+      const report = await collector.spendReport('groupBy=service,provider');
       const expected = new Decimal(openAiCost(1000, 400, 200)).times(2).toFixed();
       assert.equal(report.total_usd, expected);
       assert.deepEqual(
@@ -205,13 +184,9 @@ describe('GenAI spans from third-party producers', function () {
       await runProducer('openllmetry-openai.cjs', {
         FAKE_OPENAI_URL: fake.url,
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-        OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${key}`,
+        OTEL_EXPORTER_OTLP_HEADERS: collector.otlpHeaders,
       });
-      const res = await fetch(`${collector.url}/v1/reports/spend?groupBy=service&service=openllmetry-app`, {
-        headers: { authorization: `Bearer ${key}` },
-      });
-      assert.equal(res.status, 200);
-      const report = (await res.json()) as { total_usd: string; breakdown: Array<Record<string, unknown>> };
+      const report = await collector.spendReport('groupBy=service&service=openllmetry-app');
       assert.equal(report.total_usd, openAiCost(1000, 0, 200), 'the priced call only');
       assert.deepEqual(
         report.breakdown.map((r) => [r.service, r.calls, r.unpriced_calls, r.spend_usd]),

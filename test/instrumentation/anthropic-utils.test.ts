@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import type { Attributes } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { BudgetExceededError } from '../../instrumentation/src/guard/errors';
 import { setGuard, type GuardedCall } from '../../instrumentation/src/guard/hook';
 import { AnthropicInstrumentation } from '../../instrumentation/src/instrumentations/anthropic/instrumentation';
@@ -16,6 +15,7 @@ import {
   setUsageAttributes,
 } from '../../instrumentation/src/instrumentations/anthropic/usage';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
+import { useInProcessInstrumentation } from './in-process';
 
 describe('Anthropic instrumentation helpers', () => {
   it('bodyWithVerdict: model and max_tokens on a shallow copy, the app object untouched', () => {
@@ -79,15 +79,11 @@ describe('Anthropic instrumentation and the policy guard (real SDK, in-process)'
   /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
   const sdk = require('@anthropic-ai/sdk') as any;
   const Anthropic = sdk.Anthropic;
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  /** SimpleSpanProcessor exports asynchronously. */
-  const finishedSpans = async () => {
-    await provider.forceFlush();
-    return exporter.getFinishedSpans();
-  };
-  const instrumentation = new AnthropicInstrumentation({ enabled: false });
-  const definition = instrumentation.getModuleDefinitions()[0]!;
+  const { finishedSpans } = useInProcessInstrumentation(
+    new AnthropicInstrumentation({ enabled: false }),
+    sdk,
+    sdk.VERSION,
+  );
   const params = {
     model: 'claude-sonnet-4-20250514',
     max_tokens: 4096,
@@ -98,19 +94,15 @@ describe('Anthropic instrumentation and the policy guard (real SDK, in-process)'
   let guarded: GuardedCall[];
 
   before(async () => {
-    instrumentation.setTracerProvider(provider);
-    definition.patch!(sdk, sdk.VERSION);
     fake = await startFakeAnthropic();
     client = new Anthropic({ baseURL: fake.url, apiKey: 'sk-ant-test', maxRetries: 0, openTelemetry: false });
   });
   beforeEach(() => {
     fake.reset();
-    exporter.reset();
     guarded = [];
   });
   afterEach(() => setGuard(undefined));
   after(async () => {
-    definition.unpatch!(sdk, sdk.VERSION);
     await fake?.close();
   });
 

@@ -13,7 +13,7 @@ import {
   type AnthropicUsage,
   type FakeAnthropic,
 } from '../support/fake-anthropic';
-import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
+import { type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
 import {
   APPS_DIR,
@@ -25,6 +25,9 @@ import {
   sinkEnv,
   type AppRun,
   type AppVariant,
+  assertErrorSpan,
+  useServers,
+  STATUS_ERROR,
 } from './helpers';
 
 const PREVIOUS_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'sdk-previous');
@@ -46,7 +49,6 @@ const TOTAL_INPUT = USAGE.input + USAGE.cacheRead + USAGE.cacheWrite;
  *   1234 × 3 + 20000 × 0.30 + 3000 × 3.75 + 567 × 15 = 3702 + 6000 + 11250 + 8505 = 29457 µ$
  */
 const SONNET_4_COST = '0.029457';
-const STATUS_ERROR = 2;
 
 let fake: FakeAnthropic;
 let sink: OtlpSink;
@@ -127,13 +129,9 @@ const BATCH_RESULTS = [
 describe('tokenledger Anthropic instrumentation (child processes)', function () {
   this.timeout(120_000);
 
-  before(async () => {
-    fake = await startFakeAnthropic();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await fake?.close();
-    await sink?.close();
+  useServers(startFakeAnthropic, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   for (const variant of VARIANTS) {
@@ -226,8 +224,7 @@ describe('tokenledger Anthropic instrumentation (child processes)', function () 
         const r = await runCompared(variant, 'stream-error', steps);
         assert.equal((r.lines.at(-1) as { error: { type: string } }).error.type, 'overloaded_error');
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'overloaded_error');
+        assertErrorSpan(s, 'overloaded_error');
         // message_start's input side (and its provisional output count) is what was billed so far.
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], TOTAL_INPUT);
         assert.equal(s!.attributes['gen_ai.usage.output_tokens'], 1);
@@ -237,8 +234,7 @@ describe('tokenledger Anthropic instrumentation (child processes)', function () 
       it('a stream the app leaves early (break) is recorded as cancelled', async () => {
         await runCompared(variant, 'stream-break', [{ stallAfter: 3 }]);
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'cancelled');
+        assertErrorSpan(s, 'cancelled');
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], TOTAL_INPUT);
       });
 
@@ -246,8 +242,7 @@ describe('tokenledger Anthropic instrumentation (child processes)', function () 
         const r = await runCompared(variant, 'stream-abort', [{ stallAfter: 3 }]);
         assert.deepEqual(r.lines.at(-1), { done: 2 });
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'aborted');
+        assertErrorSpan(s, 'aborted');
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], TOTAL_INPUT);
       });
 
@@ -255,8 +250,7 @@ describe('tokenledger Anthropic instrumentation (child processes)', function () 
         const r = await runCompared(variant, 'stream-helper-abort', [{ stallAfter: 3 }]);
         assert.equal((r.lines[0] as { error: { name: string } }).error.name, 'APIUserAbortError');
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'aborted');
+        assertErrorSpan(s, 'aborted');
       });
 
       it('beta.messages.create is metered like messages.create', async () => {

@@ -17,7 +17,7 @@ import {
 } from '../../instrumentation/src/instrumentations/bedrock/commands';
 import { bodyUsage, headerUsage } from '../../instrumentation/src/instrumentations/bedrock/usage';
 import { startFakeBedrock, type BedrockFakeUsage, type FakeBedrock } from '../support/fake-bedrock';
-import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
+import { type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
 import {
   APPS_DIR,
@@ -29,6 +29,8 @@ import {
   type AppRun,
   type AppVariant,
   type RunOptions,
+  assertErrorSpan,
+  useServers,
 } from './helpers';
 
 const CLAUDE = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
@@ -56,7 +58,6 @@ const VARIANTS: AppVariant[] = [
   { label: 'client-bedrock-runtime 3.x ESM', cwd: APPS_DIR, app: 'bedrock-app.mjs', flag: '--import' },
 ];
 const SPAN_KIND_CLIENT = 3;
-const STATUS_ERROR = 2;
 
 let fake: FakeBedrock;
 let sink: OtlpSink;
@@ -112,13 +113,9 @@ function requestId(n: number): string {
 describe('tokenledger AWS Bedrock instrumentation (child processes)', function () {
   this.timeout(90_000);
 
-  before(async () => {
-    fake = await startFakeBedrock();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await fake?.close();
-    await sink?.close();
+  useServers(startFakeBedrock, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   for (const variant of VARIANTS) {
@@ -205,9 +202,7 @@ describe('tokenledger AWS Bedrock instrumentation (child processes)', function (
         const r = await runCompared(variant, 'error');
         assert.deepEqual(r.lines, [{ error: { name: 'ThrottlingException', status: 429 } }]);
         const [s] = await spans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'ThrottlingException');
-        assert.equal(s!.attributes['http.response.status_code'], 429);
+        assertErrorSpan(s, 'ThrottlingException', 429);
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], undefined);
       });
     });
@@ -220,8 +215,7 @@ describe('tokenledger AWS Bedrock instrumentation (child processes)', function (
       const r = await runCompared(v, 'converse-stream-break');
       assert.deepEqual(r.lines, [{ event: { messageStart: { role: 'assistant' } } }, { done: true }]);
       const [s] = await spans(1);
-      assert.equal(s!.status.code, STATUS_ERROR);
-      assert.equal(s!.attributes['error.type'], 'cancelled');
+      assertErrorSpan(s, 'cancelled');
     });
 
     it('the callback form of send() and the aggregated BedrockRuntime client are metered', async () => {

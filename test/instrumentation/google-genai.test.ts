@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { BudgetExceededError } from '../../instrumentation/src/guard/errors';
 import { setGuard, type GuardedCall } from '../../instrumentation/src/guard/hook';
 import { GoogleGenAIInstrumentation } from '../../instrumentation/src/instrumentations/google-genai/instrumentation';
 import { startFakeGemini, type FakeGemini, type GeminiUsage } from '../support/fake-gemini';
-import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
+import { type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
 import {
   APPS_DIR,
@@ -24,7 +23,10 @@ import {
   sinkEnv,
   type AppRun,
   type AppVariant,
+  assertErrorSpan,
+  useServers,
 } from './helpers';
+import { useInProcessInstrumentation } from './in-process';
 import {
   GeminiOperation,
   paramsWithVerdict,
@@ -46,7 +48,6 @@ const VARIANTS: GeminiVariant[] = [
 
 const SCOPE = 'tokenledger/instrumentation-google-genai';
 const SPAN_KIND_CLIENT = 3;
-const STATUS_ERROR = 2;
 
 /** A thinking model with cached content. */
 const FLASH_25_USAGE: GeminiUsage = {
@@ -169,13 +170,9 @@ function embedAttrs(provider: string, withUsage: boolean): Record<string, PlainV
 describe('tokenledger Google Gen AI instrumentation (child processes)', function () {
   this.timeout(90_000);
 
-  before(async () => {
-    fake = await startFakeGemini();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await fake?.close();
-    await sink?.close();
+  useServers(startFakeGemini, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   for (const variant of VARIANTS) {
@@ -239,8 +236,7 @@ describe('tokenledger Google Gen AI instrumentation (child processes)', function
         const r = await runCompared(variant, 'stream-break');
         assert.equal(r.lines.length, 2);
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'cancelled');
+        assertErrorSpan(s, 'cancelled');
         // Chunks before the last carry the prompt count only.
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], 1000);
         assert.equal(s!.attributes['gen_ai.usage.output_tokens'], undefined);
@@ -250,9 +246,7 @@ describe('tokenledger Google Gen AI instrumentation (child processes)', function
         const r = await runCompared(variant, 'error');
         assert.deepEqual(r.lines, [{ error: 'ApiError', status: 429 }]);
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'ApiError');
-        assert.equal(s!.attributes['http.response.status_code'], 429);
+        assertErrorSpan(s, 'ApiError', 429);
         assert.equal(s!.attributes['gen_ai.request.model'], 'fail-429');
       });
     });
@@ -332,33 +326,25 @@ describe('Google Gen AI instrumentation and the policy guard (real SDK, in-proce
   this.timeout(30_000);
   /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
   const sdk = require('@google/genai') as any;
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const finishedSpans = async () => {
-    await provider.forceFlush();
-    return exporter.getFinishedSpans();
-  };
-  const instrumentation = new GoogleGenAIInstrumentation({ enabled: false });
-  const definition = instrumentation.getModuleDefinitions()[0]!;
+  const { finishedSpans } = useInProcessInstrumentation(
+    new GoogleGenAIInstrumentation({ enabled: false }),
+    sdk,
+  );
   const params = { model: 'gemini-2.5-pro', contents: 'hi', config: { maxOutputTokens: 4096 } };
   let gemini: FakeGemini;
   let ai: any;
   let guarded: GuardedCall[];
 
   before(async () => {
-    instrumentation.setTracerProvider(provider);
-    definition.patch!(sdk);
     gemini = await startFakeGemini();
     ai = new sdk.GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: gemini.url } });
   });
   beforeEach(() => {
     gemini.reset();
-    exporter.reset();
     guarded = [];
   });
   afterEach(() => setGuard(undefined));
   after(async () => {
-    definition.unpatch!(sdk);
     await gemini?.close();
   });
 

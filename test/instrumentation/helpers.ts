@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { OtlpSink, SinkSpan } from '../support/otlp-sink';
+import { startOtlpSink, type OtlpSink, type SinkSpan } from '../support/otlp-sink';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const APPS_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'apps');
@@ -150,4 +150,36 @@ export async function matchingSpans(
     `expected ${count} spans, got ${JSON.stringify(spans.map((s) => s.name))}`,
   );
   return spans;
+}
+
+/** The OTLP span status code of a failed call. */
+export const STATUS_ERROR = 2;
+
+/**
+ * Starts a provider's fake server and the OTLP sink before the suite's tests and closes both after;
+ * `started` hands them to the suite.
+ */
+export function useServers<F extends { close(): Promise<void> }>(
+  startFake: () => Promise<F>,
+  started: (fake: F, sink: OtlpSink) => void,
+): void {
+  let fake: F | undefined;
+  let sink: OtlpSink | undefined;
+  before(async () => {
+    fake = await startFake();
+    sink = await startOtlpSink();
+    started(fake, sink);
+  });
+  after(async () => {
+    await fake?.close();
+    await sink?.close();
+  });
+}
+
+/** A failed call's span: ERROR status, its error.type and, when given, the HTTP status it carried. */
+export function assertErrorSpan(span: SinkSpan | undefined, errorType: string, httpStatus?: number): void {
+  assert.ok(span, 'no span');
+  assert.equal(span.status.code, STATUS_ERROR);
+  assert.equal(span.attributes['error.type'], errorType);
+  if (httpStatus !== undefined) assert.equal(span.attributes['http.response.status_code'], httpStatus);
 }

@@ -8,12 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { BudgetExceededError } from '../../instrumentation/src/guard/errors';
 import { setGuard, type GuardedCall } from '../../instrumentation/src/guard/hook';
 import { MistralInstrumentation } from '../../instrumentation/src/instrumentations/mistral/instrumentation';
 import { startFakeMistral, type FakeMistral, type MistralUsage } from '../support/fake-mistral';
-import { startOtlpSink, type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
+import { type OtlpSink, type PlainValue, type SinkSpan } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
 import {
   APPS_DIR,
@@ -25,7 +24,10 @@ import {
   sinkEnv,
   type AppRun,
   type AppVariant,
+  assertErrorSpan,
+  useServers,
 } from './helpers';
+import { useInProcessInstrumentation } from './in-process';
 import {
   MistralOperation,
   requestWithVerdict,
@@ -43,7 +45,6 @@ const VARIANTS: AppVariant[] = [
 
 const SCOPE = 'tokenledger/instrumentation-mistral';
 const SPAN_KIND_CLIENT = 3;
-const STATUS_ERROR = 2;
 
 const LARGE_USAGE: MistralUsage = { prompt: 2000, cached: 1500, completion: 500 };
 /**
@@ -145,13 +146,9 @@ function streamAttrs(n: number): Record<string, PlainValue> {
 describe('tokenledger Mistral instrumentation (child processes)', function () {
   this.timeout(90_000);
 
-  before(async () => {
-    fake = await startFakeMistral();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await fake?.close();
-    await sink?.close();
+  useServers(startFakeMistral, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   for (const variant of VARIANTS) {
@@ -214,8 +211,7 @@ describe('tokenledger Mistral instrumentation (child processes)', function () {
         const r = await runCompared(variant, 'stream-break');
         assert.equal(r.lines.length, 2);
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'cancelled');
+        assertErrorSpan(s, 'cancelled');
         assert.equal(s!.attributes['gen_ai.response.id'], 'fake-mistral-1');
         // Usage comes on the last chunk only, which the app never read.
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], undefined);
@@ -226,9 +222,7 @@ describe('tokenledger Mistral instrumentation (child processes)', function () {
         const seen = r.lines[0] as { error: string; status: number };
         assert.equal(seen.status, 429);
         const [s] = await ourSpans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], seen.error);
-        assert.equal(s!.attributes['http.response.status_code'], 429);
+        assertErrorSpan(s, seen.error, 429);
         assert.equal(s!.attributes['gen_ai.request.model'], 'fail-429');
         assert.equal(fake.requests.length, 1);
       });
@@ -239,13 +233,9 @@ describe('tokenledger Mistral instrumentation (child processes)', function () {
 describe('Mistral 2.x with its own tracing on (MISTRAL_SDK_TELEMETRY=global)', function () {
   this.timeout(90_000);
 
-  before(async () => {
-    fake = await startFakeMistral();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await fake?.close();
-    await sink?.close();
+  useServers(startFakeMistral, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   for (const variant of VARIANTS.slice(0, 2)) {
@@ -325,14 +315,7 @@ describe('Mistral instrumentation and the policy guard (real SDK 2.x, in-process
   this.timeout(30_000);
   /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
   const sdk = require('@mistralai/mistralai') as any;
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const finishedSpans = async () => {
-    await provider.forceFlush();
-    return exporter.getFinishedSpans();
-  };
-  const instrumentation = new MistralInstrumentation({ enabled: false });
-  const definition = instrumentation.getModuleDefinitions()[0]!;
+  const { finishedSpans } = useInProcessInstrumentation(new MistralInstrumentation({ enabled: false }), sdk);
   const request = {
     model: 'mistral-large-latest',
     messages: [{ role: 'user', content: 'hi' }],
@@ -343,19 +326,15 @@ describe('Mistral instrumentation and the policy guard (real SDK 2.x, in-process
   let guarded: GuardedCall[];
 
   before(async () => {
-    instrumentation.setTracerProvider(provider);
-    definition.patch!(sdk);
     mistral = await startFakeMistral();
     client = new sdk.Mistral({ apiKey: 'test-key', serverURL: mistral.url });
   });
   beforeEach(() => {
     mistral.reset();
-    exporter.reset();
     guarded = [];
   });
   afterEach(() => setGuard(undefined));
   after(async () => {
-    definition.unpatch!(sdk);
     await mistral?.close();
   });
 

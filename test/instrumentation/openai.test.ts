@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { startFakeOpenAI, type FakeOpenAI, type FakeUsage } from '../support/fake-openai';
-import { startOtlpSink, type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
+import { type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
 import {
   isGenAiSpan,
   matchingSpans,
@@ -17,11 +17,12 @@ import {
   type AppRun,
   type AppVariant,
   type RunOptions,
+  assertErrorSpan,
+  useServers,
 } from './helpers';
 
 const USAGE: FakeUsage = { input: 1200, output: 300, cached: 1024, reasoning: 64 };
 const SPAN_KIND_CLIENT = 3;
-const STATUS_ERROR = 2;
 
 let fake: FakeOpenAI;
 let sink: OtlpSink;
@@ -116,13 +117,9 @@ function spans(count: number): Promise<SinkSpan[]> {
 describe('tokenledger OpenAI instrumentation (child processes)', function () {
   this.timeout(60_000);
 
-  before(async () => {
-    fake = await startFakeOpenAI();
-    sink = await startOtlpSink();
-  });
-  after(async () => {
-    await fake?.close();
-    await sink?.close();
+  useServers(startFakeOpenAI, (f, s) => {
+    fake = f;
+    sink = s;
   });
 
   for (const variant of VARIANTS) {
@@ -180,17 +177,14 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
       it('records errors: HTTP 429 and network errors', async () => {
         await runCompared(variant, 'chat-error');
         const [s] = await spans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'RateLimitError');
-        assert.equal(s!.attributes['http.response.status_code'], 429);
+        assertErrorSpan(s, 'RateLimitError', 429);
         assert.equal(s!.attributes['gen_ai.request.model'], 'fail-429');
 
         await runCompared(variant, 'chat-network-error', {
           env: { CLOSED_BASE_URL: 'http://127.0.0.1:9/v1' },
         });
         const [n] = await spans(1);
-        assert.equal(n!.status.code, STATUS_ERROR);
-        assert.equal(n!.attributes['error.type'], 'APIConnectionError');
+        assertErrorSpan(n, 'APIConnectionError');
         assert.equal(n!.attributes['server.port'], 9);
       });
     });
@@ -238,8 +232,7 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
       it('a stream the app breaks out of is recorded once as cancelled', async () => {
         await runCompared(v, 'chat-stream-break');
         const [s] = await spans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'cancelled');
+        assertErrorSpan(s, 'cancelled');
         assert.equal(s!.attributes['gen_ai.response.id'], 'chatcmpl-fake1');
       });
 
@@ -247,8 +240,7 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
         const r = await runCompared(v, 'chat-stream-abort');
         assert.equal(r.lines.filter((l) => (l as { chunk?: unknown }).chunk).length, 2);
         const [s] = await spans(1);
-        assert.equal(s!.status.code, STATUS_ERROR);
-        assert.equal(s!.attributes['error.type'], 'aborted');
+        assertErrorSpan(s, 'aborted');
         assert.equal(s!.attributes['gen_ai.usage.input_tokens'], undefined);
       });
     });

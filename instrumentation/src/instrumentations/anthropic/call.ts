@@ -8,8 +8,9 @@ import {
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
 } from '../../semconv';
-import { CallSpan, type ErrorReader } from '../shared/call-span';
-import { observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
+import { APIPromiseStreamCall } from '../shared/api-promise';
+import type { ErrorReader } from '../shared/call-span';
+import { observeIteratorMethod } from '../shared/observed-iterator';
 import {
   errorMessage,
   errorStatus,
@@ -21,10 +22,7 @@ import {
 
 const ANTHROPIC_ERRORS: ErrorReader = { type: errorType, status: errorStatus, message: errorMessage };
 
-export class AnthropicCall extends CallSpan implements StreamObserver {
-  /** parseResponse has been entered (the app reads the parsed body, not only `.asResponse()`). */
-  parseStarted = false;
-  private streamObj: AnyRecord | undefined;
+export class AnthropicCall extends APIPromiseStreamCall {
   private responseId: string | undefined;
   private responseModel: string | undefined;
   private stopReason: string | undefined;
@@ -58,11 +56,6 @@ export class AnthropicCall extends CallSpan implements StreamObserver {
     return value;
   }
 
-  /** The app only took the raw Response (`.asResponse()`): end without usage, the body is the app's. */
-  onRawResponse(): void {
-    if (!this.parseStarted) this.end();
-  }
-
   private readMessage(m: AnyRecord): void {
     if (typeof m.id === 'string') this.responseId = m.id;
     if (typeof m.model === 'string') this.responseModel = m.model;
@@ -94,51 +87,12 @@ export class AnthropicCall extends CallSpan implements StreamObserver {
     }
   }
 
-  private setCollectedAttributes(): void {
+  protected setCollectedAttributes(): void {
     const attrs: Attributes = {};
     if (this.responseId !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = this.responseId;
     if (this.responseModel !== undefined) attrs[ATTR_GEN_AI_RESPONSE_MODEL] = this.responseModel;
     if (this.stopReason !== undefined) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [this.stopReason];
     setUsageAttributes(attrs, this.usage);
     this.span.setAttributes(attrs);
-  }
-
-  override fail(err: unknown): void {
-    if (this.isEnded) return;
-    try {
-      // Tokens consumed before a mid-stream error are still billed.
-      if (this.streamObj) this.setCollectedAttributes();
-    } catch {
-      // ignore
-    }
-    super.fail(err);
-  }
-
-  /** Reading the stream failed. */
-  onError(err: unknown): void {
-    this.fail(err);
-  }
-
-  /** The stream ran out; the SDK ends it quietly when its controller was aborted. */
-  onDone(): void {
-    if (this.isEnded) return;
-    try {
-      this.setCollectedAttributes();
-      if (this.streamObj?.controller?.signal?.aborted === true) return this.aborted();
-    } catch {
-      // ignore
-    }
-    this.end();
-  }
-
-  /** The app stopped iterating early (break, return, exception in its loop). */
-  onCancel(): void {
-    if (this.isEnded) return;
-    try {
-      this.setCollectedAttributes();
-    } catch {
-      // ignore
-    }
-    this.cancelled();
   }
 }

@@ -5,9 +5,9 @@
  * the very object (and chunks) the SDK made.
  */
 import type { Attributes, Span } from '@opentelemetry/api';
-import { CallSpan } from '../shared/call-span';
 import { GENAI_ERRORS } from './errors';
-import { ObservedIterator, type StreamObserver } from '../shared/observed-iterator';
+import { ObservedIterator } from '../shared/observed-iterator';
+import { ResolvedCall } from '../shared/resolved-call';
 import {
   GeminiOperation,
   setEmbeddingUsageAttributes,
@@ -16,7 +16,7 @@ import {
   type AnyRecord,
 } from './utils';
 
-export class GeminiCall extends CallSpan implements StreamObserver {
+export class GeminiCall extends ResolvedCall {
   /** Stream state: usageMetadata is repeated on chunks, the last one is complete. */
   private readonly collected: Attributes = {};
   private usage: AnyRecord | undefined;
@@ -24,24 +24,12 @@ export class GeminiCall extends CallSpan implements StreamObserver {
   constructor(
     span: Span,
     private readonly op: GeminiOperation,
-    private readonly abortSignal: AbortSignal | undefined,
+    abortSignal: AbortSignal | undefined,
   ) {
-    super(span, GENAI_ERRORS);
+    super(span, GENAI_ERRORS, op === GeminiOperation.Stream, abortSignal);
   }
 
-  /** The resolved value of the patched method; returned unchanged. */
-  onResolved(value: unknown): unknown {
-    try {
-      if (value === null || typeof value !== 'object') this.end();
-      else if (this.op === GeminiOperation.Stream) this.observeStream(value as AnyRecord);
-      else this.onResponse(value as AnyRecord);
-    } catch {
-      this.end();
-    }
-    return value;
-  }
-
-  private onResponse(response: AnyRecord): void {
+  protected onResponse(response: AnyRecord): void {
     const attrs: Attributes = {};
     if (this.op === GeminiOperation.Embed) {
       setEmbeddingUsageAttributes(attrs, response);
@@ -53,7 +41,7 @@ export class GeminiCall extends CallSpan implements StreamObserver {
     this.end();
   }
 
-  private observeStream(gen: AnyRecord): void {
+  protected observeStream(gen: AnyRecord): void {
     if (typeof gen.next !== 'function') {
       this.end();
       return;
@@ -79,23 +67,7 @@ export class GeminiCall extends CallSpan implements StreamObserver {
     if (usage !== null && typeof usage === 'object') this.usage = usage;
   }
 
-  onDone(): void {
-    this.setCollected();
-    if (this.abortSignal?.aborted === true) this.aborted();
-    else this.end();
-  }
-
-  onCancel(): void {
-    this.setCollected();
-    this.cancelled();
-  }
-
-  onError(err: unknown): void {
-    this.setCollected();
-    this.fail(err);
-  }
-
-  private setCollected(): void {
+  protected setCollected(): void {
     setUsageAttributes(this.collected, this.usage);
     this.setAttributes(this.collected);
   }

@@ -8,6 +8,7 @@
 import { context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import { runGuard } from '../shared/guarded';
+import { callResolved } from '../shared/resolved-call';
 import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import { GeminiCall } from './call';
 import {
@@ -59,25 +60,7 @@ export function createPatchedMethod(original: Method, op: GeminiOperation, trace
     }
     if (!call) return original.apply(this, callArgs);
 
-    let result: unknown;
-    try {
-      // Not run inside context.with(span): see the OpenAI patch (promise hooks cost the whole app).
-      result = original.apply(this, callArgs);
-    } catch (err) {
-      call.fail(err);
-      throw err;
-    }
-    const c = call;
-    if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
-      // Observe on a branch: the app gets the SDK's own promise.
-      (result as Promise<unknown>).then(
-        (v) => c.onResolved(v),
-        (err: unknown) => c.fail(err),
-      );
-    } else {
-      c.onResolved(result);
-    }
-    return result;
+    return callResolved(original, this, callArgs, call);
   };
 }
 

@@ -6,12 +6,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { GuardVerdict } from '../../guard/hook';
 import {
-  ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_PROVIDER_NAME,
-  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_REQUEST_STREAM,
-  ATTR_GEN_AI_REQUEST_TEMPERATURE,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
@@ -19,13 +13,20 @@ import {
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
   GEN_AI_OPERATION_EMBEDDINGS,
   GEN_AI_OPERATION_GENERATE_CONTENT,
   GEN_AI_PROVIDER_GCP_GEMINI,
   GEN_AI_PROVIDER_GCP_VERTEX_AI,
 } from '../../semconv';
+import {
+  finishReasons,
+  isCount,
+  modelOf,
+  requestAttributes as genAIRequestAttributes,
+  serverOfURL,
+  spanName as operationSpanName,
+  type ServerAddress,
+} from '../shared/request-attributes';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyRecord = Record<string, any>;
@@ -37,9 +38,7 @@ export enum GeminiOperation {
   Embed = 2,
 }
 
-export interface ServerInfo {
-  address: string | undefined;
-  port: number | undefined;
+export interface ServerInfo extends ServerAddress {
   provider: string;
 }
 
@@ -51,8 +50,7 @@ export function operationName(op: GeminiOperation): string {
 export function serverInfo(apiClient: unknown): ServerInfo {
   const client = apiClient as AnyRecord | undefined;
   let vertex = false;
-  let address: string | undefined;
-  let port: number | undefined;
+  let server: ServerAddress = { address: undefined, port: undefined };
   try {
     vertex = typeof client?.isVertexAI === 'function' && client.isVertexAI() === true;
   } catch {
@@ -60,20 +58,14 @@ export function serverInfo(apiClient: unknown): ServerInfo {
   }
   try {
     const base: unknown = typeof client?.getBaseUrl === 'function' ? client.getBaseUrl() : undefined;
-    if (typeof base === 'string' && base !== '') {
-      const u = new URL(base);
-      address = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-      port = u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443;
-    }
+    if (typeof base === 'string' && base !== '') server = serverOfURL(new URL(base));
   } catch {
     // no base URL: leave the address out
   }
-  return { address, port, provider: vertex ? GEN_AI_PROVIDER_GCP_VERTEX_AI : GEN_AI_PROVIDER_GCP_GEMINI };
+  return { ...server, provider: vertex ? GEN_AI_PROVIDER_GCP_VERTEX_AI : GEN_AI_PROVIDER_GCP_GEMINI };
 }
 
-export function requestedModel(params: AnyRecord): string | undefined {
-  return typeof params.model === 'string' ? params.model : undefined;
-}
+export const requestedModel: (params: AnyRecord) => string | undefined = modelOf;
 
 /** `config.maxOutputTokens`, the Gemini name for the output cap. */
 export function requestedMaxTokens(op: GeminiOperation, params: AnyRecord): number | undefined {
@@ -84,27 +76,25 @@ export function requestedMaxTokens(op: GeminiOperation, params: AnyRecord): numb
 
 /** Request-side span attributes. Reads a few scalar fields; never serialises contents. */
 export function requestAttributes(op: GeminiOperation, params: AnyRecord, server: ServerInfo): Attributes {
-  const attrs: Attributes = {
-    [ATTR_GEN_AI_OPERATION_NAME]: operationName(op),
-    [ATTR_GEN_AI_PROVIDER_NAME]: server.provider,
-  };
-  const model = requestedModel(params);
-  if (model !== undefined) attrs[ATTR_GEN_AI_REQUEST_MODEL] = model;
-  if (server.address !== undefined) attrs[ATTR_SERVER_ADDRESS] = server.address;
-  if (server.port !== undefined) attrs[ATTR_SERVER_PORT] = server.port;
-  if (op !== GeminiOperation.Embed) {
-    attrs[ATTR_GEN_AI_REQUEST_STREAM] = op === GeminiOperation.Stream;
-    const maxTokens = requestedMaxTokens(op, params);
-    if (maxTokens !== undefined) attrs[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
-    const temperature = params.config?.temperature;
-    if (typeof temperature === 'number') attrs[ATTR_GEN_AI_REQUEST_TEMPERATURE] = temperature;
-  }
-  return attrs;
+  const generation =
+    op === GeminiOperation.Embed
+      ? undefined
+      : {
+          stream: op === GeminiOperation.Stream,
+          maxTokens: requestedMaxTokens(op, params),
+          temperature: params.config?.temperature,
+        };
+  return genAIRequestAttributes(
+    operationName(op),
+    server.provider,
+    requestedModel(params),
+    server,
+    generation,
+  );
 }
 
 export function spanName(op: GeminiOperation, params: AnyRecord): string {
-  const model = requestedModel(params);
-  return model ? `${operationName(op)} ${model}` : operationName(op);
+  return operationSpanName(operationName(op), requestedModel(params));
 }
 
 /**
@@ -120,10 +110,6 @@ export function paramsWithVerdict(op: GeminiOperation, params: AnyRecord, verdic
   return out;
 }
 
-function num(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
 /**
  * Usage attributes from a `usageMetadata` object, normalised to the span contract:
  *   input  = promptTokenCount (cached content included) + toolUsePromptTokenCount
@@ -133,14 +119,14 @@ function num(v: unknown): v is number {
  */
 export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | undefined): void {
   if (usage === null || typeof usage !== 'object') return;
-  const prompt = num(usage.promptTokenCount) ? usage.promptTokenCount : undefined;
-  const toolUse = num(usage.toolUsePromptTokenCount) ? usage.toolUsePromptTokenCount : 0;
-  const candidates = num(usage.candidatesTokenCount) ? usage.candidatesTokenCount : undefined;
-  const thoughts = num(usage.thoughtsTokenCount) ? usage.thoughtsTokenCount : undefined;
+  const prompt = isCount(usage.promptTokenCount) ? usage.promptTokenCount : undefined;
+  const toolUse = isCount(usage.toolUsePromptTokenCount) ? usage.toolUsePromptTokenCount : 0;
+  const candidates = isCount(usage.candidatesTokenCount) ? usage.candidatesTokenCount : undefined;
+  const thoughts = isCount(usage.thoughtsTokenCount) ? usage.thoughtsTokenCount : undefined;
   if (prompt !== undefined || toolUse > 0) attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = (prompt ?? 0) + toolUse;
   if (candidates !== undefined || thoughts !== undefined)
     attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = (candidates ?? 0) + (thoughts ?? 0);
-  if (num(usage.cachedContentTokenCount))
+  if (isCount(usage.cachedContentTokenCount))
     attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cachedContentTokenCount;
   if (thoughts !== undefined) attrs[ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = thoughts;
 }
@@ -148,7 +134,7 @@ export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | 
 /** Embedding input tokens: `usageMetadata`, else Vertex's per-embedding `statistics.tokenCount`. */
 export function setEmbeddingUsageAttributes(attrs: Attributes, response: AnyRecord): void {
   const usage = response.usageMetadata;
-  if (usage !== null && typeof usage === 'object' && num(usage.promptTokenCount)) {
+  if (usage !== null && typeof usage === 'object' && isCount(usage.promptTokenCount)) {
     attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = usage.promptTokenCount;
     return;
   }
@@ -158,7 +144,7 @@ export function setEmbeddingUsageAttributes(attrs: Attributes, response: AnyReco
   let seen = false;
   for (const e of embeddings) {
     const count = e?.statistics?.tokenCount;
-    if (num(count)) {
+    if (isCount(count)) {
       total += count;
       seen = true;
     }
@@ -171,10 +157,6 @@ export function setResponseAttributes(attrs: Attributes, response: AnyRecord): v
   if (typeof response.responseId === 'string') attrs[ATTR_GEN_AI_RESPONSE_ID] = response.responseId;
   if (typeof response.modelVersion === 'string' && response.modelVersion !== '')
     attrs[ATTR_GEN_AI_RESPONSE_MODEL] = response.modelVersion;
-  const candidates = response.candidates;
-  if (Array.isArray(candidates)) {
-    const reasons: string[] = [];
-    for (const c of candidates) if (typeof c?.finishReason === 'string') reasons.push(c.finishReason);
-    if (reasons.length) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
-  }
+  const reasons = finishReasons(response.candidates);
+  if (reasons) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
 }

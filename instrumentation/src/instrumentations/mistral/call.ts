@@ -7,38 +7,22 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ATTR_GEN_AI_RESPONSE_FINISH_REASONS } from '../../semconv';
 import { GENAI_ERRORS } from '../google-genai/errors';
-import { CallSpan } from '../shared/call-span';
-import { ObservedIterator, observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
+import { ObservedIterator, observeIteratorMethod } from '../shared/observed-iterator';
+import { ResolvedCall } from '../shared/resolved-call';
 import { MistralOperation, setResponseAttributes, setUsageAttributes, type AnyRecord } from './utils';
 
 type Read = () => Promise<IteratorResult<unknown>>;
 
-export class MistralCall extends CallSpan implements StreamObserver {
+export class MistralCall extends ResolvedCall {
   private readonly collected: Attributes = {};
   private usage: AnyRecord | undefined;
   private finishReasons: string[] | undefined;
 
-  constructor(
-    span: Span,
-    private readonly op: MistralOperation,
-    private readonly abortSignal: AbortSignal | undefined,
-  ) {
-    super(span, GENAI_ERRORS);
+  constructor(span: Span, op: MistralOperation, abortSignal: AbortSignal | undefined) {
+    super(span, GENAI_ERRORS, op === MistralOperation.Stream, abortSignal);
   }
 
-  /** The resolved value of the patched method; returned unchanged. */
-  onResolved(value: unknown): unknown {
-    try {
-      if (value === null || typeof value !== 'object') this.end();
-      else if (this.op === MistralOperation.Stream) this.observeStream(value as AnyRecord);
-      else this.onResponse(value as AnyRecord);
-    } catch {
-      this.end();
-    }
-    return value;
-  }
-
-  private onResponse(response: AnyRecord): void {
+  protected onResponse(response: AnyRecord): void {
     const attrs: Attributes = {};
     setResponseAttributes(attrs, response);
     setUsageAttributes(attrs, response.usage);
@@ -46,7 +30,7 @@ export class MistralCall extends CallSpan implements StreamObserver {
     this.end();
   }
 
-  private observeStream(streamObj: AnyRecord): void {
+  protected observeStream(streamObj: AnyRecord): void {
     const stream = streamObj as Record<PropertyKey, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const getReader = stream.getReader as ((...a: unknown[]) => AnyRecord) | undefined;
     if (!observeIteratorMethod(stream, Symbol.asyncIterator, this)) {
@@ -99,23 +83,7 @@ export class MistralCall extends CallSpan implements StreamObserver {
     if (chunk.usage !== null && typeof chunk.usage === 'object') this.usage = chunk.usage;
   }
 
-  onDone(): void {
-    this.setCollected();
-    if (this.abortSignal?.aborted === true) this.aborted();
-    else this.end();
-  }
-
-  onCancel(): void {
-    this.setCollected();
-    this.cancelled();
-  }
-
-  onError(err: unknown): void {
-    this.setCollected();
-    this.fail(err);
-  }
-
-  private setCollected(): void {
+  protected setCollected(): void {
     const reasons = this.finishReasons?.filter((r) => typeof r === 'string');
     if (reasons?.length) this.collected[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
     setUsageAttributes(this.collected, this.usage);

@@ -7,6 +7,7 @@ import { context, SpanKind, trace, type Context, type Tracer } from '@openteleme
 import { addAttributionAttributes } from '../../attribution';
 import { GEN_AI_PROVIDER_MISTRAL_AI } from '../../semconv';
 import { runGuard } from '../shared/guarded';
+import { callResolved } from '../shared/resolved-call';
 import { MistralCall } from './call';
 import { sdkTracingOn, telemetryEnvIsGlobal } from './sdk-tracing';
 import {
@@ -63,28 +64,8 @@ export function createPatchedMethod(original: Method, op: MistralOperation, trac
     }
     if (!call) return original.apply(this, callArgs);
 
-    let result: unknown;
-    try {
-      // Run inside our span's context only when the SDK records its own span (see ./sdk-tracing.ts):
-      // entering a context switches on promise hooks for the whole app (see the OpenAI patch).
-      result = sdkParent
-        ? context.with(sdkParent, () => original.apply(this, callArgs))
-        : original.apply(this, callArgs);
-    } catch (err) {
-      call.fail(err);
-      throw err;
-    }
-    const c = call;
-    if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
-      // Observe on a branch: the app gets the SDK's own promise.
-      (result as Promise<unknown>).then(
-        (v) => c.onResolved(v),
-        (err: unknown) => c.fail(err),
-      );
-    } else {
-      c.onResolved(result);
-    }
-    return result;
+    // Inside our span's context only when the SDK records its own span (see ./sdk-tracing.ts).
+    return callResolved(original, this, callArgs, call, sdkParent);
   };
 }
 

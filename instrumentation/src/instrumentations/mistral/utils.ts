@@ -9,12 +9,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { GuardVerdict } from '../../guard/hook';
 import {
-  ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_PROVIDER_NAME,
-  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_REQUEST_STREAM,
-  ATTR_GEN_AI_REQUEST_TEMPERATURE,
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
@@ -22,12 +16,19 @@ import {
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
   GEN_AI_OPERATION_CHAT,
   GEN_AI_OPERATION_EMBEDDINGS,
   GEN_AI_PROVIDER_MISTRAL_AI,
 } from '../../semconv';
+import {
+  finishReasons,
+  isCount,
+  modelOf,
+  requestAttributes as genAIRequestAttributes,
+  serverOfURL,
+  spanName as operationSpanName,
+  type ServerAddress,
+} from '../shared/request-attributes';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyRecord = Record<string, any>;
@@ -42,10 +43,7 @@ export enum MistralOperation {
   Embed = 2,
 }
 
-export interface ServerInfo {
-  address: string | undefined;
-  port: number | undefined;
-}
+export type ServerInfo = ServerAddress;
 
 export function operationName(op: MistralOperation): string {
   return op === MistralOperation.Embed ? GEN_AI_OPERATION_EMBEDDINGS : GEN_AI_OPERATION_CHAT;
@@ -57,18 +55,13 @@ export function serverInfo(sdk: unknown): ServerInfo {
     const base = (sdk as AnyRecord | undefined)?._baseURL as unknown;
     const u =
       base instanceof URL ? base : typeof base === 'string' && base !== '' ? new URL(base) : undefined;
-    if (!u) return { address: undefined, port: undefined };
-    const address = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-    const port = u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443;
-    return { address, port };
+    return u ? serverOfURL(u) : { address: undefined, port: undefined };
   } catch {
     return { address: undefined, port: undefined };
   }
 }
 
-export function requestedModel(request: AnyRecord): string | undefined {
-  return typeof request.model === 'string' ? request.model : undefined;
-}
+export const requestedModel: (request: AnyRecord) => string | undefined = modelOf;
 
 export function requestedMaxTokens(op: MistralOperation, request: AnyRecord): number | undefined {
   if (op === MistralOperation.Embed) return undefined;
@@ -77,26 +70,25 @@ export function requestedMaxTokens(op: MistralOperation, request: AnyRecord): nu
 
 /** Request-side span attributes. Reads a few scalar fields; never serialises messages. */
 export function requestAttributes(op: MistralOperation, request: AnyRecord, server: ServerInfo): Attributes {
-  const attrs: Attributes = {
-    [ATTR_GEN_AI_OPERATION_NAME]: operationName(op),
-    [ATTR_GEN_AI_PROVIDER_NAME]: GEN_AI_PROVIDER_MISTRAL_AI,
-  };
-  const model = requestedModel(request);
-  if (model !== undefined) attrs[ATTR_GEN_AI_REQUEST_MODEL] = model;
-  if (server.address !== undefined) attrs[ATTR_SERVER_ADDRESS] = server.address;
-  if (server.port !== undefined) attrs[ATTR_SERVER_PORT] = server.port;
-  if (op !== MistralOperation.Embed) {
-    attrs[ATTR_GEN_AI_REQUEST_STREAM] = op === MistralOperation.Stream;
-    const maxTokens = requestedMaxTokens(op, request);
-    if (maxTokens !== undefined) attrs[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = maxTokens;
-    if (typeof request.temperature === 'number') attrs[ATTR_GEN_AI_REQUEST_TEMPERATURE] = request.temperature;
-  }
-  return attrs;
+  const generation =
+    op === MistralOperation.Embed
+      ? undefined
+      : {
+          stream: op === MistralOperation.Stream,
+          maxTokens: requestedMaxTokens(op, request),
+          temperature: request.temperature,
+        };
+  return genAIRequestAttributes(
+    operationName(op),
+    GEN_AI_PROVIDER_MISTRAL_AI,
+    requestedModel(request),
+    server,
+    generation,
+  );
 }
 
 export function spanName(op: MistralOperation, request: AnyRecord): string {
-  const model = requestedModel(request);
-  return model ? `${operationName(op)} ${model}` : operationName(op);
+  return operationSpanName(operationName(op), requestedModel(request));
 }
 
 /** The request to send after a guard verdict: a shallow copy with `model` / `maxTokens` replaced. */
@@ -113,10 +105,6 @@ export function requestWithVerdict(
   return out;
 }
 
-function num(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
 /** A usage field the SDK schema does not model: top level (2.x) or under additionalProperties (1.x). */
 function extraField(usage: AnyRecord, key: string): AnyRecord | undefined {
   const v = usage[key] ?? usage.additionalProperties?.[key];
@@ -131,12 +119,12 @@ export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | 
   if (usage === null || typeof usage !== 'object') return;
   const input = usage.promptTokens ?? usage.prompt_tokens;
   const output = usage.completionTokens ?? usage.completion_tokens;
-  if (num(input)) attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = input;
-  if (num(output)) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = output;
+  if (isCount(input)) attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = input;
+  if (isCount(output)) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = output;
   const cached = extraField(usage, 'prompt_tokens_details')?.cached_tokens;
-  if (num(cached)) attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached;
+  if (isCount(cached)) attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached;
   const reasoning = extraField(usage, 'completion_tokens_details')?.reasoning_tokens;
-  if (num(reasoning)) attrs[ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning;
+  if (isCount(reasoning)) attrs[ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning;
 }
 
 /** id, model and finish reasons of a ChatCompletionResponse, CompletionChunk or EmbeddingResponse. */
@@ -144,10 +132,6 @@ export function setResponseAttributes(attrs: Attributes, response: AnyRecord): v
   if (typeof response.id === 'string' && response.id !== '') attrs[ATTR_GEN_AI_RESPONSE_ID] = response.id;
   if (typeof response.model === 'string' && response.model !== '')
     attrs[ATTR_GEN_AI_RESPONSE_MODEL] = response.model;
-  const choices = response.choices;
-  if (Array.isArray(choices)) {
-    const reasons: string[] = [];
-    for (const c of choices) if (typeof c?.finishReason === 'string') reasons.push(c.finishReason);
-    if (reasons.length) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
-  }
+  const reasons = finishReasons(response.choices);
+  if (reasons) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
 }

@@ -9,8 +9,9 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_OPENAI_RESPONSE_SERVICE_TIER,
 } from '../../semconv';
-import { CallSpan, type ErrorReader } from '../shared/call-span';
-import { observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
+import { APIPromiseStreamCall } from '../shared/api-promise';
+import type { ErrorReader } from '../shared/call-span';
+import { observeIteratorMethod } from '../shared/observed-iterator';
 import {
   errorMessage,
   errorStatus,
@@ -22,11 +23,8 @@ import {
 
 const OPENAI_ERRORS: ErrorReader = { type: errorType, status: errorStatus, message: errorMessage };
 
-export class OpenAICall extends CallSpan implements StreamObserver {
-  /** parseResponse has been entered (the app reads the parsed body, not only `.asResponse()`). */
-  parseStarted = false;
+export class OpenAICall extends APIPromiseStreamCall {
   /** Stream state. */
-  private streamObj: AnyRecord | undefined;
   private responseId: string | undefined;
   private responseModel: string | undefined;
   private serviceTier: string | undefined;
@@ -68,22 +66,6 @@ export class OpenAICall extends CallSpan implements StreamObserver {
     return value;
   }
 
-  /** The app only took the raw Response (`.asResponse()`): end without usage, the body is the app's. */
-  onRawResponse(): void {
-    if (!this.parseStarted) this.end();
-  }
-
-  override fail(err: unknown): void {
-    if (this.isEnded) return;
-    try {
-      // Tokens consumed before a mid-stream error are still billed.
-      if (this.streamObj) this.setCollectedAttributes();
-    } catch {
-      // ignore
-    }
-    super.fail(err);
-  }
-
   private readResult(r: AnyRecord): void {
     const attrs: Attributes = {};
     if (typeof r.id === 'string') attrs[ATTR_GEN_AI_RESPONSE_ID] = r.id;
@@ -105,6 +87,11 @@ export class OpenAICall extends CallSpan implements StreamObserver {
     }
     setUsageAttributes(attrs, r.usage);
     this.span.setAttributes(attrs);
+  }
+
+  /** A Responses stream that ended with `response.failed` is marked failed. */
+  protected override onStreamCompleted(): void {
+    if (this.failedType !== undefined) this.markError(this.failedType, 'response failed');
   }
 
   // --- streams ---
@@ -174,7 +161,7 @@ export class OpenAICall extends CallSpan implements StreamObserver {
     return true;
   }
 
-  private setCollectedAttributes(): void {
+  protected setCollectedAttributes(): void {
     const attrs: Attributes = {};
     if (this.responseId !== undefined) attrs[ATTR_GEN_AI_RESPONSE_ID] = this.responseId;
     if (this.responseModel !== undefined) attrs[ATTR_GEN_AI_RESPONSE_MODEL] = this.responseModel;
@@ -185,35 +172,6 @@ export class OpenAICall extends CallSpan implements StreamObserver {
     }
     setUsageAttributes(attrs, this.usage);
     this.span.setAttributes(attrs);
-  }
-
-  /** Reading the stream failed. */
-  onError(err: unknown): void {
-    this.fail(err);
-  }
-
-  /** The stream's iterator finished; aborted if the stream's controller was aborted under it. */
-  onDone(): void {
-    if (this.isEnded) return;
-    try {
-      this.setCollectedAttributes();
-      if (this.streamObj?.controller?.signal?.aborted === true) return this.aborted();
-      if (this.failedType !== undefined) this.markError(this.failedType, 'response failed');
-    } catch {
-      // ignore
-    }
-    this.end();
-  }
-
-  /** The app stopped iterating early (break, return, exception in its loop). */
-  onCancel(): void {
-    if (this.isEnded) return;
-    try {
-      this.setCollectedAttributes();
-    } catch {
-      // ignore
-    }
-    this.cancelled();
   }
 }
 

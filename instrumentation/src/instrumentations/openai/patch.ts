@@ -1,18 +1,13 @@
 /**
- * The wrapper around each patched `create(body, options)`.
- *
- * The app's return value stays what the SDK returned: the same APIPromise object (so
- * `.withResponse()`, `.asResponse()`, `_thenUnwrap` chains keep working) and the same Stream object.
- * Observation points on that APIPromise:
- *   - `responsePromise` rejection: HTTP errors (after the SDK's retries), network errors, aborts;
- *   - its own `parseResponse` (replaced on the instance, called by parse(), withResponse() and
- *     every `_thenUnwrap` derived from it): the parsed body, or the Stream, whose `iterator` is
- *     wrapped (Symbol.asyncIterator, tee() and toReadableStream() all use it);
- *   - `asResponse()` without parsing: the span ends with what the request said.
+ * The wrapper around each patched `create(body, options)`. The app's return value stays what the
+ * SDK returned (the same APIPromise and Stream objects); how the APIPromise is observed is in
+ * ../shared/api-promise.ts, and the Stream's `iterator` is wrapped (Symbol.asyncIterator, tee() and
+ * toReadableStream() all use it).
  */
 import { context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import { OpenAICall } from './call';
+import { callObserved } from '../shared/api-promise';
 import { runGuard } from '../shared/guarded';
 import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import {
@@ -82,74 +77,7 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
     }
     if (!call) return original.apply(this, callArgs);
 
-    let result: unknown;
-    try {
-      // Not run inside context.with(span): tokenledger records no child spans, and entering a context
-      // makes AsyncLocalStorage enable its promise hooks, which then tax every promise of the process.
-      result = original.apply(this, callArgs);
-    } catch (err) {
-      call.fail(err);
-      throw err;
-    }
-    try {
-      observe(result, call);
-    } catch {
-      // never throw into the app
-    }
-    return result;
+    // Not run inside context.with(span): tokenledger records no child spans (see callObserved).
+    return callObserved(original, this, callArgs, call);
   };
-}
-
-function observe(result: unknown, call: OpenAICall): void {
-  if (result === null || typeof result !== 'object') {
-    call.onParsed(result);
-    return;
-  }
-  const p = result as AnyRecord;
-  const responsePromise = p.responsePromise as Promise<unknown> | undefined;
-  const parseResponse = p.parseResponse as Method | undefined;
-  if (typeof parseResponse === 'function' && responsePromise && typeof responsePromise.then === 'function') {
-    // APIPromise (openai 4.x–7.x).
-    responsePromise.then(undefined, (err: unknown) => call.fail(err));
-    p.parseResponse = function (this: unknown, ...a: unknown[]): unknown {
-      call.parseStarted = true;
-      let out: unknown;
-      try {
-        out = parseResponse.apply(this, a);
-      } catch (err) {
-        call.fail(err);
-        throw err;
-      }
-      return Promise.resolve(out).then(
-        (v) => call.onParsed(v),
-        (err: unknown) => {
-          call.fail(err);
-          throw err;
-        },
-      );
-    };
-    const asResponse = p.asResponse as Method | undefined;
-    if (typeof asResponse === 'function') {
-      p.asResponse = function (this: unknown, ...a: unknown[]): unknown {
-        const r = asResponse.apply(this, a);
-        if (!call.parseStarted && r && typeof (r as Promise<unknown>).then === 'function') {
-          (r as Promise<unknown>).then(
-            () => setImmediate(() => call.onRawResponse()),
-            () => undefined,
-          );
-        }
-        return r;
-      };
-    }
-    return;
-  }
-  if (typeof p.then === 'function') {
-    // Some other thenable: observe without changing it.
-    (p as Promise<unknown>).then(
-      (v) => call.onParsed(v),
-      (err: unknown) => call.fail(err),
-    );
-    return;
-  }
-  call.onParsed(result);
 }

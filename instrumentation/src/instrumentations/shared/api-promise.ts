@@ -1,0 +1,175 @@
+/**
+ * What the Stainless-generated SDKs (openai, @anthropic-ai/sdk) return from `create()`: an
+ * APIPromise. The app keeps that very object (so `.withResponse()`, `.asResponse()` and `_thenUnwrap`
+ * chains keep working); the call is observed at:
+ *   - `responsePromise` rejection: HTTP errors (after the SDK's retries), network errors, aborts;
+ *   - its own `parseResponse` (replaced on the instance, called by parse(), withResponse() and every
+ *     `_thenUnwrap` derived from it): the parsed body, or the Stream;
+ *   - `asResponse()` without parsing: the call ends with what the request said.
+ */
+import type { Context } from '@opentelemetry/api';
+import { callSdk } from './sdk-call';
+import { CallSpan } from './call-span';
+import type { StreamObserver } from './observed-iterator';
+
+/** The provider call an APIPromise reports to. */
+export interface APIPromiseCall {
+  /** parseResponse has been entered (the app reads the parsed body, not only `.asResponse()`). */
+  parseStarted: boolean;
+  /** The parsed body, or the Stream of a streaming call; returns the value unchanged. */
+  onParsed(value: unknown): unknown;
+  /** The app only took the raw Response. */
+  onRawResponse(): void;
+  fail(err: unknown): void;
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+type AnyRecord = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * Calls the SDK's `original` and observes what it returns for `call`; the app gets the SDK's own
+ * result or exception. `sdkParent`: see callSdk.
+ */
+export function callObserved(
+  original: Method,
+  self: unknown,
+  args: unknown[],
+  call: APIPromiseCall,
+  sdkParent?: Context,
+): unknown {
+  const result = callSdk(original, self, args, call, sdkParent);
+  try {
+    observeAPIPromise(result, call);
+  } catch {
+    // never throw into the app
+  }
+  return result;
+}
+
+/** Hooks `call` onto an APIPromise in place; any other thenable or value is observed unchanged. */
+export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
+  if (result === null || typeof result !== 'object') {
+    call.onParsed(result);
+    return;
+  }
+  const p = result as AnyRecord;
+  const responsePromise = p.responsePromise as Promise<unknown> | undefined;
+  const parseResponse = p.parseResponse as Method | undefined;
+  if (typeof parseResponse === 'function' && responsePromise && typeof responsePromise.then === 'function') {
+    responsePromise.then(undefined, (err: unknown) => call.fail(err));
+    p.parseResponse = function (this: unknown, ...a: unknown[]): unknown {
+      call.parseStarted = true;
+      let out: unknown;
+      try {
+        out = parseResponse.apply(this, a);
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+      return Promise.resolve(out).then(
+        (v) => call.onParsed(v),
+        (err: unknown) => {
+          call.fail(err);
+          throw err;
+        },
+      );
+    };
+    const asResponse = p.asResponse as Method | undefined;
+    if (typeof asResponse === 'function') {
+      p.asResponse = function (this: unknown, ...a: unknown[]): unknown {
+        const r = asResponse.apply(this, a);
+        if (!call.parseStarted && r && typeof (r as Promise<unknown>).then === 'function') {
+          (r as Promise<unknown>).then(
+            () => setImmediate(() => call.onRawResponse()),
+            () => undefined,
+          );
+        }
+        return r;
+      };
+    }
+    return;
+  }
+  if (typeof p.then === 'function') {
+    // Some other thenable: observe without changing it.
+    (p as Promise<unknown>).then(
+      (v) => call.onParsed(v),
+      (err: unknown) => call.fail(err),
+    );
+    return;
+  }
+  call.onParsed(result);
+}
+
+/**
+ * A rejected promise shaped enough like an APIPromise (`withResponse`, `asResponse`) that SDK
+ * helpers chaining on create() (Anthropic's MessageStream awaits `create(...).withResponse()`)
+ * surface our error rather than a TypeError.
+ */
+export function rejectedAPIPromise(err: Error): Promise<never> {
+  const p = Promise.reject(err) as Promise<never> & AnyRecord;
+  p.withResponse = () => p;
+  p.asResponse = () => p;
+  return p;
+}
+
+/**
+ * The stream endings of a call on an APIPromise whose Stream is observed (`streamObj`): what was
+ * collected is set before the span ends, including on an error mid-stream (tokens consumed before it
+ * are still billed); a stream that ran out after the SDK's controller was aborted was aborted.
+ */
+export abstract class APIPromiseStreamCall extends CallSpan implements APIPromiseCall, StreamObserver {
+  parseStarted = false;
+  /** The observed Stream of a streaming call. */
+  protected streamObj: AnyRecord | undefined;
+
+  abstract onParsed(value: unknown): unknown;
+  abstract onItem(item: unknown): boolean | void;
+  /** Sets what the call collected (response id, model, finish reasons, usage) on the span. */
+  protected abstract setCollectedAttributes(): void;
+  /** A stream ran out normally: the last say before the span ends. */
+  protected onStreamCompleted(): void {}
+
+  /** The app only took the raw Response (`.asResponse()`): end without usage, the body is the app's. */
+  onRawResponse(): void {
+    if (!this.parseStarted) this.end();
+  }
+
+  override fail(err: unknown): void {
+    if (this.isEnded) return;
+    try {
+      if (this.streamObj) this.setCollectedAttributes();
+    } catch {
+      // ignore
+    }
+    super.fail(err);
+  }
+
+  /** Reading the stream failed. */
+  onError(err: unknown): void {
+    this.fail(err);
+  }
+
+  /** The stream ran out; the SDK ends it quietly when its controller was aborted. */
+  onDone(): void {
+    if (this.isEnded) return;
+    try {
+      this.setCollectedAttributes();
+      if (this.streamObj?.controller?.signal?.aborted === true) return this.aborted();
+      this.onStreamCompleted();
+    } catch {
+      // ignore
+    }
+    this.end();
+  }
+
+  /** The app stopped iterating early (break, return, exception in its loop). */
+  onCancel(): void {
+    if (this.isEnded) return;
+    try {
+      this.setCollectedAttributes();
+    } catch {
+      // ignore
+    }
+    this.cancelled();
+  }
+}
