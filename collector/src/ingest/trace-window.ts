@@ -32,13 +32,14 @@ interface TraceEntry {
   touchedAt: number;
   /** Spans remembered in the three maps together. */
   size: number;
-  calls: Map<string, PriorCall>;
-  genai: Map<string, GenAiSpanRef>;
-  shadow: Map<string, AiHttpCall>;
+  /** Created on first use: most traces hold one call and never an uninstrumented request. */
+  calls?: Map<string, PriorCall>;
+  genai?: Map<string, GenAiSpanRef>;
+  shadow?: Map<string, AiHttpCall>;
 }
 
 type Kind = 'calls' | 'genai' | 'shadow';
-type SpanOf<K extends Kind> = TraceEntry[K] extends Map<string, infer V> ? V : never;
+type SpanOf<K extends Kind> = NonNullable<TraceEntry[K]> extends Map<string, infer V> ? V : never;
 
 export class TraceWindow {
   /** Least recently touched first (a Map iterates in insertion order; a touch re-inserts). */
@@ -62,15 +63,15 @@ export class TraceWindow {
   }
 
   priorCalls(traceId: string): Iterable<PriorCall> {
-    return this.live(traceId)?.calls.values() ?? [];
+    return this.live(traceId)?.calls?.values() ?? [];
   }
 
   genaiSpans(traceId: string): Iterable<GenAiSpanRef> {
-    return this.live(traceId)?.genai.values() ?? [];
+    return this.live(traceId)?.genai?.values() ?? [];
   }
 
   shadowCalls(traceId: string): Iterable<AiHttpCall> {
-    return this.live(traceId)?.shadow.values() ?? [];
+    return this.live(traceId)?.shadow?.values() ?? [];
   }
 
   rememberCalls(calls: PriorCall[]): void {
@@ -111,7 +112,7 @@ export class TraceWindow {
   private touch(traceId: string): TraceEntry {
     let entry = this.traces.get(traceId);
     if (entry === undefined) {
-      entry = { touchedAt: 0, size: 0, calls: new Map(), genai: new Map(), shadow: new Map() };
+      entry = { touchedAt: 0, size: 0 };
     } else {
       this.traces.delete(traceId);
     }
@@ -121,7 +122,7 @@ export class TraceWindow {
   }
 
   private add<K extends Kind>(entry: TraceEntry, kind: K, spanId: string, value: SpanOf<K>): void {
-    const map = entry[kind] as Map<string, SpanOf<K>>;
+    const map = (entry[kind] ??= new Map()) as Map<string, SpanOf<K>>;
     if (!map.delete(spanId)) {
       entry.size++;
       this.spans++;
