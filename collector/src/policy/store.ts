@@ -1,10 +1,12 @@
 /**
- * The collector's current policy, with hot reload. The file's mtime is polled (robust to editors
- * that replace the file, and to a file that appears after start); a change is read once it has
+ * The collector's current policy, with hot reload. The file's bytes are polled and hashed (robust
+ * to editors that replace the file, to a file that appears after start, and to two saves within one
+ * tick of the file system's clock, which an mtime check misses); a change is read once it has
  * settled. A file that fails validation never replaces the last good policy: its problems are
  * logged and both outcomes are audited.
  */
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { PolicyFile } from 'tokenledger/policy';
 import type { AuditEntry } from '../audit/log';
 import { loadPolicy, PolicyFileError, formatProblem, type LoadedPolicy } from './load';
@@ -15,7 +17,7 @@ export interface PolicyStoreOptions {
   required: boolean;
   log: (line: string) => void;
   audit?: (entry: AuditEntry) => Promise<void>;
-  /** How often the file's mtime is checked; 0 disables hot reload. */
+  /** How often the file is checked for changes; 0 disables hot reload. */
   pollMs?: number;
 }
 
@@ -23,11 +25,14 @@ export type PolicyListener = (loaded: LoadedPolicy | undefined) => void;
 
 const SETTLE_MS = 150;
 const ACTOR = 'system';
+const MISSING = 'missing';
 
 export class PolicyStore {
   private loaded: LoadedPolicy | undefined;
   private readonly listeners: PolicyListener[] = [];
-  private watching = false;
+  private poller: NodeJS.Timeout | undefined;
+  /** Hash of the bytes last acted on (loaded or refused), 'missing' when there was no file. */
+  private lastSeen = MISSING;
   private settle: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
 
@@ -50,6 +55,7 @@ export class PolicyStore {
       options.log(`policy ${options.file} loaded: ${describe(store.loaded.policy)}`);
       await store.record('policy.loaded', store.loaded, {});
     }
+    store.lastSeen = store.loaded?.version ?? MISSING;
     if ((options.pollMs ?? 1000) > 0) store.watch();
     return store;
   }
@@ -78,18 +84,26 @@ export class PolicyStore {
   }
 
   close(): void {
-    if (this.watching) unwatchFile(this.options.file, this.onStat);
-    this.watching = false;
+    clearInterval(this.poller);
+    this.poller = undefined;
     clearTimeout(this.settle);
   }
 
   private watch(): void {
-    watchFile(this.options.file, { interval: this.options.pollMs ?? 1000, persistent: false }, this.onStat);
-    this.watching = true;
+    this.poller = setInterval(this.poll, this.options.pollMs ?? 1000);
+    this.poller.unref();
   }
 
-  private readonly onStat = (curr: Stats, prev: Stats): void => {
-    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size) return;
+  /** A policy file is small: hashing it every poll costs microseconds. */
+  private readonly poll = (): void => {
+    let seen: string;
+    try {
+      seen = createHash('sha256').update(readFileSync(this.options.file)).digest('hex');
+    } catch {
+      seen = MISSING;
+    }
+    if (seen === this.lastSeen) return;
+    this.lastSeen = seen;
     clearTimeout(this.settle);
     this.settle = setTimeout(() => void this.reload(), SETTLE_MS);
     this.settle.unref();
