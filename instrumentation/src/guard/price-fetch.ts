@@ -1,6 +1,6 @@
 /**
  * Prices of models the collector's /v1/budgets did not list (a model neither named in the policy
- * nor seen yet this period): asked once per model from POST /v1/estimate in the background, the
+ * nor seen yet this period): asked once per model from POST /v1/estimate (its unit_prices_mtok) in the background, the
  * way approvals price their calls. Never on the hot path: until the answer arrives the guard
  * reserves at the highest price it knows.
  */
@@ -12,21 +12,24 @@ const RETRY_AFTER_MS = 30_000;
 const TIMEOUT_MS = 2_000;
 
 interface EstimateAnswer {
-  cost_usd: string | null;
   priced?: boolean;
+  /** USD per million tokens of each kind (what the collector priced the estimate with). */
+  unit_prices_mtok?: { input: string; cached_input: string; output: string } | null;
 }
 
-async function perToken(
-  provider: string,
-  model: string,
-  input: number,
-  cached: number,
-  output: number,
-): Promise<bigint | undefined> {
-  const body = { model, provider, input_tokens: input, cached_input_tokens: cached, output_tokens: output };
+/** One estimate answer carries the model's per-million prices: pico-dollars per token, or null when unpriced. */
+async function unitPricesOf(provider: string, model: string): Promise<UnitPrices | null> {
+  const body = { model, provider, input_tokens: 0, output_tokens: 0 };
   const e = await collectorJson<EstimateAnswer>('POST', '/v1/estimate', body, { timeoutMs: TIMEOUT_MS });
-  const pico = e?.priced === false ? undefined : toPico(e?.cost_usd);
-  return pico === undefined ? undefined : pico / BigInt(M);
+  const m = e?.priced === false ? undefined : e?.unit_prices_mtok;
+  const perToken = (usd: string | undefined): bigint | undefined => {
+    const pico = toPico(usd);
+    return pico === undefined ? undefined : pico / BigInt(M);
+  };
+  const input = perToken(m?.input);
+  const output = perToken(m?.output);
+  if (input === undefined || output === undefined) return null;
+  return { input, output, cacheRead: perToken(m?.cached_input) ?? input, cacheWrite: input };
 }
 
 export class PriceFetcher {
@@ -52,16 +55,8 @@ export class PriceFetcher {
     if (pending) return pending;
     if (Date.now() - (this.failedAt.get(key) ?? -Infinity) < RETRY_AFTER_MS)
       return Promise.resolve(undefined);
-    const run = Promise.all([
-      perToken(provider, model, M, 0, 0),
-      perToken(provider, model, M, M, 0),
-      perToken(provider, model, 0, 0, M),
-    ]).then(
-      ([input, cacheRead, output]) => {
-        const prices =
-          input === undefined || output === undefined
-            ? null
-            : { input, output, cacheRead: cacheRead ?? input, cacheWrite: input };
+    const run = unitPricesOf(provider, model).then(
+      (prices) => {
         this.known.set(key, prices);
         return prices ?? undefined;
       },
