@@ -1,7 +1,7 @@
 /**
- * The app's calls to the collector's API (estimates, approvals): JSON over fetch, with the key
- * from TOKENLEDGER_API_KEY, and tracing suppressed so an app that traces its HTTP clients does not
- * record tokenledger's own requests.
+ * The app's calls to the collector's API (estimates, approvals): JSON over fetch, with the key the
+ * span exporter sends (see `authorization`), and tracing suppressed so an app that traces its HTTP
+ * clients does not record tokenledger's own requests.
  */
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
@@ -29,6 +29,24 @@ export function collectorUrl(): string {
   );
 }
 
+/** The exporter's precedence: an Authorization in the OTLP headers, else TOKENLEDGER_API_KEY as a bearer. */
+export function authorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS']) {
+    for (const pair of (env[name] ?? '').split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'authorization') {
+        try {
+          return decodeURIComponent(pair.slice(eq + 1).trim());
+        } catch {
+          return pair.slice(eq + 1).trim();
+        }
+      }
+    }
+  }
+  const key = env.TOKENLEDGER_API_KEY?.trim();
+  return key ? `Bearer ${key}` : undefined;
+}
+
 export async function collectorRequest<T>(
   method: 'GET' | 'POST',
   path: string,
@@ -36,8 +54,8 @@ export async function collectorRequest<T>(
   timeoutMs = 10_000,
 ): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
-  const key = process.env.TOKENLEDGER_API_KEY?.trim();
-  if (key) headers.authorization = `Bearer ${key}`;
+  const auth = authorization();
+  if (auth) headers.authorization = auth;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const url = collectorUrl() + path;
   let res: Response;

@@ -7,7 +7,7 @@
 import type * as Http from 'node:http';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import { collectorUrl } from '../collector-api';
+import { authorization, collectorUrl } from '../collector-api';
 
 /**
  * node:http(s), loaded on first use, not at `--require` time: an app that registers the standard
@@ -32,24 +32,6 @@ export interface RequestOptions {
   timeoutMs: number;
   /** Keep the process alive while the request runs (the exit-time lease return). */
   ref?: boolean;
-}
-
-/** The exporter's precedence: an Authorization in the OTLP headers, else TOKENLEDGER_API_KEY as a bearer. */
-export function authorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS']) {
-    for (const pair of (env[name] ?? '').split(',')) {
-      const eq = pair.indexOf('=');
-      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'authorization') {
-        try {
-          return decodeURIComponent(pair.slice(eq + 1).trim());
-        } catch {
-          return pair.slice(eq + 1).trim();
-        }
-      }
-    }
-  }
-  const key = env.TOKENLEDGER_API_KEY?.trim();
-  return key ? `Bearer ${key}` : undefined;
 }
 
 export function collectorJson<T>(
