@@ -17,6 +17,7 @@ import {
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
   ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
@@ -24,6 +25,7 @@ import {
 } from '../semconv';
 import { getApproval, type Approval } from './client';
 import { picoToUsd, usdToPico } from './money';
+import { costPico } from '../guard/prices';
 import { pricesOf, toUnitPrices, type UnitPrices } from './prices';
 
 const REFRESH_MS = 2_000;
@@ -88,13 +90,15 @@ function onEnded(span: Span): void {
   const model = String(attrs![ATTR_GEN_AI_RESPONSE_MODEL] ?? attrs![ATTR_GEN_AI_REQUEST_MODEL] ?? '');
   const provider = String(attrs![ATTR_GEN_AI_PROVIDER_NAME] ?? '');
   const input = num(ATTR_GEN_AI_USAGE_INPUT_TOKENS);
-  const cached = Math.min(num(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS), input);
-  const output = num(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS);
-  if (model === '' || input + output === 0) return;
+  const usage = {
+    input,
+    output: num(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS),
+    cacheRead: num(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    cacheWrite: num(ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+  };
+  if (model === '' || usage.input + usage.output === 0) return;
   void unitPrices(model, provider).then((p) => {
-    if (!p) return;
-    g.localPico +=
-      BigInt(input - cached) * p.input + BigInt(cached) * p.cachedInput + BigInt(output) * p.output;
+    if (p) g.localPico += costPico(p, usage);
   });
 }
 

@@ -3,13 +3,9 @@
  * every `estimateCost()` answer (a job estimates before it asks for approval, so its model's prices
  * are usually known before its first call), else fetched once per model. Pico-dollars per token.
  */
-import { usdToPico } from './money';
+import { toPico, type UnitPrices } from '../guard/prices';
 
-export interface UnitPrices {
-  input: bigint;
-  cachedInput: bigint;
-  output: bigint;
-}
+export type { UnitPrices };
 
 export interface UnitPricesMtok {
   input: string;
@@ -18,16 +14,21 @@ export interface UnitPricesMtok {
 }
 
 const MILLION = 1_000_000n;
+const perToken = (usdPerMtok: string): bigint | undefined => {
+  const pico = toPico(usdPerMtok);
+  return pico === undefined ? undefined : pico / MILLION;
+};
 const known = new Map<string, Promise<UnitPrices | undefined>>();
 
 const keyOf = (provider: string, model: string): string => `${provider}\u0000${model}`;
 
-export function toUnitPrices(mtok: UnitPricesMtok): UnitPrices {
-  return {
-    input: usdToPico(mtok.input) / MILLION,
-    cachedInput: usdToPico(mtok.cached_input) / MILLION,
-    output: usdToPico(mtok.output) / MILLION,
-  };
+/** The collector's per-million prices as the guard's per-token prices; undefined when unusable. */
+export function toUnitPrices(mtok: UnitPricesMtok): UnitPrices | undefined {
+  const input = perToken(mtok.input);
+  const output = perToken(mtok.output);
+  if (input === undefined || output === undefined) return undefined;
+  // The estimate has no cache-write price: the catalog bills cache writes at least at input.
+  return { input, output, cacheRead: perToken(mtok.cached_input) ?? input, cacheWrite: input };
 }
 
 /** Records prices learnt from an estimate, under each provider name the calls may carry. */

@@ -1,13 +1,13 @@
 /**
  * Prices of models the collector's /v1/budgets did not list (a model neither named in the policy
- * nor seen yet this period): asked once per model from POST /v1/estimate (its unit_prices_mtok) in the background, the
- * way approvals price their calls. Never on the hot path: until the answer arrives the guard
+ * nor seen yet this period): asked once per model from POST /v1/estimate (its unit_prices_mtok) in
+ * the background, the way approvals price their calls. Never on the hot path: until the answer arrives the guard
  * reserves at the highest price it knows.
  */
+import { toUnitPrices } from '../approvals/prices';
 import { collectorJson } from './collector-client';
-import { toPico, type UnitPrices } from './prices';
+import type { UnitPrices } from './prices';
 
-const M = 1_000_000;
 const RETRY_AFTER_MS = 30_000;
 const TIMEOUT_MS = 2_000;
 
@@ -22,14 +22,7 @@ async function unitPricesOf(provider: string, model: string): Promise<UnitPrices
   const body = { model, provider, input_tokens: 0, output_tokens: 0 };
   const e = await collectorJson<EstimateAnswer>('POST', '/v1/estimate', body, { timeoutMs: TIMEOUT_MS });
   const m = e?.priced === false ? undefined : e?.unit_prices_mtok;
-  const perToken = (usd: string | undefined): bigint | undefined => {
-    const pico = toPico(usd);
-    return pico === undefined ? undefined : pico / BigInt(M);
-  };
-  const input = perToken(m?.input);
-  const output = perToken(m?.output);
-  if (input === undefined || output === undefined) return null;
-  return { input, output, cacheRead: perToken(m?.cached_input) ?? input, cacheWrite: input };
+  return (m && toUnitPrices(m)) ?? null;
 }
 
 export class PriceFetcher {
