@@ -22,11 +22,12 @@ import {
   trace,
   type TextMapPropagator,
 } from '@opentelemetry/api';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { ExportResult } from '@opentelemetry/core';
 import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
 import { installExitFlush, isExiting } from './exit-flush';
 import { createInstrumentations } from './instrumentations';
+import { enableDeferredSpans, materializePendingSpans } from './instrumentations/shared/deferred-span';
 import { installGuard } from './guard/install';
 import { VERSION } from './version';
 
@@ -172,6 +173,9 @@ function startOwnProvider(): void {
     // A cost record must never be sampled away (OTEL_TRACES_SAMPLER is for the app's own tracing).
     sampler: new AlwaysOnSampler(),
     spanProcessors: [
+      // First, so that a flush or shutdown of the provider builds the deferred call spans before the
+      // batch processor exports (the provider calls its processors in order).
+      DEFERRED_SPANS_FLUSHER,
       new BatchSpanProcessor({
         exporter: new ExitAwareExporter(createExporter),
         // The SDK's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
@@ -193,7 +197,22 @@ function startOwnProvider(): void {
     propagation.setGlobalPropagator(propagator);
   }
   trace.setGlobalTracerProvider(provider);
+  enableDeferredSpans();
 }
+
+/** Builds pending deferred call spans when the provider flushes or shuts down. */
+const DEFERRED_SPANS_FLUSHER: SpanProcessor = {
+  onStart() {},
+  onEnd() {},
+  forceFlush() {
+    materializePendingSpans();
+    return Promise.resolve();
+  },
+  shutdown() {
+    materializePendingSpans();
+    return Promise.resolve();
+  },
+};
 
 let mode: StartMode | undefined;
 

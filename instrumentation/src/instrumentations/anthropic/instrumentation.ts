@@ -19,6 +19,7 @@ import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedResults } from './batch';
 import { createPatchedCreate } from './patch';
 import type { AnyRecord } from './usage';
+import { callTracer } from '../shared/deferred-span';
 
 export const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
 /** Tested on 0.137 and 1.12; older 0.x releases are not verified, so not patched. */
@@ -77,7 +78,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
   }
 
   private patch(moduleExports: unknown): void {
-    const tracer = () => this.tracer;
+    const tracer = () => callTracer(this.tracer);
     for (const [proto, method] of this.targets(moduleExports)) {
       // The require and import hooks can both reach one build: wrap once.
       if (Object.prototype.hasOwnProperty.call(proto, method) && isWrapped(proto[method])) continue;

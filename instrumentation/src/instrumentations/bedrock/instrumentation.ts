@@ -14,6 +14,7 @@ import {
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedSend } from './patch';
 import type { AnyRecord } from './usage';
+import { callTracer } from '../shared/deferred-span';
 
 export const BEDROCK_MODULE = '@aws-sdk/client-bedrock-runtime';
 /** Tested on 3.1164; `Client#send` and the command and output shapes patched are stable across 3.x. */
@@ -65,7 +66,11 @@ export class BedrockInstrumentation extends InstrumentationBase<BedrockInstrumen
     const proto = this.clientPrototype(moduleExports);
     // The CommonJS build is reached by both the require and the import hook: patch it once.
     if (!proto || (Object.prototype.hasOwnProperty.call(proto, 'send') && isWrapped(proto.send))) return;
-    this._wrap(proto, 'send', (original: Method) => createPatchedSend(original, () => this.tracer) as Method);
+    this._wrap(
+      proto,
+      'send',
+      (original: Method) => createPatchedSend(original, () => callTracer(this.tracer)) as Method,
+    );
   }
 
   private unpatch(moduleExports: unknown): void {

@@ -13,6 +13,7 @@ import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opent
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedMethod } from './patch';
 import { GeminiOperation, type AnyRecord } from './utils';
+import { callTracer } from '../shared/deferred-span';
 
 export const SUPPORTED_VERSIONS = ['>=1 <4'];
 
@@ -68,7 +69,7 @@ export class GoogleGenAIInstrumentation extends InstrumentationBase<GoogleGenAII
   private patch(moduleExports: unknown): void {
     const proto = this.modelsPrototype(moduleExports);
     if (!proto) return;
-    const tracer = () => this.tracer;
+    const tracer = () => callTracer(this.tracer);
     for (const [name, op] of METHODS) {
       const current = proto[name] as (Method & { __wrapped?: boolean }) | undefined;
       // The same class can reach us twice (require and import of one file): wrap once.

@@ -15,6 +15,7 @@ import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opent
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedMethod } from './patch';
 import { MistralOperation, type AnyRecord } from './utils';
+import { callTracer } from '../shared/deferred-span';
 
 export const SUPPORTED_VERSIONS = ['>=1 <3'];
 
@@ -101,7 +102,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
       const proto = Object.getPrototypeOf(sub) as AnyRecord | null;
       if (!proto || this.patchedPrototypes.has(proto)) return;
       this.patchedPrototypes.add(proto);
-      const tracer = () => this.tracer;
+      const tracer = () => callTracer(this.tracer);
       for (const [name, op] of TARGETS[getterName] ?? []) {
         const current = proto[name] as Method | undefined;
         if (typeof current !== 'function' || current.__wrapped) continue;

@@ -12,6 +12,7 @@ import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opent
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedMethod, type PatchOptions } from './patch';
 import { OpenAIOperation, type AnyRecord } from './utils';
+import { callTracer } from '../shared/deferred-span';
 
 export const SUPPORTED_VERSIONS = ['>=4 <8'];
 
@@ -59,7 +60,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
   private options(): PatchOptions {
     const env = (process.env.TOKENLEDGER_OPENAI_STREAM_USAGE ?? '').trim().toLowerCase();
     return {
-      tracer: () => this.tracer,
+      tracer: () => callTracer(this.tracer),
       injectStreamUsage: this.getConfig().injectStreamUsage ?? !(env === 'false' || env === '0'),
     };
   }

@@ -66,13 +66,17 @@ export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
         call.fail(err);
         throw err;
       }
-      return Promise.resolve(out).then(
-        (v) => call.onParsed(v),
-        (err: unknown) => {
-          call.fail(err);
-          throw err;
-        },
-      );
+      // Observed on a branch, registered before the SDK chains on it (so a Stream is instrumented
+      // before the app can read it): the app's chain is no longer than without tokenledger.
+      if (out !== null && typeof (out as Promise<unknown>)?.then === 'function') {
+        (out as Promise<unknown>).then(
+          (v) => call.onParsed(v),
+          (err: unknown) => call.fail(err),
+        );
+      } else {
+        call.onParsed(out);
+      }
+      return out;
     };
     const asResponse = p.asResponse as Method | undefined;
     if (typeof asResponse === 'function') {

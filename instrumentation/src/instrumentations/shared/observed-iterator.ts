@@ -54,10 +54,11 @@ export class ObservedIterator implements AsyncIterableIterator<unknown> {
     };
   }
 
-  next(...args: [] | [unknown]): Promise<Result> {
+  next(value?: unknown): Promise<Result> {
     let p: Promise<Result>;
     try {
-      p = this.source.next(...args);
+      // No rest parameters: this runs once per item, and `for await` passes no argument.
+      p = arguments.length === 0 ? this.source.next() : this.source.next(value);
     } catch (err) {
       this.fail(err);
       return Promise.reject(err as Error);
