@@ -72,19 +72,31 @@ async function plainCall() {
   if (r.choices.length !== 1) throw new Error('unexpected response');
 }
 
-async function streamCall() {
-  const stream = await client.chat.completions.create({ ...REQUEST, stream: true });
-  let n = 0;
-  for await (const chunk of stream) n += chunk.choices.length;
-  if (n === 0) throw new Error('empty stream');
+/** A streamed completion, consumed to the end; `includeUsage`: the app asks for the usage chunk itself. */
+function streamCall(includeUsage) {
+  const request = includeUsage
+    ? { ...REQUEST, stream: true, stream_options: { include_usage: true } }
+    : { ...REQUEST, stream: true };
+  return async () => {
+    const stream = await client.chat.completions.create(request);
+    let n = 0;
+    for await (const chunk of stream) n += chunk.choices.length;
+    if (n === 0) throw new Error('empty stream');
+  };
 }
 
+/**
+ * Latency of each call (median taken by the runner) and the process's CPU time per call over the
+ * whole measured phase, pauses included: work an instrumentation does off the call's path (span
+ * export, tokenledger's batched span building) shows up there even when it adds no latency.
+ */
 async function measure(fn) {
   for (let i = 0; i < WARMUP; i++) {
     if (i % 200 === 199) await new Promise((r) => setTimeout(r, 15));
     await fn();
   }
   const out = new Float64Array(CALLS);
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < CALLS; i++) {
     // Untimed pause every 200 calls so the BatchSpanProcessor's exports (512 spans each) keep up and its
     // 2048-span queue never drops: every span is serialized and sent, as at production call rates.
@@ -93,11 +105,18 @@ async function measure(fn) {
     await fn();
     out[i] = Number(process.hrtime.bigint() - t) / 1000;
   }
-  return Array.from(out, (v) => Math.round(v * 100) / 100);
+  // Let the last batch's deferred work run before the CPU clock is read.
+  await new Promise((r) => setTimeout(r, 15));
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    samples: Array.from(out, (v) => Math.round(v * 100) / 100),
+    cpuPerCall: (cpu.user + cpu.system) / CALLS,
+  };
 }
 
 const plain = await measure(plainCall);
-const stream = await measure(streamCall);
+const stream = await measure(streamCall(false));
+const streamUsage = await measure(streamCall(true));
 // Not timed: hand the queued spans to the sink before reporting (tokenledger flushes at exit itself).
 if (provider) await provider.forceFlush();
-process.stdout.write(JSON.stringify({ plain, stream }) + '\n');
+process.stdout.write(JSON.stringify({ plain, stream, streamUsage }) + '\n');

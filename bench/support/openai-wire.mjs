@@ -117,19 +117,25 @@ export function parseRequestFlags(bodyText) {
 /**
  * A `fetch` for the OpenAI SDK's `fetch` option that answers in-process with a canned Response
  * (same bytes and headers as the loopback server): no socket, so only the SDK and the
- * instrumentation run in the measured process.
+ * instrumentation run in the measured process. The bytes are built once: the stand-in for the
+ * server must cost the same whatever the request asks for (a stream with or without usage), or the
+ * variant that asks for usage would be charged for the server's work too.
  */
 export function cannedFetch() {
+  const json = completionBody();
+  const withUsage = streamEvents(true);
+  const withoutUsage = streamEvents(false);
   return async (_url, init) => {
-    const { stream, includeUsage } = parseRequestFlags(String(init?.body ?? '{}'));
-    if (!stream) return new Response(completionBody(), { status: 200, headers: jsonHeaders() });
-    const events = streamEvents(includeUsage);
-    const body = new ReadableStream({
+    const body = String(init?.body ?? '');
+    // The SDK serialises the request with JSON.stringify: no whitespace around the colons.
+    if (!body.includes('"stream":true')) return new Response(json, { status: 200, headers: jsonHeaders() });
+    const events = body.includes('"include_usage":true') ? withUsage : withoutUsage;
+    const stream = new ReadableStream({
       start(controller) {
         for (const e of events) controller.enqueue(e);
         controller.close();
       },
     });
-    return new Response(body, { status: 200, headers: sseHeaders() });
+    return new Response(stream, { status: 200, headers: sseHeaders() });
   };
 }
