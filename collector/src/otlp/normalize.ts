@@ -72,6 +72,11 @@ export function isLongLike(v: unknown): v is LongLike {
 /** An int64 as a number when it is exactly representable, else as its decimal string. */
 export function int64ToAttr(v: LongLike | number | string): number | string {
   if (typeof v === 'number') return v;
+  if (typeof v !== 'string') {
+    // Token counts and the like: exact as a number (high word 0, or -1 for small negatives).
+    const n = v.toNumber();
+    if (Number.isSafeInteger(n)) return n;
+  }
   const s = typeof v === 'string' ? v.trim() : v.toString(10);
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : s;

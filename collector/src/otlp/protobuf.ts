@@ -135,8 +135,9 @@ function normaliseSpans(spans: PbSpan[], rejections: Rejections): OtlpSpan[] {
 
 function fixed64ToString(v: LongLike | number): string {
   if (typeof v === 'number') return String(v);
-  // fixed64 is unsigned; a Long decoded without the flag would print negative above 2^63.
-  return v.unsigned ? v.toString(10) : Long.fromBits(v.low, v.high, true).toString(10);
+  // fixed64 is unsigned whatever the Long's flag says. BigInt prints it natively (Long#toString
+  // divides in JavaScript, a measurable share of decoding).
+  return ((BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0)).toString();
 }
 
 function attrs(kvs: PbKeyValue[]): Attributes {

@@ -29,7 +29,7 @@ import { insertAiHttpCalls } from '../inventory/store';
 import type { PricedCall } from '../model';
 import type { Storage } from './client';
 import { StorageError } from './errors';
-import { toRow, type CallRow } from './rows';
+import { CALL_COLUMNS, toCompactRow } from './rows';
 
 export interface WriteResult {
   inserted: number;
@@ -43,7 +43,9 @@ const keyOf = (c: PricedCall): string => c.traceId + c.spanId;
 
 /** UTC year*100+month of a span start (nanoseconds since the epoch, decimal string). */
 function monthOf(startTimeUnixNano: string): number {
-  const d = new Date(Number(BigInt(startTimeUnixNano) / 1_000_000n));
+  // Milliseconds: the decimal string without its last six digits (the decoders give non-negative ones).
+  const ms = startTimeUnixNano.length > 6 ? Number(startTimeUnixNano.slice(0, -6)) : 0;
+  const d = new Date(ms);
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
 
@@ -187,7 +189,7 @@ export class CallWriter {
       const { fresh, unsure } = this.splitByMemory(unique);
       const existing = unsure.length > 0 ? await this.existingKeys(unsure) : new Set<string>();
       for (const c of unsure) if (!existing.has(keyOf(c))) fresh.push(c);
-      if (fresh.length > 0) await this.insert(fresh.map(toRow));
+      if (fresh.length > 0) await this.insert(fresh);
       for (const c of fresh) {
         stored.add(keyOf(c));
         this.remember(c);
@@ -261,10 +263,10 @@ export class CallWriter {
     }
   }
 
-  private async insert(rows: CallRow[]): Promise<void> {
+  private async insert(calls: PricedCall[]): Promise<void> {
     const { client, database } = this.storage;
     const hash = createHash('sha256');
-    for (const k of rows.map((r) => r.trace_id + r.span_id).sort()) hash.update(k);
+    for (const k of calls.map(keyOf).sort()) hash.update(k);
     // Settings go in the statement, not in clickhouse_settings: chdb 3.4 applies clickhouse_settings
     // as session-wide SETs that outlive the query (a stale token would then silently drop the next
     // unrelated insert into a table with a deduplication window). The token is our own hex digest.
@@ -273,14 +275,14 @@ export class CallWriter {
       'deduplicate_blocks_in_dependent_materialized_views = 1';
     try {
       await client.insert({
-        table: `${database}.llm_calls SETTINGS ${settings}`,
-        values: rows,
-        format: 'JSONEachRow',
+        table: `${database}.llm_calls (${CALL_COLUMNS.join(', ')}) SETTINGS ${settings}`,
+        values: calls.map(toCompactRow),
+        format: 'JSONCompactEachRow',
       });
     } catch (cause) {
       throw new StorageError('inserting calls', {
         cause,
-        detail: `${database}.llm_calls, ${rows.length} rows`,
+        detail: `${database}.llm_calls, ${calls.length} rows`,
       });
     }
   }
