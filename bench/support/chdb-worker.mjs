@@ -1,8 +1,9 @@
 /**
  * Runs in its own process (libchdb binds one data directory per process):
- *   raw <batchesFile> <dataDir>     the ceiling: @clickhouse/client JSONEachRow inserts of the collector's
- *                                   rows into the collector's schema (its migrations) on embedded chdb
- *   raw-table-only <batchesFile> <dataDir>  the same without the spend_hourly rollup view
+ *   raw <batchesFile> <dataDir> <rowsPerInsert>  the ceiling: @clickhouse/client inserts of the collector's
+ *                                   rows (its JSONCompactEachRow format) into the collector's schema (its
+ *                                   migrations) on embedded chdb, `rowsPerInsert` rows per insert
+ *   raw-table-only <batchesFile> <dataDir> <rowsPerInsert>  the same without the spend_hourly rollup view
  *   writer <batchesFile> <dataDir>  the collector's own CallWriter (dedupe lookup + insert), no HTTP
  *   count <dataDir>                 rows stored by a (stopped) collector in that data directory
  * Prints one JSON line.
@@ -21,12 +22,12 @@ const { createChdbConnection } = require('chdb/connection');
 const { openStorage } = dist('storage/client');
 const { loadMigrations, migrate } = dist('storage/migrations');
 const { CallWriter } = dist('storage/writer');
-const { toRow } = dist('storage/rows');
+const { CALL_COLUMNS, toCompactRow } = dist('storage/rows');
 const { decodeTraceRequest } = dist('otlp');
 const { processTraceRequest } = dist('ingest/pipeline');
 const { Pricer } = dist('pricing');
 
-const [mode, a, b] = process.argv.slice(2);
+const [mode, a, b, c] = process.argv.slice(2);
 
 function pricedBatches(file) {
   const pricer = new Pricer();
@@ -35,8 +36,10 @@ function pricedBatches(file) {
   );
 }
 
-async function raw(file, dataDir, withRollup = true) {
-  const rowBatches = pricedBatches(file).map((calls) => calls.map(toRow));
+async function raw(file, dataDir, rowsPerInsert, withRollup = true) {
+  const rows = pricedBatches(file).flatMap((calls) => calls.map(toCompactRow));
+  const rowBatches = [];
+  for (let i = 0; i < rows.length; i += rowsPerInsert) rowBatches.push(rows.slice(i, i + rowsPerInsert));
   const dir = path.join(dataDir, 'clickhouse');
   mkdirSync(dir, { recursive: true });
   const client = createClient({ connection: createChdbConnection({ path: dir }) });
@@ -50,9 +53,13 @@ async function raw(file, dataDir, withRollup = true) {
     }
   let spans = 0;
   const t0 = performance.now();
-  for (const rows of rowBatches) {
-    await client.insert({ table: `${db}.llm_calls`, values: rows, format: 'JSONEachRow' });
-    spans += rows.length;
+  for (const batch of rowBatches) {
+    await client.insert({
+      table: `${db}.llm_calls (${CALL_COLUMNS.join(', ')})`,
+      values: batch,
+      format: 'JSONCompactEachRow',
+    });
+    spans += batch.length;
   }
   const seconds = (performance.now() - t0) / 1000;
   const rs = await client.query({ query: `SELECT count() AS n FROM ${db}.llm_calls`, format: 'JSONEachRow' });
@@ -107,9 +114,9 @@ async function count(dataDir) {
 
 const result =
   mode === 'raw'
-    ? await raw(a, b)
+    ? await raw(a, b, Number(c))
     : mode === 'raw-table-only'
-      ? await raw(a, b, false)
+      ? await raw(a, b, Number(c), false)
       : mode === 'writer'
         ? await writer(a, b)
         : await count(a);
