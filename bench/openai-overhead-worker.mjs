@@ -1,6 +1,6 @@
 /**
  * One variant of the overhead benchmark, in its own process (an instrumentation cannot be removed):
- *   node [--require tokenledger/register] bench/openai-overhead-worker.mjs <variant> <transport> <calls> <warmup>
+ *   node [--require tokenledger/register] bench/openai-overhead-worker.mjs <variant> <transport> <calls> <warmup> [modes]
  * variant: none | sdk-only | tokenledger | official | openllmetry; transport: http (loopback server in another
  * process) | inproc (the SDK's `fetch` option answers with a canned Response, same bytes).
  * Env: BENCH_SERVER_URL (OpenAI wire + OTLP sink). Prints {plain: [µs...], stream: [µs...]} as JSON.
@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import { cannedFetch, REQUEST } from './support/openai-wire.mjs';
 
 const require = createRequire(import.meta.url);
-const [variant, transport, callsArg, warmupArg] = process.argv.slice(2);
+const [variant, transport, callsArg, warmupArg, orderArg = 'plain,stream,streamUsage'] =
+  process.argv.slice(2);
 const CALLS = Number(callsArg);
 const WARMUP = Number(warmupArg);
 const SERVER = process.env.BENCH_SERVER_URL;
@@ -114,9 +115,12 @@ async function measure(fn) {
   };
 }
 
-const plain = await measure(plainCall);
-const stream = await measure(streamCall(false));
-const streamUsage = await measure(streamCall(true));
+// The runner rotates the order of the modes over rounds: a process's first streaming mode runs on a
+// less settled heap and JIT than its second, and that must not favour one mode.
+const CALLS_BY_MODE = { plain: plainCall, stream: streamCall(false), streamUsage: streamCall(true) };
+const results = {};
+for (const mode of orderArg.split(',')) results[mode] = await measure(CALLS_BY_MODE[mode]);
+const { plain, stream, streamUsage } = results;
 // Not timed: hand the queued spans to the sink before reporting (tokenledger flushes at exit itself).
 if (provider) await provider.forceFlush();
 process.stdout.write(JSON.stringify({ plain, stream, streamUsage }) + '\n');

@@ -8,7 +8,7 @@
  * Two transports: `http` (a loopback server in another process) and `inproc` (the SDK's `fetch`
  * option returns a canned Response with the same bytes: no socket noise, only SDK + instrumentation).
  *
- *   node bench/openai-overhead.mjs [--rounds 4] [--calls 3000] [--warmup 1000] [--transport http,inproc] [--profile]
+ *   node bench/openai-overhead.mjs [--rounds 3] [--calls 3000] [--warmup 1000] [--transport http,inproc] [--profile]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -57,7 +57,7 @@ const TRANSPORTS = {
 const { values: opts } = parseArgs({
   strict: false,
   options: {
-    rounds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
     calls: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '1000' },
     transport: { type: 'string', default: 'inproc,http' },
@@ -157,7 +157,14 @@ export async function run() {
           const { result } = await runNode(
             v.nodeArgs,
             WORKER,
-            [v.name, transport, String(CALLS), String(WARMUP)],
+            [
+              v.name,
+              transport,
+              String(CALLS),
+              String(WARMUP),
+              // Modes in rotated order too, the same for every variant of a round.
+              MODES.map((_, i) => MODES[(i + round) % MODES.length].key).join(','),
+            ],
             { env: childEnv(server.url) },
           );
           const stats = await sinkStats(server.url);
@@ -185,7 +192,7 @@ export async function run() {
     log();
     log(
       `${ROUNDS} rounds × ${CALLS} sequential calls per variant and mode (after ${WARMUP} warm-up calls), each ` +
-        `variant in its own process, variants interleaved in rotated order. Median and p90 are over all ` +
+        `variant in its own process, variants and modes interleaved in rotated order. Median and p90 are over all ` +
         `${ROUNDS * CALLS} calls; "added" is the median minus the uninstrumented median, with the range of the ` +
         `per-round differences. Every instrumented variant exports OTLP/HTTP protobuf through a BatchSpanProcessor ` +
         `to the same local sink (another process). Content capture is OFF for the peers ` +
