@@ -157,6 +157,98 @@ describe('OTLP decoding', () => {
     assert.equal(second!.spanId, 'eee19b7ec3c1b174');
   });
 
+  it('reads every protobuf value type, 64-bit values exactly, and skips fields it does not know', () => {
+    const type = getRequestType();
+    const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
+    const message = type.fromObject({
+      resourceSpans: [
+        {
+          resource: { attributes: [kv('service.name', { stringValue: 'api' })] },
+          scopeSpans: [
+            {
+              scope: { name: 'openlit.otel.tracing', version: '1.2' },
+              spans: [
+                {
+                  traceId: Buffer.from('5b8efff798038103d269b633813fc60c', 'hex'),
+                  spanId: Buffer.from('eee19b7ec3c1b174', 'hex'),
+                  parentSpanId: Buffer.from('eee19b7ec3c1b173', 'hex'),
+                  traceState: 'vendor=x',
+                  name: 'chat',
+                  kind: 3,
+                  startTimeUnixNano: '1748779200123456789',
+                  endTimeUnixNano: '1748779201000000000',
+                  attributes: [
+                    kv('gen_ai.usage.input_tokens', { intValue: 1200 }),
+                    kv('big', { intValue: '9223372036854775807' }),
+                    kv('negative', { intValue: -3 }),
+                    kv('ratio', { doubleValue: 0.25 }),
+                    kv('ok', { boolValue: false }),
+                    kv('blob', { bytesValue: Buffer.from([1, 2, 3]) }),
+                    kv('list', {
+                      arrayValue: {
+                        values: [
+                          { stringValue: 'a' },
+                          { intValue: 2 },
+                          { kvlistValue: { values: [kv('k', { stringValue: 'v' })] } },
+                        ],
+                      },
+                    }),
+                    kv('map', {
+                      kvlistValue: {
+                        values: [
+                          kv('k', { stringValue: 'v' }),
+                          kv('nested', { kvlistValue: { values: [kv('x', { intValue: 1 })] } }),
+                          kv('__proto__', { stringValue: 'dropped' }),
+                        ],
+                      },
+                    }),
+                    kv('__proto__', { stringValue: 'dropped' }),
+                    { key: 'no value' },
+                  ],
+                  droppedAttributesCount: 2,
+                  events: [{ name: 'ev', timeUnixNano: '5' }],
+                  status: { code: 2, message: 'boom' },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    // A field from a newer proto (number 99: varint 1, then fixed32) the reader must skip.
+    const unknown = Buffer.from([0x98, 0x06, 0x01, 0x9d, 0x06, 1, 2, 3, 4]);
+    const body = Buffer.concat([Buffer.from(type.encode(message).finish()), unknown]);
+    const req = decodeTraceRequest(body, PB);
+    assert.equal(req.rejectedSpans, 0);
+    assert.deepEqual(req.resourceSpans[0]!.resource, { 'service.name': 'api' });
+    assert.deepEqual(req.resourceSpans[0]!.scopeSpans[0]!.scope, {
+      name: 'openlit.otel.tracing',
+      version: '1.2',
+    });
+    const [span] = req.resourceSpans[0]!.scopeSpans[0]!.spans;
+    assert.deepEqual(span, {
+      traceId: '5b8efff798038103d269b633813fc60c',
+      spanId: 'eee19b7ec3c1b174',
+      parentSpanId: 'eee19b7ec3c1b173',
+      name: 'chat',
+      kind: 3,
+      startTimeUnixNano: '1748779200123456789',
+      endTimeUnixNano: '1748779201000000000',
+      attributes: {
+        'gen_ai.usage.input_tokens': 1200,
+        big: '9223372036854775807',
+        negative: -3,
+        ratio: 0.25,
+        ok: false,
+        blob: 'AQID',
+        list: ['a', 2, '{"k":"v"}'],
+        map: '{"k":"v","nested":{"x":1}}',
+      },
+      status: { code: 2, message: 'boom' },
+    });
+    assert.equal(Object.getPrototypeOf(span!.attributes), Object.prototype);
+  });
+
   it('rejects spans with invalid ids under partial success and keeps the rest', () => {
     const good = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'good', startTimeUnixNano: '1' };
     const body = {
