@@ -106,9 +106,8 @@ describe('deferred call spans', () => {
     assert.equal((await finished()).length, 1);
     exporter.reset();
     for (let i = 0; i < 1500; i++) tracer.startSpan(`burst ${i}`).end();
-    await provider.forceFlush();
-    const built = exporter.getFinishedSpans().length;
-    assert.ok(built >= 1024 && built < 1500, `built ${built} synchronously`);
+    // Counted before anything yields to the event loop (the simple processor exports synchronously).
+    assert.equal(exporter.getFinishedSpans().length, 1024, 'the first 1,024 built within the burst');
     await new Promise((r) => setImmediate(r));
     assert.equal((await finished()).length, 1500);
   });

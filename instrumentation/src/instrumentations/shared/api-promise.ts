@@ -8,7 +8,7 @@
  *   - `asResponse()` without parsing: the call ends with what the request said.
  */
 import type { Context } from '@opentelemetry/api';
-import { callSdk } from './sdk-call';
+import { callSdk, observeSettled } from './sdk-call';
 import { CallSpan } from './call-span';
 import type { StreamObserver } from './observed-iterator';
 
@@ -68,14 +68,11 @@ export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
       }
       // Observed on a branch, registered before the SDK chains on it (so a Stream is instrumented
       // before the app can read it): the app's chain is no longer than without tokenledger.
-      if (out !== null && typeof (out as Promise<unknown>)?.then === 'function') {
-        (out as Promise<unknown>).then(
-          (v) => call.onParsed(v),
-          (err: unknown) => call.fail(err),
-        );
-      } else {
-        call.onParsed(out);
-      }
+      observeSettled(
+        out,
+        (v) => call.onParsed(v),
+        (err) => call.fail(err),
+      );
       return out;
     };
     const asResponse = p.asResponse as Method | undefined;

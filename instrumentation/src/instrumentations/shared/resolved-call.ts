@@ -4,7 +4,7 @@
  * promise; the call observes it on a branch.
  */
 import type { Context, Span } from '@opentelemetry/api';
-import { callSdk } from './sdk-call';
+import { callSdk, observeSettled } from './sdk-call';
 import { CallSpan, type ErrorReader } from './call-span';
 import type { StreamObserver } from './observed-iterator';
 
@@ -72,14 +72,11 @@ export function callResolved(
   sdkParent?: Context,
 ): unknown {
   const result = callSdk(original, self, args, call, sdkParent);
-  if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
-    // Observe on a branch: the app gets the SDK's own promise.
-    (result as Promise<unknown>).then(
-      (v) => call.onResolved(v),
-      (err: unknown) => call.fail(err),
-    );
-  } else {
-    call.onResolved(result);
-  }
+  // The app gets the SDK's own promise.
+  observeSettled(
+    result,
+    (v) => call.onResolved(v),
+    (err) => call.fail(err),
+  );
   return result;
 }

@@ -24,3 +24,19 @@ export function callSdk(
     throw err;
   }
 }
+
+/**
+ * Hands what `value` resolves to to `onValue` (or its rejection to `onError`), observed on a branch
+ * so the caller can give the app `value` itself; a value that is not a promise goes to `onValue` now.
+ */
+export function observeSettled(
+  value: unknown,
+  onValue: (v: unknown) => unknown,
+  onError: (err: unknown) => void,
+): void {
+  if (value !== null && typeof (value as Promise<unknown>)?.then === 'function') {
+    (value as Promise<unknown>).then(onValue, onError);
+  } else {
+    onValue(value);
+  }
+}
