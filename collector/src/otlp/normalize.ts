@@ -25,7 +25,7 @@ export class Rejections {
   }
 }
 
-/** Lowercase hex of a bytes field; protobufjs leaves an absent one as an empty plain array. */
+/** Lowercase hex of decoded id bytes (JSON's base64 ids); '' when absent. */
 export function bytesToHex(bytes: Uint8Array | readonly number[] | null | undefined): string {
   if (!bytes || bytes.length === 0) return '';
   if (bytes instanceof Uint8Array)
@@ -63,10 +63,6 @@ export interface LongLike {
   unsigned: boolean;
   toString(radix?: number): string;
   toNumber(): number;
-}
-
-export function isLongLike(v: unknown): v is LongLike {
-  return typeof v === 'object' && v !== null && typeof (v as LongLike).low === 'number' && 'high' in v;
 }
 
 /** An int64 as a number when it is exactly representable, else as its decimal string. */
