@@ -10,9 +10,9 @@
  * the insert of the row it removes.
  */
 import { createHash } from 'node:crypto';
-import { TupleParam } from '@clickhouse/client';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
+import { spanKeysWhere } from '../storage/span-keys';
 import { nanosToDateTime64 } from '../storage/rows';
 import type { AiHttpCall } from './model';
 
@@ -74,24 +74,11 @@ async function insertRows(storage: Storage, calls: AiHttpCall[]): Promise<void> 
 async function deleteRows(storage: Storage, calls: AiHttpCall[]): Promise<void> {
   if (calls.length === 0) return;
   const { client, database } = storage;
-  let min = BigInt(calls[0]!.startTimeUnixNano);
-  let max = min;
-  for (const c of calls) {
-    const t = BigInt(c.startTimeUnixNano);
-    if (t < min) min = t;
-    if (t > max) max = t;
-  }
+  const { where, params } = spanKeysWhere(calls);
   try {
     await client.command({
-      query: `DELETE FROM ${database}.ai_http_calls
-              WHERE start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
-                AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
-                AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))}`,
-      query_params: {
-        min: min.toString(),
-        max: max.toString(),
-        keys: calls.map((c) => new TupleParam([c.traceId, c.spanId])),
-      },
+      query: `DELETE FROM ${database}.ai_http_calls WHERE ${where}`,
+      query_params: params,
     });
   } catch (cause) {
     throw new StorageError('deleting AI calls a GenAI span covered', {

@@ -23,12 +23,12 @@
  * `write` resolves only once the rows are inserted (durable), so the HTTP layer acks after it.
  */
 import { createHash } from 'node:crypto';
-import { TupleParam } from '@clickhouse/client';
 import type { AiHttpCall } from '../inventory/model';
 import { insertAiHttpCalls } from '../inventory/store';
 import type { PricedCall } from '../model';
 import type { Storage } from './client';
 import { StorageError } from './errors';
+import { spanKeysWhere } from './span-keys';
 import { CALL_COLUMNS, toCompactRow } from './rows';
 
 export interface WriteResult {
@@ -231,27 +231,12 @@ export class CallWriter {
   }
 
   private async lookup(calls: PricedCall[]): Promise<string[]> {
-    let min = BigInt(calls[0]!.startTimeUnixNano);
-    let max = min;
-    for (const c of calls) {
-      const t = BigInt(c.startTimeUnixNano);
-      if (t < min) min = t;
-      if (t > max) max = t;
-    }
     const { client, database } = this.storage;
+    const { where, params } = spanKeysWhere(calls);
     try {
-      // A retried span has the same start_time, so the exact [min, max] range is enough; the
-      // (trace_id, span_id) tuple follows the hour in the primary key, so the index prunes granules.
       const rs = await client.query({
-        query: `SELECT trace_id, span_id FROM ${database}.llm_calls
-                WHERE start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
-                  AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
-                  AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))}`,
-        query_params: {
-          min: min.toString(),
-          max: max.toString(),
-          keys: calls.map((c) => new TupleParam([c.traceId, c.spanId])),
-        },
+        query: `SELECT trace_id, span_id FROM ${database}.llm_calls WHERE ${where}`,
+        query_params: params,
         format: 'JSONEachRow',
       });
       return (await rs.json<{ trace_id: string; span_id: string }>()).map((r) => r.trace_id + r.span_id);

@@ -1,0 +1,37 @@
+/**
+ * A WHERE clause that finds given spans by (trace_id, span_id), bounded to the exact range of their
+ * start times: a stored span has the same start_time as when it arrived, and the bound lets the
+ * partitions and the primary key (hour, trace_id, span_id) prune. Values go in as query parameters.
+ */
+import { TupleParam } from '@clickhouse/client';
+
+export interface SpanKey {
+  traceId: string;
+  spanId: string;
+  /** Nanoseconds since the epoch, decimal string. */
+  startTimeUnixNano: string;
+}
+
+/** `spans` must not be empty. */
+export function spanKeysWhere(spans: readonly SpanKey[]): {
+  where: string;
+  params: Record<string, unknown>;
+} {
+  let min = BigInt(spans[0]!.startTimeUnixNano);
+  let max = min;
+  for (const s of spans) {
+    const t = BigInt(s.startTimeUnixNano);
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  return {
+    where: `start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
+        AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
+        AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))}`,
+    params: {
+      min: min.toString(),
+      max: max.toString(),
+      keys: spans.map((s) => new TupleParam([s.traceId, s.spanId])),
+    },
+  };
+}
