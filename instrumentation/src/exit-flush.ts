@@ -8,7 +8,6 @@
  * exit that way can `await flush()` first.
  */
 import { type Span, diag, trace } from '@opentelemetry/api';
-import { materializePendingSpans } from './instrumentations/shared/deferred-span';
 
 let endedSpans = 0;
 let flushedAt = 0;
@@ -63,7 +62,7 @@ function flushableProvider(): Flushable | undefined {
 /** Force-flushes the global tracer provider; never rejects. */
 export async function flush(): Promise<void> {
   try {
-    materializePendingSpans();
+    // tokenledger's own provider builds its deferred call spans first (see start.ts).
     const p = flushableProvider();
     flushedAt = endedSpans;
     if (p) await p.forceFlush!();

@@ -322,6 +322,13 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
       }
     });
 
+    it('an app that awaits flush() and calls process.exit() right after its call loses no span', async () => {
+      // The call's span is still deferred then: the flush must build it before exporting.
+      await runCompared(v, 'chat-flush-exit');
+      const [s] = await spans(1);
+      assert.deepEqual(s!.attributes, chatAttrs(1, false));
+    });
+
     it('OTEL_SDK_DISABLED=true: nothing is patched or exported', async () => {
       await runCompared(v, 'chat-stream', { env: { OTEL_SDK_DISABLED: 'true' } });
       assert.equal(fake.requests[0]!.body!.stream_options, undefined);
