@@ -4,18 +4,13 @@
  */
 import type { GenAiSpanRef } from '../extract/extract';
 import type { AiHttpCall } from '../inventory/model';
-import { covers } from '../inventory/shadow';
+import { covers, spansByTrace } from '../inventory/shadow';
 
 export function coveredLater(
   genaiSpans: GenAiSpanRef[],
   recordedShadow: (traceId: string) => Iterable<AiHttpCall>,
 ): AiHttpCall[] {
-  const byTrace = new Map<string, GenAiSpanRef[]>();
-  for (const g of genaiSpans) {
-    let list = byTrace.get(g.traceId);
-    if (!list) byTrace.set(g.traceId, (list = []));
-    list.push(g);
-  }
+  const byTrace = spansByTrace(genaiSpans);
   const out: AiHttpCall[] = [];
   for (const [traceId, spans] of byTrace) {
     for (const http of recordedShadow(traceId)) {

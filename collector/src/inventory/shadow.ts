@@ -31,6 +31,17 @@ import { SPAN_KIND_CLIENT } from '../otlp/types';
 import { aiProviderOf, type AiHostTable } from './ai-hosts';
 import type { AiHttpCall } from './model';
 
+/** GenAI spans grouped by trace id. */
+export function spansByTrace(genaiSpans: GenAiSpanRef[]): Map<string, GenAiSpanRef[]> {
+  const byTrace = new Map<string, GenAiSpanRef[]>();
+  for (const g of genaiSpans) {
+    let list = byTrace.get(g.traceId);
+    if (!list) byTrace.set(g.traceId, (list = []));
+    list.push(g);
+  }
+  return byTrace;
+}
+
 /** `earlier`: the GenAI spans earlier export requests brought in a trace. */
 export function findUninstrumentedAiCalls(
   req: OtlpTraceRequest,
@@ -38,12 +49,7 @@ export function findUninstrumentedAiCalls(
   hosts: AiHostTable,
   earlier: (traceId: string) => Iterable<GenAiSpanRef> = () => [],
 ): AiHttpCall[] {
-  const byTrace = new Map<string, GenAiSpanRef[]>();
-  for (const g of genaiSpans) {
-    let list = byTrace.get(g.traceId);
-    if (!list) byTrace.set(g.traceId, (list = []));
-    list.push(g);
-  }
+  const byTrace = spansByTrace(genaiSpans);
   const out: AiHttpCall[] = [];
   for (const rs of req.resourceSpans) {
     for (const ss of rs.scopeSpans) {
