@@ -11,6 +11,8 @@ import { startOtlpSink, type OtlpSink, type SinkSpan } from '../support/otlp-sin
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const APPS_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'apps');
 export const V4_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'openai-v4');
+const V5_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'openai-v5');
+const V6_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'openai-v6');
 
 export interface AppVariant {
   label: string;
@@ -26,6 +28,10 @@ export const VARIANTS: AppVariant[] = [
   { label: 'openai 7.x ESM', cwd: APPS_DIR, app: 'openai-app.mjs', flag: '--import' },
   { label: 'openai 4.x CJS', cwd: V4_DIR, app: 'app.cjs', flag: '--require' },
   { label: 'openai 4.x ESM', cwd: V4_DIR, app: 'app.mjs', flag: '--import' },
+  { label: 'openai 5.x CJS', cwd: V5_DIR, app: 'app.cjs', flag: '--require' },
+  { label: 'openai 5.x ESM', cwd: V5_DIR, app: 'app.mjs', flag: '--import' },
+  { label: 'openai 6.x CJS', cwd: V6_DIR, app: 'app.cjs', flag: '--require' },
+  { label: 'openai 6.x ESM', cwd: V6_DIR, app: 'app.mjs', flag: '--import' },
 ];
 
 export interface AppRun {
