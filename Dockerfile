@@ -12,6 +12,8 @@ COPY instrumentation/package.json instrumentation/
 COPY collector/package.json collector/
 COPY dashboards/package.json dashboards/
 COPY test/fixtures/openai-v4/package.json test/fixtures/openai-v4/
+COPY test/fixtures/openai-v5/package.json test/fixtures/openai-v5/
+COPY test/fixtures/openai-v6/package.json test/fixtures/openai-v6/
 COPY test/fixtures/sdk-previous/package.json test/fixtures/sdk-previous/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
