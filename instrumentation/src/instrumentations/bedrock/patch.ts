@@ -10,6 +10,7 @@ import { addAttributionAttributes } from '../../attribution';
 import { guardActive } from '../../guard/hook';
 import { GEN_AI_PROVIDER_AWS_BEDROCK } from '../../semconv';
 import { runGuard } from '../shared/guarded';
+import { callSdk } from '../shared/sdk-call';
 import { BedrockCall } from './call';
 import {
   commandKind,
@@ -77,14 +78,8 @@ export function createPatchedSend(original: Send, tracer: () => Tracer): Send {
     }
     if (!call) return original.apply(this, sendArgs);
 
-    let result: unknown;
-    try {
-      // Not run inside context.with(span): see the OpenAI patch (no child spans, no promise hooks).
-      result = original.apply(this, sendArgs);
-    } catch (err) {
-      call.fail(err);
-      throw err;
-    }
+    // Not run inside a span's context: no child spans of ours (see callSdk).
+    const result = callSdk(original, this, sendArgs, call, undefined);
     if (
       result !== null &&
       typeof result === 'object' &&
