@@ -2,10 +2,12 @@
  * Flush-on-exit: when the event loop drains (`beforeExit`), force-flush the global tracer provider
  * if tokenledger ended spans since the last flush, so a short script loses no span.
  *
- * `beforeExit` fires again after the flush's async work is done; the counter guard makes that
- * second round a no-op, so the process then exits. Signals and `process.exit()` are left alone:
- * tokenledger installs no signal handlers (that would change the app's exit behaviour); apps that
- * exit that way can `await flush()` first.
+ * The exporter's sockets and retry timers do not keep the process alive (./export/), so while the
+ * flush waits for the collector a timer does, for at most FLUSH_TIMEOUT_MS: a collector that is
+ * down or hangs costs a finished script at most that. `beforeExit` fires again after the flush;
+ * the counter guard makes that round a no-op, so the process then exits. Signals and
+ * `process.exit()` are left alone: tokenledger installs no signal handlers (that would change the
+ * app's exit behaviour); apps that exit that way can `await flush()` first.
  */
 import { type Span, diag, trace } from '@opentelemetry/api';
 
@@ -13,14 +15,10 @@ let endedSpans = 0;
 let flushedAt = 0;
 let flushing = false;
 let installed = false;
-let exiting = false;
 
-/** True once the event loop drained (`beforeExit`): exports should not retry any more. */
-export function isExiting(): boolean {
-  return exiting;
-}
+/** How long a flush (at exit, or `flush()` by default) waits for the collector. */
+export const FLUSH_TIMEOUT_MS = 1_000;
 
-/** Called by instrumentations each time they end a span. */
 /** Listeners told about every ended tokenledger span (the guard and approval grants count spend). */
 type SpanEndListener = (span: Span) => void;
 const spanEndListeners: SpanEndListener[] = [];
@@ -59,15 +57,37 @@ function flushableProvider(): Flushable | undefined {
   return p && typeof p.forceFlush === 'function' ? p : undefined;
 }
 
-/** Force-flushes the global tracer provider; never rejects. */
-export async function flush(): Promise<void> {
+export interface FlushOptions {
+  /** Stop waiting for the collector after this long (default FLUSH_TIMEOUT_MS); exports go on in the background. */
+  timeoutMillis?: number;
+}
+
+/**
+ * Force-flushes the global tracer provider: exports the spans ended so far and waits until the
+ * collector took them, or the timeout passed (a collector that is down must not hold the caller).
+ * Never rejects.
+ */
+export async function flush(options: FlushOptions = {}): Promise<void> {
+  const timeoutMillis = options.timeoutMillis ?? FLUSH_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
   try {
     // tokenledger's own provider builds its deferred call spans first (see start.ts).
     const p = flushableProvider();
     flushedAt = endedSpans;
-    if (p) await p.forceFlush!();
+    if (!p) return;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        diag.debug(
+          `tokenledger: flush still waiting for the collector after ${timeoutMillis} ms; not waiting longer`,
+        );
+        resolve();
+      }, timeoutMillis);
+    });
+    await Promise.race([p.forceFlush!(), timedOut]);
   } catch (err) {
     diag.debug('tokenledger: flush failed', err);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -77,7 +97,7 @@ export function installExitFlush(): void {
   process.on('beforeExit', () => {
     if (flushing || endedSpans === flushedAt) return;
     flushing = true;
-    exiting = true;
+    // flush()'s own timer keeps the process up while it waits, at most FLUSH_TIMEOUT_MS.
     void flush().finally(() => {
       flushing = false;
     });

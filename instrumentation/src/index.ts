@@ -8,7 +8,7 @@
  *   await withAttribution({ team: 'search', feature: 'summarizer' }, () => handler(req));
  */
 export { withAttribution, getAttribution } from './attribution';
-export { flush } from './exit-flush';
+export { flush, type FlushOptions } from './exit-flush';
 export { estimateCost, type EstimateCostInput, type CostEstimate } from './estimate';
 export {
   requestApproval,

@@ -22,10 +22,10 @@ import {
   trace,
   type TextMapPropagator,
 } from '@opentelemetry/api';
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { ExportResult } from '@opentelemetry/core';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
-import { installExitFlush, isExiting } from './exit-flush';
+import { installExitFlush } from './exit-flush';
+import { LazyExporter } from './export/otlp-exporter';
 import { createInstrumentations } from './instrumentations';
 import { enableDeferredSpans, materializePendingSpans } from './instrumentations/shared/deferred-span';
 import { installGuard } from './guard/install';
@@ -34,12 +34,8 @@ import { VERSION } from './version';
 const STARTED = Symbol.for('tokenledger.started');
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
 export { DEFAULT_OTLP_ENDPOINT };
-/**
- * Export timeout once the app is exiting. The OTLP exporter retries network errors with a backoff of
- * at least ~800 ms while the timeout allows, and its retry timers keep the process alive; with this
- * timeout the exit flush makes one attempt, so a collector that is down does not delay the exit.
- */
-export const EXIT_EXPORT_TIMEOUT_MS = 800;
+/** tokenledger's default for OTEL_BSP_EXPORT_TIMEOUT (see startOwnProvider). */
+export const BSP_EXPORT_TIMEOUT_MS = 1_000;
 
 export type StartMode = 'disabled' | 'own-provider' | 'existing-provider' | 'app-provider';
 
@@ -76,76 +72,6 @@ function setupDiag(): void {
     diag.setLogger(new DiagConsoleLogger(), { logLevel: l, suppressOverrideMessage: true });
 }
 
-function hasAuthorizationHeader(): boolean {
-  const re = /(^|,)\s*authorization\s*=/i;
-  return (
-    re.test(env('OTEL_EXPORTER_OTLP_HEADERS') ?? '') ||
-    re.test(env('OTEL_EXPORTER_OTLP_TRACES_HEADERS') ?? '')
-  );
-}
-
-/** OTLP/HTTP exporter: protobuf by default, JSON for `http/json`; the exporter reads the other OTEL_* vars. */
-export function createExporter(timeoutMillis?: number): SpanExporter {
-  const protocol = (
-    env('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
-    env('OTEL_EXPORTER_OTLP_PROTOCOL') ??
-    'http/protobuf'
-  ).toLowerCase();
-  const config: { url?: string; headers?: Record<string, string>; timeoutMillis?: number } = {};
-  if (timeoutMillis !== undefined) config.timeoutMillis = timeoutMillis;
-  if (!env('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !env('OTEL_EXPORTER_OTLP_ENDPOINT')) {
-    config.url = `${DEFAULT_OTLP_ENDPOINT}/v1/traces`;
-  }
-  const apiKey = env('TOKENLEDGER_API_KEY');
-  if (apiKey && !hasAuthorizationHeader()) config.headers = { Authorization: `Bearer ${apiKey}` };
-  if (protocol === 'http/json') {
-    // Loaded lazily: only the selected exporter is required at startup.
-    const { OTLPTraceExporter } =
-      require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-    return new OTLPTraceExporter(config);
-  }
-  if (protocol !== 'http/protobuf') {
-    diag.warn(`tokenledger: OTLP protocol '${protocol}' is not supported, using http/protobuf`);
-  }
-  const { OTLPTraceExporter } =
-    require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
-  return new OTLPTraceExporter(config);
-}
-
-/**
- * Delegates to the OTLP exporter, created on the first export (so startup does not load the OTLP
- * encoding stack); once the app is exiting, to a second one with a short timeout (see
- * EXIT_EXPORT_TIMEOUT_MS), so the exit flush never waits on retries.
- */
-export class ExitAwareExporter implements SpanExporter {
-  private normal: SpanExporter | undefined;
-  private exitExporter: SpanExporter | undefined;
-
-  constructor(private readonly make: (timeoutMillis?: number) => SpanExporter) {}
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    let exporter: SpanExporter;
-    try {
-      exporter = isExiting()
-        ? (this.exitExporter ??= this.make(EXIT_EXPORT_TIMEOUT_MS))
-        : (this.normal ??= this.make());
-    } catch (error) {
-      diag.error('tokenledger: could not create the OTLP exporter', error);
-      resultCallback({ code: 1 /* ExportResultCode.FAILED */, error: error as Error });
-      return;
-    }
-    exporter.export(spans, resultCallback);
-  }
-
-  async forceFlush(): Promise<void> {
-    await Promise.all([this.normal?.forceFlush?.(), this.exitExporter?.forceFlush?.()]);
-  }
-
-  async shutdown(): Promise<void> {
-    await Promise.all([this.normal?.shutdown(), this.exitExporter?.shutdown()]);
-  }
-}
-
 function startOwnProvider(): void {
   const { TracerProvider, BatchSpanProcessor, AlwaysOnSampler } =
     require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
@@ -153,8 +79,7 @@ function startOwnProvider(): void {
     require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const { LazyAsyncLocalStorageContextManager } =
     require('./context-manager') as typeof import('./context-manager');
-  const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } =
-    require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  const { CompositePropagator } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
 
   const resource = defaultResource()
     .merge(
@@ -176,28 +101,78 @@ function startOwnProvider(): void {
       // First, so that a flush or shutdown of the provider builds the deferred call spans before the
       // batch processor exports (the provider calls its processors in order).
       DEFERRED_SPANS_FLUSHER,
-      new BatchSpanProcessor({
-        exporter: new ExitAwareExporter(createExporter),
-        // The SDK's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
-        // money. One GenAI span is ~1 KiB, so this bounds the queue at ~32 MiB. This SDK version
-        // no longer reads the standard OTEL_BSP_* variables itself, so they are honoured here.
-        maxQueueSize: envNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
-        maxExportBatchSize: envNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
-        scheduledDelayMillis: envNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
-      }),
+      ...(exportsTraces() ? [batchProcessor(BatchSpanProcessor)] : []),
     ],
   });
   if (!isGloballyRegistered('context')) {
     context.setGlobalContextManager(new LazyAsyncLocalStorageContextManager().enable());
   }
   if (!isGloballyRegistered('propagation')) {
-    const propagator: TextMapPropagator = new CompositePropagator({
-      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-    });
+    const propagator: TextMapPropagator = new CompositePropagator({ propagators: propagatorsFromEnv() });
     propagation.setGlobalPropagator(propagator);
   }
   trace.setGlobalTracerProvider(provider);
   enableDeferredSpans();
+}
+
+/** OTEL_TRACES_EXPORTER: `otlp` (the default) or `none`; tokenledger ships no other exporter. */
+function exportsTraces(): boolean {
+  const names = (env('OTEL_TRACES_EXPORTER') ?? 'otlp')
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter(Boolean);
+  for (const n of names) {
+    if (n !== 'otlp' && n !== 'none') {
+      diag.warn(`tokenledger: OTEL_TRACES_EXPORTER '${n}' is not supported (otlp, none); ignored`);
+    }
+  }
+  if (names.length > 0 && names.every((n) => n === 'none')) {
+    diag.warn('tokenledger: OTEL_TRACES_EXPORTER=none: call spans are not exported, so no spend is recorded');
+    return false;
+  }
+  return true;
+}
+
+/** OTEL_PROPAGATORS: `tracecontext`, `baggage` (both by default) or `none`; others need packages tokenledger does not ship. */
+function propagatorsFromEnv(): TextMapPropagator[] {
+  const { W3CBaggagePropagator, W3CTraceContextPropagator } =
+    require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  const names = new Set(
+    (env('OTEL_PROPAGATORS') ?? 'tracecontext,baggage')
+      .split(',')
+      .map((n) => n.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  if (names.has('none')) return [];
+  const propagators: TextMapPropagator[] = [];
+  for (const n of names) {
+    if (n === 'tracecontext') propagators.push(new W3CTraceContextPropagator());
+    else if (n === 'baggage') propagators.push(new W3CBaggagePropagator());
+    else
+      diag.warn(
+        `tokenledger: OTEL_PROPAGATORS '${n}' is not supported (tracecontext, baggage, none); ignored`,
+      );
+  }
+  return propagators;
+}
+
+function batchProcessor(
+  BatchSpanProcessor: typeof import('@opentelemetry/sdk-trace').BatchSpanProcessor,
+): SpanProcessor {
+  return new BatchSpanProcessor({
+    exporter: new LazyExporter(),
+    // The SDK's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
+    // money. One GenAI span is ~1 KiB, so this bounds the queue at ~32 MiB. This SDK version
+    // no longer reads the standard OTEL_BSP_* variables itself, so they are honoured here.
+    maxQueueSize: envNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
+    maxExportBatchSize: envNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
+    scheduledDelayMillis: envNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
+    // How long the processor waits for an export before it goes on; the export itself goes on
+    // retrying in the background (./export/). The processor's wait is the one timer of the
+    // export path that keeps the process alive, so this bounds how long an export can hold a
+    // finished script (the SDK's default, 30 s, would let a collector that is down hold it ~10 s).
+    exportTimeoutMillis: envNumber('OTEL_BSP_EXPORT_TIMEOUT') ?? BSP_EXPORT_TIMEOUT_MS,
+  });
 }
 
 /** Builds pending deferred call spans when the provider flushes or shuts down. */

@@ -1,0 +1,145 @@
+/**
+ * tokenledger's OTLP export path: the OpenTelemetry exporters rewired so that retries wait in the
+ * background, and their policy (the child-process tests check that a finished app then exits).
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import {
+  BackgroundRetryTransport,
+  MAX_RETRIES,
+  retryInBackground,
+} from '../../instrumentation/src/export/background-retry';
+import { unrefAgentFactory } from '../../instrumentation/src/export/unref-agent';
+
+/** A single-attempt transport that answers from a script and records when it was called. */
+function scripted(answers: ExportResponse[]): IExporterTransport & { calls: number[]; timeouts: number[] } {
+  const started = Date.now();
+  const t = {
+    calls: [] as number[],
+    timeouts: [] as number[],
+    send(_data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
+      t.calls.push(Date.now() - started);
+      t.timeouts.push(timeoutMillis);
+      return Promise.resolve(answers.shift() ?? { status: 'success' });
+    },
+    shutdown() {},
+  };
+  return t;
+}
+
+/** One span as the SDK ends it. */
+function oneSpan(): Promise<ReadableSpan> {
+  return new Promise((resolve) => {
+    const provider = new TracerProvider({
+      spanProcessors: [
+        {
+          onStart() {},
+          onEnd: resolve,
+          forceFlush: () => Promise.resolve(),
+          shutdown: () => Promise.resolve(),
+        },
+      ],
+    });
+    provider.getTracer('test').startSpan('chat gpt-4o').end();
+  });
+}
+
+const retryable = (retryInMillis?: number): ExportResponse =>
+  retryInMillis === undefined ? { status: 'retryable' } : { status: 'retryable', retryInMillis };
+const data = new Uint8Array([1, 2, 3]);
+
+describe('OTLP export that never holds the process', () => {
+  describe('BackgroundRetryTransport', () => {
+    it('retries a retryable answer after the server’s Retry-After, then reports the success', async () => {
+      const attempt = scripted([retryable(30), retryable(30)]);
+      const result = await new BackgroundRetryTransport(attempt).send(data, 10_000);
+      assert.equal(result.status, 'success');
+      assert.equal(attempt.calls.length, 3);
+      assert.ok(
+        attempt.calls[1]! - attempt.calls[0]! >= 25,
+        `waited ${attempt.calls[1]! - attempt.calls[0]!} ms`,
+      );
+      // Later attempts get what is left of the export's timeout.
+      assert.ok(
+        attempt.timeouts[2]! <= 10_000 - 50 && attempt.timeouts[2]! > 9_000,
+        String(attempt.timeouts),
+      );
+    });
+
+    it('gives up after five retries, or as soon as the next wait would pass the timeout', async () => {
+      const always = scripted(Array.from({ length: 10 }, () => retryable(1)));
+      assert.equal((await new BackgroundRetryTransport(always).send(data, 10_000)).status, 'retryable');
+      assert.equal(always.calls.length, 1 + MAX_RETRIES);
+
+      const late = scripted([retryable(5_000)]);
+      assert.equal((await new BackgroundRetryTransport(late).send(data, 1_000)).status, 'retryable');
+      assert.equal(late.calls.length, 1, 'no retry whose wait passes the deadline');
+
+      // Without Retry-After: the backoff starts at 1 s ±20 %, so a 700 ms export is not retried.
+      const noHint = scripted([retryable()]);
+      assert.equal((await new BackgroundRetryTransport(noHint, () => 0).send(data, 700)).status, 'retryable');
+      assert.equal(noHint.calls.length, 1);
+    });
+
+    it('does not retry failures that are not retryable', async () => {
+      const attempt = scripted([{ status: 'failure', error: new Error('400 bad request') }]);
+      const result = await new BackgroundRetryTransport(attempt).send(data, 10_000);
+      assert.equal(result.status, 'failure');
+      assert.equal(attempt.calls.length, 1);
+    });
+  });
+
+  describe('the OpenTelemetry exporters, rewired', () => {
+    // If an OpenTelemetry upgrade changes the exporter's layout, this fails (and tokenledger warns
+    // at startup, keeping the library's retries) instead of silently holding exits again.
+    for (const [name, Exporter] of [
+      ['protobuf', ProtobufExporter],
+      ['JSON', JsonExporter],
+    ] as const) {
+      it(`${name}: the retry layer is replaced and export still reaches the collector, retried after a 503`, async () => {
+        const bodies: number[] = [];
+        let first = true;
+        const server = http.createServer((req, res) => {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => {
+            if (first) {
+              first = false;
+              res.writeHead(503, { 'retry-after': '0' }).end();
+              return;
+            }
+            bodies.push(Buffer.concat(chunks).length);
+            res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          });
+        });
+        await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+        try {
+          const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+          const exporter = new Exporter({ url, httpAgentOptions: unrefAgentFactory });
+          assert.equal(retryInBackground(exporter), true);
+          const spans = [await oneSpan()];
+          const result = await new Promise<{ code: number }>((ok) => exporter.export(spans, ok));
+          assert.equal(result.code, 0, 'exported after one retry');
+          assert.equal(bodies.length, 1);
+          await exporter.shutdown();
+        } finally {
+          server.closeAllConnections();
+          await new Promise((ok) => server.close(ok));
+        }
+      });
+    }
+
+    it('leaves an exporter it does not recognise alone', () => {
+      const foreign = { _delegate: { _transport: { send() {}, shutdown() {} } } };
+      const before = foreign._delegate._transport;
+      assert.equal(retryInBackground(foreign), false);
+      assert.equal(foreign._delegate._transport, before);
+      assert.equal(retryInBackground({}), false);
+    });
+  });
+});
