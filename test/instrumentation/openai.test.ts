@@ -5,6 +5,7 @@
  * Build first: `npx tsc -b instrumentation`.
  */
 import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
 import { startFakeOpenAI, type FakeOpenAI, type FakeUsage } from '../support/fake-openai';
 import { type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
 import {
@@ -18,6 +19,7 @@ import {
   type AppVariant,
   type RunOptions,
   assertErrorSpan,
+  byStartTime,
   useServers,
 } from './helpers';
 
@@ -186,6 +188,37 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
         const [n] = await spans(1);
         assertErrorSpan(n, 'APIConnectionError');
         assert.equal(n!.attributes['server.port'], 9);
+
+        await runCompared(variant, 'other-errors');
+        const [responsesError, embeddingsError] = byStartTime(await spans(2));
+        assertErrorSpan(responsesError, 'RateLimitError', 429);
+        assert.equal(responsesError!.attributes['openai.api.type'], 'responses');
+        assertErrorSpan(embeddingsError, 'BadRequestError', 400);
+        assert.equal(embeddingsError!.attributes['gen_ai.operation.name'], 'embeddings');
+      });
+
+      it('streamed responses that end incomplete or failed: the reason, the usage billed, a failure marked', async () => {
+        const r = await runCompared(variant, 'responses-stream-endings');
+        const last = (r.lines as Array<{ event?: { type: string } }>)
+          .filter((l) => l.event)
+          .map((l) => l.event!.type);
+        assert.deepEqual([last.indexOf('response.incomplete') >= 0, last.at(-1)], [true, 'response.failed']);
+        const [incomplete, failed] = byStartTime(await spans(2));
+        assert.deepEqual(incomplete!.attributes, {
+          ...responsesAttrs(1, true),
+          'gen_ai.response.finish_reasons': ['max_output_tokens'],
+        });
+        assert.equal(
+          incomplete!.status.code,
+          0,
+          'incomplete is not an error: the tokens were produced and billed',
+        );
+        assert.deepEqual(failed!.attributes, {
+          ...responsesAttrs(2, true),
+          'gen_ai.response.finish_reasons': ['failed'],
+          'error.type': 'server_error',
+        });
+        assert.equal(failed!.status.code, 2);
       });
     });
   }
@@ -325,11 +358,64 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
       }
     });
 
+    it('a collector that is down or hangs never holds the exit: an app past its first export, and one that awaits flush()', async () => {
+      // Refused at once (port 9), or accepted and never answered: the exporter's retries and open
+      // request must not keep the process alive once the app is done.
+      const held: net.Socket[] = [];
+      const hanging = net.createServer((socket) => held.push(socket)); // accepts, never answers
+      await new Promise<void>((ok) => hanging.listen(0, '127.0.0.1', ok));
+      try {
+        const endpoints = {
+          refused: 'http://127.0.0.1:9',
+          hanging: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`,
+        };
+        for (const scenario of ['chat-linger', 'chat-flush-exit']) {
+          const plain = await run(v, scenario, { instrument: false });
+          for (const [label, endpoint] of Object.entries(endpoints)) {
+            const r = await run(v, scenario, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+            assert.equal(r.stdout, plain.stdout);
+            assert.equal(r.stderr, '');
+            // At most ~1 s (the batch processor's wait for an export, BSP_EXPORT_TIMEOUT_MS) is
+            // measured; it was ~8 s before the exporter's retries and sockets stopped holding the process.
+            assert.ok(
+              r.ms < plain.ms + 2_000,
+              `${scenario}, ${label}: exit took ${r.ms} ms (plain ${plain.ms} ms)`,
+            );
+          }
+        }
+      } finally {
+        for (const socket of held) socket.destroy();
+        await new Promise((ok) => hanging.close(ok));
+      }
+    });
+
+    it('an app still running at the first export, with a collector that answers, loses no span', async () => {
+      await runCompared(v, 'chat-linger');
+      const [s] = await spans(1);
+      assert.deepEqual(s!.attributes, chatAttrs(1, false));
+    });
+
     it('an app that awaits flush() and calls process.exit() right after its call loses no span', async () => {
       // The call's span is still deferred then: the flush must build it before exporting.
       await runCompared(v, 'chat-flush-exit');
       const [s] = await spans(1);
       assert.deepEqual(s!.attributes, chatAttrs(1, false));
+    });
+
+    it('OTEL_PROPAGATORS and OTEL_TRACES_EXPORTER=none are honoured', async () => {
+      const fields = async (value: string | undefined) =>
+        (await run(v, 'propagation-fields', { env: { OTEL_PROPAGATORS: value } })).lines[0];
+      assert.deepEqual(await fields(undefined), { fields: ['traceparent', 'tracestate', 'baggage'] });
+      assert.deepEqual(await fields('tracecontext'), { fields: ['traceparent', 'tracestate'] });
+      assert.deepEqual(await fields('baggage, b3'), { fields: ['baggage'] }, 'an unsupported one is ignored');
+      assert.deepEqual(await fields('none'), { fields: [] });
+      await spans(1); // each run above exported its call
+
+      const none = await run(v, 'chat', { env: { OTEL_TRACES_EXPORTER: 'none' } });
+      assert.equal(none.stderr, '');
+      assert.equal(fake.requests.length, 1, 'the call itself went through');
+      await new Promise((ok) => setTimeout(ok, 1_500));
+      assert.equal(sink.requests.filter((r) => r.path === '/v1/traces').length, 0, 'nothing exported');
     });
 
     it('OTEL_SDK_DISABLED=true: nothing is patched or exported', async () => {

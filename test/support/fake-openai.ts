@@ -15,7 +15,9 @@
  * compared between runs. What a request gets is decided, first match wins, by:
  *   1. a queued one-shot step (`script(step)`), consumed by the next API request;
  *   2. request headers: `x-fake-usage: {"prompt_tokens":..}` (JSON, partial), `x-fake-error: 429`,
- *      `x-fake-stall-after: 2` (stream: send 2 chunks, then stall until the client goes away);
+ *      `x-fake-stall-after: 2` (stream: send 2 chunks, then stall until the client goes away),
+ *      `x-fake-finish-reason: max_output_tokens` (Responses: ends `incomplete` with that reason),
+ *      `x-fake-response-failed: server_error` (Responses: ends `failed` with that error code);
  *   3. per-model settings: `setUsage(usage, model)`, `setError(status, model)`;
  *      a model named `fail-<status>` (e.g. `fail-429`) always gets that error;
  *   4. the defaults (`setUsage(usage)`, DEFAULT_USAGE).
@@ -54,6 +56,8 @@ export interface FakeStep {
   /** Content pieces (stream deltas; joined for JSON replies). */
   content?: string[];
   finishReason?: string;
+  /** Responses: the response ends `failed` with this error code (usage still reported). */
+  failedCode?: string;
   /** Streams: send this many chunks / events, then stall until the client disconnects. */
   stallAfter?: number;
   /** Delay before replying (ms). */
@@ -135,8 +139,13 @@ interface Resolved {
   responseModel: string;
   content: string[];
   finishReason: string | undefined;
+  failedCode: string | undefined;
   stallAfter: number | undefined;
   delayMs: number;
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
@@ -173,7 +182,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       error,
       responseModel: step.responseModel ?? responseModelByModel.get(model) ?? defaultResponseModel(model),
       content: step.content ?? DEFAULT_CONTENT,
-      finishReason: step.finishReason,
+      finishReason: step.finishReason ?? headerString(headers['x-fake-finish-reason']),
+      failedCode: step.failedCode ?? headerString(headers['x-fake-response-failed']),
       stallAfter,
       delayMs: step.delayMs ?? 0,
     };
@@ -351,6 +361,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
 
   function responseObject(r: Resolved, n: number, status: string): Record<string, unknown> {
     const done = status === 'completed' || status === 'incomplete';
+    // A failed response still bills the tokens it used: OpenAI reports them.
+    const billed = done || status === 'failed';
     const text = r.content.join('');
     return {
       id: `resp_fake${n}`,
@@ -358,7 +370,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       created_at: FAKE_CREATED,
       status,
       background: false,
-      error: null,
+      error:
+        status === 'failed'
+          ? { code: r.failedCode, message: 'The model failed to finish the response.' }
+          : null,
       incomplete_details: status === 'incomplete' ? { reason: r.finishReason ?? 'max_output_tokens' } : null,
       instructions: null,
       max_output_tokens: null,
@@ -385,7 +400,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       tools: [],
       top_p: 1.0,
       truncation: 'disabled',
-      usage: done ? responsesUsage(r.usage) : null,
+      usage: billed ? responsesUsage(r.usage) : null,
       user: null,
       metadata: {},
     };
@@ -397,7 +412,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...payload })}\n\n`;
     const itemId = `msg_fake${n}`;
     const text = r.content.join('');
-    const finalStatus = r.finishReason ? 'incomplete' : 'completed';
+    const finalStatus = r.failedCode ? 'failed' : r.finishReason ? 'incomplete' : 'completed';
     const events = [
       ev('response.created', { response: responseObject(r, n, 'in_progress') }),
       ev('response.in_progress', { response: responseObject(r, n, 'in_progress') }),
