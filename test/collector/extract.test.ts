@@ -485,13 +485,17 @@ describe('calls without reported usage', () => {
   const flagOf = (spec: SpanSpec): boolean | undefined =>
     (one({}, spec) as ExtractedCall & UsageFlag).usageMissing;
 
-  it('flags a successful call with no token counts, and only that', () => {
+  it('flags a successful, cancelled or aborted call with no token counts, and only those', () => {
     assert.equal(flagOf(chat({})), true);
     assert.equal(flagOf(chat({ 'gen_ai.usage.input_tokens': 0, 'gen_ai.usage.output_tokens': 0 })), true);
     assert.equal(flagOf(chat({ 'gen_ai.usage.input_tokens': 12 })), undefined);
     // A failed or blocked call bills nothing: $0 is its true cost.
     assert.equal(flagOf(chat({ 'error.type': 'rate_limit_exceeded' })), undefined);
     assert.equal(flagOf(chat({ 'tokenledger.enforcement': 'blocked' })), undefined);
+    // A stream the app broke out of or aborted was billed for what the model generated until then.
+    assert.equal(flagOf(chat({ 'error.type': 'cancelled' })), true);
+    assert.equal(flagOf(chat({ 'error.type': 'aborted' })), true);
+    assert.equal(flagOf(chat({ 'error.type': 'cancelled', 'gen_ai.usage.output_tokens': 3 })), undefined);
   });
 
   it('the pricer stores a flagged call unpriced, its catalog model still named', () => {

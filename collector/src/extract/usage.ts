@@ -3,9 +3,10 @@
  * that reports none (OpenLLMetry 0.27 and OpenInference on streamed OpenAI completions, any
  * instrumentation on a stream whose usage was not requested) has unknown cost, not zero cost: the
  * pricer stores it unpriced, so it shows in the "unpriced" share instead of understating spend.
- * Failed and blocked calls are exempt: the provider bills no tokens for them.
+ * Failed and blocked calls are exempt: the provider bills no tokens for them; streams the app
+ * cancelled or aborted are not (the provider bills what it generated until then).
  */
-import { ENFORCEMENT_BLOCKED } from 'tokenledger/semconv';
+import { ENFORCEMENT_BLOCKED, ERROR_TYPE_ABORTED, ERROR_TYPE_CANCELLED } from 'tokenledger/semconv';
 import type { ExtractedCall } from '../model';
 
 /** The extra the pricer reads on a call: the producer reported no token usage for it. */
@@ -17,6 +18,9 @@ export function isUsageMissing(
   c: Pick<ExtractedCall, 'inputTokens' | 'outputTokens' | 'errorType' | 'enforcement'>,
 ): boolean {
   return (
-    c.inputTokens === 0 && c.outputTokens === 0 && c.errorType === '' && c.enforcement !== ENFORCEMENT_BLOCKED
+    c.inputTokens === 0 &&
+    c.outputTokens === 0 &&
+    (c.errorType === '' || c.errorType === ERROR_TYPE_CANCELLED || c.errorType === ERROR_TYPE_ABORTED) &&
+    c.enforcement !== ENFORCEMENT_BLOCKED
   );
 }
