@@ -38,6 +38,10 @@ function spans(team: string, model: string, input: number, output: number) {
       scope: 'tokenledger/openai',
       startTime: new Date(),
       attributes: {
+        // Span-level cost centers, one value per team, so every groupBy dimension splits the same way.
+        'tokenledger.feature': `${team}-feature`,
+        'tokenledger.cost_center': `cc-${team}`,
+        'tokenledger.customer': `acme-${team}`,
         'gen_ai.operation.name': 'chat',
         'gen_ai.provider.name': 'openai',
         'gen_ai.request.model': model,
@@ -109,6 +113,48 @@ describe('collector process and CLI', () => {
     const csv = await cli(['report', '--by', 'model', '--csv'], restartedEnv);
     assert.match(csv.stdout, /^model,spend_usd,calls,input_tokens,output_tokens,unpriced_calls\n/);
     assert.match(csv.stdout, /\ngpt-4o,0\.0045,1,1000,200,0\n/);
+
+    // Every cost-center dimension groups as the README lists them.
+    const byCostCenters = await cli(
+      ['report', '--by', 'feature,cost_center,customer', '--json'],
+      restartedEnv,
+    );
+    assert.equal(byCostCenters.code, 0, byCostCenters.stderr);
+    assert.deepEqual(
+      (JSON.parse(byCostCenters.stdout) as { breakdown: Array<Record<string, string>> }).breakdown.map(
+        (r) => [r.feature, r.cost_center, r.customer, r.spend_usd],
+      ),
+      [
+        ['search-feature', 'cc-search', 'acme-search', '0.0156'],
+        ['platform-feature', 'cc-platform', 'acme-platform', '0.0045'],
+      ],
+    );
+
+    // The period options reach the API: the spans are from now, so this month has them, last month none.
+    const now = new Date();
+    const month = now.toISOString().slice(0, 7);
+    const totalOf = async (args: string[]) => {
+      const r = await cli(['report', ...args, '--json'], restartedEnv);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { period: string; total_usd: string }).total_usd;
+    };
+    assert.equal(await totalOf(['--period', month]), '0.0201');
+    assert.equal(await totalOf(['--period', 'last_7d']), '0.0201');
+    assert.equal(await totalOf(['--period', 'last_30d']), '0.0201');
+    assert.equal(await totalOf(['--period', 'last_month']), '0');
+    const hourAgo = new Date(now.getTime() - 3_600_000).toISOString();
+    const hourAhead = new Date(now.getTime() + 3_600_000).toISOString();
+    assert.equal(await totalOf(['--from', hourAgo, '--to', hourAhead]), '0.0201');
+    assert.equal(await totalOf(['--from', '2020-01-01T00:00:00Z', '--to', '2020-02-01T00:00:00Z']), '0');
+
+    // The quick start's mistake: the app's ingest key left in TOKENLEDGER_API_KEY for the report.
+    const withIngestKey = await cli(['report'], { ...restartedEnv, TOKENLEDGER_API_KEY: ingest });
+    assert.equal(withIngestKey.code, 1);
+    assert.match(
+      withIngestKey.stderr,
+      /^tokenledger: collector answered 403: .*TOKENLEDGER_API_KEY from the environment/,
+    );
+    assert.doesNotMatch(withIngestKey.stderr, new RegExp(ingest), 'the key itself is not printed');
   });
 
   it('the CLI fails with a one-line reason when the collector is down or the input is wrong', async () => {

@@ -1,6 +1,6 @@
 /**
  * The built-in report page as a person uses it: a real collector process (embedded ClickHouse) fed
- * known calls over OTLP, the page opened in Debian's Chromium with a viewer key in the URL
+ * known calls over OTLP, the page opened in a real Chromium (Debian's in CI) with a viewer key in the URL
  * fragment, the catalog's panels drawn with Chart.js from the panel API, and the seeded dollars
  * shown exactly. Also the panel API's contract: keys, scopes, parameters as values, never SQL.
  */
@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DASHBOARDS } from '@tokenledger/dashboards';
+import { chromiumPath } from '../support/chromium-path';
 import { REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
 import { jsonBody, recordSpans, type SpanSpec } from '../collector/otlp-helpers';
 
@@ -93,7 +94,7 @@ describe('report page (Chromium)', function () {
       if (Date.now() > deadline) assert.fail(`seeded calls not stored: total ${body.total_usd}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
   });
 
   after(async () => {

@@ -7,6 +7,8 @@ export class CliError extends Error {}
 export interface CollectorEndpoint {
   url: string;
   key?: string;
+  /** Where the key came from, for the hint when the collector refuses it. */
+  keySource?: 'TOKENLEDGER_API_KEY' | 'credentials';
 }
 
 export function resolveEndpoint(
@@ -19,15 +21,15 @@ export function resolveEndpoint(
     env.OTEL_EXPORTER_OTLP_ENDPOINT ??
     'http://127.0.0.1:4318'
   ).replace(/\/+$/, '');
-  let key = env.TOKENLEDGER_API_KEY?.trim() || undefined;
-  if (!key) {
-    try {
-      key = readCredentials(path.resolve(env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger'))?.admin;
-    } catch {
-      key = undefined;
-    }
+  const envKey = env.TOKENLEDGER_API_KEY?.trim() || undefined;
+  if (envKey) return { url, key: envKey, keySource: 'TOKENLEDGER_API_KEY' };
+  let key: string | undefined;
+  try {
+    key = readCredentials(path.resolve(env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger'))?.admin;
+  } catch {
+    key = undefined;
   }
-  return { url, key };
+  return key ? { url, key, keySource: 'credentials' } : { url };
 }
 
 const REASONS: Record<string, string> = {
@@ -83,8 +85,19 @@ async function callCollector(
     } catch {
       // not JSON; keep the status text
     }
-    const hint = res.status === 401 ? ' (set TOKENLEDGER_API_KEY to a viewer or admin key)' : '';
-    throw new CliError(`collector answered ${res.status}: ${reason}${hint}`);
+    throw new CliError(`collector answered ${res.status}: ${reason}${refusalHint(res.status, endpoint)}`);
   }
   return res;
+}
+
+/** What to do about a refused key; the usual mistake is an app's ingest key left in TOKENLEDGER_API_KEY. */
+function refusalHint(status: number, endpoint: CollectorEndpoint): string {
+  if (status === 401) return ' (set TOKENLEDGER_API_KEY to a viewer or admin key)';
+  if (status === 403 && endpoint.keySource === 'TOKENLEDGER_API_KEY') {
+    return (
+      ' (the key is TOKENLEDGER_API_KEY from the environment: an ingest key only sends spans;' +
+      ' use a viewer or admin key, or unset it to use the admin key in the data directory)'
+    );
+  }
+  return '';
 }
