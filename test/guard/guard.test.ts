@@ -241,11 +241,16 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
 
   it('enforces a model allow-list', async () => {
     const run = await runApp(
-      [step({ feature: 'allowlist', model: 'gpt-4o' }), step({ feature: 'allowlist', model: 'gpt-4o-mini' })],
+      [
+        step({ feature: 'allowlist', model: 'gpt-4o' }),
+        step({ feature: 'allowlist', model: 'gpt-4o-mini' }),
+        step({ feature: 'allowlist', model: 'gpt-4o', withResponse: true }),
+      ],
       { env: env() },
     );
     ok(run);
     assert.equal(run.calls[0]!.error?.name, 'ModelNotAllowedError');
+    assert.equal(run.calls[2]!.error?.name, 'ModelNotAllowedError', 'create().withResponse() gets it too');
     assert.match(
       run.calls[0]!.error!.message,
       /policy "mini-only": model gpt-4o is not on its allow list \(gpt-4o-mini\)/,

@@ -19,6 +19,8 @@ export interface PlanStep {
   waitMs?: number;
   /** With untilBlocked: keep retrying refused calls until refused for this long. */
   retryBlockedMs?: number;
+  /** Call `create(...).withResponse()` instead of awaiting `create(...)`. */
+  withResponse?: boolean;
 }
 
 export interface CallLine {

@@ -7,7 +7,7 @@
 import { context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import { OpenAICall } from './call';
-import { callObserved } from '../shared/api-promise';
+import { callObserved, rejectedAPIPromise } from '../shared/api-promise';
 import { runGuard } from '../shared/guarded';
 import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import {
@@ -50,8 +50,9 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
           requestedMaxTokens(op, body),
           attributes,
         );
-        // Blocked by policy: the request never leaves; the app gets the error as a rejected promise.
-        if (guarded.blocked) return Promise.reject(guarded.blocked);
+        // Blocked by policy: the request never leaves; the app gets the error as a rejected promise
+        // that also answers the APIPromise helpers (`.withResponse()`, `.asResponse()`).
+        if (guarded.blocked) return rejectedAPIPromise(guarded.blocked);
         let sent = guarded.verdict ? bodyWithVerdict(op, body, guarded.verdict) : body;
         if (span.isRecording()) {
           let injected = false;
