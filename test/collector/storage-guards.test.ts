@@ -228,4 +228,40 @@ describe('exclusive writer (embedded engine): lookups skipped only where provabl
     });
     assert.equal(Number((await rollup.json<{ calls: string }>())[0]!.calls), 3);
   });
+
+  it('an insert that committed but reported an error (a lost answer) is not counted again when retried with other spans', async () => {
+    const storage = await freshStorage();
+    const at = (iso: string, spanId: string): PricedCall => priced({ spanId, at: new Date(iso) });
+    let loseNextAnswer = false;
+    const realInsert = storage.client.insert.bind(storage.client);
+    const flaky: Storage = {
+      ...storage,
+      client: new Proxy(storage.client, {
+        get(target, prop, receiver) {
+          if (prop !== 'insert') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<typeof realInsert>) => {
+            const result = await realInsert(...args);
+            if (loseNextAnswer) {
+              loseNextAnswer = false;
+              throw new Error('socket hang up');
+            }
+            return result;
+          };
+        },
+      }),
+    };
+    const writer = new CallWriter(flaky, { exclusive: true });
+    await writer.init();
+    const batch = [at('2026-11-21T10:00:00Z', 'f000000000000001')];
+    loseNextAnswer = true;
+    await assert.rejects(writer.write(batch), /inserting calls/);
+    // The exporter retries; this time the batch is written together with another one.
+    const other = at('2026-11-21T10:00:05Z', 'f000000000000002');
+    assert.deepEqual(await writer.write([...batch, other]), { inserted: 1, duplicates: 1 });
+    const rollup = await storage.client.query({
+      query: `SELECT sum(calls) AS calls FROM ${storage.database}.spend_hourly`,
+      format: 'JSONEachRow',
+    });
+    assert.equal(Number((await rollup.json<{ calls: string }>())[0]!.calls), 2);
+  });
 });

@@ -16,7 +16,8 @@
  * lookup is skipped for a span that provably cannot be stored yet — its start time is later than
  * every span stored before this process opened the table (`max(start_time)` read at `init()`) and
  * later than every key evicted from the in-memory set of keys this process inserted. A retry has
- * the same start time as its original, so it is either still in that set or falls back to the lookup.
+ * the same start time as its original, so it is either still in that set or falls back to the lookup;
+ * after a failed insert (which may have committed anyway) its spans fall back to the lookup too.
  * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
  * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
  * one was stored, the retry finds the stored rows in step 2.
@@ -189,7 +190,16 @@ export class CallWriter {
       const { fresh, unsure } = this.splitByMemory(unique);
       const existing = unsure.length > 0 ? await this.existingKeys(unsure) : new Set<string>();
       for (const c of unsure) if (!existing.has(keyOf(c))) fresh.push(c);
-      if (fresh.length > 0) await this.insert(fresh);
+      if (fresh.length > 0) {
+        try {
+          await this.insert(fresh);
+        } catch (err) {
+          // The insert may have committed before it failed (a lost answer): the retry must look
+          // these spans up, not take them for new (with another batch, the token would differ).
+          for (const c of fresh) this.forgetShortcutFor(c);
+          throw err;
+        }
+      }
       for (const c of fresh) {
         stored.add(keyOf(c));
         this.remember(c);
@@ -210,6 +220,13 @@ export class CallWriter {
       else unsure.push(c);
     }
     return { fresh, unsure };
+  }
+
+  /** Exclusive mode: spans starting at or before `c` are looked up from now on. */
+  private forgetShortcutFor(c: PricedCall): void {
+    if (this.storedBefore === undefined) return;
+    const start = BigInt(c.startTimeUnixNano);
+    if (start > this.evictedUpTo) this.evictedUpTo = start;
   }
 
   private remember(c: PricedCall): void {
