@@ -6,6 +6,7 @@
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
+import { envString } from './env';
 
 export class CollectorApiError extends Error {
   constructor(
@@ -19,18 +20,23 @@ export class CollectorApiError extends Error {
 
 /** TOKENLEDGER_URL, else the OTLP endpoint the spans go to, else the local default. */
 export function collectorUrl(): string {
-  const pick = (name: string): string | undefined => {
-    const v = process.env[name]?.trim();
-    return v ? v : undefined;
-  };
-  return (pick('TOKENLEDGER_URL') ?? pick('OTEL_EXPORTER_OTLP_ENDPOINT') ?? DEFAULT_OTLP_ENDPOINT).replace(
-    /\/+$/,
-    '',
-  );
+  return (
+    envString('TOKENLEDGER_URL') ??
+    envString('OTEL_EXPORTER_OTLP_ENDPOINT') ??
+    DEFAULT_OTLP_ENDPOINT
+  ).replace(/\/+$/, '');
 }
 
 /** The exporter's precedence: an Authorization in the OTLP headers, else TOKENLEDGER_API_KEY as a bearer. */
 export function authorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromHeaders = otlpHeadersAuthorization(env);
+  if (fromHeaders !== undefined) return fromHeaders;
+  const key = env.TOKENLEDGER_API_KEY?.trim();
+  return key ? `Bearer ${key}` : undefined;
+}
+
+/** The Authorization set in OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, which the OTLP exporter sends itself. */
+export function otlpHeadersAuthorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const name of ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS']) {
     for (const pair of (env[name] ?? '').split(',')) {
       const eq = pair.indexOf('=');
@@ -43,8 +49,7 @@ export function authorization(env: NodeJS.ProcessEnv = process.env): string | un
       }
     }
   }
-  const key = env.TOKENLEDGER_API_KEY?.trim();
-  return key ? `Bearer ${key}` : undefined;
+  return undefined;
 }
 
 export async function collectorRequest<T>(

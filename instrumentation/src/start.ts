@@ -24,6 +24,7 @@ import {
 } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
+import { envList, envPositiveNumber, envString } from './env';
 import { installExitFlush } from './exit-flush';
 import { LazyExporter } from './export/otlp-exporter';
 import { createInstrumentations } from './instrumentations';
@@ -39,16 +40,6 @@ export const BSP_EXPORT_TIMEOUT_MS = 1_000;
 
 export type StartMode = 'disabled' | 'own-provider' | 'existing-provider' | 'app-provider';
 
-function env(name: string): string | undefined {
-  const v = process.env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-function envNumber(name: string): number | undefined {
-  const n = Number(env(name));
-  return Number.isFinite(n) && n > 0 ? n : undefined;
-}
-
 /** Whether some copy of @opentelemetry/api already has a global registration for `what`. */
 function isGloballyRegistered(what: 'trace' | 'context' | 'propagation'): boolean {
   const g = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[API_GLOBAL];
@@ -56,7 +47,7 @@ function isGloballyRegistered(what: 'trace' | 'context' | 'propagation'): boolea
 }
 
 function setupDiag(): void {
-  const level = env('OTEL_LOG_LEVEL')?.toUpperCase();
+  const level = envString('OTEL_LOG_LEVEL')?.toUpperCase();
   if (!level) return;
   const map: Record<string, DiagLogLevel> = {
     NONE: DiagLogLevel.NONE,
@@ -117,10 +108,7 @@ function startOwnProvider(): void {
 
 /** OTEL_TRACES_EXPORTER: `otlp` (the default) or `none`; tokenledger ships no other exporter. */
 function exportsTraces(): boolean {
-  const names = (env('OTEL_TRACES_EXPORTER') ?? 'otlp')
-    .split(',')
-    .map((n) => n.trim().toLowerCase())
-    .filter(Boolean);
+  const names = envList('OTEL_TRACES_EXPORTER', 'otlp');
   for (const n of names) {
     if (n !== 'otlp' && n !== 'none') {
       diag.warn(`tokenledger: OTEL_TRACES_EXPORTER '${n}' is not supported (otlp, none); ignored`);
@@ -137,12 +125,7 @@ function exportsTraces(): boolean {
 function propagatorsFromEnv(): TextMapPropagator[] {
   const { W3CBaggagePropagator, W3CTraceContextPropagator } =
     require('@opentelemetry/core') as typeof import('@opentelemetry/core');
-  const names = new Set(
-    (env('OTEL_PROPAGATORS') ?? 'tracecontext,baggage')
-      .split(',')
-      .map((n) => n.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const names = new Set(envList('OTEL_PROPAGATORS', 'tracecontext,baggage'));
   if (names.has('none')) return [];
   const propagators: TextMapPropagator[] = [];
   for (const n of names) {
@@ -164,14 +147,14 @@ function batchProcessor(
     // The SDK's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
     // money. One GenAI span is ~1 KiB, so this bounds the queue at ~32 MiB. This SDK version
     // no longer reads the standard OTEL_BSP_* variables itself, so they are honoured here.
-    maxQueueSize: envNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
-    maxExportBatchSize: envNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
-    scheduledDelayMillis: envNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
+    maxQueueSize: envPositiveNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
+    maxExportBatchSize: envPositiveNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
+    scheduledDelayMillis: envPositiveNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
     // How long the processor waits for an export before it goes on; the export itself goes on
     // retrying in the background (./export/). The processor's wait is the one timer of the
     // export path that keeps the process alive, so this bounds how long an export can hold a
     // finished script (the SDK's default, 30 s, would let a collector that is down hold it ~10 s).
-    exportTimeoutMillis: envNumber('OTEL_BSP_EXPORT_TIMEOUT') ?? BSP_EXPORT_TIMEOUT_MS,
+    exportTimeoutMillis: envPositiveNumber('OTEL_BSP_EXPORT_TIMEOUT') ?? BSP_EXPORT_TIMEOUT_MS,
   });
 }
 
@@ -196,12 +179,13 @@ export function start(): StartMode {
   const g = globalThis as Record<symbol, StartMode | undefined>;
   if (g[STARTED]) return g[STARTED]!;
   try {
-    if ((env('OTEL_SDK_DISABLED') ?? '').toLowerCase() === 'true') {
+    if ((envString('OTEL_SDK_DISABLED') ?? '').toLowerCase() === 'true') {
       mode = 'disabled';
     } else {
       setupDiag();
       if (isGloballyRegistered('trace')) mode = 'existing-provider';
-      else if ((env('TOKENLEDGER_TRACER_PROVIDER') ?? '').toLowerCase() === 'app') mode = 'app-provider';
+      else if ((envString('TOKENLEDGER_TRACER_PROVIDER') ?? '').toLowerCase() === 'app')
+        mode = 'app-provider';
       else mode = 'own-provider';
       if (mode === 'own-provider') {
         try {

@@ -175,8 +175,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     if (!error) error = errorByModel.get(model);
     const m = /^fail-(\d{3})$/.exec(model);
     if (!error && m) error = { status: Number(m[1]) };
-    const hs = headers['x-fake-stall-after'];
-    const stallAfter = step.stallAfter ?? (typeof hs === 'string' && hs !== '' ? Number(hs) : undefined);
+    const hs = headerString(headers['x-fake-stall-after']);
+    const stallAfter = step.stallAfter ?? (hs !== undefined ? Number(hs) : undefined);
     return {
       usage,
       error,

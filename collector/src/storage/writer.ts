@@ -196,7 +196,7 @@ export class CallWriter {
         } catch (err) {
           // The insert may have committed before it failed (a lost answer): the retry must look
           // these spans up, not take them for new (with another batch, the token would differ).
-          for (const c of fresh) this.forgetShortcutFor(c);
+          for (const c of fresh) this.lookUpFrom(BigInt(c.startTimeUnixNano));
           throw err;
         }
       }
@@ -222,11 +222,9 @@ export class CallWriter {
     return { fresh, unsure };
   }
 
-  /** Exclusive mode: spans starting at or before `c` are looked up from now on. */
-  private forgetShortcutFor(c: PricedCall): void {
-    if (this.storedBefore === undefined) return;
-    const start = BigInt(c.startTimeUnixNano);
-    if (start > this.evictedUpTo) this.evictedUpTo = start;
+  /** Exclusive mode: spans starting at or before `start` are looked up from now on. */
+  private lookUpFrom(start: bigint): void {
+    if (this.storedBefore !== undefined && start > this.evictedUpTo) this.evictedUpTo = start;
   }
 
   private remember(c: PricedCall): void {
@@ -235,7 +233,7 @@ export class CallWriter {
     if (this.remembered.size <= REMEMBERED_KEYS) return;
     const [oldestKey, oldestStart] = this.remembered.entries().next().value as [string, bigint];
     this.remembered.delete(oldestKey);
-    if (oldestStart > this.evictedUpTo) this.evictedUpTo = oldestStart;
+    this.lookUpFrom(oldestStart);
   }
 
   private async existingKeys(calls: PricedCall[]): Promise<Set<string>> {

@@ -8,27 +8,16 @@
 import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { otlpHeadersAuthorization } from '../collector-api';
 import { DEFAULT_OTLP_ENDPOINT } from '../endpoint';
+import { envString } from '../env';
 import { retryInBackground } from './background-retry';
 import { unrefAgentFactory } from './unref-agent';
 
-function env(name: string): string | undefined {
-  const v = process.env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-function hasAuthorizationHeader(): boolean {
-  const re = /(^|,)\s*authorization\s*=/i;
-  return (
-    re.test(env('OTEL_EXPORTER_OTLP_HEADERS') ?? '') ||
-    re.test(env('OTEL_EXPORTER_OTLP_TRACES_HEADERS') ?? '')
-  );
-}
-
 export function createExporter(): SpanExporter {
   const protocol = (
-    env('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
-    env('OTEL_EXPORTER_OTLP_PROTOCOL') ??
+    envString('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
+    envString('OTEL_EXPORTER_OTLP_PROTOCOL') ??
     'http/protobuf'
   ).toLowerCase();
   const config: {
@@ -36,11 +25,12 @@ export function createExporter(): SpanExporter {
     headers?: Record<string, string>;
     httpAgentOptions: typeof unrefAgentFactory;
   } = { httpAgentOptions: unrefAgentFactory };
-  if (!env('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !env('OTEL_EXPORTER_OTLP_ENDPOINT')) {
+  if (!envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !envString('OTEL_EXPORTER_OTLP_ENDPOINT')) {
     config.url = `${DEFAULT_OTLP_ENDPOINT}/v1/traces`;
   }
-  const apiKey = env('TOKENLEDGER_API_KEY');
-  if (apiKey && !hasAuthorizationHeader()) config.headers = { Authorization: `Bearer ${apiKey}` };
+  const apiKey = envString('TOKENLEDGER_API_KEY');
+  if (apiKey && otlpHeadersAuthorization() === undefined)
+    config.headers = { Authorization: `Bearer ${apiKey}` };
   let exporter: SpanExporter;
   if (protocol === 'http/json') {
     const { OTLPTraceExporter } =

@@ -4,24 +4,20 @@
  * exit, returns unused budget slices. Never throws.
  */
 import { diag } from '@opentelemetry/api';
+import { envPositiveNumber } from '../env';
 import { onSpanEnded } from '../exit-flush';
 import { GuardEngine } from './engine';
 import { setGuard } from './hook';
 
 const INSTALLED = Symbol.for('tokenledger.guard');
 
-function envMs(name: string): number | undefined {
-  const n = Number(process.env[name]);
-  return Number.isFinite(n) && n > 0 ? n : undefined;
-}
-
 export function installGuard(): GuardEngine | undefined {
   try {
     if ((process.env.TOKENLEDGER_GUARD ?? '').trim().toLowerCase() === 'off') return undefined;
     const g = globalThis as Record<symbol, GuardEngine | undefined>;
     if (g[INSTALLED]) return g[INSTALLED];
-    const refreshMs = envMs('TOKENLEDGER_GUARD_REFRESH_MS');
-    const failAfterMs = envMs('TOKENLEDGER_GUARD_FAIL_AFTER_MS');
+    const refreshMs = envPositiveNumber('TOKENLEDGER_GUARD_REFRESH_MS');
+    const failAfterMs = envPositiveNumber('TOKENLEDGER_GUARD_FAIL_AFTER_MS');
     const engine = new GuardEngine({
       ...(refreshMs !== undefined ? { refreshMs } : {}),
       ...(failAfterMs !== undefined ? { failAfterMs } : {}),
