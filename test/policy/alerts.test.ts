@@ -244,3 +244,65 @@ describe('collector start with a policy file', () => {
     );
   });
 });
+
+describe('a collector stopped while an alert is being delivered', function () {
+  this.timeout(120_000);
+  const held: Array<() => void> = [];
+  let webhook: Server;
+  let collector: CollectorProcess | undefined;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    // A slow webhook: each request is answered only when the test says so.
+    webhook = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => held.push(() => res.writeHead(200).end('ok')));
+    });
+    const hookPort = await listen(webhook);
+    dataDir = tempDataDir('tl-alerts-stop-');
+    const policyFile = path.join(dataDir, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      `version: 1
+policies:
+  - name: house-budget
+    match: { team: alerts-test }
+    budget: { usd: 10, period: monthly }
+    alerts: { at: [0.8], webhook: 'http://127.0.0.1:${hookPort}/hook' }
+pricing:
+  overrides: [{ model: house-llm, input_mtok: 1000 }]
+`,
+    );
+    env = {
+      TOKENLEDGER_API_KEYS: `admin:${KEY}`,
+      TOKENLEDGER_POLICY_FILE: policyFile,
+      TOKENLEDGER_ALERT_CHECK_MS: String(CHECK_MS),
+    };
+    collector = await startCollectorProcess({ dataDir, env });
+  });
+
+  after(async () => {
+    await collector?.stop();
+    webhook.close();
+  });
+
+  it('waits for the delivery in flight, then exits cleanly', async () => {
+    await spend(collector!, 8);
+    await until('the alert to reach the webhook', () => held.length === 1);
+    const stopping = collector!.stop();
+    await sleep(500);
+    // Closing the storage under the check would lose the record that the alert was sent.
+    assert.equal(collector!.child.exitCode, null, `exited during the delivery:\n${collector!.output()}`);
+    held.shift()!();
+    assert.equal(await stopping, 0, collector!.output());
+  });
+
+  it('the restarted collector does not send it again', async () => {
+    collector = await startCollectorProcess({ dataDir, env });
+    await until('the restarted collector to count $8', async () => (await spent(collector!)) === '8');
+    await sleep(CHECK_MS * 10);
+    assert.equal(held.length, 0, 'no second delivery');
+    assert.doesNotMatch(collector!.output(), /failed/);
+  });
+});

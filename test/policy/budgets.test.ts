@@ -196,6 +196,20 @@ describe('budget engine and GET /v1/budgets', () => {
     );
   });
 
+  it('stop() waits for the snapshot in flight (the collector closes the storage right after)', async () => {
+    const at = new Date(NOW.getTime() + 60_000);
+    const started = new BudgetEngine({ storage, policy: () => loaded.policy, now: () => at, maxAgeMs: 0 });
+    started.start(60_000); // snapshots once at once
+    await started.stop();
+    const rs = await storage.client.query({
+      query: `SELECT count() AS n FROM ${storage.database}.budget_snapshots WHERE at = {at: DateTime64(3, 'UTC')}`,
+      query_params: { at: at.getTime() / 1000 },
+      format: 'JSONEachRow',
+    });
+    const [row] = await rs.json<{ n: number | string }>();
+    assert.equal(Number(row!.n), 2, 'both policies snapshotted');
+  });
+
   describe('GET /v1/budgets', () => {
     let server: Server;
     let url: string;

@@ -74,7 +74,7 @@ describe('policy store: hot reload, last good policy, audit', () => {
       assert.equal(rejected.details.kept_version, store.current!.version);
       assert.equal((rejected.details.problems as Array<{ path: string }>)[0]!.path, 'policies[0].budget.usd');
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -88,7 +88,7 @@ describe('policy store: hot reload, last good policy, audit', () => {
       writeFileSync(file, policy('late', 1));
       await until('the new file', () => store.policy?.policies[0]?.name === 'late');
     } finally {
-      store.close();
+      await store.close();
     }
   });
 

@@ -15,8 +15,12 @@ export interface CollectorProcess {
   dataDir: string;
   child: ChildProcess;
   output: () => string;
+  /** SIGTERM, then the exit code; a collector still running after STOP_LIMIT_MS is killed and fails the test. */
   stop: () => Promise<number | null>;
 }
+
+/** Longer than the collector's own shutdown limit (25 s), shorter than a test's timeout. */
+const STOP_LIMIT_MS = 30_000;
 
 export function tempDataDir(prefix = 'tl-e2e-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
@@ -56,8 +60,19 @@ export async function startCollectorProcess(
     child,
     output: () => out,
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`collector still running ${STOP_LIMIT_MS / 1000} s after SIGTERM:\n${out}`));
+        }, STOP_LIMIT_MS);
+      });
+      try {
+        return await Promise.race([exited, limit]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

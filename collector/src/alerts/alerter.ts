@@ -36,6 +36,7 @@ export class BudgetAlerter {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => Date;
   private warnedNoMailer = false;
+  private stopped = false;
 
   constructor(private readonly deps: BudgetAlerterDeps) {
     this.fired = new FiredAlerts(deps.storage);
@@ -47,12 +48,19 @@ export class BudgetAlerter {
     this.timer.unref();
   }
 
-  stop(): void {
+  /**
+   * No check starts after this; resolves once the one in flight (if any) has finished, so its
+   * delivery is recorded before the storage closes (else the alert would fire again after a restart).
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    return this.running ?? Promise.resolve();
   }
 
   /** One pass over every budget; passes never overlap (a slow webhook delays the next one). */
   check(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.running ??= this.checkNow()
       .catch((err: unknown) => this.deps.log(`budget alerts: ${(err as Error).message}`))
       .finally(() => (this.running = undefined));

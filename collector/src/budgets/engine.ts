@@ -33,6 +33,8 @@ export class BudgetEngine {
   private cached: { at: number; policy: PolicyFile | undefined; statuses: BudgetStatus[] } | undefined;
   private computing: Promise<BudgetStatus[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private snapshotting: Promise<void> | undefined;
+  private stopped = false;
   private readonly now: () => Date;
 
   constructor(private readonly deps: BudgetEngineDeps) {
@@ -74,18 +76,24 @@ export class BudgetEngine {
     return this.spendIn(this.find(policyName)!, window);
   }
 
-  /** Writes budget_snapshots every `everyMs` (and once now). */
+  /** Writes budget_snapshots every `everyMs` (and once now); a snapshot still running skips a tick. */
   start(everyMs = 60_000): void {
     const tick = (): void => {
-      this.snapshot().catch((err: unknown) => this.deps.log?.(`budget snapshot: ${(err as Error).message}`));
+      if (this.snapshotting || this.stopped) return;
+      this.snapshotting = this.snapshot()
+        .catch((err: unknown) => this.deps.log?.(`budget snapshot: ${(err as Error).message}`))
+        .finally(() => (this.snapshotting = undefined));
     };
     this.timer = setInterval(tick, everyMs);
     this.timer.unref();
     tick();
   }
 
-  stop(): void {
+  /** No snapshot starts after this; resolves once the one in flight (if any) is written. */
+  stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    return this.snapshotting ?? Promise.resolve();
   }
 
   async snapshot(): Promise<void> {

@@ -10,6 +10,9 @@ import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
 import { runReport } from './report';
 
+/** The longest a graceful stop may take: open requests get 10 s, then writes and checks finish. */
+const SHUTDOWN_LIMIT_MS = 25_000;
+
 const program = new Command('tokenledger')
   .description('OpenTelemetry-native cost governance for AI/LLM spend')
   .showHelpAfterError()
@@ -20,11 +23,19 @@ program
   .description('run the collector: OTLP/HTTP receiver + API (PORT, TOKENLEDGER_DATA_DIR, CLICKHOUSE_URL)')
   .action(async () => {
     const collector = await startCollector(loadConfig());
-    // First signal: graceful (finish in-flight writes, close ClickHouse); a second one: now.
+    // First signal: graceful (finish in-flight writes, close ClickHouse); a second one: now. A
+    // graceful stop that outlives SHUTDOWN_LIMIT_MS says so and exits, before an orchestrator's
+    // kill (Kubernetes waits 30 s) would end it without a word.
     let stopping = false;
     const stop = (): void => {
       if (stopping) process.exit(1);
       stopping = true;
+      setTimeout(() => {
+        process.stderr.write(
+          `tokenledger: shutdown did not finish in ${SHUTDOWN_LIMIT_MS / 1000} s; exiting\n`,
+        );
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS);
       collector.close().then(
         () => process.exit(0),
         (err: unknown) => {

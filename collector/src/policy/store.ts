@@ -83,10 +83,12 @@ export class PolicyStore {
     return this.reloading;
   }
 
-  close(): void {
+  /** Stops watching the file; resolves once a reload in flight (and its audit entry) is done. */
+  close(): Promise<void> {
     clearInterval(this.poller);
     this.poller = undefined;
     clearTimeout(this.settle);
+    return this.reloading;
   }
 
   private watch(): void {

@@ -89,10 +89,11 @@ export async function startCollector(
     log,
   });
   alerter.start(config.alertCheckMs);
-  const stopPolicyWork = (): void => {
-    policies.close();
-    budgets.stop();
-    alerter.stop();
+  // The timers stop at once; their work in flight (a reload's audit entry, a budget snapshot, an
+  // alert check and its fired record) still writes to storage, so close() waits for it before the
+  // storage closes. Closing the embedded engine under a running query crashed or hung the process.
+  const stopPolicyWork = async (): Promise<void> => {
+    await Promise.all([policies.close(), budgets.stop(), alerter.stop()]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();
@@ -121,7 +122,7 @@ export async function startCollector(
       server.once('error', reject);
     });
   } catch (err) {
-    stopPolicyWork();
+    await stopPolicyWork();
     await storage.close().catch(() => undefined);
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`, { cause: err });
@@ -146,7 +147,7 @@ export async function startCollector(
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         await stopped;
         clearTimeout(force);
-        stopPolicyWork();
+        await stopPolicyWork();
         await writer.drain();
         await storage.close();
       })()),
