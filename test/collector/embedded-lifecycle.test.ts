@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 describe('embedded engine lifecycle (child process: it closes its engine)', () => {
-  it('reopens the same data directory after close(); a closed client makes ingest answer 503', async () => {
+  it('reopens the same data directory after close(); a closed client makes ingest answer 503; close() waits for a query the engine still runs', async () => {
     const child = path.join(__dirname, '..', 'support', 'embedded-lifecycle-child.ts');
     const { stdout } = await run(process.execPath, ['--import', 'tsx', child], { timeout: 50_000 });
     assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), {
@@ -15,6 +15,8 @@ describe('embedded engine lifecycle (child process: it closes its engine)', () =
       closedClient: { status: 503, retryAfter: '5' },
       afterReopen: 1,
       migratedAgain: [],
+      abortedQuery: 'rejected',
+      otherDirAfterClose: 0,
     });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Child process for embedded-lifecycle.test.ts (libchdb allows one data directory per process, and
- * this closes its engine): close and reopen the same path, then serve ingest from a closed client.
+ * this closes its engine): close and reopen the same path, then serve ingest from a closed client,
+ * then close under a query the engine is still running and open another directory.
  * Prints one JSON line with what it saw.
  */
 import { mkdtempSync } from 'node:fs';
@@ -72,8 +73,36 @@ async function main(): Promise<void> {
   const reopened = openStorage({ dataDir });
   const afterReopen = await count(reopened);
   const migratedAgain = await migrate(reopened);
+
+  // An aborted query rejects at once while the engine goes on computing it (as a health check that
+  // outlived its bound does): close() must not return before the engine is done with it.
+  const abort = new AbortController();
+  const running = reopened.client.query({
+    query: 'SELECT max(sipHash64(number)) FROM numbers(30000000)',
+    abort_signal: abort.signal,
+  });
+  abort.abort();
+  const abortedQuery = await running.then(
+    () => 'finished',
+    () => 'rejected',
+  );
   await reopened.close();
-  process.stdout.write(JSON.stringify({ stored, before, closedClient, afterReopen, migratedAgain }) + '\n');
+  // The engine binds one directory per process: another one opens only once the last is released.
+  const other = openStorage({ dataDir: mkdtempSync(path.join(tmpdir(), 'tl-lifecycle-other-')) });
+  await migrate(other);
+  const otherDirAfterClose = await count(other);
+  await other.close();
+  process.stdout.write(
+    JSON.stringify({
+      stored,
+      before,
+      closedClient,
+      afterReopen,
+      migratedAgain,
+      abortedQuery,
+      otherDirAfterClose,
+    }) + '\n',
+  );
 }
 
 main().catch((err: unknown) => {

@@ -52,6 +52,8 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
   // Loaded lazily: the native engine is only needed (and only loadable once per process) when embedded.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { drainPending } = require('chdb') as typeof import('chdb');
   const dir = path.resolve(target.dataDir, 'clickhouse');
   mkdirSync(dir, { recursive: true });
   const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<
@@ -61,6 +63,11 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
     client,
     database: assertIdentifier(database ?? DEFAULT_DATABASE, 'database'),
     embedded: true,
-    close: () => client.close(),
+    // close() returns before the engine is done with an operation still running (e.g. a health
+    // check that outlived its bound); exiting the process under one can crash it: wait for them.
+    close: async () => {
+      await client.close();
+      await drainPending();
+    },
   };
 }
