@@ -38,6 +38,19 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
+/** A $10 monthly budget for team alerts-test with `rest` (the policy's further keys), house-llm at $1 a call. */
+function housePolicy(rest: string): string {
+  return `version: 1
+policies:
+  - name: house-budget
+    match: { team: alerts-test }
+    budget: { usd: 10, period: monthly }
+${rest}
+pricing:
+  overrides: [{ model: house-llm, input_mtok: 1000 }]
+`;
+}
+
 /** `count` calls of house-llm, $1 each by the policy's price override. */
 async function spend(collector: CollectorProcess, count: number): Promise<void> {
   const spans = recordSpans(
@@ -117,19 +130,11 @@ describe('budget alerts: webhook + e-mail, once per threshold per period, across
     policyFile = path.join(dataDir, 'policy.yaml');
     writeFileSync(
       policyFile,
-      `version: 1
-policies:
-  - name: house-budget
-    match: { team: alerts-test }
-    budget: { usd: 10, period: monthly }
-    on_exceeded: block
+      housePolicy(`    on_exceeded: block
     alerts:
       at: [0.8, 1.0]
       webhook: http://127.0.0.1:${hookPort}/services/T0/B0/secret
-      email: lead@example.com
-pricing:
-  overrides: [{ model: house-llm, input_mtok: 1000 }]
-`,
+      email: lead@example.com`),
     );
     env = {
       TOKENLEDGER_API_KEYS: `admin:${KEY}`,
@@ -264,15 +269,7 @@ describe('a collector stopped while an alert is being delivered', function () {
     const policyFile = path.join(dataDir, 'policy.yaml');
     writeFileSync(
       policyFile,
-      `version: 1
-policies:
-  - name: house-budget
-    match: { team: alerts-test }
-    budget: { usd: 10, period: monthly }
-    alerts: { at: [0.8], webhook: 'http://127.0.0.1:${hookPort}/hook' }
-pricing:
-  overrides: [{ model: house-llm, input_mtok: 1000 }]
-`,
+      housePolicy(`    alerts: { at: [0.8], webhook: 'http://127.0.0.1:${hookPort}/hook' }`),
     );
     env = {
       TOKENLEDGER_API_KEYS: `admin:${KEY}`,
