@@ -3,6 +3,12 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { AlertMessage } from './message';
 
 const WEBHOOK_TIMEOUT_MS = 5_000;
+/**
+ * nodemailer waits up to 2 min to connect and 10 min on a silent socket. Alert checks run one at a
+ * time, so a mail server that does not answer would hold every alert (webhooks too), and a
+ * collector's shutdown. Query parameters of TOKENLEDGER_SMTP_URL (`?socketTimeout=60000`) override.
+ */
+export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 };
 
 export async function postWebhook(url: string, message: AlertMessage): Promise<void> {
   const res = await fetch(url, {
@@ -26,8 +32,11 @@ export interface MailSettings {
 export class Mailer {
   private readonly transport: Transporter;
 
-  constructor(private readonly settings: MailSettings) {
-    this.transport = nodemailer.createTransport(settings.url);
+  constructor(
+    private readonly settings: MailSettings,
+    timeouts: Partial<typeof SMTP_TIMEOUTS> = SMTP_TIMEOUTS,
+  ) {
+    this.transport = nodemailer.createTransport({ url: settings.url, ...SMTP_TIMEOUTS, ...timeouts });
   }
 
   async send(to: string, message: AlertMessage): Promise<void> {
