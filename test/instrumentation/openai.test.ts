@@ -5,9 +5,9 @@
  * Build first: `npx tsc -b instrumentation`.
  */
 import assert from 'node:assert/strict';
-import net, { type AddressInfo } from 'node:net';
 import { startFakeOpenAI, type FakeOpenAI, type FakeUsage } from '../support/fake-openai';
 import { type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
+import { startSilentServer } from '../support/silent-server';
 import {
   isGenAiSpan,
   matchingSpans,
@@ -361,14 +361,9 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
     it('a collector that is down or hangs never holds the exit: an app past its first export, and one that awaits flush()', async () => {
       // Refused at once (port 9), or accepted and never answered: the exporter's retries and open
       // request must not keep the process alive once the app is done.
-      const held: net.Socket[] = [];
-      const hanging = net.createServer((socket) => held.push(socket)); // accepts, never answers
-      await new Promise<void>((ok) => hanging.listen(0, '127.0.0.1', ok));
+      const hanging = await startSilentServer();
       try {
-        const endpoints = {
-          refused: 'http://127.0.0.1:9',
-          hanging: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`,
-        };
+        const endpoints = { refused: 'http://127.0.0.1:9', hanging: `http://127.0.0.1:${hanging.port}` };
         for (const scenario of ['chat-linger', 'chat-flush-exit']) {
           const plain = await run(v, scenario, { instrument: false });
           for (const [label, endpoint] of Object.entries(endpoints)) {
@@ -384,8 +379,7 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
           }
         }
       } finally {
-        for (const socket of held) socket.destroy();
-        await new Promise((ok) => hanging.close(ok));
+        await hanging.close();
       }
     });
 

@@ -3,26 +3,18 @@
  * nothing fails the delivery (retried on a later check) instead of holding the alert checks.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Mailer } from '../../collector/src/alerts/channels';
+import { startSilentServer, type SilentServer } from '../support/silent-server';
 
 const MESSAGE = { subject: 's', text: 't', blocks: [] };
 
 describe('alert e-mail to a mail server that never answers', () => {
-  let silent: Server;
-  let port: number;
-  const sockets: Socket[] = [];
+  let silent: SilentServer;
 
   before(async () => {
-    silent = createServer((socket) => sockets.push(socket)); // accepts, never greets
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    port = (silent.address() as AddressInfo).port;
+    silent = await startSilentServer(); // accepts, never greets
   });
-  after(() => {
-    for (const s of sockets) s.destroy();
-    silent.close();
-  });
+  after(() => silent.close());
 
   async function failsWithin(mailer: Mailer, ms: number): Promise<Error> {
     const started = Date.now();
@@ -40,7 +32,7 @@ describe('alert e-mail to a mail server that never answers', () => {
 
   it('fails the delivery at the greeting timeout', async () => {
     const mailer = new Mailer(
-      { url: `smtp://127.0.0.1:${port}`, from: 'tokenledger@example.com' },
+      { url: `smtp://127.0.0.1:${silent.port}`, from: 'tokenledger@example.com' },
       { greetingTimeout: 300 },
     );
     assert.match((await failsWithin(mailer, 5_000)).message, /greeting/i);
@@ -48,7 +40,7 @@ describe('alert e-mail to a mail server that never answers', () => {
 
   it('takes a timeout from the URL over its own', async () => {
     const mailer = new Mailer({
-      url: `smtp://127.0.0.1:${port}?greetingTimeout=300`,
+      url: `smtp://127.0.0.1:${silent.port}?greetingTimeout=300`,
       from: 'tokenledger@example.com',
     });
     assert.match((await failsWithin(mailer, 5_000)).message, /greeting/i);
