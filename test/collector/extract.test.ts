@@ -498,6 +498,46 @@ describe('calls without reported usage', () => {
     assert.equal(flagOf(chat({ 'error.type': 'cancelled', 'gen_ai.usage.output_tokens': 3 })), undefined);
   });
 
+  it('keeps a call whose usage holds no token count, flagged with why; a valid count under another name wins', () => {
+    const r = extract({}, [
+      chat({ 'gen_ai.usage.input_tokens': -5, 'gen_ai.usage.output_tokens': 10 }),
+      chat({ 'gen_ai.usage.input_tokens': 2 ** 60, 'gen_ai.usage.output_tokens': 10 }), // int64, not exact
+      chat({ 'gen_ai.usage.input_tokens': 10.5 }),
+      chat({ 'gen_ai.usage.output_tokens': Infinity }),
+      chat({ 'gen_ai.usage.input_tokens': 'many' }),
+      chat({ 'gen_ai.usage.input_tokens': '12', 'gen_ai.usage.output_tokens': 3 }),
+      chat({
+        'gen_ai.usage.input_tokens': 'n/a',
+        'gen_ai.usage.prompt_tokens': 12,
+        'gen_ai.usage.output_tokens': 3,
+      }),
+    ]);
+    const calls = r.calls as (ExtractedCall & UsageFlag)[];
+    assert.deepEqual(
+      calls.map((c) => [c.usageMissing, c.invalidUsage?.replace(/^.*\): /, '').replace(/: not a .*/, '')]),
+      [
+        [true, 'gen_ai.usage.input_tokens=-5'],
+        [true, 'gen_ai.usage.input_tokens="1152921504606846976"'],
+        [true, 'gen_ai.usage.input_tokens=10.5'],
+        [true, 'gen_ai.usage.output_tokens=Infinity'],
+        [true, 'gen_ai.usage.input_tokens="many"'],
+        [undefined, undefined],
+        [undefined, undefined],
+      ],
+    );
+    assert.deepEqual(calls.slice(5).map(tokens), [
+      { input: 12, output: 3, cacheRead: 0, cacheWrite: 0, reasoning: 0 },
+      { input: 12, output: 3, cacheRead: 0, cacheWrite: 0, reasoning: 0 },
+    ]);
+    assert.equal(r.invalidUsage.calls, 5);
+    assert.match(
+      r.invalidUsage.message,
+      /^span 'chat gpt-4o-mini' \(trace [0-9a-f]{32}, span [0-9a-f]{16}\): gen_ai\.usage\.input_tokens=-5: not a token count \(an integer from 0 to 2\^53 - 1\); the call is stored unpriced \(and 4 more such call\(s\)\)$/,
+    );
+    const priced = new Pricer().price(calls[0]!);
+    assert.deepEqual([priced.priced, priced.costUsd], [false, '0']);
+  });
+
   it('the pricer stores a flagged call unpriced, its catalog model still named', () => {
     const c = new Pricer().price(one({}, chat({})));
     assert.deepEqual([c.priced, c.costUsd, c.pricedModel], [false, '0', 'gpt-4o-mini']);

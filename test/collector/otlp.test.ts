@@ -275,6 +275,58 @@ describe('OTLP decoding', () => {
     );
   });
 
+  it('rejects spans starting after 2106 (the rollup hour would wrap), in both encodings', () => {
+    const spans = recordSpans({}, [
+      { name: 'ok', attributes: {} },
+      { name: 'far', attributes: {}, startTime: new Date('2200-01-01T00:00:00Z') },
+    ]);
+    for (const req of [
+      decodeTraceRequest(protobufBody(spans), PB),
+      decodeTraceRequest(jsonBody(spans), JSON_CT),
+    ]) {
+      assert.equal(req.rejectedSpans, 1);
+      assert.match(
+        req.errorMessage,
+        /span 'far'.*startTimeUnixNano 7258118400000000000 is after 2106-02-07T06:28:15Z/,
+      );
+      assert.deepEqual(
+        allSpans(req).map((d) => d.s.name),
+        ['ok'],
+      );
+    }
+    const edge = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'edge' };
+    const body = (start: string) =>
+      Buffer.from(
+        JSON.stringify({
+          resourceSpans: [{ scopeSpans: [{ spans: [{ ...edge, startTimeUnixNano: start }] }] }],
+        }),
+      );
+    assert.equal(decodeTraceRequest(body('4294967295999999999'), JSON_CT).rejectedSpans, 0);
+    assert.equal(decodeTraceRequest(body('004294967296000000000'), JSON_CT).rejectedSpans, 1);
+    assert.equal(decodeTraceRequest(body('99999999999999999999999'), JSON_CT).rejectedSpans, 1);
+  });
+
+  it('repairs lone UTF-16 surrogates in JSON strings, and reads non-finite doubles', () => {
+    const span = {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      name: 'cutSURROGATE',
+      attributes: [
+        { key: 'model', value: { stringValue: 'gpt-4oSURROGATE' } },
+        { key: 'keySURROGATE', value: { stringValue: 'x' } },
+        { key: 'nan', value: { doubleValue: 'NaN' } },
+        { key: 'inf', value: { doubleValue: '-Infinity' } },
+      ],
+    };
+    const text = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] }).replaceAll(
+      'SURROGATE',
+      '\\udc00',
+    );
+    const [d] = allSpans(decodeTraceRequest(Buffer.from(text), JSON_CT));
+    assert.equal(d!.s.name, 'cut\ufffd');
+    assert.deepEqual(d!.s.attributes, { model: 'gpt-4o\ufffd', 'key\ufffd': 'x', nan: NaN, inf: -Infinity });
+  });
+
   it('rejects protobuf spans whose ids have the wrong length', () => {
     const type = getRequestType();
     const msg = type.toObject(type.decode(protobufBody(sampleSpans()))) as {

@@ -234,6 +234,84 @@ describe('collector HTTP API', () => {
     assert.equal((await report()).total_usd, '0');
   });
 
+  it('stores the rest of a batch holding values storage cannot take, and tells the sender why', async () => {
+    // Each of these once failed the whole insert (503, retried forever by the exporter, and taking
+    // down the other batches written with it): a lone UTF-16 surrogate, a start time past what the
+    // hourly rollup's DateTime holds, a token count beyond UInt64. A negative count became 0.
+    const nowNs = (BigInt(Date.now()) * 1_000_000n).toString();
+    let n = 0;
+    const span = (attrs: Record<string, unknown>, start = nowNs) => {
+      n++;
+      const value = (v: unknown) => (typeof v === 'string' ? { stringValue: v } : { intValue: String(v) });
+      return {
+        traceId: 'c'.repeat(30) + String(n).padStart(2, '0'),
+        spanId: 'd'.repeat(14) + String(n).padStart(2, '0'),
+        name: `call ${n}`,
+        kind: 3,
+        startTimeUnixNano: start,
+        endTimeUnixNano: start,
+        attributes: Object.entries({
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4o',
+          'gen_ai.usage.input_tokens': 1000,
+          'gen_ai.usage.output_tokens': 200,
+          ...attrs,
+        }).map(([key, v]) => ({ key, value: value(v) })),
+      };
+    };
+    const team = (name: string) => ({ key: 'tokenledger.team', value: { stringValue: name } });
+    // Lone surrogates can only be written as JSON escapes.
+    const body = JSON.stringify({
+      resourceSpans: [
+        { resource: { attributes: [team('platform')] }, scopeSpans: [{ spans: [span({})] }] },
+        {
+          resource: { attributes: [team('CUT_EMOJI')] },
+          scopeSpans: [{ spans: [span({ 'gen_ai.request.model': 'gpt-4oCUT_EMOJI' })] }],
+        },
+        {
+          resource: { attributes: [team('bad-usage')] },
+          scopeSpans: [
+            {
+              spans: [
+                span({ 'gen_ai.usage.input_tokens': '99999999999999999999999' }),
+                span({ 'gen_ai.usage.output_tokens': -5 }),
+                span({}, '13574563200000000000'), // year 2400
+              ],
+            },
+          ],
+        },
+      ],
+    }).replaceAll('CUT_EMOJI', '\\ud83d');
+    const res = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      headers: { ...auth(KEYS.ingest), 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(res.status, 200);
+    const { partialSuccess } = (await res.json()) as {
+      partialSuccess: { rejectedSpans: string; errorMessage: string };
+    };
+    assert.equal(partialSuccess.rejectedSpans, '1');
+    assert.match(
+      partialSuccess.errorMessage,
+      /span 'call 5'.*startTimeUnixNano 13574563200000000000 is after 2106/,
+    );
+    assert.match(
+      partialSuccess.errorMessage,
+      /span 'call 3' .*gen_ai\.usage\.input_tokens="99999999999999999999999": not a token count.*stored unpriced \(and 1 more/,
+    );
+    const rows = (await report()).breakdown as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      rows.map((x) => [x.team, x.model, x.spend_usd, x.calls, x.unpriced_calls]),
+      [
+        ['platform', 'gpt-4o', '0.0045', 1, 0],
+        ['bad-usage', 'gpt-4o', '0', 2, 2],
+        ['\ufffd', 'gpt-4o\ufffd', '0', 1, 1],
+      ],
+    );
+  });
+
   it('answers bad report parameters with 400 naming the parameter', async () => {
     const res = await fetch(`${url}/v1/reports/spend?groupBy=team,password`, { headers: auth(KEYS.viewer) });
     assert.equal(res.status, 400);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ClickHouseError } from '@clickhouse/client';
 import type { PricedCall } from '../../collector/src/model';
 import { Pricer } from '../../collector/src/pricing';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../../collector/src/reports/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate, splitStatements } from '../../collector/src/storage/migrations';
+import { StorageError, isRefusedByEngine } from '../../collector/src/storage/errors';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { extractedCall, nanos } from '../support/calls';
 import { freshStorage } from '../support/embedded-storage';
@@ -92,6 +94,32 @@ describe('storage (embedded ClickHouse)', () => {
     const report = await spendReport(storage, { period: 'current_month', groupBy: ['team'] }, NOW);
     assert.equal(report.total_usd, '0.0205025');
     assert.equal(report.breakdown[0]!.calls, 3);
+  });
+
+  it('a row the engine refuses fails only the batch holding it, not the batches written with it', async () => {
+    const a = call({ model: 'gpt-4o', input: 1000, output: 200 });
+    const b = call({ model: 'gpt-4o', input: 2000, output: 400 });
+    const good = call({ model: 'gpt-4o', input: 1, output: 1 });
+    // The decoders repair lone surrogates; one that got past them anyway fails the insert.
+    const refused = call({ model: 'gpt-4o', input: 1, output: 1, team: 'cut \ud83d' });
+    const first = writer.write([a]); // written alone; the next two wait and are written together
+    const bad = writer.write([good, refused]);
+    const other = writer.write([b, a]);
+    assert.deepEqual(await first, { inserted: 1, duplicates: 0 });
+    await assert.rejects(bad, /inserting calls.*surrogate/);
+    assert.deepEqual(await other, { inserted: 1, duplicates: 1 });
+    const report = await spendReport(storage, { period: 'current_month', groupBy: ['team'] }, NOW);
+    assert.deepEqual(
+      report.breakdown.map((r) => [r.team, r.calls]),
+      [['platform', 2]],
+    );
+  });
+
+  it('tells an engine that refused a statement from one that did not answer', () => {
+    const refused = new ClickHouseError({ message: 'bad row', code: '27', type: 'CANNOT_PARSE_INPUT' });
+    const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+    assert.equal(isRefusedByEngine(new StorageError('inserting calls', { cause: refused })), true);
+    assert.equal(isRefusedByEngine(new StorageError('inserting calls', { cause: down })), false);
   });
 
   it('drops duplicates within one batch', async () => {

@@ -61,6 +61,11 @@ export interface ExtractResult {
   nonGenaiSpans: number;
   /** Every call span of the request, for recognising its repeats in later requests. */
   seenCalls: PriorCall[];
+  /**
+   * Calls kept unpriced because a usage attribute held no valid token count, and why (the first
+   * of them), for the sender: an OTLP partial-success warning.
+   */
+  invalidUsage: { calls: number; message: string };
 }
 
 /** `priorCalls`: the call spans earlier requests brought in the same traces (see ./repeats). */
@@ -99,6 +104,12 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
     }
   }
   const { kept, repeats, seen } = dropRepeats(candidates, priorCalls);
+  let invalid = 0;
+  let firstInvalid = '';
+  for (const c of kept) {
+    if (c.invalidUsage === undefined) continue;
+    if (invalid++ === 0) firstInvalid = c.invalidUsage;
+  }
   return {
     calls: kept,
     spans,
@@ -106,6 +117,10 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
     genaiSpans,
     nonGenaiSpans: spans - genaiSpans.length,
     seenCalls: seen,
+    invalidUsage: {
+      calls: invalid,
+      message: invalid > 1 ? `${firstInvalid} (and ${invalid - 1} more such call(s))` : firstInvalid,
+    },
   };
 }
 
@@ -151,7 +166,13 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & U
     source: ctx.scopeName,
     attribution: attributionOf(a, ctx.resource),
   };
-  if (isUsageMissing(call)) call.usageMissing = true;
+  if (r.invalidCounts.length > 0) {
+    // Garbled usage: the cost is unknown, like a call reporting none (and unlike one reporting 0).
+    call.usageMissing = true;
+    call.invalidUsage =
+      `span '${span.name}' (trace ${span.traceId}, span ${span.spanId}): ${r.invalidCounts.join(', ')}: ` +
+      'not a token count (an integer from 0 to 2^53 - 1); the call is stored unpriced';
+  } else if (isUsageMissing(call)) call.usageMissing = true;
   // A result read from a provider's batch API: billed at the batch discount (pricing/batch.ts).
   if (a[ATTR_ANTHROPIC_MESSAGE_BATCH_ID] !== undefined) call.batch = true;
   return call;

@@ -20,6 +20,8 @@ export interface Reading {
    * false (the producer copied Anthropic's raw `input_tokens`), or undefined (unknown).
    */
   inputIncludesCache: boolean | undefined;
+  /** Usage attributes present but holding no valid count (`key=value`): the call's cost is unknown. */
+  invalidCounts: string[];
 }
 
 /** What a reader sees besides the span. */

@@ -9,9 +9,11 @@
 import { ENFORCEMENT_BLOCKED, ERROR_TYPE_ABORTED, ERROR_TYPE_CANCELLED } from 'tokenledger/semconv';
 import type { ExtractedCall } from '../model';
 
-/** The extra the pricer reads on a call: the producer reported no token usage for it. */
+/** The extra the pricer reads on a call: the producer reported no (valid) token usage for it. */
 export interface UsageFlag {
   usageMissing?: boolean;
+  /** Why the usage was invalid (a usage attribute held no token count), for the sender. */
+  invalidUsage?: string;
 }
 
 export function isUsageMissing(

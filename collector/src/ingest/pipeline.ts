@@ -33,8 +33,9 @@ export interface IngestResult {
   aiHttpCalls: AiHttpCall[];
   /** Calls stored unpriced: a model the catalog and overrides do not know, or no usage reported. */
   unpricedCalls: number;
-  /** Spans the decoder rejected (bad ids); for the OTLP partial-success response. */
+  /** Spans the decoder rejected (bad ids or timestamps); for the OTLP partial-success response. */
   rejectedSpans: number;
+  /** Why spans were rejected, and warnings on accepted ones (invalid token counts); '' if none. */
   errorMessage: string;
 }
 
@@ -76,6 +77,7 @@ export function processTraceRequest(
     aiHttpCalls: [...shadow, ...retracted],
     unpricedCalls: unpriced,
     rejectedSpans: req.rejectedSpans,
-    errorMessage: req.errorMessage,
+    // OTLP partial success carries warnings too: rejected_spans 0 with a non-empty error_message.
+    errorMessage: [req.errorMessage, extracted.invalidUsage.message].filter((m) => m !== '').join('; '),
   };
 }

@@ -13,8 +13,10 @@ import {
   isDecimalString,
   normaliseParentId,
   spanIdProblem,
+  startTimeProblem,
   toPrimitive,
   traceIdProblem,
+  wellFormed,
 } from './normalize';
 import type {
   AttrPrimitive,
@@ -92,7 +94,9 @@ function normaliseSpans(spans: unknown[], where: string, rejections: Rejections)
     const problem =
       traceIdProblem(traceId) ||
       spanIdProblem(spanId) ||
-      (start === null ? 'invalid startTimeUnixNano: expected an unsigned integer' : '') ||
+      (start === null
+        ? 'invalid startTimeUnixNano: expected an unsigned integer'
+        : startTimeProblem(start)) ||
       (end === null ? 'invalid endTimeUnixNano: expected an unsigned integer' : '');
     if (problem || start === null || end === null) {
       rejections.reject(`span '${name}' (${sw}): ${problem}`);
@@ -122,23 +126,27 @@ function attrs(list: unknown, where: string): Attributes {
   const out: Attributes = {};
   for (const kv of optArray(list, where)) {
     if (!isObj(kv) || typeof kv.key !== 'string') continue; // a malformed pair loses only itself
-    addAttr(out, kv.key, isObj(kv.value) ? anyValue(kv.value) : undefined);
+    addAttr(out, wellFormed(kv.key), isObj(kv.value) ? anyValue(kv.value) : undefined);
   }
   return out;
 }
 
 function anyValue(v: Obj): AttrValue | undefined {
   const s = field(v, 'stringValue', 'string_value');
-  if (typeof s === 'string') return s;
+  if (typeof s === 'string') return wellFormed(s);
   const b = field(v, 'boolValue', 'bool_value');
   if (typeof b === 'boolean') return b;
   const i = field(v, 'intValue', 'int_value');
   if (typeof i === 'number' || (typeof i === 'string' && /^-?\d+$/.test(i.trim()))) return int64ToAttr(i);
   const d = field(v, 'doubleValue', 'double_value');
   if (typeof d === 'number') return d;
-  if (typeof d === 'string' && d.trim() !== '' && !Number.isNaN(Number(d))) return Number(d);
+  if (typeof d === 'string' && d.trim() !== '') {
+    // The JSON mapping writes non-finite doubles as "NaN", "Infinity", "-Infinity".
+    const n = Number(d);
+    if (!Number.isNaN(n) || d.trim() === 'NaN') return n;
+  }
   const bytes = field(v, 'bytesValue', 'bytes_value');
-  if (typeof bytes === 'string') return bytes;
+  if (typeof bytes === 'string') return wellFormed(bytes);
   const arr = field(v, 'arrayValue', 'array_value');
   if (isObj(arr)) {
     const out: AttrPrimitive[] = [];
@@ -214,7 +222,7 @@ function isObj(v: unknown): v is Obj {
 }
 
 function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
+  return typeof v === 'string' ? wellFormed(v) : '';
 }
 
 function kindOf(v: unknown): string {

@@ -1,7 +1,8 @@
 /**
  * Helpers shared by the protobuf and JSON decoders: id and timestamp validation, int64
- * conversion, and the bookkeeping of spans rejected under OTLP partial success.
+ * conversion, string repair, and the bookkeeping of spans rejected under OTLP partial success.
  */
+import { LATEST_STORED_TIME } from '../storage/time-range';
 import type { AttrPrimitive, AttrValue, Attributes } from './types';
 
 const HEX_32 = /^[0-9a-f]{32}$/;
@@ -47,9 +48,35 @@ export function spanIdProblem(hex: string): string {
   return '';
 }
 
+/** The latest span start stored, in nanoseconds (see storage/time-range). */
+export const LATEST_START_NANOS = `${LATEST_STORED_TIME.getTime()}999999`;
+const LATEST_START = LATEST_STORED_TIME.toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * Why a span's start time cannot be stored, or '' when it can. `nanos` is a decimal string
+ * without leading zeros, as both decoders produce.
+ */
+export function startTimeProblem(nanos: string): string {
+  const late =
+    nanos.length > LATEST_START_NANOS.length ||
+    (nanos.length === LATEST_START_NANOS.length && nanos > LATEST_START_NANOS);
+  return late
+    ? `startTimeUnixNano ${nanos} is after ${LATEST_START}, the latest start time stored (a clock or unit error?)`
+    : '';
+}
+
 /** A parent span id that is not a valid 8-byte id is treated as absent: the span is still usable. */
 export function normaliseParentId(hex: string): string {
   return HEX_16.test(hex) && hex !== ZERO_16 ? hex : '';
+}
+
+/**
+ * The string with lone UTF-16 surrogates replaced by U+FFFD. JSON can carry them (`"\\ud800"`, e.g. an
+ * emoji cut in half by a producer's truncation); ClickHouse refuses such a row, and with it the
+ * whole insert. Protobuf strings are UTF-8 and decode well-formed.
+ */
+export function wellFormed(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed();
 }
 
 export function isDecimalString(s: string): boolean {

@@ -17,6 +17,7 @@ import {
   int64ToAttr,
   normaliseParentId,
   spanIdProblem,
+  startTimeProblem,
   toPrimitive,
   traceIdProblem,
 } from './normalize';
@@ -210,7 +211,7 @@ function readSpan(r: Reader, end: number, out: OtlpSpan[], rejections: Rejection
         r.skipType(t & 7);
     }
   }
-  const problem = traceIdProblem(traceId) || spanIdProblem(spanId);
+  const problem = traceIdProblem(traceId) || spanIdProblem(spanId) || startTimeProblem(startTimeUnixNano);
   if (problem) {
     rejections.reject(`span '${name}': ${problem}`);
     return;

@@ -1,3 +1,5 @@
+import { ClickHouseError } from '@clickhouse/client';
+
 /** A storage operation failed; carries what was being done so logs and 503s say something useful. */
 export class StorageError extends Error {
   constructor(
@@ -10,4 +12,20 @@ export class StorageError extends Error {
     });
     this.name = 'StorageError';
   }
+}
+
+/**
+ * The engine answered and refused the statement (it carries a ClickHouse error code: bad data,
+ * limits), as opposed to not answering at all (connection refused, timeout).
+ */
+export function isRefusedByEngine(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ClickHouseError) return true;
+    // The embedded engine's connection (chdb) builds it from its own copy of the client's common
+    // package: another class of the same shape.
+    if (e.constructor.name === 'ClickHouseError' && typeof (e as { type?: unknown }).type === 'string') {
+      return true;
+    }
+  }
+  return false;
 }

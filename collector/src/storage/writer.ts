@@ -22,13 +22,16 @@
  * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
  * one was stored, the retry finds the stored rows in step 2.
  * `write` resolves only once the rows are inserted (durable), so the HTTP layer acks after it.
+ * Batches are validated upstream so that the engine can store every row; should it still refuse one
+ * (a ClickHouse error, not an engine that is down), the group is written again batch by batch, so
+ * that only the batch holding the row fails, not every batch that waited with it.
  */
 import { createHash } from 'node:crypto';
 import type { AiHttpCall } from '../inventory/model';
 import { insertAiHttpCalls } from '../inventory/store';
 import type { PricedCall } from '../model';
 import type { Storage } from './client';
-import { StorageError } from './errors';
+import { StorageError, isRefusedByEngine } from './errors';
 import { spanKeysWhere } from './span-keys';
 import { CALL_COLUMNS, toCompactRow } from './rows';
 
@@ -41,6 +44,24 @@ export interface WriteResult {
 const LOOKUP_CHUNK = 5_000;
 
 const keyOf = (c: PricedCall): string => c.traceId + c.spanId;
+
+/**
+ * Tells each caller how many of *its* calls were new (`stored`: the keys inserted for them); a span
+ * sent twice in one group counts for the first sender only.
+ */
+function settle(writes: PendingWrite[], stored: Set<string>, claimed = new Set<string>()): void {
+  for (const p of writes) {
+    let inserted = 0;
+    for (const c of p.calls) {
+      const key = keyOf(c);
+      if (stored.has(key) && !claimed.has(key)) {
+        claimed.add(key);
+        inserted++;
+      }
+    }
+    p.resolve({ inserted, duplicates: p.calls.length - inserted });
+  }
+}
 
 /** UTC year*100+month of a span start (nanoseconds since the epoch, decimal string). */
 function monthOf(startTimeUnixNano: string): number {
@@ -149,24 +170,29 @@ export class CallWriter {
           size += next.calls.length;
         }
         this.writing = group;
+        const stored = new Set<string>();
         try {
-          const stored = await this.writeNow(group.flatMap((p) => p.calls));
-          // Each caller learns how many of *its* calls were new; a span sent twice in one group
-          // counts for the first sender only.
+          await this.writeNow(
+            group.flatMap((p) => p.calls),
+            stored,
+          );
+          settle(group, stored);
+        } catch (err) {
+          if (group.length === 1 || !isRefusedByEngine(err)) {
+            for (const p of group) p.reject(err);
+            continue;
+          }
+          // The engine refused a row: write each batch on its own, so that only the one holding
+          // it fails (and is retried by its sender) instead of every batch that waited with it.
           const claimed = new Set<string>();
           for (const p of group) {
-            let inserted = 0;
-            for (const c of p.calls) {
-              const key = keyOf(c);
-              if (stored.has(key) && !claimed.has(key)) {
-                claimed.add(key);
-                inserted++;
-              }
+            try {
+              await this.writeNow(p.calls, stored);
+              settle([p], stored, claimed);
+            } catch (own) {
+              p.reject(own);
             }
-            p.resolve({ inserted, duplicates: p.calls.length - inserted });
           }
-        } catch (err) {
-          for (const p of group) p.reject(err);
         }
       }
     } finally {
@@ -175,8 +201,8 @@ export class CallWriter {
     }
   }
 
-  /** Stores the calls not stored yet; returns the keys inserted now. */
-  private async writeNow(calls: PricedCall[]): Promise<Set<string>> {
+  /** Stores the calls not stored yet, adding the keys it inserts to `stored` as it goes. */
+  private async writeNow(calls: PricedCall[], stored: Set<string>): Promise<void> {
     const byMonth = new Map<number, Map<string, PricedCall>>();
     for (const c of calls) {
       const month = monthOf(c.startTimeUnixNano);
@@ -184,7 +210,6 @@ export class CallWriter {
       if (!group) byMonth.set(month, (group = new Map()));
       group.set(keyOf(c), c);
     }
-    const stored = new Set<string>();
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];
       const { fresh, unsure } = this.splitByMemory(unique);
@@ -205,7 +230,6 @@ export class CallWriter {
         this.remember(c);
       }
     }
-    return stored;
   }
 
   /** Exclusive mode: calls known new without a lookup, and the rest (all of them otherwise). */

@@ -27,7 +27,7 @@ import {
   GEN_AI_OPERATION_EMBEDDINGS,
   GEN_AI_OPERATION_TEXT_COMPLETION,
 } from 'tokenledger/semconv';
-import { boolAttr, hasAny, intAttr, strAttr } from '../attrs';
+import { TokenCounts, boolAttr, hasAny, strAttr } from '../attrs';
 import { normaliseProvider, PROVIDER_ANTHROPIC } from '../providers';
 import type { Reader, SpanContext } from '../reading';
 
@@ -60,29 +60,28 @@ export const readGenAi: Reader = (span, ctx) => {
   }
   if (NON_CALL_OPERATIONS.has(operation)) return 'skip';
   const requestType = strAttr(a, ATTR_LLM_REQUEST_TYPE_OPENLLMETRY);
+  const counts = new TokenCounts(a);
   return {
     convention: 'gen_ai',
     provider,
     operation: operation || OPENLLMETRY_REQUEST_TYPES[requestType] || GEN_AI_OPERATION_CHAT,
     requestModel,
     responseModel,
-    inputTokens: intAttr(a, ATTR_GEN_AI_USAGE_INPUT_TOKENS, ATTR_GEN_AI_USAGE_PROMPT_TOKENS_DEPRECATED) ?? 0,
+    inputTokens: counts.get(ATTR_GEN_AI_USAGE_INPUT_TOKENS, ATTR_GEN_AI_USAGE_PROMPT_TOKENS_DEPRECATED) ?? 0,
     outputTokens:
-      intAttr(a, ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, ATTR_GEN_AI_USAGE_COMPLETION_TOKENS_DEPRECATED) ?? 0,
+      counts.get(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, ATTR_GEN_AI_USAGE_COMPLETION_TOKENS_DEPRECATED) ?? 0,
     cacheReadTokens:
-      intAttr(
-        a,
+      counts.get(
         ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
         ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY,
       ) ?? 0,
     cacheWriteTokens:
-      intAttr(
-        a,
+      counts.get(
         ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
         ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY,
         ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS_ANTHROPIC_SDK,
       ) ?? 0,
-    reasoningTokens: intAttr(a, ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) ?? 0,
+    reasoningTokens: counts.get(ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS) ?? 0,
     streaming:
       boolAttr(
         a,
@@ -92,6 +91,8 @@ export const readGenAi: Reader = (span, ctx) => {
       ) ?? false,
     inputIncludesCache:
       isOpenLit(ctx) && normaliseProvider(provider) === PROVIDER_ANTHROPIC ? false : undefined,
+    // the counts.get() calls above fill it
+    invalidCounts: counts.invalid,
   };
 };
 

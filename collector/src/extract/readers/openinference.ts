@@ -13,7 +13,7 @@ import {
   GEN_AI_OPERATION_CHAT,
   GEN_AI_OPERATION_EMBEDDINGS,
 } from 'tokenledger/semconv';
-import { hasAny, intAttr, strAttr } from '../attrs';
+import { TokenCounts, hasAny, strAttr } from '../attrs';
 import type { Reader } from '../reading';
 
 const TOKEN_KEYS = [ATTR_OI_TOKEN_COUNT_PROMPT, ATTR_OI_TOKEN_COUNT_COMPLETION];
@@ -27,19 +27,22 @@ export const readOpenInference: Reader = (span) => {
   // CHAIN / AGENT / ... spans may roll up their children's counts: only LLM and EMBEDDING bill.
   if (kind !== '' && kind !== 'LLM' && kind !== 'EMBEDDING') return hasTokens ? 'skip' : null;
   if (!hasTokens && model === '') return null;
+  const counts = new TokenCounts(a);
   return {
     convention: 'openinference',
     provider: strAttr(a, ATTR_OI_LLM_PROVIDER, ATTR_OI_LLM_SYSTEM),
     operation: kind === 'EMBEDDING' ? GEN_AI_OPERATION_EMBEDDINGS : GEN_AI_OPERATION_CHAT,
     requestModel: model,
     responseModel: '',
-    inputTokens: intAttr(a, ATTR_OI_TOKEN_COUNT_PROMPT) ?? 0,
-    outputTokens: intAttr(a, ATTR_OI_TOKEN_COUNT_COMPLETION) ?? 0,
-    cacheReadTokens: intAttr(a, ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_READ) ?? 0,
-    cacheWriteTokens: intAttr(a, ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_WRITE) ?? 0,
-    reasoningTokens: intAttr(a, ATTR_OI_TOKEN_COUNT_COMPLETION_REASONING) ?? 0,
+    inputTokens: counts.get(ATTR_OI_TOKEN_COUNT_PROMPT) ?? 0,
+    outputTokens: counts.get(ATTR_OI_TOKEN_COUNT_COMPLETION) ?? 0,
+    cacheReadTokens: counts.get(ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_READ) ?? 0,
+    cacheWriteTokens: counts.get(ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_WRITE) ?? 0,
+    reasoningTokens: counts.get(ATTR_OI_TOKEN_COUNT_COMPLETION_REASONING) ?? 0,
     streaming: false,
     // OpenInference's prompt count is the total; the consistency check in normalise() still applies.
     inputIncludesCache: undefined,
+    // the counts.get() calls above fill it
+    invalidCounts: counts.invalid,
   };
 };

@@ -36,7 +36,7 @@ import {
   GEN_AI_OPERATION_CHAT,
   GEN_AI_OPERATION_EMBEDDINGS,
 } from 'tokenledger/semconv';
-import { hasAny, intAttr, strAttr } from '../attrs';
+import { TokenCounts, hasAny, strAttr } from '../attrs';
 import { normaliseProvider, PROVIDER_ANTHROPIC } from '../providers';
 import type { Reader } from '../reading';
 
@@ -64,6 +64,7 @@ export const readVercelAi: Reader = (span, ctx) => {
   const isEmbed = op.endsWith('.doEmbed');
   const v6 = hasAny(a, V6_DETAIL_KEYS);
   const anthropic = normaliseProvider(provider) === PROVIDER_ANTHROPIC;
+  const counts = new TokenCounts(a);
   return {
     convention: 'vercel_ai',
     provider,
@@ -71,28 +72,28 @@ export const readVercelAi: Reader = (span, ctx) => {
     requestModel: strAttr(a, ATTR_AI_MODEL_ID),
     responseModel: strAttr(a, ATTR_AI_RESPONSE_MODEL, ATTR_GEN_AI_RESPONSE_MODEL),
     inputTokens:
-      intAttr(
-        a,
+      counts.get(
         ATTR_AI_USAGE_INPUT_TOKENS,
         ATTR_AI_USAGE_PROMPT_TOKENS,
         ATTR_GEN_AI_USAGE_INPUT_TOKENS,
         ATTR_AI_USAGE_TOKENS,
       ) ?? 0,
     outputTokens:
-      intAttr(
-        a,
+      counts.get(
         ATTR_AI_USAGE_OUTPUT_TOKENS,
         ATTR_AI_USAGE_COMPLETION_TOKENS,
         ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
       ) ?? 0,
     cacheReadTokens:
-      intAttr(a, ATTR_AI_USAGE_INPUT_CACHE_READ_TOKENS, ATTR_AI_USAGE_CACHED_INPUT_TOKENS) ?? 0,
+      counts.get(ATTR_AI_USAGE_INPUT_CACHE_READ_TOKENS, ATTR_AI_USAGE_CACHED_INPUT_TOKENS) ?? 0,
     cacheWriteTokens:
-      intAttr(a, ATTR_AI_USAGE_INPUT_CACHE_WRITE_TOKENS) ??
+      counts.get(ATTR_AI_USAGE_INPUT_CACHE_WRITE_TOKENS) ??
       (anthropic ? anthropicCacheWrites(a[ATTR_AI_RESPONSE_PROVIDER_METADATA]) : 0),
-    reasoningTokens: intAttr(a, ATTR_AI_USAGE_OUTPUT_REASONING_TOKENS, ATTR_AI_USAGE_REASONING_TOKENS) ?? 0,
+    reasoningTokens: counts.get(ATTR_AI_USAGE_OUTPUT_REASONING_TOKENS, ATTR_AI_USAGE_REASONING_TOKENS) ?? 0,
     streaming: op.endsWith('.doStream'),
     inputIncludesCache: v6 ? true : anthropic ? false : undefined,
+    // the counts.get() calls above fill it
+    invalidCounts: counts.invalid,
   };
 };
 
