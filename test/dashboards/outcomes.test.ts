@@ -134,6 +134,8 @@ describe('POST /v1/outcomes', function () {
       { id: 'x', feature: 'f', outcome: 'o', count: 1.5 },
       { id: 'x', feature: 'f', outcome: 'o', value_usd: '1e3' },
       { id: 'x', feature: 'f', outcome: 'o', time: 'yesterday' },
+      { id: 'x', feature: 'f', outcome: 'o', time: '2400-01-01T00:00:00Z' }, // once wrapped to 2263 or refused
+      { id: 'x', feature: 'f', outcome: 'o', time: '1800-01-01T00:00:00Z' },
       { outcomes: [] },
     ]) {
       const res = await post(bad);
@@ -179,5 +181,17 @@ describe('POST /v1/outcomes', function () {
     // 0.600000000000000002 / 3, truncated to 18 places as Decimal(38, 18) division does.
     assert.ok(new Decimal(checkout.cost_per_outcome_usd as string).eq('0.200000000000000000'));
     assert.ok(new Decimal(checkout.outcome_value_usd as string).eq('69.990000000000000001'));
+  });
+
+  it('stores a text holding a lone UTF-16 surrogate with U+FFFD in its place, not a write refused forever', async () => {
+    // Only JSON escapes can carry one (an emoji cut in half); ClickHouse refuses it in JSON input.
+    const res = await fetch(`${url}/v1/outcomes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST}` },
+      body: '{"id":"cut-\\ud83d","feature":"emoji \\ud83d","outcome":"sent","time":"2026-11-12T09:00:00Z"}',
+    });
+    assert.equal(res.status, 202);
+    const row = (await stored()).find((r) => r.id === 'cut-\ufffd');
+    assert.deepEqual(row && [row.feature, row.outcome], ['emoji \ufffd', 'sent']);
   });
 });

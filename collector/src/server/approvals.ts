@@ -4,6 +4,7 @@ import { requireScope } from '../auth/middleware';
 import type { KeyRing } from '../auth/keys';
 import { ApprovalError } from '../approvals/model';
 import type { ApprovalService } from '../approvals/service';
+import { jsonBody } from './json-body';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -19,7 +20,7 @@ const handle =
 
 export function approvalsRouter(keys: KeyRing, approvals: ApprovalService): express.Router {
   const router = express.Router();
-  const json = express.json({ limit: '64kb' });
+  const json = jsonBody('64kb');
   // Jobs ask with their ingest key; people with theirs.
   const anyKey = requireScope(keys, ['ingest', 'read']);
 

@@ -4,21 +4,17 @@ import type { KeyRing } from '../auth/keys';
 import { requireScope } from '../auth/middleware';
 import { EstimateError, estimateCost, parseEstimateInput } from '../estimate/estimate';
 import type { Pricer } from '../pricing';
+import { jsonBody } from './json-body';
 
 export function estimateRouter(keys: KeyRing, pricer: Pricer): express.Router {
   const router = express.Router();
-  router.post(
-    '/v1/estimate',
-    requireScope(keys, ['ingest', 'read']),
-    express.json({ limit: '4mb' }),
-    (req, res) => {
-      try {
-        res.json(estimateCost(pricer, parseEstimateInput(req.body)));
-      } catch (err) {
-        if (err instanceof EstimateError) res.status(400).json({ error: err.message });
-        else throw err;
-      }
-    },
-  );
+  router.post('/v1/estimate', requireScope(keys, ['ingest', 'read']), jsonBody('4mb'), (req, res) => {
+    try {
+      res.json(estimateCost(pricer, parseEstimateInput(req.body)));
+    } catch (err) {
+      if (err instanceof EstimateError) res.status(400).json({ error: err.message });
+      else throw err;
+    }
+  });
   return router;
 }

@@ -8,6 +8,7 @@ import type { KeyRing } from '../auth/keys';
 import { requireScope } from '../auth/middleware';
 import { LeaseError, type LeaseBook } from '../budgets/leases';
 import { Money } from '../pricing/money';
+import { jsonBody } from './json-body';
 
 const USD = /^\d+(\.\d+)?$/;
 
@@ -37,7 +38,7 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
   router.post(
     '/v1/budgets/leases',
     requireScope(keys, 'ingest'),
-    express.json({ limit: '16kb' }),
+    jsonBody('16kb'),
     async (req: Request, res: Response, next) => {
       try {
         const b = (req.body ?? {}) as Record<string, unknown>;

@@ -9,6 +9,8 @@ import { requireScope } from '../auth/middleware';
 import { Money } from '../pricing/money';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
+import { jsonBody } from './json-body';
+import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../storage/time-range';
 
 export const MAX_OUTCOMES_PER_REQUEST = 10_000;
 const MAX_TEXT = 256;
@@ -60,6 +62,10 @@ export function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
   if (o.time !== undefined) {
     time = new Date(typeof o.time === 'string' ? o.time : NaN);
     if (Number.isNaN(time.getTime())) throw new OutcomeError(`${at}.time must be an ISO 8601 timestamp`);
+    if (!isStorableTime(time))
+      throw new OutcomeError(
+        `${at}.time must be between ${EARLIEST_STORED_TIME.toISOString()} and ${LATEST_STORED_TIME.toISOString()}`,
+      );
   }
   return {
     id: text(o, 'id', at, true),
@@ -90,32 +96,27 @@ export function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
 
 export function outcomesRouter(keys: KeyRing, storage: Storage): express.Router {
   const router = express.Router();
-  router.post(
-    '/v1/outcomes',
-    requireScope(keys, 'ingest'),
-    express.json({ limit: '4mb' }),
-    async (req, res, next) => {
-      let rows: OutcomeRow[];
-      try {
-        rows = parseOutcomes(req.body);
-      } catch (err) {
-        if (err instanceof OutcomeError) {
-          res.status(400).json({ error: err.message });
-          return;
-        }
-        throw err;
+  router.post('/v1/outcomes', requireScope(keys, 'ingest'), jsonBody('4mb'), async (req, res, next) => {
+    let rows: OutcomeRow[];
+    try {
+      rows = parseOutcomes(req.body);
+    } catch (err) {
+      if (err instanceof OutcomeError) {
+        res.status(400).json({ error: err.message });
+        return;
       }
-      try {
-        await storage.client.insert({
-          table: `${storage.database}.outcomes`,
-          values: rows,
-          format: 'JSONEachRow',
-        });
-        res.status(202).json({ accepted: rows.length });
-      } catch (cause) {
-        next(new StorageError('writing outcomes', { cause }));
-      }
-    },
-  );
+      throw err;
+    }
+    try {
+      await storage.client.insert({
+        table: `${storage.database}.outcomes`,
+        values: rows,
+        format: 'JSONEachRow',
+      });
+      res.status(202).json({ accepted: rows.length });
+    } catch (cause) {
+      next(new StorageError('writing outcomes', { cause }));
+    }
+  });
   return router;
 }
