@@ -134,7 +134,8 @@ describe('POST /v1/outcomes', function () {
       { id: 'x', feature: 'f', outcome: 'o', count: 1.5 },
       { id: 'x', feature: 'f', outcome: 'o', value_usd: '1e3' },
       { id: 'x', feature: 'f', outcome: 'o', time: 'yesterday' },
-      { id: 'x', feature: 'f', outcome: 'o', time: '2400-01-01T00:00:00Z' }, // once wrapped to 2263 or refused
+      { id: 'x', feature: 'f', outcome: 'o', time: '+275760-09-13T00:00:00Z' }, // failed the write, 503 forever
+      { id: 'x', feature: 'f', outcome: 'o', time: '2400-01-01T00:00:00Z' },
       { id: 'x', feature: 'f', outcome: 'o', time: '1800-01-01T00:00:00Z' },
       { outcomes: [] },
     ]) {
