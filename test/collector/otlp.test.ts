@@ -340,6 +340,45 @@ describe('OTLP decoding', () => {
     assert.equal(allSpans(req).length, 1);
   });
 
+  it('drops attribute values nested deeper than 32 levels, in both encodings (thousands overflowed the stack)', () => {
+    const depth = 20_000;
+    const json =
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"${'a'.repeat(32)}","spanId":"${'b'.repeat(16)}",` +
+      '"name":"deep","attributes":[{"key":"model","value":{"stringValue":"gpt-4o"}},{"key":"deep","value":' +
+      '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(depth) +
+      '{"stringValue":"x"}' +
+      '}]}}'.repeat(depth) +
+      '}]}]}]}]}';
+    // The same in protobuf: AnyValue.kvlist_value(6) → KeyValueList.values(1) → KeyValue{key(1), value(2)}.
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
+      return [...out, n];
+    };
+    const field = (no: number, payload: Buffer): Buffer =>
+      Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(payload.length)]), payload]);
+    const keyValue = (key: string, value: Buffer): Buffer =>
+      Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
+    let value = field(1, Buffer.from('x'));
+    for (let i = 0; i < depth; i++) value = field(6, field(1, keyValue('k', value)));
+    const span = Buffer.concat([
+      field(1, Buffer.alloc(16, 0xaa)),
+      field(2, Buffer.alloc(8, 0xbb)),
+      field(5, Buffer.from('deep')),
+      field(9, keyValue('model', field(1, Buffer.from('gpt-4o')))),
+      field(9, keyValue('deep', value)),
+    ]);
+    const pb = field(1, field(2, field(2, span)));
+    const kept = [decodeTraceRequest(Buffer.from(json), JSON_CT), decodeTraceRequest(pb, PB)].map((req) => {
+      const [d] = allSpans(req);
+      assert.equal(d!.s.attributes.model, 'gpt-4o'); // the span and its other attributes are kept
+      return String(d!.s.attributes.deep);
+    });
+    assert.equal(kept[0], kept[1]);
+    // The attribute's kvlist (depth 0) and the 32 below it; the last one empty.
+    assert.equal(kept[0], '{"k":'.repeat(32) + '{}' + '}'.repeat(32));
+  });
+
   it('decodes an empty body as an empty request', () => {
     assert.deepEqual(decodeTraceRequest(Buffer.alloc(0), PB), {
       resourceSpans: [],

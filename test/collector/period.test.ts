@@ -45,6 +45,16 @@ describe('report periods (UTC, to exclusive)', () => {
     ]);
     assert.throws(() => resolvePeriod({ period: 'yesterday' }, NOW), /unknown period "yesterday"/);
     assert.throws(() => resolvePeriod({ period: '2026-13' }, NOW), PeriodError);
+    // A year nothing can be stored in is a typo; 0026 was read as 1926.
+    assert.throws(
+      () => resolvePeriod({ period: '0026-11' }, NOW),
+      /invalid year in period "0026-11": use 1970 to 2106/,
+    );
+    assert.throws(() => resolvePeriod({ period: '2206-11' }, NOW), /invalid year/);
+    assert.deepEqual(range({ period: '1970-01' }).slice(1), [
+      '1970-01-01T00:00:00.000Z',
+      '1970-02-01T00:00:00.000Z',
+    ]);
     assert.throws(() => resolvePeriod({ from: '2026-01-01' }, NOW), /together/);
     assert.throws(() => resolvePeriod({ from: '2026-01-02', to: '2026-01-01' }, NOW), /must be after/);
     assert.throws(() => resolvePeriod({ from: 'last tuesday', to: '2026-01-01' }, NOW), /ISO 8601/);

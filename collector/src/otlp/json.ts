@@ -11,6 +11,7 @@ import {
   bytesToHex,
   int64ToAttr,
   isDecimalString,
+  MAX_VALUE_DEPTH,
   normaliseParentId,
   spanIdProblem,
   startTimeProblem,
@@ -131,7 +132,9 @@ function attrs(list: unknown, where: string): Attributes {
   return out;
 }
 
-function anyValue(v: Obj): AttrValue | undefined {
+/** `depth`: how many arrays and kvlists enclose the value (0 for an attribute's own value). */
+function anyValue(v: Obj, depth = 0): AttrValue | undefined {
+  if (depth > MAX_VALUE_DEPTH) return undefined; // the attribute loses only what is deeper
   const s = field(v, 'stringValue', 'string_value');
   if (typeof s === 'string') return wellFormed(s);
   const b = field(v, 'boolValue', 'bool_value');
@@ -153,22 +156,24 @@ function anyValue(v: Obj): AttrValue | undefined {
     for (const el of Array.isArray(arr.values) ? arr.values : []) {
       if (!isObj(el)) continue;
       const kv = field(el, 'kvlistValue', 'kvlist_value');
-      const p = toPrimitive(isObj(kv) ? kvlistObject(kv) : anyValue(el));
+      // An element is one level down; a kvlist element's contents one more (as in protobuf).
+      const p = toPrimitive(isObj(kv) ? kvlistObject(kv, depth + 2) : anyValue(el, depth + 1));
       if (p !== undefined) out.push(p);
     }
     return out;
   }
   const kvl = field(v, 'kvlistValue', 'kvlist_value');
-  if (isObj(kvl)) return JSON.stringify(kvlistObject(kvl));
+  if (isObj(kvl)) return JSON.stringify(kvlistObject(kvl, depth + 1));
   return undefined;
 }
 
-function kvlistObject(kvl: Obj): Obj {
+function kvlistObject(kvl: Obj, depth: number): Obj {
   const obj: Obj = {};
+  if (depth > MAX_VALUE_DEPTH) return obj;
   for (const kv of Array.isArray(kvl.values) ? kvl.values : []) {
     if (!isObj(kv) || typeof kv.key !== 'string' || kv.key === '__proto__' || !isObj(kv.value)) continue;
     const nested = field(kv.value, 'kvlistValue', 'kvlist_value');
-    const inner = isObj(nested) ? kvlistObject(nested) : anyValue(kv.value);
+    const inner = isObj(nested) ? kvlistObject(nested, depth + 1) : anyValue(kv.value, depth);
     if (inner !== undefined) obj[kv.key] = inner;
   }
   return obj;

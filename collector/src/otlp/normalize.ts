@@ -105,6 +105,12 @@ export function int64ToAttr(v: LongLike | number | string): number | string {
   return Number.isSafeInteger(n) ? n : s;
 }
 
+/**
+ * Arrays and kvlists nested deeper than this in an attribute value are dropped (the attribute keeps
+ * the rest): the decoders recurse, and a request nesting thousands of levels overflowed the stack.
+ */
+export const MAX_VALUE_DEPTH = 32;
+
 /** Keys that would alter an object's prototype if assigned; such attributes are dropped. */
 export function isSafeKey(key: string): boolean {
   return key !== '__proto__';

@@ -15,6 +15,7 @@ import {
   Rejections,
   addAttr,
   int64ToAttr,
+  MAX_VALUE_DEPTH,
   normaliseParentId,
   spanIdProblem,
   startTimeProblem,
@@ -66,7 +67,12 @@ function fixed64Field(r: Reader): string {
 /** What an AnyValue holds: a kvlist stays an object here, for its parent to nest or serialise. */
 type RawValue = AttrValue | Record<string, unknown> | undefined;
 
-function readAnyValue(r: Reader, end: number): RawValue {
+/** `depth`: how many arrays and kvlists enclose the value (0 for an attribute's own value). */
+function readAnyValue(r: Reader, end: number, depth: number): RawValue {
+  if (depth > MAX_VALUE_DEPTH) {
+    r.pos = end; // deeper values are dropped: the attribute loses only them, the stack stays bounded
+    return undefined;
+  }
   let value: RawValue;
   while (r.pos < end) {
     const t = r.uint32();
@@ -84,10 +90,10 @@ function readAnyValue(r: Reader, end: number): RawValue {
         value = r.double();
         break;
       case tag(5, LEN):
-        value = readArray(r, endOfField(r));
+        value = readArray(r, endOfField(r), depth + 1);
         break;
       case tag(6, LEN):
-        value = readKeyValues(r, endOfField(r), {}, true);
+        value = readKeyValues(r, endOfField(r), {}, depth + 1);
         break;
       case tag(7, LEN):
         value = Buffer.from(r.bytes()).toString('base64');
@@ -100,12 +106,12 @@ function readAnyValue(r: Reader, end: number): RawValue {
 }
 
 /** ArrayValue: its elements as primitives (nested structures as their JSON text). */
-function readArray(r: Reader, end: number): AttrPrimitive[] {
+function readArray(r: Reader, end: number, depth: number): AttrPrimitive[] {
   const out: AttrPrimitive[] = [];
   while (r.pos < end) {
     const t = r.uint32();
     if (t === tag(1, LEN)) {
-      const p = toPrimitive(readAnyValue(r, endOfField(r)));
+      const p = toPrimitive(readAnyValue(r, endOfField(r), depth));
       if (p !== undefined) out.push(p);
     } else {
       r.skipType(t & 7);
@@ -114,8 +120,11 @@ function readArray(r: Reader, end: number): AttrPrimitive[] {
   return out;
 }
 
-/** One KeyValue into `target`; `nested`: inside a kvlist (kvlists stay objects, any key but __proto__). */
-function readKeyValue(r: Reader, end: number, target: Record<string, unknown>, nested: boolean): void {
+/**
+ * One KeyValue into `target`; `depth` > 0: inside a kvlist (kvlists stay objects, any key but
+ * __proto__), 0: an attribute.
+ */
+function readKeyValue(r: Reader, end: number, target: Record<string, unknown>, depth: number): void {
   let key = '';
   let value: RawValue;
   let hasValue = false;
@@ -124,14 +133,14 @@ function readKeyValue(r: Reader, end: number, target: Record<string, unknown>, n
     if (t === tag(1, LEN)) {
       key = r.string();
     } else if (t === tag(2, LEN)) {
-      value = readAnyValue(r, endOfField(r));
+      value = readAnyValue(r, endOfField(r), depth);
       hasValue = true;
     } else {
       r.skipType(t & 7);
     }
   }
   if (!hasValue || value === undefined) return;
-  if (nested) {
+  if (depth > 0) {
     if (key !== '__proto__') target[key] = value;
     return;
   }
@@ -146,11 +155,11 @@ function readKeyValues(
   r: Reader,
   end: number,
   target: Record<string, unknown>,
-  nested: boolean,
+  depth: number,
 ): Record<string, unknown> {
   while (r.pos < end) {
     const t = r.uint32();
-    if (t === tag(1, LEN)) readKeyValue(r, endOfField(r), target, nested);
+    if (t === tag(1, LEN)) readKeyValue(r, endOfField(r), target, depth);
     else r.skipType(t & 7);
   }
   return target;
@@ -202,7 +211,7 @@ function readSpan(r: Reader, end: number, out: OtlpSpan[], rejections: Rejection
         endTimeUnixNano = fixed64Field(r);
         break;
       case tag(9, LEN):
-        readKeyValue(r, endOfField(r), attributes, false);
+        readKeyValue(r, endOfField(r), attributes, 0);
         break;
       case tag(15, LEN):
         status = readStatus(r, endOfField(r));
@@ -257,7 +266,7 @@ function readResourceSpans(r: Reader, end: number, rejections: Rejections): Otlp
   const scopeSpans: OtlpScopeSpans[] = [];
   while (r.pos < end) {
     const t = r.uint32();
-    if (t === tag(1, LEN)) resource = readKeyValues(r, endOfField(r), {}, false) as Attributes;
+    if (t === tag(1, LEN)) resource = readKeyValues(r, endOfField(r), {}, 0) as Attributes;
     else if (t === tag(2, LEN)) scopeSpans.push(readScopeSpans(r, endOfField(r), rejections));
     else r.skipType(t & 7);
   }

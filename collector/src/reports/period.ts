@@ -1,4 +1,5 @@
 /** Report periods → a UTC [from, to) range. Pure; the clock is a parameter. */
+import { EARLIEST_STORED_TIME, LATEST_STORED_TIME } from '../storage/time-range';
 
 export const NAMED_PERIODS = ['current_month', 'last_month', 'last_7d', 'last_30d'] as const;
 
@@ -18,6 +19,8 @@ export class PeriodError extends Error {
 }
 
 const DAY_MS = 86_400_000;
+const FIRST_YEAR = EARLIEST_STORED_TIME.getUTCFullYear();
+const LAST_YEAR = LATEST_STORED_TIME.getUTCFullYear();
 const startOfDay = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 const monthStart = (year: number, month: number): Date => new Date(Date.UTC(year, month, 1));
 
@@ -54,6 +57,10 @@ export function resolvePeriod(
   if (month) {
     const mm = Number(month[2]);
     if (mm < 1 || mm > 12) throw new PeriodError(`invalid month in period "${period}"`);
+    // Nothing is stored outside these years; and Date.UTC would read 0026 as 1926.
+    const yyyy = Number(month[1]);
+    if (yyyy < FIRST_YEAR || yyyy > LAST_YEAR)
+      throw new PeriodError(`invalid year in period "${period}": use ${FIRST_YEAR} to ${LAST_YEAR}`);
     return { period, from: monthStart(Number(month[1]), mm - 1), to: monthStart(Number(month[1]), mm) };
   }
   throw new PeriodError(`unknown period "${period}": use ${NAMED_PERIODS.join(', ')}, YYYY-MM, or from/to`);
