@@ -192,7 +192,8 @@ describe('POST /v1/outcomes', function () {
       body: '{"id":"cut-\\ud83d","feature":"emoji \\ud83d","outcome":"sent","time":"2026-11-12T09:00:00Z"}',
     });
     assert.equal(res.status, 202);
-    const row = (await stored()).find((r) => r.id === 'cut-\ufffd');
+    const rows: Record<string, unknown>[] = await stored();
+    const row = rows.find((r) => r.id === 'cut-\ufffd');
     assert.deepEqual(row && [row.feature, row.outcome], ['emoji \ufffd', 'sent']);
   });
 });
