@@ -34,7 +34,7 @@ export class Mailer {
 
   constructor(
     private readonly settings: MailSettings,
-    timeouts: Partial<typeof SMTP_TIMEOUTS> = SMTP_TIMEOUTS,
+    timeouts: Partial<typeof SMTP_TIMEOUTS> = {},
   ) {
     this.transport = nodemailer.createTransport({ url: settings.url, ...SMTP_TIMEOUTS, ...timeouts });
   }

@@ -20,6 +20,7 @@ import type { ExtractedCall } from '../model';
 import type { BatchFlag } from '../pricing/batch';
 import type { OtlpSpan, OtlpTraceRequest } from '../otlp/types';
 import { STATUS_CODE_ERROR } from '../otlp/types';
+import { Reasons } from '../otlp/normalize';
 import { strAttr } from './attrs';
 import { attributionOf } from './attribution';
 import { normaliseProvider, providerFromHost } from './providers';
@@ -104,12 +105,8 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
     }
   }
   const { kept, repeats, seen } = dropRepeats(candidates, priorCalls);
-  let invalid = 0;
-  let firstInvalid = '';
-  for (const c of kept) {
-    if (c.invalidUsage === undefined) continue;
-    if (invalid++ === 0) firstInvalid = c.invalidUsage;
-  }
+  const invalid = new Reasons('such call(s)');
+  for (const c of kept) if (c.invalidUsage !== undefined) invalid.add(c.invalidUsage);
   return {
     calls: kept,
     spans,
@@ -117,10 +114,7 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
     genaiSpans,
     nonGenaiSpans: spans - genaiSpans.length,
     seenCalls: seen,
-    invalidUsage: {
-      calls: invalid,
-      message: invalid > 1 ? `${firstInvalid} (and ${invalid - 1} more such call(s))` : firstInvalid,
-    },
+    invalidUsage: { calls: invalid.count, message: invalid.message() },
   };
 }
 

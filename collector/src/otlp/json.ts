@@ -6,7 +6,7 @@
  */
 import { OtlpDecodeError } from './errors';
 import {
-  Rejections,
+  Reasons,
   addAttr,
   bytesToHex,
   int64ToAttr,
@@ -53,7 +53,7 @@ export function decodeJson(body: Buffer | string): OtlpTraceRequest {
   }
   if (!isObj(parsed))
     throw new OtlpDecodeError(`invalid OTLP JSON: expected an object, got ${kindOf(parsed)}`);
-  const rejections = new Rejections();
+  const rejections = new Reasons();
   const rsList = optArray(field(parsed, 'resourceSpans', 'resource_spans'), 'resourceSpans');
   const resourceSpans: OtlpResourceSpans[] = rsList.map((rs, i) => {
     const where = `resourceSpans[${i}]`;
@@ -82,7 +82,7 @@ export function decodeJson(body: Buffer | string): OtlpTraceRequest {
   return { resourceSpans, rejectedSpans: rejections.count, errorMessage: rejections.message() };
 }
 
-function normaliseSpans(spans: unknown[], where: string, rejections: Rejections): OtlpSpan[] {
+function normaliseSpans(spans: unknown[], where: string, rejections: Reasons): OtlpSpan[] {
   const out: OtlpSpan[] = [];
   spans.forEach((raw, k) => {
     const sw = `${where}.spans[${k}]`;
@@ -100,7 +100,7 @@ function normaliseSpans(spans: unknown[], where: string, rejections: Rejections)
         : startTimeProblem(start)) ||
       (end === null ? 'invalid endTimeUnixNano: expected an unsigned integer' : '');
     if (problem || start === null || end === null) {
-      rejections.reject(`span '${name}' (${sw}): ${problem}`);
+      rejections.add(`span '${name}' (${sw}): ${problem}`);
       return;
     }
     const status = field(s, 'status');

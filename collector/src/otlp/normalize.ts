@@ -11,17 +11,21 @@ const ZERO_32 = '0'.repeat(32);
 const ZERO_16 = '0'.repeat(16);
 const DECIMAL = /^\d+$/;
 
-/** Counts spans the decoder dropped and remembers the first reason, for `error_message`. */
-export class Rejections {
+/**
+ * Counts things gone wrong and remembers the first reason, for a partial-success `error_message`:
+ * spans the decoder dropped, calls kept with garbled usage. `what` names the rest.
+ */
+export class Reasons {
   count = 0;
   private firstReason = '';
-  reject(reason: string): void {
+  constructor(private readonly what = 'rejected span(s)') {}
+  add(reason: string): void {
     if (this.count === 0) this.firstReason = reason;
     this.count++;
   }
   message(): string {
     if (this.count === 0) return '';
-    const more = this.count > 1 ? ` (and ${this.count - 1} more rejected span(s))` : '';
+    const more = this.count > 1 ? ` (and ${this.count - 1} more ${this.what})` : '';
     return `${this.firstReason}${more}`;
   }
 }
@@ -49,7 +53,7 @@ export function spanIdProblem(hex: string): string {
 }
 
 /** The latest span start stored, in nanoseconds (see storage/time-range). */
-export const LATEST_START_NANOS = `${LATEST_STORED_TIME.getTime()}999999`;
+const LATEST_START_NANOS = `${LATEST_STORED_TIME.getTime()}999999`;
 const LATEST_START = LATEST_STORED_TIME.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**

@@ -12,7 +12,7 @@
  */
 import * as protobuf from 'protobufjs';
 import {
-  Rejections,
+  Reasons,
   addAttr,
   int64ToAttr,
   MAX_VALUE_DEPTH,
@@ -176,7 +176,7 @@ function readStatus(r: Reader, end: number): { code: number; message: string } {
   return status;
 }
 
-function readSpan(r: Reader, end: number, out: OtlpSpan[], rejections: Rejections): void {
+function readSpan(r: Reader, end: number, out: OtlpSpan[], rejections: Reasons): void {
   let traceId = '';
   let spanId = '';
   let parentSpanId = '';
@@ -222,7 +222,7 @@ function readSpan(r: Reader, end: number, out: OtlpSpan[], rejections: Rejection
   }
   const problem = traceIdProblem(traceId) || spanIdProblem(spanId) || startTimeProblem(startTimeUnixNano);
   if (problem) {
-    rejections.reject(`span '${name}': ${problem}`);
+    rejections.add(`span '${name}': ${problem}`);
     return;
   }
   out.push({
@@ -249,7 +249,7 @@ function readScope(r: Reader, end: number): { name: string; version: string } {
   return scope;
 }
 
-function readScopeSpans(r: Reader, end: number, rejections: Rejections): OtlpScopeSpans {
+function readScopeSpans(r: Reader, end: number, rejections: Reasons): OtlpScopeSpans {
   let scope = { name: '', version: '' };
   const spans: OtlpSpan[] = [];
   while (r.pos < end) {
@@ -261,7 +261,7 @@ function readScopeSpans(r: Reader, end: number, rejections: Rejections): OtlpSco
   return { scope, spans };
 }
 
-function readResourceSpans(r: Reader, end: number, rejections: Rejections): OtlpResourceSpans {
+function readResourceSpans(r: Reader, end: number, rejections: Reasons): OtlpResourceSpans {
   let resource: Attributes = {};
   const scopeSpans: OtlpScopeSpans[] = [];
   while (r.pos < end) {
@@ -277,7 +277,7 @@ function readResourceSpans(r: Reader, end: number, rejections: Rejections): Otlp
 export function readTraceRequest(body: Uint8Array): OtlpTraceRequest {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const r = protobuf.Reader.create(buf) as Reader;
-  const rejections = new Rejections();
+  const rejections = new Reasons();
   const resourceSpans: OtlpResourceSpans[] = [];
   while (r.pos < r.len) {
     const t = r.uint32();

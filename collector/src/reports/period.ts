@@ -61,7 +61,7 @@ export function resolvePeriod(
     const yyyy = Number(month[1]);
     if (yyyy < FIRST_YEAR || yyyy > LAST_YEAR)
       throw new PeriodError(`invalid year in period "${period}": use ${FIRST_YEAR} to ${LAST_YEAR}`);
-    return { period, from: monthStart(Number(month[1]), mm - 1), to: monthStart(Number(month[1]), mm) };
+    return { period, from: monthStart(yyyy, mm - 1), to: monthStart(yyyy, mm) };
   }
   throw new PeriodError(`unknown period "${period}": use ${NAMED_PERIODS.join(', ')}, YYYY-MM, or from/to`);
 }

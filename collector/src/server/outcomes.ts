@@ -9,8 +9,8 @@ import { requireScope } from '../auth/middleware';
 import { Money } from '../pricing/money';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
-import { jsonBody } from './json-body';
 import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../storage/time-range';
+import { jsonBody } from './json-body';
 
 export const MAX_OUTCOMES_PER_REQUEST = 10_000;
 const MAX_TEXT = 256;
