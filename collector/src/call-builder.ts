@@ -41,6 +41,7 @@ export function callToPrice(
     outputTokens: 0,
     cacheReadTokens: 0,
     cacheWriteTokens: 0,
+    cacheWrite1hTokens: 0,
     reasoningTokens: 0,
     streaming: false,
     errorType: '',

@@ -33,6 +33,8 @@ export interface ExtractedCall {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** The part of cacheWriteTokens written to a 1-hour cache (≤ cacheWriteTokens). */
+  cacheWrite1hTokens: number;
   reasoningTokens: number;
   streaming: boolean;
   errorType: string; // '' when the call succeeded

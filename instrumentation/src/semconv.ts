@@ -117,6 +117,14 @@ export const ATTR_TL_ENFORCEMENT = 'tokenledger.enforcement';
 export const ATTR_TL_ORIGINAL_MODEL = 'tokenledger.original_model';
 /** The policy (its name in the policy file) that blocked, downgraded or clamped the call. */
 export const ATTR_TL_POLICY = 'tokenledger.policy';
+/**
+ * The part of gen_ai.usage.cache_creation.input_tokens written to a 1-hour cache (Anthropic's
+ * `usage.cache_creation.ephemeral_1h_input_tokens`, Bedrock's `cacheDetails` with ttl 1h): Claude
+ * bills it at 2× input, the 5-minute writes at 1.25×. The semantic conventions have no TTL split;
+ * absent means 0.
+ */
+export const ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS =
+  'tokenledger.usage.cache_creation_1h.input_tokens';
 export const ENFORCEMENT_ALLOWED = 'allowed';
 export const ENFORCEMENT_BLOCKED = 'blocked';
 export const ENFORCEMENT_DOWNGRADED = 'downgraded';

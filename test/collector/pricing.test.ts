@@ -40,6 +40,29 @@ describe('pricing', () => {
     assert.equal(p.pricedProvider, 'anthropic');
   });
 
+  it('claude-sonnet-4-5: 1-hour cache writes at $6 / M, the other writes at $3.75 / M', () => {
+    // 1000 in = 100 plain + 100 cache read + 800 cache write, of which 600 to the 1-hour cache; 100 out.
+    // 100 × 3 + 100 × 0.30 + 200 × 3.75 + 600 × 6 = 300 + 30 + 750 + 3600 = 4680 µ$ in; 100 × 15 = 1500 µ$ out.
+    const p = pricer.price(
+      call({
+        provider: 'anthropic',
+        requestModel: 'claude-sonnet-4-5',
+        inputTokens: 1000,
+        cacheReadTokens: 100,
+        cacheWriteTokens: 800,
+        cacheWrite1hTokens: 600,
+        outputTokens: 100,
+      }),
+    );
+    assert.equal(p.inputCostUsd, '0.00468');
+    assert.equal(p.costUsd, '0.00618');
+    // A model without a 1-hour price (gpt-4o has no cache-write price at all) bills them as the rest.
+    const plain = pricer.price(
+      call({ inputTokens: 1000, cacheWriteTokens: 800, cacheWrite1hTokens: 600, outputTokens: 100 }),
+    );
+    assert.equal(plain.costUsd, pricer.price(call({ inputTokens: 1000, outputTokens: 100 })).costUsd);
+  });
+
   it('keeps an unknown model, unpriced', () => {
     const c = call({ provider: 'acme', requestModel: 'acme-llm-9000', inputTokens: 5, outputTokens: 5 });
     const p = pricer.price(c);
@@ -174,11 +197,39 @@ describe('pricing', () => {
     assert.equal(p.price(call({ requestModel: 'acme-cheap', inputTokens: 1000 })).costUsd, '0.0005');
   });
 
+  it('prices 1-hour cache writes from an override that names them', () => {
+    const p = new Pricer({
+      overrides: [
+        {
+          model: 'house-claude',
+          input_mtok: 2,
+          output_mtok: 10,
+          cache_write_mtok: '2.5',
+          cache_write_1h_mtok: 4,
+        },
+      ],
+    });
+    const c = p.price(
+      call({
+        provider: 'acme',
+        requestModel: 'house-claude',
+        inputTokens: 1000,
+        cacheWriteTokens: 500,
+        cacheWrite1hTokens: 200,
+      }),
+    );
+    assert.equal(c.costUsd, '0.00255'); // 500×2 + 300×2.5 + 200×4 per million
+  });
+
   it('rejects invalid overrides with a clear message', () => {
     assert.throws(() => new Pricer({ overrides: [{ model: 'gpt-4o', discount: 1.5 }] }), PriceOverrideError);
     assert.throws(
       () => new Pricer({ overrides: [{ model: 'x', input_mtok: 'cheap' }] }),
       /price override for 'x': input_mtok is not a number: cheap/,
+    );
+    assert.throws(
+      () => new Pricer({ overrides: [{ model: 'x', input_mtok: 1, cache_write_1h_mtok: 2 }] }),
+      /price override for 'x': cache_write_1h_mtok needs cache_write_mtok/,
     );
   });
 
@@ -200,11 +251,13 @@ describe('pricing', () => {
       inputTokens: 123_457,
       cacheReadTokens: 20_001,
       cacheWriteTokens: 3_003,
+      cacheWrite1hTokens: 1_001,
       outputTokens: 4_567,
       reasoningTokens: 0,
     };
     const at = new Date('2025-09-01T12:00:00Z');
     let checked = 0;
+    let oneHourPriced = 0;
     for (const providerId of [
       'openai',
       'anthropic',
@@ -222,6 +275,7 @@ describe('pricing', () => {
             input_tokens: usage.inputTokens,
             cache_read_tokens: usage.cacheReadTokens,
             cache_write_tokens: usage.cacheWriteTokens,
+            cache_write_1h_tokens: usage.cacheWrite1hTokens,
             output_tokens: usage.outputTokens,
           },
           model.id,
@@ -236,7 +290,8 @@ describe('pricing', () => {
             ...usage,
           }),
         );
-        if (ours.pricedModel !== model.id) continue; // model-only matching landed elsewhere
+        // Model-only matching landed elsewhere (another model, or the same id at another provider).
+        if (ours.pricedModel !== model.id || ours.pricedProvider !== provider.id) continue;
         assert.deepEqual(priceAt(model, at), lib.model_price);
         const diff = Math.abs(Number(ours.costUsd) - lib.total_price);
         assert.ok(
@@ -244,9 +299,11 @@ describe('pricing', () => {
           `${providerId}/${model.id}: ${ours.costUsd} vs ${lib.total_price}`,
         );
         checked++;
+        if (lib.model_price.cache_write_1h_mtok !== undefined) oneHourPriced++;
       }
     }
     assert.ok(checked > 100, `only ${checked} models compared`);
+    assert.ok(oneHourPriced > 10, `only ${oneHourPriced} models with a 1-hour cache-write price compared`);
   });
 
   it('prices a decoded OTLP request end to end, fast', () => {

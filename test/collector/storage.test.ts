@@ -77,6 +77,43 @@ describe('storage (embedded ClickHouse)', () => {
     );
   });
 
+  it('stores the 1-hour cache writes; a database from before 0010 gains the column, its rows reading 0', async () => {
+    const old = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    await migrate(
+      old,
+      all.filter((m) => m.version < 10),
+    );
+    await old.client.command({
+      query: `INSERT INTO ${old.database}.llm_calls (trace_id, span_id, start_time, cache_write_tokens)
+              VALUES ('old', 'old', '2026-11-15 00:00:00', 800)`,
+    });
+    assert.deepEqual(await migrate(old, all), [10]);
+    const claude = pricer.price(
+      extractedCall({
+        spanId: 'c'.repeat(16),
+        startTimeUnixNano: nanos(NOW),
+        provider: 'anthropic',
+        requestModel: 'claude-sonnet-4-5',
+        inputTokens: 1000,
+        cacheWriteTokens: 800,
+        cacheWrite1hTokens: 600,
+        outputTokens: 100,
+      }),
+    );
+    await new CallWriter(old).write([claude]);
+    const rs = await old.client.query({
+      query: `SELECT span_id, cache_write_tokens, cache_write_1h_tokens, toString(cost_usd) AS cost
+              FROM ${old.database}.llm_calls ORDER BY span_id`,
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await rs.json(), [
+      // 200 × 3 + 200 × 3.75 + 600 × 6 + 100 × 15 = 6450 µ$
+      { span_id: 'c'.repeat(16), cache_write_tokens: 800, cache_write_1h_tokens: 600, cost: '0.00645' },
+      { span_id: 'old', cache_write_tokens: 800, cache_write_1h_tokens: 0, cost: '0' },
+    ]);
+  });
+
   it('splits migration files into statements without comment lines', () => {
     assert.deepEqual(splitStatements('-- c\nCREATE A;\n\nCREATE B (x;y);\n'), ['CREATE A', 'CREATE B (x;y)']);
   });

@@ -98,6 +98,7 @@ export function seedCalls(count = 400): SeedCall[] {
       output_tokens: blocked ? 0 : 10 + Math.floor(rand() * 2000),
       cache_read_tokens: blocked ? 0 : Math.floor(rand() * (input / 2)),
       cache_write_tokens: 0,
+      cache_write_1h_tokens: 0,
       reasoning_tokens: 0,
       streaming: 0,
       error_type: !blocked && rand() < 0.08 ? 'timeout' : '',

@@ -68,11 +68,12 @@ interface RunSetup {
   /** One-shot steps for the fake, queued before the run. */
   steps?: AnthropicStep[];
   model?: string;
+  usage?: AnthropicUsage;
 }
 
 async function run(variant: AppVariant, scenario: string, setup: RunSetup = {}): Promise<AppRun> {
   fake.reset();
-  fake.setUsage(USAGE);
+  fake.setUsage(setup.usage ?? USAGE);
   fake.setBatchResults(BATCH_RESULTS);
   for (const step of setup.steps ?? []) fake.script(step);
   sink.reset();
@@ -292,6 +293,21 @@ describe('tokenledger Anthropic instrumentation (child processes)', function () 
       calls.map((c) => c.costUsd),
       ['0.00525', '0.00225'],
     );
+  });
+
+  it('1-hour cache writes: recorded on the span and priced at their own rate, plain and streamed', async () => {
+    // Of the 3000 cache writes, 2000 go to the 1-hour cache: $6 / M instead of $3.75 / M.
+    // 1234 × 3 + 20000 × 0.30 + 1000 × 3.75 + 2000 × 6 + 567 × 15 = 3702 + 6000 + 3750 + 12000 + 8505 = 33957 µ$
+    const usage = { ...USAGE, cacheWrite1h: 2000 };
+    for (const scenario of ['create', 'create-stream']) {
+      await run(VARIANTS[0]!, scenario, { usage });
+      const [s] = await ourSpans(1);
+      assert.equal(s!.attributes['gen_ai.usage.cache_creation.input_tokens'], 3000, scenario);
+      assert.equal(s!.attributes['tokenledger.usage.cache_creation_1h.input_tokens'], 2000, scenario);
+      const [call] = pricedCallsFrom(sink);
+      assert.deepEqual([call!.cacheWriteTokens, call!.cacheWrite1hTokens], [3000, 2000], scenario);
+      assert.equal(call!.costUsd, '0.033957', scenario);
+    }
   });
 
   it('claude-3-5-haiku with cache reads and writes: exact dollars', async () => {

@@ -70,10 +70,14 @@ function env(): Record<string, string | undefined> {
   };
 }
 
-async function run(variant: AppVariant, scenario: string, opts: RunOptions = {}): Promise<AppRun> {
+async function run(
+  variant: AppVariant,
+  scenario: string,
+  opts: RunOptions & { claudeUsage?: BedrockFakeUsage } = {},
+): Promise<AppRun> {
   fake.reset();
   fake.setUsage(PLAIN_USAGE);
-  for (const m of [CLAUDE, CLAUDE_US, CLAUDE_ARN]) fake.setUsage(CLAUDE_USAGE, m);
+  for (const m of [CLAUDE, CLAUDE_US, CLAUDE_ARN]) fake.setUsage(opts.claudeUsage ?? CLAUDE_USAGE, m);
   sink.reset();
   return runOk(variant, scenario, { ...opts, env: { ...env(), ...opts.env } });
 }
@@ -216,6 +220,22 @@ describe('tokenledger AWS Bedrock instrumentation (child processes)', function (
       assert.deepEqual(r.lines, [{ event: { messageStart: { role: 'assistant' } } }, { done: true }]);
       const [s] = await spans(1);
       assertErrorSpan(s, 'cancelled');
+    });
+
+    it('1-hour cache writes from Converse cacheDetails and Anthropic bodies, plain and streamed', async () => {
+      // 400 of the 500 cache writes with a 1-hour TTL. The aws catalog has no 1-hour price for
+      // Claude 3.5 Sonnet, so they cost what the other cache writes cost, as genai-prices bills them.
+      await run(v, 'all', { claudeUsage: { ...CLAUDE_USAGE, cacheWrite1h: 400 } });
+      const claude = (await spans(6)).slice(0, 4);
+      for (const s of claude) {
+        assert.equal(s.attributes['gen_ai.usage.cache_creation.input_tokens'], 500, s.name);
+        assert.equal(s.attributes['tokenledger.usage.cache_creation_1h.input_tokens'], 400, s.name);
+      }
+      const priced = pricedCallsFrom(sink).filter((c) => c.cacheWriteTokens > 0);
+      assert.deepEqual(
+        priced.map((c) => [c.cacheWriteTokens, c.cacheWrite1hTokens, c.costUsd]),
+        Array(4).fill([500, 400, CLAUDE_COST]),
+      );
     });
 
     it('the callback form of send() and the aggregated BedrockRuntime client are metered', async () => {

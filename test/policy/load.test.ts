@@ -103,6 +103,15 @@ describe('policy file: validation with lines, fields and hints', () => {
     assert.match(team.message, /a value or a list of values/);
   });
 
+  it('refuses a 1-hour cache-write price without the other cache-write price', () => {
+    const yaml =
+      'version: 1\npolicies: []\npricing:\n  overrides:\n    - { model: house-llm, input_mtok: 1, cache_write_1h_mtok: 2 }\n';
+    const p = problemAt(problemsOf(yaml), 'pricing.overrides[0].cache_write_1h_mtok');
+    assert.equal(p.message, 'cache_write_1h_mtok needs cache_write_mtok');
+    assert.equal(p.line, 5);
+    assert.match(p.hint ?? '', /5-minute/);
+  });
+
   it('reports YAML syntax errors and duplicate keys with their line', () => {
     const dupKey = problemsOf('version: 1\npolicies: []\npolicies: []\n');
     assert.equal(dupKey[0]!.line, 3);
@@ -145,7 +154,7 @@ policies:
 pricing:
   overrides:
     - { provider: openai, model: gpt-4o, discount: 0.15 }
-    - { model: house-llm, input_mtok: 0.2, output_mtok: 0.6, cache_read_mtok: 0.05, cache_write_mtok: 0.25 }
+    - { model: house-llm, input_mtok: 0.2, output_mtok: 0.6, cache_read_mtok: 0.05, cache_write_mtok: 0.25, cache_write_1h_mtok: 0.4 }
 `;
     const result = parsePolicy(full);
     assert.deepEqual(result.ok ? [] : result.problems, []);

@@ -4,6 +4,7 @@ import { parsePolicy } from '../../collector/src/policy/load';
 import { PolicyPricer } from '../../collector/src/policy/pricing';
 import { modelPrices } from '../../collector/src/policy/prices';
 import { Pricer } from '../../collector/src/pricing';
+import { costPico, picoToUsd, unitPrices } from '../../instrumentation/src/guard/prices';
 import { extractedCall } from '../support/calls';
 
 const POLICY = `
@@ -82,5 +83,40 @@ describe('pricing overrides from the policy file', () => {
       discounted.cache_read_mtok && new Decimal(discounted.cache_read_mtok).lt(discounted.input_mtok),
     );
     assert.equal(Object.keys(prices).length, 2, 'an unknown model has no price entry');
+  });
+
+  it("publishes Claude's 1-hour cache-write price; the guard then costs a call as the collector does", () => {
+    const sonnet = modelPrices(listPricer, [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }])[
+      'anthropic/claude-sonnet-4-5'
+    ]!;
+    assert.deepEqual(sonnet, {
+      input_mtok: '3',
+      output_mtok: '15',
+      cache_read_mtok: '0.3',
+      cache_write_mtok: '3.75',
+      cache_write_1h_mtok: '6',
+    });
+    // gpt-4o prices no cache writes: nothing to publish for them.
+    const gpt = modelPrices(listPricer, [{ provider: 'openai', model: 'gpt-4o' }])['openai/gpt-4o']!;
+    assert.equal(gpt.cache_write_1h_mtok, undefined);
+
+    const usage = { inputTokens: 1000, cacheReadTokens: 100, cacheWriteTokens: 800, cacheWrite1hTokens: 600 };
+    const collector = listPricer.price(
+      extractedCall({
+        provider: 'anthropic',
+        requestModel: 'claude-sonnet-4-5',
+        outputTokens: 100,
+        ...usage,
+      }),
+    );
+    const guard = costPico(unitPrices(sonnet)!, {
+      input: usage.inputTokens,
+      output: 100,
+      cacheRead: usage.cacheReadTokens,
+      cacheWrite: usage.cacheWriteTokens,
+      cacheWrite1h: usage.cacheWrite1hTokens,
+    });
+    assert.equal(picoToUsd(guard), collector.costUsd);
+    assert.equal(collector.costUsd, '0.00618');
   });
 });

@@ -31,6 +31,8 @@ export interface AnthropicUsage {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /** The part of cacheWrite written to the 1-hour cache (the rest goes to the 5-minute one). */
+  cacheWrite1h?: number;
 }
 
 export const DEFAULT_ANTHROPIC_USAGE: AnthropicUsage = { input: 25, output: 9, cacheRead: 0, cacheWrite: 0 };
@@ -87,7 +89,10 @@ function usageJSON(u: AnthropicUsage, output: number): Record<string, unknown> {
     input_tokens: u.input,
     cache_creation_input_tokens: u.cacheWrite,
     cache_read_input_tokens: u.cacheRead,
-    cache_creation: { ephemeral_5m_input_tokens: u.cacheWrite, ephemeral_1h_input_tokens: 0 },
+    cache_creation: {
+      ephemeral_5m_input_tokens: u.cacheWrite - (u.cacheWrite1h ?? 0),
+      ephemeral_1h_input_tokens: u.cacheWrite1h ?? 0,
+    },
     output_tokens: output,
     service_tier: 'standard',
   };

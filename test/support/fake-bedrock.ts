@@ -32,6 +32,11 @@ export interface BedrockFakeUsage {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /**
+   * The part of cacheWrite written with a 1-hour TTL. When given, the TTL split is reported as
+   * Bedrock does (Converse `cacheDetails`, Anthropic bodies' `cache_creation`); otherwise it is not.
+   */
+  cacheWrite1h?: number;
 }
 
 export const DEFAULT_BEDROCK_USAGE: BedrockFakeUsage = { input: 25, output: 10, cacheRead: 0, cacheWrite: 0 };
@@ -239,13 +244,22 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
   };
 }
 
-function converseUsage(u: BedrockFakeUsage): Record<string, number> {
+function converseUsage(u: BedrockFakeUsage): Record<string, unknown> {
   return {
     inputTokens: u.input,
     outputTokens: u.output,
     totalTokens: u.input + u.output + u.cacheRead + u.cacheWrite,
     cacheReadInputTokens: u.cacheRead,
     cacheWriteInputTokens: u.cacheWrite,
+    ...(u.cacheWrite1h === undefined
+      ? {}
+      : {
+          // Sorted 1h before 5m, only the TTLs written to, as the service answers.
+          cacheDetails: [
+            { ttl: '1h', inputTokens: u.cacheWrite1h },
+            { ttl: '5m', inputTokens: u.cacheWrite - u.cacheWrite1h },
+          ].filter((d) => d.inputTokens > 0),
+        }),
   };
 }
 
@@ -270,11 +284,19 @@ function converseStreamEvents(u: BedrockFakeUsage): Uint8Array[] {
   ];
 }
 
-function anthropicUsage(u: BedrockFakeUsage): Record<string, number> {
+function anthropicUsage(u: BedrockFakeUsage): Record<string, unknown> {
   return {
     input_tokens: u.input,
     cache_creation_input_tokens: u.cacheWrite,
     cache_read_input_tokens: u.cacheRead,
+    ...(u.cacheWrite1h === undefined
+      ? {}
+      : {
+          cache_creation: {
+            ephemeral_5m_input_tokens: u.cacheWrite - u.cacheWrite1h,
+            ephemeral_1h_input_tokens: u.cacheWrite1h,
+          },
+        }),
     output_tokens: u.output,
   };
 }

@@ -152,6 +152,7 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & U
     outputTokens: tokens.outputTokens,
     cacheReadTokens: tokens.cacheReadTokens,
     cacheWriteTokens: tokens.cacheWriteTokens,
+    cacheWrite1hTokens: tokens.cacheWrite1hTokens,
     reasoningTokens: tokens.reasoningTokens,
     streaming: r.streaming,
     errorType: strAttr(a, ATTR_ERROR_TYPE) || (span.status.code === STATUS_CODE_ERROR ? '_OTHER' : ''),
@@ -174,7 +175,12 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & U
 
 type Tokens = Pick<
   ExtractedCall,
-  'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'reasoningTokens'
+  | 'inputTokens'
+  | 'outputTokens'
+  | 'cacheReadTokens'
+  | 'cacheWriteTokens'
+  | 'cacheWrite1hTokens'
+  | 'reasoningTokens'
 >;
 
 /**
@@ -199,6 +205,8 @@ export function normaliseTokens(r: Reading, fromTokenledger: boolean): Tokens {
     outputTokens: r.outputTokens,
     cacheReadTokens: r.cacheReadTokens,
     cacheWriteTokens: r.cacheWriteTokens,
+    // A part cannot exceed its whole: an inconsistent span is priced as if all its writes were 1-hour ones.
+    cacheWrite1hTokens: Math.min(r.cacheWrite1hTokens, r.cacheWriteTokens),
     reasoningTokens: r.reasoningTokens,
   };
 }

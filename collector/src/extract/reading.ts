@@ -13,6 +13,8 @@ export interface Reading {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** The part of cacheWriteTokens written to a 1-hour cache (priced higher where the catalog says so). */
+  cacheWrite1hTokens: number;
   reasoningTokens: number;
   streaming: boolean;
   /**

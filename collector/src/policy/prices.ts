@@ -13,6 +13,8 @@ export interface ModelPrices {
   output_mtok: string;
   cache_read_mtok?: string;
   cache_write_mtok?: string;
+  /** Writes to a 1-hour cache, where they cost more than other cache writes. */
+  cache_write_1h_mtok?: string;
 }
 
 const SAMPLE_TOKENS = 1000;
@@ -39,6 +41,11 @@ export function modelPrices(
     const output = perMtok({ outputTokens: SAMPLE_TOKENS })!;
     const cacheRead = perMtok({ inputTokens: SAMPLE_TOKENS, cacheReadTokens: SAMPLE_TOKENS })!;
     const cacheWrite = perMtok({ inputTokens: SAMPLE_TOKENS, cacheWriteTokens: SAMPLE_TOKENS })!;
+    const cacheWrite1h = perMtok({
+      inputTokens: SAMPLE_TOKENS,
+      cacheWriteTokens: SAMPLE_TOKENS,
+      cacheWrite1hTokens: SAMPLE_TOKENS,
+    })!;
     // '*': a custom price for any provider (an override without one), e.g. a self-hosted model.
     const key = `${provider || input.priced.pricedProvider || '*'}/${model}`;
     out[key] = {
@@ -47,6 +54,7 @@ export function modelPrices(
       // Only where the model prices cached tokens differently from plain input.
       ...(cacheRead.value !== input.value ? { cache_read_mtok: cacheRead.value } : {}),
       ...(cacheWrite.value !== input.value ? { cache_write_mtok: cacheWrite.value } : {}),
+      ...(cacheWrite1h.value !== cacheWrite.value ? { cache_write_1h_mtok: cacheWrite1h.value } : {}),
     };
   }
   return out;

@@ -71,6 +71,12 @@ function describe(e: ErrorObject, segments: Array<string | number>, locate: Loca
         };
       return { ...at(segments), message: `missing required key '${key}'` };
     }
+    case 'dependencies':
+      return {
+        ...at([...segments, String(params.property)], 'key'),
+        message: `${String(params.property)} needs ${String(params.missingProperty)}`,
+        hint: 'cache_write_1h_mtok prices the 1-hour cache writes; cache_write_mtok the other (5-minute) ones',
+      };
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const guess = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
@@ -90,7 +96,7 @@ function describe(e: ErrorObject, segments: Array<string | number>, locate: Loca
         return {
           ...at(segments),
           message: 'an override needs a discount or a price',
-          hint: 'discount: 0.15, or input_mtok / output_mtok / cache_read_mtok / cache_write_mtok in USD per million tokens',
+          hint: 'discount: 0.15, or input_mtok / output_mtok / cache_read_mtok / cache_write_mtok / cache_write_1h_mtok in USD per million tokens',
         };
       return {
         ...at(segments),

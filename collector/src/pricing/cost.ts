@@ -7,7 +7,8 @@
  * cache reads, cache writes, output, reasoning) that reduces exactly to:
  *   input_mtok        × (input − cache_read if cache_read_mtok is priced − cache_write if cache_write_mtok is)
  *   cache_read_mtok   × cache_read
- *   cache_write_mtok  × cache_write
+ *   cache_write_mtok  × (cache_write − cache_write_1h if cache_write_1h_mtok is priced)
+ *   cache_write_1h_mtok × cache_write_1h   (writes to a 1-hour cache; priced only beside cache_write_mtok)
  *   output_mtok       × (output − reasoning if output_reasoning_mtok is priced)
  *   output_reasoning_mtok × reasoning
  *   requests_kcount   / 1000 per call
@@ -38,6 +39,8 @@ export interface CompiledPrice {
   input?: Rate;
   cacheRead?: Rate;
   cacheWrite?: Rate;
+  /** Writes to a 1-hour cache; without it they cost cacheWrite, as in the library. */
+  cacheWrite1h?: Rate;
   output?: Rate;
   outputReasoning?: Rate;
   perRequest?: Rate;
@@ -48,6 +51,8 @@ export interface TokenUsage {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** The part of cacheWriteTokens written to a 1-hour cache. */
+  cacheWrite1hTokens: number;
   reasoningTokens: number;
 }
 
@@ -78,6 +83,7 @@ export function compileModelPrice(p: ModelPrice, factor: Money): CompiledPrice {
     input: compileRate(p.input_mtok, factor),
     cacheRead: compileRate(p.cache_read_mtok, factor),
     cacheWrite: compileRate(p.cache_write_mtok, factor),
+    cacheWrite1h: compileRate(p.cache_write_1h_mtok, factor),
     output: compileRate(p.output_mtok, factor),
     outputReasoning: compileRate(p.output_reasoning_mtok, factor),
     perRequest: compileRate(p.requests_kcount, factor, 1000),
@@ -99,6 +105,8 @@ function charge(rate: Rate | undefined, tokens: number, totalInput: number): Mon
 export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
   const cacheRead = p.cacheRead ? u.cacheReadTokens : 0;
   const cacheWrite = p.cacheWrite ? u.cacheWriteTokens : 0;
+  // The library requires cache_write_mtok beside cache_write_1h_mtok (the 1-hour unit's ancestor).
+  const cacheWrite1h = p.cacheWrite && p.cacheWrite1h ? Math.min(u.cacheWrite1hTokens, cacheWrite) : 0;
   // Clamped: extraction guarantees input ≥ its cached parts, but a buggy span must not go negative.
   const uncached = Math.max(0, u.inputTokens - cacheRead - cacheWrite);
   const reasoning = p.outputReasoning ? u.reasoningTokens : 0;
@@ -107,7 +115,8 @@ export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
 
   const input = charge(p.input, uncached, total)
     .plus(charge(p.cacheRead, cacheRead, total))
-    .plus(charge(p.cacheWrite, cacheWrite, total));
+    .plus(charge(p.cacheWrite, cacheWrite - cacheWrite1h, total))
+    .plus(charge(p.cacheWrite1h, cacheWrite1h, total));
   const output = charge(p.output, plainOutput, total).plus(charge(p.outputReasoning, reasoning, total));
   const perRequest = p.perRequest ? rateAt(p.perRequest, total) : ZERO;
   return { input, output, total: input.plus(output).plus(perRequest) };

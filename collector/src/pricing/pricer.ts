@@ -26,6 +26,8 @@ export interface PriceOverride {
   output_mtok?: string | number;
   cache_read_mtok?: string | number;
   cache_write_mtok?: string | number;
+  /** Writes to a 1-hour cache; needs cache_write_mtok (the other cache writes). */
+  cache_write_1h_mtok?: string | number;
 }
 
 export class PriceOverrideError extends Error {
@@ -158,9 +160,18 @@ function compileOverride(o: PriceOverride): CompiledOverride {
     );
   }
   const factor = ONE.minus(new Money(d));
-  const hasCustom = [o.input_mtok, o.output_mtok, o.cache_read_mtok, o.cache_write_mtok].some(
-    (v) => v !== undefined,
-  );
+  const hasCustom = [
+    o.input_mtok,
+    o.output_mtok,
+    o.cache_read_mtok,
+    o.cache_write_mtok,
+    o.cache_write_1h_mtok,
+  ].some((v) => v !== undefined);
+  if (o.cache_write_1h_mtok !== undefined && o.cache_write_mtok === undefined) {
+    throw new PriceOverrideError(
+      `price override for '${o.model}': cache_write_1h_mtok needs cache_write_mtok (the price of the other cache writes)`,
+    );
+  }
   let custom: CompiledPrice | null = null;
   if (hasCustom) {
     const rate = (field: string, v: string | number | undefined) => {
@@ -185,6 +196,7 @@ function compileOverride(o: PriceOverride): CompiledOverride {
       output: rate('output_mtok', o.output_mtok),
       cacheRead: rate('cache_read_mtok', o.cache_read_mtok),
       cacheWrite: rate('cache_write_mtok', o.cache_write_mtok),
+      cacheWrite1h: rate('cache_write_1h_mtok', o.cache_write_1h_mtok),
     };
   }
   return {
@@ -231,6 +243,7 @@ function withPrice(
     outputTokens: c.outputTokens,
     cacheReadTokens: c.cacheReadTokens,
     cacheWriteTokens: c.cacheWriteTokens,
+    cacheWrite1hTokens: c.cacheWrite1hTokens,
     reasoningTokens: c.reasoningTokens,
     streaming: c.streaming,
     errorType: c.errorType,

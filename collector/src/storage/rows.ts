@@ -16,6 +16,7 @@ export interface CallRow {
   output_tokens: number;
   cache_read_tokens: number;
   cache_write_tokens: number;
+  cache_write_1h_tokens: number;
   reasoning_tokens: number;
   streaming: number;
   error_type: string;
@@ -93,6 +94,7 @@ export const CALL_COLUMNS = [
   'output_tokens',
   'cache_read_tokens',
   'cache_write_tokens',
+  'cache_write_1h_tokens',
   'reasoning_tokens',
   'streaming',
   'error_type',
@@ -137,6 +139,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.outputTokens,
     c.cacheReadTokens,
     c.cacheWriteTokens,
+    c.cacheWrite1hTokens,
     c.reasoningTokens,
     c.streaming ? 1 : 0,
     c.errorType,

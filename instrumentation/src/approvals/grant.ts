@@ -22,6 +22,7 @@ import {
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_TL_APPROVAL_ID,
+  ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
 } from '../semconv';
 import { getApproval, type Approval } from './client';
 import { picoToUsd, usdToPico } from './money';
@@ -95,6 +96,7 @@ function onEnded(span: Span): void {
     output: num(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS),
     cacheRead: num(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
     cacheWrite: num(ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+    cacheWrite1h: num(ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS),
   };
   if (model === '' || usage.input + usage.output === 0) return;
   void unitPrices(model, provider).then((p) => {

@@ -28,7 +28,13 @@ export function toUnitPrices(mtok: UnitPricesMtok): UnitPrices | undefined {
   const output = perToken(mtok.output);
   if (input === undefined || output === undefined) return undefined;
   // The estimate has no cache-write price: the catalog bills cache writes at least at input.
-  return { input, output, cacheRead: perToken(mtok.cached_input) ?? input, cacheWrite: input };
+  return {
+    input,
+    output,
+    cacheRead: perToken(mtok.cached_input) ?? input,
+    cacheWrite: input,
+    cacheWrite1h: input,
+  };
 }
 
 /** Records prices learnt from an estimate, under each provider name the calls may carry. */

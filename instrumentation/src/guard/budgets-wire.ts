@@ -23,6 +23,7 @@ export interface PriceView {
   output_mtok: string | number;
   cache_read_mtok?: string | number | null;
   cache_write_mtok?: string | number | null;
+  cache_write_1h_mtok?: string | number | null;
 }
 
 export interface BudgetsResponse {

@@ -23,6 +23,7 @@ import {
   ATTR_TL_ENFORCEMENT,
   ATTR_TL_ORIGINAL_MODEL,
   ATTR_TL_POLICY,
+  ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
   ENFORCEMENT_ALLOWED,
   ENFORCEMENT_BLOCKED,
   ENFORCEMENT_CLAMPED,
@@ -292,6 +293,7 @@ export class GuardEngine implements Guard {
       output: num(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS),
       cacheRead: num(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
       cacheWrite: num(ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+      cacheWrite1h: num(ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS),
     };
     if (sent !== undefined && usage.input + usage.output > 0)
       this.estimator.observe(sent, usage.input, usage.output);

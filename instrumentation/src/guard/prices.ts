@@ -13,6 +13,8 @@ export interface UnitPrices {
   output: bigint;
   cacheRead: bigint;
   cacheWrite: bigint;
+  /** Writes to a 1-hour cache (= cacheWrite where the model does not price them apart). */
+  cacheWrite1h: bigint;
 }
 
 export interface TokenUsage {
@@ -21,6 +23,8 @@ export interface TokenUsage {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /** The part of cacheWrite written to a 1-hour cache. */
+  cacheWrite1h?: number;
 }
 
 const PER_MTOK = 1_000_000n;
@@ -42,22 +46,26 @@ export function unitPrices(view: PriceView): UnitPrices | undefined {
   const input = perToken(view.input_mtok);
   const output = perToken(view.output_mtok);
   if (input === undefined || output === undefined) return undefined;
+  const cacheWrite = perToken(view.cache_write_mtok) ?? input;
   return {
     input,
     output,
     cacheRead: perToken(view.cache_read_mtok) ?? input,
-    cacheWrite: perToken(view.cache_write_mtok) ?? input,
+    cacheWrite,
+    cacheWrite1h: perToken(view.cache_write_1h_mtok) ?? cacheWrite,
   };
 }
 
 export function costPico(p: UnitPrices, u: TokenUsage): bigint {
   const cacheRead = Math.min(u.cacheRead, u.input);
   const cacheWrite = Math.min(u.cacheWrite, u.input - cacheRead);
+  const cacheWrite1h = Math.min(u.cacheWrite1h ?? 0, cacheWrite);
   const plain = u.input - cacheRead - cacheWrite;
   return (
     BigInt(plain) * p.input +
     BigInt(cacheRead) * p.cacheRead +
-    BigInt(cacheWrite) * p.cacheWrite +
+    BigInt(cacheWrite - cacheWrite1h) * p.cacheWrite +
+    BigInt(cacheWrite1h) * p.cacheWrite1h +
     BigInt(u.output) * p.output
   );
 }
@@ -91,6 +99,7 @@ export class PriceBook {
             output: p.output > top.output ? p.output : top.output,
             cacheRead: p.cacheRead > top.cacheRead ? p.cacheRead : top.cacheRead,
             cacheWrite: p.cacheWrite > top.cacheWrite ? p.cacheWrite : top.cacheWrite,
+            cacheWrite1h: p.cacheWrite1h > top.cacheWrite1h ? p.cacheWrite1h : top.cacheWrite1h,
           }
         : p;
     }

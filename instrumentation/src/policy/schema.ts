@@ -170,13 +170,17 @@ export const POLICY_SCHEMA = {
         output_mtok: USD_PER_MTOK,
         cache_read_mtok: USD_PER_MTOK,
         cache_write_mtok: USD_PER_MTOK,
+        cache_write_1h_mtok: USD_PER_MTOK,
       },
+      // A 1-hour cache write is a kind of cache write: its price refines cache_write_mtok (as in the catalog).
+      dependencies: { cache_write_1h_mtok: ['cache_write_mtok'] },
       anyOf: [
         { required: ['discount'] },
         { required: ['input_mtok'] },
         { required: ['output_mtok'] },
         { required: ['cache_read_mtok'] },
         { required: ['cache_write_mtok'] },
+        { required: ['cache_write_1h_mtok'] },
       ],
     },
   },

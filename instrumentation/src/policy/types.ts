@@ -90,6 +90,8 @@ export interface PricingOverride {
   output_mtok?: number;
   cache_read_mtok?: number;
   cache_write_mtok?: number;
+  /** Writes to a 1-hour cache (Anthropic's extended TTL); needs cache_write_mtok. */
+  cache_write_1h_mtok?: number;
 }
 
 export interface PolicyFile {

@@ -38,6 +38,7 @@ export const readOpenInference: Reader = (span) => {
     outputTokens: counts.get(ATTR_OI_TOKEN_COUNT_COMPLETION) ?? 0,
     cacheReadTokens: counts.get(ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_READ) ?? 0,
     cacheWriteTokens: counts.get(ATTR_OI_TOKEN_COUNT_PROMPT_CACHE_WRITE) ?? 0,
+    cacheWrite1hTokens: 0,
     reasoningTokens: counts.get(ATTR_OI_TOKEN_COUNT_COMPLETION_REASONING) ?? 0,
     streaming: false,
     // OpenInference's prompt count is the total; the consistency check in normalise() still applies.

@@ -89,6 +89,7 @@ export const readVercelAi: Reader = (span, ctx) => {
     cacheWriteTokens:
       counts.get(ATTR_AI_USAGE_INPUT_CACHE_WRITE_TOKENS) ??
       (anthropic ? anthropicCacheWrites(a[ATTR_AI_RESPONSE_PROVIDER_METADATA]) : 0),
+    cacheWrite1hTokens: 0,
     reasoningTokens: counts.get(ATTR_AI_USAGE_OUTPUT_REASONING_TOKENS, ATTR_AI_USAGE_REASONING_TOKENS) ?? 0,
     streaming: op.endsWith('.doStream'),
     inputIncludesCache: v6 ? true : anthropic ? false : undefined,

@@ -18,6 +18,7 @@ import {
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
+  ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
   ERROR_TYPE_ABORTED,
   ERROR_TYPE_OTHER,
   GEN_AI_OPERATION_CHAT,
@@ -103,6 +104,7 @@ function count(v: unknown): number | undefined {
 /**
  * Usage attributes from an Anthropic usage object. Anthropic's `input_tokens` EXCLUDES cache reads
  * and cache writes; the span contract's `gen_ai.usage.input_tokens` is the total, so they are added.
+ * Writes to the 1-hour cache cost more than 5-minute ones, so their share is recorded when non-zero.
  */
 export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | undefined): void {
   if (usage === null || typeof usage !== 'object') return;
@@ -115,6 +117,8 @@ export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | 
   }
   if (cacheRead !== undefined) attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cacheRead;
   if (cacheWrite !== undefined) attrs[ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cacheWrite;
+  const cacheWrite1h = count(usage.cache_creation?.ephemeral_1h_input_tokens);
+  if (cacheWrite1h) attrs[ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS] = cacheWrite1h;
   if (output !== undefined) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = output;
   if (typeof usage.service_tier === 'string')
     attrs[ATTR_ANTHROPIC_RESPONSE_SERVICE_TIER] = usage.service_tier;

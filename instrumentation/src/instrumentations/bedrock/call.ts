@@ -169,6 +169,7 @@ function mergeUsageMissing(into: BedrockUsage, from: BedrockUsage | undefined): 
   into.output ??= from.output;
   into.cacheRead ??= from.cacheRead;
   into.cacheWrite ??= from.cacheWrite;
+  into.cacheWrite1h ??= from.cacheWrite1h;
 }
 
 /** Stop reasons of an InvokeModel body or stream chunk, by model family. */

@@ -10,6 +10,7 @@ import {
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
 } from '../../semconv';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -21,6 +22,8 @@ export interface BedrockUsage {
   output?: number;
   cacheRead?: number;
   cacheWrite?: number;
+  /** The part of cacheWrite written with a 1-hour TTL (billed higher than 5-minute writes). */
+  cacheWrite1h?: number;
 }
 
 function num(v: unknown): number | undefined {
@@ -34,6 +37,7 @@ export function mergeUsage(into: BedrockUsage, from: BedrockUsage | undefined): 
   if (from.output !== undefined) into.output = from.output;
   if (from.cacheRead !== undefined) into.cacheRead = from.cacheRead;
   if (from.cacheWrite !== undefined) into.cacheWrite = from.cacheWrite;
+  if (from.cacheWrite1h !== undefined) into.cacheWrite1h = from.cacheWrite1h;
 }
 
 function usageOrUndefined(u: BedrockUsage): BedrockUsage | undefined {
@@ -45,7 +49,10 @@ function usageOrUndefined(u: BedrockUsage): BedrockUsage | undefined {
     : u;
 }
 
-/** Converse / ConverseStream `usage` (TokenUsage): inputTokens, outputTokens, cache*InputTokens. */
+/**
+ * Converse / ConverseStream `usage` (TokenUsage): inputTokens, outputTokens, cache*InputTokens, and
+ * `cacheDetails` ([{ ttl: '5m' | '1h', inputTokens }]) splitting the cache writes by TTL.
+ */
 export function converseUsage(u: AnyRecord | undefined): BedrockUsage | undefined {
   if (u === null || typeof u !== 'object') return undefined;
   return usageOrUndefined({
@@ -53,12 +60,24 @@ export function converseUsage(u: AnyRecord | undefined): BedrockUsage | undefine
     output: num(u.outputTokens),
     cacheRead: num(u.cacheReadInputTokens),
     cacheWrite: num(u.cacheWriteInputTokens),
+    cacheWrite1h: oneHourWrites(u.cacheDetails),
   });
+}
+
+function oneHourWrites(details: unknown): number | undefined {
+  if (!Array.isArray(details)) return undefined;
+  let total: number | undefined;
+  for (const d of details) {
+    const n = d?.ttl === '1h' ? num(d.inputTokens) : undefined;
+    if (n !== undefined) total = (total ?? 0) + n;
+  }
+  return total;
 }
 
 /**
  * An InvokeModel response body (or one decoded stream chunk), by model family:
- *   Anthropic   usage.{input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens},
+ *   Anthropic   usage.{input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+ *               cache_creation.ephemeral_1h_input_tokens},
  *               message_start → message.usage, message_delta → usage
  *   Amazon Nova usage (stream: metadata.usage).{inputTokens, outputTokens, cacheReadInputTokenCount, cacheWriteInputTokenCount}
  *   OpenAI-style (Mistral chat, AI21, DeepSeek, gpt-oss) usage.{prompt_tokens, completion_tokens}
@@ -83,6 +102,7 @@ export function bodyUsage(body: AnyRecord | undefined): BedrockUsage | undefined
         num(usage.cache_creation_input_tokens) ??
         num(usage.cacheWriteInputTokenCount) ??
         num(usage.cacheWriteInputTokens),
+      cacheWrite1h: num(usage.cache_creation?.ephemeral_1h_input_tokens),
     });
   }
   const titanIn = num(body.inputTextTokenCount);
@@ -144,4 +164,5 @@ export function setUsageAttributes(attrs: Attributes, u: BedrockUsage): void {
   if (u.output !== undefined) attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = u.output;
   if (u.cacheRead !== undefined) attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = u.cacheRead;
   if (u.cacheWrite !== undefined) attrs[ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = u.cacheWrite;
+  if (u.cacheWrite1h) attrs[ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS] = u.cacheWrite1h;
 }
