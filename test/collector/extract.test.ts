@@ -96,48 +96,42 @@ describe('GenAI call extraction', () => {
     });
   });
 
+  /** Our Anthropic span: 1000 tokens in (total), 100 out, with the given cache attributes. */
+  const ourClaudeSpan = (cache: Attributes): SpanSpec => ({
+    name: 'chat claude',
+    scope: 'tokenledger',
+    attributes: {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'anthropic',
+      'gen_ai.request.model': 'claude-sonnet-4-5',
+      'gen_ai.usage.input_tokens': 1000,
+      'gen_ai.usage.output_tokens': 100,
+      ...cache,
+    },
+  });
+
   it('takes our Anthropic spans as totals, even when the input looks small', () => {
     const c = one(
       {},
-      {
-        name: 'chat claude',
-        scope: 'tokenledger',
-        attributes: {
-          'gen_ai.operation.name': 'chat',
-          'gen_ai.provider.name': 'anthropic',
-          'gen_ai.request.model': 'claude-sonnet-4-5',
-          'gen_ai.usage.input_tokens': 1000,
-          'gen_ai.usage.output_tokens': 100,
-          'gen_ai.usage.cache_read.input_tokens': 100,
-          'gen_ai.usage.cache_creation.input_tokens': 200,
-        },
-      },
+      ourClaudeSpan({
+        'gen_ai.usage.cache_read.input_tokens': 100,
+        'gen_ai.usage.cache_creation.input_tokens': 200,
+      }),
     );
     assert.deepEqual(tokens(c), { input: 1000, output: 100, cacheRead: 100, cacheWrite: 200, reasoning: 0 });
   });
 
   it('reads the 1-hour share of the cache writes, never more than the writes', () => {
-    const span = (oneHour: number): SpanSpec => ({
-      name: 'chat claude',
-      scope: 'tokenledger',
-      attributes: {
-        'gen_ai.operation.name': 'chat',
-        'gen_ai.provider.name': 'anthropic',
-        'gen_ai.request.model': 'claude-sonnet-4-5',
-        'gen_ai.usage.input_tokens': 1000,
-        'gen_ai.usage.output_tokens': 100,
-        'gen_ai.usage.cache_creation.input_tokens': 800,
-        'tokenledger.usage.cache_creation_1h.input_tokens': oneHour,
-      },
-    });
+    const writes = { 'gen_ai.usage.cache_creation.input_tokens': 800 };
+    const span = (oneHour: number) =>
+      ourClaudeSpan({ ...writes, 'tokenledger.usage.cache_creation_1h.input_tokens': oneHour });
     const c = one({}, span(600));
     assert.deepEqual([c.cacheWriteTokens, c.cacheWrite1hTokens], [800, 600]);
     // An inconsistent span: the part is capped at its whole (priced as all 1-hour writes).
     const capped = one({}, span(5000));
     assert.deepEqual([capped.cacheWriteTokens, capped.cacheWrite1hTokens], [800, 800]);
     // Without the attribute (every other producer) there are no 1-hour writes.
-    const { 'tokenledger.usage.cache_creation_1h.input_tokens': _, ...without } = span(0).attributes!;
-    const none = one({}, { ...span(0), attributes: without });
+    const none = one({}, ourClaudeSpan(writes));
     assert.deepEqual([none.cacheWriteTokens, none.cacheWrite1hTokens], [800, 0]);
   });
 

@@ -8,6 +8,17 @@ import { protobufBody, recordSpans } from './otlp-helpers';
 
 describe('pricing', () => {
   const pricer = new Pricer();
+  /** claude-sonnet-4-5, 1000 tokens in and 100 out, with the cache parts given. */
+  const sonnet = (cache: Parameters<typeof call>[0]) =>
+    pricer.price(
+      call({
+        provider: 'anthropic',
+        requestModel: 'claude-sonnet-4-5',
+        inputTokens: 1000,
+        outputTokens: 100,
+        ...cache,
+      }),
+    );
 
   it('gpt-4o: 1000 in / 200 out = $0.0045 exactly', () => {
     const p = pricer.price(call({ inputTokens: 1000, outputTokens: 200 }));
@@ -25,16 +36,7 @@ describe('pricing', () => {
   });
 
   it('claude-sonnet-4-5: 1000 in (100 cache read, 200 cache write) + 100 out = $0.00438', () => {
-    const p = pricer.price(
-      call({
-        provider: 'anthropic',
-        requestModel: 'claude-sonnet-4-5',
-        inputTokens: 1000,
-        cacheReadTokens: 100,
-        cacheWriteTokens: 200,
-        outputTokens: 100,
-      }),
-    );
+    const p = sonnet({ cacheReadTokens: 100, cacheWriteTokens: 200 });
     assert.equal(p.costUsd, '0.00438');
     assert.equal(p.inputCostUsd, '0.00288');
     assert.equal(p.pricedProvider, 'anthropic');
@@ -43,17 +45,7 @@ describe('pricing', () => {
   it('claude-sonnet-4-5: 1-hour cache writes at $6 / M, the other writes at $3.75 / M', () => {
     // 1000 in = 100 plain + 100 cache read + 800 cache write, of which 600 to the 1-hour cache; 100 out.
     // 100 × 3 + 100 × 0.30 + 200 × 3.75 + 600 × 6 = 300 + 30 + 750 + 3600 = 4680 µ$ in; 100 × 15 = 1500 µ$ out.
-    const p = pricer.price(
-      call({
-        provider: 'anthropic',
-        requestModel: 'claude-sonnet-4-5',
-        inputTokens: 1000,
-        cacheReadTokens: 100,
-        cacheWriteTokens: 800,
-        cacheWrite1hTokens: 600,
-        outputTokens: 100,
-      }),
-    );
+    const p = sonnet({ cacheReadTokens: 100, cacheWriteTokens: 800, cacheWrite1hTokens: 600 });
     assert.equal(p.inputCostUsd, '0.00468');
     assert.equal(p.costUsd, '0.00618');
     // A model without a 1-hour price (gpt-4o has no cache-write price at all) bills them as the rest.
