@@ -4,7 +4,7 @@
  * exit, returns unused budget slices. Never throws.
  */
 import { diag } from '@opentelemetry/api';
-import { envPositiveNumber } from '../env';
+import { envPositiveNumber, envString } from '../env';
 import { onSpanEnded } from '../exit-flush';
 import { GuardEngine } from './engine';
 import { setGuard } from './hook';
@@ -13,7 +13,7 @@ const INSTALLED = Symbol.for('tokenledger.guard');
 
 export function installGuard(): GuardEngine | undefined {
   try {
-    if ((process.env.TOKENLEDGER_GUARD ?? '').trim().toLowerCase() === 'off') return undefined;
+    if (envString('TOKENLEDGER_GUARD')?.toLowerCase() === 'off') return undefined;
     const g = globalThis as Record<symbol, GuardEngine | undefined>;
     if (g[INSTALLED]) return g[INSTALLED];
     const refreshMs = envPositiveNumber('TOKENLEDGER_GUARD_REFRESH_MS');

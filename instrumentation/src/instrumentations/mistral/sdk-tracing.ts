@@ -7,13 +7,14 @@
  * call once. Otherwise no context is entered (see the OpenAI patch for why that matters).
  * `dedicated` telemetry exports to Mistral, not here, and is left alone.
  */
+import { envString } from '../../env';
 import type { AnyRecord } from './utils';
 
 export const MISTRAL_SDK_TELEMETRY_ENV = 'MISTRAL_SDK_TELEMETRY';
 
 /** Read once: the SDK reads it when a client makes its first request. */
 export function telemetryEnvIsGlobal(): boolean {
-  return (process.env[MISTRAL_SDK_TELEMETRY_ENV] ?? '').trim().toLowerCase() === 'global';
+  return envString(MISTRAL_SDK_TELEMETRY_ENV)?.toLowerCase() === 'global';
 }
 
 export function sdkTracingOn(subSdk: unknown, envGlobal: boolean): boolean {

@@ -10,6 +10,7 @@
  */
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
+import { envString } from '../../env';
 import { createPatchedMethod, type PatchOptions } from './patch';
 import { OpenAIOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
@@ -58,7 +59,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
   }
 
   private options(): PatchOptions {
-    const env = (process.env.TOKENLEDGER_OPENAI_STREAM_USAGE ?? '').trim().toLowerCase();
+    const env = envString('TOKENLEDGER_OPENAI_STREAM_USAGE')?.toLowerCase();
     return {
       tracer: () => callTracer(this.tracer),
       injectStreamUsage: this.getConfig().injectStreamUsage ?? !(env === 'false' || env === '0'),
