@@ -8,10 +8,14 @@ import { createRequire, register } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-/** Packages imported from ESM that tokenledger's instrumentations patch. */
-function hookedModules(): string[] {
+/** Packages (and files inside them) imported from ESM that tokenledger's instrumentations patch. */
+function hookedModules(): Array<string | RegExp> {
   try {
-    return (require('./instrumentations/modules.js') as { HOOKED_MODULES: string[] }).HOOKED_MODULES;
+    const m = require('./instrumentations/modules.js') as {
+      HOOKED_MODULES: string[];
+      HOOKED_FILES: RegExp[];
+    };
+    return [...m.HOOKED_MODULES, ...m.HOOKED_FILES];
   } catch {
     return ['openai'];
   }

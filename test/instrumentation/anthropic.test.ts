@@ -261,6 +261,23 @@ describe('tokenledger Anthropic instrumentation (child processes)', function () 
         assert.equal(pricedCallsFrom(sink).length, 1);
       });
 
+      if (variant.label.includes('1.x')) {
+        it('message threads: a sent turn, a streamed turn and a streaming tool runner are each one priced call', async () => {
+          // A streamed turn is parsed by the thread itself, from the raw response of our create().
+          await runCompared(variant, 'thread');
+          const spans = await ourSpans(3);
+          assert.deepEqual(
+            spans.map((s) => s.attributes),
+            [chatAttrs(1, false), chatAttrs(2, true), chatAttrs(3, true)],
+          );
+          const calls = pricedCallsFrom(sink);
+          assert.deepEqual(
+            calls.map((c) => [c.source, c.costUsd]),
+            [1, 2, 3].map(() => [SCOPE, SONNET_4_COST]),
+          );
+        });
+      }
+
       it('batch results: one span per succeeded result, marked with the batch id; read twice, counted once', async () => {
         const r = await runCompared(variant, 'batch');
         assert.equal(r.lines.length, 1 + BATCH_RESULTS.length);

@@ -10,3 +10,9 @@ export const HOOKED_MODULES: string[] = [
   '@mistralai/mistralai',
   '@aws-sdk/client-bedrock-runtime',
 ];
+
+/**
+ * Files inside those packages that an instrumentation patches too; the import hook only sees a
+ * relative import of one when its resolved URL is listed (a pattern, as the hook allows).
+ */
+export const HOOKED_FILES: RegExp[] = [/\/@anthropic-ai\/sdk\/core\/streaming\.mjs$/];

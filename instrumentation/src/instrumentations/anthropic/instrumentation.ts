@@ -8,11 +8,15 @@
  *   Anthropic.Beta.Messages.prototype.create            the same for `client.beta.messages`
  *   Anthropic.Messages.Batches.prototype.results        one span per succeeded batch result
  *   Anthropic.Beta.Messages.Batches.prototype.results   the same for beta batches
+ *   Stream.fromSSEResponse (core/streaming)              reports the Stream of a turn a message thread
+ *                                                       parses on its own (`beta.messages.thread()`
+ *                                                       `.stream()`, streaming tool runners)
  * The classes are statics of the exported Anthropic class in both builds.
  */
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
   isWrapped,
 } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
@@ -20,6 +24,7 @@ import { createPatchedResults } from './batch';
 import { createPatchedCreate } from './patch';
 import type { AnyRecord } from './usage';
 import { callTracer } from '../shared/deferred-span';
+import { onStreamFromResponse } from '../shared/api-promise';
 
 export const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
 /** Tested on 0.137 and 1.12; older 0.x releases are not verified, so not patched. */
@@ -57,8 +62,40 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
             // ignore
           }
         },
+        ['js', 'mjs'].map(
+          (ext) =>
+            new InstrumentationNodeModuleFile(
+              `${ANTHROPIC_MODULE}/core/streaming.${ext}`,
+              SUPPORTED_VERSIONS,
+              (streaming: unknown) => this.patchStreaming(streaming),
+              (streaming: unknown) => this.unpatchStreaming(streaming),
+            ),
+        ),
       ),
     ];
+  }
+
+  /** The SDK's Stream class, whose static fromSSEResponse every SSE response goes through. */
+  private streamClass(streaming: unknown): AnyRecord | undefined {
+    const Stream = (streaming as AnyRecord | undefined)?.Stream as AnyRecord | undefined;
+    return typeof Stream?.fromSSEResponse === 'function' ? Stream : undefined;
+  }
+
+  private patchStreaming(streaming: unknown): unknown {
+    try {
+      const Stream = this.streamClass(streaming);
+      if (Stream && !isWrapped(Stream.fromSSEResponse)) {
+        this._wrap(Stream, 'fromSSEResponse', (original: Method) => wrapFromSSEResponse(original));
+      }
+    } catch (err) {
+      this._diag.error('failed to patch @anthropic-ai/sdk streaming', err);
+    }
+    return streaming;
+  }
+
+  private unpatchStreaming(streaming: unknown): void {
+    const Stream = this.streamClass(streaming);
+    if (Stream && isWrapped(Stream.fromSSEResponse)) this._unwrap(Stream, 'fromSSEResponse');
   }
 
   private targets(moduleExports: unknown): Target[] {
@@ -97,4 +134,16 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
       }
     }
   }
+}
+
+function wrapFromSSEResponse(original: Method): Method {
+  return function fromSSEResponse(this: unknown, ...args: unknown[]): unknown {
+    const stream = original.apply(this, args);
+    try {
+      onStreamFromResponse(args[0], stream);
+    } catch {
+      // never throw into the app
+    }
+    return stream;
+  };
 }

@@ -3,9 +3,14 @@
  * APIPromise. The app keeps that very object (so `.withResponse()`, `.asResponse()` and `_thenUnwrap`
  * chains keep working); the call is observed at:
  *   - `responsePromise` rejection: HTTP errors (after the SDK's retries), network errors, aborts;
- *   - its own `parseResponse` (replaced on the instance, called by parse(), withResponse() and every
- *     `_thenUnwrap` derived from it): the parsed body, or the Stream;
- *   - `asResponse()` without parsing: the call ends with what the request said.
+ *   - its own `parseResponse` (replaced on the instance, called by parse(), withResponse() and, in
+ *     openai 4–6 and @anthropic-ai/sdk, every `_thenUnwrap` derived from it): the parsed body, or
+ *     the Stream;
+ *   - the transform of every `_thenUnwrap` (the SDK helpers' way to derive a promise; newer SDKs
+ *     derive it without calling our parseResponse): the same, whichever comes first;
+ *   - `asResponse()` without parsing: the call ends with what the request said;
+ *   - `_responseProps()`, the raw response a helper parses through an APIPromise of its own: the
+ *     Stream the SDK makes from it (the SDK's `Stream.fromSSEResponse` is patched to report it).
  */
 import type { Context } from '@opentelemetry/api';
 import { callSdk, observeSettled } from './sdk-call';
@@ -57,6 +62,18 @@ export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
   const parseResponse = p.parseResponse as Method | undefined;
   if (typeof parseResponse === 'function' && responsePromise && typeof responsePromise.then === 'function') {
     responsePromise.then(undefined, (err: unknown) => call.fail(err));
+    // Reached by our parseResponse and by every `_thenUnwrap` transform: whichever sees the
+    // parsed body (or the Stream) first reports it, once.
+    let reported = false;
+    const parsed = (v: unknown): void => {
+      if (reported) return;
+      reported = true;
+      try {
+        call.onParsed(v);
+      } catch {
+        // never throw into the app
+      }
+    };
     p.parseResponse = function (this: unknown, ...a: unknown[]): unknown {
       call.parseStarted = true;
       let out: unknown;
@@ -68,26 +85,11 @@ export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
       }
       // Observed on a branch, registered before the SDK chains on it (so a Stream is instrumented
       // before the app can read it): the app's chain is no longer than without tokenledger.
-      observeSettled(
-        out,
-        (v) => call.onParsed(v),
-        (err) => call.fail(err),
-      );
+      observeSettled(out, parsed, (err) => call.fail(err));
       return out;
     };
-    const asResponse = p.asResponse as Method | undefined;
-    if (typeof asResponse === 'function') {
-      p.asResponse = function (this: unknown, ...a: unknown[]): unknown {
-        const r = asResponse.apply(this, a);
-        if (!call.parseStarted && r && typeof (r as Promise<unknown>).then === 'function') {
-          (r as Promise<unknown>).then(
-            () => setImmediate(() => call.onRawResponse()),
-            () => undefined,
-          );
-        }
-        return r;
-      };
-    }
+    hookDerivations(p, call, parsed);
+    hookResponseProps(p, call, parsed);
     return;
   }
   if (typeof p.then === 'function') {
@@ -99,6 +101,118 @@ export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
     return;
   }
   call.onParsed(result);
+}
+
+/**
+ * The ways an app or an SDK helper gets at an APIPromise's result other than awaiting it:
+ *   - `asResponse()`: the raw Response only; the call ends with what the request said;
+ *   - `_thenUnwrap(transform)`: the promise the helpers (`chat.completions.parse()`,
+ *     `responses.parse()`, `responses.stream()`) return. openai 7.x (seen on 7.57) builds it around
+ *     its own copy of the parse function, so it never calls the parseResponse we replaced: the
+ *     transform is wrapped to see the parsed body, and the derived promise gets the same hooks.
+ */
+function hookDerivations(p: AnyRecord, call: APIPromiseCall, parsed: (v: unknown) => void): void {
+  const asResponse = p.asResponse as Method | undefined;
+  if (typeof asResponse === 'function') {
+    p.asResponse = function (this: unknown, ...a: unknown[]): unknown {
+      const r = asResponse.apply(this, a);
+      if (!call.parseStarted && r && typeof (r as Promise<unknown>).then === 'function') {
+        (r as Promise<unknown>).then(
+          () => setImmediate(() => call.onRawResponse()),
+          () => undefined,
+        );
+      }
+      return r;
+    };
+  }
+  const thenUnwrap = p._thenUnwrap as Method | undefined;
+  if (typeof thenUnwrap !== 'function') return;
+  p._thenUnwrap = function (this: unknown, transform: unknown, ...rest: unknown[]): unknown {
+    const seen =
+      typeof transform === 'function'
+        ? function (this: unknown, value: unknown, ...more: unknown[]): unknown {
+            parsed(value);
+            return (transform as Method).call(this, value, ...more);
+          }
+        : transform;
+    const derived = thenUnwrap.call(this, seen, ...rest);
+    try {
+      hookDerived(derived, call, parsed);
+    } catch {
+      // never throw into the app
+    }
+    return derived;
+  };
+}
+
+/** A promise `_thenUnwrap` made: parsing it starts the call's parse; a failure before the body was parsed fails the call. */
+function hookDerived(derived: unknown, call: APIPromiseCall, parsed: (v: unknown) => void): void {
+  if (derived === null || typeof derived !== 'object') return;
+  const d = derived as AnyRecord;
+  const parseResponse = d.parseResponse as Method | undefined;
+  if (typeof parseResponse === 'function') {
+    d.parseResponse = function (this: unknown, ...a: unknown[]): unknown {
+      call.parseStarted = true;
+      let out: unknown;
+      try {
+        out = parseResponse.apply(this, a);
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+      // An error from the transform itself comes after the call was reported (a no-op then).
+      observeSettled(
+        out,
+        () => undefined,
+        (err) => call.fail(err),
+      );
+      return out;
+    };
+  }
+  hookDerivations(d, call, parsed);
+}
+
+/**
+ * Responses whose body an SDK helper parses on its own, through a new APIPromise built on
+ * `_responseProps()` (Anthropic's message threads stream each turn that way): who reports the Stream
+ * the SDK makes from them. Keyed by the Response, so an entry goes with it.
+ */
+const helperParsed = new WeakMap<object, (stream: unknown) => void>();
+
+function hookResponseProps(p: AnyRecord, call: APIPromiseCall, parsed: (v: unknown) => void): void {
+  const responseProps = p._responseProps as Method | undefined;
+  if (typeof responseProps !== 'function') return;
+  p._responseProps = function (this: unknown, ...a: unknown[]): unknown {
+    const r = responseProps.apply(this, a);
+    // Registered before the helper chains on it, so the entry exists before it parses.
+    if (r && typeof (r as Promise<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(
+        (props) => {
+          const response = (props as AnyRecord | undefined)?.response as unknown;
+          if (response !== null && typeof response === 'object') {
+            helperParsed.set(response, (stream) => {
+              call.parseStarted = true;
+              parsed(stream);
+            });
+          }
+        },
+        () => undefined,
+      );
+    }
+    return r;
+  };
+}
+
+/**
+ * For a patched `Stream.fromSSEResponse(response, ...)`: a Stream made from a Response a helper took
+ * with `_responseProps()` is reported to its call (once); any other Stream is left alone.
+ */
+export function onStreamFromResponse(response: unknown, stream: unknown): void {
+  if (response === null || typeof response !== 'object') return;
+  const report = helperParsed.get(response);
+  if (!report) return;
+  helperParsed.delete(response);
+  report(stream);
 }
 
 /**
