@@ -199,6 +199,17 @@ describe('tokenledger Mistral instrumentation (child processes)', function () {
         );
       });
 
+      it('chat.parse() and chat.parseStream() (structured output) are metered like complete() and stream()', async () => {
+        await runCompared(variant, 'structured');
+        const [parse, parseStream] = await ourSpans(2);
+        assert.deepEqual(parse!.attributes, completeAttrs(1));
+        assert.deepEqual(parseStream!.attributes, streamAttrs(2));
+        assert.deepEqual(
+          pricedCallsFrom(sink).map((c) => c.costUsd),
+          [LARGE_COST, SMALL_COST],
+        );
+      });
+
       it('a stream read with getReader() is observed too', async () => {
         const r = await runCompared(variant, 'stream-reader');
         assert.equal(r.lines.length, 6);

@@ -4,6 +4,8 @@
  *
  *   POST /v1/chat/completions   JSON, or with `stream: true` SSE: `data: {chunk}\n\n` per chunk,
  *                               usage and finish_reason only on the last chunk, then `data: [DONE]\n\n`.
+ *                               With a `response_format` of type `json_schema` the content is JSON
+ *                               (MISTRAL_JSON_CONTENT), as the API's structured output returns.
  *   POST /v1/embeddings         JSON `{ data: [{ embedding }], usage }`.
  *   errors                      `{ object: "error", message, type, code }` with the HTTP status;
  *                               a model named `fail-<status>` always gets it.
@@ -22,6 +24,7 @@ export interface MistralUsage {
 
 export const DEFAULT_MISTRAL_USAGE: MistralUsage = { prompt: 30, completion: 12, cached: 0 };
 export const MISTRAL_CONTENT = ['Bonjour', ' from', ' fake', ' Mistral', '.'];
+export const MISTRAL_JSON_CONTENT = ['{"greeting":', ' "Bonjour"}'];
 export const MISTRAL_CREATED = 1_700_000_000;
 
 export interface MistralRequest {
@@ -89,7 +92,9 @@ export async function startFakeMistral(): Promise<FakeMistral> {
       const usage = usageByModel.get(model) ?? defaultUsage;
       const id = `fake-mistral-${++counter}`;
       if (req.method === 'POST' && path === '/v1/chat/completions') {
-        if (body?.stream === true) sendStream(res, id, model, usage);
+        const format = body?.response_format as Record<string, unknown> | undefined;
+        const content = format?.type === 'json_schema' ? MISTRAL_JSON_CONTENT : MISTRAL_CONTENT;
+        if (body?.stream === true) sendStream(res, id, model, usage, content);
         else
           sendJson(res, {
             id,
@@ -99,7 +104,7 @@ export async function startFakeMistral(): Promise<FakeMistral> {
             choices: [
               {
                 index: 0,
-                message: { role: 'assistant', content: MISTRAL_CONTENT.join(''), tool_calls: null },
+                message: { role: 'assistant', content: content.join(''), tool_calls: null },
                 finish_reason: 'stop',
               },
             ],
@@ -160,7 +165,13 @@ function sendJson(res: http.ServerResponse, body: unknown, status = 200): void {
 }
 
 /** Role chunk, one chunk per content piece; the last has finish_reason and usage; then [DONE]. */
-function sendStream(res: http.ServerResponse, id: string, model: string, usage: MistralUsage): void {
+function sendStream(
+  res: http.ServerResponse,
+  id: string,
+  model: string,
+  usage: MistralUsage,
+  content: string[],
+): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const chunk = (delta: Record<string, unknown>, last: boolean): string => {
     const c: Record<string, unknown> = {
@@ -174,7 +185,7 @@ function sendStream(res: http.ServerResponse, id: string, model: string, usage: 
     return `data: ${JSON.stringify(c)}\n\n`;
   };
   res.write(chunk({ role: 'assistant', content: '' }, false));
-  MISTRAL_CONTENT.forEach((content, i) => res.write(chunk({ content }, i === MISTRAL_CONTENT.length - 1)));
+  content.forEach((piece, i) => res.write(chunk({ content: piece }, i === content.length - 1)));
   res.write('data: [DONE]\n\n');
   res.end();
 }

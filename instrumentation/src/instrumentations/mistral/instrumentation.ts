@@ -4,6 +4,8 @@
  * Patched (prototype methods, shared by every client):
  *   Chat.prototype.complete         chat
  *   Chat.prototype.stream           chat, stream (SSE `data:` lines, `data: [DONE]`, usage on the last chunk)
+ *   Chat.prototype.parse            chat (structured output; calls the SDK's chatComplete itself, not complete())
+ *   Chat.prototype.parseStream      chat, stream (the same, for chatStream)
  *   Embeddings.prototype.create     embeddings
  * `Chat` and `Embeddings` are not exported by the package (only `Mistral`, whose lazy `chat` and
  * `embeddings` getters create them). The getters on `Mistral.prototype` are wrapped to patch the
@@ -30,6 +32,8 @@ const TARGETS: Record<string, Array<[string, MistralOperation]>> = {
   chat: [
     ['complete', MistralOperation.Complete],
     ['stream', MistralOperation.Stream],
+    ['parse', MistralOperation.Complete],
+    ['parseStream', MistralOperation.Stream],
   ],
   embeddings: [['create', MistralOperation.Embed]],
 };
@@ -123,7 +127,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
       }
     }
     for (const sub of this.patchedPrototypes) {
-      for (const name of ['complete', 'stream', 'create']) {
+      for (const name of new Set(Object.values(TARGETS).flatMap((methods) => methods.map(([m]) => m)))) {
         if ((sub[name] as Method | undefined)?.__wrapped) this._unwrap(sub, name);
       }
     }
