@@ -74,20 +74,7 @@ export function observeAPIPromise(result: unknown, call: APIPromiseCall): void {
         // never throw into the app
       }
     };
-    p.parseResponse = function (this: unknown, ...a: unknown[]): unknown {
-      call.parseStarted = true;
-      let out: unknown;
-      try {
-        out = parseResponse.apply(this, a);
-      } catch (err) {
-        call.fail(err);
-        throw err;
-      }
-      // Observed on a branch, registered before the SDK chains on it (so a Stream is instrumented
-      // before the app can read it): the app's chain is no longer than without tokenledger.
-      observeSettled(out, parsed, (err) => call.fail(err));
-      return out;
-    };
+    p.parseResponse = observedParse(parseResponse, call, parsed);
     hookDerivations(p, call, parsed);
     hookResponseProps(p, call, parsed);
     return;
@@ -145,30 +132,37 @@ function hookDerivations(p: AnyRecord, call: APIPromiseCall, parsed: (v: unknown
   };
 }
 
-/** A promise `_thenUnwrap` made: parsing it starts the call's parse; a failure before the body was parsed fails the call. */
+/**
+ * An APIPromise's parseResponse that marks the parse started, hands the result to `onValue` and
+ * fails the call on an error. Observed on a branch, registered before the SDK chains on it (so a
+ * Stream is instrumented before the app can read it): the app's chain is no longer than without us.
+ */
+function observedParse(parseResponse: Method, call: APIPromiseCall, onValue: (v: unknown) => void): Method {
+  return function (this: unknown, ...a: unknown[]): unknown {
+    call.parseStarted = true;
+    let out: unknown;
+    try {
+      out = parseResponse.apply(this, a);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+    observeSettled(out, onValue, (err) => call.fail(err));
+    return out;
+  };
+}
+
+/**
+ * A promise `_thenUnwrap` made: parsing it starts the call's parse, and a failure before the body
+ * was parsed fails the call (an error of the transform comes after the call was reported: a no-op).
+ * Its value is the transform's, not the call's: the wrapped transform reports the call's.
+ */
 function hookDerived(derived: unknown, call: APIPromiseCall, parsed: (v: unknown) => void): void {
   if (derived === null || typeof derived !== 'object') return;
   const d = derived as AnyRecord;
   const parseResponse = d.parseResponse as Method | undefined;
-  if (typeof parseResponse === 'function') {
-    d.parseResponse = function (this: unknown, ...a: unknown[]): unknown {
-      call.parseStarted = true;
-      let out: unknown;
-      try {
-        out = parseResponse.apply(this, a);
-      } catch (err) {
-        call.fail(err);
-        throw err;
-      }
-      // An error from the transform itself comes after the call was reported (a no-op then).
-      observeSettled(
-        out,
-        () => undefined,
-        (err) => call.fail(err),
-      );
-      return out;
-    };
-  }
+  if (typeof parseResponse === 'function')
+    d.parseResponse = observedParse(parseResponse, call, () => undefined);
   hookDerivations(d, call, parsed);
 }
 
