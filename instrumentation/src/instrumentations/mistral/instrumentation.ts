@@ -37,6 +37,8 @@ const TARGETS: Record<string, Array<[string, MistralOperation]>> = {
   ],
   embeddings: [['create', MistralOperation.Embed]],
 };
+/** Every method name TARGETS patches, for unpatching. */
+const PATCHED_METHODS = new Set(Object.values(TARGETS).flatMap((methods) => methods.map(([name]) => name)));
 
 const ORIGINAL_GETTER = Symbol('tokenledger.mistral.originalGetter');
 
@@ -127,7 +129,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
       }
     }
     for (const sub of this.patchedPrototypes) {
-      for (const name of new Set(Object.values(TARGETS).flatMap((methods) => methods.map(([m]) => m)))) {
+      for (const name of PATCHED_METHODS) {
         if ((sub[name] as Method | undefined)?.__wrapped) this._unwrap(sub, name);
       }
     }
