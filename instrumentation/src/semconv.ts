@@ -125,6 +125,20 @@ export const ATTR_TL_POLICY = 'tokenledger.policy';
  */
 export const ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS =
   'tokenledger.usage.cache_creation_1h.input_tokens';
+/**
+ * A call whose usage is only known later, from another span: an OpenAI background response
+ * (`background: true`) answers `queued` and bills when it finishes. The collector stores no row for
+ * this span; the span that reads the finished response (keyed, below) is the call's record.
+ */
+export const ATTR_TL_USAGE_DEFERRED = 'tokenledger.usage.deferred';
+/**
+ * The call's identity when several spans, from any process, may record the same call (every read
+ * of a finished OpenAI background response: `openai.response:<id>`). The collector stores one row
+ * per key, whichever span and process it comes from.
+ */
+export const ATTR_TL_CALL_KEY = 'tokenledger.call.key';
+/** When a keyed call started, as the provider says (Unix seconds): the same in every span of the key. */
+export const ATTR_TL_CALL_CREATED_AT = 'tokenledger.call.created_at';
 export const ENFORCEMENT_ALLOWED = 'allowed';
 export const ENFORCEMENT_BLOCKED = 'blocked';
 export const ENFORCEMENT_DOWNGRADED = 'downgraded';

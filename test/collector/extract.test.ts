@@ -10,6 +10,7 @@ import { Pricer } from '../../collector/src/pricing/pricer';
 import type { ExtractedCall } from '../../collector/src/model';
 import { decodeTraceRequest } from '../../collector/src/otlp';
 import type { Attributes } from '@opentelemetry/api';
+import { nanos } from '../support/calls';
 import { protobufBody, recordSpans, type SpanSpec } from './otlp-helpers';
 
 /** Round-trips spans through the real OTLP protobuf encoder and our decoder, then extracts. */
@@ -492,7 +493,7 @@ describe('GenAI call extraction', () => {
 });
 
 describe('calls without reported usage', () => {
-  const chat = (attributes: Attributes): SpanSpec => ({
+  const chat = (attributes: Attributes, startTime?: Date): SpanSpec => ({
     name: 'chat gpt-4o-mini',
     attributes: {
       'gen_ai.operation.name': 'chat',
@@ -500,6 +501,7 @@ describe('calls without reported usage', () => {
       'gen_ai.request.model': 'gpt-4o-mini',
       ...attributes,
     },
+    startTime,
   });
   const flagOf = (spec: SpanSpec): boolean | undefined =>
     (one({}, spec) as ExtractedCall & UsageFlag).usageMissing;
@@ -555,6 +557,54 @@ describe('calls without reported usage', () => {
     );
     const priced = new Pricer().price(calls[0]!);
     assert.deepEqual([priced.priced, priced.costUsd], [false, '0']);
+  });
+
+  describe('background responses (deferred and keyed spans)', () => {
+    const CREATED = 1_790_000_000; // 2026-09-21T…Z, Unix seconds
+    const read = (startTime: Date, createdAt?: number): SpanSpec =>
+      chat(
+        {
+          'gen_ai.response.id': 'resp_1',
+          'gen_ai.usage.input_tokens': 1000,
+          'gen_ai.usage.output_tokens': 200,
+          'tokenledger.call.key': 'openai.response:resp_1',
+          ...(createdAt === undefined ? {} : { 'tokenledger.call.created_at': createdAt }),
+        },
+        startTime,
+      );
+
+    it('skips a deferred create span: no row, no unpriced flag', () => {
+      const r = extract({}, [chat({ 'gen_ai.response.id': 'resp_1', 'tokenledger.usage.deferred': true })]);
+      assert.deepEqual([r.calls.length, r.skippedGenaiSpans, r.genaiSpans.length], [0, 1, 1]);
+    });
+
+    it('gives every span of one key the same row identity, whatever its trace and start', () => {
+      // Two processes read the finished response, each in a trace of its own, minutes apart.
+      const r = extract({}, [
+        read(new Date('2026-11-20T10:00:00Z'), CREATED),
+        read(new Date('2026-11-20T10:07:30Z'), CREATED),
+      ]);
+      const [a, b] = r.calls;
+      assert.ok(a && b);
+      assert.deepEqual(
+        [a.traceId, a.spanId, a.startTimeUnixNano],
+        [b.traceId, b.spanId, b.startTimeUnixNano],
+      );
+      assert.match(a.traceId, /^[0-9a-f]{32}$/);
+      assert.match(a.spanId, /^[0-9a-f]{16}$/);
+      assert.equal(a.startTimeUnixNano, `${CREATED}000000000`);
+      assert.deepEqual(tokens(a), { input: 1000, output: 200, cacheRead: 0, cacheWrite: 0, reasoning: 0 });
+      // Their real traces still stand for the inventory.
+      assert.notEqual(r.genaiSpans[0]!.traceId, r.genaiSpans[1]!.traceId);
+    });
+
+    it('keeps the span start when the key has no usable creation time', () => {
+      const start = new Date('2026-11-20T10:00:00Z');
+      for (const createdAt of [undefined, 0, -1, 2 ** 32]) {
+        const c = one({}, read(start, createdAt));
+        assert.equal(c.startTimeUnixNano, nanos(start), String(createdAt));
+      }
+    });
   });
 
   it('the pricer stores a flagged call unpriced, its catalog model still named', () => {

@@ -5,7 +5,13 @@
  * Build first: `npx tsc -b instrumentation`.
  */
 import assert from 'node:assert/strict';
-import { startFakeOpenAI, type FakeOpenAI, type FakeUsage } from '../support/fake-openai';
+import {
+  FAKE_BACKGROUND_SECONDS,
+  FAKE_CREATED,
+  startFakeOpenAI,
+  type FakeOpenAI,
+  type FakeUsage,
+} from '../support/fake-openai';
 import { type OtlpSink, type SinkSpan, type PlainValue } from '../support/otlp-sink';
 import { startSilentServer } from '../support/silent-server';
 import {
@@ -205,6 +211,76 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
         assert.deepEqual(respParse!.attributes, responsesAttrs(6, false));
         assert.deepEqual(respStream!.attributes, responsesAttrs(7, true));
         assert.deepEqual(fake.requests[3]!.body!.stream_options, { include_usage: true });
+      });
+
+      it('background responses: the create is deferred, the read that finds it finished is the call, once', async () => {
+        const r = await runCompared(variant, 'background');
+        const [queued, polled, again] = r.lines as [
+          { queued: unknown },
+          { polled: { status: string; usage: { input_tokens: number } } },
+          { 'read-again': string },
+        ];
+        assert.deepEqual(queued.queued, { id: 'resp_fake1', status: 'queued', usage: null });
+        assert.deepEqual(
+          [polled.polled.status, polled.polled.usage.input_tokens],
+          ['completed', USAGE.input],
+        );
+        assert.equal(again['read-again'], 'completed');
+        assert.equal((r.lines.at(-1) as { cancelled: string }).cancelled, 'cancelled');
+
+        // Exactly 7: three deferred creates, the stream that finished, three reads that found a finished response.
+        const all = await spans(7);
+        const deferred = all.filter((s) => s.attributes['tokenledger.usage.deferred'] === true);
+        const keyed = all.filter((s) => s.attributes['tokenledger.call.key'] !== undefined);
+        const ids = (list: SinkSpan[]): unknown[] =>
+          list.map((s) => s.attributes['gen_ai.response.id']).sort();
+        assert.deepEqual(ids(deferred), ['resp_fake1', 'resp_fake3', 'resp_fake4']);
+        assert.deepEqual(ids(keyed), ['resp_fake1', 'resp_fake2', 'resp_fake3', 'resp_fake4']);
+        for (const s of deferred) {
+          assert.equal(s.attributes['gen_ai.usage.input_tokens'], undefined);
+          assert.equal(s.attributes['gen_ai.response.finish_reasons'], undefined);
+        }
+        const byId = (list: SinkSpan[], id: string): SinkSpan =>
+          list.find((s) => s.attributes['gen_ai.response.id'] === id)!;
+        const finished = (n: number, model = 'gpt-4o-mini-2024-08-06'): Record<string, PlainValue> => {
+          const { 'gen_ai.request.stream': _stream, ...rest } = responsesAttrs(n, false);
+          return {
+            ...rest,
+            'gen_ai.request.model': model,
+            'tokenledger.call.key': `openai.response:resp_fake${n}`,
+            'tokenledger.call.created_at': FAKE_CREATED,
+          };
+        };
+        // Polled until finished: the read's span runs from the response's creation to its completion.
+        const read = byId(keyed, 'resp_fake1');
+        assert.deepEqual(read.attributes, finished(1));
+        assert.equal(read.startTimeUnixNano, String(BigInt(FAKE_CREATED) * 1_000_000_000n));
+        assert.equal(
+          read.endTimeUnixNano,
+          String(BigInt(FAKE_CREATED + FAKE_BACKGROUND_SECONDS) * 1_000_000_000n),
+        );
+        // Streamed to its end: the create span has the usage, keyed; reading it back adds nothing.
+        assert.deepEqual(byId(keyed, 'resp_fake2').attributes, {
+          ...responsesAttrs(2, true),
+          'tokenledger.call.key': 'openai.response:resp_fake2',
+          'tokenledger.call.created_at': FAKE_CREATED,
+        });
+        // Dropped, then resumed: the create span is deferred (cancelled by the app), the resumed read is the call.
+        assert.equal(byId(deferred, 'resp_fake3').attributes['error.type'], 'cancelled');
+        assert.deepEqual(byId(keyed, 'resp_fake3').attributes, finished(3));
+        // Cancelled: kept with no usage, its cost unknown.
+        const cancelled = byId(keyed, 'resp_fake4');
+        assert.equal(cancelled.attributes['error.type'], 'cancelled');
+        assert.equal(cancelled.attributes['gen_ai.usage.input_tokens'], undefined);
+
+        const reads = fake.requests.filter((q) => q.method === 'GET').map((q) => q.path);
+        assert.deepEqual(reads, [
+          '/v1/responses/resp_fake1',
+          '/v1/responses/resp_fake1',
+          '/v1/responses/resp_fake1',
+          '/v1/responses/resp_fake2',
+          '/v1/responses/resp_fake3',
+        ]);
       });
 
       it('records errors: HTTP 429 and network errors', async () => {

@@ -8,6 +8,13 @@
  *                               without it no chunk has a `usage` key (as OpenAI does).
  *   POST /v1/responses          JSON, or typed SSE events (`event: response.created` ...
  *                               `response.output_text.delta` ... `response.completed` with usage).
+ *                               With `background: true` the reply (JSON) is the response `queued`,
+ *                               without usage; a stream is the whole run, as without it.
+ *   GET  /v1/responses/{id}     a stored background response: `in_progress` for its first
+ *                               `pendingReads` reads (default 1), then finished with its usage and
+ *                               `completed_at`; `?stream=true` replays its events (after
+ *                               `starting_after`, a sequence number), as a resumed stream.
+ *   POST /v1/responses/{id}/cancel  cancels it (`cancelled`, no usage) unless it has finished.
  *   POST /v1/embeddings         JSON (floats, or base64 when `encoding_format: "base64"`).
  *   errors                      OpenAI's error JSON with the scripted status (429, 500, ...).
  *
@@ -62,6 +69,10 @@ export interface FakeStep {
   stallAfter?: number;
   /** Delay before replying (ms). */
   delayMs?: number;
+  /** Background responses: how many retrieves still see it `in_progress` (default 1). */
+  pendingReads?: number;
+  /** Responses: `created_at` (Unix seconds; default FAKE_CREATED); a background one completes 5 s later. */
+  createdAt?: number;
 }
 
 export interface FakeRequest {
@@ -142,7 +153,20 @@ interface Resolved {
   failedCode: string | undefined;
   stallAfter: number | undefined;
   delayMs: number;
+  pendingReads: number;
+  createdAt: number;
 }
+
+/** A response created with `background: true`, as retrieve and cancel see it. */
+interface BackgroundResponse {
+  r: Resolved;
+  n: number;
+  reads: number;
+  cancelled: boolean;
+}
+
+/** How long after its `created_at` a background response completes (s). */
+export const FAKE_BACKGROUND_SECONDS = 5;
 
 function headerString(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -156,6 +180,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const errorByModel = new Map<string, FakeError>();
   const responseModelByModel = new Map<string, string>();
   let seq = 0;
+  const background = new Map<string, BackgroundResponse>();
 
   function resolve(model: string, headers: http.IncomingHttpHeaders): Resolved {
     const step = queue.shift() ?? {};
@@ -186,6 +211,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       failedCode: step.failedCode ?? headerString(headers['x-fake-response-failed']),
       stallAfter,
       delayMs: step.delayMs ?? 0,
+      pendingReads: step.pendingReads ?? 1,
+      createdAt: step.createdAt ?? FAKE_CREATED,
     };
   }
 
@@ -214,8 +241,14 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     } catch {
       body = undefined;
     }
-    const path = (req.url ?? '').split('?')[0]!;
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname;
     requests.push({ method: req.method ?? '', path, headers: req.headers, body });
+    const read = /\/responses\/([^/]+)(\/cancel)?$/.exec(path);
+    if (read) {
+      await readBackground(res, decodeURIComponent(read[1]!), req.method ?? '', read[2] !== undefined, url);
+      return;
+    }
     const kind = path.endsWith('/chat/completions')
       ? 'chat'
       : path.endsWith('/responses')
@@ -242,8 +275,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       if (stream) await streamChat(res, r, includeUsage, n);
       else sendJSON(res, chatCompletion(r, n));
     } else if (kind === 'responses') {
-      if (stream) await streamResponses(res, r, n);
-      else sendJSON(res, responseObject(r, n, 'completed'));
+      const inBackground = body?.background === true;
+      // A background stream read to its end has finished when retrieve looks.
+      const reads = stream ? r.pendingReads : 0;
+      if (inBackground) background.set(`resp_fake${n}`, { r, n, reads, cancelled: false });
+      if (stream) await streamResponses(res, r, n, inBackground);
+      else sendJSON(res, responseObject(r, n, inBackground ? 'queued' : 'completed', inBackground));
     } else {
       sendJSON(res, embeddings(r, body));
     }
@@ -359,7 +396,43 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     await writeEvents(res, events, r);
   }
 
-  function responseObject(r: Resolved, n: number, status: string): Record<string, unknown> {
+  async function readBackground(
+    res: http.ServerResponse,
+    id: string,
+    method: string,
+    cancel: boolean,
+    url: URL,
+  ): Promise<void> {
+    const b = background.get(id);
+    if (!b || method !== (cancel ? 'POST' : 'GET')) {
+      sendError(res, { status: 404, message: `No response found with id '${id}'.` });
+      return;
+    }
+    const finished = b.reads >= b.r.pendingReads;
+    if (cancel) {
+      if (!finished) b.cancelled = true;
+    } else {
+      b.reads++;
+    }
+    const status = b.cancelled ? 'cancelled' : finished ? finalStatus(b.r) : 'in_progress';
+    if (!cancel && url.searchParams.get('stream') === 'true') {
+      const after = Number(url.searchParams.get('starting_after') ?? -1);
+      await streamResponses(res, { ...b.r, stallAfter: undefined }, b.n, true, after);
+    } else {
+      sendJSON(res, responseObject(b.r, b.n, status, true));
+    }
+  }
+
+  function finalStatus(r: Resolved): string {
+    return r.failedCode ? 'failed' : r.finishReason ? 'incomplete' : 'completed';
+  }
+
+  function responseObject(
+    r: Resolved,
+    n: number,
+    status: string,
+    inBackground = false,
+  ): Record<string, unknown> {
     const done = status === 'completed' || status === 'incomplete';
     // A failed response still bills the tokens it used: OpenAI reports them.
     const billed = done || status === 'failed';
@@ -367,9 +440,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     return {
       id: `resp_fake${n}`,
       object: 'response',
-      created_at: FAKE_CREATED,
+      created_at: r.createdAt,
       status,
-      background: false,
+      background: inBackground,
+      completed_at:
+        status === 'completed' ? r.createdAt + (inBackground ? FAKE_BACKGROUND_SECONDS : 0) : null,
       error:
         status === 'failed'
           ? { code: r.failedCode, message: 'The model failed to finish the response.' }
@@ -406,16 +481,24 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     };
   }
 
-  async function streamResponses(res: http.ServerResponse, r: Resolved, n: number): Promise<void> {
+  async function streamResponses(
+    res: http.ServerResponse,
+    r: Resolved,
+    n: number,
+    inBackground = false,
+    startingAfter = -1,
+  ): Promise<void> {
     let sequence = 0;
     const ev = (type: string, payload: Record<string, unknown>): string =>
       `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...payload })}\n\n`;
     const itemId = `msg_fake${n}`;
     const text = r.content.join('');
-    const finalStatus = r.failedCode ? 'failed' : r.finishReason ? 'incomplete' : 'completed';
+    const final = finalStatus(r);
     const events = [
-      ev('response.created', { response: responseObject(r, n, 'in_progress') }),
-      ev('response.in_progress', { response: responseObject(r, n, 'in_progress') }),
+      ev('response.created', {
+        response: responseObject(r, n, inBackground ? 'queued' : 'in_progress', inBackground),
+      }),
+      ev('response.in_progress', { response: responseObject(r, n, 'in_progress', inBackground) }),
       ev('response.output_item.added', {
         output_index: 0,
         item: { id: itemId, type: 'message', status: 'in_progress', content: [], role: 'assistant' },
@@ -458,9 +541,9 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
           role: 'assistant',
         },
       }),
-      ev(`response.${finalStatus}`, { response: responseObject(r, n, finalStatus) }),
+      ev(`response.${final}`, { response: responseObject(r, n, final, inBackground) }),
     ];
-    await writeEvents(res, events, r);
+    await writeEvents(res, events.slice(startingAfter + 1), r);
   }
 
   function embeddings(r: Resolved, body: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -514,6 +597,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       usageByModel.clear();
       errorByModel.clear();
       responseModelByModel.clear();
+      background.clear();
       defaultUsage = { ...DEFAULT_USAGE };
       seq = 0;
     },

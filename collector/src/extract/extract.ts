@@ -15,14 +15,16 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_TL_ENFORCEMENT,
   ATTR_ANTHROPIC_MESSAGE_BATCH_ID,
+  ATTR_TL_USAGE_DEFERRED,
 } from 'tokenledger/semconv';
 import type { ExtractedCall } from '../model';
 import type { BatchFlag } from '../pricing/batch';
 import type { OtlpSpan, OtlpTraceRequest } from '../otlp/types';
 import { STATUS_CODE_ERROR } from '../otlp/types';
 import { Reasons } from '../otlp/normalize';
-import { strAttr } from './attrs';
+import { boolAttr, strAttr } from './attrs';
 import { attributionOf } from './attribution';
+import { applyCallKey, callKeyOf, type CallKey } from './call-key';
 import { normaliseProvider, providerFromHost } from './providers';
 import { readGenAi } from './readers/gen-ai';
 import { readOpenInference } from './readers/openinference';
@@ -72,6 +74,7 @@ export interface ExtractResult {
 /** `priorCalls`: the call spans earlier requests brought in the same traces (see ./repeats). */
 export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noPriorCalls): ExtractResult {
   const candidates: CallCandidate<ExtractedCall & UsageFlag>[] = [];
+  const keys = new Map<ExtractedCall, CallKey>();
   const genaiSpans: GenAiSpanRef[] = [];
   let spans = 0;
   let skipped = 0;
@@ -91,12 +94,16 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
           startTimeUnixNano: span.startTimeUnixNano,
           endTimeUnixNano: span.endTimeUnixNano,
         });
-        if (reading === 'skip') {
+        // A deferred span's usage comes with a later span of the same call (see ATTR_TL_USAGE_DEFERRED).
+        if (reading === 'skip' || boolAttr(span.attributes, ATTR_TL_USAGE_DEFERRED) === true) {
           skipped++;
           continue;
         }
+        const call = toCall(span, ctx, reading);
+        const key = callKeyOf(span.attributes);
+        if (key) keys.set(call, key);
         candidates.push({
-          call: toCall(span, ctx, reading),
+          call,
           parentSpanId: span.parentSpanId,
           responseId: strAttr(span.attributes, ATTR_GEN_AI_RESPONSE_ID),
           fromTokenledger: isTokenledger(ctx),
@@ -104,7 +111,13 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
       }
     }
   }
+  // Repeats are found by the spans' own ids (a keyed call may have twins in its trace), then a
+  // keyed call takes its key's row identity.
   const { kept, repeats, seen } = dropRepeats(candidates, priorCalls);
+  for (const c of kept) {
+    const key = keys.get(c);
+    if (key) applyCallKey(c, key);
+  }
   const invalid = new Reasons('such call(s)');
   for (const c of kept) if (c.invalidUsage !== undefined) invalid.add(c.invalidUsage);
   return {

@@ -10,6 +10,7 @@ import {
   ATTR_OPENAI_RESPONSE_SERVICE_TIER,
 } from '../../semconv';
 import { APIPromiseStreamCall } from '../shared/api-promise';
+import { backgroundCreateAttributes } from './background';
 import type { ErrorReader } from '../shared/call-span';
 import { observeIteratorMethod } from '../shared/observed-iterator';
 import {
@@ -17,6 +18,7 @@ import {
   errorStatus,
   errorType,
   OpenAIOperation,
+  responsesFinishReason,
   setUsageAttributes,
   type AnyRecord,
 } from './utils';
@@ -31,6 +33,7 @@ export class OpenAICall extends APIPromiseStreamCall {
   private finishReasons: string[] | undefined;
   private usage: AnyRecord | undefined;
   private failedType: string | undefined;
+  private createdAt: unknown;
 
   constructor(
     span: Span,
@@ -38,6 +41,8 @@ export class OpenAICall extends APIPromiseStreamCall {
     readonly stream: boolean,
     /** include_usage was injected by us: hide the usage chunk and `usage` keys from the app. */
     readonly injectedUsage: boolean,
+    /** A Responses call with `background: true`: its usage may only come from a later read (./background.ts). */
+    readonly background: boolean,
   ) {
     super(span, OPENAI_ERRORS);
   }
@@ -86,6 +91,10 @@ export class OpenAICall extends APIPromiseStreamCall {
       if (reason) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [reason];
     }
     setUsageAttributes(attrs, r.usage);
+    if (this.background) {
+      const id = typeof r.id === 'string' ? r.id : undefined;
+      Object.assign(attrs, backgroundCreateAttributes(id, r.created_at, isUsage(r.usage)));
+    }
     this.span.setAttributes(attrs);
   }
 
@@ -149,6 +158,7 @@ export class OpenAICall extends APIPromiseStreamCall {
     if (typeof response.id === 'string') this.responseId = response.id;
     if (typeof response.model === 'string') this.responseModel = response.model;
     if (typeof response.service_tier === 'string') this.serviceTier = response.service_tier;
+    if (response.created_at !== undefined) this.createdAt = response.created_at;
     if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
       if (response.usage) this.usage = response.usage;
       const reason = responsesFinishReason(response);
@@ -171,15 +181,10 @@ export class OpenAICall extends APIPromiseStreamCall {
       if (reasons.length) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
     }
     setUsageAttributes(attrs, this.usage);
+    if (this.background)
+      Object.assign(attrs, backgroundCreateAttributes(this.responseId, this.createdAt, isUsage(this.usage)));
     this.span.setAttributes(attrs);
   }
 }
 
-function responsesFinishReason(r: AnyRecord): string | undefined {
-  const status = r.status;
-  if (status === 'incomplete') {
-    const reason = r.incomplete_details?.reason;
-    return typeof reason === 'string' ? reason : status;
-  }
-  return typeof status === 'string' ? status : undefined;
-}
+const isUsage = (u: unknown): boolean => u !== null && typeof u === 'object';

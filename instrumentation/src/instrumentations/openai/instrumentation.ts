@@ -5,12 +5,14 @@
  *   OpenAI.Chat.Completions.prototype.create   chat, plain and `stream: true`
  *   OpenAI.Responses.prototype.create          chat (openai.api.type=responses), plain and streamed
  *   OpenAI.Embeddings.prototype.create         embeddings
+ *   OpenAI.Responses.prototype.retrieve/cancel reads of background responses (./background.ts)
  * Majors 4–7 expose these classes as statics of the exported OpenAI class; each create() returns
  * an APIPromise whose `parseResponse` yields the parsed body or a Stream (see ./patch.ts).
  */
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { envString } from '../../env';
+import { createPatchedRead } from './background';
 import { createPatchedMethod, type PatchOptions } from './patch';
 import { OpenAIOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
@@ -28,6 +30,9 @@ export interface OpenAIInstrumentationConfig {
 }
 
 type Method = (...args: unknown[]) => unknown;
+
+/** The Responses methods that read a stored response: where a background response's usage shows up. */
+const RESPONSE_READS = ['retrieve', 'cancel'] as const;
 
 export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumentationConfig> {
   constructor(config: OpenAIInstrumentationConfig = {}) {
@@ -84,10 +89,22 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     const options = this.options();
     for (const [proto, op] of this.targets(moduleExports)) {
       this._wrap(proto, 'create', (original: Method) => createPatchedMethod(original, op, options) as Method);
+      if (op !== OpenAIOperation.Responses) continue;
+      for (const name of RESPONSE_READS) {
+        if (typeof proto[name] === 'function')
+          this._wrap(
+            proto,
+            name,
+            (original: Method) => createPatchedRead(original, options.tracer) as Method,
+          );
+      }
     }
   }
 
   private unpatch(moduleExports: unknown): void {
-    for (const [proto] of this.targets(moduleExports)) this._unwrap(proto, 'create');
+    for (const [proto, op] of this.targets(moduleExports)) {
+      this._unwrap(proto, 'create');
+      if (op === OpenAIOperation.Responses) for (const name of RESPONSE_READS) this._unwrap(proto, name);
+    }
   }
 }

@@ -63,7 +63,8 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
               injected = true;
             }
           }
-          call = new OpenAICall(span, op, body.stream === true, injected);
+          const background = op === OpenAIOperation.Responses && body.background === true;
+          call = new OpenAICall(span, op, body.stream === true, injected, background);
         } else {
           span.end();
         }

@@ -178,6 +178,18 @@ export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | 
   }
 }
 
+/** A Responses API response's finish reason: its status, or why it is `incomplete`. */
+export function responsesFinishReason(r: AnyRecord): string | undefined {
+  const status = r.status;
+  // A background response still running has no finish reason yet.
+  if (status === 'queued' || status === 'in_progress') return undefined;
+  if (status === 'incomplete') {
+    const reason = r.incomplete_details?.reason;
+    return typeof reason === 'string' ? reason : status;
+  }
+  return typeof status === 'string' ? status : undefined;
+}
+
 /** Abort-like errors: the app (or its AbortSignal) cancelled the request. */
 export function isAbortError(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
