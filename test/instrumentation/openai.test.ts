@@ -226,10 +226,14 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
           ['completed', USAGE.input],
         );
         assert.equal(again['read-again'], 'completed');
-        assert.equal((r.lines.at(-1) as { cancelled: string }).cancelled, 'cancelled');
+        assert.deepEqual(r.lines.slice(-2), [
+          { cancelled: 'cancelled' },
+          { 'foreground-read-back': 'completed' },
+        ]);
 
-        // Exactly 7: three deferred creates, the stream that finished, three reads that found a finished response.
-        const all = await spans(7);
+        // Exactly 8: three deferred creates, the stream that finished, three reads that found a finished
+        // background response, the foreground create (its read adds nothing).
+        const all = await spans(8);
         const deferred = all.filter((s) => s.attributes['tokenledger.usage.deferred'] === true);
         const keyed = all.filter((s) => s.attributes['tokenledger.call.key'] !== undefined);
         const ids = (list: SinkSpan[]): unknown[] =>
@@ -273,6 +277,7 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
         assert.equal(cancelled.attributes['error.type'], 'cancelled');
         assert.equal(cancelled.attributes['gen_ai.usage.input_tokens'], undefined);
 
+        assert.deepEqual(byId(all, 'resp_fake5').attributes, responsesAttrs(5, false));
         const reads = fake.requests.filter((q) => q.method === 'GET').map((q) => q.path);
         assert.deepEqual(reads, [
           '/v1/responses/resp_fake1',
@@ -280,6 +285,7 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
           '/v1/responses/resp_fake1',
           '/v1/responses/resp_fake2',
           '/v1/responses/resp_fake3',
+          '/v1/responses/resp_fake5',
         ]);
       });
 

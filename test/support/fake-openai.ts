@@ -10,7 +10,7 @@
  *                               `response.output_text.delta` ... `response.completed` with usage).
  *                               With `background: true` the reply (JSON) is the response `queued`,
  *                               without usage; a stream is the whole run, as without it.
- *   GET  /v1/responses/{id}     a stored background response: `in_progress` for its first
+ *   GET  /v1/responses/{id}     a stored response; a background one is `in_progress` for its first
  *                               `pendingReads` reads (default 1), then finished with its usage and
  *                               `completed_at`; `?stream=true` replays its events (after
  *                               `starting_after`, a sequence number), as a resumed stream.
@@ -157,10 +157,11 @@ interface Resolved {
   createdAt: number;
 }
 
-/** A response created with `background: true`, as retrieve and cancel see it. */
-interface BackgroundResponse {
+/** A stored response, as retrieve and cancel see it. */
+interface StoredResponse {
   r: Resolved;
   n: number;
+  inBackground: boolean;
   reads: number;
   cancelled: boolean;
 }
@@ -180,7 +181,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const errorByModel = new Map<string, FakeError>();
   const responseModelByModel = new Map<string, string>();
   let seq = 0;
-  const background = new Map<string, BackgroundResponse>();
+  const stored = new Map<string, StoredResponse>();
 
   function resolve(model: string, headers: http.IncomingHttpHeaders): Resolved {
     const step = queue.shift() ?? {};
@@ -276,9 +277,9 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       else sendJSON(res, chatCompletion(r, n));
     } else if (kind === 'responses') {
       const inBackground = body?.background === true;
-      // A background stream read to its end has finished when retrieve looks.
-      const reads = stream ? r.pendingReads : 0;
-      if (inBackground) background.set(`resp_fake${n}`, { r, n, reads, cancelled: false });
+      // Only a background response created without streaming is still running when retrieve looks.
+      const reads = inBackground && !stream ? 0 : r.pendingReads;
+      stored.set(`resp_fake${n}`, { r, n, inBackground, reads, cancelled: false });
       if (stream) await streamResponses(res, r, n, inBackground);
       else sendJSON(res, responseObject(r, n, inBackground ? 'queued' : 'completed', inBackground));
     } else {
@@ -403,23 +404,23 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     cancel: boolean,
     url: URL,
   ): Promise<void> {
-    const b = background.get(id);
+    const b = stored.get(id);
     if (!b || method !== (cancel ? 'POST' : 'GET')) {
       sendError(res, { status: 404, message: `No response found with id '${id}'.` });
       return;
     }
     const finished = b.reads >= b.r.pendingReads;
     if (cancel) {
-      if (!finished) b.cancelled = true;
+      if (!finished && b.inBackground) b.cancelled = true;
     } else {
       b.reads++;
     }
     const status = b.cancelled ? 'cancelled' : finished ? finalStatus(b.r) : 'in_progress';
     if (!cancel && url.searchParams.get('stream') === 'true') {
       const after = Number(url.searchParams.get('starting_after') ?? -1);
-      await streamResponses(res, { ...b.r, stallAfter: undefined }, b.n, true, after);
+      await streamResponses(res, { ...b.r, stallAfter: undefined }, b.n, b.inBackground, after);
     } else {
-      sendJSON(res, responseObject(b.r, b.n, status, true));
+      sendJSON(res, responseObject(b.r, b.n, status, b.inBackground));
     }
   }
 
@@ -597,7 +598,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       usageByModel.clear();
       errorByModel.clear();
       responseModelByModel.clear();
-      background.clear();
+      stored.clear();
       defaultUsage = { ...DEFAULT_USAGE };
       seq = 0;
     },
