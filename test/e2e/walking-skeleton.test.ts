@@ -9,10 +9,17 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { CLI, REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
+import {
+  CLI,
+  collectorKey,
+  REPO_ROOT,
+  startCollectorProcess,
+  type CollectorProcess,
+} from '../support/collector-process';
 
 const run = promisify(execFile);
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
+const BACKGROUND_JOB = path.join(FIXTURES, 'e2e', 'background-job.cjs');
 
 interface SpendReport {
   total_usd: string;
@@ -29,9 +36,8 @@ describe('walking skeleton: one flag → exact, attributed dollars in ClickHouse
   before(async () => {
     openai = await startFakeOpenAI();
     collector = await startCollectorProcess();
-    const env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir };
-    ingestKey = (await run(process.execPath, [CLI, 'keys', 'show', 'ingest'], { env })).stdout.trim();
-    adminKey = (await run(process.execPath, [CLI, 'keys', 'show', 'admin'], { env })).stdout.trim();
+    ingestKey = await collectorKey(collector, 'ingest');
+    adminKey = await collectorKey(collector, 'admin');
   });
   after(async () => {
     await collector?.stop();
@@ -126,5 +132,53 @@ describe('walking skeleton: one flag → exact, attributed dollars in ClickHouse
     const table = await run(process.execPath, [CLI, 'report', '--by', 'team'], { env });
     assert.match(table.stdout, /│ platform │\s+0\.0205 │\s+2 │/);
     assert.match(table.stdout, /Total: \$0\.0251/);
+  });
+  it('bills an OpenAI background response once, when processes other than the one that started it read it finished', async () => {
+    // background-job.cjs: `create` starts the job (the response is `queued`); `wait <id>` polls it.
+    const job = async (service: string, ...args: string[]): Promise<Record<string, string>> => {
+      const { stdout } = await run(
+        process.execPath,
+        ['--require', 'tokenledger/register', BACKGROUND_JOB, ...args],
+        {
+          cwd: REPO_ROOT,
+          env: appEnv(`service.name=${service},tokenledger.team=research`),
+        },
+      );
+      return JSON.parse(stdout) as Record<string, string>;
+    };
+    const research = async (): Promise<Array<Record<string, string | number>>> =>
+      (await spend('team,model')).breakdown.filter((r) => r.team === 'research');
+
+    // gpt-4o, 1000 in / 200 out: $0.0045. Created a second ago: its row starts at the response's
+    // created_at, which must fall in the reported month.
+    const createdAt = Math.floor(Date.now() / 1000) - 1;
+    openai.script({ usage: { input: 1000, output: 200 }, createdAt, pendingReads: 2 });
+    const started = await job('report-api', 'create');
+    assert.equal(started.status, 'queued');
+    // Nothing yet: the create span is deferred, not an unpriced call.
+    assert.deepEqual(await research(), []);
+
+    // Two replicas poll it and both see it finish; a third process reads it later still.
+    const polls = await Promise.all([
+      job('report-worker', 'wait', started.id!),
+      job('report-worker', 'wait', started.id!),
+    ]);
+    assert.deepEqual(
+      polls.map((p) => p.status),
+      ['completed', 'completed'],
+    );
+    await job('report-api', 'wait', started.id!);
+
+    assert.deepEqual(await research(), [
+      {
+        team: 'research',
+        model: 'gpt-4o',
+        spend_usd: '0.0045',
+        calls: 1,
+        input_tokens: 1000,
+        output_tokens: 200,
+        unpriced_calls: 0,
+      },
+    ]);
   });
 });

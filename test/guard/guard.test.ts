@@ -8,8 +8,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { startOtlpSink, type OtlpSink } from '../support/otlp-sink';
-import { startCollectorProcess, tempDataDir, type CollectorProcess } from '../support/collector-process';
-import { eventually, getJson, keyOf, runApp, writePolicy, type AppRun, type PlanStep } from './helpers';
+import {
+  collectorKey,
+  startCollectorProcess,
+  tempDataDir,
+  type CollectorProcess,
+} from '../support/collector-process';
+import { eventually, getJson, runApp, writePolicy, type AppRun, type PlanStep } from './helpers';
 
 const POLICY = `
 version: 1
@@ -90,7 +95,7 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
       dataDir: dir,
       env: { TOKENLEDGER_POLICY_FILE: policyFile, TOKENLEDGER_POLICY_POLL_MS: '200' },
     });
-    ingestKey = await keyOf(collector, 'ingest');
+    ingestKey = await collectorKey(collector, 'ingest');
   });
   after(async () => {
     await collector?.stop();

@@ -1,9 +1,8 @@
 /** Runs the guard fixture app (`node --require tokenledger/register`) and collects its JSON lines. */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { CLI, REPO_ROOT, type CollectorProcess } from '../support/collector-process';
+import { REPO_ROOT } from '../support/collector-process';
 
 export const APP = path.join(REPO_ROOT, 'test', 'fixtures', 'guard', 'app.cjs');
 
@@ -91,13 +90,6 @@ export function runApp(plan: PlanStep[], opts: AppOptions): Promise<AppRun> {
       }),
     );
   });
-}
-
-const run = promisify(execFile);
-
-export async function keyOf(collector: CollectorProcess, role: 'ingest' | 'admin'): Promise<string> {
-  const env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir };
-  return (await run(process.execPath, [CLI, 'keys', 'show', role], { env })).stdout.trim();
 }
 
 export async function getJson<T>(url: string, key: string): Promise<T> {

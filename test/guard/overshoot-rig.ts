@@ -7,8 +7,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { startCollectorProcess, tempDataDir, type CollectorProcess } from '../support/collector-process';
-import { eventually, getJson, keyOf, runApp, writePolicy, type AppRun } from './helpers';
+import {
+  collectorKey,
+  startCollectorProcess,
+  tempDataDir,
+  type CollectorProcess,
+} from '../support/collector-process';
+import { eventually, getJson, runApp, writePolicy, type AppRun } from './helpers';
 
 export const PROCESSES = 16;
 export const CONCURRENCY = 8;
@@ -129,8 +134,8 @@ export async function startOvershootRig(): Promise<{
   return {
     collector,
     openai,
-    ingestKey: await keyOf(collector, 'ingest'),
-    adminKey: await keyOf(collector, 'admin'),
+    ingestKey: await collectorKey(collector, 'ingest'),
+    adminKey: await collectorKey(collector, 'admin'),
   };
 }
 

@@ -2,10 +2,11 @@
  * Runs the collector the way users do — `node collector/dist/cli/main.js collector` — in a child
  * process on an ephemeral port, with its own data directory (embedded ClickHouse).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
@@ -75,4 +76,10 @@ export async function startCollectorProcess(
       }
     },
   };
+}
+
+/** The collector's key for `role`, read the way an operator does (`tokenledger keys show <role>`). */
+export async function collectorKey(collector: CollectorProcess, role: 'ingest' | 'admin'): Promise<string> {
+  const env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir };
+  return (await promisify(execFile)(process.execPath, [CLI, 'keys', 'show', role], { env })).stdout.trim();
 }
