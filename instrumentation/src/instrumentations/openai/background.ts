@@ -25,10 +25,6 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_REQUEST_MAX_TOKENS,
   ATTR_GEN_AI_REQUEST_STREAM,
-  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
-  ATTR_GEN_AI_RESPONSE_ID,
-  ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_TL_CALL_CREATED_AT,
   ATTR_TL_CALL_KEY,
   ATTR_TL_USAGE_DEFERRED,
@@ -39,9 +35,9 @@ import { observeIteratorMethod, type StreamObserver } from '../shared/observed-i
 import {
   OpenAIOperation,
   requestAttributes,
-  responsesFinishReason,
+  responseFailedType,
   serverInfo,
-  setUsageAttributes,
+  setResultAttributes,
   spanName,
   type AnyRecord,
 } from './utils';
@@ -170,13 +166,7 @@ function recordFinished(
   // A read carries no request: stream and max tokens are unknown.
   delete attributes[ATTR_GEN_AI_REQUEST_STREAM];
   delete attributes[ATTR_GEN_AI_REQUEST_MAX_TOKENS];
-  attributes[ATTR_GEN_AI_RESPONSE_ID] = id;
-  if (model !== undefined) attributes[ATTR_GEN_AI_RESPONSE_MODEL] = model;
-  if (typeof response.service_tier === 'string')
-    attributes[ATTR_OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier;
-  const reason = responsesFinishReason(response);
-  if (reason) attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [reason];
-  setUsageAttributes(attributes, response.usage);
+  setResultAttributes(attributes, OpenAIOperation.Responses, response);
   Object.assign(attributes, keyAttributes(id, response.created_at));
   const errorType = finishedErrorType(response);
   if (errorType !== undefined) attributes[ATTR_ERROR_TYPE] = errorType;
@@ -200,7 +190,5 @@ function recordFinished(
 
 function finishedErrorType(response: AnyRecord): string | undefined {
   if (response.status === 'cancelled') return ERROR_TYPE_CANCELLED;
-  if (response.status !== 'failed') return undefined;
-  const code = response.error?.code;
-  return typeof code === 'string' && code !== '' ? code : 'response.failed';
+  return response.status === 'failed' ? responseFailedType(response) : undefined;
 }

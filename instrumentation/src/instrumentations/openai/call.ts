@@ -18,7 +18,9 @@ import {
   errorStatus,
   errorType,
   OpenAIOperation,
+  responseFailedType,
   responsesFinishReason,
+  setResultAttributes,
   setUsageAttributes,
   type AnyRecord,
 } from './utils';
@@ -73,24 +75,7 @@ export class OpenAICall extends APIPromiseStreamCall {
 
   private readResult(r: AnyRecord): void {
     const attrs: Attributes = {};
-    if (typeof r.id === 'string') attrs[ATTR_GEN_AI_RESPONSE_ID] = r.id;
-    if (typeof r.model === 'string') attrs[ATTR_GEN_AI_RESPONSE_MODEL] = r.model;
-    if (typeof r.service_tier === 'string') attrs[ATTR_OPENAI_RESPONSE_SERVICE_TIER] = r.service_tier;
-    if (this.op === OpenAIOperation.ChatCompletions) {
-      const choices = r.choices;
-      if (Array.isArray(choices)) {
-        const reasons: string[] = [];
-        for (let i = 0; i < choices.length; i++) {
-          const fr = choices[i]?.finish_reason;
-          if (typeof fr === 'string') reasons.push(fr);
-        }
-        if (reasons.length) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
-      }
-    } else if (this.op === OpenAIOperation.Responses) {
-      const reason = responsesFinishReason(r);
-      if (reason) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [reason];
-    }
-    setUsageAttributes(attrs, r.usage);
+    setResultAttributes(attrs, this.op, r);
     if (this.background) {
       const id = typeof r.id === 'string' ? r.id : undefined;
       Object.assign(attrs, backgroundCreateAttributes(id, r.created_at, isUsage(r.usage)));
@@ -163,10 +148,7 @@ export class OpenAICall extends APIPromiseStreamCall {
       if (response.usage) this.usage = response.usage;
       const reason = responsesFinishReason(response);
       if (reason) this.finishReasons = [reason];
-      if (type === 'response.failed') {
-        const code = response.error?.code;
-        this.failedType = typeof code === 'string' && code !== '' ? code : 'response.failed';
-      }
+      if (type === 'response.failed') this.failedType = responseFailedType(response);
     }
     return true;
   }

@@ -11,11 +11,15 @@ import {
   ATTR_GEN_AI_REQUEST_MODEL,
   ATTR_GEN_AI_REQUEST_STREAM,
   ATTR_GEN_AI_REQUEST_TEMPERATURE,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_ID,
+  ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
   ATTR_OPENAI_API_TYPE,
+  ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ERROR_TYPE_ABORTED,
@@ -176,6 +180,37 @@ export function setUsageAttributes(attrs: Attributes, usage: AnyRecord | null | 
   if (outDetails && num(outDetails.reasoning_tokens)) {
     attrs[ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = outDetails.reasoning_tokens;
   }
+}
+
+/**
+ * Response-side attributes from a parsed result (a chat completion, a Responses API response, an
+ * embeddings list): id, model, service tier, finish reasons, usage.
+ */
+export function setResultAttributes(attrs: Attributes, op: OpenAIOperation, r: AnyRecord): void {
+  if (typeof r.id === 'string') attrs[ATTR_GEN_AI_RESPONSE_ID] = r.id;
+  if (typeof r.model === 'string') attrs[ATTR_GEN_AI_RESPONSE_MODEL] = r.model;
+  if (typeof r.service_tier === 'string') attrs[ATTR_OPENAI_RESPONSE_SERVICE_TIER] = r.service_tier;
+  if (op === OpenAIOperation.ChatCompletions) {
+    const choices = r.choices;
+    if (Array.isArray(choices)) {
+      const reasons: string[] = [];
+      for (let i = 0; i < choices.length; i++) {
+        const fr = choices[i]?.finish_reason;
+        if (typeof fr === 'string') reasons.push(fr);
+      }
+      if (reasons.length) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
+    }
+  } else if (op === OpenAIOperation.Responses) {
+    const reason = responsesFinishReason(r);
+    if (reason) attrs[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [reason];
+  }
+  setUsageAttributes(attrs, r.usage);
+}
+
+/** error.type of a Responses API response that ended `failed`: its error code, else `response.failed`. */
+export function responseFailedType(r: AnyRecord): string {
+  const code = r.error?.code;
+  return typeof code === 'string' && code !== '' ? code : 'response.failed';
 }
 
 /** A Responses API response's finish reason: its status, or why it is `incomplete`. */
