@@ -247,7 +247,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     requests.push({ method: req.method ?? '', path, headers: req.headers, body });
     const read = /\/responses\/([^/]+)(\/cancel)?$/.exec(path);
     if (read) {
-      await readBackground(res, decodeURIComponent(read[1]!), req.method ?? '', read[2] !== undefined, url);
+      await readStored(res, decodeURIComponent(read[1]!), req.method ?? '', read[2] !== undefined, url);
       return;
     }
     const kind = path.endsWith('/chat/completions')
@@ -397,7 +397,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     await writeEvents(res, events, r);
   }
 
-  async function readBackground(
+  async function readStored(
     res: http.ServerResponse,
     id: string,
     method: string,
