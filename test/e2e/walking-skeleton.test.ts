@@ -181,4 +181,77 @@ describe('walking skeleton: one flag → exact, attributed dollars in ClickHouse
       },
     ]);
   });
+
+  it('an app whose key the collector refuses runs unchanged, says why once on stderr, and adds nothing', async () => {
+    const before = (await spend('team')).total_usd;
+    const viewerKey = (
+      await run(
+        process.execPath,
+        [CLI, 'keys', 'create', '--role', 'viewer', '--name', 'viewer@example.com'],
+        {
+          env: { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir },
+        },
+      )
+    ).stdout
+      .trim()
+      .split('\n')
+      .pop()!;
+    const summarizer = async (env: NodeJS.ProcessEnv) => {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        ['--require', 'tokenledger/register', path.join(FIXTURES, 'e2e', 'summarizer.cjs')],
+        { cwd: REPO_ROOT, env },
+      );
+      const printed = JSON.parse(stdout) as { completion: string; streamed: string };
+      assert.ok(printed.completion.length > 0 && printed.streamed.length > 0, 'the app ran as usual');
+      // Node prints each warning as `(node:<pid>) [<code>] TokenledgerWarning: <message>`.
+      const warnings = [...stderr.matchAll(/\[(TOKENLEDGER_[A-Z_]+)\] TokenledgerWarning: (.*)/g)].map(
+        (m) => ({
+          code: m[1]!,
+          message: m[2]!,
+        }),
+      );
+      return { stderr, warnings };
+    };
+    const { TOKENLEDGER_API_KEY: _, ...withoutKey } = appEnv(
+      'service.name=summarizer,tokenledger.team=platform',
+    );
+    const spansWarning = (warnings: Array<{ code: string; message: string }>) => {
+      const found = warnings.filter((w) => w.code === 'TOKENLEDGER_SPANS_KEY_REFUSED');
+      assert.equal(found.length, 1, JSON.stringify(warnings));
+      return found[0]!.message;
+    };
+    const endpoint = `${collector.url}/v1/traces`;
+
+    const noKey = await summarizer(withoutKey);
+    assert.equal(
+      spansWarning(noKey.warnings),
+      `tokenledger: ${endpoint} answered 401 to the spans: this app sends no key; set TOKENLEDGER_API_KEY to an ` +
+        'ingest key (npx tokenledger keys show ingest); until then no call is recorded; the app itself is not affected',
+    );
+    // The policy guard, reading budgets with the same key, says so once too.
+    assert.deepEqual(noKey.warnings.map((w) => w.code).sort(), [
+      'TOKENLEDGER_GUARD_KEY_REFUSED',
+      'TOKENLEDGER_SPANS_KEY_REFUSED',
+    ]);
+
+    const wrongKey = await summarizer({ ...withoutKey, TOKENLEDGER_API_KEY: 'tl-not-a-key-0123' });
+    assert.match(
+      spansWarning(wrongKey.warnings),
+      /answered 401 to the spans: it does not know the key this app sends/,
+    );
+    assert.ok(!wrongKey.stderr.includes('tl-not-a-key-0123'), 'the key itself is never printed');
+
+    const viewer = await summarizer({ ...withoutKey, TOKENLEDGER_API_KEY: viewerKey });
+    assert.match(
+      spansWarning(viewer.warnings),
+      /answered 403 to the spans: the key's role cannot send spans/,
+    );
+    assert.ok(!viewer.stderr.includes(viewerKey));
+
+    const silenced = await summarizer({ ...withoutKey, OTEL_LOG_LEVEL: 'none' });
+    assert.equal(silenced.stderr, '');
+
+    assert.equal((await spend('team')).total_usd, before, 'no refused call was counted');
+  });
 });

@@ -15,6 +15,7 @@ import {
   retryInBackground,
 } from '../../instrumentation/src/export/background-retry';
 import { unrefAgentFactory } from '../../instrumentation/src/export/unref-agent';
+import { endpointForMessages, refusalWarning } from '../../instrumentation/src/export/refused-export';
 
 /** A single-attempt transport that answers from a script and records when it was called. */
 function scripted(answers: ExportResponse[]): IExporterTransport & { calls: number[]; timeouts: number[] } {
@@ -140,6 +141,70 @@ describe('OTLP export that never holds the process', () => {
       assert.equal(retryInBackground(foreign), false);
       assert.equal(foreign._delegate._transport, before);
       assert.equal(retryInBackground({}), false);
+    });
+  });
+
+  describe('a refused export is told to the operator', () => {
+    /** What the real protobuf exporter reports for a collector answering `status` (after its retries). */
+    async function exportAnsweredWith(status: number): Promise<{ code: number; error?: Error }> {
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(status, { 'retry-after': '0' }).end());
+      });
+      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+        const exporter = new ProtobufExporter({
+          url,
+          httpAgentOptions: unrefAgentFactory,
+          timeoutMillis: 500,
+        });
+        retryInBackground(exporter);
+        const spans = [await oneSpan()];
+        const result = await new Promise<{ code: number; error?: Error }>((ok) => exporter.export(spans, ok));
+        await exporter.shutdown();
+        return result;
+      } finally {
+        server.closeAllConnections();
+        await new Promise((ok) => server.close(ok));
+      }
+    }
+    const at = 'http://collector:4318/v1/traces';
+
+    it('401 and 403 name the key and what to set, 400 the lost batch', async () => {
+      const noKey = refusalWarning(await exportAnsweredWith(401), at, false);
+      assert.equal(noKey?.code, 'TOKENLEDGER_SPANS_KEY_REFUSED');
+      assert.match(
+        noKey!.message,
+        /^tokenledger: http:\/\/collector:4318\/v1\/traces answered 401 to the spans: this app sends no key; set TOKENLEDGER_API_KEY to an ingest key/,
+      );
+      assert.match(noKey!.message, /no call is recorded/);
+      const unknown = refusalWarning(await exportAnsweredWith(401), at, true);
+      assert.match(
+        unknown!.message,
+        /answered 401 to the spans: it does not know the key this app sends; set TOKENLEDGER_API_KEY/,
+      );
+      const forbidden = refusalWarning(await exportAnsweredWith(403), at, true);
+      assert.equal(forbidden?.code, 'TOKENLEDGER_SPANS_KEY_REFUSED');
+      assert.match(forbidden!.message, /answered 403 to the spans: the key's role cannot send spans/);
+      const bad = refusalWarning(await exportAnsweredWith(400), at, true);
+      assert.equal(bad?.code, 'TOKENLEDGER_SPANS_REFUSED');
+      assert.match(bad!.message, /refused a batch of spans with HTTP 400; the calls in it are not recorded/);
+    });
+
+    it('success, a retryable status and an unreachable endpoint are not refusals', async () => {
+      assert.equal(refusalWarning(await exportAnsweredWith(200), at), undefined);
+      assert.equal(refusalWarning(await exportAnsweredWith(429), at), undefined);
+      assert.equal(refusalWarning(await exportAnsweredWith(503), at), undefined);
+      assert.equal(refusalWarning({ code: 1, error: new Error('connect ECONNREFUSED') }, at), undefined);
+    });
+
+    it('the endpoint is named without credentials or query', () => {
+      assert.equal(
+        endpointForMessages('https://user:s3cret@otel.example.com:4318/v1/traces?token=abc'),
+        'https://otel.example.com:4318/v1/traces',
+      );
+      assert.equal(endpointForMessages('not a url'), 'the OTLP endpoint');
     });
   });
 });

@@ -12,7 +12,16 @@ import { otlpHeadersAuthorization } from '../collector-api';
 import { DEFAULT_OTLP_ENDPOINT } from '../endpoint';
 import { envString } from '../env';
 import { retryInBackground } from './background-retry';
+import { endpointForMessages, warnIfRefused } from './refused-export';
 import { unrefAgentFactory } from './unref-agent';
+
+/** The traces URL the OTLP exporter posts to, resolved from the environment as it does. */
+export function tracesEndpoint(): string {
+  const traces = envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  if (traces) return traces;
+  const base = envString('OTEL_EXPORTER_OTLP_ENDPOINT');
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : `${DEFAULT_OTLP_ENDPOINT}/v1/traces`;
+}
 
 export function createExporter(): SpanExporter {
   const protocol = (
@@ -26,7 +35,7 @@ export function createExporter(): SpanExporter {
     httpAgentOptions: typeof unrefAgentFactory;
   } = { httpAgentOptions: unrefAgentFactory };
   if (!envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !envString('OTEL_EXPORTER_OTLP_ENDPOINT')) {
-    config.url = `${DEFAULT_OTLP_ENDPOINT}/v1/traces`;
+    config.url = tracesEndpoint();
   }
   const apiKey = envString('TOKENLEDGER_API_KEY');
   if (apiKey && otlpHeadersAuthorization() === undefined)
@@ -56,6 +65,9 @@ export function createExporter(): SpanExporter {
 export class LazyExporter implements SpanExporter {
   private exporter: SpanExporter | undefined;
 
+  /** Where the spans go, for messages (the exporter reads the same variables). */
+  private readonly endpoint = endpointForMessages(tracesEndpoint());
+
   constructor(private readonly make: () => SpanExporter = createExporter) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -66,7 +78,10 @@ export class LazyExporter implements SpanExporter {
       resultCallback({ code: 1 /* ExportResultCode.FAILED */, error: error as Error });
       return;
     }
-    this.exporter.export(spans, resultCallback);
+    this.exporter.export(spans, (result) => {
+      warnIfRefused(result, this.endpoint);
+      resultCallback(result);
+    });
   }
 
   async forceFlush(): Promise<void> {

@@ -1,0 +1,65 @@
+/**
+ * What to tell the app's operator when the OTLP endpoint refuses spans for good (a 4xx other than
+ * 429, which the exporter does not retry): those calls are lost, and only the app's side can see why.
+ * One warning per process and kind (../warn-once.ts).
+ */
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { authorization } from '../collector-api';
+import { SPANS_KEY_REFUSED, SPANS_REFUSED, warnOnce } from '../warn-once';
+
+const SET_KEY = 'set TOKENLEDGER_API_KEY to an ingest key (npx tokenledger keys show ingest)';
+const CONSEQUENCE = 'until then no call is recorded; the app itself is not affected';
+
+/** The HTTP status of a refused export: the exporter's error (OTLPExporterError) carries it as `code`. */
+function refusedStatus(result: ExportResult): number | undefined {
+  if (result.code !== ExportResultCode.FAILED) return undefined;
+  const code = (result.error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && code >= 400 && code < 500 && code !== 429 ? code : undefined;
+}
+
+/** The endpoint without credentials or query (a URL may carry a secret; secrets are never logged). */
+export function endpointForMessages(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'the OTLP endpoint';
+  }
+}
+
+/** The warning for a refused export, or undefined when the result is not a refusal. */
+export function refusalWarning(
+  result: ExportResult,
+  endpoint: string,
+  keySet: boolean = authorization() !== undefined,
+): { code: string; message: string } | undefined {
+  const status = refusedStatus(result);
+  if (status === undefined) return undefined;
+  if (status === 401) {
+    const why = keySet ? 'it does not know the key this app sends' : 'this app sends no key';
+    return {
+      code: SPANS_KEY_REFUSED,
+      message: `tokenledger: ${endpoint} answered 401 to the spans: ${why}; ${SET_KEY}; ${CONSEQUENCE}`,
+    };
+  }
+  if (status === 403) {
+    return {
+      code: SPANS_KEY_REFUSED,
+      message: `tokenledger: ${endpoint} answered 403 to the spans: the key's role cannot send spans; ${SET_KEY}; ${CONSEQUENCE}`,
+    };
+  }
+  return {
+    code: SPANS_REFUSED,
+    message: `tokenledger: ${endpoint} refused a batch of spans with HTTP ${status}; the calls in it are not recorded`,
+  };
+}
+
+/** Warns once per kind when `result` is a refusal. Never throws. */
+export function warnIfRefused(result: ExportResult, endpoint: string): void {
+  try {
+    const warning = refusalWarning(result, endpoint);
+    if (warning) warnOnce(warning.code, warning.message);
+  } catch {
+    // never throw into the app
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Problems the app's operator must see, because spend goes unrecorded until they act (the collector
+ * refusing the key): once per process and kind, as a Node process warning. The OpenTelemetry diag
+ * logger is not enough: none is set unless OTEL_LOG_LEVEL is, so its output is lost by default.
+ * `OTEL_LOG_LEVEL=none`, Node's `--no-warnings` and `NODE_NO_WARNINGS=1` silence them.
+ */
+import { envString } from './env';
+
+const WARNING_TYPE = 'TokenledgerWarning';
+
+/** The OTLP endpoint refused this app's key: no call is recorded. */
+export const SPANS_KEY_REFUSED = 'TOKENLEDGER_SPANS_KEY_REFUSED';
+/** The OTLP endpoint refused a batch of spans for another reason. */
+export const SPANS_REFUSED = 'TOKENLEDGER_SPANS_REFUSED';
+/** The collector refused the policy guard's key (it may be another host than the OTLP endpoint). */
+export const GUARD_KEY_REFUSED = 'TOKENLEDGER_GUARD_KEY_REFUSED';
+
+const warned = new Set<string>();
+
+/** `code` names the kind (`TOKENLEDGER_KEY_REFUSED`): a second warning of a kind is dropped. */
+export function warnOnce(code: string, message: string): void {
+  if (warned.has(code)) return;
+  warned.add(code);
+  if (envString('OTEL_LOG_LEVEL')?.toLowerCase() === 'none') return;
+  try {
+    process.emitWarning(message, { type: WARNING_TYPE, code });
+  } catch {
+    // never throw into the app
+  }
+}
