@@ -14,13 +14,19 @@ export const SPANS_KEY_REFUSED = 'TOKENLEDGER_SPANS_KEY_REFUSED';
 export const SPANS_REFUSED = 'TOKENLEDGER_SPANS_REFUSED';
 /** The collector refused the policy guard's key (it may be another host than the OTLP endpoint). */
 export const GUARD_KEY_REFUSED = 'TOKENLEDGER_GUARD_KEY_REFUSED';
+/** An SDK tokenledger instruments was loaded but could not be patched (version or layout). */
+export const SDK_NOT_INSTRUMENTED = 'TOKENLEDGER_SDK_NOT_INSTRUMENTED';
 
 const warned = new Set<string>();
 
-/** `code` names the kind (`TOKENLEDGER_KEY_REFUSED`): a second warning of a kind is dropped. */
-export function warnOnce(code: string, message: string): void {
-  if (warned.has(code)) return;
-  warned.add(code);
+/**
+ * `code` names the kind (`TOKENLEDGER_SPANS_KEY_REFUSED`); a second warning of the same kind and
+ * `subject` (an SDK's name, say) is dropped.
+ */
+export function warnOnce(code: string, message: string, subject = ''): void {
+  const key = `${code} ${subject}`;
+  if (warned.has(key)) return;
+  warned.add(key);
   if (envString('OTEL_LOG_LEVEL')?.toLowerCase() === 'none') return;
   try {
     process.emitWarning(message, { type: WARNING_TYPE, code });

@@ -108,6 +108,8 @@ export async function runCompared(
   const what = `${variant.label} ${scenario}: app output differs with tokenledger`;
   assert.deepEqual(instrumented.lines, plain.lines, what);
   assert.equal(instrumented.stdout, plain.stdout, what);
+  // An SDK the tests cover is patched (no "not instrumented" warning), and nothing else is wrong.
+  assert.doesNotMatch(instrumented.stderr, /TokenledgerWarning/, `${variant.label} ${scenario}`);
   return instrumented;
 }
 

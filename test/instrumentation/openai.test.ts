@@ -5,6 +5,7 @@
  * Build first: `npx tsc -b instrumentation`.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import {
   FAKE_BACKGROUND_SECONDS,
   FAKE_CREATED,
@@ -17,6 +18,7 @@ import { startSilentServer } from '../support/silent-server';
 import {
   isGenAiSpan,
   matchingSpans,
+  REPO_ROOT,
   runCompared as compareRuns,
   runOk,
   sinkEnv,
@@ -446,6 +448,33 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
 
   describe('export and providers', () => {
     const v = VARIANTS[0]!;
+
+    it('an openai major tokenledger does not patch (3.x) runs unchanged and is named once on stderr, CJS and ESM', async () => {
+      const V3_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'openai-v3');
+      for (const variant of [
+        { label: 'openai 3.x CJS', cwd: V3_DIR, app: 'app.cjs', flag: '--require' },
+        { label: 'openai 3.x ESM', cwd: V3_DIR, app: 'app.mjs', flag: '--import' },
+      ] as const) {
+        const plain = await run(variant, '', { instrument: false });
+        const instrumented = await run(variant, '');
+        assert.equal(instrumented.stdout, plain.stdout, variant.label);
+        assert.equal(fake.requests.length, 1, `${variant.label}: the call went through`);
+        const warnings = instrumented.stderr.match(/TokenledgerWarning: .*/g) ?? [];
+        assert.deepEqual(
+          warnings,
+          [
+            'TokenledgerWarning: tokenledger: openai 3.3.0 is loaded but not instrumented (tokenledger ' +
+              'instruments >=4 <8): its calls are not recorded and no policy applies to them; use a supported ' +
+              'version, or a tokenledger release that supports this one',
+          ],
+          variant.label,
+        );
+        assert.match(instrumented.stderr, /\[TOKENLEDGER_SDK_NOT_INSTRUMENTED\]/);
+        assert.equal(plain.stderr, '');
+      }
+      await new Promise((ok) => setTimeout(ok, 300));
+      assert.equal(sink.spans.filter(isGenAiSpan).length, 0, 'no span for an SDK that was not patched');
+    });
 
     it('sends TOKENLEDGER_API_KEY as a bearer token, unless an Authorization header is configured', async () => {
       await run(v, 'chat', { env: { TOKENLEDGER_API_KEY: 'tl-key-123' } });

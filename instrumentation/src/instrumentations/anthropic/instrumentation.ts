@@ -24,6 +24,7 @@ import { createPatchedResults } from './batch';
 import { createPatchedCreate } from './patch';
 import type { AnyRecord } from './usage';
 import { callTracer } from '../shared/deferred-span';
+import { notInstrumentedWarning } from '../shared/not-instrumented';
 import { onStreamFromResponse } from '../shared/api-promise';
 
 export const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
@@ -72,7 +73,13 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
             ),
         ),
       ),
+      notInstrumentedWarning(ANTHROPIC_MODULE, SUPPORTED_VERSIONS, (m) => this.isPatched(m)),
     ];
+  }
+
+  private isPatched(moduleExports: unknown): boolean {
+    const targets = this.targets(moduleExports);
+    return targets.length > 0 && targets.every(([proto, method]) => isWrapped(proto[method]));
   }
 
   /** The SDK's Stream class, whose static fromSSEResponse every SSE response goes through. */

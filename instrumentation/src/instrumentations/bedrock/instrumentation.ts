@@ -15,6 +15,7 @@ import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedSend } from './patch';
 import type { AnyRecord } from './usage';
 import { callTracer } from '../shared/deferred-span';
+import { notInstrumentedWarning } from '../shared/not-instrumented';
 
 export const BEDROCK_MODULE = '@aws-sdk/client-bedrock-runtime';
 /** Tested on 3.1164; `Client#send` and the command and output shapes patched are stable across 3.x. */
@@ -52,7 +53,13 @@ export class BedrockInstrumentation extends InstrumentationBase<BedrockInstrumen
           }
         },
       ),
+      notInstrumentedWarning(BEDROCK_MODULE, SUPPORTED_VERSIONS, (m) => this.isPatched(m)),
     ];
+  }
+
+  private isPatched(moduleExports: unknown): boolean {
+    const proto = this.clientPrototype(moduleExports);
+    return proto !== undefined && isWrapped(proto.send);
   }
 
   private clientPrototype(moduleExports: unknown): AnyRecord | undefined {

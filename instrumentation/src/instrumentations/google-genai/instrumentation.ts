@@ -9,11 +9,16 @@
  * The public methods are arrow functions set per instance in the constructor, so they cannot be
  * patched on the prototype; the internal ones each send one request (see ./patch.ts).
  */
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  isWrapped,
+} from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedMethod } from './patch';
 import { GeminiOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
+import { notInstrumentedWarning } from '../shared/not-instrumented';
 
 export const SUPPORTED_VERSIONS = ['>=1 <4'];
 
@@ -55,7 +60,13 @@ export class GoogleGenAIInstrumentation extends InstrumentationBase<GoogleGenAII
           }
         },
       ),
+      notInstrumentedWarning('@google/genai', SUPPORTED_VERSIONS, (m) => this.isPatched(m)),
     ];
+  }
+
+  private isPatched(moduleExports: unknown): boolean {
+    const proto = this.modelsPrototype(moduleExports);
+    return proto !== undefined && METHODS.some(([name]) => isWrapped(proto[name]));
   }
 
   /** `Models.prototype`: a named export of both the CJS build and the ESM namespace. */

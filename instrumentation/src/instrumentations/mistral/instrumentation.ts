@@ -18,6 +18,7 @@ import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedMethod } from './patch';
 import { MistralOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
+import { notInstrumentedWarning } from '../shared/not-instrumented';
 
 export const SUPPORTED_VERSIONS = ['>=1 <3'];
 
@@ -71,7 +72,20 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
           }
         },
       ),
+      notInstrumentedWarning('@mistralai/mistralai', SUPPORTED_VERSIONS, (m) => this.isPatched(m)),
     ];
+  }
+
+  private isPatched(moduleExports: unknown): boolean {
+    const proto = this.mistralPrototype(moduleExports);
+    if (!proto) return false;
+    return Object.keys(TARGETS).some(
+      (getterName) =>
+        (
+          Object.getOwnPropertyDescriptor(proto, getterName)?.get as
+            { [ORIGINAL_GETTER]?: unknown } | undefined
+        )?.[ORIGINAL_GETTER] !== undefined,
+    );
   }
 
   private mistralPrototype(moduleExports: unknown): AnyRecord | undefined {

@@ -9,13 +9,18 @@
  * Majors 4–7 expose these classes as statics of the exported OpenAI class; each create() returns
  * an APIPromise whose `parseResponse` yields the parsed body or a Stream (see ./patch.ts).
  */
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  isWrapped,
+} from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { envString } from '../../env';
 import { createPatchedRead } from './background';
 import { createPatchedMethod, type PatchOptions } from './patch';
 import { OpenAIOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
+import { notInstrumentedWarning } from '../shared/not-instrumented';
 
 export const SUPPORTED_VERSIONS = ['>=4 <8'];
 
@@ -60,7 +65,13 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
           }
         },
       ),
+      notInstrumentedWarning('openai', SUPPORTED_VERSIONS, (m) => this.isPatched(m)),
     ];
+  }
+
+  private isPatched(moduleExports: unknown): boolean {
+    const targets = this.targets(moduleExports);
+    return targets.length > 0 && targets.every(([proto]) => isWrapped(proto.create));
   }
 
   private options(): PatchOptions {
