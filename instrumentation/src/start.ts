@@ -31,6 +31,7 @@ import { createInstrumentations } from './instrumentations';
 import { enableDeferredSpans, materializePendingSpans } from './instrumentations/shared/deferred-span';
 import { installGuard } from './guard/install';
 import { VERSION } from './version';
+import { SETTING_UNSUPPORTED, warnOnce } from './warn-once';
 
 const STARTED = Symbol.for('tokenledger.started');
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
@@ -111,7 +112,11 @@ function exportsTraces(): boolean {
   const names = envList('OTEL_TRACES_EXPORTER', 'otlp');
   for (const n of names) {
     if (n !== 'otlp' && n !== 'none') {
-      diag.warn(`tokenledger: OTEL_TRACES_EXPORTER '${n}' is not supported (otlp, none); ignored`);
+      warnOnce(
+        SETTING_UNSUPPORTED,
+        `tokenledger: OTEL_TRACES_EXPORTER '${n}' is not supported (otlp, none): ignored, spans go to OTLP`,
+        `exporter ${n}`,
+      );
     }
   }
   if (names.length > 0 && names.every((n) => n === 'none')) {

@@ -14,6 +14,8 @@ export const SPANS_KEY_REFUSED = 'TOKENLEDGER_SPANS_KEY_REFUSED';
 export const SPANS_REFUSED = 'TOKENLEDGER_SPANS_REFUSED';
 /** The collector refused the policy guard's key (it may be another host than the OTLP endpoint). */
 export const GUARD_KEY_REFUSED = 'TOKENLEDGER_GUARD_KEY_REFUSED';
+/** A standard OTEL_* setting tokenledger does not support (grpc, another exporter): it does something else. */
+export const SETTING_UNSUPPORTED = 'TOKENLEDGER_SETTING_UNSUPPORTED';
 /** An SDK tokenledger instruments was loaded but could not be patched (version or layout). */
 export const SDK_NOT_INSTRUMENTED = 'TOKENLEDGER_SDK_NOT_INSTRUMENTED';
 

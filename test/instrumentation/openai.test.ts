@@ -449,6 +449,25 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
   describe('export and providers', () => {
     const v = VARIANTS[0]!;
 
+    it('OTLP over gRPC or another exporter, which tokenledger does not ship, still exports over OTLP/HTTP and says so once', async () => {
+      const plain = await run(v, 'chat', { instrument: false });
+      const r = await run(v, 'chat', {
+        env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_TRACES_EXPORTER: 'console' },
+      });
+      assert.equal(r.stdout, plain.stdout);
+      const endpoint = `${sink.url}/v1/traces`;
+      assert.deepEqual(r.stderr.match(/\[TOKENLEDGER_SETTING_UNSUPPORTED\] TokenledgerWarning: .*/g), [
+        "[TOKENLEDGER_SETTING_UNSUPPORTED] TokenledgerWarning: tokenledger: OTEL_TRACES_EXPORTER 'console' is not " +
+          'supported (otlp, none): ignored, spans go to OTLP',
+        "[TOKENLEDGER_SETTING_UNSUPPORTED] TokenledgerWarning: tokenledger: OTLP protocol 'grpc' is not supported: " +
+          `spans are sent as http/protobuf to ${endpoint}, which must be an OTLP/HTTP endpoint (port 4318, not gRPC's 4317)`,
+      ]);
+      await new Promise((ok) => setTimeout(ok, 300));
+      const traces = sink.requests.filter((q) => q.path === '/v1/traces');
+      assert.equal(traces.length, 1);
+      assert.equal(traces[0]!.contentType, 'application/x-protobuf');
+    });
+
     it('an openai major tokenledger does not patch (3.x) runs unchanged and is named once on stderr, CJS and ESM', async () => {
       const V3_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'openai-v3');
       for (const variant of [

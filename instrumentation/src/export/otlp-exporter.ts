@@ -14,6 +14,7 @@ import { envString } from '../env';
 import { retryInBackground } from './background-retry';
 import { endpointForMessages, warnIfRefused } from './refused-export';
 import { unrefAgentFactory } from './unref-agent';
+import { SETTING_UNSUPPORTED, warnOnce } from '../warn-once';
 
 /** The traces URL the OTLP exporter posts to, resolved from the environment as it does. */
 export function tracesEndpoint(): string {
@@ -47,7 +48,12 @@ export function createExporter(): SpanExporter {
     exporter = new OTLPTraceExporter(config);
   } else {
     if (protocol !== 'http/protobuf') {
-      diag.warn(`tokenledger: OTLP protocol '${protocol}' is not supported, using http/protobuf`);
+      warnOnce(
+        SETTING_UNSUPPORTED,
+        `tokenledger: OTLP protocol '${protocol}' is not supported: spans are sent as http/protobuf to ` +
+          `${endpointForMessages(tracesEndpoint())}, which must be an OTLP/HTTP endpoint (port 4318, not gRPC's 4317)`,
+        'protocol',
+      );
     }
     const { OTLPTraceExporter } =
       require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
