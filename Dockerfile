@@ -11,6 +11,7 @@ COPY package.json package-lock.json ./
 COPY instrumentation/package.json instrumentation/
 COPY collector/package.json collector/
 COPY dashboards/package.json dashboards/
+COPY test/fixtures/openai-v3/package.json test/fixtures/openai-v3/
 COPY test/fixtures/openai-v4/package.json test/fixtures/openai-v4/
 COPY test/fixtures/openai-v5/package.json test/fixtures/openai-v5/
 COPY test/fixtures/openai-v6/package.json test/fixtures/openai-v6/
