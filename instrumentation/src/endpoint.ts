@@ -1,2 +1,12 @@
+import { envString } from './env';
+
 /** Where the collector is when nothing says otherwise (OTLP/HTTP's standard local endpoint). */
 export const DEFAULT_OTLP_ENDPOINT = 'http://127.0.0.1:4318';
+
+/** The traces URL the OTLP exporter posts to, resolved from the environment as it does. */
+export function tracesEndpoint(): string {
+  const traces = envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  if (traces) return traces;
+  const base = envString('OTEL_EXPORTER_OTLP_ENDPOINT');
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : `${DEFAULT_OTLP_ENDPOINT}/v1/traces`;
+}

@@ -9,20 +9,12 @@ import { diag } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { otlpHeadersAuthorization } from '../collector-api';
-import { DEFAULT_OTLP_ENDPOINT } from '../endpoint';
+import { tracesEndpoint } from '../endpoint';
 import { envString } from '../env';
 import { retryInBackground } from './background-retry';
 import { endpointForMessages, warnIfRefused } from './refused-export';
 import { unrefAgentFactory } from './unref-agent';
 import { SETTING_UNSUPPORTED, warnOnce } from '../warn-once';
-
-/** The traces URL the OTLP exporter posts to, resolved from the environment as it does. */
-export function tracesEndpoint(): string {
-  const traces = envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-  if (traces) return traces;
-  const base = envString('OTEL_EXPORTER_OTLP_ENDPOINT');
-  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : `${DEFAULT_OTLP_ENDPOINT}/v1/traces`;
-}
 
 export function createExporter(): SpanExporter {
   const protocol = (
@@ -71,9 +63,6 @@ export function createExporter(): SpanExporter {
 export class LazyExporter implements SpanExporter {
   private exporter: SpanExporter | undefined;
 
-  /** Where the spans go, for messages (the exporter reads the same variables). */
-  private readonly endpoint = endpointForMessages(tracesEndpoint());
-
   constructor(private readonly make: () => SpanExporter = createExporter) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -85,7 +74,7 @@ export class LazyExporter implements SpanExporter {
       return;
     }
     this.exporter.export(spans, (result) => {
-      warnIfRefused(result, this.endpoint);
+      warnIfRefused(result);
       resultCallback(result);
     });
   }

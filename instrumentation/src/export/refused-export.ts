@@ -5,9 +5,9 @@
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { authorization } from '../collector-api';
-import { SPANS_KEY_REFUSED, SPANS_REFUSED, warnOnce } from '../warn-once';
+import { tracesEndpoint } from '../endpoint';
+import { SET_INGEST_KEY, SPANS_KEY_REFUSED, SPANS_REFUSED, warnOnce } from '../warn-once';
 
-const SET_KEY = 'set TOKENLEDGER_API_KEY to an ingest key (npx tokenledger keys show ingest)';
 const CONSEQUENCE = 'until then no call is recorded; the app itself is not affected';
 
 /** The HTTP status of a refused export: the exporter's error (OTLPExporterError) carries it as `code`. */
@@ -39,13 +39,13 @@ export function refusalWarning(
     const why = keySet ? 'it does not know the key this app sends' : 'this app sends no key';
     return {
       code: SPANS_KEY_REFUSED,
-      message: `tokenledger: ${endpoint} answered 401 to the spans: ${why}; ${SET_KEY}; ${CONSEQUENCE}`,
+      message: `tokenledger: ${endpoint} answered 401 to the spans: ${why}; ${SET_INGEST_KEY}; ${CONSEQUENCE}`,
     };
   }
   if (status === 403) {
     return {
       code: SPANS_KEY_REFUSED,
-      message: `tokenledger: ${endpoint} answered 403 to the spans: the key's role cannot send spans; ${SET_KEY}; ${CONSEQUENCE}`,
+      message: `tokenledger: ${endpoint} answered 403 to the spans: the key's role cannot send spans; ${SET_INGEST_KEY}; ${CONSEQUENCE}`,
     };
   }
   return {
@@ -55,9 +55,10 @@ export function refusalWarning(
 }
 
 /** Warns once per kind when `result` is a refusal. Never throws. */
-export function warnIfRefused(result: ExportResult, endpoint: string): void {
+export function warnIfRefused(result: ExportResult): void {
   try {
-    const warning = refusalWarning(result, endpoint);
+    if (result.code === ExportResultCode.SUCCESS) return;
+    const warning = refusalWarning(result, endpointForMessages(tracesEndpoint()));
     if (warning) warnOnce(warning.code, warning.message);
   } catch {
     // never throw into the app

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { diag, type Attributes, type Span } from '@opentelemetry/api';
 import { collectorUrl } from '../collector-api';
-import { GUARD_KEY_REFUSED, warnOnce } from '../warn-once';
+import { GUARD_KEY_REFUSED, SET_INGEST_KEY, warnOnce } from '../warn-once';
 import {
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MAX_TOKENS,
@@ -363,7 +363,7 @@ export class GuardEngine implements Guard {
       if (err instanceof GuardRequestError && (err.status === 401 || err.status === 403)) {
         warnOnce(
           GUARD_KEY_REFUSED,
-          `tokenledger guard: ${err.message}; set TOKENLEDGER_API_KEY to an ingest key (npx tokenledger keys show ingest); ` +
+          `tokenledger guard: ${err.message}; ${SET_INGEST_KEY}; ` +
             'until then the guard cannot read policies and budgets from the collector',
         );
       } else {

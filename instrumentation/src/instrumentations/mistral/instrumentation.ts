@@ -43,6 +43,13 @@ const PATCHED_METHODS = new Set(Object.values(TARGETS).flatMap((methods) => meth
 
 const ORIGINAL_GETTER = Symbol('tokenledger.mistral.originalGetter');
 
+/** The SDK's own getter behind ours, when `proto[getterName]` is our patched getter. */
+function originalGetter(proto: AnyRecord, getterName: string): (() => unknown) | undefined {
+  const get = Object.getOwnPropertyDescriptor(proto, getterName)?.get as
+    { [ORIGINAL_GETTER]?: () => unknown } | undefined;
+  return get?.[ORIGINAL_GETTER];
+}
+
 export class MistralInstrumentation extends InstrumentationBase<MistralInstrumentationConfig> {
   /** Sub-SDK prototypes patched so far (Chat.prototype, Embeddings.prototype). */
   private readonly patchedPrototypes = new Set<AnyRecord>();
@@ -79,13 +86,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
   private isPatched(moduleExports: unknown): boolean {
     const proto = this.mistralPrototype(moduleExports);
     if (!proto) return false;
-    return Object.keys(TARGETS).some(
-      (getterName) =>
-        (
-          Object.getOwnPropertyDescriptor(proto, getterName)?.get as
-            { [ORIGINAL_GETTER]?: unknown } | undefined
-        )?.[ORIGINAL_GETTER] !== undefined,
-    );
+    return Object.keys(TARGETS).some((getterName) => originalGetter(proto, getterName) !== undefined);
   }
 
   private mistralPrototype(moduleExports: unknown): AnyRecord | undefined {
@@ -138,7 +139,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
     if (proto) {
       for (const getterName of Object.keys(TARGETS)) {
         const desc = Object.getOwnPropertyDescriptor(proto, getterName);
-        const original = (desc?.get as { [ORIGINAL_GETTER]?: () => unknown } | undefined)?.[ORIGINAL_GETTER];
+        const original = originalGetter(proto, getterName);
         if (desc && original) Object.defineProperty(proto, getterName, { ...desc, get: original });
       }
     }
