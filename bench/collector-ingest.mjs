@@ -140,7 +140,7 @@ async function reportedCalls(url, adminKey) {
 }
 
 function microbench(bodies) {
-  const { decodeTraceRequest } = dist('otlp');
+  const { decodeTraceRequest } = dist('ingest/otlp');
   const { processTraceRequest } = dist('ingest/pipeline');
   const { Pricer } = dist('pricing');
   const { toCompactRow } = dist('storage/rows');

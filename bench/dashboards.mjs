@@ -100,7 +100,7 @@ SELECT concat('o', toString(number)), toDateTime64({start:Int64} + number * 39, 
 FROM numbers(100000)`,
     query_params: { start },
   });
-  await collector('catalog-sync').syncModelPrices(storage, (l) => console.error(l));
+  await collector('storage/model-prices').syncModelPrices(storage, (l) => console.error(l));
   // Steady state: background merges would have folded the rollup's parts by now.
   await storage.client.command({ query: `OPTIMIZE TABLE ${db}.spend_hourly FINAL` });
   return seedMs;

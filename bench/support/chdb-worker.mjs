@@ -23,7 +23,7 @@ const { openStorage } = dist('storage/client');
 const { loadMigrations, migrate } = dist('storage/migrations');
 const { CallWriter } = dist('storage/writer');
 const { CALL_COLUMNS, toCompactRow } = dist('storage/rows');
-const { decodeTraceRequest } = dist('otlp');
+const { decodeTraceRequest } = dist('ingest/otlp');
 const { processTraceRequest } = dist('ingest/pipeline');
 const { Pricer } = dist('pricing');
 

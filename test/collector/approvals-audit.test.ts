@@ -4,10 +4,10 @@
  * automatically.
  */
 import assert from 'node:assert/strict';
-import { ApprovalError } from '../../collector/src/approvals/model';
-import { ApprovalService } from '../../collector/src/approvals/service';
-import { ApprovalStore } from '../../collector/src/approvals/store';
-import { AuditLog } from '../../collector/src/audit/log';
+import { ApprovalError } from '../../collector/src/govern/approvals/model';
+import { ApprovalService } from '../../collector/src/govern/approvals/service';
+import { ApprovalStore } from '../../collector/src/govern/approvals/store';
+import { AuditLog } from '../../collector/src/govern/audit';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
 

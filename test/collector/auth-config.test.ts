@@ -8,9 +8,9 @@ import {
   KeyRing,
   parseKeySpec,
   readCredentials,
-} from '../../collector/src/auth/keys';
-import { KeyStore, keyStorePath } from '../../collector/src/auth/store';
-import { ConfigError, loadConfig } from '../../collector/src/config';
+} from '../../collector/src/govern/keys/keys';
+import { KeyStore, keyStorePath } from '../../collector/src/govern/keys/store';
+import { ConfigError, loadConfig } from '../../collector/src/service/config';
 import { nanosToDateTime64 } from '../../collector/src/storage/rows';
 
 describe('API keys', () => {

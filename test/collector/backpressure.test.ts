@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Pricer } from '../../collector/src/pricing';
-import type { PricedCall } from '../../collector/src/model';
-import { CollectorMetrics } from '../../collector/src/server/metrics';
-import { tracesHandler } from '../../collector/src/server/traces';
+import type { PricedCall } from '../../collector/src/core/call';
+import { CollectorMetrics } from '../../collector/src/http/metrics';
+import { tracesHandler } from '../../collector/src/http/traces';
 import { jsonBody, recordSpans } from './otlp-helpers';
 
 function body(): Buffer {

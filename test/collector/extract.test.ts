@@ -4,11 +4,11 @@ import {
   normaliseProvider,
   providerFromHost,
   type UsageFlag,
-} from '../../collector/src/extract';
+} from '../../collector/src/ingest/extract';
 import { TraceWindow } from '../../collector/src/ingest/trace-window';
 import { Pricer } from '../../collector/src/pricing/pricer';
-import type { ExtractedCall } from '../../collector/src/model';
-import { decodeTraceRequest } from '../../collector/src/otlp';
+import type { ExtractedCall } from '../../collector/src/core/call';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp';
 import type { Attributes } from '@opentelemetry/api';
 import { nanos } from '../support/calls';
 import { protobufBody, recordSpans, type SpanSpec } from './otlp-helpers';

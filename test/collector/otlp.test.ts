@@ -5,8 +5,8 @@ import {
   OtlpDecodeError,
   OtlpUnsupportedContentTypeError,
   type OtlpTraceRequest,
-} from '../../collector/src/otlp';
-import { getRequestType } from '../../collector/src/otlp/protobuf';
+} from '../../collector/src/ingest/otlp';
+import { getRequestType } from '../../collector/src/ingest/otlp/protobuf';
 import { jsonBody, protobufBody, recordSpans } from './otlp-helpers';
 
 const PB = 'application/x-protobuf';

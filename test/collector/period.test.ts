@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { resolvePeriod, PeriodError } from '../../collector/src/reports/period';
+import { resolvePeriod, PeriodError } from '../../collector/src/read/period';
 
 const NOW = new Date('2026-03-15T10:20:30Z');
 const range = (input: Parameters<typeof resolvePeriod>[0]): string[] => {

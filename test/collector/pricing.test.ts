@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
 import { PriceOverrideError, Pricer, priceAt } from '../../collector/src/pricing';
 import { processTraceRequest } from '../../collector/src/ingest/pipeline';
-import { decodeTraceRequest } from '../../collector/src/otlp';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp';
 import { extractedCall as call, nanos } from '../support/calls';
 import { protobufBody, recordSpans } from './otlp-helpers';
 

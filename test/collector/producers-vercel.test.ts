@@ -15,7 +15,7 @@ import { pricedCallsFrom } from '../support/price-sink';
 import { useCollectorProcess, useProducerServers } from '../support/producer-suite';
 import { runProducer } from '../fixtures/producers/support';
 import { openAiCost } from '../fixtures/producers/prices';
-import type { PricedCall } from '../../collector/src/model';
+import type { PricedCall } from '../../collector/src/core/call';
 
 const APP = path.join(__dirname, '..', 'fixtures', 'sdk-previous', 'vercel-ai-telemetry.mjs');
 const USAGE = { input: 1000, output: 200, cached: 400 };

@@ -13,7 +13,7 @@ import type { OtlpSink } from '../support/otlp-sink';
 import { pricedCallsFrom } from '../support/price-sink';
 import { useCollectorProcess, useProducerServers } from '../support/producer-suite';
 import { runProducer, startFakeAnthropic } from '../fixtures/producers/support';
-import type { PricedCall } from '../../collector/src/model';
+import type { PricedCall } from '../../collector/src/core/call';
 import { CLAUDE_3_5_HAIKU, openAiCost, perM } from '../fixtures/producers/prices';
 
 const summary = (c: PricedCall) => ({

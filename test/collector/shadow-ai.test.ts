@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { CLI, REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
 import { runProducer } from '../fixtures/producers/support';
-import type { Inventory } from '../../collector/src/inventory';
+import type { Inventory } from '../../collector/src/read/inventory';
 
 const KEY = 'tl_admin_shadow_ai_test_key_0001';
 

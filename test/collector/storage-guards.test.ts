@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { PricedCall } from '../../collector/src/model';
-import { spendReport } from '../../collector/src/reports/spend';
+import type { PricedCall } from '../../collector/src/core/call';
+import { spendReport } from '../../collector/src/read/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { migrate } from '../../collector/src/storage/migrations';
 import { toRow } from '../../collector/src/storage/rows';

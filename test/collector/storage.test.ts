@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { ClickHouseError } from '@clickhouse/client';
-import type { PricedCall } from '../../collector/src/model';
+import type { PricedCall } from '../../collector/src/core/call';
 import { Pricer } from '../../collector/src/pricing';
-import {
-  spendReport,
-  spendReportCsv,
-  parseGroupBy,
-  ReportQueryError,
-} from '../../collector/src/reports/spend';
+import { spendReport, spendReportCsv, parseGroupBy, ReportQueryError } from '../../collector/src/read/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate, splitStatements } from '../../collector/src/storage/migrations';
 import { StorageError, isRefusedByEngine } from '../../collector/src/storage/errors';

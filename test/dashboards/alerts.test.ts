@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { expandMacros, renderGrafanaFiles, type DataSourceSettings } from '../../dashboards/src/index';
-import { loadPolicyFile } from '../../collector/src/policy/load';
+import { loadPolicyFile } from '../../collector/src/govern/policy/load';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
 import { seedStorage, type Seed, type SeedCall } from './seed';

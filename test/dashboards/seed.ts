@@ -6,7 +6,7 @@
 import Decimal from 'decimal.js';
 import type { Storage } from '../../collector/src/storage/client';
 import type { CallRow } from '../../collector/src/storage/rows';
-import { syncModelPrices } from '../../collector/src/catalog-sync';
+import { syncModelPrices } from '../../collector/src/storage/model-prices';
 
 // Exact sums of Decimal(38, 18) values need 38+ significant digits (decimal.js defaults to 20).
 Decimal.set({ precision: 80 });

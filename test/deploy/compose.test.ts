@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CLICKHOUSE_PLUGIN_VERSION } from '@tokenledger/dashboards';
-import { parseKeySpec } from '../../collector/src/auth/keys';
+import { parseKeySpec } from '../../collector/src/govern/keys/keys';
 import { runDashboards } from '../../collector/src/cli/dashboards';
-import { loadPolicyFile } from '../../collector/src/policy/load';
-import { loadConfig } from '../../collector/src/config';
-import { PUBLIC_DIR } from '../../collector/src/report-page/router';
+import { loadPolicyFile } from '../../collector/src/govern/policy/load';
+import { loadConfig } from '../../collector/src/service/config';
+import { PUBLIC_DIR } from '../../collector/src/http/report-page';
 import { MIGRATIONS_DIR } from '../../collector/src/storage/migrations';
 import { REPO_ROOT } from '../support/collector-process';
 import {

@@ -5,9 +5,9 @@
  * BudgetEngine through the collector process).
  */
 import assert from 'node:assert/strict';
-import { LeaseBook, LeaseError, type LeaseBudgetSource } from '../../collector/src/budgets/leases';
-import { periodAt } from '../../collector/src/budgets/periods';
-import { Money } from '../../collector/src/pricing/money';
+import { LeaseBook, LeaseError, type LeaseBudgetSource } from '../../collector/src/govern/budgets/leases';
+import { periodAt } from '../../collector/src/govern/budgets/periods';
+import { Money } from '../../collector/src/core/money';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 

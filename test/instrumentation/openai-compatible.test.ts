@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { providerFromHost } from '../../collector/src/extract/providers';
+import { providerFromHost } from '../../collector/src/core/providers';
 import {
   parseProviderHosts,
   providerForHost,

@@ -3,7 +3,7 @@
  * nothing fails the delivery (retried on a later check) instead of holding the alert checks.
  */
 import assert from 'node:assert/strict';
-import { Mailer } from '../../collector/src/alerts/channels';
+import { Mailer } from '../../collector/src/govern/alerts/channels';
 import { startSilentServer, type SilentServer } from '../support/silent-server';
 
 const MESSAGE = { subject: 's', text: 't', blocks: [] };

@@ -10,7 +10,7 @@ import {
   parsePolicy,
   PolicyFileError,
   type PolicyProblem,
-} from '../../collector/src/policy/load';
+} from '../../collector/src/govern/policy/load';
 import { CLI, REPO_ROOT } from '../support/collector-process';
 
 const run = promisify(execFile);

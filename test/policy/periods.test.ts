@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { periodAt, startOfLocalDay } from '../../collector/src/budgets/periods';
+import { periodAt, startOfLocalDay } from '../../collector/src/govern/budgets/periods';
 
 const iso = (p: { start: Date; end: Date }): [string, string] => [p.start.toISOString(), p.end.toISOString()];
 const hours = (p: { start: Date; end: Date }): number => (p.end.getTime() - p.start.getTime()) / 3_600_000;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import Decimal from 'decimal.js';
-import { parsePolicy } from '../../collector/src/policy/load';
-import { PolicyPricer } from '../../collector/src/policy/pricing';
-import { modelPrices } from '../../collector/src/policy/prices';
+import { parsePolicy } from '../../collector/src/govern/policy/load';
+import { PolicyPricer } from '../../collector/src/pricing/policy-pricer';
+import { modelPrices } from '../../collector/src/govern/policy/prices';
 import { Pricer } from '../../collector/src/pricing';
 import { costPico, picoToUsd, unitPrices } from '../../instrumentation/src/guard/prices';
 import { extractedCall } from '../support/calls';

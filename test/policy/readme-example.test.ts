@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadPolicyFile } from '../../collector/src/policy/load';
+import { loadPolicyFile } from '../../collector/src/govern/policy/load';
 import { REPO_ROOT } from '../support/collector-process';
 
 describe('the README policy example', () => {

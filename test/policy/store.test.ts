@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AuditLog } from '../../collector/src/audit/log';
-import { PolicyFileError } from '../../collector/src/policy/load';
-import { PolicyStore } from '../../collector/src/policy/store';
+import { AuditLog } from '../../collector/src/govern/audit';
+import { PolicyFileError } from '../../collector/src/govern/policy/load';
+import { PolicyStore } from '../../collector/src/govern/policy/store';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../collector/src/config';
-import { approvalRuleFor } from '../../collector/src/policy/approvals';
-import { parsePolicy } from '../../collector/src/policy/load';
-import { callMatches, matchCondition } from '../../collector/src/policy/match';
+import { ConfigError, loadConfig } from '../../collector/src/service/config';
+import { approvalRuleFor } from '../../collector/src/govern/policy/approvals';
+import { parsePolicy } from '../../collector/src/govern/policy/load';
+import { callMatches, matchCondition } from '../../collector/src/govern/policy/match';
 import { pricedCall } from '../support/calls';
 
 describe('policy wiring: configuration, approval rules, selectors', () => {

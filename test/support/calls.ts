@@ -1,6 +1,6 @@
 /** Builds collector call records for tests: every field defaulted, only what a test cares about given. */
-import { callToPrice, emptyAttribution } from '../../collector/src/call-builder';
-import type { CallAttribution, ExtractedCall, PricedCall } from '../../collector/src/model';
+import { callToPrice, emptyAttribution } from '../../collector/src/core/call-builder';
+import type { CallAttribution, ExtractedCall, PricedCall } from '../../collector/src/core/call';
 
 /** Nanoseconds since the epoch of an instant, as the decimal string the call records carry. */
 export function nanos(at: string | Date, extra = 0n): string {

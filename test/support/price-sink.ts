@@ -2,10 +2,10 @@
  * Runs what an OTLP sink received through the collector's own pipeline (decode → extract → price),
  * so instrumentation tests can assert exact dollars without a storage round trip.
  */
-import { decodeTraceRequest } from '../../collector/src/otlp';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp';
 import { processTraceRequest } from '../../collector/src/ingest/pipeline';
 import { Pricer, type PriceOverride } from '../../collector/src/pricing/pricer';
-import type { PricedCall } from '../../collector/src/model';
+import type { PricedCall } from '../../collector/src/core/call';
 import type { OtlpSink } from './otlp-sink';
 
 export function pricedCallsFrom(sink: OtlpSink, overrides: PriceOverride[] = []): PricedCall[] {

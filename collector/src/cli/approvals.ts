@@ -1,7 +1,7 @@
 /** `tokenledger approvals list | show | request | approve | reject`. */
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import type { Approval } from '../approvals/model';
+import type { Approval } from '../govern/approvals/model';
 import { getFromCollector, postToCollector, resolveEndpoint } from './client';
 
 interface Common {

@@ -1,6 +1,6 @@
 /** How the CLI reaches the running collector (libchdb binds one process to the data dir, so the CLI never opens it). */
 import path from 'node:path';
-import { readCredentials } from '../auth/keys';
+import { readCredentials } from '../govern/keys/keys';
 
 export class CliError extends Error {}
 

@@ -12,7 +12,7 @@ import {
   renderGrafanaFiles,
   type DataSourceSettings,
 } from '@tokenledger/dashboards';
-import { loadPolicyFile } from '../policy/load';
+import { loadPolicyFile } from '../govern/policy/load';
 import { assertIdentifier, DEFAULT_DATABASE } from '../storage/client';
 
 export interface DashboardsOptions {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import type { Estimate } from '../estimate/estimate';
+import type { Estimate } from '../govern/estimate/estimate';
 import { CliError, postToCollector, resolveEndpoint } from './client';
 
 interface EstimateOptions {

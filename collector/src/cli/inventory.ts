@@ -1,7 +1,7 @@
 /** `tokenledger inventory`: the AI inventory (models, providers, services, sources, shadow AI) as tables or JSON. */
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import type { Inventory } from '../inventory/report';
+import type { Inventory } from '../read/inventory';
 import { getFromCollector, resolveEndpoint } from './client';
 
 export interface InventoryOptions {

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { readCredentials, ROLES, type Role } from '../auth/keys';
-import { KeyStore } from '../auth/store';
+import { readCredentials, ROLES, type Role } from '../govern/keys/keys';
+import { KeyStore } from '../govern/keys/store';
 import { CliError } from './client';
 
 const dataDir = (): string => path.resolve(process.env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger');

@@ -1,7 +1,7 @@
 /** The `tokenledger` command line. */
 import { Command, CommanderError } from 'commander';
-import { loadConfig } from '../config';
-import { startCollector } from '../server/start';
+import { loadConfig } from '../service/config';
+import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';

@@ -1,7 +1,7 @@
 /** `tokenledger policy check FILE` and `tokenledger policy schema`: policy as code in CI and editors. */
 import type { Command } from 'commander';
 import { POLICY_SCHEMA, type PolicyFile } from 'tokenledger/policy';
-import { formatProblem, loadPolicy, PolicyFileError } from '../policy/load';
+import { formatProblem, loadPolicy, PolicyFileError } from '../govern/policy/load';
 
 export function registerPolicyCommand(program: Command): void {
   const policy = program.command('policy').description('validate policy files, print their JSON Schema');

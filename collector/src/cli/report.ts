@@ -1,7 +1,7 @@
 /** `tokenledger report`: the spend report as a table, JSON or CSV. */
 import Table from 'cli-table3';
-import type { SpendReport } from '../reports/spend';
-import { parseFilters, parseGroupBy } from '../reports/spend';
+import type { SpendReport } from '../read/spend';
+import { parseFilters, parseGroupBy } from '../read/spend';
 import { CliError, getFromCollector, resolveEndpoint } from './client';
 
 export interface ReportOptions {

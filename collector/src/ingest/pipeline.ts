@@ -3,14 +3,14 @@
  * the trace window, so that spans of one call split over several export requests are still
  * recognised), then pricing. No I/O; the window is the only state.
  */
-import { extractCalls } from '../extract/extract';
-import { aiHostsFromEnv, type AiHostTable } from '../inventory/ai-hosts';
-import type { AiHttpCall } from '../inventory/model';
-import { findUninstrumentedAiCalls } from '../inventory/shadow';
-import type { PricedCall } from '../model';
-import type { OtlpTraceRequest } from '../otlp/types';
-import type { Pricer } from '../pricing/pricer';
-import { coveredLater } from './covered-later';
+import { extractCalls } from './extract/extract';
+import { aiHostsFromEnv, type AiHostTable } from './shadow/ai-hosts';
+import type { AiHttpCall } from '../core/ai-http-call';
+import { findUninstrumentedAiCalls } from './shadow/shadow';
+import type { ExtractedCall, PricedCall } from '../core/call';
+import type { OtlpTraceRequest } from './otlp/types';
+import type { BatchFlag, UsageFlag } from './extract/usage';
+import { coveredLater } from './shadow/covered-later';
 import { TraceWindow } from './trace-window';
 
 export interface IngestResult {
@@ -40,12 +40,20 @@ export interface IngestResult {
 }
 
 /**
+ * What prices the extracted calls: the pricing stage's Pricer, handed in by the receiver (ingest
+ * sits before pricing in the flow and does not import it).
+ */
+export interface CallPricer {
+  price(call: ExtractedCall & BatchFlag & UsageFlag): PricedCall;
+}
+
+/**
  * One window per pricer, i.e. per collector app: the receiver hands the pipeline its long-lived
  * pricer, so the app's requests share a window while separate apps (and tests) do not.
  */
-const windows = new WeakMap<Pricer, TraceWindow>();
+const windows = new WeakMap<CallPricer, TraceWindow>();
 
-export function traceWindowFor(pricer: Pricer): TraceWindow {
+export function traceWindowFor(pricer: CallPricer): TraceWindow {
   let window = windows.get(pricer);
   if (!window) windows.set(pricer, (window = new TraceWindow()));
   return window;
@@ -53,7 +61,7 @@ export function traceWindowFor(pricer: Pricer): TraceWindow {
 
 export function processTraceRequest(
   req: OtlpTraceRequest,
-  pricer: Pricer,
+  pricer: CallPricer,
   aiHosts: AiHostTable = aiHostsFromEnv(),
   window: TraceWindow = traceWindowFor(pricer),
 ): IngestResult {

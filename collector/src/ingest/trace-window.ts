@@ -13,9 +13,9 @@
  * The window is per collector process; several collectors behind a load balancer each see only
  * the requests they receive.
  */
-import type { GenAiSpanRef } from '../extract/extract';
-import type { PriorCall } from '../extract/repeats';
-import type { AiHttpCall } from '../inventory/model';
+import type { GenAiSpanRef } from './extract/extract';
+import type { PriorCall } from './extract/repeats';
+import type { AiHttpCall } from '../core/ai-http-call';
 
 export interface TraceWindowOptions {
   ttlMs?: number;

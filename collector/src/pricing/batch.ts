@@ -6,7 +6,7 @@
  * Keyed by the catalog's provider id (or the span's normalised provider). Sources:
  *   anthropic  50 % — Message Batches API, https://docs.anthropic.com/en/docs/build-with-claude/batch-processing#pricing
  */
-import { Money } from './money';
+import { Money } from '../core/money';
 
 const BATCH_DISCOUNTS: Readonly<Record<string, string>> = {
   anthropic: '0.5',
@@ -14,11 +14,6 @@ const BATCH_DISCOUNTS: Readonly<Record<string, string>> = {
 
 const ONE = new Money(1);
 const FACTORS = new Map(Object.entries(BATCH_DISCOUNTS).map(([p, d]) => [p, ONE.minus(new Money(d))]));
-
-/** The extra the pricer reads on a call: whether it came back from a provider's batch API. */
-export interface BatchFlag {
-  batch?: boolean;
-}
 
 /** The multiplier for a batch call of `providers` (first known wins), or undefined when none applies. */
 export function batchFactor(...providers: string[]): Money | undefined {

@@ -21,7 +21,7 @@
  * included. Mirrored exactly.
  */
 import type { ModelPrice, TieredPrices } from '@pydantic/genai-prices';
-import { Money, ZERO } from './money';
+import { Money, ZERO } from '../core/money';
 
 export interface Tier {
   start: number;

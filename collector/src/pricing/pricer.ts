@@ -3,13 +3,13 @@
  * policy overrides, and Decimal money. An unknown model is returned unpriced, never dropped.
  */
 import type { ModelPrice } from '@pydantic/genai-prices';
-import { normaliseProvider } from '../extract/providers';
-import type { UsageFlag } from '../extract/usage';
-import type { ExtractedCall, PricedCall } from '../model';
+import { normaliseProvider } from '../core/providers';
+import type { BatchFlag, UsageFlag } from '../ingest/extract/usage';
+import type { ExtractedCall, PricedCall } from '../core/call';
 import { findModel, priceAt, type CatalogMatch } from './catalog';
 import { compileModelPrice, compileRate, computeCost, type CompiledPrice } from './cost';
-import { Money, formatUsd } from './money';
-import { batchFactor, type BatchFlag } from './batch';
+import { Money, formatUsd } from '../core/money';
+import { batchFactor } from './batch';
 
 /**
  * A pricing override from the policy file. `discount` (0..1) multiplies the price by

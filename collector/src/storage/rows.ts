@@ -1,5 +1,5 @@
 /** PricedCall → the llm_calls row (column names as in clickhouse/migrations/0001_llm_calls.sql). */
-import type { PricedCall } from '../model';
+import type { PricedCall } from '../core/call';
 
 export interface CallRow {
   trace_id: string;

@@ -27,9 +27,9 @@
  * that only the batch holding the row fails, not every batch that waited with it.
  */
 import { createHash } from 'node:crypto';
-import type { AiHttpCall } from '../inventory/model';
-import { insertAiHttpCalls } from '../inventory/store';
-import type { PricedCall } from '../model';
+import type { AiHttpCall } from '../core/ai-http-call';
+import { insertAiHttpCalls } from './ai-http-calls';
+import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError, isRefusedByEngine } from './errors';
 import { spanKeysWhere } from './span-keys';

@@ -1,0 +1,129 @@
+/**
+ * The budget engine: per policy with a budget, spend in its current calendar period — stored
+ * (ClickHouse) plus accepted but not yet stored (the writer's queue) — against its limit, with a
+ * state and a period-end forecast. Results are cached briefly (many guards poll GET /v1/budgets)
+ * and concurrent callers share one computation. Writes budget_snapshots once a minute.
+ */
+import type { Policy, PolicyFile } from 'tokenledger/policy';
+import type { PricedCall } from '../../core/call';
+import { callMatches } from '../policy/match';
+import { Money, ZERO } from '../../core/money';
+import type { Storage } from '../../storage/client';
+import { periodAt, type PeriodWindow } from './periods';
+import { writeSnapshots } from './snapshots';
+import { storedSpend } from './spend';
+import { budgetStatus, type BudgetStatus } from './status';
+
+export interface BudgetEngineDeps {
+  storage: Storage;
+  policy: () => PolicyFile | undefined;
+  /** Spend accepted but not yet stored (CallWriter.unflushedCalls). */
+  unflushed?: () => PricedCall[];
+  now?: () => Date;
+  log?: (line: string) => void;
+  /** How long a computed state is served before it is computed again. */
+  maxAgeMs?: number;
+}
+
+export { type BudgetStatus, type BudgetState } from './status';
+
+const callTimeMs = (c: PricedCall): number => Number(BigInt(c.startTimeUnixNano) / 1_000_000n);
+
+export class BudgetEngine {
+  private cached: { at: number; policy: PolicyFile | undefined; statuses: BudgetStatus[] } | undefined;
+  private computing: Promise<BudgetStatus[]> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private snapshotting: Promise<void> | undefined;
+  private stopped = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: BudgetEngineDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Every budgeted policy's state now (at most maxAgeMs old). */
+  async statuses(opts: { fresh?: boolean } = {}): Promise<BudgetStatus[]> {
+    const policy = this.deps.policy();
+    const c = this.cached;
+    if (!opts.fresh && c && c.policy === policy && this.now().getTime() - c.at < (this.deps.maxAgeMs ?? 1000))
+      return c.statuses;
+    if (this.computing && !opts.fresh) return this.computing;
+    const run = this.compute(policy).finally(() => {
+      if (this.computing === run) this.computing = undefined;
+    });
+    this.computing = run;
+    return run;
+  }
+
+  /** The policy's budget limit, if it has a budget. */
+  limitUsd(policyName: string): Money | undefined {
+    const p = this.find(policyName);
+    return p?.budget ? new Money(p.budget.usd) : undefined;
+  }
+
+  /** The policy's current period (or the one containing `at`). */
+  window(policyName: string, at: Date = this.now()): PeriodWindow | undefined {
+    const budget = this.find(policyName)?.budget;
+    return budget && periodAt(budget.period, at, budget.timezone ?? 'UTC');
+  }
+
+  /** Spend of the policy in the period starting at (or containing) `periodStart`; current period by default. */
+  async spentUsd(policyName: string, periodStart?: Date): Promise<Money> {
+    const window = this.window(policyName, periodStart ?? this.now());
+    if (!window) return ZERO;
+    const current = (await this.statuses()).find((s) => s.policy === policyName);
+    if (current && current.periodStart.getTime() === window.start.getTime()) return current.spentUsd;
+    return this.spendIn(this.find(policyName)!, window);
+  }
+
+  /** Writes budget_snapshots every `everyMs` (and once now); a snapshot still running skips a tick. */
+  start(everyMs = 60_000): void {
+    const tick = (): void => {
+      if (this.snapshotting || this.stopped) return;
+      this.snapshotting = this.snapshot()
+        .catch((err: unknown) => this.deps.log?.(`budget snapshot: ${(err as Error).message}`))
+        .finally(() => (this.snapshotting = undefined));
+    };
+    this.timer = setInterval(tick, everyMs);
+    this.timer.unref();
+    tick();
+  }
+
+  /** No snapshot starts after this; resolves once the one in flight (if any) is written. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    return this.snapshotting ?? Promise.resolve();
+  }
+
+  async snapshot(): Promise<void> {
+    await writeSnapshots(this.deps.storage, await this.statuses({ fresh: true }), this.now());
+  }
+
+  private find(name: string): Policy | undefined {
+    return this.deps.policy()?.policies.find((p) => p.name === name);
+  }
+
+  private async compute(policy: PolicyFile | undefined): Promise<BudgetStatus[]> {
+    const now = this.now();
+    const statuses: BudgetStatus[] = [];
+    for (const p of policy?.policies ?? []) {
+      if (!p.budget) continue;
+      const window = periodAt(p.budget.period, now, p.budget.timezone ?? 'UTC');
+      statuses.push(budgetStatus(p, window, await this.spendIn(p, window), now));
+    }
+    this.cached = { at: now.getTime(), policy, statuses };
+    return statuses;
+  }
+
+  private async spendIn(p: Policy, window: PeriodWindow): Promise<Money> {
+    let spent = await storedSpend(this.deps.storage, p.match, window.start, window.end);
+    const from = window.start.getTime();
+    const to = window.end.getTime();
+    for (const c of this.deps.unflushed?.() ?? []) {
+      const t = callTimeMs(c);
+      if (t >= from && t < to && c.priced && callMatches(p.match, c)) spent = spent.plus(c.costUsd);
+    }
+    return spent;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A policy's `match` as a SQL condition (values only as query parameters, columns only from a
+ * fixed map) and as an in-memory test on a call (for spend accepted but not yet stored).
+ */
+import type { PolicyMatch } from 'tokenledger/policy';
+import { MATCH_FIELDS } from 'tokenledger/policy';
+import { normaliseProvider } from '../../core/providers';
+import type { PricedCall } from '../../core/call';
+
+type MatchField = (typeof MATCH_FIELDS)[number];
+
+/** The model a call is counted under, as the hourly rollup does: the priced model, else as reported. */
+export const RAW_MODEL_EXPRESSION =
+  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+
+const valuesOf = (v: string | string[] | undefined): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+/** The selectors that constrain anything, with provider names normalised like spans' are. */
+export function matchEntries(match: PolicyMatch | undefined): Array<[MatchField, string[]]> {
+  const entries: Array<[MatchField, string[]]> = [];
+  for (const field of MATCH_FIELDS) {
+    const values = valuesOf(match?.[field]);
+    if (values.length === 0) continue;
+    entries.push([field, field === 'provider' ? values.map(normaliseProvider) : values]);
+  }
+  return entries;
+}
+
+export interface SqlCondition {
+  sql: string;
+  params: Record<string, string[]>;
+}
+
+/**
+ * `has({m_team:Array(String)}, team) AND …` for the rollup (`table: 'rollup'`, a column per field)
+ * or the raw calls. `prefix` keeps parameter names apart when several conditions share a query.
+ */
+export function matchCondition(
+  match: PolicyMatch | undefined,
+  table: 'rollup' | 'raw',
+  prefix = 'm',
+): SqlCondition {
+  const parts: string[] = [];
+  const params: Record<string, string[]> = {};
+  for (const [field, values] of matchEntries(match)) {
+    const column = field === 'model' && table === 'raw' ? RAW_MODEL_EXPRESSION : field;
+    const name = `${prefix}_${field}`;
+    parts.push(`has({${name}:Array(String)}, ${column})`);
+    params[name] = values;
+  }
+  return { sql: parts.length > 0 ? parts.join(' AND ') : '1', params };
+}
+
+const CALL_FIELDS: Record<MatchField, (c: PricedCall) => string> = {
+  team: (c) => c.attribution.team,
+  cost_center: (c) => c.attribution.costCenter,
+  department: (c) => c.attribution.department,
+  feature: (c) => c.attribution.feature,
+  workflow: (c) => c.attribution.workflow,
+  environment: (c) => c.attribution.environment,
+  service: (c) => c.attribution.service,
+  customer: (c) => c.attribution.customer,
+  model: (c) => c.pricedModel || c.responseModel || c.requestModel,
+  provider: (c) => c.provider,
+};
+
+export function callMatches(match: PolicyMatch | undefined, call: PricedCall): boolean {
+  return matchEntries(match).every(([field, values]) => values.includes(CALL_FIELDS[field](call)));
+}

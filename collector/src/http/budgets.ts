@@ -1,0 +1,118 @@
+/**
+ * GET /v1/budgets — what the in-app guard reads: the policy (kill switch, fail mode, attribution,
+ * every policy as written) with each budget's state in its current period, and the prices of the
+ * models in play so the guard can cost its own calls. Money as decimal strings.
+ */
+import express from 'express';
+import type { Policy, PolicyFile } from 'tokenledger/policy';
+import type { KeyRing } from '../govern/keys/keys';
+import { requireScope } from './auth';
+import type { BudgetEngine, BudgetStatus } from '../govern/budgets/engine';
+import { modelsSeen } from '../govern/budgets/spend';
+import { modelPrices } from '../govern/policy/prices';
+import type { LoadedPolicy } from '../govern/policy/load';
+import type { Pricer } from '../pricing';
+import type { Storage } from '../storage/client';
+
+export interface BudgetsRouteDeps {
+  keys: KeyRing;
+  storage: Storage;
+  pricer: Pricer;
+  engine: BudgetEngine;
+  policy: () => LoadedPolicy | undefined;
+}
+
+const SEEN_MODELS_TTL_MS = 10_000;
+
+export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
+  const router = express.Router();
+  let seen: { at: number; from: number; models: Array<{ provider: string; model: string }> } | undefined;
+
+  const seenSince = async (from: Date) => {
+    const now = Date.now();
+    if (!seen || seen.from !== from.getTime() || now - seen.at > SEEN_MODELS_TTL_MS)
+      seen = { at: now, from: from.getTime(), models: await modelsSeen(deps.storage, from) };
+    return seen.models;
+  };
+
+  router.get('/v1/budgets', requireScope(deps.keys, ['read', 'ingest']), async (_req, res, next) => {
+    try {
+      const loaded = deps.policy();
+      const file = loaded?.policy;
+      const statuses = await deps.engine.statuses();
+      const earliest = statuses.reduce<Date>(
+        (min, s) => (s.periodStart < min ? s.periodStart : min),
+        monthStart(new Date()),
+      );
+      const models = [...policyModels(file), ...(await seenSince(earliest))];
+      res.json({
+        generated_at: new Date().toISOString(),
+        policy_version: loaded?.version ?? null,
+        kill_switch: file?.kill_switch ?? false,
+        fail: file?.fail ?? 'open',
+        attribution: file?.attribution ? { on_missing: 'block', ...file.attribution } : null,
+        policies: (file?.policies ?? []).map((p) => ({ ...p, budget: budgetJson(p, statuses) })),
+        prices: modelPrices(deps.pricer, dedupe(models)),
+      });
+    } catch (err) {
+      next(err);
+    }
+  });
+  return router;
+}
+
+function budgetJson(p: Policy, statuses: BudgetStatus[]) {
+  const s = statuses.find((x) => x.policy === p.name);
+  if (!p.budget || !s) return null;
+  return {
+    ...p.budget,
+    usd: String(p.budget.usd),
+    timezone: s.timezone,
+    period_start: s.periodStart.toISOString(),
+    period_end: s.periodEnd.toISOString(),
+    spent_usd: s.spentUsd.toFixed(),
+    remaining_usd: s.remainingUsd.toFixed(),
+    state: s.state,
+    forecast_usd: s.forecastUsd.toFixed(),
+  };
+}
+
+const valuesOf = (v: string | string[] | undefined): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+/** Models the file names (allow lists, downgrade targets, selectors, overrides), with a provider when it says one. */
+function policyModels(file: PolicyFile | undefined): Array<{ provider: string; model: string }> {
+  const out: Array<{ provider: string; model: string }> = [];
+  const overrideProvider = new Map(
+    (file?.pricing?.overrides ?? []).map((o) => [o.model.toLowerCase(), o.provider ?? ''] as const),
+  );
+  for (const p of file?.policies ?? []) {
+    const providers = valuesOf(p.match?.provider);
+    const names = [
+      ...(p.models?.allow ?? []),
+      ...valuesOf(p.match?.model),
+      ...(p.downgrade_to ? [p.downgrade_to] : []),
+    ];
+    for (const model of names)
+      out.push({
+        provider: providers.length === 1 ? providers[0]! : (overrideProvider.get(model.toLowerCase()) ?? ''),
+        model,
+      });
+  }
+  for (const o of file?.pricing?.overrides ?? []) out.push({ provider: o.provider ?? '', model: o.model });
+  return out;
+}
+
+function dedupe(
+  models: Array<{ provider: string; model: string }>,
+): Array<{ provider: string; model: string }> {
+  const seen = new Set<string>();
+  return models.filter((m) => {
+    const k = `${m.provider}/${m.model}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+const monthStart = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));

@@ -1,0 +1,83 @@
+/**
+ * Budget leases for the in-app guard (scope ingest): `POST /v1/budgets/leases`
+ * `{ policy, period_start, holder, requested_usd, used_usd? }` → `{ granted_usd, lease_id, expires_at, total_granted_usd, unleased_usd, holders }`
+ * and `DELETE /v1/budgets/leases/:id[?used_usd=]` → `{ returned_usd }`. Money as decimal strings.
+ */
+import express, { type Request, type Response } from 'express';
+import type { KeyRing } from '../govern/keys/keys';
+import { requireScope } from './auth';
+import { LeaseError, type LeaseBook } from '../govern/budgets/leases';
+import { Money } from '../core/money';
+import { jsonBody } from './json-body';
+
+const USD = /^\d+(\.\d+)?$/;
+
+function money(v: unknown, field: string, required: boolean): Money | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw new LeaseError(`${field} is required (a decimal string, e.g. "0.25")`, 400);
+    return undefined;
+  }
+  const text = typeof v === 'number' ? String(v) : v;
+  if (typeof text !== 'string' || !USD.test(text))
+    throw new LeaseError(`${field} must be a non-negative decimal, e.g. "0.25"`, 400);
+  return new Money(text);
+}
+
+function text(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.trim() === '') throw new LeaseError(`${field} is required`, 400);
+  return v;
+}
+
+function fail(res: Response, err: unknown, next: express.NextFunction): void {
+  if (err instanceof LeaseError) res.status(err.status).json({ error: err.message });
+  else next(err);
+}
+
+export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
+  const router = express.Router();
+  router.post(
+    '/v1/budgets/leases',
+    requireScope(keys, 'ingest'),
+    jsonBody('16kb'),
+    async (req: Request, res: Response, next) => {
+      try {
+        const b = (req.body ?? {}) as Record<string, unknown>;
+        const periodStart = new Date(text(b.period_start, 'period_start'));
+        if (Number.isNaN(periodStart.getTime()))
+          throw new LeaseError('period_start must be an ISO 8601 time', 400);
+        const used = money(b.used_usd, 'used_usd', false);
+        const grant = await book.grant({
+          policy: text(b.policy, 'policy'),
+          periodStart,
+          holder: text(b.holder, 'holder'),
+          requestedUsd: money(b.requested_usd, 'requested_usd', true)!,
+          ...(used ? { usedUsd: used } : {}),
+        });
+        res.json({
+          granted_usd: grant.grantedUsd.toFixed(),
+          lease_id: grant.leaseId,
+          expires_at: grant.expiresAt.toISOString(),
+          total_granted_usd: grant.totalGrantedUsd.toFixed(),
+          unleased_usd: grant.unleasedUsd.toFixed(),
+          holders: grant.holders,
+        });
+      } catch (err) {
+        fail(res, err, next);
+      }
+    },
+  );
+  router.delete(
+    '/v1/budgets/leases/:id',
+    requireScope(keys, 'ingest'),
+    (req: Request, res: Response, next) => {
+      try {
+        const returned = book.release(String(req.params.id), money(req.query.used_usd, 'used_usd', false));
+        if (returned === undefined) throw new LeaseError(`no open lease ${String(req.params.id)}`, 404);
+        res.json({ returned_usd: returned.toFixed() });
+      } catch (err) {
+        fail(res, err, next);
+      }
+    },
+  );
+  return router;
+}

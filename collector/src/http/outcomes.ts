@@ -1,0 +1,122 @@
+/**
+ * POST /v1/outcomes: business outcomes (a ticket resolved, an order placed) so dashboards can show
+ * AI cost per outcome. Body: one outcome or `{ outcomes: [...] }`; each has a client-chosen `id`
+ * that makes a retried report idempotent (the table keeps one row per id).
+ */
+import express from 'express';
+import type { KeyRing } from '../govern/keys/keys';
+import { requireScope } from './auth';
+import { Money } from '../core/money';
+import type { Storage } from '../storage/client';
+import { StorageError } from '../storage/errors';
+import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../core/time-range';
+import { jsonBody } from './json-body';
+
+export const MAX_OUTCOMES_PER_REQUEST = 10_000;
+const MAX_TEXT = 256;
+const MAX_COUNT = 1_000_000_000;
+const DECIMAL = /^\d{1,20}(\.\d{1,18})?$/;
+
+export interface OutcomeRow {
+  id: string;
+  time: string;
+  feature: string;
+  outcome: string;
+  count: number;
+  value_usd: string;
+  team: string;
+  cost_center: string;
+  customer: string;
+  environment: string;
+  service: string;
+}
+
+export class OutcomeError extends Error {}
+
+function text(o: Record<string, unknown>, key: string, at: string, required: boolean): string {
+  const v = o[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw new OutcomeError(`${at}.${key} is required`);
+    return '';
+  }
+  if (typeof v !== 'string' || v.length > MAX_TEXT)
+    throw new OutcomeError(`${at}.${key} must be a string of at most ${MAX_TEXT} characters`);
+  return v;
+}
+
+/** ClickHouse DateTime64(3) text in UTC. */
+const toClickHouseTime = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
+
+export function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new OutcomeError(`${at} must be an object`);
+  const o = raw as Record<string, unknown>;
+  const count = o.count ?? 1;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > MAX_COUNT)
+    throw new OutcomeError(`${at}.count must be a whole number from 0 to ${MAX_COUNT}`);
+  const value = o.value_usd ?? '0';
+  const valueText = typeof value === 'number' ? String(value) : value;
+  if (typeof valueText !== 'string' || !DECIMAL.test(valueText))
+    throw new OutcomeError(`${at}.value_usd must be a non-negative decimal (string or number), e.g. "12.50"`);
+  let time = now;
+  if (o.time !== undefined) {
+    time = new Date(typeof o.time === 'string' ? o.time : NaN);
+    if (Number.isNaN(time.getTime())) throw new OutcomeError(`${at}.time must be an ISO 8601 timestamp`);
+    if (!isStorableTime(time))
+      throw new OutcomeError(
+        `${at}.time must be between ${EARLIEST_STORED_TIME.toISOString()} and ${LATEST_STORED_TIME.toISOString()}`,
+      );
+  }
+  return {
+    id: text(o, 'id', at, true),
+    time: toClickHouseTime(time),
+    feature: text(o, 'feature', at, true),
+    outcome: text(o, 'outcome', at, true),
+    count,
+    value_usd: new Money(valueText).toFixed(),
+    team: text(o, 'team', at, false),
+    cost_center: text(o, 'cost_center', at, false),
+    customer: text(o, 'customer', at, false),
+    environment: text(o, 'environment', at, false),
+    service: text(o, 'service', at, false),
+  };
+}
+
+export function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
+  const list =
+    typeof body === 'object' && body !== null && 'outcomes' in body
+      ? (body as { outcomes: unknown }).outcomes
+      : [body];
+  if (!Array.isArray(list) || list.length === 0)
+    throw new OutcomeError('body must be an outcome or { outcomes: [...] }');
+  if (list.length > MAX_OUTCOMES_PER_REQUEST)
+    throw new OutcomeError(`at most ${MAX_OUTCOMES_PER_REQUEST} outcomes per request`);
+  return list.map((o, i) => parseOutcome(o, `outcomes[${i}]`, now));
+}
+
+export function outcomesRouter(keys: KeyRing, storage: Storage): express.Router {
+  const router = express.Router();
+  router.post('/v1/outcomes', requireScope(keys, 'ingest'), jsonBody('4mb'), async (req, res, next) => {
+    let rows: OutcomeRow[];
+    try {
+      rows = parseOutcomes(req.body);
+    } catch (err) {
+      if (err instanceof OutcomeError) {
+        res.status(400).json({ error: err.message });
+        return;
+      }
+      throw err;
+    }
+    try {
+      await storage.client.insert({
+        table: `${storage.database}.outcomes`,
+        values: rows,
+        format: 'JSONEachRow',
+      });
+      res.status(202).json({ accepted: rows.length });
+    } catch (cause) {
+      next(new StorageError('writing outcomes', { cause }));
+    }
+  });
+  return router;
+}

@@ -1,0 +1,68 @@
+/**
+ * POST /v1/traces — the OTLP/HTTP receiver. Acks (200) only after the calls are stored; a body
+ * that is not OTLP gets 400 (not retryable), an unknown media type 415, storage trouble 503 +
+ * Retry-After (the exporter retries, and the writer's dedupe makes the retry safe).
+ */
+import type { Request, Response } from 'express';
+import { processTraceRequest, type IngestResult } from '../ingest/pipeline';
+import { decodeTraceRequest, OtlpDecodeError } from '../ingest/otlp';
+import type { Pricer } from '../pricing';
+import type { CallWriter } from '../storage/writer';
+import type { CollectorMetrics } from './metrics';
+import { sendOtlpError, sendOtlpSuccess } from './otlp-response';
+
+/** Seconds an exporter should wait before retrying a batch we could not store. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Seconds an exporter should wait when the write queue is full. */
+export const BACKPRESSURE_RETRY_AFTER_SECONDS = 1;
+
+export interface TracesDeps {
+  pricer: Pricer;
+  writer: Pick<CallWriter, 'write' | 'queuedCalls'>;
+  /** Above this many calls waiting to be written, answer 429 + Retry-After instead of queueing more. */
+  maxQueuedCalls: number;
+  metrics: CollectorMetrics;
+  log: (line: string) => void;
+}
+
+export function tracesHandler(deps: TracesDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    // Backpressure: a collector that cannot keep up sheds load the way OTLP exporters understand
+    // (429 + Retry-After: they keep the batch and retry) instead of growing memory without bound.
+    if (deps.writer.queuedCalls > deps.maxQueuedCalls) {
+      deps.metrics.add('tokenledger_otlp_throttled_total');
+      res.set('Retry-After', String(BACKPRESSURE_RETRY_AFTER_SECONDS));
+      sendOtlpError(req, res, 429, 'collector busy: too many calls waiting to be stored; retry later');
+      return;
+    }
+    const contentType = req.headers['content-type'] ?? '';
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let result: IngestResult;
+    try {
+      result = processTraceRequest(decodeTraceRequest(body, contentType), deps.pricer);
+    } catch (err) {
+      if (err instanceof OtlpDecodeError) {
+        deps.metrics.add('tokenledger_otlp_decode_errors_total');
+        sendOtlpError(req, res, err.statusCode, err.message);
+        return;
+      }
+      throw err;
+    }
+    deps.metrics.add('tokenledger_spans_received_total', result.spans + result.rejectedSpans);
+    deps.metrics.add('tokenledger_spans_rejected_total', result.rejectedSpans);
+    try {
+      const written = await deps.writer.write(result.calls, result.aiHttpCalls);
+      deps.metrics.add('tokenledger_calls_stored_total', written.inserted);
+      deps.metrics.add('tokenledger_calls_duplicate_total', written.duplicates);
+      deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);
+    } catch (err) {
+      deps.metrics.add('tokenledger_storage_errors_total');
+      deps.log(`ingest: ${(err as Error).message}`);
+      res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      sendOtlpError(req, res, 503, 'storage unavailable; retry later');
+      return;
+    }
+    sendOtlpSuccess(req, res, result.rejectedSpans, result.errorMessage);
+  };
+}
