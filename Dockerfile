@@ -1,7 +1,12 @@
 # syntax=docker/dockerfile:1
-# The tokenledger collector image: build with the whole workspace, run with only what the collector
-# needs (its compiled code, the panel catalog, the instrumentation's shared types, the migrations,
-# the OTLP proto definitions, the report page and production dependencies).
+# The tokenledger collector images, built from the whole workspace. Two targets:
+#   embedded (the default, last stage): the collector with the embedded ClickHouse engine (chdb),
+#     data in /var/lib/tokenledger; it also runs against a server when CLICKHOUSE_URL is set.
+#   server (`docker build --target server`): the same without chdb (~500 MB lighter), for
+#     deployments on a ClickHouse server (CLICKHOUSE_URL required), as docker-compose.yml runs it.
+# Each holds only what the collector needs at run time: its compiled code and migrations, the
+# panel catalog, the instrumentation's shared types, the OTLP proto definitions, the report page
+# and production dependencies.
 
 FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
@@ -21,31 +26,42 @@ COPY tsconfig.base.json ./
 COPY instrumentation/ instrumentation/
 COPY dashboards/ dashboards/
 COPY collector/ collector/
-RUN npx tsc -b instrumentation dashboards collector \
-  && npm prune --omit=dev --no-audit --no-fund
+RUN npx tsc -b instrumentation dashboards collector
 
-FROM node:20.19-bookworm-slim AS runtime
+# Production dependencies, with and without the optional embedded engine.
+FROM build AS deps-embedded
+RUN npm prune --omit=dev --no-audit --no-fund
+FROM build AS deps-server
+RUN npm prune --omit=dev --omit=optional --no-audit --no-fund
+
+FROM node:20.19-bookworm-slim AS runtime-base
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4318 \
     TOKENLEDGER_DATA_DIR=/var/lib/tokenledger
 WORKDIR /app
 COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/instrumentation/package.json instrumentation/
+COPY --from=build /app/instrumentation/bin instrumentation/bin
 COPY --from=build /app/instrumentation/dist instrumentation/dist
 COPY --from=build /app/dashboards/package.json dashboards/
 COPY --from=build /app/dashboards/dist dashboards/dist
 COPY --from=build /app/collector/package.json collector/
 COPY --from=build /app/collector/bin collector/bin
 COPY --from=build /app/collector/dist collector/dist
+COPY --from=build /app/collector/migrations collector/migrations
 COPY --from=build /app/collector/proto collector/proto
 COPY --from=build /app/collector/public collector/public
-# Migrations are read at start-up from <collector>/../clickhouse/migrations.
-COPY clickhouse/migrations clickhouse/migrations
 RUN mkdir -p /var/lib/tokenledger && chown node:node /var/lib/tokenledger
-USER node
 EXPOSE 4318
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4318/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "collector/dist/cli/main.js", "collector"]
+
+FROM runtime-base AS server
+COPY --from=deps-server /app/node_modules node_modules
+USER node
+
+FROM runtime-base AS embedded
+COPY --from=deps-embedded /app/node_modules node_modules
+USER node

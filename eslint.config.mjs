@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     // Plain CommonJS files (fixture apps, the bin shim) use require by nature.
-    files: ['**/*.cjs', 'collector/bin/*.js'],
+    files: ['**/*.cjs', '*/bin/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../support/collector-process';
 
 export interface ComposeService {
   image?: string;
-  build?: string | { context?: string; dockerfile?: string };
+  build?: string | { context?: string; dockerfile?: string; target?: string };
   environment?: Record<string, string> | string[];
   volumes?: Array<string | { type?: string; source?: string; target?: string }>;
   ports?: Array<string | number | { target?: number; published?: string | number }>;
@@ -134,6 +134,23 @@ export function parseDockerfile(file: string): DockerStage[] {
     }
   }
   return stages;
+}
+
+/**
+ * A stage as built: its own instructions and copies after those of the stages it is built FROM
+ * (`FROM runtime-base AS server` inherits runtime-base's files, WORKDIR, CMD, …).
+ */
+export function resolvedStage(stages: DockerStage[], name: string): DockerStage {
+  const stage = stages.find((s) => s.name === name);
+  if (!stage) throw new Error(`Dockerfile has no stage ${name}`);
+  if (!stages.some((s) => s.name === stage.from)) return stage;
+  const base = resolvedStage(stages, stage.from);
+  return {
+    name,
+    from: base.from,
+    copies: [...base.copies, ...stage.copies],
+    instructions: [...base.instructions, ...stage.instructions],
+  };
 }
 
 /** .dockerignore patterns (the subset used here: exact paths, double-star prefixes, single-star globs). */

@@ -26,6 +26,7 @@ import {
   loadCompose,
   mountsOf,
   parseDockerfile,
+  resolvedStage,
   portsOf,
   type ComposeService,
   type DockerStage,
@@ -166,27 +167,56 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('puts every folder the collector reads at run time into the runtime image, where the code looks', () => {
+  it('puts every folder the collector reads at run time into both runtime images, where the code looks', () => {
     const stages = parseDockerfile(path.join(REPO_ROOT, 'Dockerfile'));
-    const runtime = stages.at(-1)!;
-    const workdir = lastInstruction(runtime, 'WORKDIR');
-    assert.equal(workdir, '/app');
-    const copied = runtime.copies.map((c) => path.posix.join(workdir, c.dest.replace(/\/$/, '')));
-    const needed = [
-      MIGRATIONS_DIR,
-      PUBLIC_DIR,
-      path.join(REPO_ROOT, 'collector', 'proto'),
-      path.join(REPO_ROOT, 'collector', 'dist'),
-      path.join(REPO_ROOT, 'dashboards', 'dist'),
-      path.join(REPO_ROOT, 'instrumentation', 'dist'),
-      path.join(REPO_ROOT, 'node_modules'),
-    ];
-    for (const dir of needed) {
-      const inImage = path.posix.join(workdir, path.relative(REPO_ROOT, dir).split(path.sep).join('/'));
-      assert.ok(copied.includes(inImage), `runtime image lacks ${inImage} (copied: ${copied.join(', ')})`);
+    // The default target (the last stage) is the embedded one; `server` is built on demand.
+    assert.equal(stages.at(-1)!.name, 'embedded');
+    for (const target of ['embedded', 'server']) {
+      const runtime = resolvedStage(stages, target);
+      const workdir = lastInstruction(runtime, 'WORKDIR');
+      assert.equal(workdir, '/app');
+      const copied = runtime.copies.map((c) => path.posix.join(workdir, c.dest.replace(/\/$/, '')));
+      const needed = [
+        MIGRATIONS_DIR,
+        PUBLIC_DIR,
+        path.join(REPO_ROOT, 'collector', 'proto'),
+        path.join(REPO_ROOT, 'collector', 'dist'),
+        path.join(REPO_ROOT, 'dashboards', 'dist'),
+        path.join(REPO_ROOT, 'instrumentation', 'dist'),
+        path.join(REPO_ROOT, 'node_modules'),
+      ];
+      for (const dir of needed) {
+        const inImage = path.posix.join(workdir, path.relative(REPO_ROOT, dir).split(path.sep).join('/'));
+        assert.ok(
+          copied.includes(inImage),
+          `${target} image lacks ${inImage} (copied: ${copied.join(', ')})`,
+        );
+      }
+      const cmd = lastInstruction(runtime, 'CMD') ?? '';
+      assert.match(cmd, /collector\/dist\/cli\/main\.js", "collector"/);
+      assert.equal(lastInstruction(runtime, 'USER'), 'node');
     }
-    const cmd = lastInstruction(runtime, 'CMD') ?? '';
-    assert.match(cmd, /collector\/dist\/cli\/main\.js", "collector"/);
+  });
+
+  it('leaves the optional embedded engine out of the server image only; compose, on a ClickHouse server, builds that one', () => {
+    const stages = parseDockerfile(path.join(REPO_ROOT, 'Dockerfile'));
+    const pruneOf = (target: string): string => {
+      const deps = resolvedStage(stages, target).copies.find((c) => c.dest === 'node_modules')?.from;
+      assert.ok(deps, `${target}: node_modules is copied from a stage`);
+      const prune =
+        resolvedStage(stages, deps)
+          .instructions.filter((i) => i.op === 'RUN')
+          .at(-1)?.args ?? '';
+      assert.match(prune, /npm prune --omit=dev/);
+      return prune;
+    };
+    assert.match(pruneOf('server'), /--omit=optional/);
+    assert.doesNotMatch(pruneOf('embedded'), /--omit=optional/);
+    for (const name of ['collector', 'demo-traffic']) {
+      const build = compose.services[name]?.build;
+      if (!build) continue;
+      assert.equal(typeof build === 'object' && build.target, 'server', `${name} builds the server image`);
+    }
   });
 
   it('points the collector at the ClickHouse service with its user, password and database', () => {
@@ -213,7 +243,7 @@ describe('docker-compose.yml', () => {
       ports.some((p) => p.target === config.port && p.published === 4318),
       `collector must publish 4318 → ${config.port}`,
     );
-    const runtime = parseDockerfile(path.join(REPO_ROOT, 'Dockerfile')).at(-1)!;
+    const runtime = resolvedStage(parseDockerfile(path.join(REPO_ROOT, 'Dockerfile')), 'server');
     assert.ok(
       runtime.instructions.some(
         (i) => i.op === 'EXPOSE' && i.args.split(/\s+/).includes(String(config.port)),

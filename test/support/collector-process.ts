@@ -27,12 +27,20 @@ export function tempDataDir(prefix = 'tl-e2e-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/** How the collector is started: the repository's build by default, or a user's command in their folder. */
+export interface CollectorCommand {
+  file: string;
+  args: string[];
+  cwd: string;
+}
+
 export async function startCollectorProcess(
-  opts: { dataDir?: string; env?: Record<string, string> } = {},
+  opts: { dataDir?: string; env?: Record<string, string>; command?: CollectorCommand } = {},
 ): Promise<CollectorProcess> {
   const dataDir = opts.dataDir ?? tempDataDir();
-  const child = spawn(process.execPath, [CLI, 'collector'], {
-    cwd: REPO_ROOT,
+  const command = opts.command ?? { file: process.execPath, args: [CLI, 'collector'], cwd: REPO_ROOT };
+  const child = spawn(command.file, command.args, {
+    cwd: command.cwd,
     env: { ...process.env, PORT: '0', TOKENLEDGER_DATA_DIR: dataDir, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 /**
- * ai_http_calls rows in (clickhouse/migrations/0004_ai_http_calls.sql): new uninstrumented
+ * ai_http_calls rows in (collector/migrations/0004_ai_http_calls.sql): new uninstrumented
  * requests inserted, earlier ones a later GenAI span turned out to cover deleted.
  *
  * Deletion is a lightweight DELETE (synchronous, by exact key and start time, so only the

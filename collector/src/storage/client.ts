@@ -49,11 +49,7 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       close: () => client.close(),
     };
   }
-  // Loaded lazily: the native engine is only needed (and only loadable once per process) when embedded.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { drainPending } = require('chdb') as typeof import('chdb');
+  const { createChdbConnection, drainPending } = loadEmbeddedEngine();
   const dir = path.resolve(target.dataDir, 'clickhouse');
   mkdirSync(dir, { recursive: true });
   const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<
@@ -70,4 +66,34 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       await drainPending();
     },
   };
+}
+
+/**
+ * The embedded engine, loaded lazily: it is only needed (and only loadable once per process) when
+ * embedded, and it is an optional dependency that a ClickHouse-server deployment leaves out
+ * (`npm install --omit=optional`, the server image), so its absence must say what to do.
+ */
+function loadEmbeddedEngine(): Pick<typeof import('chdb/connection'), 'createChdbConnection'> &
+  Pick<typeof import('chdb'), 'drainPending'> {
+  try {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
+    const { drainPending } = require('chdb') as typeof import('chdb');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return { createChdbConnection, drainPending };
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw cause;
+    throw new EmbeddedEngineMissingError({ cause });
+  }
+}
+
+export class EmbeddedEngineMissingError extends Error {
+  constructor(options: { cause: unknown }) {
+    super(
+      'the embedded ClickHouse engine (the optional package chdb) is not installed: ' +
+        'install it (npm install chdb) or set CLICKHOUSE_URL to a ClickHouse server',
+      options,
+    );
+    this.name = 'EmbeddedEngineMissingError';
+  }
 }

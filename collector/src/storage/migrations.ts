@@ -1,5 +1,5 @@
 /**
- * Versioned migrations from `clickhouse/migrations/NNNN_name.sql`, applied once each, in order.
+ * Versioned migrations from `collector/migrations/NNNN_name.sql`, applied once each, in order.
  * `${DB}` in a file stands for the configured database (a validated identifier, never request input).
  * Every statement is idempotent (IF NOT EXISTS), so a crash between a statement and its record,
  * or two collectors starting at once, only repeats harmless work.
@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Storage } from './client';
 import { StorageError } from './errors';
 
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', '..', 'clickhouse', 'migrations');
+/** Shipped in the package (`files`): `<collector>/migrations`, from `src/storage` and `dist/storage` alike. */
+export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
 export interface Migration {
   version: number;

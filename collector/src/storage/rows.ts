@@ -1,4 +1,4 @@
-/** PricedCall → the llm_calls row (column names as in clickhouse/migrations/0001_llm_calls.sql). */
+/** PricedCall → the llm_calls row (column names as in collector/migrations/0001_llm_calls.sql). */
 import type { PricedCall } from '../core/call';
 
 export interface CallRow {
