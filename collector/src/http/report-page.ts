@@ -5,9 +5,10 @@
  */
 import path from 'node:path';
 import express, { Router } from 'express';
+import { PACKAGE_DIR } from '../core/package-dir';
 
 /** `collector/public`, from both `src/report-page` (tsx) and `dist/report-page` (built). */
-export const PUBLIC_DIR = path.resolve(__dirname, '..', '..', 'public');
+export const PUBLIC_DIR = path.join(PACKAGE_DIR, 'public');
 
 /** chart.js exports no subpath for its UMD file; it sits beside the CommonJS entry. */
 export const CHART_JS_UMD = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js');

@@ -8,9 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Storage } from './client';
 import { StorageError } from './errors';
+import { PACKAGE_DIR } from '../core/package-dir';
 
-/** Shipped in the package (`files`): `<collector>/migrations`, from `src/storage` and `dist/storage` alike. */
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
+/** Shipped in the package (`files`). */
+export const MIGRATIONS_DIR = path.join(PACKAGE_DIR, 'migrations');
 
 export interface Migration {
   version: number;
