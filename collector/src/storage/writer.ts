@@ -32,6 +32,7 @@ import { insertAiHttpCalls } from './ai-http-calls';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError, isRefusedByEngine } from './errors';
+import { RecentKeys } from './recent-keys';
 import { spanKeysWhere } from './span-keys';
 import { CALL_COLUMNS, toCompactRow } from './rows';
 
@@ -93,8 +94,8 @@ export class CallWriter {
   /** The group being written now (still unflushed until its insert returns). */
   private writing: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
-  /** Exclusive mode: keys this process inserted (insertion order, for eviction) → start time. */
-  private readonly remembered = new Map<string, bigint>();
+  /** Exclusive mode: the latest keys this process inserted, with their start times. */
+  private readonly remembered = new RecentKeys(REMEMBERED_KEYS);
   /** Exclusive mode: no span with a start time above both bounds can be stored already. */
   private storedBefore: bigint | undefined;
   private evictedUpTo = -1n;
@@ -253,11 +254,8 @@ export class CallWriter {
 
   private remember(c: PricedCall): void {
     if (this.storedBefore === undefined) return;
-    this.remembered.set(keyOf(c), BigInt(c.startTimeUnixNano));
-    if (this.remembered.size <= REMEMBERED_KEYS) return;
-    const [oldestKey, oldestStart] = this.remembered.entries().next().value as [string, bigint];
-    this.remembered.delete(oldestKey);
-    this.lookUpFrom(oldestStart);
+    const evicted = this.remembered.add(keyOf(c), BigInt(c.startTimeUnixNano));
+    if (evicted !== undefined) this.lookUpFrom(evicted);
   }
 
   private async existingKeys(calls: PricedCall[]): Promise<Set<string>> {
