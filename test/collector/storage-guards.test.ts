@@ -172,7 +172,7 @@ describe('storage guards (embedded ClickHouse)', () => {
 
   it('survives two migration runs racing on a fresh database; a third applies nothing', async () => {
     const fresh = await freshStorage({ migrate: false });
-    const all = readdirSync(path.join(REPO_ROOT, 'clickhouse', 'migrations'))
+    const all = readdirSync(path.join(REPO_ROOT, 'collector', 'migrations'))
       .filter((f) => /^\d{4}_.*\.sql$/.test(f))
       .map((f) => Number(f.slice(0, 4)))
       .sort((x, y) => x - y);
