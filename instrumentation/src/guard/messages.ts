@@ -8,7 +8,7 @@ import {
   ModelNotAllowedError,
   RateLimitedError,
   type BudgetNumbers,
-} from './errors';
+} from '../errors';
 
 const PREFIX = 'tokenledger:';
 

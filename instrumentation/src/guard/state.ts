@@ -3,9 +3,10 @@
  * path only reads fields: matchers, sets, integer pico-dollar limits.
  */
 import type { OnExceeded } from '../policy/types';
-import type { BudgetsResponse, PolicyView } from './budgets-wire';
 import { compileMatch, FIELD_KEYS, type Matcher } from './match';
-import { PriceBook, toPico } from './prices';
+import { toPico } from '../money/pico';
+import { PriceBook } from '../money/price-book';
+import type { BudgetsResponse, PolicyView } from '../wire';
 
 export interface BudgetWindow {
   /** Key of this policy's period, for the per-process counters: `name|period_start`. */
@@ -94,7 +95,7 @@ function compilePolicy(p: PolicyView, resource: Record<string, string>): Compile
   };
 }
 
-export function compileState(res: BudgetsResponse, resource: Record<string, string>): GuardState {
+export function compileState(res: Partial<BudgetsResponse>, resource: Record<string, string>): GuardState {
   const required = res.attribution?.required?.filter((f) => FIELD_KEYS[f] !== undefined) ?? [];
   return {
     killSwitch: res.kill_switch === true,

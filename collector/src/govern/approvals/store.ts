@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import Decimal from 'decimal.js';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
-import { ApprovalError, type Approval, type ApprovalRequest, type ApprovalStatus } from './model';
+import type { ApprovalView as Approval, ApprovalStatus } from 'tokenledger/wire';
+import { ApprovalError, type ApprovalRequest } from './model';
 
 interface ApprovalRow extends Omit<Approval, 'spent_usd'> {
   spent_usd: string;
