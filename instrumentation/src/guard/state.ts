@@ -3,7 +3,8 @@
  * path only reads fields: matchers, sets, integer pico-dollar limits.
  */
 import type { OnExceeded } from '../policy/types';
-import { compileMatch, FIELD_KEYS, type Matcher } from './match';
+import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
+import { compileMatch, type Matcher } from './match';
 import { toPico } from '../money/pico';
 import { PriceBook } from '../money/price-book';
 import type { BudgetsResponse, PolicyView } from '../wire';
@@ -96,7 +97,8 @@ function compilePolicy(p: PolicyView, resource: Record<string, string>): Compile
 }
 
 export function compileState(res: Partial<BudgetsResponse>, resource: Record<string, string>): GuardState {
-  const required = res.attribution?.required?.filter((f) => FIELD_KEYS[f] !== undefined) ?? [];
+  const required =
+    res.attribution?.required?.filter((f) => ATTRIBUTION_BY_POLICY_FIELD[f] !== undefined) ?? [];
   return {
     killSwitch: res.kill_switch === true,
     failClosed: res.fail === 'closed',
@@ -104,7 +106,7 @@ export function compileState(res: Partial<BudgetsResponse>, resource: Record<str
       required.length > 0
         ? {
             fields: required,
-            keys: required.map((f) => FIELD_KEYS[f]!),
+            keys: required.map((f) => ATTRIBUTION_BY_POLICY_FIELD[f]!.key),
             block: (res.attribution?.on_missing ?? 'block') === 'block',
           }
         : undefined,
