@@ -12,7 +12,7 @@ import type { BudgetEngine, BudgetStatus } from '../govern/budgets/engine';
 import { modelsSeen } from '../govern/budgets/spend';
 import { modelPrices } from '../govern/policy/prices';
 import type { LoadedPolicy } from '../govern/policy/load';
-import type { Pricer } from '../pricing';
+import type { Pricer } from '../pricing/pricer';
 import type { Storage } from '../storage/client';
 
 export interface BudgetsRouteDeps {

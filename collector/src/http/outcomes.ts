@@ -13,12 +13,12 @@ import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../cor
 import type { OutcomeReport, OutcomesAccepted, OutcomesRequest, Unchecked } from 'tokenledger/wire';
 import { jsonBody } from './json-body';
 
-export const MAX_OUTCOMES_PER_REQUEST = 10_000;
+const MAX_OUTCOMES_PER_REQUEST = 10_000;
 const MAX_TEXT = 256;
 const MAX_COUNT = 1_000_000_000;
 const DECIMAL = /^\d{1,20}(\.\d{1,18})?$/;
 
-export interface OutcomeRow {
+interface OutcomeRow {
   id: string;
   time: string;
   feature: string;
@@ -32,7 +32,7 @@ export interface OutcomeRow {
   service: string;
 }
 
-export class OutcomeError extends Error {}
+class OutcomeError extends Error {}
 
 function text(o: Unchecked<OutcomeReport>, key: keyof OutcomeReport, at: string, required: boolean): string {
   const v = o[key];
@@ -48,7 +48,7 @@ function text(o: Unchecked<OutcomeReport>, key: keyof OutcomeReport, at: string,
 /** ClickHouse DateTime64(3) text in UTC. */
 const toClickHouseTime = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
 
-export function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
+function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new OutcomeError(`${at} must be an object`);
   const o = raw as Unchecked<OutcomeReport>;
@@ -83,7 +83,7 @@ export function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
   };
 }
 
-export function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
+function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
   const list =
     typeof body === 'object' && body !== null && 'outcomes' in body
       ? (body as Unchecked<OutcomesRequest>).outcomes

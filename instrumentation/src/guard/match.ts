@@ -46,11 +46,7 @@ function valueOf(v: AttributeValue | undefined): string | undefined {
 }
 
 /** The value of a policy-file field for a call, or undefined when it has none. */
-export function fieldValue(
-  call: CallFacts,
-  field: string,
-  resource: Record<string, string>,
-): string | undefined {
+function fieldValue(call: CallFacts, field: string, resource: Record<string, string>): string | undefined {
   if (field === 'model') return call.model;
   if (field === 'provider') return call.provider;
   const key = ATTRIBUTION_BY_POLICY_FIELD[field]?.key;

@@ -14,7 +14,7 @@ import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
 const PREFIX = 'tokenledger:';
 
 /** $0.0123 style: exact decimal text from pico-dollars. */
-export function usd(text: string): string {
+function usd(text: string): string {
   return `$${text}`;
 }
 

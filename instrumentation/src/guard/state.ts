@@ -39,7 +39,7 @@ export interface CompiledPolicy {
   budget: BudgetWindow | undefined;
 }
 
-export interface RequiredAttribution {
+interface RequiredAttribution {
   fields: string[];
   keys: string[];
   block: boolean;

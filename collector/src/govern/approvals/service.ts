@@ -21,7 +21,7 @@ export interface ApprovalRule {
   approvers: string[];
 }
 
-export interface AuditEntry {
+interface AuditEntry {
   actor: string;
   action: string;
   subject: string;

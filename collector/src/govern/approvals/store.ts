@@ -21,7 +21,7 @@ const dateTime64 = (d: Date): string => d.toISOString().replace('T', ' ').replac
 /** The API's ISO form of a stored DateTime64 text value. */
 const isoOf = (v: string | null): string | null => (v === null ? null : `${v.replace(' ', 'T')}Z`);
 
-export const newApprovalId = (): string => `apr_${randomBytes(9).toString('base64url')}`;
+const newApprovalId = (): string => `apr_${randomBytes(9).toString('base64url')}`;
 
 export class ApprovalStore {
   constructor(private readonly storage: Storage) {}

@@ -6,7 +6,7 @@
 import Decimal from 'decimal.js';
 import type { EstimateRequest, EstimateResponse, Unchecked, UnitPricesMtok } from 'tokenledger/wire';
 import { callToPrice } from '../../core/call-builder';
-import type { Pricer } from '../../pricing';
+import type { Pricer } from '../../pricing/pricer';
 import { countChatTokens, type ChatMessage } from './tokens';
 
 export interface EstimateInput {

@@ -11,14 +11,14 @@ import { recordField, type PricedCall } from '../../core/call';
 type MatchField = (typeof MATCH_FIELDS)[number];
 
 /** The model a call is counted under, as the hourly rollup does: the priced model, else as reported. */
-export const RAW_MODEL_EXPRESSION =
+const RAW_MODEL_EXPRESSION =
   "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
 
 const valuesOf = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
 
 /** The selectors that constrain anything, with provider names normalised like spans' are. */
-export function matchEntries(match: PolicyMatch | undefined): Array<[MatchField, string[]]> {
+function matchEntries(match: PolicyMatch | undefined): Array<[MatchField, string[]]> {
   const entries: Array<[MatchField, string[]]> = [];
   for (const field of MATCH_FIELDS) {
     const values = valuesOf(match?.[field]);

@@ -5,7 +5,7 @@
  */
 import { callToPrice } from '../../core/call-builder';
 import type { ExtractedCall } from '../../core/call';
-import type { Pricer } from '../../pricing';
+import type { Pricer } from '../../pricing/pricer';
 import { Money } from '../../core/money';
 import type { PriceView } from 'tokenledger/wire';
 

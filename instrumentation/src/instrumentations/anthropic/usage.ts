@@ -45,7 +45,7 @@ export function serverInfo(client: unknown): ServerInfo {
   return info;
 }
 
-export function parseBaseURL(base: unknown): ServerInfo {
+function parseBaseURL(base: unknown): ServerInfo {
   try {
     if (typeof base !== 'string' || base === '') return { address: undefined, port: undefined };
     const u = new URL(base);

@@ -60,7 +60,7 @@ export function serverInfo(client: unknown): ServerInfo {
   return info;
 }
 
-export function computeServerInfo(client: AnyRecord): ServerInfo {
+function computeServerInfo(client: AnyRecord): ServerInfo {
   let address: string | undefined;
   let port: number | undefined;
   try {
