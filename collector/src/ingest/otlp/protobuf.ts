@@ -13,8 +13,8 @@ import { OtlpDecodeError } from './errors';
 import { readTraceRequest } from './protobuf-reader';
 import type { OtlpTraceRequest } from './types';
 
-/** `collector/proto`, from both `collector/src/otlp` (tests via tsx) and `collector/dist/otlp`. */
-const PROTO_DIR = path.resolve(__dirname, '..', '..', 'proto');
+/** `collector/proto`, from both `collector/src/ingest/otlp` (tests via tsx) and `collector/dist/ingest/otlp`. */
+const PROTO_DIR = path.resolve(__dirname, '..', '..', '..', 'proto');
 const REQUEST_PROTO = 'opentelemetry/proto/collector/trace/v1/trace_service.proto';
 const REQUEST_TYPE = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
 
