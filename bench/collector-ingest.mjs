@@ -140,9 +140,9 @@ async function reportedCalls(url, adminKey) {
 }
 
 function microbench(bodies) {
-  const { decodeTraceRequest } = dist('ingest/otlp');
+  const { decodeTraceRequest } = dist('ingest/otlp/decode');
   const { processTraceRequest } = dist('ingest/pipeline');
-  const { Pricer } = dist('pricing');
+  const { Pricer } = dist('pricing/pricer');
   const { toCompactRow } = dist('storage/rows');
   const pricer = new Pricer();
   const buffers = bodies.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length));

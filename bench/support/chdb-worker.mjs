@@ -23,9 +23,9 @@ const { openStorage } = dist('storage/client');
 const { loadMigrations, migrate } = dist('storage/migrations');
 const { CallWriter } = dist('storage/writer');
 const { CALL_COLUMNS, toCompactRow } = dist('storage/rows');
-const { decodeTraceRequest } = dist('ingest/otlp');
+const { decodeTraceRequest } = dist('ingest/otlp/decode');
 const { processTraceRequest } = dist('ingest/pipeline');
-const { Pricer } = dist('pricing');
+const { Pricer } = dist('pricing/pricer');
 
 const [mode, a, b, c] = process.argv.slice(2);
 

@@ -11,7 +11,7 @@ import { REPO_ROOT } from './common.mjs';
 import { completionBody, jsonHeaders, parseRequestFlags, sseHeaders, streamEvents } from './openai-wire.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const { decodeTraceRequest } = require(path.join(REPO_ROOT, 'collector', 'dist', 'ingest', 'otlp'));
+const { decodeTraceRequest } = require(path.join(REPO_ROOT, 'collector', 'dist', 'ingest', 'otlp', 'decode'));
 
 let stats = { exports: 0, spans: 0, scopes: {}, otherRequests: {} };
 

@@ -27,7 +27,7 @@ const PROPAGATED_FIELDS: readonly AttributionField[] = [
   'userTier',
 ];
 /** Span / baggage keys, in field order. */
-export const ATTRIBUTION_SPAN_KEYS: readonly string[] = FIELDS.map((f) => ATTRIBUTION_KEYS[f]);
+const ATTRIBUTION_SPAN_KEYS: readonly string[] = FIELDS.map((f) => ATTRIBUTION_KEYS[f]);
 
 interface AttributionEntry {
   /** Merged attribution of this scope and its parents (frozen). */

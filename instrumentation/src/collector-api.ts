@@ -7,6 +7,7 @@ import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
 import { envString } from './env';
+import type { ErrorResponse } from './wire';
 
 export class CollectorApiError extends Error {
   constructor(
@@ -85,7 +86,7 @@ export async function collectorRequest<T>(
     parsed = undefined;
   }
   if (!res.ok) {
-    const reason = (parsed as { error?: string } | undefined)?.error ?? res.statusText;
+    const reason = (parsed as Partial<ErrorResponse> | undefined)?.error ?? res.statusText;
     throw new CollectorApiError(
       `tokenledger: collector answered ${res.status} to ${method} ${path}: ${reason}`,
       res.status,

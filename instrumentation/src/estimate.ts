@@ -2,15 +2,16 @@
  * `estimateCost()`: what a call or a batch job will cost before it runs, priced by the collector
  * with the same catalog and policy overrides as real calls (the app ships no price list).
  */
-import { rememberUnitPrices, type UnitPricesMtok } from './approvals/prices';
 import { collectorRequest } from './collector-api';
+import { rememberUnitPrices } from './money/estimate-prices';
+import type { ChatMessage, EstimateRequest, EstimateResponse, UnitPricesMtok } from './wire';
 
 export interface EstimateCostInput {
   model: string;
   provider?: string;
   /** Input tokens per call; or give `messages` and the collector counts them with a tokenizer. */
   inputTokens?: number;
-  messages?: Array<{ role: string; content: unknown; name?: string }>;
+  messages?: ChatMessage[];
   /** Output tokens per call: the max_tokens the job sets. */
   outputTokens: number;
   cachedInputTokens?: number;
@@ -35,23 +36,8 @@ export interface CostEstimate {
   unitPricesMtok?: UnitPricesMtok;
 }
 
-interface EstimateJson {
-  model: string;
-  provider: string;
-  priced: boolean;
-  priced_model: string;
-  input_tokens: number;
-  output_tokens: number;
-  count: number;
-  cost_per_call_usd: string | null;
-  cost_usd: string | null;
-  tokenizer?: string;
-  note?: string;
-  unit_prices_mtok?: UnitPricesMtok | null;
-}
-
 export async function estimateCost(input: EstimateCostInput): Promise<CostEstimate> {
-  const e = await collectorRequest<EstimateJson>('POST', '/v1/estimate', {
+  const e = await collectorRequest<EstimateResponse>('POST', '/v1/estimate', {
     model: input.model,
     provider: input.provider,
     input_tokens: input.inputTokens,
@@ -59,7 +45,7 @@ export async function estimateCost(input: EstimateCostInput): Promise<CostEstima
     output_tokens: input.outputTokens,
     cached_input_tokens: input.cachedInputTokens,
     count: input.count,
-  });
+  } satisfies EstimateRequest);
   if (e.unit_prices_mtok) {
     // Approved jobs cost their calls with these (see approvals/grant.ts).
     rememberUnitPrices([input.provider ?? '', e.provider], input.model, e.unit_prices_mtok);

@@ -17,7 +17,7 @@ let flushing = false;
 let installed = false;
 
 /** How long a flush (at exit, or `flush()` by default) waits for the collector. */
-export const FLUSH_TIMEOUT_MS = 1_000;
+const FLUSH_TIMEOUT_MS = 1_000;
 
 /** Listeners told about every ended tokenledger span (the guard and approval grants count spend). */
 type SpanEndListener = (span: Span) => void;

@@ -32,7 +32,7 @@ export {
   CollectorUnreachableError,
   isPolicyError,
   type BudgetNumbers,
-} from './guard/errors';
+} from './errors';
 export { whenGuardReady } from './guard/install';
 export { start, type StartMode } from './start';
 export {

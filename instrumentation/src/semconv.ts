@@ -145,24 +145,56 @@ export const ENFORCEMENT_DOWNGRADED = 'downgraded';
 export const ENFORCEMENT_CLAMPED = 'clamped';
 
 /**
- * The attribution fields an application can set with `withAttribution`, and the span /
- * baggage key each one travels under. `environment` and `user` map onto standard OTel keys.
+ * The attribution fields, one row each, named as an app sets them (`withAttribution`): the key each
+ * travels under on spans, resources and baggage, and the name a policy file selects or requires it
+ * by (`approvalId` is no policy field). `service` comes from the resource only (OTEL_SERVICE_NAME);
+ * for `environment` the deprecated key is still read where the current one is absent.
  */
-export const ATTRIBUTION_KEYS = {
-  costCenter: ATTR_TL_COST_CENTER,
-  team: ATTR_TL_TEAM,
-  department: ATTR_TL_DEPARTMENT,
-  feature: ATTR_TL_FEATURE,
-  workflow: ATTR_TL_WORKFLOW,
-  customer: ATTR_TL_CUSTOMER,
-  userTier: ATTR_TL_USER_TIER,
-  environment: ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
-  user: ATTR_ENDUSER_ID,
-  approvalId: ATTR_TL_APPROVAL_ID,
+export const ATTRIBUTION_TABLE = {
+  costCenter: { key: ATTR_TL_COST_CENTER, policyField: 'cost_center' },
+  team: { key: ATTR_TL_TEAM, policyField: 'team' },
+  department: { key: ATTR_TL_DEPARTMENT, policyField: 'department' },
+  feature: { key: ATTR_TL_FEATURE, policyField: 'feature' },
+  workflow: { key: ATTR_TL_WORKFLOW, policyField: 'workflow' },
+  customer: { key: ATTR_TL_CUSTOMER, policyField: 'customer' },
+  userTier: { key: ATTR_TL_USER_TIER, policyField: 'user_tier' },
+  environment: {
+    key: ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+    policyField: 'environment',
+    deprecatedKey: ATTR_DEPLOYMENT_ENVIRONMENT_DEPRECATED,
+  },
+  user: { key: ATTR_ENDUSER_ID, policyField: 'user' },
+  approvalId: { key: ATTR_TL_APPROVAL_ID },
+  service: { key: ATTR_SERVICE_NAME, policyField: 'service' },
 } as const;
 
-export type AttributionField = keyof typeof ATTRIBUTION_KEYS;
+type AttributionRow = { key: string; policyField?: string; deprecatedKey?: string };
+const ATTRIBUTION_ROWS = Object.entries(ATTRIBUTION_TABLE) as Array<[AttributionTableField, AttributionRow]>;
+
+export type AttributionTableField = keyof typeof ATTRIBUTION_TABLE;
+/** The attribution fields' names in a policy file (`cost_center`, `user_tier`, ...). */
+export type PolicyAttributionField = Extract<
+  (typeof ATTRIBUTION_TABLE)[AttributionTableField],
+  { policyField: string }
+>['policyField'];
+/** The fields an app can set with `withAttribution` (the service is the resource's). */
+export type AttributionField = Exclude<AttributionTableField, 'service'>;
 export type Attribution = Partial<Record<AttributionField, string>>;
+
+/** Each field an app can set, and the span / baggage key it travels under. */
+export const ATTRIBUTION_KEYS = Object.fromEntries(
+  ATTRIBUTION_ROWS.filter(([field]) => field !== 'service').map(([field, row]) => [field, row.key]),
+) as { readonly [F in AttributionField]: (typeof ATTRIBUTION_TABLE)[F]['key'] };
+
+/** A policy file's attribution field (`cost_center`) → the table's field and its key. */
+export const ATTRIBUTION_BY_POLICY_FIELD: Readonly<
+  Record<string, { field: AttributionTableField; key: string } | undefined>
+> = Object.fromEntries(
+  ATTRIBUTION_ROWS.filter(([, row]) => row.policyField !== undefined).map(([field, row]) => [
+    row.policyField,
+    { field, key: row.key },
+  ]),
+);
 
 // --- provider-specific names (one section per provider instrumentation) ---
 // anthropic

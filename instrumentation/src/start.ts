@@ -23,7 +23,6 @@ import {
   type TextMapPropagator,
 } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
 import { envList, envPositiveNumber, envString } from './env';
 import { installExitFlush } from './exit-flush';
 import { LazyExporter } from './export/otlp-exporter';
@@ -35,9 +34,8 @@ import { SETTING_UNSUPPORTED, warnOnce } from './warn-once';
 
 const STARTED = Symbol.for('tokenledger.started');
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
-export { DEFAULT_OTLP_ENDPOINT };
 /** tokenledger's default for OTEL_BSP_EXPORT_TIMEOUT (see startOwnProvider). */
-export const BSP_EXPORT_TIMEOUT_MS = 1_000;
+const BSP_EXPORT_TIMEOUT_MS = 1_000;
 
 export type StartMode = 'disabled' | 'own-provider' | 'existing-provider' | 'app-provider';
 
@@ -209,8 +207,4 @@ export function start(): StartMode {
   }
   g[STARTED] = mode;
   return mode!;
-}
-
-export function startMode(): StartMode | undefined {
-  return mode;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Pricer } from '../../collector/src/pricing';
+import { Pricer } from '../../collector/src/pricing/pricer';
 import type { PricedCall } from '../../collector/src/core/call';
 import { CollectorMetrics } from '../../collector/src/http/metrics';
 import { tracesHandler } from '../../collector/src/http/traces';

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import {
-  extractCalls,
-  normaliseProvider,
-  providerFromHost,
-  type UsageFlag,
-} from '../../collector/src/ingest/extract';
+import { extractCalls } from '../../collector/src/ingest/extract/extract';
+import { normaliseProvider, providerFromHost } from '../../collector/src/core/providers';
+import { type UsageFlag } from '../../collector/src/ingest/extract/usage';
 import { TraceWindow } from '../../collector/src/ingest/trace-window';
 import { Pricer } from '../../collector/src/pricing/pricer';
 import type { ExtractedCall } from '../../collector/src/core/call';
-import { decodeTraceRequest } from '../../collector/src/ingest/otlp';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
 import type { Attributes } from '@opentelemetry/api';
 import { nanos } from '../support/calls';
 import { protobufBody, recordSpans, type SpanSpec } from './otlp-helpers';

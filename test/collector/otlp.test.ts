@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { hrTimeToNanoseconds } from '@opentelemetry/core';
-import {
-  decodeTraceRequest,
-  OtlpDecodeError,
-  OtlpUnsupportedContentTypeError,
-  type OtlpTraceRequest,
-} from '../../collector/src/ingest/otlp';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
+import { OtlpDecodeError, OtlpUnsupportedContentTypeError } from '../../collector/src/ingest/otlp/errors';
+import { type OtlpTraceRequest } from '../../collector/src/ingest/otlp/types';
 import { getRequestType } from '../../collector/src/ingest/otlp/protobuf';
 import { jsonBody, protobufBody, recordSpans } from './otlp-helpers';
 

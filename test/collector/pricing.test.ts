@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
-import { PriceOverrideError, Pricer, priceAt } from '../../collector/src/pricing';
+import { PriceOverrideError, Pricer } from '../../collector/src/pricing/pricer';
+import { priceAt } from '../../collector/src/pricing/catalog';
 import { processTraceRequest } from '../../collector/src/ingest/pipeline';
-import { decodeTraceRequest } from '../../collector/src/ingest/otlp';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
 import { extractedCall as call, nanos } from '../support/calls';
 import { protobufBody, recordSpans } from './otlp-helpers';
 

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import * as protobuf from 'protobufjs';
 import { KeyRing } from '../../collector/src/govern/keys/keys';
 import { getRequestType } from '../../collector/src/ingest/otlp/protobuf';
-import { Pricer } from '../../collector/src/pricing';
+import { Pricer } from '../../collector/src/pricing/pricer';
 import { createApp } from '../../collector/src/http/app';
 import { CollectorMetrics } from '../../collector/src/http/metrics';
 import { openStorage, type Storage } from '../../collector/src/storage/client';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ClickHouseError } from '@clickhouse/client';
 import type { PricedCall } from '../../collector/src/core/call';
-import { Pricer } from '../../collector/src/pricing';
+import { Pricer } from '../../collector/src/pricing/pricer';
 import { spendReport, spendReportCsv, parseGroupBy, ReportQueryError } from '../../collector/src/read/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate, splitStatements } from '../../collector/src/storage/migrations';

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { calcPrice } from '@pydantic/genai-prices';
 import Decimal from 'decimal.js';
-import { modelFamily, syncModelPrices } from '../../collector/src/storage/model-prices';
+import { modelFamily } from '../../collector/src/storage/model-prices/family';
+import { syncModelPrices } from '../../collector/src/storage/model-prices';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
 

@@ -4,7 +4,7 @@
  */
 import Decimal from 'decimal.js';
 import type { MacroContext } from '../../dashboards/src/index';
-import { catalogPrices } from '../../collector/src/storage/model-prices';
+import { catalogPrices } from '../../collector/src/storage/model-prices/prices';
 import { PRICES_AT, type Seed, type SeedCall } from './seed';
 
 export type Cell = Decimal | Approx | number | string | null;

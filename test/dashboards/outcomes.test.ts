@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Decimal from 'decimal.js';
 import { DASHBOARDS, toParameterizedQuery } from '../../dashboards/src/index';
 import { KeyRing } from '../../collector/src/govern/keys/keys';
-import { Pricer } from '../../collector/src/pricing';
+import { Pricer } from '../../collector/src/pricing/pricer';
 import { createApp } from '../../collector/src/http/app';
 import { CollectorMetrics } from '../../collector/src/http/metrics';
 import type { Storage } from '../../collector/src/storage/client';

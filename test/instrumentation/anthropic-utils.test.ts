@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Attributes } from '@opentelemetry/api';
-import { BudgetExceededError } from '../../instrumentation/src/guard/errors';
+import { BudgetExceededError } from '../../instrumentation/src/errors';
 import { setGuard, type GuardedCall } from '../../instrumentation/src/guard/hook';
 import { AnthropicInstrumentation } from '../../instrumentation/src/instrumentations/anthropic/instrumentation';
 import {

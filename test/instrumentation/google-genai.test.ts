@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { BudgetExceededError } from '../../instrumentation/src/guard/errors';
+import { BudgetExceededError } from '../../instrumentation/src/errors';
 import { setGuard, type GuardedCall } from '../../instrumentation/src/guard/hook';
 import { GoogleGenAIInstrumentation } from '../../instrumentation/src/instrumentations/google-genai/instrumentation';
 import { startFakeGemini, type FakeGemini, type GeminiUsage } from '../support/fake-gemini';

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { BudgetExceededError } from '../../instrumentation/src/guard/errors';
+import { BudgetExceededError } from '../../instrumentation/src/errors';
 import { setGuard, type GuardedCall } from '../../instrumentation/src/guard/hook';
 import { MistralInstrumentation } from '../../instrumentation/src/instrumentations/mistral/instrumentation';
 import { startFakeMistral, type FakeMistral, type MistralUsage } from '../support/fake-mistral';

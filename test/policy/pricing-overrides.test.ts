@@ -3,8 +3,9 @@ import Decimal from 'decimal.js';
 import { parsePolicy } from '../../collector/src/govern/policy/load';
 import { PolicyPricer } from '../../collector/src/pricing/policy-pricer';
 import { modelPrices } from '../../collector/src/govern/policy/prices';
-import { Pricer } from '../../collector/src/pricing';
-import { costPico, picoToUsd, unitPrices } from '../../instrumentation/src/guard/prices';
+import { Pricer } from '../../collector/src/pricing/pricer';
+import { picoToUsd } from '../../instrumentation/src/money/pico';
+import { costPico, unitPrices } from '../../instrumentation/src/money/unit-prices';
 import { extractedCall } from '../support/calls';
 
 const POLICY = `

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KeyRing } from '../../collector/src/govern/keys/keys';
-import { Pricer } from '../../collector/src/pricing';
+import { Pricer } from '../../collector/src/pricing/pricer';
 import { createApp } from '../../collector/src/http/app';
 import { CollectorMetrics } from '../../collector/src/http/metrics';
 import { openStorage, type Storage } from '../../collector/src/storage/client';

@@ -2,7 +2,7 @@
  * Runs what an OTLP sink received through the collector's own pipeline (decode → extract → price),
  * so instrumentation tests can assert exact dollars without a storage round trip.
  */
-import { decodeTraceRequest } from '../../collector/src/ingest/otlp';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
 import { processTraceRequest } from '../../collector/src/ingest/pipeline';
 import { Pricer, type PriceOverride } from '../../collector/src/pricing/pricer';
 import type { PricedCall } from '../../collector/src/core/call';

@@ -1,7 +1,7 @@
 /** `tokenledger approvals list | show | request | approve | reject`. */
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import type { Approval } from '../govern/approvals/model';
+import type { ApprovalList, ApprovalView as Approval } from 'tokenledger/wire';
 import { getFromCollector, postToCollector, resolveEndpoint } from './client';
 
 interface Common {
@@ -58,7 +58,7 @@ export function registerApprovalsCommand(program: Command): void {
     .action(async (opts: Common & { status?: string }) => {
       const q = opts.status ? `?status=${encodeURIComponent(opts.status)}` : '';
       const res = await getFromCollector(resolveEndpoint(opts), `/v1/approvals${q}`);
-      print(((await res.json()) as { approvals: Approval[] }).approvals, opts.json);
+      print(((await res.json()) as ApprovalList).approvals, opts.json);
     });
 
   approvals

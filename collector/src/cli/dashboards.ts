@@ -58,7 +58,7 @@ export function registerDashboardsCommand(program: Command): void {
     .action((opts: DashboardsOptions) => runDashboards(opts, (s) => process.stdout.write(s)));
 }
 
-export function dataSourceFromUrl(opts: DashboardsOptions): DataSourceSettings {
+function dataSourceFromUrl(opts: DashboardsOptions): DataSourceSettings {
   const url = new URL(opts.clickhouseUrl ?? DEFAULT_CLICKHOUSE_URL);
   if (url.password)
     throw new Error('--clickhouse-url must not contain a password: Grafana reads it from --password-env');

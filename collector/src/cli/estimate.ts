@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import type { Estimate } from '../govern/estimate/estimate';
+import type { EstimateResponse } from 'tokenledger/wire';
 import { CliError, postToCollector, resolveEndpoint } from './client';
 
 interface EstimateOptions {
@@ -60,7 +60,7 @@ export function registerEstimateCommand(program: Command): void {
         count: int(opts.count, '--count'),
       };
       const res = await postToCollector(resolveEndpoint(opts), '/v1/estimate', body);
-      const e = (await res.json()) as Estimate;
+      const e = (await res.json()) as EstimateResponse;
       if (opts.json) {
         process.stdout.write(JSON.stringify(e, null, 2) + '\n');
         return;

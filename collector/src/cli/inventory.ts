@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Inventory } from '../read/inventory';
 import { getFromCollector, resolveEndpoint } from './client';
 
-export interface InventoryOptions {
+interface InventoryOptions {
   period?: string;
   from?: string;
   to?: string;
@@ -27,7 +27,7 @@ export function registerInventoryCommand(program: Command): void {
     .action((opts: InventoryOptions) => runInventory(opts, (s) => process.stdout.write(s)));
 }
 
-export async function runInventory(opts: InventoryOptions, write: (s: string) => void): Promise<void> {
+async function runInventory(opts: InventoryOptions, write: (s: string) => void): Promise<void> {
   const params = new URLSearchParams();
   if (opts.period) params.set('period', opts.period);
   if (opts.from) params.set('from', opts.from);

@@ -2,23 +2,13 @@
  * Calls the collector prices without a span behind them (estimates, the guard's per-model price
  * samples): every field empty or zero, started now, so only what the caller sets counts.
  */
-import type { CallAttribution, ExtractedCall } from './call';
+import { ATTRIBUTION_TABLE, type AttributionTableField } from 'tokenledger/semconv';
+import { recordField, type CallAttribution, type ExtractedCall } from './call';
 
 /** No cost-center attribution at all. */
 export function emptyAttribution(): CallAttribution {
-  return {
-    team: '',
-    department: '',
-    costCenter: '',
-    feature: '',
-    workflow: '',
-    customer: '',
-    userTier: '',
-    environment: '',
-    service: '',
-    endUser: '',
-    approvalId: '',
-  };
+  const none = Object.keys(ATTRIBUTION_TABLE).map((f) => [recordField(f as AttributionTableField), '']);
+  return Object.fromEntries(none) as CallAttribution;
 }
 
 /** A chat call of `model` with no tokens, no trace and no attribution; `over` sets the rest. */

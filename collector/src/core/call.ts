@@ -1,20 +1,20 @@
 /**
  * The collector's record of one LLM call, as it flows receiver → extraction → pricing → storage.
  */
+import type { AttributionTableField } from 'tokenledger/semconv';
 
-/** Cost-center attribution of a call, merged from resource, span attributes and baggage. */
-export interface CallAttribution {
-  team: string;
-  department: string;
-  costCenter: string;
-  feature: string;
-  workflow: string;
-  customer: string;
-  userTier: string;
-  environment: string;
-  service: string;
-  endUser: string;
-  approvalId: string;
+/**
+ * Cost-center attribution of a call, merged from resource, span attributes and baggage: one string
+ * per field of the SDK's attribution table ('' when absent). The record names the end user
+ * `endUser` (the table's `user`, column end_user).
+ */
+export type CallAttribution = { [F in AttributionTableField as RecordField<F>]: string };
+
+type RecordField<F extends AttributionTableField> = F extends 'user' ? 'endUser' : F;
+
+/** A field of the attribution table as the call record names it. */
+export function recordField<F extends AttributionTableField>(field: F): RecordField<F> {
+  return (field === 'user' ? 'endUser' : field) as RecordField<F>;
 }
 
 /** A GenAI call recognised in a span, before pricing. Token counts follow the span contract. */

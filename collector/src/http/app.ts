@@ -15,7 +15,7 @@ import { estimateRouter } from './estimate';
 import { outcomesRouter } from './outcomes';
 import { inventoryHandler } from './inventory';
 import type { KeyRing } from '../govern/keys/keys';
-import type { Pricer } from '../pricing';
+import type { Pricer } from '../pricing/pricer';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import type { CallWriter } from '../storage/writer';
@@ -25,7 +25,7 @@ import { spendReportHandler } from './reports';
 import { RETRY_AFTER_SECONDS, tracesHandler } from './traces';
 
 /** ~100 MiB of queued calls: far above a healthy queue (a few batches), low enough to protect memory. */
-export const DEFAULT_MAX_QUEUED_CALLS = 100_000;
+const DEFAULT_MAX_QUEUED_CALLS = 100_000;
 
 export interface AppDeps {
   storage: Storage;

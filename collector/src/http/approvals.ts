@@ -4,6 +4,7 @@ import { requireScope } from './auth';
 import type { KeyRing } from '../govern/keys/keys';
 import { ApprovalError } from '../govern/approvals/model';
 import type { ApprovalService } from '../govern/approvals/service';
+import type { ApprovalList } from 'tokenledger/wire';
 import { jsonBody } from './json-body';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -36,7 +37,8 @@ export function approvalsRouter(keys: KeyRing, approvals: ApprovalService): expr
     '/v1/approvals',
     requireScope(keys, 'read'),
     handle(async (req, res) => {
-      res.json({ approvals: await approvals.list(req.query.status) });
+      const list: ApprovalList = { approvals: await approvals.list(req.query.status) };
+      res.json(list);
     }),
   );
   router.get(

@@ -5,13 +5,14 @@
  */
 import express from 'express';
 import type { Policy, PolicyFile } from 'tokenledger/policy';
+import type { BudgetView, BudgetsResponse } from 'tokenledger/wire';
 import type { KeyRing } from '../govern/keys/keys';
 import { requireScope } from './auth';
 import type { BudgetEngine, BudgetStatus } from '../govern/budgets/engine';
 import { modelsSeen } from '../govern/budgets/spend';
 import { modelPrices } from '../govern/policy/prices';
 import type { LoadedPolicy } from '../govern/policy/load';
-import type { Pricer } from '../pricing';
+import type { Pricer } from '../pricing/pricer';
 import type { Storage } from '../storage/client';
 
 export interface BudgetsRouteDeps {
@@ -45,7 +46,7 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
         monthStart(new Date()),
       );
       const models = [...policyModels(file), ...(await seenSince(earliest))];
-      res.json({
+      const body: BudgetsResponse = {
         generated_at: new Date().toISOString(),
         policy_version: loaded?.version ?? null,
         kill_switch: file?.kill_switch ?? false,
@@ -53,7 +54,8 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
         attribution: file?.attribution ? { on_missing: 'block', ...file.attribution } : null,
         policies: (file?.policies ?? []).map((p) => ({ ...p, budget: budgetJson(p, statuses) })),
         prices: modelPrices(deps.pricer, dedupe(models)),
-      });
+      };
+      res.json(body);
     } catch (err) {
       next(err);
     }
@@ -61,7 +63,7 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
   return router;
 }
 
-function budgetJson(p: Policy, statuses: BudgetStatus[]) {
+function budgetJson(p: Policy, statuses: BudgetStatus[]): BudgetView | null {
   const s = statuses.find((x) => x.policy === p.name);
   if (!p.budget || !s) return null;
   return {

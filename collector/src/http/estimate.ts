@@ -3,7 +3,7 @@ import express from 'express';
 import type { KeyRing } from '../govern/keys/keys';
 import { requireScope } from './auth';
 import { EstimateError, estimateCost, parseEstimateInput } from '../govern/estimate/estimate';
-import type { Pricer } from '../pricing';
+import type { Pricer } from '../pricing/pricer';
 import { jsonBody } from './json-body';
 
 export function estimateRouter(keys: KeyRing, pricer: Pricer): express.Router {

@@ -8,6 +8,13 @@ import type { KeyRing } from '../govern/keys/keys';
 import { requireScope } from './auth';
 import { LeaseError, type LeaseBook } from '../govern/budgets/leases';
 import { Money } from '../core/money';
+import type {
+  LeaseReleaseQuery,
+  LeaseReleaseResponse,
+  LeaseRequest,
+  LeaseResponse,
+  Unchecked,
+} from 'tokenledger/wire';
 import { jsonBody } from './json-body';
 
 const USD = /^\d+(\.\d+)?$/;
@@ -41,7 +48,7 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
     jsonBody('16kb'),
     async (req: Request, res: Response, next) => {
       try {
-        const b = (req.body ?? {}) as Record<string, unknown>;
+        const b = (req.body ?? {}) as Unchecked<LeaseRequest>;
         const periodStart = new Date(text(b.period_start, 'period_start'));
         if (Number.isNaN(periodStart.getTime()))
           throw new LeaseError('period_start must be an ISO 8601 time', 400);
@@ -53,14 +60,15 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
           requestedUsd: money(b.requested_usd, 'requested_usd', true)!,
           ...(used ? { usedUsd: used } : {}),
         });
-        res.json({
+        const body: LeaseResponse = {
           granted_usd: grant.grantedUsd.toFixed(),
           lease_id: grant.leaseId,
           expires_at: grant.expiresAt.toISOString(),
           total_granted_usd: grant.totalGrantedUsd.toFixed(),
           unleased_usd: grant.unleasedUsd.toFixed(),
           holders: grant.holders,
-        });
+        };
+        res.json(body);
       } catch (err) {
         fail(res, err, next);
       }
@@ -71,9 +79,11 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
     requireScope(keys, 'ingest'),
     (req: Request, res: Response, next) => {
       try {
-        const returned = book.release(String(req.params.id), money(req.query.used_usd, 'used_usd', false));
+        const query = req.query as Unchecked<LeaseReleaseQuery>;
+        const returned = book.release(String(req.params.id), money(query.used_usd, 'used_usd', false));
         if (returned === undefined) throw new LeaseError(`no open lease ${String(req.params.id)}`, 404);
-        res.json({ returned_usd: returned.toFixed() });
+        const body: LeaseReleaseResponse = { returned_usd: returned.toFixed() };
+        res.json(body);
       } catch (err) {
         fail(res, err, next);
       }

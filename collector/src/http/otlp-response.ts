@@ -6,7 +6,7 @@
  */
 import type { Request, Response } from 'express';
 import * as protobuf from 'protobufjs';
-import { CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, mediaType } from '../ingest/otlp';
+import { CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, mediaType } from '../ingest/otlp/decode';
 import { getRequestType } from '../ingest/otlp/protobuf';
 
 const RESPONSE_TYPE = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse';
@@ -24,13 +24,13 @@ const GRPC_CODE: Record<number, number> = {
 };
 
 /** Whether the OTLP request (and so its response) is binary protobuf. */
-export function wantsProtobuf(req: Request): boolean {
+function wantsProtobuf(req: Request): boolean {
   const type = mediaType(req.headers['content-type'] ?? '');
   return type === CONTENT_TYPE_PROTOBUF || type === 'application/protobuf';
 }
 
 /** google.rpc.Status { int32 code = 1; string message = 2; } — details are not used. */
-export function encodeStatus(code: number, message: string): Uint8Array {
+function encodeStatus(code: number, message: string): Uint8Array {
   return protobuf.Writer.create().uint32(0x08).int32(code).uint32(0x12).string(message).finish();
 }
 

@@ -10,14 +10,15 @@ import { Money } from '../core/money';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../core/time-range';
+import type { OutcomeReport, OutcomesAccepted, OutcomesRequest, Unchecked } from 'tokenledger/wire';
 import { jsonBody } from './json-body';
 
-export const MAX_OUTCOMES_PER_REQUEST = 10_000;
+const MAX_OUTCOMES_PER_REQUEST = 10_000;
 const MAX_TEXT = 256;
 const MAX_COUNT = 1_000_000_000;
 const DECIMAL = /^\d{1,20}(\.\d{1,18})?$/;
 
-export interface OutcomeRow {
+interface OutcomeRow {
   id: string;
   time: string;
   feature: string;
@@ -31,9 +32,9 @@ export interface OutcomeRow {
   service: string;
 }
 
-export class OutcomeError extends Error {}
+class OutcomeError extends Error {}
 
-function text(o: Record<string, unknown>, key: string, at: string, required: boolean): string {
+function text(o: Unchecked<OutcomeReport>, key: keyof OutcomeReport, at: string, required: boolean): string {
   const v = o[key];
   if (v === undefined || v === null || v === '') {
     if (required) throw new OutcomeError(`${at}.${key} is required`);
@@ -47,10 +48,10 @@ function text(o: Record<string, unknown>, key: string, at: string, required: boo
 /** ClickHouse DateTime64(3) text in UTC. */
 const toClickHouseTime = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
 
-export function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
+function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new OutcomeError(`${at} must be an object`);
-  const o = raw as Record<string, unknown>;
+  const o = raw as Unchecked<OutcomeReport>;
   const count = o.count ?? 1;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > MAX_COUNT)
     throw new OutcomeError(`${at}.count must be a whole number from 0 to ${MAX_COUNT}`);
@@ -82,10 +83,10 @@ export function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
   };
 }
 
-export function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
+function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
   const list =
     typeof body === 'object' && body !== null && 'outcomes' in body
-      ? (body as { outcomes: unknown }).outcomes
+      ? (body as Unchecked<OutcomesRequest>).outcomes
       : [body];
   if (!Array.isArray(list) || list.length === 0)
     throw new OutcomeError('body must be an outcome or { outcomes: [...] }');
@@ -113,7 +114,8 @@ export function outcomesRouter(keys: KeyRing, storage: Storage): express.Router 
         values: rows,
         format: 'JSONEachRow',
       });
-      res.status(202).json({ accepted: rows.length });
+      const accepted: OutcomesAccepted = { accepted: rows.length };
+      res.status(202).json(accepted);
     } catch (cause) {
       next(new StorageError('writing outcomes', { cause }));
     }

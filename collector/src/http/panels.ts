@@ -33,7 +33,7 @@ const DATABASE_VARIABLE = 'database';
 const QUERY_TIMEOUT_SECONDS = 30;
 const MAX_ROWS = 10_000;
 
-export interface PanelColumn {
+interface PanelColumn {
   name: string;
   type: string;
 }
@@ -59,7 +59,7 @@ class PanelQueryError extends Error {
 }
 
 /** The catalog as the page needs it: everything but the SQL. */
-export function panelCatalog(dashboards: readonly DashboardDef[] = DASHBOARDS) {
+function panelCatalog(dashboards: readonly DashboardDef[] = DASHBOARDS) {
   return {
     dashboards: dashboards.map((d) => ({
       uid: d.uid,
@@ -88,7 +88,7 @@ export function panelCatalog(dashboards: readonly DashboardDef[] = DASHBOARDS) {
  * Bucket size for $__interval_s: hourly up to three days (the rollup's grain), daily beyond, so a
  * month is ~30 points as a finance reader expects.
  */
-export function intervalSecondsFor(range: PeriodRange): number {
+function intervalSecondsFor(range: PeriodRange): number {
   const span = range.to.getTime() - range.from.getTime();
   return span <= 3 * 86_400_000 ? 3_600 : 86_400;
 }

@@ -11,7 +11,7 @@ import { PACKAGE_DIR } from '../core/package-dir';
 export const PUBLIC_DIR = path.join(PACKAGE_DIR, 'public');
 
 /** chart.js exports no subpath for its UMD file; it sits beside the CommonJS entry. */
-export const CHART_JS_UMD = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js');
+const CHART_JS_UMD = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js');
 
 // Scripts and styles only from the collector itself; the key never leaves via a referrer.
 const SECURITY_HEADERS: Record<string, string> = {

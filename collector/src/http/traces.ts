@@ -5,8 +5,9 @@
  */
 import type { Request, Response } from 'express';
 import { processTraceRequest, type IngestResult } from '../ingest/pipeline';
-import { decodeTraceRequest, OtlpDecodeError } from '../ingest/otlp';
-import type { Pricer } from '../pricing';
+import { decodeTraceRequest } from '../ingest/otlp/decode';
+import { OtlpDecodeError } from '../ingest/otlp/errors';
+import type { Pricer } from '../pricing/pricer';
 import type { CallWriter } from '../storage/writer';
 import type { CollectorMetrics } from './metrics';
 import { sendOtlpError, sendOtlpSuccess } from './otlp-response';
@@ -15,7 +16,7 @@ import { sendOtlpError, sendOtlpSuccess } from './otlp-response';
 export const RETRY_AFTER_SECONDS = 5;
 
 /** Seconds an exporter should wait when the write queue is full. */
-export const BACKPRESSURE_RETRY_AFTER_SECONDS = 1;
+const BACKPRESSURE_RETRY_AFTER_SECONDS = 1;
 
 export interface TracesDeps {
   pricer: Pricer;

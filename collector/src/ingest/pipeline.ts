@@ -53,7 +53,7 @@ export interface CallPricer {
  */
 const windows = new WeakMap<CallPricer, TraceWindow>();
 
-export function traceWindowFor(pricer: CallPricer): TraceWindow {
+function traceWindowFor(pricer: CallPricer): TraceWindow {
   let window = windows.get(pricer);
   if (!window) windows.set(pricer, (window = new TraceWindow()));
   return window;

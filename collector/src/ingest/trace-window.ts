@@ -24,7 +24,7 @@ export interface TraceWindowOptions {
   now?: () => number;
 }
 
-export const DEFAULT_TRACE_WINDOW_MS = 120_000;
+const DEFAULT_TRACE_WINDOW_MS = 120_000;
 const DEFAULT_MAX_SPANS = 200_000;
 const DEFAULT_MAX_SPANS_PER_TRACE = 1_000;
 

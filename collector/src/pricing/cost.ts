@@ -23,7 +23,7 @@
 import type { ModelPrice, TieredPrices } from '@pydantic/genai-prices';
 import { Money, ZERO } from '../core/money';
 
-export interface Tier {
+interface Tier {
   start: number;
   price: Money;
 }

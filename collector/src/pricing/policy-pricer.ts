@@ -5,14 +5,14 @@
  */
 import type { PolicyFile } from 'tokenledger/policy';
 import type { PricedCall } from '../core/call';
-import { Pricer, type PriceOverride } from './index';
+import { Pricer, type PriceOverride } from './pricer';
 
-export function priceOverridesOf(policy: PolicyFile | undefined): PriceOverride[] {
+function priceOverridesOf(policy: PolicyFile | undefined): PriceOverride[] {
   return (policy?.pricing?.overrides ?? []).map((o) => ({ ...o }));
 }
 
 /** Throws PriceOverrideError for an override the Pricer cannot use. */
-export function pricerFor(policy: PolicyFile | undefined): Pricer {
+function pricerFor(policy: PolicyFile | undefined): Pricer {
   return new Pricer({ overrides: priceOverridesOf(policy) });
 }
 

@@ -7,7 +7,7 @@ import { resolvePeriod } from './period';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 
-export interface InventoryModel {
+interface InventoryModel {
   provider: string;
   model: string;
   calls: number;
@@ -15,12 +15,12 @@ export interface InventoryModel {
   first_seen: string;
   last_seen: string;
 }
-export interface InventoryProvider {
+interface InventoryProvider {
   provider: string;
   calls: number;
   spend_usd: string;
 }
-export interface InventoryService {
+interface InventoryService {
   service: string;
   calls: number;
   spend_usd: string;
@@ -28,12 +28,12 @@ export interface InventoryService {
   models: string[];
   sources: string[];
 }
-export interface InventorySource {
+interface InventorySource {
   source: string;
   calls: number;
   services: string[];
 }
-export interface UninstrumentedHost {
+interface UninstrumentedHost {
   service: string;
   host: string;
   provider: string;

@@ -1,7 +1,7 @@
 /** Report periods → a UTC [from, to) range. Pure; the clock is a parameter. */
 import { EARLIEST_STORED_TIME, LATEST_STORED_TIME } from '../core/time-range';
 
-export const NAMED_PERIODS = ['current_month', 'last_month', 'last_7d', 'last_30d'] as const;
+const NAMED_PERIODS = ['current_month', 'last_month', 'last_7d', 'last_30d'] as const;
 
 export interface PeriodRange {
   /** The period as asked (a name, YYYY-MM, or 'custom'). */

@@ -27,7 +27,7 @@ export class ReportQueryError extends Error {
   }
 }
 
-export interface SpendRow {
+interface SpendRow {
   [dimension: string]: string | number;
   spend_usd: string;
   calls: number;

@@ -87,7 +87,7 @@ function loadEmbeddedEngine(): Pick<typeof import('chdb/connection'), 'createChd
   }
 }
 
-export class EmbeddedEngineMissingError extends Error {
+class EmbeddedEngineMissingError extends Error {
   constructor(options: { cause: unknown }) {
     super(
       'the embedded ClickHouse engine (the optional package chdb) is not installed: ' +

@@ -6,9 +6,9 @@ import * as alerting from '@grafana/grafana-foundation-sdk/alerting';
 import type { PolicyFile } from 'tokenledger/policy';
 import { POLICY_LABEL, ruleUid } from './rules';
 
-export const DEFAULT_CONTACT_POINT = 'tokenledger';
+const DEFAULT_CONTACT_POINT = 'tokenledger';
 /** Grafana's built-in contact point, the root receiver when the file names no channels. */
-export const GRAFANA_DEFAULT_CONTACT_POINT = 'grafana-default-email';
+const GRAFANA_DEFAULT_CONTACT_POINT = 'grafana-default-email';
 
 const list = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];

@@ -7,13 +7,13 @@ import { SNAPSHOT_LOOKBACK } from '../catalog/sql';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function assertDatabase(db: string): string {
+function assertDatabase(db: string): string {
   if (!IDENTIFIER.test(db)) throw new Error(`invalid database "${db}": use letters, digits and _`);
   return db;
 }
 
 /** A ClickHouse string literal (backslash and quote escaped). */
-export const sqlString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const sqlString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** Latest snapshot of one policy's latest period, as a share of its limit (`spent` or `forecast`). */
 export function budgetShareSql(db: string, policy: string, of: 'spent_usd' | 'forecast_usd'): string {

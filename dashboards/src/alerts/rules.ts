@@ -10,7 +10,7 @@ import { budgetShareSql, errorRateSql, spendSpikeSql, unattributedShareSql } fro
 
 export const ALERT_FOLDER = 'tokenledger';
 export const POLICY_LABEL = 'tokenledger_policy';
-export const KIND_LABEL = 'tokenledger_alert';
+const KIND_LABEL = 'tokenledger_alert';
 
 export interface AlertOptions {
   datasourceUid: string;
@@ -150,8 +150,8 @@ function globalRules(opts: AlertOptions): RuleSpec[] {
   ];
 }
 
-export const BUDGET_GROUP = 'tokenledger-budgets';
-export const HEALTH_GROUP = 'tokenledger-spend-health';
+const BUDGET_GROUP = 'tokenledger-budgets';
+const HEALTH_GROUP = 'tokenledger-spend-health';
 
 /** Rule groups (API shape): one for the policies' budgets, one for spend health. */
 export function buildRuleGroups(policy: PolicyFile | undefined, opts: AlertOptions): alerting.RuleGroup[] {

@@ -10,13 +10,13 @@ export const CLICKHOUSE_PLUGIN_ID = 'grafana-clickhouse-datasource';
 export const CLICKHOUSE_PLUGIN_VERSION = '4.11.2';
 
 /** The plugin's Format enum (sqlds): what the backend turns the result into. */
-export enum ClickHouseFormat {
+enum ClickHouseFormat {
   TimeSeries = 0,
   Table = 1,
 }
 
 /** The plugin's QueryType (which result view the editor shows). */
-export type ClickHouseQueryType = 'table' | 'timeseries';
+type ClickHouseQueryType = 'table' | 'timeseries';
 
 export interface ClickHouseQuery extends cog.Dataquery {
   refId: string;

@@ -30,8 +30,8 @@ const BUILDERS: Record<Visualization, () => AnyPanelBuilder> = {
   timeseries: () => new timeseries.PanelBuilder(),
 };
 
-export const DEFAULT_PANEL_WIDTH = 12;
-export const DEFAULT_PANEL_HEIGHT = 8;
+const DEFAULT_PANEL_WIDTH = 12;
+const DEFAULT_PANEL_HEIGHT = 8;
 
 export function panelBuilder(panel: PanelDef, datasourceUid: string): cog.Builder<dashboard.Panel> {
   return BUILDERS[panel.visualization]()

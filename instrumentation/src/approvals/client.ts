@@ -1,7 +1,8 @@
 /** The approval workflow from the app: ask, look, wait. Decisions are made by people (CLI / API). */
 import { collectorRequest } from '../collector-api';
+import type { ApprovalRequestBody, ApprovalStatus, ApprovalView } from '../wire';
 
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'exhausted';
+export type { ApprovalStatus };
 
 export interface Approval {
   id: string;
@@ -29,23 +30,7 @@ export interface ApprovalRequestInput {
   justification: string;
 }
 
-interface ApprovalJson {
-  id: string;
-  job: string;
-  requester: string;
-  approver: string;
-  cost_center: string;
-  estimated_usd: string;
-  approved_usd: string;
-  spent_usd: string;
-  status: ApprovalStatus;
-  justification: string;
-  created_at: string;
-  decided_at: string | null;
-  decided_by: string;
-}
-
-const fromJson = (a: ApprovalJson): Approval => ({
+const fromJson = (a: ApprovalView): Approval => ({
   id: a.id,
   job: a.job,
   requester: a.requester,
@@ -64,18 +49,18 @@ const fromJson = (a: ApprovalJson): Approval => ({
 /** Asks for approval of a job; resolves with the pending (or, below the policy threshold, approved) request. */
 export async function requestApproval(input: ApprovalRequestInput): Promise<Approval> {
   return fromJson(
-    await collectorRequest<ApprovalJson>('POST', '/v1/approvals', {
+    await collectorRequest<ApprovalView>('POST', '/v1/approvals', {
       job: input.job,
       estimated_cost_usd: String(input.estimatedCostUsd),
       cost_center: input.costCenter,
       approver: input.approver,
       justification: input.justification,
-    }),
+    } satisfies ApprovalRequestBody),
   );
 }
 
 export async function getApproval(id: string): Promise<Approval> {
-  return fromJson(await collectorRequest<ApprovalJson>('GET', `/v1/approvals/${encodeURIComponent(id)}`));
+  return fromJson(await collectorRequest<ApprovalView>('GET', `/v1/approvals/${encodeURIComponent(id)}`));
 }
 
 /** Polls until the request is decided (or `timeoutMs` passes); resolves with its latest state. */

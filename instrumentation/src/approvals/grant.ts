@@ -12,7 +12,7 @@ import type { Span } from '@opentelemetry/api';
 import { withAttribution } from '../attribution';
 import { onSpanEnded } from '../exit-flush';
 import { estimateCost } from '../estimate';
-import { ApprovalRequiredError } from '../guard/errors';
+import { ApprovalRequiredError } from '../errors';
 import {
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
@@ -25,9 +25,9 @@ import {
   ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
 } from '../semconv';
 import { getApproval, type Approval } from './client';
-import { picoToUsd, usdToPico } from './money';
-import { costPico } from '../guard/prices';
-import { pricesOf, toUnitPrices, type UnitPrices } from './prices';
+import { pricesOf } from '../money/estimate-prices';
+import { picoToUsd, usdToPico } from '../money/pico';
+import { costPico, toUnitPrices, type UnitPrices } from '../money/unit-prices';
 
 const REFRESH_MS = 2_000;
 

@@ -16,7 +16,7 @@ import { endpointForMessages, warnIfRefused } from './refused-export';
 import { unrefAgentFactory } from './unref-agent';
 import { SETTING_UNSUPPORTED, warnOnce } from '../warn-once';
 
-export function createExporter(): SpanExporter {
+function createExporter(): SpanExporter {
   const protocol = (
     envString('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
     envString('OTEL_EXPORTER_OTLP_PROTOCOL') ??

@@ -8,6 +8,7 @@ import type * as Http from 'node:http';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { authorization, collectorUrl } from '../collector-api';
+import type { ErrorResponse } from '../wire';
 
 /**
  * node:http(s), loaded on first use, not at `--require` time: an app that registers the standard
@@ -67,7 +68,7 @@ export function collectorJson<T>(
             }
             if (status >= 200 && status < 300) resolve(parsed as T);
             else {
-              const reason = (parsed as { error?: string } | undefined)?.error ?? res.statusMessage ?? '';
+              const reason = (parsed as Partial<ErrorResponse> | undefined)?.error ?? res.statusMessage ?? '';
               reject(
                 new GuardRequestError(`collector answered ${status} to ${method} ${path}: ${reason}`, status),
               );

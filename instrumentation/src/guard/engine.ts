@@ -30,8 +30,12 @@ import {
   ENFORCEMENT_CLAMPED,
   ENFORCEMENT_DOWNGRADED,
 } from '../semconv';
-import type { BudgetsResponse } from './budgets-wire';
+import { picoToUsd } from '../money/pico';
+import { PriceFetcher } from '../money/price-fetcher';
+import { costPico, type TokenUsage, type UnitPrices } from '../money/unit-prices';
+import type { BudgetsResponse } from '../wire';
 import { collectorJson, GuardRequestError } from './collector-client';
+import { askCollectorPrices } from './collector-prices';
 import { DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, UsageEstimator } from './estimator';
 import type { Guard, GuardedCall, GuardVerdict } from './hook';
 import { LeaseHolder } from './lease';
@@ -45,8 +49,6 @@ import {
   rateLimitedError,
   unreachableError,
 } from './messages';
-import { PriceFetcher } from './price-fetch';
-import { costPico, picoToUsd, type TokenUsage, type UnitPrices } from './prices';
 import { TokenBucket } from './rate-limit';
 import { compileState, type BudgetWindow, type CompiledPolicy, type GuardState } from './state';
 
@@ -87,7 +89,7 @@ export class GuardEngine implements Guard {
   /** localPico when the state in use was requested: spend since then is added to the state's. */
   private localBase = new Map<string, bigint>();
   private readonly estimator = new UsageEstimator();
-  private readonly fetchedPrices = new PriceFetcher();
+  private readonly fetchedPrices = new PriceFetcher(askCollectorPrices);
   private lastEstimatePico = new Map<string, bigint>();
   private markReady: (() => void) | undefined;
   /** Resolves once the first budget state has arrived. */
@@ -346,7 +348,7 @@ export class GuardEngine implements Guard {
     this.refreshing = true;
     const base = new Map(this.localPico);
     try {
-      const res = await collectorJson<BudgetsResponse>('GET', '/v1/budgets', undefined, {
+      const res = await collectorJson<Partial<BudgetsResponse> | undefined>('GET', '/v1/budgets', undefined, {
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
       this.state = compileState(res ?? {}, this.resource);

@@ -5,7 +5,7 @@
  * Reservations are replaced by the actual cost when the call ends, so an over-estimate only holds
  * budget back for the duration of the call.
  */
-import { costPico, type UnitPrices } from './prices';
+import { costPico, type UnitPrices } from '../money/unit-prices';
 
 export const DEFAULT_INPUT_TOKENS = 2_048;
 export const DEFAULT_OUTPUT_TOKENS = 1_024;

@@ -9,8 +9,8 @@
  * error of their calls in flight.
  */
 import { collectorJson } from './collector-client';
-import type { LeaseRequest, LeaseResponse } from './budgets-wire';
-import { picoToUsd, toPico } from './prices';
+import { picoToUsd, toPico } from '../money/pico';
+import type { LeaseReleaseResponse, LeaseRequest, LeaseResponse } from '../wire';
 
 /** A reservation that never settled (its span never ended) is dropped after this long. */
 const RESERVATION_TTL_MS = 10 * 60_000;
@@ -173,7 +173,7 @@ export class LeaseHolder {
     const id = this.leaseId;
     this.leaseId = undefined;
     this.active = false;
-    return collectorJson<unknown>(
+    return collectorJson<LeaseReleaseResponse>(
       'DELETE',
       `/v1/budgets/leases/${encodeURIComponent(id)}?used_usd=${picoToUsd(this.usedPico)}`,
       undefined,

@@ -6,32 +6,11 @@
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import type { PolicyMatch } from '../policy/types';
 import {
+  ATTRIBUTION_BY_POLICY_FIELD,
   ATTR_DEPLOYMENT_ENVIRONMENT_DEPRECATED,
   ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
-  ATTR_ENDUSER_ID,
   ATTR_SERVICE_NAME,
-  ATTR_TL_COST_CENTER,
-  ATTR_TL_CUSTOMER,
-  ATTR_TL_DEPARTMENT,
-  ATTR_TL_FEATURE,
-  ATTR_TL_TEAM,
-  ATTR_TL_USER_TIER,
-  ATTR_TL_WORKFLOW,
 } from '../semconv';
-
-/** Policy-file field name → attribute key it is read from. */
-export const FIELD_KEYS: Readonly<Record<string, string>> = {
-  team: ATTR_TL_TEAM,
-  department: ATTR_TL_DEPARTMENT,
-  cost_center: ATTR_TL_COST_CENTER,
-  feature: ATTR_TL_FEATURE,
-  workflow: ATTR_TL_WORKFLOW,
-  customer: ATTR_TL_CUSTOMER,
-  user_tier: ATTR_TL_USER_TIER,
-  environment: ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
-  service: ATTR_SERVICE_NAME,
-  user: ATTR_ENDUSER_ID,
-};
 
 /** The process's resource attributes as the OTel env detector reads them. */
 export function resourceFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -67,14 +46,10 @@ function valueOf(v: AttributeValue | undefined): string | undefined {
 }
 
 /** The value of a policy-file field for a call, or undefined when it has none. */
-export function fieldValue(
-  call: CallFacts,
-  field: string,
-  resource: Record<string, string>,
-): string | undefined {
+function fieldValue(call: CallFacts, field: string, resource: Record<string, string>): string | undefined {
   if (field === 'model') return call.model;
   if (field === 'provider') return call.provider;
-  const key = FIELD_KEYS[field];
+  const key = ATTRIBUTION_BY_POLICY_FIELD[field]?.key;
   if (key === undefined) return undefined;
   return valueOf(call.attributes[key]) ?? resource[key];
 }

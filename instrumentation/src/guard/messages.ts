@@ -8,12 +8,13 @@ import {
   ModelNotAllowedError,
   RateLimitedError,
   type BudgetNumbers,
-} from './errors';
+} from '../errors';
+import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
 
 const PREFIX = 'tokenledger:';
 
 /** $0.0123 style: exact decimal text from pico-dollars. */
-export function usd(text: string): string {
+function usd(text: string): string {
   return `$${text}`;
 }
 
@@ -34,14 +35,15 @@ export function attributionError(missing: string[], required: string[]): Attribu
   const list = missing.join(', ');
   return new AttributionRequiredError(
     `${PREFIX} no tag, no call: this call has no ${list} (the policy file requires ${required.join(', ')}); it was not sent. ` +
-      `Wrap the code in withAttribution({ ${missing.map((m) => `${camel(m)}: '…'`).join(', ')} }, fn) ` +
+      `Wrap the code in withAttribution({ ${missing.map((m) => `${appField(m)}: '…'`).join(', ')} }, fn) ` +
       `or set OTEL_RESOURCE_ATTRIBUTES=${missing.map((m) => `tokenledger.${m}=…`).join(',')}.`,
     missing,
   );
 }
 
-function camel(field: string): string {
-  return field.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+/** The name `withAttribution` knows a policy-file field by (`cost_center` → `costCenter`). */
+function appField(policyField: string): string {
+  return ATTRIBUTION_BY_POLICY_FIELD[policyField]?.field ?? policyField;
 }
 
 export function modelNotAllowedError(

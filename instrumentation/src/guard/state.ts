@@ -3,9 +3,11 @@
  * path only reads fields: matchers, sets, integer pico-dollar limits.
  */
 import type { OnExceeded } from '../policy/types';
-import type { BudgetsResponse, PolicyView } from './budgets-wire';
-import { compileMatch, FIELD_KEYS, type Matcher } from './match';
-import { PriceBook, toPico } from './prices';
+import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
+import { compileMatch, type Matcher } from './match';
+import { toPico } from '../money/pico';
+import { PriceBook } from '../money/price-book';
+import type { BudgetsResponse, PolicyView } from '../wire';
 
 export interface BudgetWindow {
   /** Key of this policy's period, for the per-process counters: `name|period_start`. */
@@ -37,7 +39,7 @@ export interface CompiledPolicy {
   budget: BudgetWindow | undefined;
 }
 
-export interface RequiredAttribution {
+interface RequiredAttribution {
   fields: string[];
   keys: string[];
   block: boolean;
@@ -94,8 +96,9 @@ function compilePolicy(p: PolicyView, resource: Record<string, string>): Compile
   };
 }
 
-export function compileState(res: BudgetsResponse, resource: Record<string, string>): GuardState {
-  const required = res.attribution?.required?.filter((f) => FIELD_KEYS[f] !== undefined) ?? [];
+export function compileState(res: Partial<BudgetsResponse>, resource: Record<string, string>): GuardState {
+  const required =
+    res.attribution?.required?.filter((f) => ATTRIBUTION_BY_POLICY_FIELD[f] !== undefined) ?? [];
   return {
     killSwitch: res.kill_switch === true,
     failClosed: res.fail === 'closed',
@@ -103,7 +106,7 @@ export function compileState(res: BudgetsResponse, resource: Record<string, stri
       required.length > 0
         ? {
             fields: required,
-            keys: required.map((f) => FIELD_KEYS[f]!),
+            keys: required.map((f) => ATTRIBUTION_BY_POLICY_FIELD[f]!.key),
             block: (res.attribution?.on_missing ?? 'block') === 'block',
           }
         : undefined,

@@ -4,6 +4,7 @@
  * `tokenledger policy schema`, so editors can validate the YAML as it is typed.
  * Custom format `iana-timezone` is checked by the collector; other validators ignore it.
  */
+import type { PolicyAttributionField } from '../semconv';
 
 const SELECTOR = {
   description: 'one value or a list of values (any of them matches)',
@@ -34,7 +35,7 @@ export const ATTRIBUTION_FIELDS = [
   'environment',
   'service',
   'user',
-] as const;
+] as const satisfies readonly PolicyAttributionField[];
 
 export const MATCH_FIELDS = [
   'team',

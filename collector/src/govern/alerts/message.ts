@@ -11,7 +11,7 @@ export interface AlertMessage {
 }
 
 /** $412.50 for dollars, more digits for amounts under a dollar (test and pilot budgets are small). */
-export function usd(amount: Money): string {
+function usd(amount: Money): string {
   return `$${amount.gte(1) ? amount.toFixed(2) : amount.toSignificantDigits(4).toFixed()}`;
 }
 

@@ -1,27 +1,7 @@
-/** Approval requests for expensive jobs: what is stored and what the API returns. */
-
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'exhausted';
-
-export interface Approval {
-  id: string;
-  job: string;
-  /** Who asked (the name of the key that made the request). */
-  requester: string;
-  /** Who is asked to decide (an approver's name, e.g. e-mail); '' = any approver of the policy. */
-  approver: string;
-  cost_center: string;
-  estimated_usd: string;
-  /** The granted amount (defaults to the estimate); '0' until approved. */
-  approved_usd: string;
-  /** Spent so far by calls attributed to this approval (from stored calls). */
-  spent_usd: string;
-  status: ApprovalStatus;
-  justification: string;
-  created_at: string;
-  decided_at: string | null;
-  decided_by: string;
-  decision_comment: string;
-}
+/**
+ * Approval requests for expensive jobs. What is stored and what the API returns is the wire's
+ * ApprovalView (tokenledger/wire).
+ */
 
 export interface ApprovalRequest {
   job: string;

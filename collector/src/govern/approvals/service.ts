@@ -4,7 +4,14 @@
  */
 import Decimal from 'decimal.js';
 import type { Principal } from '../keys/keys';
-import { ApprovalError, type Approval, type ApprovalStatus } from './model';
+import type {
+  ApprovalDecisionBody,
+  ApprovalRequestBody,
+  ApprovalStatus,
+  ApprovalView as Approval,
+  Unchecked,
+} from 'tokenledger/wire';
+import { ApprovalError } from './model';
 import type { ApprovalStore } from './store';
 
 /** The policy that governs approvals for a cost center, if the policy file has one. */
@@ -14,7 +21,7 @@ export interface ApprovalRule {
   approvers: string[];
 }
 
-export interface AuditEntry {
+interface AuditEntry {
   actor: string;
   action: string;
   subject: string;
@@ -28,8 +35,9 @@ export interface ApprovalServiceOptions {
 
 const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'rejected', 'exhausted'];
 
-function text(body: Record<string, unknown>, field: string, max: number, required: boolean): string {
-  const v = body[field];
+/** A body field by its contract name (tokenledger/wire), so a renamed field fails the compile here. */
+function text<B extends object>(body: B, field: keyof B & string, max: number, required: boolean): string {
+  const v = (body as Record<string, unknown>)[field];
   if (v === undefined || v === null || v === '') {
     if (required) throw new ApprovalError(400, `${field} is required`);
     return '';
@@ -63,7 +71,8 @@ export class ApprovalService {
   async request(body: unknown, requester: Principal): Promise<Approval> {
     if (body === null || typeof body !== 'object' || Array.isArray(body))
       throw new ApprovalError(400, 'expected a JSON object { job, estimated_cost_usd, cost_center, ... }');
-    const b = body as Record<string, unknown>;
+    // The wire's snake_case fields, or the camelCase the SDK's own input uses.
+    const b = body as Unchecked<ApprovalRequestBody> & { estimatedCostUsd?: unknown; costCenter?: unknown };
     const estimate = usd(b.estimated_cost_usd ?? b.estimatedCostUsd, 'estimated_cost_usd');
     const req = {
       job: text(b, 'job', 200, true),
@@ -99,7 +108,7 @@ export class ApprovalService {
   }
 
   async decide(id: string, body: unknown, decider: Principal): Promise<Approval> {
-    const b = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const b = (body !== null && typeof body === 'object' ? body : {}) as Unchecked<ApprovalDecisionBody>;
     const decision = b.decision;
     if (decision !== 'approve' && decision !== 'reject')
       throw new ApprovalError(400, 'decision must be "approve" or "reject"');

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import Decimal from 'decimal.js';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
-import { ApprovalError, type Approval, type ApprovalRequest, type ApprovalStatus } from './model';
+import type { ApprovalView as Approval, ApprovalStatus } from 'tokenledger/wire';
+import { ApprovalError, type ApprovalRequest } from './model';
 
 interface ApprovalRow extends Omit<Approval, 'spent_usd'> {
   spent_usd: string;
@@ -20,7 +21,7 @@ const dateTime64 = (d: Date): string => d.toISOString().replace('T', ' ').replac
 /** The API's ISO form of a stored DateTime64 text value. */
 const isoOf = (v: string | null): string | null => (v === null ? null : `${v.replace(' ', 'T')}Z`);
 
-export const newApprovalId = (): string => `apr_${randomBytes(9).toString('base64url')}`;
+const newApprovalId = (): string => `apr_${randomBytes(9).toString('base64url')}`;
 
 export class ApprovalStore {
   constructor(private readonly storage: Storage) {}

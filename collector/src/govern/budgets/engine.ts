@@ -25,7 +25,7 @@ export interface BudgetEngineDeps {
   maxAgeMs?: number;
 }
 
-export { type BudgetStatus, type BudgetState } from './status';
+export { type BudgetStatus } from './status';
 
 const callTimeMs = (c: PricedCall): number => Number(BigInt(c.startTimeUnixNano) / 1_000_000n);
 

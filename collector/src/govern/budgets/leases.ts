@@ -70,8 +70,8 @@ interface Lease {
   closed: boolean;
 }
 
-export const DEFAULT_LEASE_TTL_MS = 30_000;
-export const DEFAULT_SETTLE_GRACE_MS = 5_000;
+const DEFAULT_LEASE_TTL_MS = 30_000;
+const DEFAULT_SETTLE_GRACE_MS = 5_000;
 /** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
 const LOST_AFTER_MS = 60_000;
 

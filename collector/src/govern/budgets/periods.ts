@@ -46,7 +46,7 @@ function formatFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-export function wallClock(at: number, timeZone: string): WallClock {
+function wallClock(at: number, timeZone: string): WallClock {
   const parts: Record<string, string> = {};
   for (const p of formatFor(timeZone).formatToParts(new Date(at))) parts[p.type] = p.value;
   return {

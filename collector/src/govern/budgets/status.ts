@@ -3,7 +3,7 @@ import type { BudgetPeriod, Policy } from 'tokenledger/policy';
 import { Money } from '../../core/money';
 import type { PeriodWindow } from './periods';
 
-export type BudgetState = 'ok' | 'warning' | 'exceeded';
+import type { BudgetState } from 'tokenledger/wire';
 
 export interface BudgetStatus {
   policy: string;
@@ -21,7 +21,7 @@ export interface BudgetStatus {
 }
 
 /** Warning from the policy's first alert threshold, else 80 %. */
-export const DEFAULT_WARNING_AT = 0.8;
+const DEFAULT_WARNING_AT = 0.8;
 
 export function budgetStatus(policy: Policy, window: PeriodWindow, spent: Money, now: Date): BudgetStatus {
   const limit = new Money(policy.budget!.usd);

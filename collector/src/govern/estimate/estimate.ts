@@ -4,8 +4,9 @@
  * model's tokenizer — times the number of calls the job will make. Money stays Decimal.
  */
 import Decimal from 'decimal.js';
+import type { EstimateRequest, EstimateResponse, Unchecked, UnitPricesMtok } from 'tokenledger/wire';
 import { callToPrice } from '../../core/call-builder';
-import type { Pricer } from '../../pricing';
+import type { Pricer } from '../../pricing/pricer';
 import { countChatTokens, type ChatMessage } from './tokens';
 
 export interface EstimateInput {
@@ -17,28 +18,6 @@ export interface EstimateInput {
   cachedInputTokens?: number;
   /** How many such calls the job makes (default 1). */
   count?: number;
-}
-
-export interface Estimate {
-  model: string;
-  provider: string;
-  priced: boolean;
-  /** The catalog entry the price came from ('' when unpriced). */
-  priced_model: string;
-  input_tokens: number;
-  output_tokens: number;
-  cached_input_tokens: number;
-  count: number;
-  /** Per call and for the whole job; null when the model has no price. */
-  cost_per_call_usd: string | null;
-  cost_usd: string | null;
-  tokenizer?: string;
-  note?: string;
-  /**
-   * USD per million tokens this estimate used (null when unpriced), so a client can cost the calls
-   * it then makes without asking again (withApproval does).
-   */
-  unit_prices_mtok: { input: string; cached_input: string; output: string } | null;
 }
 
 export class EstimateError extends Error {
@@ -61,7 +40,12 @@ function nonNegativeInt(v: unknown, field: string): number | undefined {
 export function parseEstimateInput(body: unknown): EstimateInput {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new EstimateError('expected a JSON object { model, input_tokens | messages, output_tokens }');
-  const b = body as Record<string, unknown>;
+  // The wire's snake_case fields, or their camelCase spelling.
+  const b = body as Unchecked<EstimateRequest> & {
+    inputTokens?: unknown;
+    outputTokens?: unknown;
+    cachedInputTokens?: unknown;
+  };
   const model = b.model;
   if (typeof model !== 'string' || model.trim() === '' || model.length > 200)
     throw new EstimateError('model is required, e.g. "gpt-4o"');
@@ -98,7 +82,7 @@ export function parseEstimateInput(body: unknown): EstimateInput {
   };
 }
 
-export function estimateCost(pricer: Pricer, input: EstimateInput): Estimate {
+export function estimateCost(pricer: Pricer, input: EstimateInput): EstimateResponse {
   let inputTokens = input.inputTokens ?? 0;
   let tokenizer: string | undefined;
   let note: string | undefined;
@@ -140,11 +124,7 @@ export function estimateCost(pricer: Pricer, input: EstimateInput): Estimate {
 }
 
 /** The per-million-token prices of a model: the price of a million of each kind of token alone. */
-function unitPrices(
-  pricer: Pricer,
-  provider: string,
-  model: string,
-): NonNullable<Estimate['unit_prices_mtok']> {
+function unitPrices(pricer: Pricer, provider: string, model: string): UnitPricesMtok {
   const M = 1_000_000;
   const cost = (over: Parameters<typeof callToPrice>[3]): string =>
     pricer.price(callToPrice(provider, model, 'estimate', over)).costUsd;

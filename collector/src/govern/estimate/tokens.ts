@@ -34,7 +34,7 @@ function encoding(name: TiktokenEncoding): Tiktoken {
 }
 
 /** The tokenizer of an OpenAI model family; undefined for other providers' models. */
-export function openaiEncodingFor(model: string): TiktokenEncoding | undefined {
+function openaiEncodingFor(model: string): TiktokenEncoding | undefined {
   const m = model.toLowerCase();
   if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss)/.test(m)) return 'o200k_base';
   if (/^(gpt-4|gpt-3\.5|text-embedding-)/.test(m)) return 'cl100k_base';

@@ -49,7 +49,7 @@ export class KeyConfigError extends Error {
 export const digestOf = (key: string): Buffer => createHash('sha256').update(key).digest();
 
 /** A short, non-reversible label for an unnamed key (8 hex digits of its digest). */
-export const fingerprintOf = (digest: Buffer): string => digest.subarray(0, 4).toString('hex');
+const fingerprintOf = (digest: Buffer): string => digest.subarray(0, 4).toString('hex');
 
 export class KeyRing {
   private readonly fixed: KeyEntry[];
@@ -121,7 +121,7 @@ export interface Credentials {
   ingest: string;
 }
 
-export const credentialsPath = (dataDir: string): string => path.resolve(dataDir, 'credentials.json');
+const credentialsPath = (dataDir: string): string => path.resolve(dataDir, 'credentials.json');
 
 export function readCredentials(dataDir: string): Credentials | undefined {
   const file = credentialsPath(dataDir);

@@ -1,7 +1,7 @@
 /** Maps a path inside the parsed data back to a line and column of the YAML source. */
 import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 
-export interface SourcePosition {
+interface SourcePosition {
   line: number;
   column: number;
 }

@@ -5,19 +5,20 @@
 import type { PolicyMatch } from 'tokenledger/policy';
 import { MATCH_FIELDS } from 'tokenledger/policy';
 import { normaliseProvider } from '../../core/providers';
-import type { PricedCall } from '../../core/call';
+import { ATTRIBUTION_BY_POLICY_FIELD } from 'tokenledger/semconv';
+import { recordField, type PricedCall } from '../../core/call';
 
 type MatchField = (typeof MATCH_FIELDS)[number];
 
 /** The model a call is counted under, as the hourly rollup does: the priced model, else as reported. */
-export const RAW_MODEL_EXPRESSION =
+const RAW_MODEL_EXPRESSION =
   "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
 
 const valuesOf = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
 
 /** The selectors that constrain anything, with provider names normalised like spans' are. */
-export function matchEntries(match: PolicyMatch | undefined): Array<[MatchField, string[]]> {
+function matchEntries(match: PolicyMatch | undefined): Array<[MatchField, string[]]> {
   const entries: Array<[MatchField, string[]]> = [];
   for (const field of MATCH_FIELDS) {
     const values = valuesOf(match?.[field]);
@@ -52,19 +53,13 @@ export function matchCondition(
   return { sql: parts.length > 0 ? parts.join(' AND ') : '1', params };
 }
 
-const CALL_FIELDS: Record<MatchField, (c: PricedCall) => string> = {
-  team: (c) => c.attribution.team,
-  cost_center: (c) => c.attribution.costCenter,
-  department: (c) => c.attribution.department,
-  feature: (c) => c.attribution.feature,
-  workflow: (c) => c.attribution.workflow,
-  environment: (c) => c.attribution.environment,
-  service: (c) => c.attribution.service,
-  customer: (c) => c.attribution.customer,
-  model: (c) => c.pricedModel || c.responseModel || c.requestModel,
-  provider: (c) => c.provider,
-};
+/** A call's value of a match field: the model and provider, else its attribution (by the SDK's table). */
+function callValue(call: PricedCall, field: MatchField): string {
+  if (field === 'model') return call.pricedModel || call.responseModel || call.requestModel;
+  if (field === 'provider') return call.provider;
+  return call.attribution[recordField(ATTRIBUTION_BY_POLICY_FIELD[field]!.field)];
+}
 
 export function callMatches(match: PolicyMatch | undefined, call: PricedCall): boolean {
-  return matchEntries(match).every(([field, values]) => values.includes(CALL_FIELDS[field](call)));
+  return matchEntries(match).every(([field, values]) => values.includes(callValue(call, field)));
 }

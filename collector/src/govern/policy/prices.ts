@@ -5,17 +5,9 @@
  */
 import { callToPrice } from '../../core/call-builder';
 import type { ExtractedCall } from '../../core/call';
-import type { Pricer } from '../../pricing';
+import type { Pricer } from '../../pricing/pricer';
 import { Money } from '../../core/money';
-
-export interface ModelPrices {
-  input_mtok: string;
-  output_mtok: string;
-  cache_read_mtok?: string;
-  cache_write_mtok?: string;
-  /** Writes to a 1-hour cache, where they cost more than other cache writes. */
-  cache_write_1h_mtok?: string;
-}
+import type { PriceView } from 'tokenledger/wire';
 
 const SAMPLE_TOKENS = 1000;
 
@@ -27,8 +19,8 @@ function sample(provider: string, model: string, over: Partial<ExtractedCall>): 
 export function modelPrices(
   pricer: Pricer,
   models: Iterable<{ provider: string; model: string }>,
-): Record<string, ModelPrices> {
-  const out: Record<string, ModelPrices> = {};
+): Record<string, PriceView> {
+  const out: Record<string, PriceView> = {};
   for (const { provider, model } of models) {
     const perMtok = (over: Partial<ExtractedCall>) => {
       const priced = pricer.price(sample(provider, model, over));

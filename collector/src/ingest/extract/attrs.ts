@@ -6,7 +6,7 @@ import type { AttrValue, Attributes } from '../otlp/types';
  * (≤ 2^53 − 1), as a number or a numeric string; undefined for anything else (negative, fractional,
  * too large, not a number). Larger values would lose digits in sums and overflow the UInt64 columns.
  */
-export function countValue(v: AttrValue | undefined): number | undefined {
+function countValue(v: AttrValue | undefined): number | undefined {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

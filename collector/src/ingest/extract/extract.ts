@@ -35,7 +35,7 @@ import { isUsageMissing, type BatchFlag, type UsageFlag } from './usage';
 const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
 
 /** Scope-name prefix of tokenledger's own instrumentation, whose spans follow the contract exactly. */
-export const TOKENLEDGER_SCOPE_PREFIX = 'tokenledger';
+const TOKENLEDGER_SCOPE_PREFIX = 'tokenledger';
 
 /** Where a GenAI span sits in its trace: what tells HTTP spans it already covered apart from shadow ones. */
 export interface GenAiSpanRef {
@@ -203,7 +203,7 @@ type Tokens = Pick<
  * inconsistent (input smaller than its cached parts, which no total can be, whatever the
  * provider). A total that merely looks plausible is trusted.
  */
-export function normaliseTokens(r: Reading, fromTokenledger: boolean): Tokens {
+function normaliseTokens(r: Reading, fromTokenledger: boolean): Tokens {
   const cached = r.cacheReadTokens + r.cacheWriteTokens;
   let input = r.inputTokens;
   if (

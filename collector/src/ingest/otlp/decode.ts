@@ -9,7 +9,7 @@
  * A body that is not OTLP at all (bad protobuf, bad JSON, wrong shape) throws OtlpDecodeError
  * (HTTP 400, not retryable); an unknown media type throws OtlpUnsupportedContentTypeError (415).
  */
-import { OtlpDecodeError, OtlpUnsupportedContentTypeError } from './errors';
+import { OtlpUnsupportedContentTypeError } from './errors';
 import { decodeJson } from './json';
 import { decodeProtobuf } from './protobuf';
 import type { OtlpTraceRequest } from './types';
@@ -28,5 +28,3 @@ export function decodeTraceRequest(body: Buffer, contentType: string): OtlpTrace
   if (type === CONTENT_TYPE_JSON) return decodeJson(body);
   throw new OtlpUnsupportedContentTypeError(contentType);
 }
-
-export { OtlpDecodeError, OtlpUnsupportedContentTypeError };

@@ -116,7 +116,7 @@ export function int64ToAttr(v: LongLike | number | string): number | string {
 export const MAX_VALUE_DEPTH = 32;
 
 /** Keys that would alter an object's prototype if assigned; such attributes are dropped. */
-export function isSafeKey(key: string): boolean {
+function isSafeKey(key: string): boolean {
   return key !== '__proto__';
 }
 

@@ -14,7 +14,7 @@ import { readTraceRequest } from './protobuf-reader';
 import type { OtlpTraceRequest } from './types';
 import { PACKAGE_DIR } from '../../core/package-dir';
 
-/** `collector/proto`, from both `collector/src/otlp` (tests via tsx) and `collector/dist/otlp`. */
+/** The OTLP definitions the package ships in `proto/`. */
 const PROTO_DIR = path.join(PACKAGE_DIR, 'proto');
 const REQUEST_PROTO = 'opentelemetry/proto/collector/trace/v1/trace_service.proto';
 const REQUEST_TYPE = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';

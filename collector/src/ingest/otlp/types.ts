@@ -11,17 +11,10 @@ export type AttrPrimitive = string | number | boolean;
 export type AttrValue = AttrPrimitive | AttrPrimitive[];
 export type Attributes = Record<string, AttrValue>;
 
-/** SpanKind values of the OTLP proto. */
-export const SPAN_KIND_UNSPECIFIED = 0;
-export const SPAN_KIND_INTERNAL = 1;
-export const SPAN_KIND_SERVER = 2;
+/** The OTLP proto's SpanKind CLIENT (the only kind the collector tells apart). */
 export const SPAN_KIND_CLIENT = 3;
-export const SPAN_KIND_PRODUCER = 4;
-export const SPAN_KIND_CONSUMER = 5;
 
-/** Status.StatusCode values of the OTLP proto. */
-export const STATUS_CODE_UNSET = 0;
-export const STATUS_CODE_OK = 1;
+/** The OTLP proto's Status.StatusCode ERROR. */
 export const STATUS_CODE_ERROR = 2;
 
 export interface OtlpSpan {

@@ -8,7 +8,7 @@ import { normaliseProvider, providerFromHost } from '../../core/providers';
 
 export type AiHostTable = ReadonlyMap<string, string>;
 
-export function parseAiHosts(spec: string | undefined): AiHostTable {
+function parseAiHosts(spec: string | undefined): AiHostTable {
   const table = new Map<string, string>();
   for (const entry of (spec ?? '').split(',')) {
     const eq = entry.indexOf('=');

@@ -6,9 +6,6 @@
 import type { Storage } from '../client';
 import { catalogPrices } from './prices';
 
-export { catalogPrices, type ModelPriceRow } from './prices';
-export { modelFamily } from './family';
-
 export async function syncModelPrices(
   storage: Storage,
   log: (line: string) => void,

@@ -4,7 +4,7 @@
  */
 import { findProvider, type ModelPrice } from '@pydantic/genai-prices';
 import * as providers from '../../core/providers';
-import { catalogProviderId, priceAt } from '../../pricing';
+import { catalogProviderId, priceAt } from '../../pricing/catalog';
 import { Money } from '../../core/money';
 import { modelFamily } from './family';
 

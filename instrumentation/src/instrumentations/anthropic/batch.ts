@@ -75,7 +75,7 @@ function observeDecoder(decoder: unknown, batch: BatchContext): void {
 }
 
 /** One span for one `succeeded` batch result; errored, canceled and expired ones are not billed. */
-export function recordResult(item: unknown, batch: BatchContext): void {
+function recordResult(item: unknown, batch: BatchContext): void {
   try {
     if (item === null || typeof item !== 'object') return;
     const { custom_id: customId, result } = item as AnyRecord;

@@ -9,18 +9,8 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
 } from '../../semconv';
 import { APIPromiseStreamCall } from '../shared/api-promise';
-import type { ErrorReader } from '../shared/call-span';
 import { observeIteratorMethod } from '../shared/observed-iterator';
-import {
-  errorMessage,
-  errorStatus,
-  errorType,
-  mergeUsage,
-  setUsageAttributes,
-  type AnyRecord,
-} from './usage';
-
-const ANTHROPIC_ERRORS: ErrorReader = { type: errorType, status: errorStatus, message: errorMessage };
+import { ANTHROPIC_ERRORS, mergeUsage, setUsageAttributes, type AnyRecord } from './usage';
 
 export class AnthropicCall extends APIPromiseStreamCall {
   private responseId: string | undefined;

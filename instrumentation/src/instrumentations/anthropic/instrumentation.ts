@@ -27,9 +27,9 @@ import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
 import { onStreamFromResponse } from '../shared/api-promise';
 
-export const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
+const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
 /** Tested on 0.137 and 1.12; older 0.x releases are not verified, so not patched. */
-export const SUPPORTED_VERSIONS = ['>=0.137.0 <2'];
+const SUPPORTED_VERSIONS = ['>=0.137.0 <2'];
 
 export interface AnthropicInstrumentationConfig {
   enabled?: boolean;

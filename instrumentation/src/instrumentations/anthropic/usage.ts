@@ -19,11 +19,10 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
-  ERROR_TYPE_ABORTED,
-  ERROR_TYPE_OTHER,
   GEN_AI_OPERATION_CHAT,
   GEN_AI_PROVIDER_ANTHROPIC,
 } from '../../semconv';
+import { sdkErrorReader } from '../shared/errors';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyRecord = Record<string, any>;
@@ -46,7 +45,7 @@ export function serverInfo(client: unknown): ServerInfo {
   return info;
 }
 
-export function parseBaseURL(base: unknown): ServerInfo {
+function parseBaseURL(base: unknown): ServerInfo {
   try {
     if (typeof base !== 'string' || base === '') return { address: undefined, port: undefined };
     const u = new URL(base);
@@ -138,42 +137,14 @@ export function mergeUsage(into: AnyRecord | undefined, delta: unknown): AnyReco
   return out;
 }
 
-/** Abort-like errors: the app (or its AbortSignal) cancelled the request. */
-export function isAbortError(err: unknown): boolean {
-  if (err === null || typeof err !== 'object') return false;
-  const name = (err as AnyRecord).name;
-  const ctor = (err as AnyRecord).constructor?.name;
-  return name === 'AbortError' || ctor === 'APIUserAbortError' || name === 'APIUserAbortError';
-}
-
 /**
- * error.type: `aborted` for aborts; the SDK's error class (RateLimitError, OverloadedError, ...);
- * for the generic APIError of an `error` event inside a stream, Anthropic's own error type
- * (`overloaded_error`), which says more than the class.
+ * The Anthropic SDK's errors: as OpenAI's; for the generic APIError of an `error` event inside a
+ * stream, Anthropic's own error type (`overloaded_error`), which says more than the class.
  */
-export function errorType(err: unknown): string {
-  if (isAbortError(err)) return ERROR_TYPE_ABORTED;
-  if (err === null || typeof err !== 'object') return ERROR_TYPE_OTHER;
-  const e = err as AnyRecord;
-  const ctor = e.constructor?.name;
-  if (ctor === 'APIError') {
-    const apiType = e.error?.error?.type ?? e.type;
-    if (typeof apiType === 'string' && apiType !== '') return apiType;
-  }
-  if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Object') return ctor;
-  if (typeof e.name === 'string' && e.name !== '') return e.name;
-  return ERROR_TYPE_OTHER;
-}
+export const ANTHROPIC_ERRORS = sdkErrorReader({
+  abortNames: ['AbortError', 'APIUserAbortError'],
+  apiType: (err) => (err.constructor?.name === 'APIError' ? (err.error?.error?.type ?? err.type) : undefined),
+});
 
-export function errorStatus(err: unknown): number | undefined {
-  if (err === null || typeof err !== 'object') return undefined;
-  return count((err as AnyRecord).status);
-}
-
-export function errorMessage(err: unknown): string | undefined {
-  if (err !== null && typeof err === 'object' && typeof (err as AnyRecord).message === 'string') {
-    const m = (err as AnyRecord).message as string;
-    return m.length > 500 ? m.slice(0, 500) : m;
-  }
-  return typeof err === 'string' ? err : undefined;
-}
+/** error.type of an Anthropic SDK error. */
+export const errorType = ANTHROPIC_ERRORS.type;

@@ -9,8 +9,8 @@ import {
   ATTR_GEN_AI_RESPONSE_ID,
   ERROR_TYPE_ABORTED,
 } from '../../semconv';
-import { errorMessage, errorType } from '../openai/utils';
-import { CallSpan, type ErrorReader } from '../shared/call-span';
+import { CallSpan } from '../shared/call-span';
+import { sdkErrorReader } from '../shared/errors';
 import { observeIteratorMethod, type StreamObserver } from '../shared/observed-iterator';
 import { BedrockCommand } from './commands';
 import { usageHeaders } from './headers';
@@ -27,14 +27,10 @@ import {
 const decoder = new TextDecoder();
 
 /** AWS SDK errors carry the HTTP status in `$metadata`. */
-const BEDROCK_ERRORS: ErrorReader = {
-  type: errorType,
-  status: (err) => {
-    const status = (err as AnyRecord | null)?.$metadata?.httpStatusCode;
-    return typeof status === 'number' ? status : undefined;
-  },
-  message: errorMessage,
-};
+const BEDROCK_ERRORS = sdkErrorReader({
+  abortNames: ['AbortError', 'APIUserAbortError'],
+  status: (err) => err.$metadata?.httpStatusCode,
+});
 
 export class BedrockCall extends CallSpan implements StreamObserver {
   private readonly usage: BedrockUsage = {};

@@ -39,11 +39,11 @@ export function commandKind(command: unknown): BedrockCommand | undefined {
   return typeof name === 'string' ? BY_CLASS_NAME[name] : undefined;
 }
 
-export function isStreamCommand(kind: BedrockCommand): boolean {
+function isStreamCommand(kind: BedrockCommand): boolean {
   return kind === BedrockCommand.ConverseStream || kind === BedrockCommand.InvokeModelWithResponseStream;
 }
 
-export function isInvokeCommand(kind: BedrockCommand): boolean {
+function isInvokeCommand(kind: BedrockCommand): boolean {
   return kind === BedrockCommand.InvokeModel || kind === BedrockCommand.InvokeModelWithResponseStream;
 }
 

@@ -17,9 +17,9 @@ import type { AnyRecord } from './usage';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
 
-export const BEDROCK_MODULE = '@aws-sdk/client-bedrock-runtime';
+const BEDROCK_MODULE = '@aws-sdk/client-bedrock-runtime';
 /** Tested on 3.1164; `Client#send` and the command and output shapes patched are stable across 3.x. */
-export const SUPPORTED_VERSIONS = ['>=3.0.0 <4'];
+const SUPPORTED_VERSIONS = ['>=3.0.0 <4'];
 
 export interface BedrockInstrumentationConfig {
   enabled?: boolean;

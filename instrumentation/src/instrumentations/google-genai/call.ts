@@ -5,7 +5,7 @@
  * the very object (and chunks) the SDK made.
  */
 import type { Attributes, Span } from '@opentelemetry/api';
-import { GENAI_ERRORS } from './errors';
+import { sdkErrorReader } from '../shared/errors';
 import { ObservedIterator } from '../shared/observed-iterator';
 import { ResolvedCall } from '../shared/resolved-call';
 import {
@@ -15,6 +15,13 @@ import {
   setUsageAttributes,
   type AnyRecord,
 } from './utils';
+
+/** `@google/genai` errors: ApiError with `status`; fetch's AbortError when the app aborts. */
+const GENAI_ERRORS = sdkErrorReader({
+  abortNames: ['AbortError', 'RequestAbortedError'],
+  genericClasses: ['Error'],
+  status: (err) => err.status ?? err.statusCode,
+});
 
 export class GeminiCall extends ResolvedCall {
   /** Stream state: usageMetadata is repeated on chunks, the last one is complete. */

@@ -20,7 +20,7 @@ import { GeminiOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
 
-export const SUPPORTED_VERSIONS = ['>=1 <4'];
+const SUPPORTED_VERSIONS = ['>=1 <4'];
 
 export interface GoogleGenAIInstrumentationConfig {
   enabled?: boolean;

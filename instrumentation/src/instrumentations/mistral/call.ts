@@ -6,10 +6,17 @@
  */
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ATTR_GEN_AI_RESPONSE_FINISH_REASONS } from '../../semconv';
-import { GENAI_ERRORS } from '../google-genai/errors';
+import { sdkErrorReader } from '../shared/errors';
 import { ObservedIterator, observeIteratorMethod } from '../shared/observed-iterator';
 import { ResolvedCall } from '../shared/resolved-call';
 import { MistralOperation, setResponseAttributes, setUsageAttributes, type AnyRecord } from './utils';
+
+/** Mistral's Speakeasy SDK errors: `statusCode`; RequestAbortedError when the app aborts. */
+const MISTRAL_ERRORS = sdkErrorReader({
+  abortNames: ['AbortError', 'RequestAbortedError'],
+  genericClasses: ['Error'],
+  status: (err) => err.status ?? err.statusCode,
+});
 
 type Read = () => Promise<IteratorResult<unknown>>;
 
@@ -19,7 +26,7 @@ export class MistralCall extends ResolvedCall {
   private finishReasons: string[] | undefined;
 
   constructor(span: Span, op: MistralOperation, abortSignal: AbortSignal | undefined) {
-    super(span, GENAI_ERRORS, op === MistralOperation.Stream, abortSignal);
+    super(span, MISTRAL_ERRORS, op === MistralOperation.Stream, abortSignal);
   }
 
   protected onResponse(response: AnyRecord): void {

@@ -20,7 +20,7 @@ import { MistralOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
 
-export const SUPPORTED_VERSIONS = ['>=1 <3'];
+const SUPPORTED_VERSIONS = ['>=1 <3'];
 
 export interface MistralInstrumentationConfig {
   enabled?: boolean;

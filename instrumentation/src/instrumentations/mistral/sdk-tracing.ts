@@ -10,7 +10,7 @@
 import { envString } from '../../env';
 import type { AnyRecord } from './utils';
 
-export const MISTRAL_SDK_TELEMETRY_ENV = 'MISTRAL_SDK_TELEMETRY';
+const MISTRAL_SDK_TELEMETRY_ENV = 'MISTRAL_SDK_TELEMETRY';
 
 /** Read once: the SDK reads it when a client makes its first request. */
 export function telemetryEnvIsGlobal(): boolean {

@@ -47,7 +47,7 @@ type Method = (this: unknown, ...args: unknown[]) => unknown;
 /** The statuses after which a response's usage is final. */
 const FINISHED = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
 
-export function backgroundCallKey(responseId: string): string {
+function backgroundCallKey(responseId: string): string {
   return `openai.response:${responseId}`;
 }
 
@@ -56,7 +56,7 @@ const recorded = new Set<string>();
 const MAX_RECORDED = 10_000;
 
 /** Notes that this process records `responseId`'s usage; false when it already has. */
-export function claimRecording(responseId: string): boolean {
+function claimRecording(responseId: string): boolean {
   if (recorded.has(responseId)) return false;
   if (recorded.size >= MAX_RECORDED) recorded.delete(recorded.values().next().value as string);
   recorded.add(responseId);

@@ -11,12 +11,9 @@ import {
 } from '../../semconv';
 import { APIPromiseStreamCall } from '../shared/api-promise';
 import { backgroundCreateAttributes } from './background';
-import type { ErrorReader } from '../shared/call-span';
+import { sdkErrorReader } from '../shared/errors';
 import { observeIteratorMethod } from '../shared/observed-iterator';
 import {
-  errorMessage,
-  errorStatus,
-  errorType,
   OpenAIOperation,
   responseFailedType,
   responsesFinishReason,
@@ -25,7 +22,8 @@ import {
   type AnyRecord,
 } from './utils';
 
-const OPENAI_ERRORS: ErrorReader = { type: errorType, status: errorStatus, message: errorMessage };
+/** The OpenAI SDK's errors: APIError subclasses with `status`; APIUserAbortError when the app aborts. */
+const OPENAI_ERRORS = sdkErrorReader({ abortNames: ['AbortError', 'APIUserAbortError'] });
 
 export class OpenAICall extends APIPromiseStreamCall {
   /** Stream state. */

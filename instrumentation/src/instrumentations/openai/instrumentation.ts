@@ -22,7 +22,7 @@ import { OpenAIOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
 
-export const SUPPORTED_VERSIONS = ['>=4 <8'];
+const SUPPORTED_VERSIONS = ['>=4 <8'];
 
 export interface OpenAIInstrumentationConfig {
   enabled?: boolean;

@@ -17,7 +17,7 @@ import {
   GEN_AI_PROVIDER_X_AI,
 } from '../../semconv';
 
-export const PROVIDER_HOSTS_ENV = 'TOKENLEDGER_PROVIDER_HOSTS';
+const PROVIDER_HOSTS_ENV = 'TOKENLEDGER_PROVIDER_HOSTS';
 
 /** Public API hosts of OpenAI-compatible providers (host name, lowercase). */
 const KNOWN_HOSTS: ReadonlyArray<readonly [RegExp, string]> = [

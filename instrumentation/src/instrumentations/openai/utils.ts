@@ -1,6 +1,6 @@
 /**
  * Pure helpers for the OpenAI instrumentation: request attributes, usage extraction, server
- * address, error classification. No OpenTelemetry state here, so they are unit-testable.
+ * address. No OpenTelemetry state here, so they are unit-testable.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { GuardVerdict } from '../../guard/hook';
@@ -22,8 +22,6 @@ import {
   ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
-  ERROR_TYPE_ABORTED,
-  ERROR_TYPE_OTHER,
   GEN_AI_OPERATION_CHAT,
   GEN_AI_OPERATION_EMBEDDINGS,
   GEN_AI_PROVIDER_AZURE_OPENAI,
@@ -62,7 +60,7 @@ export function serverInfo(client: unknown): ServerInfo {
   return info;
 }
 
-export function computeServerInfo(client: AnyRecord): ServerInfo {
+function computeServerInfo(client: AnyRecord): ServerInfo {
   let address: string | undefined;
   let port: number | undefined;
   try {
@@ -223,39 +221,4 @@ export function responsesFinishReason(r: AnyRecord): string | undefined {
     return typeof reason === 'string' ? reason : status;
   }
   return typeof status === 'string' ? status : undefined;
-}
-
-/** Abort-like errors: the app (or its AbortSignal) cancelled the request. */
-export function isAbortError(err: unknown): boolean {
-  if (err === null || typeof err !== 'object') return false;
-  const name = (err as AnyRecord).name;
-  const ctor = (err as AnyRecord).constructor?.name;
-  return name === 'AbortError' || ctor === 'APIUserAbortError' || name === 'APIUserAbortError';
-}
-
-/** error.type: `aborted` for aborts, else the error's class name (e.g. RateLimitError), else `_OTHER`. */
-export function errorType(err: unknown): string {
-  if (isAbortError(err)) return ERROR_TYPE_ABORTED;
-  if (err !== null && typeof err === 'object') {
-    const ctor = (err as AnyRecord).constructor?.name;
-    if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Object') return ctor;
-    const name = (err as AnyRecord).name;
-    if (typeof name === 'string' && name !== '') return name;
-  }
-  return ERROR_TYPE_OTHER;
-}
-
-/** The HTTP status of an OpenAI APIError, if any. */
-export function errorStatus(err: unknown): number | undefined {
-  if (err === null || typeof err !== 'object') return undefined;
-  const status = (err as AnyRecord).status;
-  return num(status) ? status : undefined;
-}
-
-export function errorMessage(err: unknown): string | undefined {
-  if (err !== null && typeof err === 'object' && typeof (err as AnyRecord).message === 'string') {
-    const m = (err as AnyRecord).message as string;
-    return m.length > 500 ? m.slice(0, 500) : m;
-  }
-  return typeof err === 'string' ? err : undefined;
 }

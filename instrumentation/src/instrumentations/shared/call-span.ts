@@ -10,16 +10,7 @@ import {
   ERROR_TYPE_ABORTED,
   ERROR_TYPE_CANCELLED,
 } from '../../semconv';
-
-/** How a provider reads its SDK's errors (the classes and fields differ per SDK). */
-export interface ErrorReader {
-  /** error.type: the SDK's error class or API error type, `aborted`, else `_OTHER`. */
-  type(err: unknown): string;
-  /** The HTTP status the error carries, if any. */
-  status(err: unknown): number | undefined;
-  /** The span status message. */
-  message(err: unknown): string | undefined;
-}
+import type { ErrorReader } from './errors';
 
 /** error.type, the HTTP status when known and the ERROR span status. */
 export function recordError(

@@ -3,7 +3,7 @@
  */
 import type { Attributes, Span } from '@opentelemetry/api';
 import { guardActive, guardCall, type GuardedCall, type GuardVerdict } from '../../guard/hook';
-import { isPolicyError } from '../../guard/errors';
+import { isPolicyError } from '../../errors';
 import { checkApprovalGrant, hasGrants } from '../../approvals/grant';
 import { ATTR_TL_APPROVAL_ID, ATTR_TL_ENFORCEMENT, ATTR_TL_POLICY, ENFORCEMENT_BLOCKED } from '../../semconv';
 import { endSpan, recordError } from './call-span';

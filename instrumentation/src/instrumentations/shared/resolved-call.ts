@@ -5,7 +5,8 @@
  */
 import type { Context, Span } from '@opentelemetry/api';
 import { callSdk, observeSettled } from './sdk-call';
-import { CallSpan, type ErrorReader } from './call-span';
+import { CallSpan } from './call-span';
+import type { ErrorReader } from './errors';
 import type { StreamObserver } from './observed-iterator';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;

@@ -41,7 +41,7 @@ import { normaliseProvider, PROVIDER_ANTHROPIC } from '../../../core/providers';
 import type { Reader } from '../reading';
 
 /** The AI SDK's tracer name, i.e. the instrumentation scope of its spans. */
-export const VERCEL_AI_SCOPE = 'ai';
+const VERCEL_AI_SCOPE = 'ai';
 
 const INNER_CALL = /\.(doGenerate|doStream|doEmbed)$/;
 const V6_DETAIL_KEYS = [

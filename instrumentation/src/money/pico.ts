@@ -17,3 +17,11 @@ export function picoToUsd(pico: bigint): string {
   const frac = (abs % PICO_PER_USD).toString().padStart(12, '0').replace(/0+$/, '');
   return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
 }
+
+/** "2.5" or 2.5 USD → pico-dollars, exactly (numbers through their fixed-point text, never arithmetic). */
+export function toPico(usd: string | number | null | undefined): bigint | undefined {
+  if (usd === null || usd === undefined) return undefined;
+  const text = typeof usd === 'number' ? (Number.isFinite(usd) ? usd.toFixed(12) : '') : usd;
+  if (!/^-?\d+(\.\d+)?$/.test(text.trim())) return undefined;
+  return usdToPico(text);
+}

@@ -1,41 +1,14 @@
 /**
  * Per-token prices of the models an approved job calls, as the collector prices them: learnt from
  * every `estimateCost()` answer (a job estimates before it asks for approval, so its model's prices
- * are usually known before its first call), else fetched once per model. Pico-dollars per token.
+ * are usually known before its first call), else fetched once per model.
  */
-import { toPico, type UnitPrices } from '../guard/prices';
+import type { UnitPricesMtok } from '../wire';
+import { toUnitPrices, type UnitPrices } from './unit-prices';
 
-export type { UnitPrices };
-
-export interface UnitPricesMtok {
-  input: string;
-  cached_input: string;
-  output: string;
-}
-
-const MILLION = 1_000_000n;
-const perToken = (usdPerMtok: string): bigint | undefined => {
-  const pico = toPico(usdPerMtok);
-  return pico === undefined ? undefined : pico / MILLION;
-};
 const known = new Map<string, Promise<UnitPrices | undefined>>();
 
 const keyOf = (provider: string, model: string): string => `${provider}\u0000${model}`;
-
-/** The collector's per-million prices as the guard's per-token prices; undefined when unusable. */
-export function toUnitPrices(mtok: UnitPricesMtok): UnitPrices | undefined {
-  const input = perToken(mtok.input);
-  const output = perToken(mtok.output);
-  if (input === undefined || output === undefined) return undefined;
-  // The estimate has no cache-write price: the catalog bills cache writes at least at input.
-  return {
-    input,
-    output,
-    cacheRead: perToken(mtok.cached_input) ?? input,
-    cacheWrite: input,
-    cacheWrite1h: input,
-  };
-}
 
 /** Records prices learnt from an estimate, under each provider name the calls may carry. */
 export function rememberUnitPrices(providers: string[], model: string, mtok: UnitPricesMtok): void {

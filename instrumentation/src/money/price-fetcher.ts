@@ -1,34 +1,22 @@
 /**
  * Prices of models the collector's /v1/budgets did not list (a model neither named in the policy
- * nor seen yet this period): asked once per model from POST /v1/estimate (its unit_prices_mtok) in
- * the background, the way approvals price their calls. Never on the hot path: until the answer arrives the guard
- * reserves at the highest price it knows.
+ * nor seen yet this period), asked once per model in the background. Never on the hot path: until
+ * the answer arrives the guard reserves at the highest price it knows. A failed ask is retried
+ * after RETRY_AFTER_MS; an unpriced model (null) is not asked again.
  */
-import { toUnitPrices } from '../approvals/prices';
-import { collectorJson } from './collector-client';
-import type { UnitPrices } from './prices';
+import type { UnitPrices } from './unit-prices';
 
 const RETRY_AFTER_MS = 30_000;
-const TIMEOUT_MS = 2_000;
 
-interface EstimateAnswer {
-  priced?: boolean;
-  /** USD per million tokens of each kind (what the collector priced the estimate with). */
-  unit_prices_mtok?: { input: string; cached_input: string; output: string } | null;
-}
-
-/** One estimate answer carries the model's per-million prices: pico-dollars per token, or null when unpriced. */
-async function unitPricesOf(provider: string, model: string): Promise<UnitPrices | null> {
-  const body = { model, provider, input_tokens: 0, output_tokens: 0 };
-  const e = await collectorJson<EstimateAnswer>('POST', '/v1/estimate', body, { timeoutMs: TIMEOUT_MS });
-  const m = e?.priced === false ? undefined : e?.unit_prices_mtok;
-  return (m && toUnitPrices(m)) ?? null;
-}
+/** Asks the collector for a model's prices: null when it has none. */
+export type AskPrices = (provider: string, model: string) => Promise<UnitPrices | null>;
 
 export class PriceFetcher {
   private readonly known = new Map<string, UnitPrices | null>();
   private readonly pending = new Map<string, Promise<UnitPrices | undefined>>();
   private readonly failedAt = new Map<string, number>();
+
+  constructor(private readonly ask: AskPrices) {}
 
   /** Known prices, or undefined (and a fetch starts in the background). */
   get(provider: string, model: string): UnitPrices | undefined {
@@ -48,7 +36,7 @@ export class PriceFetcher {
     if (pending) return pending;
     if (Date.now() - (this.failedAt.get(key) ?? -Infinity) < RETRY_AFTER_MS)
       return Promise.resolve(undefined);
-    const run = unitPricesOf(provider, model).then(
+    const run = this.ask(provider, model).then(
       (prices) => {
         this.known.set(key, prices);
         return prices ?? undefined;

@@ -1,0 +1,45 @@
+/**
+ * `GET /v1/budgets`: what the in-app guard reads. The collector sends every field; the guard reads
+ * any subset (an older collector may lack some). Money is exact decimal strings.
+ */
+import type { AttributionRequirement, BudgetPeriod, FailMode, Policy } from '../policy/types';
+
+export type BudgetState = 'ok' | 'warning' | 'exceeded';
+
+/** A policy's budget in its current period. */
+export interface BudgetView {
+  usd: string;
+  period: BudgetPeriod;
+  timezone: string;
+  period_start: string;
+  period_end: string;
+  spent_usd: string;
+  remaining_usd: string;
+  state: BudgetState;
+  forecast_usd: string;
+}
+
+/** A policy as written in the policy file, its budget replaced by the budget's state. */
+export type PolicyView = Omit<Policy, 'budget'> & { budget: BudgetView | null };
+
+/** USD per million tokens of each kind; a cache price only where it differs. */
+export interface PriceView {
+  input_mtok: string;
+  output_mtok: string;
+  cache_read_mtok?: string;
+  cache_write_mtok?: string;
+  /** Writes to a 1-hour cache, where they cost more than other cache writes. */
+  cache_write_1h_mtok?: string;
+}
+
+export interface BudgetsResponse {
+  generated_at: string;
+  /** sha256 of the policy file; null when there is none. */
+  policy_version: string | null;
+  kill_switch: boolean;
+  fail: FailMode;
+  attribution: AttributionRequirement | null;
+  policies: PolicyView[];
+  /** `"<provider>/<model>"` (provider `*`: any) → prices, for the models in play. */
+  prices: Record<string, PriceView>;
+}
