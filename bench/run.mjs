@@ -77,7 +77,7 @@ const md = [
   '  which decodes and counts the spans (the "spans exported" column checks each variant really traced every',
   '  call). "CPU µs/call" is the worker process’s CPU time (all threads, pauses included) over the measured',
   '  calls: work done off the call’s path (span export; tokenledger builds its SDK spans in batches after the',
-  '  calls, see docs/DESIGN.md) counts there even when it adds no latency. Two transports: a loopback HTTP',
+  '  calls, see docs/decisions/0014) counts there even when it adds no latency. Two transports: a loopback HTTP',
   '  server in another process (realistic, noisy), and the SDK’s `fetch` option answering in-process with a',
   '  canned `Response` of the same bytes, built once (isolates the SDK + instrumentation cost; this is the',
   '  table the targets are judged on). The stream the app does not ask usage for is judged on tokenledger’s',
