@@ -1,0 +1,118 @@
+/**
+ * What tokenledger registers globally when the app has not (yet): a tracer provider (its private
+ * one, so an SDK that traces itself is still recorded), a context manager and a propagator. Each is
+ * a stand-in that gives way to the app: the app's own later `trace.setGlobalTracerProvider`,
+ * `context.setGlobalContextManager` or `propagation.setGlobalPropagator` (NodeSDK's `start()`,
+ * `provider.register()`, OpenLIT's init) succeeds and takes the slot, whenever it comes, with nothing
+ * to configure. A slot the app filled first is left alone. tokenledger's own instrumentations never
+ * go through the global tracer provider, so they are not affected by who holds it.
+ *
+ * The API refuses a second registration in a slot, so the give-way is done on the API's own
+ * singletons (`trace`, `context`, `propagation`), which the app shares with tokenledger: one
+ * @opentelemetry/api in the app's folder (tokenledger's is a peer dependency).
+ */
+import {
+  context,
+  diag,
+  propagation,
+  trace,
+  type ContextManager,
+  type TextMapPropagator,
+  type TracerProvider,
+} from '@opentelemetry/api';
+
+const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+type Slot = 'trace' | 'context' | 'propagation';
+
+/** What some copy of @opentelemetry/api holds in a global slot. */
+function registered(slot: Slot): unknown {
+  const g = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[API_GLOBAL];
+  return g?.[slot];
+}
+
+export function isGloballyRegistered(slot: Slot): boolean {
+  return registered(slot) !== undefined;
+}
+
+/**
+ * Replaces `api[method]` (on the singleton) with one that first lets `giveWay` release tokenledger's
+ * stand-in when it still holds the slot; the original method is restored at the first call.
+ */
+function yieldOnRegistration<T extends object, K extends keyof T & string>(
+  api: T,
+  method: K,
+  standsIn: () => boolean,
+  giveWay: (incoming: unknown) => boolean | undefined,
+): void {
+  const original = api[method] as unknown as (this: T, incoming: unknown) => boolean;
+  const own = Object.prototype.hasOwnProperty.call(api, method);
+  const patched = function (this: T, incoming: unknown): boolean {
+    if (own) (api as Record<string, unknown>)[method] = original;
+    else delete (api as Record<string, unknown>)[method];
+    try {
+      if (standsIn()) {
+        const done = giveWay(incoming);
+        if (done !== undefined) return done;
+      }
+    } catch (err) {
+      diag.debug(`tokenledger: could not give way in ${method}`, err);
+    }
+    return original.call(this, incoming);
+  };
+  Object.defineProperty(api, method, { configurable: true, writable: true, value: patched });
+}
+
+interface ProxyProvider extends TracerProvider {
+  getDelegate?: () => TracerProvider;
+  setDelegate?: (provider: TracerProvider) => void;
+}
+
+/** Registers `provider` as the global tracer provider until the app registers its own. */
+export function standInTracerProvider(provider: TracerProvider): boolean {
+  if (isGloballyRegistered('trace') || !trace.setGlobalTracerProvider(provider)) return false;
+  const proxy = trace.getTracerProvider() as ProxyProvider;
+  yieldOnRegistration(
+    trace,
+    'setGlobalTracerProvider',
+    () => proxy.getDelegate?.() === provider && registered('trace') === proxy,
+    (incoming) => {
+      // The same proxy keeps the slot, so tracers the app or its libraries took from it before now
+      // (and have not used yet) reach the app's provider too.
+      if (typeof proxy.setDelegate !== 'function') return undefined;
+      proxy.setDelegate(incoming as TracerProvider);
+      return true;
+    },
+  );
+  return true;
+}
+
+/** Registers `manager` as the global context manager until the app registers its own. */
+export function standInContextManager(manager: ContextManager): boolean {
+  if (isGloballyRegistered('context') || !context.setGlobalContextManager(manager)) return false;
+  yieldOnRegistration(
+    context,
+    'setGlobalContextManager',
+    () => registered('context') === manager,
+    () => {
+      context.disable();
+      return undefined;
+    },
+  );
+  return true;
+}
+
+/** Registers `propagator` as the global propagator until the app registers its own. */
+export function standInPropagator(propagator: TextMapPropagator): boolean {
+  if (isGloballyRegistered('propagation') || !propagation.setGlobalPropagator(propagator)) return false;
+  yieldOnRegistration(
+    propagation,
+    'setGlobalPropagator',
+    () => registered('propagation') === propagator,
+    () => {
+      propagation.disable();
+      return undefined;
+    },
+  );
+  return true;
+}
