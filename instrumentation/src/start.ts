@@ -14,6 +14,7 @@
  */
 import { diag, DiagConsoleLogger, DiagLogLevel, type TextMapPropagator } from '@opentelemetry/api';
 import { setAppProviderAttribution } from './attribution';
+import { ownOtlpEndpoint } from './endpoint';
 import { envList, envPositiveNumber, envString } from './env';
 import { installExitFlush, setOwnProvider } from './exit-flush';
 import { exporterConfigFromEnv, LazyExporter, OtlpExporter } from './export/otlp-exporter';
@@ -53,8 +54,12 @@ function setupDiag(): void {
     diag.setLogger(new DiagConsoleLogger(), { logLevel: l, suppressOverrideMessage: true });
 }
 
-/** OTEL_TRACES_EXPORTER: `otlp` (the default) or `none`; tokenledger ships no other exporter. */
+/**
+ * OTEL_TRACES_EXPORTER: `otlp` (the default) or `none`; tokenledger ships no other exporter. With
+ * TOKENLEDGER_OTLP_ENDPOINT it names the app's exporter, not tokenledger's.
+ */
 function exportsTraces(): boolean {
+  if (ownOtlpEndpoint()) return true;
   const names = envList('OTEL_TRACES_EXPORTER', 'otlp');
   for (const n of names) {
     if (n !== 'otlp' && n !== 'none') {

@@ -119,7 +119,6 @@ export class OtlpExporter implements SpanExporter {
                 code: ExportResultCode.FAILED,
                 error: response.error ?? new Error('OTLP export failed after its retries'),
               };
-        warnIfRefused(result);
         resultCallback(result);
       },
       (error: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
@@ -145,7 +144,10 @@ export class LazyExporter implements SpanExporter {
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
       return;
     }
-    this.exporter.export(spans, resultCallback);
+    this.exporter.export(spans, (result) => {
+      warnIfRefused(result);
+      resultCallback(result);
+    });
   }
 
   async shutdown(): Promise<void> {

@@ -210,14 +210,24 @@ export function onStreamFromResponse(response: unknown, stream: unknown): void {
 }
 
 /**
- * A rejected promise shaped enough like an APIPromise (`withResponse`, `asResponse`) that SDK
- * helpers chaining on create() (Anthropic's MessageStream awaits `create(...).withResponse()`)
- * surface our error rather than a TypeError.
+ * A promise that rejects with `err` when it is read, shaped like an APIPromise (`withResponse`,
+ * `asResponse`, `parse`, `_thenUnwrap`): SDK helpers chaining on create() (Anthropic's MessageStream
+ * awaits `create(...).withResponse()`) and another instrumentation wrapping tokenledger's patch
+ * (OpenLLMetry derives its result with `_thenUnwrap`) surface our error rather than a TypeError.
+ * As an APIPromise, it rejects only when read, so one that is derived from and never awaited is no
+ * unhandled rejection.
  */
 export function rejectedAPIPromise(err: Error): Promise<never> {
-  const p = Promise.reject(err) as Promise<never> & AnyRecord;
-  p.withResponse = () => p;
-  p.asResponse = () => p;
+  const rejected = (): Promise<never> => Promise.reject(err);
+  const p = Promise.resolve() as unknown as Promise<never> & AnyRecord;
+  p.then = ((onFulfilled?: never, onRejected?: (e: unknown) => unknown) =>
+    rejected().then(onFulfilled, onRejected)) as never;
+  p.catch = ((onRejected?: (e: unknown) => unknown) => rejected().catch(onRejected)) as never;
+  p.finally = ((onFinally?: () => void) => rejected().finally(onFinally)) as never;
+  p.withResponse = rejected;
+  p.asResponse = rejected;
+  p.parse = rejected;
+  p._thenUnwrap = () => rejectedAPIPromise(err);
   return p;
 }
 

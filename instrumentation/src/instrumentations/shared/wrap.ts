@@ -6,8 +6,9 @@
  * `__wrapped` / `__original` / `__unwrap`, shimmer's marks), so whichever instrumentation loads last
  * would remove the other. tokenledger's wrapper therefore chains instead:
  *   - it wraps whatever is there, another instrumentation's wrapper included;
- *   - it carries none of shimmer's marks, so an instrumentation loading later wraps it in turn
- *     instead of unwrapping it (its "original" is then tokenledger's wrapper, which calls the SDK's);
+ *   - it does not carry shimmer's `__original` / `__unwrap`, so an instrumentation loading later
+ *     wraps it in turn instead of unwrapping it (its "original" is then tokenledger's wrapper, which
+ *     calls the SDK's);
  *   - it is recognised by a symbol of its own, so tokenledger never wraps a method twice, and
  *     unpatching restores the method only while tokenledger's wrapper is still the outermost.
  */
@@ -57,6 +58,9 @@ export function wrapMethod(target: object, name: PropertyKey, wrapper: (original
   if (Object.prototype.hasOwnProperty.call(target, name) && isPatchedByTokenledger(current)) return false;
   const wrapped = wrapper(current as Method);
   Object.defineProperty(wrapped, WRAPPED, { value: current });
+  // `__wrapped` alone tells a reader the method is instrumented; OpenTelemetry's `isWrapped` (what
+  // `_wrap` checks before unwrapping) needs `__original` and `__unwrap` too, which are left off.
+  Object.defineProperty(wrapped, '__wrapped', { value: true });
   const descriptor = Object.getOwnPropertyDescriptor(target, name);
   Object.defineProperty(target, name, {
     configurable: true,
