@@ -17,7 +17,10 @@ import {
   propagation,
   trace,
   type ContextManager,
+  type Span,
   type TextMapPropagator,
+  type Tracer,
+  type TracerOptions,
   type TracerProvider,
 } from '@opentelemetry/api';
 
@@ -68,18 +71,72 @@ interface ProxyProvider extends TracerProvider {
   setDelegate?: (provider: TracerProvider) => void;
 }
 
+/**
+ * The global stand-in around tokenledger's provider. The API hands out the delegate's tracers
+ * directly (an instrumentation the app registers before starting its SDK keeps the tracer it got),
+ * so each tracer handed out here resolves its provider per span: tokenledger's until the app
+ * registers its own, the app's from then on.
+ */
+class GivingWayTracerProvider implements TracerProvider {
+  private successor: TracerProvider | undefined;
+
+  constructor(private readonly own: TracerProvider) {}
+
+  current(): TracerProvider {
+    return this.successor ?? this.own;
+  }
+
+  giveWay(successor: TracerProvider): void {
+    this.successor = successor;
+  }
+
+  getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
+    return new GivingWayTracer(this, name, version, options);
+  }
+}
+
+class GivingWayTracer implements Tracer {
+  private from: TracerProvider | undefined;
+  private tracer: Tracer | undefined;
+
+  constructor(
+    private readonly provider: GivingWayTracerProvider,
+    private readonly name: string,
+    private readonly version: string | undefined,
+    private readonly options: TracerOptions | undefined,
+  ) {}
+
+  private resolve(): Tracer {
+    const current = this.provider.current();
+    if (current !== this.from || !this.tracer) {
+      this.from = current;
+      this.tracer = current.getTracer(this.name, this.version, this.options);
+    }
+    return this.tracer;
+  }
+
+  startSpan(...args: Parameters<Tracer['startSpan']>): Span {
+    return this.resolve().startSpan(...args);
+  }
+
+  startActiveSpan: Tracer['startActiveSpan'] = ((...args: unknown[]) =>
+    (this.resolve().startActiveSpan as (...a: unknown[]) => unknown)(...args)) as Tracer['startActiveSpan'];
+}
+
 /** Registers `provider` as the global tracer provider until the app registers its own. */
 export function standInTracerProvider(provider: TracerProvider): boolean {
-  if (isGloballyRegistered('trace') || !trace.setGlobalTracerProvider(provider)) return false;
+  const standIn = new GivingWayTracerProvider(provider);
+  if (isGloballyRegistered('trace') || !trace.setGlobalTracerProvider(standIn)) return false;
   const proxy = trace.getTracerProvider() as ProxyProvider;
   yieldOnRegistration(
     trace,
     'setGlobalTracerProvider',
-    () => proxy.getDelegate?.() === provider && registered('trace') === proxy,
+    () => proxy.getDelegate?.() === standIn && registered('trace') === proxy,
     (incoming) => {
-      // The same proxy keeps the slot, so tracers the app or its libraries took from it before now
-      // (and have not used yet) reach the app's provider too.
+      // The same proxy keeps the slot, so tracers taken from it before now reach the app's
+      // provider too.
       if (typeof proxy.setDelegate !== 'function') return undefined;
+      standIn.giveWay(incoming as TracerProvider);
       proxy.setDelegate(incoming as TracerProvider);
       return true;
     },

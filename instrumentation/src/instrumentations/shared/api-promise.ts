@@ -218,17 +218,53 @@ export function onStreamFromResponse(response: unknown, stream: unknown): void {
  * unhandled rejection.
  */
 export function rejectedAPIPromise(err: Error): Promise<never> {
-  const rejected = (): Promise<never> => Promise.reject(err);
-  const p = Promise.resolve() as unknown as Promise<never> & AnyRecord;
-  p.then = ((onFulfilled?: never, onRejected?: (e: unknown) => unknown) =>
-    rejected().then(onFulfilled, onRejected)) as never;
-  p.catch = ((onRejected?: (e: unknown) => unknown) => rejected().catch(onRejected)) as never;
-  p.finally = ((onFinally?: () => void) => rejected().finally(onFinally)) as never;
-  p.withResponse = rejected;
-  p.asResponse = rejected;
-  p.parse = rejected;
-  p._thenUnwrap = () => rejectedAPIPromise(err);
-  return p;
+  return new RejectedAPIPromise(err);
+}
+
+/** A Promise subclass (as APIPromise is), so that `await` reads it through `then`. */
+class RejectedAPIPromise extends Promise<never> {
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  constructor(private readonly error: Error) {
+    super((resolve) => resolve(undefined as never));
+  }
+
+  private rejected(): Promise<never> {
+    return Promise.reject(this.error);
+  }
+
+  override then<A = never, B = never>(
+    onFulfilled?: ((value: never) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.rejected().then(onFulfilled, onRejected);
+  }
+
+  override catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<B> {
+    return this.rejected().catch(onRejected);
+  }
+
+  override finally(onFinally?: (() => void) | null): Promise<never> {
+    return this.rejected().finally(onFinally);
+  }
+
+  withResponse(): Promise<never> {
+    return this.rejected();
+  }
+
+  asResponse(): Promise<never> {
+    return this.rejected();
+  }
+
+  parse(): Promise<never> {
+    return this.rejected();
+  }
+
+  _thenUnwrap(): Promise<never> {
+    return new RejectedAPIPromise(this.error);
+  }
 }
 
 /**
