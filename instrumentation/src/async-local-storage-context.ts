@@ -59,7 +59,9 @@ export class AsyncLocalStorageContextManager implements ContextManager {
   }
 
   private bindEmitter(context: Context, emitter: EventEmitter): EventEmitter {
-    const ee = emitter as EventEmitter & { [BOUND_LISTENERS]?: Map<string | symbol, WeakMap<Listener, Listener>> };
+    const ee = emitter as EventEmitter & {
+      [BOUND_LISTENERS]?: Map<string | symbol, WeakMap<Listener, Listener>>;
+    };
     if (ee[BOUND_LISTENERS] !== undefined) return ee;
     const bound = new Map<string | symbol, WeakMap<Listener, Listener>>();
     Object.defineProperty(ee, BOUND_LISTENERS, { value: bound });
@@ -98,4 +100,3 @@ export class AsyncLocalStorageContextManager implements ContextManager {
     return ee;
   }
 }
-

@@ -145,7 +145,10 @@ export function start(): StartMode {
       mode = 'disabled';
     } else {
       setupDiag();
-      mode = (envString('TOKENLEDGER_TRACER_PROVIDER') ?? '').toLowerCase() === 'app' ? 'app-provider' : 'own-provider';
+      mode =
+        (envString('TOKENLEDGER_TRACER_PROVIDER') ?? '').toLowerCase() === 'app'
+          ? 'app-provider'
+          : 'own-provider';
       let provider: PipelineTracerProvider | undefined;
       if (mode === 'own-provider') {
         try {

@@ -55,7 +55,10 @@ type Line = keyof typeof LINES;
 interface Setup {
   name: string;
   /** The two load orders: node arguments before the app file, the app file, extra environment. */
-  orders: Record<'tokenledger first' | 'app first', { args: string[]; app: string; env?: Record<string, string> }>;
+  orders: Record<
+    'tokenledger first' | 'app first',
+    { args: string[]; app: string; env?: Record<string, string> }
+  >;
   /** The other instrumentation's GenAI span of a call, as it reaches the app's receiver. */
   isTheirs: (span: SinkSpan) => boolean;
   lines: readonly Line[];
@@ -139,7 +142,10 @@ const SETUPS: Setup[] = [
 ];
 
 /** What the provider bills for the four calls (gpt-4o-mini list prices; the cached call 400 of 1000). */
-const BILL = new Decimal(openAiCost(1000, 0, 200)).times(3).plus(openAiCost(1000, 400, 200)).toFixed();
+const BILL = new Decimal(openAiCost(1000, 0, 200))
+  .times(3)
+  .plus(openAiCost(1000, 400, 200))
+  .toFixed();
 
 const POLICY = `version: 1
 policies:
@@ -222,9 +228,12 @@ describe('with the app’s own OpenTelemetry: every call recorded once and exact
 
   /** GET /v1/reports/spend for one service: its rows by team. */
   async function spendOf(service: string): Promise<Array<Record<string, unknown>>> {
-    const res = await fetch(`${collector.url}/v1/reports/spend?groupBy=service,team,model&service=${service}`, {
-      headers: { authorization: `Bearer ${ADMIN_KEY}` },
-    });
+    const res = await fetch(
+      `${collector.url}/v1/reports/spend?groupBy=service,team,model&service=${service}`,
+      {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      },
+    );
     assert.equal(res.status, 200);
     return ((await res.json()) as { breakdown: Array<Record<string, unknown>> }).breakdown;
   }

@@ -9,7 +9,11 @@ import { encodeJson, encodeProtobuf } from '../../instrumentation/src/pipeline/o
 import type { PipelineSpan } from '../../instrumentation/src/pipeline/span';
 import { PipelineTracerProvider } from '../../instrumentation/src/pipeline/tracer';
 
-const PARENT = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
+const PARENT = {
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  spanId: 'b7ad6b7169203331',
+  traceFlags: TraceFlags.SAMPLED,
+};
 /** 2023-11-14T22:13:20.123456789Z, exactly. */
 const START: [number, number] = [1_700_000_000, 123_456_789];
 const END: [number, number] = [1_700_000_001, 987_654_321];
@@ -39,7 +43,10 @@ function endedSpans(): PipelineSpan[] {
   );
   chat.setStatus({ code: SpanStatusCode.ERROR, message: 'rate limited' });
   chat.end(END);
-  provider.getTracer('tokenledger/instrumentation-anthropic').startSpan('chat claude', {}, ROOT_CONTEXT).end();
+  provider
+    .getTracer('tokenledger/instrumentation-anthropic')
+    .startSpan('chat claude', {}, ROOT_CONTEXT)
+    .end();
   return ended;
 }
 

@@ -42,7 +42,10 @@ function oneSpan(): Promise<PipelineSpan> {
 
 /** tokenledger's exporter to `url`, as the environment would configure it. */
 const exporterTo = (url: string, json = false, timeoutMillis = 10_000): OtlpExporter =>
-  new OtlpExporter({ url, headers: {}, json, compression: 'none', timeoutMillis }, { 'service.name': 'test' });
+  new OtlpExporter(
+    { url, headers: {}, json, compression: 'none', timeoutMillis },
+    { 'service.name': 'test' },
+  );
 
 const retryable = (retryInMillis?: number): ExportResponse =>
   retryInMillis === undefined ? { status: 'retryable' } : { status: 'retryable', retryInMillis };

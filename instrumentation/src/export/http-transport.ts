@@ -61,7 +61,10 @@ export class HttpTransport implements ExporterTransport {
     this.agent ??= unrefAgentFactory(url.protocol);
     const agent = await this.agent;
     let body = data;
-    const headers: Record<string, string> = { ...this.config.headers, 'Content-Type': this.config.contentType };
+    const headers: Record<string, string> = {
+      ...this.config.headers,
+      'Content-Type': this.config.contentType,
+    };
     if (this.config.compression === 'gzip') {
       body = await gzipAsync(data);
       headers['Content-Encoding'] = 'gzip';
@@ -75,7 +78,9 @@ export class HttpTransport implements ExporterTransport {
           if (status >= 200 && status < 300) resolve({ status: 'success' });
           else if (RETRYABLE.has(status)) {
             const retryInMillis = retryAfterMillis(res.headers['retry-after'] as string | undefined);
-            resolve(retryInMillis === undefined ? { status: 'retryable' } : { status: 'retryable', retryInMillis });
+            resolve(
+              retryInMillis === undefined ? { status: 'retryable' } : { status: 'retryable', retryInMillis },
+            );
           } else {
             resolve({
               status: 'failure',

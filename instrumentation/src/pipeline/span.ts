@@ -83,7 +83,9 @@ export class PipelineSpan implements Span {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.ended) return this;
     const timeFirst =
-      typeof attributesOrTime === 'number' || Array.isArray(attributesOrTime) || attributesOrTime instanceof Date;
+      typeof attributesOrTime === 'number' ||
+      Array.isArray(attributesOrTime) ||
+      attributesOrTime instanceof Date;
     const attributes: Attributes = {};
     if (!timeFirst && attributesOrTime) {
       for (const key in attributesOrTime as Attributes) {

@@ -70,7 +70,11 @@ export class BedrockInstrumentation extends InstrumentationBase<BedrockInstrumen
     const proto = this.clientPrototype(moduleExports);
     // The CommonJS build is reached by both the require and the import hook: wrapMethod wraps once.
     if (!proto) return;
-    wrapMethod(proto, 'send', (original: Method) => createPatchedSend(original, () => callTracer(this.tracer)) as Method);
+    wrapMethod(
+      proto,
+      'send',
+      (original: Method) => createPatchedSend(original, () => callTracer(this.tracer)) as Method,
+    );
   }
 
   private unpatch(moduleExports: unknown): void {

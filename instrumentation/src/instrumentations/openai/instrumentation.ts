@@ -100,7 +100,11 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
       if (op !== OpenAIOperation.Responses) continue;
       for (const name of RESPONSE_READS) {
         if (typeof proto[name] === 'function')
-          wrapMethod(proto, name, (original: Method) => createPatchedRead(original, options.tracer) as Method);
+          wrapMethod(
+            proto,
+            name,
+            (original: Method) => createPatchedRead(original, options.tracer) as Method,
+          );
       }
     }
   }

@@ -49,7 +49,11 @@ export function isForeignWrapper(fn: unknown): boolean {
  * Wraps `target[name]` with `wrapper(current)`, chaining on whatever is there. False when there is
  * no such method, or `target`'s own is already wrapped by tokenledger.
  */
-export function wrapMethod(target: object, name: PropertyKey, wrapper: (original: Method) => Method): boolean {
+export function wrapMethod(
+  target: object,
+  name: PropertyKey,
+  wrapper: (original: Method) => Method,
+): boolean {
   const t = target as Target;
   const current = t[name];
   if (typeof current !== 'function') return false;
@@ -78,5 +82,10 @@ export function unwrapMethod(target: object, name: PropertyKey): void {
   if (typeof current !== 'function' || !Object.prototype.hasOwnProperty.call(target, name)) return;
   const original = current[WRAPPED];
   if (original === undefined) return;
-  Object.defineProperty(target, name, { configurable: true, enumerable: false, writable: true, value: original });
+  Object.defineProperty(target, name, {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: original,
+  });
 }
