@@ -34,7 +34,7 @@ function registered(slot: Slot): unknown {
   return g?.[slot];
 }
 
-export function isGloballyRegistered(slot: Slot): boolean {
+function isGloballyRegistered(slot: Slot): boolean {
   return registered(slot) !== undefined;
 }
 

@@ -28,7 +28,7 @@ export interface HttpTransportConfig {
 }
 
 /** An HTTP error answer, with its status as `code` (what ./refused-export.ts reads). */
-export class OtlpHttpError extends Error {
+class OtlpHttpError extends Error {
   constructor(
     message: string,
     readonly code: number,
