@@ -144,32 +144,34 @@ export function standInTracerProvider(provider: TracerProvider): boolean {
   return true;
 }
 
-/** Registers `manager` as the global context manager until the app registers its own. */
-export function standInContextManager(manager: ContextManager): boolean {
-  if (isGloballyRegistered('context') || !context.setGlobalContextManager(manager)) return false;
+/**
+ * Registers `instance` in `slot` (with `api[method]`) until the app registers its own: the app's call
+ * first unregisters tokenledger's (`api.disable()`), then registers as usual.
+ */
+function standInReleasable<A extends { disable(): void }>(
+  api: A,
+  slot: Slot,
+  method: keyof A & string,
+  instance: unknown,
+): boolean {
+  const register = api[method] as unknown as (this: A, instance: unknown) => boolean;
+  if (isGloballyRegistered(slot) || !register.call(api, instance)) return false;
   yieldOnRegistration(
-    context,
-    'setGlobalContextManager',
-    () => registered('context') === manager,
+    api,
+    method,
+    () => registered(slot) === instance,
     () => {
-      context.disable();
+      api.disable();
       return undefined;
     },
   );
   return true;
 }
 
+/** Registers `manager` as the global context manager until the app registers its own. */
+export const standInContextManager = (manager: ContextManager): boolean =>
+  standInReleasable(context, 'context', 'setGlobalContextManager', manager);
+
 /** Registers `propagator` as the global propagator until the app registers its own. */
-export function standInPropagator(propagator: TextMapPropagator): boolean {
-  if (isGloballyRegistered('propagation') || !propagation.setGlobalPropagator(propagator)) return false;
-  yieldOnRegistration(
-    propagation,
-    'setGlobalPropagator',
-    () => registered('propagation') === propagator,
-    () => {
-      propagation.disable();
-      return undefined;
-    },
-  );
-  return true;
-}
+export const standInPropagator = (propagator: TextMapPropagator): boolean =>
+  standInReleasable(propagation, 'propagation', 'setGlobalPropagator', propagator);
