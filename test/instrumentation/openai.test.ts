@@ -597,6 +597,16 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
       });
     }
 
+    it("TOKENLEDGER_TRACER_PROVIDER=app: the cost-center attributes of OTEL_RESOURCE_ATTRIBUTES go on the span, the app's resource lacks them", async () => {
+      await run(v, 'own-provider-late', {
+        env: { TOKENLEDGER_TRACER_PROVIDER: 'app', OTEL_RESOURCE_ATTRIBUTES: 'tokenledger.team=platform' },
+      });
+      const [s] = await spans(1);
+      assert.equal(s!.resource['app.provider'], 'own');
+      assert.equal(s!.resource['tokenledger.team'], undefined);
+      assert.deepEqual(s!.attributes, { ...chatAttrs(1, false), 'tokenledger.team': 'platform' });
+    });
+
     it('TOKENLEDGER_TRACER_PROVIDER=app: the app registers its provider later and gets our spans', async () => {
       const r = await run(v, 'own-provider-late', { env: { TOKENLEDGER_TRACER_PROVIDER: 'app' } });
       assert.deepEqual(r.lines[0], { ownProviderRegistered: true });
