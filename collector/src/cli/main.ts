@@ -8,6 +8,7 @@ import { registerEstimateCommand } from './estimate';
 import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
+import { registerReconcileCommand } from './reconcile';
 import { runReport } from './report';
 
 /** The longest a graceful stop may take: open requests get 10 s, then writes and checks finish. */
@@ -77,6 +78,7 @@ registerApprovalsCommand(program);
 registerPolicyCommand(program);
 registerInventoryCommand(program);
 registerDashboardsCommand(program);
+registerReconcileCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -33,7 +33,7 @@ interface InventorySource {
   calls: number;
   services: string[];
 }
-interface UninstrumentedHost {
+export interface UninstrumentedHost {
   service: string;
   host: string;
   provider: string;
@@ -103,19 +103,7 @@ export async function inventory(
        FROM ${CALLS(db)} GROUP BY source ORDER BY source`,
     'sources',
   );
-  const uninstrumented = await run<UninstrumentedHost>(
-    `SELECT service, host, provider, toUInt64(count()) AS requests, ${SEEN}
-       FROM ${HTTP(db)} GROUP BY service, host, provider ORDER BY service, host`,
-    'uninstrumented hosts',
-  );
-  // UInt64 arrives as a string and Decimal with trailing zeros: plain numbers, exact decimal strings.
-  const num = <T extends { calls?: number; requests?: number; spend_usd?: string }>(rows: T[]): T[] =>
-    rows.map((r) => ({
-      ...r,
-      ...(r.calls !== undefined ? { calls: Number(r.calls) } : {}),
-      ...(r.requests !== undefined ? { requests: Number(r.requests) } : {}),
-      ...(r.spend_usd !== undefined ? { spend_usd: new Decimal(r.spend_usd).toFixed() } : {}),
-    }));
+  const uninstrumented = await uninstrumentedTraffic(storage, range);
   return {
     period: range.period,
     from: range.from.toISOString(),
@@ -124,6 +112,37 @@ export async function inventory(
     providers: num(providers),
     services: num(services),
     sources: num(sources),
-    uninstrumented: num(uninstrumented),
+    uninstrumented,
   };
+}
+
+/** UInt64 arrives as a string and Decimal with trailing zeros: plain numbers, exact decimal strings. */
+const num = <T extends { calls?: number; requests?: number; spend_usd?: string }>(rows: T[]): T[] =>
+  rows.map((r) => ({
+    ...r,
+    ...(r.calls !== undefined ? { calls: Number(r.calls) } : {}),
+    ...(r.requests !== undefined ? { requests: Number(r.requests) } : {}),
+    ...(r.spend_usd !== undefined ? { spend_usd: new Decimal(r.spend_usd).toFixed() } : {}),
+  }));
+
+/**
+ * Requests to AI API hosts that no GenAI span covered, per service × host × provider, in a range:
+ * the inventory's shadow AI list, and where a bill's unmetered remainder most likely comes from.
+ */
+export async function uninstrumentedTraffic(
+  storage: Storage,
+  range: { from: Date; to: Date },
+): Promise<UninstrumentedHost[]> {
+  const query = `SELECT service, host, provider, toUInt64(count()) AS requests, ${SEEN}
+       FROM ${HTTP(storage.database)} GROUP BY service, host, provider ORDER BY service, host`;
+  try {
+    const rs = await storage.client.query({
+      query,
+      query_params: { from: range.from.getTime(), to: range.to.getTime() },
+      format: 'JSONEachRow',
+    });
+    return num(await rs.json<UninstrumentedHost>());
+  } catch (cause) {
+    throw new StorageError('reading the inventory (uninstrumented hosts)', { cause });
+  }
 }

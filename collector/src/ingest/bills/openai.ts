@@ -1,0 +1,159 @@
+/**
+ * OpenAI's organization Costs API (`GET /v1/organization/costs`, daily buckets of
+ * `organization.costs.result`: amount {value, currency}, line_item, project_id, api_key_id) as
+ * saved JSON — one page, a list of pages, or one page per line — and the usage dashboard's cost
+ * export (CSV: start_time, end_time, start_time_iso, end_time_iso, amount_value, amount_currency,
+ * line_item, project_id, organization_id, organization_name).
+ *
+ * The Costs API has no model field: with `group_by=line_item` the line item names it
+ * ("gpt-4o-2024-08-06, input"), so the model is the line item's text before its first comma.
+ * Batch and cached-input line items are marked as such.
+ */
+import { PROVIDER_OPENAI } from '../../core/providers';
+import { daysBetween, nextDay, utcDay, type BillLine, type BillPeriod, type BillProblem, type ParsedBill, type PricingKind } from '../../core/bill';
+import { billLine, currency, decimal, instant, readCsv, RowError, text } from './common';
+
+export const OPENAI_COST_CSV_COLUMNS = ['start_time', 'amount_value', 'amount_currency', 'line_item'];
+
+/** The model a cost line item names, and how it was priced. */
+export function openaiLineItem(lineItem: string): { model: string; pricing: PricingKind } {
+  const item = lineItem.trim();
+  const comma = item.indexOf(',');
+  const model = comma < 0 ? item : item.slice(0, comma).trim();
+  const rest = comma < 0 ? '' : item.slice(comma + 1);
+  const pricing: PricingKind = /batch/i.test(rest) ? 'batch' : /cached/i.test(rest) ? 'cached' : 'standard';
+  return { model: comma < 0 && /\s/.test(model) ? '' : model, pricing };
+}
+
+interface Bucket {
+  object?: unknown;
+  start_time?: unknown;
+  end_time?: unknown;
+  results?: unknown;
+}
+
+/** Pages of a saved answer, whichever way they were saved. */
+export function jsonPages(content: string): unknown[] {
+  const trimmed = content.trim();
+  try {
+    const whole = JSON.parse(trimmed) as unknown;
+    return Array.isArray(whole) ? whole : [whole];
+  } catch {
+    // JSON Lines: one page per line.
+    return trimmed
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l, i) => {
+        try {
+          return JSON.parse(l) as unknown;
+        } catch {
+          throw new RowError(`line ${i + 1} is not JSON`);
+        }
+      });
+  }
+}
+
+export function isOpenAICostsPage(page: unknown): boolean {
+  const data = (page as { data?: Bucket[] })?.data;
+  return (
+    Array.isArray(data) &&
+    data.some((b) => Array.isArray(b?.results) && (b.results as Array<{ object?: unknown }>).some((r) => r?.object === 'organization.costs.result'))
+  );
+}
+
+export function readOpenAICostsJson(pages: unknown[]): ParsedBill {
+  const lines: BillLine[] = [];
+  const problems: BillProblem[] = [];
+  const covered = new Set<string>();
+  let record = 0;
+  for (const page of pages) {
+    for (const bucket of ((page as { data?: Bucket[] })?.data ?? []) as Bucket[]) {
+      let day: string;
+      try {
+        day = utcDay(instant(bucket.start_time, 'start_time'));
+        const end = utcDay(instant(bucket.end_time ?? bucket.start_time, 'end_time'));
+        for (const d of daysBetween(day, end > day ? end : nextDay(day))) covered.add(d);
+      } catch (err) {
+        if (!(err instanceof RowError)) throw err;
+        record += Array.isArray(bucket.results) ? bucket.results.length : 1;
+        problems.push({ line: record, message: `bucket: ${err.message}` });
+        continue;
+      }
+      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<Record<string, unknown>>) {
+        record++;
+        try {
+          const amount = raw.amount as { value?: unknown; currency?: unknown } | undefined;
+          const lineItem = text(raw.line_item);
+          const { model, pricing } = openaiLineItem(lineItem);
+          lines.push(
+            billLine({
+              sourceLine: record,
+              provider: PROVIDER_OPENAI,
+              day,
+              model,
+              project: text(raw.project_id),
+              apiKey: text(raw.api_key_id),
+              lineItem,
+              pricing,
+              amount: decimal(amount?.value, 'amount.value'),
+              currency: currency(amount?.currency, 'USD'),
+              quantity: raw.quantity === null || raw.quantity === undefined ? undefined : decimal(raw.quantity, 'quantity'),
+              unit: text(raw.quantity_unit),
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof RowError)) throw err;
+          problems.push({ line: record, message: err.message });
+        }
+      }
+    }
+  }
+  return { format: 'openai-costs', lines, problems, rowsRead: record, rowsSkipped: 0, periods: periodOf(covered) };
+}
+
+export function isOpenAICostCsvHeader(header: string[]): boolean {
+  return OPENAI_COST_CSV_COLUMNS.every((c) => header.includes(c));
+}
+
+export function readOpenAICostCsv(content: string): ParsedBill {
+  const { rows, broken } = readCsv(content);
+  const lines: BillLine[] = [];
+  const problems: BillProblem[] = [...broken];
+  const covered = new Set<string>();
+  for (const { line, record: r } of rows) {
+    try {
+      const day = utcDay(instant(r.start_time_iso || r.start_time, 'start_time'));
+      covered.add(day);
+      // A day without spend is exported with an empty amount: covered, nothing billed.
+      if (text(r.amount_value) === '') continue;
+      const lineItem = text(r.line_item);
+      const { model, pricing } = openaiLineItem(lineItem);
+      lines.push(
+        billLine({
+          sourceLine: line,
+          provider: PROVIDER_OPENAI,
+          day,
+          model,
+          project: text(r.project_id),
+          apiKey: text(r.api_key_id),
+          account: text(r.organization_id),
+          lineItem,
+          pricing,
+          amount: decimal(r.amount_value, 'amount_value'),
+          currency: currency(r.amount_currency, 'USD'),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      problems.push({ line, message: err.message });
+    }
+  }
+  return { format: 'openai-cost-csv', lines, problems, rowsRead: rows.length + broken.length, rowsSkipped: 0, periods: periodOf(covered) };
+}
+
+/** The covered days as one period (from the first to the day after the last). */
+function periodOf(days: Set<string>): BillPeriod[] {
+  if (days.size === 0) return [];
+  const sorted = [...days].sort();
+  return [{ provider: PROVIDER_OPENAI, from: sorted[0]!, to: nextDay(sorted[sorted.length - 1]!) }];
+}

@@ -1,0 +1,72 @@
+/**
+ * A bill file → bill lines, whatever its format: named by the caller, or recognised from the
+ * content (a FOCUS header, a Costs API page, ...).
+ */
+import type { ParsedBill } from '../../core/bill';
+import { normaliseProvider } from '../../core/providers';
+import { isAnthropicCostPage, readAnthropicCostJson } from './anthropic';
+import { readCsv, RowError } from './common';
+import { isFocusHeader, readFocus } from './focus';
+import { isOpenAICostCsvHeader, isOpenAICostsPage, jsonPages, readOpenAICostCsv, readOpenAICostsJson } from './openai';
+
+export const BILL_FORMATS = ['focus', 'openai-costs', 'openai-cost-csv', 'anthropic-cost-report'] as const;
+export type BillFormat = (typeof BILL_FORMATS)[number];
+
+export class BillFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BillFormatError';
+  }
+}
+
+export interface ReadBillOptions {
+  format?: string;
+  /** The provider the whole file is for (a FOCUS file from an AI vendor); any spelling. */
+  provider?: string;
+}
+
+export function readBill(bytes: Buffer, opts: ReadBillOptions = {}): ParsedBill {
+  if (opts.format !== undefined && !(BILL_FORMATS as readonly string[]).includes(opts.format))
+    throw new BillFormatError(`unknown format "${opts.format}": use ${BILL_FORMATS.join(', ')}`);
+  const provider = opts.provider ? normaliseProvider(opts.provider) : undefined;
+  const content = bytes.toString('utf8');
+  const format = (opts.format as BillFormat | undefined) ?? detect(content);
+  try {
+    switch (format) {
+      case 'focus':
+        return readFocus(content, { provider });
+      case 'openai-cost-csv':
+        return readOpenAICostCsv(content);
+      case 'openai-costs':
+        return readOpenAICostsJson(jsonPages(content));
+      case 'anthropic-cost-report':
+        return readAnthropicCostJson(jsonPages(content));
+    }
+  } catch (err) {
+    if (err instanceof RowError) throw new BillFormatError(`not a ${format} file: ${err.message}`);
+    throw err;
+  }
+}
+
+function detect(content: string): BillFormat {
+  const start = content.replace(/^\uFEFF/, '').trimStart();
+  if (start.startsWith('{') || start.startsWith('[')) {
+    let pages: unknown[];
+    try {
+      pages = jsonPages(start);
+    } catch {
+      throw new BillFormatError('the file looks like JSON but does not parse');
+    }
+    if (pages.some(isOpenAICostsPage)) return 'openai-costs';
+    if (pages.some(isAnthropicCostPage)) return 'anthropic-cost-report';
+    throw new BillFormatError(
+      'unrecognised JSON: expected an OpenAI Costs API page (organization.costs.result) or an Anthropic cost report page; name the format with --format',
+    );
+  }
+  const { header } = readCsv(start.slice(0, Math.max(start.indexOf('\n'), 0) || start.length) + '\n');
+  if (isFocusHeader(header)) return 'focus';
+  if (isOpenAICostCsvHeader(header)) return 'openai-cost-csv';
+  throw new BillFormatError(
+    `unrecognised file (header: ${header.slice(0, 8).join(', ') || 'none'}): expected FOCUS CSV (BilledCost, ChargeCategory, ...), OpenAI's cost CSV export, or a cost API answer (JSON)`,
+  );
+}
