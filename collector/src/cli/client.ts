@@ -52,7 +52,11 @@ export function postToCollector(endpoint: CollectorEndpoint, path: string, body:
 }
 
 /** POSTs a file's bytes as the body (e.g. a bill); same errors as getFromCollector. */
-export function postFileToCollector(endpoint: CollectorEndpoint, pathAndQuery: string, bytes: Buffer): Promise<Response> {
+export function postFileToCollector(
+  endpoint: CollectorEndpoint,
+  pathAndQuery: string,
+  bytes: Buffer,
+): Promise<Response> {
   return callCollector(endpoint, 'POST', pathAndQuery, bytes);
 }
 

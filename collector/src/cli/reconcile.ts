@@ -29,12 +29,15 @@ interface ShowOptions {
   url?: string;
 }
 
-const URL_HELP = 'collector URL (default: TOKENLEDGER_URL, OTEL_EXPORTER_OTLP_ENDPOINT, http://127.0.0.1:4318)';
+const URL_HELP =
+  'collector URL (default: TOKENLEDGER_URL, OTEL_EXPORTER_OTLP_ENDPOINT, http://127.0.0.1:4318)';
 
 export function registerReconcileCommand(program: Command): void {
   const reconcile = program
     .command('reconcile')
-    .description("import provider bills and compare them with the meter (run with no subcommand: the reconciliation)");
+    .description(
+      'import provider bills and compare them with the meter (run with no subcommand: the reconciliation)',
+    );
   reconcile
     .command('show', { isDefault: true, hidden: true })
     .description('per provider: billed, metered, coverage, unmetered remainder, metered but not billed')
@@ -50,10 +53,18 @@ export function registerReconcileCommand(program: Command): void {
     .action((opts: ShowOptions) => showReconciliation(opts, (s) => process.stdout.write(s)));
   reconcile
     .command('import <file>')
-    .description('import a bill: FOCUS CSV, OpenAI Costs API JSON or cost CSV export, Anthropic cost report JSON')
+    .description(
+      'import a bill: FOCUS CSV, OpenAI Costs API JSON or cost CSV export, Anthropic cost report JSON',
+    )
     .option('--provider <name>', 'the provider the whole file is for (a FOCUS file from an AI vendor)')
-    .option('--format <format>', 'focus, openai-costs, openai-cost-csv, anthropic-cost-report (default: recognised)')
-    .option('--from <day>', 'first day the file covers (YYYY-MM-DD, with --to; default: the file\'s own period)')
+    .option(
+      '--format <format>',
+      'focus, openai-costs, openai-cost-csv, anthropic-cost-report (default: recognised)',
+    )
+    .option(
+      '--from <day>',
+      "first day the file covers (YYYY-MM-DD, with --to; default: the file's own period)",
+    )
     .option('--to <day>', 'day after the last one it covers')
     .option(
       '--rate <CUR=usd>',
@@ -70,10 +81,13 @@ async function importBill(file: string, opts: ImportOptions, write: (s: string) 
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   const params = new URLSearchParams({ file_name: path.basename(file) });
-  for (const name of ['provider', 'format', 'from', 'to'] as const) if (opts[name]) params.set(name, opts[name]!);
+  for (const name of ['provider', 'format', 'from', 'to'] as const)
+    if (opts[name]) params.set(name, opts[name]!);
   for (const r of opts.rate ?? []) params.append('rate', r);
   const res = await postFileToCollector(resolveEndpoint(opts), `/v1/reconciliation/imports?${params}`, bytes);
   const result = (await res.json()) as BillImportResult;
@@ -92,9 +106,12 @@ async function importBill(file: string, opts: ImportOptions, write: (s: string) 
       (result.rows_skipped ? `, ${result.rows_skipped} rows of other services left out` : '') +
       '\n',
   );
-  if (result.replaces.length > 0) write(`  replaces the lines of ${result.replaces.join(', ')} for these days (kept for audit)\n`);
+  if (result.replaces.length > 0)
+    write(`  replaces the lines of ${result.replaces.join(', ')} for these days (kept for audit)\n`);
   if (result.unconverted_lines > 0)
-    write(`  ${result.unconverted_lines} lines have no USD rate for their currency: add --rate CUR=usd or reconciliation.currency_rates\n`);
+    write(
+      `  ${result.unconverted_lines} lines have no USD rate for their currency: add --rate CUR=usd or reconciliation.currency_rates\n`,
+    );
   if (result.problem_count > 0) {
     write(`  ${result.problem_count} rows could not be read (the rest were kept):\n`);
     for (const p of result.problems) write(`    line ${p.line}: ${p.message}\n`);
@@ -113,7 +130,8 @@ const percent = (share: string | null): string => {
 async function showReconciliation(opts: ShowOptions, write: (s: string) => void): Promise<void> {
   if (opts.json && opts.csv) throw new CliError('choose one of --json and --csv');
   const params = new URLSearchParams();
-  for (const name of ['period', 'from', 'to', 'provider'] as const) if (opts[name]) params.set(name, opts[name]!);
+  for (const name of ['period', 'from', 'to', 'provider'] as const)
+    if (opts[name]) params.set(name, opts[name]!);
   if (opts.csv) {
     params.set('format', 'csv');
     const res = await getFromCollector(resolveEndpoint(opts), `/v1/reconciliation?${params}`);
@@ -132,7 +150,17 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
     return;
   }
   const table = new Table({
-    head: ['provider', 'billed (USD)', 'metered (USD)', 'coverage', 'unmetered (USD)', 'metered, not billed (USD)', 'credits', 'other charges', 'days'],
+    head: [
+      'provider',
+      'billed (USD)',
+      'metered (USD)',
+      'coverage',
+      'unmetered (USD)',
+      'metered, not billed (USD)',
+      'credits',
+      'other charges',
+      'days',
+    ],
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     style: { head: [], border: [] },
   });
@@ -157,7 +185,12 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
       `lines: ${p.lines.matched} matched, ${p.lines.billed_only} billed-only, ${p.lines.metered_only} metered-only, ${p.lines.amount_mismatch} amount mismatch`,
       ...(reasons.length ? [`metered but not billed: ${reasons.join(', ')}`] : []),
       ...(p.billed_by_project.length
-        ? [`billed by project: ${p.billed_by_project.slice(0, 5).map((x) => `${x.project} ${x.billed_usd}`).join(', ')}`]
+        ? [
+            `billed by project: ${p.billed_by_project
+              .slice(0, 5)
+              .map((x) => `${x.project} ${x.billed_usd}`)
+              .join(', ')}`,
+          ]
         : []),
       ...(p.uninstrumented.length
         ? [
@@ -173,7 +206,19 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
   if (opts.lines) {
     const lines = report.lines.filter((l) => opts.all || l.status !== 'matched' || l.explanation !== '');
     const t = new Table({
-      head: ['provider', 'day', 'model', 'project', 'status', 'why', 'billed', 'metered', 'late', 'unmetered', 'not billed'],
+      head: [
+        'provider',
+        'day',
+        'model',
+        'project',
+        'status',
+        'why',
+        'billed',
+        'metered',
+        'late',
+        'unmetered',
+        'not billed',
+      ],
       style: { head: [], border: [] },
     });
     for (const l of lines)
@@ -190,6 +235,8 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
         l.unmetered_usd,
         l.metered_not_billed_usd,
       ]);
-    write(`\nLines${opts.all ? '' : ' (not matched, or matched late)'}\n${lines.length ? t.toString() : 'none'}\n`);
+    write(
+      `\nLines${opts.all ? '' : ' (not matched, or matched late)'}\n${lines.length ? t.toString() : 'none'}\n`,
+    );
   }
 }

@@ -102,7 +102,9 @@ export function reconciliationRouter(deps: {
             deps.storage,
             { from: result.period_from, to: result.period_to },
             settingsFromPolicy(policy),
-          ).catch((err: Error) => deps.log(`reconciliation after import ${result.import_id}: ${err.message}`));
+          ).catch((err: Error) =>
+            deps.log(`reconciliation after import ${result.import_id}: ${err.message}`),
+          );
         }
         res.status(result.duplicate ? 200 : 201).json(result);
       } catch (err) {
@@ -131,7 +133,8 @@ export function reconciliationRouter(deps: {
     try {
       allowOnly(req, ['period', 'from', 'to', 'provider', 'format']);
       const format = one(req, 'format') ?? 'json';
-      if (format !== 'json' && format !== 'csv') throw new QueryError(`format must be json or csv, got "${format}"`);
+      if (format !== 'json' && format !== 'csv')
+        throw new QueryError(`format must be json or csv, got "${format}"`);
       const provider = one(req, 'provider');
       const report = await reconcile(
         deps.storage,

@@ -55,9 +55,12 @@ export function settingsFromPolicy(policy: PolicyFile | undefined): Reconciliati
   const r = policy?.reconciliation;
   if (!r) return DEFAULT_SETTINGS;
   return {
-    toleranceUsd: r.tolerance_usd !== undefined ? new Money(r.tolerance_usd).toFixed() : DEFAULT_SETTINGS.toleranceUsd,
+    toleranceUsd:
+      r.tolerance_usd !== undefined ? new Money(r.tolerance_usd).toFixed() : DEFAULT_SETTINGS.toleranceUsd,
     toleranceShare:
-      r.tolerance_share !== undefined ? new Money(r.tolerance_share).toFixed() : DEFAULT_SETTINGS.toleranceShare,
+      r.tolerance_share !== undefined
+        ? new Money(r.tolerance_share).toFixed()
+        : DEFAULT_SETTINGS.toleranceShare,
     billingDelayDays: r.billing_delay_days ?? DEFAULT_SETTINGS.billingDelayDays,
     projects: (r.projects ?? []).map((p) => ({
       ...(p.provider ? { provider: normaliseProvider(p.provider) } : {}),
@@ -97,7 +100,10 @@ export interface ProviderReconciliation {
   coverage: string | null;
   unmetered_usd: string;
   metered_not_billed_usd: string;
-  metered_not_billed_by_reason: Record<'free_tier' | 'batch_discount' | 'cache_discount' | 'unexplained', string>;
+  metered_not_billed_by_reason: Record<
+    'free_tier' | 'batch_discount' | 'cache_discount' | 'unexplained',
+    string
+  >;
   credits_usd: string;
   other_charges_usd: string;
   /** What the bill adds up to: usage + credits + other charges. */
@@ -135,7 +141,8 @@ const nextMonth = (month: string): string => {
   const d = new Date(`${month}T00:00:00Z`);
   return utcDay(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)));
 };
-const addDays = (day: string, n: number): string => utcDay(new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000));
+const addDays = (day: string, n: number): string =>
+  utcDay(new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000));
 const min = (a: MoneyT, b: MoneyT): MoneyT => (a.lt(b) ? a : b);
 const max = (a: MoneyT, b: MoneyT): MoneyT => (a.gt(b) ? a : b);
 
@@ -238,7 +245,8 @@ export async function reconcile(
   for (const l of bills) {
     if (!covered.get(l.provider)?.has(l.day)) continue;
     if (l.amountUsd === undefined) {
-      if (l.day >= fromDay && l.day < toDay) unconverted.set(l.provider, (unconverted.get(l.provider) ?? 0) + 1);
+      if (l.day >= fromDay && l.day < toDay)
+        unconverted.set(l.provider, (unconverted.get(l.provider) ?? 0) + 1);
       continue;
     }
     const amount = new Money(l.amountUsd);
@@ -342,7 +350,8 @@ export async function reconcile(
   }
   // Every covered month is stored, also one left with no line (a restatement that emptied it).
   for (const [provider, days] of covered)
-    for (const day of days) if (day >= firstMonth && day < endMonth) monthsDone.add(`${provider}\u0000${monthStart(day)}`);
+    for (const day of days)
+      if (day >= firstMonth && day < endMonth) monthsDone.add(`${provider}\u0000${monthStart(day)}`);
   const months = [...monthsDone].map((k) => {
     const [provider, month] = k.split('\u0000') as [string, string];
     return { provider, month };
@@ -411,10 +420,9 @@ function summarise(
     cache_discount: notBilled('cache_discount'),
   };
   const metered_not_billed = sum((l) => l.metered_not_billed_usd);
-  const counts = Object.fromEntries(LINE_STATUSES.map((s) => [s, lines.filter((l) => l.status === s).length])) as Record<
-    LineStatus,
-    number
-  >;
+  const counts = Object.fromEntries(
+    LINE_STATUSES.map((s) => [s, lines.filter((l) => l.status === s).length]),
+  ) as Record<LineStatus, number>;
   return {
     provider,
     billed_usd: billed.toFixed(),

@@ -92,20 +92,24 @@ export class BillStore {
   async currentImportsCovering(coverage: Array<{ provider: string; day: string }>): Promise<string[]> {
     if (coverage.length === 0) return [];
     const rows = await this.rows<{ import_id: string }>(
-      `SELECT DISTINCT import_id FROM (
-         SELECT provider, day, argMax(import_id, imported_at) AS import_id
+      `SELECT DISTINCT current_import AS import_id FROM (
+         SELECT provider, day, argMax(import_id, imported_at) AS current_import
          FROM ${this.table('bill_coverage')}
-         WHERE (provider, day) IN (SELECT tupleElement(t, 1), toDate(tupleElement(t, 2)) FROM (SELECT arrayJoin({pairs:Array(Tuple(String, String))}) AS t))
+         WHERE concat(provider, '|', toString(day)) IN {keys:Array(String)}
          GROUP BY provider, day)
        ORDER BY import_id`,
-      { pairs: coverage.map((c) => [c.provider, c.day]) },
+      { keys: coverage.map((c) => `${c.provider}|${c.day}`) },
       'looking up superseded bill imports',
     );
     return rows.map((r) => r.import_id);
   }
 
   /** Lines first, then coverage, then the import record: a crash midway leaves nothing current. */
-  async save(record: BillImportRecord, lines: StoredBillLine[], coverage: Array<{ provider: string; day: string }>): Promise<void> {
+  async save(
+    record: BillImportRecord,
+    lines: StoredBillLine[],
+    coverage: Array<{ provider: string; day: string }>,
+  ): Promise<void> {
     for (let i = 0; i < lines.length; i += 50_000) {
       await this.insert(
         'bill_lines',
@@ -169,7 +173,8 @@ export class BillStore {
       { from, to },
       'reading bill lines',
     );
-    const opt = (v: string | number | null | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
+    const opt = (v: string | number | null | undefined): string | undefined =>
+      v === null || v === undefined ? undefined : String(v);
     return rows.map((r) => ({
       importId: String(r.import_id),
       sourceLine: Number(r.source_line),
@@ -194,17 +199,21 @@ export class BillStore {
   }
 
   /** Per provider, the days in [from, to) a current import covers, and which import that is. */
-  async currentCoverage(from: string, to: string): Promise<Array<{ provider: string; day: string; import_id: string }>> {
-    return this.rows(
-      `SELECT provider, toString(day) AS day, argMax(import_id, imported_at) AS import_id
+  async currentCoverage(
+    from: string,
+    to: string,
+  ): Promise<Array<{ provider: string; day: string; import_id: string }>> {
+    const rows = await this.rows<{ provider: string; covered_day: string; current_import: string }>(
+      `SELECT provider, toString(day) AS covered_day, argMax(import_id, imported_at) AS current_import
        FROM ${this.table('bill_coverage')}
        WHERE day >= toDate({from:String}) AND day < toDate({to:String})
          AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
        GROUP BY provider, day
-       ORDER BY provider, day`,
+       ORDER BY provider, covered_day`,
       { from, to },
       'reading bill coverage',
     );
+    return rows.map((r) => ({ provider: r.provider, day: r.covered_day, import_id: r.current_import }));
   }
 
   /** Provider × month pairs with a current bill since `from` (for the periodic refresh). */
@@ -218,16 +227,35 @@ export class BillStore {
   }
 
   /** A reconciliation of provider × month, stored as that month's latest. */
-  async saveRun(runId: string, months: Array<{ provider: string; month: string }>, lines: ReconciliationLineRow[], at: Date): Promise<void> {
-    await this.insert('reconciliation_lines', lines.map((l) => ({ run_id: runId, ...l })), 'writing reconciliation lines');
+  async saveRun(
+    runId: string,
+    months: Array<{ provider: string; month: string }>,
+    lines: ReconciliationLineRow[],
+    at: Date,
+  ): Promise<void> {
+    await this.insert(
+      'reconciliation_lines',
+      lines.map((l) => ({ run_id: runId, ...l })),
+      'writing reconciliation lines',
+    );
     await this.insert(
       'reconciliation_runs',
-      months.map((m) => ({ run_id: runId, provider: m.provider, month: m.month, computed_at: clickhouseTime(at) })),
+      months.map((m) => ({
+        run_id: runId,
+        provider: m.provider,
+        month: m.month,
+        computed_at: clickhouseTime(at),
+      })),
       'writing the reconciliation run',
     );
   }
 }
 
 function normaliseImport(r: BillImportRecord): BillImportRecord {
-  return { ...r, rows_read: Number(r.rows_read), lines_kept: Number(r.lines_kept), rows_skipped: Number(r.rows_skipped) };
+  return {
+    ...r,
+    rows_read: Number(r.rows_read),
+    lines_kept: Number(r.lines_kept),
+    rows_skipped: Number(r.rows_skipped),
+  };
 }

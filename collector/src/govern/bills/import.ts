@@ -93,7 +93,9 @@ export class BillImporter {
         ...(rate ? { rateToUsd: rate, amountUsd: new Money(l.amount).times(rate).toFixed() } : {}),
       };
     });
-    const coverage = periods.flatMap((p) => daysBetween(p.from, p.to).map((day) => ({ provider: p.provider, day })));
+    const coverage = periods.flatMap((p) =>
+      daysBetween(p.from, p.to).map((day) => ({ provider: p.provider, day })),
+    );
     const replaces = await this.store.currentImportsCovering(coverage);
     const now = new Date();
     const importId = `bill_${now.getTime().toString(36)}_${randomBytes(4).toString('hex')}`;
@@ -110,7 +112,10 @@ export class BillImporter {
       rows_read: parsed.rowsRead,
       lines_kept: lines.length,
       rows_skipped: parsed.rowsSkipped,
-      problems: JSON.stringify({ count: parsed.problems.length, first: parsed.problems.slice(0, MAX_PROBLEMS_SHOWN) }),
+      problems: JSON.stringify({
+        count: parsed.problems.length,
+        first: parsed.problems.slice(0, MAX_PROBLEMS_SHOWN),
+      }),
       rates: JSON.stringify(usedRates(lines)),
     };
     await this.store.save(record, lines, coverage);
@@ -124,13 +129,18 @@ export class BillImporter {
 /** The days the import covers per provider: the caller's range, the file's declared period, or its lines' span. */
 function coveredPeriods(parsed: ParsedBill, req: BillImportRequest): BillPeriod[] {
   const declared = new Map(parsed.periods.map((p) => [p.provider, p]));
-  for (const span of spanOf(parsed.lines)) if (!declared.has(span.provider)) declared.set(span.provider, span);
+  for (const span of spanOf(parsed.lines))
+    if (!declared.has(span.provider)) declared.set(span.provider, span);
   if (req.from === undefined && req.to === undefined) return [...declared.values()];
   if (!req.from || !req.to || !DAY.test(req.from) || !DAY.test(req.to) || req.to <= req.from)
-    throw new BillImportError('from and to must be given together as YYYY-MM-DD days, to exclusive and after from');
+    throw new BillImportError(
+      'from and to must be given together as YYYY-MM-DD days, to exclusive and after from',
+    );
   const outside = parsed.lines.find((l) => l.day < req.from! || l.day >= req.to!);
   if (outside)
-    throw new BillImportError(`line ${outside.sourceLine} is dated ${outside.day}, outside the stated period ${req.from} – ${req.to}`);
+    throw new BillImportError(
+      `line ${outside.sourceLine} is dated ${outside.day}, outside the stated period ${req.from} – ${req.to}`,
+    );
   return [...declared.keys()].map((provider) => ({ provider, from: req.from!, to: req.to! }));
 }
 
@@ -139,14 +149,16 @@ function ratesFor(req: BillImportRequest): Record<string, string> {
   for (const source of [req.policyRates ?? {}, req.rates ?? {}]) {
     for (const [code, rate] of Object.entries(source)) {
       const c = code.trim().toUpperCase();
-      if (!/^[A-Z]{3}$/.test(c)) throw new BillImportError(`rate for "${code}": currency must be an ISO 4217 code`);
+      if (!/^[A-Z]{3}$/.test(c))
+        throw new BillImportError(`rate for "${code}": currency must be an ISO 4217 code`);
       let r: Money;
       try {
         r = new Money(String(rate));
       } catch {
         throw new BillImportError(`rate for ${c} must be a decimal number (USD per ${c}), got "${rate}"`);
       }
-      if (!r.isFinite() || r.lte(0)) throw new BillImportError(`rate for ${c} must be above 0 (USD per ${c})`);
+      if (!r.isFinite() || r.lte(0))
+        throw new BillImportError(`rate for ${c} must be above 0 (USD per ${c})`);
       rates[c] = r.toFixed();
     }
   }
@@ -160,7 +172,10 @@ function usedRates(lines: StoredBillLine[]): Record<string, string> {
 }
 
 function resultOf(r: BillImportRecord, replaces: string[]): BillImportResult {
-  const problems = JSON.parse(r.problems || '{"count":0,"first":[]}') as { count: number; first: BillProblem[] };
+  const problems = JSON.parse(r.problems || '{"count":0,"first":[]}') as {
+    count: number;
+    first: BillProblem[];
+  };
   return {
     import_id: r.import_id,
     duplicate: false,

@@ -7,7 +7,16 @@
  */
 import { Money } from '../../core/money';
 import { PROVIDER_ANTHROPIC } from '../../core/providers';
-import { daysBetween, nextDay, utcDay, type BillLine, type BillPeriod, type BillProblem, type ParsedBill, type PricingKind } from '../../core/bill';
+import {
+  daysBetween,
+  nextDay,
+  utcDay,
+  type BillLine,
+  type BillPeriod,
+  type BillProblem,
+  type ParsedBill,
+  type PricingKind,
+} from '../../core/bill';
 import { billLine, currency, decimal, instant, RowError, text } from './common';
 
 interface Bucket {
@@ -23,7 +32,12 @@ export function isAnthropicCostPage(page: unknown): boolean {
   const data = (page as { data?: Bucket[] })?.data;
   return (
     Array.isArray(data) &&
-    data.some((b) => typeof b?.starting_at === 'string' && Array.isArray(b.results) && (b.results as Array<{ amount?: unknown }>).every((r) => typeof r?.amount === 'string'))
+    data.some(
+      (b) =>
+        typeof b?.starting_at === 'string' &&
+        Array.isArray(b.results) &&
+        (b.results as Array<{ amount?: unknown }>).every((r) => typeof r?.amount === 'string'),
+    )
   );
 }
 
@@ -51,11 +65,15 @@ export function readAnthropicCostJson(pages: unknown[]): ParsedBill {
         problems.push({ line: record, message: `bucket: ${err.message}` });
         continue;
       }
-      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<Record<string, unknown>>) {
+      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<
+        Record<string, unknown>
+      >) {
         record++;
         try {
           if (typeof raw.amount !== 'string')
-            throw new RowError(`amount must be a decimal string in the currency's lowest unit, got ${JSON.stringify(raw.amount ?? null)}`);
+            throw new RowError(
+              `amount must be a decimal string in the currency's lowest unit, got ${JSON.stringify(raw.amount ?? null)}`,
+            );
           const code = currency(raw.currency, 'USD');
           const minor = new Money(decimal(raw.amount, 'amount'));
           const amount = minor.div(new Money(10).pow(MINOR_UNITS[code] ?? 2)).toFixed();
@@ -83,6 +101,8 @@ export function readAnthropicCostJson(pages: unknown[]): ParsedBill {
   }
   const sorted = [...covered].sort();
   const periods: BillPeriod[] =
-    sorted.length === 0 ? [] : [{ provider: PROVIDER_ANTHROPIC, from: sorted[0]!, to: nextDay(sorted[sorted.length - 1]!) }];
+    sorted.length === 0
+      ? []
+      : [{ provider: PROVIDER_ANTHROPIC, from: sorted[0]!, to: nextDay(sorted[sorted.length - 1]!) }];
   return { format: 'anthropic-cost-report', lines, problems, rowsRead: record, rowsSkipped: 0, periods };
 }

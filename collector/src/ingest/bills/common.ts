@@ -28,7 +28,10 @@ export function instant(value: unknown, field: string): Date {
   let d: Date;
   if (typeof value === 'number' || (typeof value === 'string' && /^\d{9,11}$/.test(value.trim()))) {
     d = new Date(Number(value) * 1000);
-  } else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}([T ][\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$/.test(value.trim())) {
+  } else if (
+    typeof value === 'string' &&
+    /^\d{4}-\d{2}-\d{2}([T ][\d:.]+)?(Z|[+-]\d{2}:?\d{2})?$/.test(value.trim())
+  ) {
     const text = value.trim().replace(' ', 'T');
     d = new Date(/T/.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/.test(text) ? `${text}Z` : text);
   } else {
@@ -45,7 +48,8 @@ export const dayOf = (value: unknown, field: string): string => utcDay(instant(v
 export function currency(value: unknown, fallback?: string): string {
   const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
   if (text === '' && fallback) return fallback;
-  if (!/^[A-Z]{3}$/.test(text)) throw new RowError(`currency must be an ISO 4217 code, got ${JSON.stringify(value ?? null)}`);
+  if (!/^[A-Z]{3}$/.test(text))
+    throw new RowError(`currency must be an ISO 4217 code, got ${JSON.stringify(value ?? null)}`);
   return text;
 }
 
@@ -74,6 +78,9 @@ export function readCsv(content: string): { header: string[]; rows: CsvRow[]; br
     columns: (names: string[]) => (header = names.map((h) => h.trim())),
     info: true,
     skip_empty_lines: true,
+    // A '#' line before the data (a fixture's source note) is a comment; a '#' inside a field is not.
+    comment: '#',
+    comment_no_infix: true,
     relax_column_count: true,
     skip_records_with_error: true,
     on_skip: (err: { message: string; lines?: number } | undefined) => {
@@ -99,7 +106,9 @@ export function spanOf(lines: BillLine[]): BillPeriod[] {
 }
 
 /** A line with the fields a reader leaves empty filled in. */
-export function billLine(fields: Partial<BillLine> & Pick<BillLine, 'sourceLine' | 'provider' | 'day' | 'amount' | 'currency'>): BillLine {
+export function billLine(
+  fields: Partial<BillLine> & Pick<BillLine, 'sourceLine' | 'provider' | 'day' | 'amount' | 'currency'>,
+): BillLine {
   return {
     model: '',
     project: '',
@@ -113,4 +122,52 @@ export function billLine(fields: Partial<BillLine> & Pick<BillLine, 'sourceLine'
     unit: '',
     ...fields,
   };
+}
+
+/**
+ * JSON.parse with every number kept as its exact decimal text: a cost API's `0.1` must not
+ * become a float on the way in. Numbers outside strings are quoted before parsing.
+ */
+export function parseJsonExact(text: string): unknown {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 64));
+      const token = m ? m[0] : ch;
+      out += m ? `"${token}"` : token;
+      i += token.length;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return JSON.parse(out) as unknown;
+}
+
+/** Pages of a saved answer, whichever way they were saved. */
+export function jsonPages(content: string): unknown[] {
+  const trimmed = content.trim();
+  try {
+    const whole = parseJsonExact(trimmed);
+    return Array.isArray(whole) ? whole : [whole];
+  } catch {
+    // JSON Lines: one page per line.
+    return trimmed
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l, i) => {
+        try {
+          return parseJsonExact(l);
+        } catch {
+          throw new RowError(`line ${i + 1} is not JSON`);
+        }
+      });
+  }
 }

@@ -9,11 +9,43 @@
  * A cloud's FOCUS export holds every service: only AI services become bill lines (the rest is
  * counted as skipped), unless the caller names the provider the whole file belongs to.
  */
-import { normaliseProvider, PROVIDER_ANTHROPIC, PROVIDER_AZURE_OPENAI, PROVIDER_BEDROCK, PROVIDER_GEMINI, PROVIDER_OPENAI, PROVIDER_VERTEX } from '../../core/providers';
-import { utcDay, type BillLine, type BillPeriod, type BillProblem, type ChargeKind, type ParsedBill, type PricingKind } from '../../core/bill';
-import { billLine, currency, dayOf, decimal, instant, optionalDecimal, readCsv, RowError, text } from './common';
+import {
+  normaliseProvider,
+  PROVIDER_ANTHROPIC,
+  PROVIDER_AZURE_OPENAI,
+  PROVIDER_BEDROCK,
+  PROVIDER_GEMINI,
+  PROVIDER_OPENAI,
+  PROVIDER_VERTEX,
+} from '../../core/providers';
+import {
+  utcDay,
+  type BillLine,
+  type BillPeriod,
+  type BillProblem,
+  type ChargeKind,
+  type ParsedBill,
+  type PricingKind,
+} from '../../core/bill';
+import {
+  billLine,
+  currency,
+  dayOf,
+  decimal,
+  instant,
+  optionalDecimal,
+  readCsv,
+  RowError,
+  text,
+} from './common';
 
-export const FOCUS_REQUIRED = ['BilledCost', 'BillingCurrency', 'ChargeCategory', 'ChargePeriodStart', 'ServiceName'];
+export const FOCUS_REQUIRED = [
+  'BilledCost',
+  'BillingCurrency',
+  'ChargeCategory',
+  'ChargePeriodStart',
+  'ServiceName',
+];
 
 /** ServiceName (and the provider / publisher columns) → the provider the meter knows the calls as. */
 const AI_SERVICES: Array<[RegExp, string]> = [
@@ -41,7 +73,10 @@ function providerOf(r: Record<string, string>): string {
   for (const [re, provider] of AI_SERVICES) {
     if (re.test(service)) {
       // Azure's AI services are Microsoft's; elsewhere an "OpenAI" service is OpenAI's own.
-      if (provider === PROVIDER_AZURE_OPENAI && !/microsoft|azure/i.test(`${r.ProviderName} ${r.ServiceProviderName ?? ''}`))
+      if (
+        provider === PROVIDER_AZURE_OPENAI &&
+        !/microsoft|azure/i.test(`${r.ProviderName} ${r.ServiceProviderName ?? ''}`)
+      )
         return PROVIDER_OPENAI;
       return provider;
     }
@@ -57,7 +92,10 @@ function pricingOf(r: Record<string, string>, amount: string, quantity: string |
   const described = `${text(r.SkuMeter)} ${text(r.ChargeDescription)} ${text(r.SkuPriceDetails)}`;
   if (/batch/i.test(described)) return 'batch';
   if (/cache[ds]?\s*(read|input|hit)|cached/i.test(described)) return 'cached';
-  if (/free\s*tier/i.test(described) || (Number(amount) === 0 && quantity !== undefined && Number(quantity) > 0))
+  if (
+    /free\s*tier/i.test(described) ||
+    (Number(amount) === 0 && quantity !== undefined && Number(quantity) > 0)
+  )
     return 'free_tier';
   return 'standard';
 }
@@ -77,7 +115,10 @@ export function readFocus(content: string, opts: { provider?: string }): ParsedB
       }
       const categoryText = text(r.ChargeCategory);
       const charge = CHARGES[categoryText.toLowerCase()];
-      if (!charge) throw new RowError(`ChargeCategory must be Usage, Purchase, Tax, Credit or Adjustment, got ${JSON.stringify(categoryText)}`);
+      if (!charge)
+        throw new RowError(
+          `ChargeCategory must be Usage, Purchase, Tax, Credit or Adjustment, got ${JSON.stringify(categoryText)}`,
+        );
       const amount = decimal(r.BilledCost, 'BilledCost');
       const quantity = optionalDecimal(r.ConsumedQuantity ?? r.PricingQuantity, 'ConsumedQuantity');
       const day = dayOf(r.ChargePeriodStart, 'ChargePeriodStart');
@@ -117,5 +158,12 @@ export function readFocus(content: string, opts: { provider?: string }): ParsedB
     }
   }
   void header;
-  return { format: 'focus', lines, problems, rowsRead: rows.length + broken.length, rowsSkipped: skipped, periods: [...periods.values()] };
+  return {
+    format: 'focus',
+    lines,
+    problems,
+    rowsRead: rows.length + broken.length,
+    rowsSkipped: skipped,
+    periods: [...periods.values()],
+  };
 }

@@ -6,11 +6,21 @@
  * line_item, project_id, organization_id, organization_name).
  *
  * The Costs API has no model field: with `group_by=line_item` the line item names it
- * ("gpt-4o-2024-08-06, input"), so the model is the line item's text before its first comma.
- * Batch and cached-input line items are marked as such.
+ * ("gpt-4o-2024-08-06, input"), so the model is the line item's text before its first comma (a
+ * line item without a comma is a model only when it looks like a model id). Batch and
+ * cached-input line items are marked as such.
  */
 import { PROVIDER_OPENAI } from '../../core/providers';
-import { daysBetween, nextDay, utcDay, type BillLine, type BillPeriod, type BillProblem, type ParsedBill, type PricingKind } from '../../core/bill';
+import {
+  daysBetween,
+  nextDay,
+  utcDay,
+  type BillLine,
+  type BillPeriod,
+  type BillProblem,
+  type ParsedBill,
+  type PricingKind,
+} from '../../core/bill';
 import { billLine, currency, decimal, instant, readCsv, RowError, text } from './common';
 
 export const OPENAI_COST_CSV_COLUMNS = ['start_time', 'amount_value', 'amount_currency', 'line_item'];
@@ -22,7 +32,8 @@ export function openaiLineItem(lineItem: string): { model: string; pricing: Pric
   const model = comma < 0 ? item : item.slice(0, comma).trim();
   const rest = comma < 0 ? '' : item.slice(comma + 1);
   const pricing: PricingKind = /batch/i.test(rest) ? 'batch' : /cached/i.test(rest) ? 'cached' : 'standard';
-  return { model: comma < 0 && /\s/.test(model) ? '' : model, pricing };
+  // Without a comma only a model-like id ("gpt-4o") is a model; "input_tokens" or "Image models" is not.
+  return { model: comma < 0 && !/^[a-z][\w.:]*-[\w.:-]*$/i.test(model) ? '' : model, pricing };
 }
 
 interface Bucket {
@@ -32,32 +43,15 @@ interface Bucket {
   results?: unknown;
 }
 
-/** Pages of a saved answer, whichever way they were saved. */
-export function jsonPages(content: string): unknown[] {
-  const trimmed = content.trim();
-  try {
-    const whole = JSON.parse(trimmed) as unknown;
-    return Array.isArray(whole) ? whole : [whole];
-  } catch {
-    // JSON Lines: one page per line.
-    return trimmed
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l, i) => {
-        try {
-          return JSON.parse(l) as unknown;
-        } catch {
-          throw new RowError(`line ${i + 1} is not JSON`);
-        }
-      });
-  }
-}
-
 export function isOpenAICostsPage(page: unknown): boolean {
   const data = (page as { data?: Bucket[] })?.data;
   return (
     Array.isArray(data) &&
-    data.some((b) => Array.isArray(b?.results) && (b.results as Array<{ object?: unknown }>).some((r) => r?.object === 'organization.costs.result'))
+    data.some(
+      (b) =>
+        Array.isArray(b?.results) &&
+        (b.results as Array<{ object?: unknown }>).some((r) => r?.object === 'organization.costs.result'),
+    )
   );
 }
 
@@ -79,7 +73,9 @@ export function readOpenAICostsJson(pages: unknown[]): ParsedBill {
         problems.push({ line: record, message: `bucket: ${err.message}` });
         continue;
       }
-      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<Record<string, unknown>>) {
+      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<
+        Record<string, unknown>
+      >) {
         record++;
         try {
           const amount = raw.amount as { value?: unknown; currency?: unknown } | undefined;
@@ -97,7 +93,10 @@ export function readOpenAICostsJson(pages: unknown[]): ParsedBill {
               pricing,
               amount: decimal(amount?.value, 'amount.value'),
               currency: currency(amount?.currency, 'USD'),
-              quantity: raw.quantity === null || raw.quantity === undefined ? undefined : decimal(raw.quantity, 'quantity'),
+              quantity:
+                raw.quantity === null || raw.quantity === undefined
+                  ? undefined
+                  : decimal(raw.quantity, 'quantity'),
               unit: text(raw.quantity_unit),
             }),
           );
@@ -108,7 +107,14 @@ export function readOpenAICostsJson(pages: unknown[]): ParsedBill {
       }
     }
   }
-  return { format: 'openai-costs', lines, problems, rowsRead: record, rowsSkipped: 0, periods: periodOf(covered) };
+  return {
+    format: 'openai-costs',
+    lines,
+    problems,
+    rowsRead: record,
+    rowsSkipped: 0,
+    periods: periodOf(covered),
+  };
 }
 
 export function isOpenAICostCsvHeader(header: string[]): boolean {
@@ -148,7 +154,14 @@ export function readOpenAICostCsv(content: string): ParsedBill {
       problems.push({ line, message: err.message });
     }
   }
-  return { format: 'openai-cost-csv', lines, problems, rowsRead: rows.length + broken.length, rowsSkipped: 0, periods: periodOf(covered) };
+  return {
+    format: 'openai-cost-csv',
+    lines,
+    problems,
+    rowsRead: rows.length + broken.length,
+    rowsSkipped: 0,
+    periods: periodOf(covered),
+  };
 }
 
 /** The covered days as one period (from the first to the day after the last). */

@@ -5,9 +5,9 @@
 import type { ParsedBill } from '../../core/bill';
 import { normaliseProvider } from '../../core/providers';
 import { isAnthropicCostPage, readAnthropicCostJson } from './anthropic';
-import { readCsv, RowError } from './common';
+import { jsonPages, readCsv, RowError } from './common';
 import { isFocusHeader, readFocus } from './focus';
-import { isOpenAICostCsvHeader, isOpenAICostsPage, jsonPages, readOpenAICostCsv, readOpenAICostsJson } from './openai';
+import { isOpenAICostCsvHeader, isOpenAICostsPage, readOpenAICostCsv, readOpenAICostsJson } from './openai';
 
 export const BILL_FORMATS = ['focus', 'openai-costs', 'openai-cost-csv', 'anthropic-cost-report'] as const;
 export type BillFormat = (typeof BILL_FORMATS)[number];
@@ -63,7 +63,9 @@ function detect(content: string): BillFormat {
       'unrecognised JSON: expected an OpenAI Costs API page (organization.costs.result) or an Anthropic cost report page; name the format with --format',
     );
   }
-  const { header } = readCsv(start.slice(0, Math.max(start.indexOf('\n'), 0) || start.length) + '\n');
+  // The header is the first line that is not a '#' comment; a few lines of the file are enough.
+  const head = start.slice(0, 65_536);
+  const { header } = readCsv(head.length < start.length ? head.slice(0, head.lastIndexOf('\n') + 1) : head);
   if (isFocusHeader(header)) return 'focus';
   if (isOpenAICostCsvHeader(header)) return 'openai-cost-csv';
   throw new BillFormatError(
