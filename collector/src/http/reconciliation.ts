@@ -18,7 +18,7 @@ import type { Storage } from '../storage/client';
 import { requireScope } from './auth';
 
 /** Bills are month-long exports: far larger than a span batch, bounded all the same. */
-export const MAX_BILL_BYTES = 256 * 1024 * 1024;
+const MAX_BILL_BYTES = 256 * 1024 * 1024;
 
 class QueryError extends Error {}
 

@@ -20,12 +20,12 @@ import { uninstrumentedTraffic, type UninstrumentedHost } from './inventory';
 import { resolvePeriod } from './period';
 import { meteredSpendByDay } from './spend';
 
-export const LINE_STATUSES = ['matched', 'billed_only', 'metered_only', 'amount_mismatch'] as const;
-export type LineStatus = (typeof LINE_STATUSES)[number];
+const LINE_STATUSES = ['matched', 'billed_only', 'metered_only', 'amount_mismatch'] as const;
+type LineStatus = (typeof LINE_STATUSES)[number];
 /** Why a line is metered above its bill, or that it matched a later day's bill. */
-export type Explanation = '' | 'billing_delay' | 'free_tier' | 'batch_discount' | 'cache_discount';
+type Explanation = '' | 'billing_delay' | 'free_tier' | 'batch_discount' | 'cache_discount';
 
-export interface ProjectMapping {
+interface ProjectMapping {
   /** Canonical provider; absent: any. */
   provider?: string;
   /** The provider's project, workspace or API key id as the bill names it. */
@@ -43,7 +43,7 @@ export interface ReconciliationSettings {
   projects: ProjectMapping[];
 }
 
-export const DEFAULT_SETTINGS: ReconciliationSettings = {
+const DEFAULT_SETTINGS: ReconciliationSettings = {
   toleranceUsd: '0.01',
   toleranceShare: '0.01',
   billingDelayDays: 1,
@@ -70,7 +70,7 @@ export function settingsFromPolicy(policy: PolicyFile | undefined): Reconciliati
   };
 }
 
-export interface ReconciliationLine {
+interface ReconciliationLine {
   provider: string;
   day: string;
   model: string;
@@ -90,7 +90,7 @@ export interface ReconciliationLine {
   calls: number;
 }
 
-export interface ProviderReconciliation {
+interface ProviderReconciliation {
   provider: string;
   /** Usage billed (credits, taxes and other charges apart). */
   billed_usd: string;

@@ -39,7 +39,7 @@ import {
   text,
 } from './common';
 
-export const FOCUS_REQUIRED = [
+const FOCUS_REQUIRED = [
   'BilledCost',
   'BillingCurrency',
   'ChargeCategory',

@@ -23,10 +23,10 @@ import {
 } from '../../core/bill';
 import { billLine, currency, decimal, instant, readCsv, RowError, text } from './common';
 
-export const OPENAI_COST_CSV_COLUMNS = ['start_time', 'amount_value', 'amount_currency', 'line_item'];
+const OPENAI_COST_CSV_COLUMNS = ['start_time', 'amount_value', 'amount_currency', 'line_item'];
 
 /** The model a cost line item names, and how it was priced. */
-export function openaiLineItem(lineItem: string): { model: string; pricing: PricingKind } {
+function openaiLineItem(lineItem: string): { model: string; pricing: PricingKind } {
   const item = lineItem.trim();
   const comma = item.indexOf(',');
   const model = comma < 0 ? item : item.slice(0, comma).trim();

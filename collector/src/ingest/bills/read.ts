@@ -9,8 +9,8 @@ import { jsonPages, readCsv, RowError } from './common';
 import { isFocusHeader, readFocus } from './focus';
 import { isOpenAICostCsvHeader, isOpenAICostsPage, readOpenAICostCsv, readOpenAICostsJson } from './openai';
 
-export const BILL_FORMATS = ['focus', 'openai-costs', 'openai-cost-csv', 'anthropic-cost-report'] as const;
-export type BillFormat = (typeof BILL_FORMATS)[number];
+const BILL_FORMATS = ['focus', 'openai-costs', 'openai-cost-csv', 'anthropic-cost-report'] as const;
+type BillFormat = (typeof BILL_FORMATS)[number];
 
 export class BillFormatError extends Error {
   constructor(message: string) {
