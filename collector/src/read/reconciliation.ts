@@ -482,3 +482,47 @@ export function reconciliationCsv(report: ReconciliationReport): string {
   const rows = report.lines.map((l) => CSV_COLUMNS.map((c) => escape(l[c])).join(','));
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
 }
+
+/**
+ * Recomputes the stored reconciliation of the current month and the two before it, so the
+ * dashboards follow spans that arrive after an import and a policy's new tolerance.
+ */
+export class ReconciliationRefresher {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      settings: () => ReconciliationSettings;
+      log: (line: string) => void;
+    },
+  ) {}
+
+  start(everyMs: number): void {
+    if (everyMs <= 0) return;
+    this.timer = setInterval(() => void this.refresh(), everyMs);
+    this.timer.unref();
+  }
+
+  refresh(now: Date = new Date()): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const from = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 1)));
+        const to = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)));
+        if ((await new BillStore(this.deps.storage).billedMonths(from)).length === 0) return;
+        await reconcile(this.deps.storage, { from, to }, this.deps.settings(), now);
+      } catch (err) {
+        this.deps.log(`reconciliation refresh: ${(err as Error).message}`);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
