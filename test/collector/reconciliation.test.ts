@@ -9,7 +9,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BillImporter } from '../../collector/src/govern/bills/import';
 import { readBill } from '../../collector/src/ingest/bills/read';
-import { reconcile, type ReconciliationReport } from '../../collector/src/read/reconciliation';
+import { parsePolicy } from '../../collector/src/govern/policy/load';
+import {
+  reconcile,
+  settingsFromPolicy,
+  type ReconciliationReport,
+} from '../../collector/src/read/reconciliation';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
 
@@ -395,6 +400,45 @@ describe('reconciliation of a seeded month', function () {
       format: 'JSONEachRow',
     });
     assert.equal(Number((await rs.json<{ n: string }>())[0]!.n), 4, 'every import kept, for audit');
+  });
+
+  it('compares per project where the policy maps projects to services', async () => {
+    const parsed = parsePolicy(
+      [
+        'version: 1',
+        'policies: []',
+        'reconciliation:',
+        '  tolerance_usd: 0.5',
+        '  billing_delay_days: 0',
+        '  projects: [{ provider: OpenAI, project: proj_checkout, service: [checkout, batch-jobs] }]',
+      ].join('\n'),
+    );
+    assert.ok(parsed.ok);
+    const settings = settingsFromPolicy(parsed.policy);
+    assert.deepEqual(settings.projects, [
+      { provider: 'openai', project: 'proj_checkout', services: ['checkout', 'batch-jobs'] },
+    ]);
+    const r = await reconcile(storage, { period: '2026-10', provider: 'openai' }, settings);
+    assert.deepEqual(
+      r.lines.map((l) => [l.day, l.model, l.project, l.status]),
+      [
+        ['2026-10-01', 'gpt-4o', 'proj_checkout', 'matched'],
+        ['2026-10-02', 'gpt-4.1', '', 'billed_only'],
+        ['2026-10-02', 'gpt-4o', 'proj_checkout', 'matched'],
+        ['2026-10-03', 'gpt-4o-mini', 'proj_checkout', 'amount_mismatch'],
+        // No billing-delay window: the 5th's meter and the 6th's bill no longer match.
+        ['2026-10-05', 'gpt-4o', 'proj_checkout', 'metered_only'],
+        ['2026-10-06', 'gpt-4o', 'proj_checkout', 'billed_only'],
+      ],
+    );
+    const bad = parsePolicy(
+      'version: 1\npolicies: []\nreconciliation: { alert_below: 2, currency_rates: { eur: 1.1 } }\n',
+    );
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.problems.map((p) => p.path).sort(), [
+      'reconciliation.alert_below',
+      'reconciliation.currency_rates',
+    ]);
   });
 
   it('a bill in a currency without a rate is kept and reported, not counted', async () => {
