@@ -1,5 +1,6 @@
 /** CFO overview: what AI costs, who spends it, whether it is attributed, where the month will end. */
 import type { DashboardDef } from './types';
+import { BILL_COVERAGE_PANEL } from './bill';
 import { labelled, share, SNAPSHOT_LOOKBACK, table } from './sql';
 
 const HOURLY = table('spend_hourly');
@@ -191,5 +192,7 @@ ORDER BY feature, outcome`,
       unit: 'currencyUSD',
       width: 24,
     },
+    // Issue 25 (the bill): imported bills vs the meter; defined with the Bill vs meter board.
+    BILL_COVERAGE_PANEL,
   ],
 };
