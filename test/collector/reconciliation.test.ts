@@ -5,7 +5,8 @@
  * replacing the earlier lines, malformed rows reported with their line and the rest kept.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BillImporter } from '../../collector/src/govern/bills/import';
 import { readBill } from '../../collector/src/ingest/bills/read';
@@ -167,6 +168,69 @@ describe('bill formats', () => {
         [8, 'aws.bedrock', '2026-10-04', 'usage', 'standard', '10', 'USD'],
         [9, 'aws.bedrock', '2026-10-04', 'credit', 'standard', '-5', 'USD'],
         [11, 'azure.ai.openai', '2026-10-02', 'usage', 'standard', '8.4', 'EUR'],
+      ],
+    );
+  });
+
+  for (const name of ['aws-cur-legacy-2026-10.csv', 'aws-cur2-2026-10.csv']) {
+    it(`reads AWS CUR Bedrock lines (${name}): line item types, a batch usage type, other services left out`, () => {
+      const bill = readBill(fixture(name));
+      assert.equal(bill.format, 'aws-cur');
+      assert.equal(bill.rowsSkipped, 1, 'the EC2 line');
+      assert.deepEqual(bill.periods, [{ provider: 'aws.bedrock', from: '2026-10-01', to: '2026-11-01' }]);
+      assert.deepEqual(bill.problems, [
+        { line: 9, message: 'line_item_unblended_cost must be a decimal number, got "twelve"' },
+      ]);
+      assert.deepEqual(
+        bill.lines.map((l) => [l.day, l.charge, l.pricing, l.amount, l.quantity, l.account]),
+        [
+          ['2026-10-01', 'usage', 'standard', '20', '4000', '123456789012'],
+          ['2026-10-02', 'usage', 'standard', '15', '3000', '123456789012'],
+          ['2026-10-03', 'usage', 'batch', '2.5', '1000', '123456789012'],
+          ['2026-10-04', 'credit', 'standard', '-5', '0', '123456789012'],
+          ['2026-10-01', 'tax', 'standard', '3.6', '0', '123456789012'],
+        ],
+      );
+    });
+  }
+
+  for (const name of ['gcp-billing-export-2026-10.jsonl', 'gcp-billing-export-2026-10.csv']) {
+    it(`reads the Google Cloud billing export (${name}): Vertex AI and Gemini, a free-tier credit nets, a promotion is a credit`, () => {
+      const bill = readBill(fixture(name));
+      assert.equal(bill.format, 'gcp-billing-export');
+      assert.equal(bill.rowsSkipped, 1, 'the Compute Engine row');
+      assert.equal(bill.problems.length, 1);
+      assert.match(bill.problems[0]!.message, /cost must be a decimal number, got "n\/a"/);
+      assert.deepEqual(
+        bill.lines.map((l) => [l.provider, l.day, l.charge, l.pricing, l.amount, l.project]),
+        [
+          ['gcp.vertex_ai', '2026-10-01', 'usage', 'standard', '10', 'ml-prod'],
+          ['gcp.gemini', '2026-10-02', 'usage', 'free_tier', '0', 'ml-prod'],
+          ['gcp.vertex_ai', '2026-10-03', 'usage', 'standard', '6.5', 'ml-prod'],
+          ['gcp.vertex_ai', '2026-10-03', 'credit', 'standard', '-2', 'ml-prod'],
+        ],
+      );
+      assert.deepEqual([...bill.periods].map((p) => [p.provider, p.from, p.to]).sort(), [
+        ['gcp.gemini', '2026-10-01', '2026-11-01'],
+        ['gcp.vertex_ai', '2026-10-01', '2026-11-01'],
+      ]);
+    });
+  }
+
+  it('reads an Azure cost details export (MCA schema): Azure OpenAI in EUR, MM/DD/YYYY dates, a refund as a credit', () => {
+    const bill = readBill(fixture('azure-cost-export-2026-10.csv'));
+    assert.equal(bill.format, 'azure-cost-export');
+    assert.equal(bill.rowsSkipped, 1, 'the virtual machine');
+    assert.deepEqual(bill.periods, [{ provider: 'azure.ai.openai', from: '2026-10-01', to: '2026-11-01' }]);
+    assert.deepEqual(bill.problems, [
+      { line: 7, message: 'costInBillingCurrency must be a decimal number, got "abc"' },
+    ]);
+    assert.deepEqual(
+      bill.lines.map((l) => [l.day, l.charge, l.amount, l.currency, l.project]),
+      [
+        ['2026-10-01', 'usage', '3.7', 'EUR', 'ml-prod'],
+        ['2026-10-02', 'usage', '4.6', 'EUR', 'ml-prod'],
+        ['2026-10-05', 'credit', '-0.23', 'EUR', 'ml-prod'],
       ],
     );
   });
@@ -439,6 +503,34 @@ describe('reconciliation of a seeded month', function () {
       'reconciliation.alert_below',
       'reconciliation.currency_rates',
     ]);
+  });
+
+  it('reads a CUR 2.0 Parquet file through the engine', async () => {
+    // The Parquet file is made by ClickHouse from the CUR 2.0 fixture, as Data Exports would write it.
+    const dir = mkdtempSync(path.join(tmpdir(), 'tl-cur-'));
+    const csv = path.join(dir, 'cur.csv');
+    const parquet = path.join(dir, 'cur.parquet');
+    writeFileSync(csv, fixture('aws-cur2-2026-10.csv').toString('utf8').split('\n').slice(1).join('\n'));
+    await storage.client.command({
+      query: `SELECT * FROM file('${csv}', CSVWithNames) INTO OUTFILE '${parquet}' FORMAT Parquet`,
+    });
+    const other = await freshStorage();
+    try {
+      const r = await new BillImporter(other).import({
+        bytes: readFileSync(parquet),
+        fileName: 'cur.parquet',
+        importedBy: 'x',
+      });
+      assert.deepEqual(
+        [r.format, r.lines_kept, r.rows_skipped, r.problem_count, r.period_from, r.period_to],
+        ['aws-cur', 5, 1, 1, '2026-10-01', '2026-11-01'],
+      );
+      const rep = await reconcile(other, { period: '2026-10', provider: 'aws.bedrock' });
+      const b = summary(rep, 'aws.bedrock');
+      assert.deepEqual([b.billed_usd, b.credits_usd, b.other_charges_usd], ['37.5', '-5', '3.6']);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a bill in a currency without a rate is kept and reported, not counted', async () => {

@@ -14,6 +14,7 @@ import { BillFormatError } from '../ingest/bills/read';
 import { PeriodError } from '../read/period';
 import { reconcile, reconciliationCsv, settingsFromPolicy } from '../read/reconciliation';
 import { BillStore } from '../storage/bills';
+import { ParquetUnavailableError } from '../storage/parquet';
 import type { Storage } from '../storage/client';
 import { requireScope } from './auth';
 
@@ -66,7 +67,8 @@ export function reconciliationRouter(deps: {
       err instanceof QueryError ||
       err instanceof PeriodError ||
       err instanceof BillFormatError ||
-      err instanceof BillImportError
+      err instanceof BillImportError ||
+      err instanceof ParquetUnavailableError
     ) {
       res.status(400).json({ error: err.message });
       return true;

@@ -7,7 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { daysBetween, type BillPeriod, type BillProblem, type ParsedBill } from '../../core/bill';
 import { Money } from '../../core/money';
-import { readBill, type ReadBillOptions } from '../../ingest/bills/read';
+import { readBill, readBillTable, type ReadBillOptions } from '../../ingest/bills/read';
+import { isParquet, parquetRows } from '../../storage/parquet';
 import { spanOf } from '../../ingest/bills/common';
 import { BillStore, clickhouseTime, type BillImportRecord, type StoredBillLine } from '../../storage/bills';
 import type { Storage } from '../../storage/client';
@@ -62,7 +63,7 @@ export class BillImporter {
   /** One import at a time: the duplicate check and the write must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(storage: Storage) {
+  constructor(private readonly storage: Storage) {
     this.store = new BillStore(storage);
   }
 
@@ -77,7 +78,9 @@ export class BillImporter {
     const earlier = await this.store.importBySha(sha256);
     if (earlier) return { ...resultOf(earlier, []), duplicate: true };
 
-    const parsed = readBill(req.bytes, req);
+    const parsed = isParquet(req.bytes)
+      ? readBillTable(await parquetRows(this.storage, req.bytes), req)
+      : readBill(req.bytes, req);
     const periods = coveredPeriods(parsed, req);
     if (parsed.lines.length === 0 && periods.length === 0)
       throw new BillImportError(

@@ -128,7 +128,7 @@ export function billLine(
  * JSON.parse with every number kept as its exact decimal text: a cost API's `0.1` must not
  * become a float on the way in. Numbers outside strings are quoted before parsing.
  */
-function parseJsonExact(text: string): unknown {
+export function parseJsonExact(text: string): unknown {
   let out = '';
   let i = 0;
   while (i < text.length) {

@@ -37,6 +37,7 @@ import {
   readCsv,
   RowError,
   text,
+  type CsvRow,
 } from './common';
 
 const FOCUS_REQUIRED = [
@@ -101,7 +102,16 @@ function pricingOf(r: Record<string, string>, amount: string, quantity: string |
 }
 
 export function readFocus(content: string, opts: { provider?: string }): ParsedBill {
-  const { header, rows, broken } = readCsv(content);
+  const { rows, broken } = readCsv(content);
+  return readFocusRows(rows, broken, opts);
+}
+
+/** FOCUS rows however they were read (CSV here, Parquet through the engine). */
+export function readFocusRows(
+  rows: CsvRow[],
+  broken: BillProblem[],
+  opts: { provider?: string },
+): ParsedBill {
   const problems: BillProblem[] = [...broken];
   const lines: BillLine[] = [];
   const periods = new Map<string, BillPeriod>();
@@ -157,7 +167,6 @@ export function readFocus(content: string, opts: { provider?: string }): ParsedB
       problems.push({ line, message: err.message });
     }
   }
-  void header;
   return {
     format: 'focus',
     lines,
