@@ -555,6 +555,38 @@ export const EXPECTED: Record<string, Expect> = {
       })),
   'cfo-bill-coverage': (seed, ctx) => coverageByProvider(seed, ctx, false),
   'bill-coverage-by-provider': (seed, ctx) => coverageByProvider(seed, ctx, true),
+  'cfo-ai-outside-api': (seed, ctx) => {
+    const current = new Map<string, { id: string; at: string }>();
+    for (const imp of seed.expenseImports)
+      for (const day of imp.days) {
+        const k = `${imp.source} ${day}`;
+        if (!current.has(k) || imp.imported_at > current.get(k)!.at)
+          current.set(k, { id: imp.import_id, at: imp.imported_at });
+      }
+    const from = ctx.from.toISOString().slice(0, 10);
+    const to = ctx.to.toISOString().slice(0, 10);
+    const lines = seed.expenses.filter(
+      (e) =>
+        e.vendor !== '' &&
+        current.get(`${e.source} ${e.day}`)?.id === e.import_id &&
+        e.day >= from &&
+        e.day <= to,
+    );
+    return [...groupBy(lines, (e) => `${e.vendor}\u0000${e.product}`)]
+      .map(([k, es]) => {
+        const [vendor, product] = k.split('\u0000') as [string, string];
+        return {
+          vendor,
+          product,
+          owners: new Set(es.map((e) => e.employee || e.department)).size,
+          charges: es.length,
+          spend_usd: sum(es.map((e) => e.amount_usd!)),
+        };
+      })
+      .sort(
+        (a, b) => b.spend_usd.cmp(a.spend_usd) || cmpStr(a.vendor, b.vendor) || cmpStr(a.product, b.product),
+      );
+  },
   'bill-daily': (seed, ctx) =>
     [...groupBy(currentReconLines(seed, ctx), (l) => l.day)]
       .sort((a, b) => cmpStr(a[0], b[0]))

@@ -559,7 +559,101 @@ export function seedHttpCalls(): SeedHttpCall[] {
   return rows;
 }
 
+export interface SeedExpense {
+  import_id: string;
+  source: string;
+  source_line: number;
+  day: string;
+  merchant: string;
+  vendor: string;
+  product: string;
+  amount: string;
+  currency: string;
+  rate_to_usd: string | null;
+  amount_usd: string | null;
+  employee: string;
+  department: string;
+}
+export interface SeedExpenseImport {
+  import_id: string;
+  source: string;
+  imported_at: string;
+  days: string[];
+}
+
+/** Two card sources; October of `amex` imported twice (the later import is current). */
+export function seedExpenses(): { imports: SeedExpenseImport[]; lines: SeedExpense[] } {
+  const days = (from: string, to: string): string[] => {
+    const out: string[] = [];
+    for (let t = Date.parse(`${from}T00:00:00Z`); t < Date.parse(`${to}T00:00:00Z`); t += 86_400_000)
+      out.push(new Date(t).toISOString().slice(0, 10));
+    return out;
+  };
+  const imports: SeedExpenseImport[] = [
+    {
+      import_id: 'e-amex-oct-1',
+      source: 'amex',
+      imported_at: '2026-11-01 08:00:00.000',
+      days: days('2026-10-01', '2026-11-01'),
+    },
+    {
+      import_id: 'e-amex-oct-2',
+      source: 'amex',
+      imported_at: '2026-11-03 08:00:00.000',
+      days: days('2026-10-01', '2026-11-01'),
+    },
+    {
+      import_id: 'e-amex-nov',
+      source: 'amex',
+      imported_at: '2026-11-21 08:00:00.000',
+      days: days('2026-11-01', '2026-11-21'),
+    },
+    {
+      import_id: 'e-ramp-nov',
+      source: 'ramp',
+      imported_at: '2026-11-21 09:00:00.000',
+      days: days('2026-11-01', '2026-12-01'),
+    },
+  ];
+  const vendors: Array<[string, string, string]> = [
+    ['OPENAI *CHATGPT SUBSCR', 'OpenAI', 'ChatGPT'],
+    ['CURSOR, AI POWERED IDE', 'Cursor', 'Cursor'],
+    ['GITHUB COPILOT', 'GitHub', 'Copilot'],
+    ['DELTA AIR LINES', '', ''],
+  ];
+  const people = ['ana@example.com', 'bo@example.com', ''];
+  const lines: SeedExpense[] = [];
+  let n = 0;
+  for (const imp of imports) {
+    for (const [i, day] of imp.days.entries()) {
+      if (i % 3 !== 0) continue;
+      const [merchant, vendor, product] = vendors[n % vendors.length]!;
+      const amount = new Decimal(20 + (n % 4) * 5).plus(imp.import_id === 'e-amex-oct-1' ? '100' : '0');
+      const eur = n % 5 === 0;
+      lines.push({
+        import_id: imp.import_id,
+        source: imp.source,
+        source_line: i + 2,
+        day,
+        merchant,
+        vendor,
+        product,
+        amount: amount.toFixed(),
+        currency: eur ? 'EUR' : 'USD',
+        rate_to_usd: eur ? '1.1' : '1',
+        amount_usd: amount.times(eur ? '1.1' : '1').toFixed(),
+        employee: people[n % people.length]!,
+        department: n % 2 === 0 ? 'engineering' : 'design',
+      });
+      n++;
+    }
+  }
+  return { imports, lines };
+}
+
 export interface Seed {
+  expenseImports: SeedExpenseImport[];
+  expenses: SeedExpense[];
   calls: SeedCall[];
   snapshots: SeedSnapshot[];
   approvals: SeedApproval[];
@@ -573,7 +667,10 @@ export interface Seed {
 /** Inserts the dataset; outcomes twice (a retried report), which the table must keep once. */
 export async function seedStorage(storage: Storage): Promise<Seed> {
   const reconciliation = seedReconciliation();
+  const expenses = seedExpenses();
   const seed: Seed = {
+    expenseImports: expenses.imports,
+    expenses: expenses.lines,
     calls: seedCalls(),
     snapshots: seedSnapshots(),
     approvals: seedApprovals(),
@@ -597,6 +694,21 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
   await insert('reconciliation_runs', seed.runs);
   await insert('reconciliation_lines', seed.reconLines);
   await insert('bill_imports', seed.billImports);
+  await insert('expense_lines', seed.expenses);
+  for (const imp of seed.expenseImports) {
+    await insert(
+      'expense_coverage',
+      imp.days.map((day) => ({
+        source: imp.source,
+        day,
+        import_id: imp.import_id,
+        imported_at: imp.imported_at,
+      })),
+    );
+    await insert('expense_imports', [
+      { import_id: imp.import_id, source: imp.source, imported_at: imp.imported_at },
+    ]);
+  }
   // Twice: a retried export; the panels count each request once.
   await insert('ai_http_calls', seed.httpCalls);
   await insert('ai_http_calls', seed.httpCalls.slice(0, 5));

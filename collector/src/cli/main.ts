@@ -5,6 +5,7 @@ import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
+import { registerExpensesCommand } from './expenses';
 import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
@@ -79,6 +80,7 @@ registerPolicyCommand(program);
 registerInventoryCommand(program);
 registerDashboardsCommand(program);
 registerReconcileCommand(program);
+registerExpensesCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

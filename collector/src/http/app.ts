@@ -15,6 +15,7 @@ import { estimateRouter } from './estimate';
 import { outcomesRouter } from './outcomes';
 import { inventoryHandler } from './inventory';
 import { reconciliationRouter } from './reconciliation';
+import { expensesRouter } from './expenses';
 import type { KeyRing } from '../govern/keys/keys';
 import type { Pricer } from '../pricing/pricer';
 import type { Storage } from '../storage/client';
@@ -90,6 +91,8 @@ export function createApp(deps: AppDeps): express.Express {
       log: deps.log,
     }),
   );
+
+  app.use(expensesRouter({ keys: deps.keys, storage: deps.storage, policy: () => deps.policy?.()?.policy }));
 
   app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
 

@@ -21,22 +21,22 @@ import { requireScope } from './auth';
 /** Bills are month-long exports: far larger than a span batch, bounded all the same. */
 const MAX_BILL_BYTES = 256 * 1024 * 1024;
 
-class QueryError extends Error {}
+export class QueryError extends Error {}
 
-const one = (req: Request, name: string): string | undefined => {
+export const one = (req: Request, name: string): string | undefined => {
   const v = (req.query as Record<string, unknown>)[name];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new QueryError(`${name} must be given once`);
   return v;
 };
 
-function allowOnly(req: Request, names: string[]): void {
+export function allowOnly(req: Request, names: string[]): void {
   const unknown = Object.keys(req.query as object).find((k) => !names.includes(k));
   if (unknown !== undefined) throw new QueryError(`unknown parameter "${unknown}": use ${names.join(', ')}`);
 }
 
 /** `rate=EUR=1.08` (repeatable) → { EUR: '1.08' }. */
-function ratesFrom(req: Request): Record<string, string> {
+export function ratesFrom(req: Request): Record<string, string> {
   const raw = (req.query as Record<string, unknown>).rate;
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
   const rates: Record<string, string> = {};
@@ -48,7 +48,7 @@ function ratesFrom(req: Request): Record<string, string> {
   return rates;
 }
 
-function policyRates(policy: PolicyFile | undefined): Record<string, string> {
+export function policyRates(policy: PolicyFile | undefined): Record<string, string> {
   return Object.fromEntries(
     Object.entries(policy?.reconciliation?.currency_rates ?? {}).map(([c, r]) => [c, String(r)]),
   );
