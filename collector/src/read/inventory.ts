@@ -168,10 +168,7 @@ export async function uninstrumentedTraffic(
 }
 
 /** AI vendors among the imported expenses in the range, per vendor × product × owner. */
-async function aiSubscriptions(
-  storage: Storage,
-  range: { from: Date; to: Date },
-): Promise<AiSubscription[]> {
+async function aiSubscriptions(storage: Storage, range: { from: Date; to: Date }): Promise<AiSubscription[]> {
   const query = `
     SELECT vendor, product, owner, any(dept) AS department, toUInt64(sum(n)) AS charges,
       toString(sum(month_usd)) AS spend_usd, toString(argMax(month_usd, month)) AS monthly_run_rate_usd,
