@@ -223,10 +223,10 @@ export async function reconcile(
   const byModel = new Set(bills.filter((l) => l.charge === 'usage' && l.model !== '').map((l) => l.provider));
   const mapped = (provider: string): ProjectMapping[] =>
     settings.projects.filter((p) => !p.provider || p.provider === provider);
-  const billedProject = (l: StoredBillLine): string => {
-    const maps = mapped(l.provider);
-    return maps.length > 0 && maps.some((m) => m.project === l.project) ? l.project : '';
-  };
+  // A mapping names the bill's project, workspace or API key id, whichever the export has.
+  const billedProject = (l: StoredBillLine): string =>
+    mapped(l.provider).find((m) => m.project === l.project || (l.apiKey !== '' && m.project === l.apiKey))
+      ?.project ?? '';
   const meteredProject = (provider: string, service: string): string =>
     mapped(provider).find((m) => m.services.includes(service))?.project ?? '';
 
