@@ -111,36 +111,6 @@ ORDER BY provider, reason`,
       unit: 'currencyUSD',
     },
     {
-      id: 'bill-uninstrumented',
-      title: 'Uninstrumented AI traffic',
-      question:
-        'Where the unmetered remainder likely comes from: services calling AI APIs without GenAI instrumentation.',
-      sql: `
-SELECT provider, service, host, uniqExact(trace_id, span_id) AS requests
-FROM ${table('ai_http_calls')}
-WHERE $__timeFilter(start_time)
-GROUP BY provider, service, host
-ORDER BY requests DESC, provider, service, host`,
-      format: 'table',
-      visualization: 'table',
-      unit: 'short',
-    },
-    {
-      id: 'bill-imports',
-      title: 'Imported bills',
-      question: 'Which bills were imported for this period, by whom, and how many rows could not be read?',
-      sql: `
-SELECT imported_at, file_name, format, arrayStringConcat(providers, ', ') AS providers,
-  toString(period_from) AS covers_from, toString(period_to) AS covers_until, lines_kept,
-  JSONExtractUInt(problems, 'count') AS problem_rows, imported_by
-FROM ${table('bill_imports')}
-WHERE period_from <= toDate($__toTime) AND period_to > toDate($__fromTime)
-ORDER BY imported_at DESC, file_name`,
-      format: 'table',
-      visualization: 'table',
-      unit: 'none',
-    },
-    {
       id: 'bill-unmatched-lines',
       title: 'Lines that do not match',
       question:
@@ -156,6 +126,38 @@ LIMIT 500`,
       format: 'table',
       visualization: 'table',
       unit: 'currencyUSD',
+      width: 24,
+    },
+    {
+      id: 'bill-uninstrumented',
+      title: 'Uninstrumented AI traffic',
+      question:
+        'Where the unmetered remainder likely comes from: services calling AI APIs without GenAI instrumentation.',
+      sql: `
+SELECT provider, service, host, uniqExact(trace_id, span_id) AS requests
+FROM ${table('ai_http_calls')}
+WHERE $__timeFilter(start_time)
+GROUP BY provider, service, host
+ORDER BY requests DESC, provider, service, host`,
+      format: 'table',
+      visualization: 'table',
+      unit: 'short',
+      width: 24,
+    },
+    {
+      id: 'bill-imports',
+      title: 'Imported bills',
+      question: 'Which bills were imported for this period, by whom, and how many rows could not be read?',
+      sql: `
+SELECT imported_at, file_name, format, arrayStringConcat(providers, ', ') AS providers,
+  toString(period_from) AS covers_from, toString(period_to) AS covers_until, lines_kept,
+  JSONExtractUInt(problems, 'count') AS problem_rows, imported_by
+FROM ${table('bill_imports')}
+WHERE period_from <= toDate($__toTime) AND period_to > toDate($__fromTime)
+ORDER BY imported_at DESC, file_name`,
+      format: 'table',
+      visualization: 'table',
+      unit: 'none',
       width: 24,
     },
   ],
