@@ -1,9 +1,9 @@
 /** `tokenledger expenses import`: a card or expense-tool export, for AI bought outside the APIs. */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ExpenseImportResult } from '../govern/expenses/import';
-import { CliError, postFileToCollector, resolveEndpoint } from './client';
+import { postFileToCollector, resolveEndpoint } from './client';
+import { readImportFile, writeProblems } from './import-file';
 
 interface ExpenseImportOptions {
   preset?: string;
@@ -58,14 +58,7 @@ async function importExpenses(
   opts: ExpenseImportOptions,
   write: (s: string) => void,
 ): Promise<void> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new CliError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
+  const bytes = await readImportFile(file);
   const params = new URLSearchParams({ file_name: path.basename(file) });
   for (const name of ['preset', 'map', 'source', 'currency'] as const)
     if (opts[name]) params.set(name, opts[name]!);
@@ -86,8 +79,5 @@ async function importExpenses(
   );
   if (r.unconverted_lines > 0)
     write(`  ${r.unconverted_lines} expenses have no USD rate for their currency: add --rate CUR=usd\n`);
-  if (r.problem_count > 0) {
-    write(`  ${r.problem_count} rows could not be read (the rest were kept):\n`);
-    for (const p of r.problems) write(`    line ${p.line}: ${p.message}\n`);
-  }
+  writeProblems(write, r);
 }

@@ -1,11 +1,11 @@
 /** `tokenledger reconcile`: import a provider bill, and show how much of each bill the meter covers. */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import type { BillImportResult } from '../govern/bills/import';
 import type { ReconciliationReport } from '../read/reconciliation';
 import { CliError, getFromCollector, postFileToCollector, resolveEndpoint } from './client';
+import { readImportFile, writeProblems } from './import-file';
 
 interface ImportOptions {
   provider?: string;
@@ -77,14 +77,7 @@ export function registerReconcileCommand(program: Command): void {
 }
 
 async function importBill(file: string, opts: ImportOptions, write: (s: string) => void): Promise<void> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new CliError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
+  const bytes = await readImportFile(file);
   const params = new URLSearchParams({ file_name: path.basename(file) });
   for (const name of ['provider', 'format', 'from', 'to'] as const)
     if (opts[name]) params.set(name, opts[name]!);
@@ -112,12 +105,7 @@ async function importBill(file: string, opts: ImportOptions, write: (s: string) 
     write(
       `  ${result.unconverted_lines} lines have no USD rate for their currency: add --rate CUR=usd or reconciliation.currency_rates\n`,
     );
-  if (result.problem_count > 0) {
-    write(`  ${result.problem_count} rows could not be read (the rest were kept):\n`);
-    for (const p of result.problems) write(`    line ${p.line}: ${p.message}\n`);
-    if (result.problem_count > result.problems.length)
-      write(`    … and ${result.problem_count - result.problems.length} more\n`);
-  }
+  writeProblems(write, result);
 }
 
 const percent = (share: string | null): string => {

@@ -7,17 +7,8 @@
  */
 import { Money } from '../../core/money';
 import { PROVIDER_ANTHROPIC } from '../../core/providers';
-import {
-  daysBetween,
-  nextDay,
-  utcDay,
-  type BillLine,
-  type BillPeriod,
-  type BillProblem,
-  type ParsedBill,
-  type PricingKind,
-} from '../../core/bill';
-import { billLine, currency, decimal, instant, RowError, text } from './common';
+import type { BillLine, ParsedBill, PricingKind } from '../../core/bill';
+import { billLine, currency, decimal, forEachBucketResult, periodOfDays, RowError, text } from './common';
 
 interface Bucket {
   starting_at?: unknown;
@@ -49,60 +40,39 @@ function pricingOf(r: Record<string, unknown>): PricingKind {
 
 export function readAnthropicCostJson(pages: unknown[]): ParsedBill {
   const lines: BillLine[] = [];
-  const problems: BillProblem[] = [];
-  const covered = new Set<string>();
-  let record = 0;
-  for (const page of pages) {
-    for (const bucket of ((page as { data?: Bucket[] })?.data ?? []) as Bucket[]) {
-      let day: string;
-      try {
-        day = utcDay(instant(bucket.starting_at, 'starting_at'));
-        const end = bucket.ending_at ? utcDay(instant(bucket.ending_at, 'ending_at')) : nextDay(day);
-        for (const d of daysBetween(day, end > day ? end : nextDay(day))) covered.add(d);
-      } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        record += Array.isArray(bucket.results) ? bucket.results.length : 1;
-        problems.push({ line: record, message: `bucket: ${err.message}` });
-        continue;
-      }
-      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<
-        Record<string, unknown>
-      >) {
-        record++;
-        try {
-          if (typeof raw.amount !== 'string')
-            throw new RowError(
-              `amount must be a decimal string in the currency's lowest unit, got ${JSON.stringify(raw.amount ?? null)}`,
-            );
-          const code = currency(raw.currency, 'USD');
-          const minor = new Money(decimal(raw.amount, 'amount'));
-          const amount = minor.div(new Money(10).pow(MINOR_UNITS[code] ?? 2)).toFixed();
-          const costType = text(raw.cost_type);
-          lines.push(
-            billLine({
-              sourceLine: record,
-              provider: PROVIDER_ANTHROPIC,
-              day,
-              model: text(raw.model),
-              project: text(raw.workspace_id),
-              lineItem: text(raw.description) || [costType, text(raw.token_type)].filter(Boolean).join(' '),
-              sku: [costType, text(raw.token_type), text(raw.context_window)].filter(Boolean).join('/'),
-              pricing: pricingOf(raw),
-              amount,
-              currency: code,
-            }),
-          );
-        } catch (err) {
-          if (!(err instanceof RowError)) throw err;
-          problems.push({ line: record, message: err.message });
-        }
-      }
-    }
-  }
-  const sorted = [...covered].sort();
-  const periods: BillPeriod[] =
-    sorted.length === 0
-      ? []
-      : [{ provider: PROVIDER_ANTHROPIC, from: sorted[0]!, to: nextDay(sorted[sorted.length - 1]!) }];
-  return { format: 'anthropic-cost-report', lines, problems, rowsRead: record, rowsSkipped: 0, periods };
+  const { records, problems, covered } = forEachBucketResult(
+    pages,
+    { start: 'starting_at', end: 'ending_at' },
+    (raw, day, record) => {
+      if (typeof raw.amount !== 'string')
+        throw new RowError(
+          `amount must be a decimal string in the currency's lowest unit, got ${JSON.stringify(raw.amount ?? null)}`,
+        );
+      const code = currency(raw.currency, 'USD');
+      const minor = new Money(decimal(raw.amount, 'amount'));
+      const costType = text(raw.cost_type);
+      lines.push(
+        billLine({
+          sourceLine: record,
+          provider: PROVIDER_ANTHROPIC,
+          day,
+          model: text(raw.model),
+          project: text(raw.workspace_id),
+          lineItem: text(raw.description) || [costType, text(raw.token_type)].filter(Boolean).join(' '),
+          sku: [costType, text(raw.token_type), text(raw.context_window)].filter(Boolean).join('/'),
+          pricing: pricingOf(raw),
+          amount: minor.div(new Money(10).pow(MINOR_UNITS[code] ?? 2)).toFixed(),
+          currency: code,
+        }),
+      );
+    },
+  );
+  return {
+    format: 'anthropic-cost-report',
+    lines,
+    problems,
+    rowsRead: records,
+    rowsSkipped: 0,
+    periods: periodOfDays(PROVIDER_ANTHROPIC, covered),
+  };
 }

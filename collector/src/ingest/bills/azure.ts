@@ -25,6 +25,7 @@ import {
   readCsv,
   RowError,
   text,
+  widen,
 } from './common';
 
 const REQUIRED = ['date', 'costinbillingcurrency', 'metercategory', 'chargetype'];
@@ -74,9 +75,7 @@ export function readAzureCsv(content: string): ParsedBill {
         // The export's end date is the period's last day, inclusive.
         const last = utcDay(instant(isoDate(r.billingperiodenddate), 'billingPeriodEndDate'));
         const to = utcDay(new Date(Date.parse(`${last}T00:00:00Z`) + 86_400_000));
-        period = period
-          ? { ...period, from: from < period.from ? from : period.from, to: to > period.to ? to : period.to }
-          : { provider: PROVIDER_AZURE_OPENAI, from, to };
+        period = widen(period, PROVIDER_AZURE_OPENAI, from, to);
       }
       const amount = decimal(r.costinbillingcurrency, 'costInBillingCurrency');
       lines.push(

@@ -171,3 +171,62 @@ export function jsonPages(content: string): unknown[] {
       });
   }
 }
+
+/** `period` widened to cover [from, to) (a new one for `provider` when there is none yet). */
+export function widen(
+  period: BillPeriod | undefined,
+  provider: string,
+  from: string,
+  to: string,
+): BillPeriod {
+  if (!period) return { provider, from, to };
+  return { provider, from: from < period.from ? from : period.from, to: to > period.to ? to : period.to };
+}
+
+/** The covered days of one provider as a period (first day to the day after the last). */
+export function periodOfDays(provider: string, days: Set<string>): BillPeriod[] {
+  if (days.size === 0) return [];
+  const sorted = [...days].sort();
+  return [{ provider, from: sorted[0]!, to: nextDay(sorted[sorted.length - 1]!) }];
+}
+
+/**
+ * Every result of a cost API's daily buckets (OpenAI's start_time / end_time, Anthropic's
+ * starting_at / ending_at), numbered in file order, with its bucket's UTC day. A result `visit`
+ * cannot read (RowError), and every result of a bucket whose time cannot be read, is a problem.
+ */
+export function forEachBucketResult(
+  pages: unknown[],
+  bounds: { start: string; end: string },
+  visit: (result: Record<string, unknown>, day: string, record: number) => void,
+): { records: number; problems: BillProblem[]; covered: Set<string> } {
+  const problems: BillProblem[] = [];
+  const covered = new Set<string>();
+  let record = 0;
+  for (const page of pages) {
+    for (const bucket of ((page as { data?: unknown[] })?.data ?? []) as Array<Record<string, unknown>>) {
+      const results = (Array.isArray(bucket.results) ? bucket.results : []) as Array<Record<string, unknown>>;
+      let day: string;
+      try {
+        day = utcDay(instant(bucket[bounds.start], bounds.start));
+        const end = bucket[bounds.end] ? utcDay(instant(bucket[bounds.end], bounds.end)) : nextDay(day);
+        for (let d = day; d < (end > day ? end : nextDay(day)); d = nextDay(d)) covered.add(d);
+      } catch (err) {
+        if (!(err instanceof RowError)) throw err;
+        record += Math.max(results.length, 1);
+        problems.push({ line: record, message: `bucket: ${err.message}` });
+        continue;
+      }
+      for (const result of results) {
+        record++;
+        try {
+          visit(result, day, record);
+        } catch (err) {
+          if (!(err instanceof RowError)) throw err;
+          problems.push({ line: record, message: err.message });
+        }
+      }
+    }
+  }
+  return { records: record, problems, covered };
+}

@@ -26,6 +26,7 @@ import {
   RowError,
   text,
   type CsvRow,
+  widen,
 } from './common';
 
 const BEDROCK = 'AmazonBedrock';
@@ -105,9 +106,7 @@ export function readCurRows(rows: CsvRow[], broken: BillProblem[]): ParsedBill {
       if (text(r.bill_billing_period_start_date) && text(r.bill_billing_period_end_date)) {
         const from = utcDay(instant(r.bill_billing_period_start_date, 'bill_billing_period_start_date'));
         const to = utcDay(instant(r.bill_billing_period_end_date, 'bill_billing_period_end_date'));
-        period = period
-          ? { ...period, from: from < period.from ? from : period.from, to: to > period.to ? to : period.to }
-          : { provider: PROVIDER_BEDROCK, from, to };
+        period = widen(period, PROVIDER_BEDROCK, from, to);
       }
       lines.push(
         billLine({

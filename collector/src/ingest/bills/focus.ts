@@ -38,6 +38,7 @@ import {
   RowError,
   text,
   type CsvRow,
+  widen,
 } from './common';
 
 const FOCUS_REQUIRED = [
@@ -135,12 +136,7 @@ export function readFocusRows(
       if (text(r.BillingPeriodStart) && text(r.BillingPeriodEnd)) {
         const from = utcDay(instant(r.BillingPeriodStart, 'BillingPeriodStart'));
         const to = utcDay(instant(r.BillingPeriodEnd, 'BillingPeriodEnd'));
-        const p = periods.get(provider);
-        if (!p) periods.set(provider, { provider, from, to });
-        else {
-          if (from < p.from) p.from = from;
-          if (to > p.to) p.to = to;
-        }
+        periods.set(provider, widen(periods.get(provider), provider, from, to));
       }
       lines.push(
         billLine({

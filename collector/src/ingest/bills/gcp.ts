@@ -24,6 +24,7 @@ import {
   RowError,
   text,
   type CsvRow,
+  widen,
 } from './common';
 
 const GCP_CSV_COLUMNS = ['service_description', 'usage_start_time', 'cost', 'currency'];
@@ -105,17 +106,7 @@ function readRows(
       if (!other.isZero()) lines.push(billLine({ ...base, charge: 'credit', amount: other.toFixed() }));
       const month = monthPeriod(r.invoiceMonth);
       if (month) {
-        const p = periods.get(provider);
-        periods.set(
-          provider,
-          p
-            ? {
-                provider,
-                from: month.from < p.from ? month.from : p.from,
-                to: month.to > p.to ? month.to : p.to,
-              }
-            : { provider, ...month },
-        );
+        periods.set(provider, widen(periods.get(provider), provider, month.from, month.to));
       }
     } catch (err) {
       if (!(err instanceof RowError)) throw err;

@@ -11,17 +11,18 @@
  * cached-input line items are marked as such.
  */
 import { PROVIDER_OPENAI } from '../../core/providers';
+import { utcDay, type BillLine, type BillProblem, type ParsedBill, type PricingKind } from '../../core/bill';
 import {
-  daysBetween,
-  nextDay,
-  utcDay,
-  type BillLine,
-  type BillPeriod,
-  type BillProblem,
-  type ParsedBill,
-  type PricingKind,
-} from '../../core/bill';
-import { billLine, currency, decimal, instant, readCsv, RowError, text } from './common';
+  billLine,
+  currency,
+  decimal,
+  forEachBucketResult,
+  instant,
+  periodOfDays,
+  readCsv,
+  RowError,
+  text,
+} from './common';
 
 const OPENAI_COST_CSV_COLUMNS = ['start_time', 'amount_value', 'amount_currency', 'line_item'];
 
@@ -36,15 +37,8 @@ function openaiLineItem(lineItem: string): { model: string; pricing: PricingKind
   return { model: comma < 0 && !/^[a-z][\w.:]*-[\w.:-]*$/i.test(model) ? '' : model, pricing };
 }
 
-interface Bucket {
-  object?: unknown;
-  start_time?: unknown;
-  end_time?: unknown;
-  results?: unknown;
-}
-
 export function isOpenAICostsPage(page: unknown): boolean {
-  const data = (page as { data?: Bucket[] })?.data;
+  const data = (page as { data?: Array<{ results?: unknown }> })?.data;
   return (
     Array.isArray(data) &&
     data.some(
@@ -57,63 +51,41 @@ export function isOpenAICostsPage(page: unknown): boolean {
 
 export function readOpenAICostsJson(pages: unknown[]): ParsedBill {
   const lines: BillLine[] = [];
-  const problems: BillProblem[] = [];
-  const covered = new Set<string>();
-  let record = 0;
-  for (const page of pages) {
-    for (const bucket of ((page as { data?: Bucket[] })?.data ?? []) as Bucket[]) {
-      let day: string;
-      try {
-        day = utcDay(instant(bucket.start_time, 'start_time'));
-        const end = utcDay(instant(bucket.end_time ?? bucket.start_time, 'end_time'));
-        for (const d of daysBetween(day, end > day ? end : nextDay(day))) covered.add(d);
-      } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        record += Array.isArray(bucket.results) ? bucket.results.length : 1;
-        problems.push({ line: record, message: `bucket: ${err.message}` });
-        continue;
-      }
-      for (const raw of (Array.isArray(bucket.results) ? bucket.results : []) as Array<
-        Record<string, unknown>
-      >) {
-        record++;
-        try {
-          const amount = raw.amount as { value?: unknown; currency?: unknown } | undefined;
-          const lineItem = text(raw.line_item);
-          const { model, pricing } = openaiLineItem(lineItem);
-          lines.push(
-            billLine({
-              sourceLine: record,
-              provider: PROVIDER_OPENAI,
-              day,
-              model,
-              project: text(raw.project_id),
-              apiKey: text(raw.api_key_id),
-              lineItem,
-              pricing,
-              amount: decimal(amount?.value, 'amount.value'),
-              currency: currency(amount?.currency, 'USD'),
-              quantity:
-                raw.quantity === null || raw.quantity === undefined
-                  ? undefined
-                  : decimal(raw.quantity, 'quantity'),
-              unit: text(raw.quantity_unit),
-            }),
-          );
-        } catch (err) {
-          if (!(err instanceof RowError)) throw err;
-          problems.push({ line: record, message: err.message });
-        }
-      }
-    }
-  }
+  const { records, problems, covered } = forEachBucketResult(
+    pages,
+    { start: 'start_time', end: 'end_time' },
+    (raw, day, record) => {
+      const amount = raw.amount as { value?: unknown; currency?: unknown } | undefined;
+      const lineItem = text(raw.line_item);
+      const { model, pricing } = openaiLineItem(lineItem);
+      lines.push(
+        billLine({
+          sourceLine: record,
+          provider: PROVIDER_OPENAI,
+          day,
+          model,
+          project: text(raw.project_id),
+          apiKey: text(raw.api_key_id),
+          lineItem,
+          pricing,
+          amount: decimal(amount?.value, 'amount.value'),
+          currency: currency(amount?.currency, 'USD'),
+          quantity:
+            raw.quantity === null || raw.quantity === undefined
+              ? undefined
+              : decimal(raw.quantity, 'quantity'),
+          unit: text(raw.quantity_unit),
+        }),
+      );
+    },
+  );
   return {
     format: 'openai-costs',
     lines,
     problems,
-    rowsRead: record,
+    rowsRead: records,
     rowsSkipped: 0,
-    periods: periodOf(covered),
+    periods: periodOfDays(PROVIDER_OPENAI, covered),
   };
 }
 
@@ -160,13 +132,6 @@ export function readOpenAICostCsv(content: string): ParsedBill {
     problems,
     rowsRead: rows.length + broken.length,
     rowsSkipped: 0,
-    periods: periodOf(covered),
+    periods: periodOfDays(PROVIDER_OPENAI, covered),
   };
-}
-
-/** The covered days as one period (from the first to the day after the last). */
-function periodOf(days: Set<string>): BillPeriod[] {
-  if (days.size === 0) return [];
-  const sorted = [...days].sort();
-  return [{ provider: PROVIDER_OPENAI, from: sorted[0]!, to: nextDay(sorted[sorted.length - 1]!) }];
 }
