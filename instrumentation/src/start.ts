@@ -24,7 +24,7 @@ import { installGuard } from './guard/install';
 import { BatchSpanProcessor } from './pipeline/batch';
 import { resourceFromEnv } from './pipeline/resource';
 import { PipelineTracerProvider, type SpanProcessor } from './pipeline/tracer';
-import { standInContextManager, standInPropagator, standInTracerProvider } from './stand-ins';
+import { standInContextManager, standInPropagator } from './stand-ins';
 import { SETTING_UNSUPPORTED, warnOnce } from './warn-once';
 
 const STARTED = Symbol.for('tokenledger.started');
@@ -128,7 +128,6 @@ function startOwnPipeline(): PipelineTracerProvider {
   const { CompositePropagator } = require('./propagators') as typeof import('./propagators'); // eslint-disable-line @typescript-eslint/no-require-imports
   standInContextManager(new LazyAsyncLocalStorageContextManager().enable());
   standInPropagator(new CompositePropagator(propagatorsFromEnv()));
-  standInTracerProvider(provider);
   setOwnProvider(provider);
   enableDeferredSpans();
   return provider;

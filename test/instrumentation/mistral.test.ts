@@ -250,19 +250,15 @@ describe('Mistral 2.x with its own tracing on (MISTRAL_SDK_TELEMETRY=global)', f
   });
 
   for (const variant of VARIANTS.slice(0, 2)) {
-    it(`${variant.label}: the SDK's spans become children of ours, and each call is priced once`, async () => {
+    it(`${variant.label}: without an app tracer provider the SDK's tracing stays a no-op, and each call is priced once`, async () => {
+      // The SDK traces through the global tracer provider; tokenledger registers none (decision
+      // 0039), so only tokenledger's spans are exported, as in an app without OpenTelemetry.
       await runCompared(variant, 'all', { MISTRAL_SDK_TELEMETRY: 'global' });
-      await sink.waitForSpans(6, 5_000);
-      const ours = sink.spans.filter((s) => s.scope.name === SCOPE);
-      const theirs = sink.spans.filter((s) => s.scope.name !== SCOPE);
-      assert.equal(ours.length, 3);
-      assert.equal(theirs.length, 3);
-      for (const s of theirs) {
-        const parent = ours.find((o) => o.spanId === s.parentSpanId);
-        assert.ok(parent, `SDK span ${s.name} is not a child of a tokenledger span`);
-        assert.equal(parent.traceId, s.traceId);
-        assert.equal(parent.attributes['gen_ai.response.id'], s.attributes['gen_ai.response.id']);
-      }
+      await sink.waitForSpans(3, 5_000);
+      assert.deepEqual(
+        sink.spans.filter((s) => s.scope.name !== SCOPE).map((s) => s.name),
+        [],
+      );
       assert.deepEqual(
         pricedCallsFrom(sink).map((c) => [c.source, c.requestModel, c.costUsd]),
         [
