@@ -1,0 +1,5 @@
+/** Every fault scenario, in table order. A new scenario: a module in this folder, listed here. */
+import type { FaultScenario } from '../types';
+import { killCollector } from './kill-collector';
+
+export const SCENARIOS: FaultScenario[] = [killCollector];
