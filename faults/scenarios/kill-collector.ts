@@ -125,6 +125,15 @@ export const killCollector: FaultScenario = {
         calls: `SELECT concat(trace_id, span_id) AS key, toString(toUnixTimestamp64Milli(start_time)) AS ms,
                        toString(cost_usd) AS usd FROM \${DB}.llm_calls FINAL`,
         physical: `SELECT toString(count()) AS n FROM \${DB}.llm_calls`,
+        // The rollup table itself, hour by hour, against the raw calls (not through the view).
+        sealed: `SELECT toString(count()) AS hours, toString(countIf(r.calls != w.calls OR r.usd != w.usd)) AS differing
+                 FROM (SELECT hour, sum(calls) AS calls, sum(cost_usd) AS usd FROM \${DB}.spend_hourly_sealed FINAL
+                       WHERE hour < (SELECT max(sealed_until) FROM \${DB}.rollup_frontier) GROUP BY hour) AS r
+                 FULL OUTER JOIN
+                      (SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, count() AS calls, sum(cost_usd) AS usd
+                       FROM \${DB}.llm_calls FINAL
+                       WHERE start_time < (SELECT max(sealed_until) FROM \${DB}.rollup_frontier) GROUP BY hour) AS w
+                 USING (hour)`,
       });
       const stored = new Set<string>();
       const all = { calls: 0, usd: new Decimal(0) };
@@ -142,6 +151,7 @@ export const killCollector: FaultScenario = {
       let lost = 0;
       for (const k of load.acknowledged) if (!stored.has(k)) lost++;
       const physicalDuplicates = Number(store.physical![0]!.n) - all.calls;
+      const sealed = store.sealed![0]!;
 
       const compare = (what: string, got: Figure, truth: Figure): FaultCheck => ({
         check: `${what} = raw calls`,
@@ -174,6 +184,12 @@ export const killCollector: FaultScenario = {
             stuck.length > 0 ? `not within 60 s (${stuck.length}×)` : `${(maxLag / 1000).toFixed(1)} s`,
           target: '≤ 60 s',
           ok: stuck.length === 0 && maxLag <= CONVERGE_LIMIT_MS,
+        },
+        {
+          check: 'sealed hours differing from raw (in the store)',
+          measured: `${sealed.differing} of ${sealed.hours}`,
+          target: '0',
+          ok: sealed.differing === '0' && sealed.hours !== '0',
         },
         {
           check: 'answers other than 200/429/503',

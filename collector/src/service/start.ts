@@ -15,6 +15,7 @@ import { PolicyStore } from '../govern/policy/store';
 import { openStorage, type Storage } from '../storage/client';
 import { migrate } from '../storage/migrations';
 import { CallWriter } from '../storage/writer';
+import { RollupMaintainer } from '../storage/rollup/maintainer';
 import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { syncModelPrices } from '../storage/model-prices';
@@ -79,6 +80,9 @@ export async function startCollector(
     log,
   });
   budgets.start();
+  // Seals closed hours into the rollup and rebuilds the ones written after (see its module).
+  const rollup = new RollupMaintainer({ storage, log });
+  rollup.start();
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,
@@ -93,7 +97,7 @@ export async function startCollector(
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), alerter.stop()]);
+    await Promise.all([policies.close(), budgets.stop(), alerter.stop(), rollup.stop()]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();
