@@ -62,8 +62,7 @@ export function skippedRow(scenario: string, fault: string, note: string): Fault
  */
 export const ALLOW_SKIP_VARIABLE = 'TOKENLEDGER_FAULTS_ALLOW_SKIP';
 
-export const skipAllowed = (env: NodeJS.ProcessEnv = process.env): boolean =>
-  env[ALLOW_SKIP_VARIABLE] === '1';
+const skipAllowed = (env: NodeJS.ProcessEnv = process.env): boolean => env[ALLOW_SKIP_VARIABLE] === '1';
 
 /** Whether a row is acceptable: passed, or skipped where skipping is allowed. */
 export const rowAccepted = (row: FaultRow, env: NodeJS.ProcessEnv = process.env): boolean =>

@@ -1,6 +1,5 @@
 /** The collector under test: started as users run it, on one fixed port so senders survive restarts. */
 import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -8,14 +7,6 @@ import {
   startCollectorProcess,
   type CollectorProcess,
 } from '../../test/support/collector-process';
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface FaultCollectorOptions {
   dataDir: string;
@@ -30,6 +21,10 @@ export class FaultCollector {
   private logs = '';
 
   constructor(private readonly options: FaultCollectorOptions) {}
+
+  get adminKey(): string {
+    return this.options.keys.admin;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.options.port}`;

@@ -28,6 +28,9 @@ export interface LoadFigures {
   retries: number;
   /** Answers that are neither 200 nor retryable (4xx/5xx other than 429/503): never expected. */
   unexpected: string[];
+  /** 503 answers, and how many of them came without a Retry-After. */
+  refused: number;
+  refusedWithoutRetryAfter: number;
 }
 
 const TEAMS = ['search', 'support', 'growth', 'platform'];
@@ -47,7 +50,13 @@ export class RetryingLoad {
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly inFlight = new Map<number, number>();
-  private figures = { batches: 0, retries: 0, unexpected: [] as string[] };
+  private figures = {
+    batches: 0,
+    retries: 0,
+    unexpected: [] as string[],
+    refused: 0,
+    refusedWithoutRetryAfter: 0,
+  };
 
   constructor(private readonly options: LoadOptions) {}
 
@@ -69,7 +78,11 @@ export class RetryingLoad {
   }
 
   get totals(): LoadFigures {
-    return { acknowledged: this.acknowledged.size, ...this.figures };
+    return {
+      acknowledged: this.acknowledged.size,
+      ...this.figures,
+      unexpected: [...this.figures.unexpected],
+    };
   }
 
   private batch(): { body: string; keys: string[] } {
@@ -138,6 +151,10 @@ export class RetryingLoad {
           if (res.status !== 429 && res.status !== 503) {
             this.figures.unexpected.push(`HTTP ${res.status}: ${text.slice(0, 200)}`);
             break;
+          }
+          if (res.status === 503) {
+            this.figures.refused++;
+            if (!res.headers.get('retry-after')) this.figures.refusedWithoutRetryAfter++;
           }
           const after = Number(res.headers.get('retry-after'));
           if (Number.isFinite(after) && after > 0) wait = Math.min(after * 1000, retryDelay * 4);

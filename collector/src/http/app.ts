@@ -45,6 +45,14 @@ export interface AppDeps {
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
   leases?: LeaseBook;
+  /** While storage is not ready: why ("starting: ClickHouse not answering (12 s)"); every route answers 503. */
+  starting?: () => string | undefined;
+  /** What is wrong while storage answers (low disk, detached parts, …): /healthz says degraded. */
+  problems?: () => string[];
+  /** Why new spans must be refused now (low disk, a full journal), if they must. */
+  refuseIngest?: () => string | undefined;
+  /** `tokenledger repair`: attach set-aside parts, restore from the journal (admin). */
+  repair?: () => Promise<unknown>;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -52,6 +60,29 @@ const HEALTH_TIMEOUT_MS = 2_000;
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+
+  app.get('/healthz', async (_req, res, next) => {
+    const starting = deps.starting?.();
+    if (starting) {
+      res.status(503).json({ status: 'starting', message: starting });
+      return;
+    }
+    next();
+  });
+
+  // Until storage is ready every other route answers 503 + Retry-After (exporters retry).
+  app.use((req, res, next) => {
+    const starting = deps.starting?.();
+    if (!starting) {
+      next();
+      return;
+    }
+    res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    if (req.path === '/v1/traces') {
+      deps.metrics.add('tokenledger_otlp_refused_total');
+      sendOtlpError(req, res, 503, starting);
+    } else res.status(503).json({ error: starting });
+  });
 
   app.get('/healthz', async (_req, res) => {
     // Bounded: a hung ClickHouse must not hang the health check.
@@ -65,9 +96,13 @@ export function createApp(deps: AppDeps): express.Express {
         ),
       new Promise<boolean>((resolve) => setTimeout(resolve, HEALTH_TIMEOUT_MS, false).unref()),
     ]);
-    res
-      .status(reachable ? 200 : 503)
-      .json({ status: reachable ? 'ok' : 'degraded', storage: reachable ? 'ok' : 'unreachable' });
+    const problems = deps.problems?.() ?? [];
+    const ok = reachable && problems.length === 0;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'degraded',
+      storage: reachable ? 'ok' : 'unreachable',
+      ...(problems.length > 0 ? { problems } : {}),
+    });
   });
 
   app.post(
@@ -90,6 +125,17 @@ export function createApp(deps: AppDeps): express.Express {
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
 
   if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
+
+  if (deps.repair) {
+    const repair = deps.repair;
+    app.post('/v1/admin/repair', requireScope(deps.keys, 'admin'), async (_req, res, next) => {
+      try {
+        res.json(await repair());
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
 
   app.get('/metrics', requireScope(deps.keys, 'read'), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());

@@ -23,7 +23,8 @@
  * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
  * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
  * one was stored, the retry finds the stored rows in step 2.
- * `write` resolves only once the rows are inserted (durable), so the HTTP layer acks after it.
+ * `write` resolves only once the rows are inserted (and, with a journal, appended to it and fsynced),
+ * so the HTTP layer acks after it.
  * Batches are validated upstream so that the engine can store every row; should it still refuse one
  * (a ClickHouse error, not an engine that is down), the group is written again batch by batch, so
  * that only the batch holding the row fails, not every batch that waited with it.
@@ -33,7 +34,7 @@ import type { AiHttpCall } from '../core/ai-http-call';
 import { insertAiHttpCalls } from './ai-http-calls';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
-import { StorageError, isRefusedByEngine } from './errors';
+import { StorageError, isOutOfSpace, isRefusedByEngine } from './errors';
 import { RecentKeys } from './recent-keys';
 import { DirtyHours } from './rollup/dirty-hours';
 import { spanKeysWhere } from './span-keys';
@@ -90,6 +91,10 @@ interface PendingWrite {
 export interface CallWriterOptions {
   /** True when no other process writes these tables (embedded engine); enables the lookup shortcut. */
   exclusive?: boolean;
+  /** Where a group's calls go once inserted, before it is acknowledged (storage/journal). */
+  journal?: { append(calls: PricedCall[]): Promise<void> };
+  /** The engine's own free-space guard for each insert (bytes; 0: none). */
+  minFreeDiskBytes?: () => number;
 }
 
 export class CallWriter {
@@ -179,13 +184,12 @@ export class CallWriter {
         this.writing = group;
         const stored = new Set<string>();
         try {
-          await this.writeNow(
-            group.flatMap((p) => p.calls),
-            stored,
-          );
+          const calls = group.flatMap((p) => p.calls);
+          await this.writeNow(calls, stored);
+          await this.options.journal?.append(calls);
           settle(group, stored);
         } catch (err) {
-          if (group.length === 1 || !isRefusedByEngine(err)) {
+          if (group.length === 1 || !isRefusedByEngine(err) || isOutOfSpace(err)) {
             for (const p of group) p.reject(err);
             continue;
           }
@@ -195,6 +199,7 @@ export class CallWriter {
           for (const p of group) {
             try {
               await this.writeNow(p.calls, stored);
+              await this.options.journal?.append(p.calls);
               settle([p], stored, claimed);
             } catch (own) {
               p.reject(own);
@@ -302,7 +307,10 @@ export class CallWriter {
     // Settings go in the statement, not in clickhouse_settings: chdb 3.4 applies clickhouse_settings
     // as session-wide SETs that outlive the query (a stale token would then silently drop the next
     // unrelated insert into a table with a deduplication window). The token is our own hex digest.
-    const settings = `insert_deduplication_token = '${hash.digest('hex')}'`;
+    const reserve = Math.floor(this.options.minFreeDiskBytes?.() ?? 0);
+    const settings =
+      `insert_deduplication_token = '${hash.digest('hex')}'` +
+      (reserve > 0 ? `, min_free_disk_bytes_to_perform_insert = ${reserve}` : '');
     try {
       await client.insert({
         table: `${database}.llm_calls (${CALL_COLUMNS.join(', ')}) SETTINGS ${settings}`,

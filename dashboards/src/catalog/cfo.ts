@@ -1,9 +1,8 @@
 /** CFO overview: what AI costs, who spends it, whether it is attributed, where the month will end. */
 import type { DashboardDef } from './types';
-import { labelled, share, SNAPSHOT_LOOKBACK, table } from './sql';
+import { labelled, RAW_CALLS, share, SNAPSHOT_LOOKBACK, table } from './sql';
 
 const HOURLY = table('spend_hourly');
-const CALLS = table('llm_calls');
 const SNAPSHOTS = table('budget_snapshots');
 const OUTCOMES = table('outcomes');
 
@@ -158,7 +157,7 @@ SELECT
   -- Distinct 64-bit hashes: exact barring a hash collision, and 2-3x faster than distinct strings.
   uniqExactIf(cityHash64(end_user), end_user != '') AS users,
   if(users = 0, NULL, spend_usd / users) AS cost_per_user_usd
-FROM ${CALLS}
+FROM ${RAW_CALLS}
 WHERE $__timeFilter(start_time)
 GROUP BY feature
 ORDER BY spend_usd DESC, feature`,

@@ -54,6 +54,17 @@ export class DirtyHours {
     if (marked && performance.now() - marked.sentAt > MARK_RECHECK_MS) await this.mark(marked.hours);
   }
 
+  /** Marks every hour of these months (YYYYMM): their calls changed behind the writer (a repair). */
+  async markMonths(months: number[]): Promise<void> {
+    const hours: number[] = [];
+    for (const m of months) {
+      const from = Date.UTC(Math.floor(m / 100), (m % 100) - 1, 1);
+      const to = Date.UTC(Math.floor(m / 100), m % 100, 1);
+      for (let h = from; h < to; h += HOUR_MS) hours.push(h);
+    }
+    if (hours.length > 0) await this.mark(hours);
+  }
+
   private async mark(hours: number[]): Promise<void> {
     const sentAt = performance.now();
     const { client, database } = this.storage;

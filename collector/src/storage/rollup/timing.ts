@@ -40,7 +40,7 @@ export const MAINTAIN_EVERY_MS = 5_000;
  * were written and the frontier just after would miss them, and the two happen within one query's
  * analysis, far less than this apart.
  */
-export const PUBLISH_DELAY_MS = MAINTAIN_EVERY_MS;
+export const PUBLISH_DELAY_MS = 5_000; // one round (MAINTAIN_EVERY_MS)
 
 /** Sealed hours compared with the raw calls on every check: the latest ones (most writes). */
 export const VERIFY_RECENT_HOURS = 6;
