@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const selected = names.length > 0 ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
-  const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; load average ${os.loadavg()[0]!.toFixed(1)} at start`;
   console.log(`${machine}; ${short ? 'short' : 'full'} run, ${new Date().toISOString()}\n`);
   const rows: FaultRow[] = [];
   for (const scenario of selected) {

@@ -10,12 +10,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../test/support/free-port';
 import { rowFrom, skippedRow, type FaultCheck, type FaultScenario } from '../types';
 import { FaultCollector } from '../support/collector';
 import { RetryingLoad } from '../support/load';
 import { HOUR_MS } from '../support/reports';
-import { POLICY_YAML, convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
+import { convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
 
 const DISK = '300m';
 const SENDERS = 4;
@@ -60,15 +59,8 @@ export const diskFull: FaultScenario = {
       return skippedRow('disk-full', FAULT, `mount -t tmpfs failed here (${why})`);
     }
     const dataDir = path.join(disk, 'data');
-    const policyFile = path.join(work, 'policy.yaml');
-    writeFileSync(policyFile, POLICY_YAML);
-    const keys = { admin: `fault-admin-${process.pid}`, ingest: `fault-ingest-${process.pid}` };
-    const collector = new FaultCollector({
-      dataDir,
-      port: await freePort(),
-      keys,
-      env: { TOKENLEDGER_POLICY_FILE: policyFile },
-    });
+    const collector = await FaultCollector.forScenario(work, dataDir);
+    const keys = collector.keys;
     // Past hours (sealed ones) get spans too: 3 hours ago until the disk is freed, then 4 hours ago,
     // so the first can be compared with its raw calls once the spans cut by the fault are in.
     let hoursAgo = 3;
@@ -193,7 +185,7 @@ export const diskFull: FaultScenario = {
 
 async function metricsText(collector: FaultCollector): Promise<string> {
   const res = await fetch(`${collector.url}/metrics`, {
-    headers: { authorization: `Bearer ${collector.adminKey}` },
+    headers: { authorization: `Bearer ${collector.keys.admin}` },
   }).catch(() => undefined);
   return res?.ok ? res.text() : '';
 }

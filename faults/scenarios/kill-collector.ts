@@ -9,12 +9,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../test/support/free-port';
 import { rowFrom, type FaultScenario } from '../types';
 import { FaultCollector } from '../support/collector';
 import { RetryingLoad } from '../support/load';
 import { HOUR_MS } from '../support/reports';
-import { POLICY_YAML, convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
+import { convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
 
 const CRASHES = 20;
 const SENDERS = 4;
@@ -31,15 +30,8 @@ export const killCollector: FaultScenario = {
     const started = Date.now();
     const work = mkdtempSync(path.join(tmpdir(), 'tl-fault-kill-'));
     const dataDir = path.join(work, 'data');
-    const policyFile = path.join(work, 'policy.yaml');
-    writeFileSync(policyFile, POLICY_YAML);
-    const keys = { admin: `fault-admin-${process.pid}`, ingest: `fault-ingest-${process.pid}` };
-    const collector = new FaultCollector({
-      dataDir,
-      port: await freePort(),
-      keys,
-      env: { TOKENLEDGER_POLICY_FILE: policyFile },
-    });
+    const collector = await FaultCollector.forScenario(work, dataDir);
+    const keys = collector.keys;
     let cycle = 0;
     /** Past hour (ms) → the last cycle that wrote it. */
     const written = new Map<number, number>();

@@ -1,5 +1,6 @@
 /** The collector under test: started as users run it, on one fixed port so senders survive restarts. */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -7,6 +8,7 @@ import {
   startCollectorProcess,
   type CollectorProcess,
 } from '../../test/support/collector-process';
+import { freePort } from '../../test/support/free-port';
 
 export interface FaultCollectorOptions {
   dataDir: string;
@@ -15,15 +17,33 @@ export interface FaultCollectorOptions {
   env?: Record<string, string>;
 }
 
+/** The policy every scenario's collector runs with: one monthly budget over all calls (the checks read it). */
+export const BUDGET_POLICY = 'fault-suite-all';
+
 export class FaultCollector {
+  /** A scenario's collector: data in `dataDir`, the budget policy and keys under `work`, a free fixed port. */
+  static async forScenario(work: string, dataDir: string): Promise<FaultCollector> {
+    const policyFile = path.join(work, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      `version: 1\npolicies:\n  - name: ${BUDGET_POLICY}\n    budget: { usd: 1000000, period: monthly }\n`,
+    );
+    return new FaultCollector({
+      dataDir,
+      port: await freePort(),
+      keys: { admin: `fault-admin-${process.pid}`, ingest: `fault-ingest-${process.pid}` },
+      env: { TOKENLEDGER_POLICY_FILE: policyFile },
+    });
+  }
+
   private process: CollectorProcess | undefined;
   /** Every line the collector wrote, across restarts. */
   private logs = '';
 
   constructor(private readonly options: FaultCollectorOptions) {}
 
-  get adminKey(): string {
-    return this.options.keys.admin;
+  get keys(): { admin: string; ingest: string } {
+    return this.options.keys;
   }
 
   get url(): string {

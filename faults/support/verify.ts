@@ -7,7 +7,7 @@
  */
 import Decimal from 'decimal.js';
 import type { FaultCheck } from '../types';
-import { queryStore, type FaultCollector } from './collector';
+import { BUDGET_POLICY, queryStore, type FaultCollector } from './collector';
 import type { RetryingLoad } from './load';
 import {
   HOUR_MS,
@@ -28,10 +28,6 @@ const CONVERGE_LIMIT_MS = 60_000;
 
 export const fmt = (n: number): string => n.toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The policy file every scenario's collector runs with: one monthly budget over all calls. */
-const BUDGET_POLICY = 'fault-suite-all';
-export const POLICY_YAML = `version: 1\npolicies:\n  - name: ${BUDGET_POLICY}\n    budget: { usd: 1000000, period: monthly }\n`;
 
 /**
  * Waits until each of `hours` (past hours no longer written to) reads the same through the rollup

@@ -6,12 +6,17 @@
  * the collector's alone (0700 / 0600), an existing 0755 directory tightened with one log line.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port';
-import { CLI, REPO_ROOT, startCollectorProcess, tempDataDir } from '../support/collector-process';
+import {
+  CLI,
+  REPO_ROOT,
+  spawnCollector,
+  startCollectorProcess,
+  tempDataDir,
+} from '../support/collector-process';
 import { startSilentServer } from '../support/silent-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,20 +78,9 @@ describe('collector start-up', () => {
   it('listens at once and says "starting" while a ClickHouse server never answers; retries, does not exit', async function () {
     this.timeout(45_000);
     const silent = await startSilentServer();
-    const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'collector'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        TOKENLEDGER_DATA_DIR: tempDataDir(),
-        CLICKHOUSE_URL: `http://default:secret-password@127.0.0.1:${silent.port}/tokenledger`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, port, output } = await spawnCollector({
+      CLICKHOUSE_URL: `http://default:secret-password@127.0.0.1:${silent.port}/tokenledger`,
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
       const started = Date.now();
       let health: Response | undefined;
@@ -94,7 +88,7 @@ describe('collector start-up', () => {
         health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
         if (!health) await sleep(50);
       }
-      assert.ok(health, `the port listens at once:\n${out}`);
+      assert.ok(health, `the port listens at once:\n${output()}`);
       assert.ok(Date.now() - started < 5_000, 'well before a request to ClickHouse could time out');
       assert.equal(health.status, 503);
       const body = (await health.json()) as { status: string; message: string };
@@ -110,12 +104,14 @@ describe('collector start-up', () => {
       assert.equal(ingest.headers.get('retry-after'), '5');
 
       await sleep(18_000 - (Date.now() - started));
-      assert.equal(child.exitCode, null, `still running:\n${out}`);
+      assert.equal(child.exitCode, null, `still running:\n${output()}`);
       const later = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { message: string };
       assert.match(later.message, /^starting: ClickHouse not answering \((1\d|[2-9]\d) s\)$/);
-      const lines = out.split('\n').filter((l) => /ClickHouse not answering \(\d+ s\); retrying/.test(l));
-      assert.equal(lines.length, 2, `one line at once, one 10 s later:\n${out}`);
-      assert.doesNotMatch(out, /secret-password/, 'secrets are never logged');
+      const lines = output()
+        .split('\n')
+        .filter((l) => /ClickHouse not answering \(\d+ s\); retrying/.test(l));
+      assert.equal(lines.length, 2, `one line at once, one 10 s later:\n${output()}`);
+      assert.doesNotMatch(output(), /secret-password/, 'secrets are never logged');
     } finally {
       child.kill('SIGKILL');
       await silent.close();

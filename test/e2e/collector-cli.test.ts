@@ -1,6 +1,6 @@
 /** The collector and CLI as users run them: child processes, first-run keys, restarts. */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,11 +10,11 @@ import { protobufBody, recordSpans } from '../collector/otlp-helpers';
 import {
   CLI,
   REPO_ROOT,
+  spawnCollector,
   startCollectorProcess,
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
-import { freePort } from '../support/free-port';
 
 const run = promisify(execFile);
 
@@ -193,20 +193,9 @@ describe('collector process and CLI', () => {
 
   it('waits for a ClickHouse that cannot be reached yet, saying why; refuses one that answers with an error', async function () {
     this.timeout(30_000);
-    const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'collector'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        TOKENLEDGER_DATA_DIR: tempDataDir(),
-        CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, port, output } = await spawnCollector({
+      CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger',
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
       let message = '';
       for (let i = 0; i < 100 && !/not reachable/.test(message); i++) {
@@ -215,9 +204,9 @@ describe('collector process and CLI', () => {
         if (res) message = ((await res.json()) as { message: string }).message;
       }
       assert.match(message, /^starting: ClickHouse not reachable: ECONNREFUSED \(\d+ s\)$/);
-      assert.match(out, /tokenledger: ClickHouse not reachable: ECONNREFUSED \(\d+ s\); retrying/);
+      assert.match(output(), /tokenledger: ClickHouse not reachable: ECONNREFUSED \(\d+ s\); retrying/);
       assert.equal(child.exitCode, null, 'it waits, it does not exit');
-      assert.doesNotMatch(out, /secret-password/, 'secrets are never logged');
+      assert.doesNotMatch(output(), /secret-password/, 'secrets are never logged');
     } finally {
       child.kill('SIGKILL');
     }

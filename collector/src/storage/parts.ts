@@ -10,7 +10,8 @@
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Storage } from './client';
-import { StorageError } from './errors';
+import type { StorageError } from './errors';
+import { queryRows as rows, runStatement } from './statements';
 
 /** Tables whose rows are data (the rest is rebuilt or re-synced). */
 const DATA_TABLES = ['llm_calls', 'ai_http_calls', 'audit_log', 'approvals', 'outcomes', 'budget_snapshots'];
@@ -23,20 +24,6 @@ export interface DetachedPart {
   rows: number | null;
   partition: string | null;
   path: string;
-}
-
-async function rows<T>(
-  storage: Storage,
-  what: string,
-  query: string,
-  params: Record<string, unknown> = {},
-): Promise<T[]> {
-  try {
-    const rs = await storage.client.query({ query, query_params: params, format: 'JSONEachRow' });
-    return await rs.json<T>();
-  } catch (cause) {
-    throw new StorageError(what, { cause });
-  }
 }
 
 export async function detachedParts(storage: Storage): Promise<DetachedPart[]> {
@@ -105,7 +92,7 @@ export async function repairParts(
       `CHECK TABLE ${database}.${table} SETTINGS check_query_single_value_result = 0`,
     );
     for (const part of checked.filter((c) => Number(c.is_passed) === 0)) {
-      await command(
+      await runStatement(
         storage,
         `setting part ${part.part_path} aside`,
         `ALTER TABLE ${database}.${table} DETACH PART '${partName(part.part_path)}'`,
@@ -122,7 +109,7 @@ export async function repairParts(
         renameSync(part.path, path.join(path.dirname(part.path), bare));
       }
       try {
-        await command(
+        await runStatement(
           storage,
           `attaching ${part.table}/${bare}`,
           `ALTER TABLE ${database}.${part.table} ATTACH PART '${partName(bare)}'`,
@@ -165,12 +152,4 @@ function keep(part: DetachedPart, keepDir: string): string {
 function partName(name: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`unexpected part name "${name}"`);
   return name;
-}
-
-async function command(storage: Storage, what: string, query: string): Promise<void> {
-  try {
-    await storage.client.command({ query });
-  } catch (cause) {
-    throw new StorageError(what, { cause });
-  }
 }

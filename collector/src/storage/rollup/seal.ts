@@ -4,7 +4,7 @@
  * travel as whole seconds (hours) or milliseconds (marks), always as query parameters.
  */
 import type { Storage } from '../client';
-import { StorageError } from '../errors';
+import { queryRows as rows, runStatement as run } from '../statements';
 
 const DIMENSIONS = [
   'team',
@@ -36,33 +36,6 @@ export interface Build {
   generation: string;
   /** Marks at or before this (ms) are covered by the build. */
   coveredUntilMs: number;
-}
-
-async function run(
-  storage: Storage,
-  what: string,
-  query: string,
-  params: Record<string, unknown>,
-): Promise<void> {
-  try {
-    await storage.client.command({ query, query_params: params });
-  } catch (cause) {
-    throw new StorageError(what, { cause });
-  }
-}
-
-async function rows<T>(
-  storage: Storage,
-  what: string,
-  query: string,
-  params: Record<string, unknown> = {},
-): Promise<T[]> {
-  try {
-    const rs = await storage.client.query({ query, query_params: params, format: 'JSONEachRow' });
-    return await rs.json<T>();
-  } catch (cause) {
-    throw new StorageError(what, { cause });
-  }
 }
 
 /** The server's clock in microseconds (one clock for every collector sharing a ClickHouse server). */
