@@ -28,7 +28,8 @@ export function registerRepairCommand(program: Command): void {
       'collector URL (default: TOKENLEDGER_URL, OTEL_EXPORTER_OTLP_ENDPOINT, http://127.0.0.1:4318)',
     )
     .action(async (opts: { json?: boolean; url?: string }) => {
-      const res = await postToCollector(resolveEndpoint(opts), '/v1/admin/repair', {});
+      // CHECK TABLE reads every part: minutes on a large store (Node's HTTP server allows 5).
+      const res = await postToCollector(resolveEndpoint(opts), '/v1/admin/repair', {}, 5 * 60_000);
       const r = (await res.json()) as RepairAnswer;
       if (opts.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
