@@ -67,15 +67,16 @@ ENGINE = ReplacingMergeTree(generation)
 PARTITION BY toYYYYMM(hour)
 ORDER BY (hour, team, cost_center, feature, model, provider, environment, service, customer, department, workflow);
 
--- Readers take hours before sealed_until from the rollup, later ones from the raw calls. It only
--- grows (max wins), one row per advance.
+-- Hours before sealed_until are sealed, later ones are read from the raw calls. One row per move
+-- (max wins); readers take a move only 5 s after it was written (advanced_at), after the rows it
+-- publishes were (see the view).
 CREATE TABLE IF NOT EXISTS ${DB}.rollup_frontier
 (
     sealed_until DateTime('UTC'),
     advanced_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(sealed_until)
-ORDER BY tuple();
+ENGINE = MergeTree
+ORDER BY advanced_at;
 
 -- Each build of an hour: its generation and the marks it covers (marks up to covered_until).
 CREATE TABLE IF NOT EXISTS ${DB}.rollup_seals
@@ -100,18 +101,21 @@ ORDER BY hour;
 
 -- What every reader, panel and alert reads. The frontier is one scalar subquery, written the same
 -- in both branches: ClickHouse evaluates identical scalar subqueries once per query, so both
--- branches split the hours at the same instant, and no hour is read twice or missed.
+-- branches split the hours at the same instant, and no hour is read twice or missed. A move is
+-- taken 5 s after it was written: a query resolves the rollup table before the frontier, and the
+-- rows a move publishes were written before it.
 CREATE OR REPLACE VIEW ${DB}.spend_hourly AS
 SELECT
     hour, team, department, cost_center, feature, workflow, model, provider, environment, service, customer,
     calls, error_calls, unpriced_calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
     reasoning_tokens, cost_usd
 FROM ${DB}.spend_hourly_sealed FINAL
-WHERE hour < (SELECT max(sealed_until) FROM ${DB}.rollup_frontier) AND calls > 0
+WHERE hour < (SELECT max(sealed_until) FROM ${DB}.rollup_frontier WHERE advanced_at <= now64(3) - INTERVAL 5 SECOND)
+  AND calls > 0
 UNION ALL
 SELECT
     hour, team, department, cost_center, feature, workflow, model, provider, environment, service, customer,
     calls, error_calls, unpriced_calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
     reasoning_tokens, cost_usd
 FROM ${DB}.spend_hourly_raw
-WHERE hour >= (SELECT max(sealed_until) FROM ${DB}.rollup_frontier);
+WHERE hour >= (SELECT max(sealed_until) FROM ${DB}.rollup_frontier WHERE advanced_at <= now64(3) - INTERVAL 5 SECOND);

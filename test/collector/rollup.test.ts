@@ -78,7 +78,7 @@ async function sealedCalls(storage: Storage, hour: number): Promise<number> {
   return Number(r!.n);
 }
 
-/** A maintainer that publishes what it built on its next round, at once. */
+/** A maintainer whose frontier moves readers take at once (backdated by the view's 5 s). */
 function maintainer(storage: Storage, logs: string[] = []): RollupMaintainer {
   return new RollupMaintainer({ storage, log: (l) => logs.push(l), publishDelayMs: 0 });
 }
@@ -108,29 +108,29 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
     writer = new CallWriter(storage);
   });
 
-  it('seals closed hours from the raw calls, publishes them a round later, and keeps the live tail raw', async () => {
+  it('seals closed hours from the raw calls; readers take them 5 s later; the live tail stays raw', async () => {
     const past = thisHour() - 3 * HOUR;
     await writer.write([
       call(past + 60_000, '1'),
       call(past + 120_000, '2', { team: 'ads' }),
       call(Date.now(), '4'),
     ]);
-    const m = maintainer(storage);
-    await m.round(); // builds the closed hours ahead of the frontier
-    assert.equal(await frontier(storage), 0, 'not published in the round that built them');
-    assert.equal(await sealedCalls(storage, past), 2);
-    assert.deepEqual(await reports(storage), { hourly: '3 calls $7', raw: '3 calls $7' });
-    await m.round(); // publishes them
+    const m = new RollupMaintainer({ storage, log: () => undefined });
+    await m.round(); // builds the closed hours and moves the frontier past them
     assert.equal(await frontier(storage), Math.floor((Date.now() - 10 * 60_000) / HOUR) * HOUR);
+    assert.equal(await sealedCalls(storage, past), 2);
     const { view, raw } = await viewAndRaw(storage);
     assert.deepEqual(view, raw);
     assert.equal(view.length, 3);
     assert.deepEqual(await reports(storage), { hourly: '3 calls $7', raw: '3 calls $7' });
-    // The sealed hour is read from the rollup: a row added there alone shows in the view.
+    // Which branch answers: a row added to the rollup alone shows once readers take the move, 5 s
+    // after it was written (until then the hour is read from the raw calls).
     await storage.client.command({
       query: `INSERT INTO ${storage.database}.spend_hourly_sealed (hour, team, calls, cost_usd, generation)
               VALUES (toDateTime(${past / 1000}, 'UTC'), 'probe', 1, 100, 1)`,
     });
+    assert.deepEqual(await reports(storage), { hourly: '3 calls $7', raw: '3 calls $7' });
+    await new Promise((r) => setTimeout(r, 5_200));
     assert.deepEqual(await reports(storage), { hourly: '4 calls $107', raw: '3 calls $7' });
   });
 
@@ -215,11 +215,13 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
     const past = thisHour() - 7 * HOUR;
     const shared = call(past + 1000, '2', { spanId: 'b2'.repeat(8) });
     const now = call(Date.now(), '3', { spanId: 'c3'.repeat(8) });
-    // Two writers, two batches holding the same spans: both look up before either inserts.
-    await Promise.all([
-      new CallWriter(storage).write([shared, now, call(past + 2000, '1')]),
-      new CallWriter(storage).write([shared, now]),
-    ]);
+    await writer.write([shared, now, call(past + 2000, '1')]);
+    // Another collector on the same server, whose lookup ran before this insert: its own copies.
+    await storage.client.insert({
+      table: `${storage.database}.llm_calls`,
+      values: [shared, now].map(toRow),
+      format: 'JSONEachRow',
+    });
     const [physical] = await rows(storage, 'SELECT count() AS n FROM $db.llm_calls');
     assert.equal(physical!.n, '5', 'both copies are stored');
     assert.deepEqual(await reports(storage), { hourly: '3 calls $6', raw: '3 calls $6' });
@@ -307,7 +309,8 @@ describe('the rollup view (engine behaviour it relies on)', () => {
               VALUES ('2026-03-10 01:00:00', 'a', 1, 1, 1)`,
     });
     await storage.client.command({
-      query: `INSERT INTO ${storage.database}.rollup_frontier (sealed_until) VALUES ('2026-03-10 12:00:00')`,
+      query: `INSERT INTO ${storage.database}.rollup_frontier (sealed_until, advanced_at)
+              VALUES ('2026-03-10 12:00:00', now64(3) - INTERVAL 1 MINUTE)`,
     });
     const plan = (
       await rows<{ explain: string }>(

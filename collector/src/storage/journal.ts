@@ -57,6 +57,7 @@ export class IngestJournal {
   private lock: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  private stopped = false;
   private limit = 256 * MiB;
   private readonly figures = { restoredCalls: 0, lastError: null as string | null };
 
@@ -112,6 +113,7 @@ export class IngestJournal {
 
   /** No check starts after this; waits for the one in flight; closes the open segment. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.checking;
     await this.exclusive(() => this.rotate());
@@ -152,7 +154,8 @@ export class IngestJournal {
     await this.exclusive(async () => {
       if (this.open && Date.now() - this.open.openedAt >= SEGMENT_MS) await this.rotate();
     });
-    while (this.closed.length > 0) {
+    // Stopping: what is left is checked at the next start.
+    while (this.closed.length > 0 && !this.stopped) {
       const segment = this.closed[0]!;
       const calls = await this.read(segment.file);
       const missing = await this.missing(calls);

@@ -1,12 +1,13 @@
 /**
  * Keeps the hourly rollup equal to the raw calls (docs/decisions/0038-rollup-rebuilt-from-raw-calls.md).
  * Every few seconds it:
- *  1. publishes the hours it built ahead on an earlier round (moves the frontier past them);
- *  2. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write);
- *  3. builds the next closed hours (ended SEAL_GRACE_MS ago) ahead of the frontier, a day per statement, up to
- *     a time budget per round: a store upgraded from the old rollup is rebuilt this way, readers
- *     reading the raw calls for every hour not published yet;
- *  4. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
+ *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write);
+ *  2. builds the next closed hours (ended SEAL_GRACE_MS ago) after the frontier, a day per
+ *     statement, up to a time budget per round, and moves the frontier past them; readers take the
+ *     new frontier PUBLISH_DELAY_MS later (the view filters on the move's time), so the plan
+ *     survives a crash. A store upgraded from the old rollup is rebuilt this way, readers reading
+ *     the raw calls for every hour not sealed yet;
+ *  3. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
  *     turn) and rebuilds any that differ: whatever else went wrong, the rollup is repaired.
  * Several maintainers (several collectors on one server) may run at once: builds carry generations
  * ordered by the server's clock, the frontier only grows, and each step is safe to repeat.
@@ -53,7 +54,7 @@ export interface RollupMaintainerOptions {
   storage: Storage;
   log: (line: string) => void;
   everyMs?: number;
-  /** Default PUBLISH_DELAY_MS (tests shorten it). */
+  /** Default PUBLISH_DELAY_MS, which the view applies (tests make a move visible sooner by backdating it). */
   publishDelayMs?: number;
 }
 
@@ -63,8 +64,6 @@ export class RollupMaintainer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  /** Hours [from, until) built ahead of the frontier, and when: published on a later round. */
-  private ahead: { from: number; until: number; at: number } | undefined;
   private lastVerify = 0;
   /** Older sealed hours are checked a day at a time, going back from here, then around again. */
   private verifyCursor: number | undefined;
@@ -102,7 +101,7 @@ export class RollupMaintainer {
     return this.running ?? Promise.resolve();
   }
 
-  /** One round of the four steps (exported for tests; start() runs it on a timer). */
+  /** One round of the three steps (exported for tests; start() runs it on a timer). */
   async round(): Promise<void> {
     const { storage } = this.options;
     const nowMicros = await serverNowMicros(storage);
@@ -114,7 +113,7 @@ export class RollupMaintainer {
       coveredUntilMs: nowMs - MARK_MARGIN_MS,
     };
     const deadline = Date.now() + ROUND_BUDGET_MS;
-    const frontier = await this.publish(await readFrontier(storage));
+    const frontier = await readFrontier(storage);
 
     for (const hour of await markedHours(storage, frontier, MARKED_PER_ROUND)) {
       if (this.stopped || Date.now() > deadline) break;
@@ -133,28 +132,11 @@ export class RollupMaintainer {
     this.lastLogged = '';
   }
 
-  /** Moves the frontier past the hours built ahead on an earlier round. */
-  private async publish(frontier: number): Promise<number> {
-    const ahead = this.ahead;
-    if (!ahead) return frontier;
-    if (ahead.from !== frontier) {
-      // Another collector moved it meanwhile: what was built stays valid, the plan does not.
-      this.ahead = undefined;
-      return frontier;
-    }
-    if (Date.now() - ahead.at < (this.options.publishDelayMs ?? PUBLISH_DELAY_MS)) return frontier;
-    await advanceFrontier(this.options.storage, ahead.until);
-    this.ahead = undefined;
-    return ahead.until;
-  }
-
-  /** Builds the closed hours after the frontier, a day per statement, within the round's budget. */
+  /** Builds the closed hours after the frontier, a day per statement, within the round's budget; moves it. */
   private async buildAhead(frontier: number, nowMs: number, build: Build, deadline: number): Promise<void> {
-    if (this.ahead) return;
     const { storage } = this.options;
     const closedUntil = Math.floor((nowMs - SEAL_GRACE_MS) / HOUR_MS) * HOUR_S;
     let until = frontier;
-    let built = false;
     while (until < closedUntil && !this.stopped) {
       const next = await firstHourWithCalls(storage, until, closedUntil);
       if (next === undefined) {
@@ -164,14 +146,16 @@ export class RollupMaintainer {
       const end = Math.min(next + DAY_S, closedUntil);
       await buildHours(storage, next, end, build);
       this.figures.hoursBuilt += (end - next) / HOUR_S;
-      built = true;
       until = end;
       if (Date.now() > deadline) break;
     }
     if (until <= frontier) return;
-    if (built) this.ahead = { from: frontier, until, at: Date.now() };
-    // Nothing to show for these hours: the frontier moves at once (a late call is marked and built).
-    else await advanceFrontier(storage, until);
+    // After the rows: readers take the move PUBLISH_DELAY_MS after it was written.
+    await advanceFrontier(
+      storage,
+      until,
+      PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS),
+    );
   }
 
   /** Compares sealed hours with the raw calls; rebuilds the ones that differ. */

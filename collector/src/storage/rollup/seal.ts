@@ -48,7 +48,10 @@ export async function serverNowMicros(storage: Storage): Promise<bigint> {
   return BigInt(row!.t);
 }
 
-/** Hours before this (seconds) are read from the rollup; 0 when nothing was sealed yet. */
+/**
+ * Hours before this (seconds) are sealed (or being sealed); 0 when nothing was. Readers (the view)
+ * take a move of the frontier only PUBLISH_DELAY_MS after it was written.
+ */
 export async function readFrontier(storage: Storage): Promise<number> {
   const [row] = await rows<{ s: number }>(
     storage,
@@ -58,12 +61,14 @@ export async function readFrontier(storage: Storage): Promise<number> {
   return Number(row?.s ?? 0);
 }
 
-export async function advanceFrontier(storage: Storage, sealedUntil: number): Promise<void> {
+/** Moves the frontier to `sealedUntil`; `backdateMs` makes readers take it sooner (tests only). */
+export async function advanceFrontier(storage: Storage, sealedUntil: number, backdateMs = 0): Promise<void> {
   await run(
     storage,
     'advancing the rollup frontier',
-    `INSERT INTO ${storage.database}.rollup_frontier (sealed_until) VALUES (toDateTime({s:UInt32}, 'UTC'))`,
-    { s: sealedUntil },
+    `INSERT INTO ${storage.database}.rollup_frontier (sealed_until, advanced_at)
+     SELECT toDateTime({s:UInt32}, 'UTC'), now64(3) - toIntervalMillisecond({backdate:UInt32})`,
+    { s: sealedUntil, backdate: Math.max(0, Math.round(backdateMs)) },
   );
 }
 

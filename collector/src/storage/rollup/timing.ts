@@ -35,12 +35,12 @@ export const MARK_AHEAD_MS = 60_000;
 export const MAINTAIN_EVERY_MS = 5_000;
 
 /**
- * Hours built ahead of the frontier are published (the frontier moved past them) no sooner than
- * this after their rows were written: a reader that resolved the rollup table just before the rows
- * were written and the frontier just after would miss them, and the two happen within one query's
- * analysis, far less than this apart.
+ * Readers (the view) take a move of the frontier this long after it was written: a query resolves
+ * the rollup table (its parts) before it evaluates the frontier, both within its analysis, far less
+ * than this apart; so a reader that sees the new frontier also sees the rows built before it. The
+ * delay is applied by the view itself, on the server's clock, so it holds across a crash.
  */
-export const PUBLISH_DELAY_MS = 5_000; // one round (MAINTAIN_EVERY_MS)
+export const PUBLISH_DELAY_MS = 5_000;
 
 /** Sealed hours compared with the raw calls on every check: the latest ones (most writes). */
 export const VERIFY_RECENT_HOURS = 6;
