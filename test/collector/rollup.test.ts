@@ -1,5 +1,5 @@
 /**
- * The sealed-hours rollup (migration 0011, storage/rollup): the hourly spend every report, budget
+ * The sealed-hours rollup (migration 0013, storage/rollup): the hourly spend every report, budget
  * and panel reads equals the raw calls — after sealing, late calls, a write the rollup never heard
  * of, a call replaced by another, two maintainers racing, and on upgrade from a rollup that had
  * already diverged. On the real embedded engine.

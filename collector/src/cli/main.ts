@@ -5,9 +5,11 @@ import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
+import { registerExpensesCommand } from './expenses';
 import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
+import { registerReconcileCommand } from './reconcile';
 import { registerRepairCommand } from './repair';
 import { runReport } from './report';
 
@@ -80,6 +82,8 @@ registerApprovalsCommand(program);
 registerPolicyCommand(program);
 registerInventoryCommand(program);
 registerDashboardsCommand(program);
+registerReconcileCommand(program);
+registerExpensesCommand(program);
 registerRepairCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

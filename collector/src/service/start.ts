@@ -28,6 +28,7 @@ import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { syncModelPrices } from '../storage/model-prices';
 import { createApp } from '../http/app';
+import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
 
 export interface RunningCollector {
@@ -119,11 +120,23 @@ export async function startCollector(
     audit,
     log,
   });
+  const reconciliation = new ReconciliationRefresher({
+    storage,
+    settings: () => settingsFromPolicy(policies.policy),
+    log,
+  });
   // The timers stop at once; their work in flight (a reload's audit entry, a budget snapshot, an
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), alerter.stop(), rollup.stop(), disk.stop()]);
+    await Promise.all([
+      policies.close(),
+      budgets.stop(),
+      alerter.stop(),
+      reconciliation.stop(),
+      rollup.stop(),
+      disk.stop(),
+    ]);
     if (ready) await audits;
     mailer?.close();
   };
@@ -207,6 +220,7 @@ export async function startCollector(
   budgets.start();
   rollup.start();
   alerter.start(config.alertCheckMs);
+  reconciliation.start(config.reconcileMs);
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;

@@ -1,5 +1,5 @@
 /**
- * Keeps the hourly rollup equal to the raw calls (docs/decisions/0038-rollup-rebuilt-from-raw-calls.md).
+ * Keeps the hourly rollup equal to the raw calls (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md).
  * Every few seconds it:
  *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write);
  *  2. builds the next closed hours (ended SEAL_GRACE_MS ago) after the frontier, a day per

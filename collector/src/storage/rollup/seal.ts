@@ -1,5 +1,5 @@
 /**
- * The statements of the sealed-hours rollup (migration 0011): build hours of `spend_hourly_sealed`
+ * The statements of the sealed-hours rollup (migration 0013): build hours of `spend_hourly_sealed`
  * from the raw calls, record what a build covers, move the frontier, find hours to rebuild. Times
  * travel as whole seconds (hours) or milliseconds (marks), always as query parameters.
  */

@@ -1,5 +1,5 @@
 /**
- * The windows and margins of the sealed-hours rollup (docs/decisions/0038-rollup-rebuilt-from-raw-calls.md):
+ * The windows and margins of the sealed-hours rollup (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md):
  * one place, because the writer's marks and the maintainer's seals are only safe together.
  */
 

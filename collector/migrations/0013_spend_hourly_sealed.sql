@@ -1,4 +1,5 @@
--- The hourly spend rollup becomes a cache rebuilt from the raw calls (docs/decisions/0038): the
+-- The hourly spend rollup becomes a cache rebuilt from the raw calls
+-- (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md): the
 -- materialized view could miss a block (a crash between the raw insert and the push, a failed push)
 -- and nothing ever repaired it. Raw calls are the truth; the rollup holds only sealed hours, which
 -- the collector's maintainer builds from llm_calls FINAL; readers see sealed hours from the rollup
