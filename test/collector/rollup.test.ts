@@ -5,8 +5,9 @@
  * already diverged. On the real embedded engine.
  */
 import assert from 'node:assert/strict';
+import Decimal from 'decimal.js';
 import type { PricedCall } from '../../collector/src/core/call';
-import { spendReport } from '../../collector/src/read/spend';
+import { meteredSpendByDay, spendReport } from '../../collector/src/read/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
 import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
@@ -99,6 +100,18 @@ async function reports(storage: Storage): Promise<{ hourly: string; raw: string 
   return { hourly: show(hourly), raw: show(raw) };
 }
 
+/** Reconciliation's metered spend and the spend report over the UTC day holding `at`. */
+async function dayFigures(storage: Storage, at: number): Promise<{ metered: string; report: string }> {
+  const day = new Date(at).toISOString().slice(0, 10);
+  const next = new Date(Date.parse(day) + 24 * HOUR).toISOString().slice(0, 10);
+  const metered = await meteredSpendByDay(storage, day, next);
+  const calls = metered.reduce((n, m) => n + m.calls, 0);
+  const usd = metered.reduce((n, m) => n.plus(m.spend_usd), new Decimal(0)).toFixed();
+  const report = await spendReport(storage, { from: `${day}T00:00:00Z`, to: `${next}T00:00:00Z` });
+  const reportCalls = report.breakdown.reduce((n, b) => n + b.calls, 0);
+  return { metered: `${calls} calls $${usd}`, report: `${reportCalls} calls $${report.total_usd}` };
+}
+
 describe('sealed-hours rollup (embedded ClickHouse)', () => {
   let storage: Storage;
   let writer: CallWriter;
@@ -176,9 +189,13 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
       format: 'JSONEachRow',
     });
     assert.deepEqual(await reports(storage), { hourly: '1 calls $1', raw: '2 calls $1.25' });
+    // Reconciliation's metered spend reads what every report reads (the hourly spend)...
+    assert.deepEqual(await dayFigures(storage, past), { metered: '1 calls $1', report: '1 calls $1' });
     (m as unknown as { lastVerify: number }).lastVerify = 0; // the minute has passed
     await m.round();
     assert.deepEqual(await reports(storage), { hourly: '2 calls $1.25', raw: '2 calls $1.25' });
+    // ...so the repair corrects it with them.
+    assert.deepEqual(await dayFigures(storage, past), { metered: '2 calls $1.25', report: '2 calls $1.25' });
     assert.equal(m.stats.hoursRepaired, 1);
     assert.match(
       logs.join('\n'),

@@ -24,7 +24,7 @@ import type { CallWriter } from '../storage/writer';
 import type { CollectorMetrics } from './metrics';
 import { sendOtlpError } from './otlp-response';
 import { spendReportHandler } from './reports';
-import { RETRY_AFTER_SECONDS, tracesHandler } from './traces';
+import { NO_ROOM_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS, tracesHandler } from './traces';
 
 /** ~100 MiB of queued calls: far above a healthy queue (a few batches), low enough to protect memory. */
 const DEFAULT_MAX_QUEUED_CALLS = 100_000;
@@ -53,6 +53,8 @@ export interface AppDeps {
   problems?: () => string[];
   /** Why new spans must be refused now (low disk, a full journal), if they must. */
   refuseIngest?: () => string | undefined;
+  /** Why file imports (bills, expenses) must be refused now (low disk), if they must. */
+  refuseImports?: () => string | undefined;
   /** `tokenledger repair`: attach set-aside parts, restore from the journal (admin). */
   repair?: () => Promise<unknown>;
 }
@@ -117,6 +119,18 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
   app.get('/v1/inventory', requireScope(deps.keys, 'read'), inventoryHandler(deps.storage));
+
+  // Imports write parts too: refused while the disk is low, before the engine runs out mid-part.
+  const imports = ['/v1/reconciliation/imports', '/v1/expenses/imports'];
+  app.post(imports, requireScope(deps.keys, 'admin'), (_req, res, next) => {
+    const refused = deps.refuseImports?.();
+    if (!refused) {
+      next();
+      return;
+    }
+    res.set('Retry-After', String(NO_ROOM_RETRY_AFTER_SECONDS));
+    res.status(503).json({ error: `${refused}; retry later` });
+  });
 
   app.use(
     reconciliationRouter({

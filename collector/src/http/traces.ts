@@ -30,7 +30,7 @@ export interface TracesDeps {
 }
 
 /** Seconds an exporter should wait while the collector refuses spans for lack of room. */
-const NO_ROOM_RETRY_AFTER_SECONDS = 10;
+export const NO_ROOM_RETRY_AFTER_SECONDS = 10;
 
 export function tracesHandler(deps: TracesDeps) {
   return async (req: Request, res: Response): Promise<void> => {

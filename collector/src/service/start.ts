@@ -140,6 +140,12 @@ export async function startCollector(
     if (ready) await audits;
     mailer?.close();
   };
+  const diskLow = (): string | undefined => {
+    const d = disk.state;
+    return d?.low
+      ? `collector disk low: ${formatMiB(d.freeBytes)} free, ${formatMiB(d.reserveBytes)} kept free`
+      : undefined;
+  };
   const metrics = new CollectorMetrics();
   registerStorageGauges(metrics, { disk, journal, rollup, detached: () => detached });
   const app = createApp({
@@ -161,13 +167,13 @@ export async function startCollector(
     starting: () => startup.starting,
     problems: () => storageProblems({ disk, journal, detached }),
     refuseIngest: () => {
-      const d = disk.state;
-      if (d?.low)
-        return `collector disk low: ${formatMiB(d.freeBytes)} free, ${formatMiB(d.reserveBytes)} kept free`;
+      const low = diskLow();
+      if (low) return low;
       if (journal.full)
         return 'collector journal full: acknowledged calls cannot be read back from ClickHouse';
       return undefined;
     },
+    refuseImports: diskLow,
     repair: async () => {
       const report = await repairParts(
         storage,

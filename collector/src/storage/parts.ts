@@ -13,8 +13,21 @@ import type { Storage } from './client';
 import type { StorageError } from './errors';
 import { queryRows as rows, runStatement } from './statements';
 
-/** Tables whose rows are data (the rest is rebuilt or re-synced). */
-const DATA_TABLES = ['llm_calls', 'ai_http_calls', 'audit_log', 'approvals', 'outcomes', 'budget_snapshots'];
+/** Tables whose rows are data (the rest is rebuilt or re-synced: the rollup, prices, reconciliation runs). */
+const DATA_TABLES = [
+  'llm_calls',
+  'ai_http_calls',
+  'audit_log',
+  'approvals',
+  'outcomes',
+  'budget_snapshots',
+  'bill_imports',
+  'bill_coverage',
+  'bill_lines',
+  'expense_imports',
+  'expense_coverage',
+  'expense_lines',
+];
 
 export interface DetachedPart {
   table: string;
