@@ -7,7 +7,7 @@
  */
 
 /** The columns a spend read may group or filter on (each a column of `spend_hourly`). */
-export type SpendColumn =
+type SpendColumn =
   | 'hour'
   | 'team'
   | 'department'
