@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
@@ -20,9 +22,13 @@ const KEYS = {
   approver: 'approver-key-0123456789',
 };
 
-async function serve(storage: Storage): Promise<{ url: string; server: Server; logs: string[] }> {
+async function serve(
+  storage: Storage,
+  more: Partial<Parameters<typeof createApp>[0]> = {},
+): Promise<{ url: string; server: Server; logs: string[] }> {
   const logs: string[] = [];
   const app = createApp({
+    ...more,
     storage,
     writer: new CallWriter(storage),
     pricer: new Pricer(),
@@ -420,6 +426,52 @@ describe('collector HTTP API', () => {
     } finally {
       downServer.close();
       await down.close();
+    }
+  });
+
+  it('refuses spans and file imports with 503 + Retry-After while the disk is low, and takes them once room returns', async () => {
+    let low: string | undefined = 'collector disk low: 40 MiB free, 64 MiB kept free';
+    const guarded = await serve(storage, { refuseIngest: () => low, refuseImports: () => low });
+    try {
+      const spans = () =>
+        fetch(`${guarded.url}/v1/traces`, {
+          method: 'POST',
+          headers: { ...auth(KEYS.ingest), 'content-type': 'application/x-protobuf' },
+          body: protobufBody(genaiSpans()),
+        });
+      const bill = (key: string) =>
+        fetch(`${guarded.url}/v1/reconciliation/imports?file_name=openai-costs-2026-10.json`, {
+          method: 'POST',
+          headers: auth(key),
+          body: readFileSync(path.join(__dirname, '../fixtures/bills/openai-costs-2026-10.json')),
+        });
+      const refused = await spans();
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '10');
+      assert.match(
+        (await rpcStatus(refused)).message,
+        /^collector disk low: 40 MiB free, 64 MiB kept free; retry later$/,
+      );
+      assert.equal((await bill(KEYS.viewer)).status, 403, 'the key is checked first');
+      const refusedBill = await bill(KEYS.admin);
+      assert.equal(refusedBill.status, 503);
+      assert.equal(refusedBill.headers.get('retry-after'), '10');
+      assert.deepEqual(await refusedBill.json(), {
+        error: 'collector disk low: 40 MiB free, 64 MiB kept free; retry later',
+      });
+      const [stored] = await (
+        await storage.client.query({
+          query: `SELECT (SELECT count() FROM ${storage.database}.llm_calls) AS calls,
+                         (SELECT count() FROM ${storage.database}.bill_imports) AS bills`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ calls: string; bills: string }>();
+      assert.deepEqual([Number(stored!.calls), Number(stored!.bills)], [0, 0]);
+      low = undefined;
+      assert.equal((await spans()).status, 200);
+      assert.equal((await bill(KEYS.admin)).status, 201);
+    } finally {
+      guarded.server.close();
     }
   });
 });

@@ -84,11 +84,8 @@ describe('storage (embedded ClickHouse)', () => {
               VALUES ('old', 'old', '2026-11-15 00:00:00', 800)`,
     });
     assert.deepEqual(
-      await migrate(
-        old,
-        all.filter((m) => m.version <= 10),
-      ),
-      [10],
+      await migrate(old, all),
+      all.filter((m) => m.version >= 10).map((m) => m.version),
     );
     const claude = pricer.price(
       extractedCall({

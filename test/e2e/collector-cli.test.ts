@@ -2,12 +2,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { protobufBody, recordSpans } from '../collector/otlp-helpers';
 import {
   CLI,
   REPO_ROOT,
+  spawnCollector,
   startCollectorProcess,
   tempDataDir,
   type CollectorProcess,
@@ -188,17 +191,49 @@ describe('collector process and CLI', () => {
     assert.match(help.stdout, /--by <dimensions>/);
   });
 
-  it('refuses to start, with a clear reason, when ClickHouse cannot be reached', async () => {
-    await assert.rejects(
-      startCollectorProcess({
-        env: { CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger' },
-      }),
-      (err: Error) => {
-        assert.match(err.message, /exited with 1/);
-        assert.match(err.message, /storage: migration create database failed/);
-        assert.doesNotMatch(err.message, /secret-password/, 'secrets are never logged');
-        return true;
-      },
-    );
+  it('waits for a ClickHouse that cannot be reached yet, saying why; refuses one that answers with an error', async function () {
+    this.timeout(30_000);
+    const { child, port, output } = await spawnCollector({
+      CLICKHOUSE_URL: 'http://default:secret-password@127.0.0.1:9/tokenledger',
+    });
+    try {
+      let message = '';
+      for (let i = 0; i < 100 && !/not reachable/.test(message); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        if (res) message = ((await res.json()) as { message: string }).message;
+      }
+      assert.match(message, /^starting: ClickHouse not reachable: ECONNREFUSED \(\d+ s\)$/);
+      assert.match(output(), /tokenledger: ClickHouse not reachable: ECONNREFUSED \(\d+ s\); retrying/);
+      assert.equal(child.exitCode, null, 'it waits, it does not exit');
+      assert.doesNotMatch(output(), /secret-password/, 'secrets are never logged');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    // A server that answers "wrong password" is a configuration to fix: one line, exit 1.
+    const refusing = http.createServer((_req, res) => {
+      res.writeHead(403, { 'x-clickhouse-exception-code': '516' });
+      res.end(
+        'Code: 516. DB::Exception: default: Authentication failed: password is incorrect. (AUTHENTICATION_FAILED)',
+      );
+    });
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    try {
+      await assert.rejects(
+        startCollectorProcess({
+          env: {
+            CLICKHOUSE_URL: `http://default:secret-password@127.0.0.1:${(refusing.address() as AddressInfo).port}/tokenledger`,
+          },
+        }),
+        (err: Error) => {
+          assert.match(err.message, /exited with 1/);
+          assert.match(err.message, /Authentication failed/);
+          assert.doesNotMatch(err.message, /secret-password/, 'secrets are never logged');
+          return true;
+        },
+      );
+    } finally {
+      refusing.close();
+    }
   });
 });

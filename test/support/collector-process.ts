@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './free-port';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
@@ -84,6 +85,25 @@ export async function startCollectorProcess(
       }
     },
   };
+}
+
+/**
+ * The collector on a fixed port, not waited for (it may never say "listening": a ClickHouse that does
+ * not answer); what it printed so far in `output()`.
+ */
+export async function spawnCollector(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'collector'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: String(port), TOKENLEDGER_DATA_DIR: tempDataDir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, port, output: () => out };
 }
 
 /** The collector's key for `role`, read the way an operator does (`tokenledger keys show <role>`). */

@@ -39,16 +39,21 @@ const REASONS: Record<string, string> = {
   EAI_AGAIN: 'host not found',
   ETIMEDOUT: 'timed out',
   EHOSTUNREACH: 'host unreachable',
-  TimeoutError: 'no answer in 60 s',
+  TimeoutError: 'no answer in time',
 };
 
 export function getFromCollector(endpoint: CollectorEndpoint, pathAndQuery: string): Promise<Response> {
   return callCollector(endpoint, 'GET', pathAndQuery);
 }
 
-/** POSTs a JSON body; same errors as getFromCollector. */
-export function postToCollector(endpoint: CollectorEndpoint, path: string, body: unknown): Promise<Response> {
-  return callCollector(endpoint, 'POST', path, body);
+/** POSTs a JSON body; same errors as getFromCollector. `timeoutMs` for the long ones (repair). */
+export function postToCollector(
+  endpoint: CollectorEndpoint,
+  path: string,
+  body: unknown,
+  timeoutMs = 60_000,
+): Promise<Response> {
+  return callCollector(endpoint, 'POST', path, body, timeoutMs);
 }
 
 /** POSTs a file's bytes as the body (e.g. a bill); same errors as getFromCollector. */
@@ -65,6 +70,7 @@ async function callCollector(
   method: 'GET' | 'POST',
   pathAndQuery: string,
   body?: unknown,
+  timeoutMs = 60_000,
 ): Promise<Response> {
   let res: Response;
   const headers: Record<string, string> = endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {};
@@ -75,7 +81,7 @@ async function callCollector(
       method,
       headers,
       ...(body !== undefined ? { body: raw ? body : JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(60_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     // undici wraps the socket error; with happy-eyeballs it is an AggregateError of per-address errors.

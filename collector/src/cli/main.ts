@@ -10,6 +10,7 @@ import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
 import { registerReconcileCommand } from './reconcile';
+import { registerRepairCommand } from './repair';
 import { runReport } from './report';
 
 /** The longest a graceful stop may take: open requests get 10 s, then writes and checks finish. */
@@ -24,6 +25,8 @@ program
   .command('collector')
   .description('run the collector: OTLP/HTTP receiver + API (PORT, TOKENLEDGER_DATA_DIR, CLICKHOUSE_URL)')
   .action(async () => {
+    // Files the collector and its embedded engine create are its own: 0600, directories 0700.
+    process.umask(0o077);
     const collector = await startCollector(loadConfig());
     // First signal: graceful (finish in-flight writes, close ClickHouse); a second one: now. A
     // graceful stop that outlives SHUTDOWN_LIMIT_MS says so and exits, before an orchestrator's
@@ -81,6 +84,7 @@ registerInventoryCommand(program);
 registerDashboardsCommand(program);
 registerReconcileCommand(program);
 registerExpensesCommand(program);
+registerRepairCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

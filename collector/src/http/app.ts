@@ -24,7 +24,7 @@ import type { CallWriter } from '../storage/writer';
 import type { CollectorMetrics } from './metrics';
 import { sendOtlpError } from './otlp-response';
 import { spendReportHandler } from './reports';
-import { RETRY_AFTER_SECONDS, tracesHandler } from './traces';
+import { NO_ROOM_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS, tracesHandler } from './traces';
 
 /** ~100 MiB of queued calls: far above a healthy queue (a few batches), low enough to protect memory. */
 const DEFAULT_MAX_QUEUED_CALLS = 100_000;
@@ -47,6 +47,16 @@ export interface AppDeps {
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
   leases?: LeaseBook;
+  /** While storage is not ready: why ("starting: ClickHouse not answering (12 s)"); every route answers 503. */
+  starting?: () => string | undefined;
+  /** What is wrong while storage answers (low disk, detached parts, …): /healthz says degraded. */
+  problems?: () => string[];
+  /** Why new spans must be refused now (low disk, a full journal), if they must. */
+  refuseIngest?: () => string | undefined;
+  /** Why file imports (bills, expenses) must be refused now (low disk), if they must. */
+  refuseImports?: () => string | undefined;
+  /** `tokenledger repair`: attach set-aside parts, restore from the journal (admin). */
+  repair?: () => Promise<unknown>;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -54,6 +64,29 @@ const HEALTH_TIMEOUT_MS = 2_000;
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+
+  app.get('/healthz', async (_req, res, next) => {
+    const starting = deps.starting?.();
+    if (starting) {
+      res.status(503).json({ status: 'starting', message: starting });
+      return;
+    }
+    next();
+  });
+
+  // Until storage is ready every other route answers 503 + Retry-After (exporters retry).
+  app.use((req, res, next) => {
+    const starting = deps.starting?.();
+    if (!starting) {
+      next();
+      return;
+    }
+    res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    if (req.path === '/v1/traces') {
+      deps.metrics.add('tokenledger_otlp_refused_total');
+      sendOtlpError(req, res, 503, starting);
+    } else res.status(503).json({ error: starting });
+  });
 
   app.get('/healthz', async (_req, res) => {
     // Bounded: a hung ClickHouse must not hang the health check.
@@ -67,9 +100,13 @@ export function createApp(deps: AppDeps): express.Express {
         ),
       new Promise<boolean>((resolve) => setTimeout(resolve, HEALTH_TIMEOUT_MS, false).unref()),
     ]);
-    res
-      .status(reachable ? 200 : 503)
-      .json({ status: reachable ? 'ok' : 'degraded', storage: reachable ? 'ok' : 'unreachable' });
+    const problems = deps.problems?.() ?? [];
+    const ok = reachable && problems.length === 0;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'degraded',
+      storage: reachable ? 'ok' : 'unreachable',
+      ...(problems.length > 0 ? { problems } : {}),
+    });
   });
 
   app.post(
@@ -82,6 +119,18 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
   app.get('/v1/inventory', requireScope(deps.keys, 'read'), inventoryHandler(deps.storage));
+
+  // Imports write parts too: refused while the disk is low, before the engine runs out mid-part.
+  const imports = ['/v1/reconciliation/imports', '/v1/expenses/imports'];
+  app.post(imports, requireScope(deps.keys, 'admin'), (_req, res, next) => {
+    const refused = deps.refuseImports?.();
+    if (!refused) {
+      next();
+      return;
+    }
+    res.set('Retry-After', String(NO_ROOM_RETRY_AFTER_SECONDS));
+    res.status(503).json({ error: `${refused}; retry later` });
+  });
 
   app.use(
     reconciliationRouter({
@@ -103,6 +152,17 @@ export function createApp(deps: AppDeps): express.Express {
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
 
   if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
+
+  if (deps.repair) {
+    const repair = deps.repair;
+    app.post('/v1/admin/repair', requireScope(deps.keys, 'admin'), async (_req, res, next) => {
+      try {
+        res.json(await repair());
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
 
   app.get('/metrics', requireScope(deps.keys, 'read'), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());

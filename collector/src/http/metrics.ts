@@ -9,22 +9,42 @@ const HELP = {
   tokenledger_storage_errors_total: 'OTLP requests answered 503 because ClickHouse failed.',
   tokenledger_otlp_throttled_total:
     'OTLP requests answered 429 because too many calls were waiting to be stored.',
+  tokenledger_otlp_refused_total:
+    'OTLP requests answered 503 before storing: low disk space, a full journal, or ClickHouse not ready.',
 } as const;
 
 export type CounterName = keyof typeof HELP;
 
+interface Gauge {
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter';
+  read: () => number | undefined;
+}
+
 export class CollectorMetrics {
   readonly counters = Object.fromEntries(Object.keys(HELP).map((k) => [k, 0])) as Record<CounterName, number>;
+  private readonly gauges: Gauge[] = [];
 
   add(name: CounterName, n = 1): void {
     this.counters[name] += n;
   }
 
+  /** A figure read when /metrics is asked (undefined: not known yet, left out). */
+  gauge(name: string, help: string, read: () => number | undefined, type: Gauge['type'] = 'gauge'): void {
+    this.gauges.push({ name, help, type, read });
+  }
+
   render(): string {
-    return (
-      (Object.keys(HELP) as CounterName[])
-        .map((name) => `# HELP ${name} ${HELP[name]}\n# TYPE ${name} counter\n${name} ${this.counters[name]}`)
-        .join('\n') + '\n'
+    const counters = (Object.keys(HELP) as CounterName[]).map(
+      (name) => `# HELP ${name} ${HELP[name]}\n# TYPE ${name} counter\n${name} ${this.counters[name]}`,
     );
+    const gauges = this.gauges.flatMap((g) => {
+      const value = g.read();
+      return value === undefined
+        ? []
+        : [`# HELP ${g.name} ${g.help}\n# TYPE ${g.name} ${g.type}\n${g.name} ${value}`];
+    });
+    return [...counters, ...gauges].join('\n') + '\n';
   }
 }

@@ -25,7 +25,12 @@ export interface TracesDeps {
   maxQueuedCalls: number;
   metrics: CollectorMetrics;
   log: (line: string) => void;
+  /** Why new spans must be refused now (low disk space, a full journal), if they must. */
+  refuseIngest?: () => string | undefined;
 }
+
+/** Seconds an exporter should wait while the collector refuses spans for lack of room. */
+export const NO_ROOM_RETRY_AFTER_SECONDS = 10;
 
 export function tracesHandler(deps: TracesDeps) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -35,6 +40,14 @@ export function tracesHandler(deps: TracesDeps) {
       deps.metrics.add('tokenledger_otlp_throttled_total');
       res.set('Retry-After', String(BACKPRESSURE_RETRY_AFTER_SECONDS));
       sendOtlpError(req, res, 429, 'collector busy: too many calls waiting to be stored; retry later');
+      return;
+    }
+    // Before the disk is full: refused as a 503 the exporter retries, never acknowledged and lost.
+    const refused = deps.refuseIngest?.();
+    if (refused) {
+      deps.metrics.add('tokenledger_otlp_refused_total');
+      res.set('Retry-After', String(NO_ROOM_RETRY_AFTER_SECONDS));
+      sendOtlpError(req, res, 503, `${refused}; retry later`);
       return;
     }
     const contentType = req.headers['content-type'] ?? '';

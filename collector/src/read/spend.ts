@@ -7,6 +7,7 @@ import Decimal from 'decimal.js';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { resolvePeriod, type PeriodRange } from './period';
+import { rangeParams, spendSource } from './spend-source';
 
 export const GROUP_BY_DIMENSIONS = [
   'team',
@@ -87,20 +88,6 @@ export function parseFilters(pairs: Array<[name: string, value: string]>): Spend
   return filters;
 }
 
-/** Column expression per dimension on the raw table (the rollup has a column of each name). */
-const RAW_EXPRESSIONS: Record<Dimension, string> = {
-  team: 'team',
-  cost_center: 'cost_center',
-  feature: 'feature',
-  model: "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))",
-  provider: 'provider',
-  environment: 'environment',
-  service: 'service',
-  customer: 'customer',
-};
-
-const isHourAligned = (d: Date): boolean => d.getTime() % 3_600_000 === 0;
-
 export async function spendReport(
   storage: Storage,
   input: SpendQuery,
@@ -111,40 +98,25 @@ export async function spendReport(
   const filters = Object.entries(input.filters ?? {}).filter(
     (e): e is [Dimension, string[]] => isDimension(e[0]) && Array.isArray(e[1]) && e[1].length > 0,
   );
-  const db = storage.database;
-  // The rollup answers whole hours; anything finer reads the raw calls (FINAL: a span two racing
-  // collectors both stored counts once there too). Column names come only from the fixed maps.
-  const fromRollup = isHourAligned(range.from) && isHourAligned(range.to);
-  const expr = (d: Dimension): string => (fromRollup ? d : RAW_EXPRESSIONS[d]);
-  const measures = fromRollup
-    ? ['sum(calls) AS calls', 'sum(unpriced_calls) AS unpriced_calls']
-    : ['count() AS calls', 'countIf(priced = 0) AS unpriced_calls'];
+  // Whole hours from the hourly spend, anything finer from the raw calls (one choice, spend-source.ts).
+  const source = spendSource(storage.database, range.from, range.to);
+  const { measures } = source;
   const select = [
-    ...dims.map((d) => `${expr(d)} AS ${d}`),
-    'toString(sum(cost_usd)) AS spend_usd',
-    ...measures,
-    'sum(input_tokens) AS input_tokens',
-    'sum(output_tokens) AS output_tokens',
+    ...dims.map((d) => `${source.column(d)} AS ${d}`),
+    `toString(${measures.costUsd}) AS spend_usd`,
+    `${measures.calls} AS calls`,
+    `${measures.unpricedCalls} AS unpriced_calls`,
+    `${measures.inputTokens} AS input_tokens`,
+    `${measures.outputTokens} AS output_tokens`,
   ];
-  const where = fromRollup
-    ? [
-        "hour >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')",
-        "hour < fromUnixTimestamp64Milli({to:Int64}, 'UTC')",
-      ]
-    : [
-        "start_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')",
-        "start_time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')",
-      ];
-  const params: Record<string, unknown> = {
-    from: String(range.from.getTime()),
-    to: String(range.to.getTime()),
-  };
+  const where = [source.inRange];
+  const params: Record<string, unknown> = rangeParams(range.from, range.to);
   for (const [d, values] of filters) {
-    where.push(`${expr(d)} IN {filter_${d}:Array(String)}`);
+    where.push(`${source.column(d)} IN {filter_${d}:Array(String)}`);
     params[`filter_${d}`] = values;
   }
   let query = `SELECT ${select.join(', ')}
-    FROM ${db}.${fromRollup ? 'spend_hourly' : 'llm_calls FINAL'}
+    FROM ${source.relation}
     WHERE ${where.join(' AND ')}`;
   if (dims.length > 0) query += ` GROUP BY ${dims.join(', ')} HAVING calls > 0`;
 
@@ -215,21 +187,39 @@ export interface MeteredDay {
 
 /**
  * The meter's spend per UTC day × provider × model × service over whole days [from, to): the one
- * place reconciliation reads metered spend (from the hourly rollup, never the raw calls).
+ * place reconciliation reads metered spend. It reads through spendSource like the spend report
+ * (whole days are whole hours: the hourly spend, equal to the raw calls), so a bill is compared with
+ * the same figures every other report shows.
  */
 export async function meteredSpendByDay(storage: Storage, from: string, to: string): Promise<MeteredDay[]> {
-  const query = `SELECT toString(toDate(hour)) AS day, provider, model, service,
-      toString(sum(cost_usd)) AS spend_usd, sum(calls) AS calls
-    FROM ${storage.database}.spend_hourly
-    WHERE hour >= toDateTime(toDate({from:String}), 'UTC') AND hour < toDateTime(toDate({to:String}), 'UTC')
+  const range = { from: utcDay(from), to: utcDay(to) };
+  const source = spendSource(storage.database, range.from, range.to);
+  const { measures } = source;
+  const query = `SELECT toString(toDate(${source.column('hour')})) AS day,
+      ${source.column('provider')} AS provider, ${source.column('model')} AS model,
+      ${source.column('service')} AS service,
+      toString(${measures.costUsd}) AS spend_usd, ${measures.calls} AS calls
+    FROM ${source.relation}
+    WHERE ${source.inRange}
     GROUP BY day, provider, model, service
     HAVING calls > 0
     ORDER BY day, provider, model, service`;
   try {
-    const rs = await storage.client.query({ query, query_params: { from, to }, format: 'JSONEachRow' });
+    const rs = await storage.client.query({
+      query,
+      query_params: rangeParams(range.from, range.to),
+      format: 'JSONEachRow',
+    });
     const rows = await rs.json<MeteredDay>();
     return rows.map((r) => ({ ...r, spend_usd: new Decimal(r.spend_usd).toFixed(), calls: Number(r.calls) }));
   } catch (cause) {
     throw new StorageError('metered spend by day', { cause, detail: `${from} – ${to}` });
   }
+}
+
+/** A UTC day (`YYYY-MM-DD`, or a timestamp whose day is taken) as its midnight. */
+function utcDay(value: string): Date {
+  const d = new Date(`${value.slice(0, 10)}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`not a day: "${value}"`);
+  return d;
 }

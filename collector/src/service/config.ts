@@ -34,6 +34,8 @@ export interface CollectorConfig {
   maxBodyBytes: number;
   /** Calls waiting to be written above which OTLP requests get 429 (TOKENLEDGER_MAX_QUEUED_CALLS). */
   maxQueuedCalls?: number;
+  /** Disk space kept free: below it new spans get 503 (TOKENLEDGER_MIN_FREE_DISK_MB; default by disk size). */
+  minFreeDiskBytes?: number;
 }
 
 export class ConfigError extends Error {
@@ -116,7 +118,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     alertFrom: env.TOKENLEDGER_ALERT_FROM?.trim() || 'tokenledger@localhost',
     maxBodyBytes,
     ...queueLimit(env),
+    ...diskReserve(env),
   };
+}
+
+function diskReserve(env: NodeJS.ProcessEnv): { minFreeDiskBytes?: number } {
+  const text = env.TOKENLEDGER_MIN_FREE_DISK_MB?.trim();
+  if (!text) return {};
+  const mb = Number(text);
+  if (!Number.isInteger(mb) || mb < 1)
+    throw new ConfigError(`TOKENLEDGER_MIN_FREE_DISK_MB must be a whole number >= 1 (MiB), got "${text}"`);
+  return { minFreeDiskBytes: mb * 1024 * 1024 };
 }
 
 function queueLimit(env: NodeJS.ProcessEnv): { maxQueuedCalls?: number } {

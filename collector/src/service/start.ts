@@ -1,11 +1,12 @@
 /** Starts the collector: storage + migrations, keys, pricing, HTTP server; graceful close. */
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { ensureCredentials, KeyRing } from '../govern/keys/keys';
 import { KeyStore } from '../govern/keys/store';
 import type { CollectorConfig } from './config';
 import { BudgetAlerter } from '../govern/alerts/alerter';
 import { Mailer } from '../govern/alerts/channels';
-import { AuditLog } from '../govern/audit';
+import { AuditLog, type AuditEntry } from '../govern/audit';
 import { BudgetEngine } from '../govern/budgets/engine';
 import { LeaseBook } from '../govern/budgets/leases';
 import { approvalRuleFor } from '../govern/policy/approvals';
@@ -14,7 +15,15 @@ import { PolicyPricer } from '../pricing/policy-pricer';
 import { PolicyStore } from '../govern/policy/store';
 import { openStorage, type Storage } from '../storage/client';
 import { migrate } from '../storage/migrations';
+import { StorageStartup } from '../storage/ready';
+import { prepareDataDir } from './data-dir';
+import { registerStorageGauges, storageProblems } from './storage-health';
+import { DiskGuard, formatMiB } from '../storage/disk-guard';
+import { IngestJournal } from '../storage/journal';
+import { detachedParts, describePart, repairParts, type DetachedPart } from '../storage/parts';
+import { DirtyHours } from '../storage/rollup/dirty-hours';
 import { CallWriter } from '../storage/writer';
+import { RollupMaintainer } from '../storage/rollup/maintainer';
 import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { syncModelPrices } from '../storage/model-prices';
@@ -37,25 +46,30 @@ export async function startCollector(
   config: CollectorConfig,
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunningCollector> {
+  prepareDataDir(config.dataDir, log);
   const { keys, keysNote } = loadKeys(config);
   const storage = openStorage({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
-  try {
-    await migrate(storage);
-  } catch (err) {
-    await storage.close().catch(() => undefined);
-    throw err;
-  }
-  // The embedded engine is this process's alone: the writer may skip provably needless lookups.
-  const writer = new CallWriter(storage, { exclusive: storage.embedded });
-  try {
-    await writer.init();
-  } catch (err) {
-    await storage.close().catch(() => undefined);
-    throw err;
-  }
-  await syncModelPrices(storage, log);
+  const startup = new StorageStartup(storage, log);
+  const disk = new DiskGuard({
+    storage,
+    dataDir: config.dataDir,
+    log,
+    ...(config.minFreeDiskBytes !== undefined ? { reserveBytes: config.minFreeDiskBytes } : {}),
+  });
   const auditLog = new AuditLog(storage);
-  const audit = (entry: Parameters<AuditLog['audit']>[0]) => auditLog.audit(entry);
+  // Entries made before ClickHouse is ready (the policy loaded at start) are written once it is;
+  // afterwards a caller awaits its entry, as close() relies on.
+  let ready = false;
+  let audits: Promise<void> = Promise.resolve();
+  let storageReady: () => void = () => undefined;
+  const whenReady = new Promise<void>((resolve) => (storageReady = resolve));
+  const audit = (entry: AuditEntry): Promise<void> => {
+    audits = audits
+      .then(() => whenReady)
+      .then(() => auditLog.audit(entry))
+      .catch((err: unknown) => log(`audit: ${(err as Error).message}`));
+    return ready ? audits : Promise.resolve();
+  };
   let policies: PolicyStore;
   try {
     policies = await PolicyStore.open({
@@ -71,6 +85,22 @@ export async function startCollector(
     await storage.close().catch(() => undefined);
     throw err;
   }
+  // Acknowledged calls are journaled until read back from the engine (restored if they are not).
+  const journal = new IngestJournal({
+    dir: path.join(config.dataDir, 'journal'),
+    storage,
+    restore: (calls) => writer.write(calls),
+    log,
+  });
+  await journal.init();
+  // The embedded engine is this process's alone: the writer may skip provably needless lookups.
+  const writer: CallWriter = new CallWriter(storage, {
+    exclusive: storage.embedded,
+    journal,
+    minFreeDiskBytes: () => disk.engineReserveBytes,
+  });
+  const dirtyHours = new DirtyHours(storage);
+  let detached: DetachedPart[] = [];
   const pricer = new PolicyPricer(policies.policy);
   policies.onChange((loaded) => pricer.use(loaded?.policy));
   const budgets = new BudgetEngine({
@@ -79,7 +109,8 @@ export async function startCollector(
     unflushed: () => writer.unflushedCalls(),
     log,
   });
-  budgets.start();
+  // Seals closed hours into the rollup and rebuilds the ones written after (see its module).
+  const rollup = new RollupMaintainer({ storage, log });
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,
@@ -89,21 +120,34 @@ export async function startCollector(
     audit,
     log,
   });
-  alerter.start(config.alertCheckMs);
   const reconciliation = new ReconciliationRefresher({
     storage,
     settings: () => settingsFromPolicy(policies.policy),
     log,
   });
-  reconciliation.start(config.reconcileMs);
   // The timers stop at once; their work in flight (a reload's audit entry, a budget snapshot, an
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), alerter.stop(), reconciliation.stop()]);
+    await Promise.all([
+      policies.close(),
+      budgets.stop(),
+      alerter.stop(),
+      reconciliation.stop(),
+      rollup.stop(),
+      disk.stop(),
+    ]);
+    if (ready) await audits;
     mailer?.close();
   };
+  const diskLow = (): string | undefined => {
+    const d = disk.state;
+    return d?.low
+      ? `collector disk low: ${formatMiB(d.freeBytes)} free, ${formatMiB(d.reserveBytes)} kept free`
+      : undefined;
+  };
   const metrics = new CollectorMetrics();
+  registerStorageGauges(metrics, { disk, journal, rollup, detached: () => detached });
   const app = createApp({
     storage,
     writer,
@@ -120,8 +164,33 @@ export async function startCollector(
     budgets,
     policy: () => policies.current,
     leases: new LeaseBook(budgets),
+    starting: () => startup.starting,
+    problems: () => storageProblems({ disk, journal, detached }),
+    refuseIngest: () => {
+      const low = diskLow();
+      if (low) return low;
+      if (journal.full)
+        return 'collector journal full: acknowledged calls cannot be read back from ClickHouse';
+      return undefined;
+    },
+    refuseImports: diskLow,
+    repair: async () => {
+      const report = await repairParts(
+        storage,
+        (months) => dirtyHours.markMonths(months),
+        path.join(config.dataDir, 'unreadable-parts'),
+      );
+      for (const p of report.refused)
+        log(
+          `repair: ${p.table}/${p.name} could not be attached (${p.error.split('\n')[0]})${p.kept ? `; kept in ${p.kept}` : ''}`,
+        );
+      await journal.check();
+      detached = await detachedParts(storage);
+      return { ...report, journal: journal.stats, detached_left: detached };
+    },
   });
 
+  // Listening comes first: while ClickHouse is not there, /healthz says so (503 "starting: …").
   const server = app.listen(config.port, config.host);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -134,6 +203,30 @@ export async function startCollector(
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`, { cause: err });
   }
+  try {
+    await startup.run(async () => {
+      await migrate(storage);
+      await writer.init();
+    });
+  } catch (err) {
+    await new Promise((resolve) => server.close(resolve));
+    await stopPolicyWork();
+    await storage.close().catch(() => undefined);
+    throw err;
+  }
+  ready = true;
+  storageReady();
+  await syncModelPrices(storage, log);
+  // Parts the engine set aside at start (found broken): their rows are out of every read until
+  // `tokenledger repair`; the journal restores what was acknowledged recently at once.
+  detached = await detachedParts(storage);
+  for (const p of detached) log(`storage: detached part ${describePart(p)}: run \`tokenledger repair\``);
+  disk.start();
+  journal.start();
+  budgets.start();
+  rollup.start();
+  alerter.start(config.alertCheckMs);
+  reconciliation.start(config.reconcileMs);
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
@@ -156,6 +249,7 @@ export async function startCollector(
         clearTimeout(force);
         await stopPolicyWork();
         await writer.drain();
+        await journal.stop();
         await storage.close();
       })()),
   };

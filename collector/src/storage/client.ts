@@ -33,11 +33,16 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
   if (target.clickhouseUrl) {
     const url = new URL(target.clickhouseUrl);
     const db = database ?? (url.pathname.replace(/^\/+|\/+$/g, '') || DEFAULT_DATABASE);
+    const username = decodeURIComponent(url.username) || 'default';
+    const password = decodeURIComponent(url.password);
+    // Credentials go as options only (in the URL too, the client warns on every start).
     url.pathname = '/';
+    url.username = '';
+    url.password = '';
     const client = createClient({
       url: url.toString(),
-      username: decodeURIComponent(url.username) || 'default',
-      password: decodeURIComponent(url.password),
+      username,
+      password,
       request_timeout: 30_000,
       // Failures surface as StorageError with context, logged once by the caller; no second logger.
       log: { level: ClickHouseLogLevel.OFF },

@@ -29,3 +29,11 @@ export function isRefusedByEngine(err: unknown): boolean {
   }
   return false;
 }
+
+/** The engine refused for lack of disk space (its own guard or a full disk): not a row's fault. */
+export function isOutOfSpace(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (/NOT_ENOUGH_SPACE|not enough space|No space left on device/i.test(e.message)) return true;
+  }
+  return false;
+}

@@ -2,16 +2,18 @@
  * Writes priced calls to ClickHouse for at-least-once delivery without double counting.
  *
  * An OTLP exporter retries a batch it did not see acknowledged, so the same span can arrive twice.
- * The rollup (a materialized view over llm_calls) must see each span once, so:
+ * Every exact reader reads llm_calls deduplicated (FINAL, or the rollup built from it), so a copy
+ * stored twice is never counted twice; the writer still keeps copies rare:
  *  1. all writes in this process go through one queue, one group of batches at a time (no race
  *     between the lookup and the insert below; batches waiting together are written together);
  *  2. a batch is deduplicated by (trace_id, span_id), then the keys already stored are looked up
  *     — bounded to the batch's exact start-time range, so partitions and the primary key prune —
  *     and only new rows are inserted;
  *  3. llm_calls is a ReplacingMergeTree on the same key (raw rows converge even if two collector
- *     processes race), and each insert carries an insert_deduplication_token derived from its keys;
- *     llm_calls and the rollup both keep a deduplication window, so an identical block retried
- *     against the engine is dropped, materialized view included.
+ *     processes race), and each insert carries an insert_deduplication_token derived from its keys,
+ *     so an identical block retried against the engine is dropped.
+ * Before inserting into an hour that has ended, the writer marks it dirty (storage/rollup): the
+ * rollup's maintainer rebuilds such hours, whatever happens between the mark and the insert.
  * Exclusive writer (the embedded engine: libchdb lets only this process open the data): step 2's
  * lookup is skipped for a span that provably cannot be stored yet — its start time is later than
  * every span stored before this process opened the table (`max(start_time)` read at `init()`) and
@@ -21,7 +23,8 @@
  * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
  * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
  * one was stored, the retry finds the stored rows in step 2.
- * `write` resolves only once the rows are inserted (durable), so the HTTP layer acks after it.
+ * `write` resolves only once the rows are inserted (and, with a journal, appended to it and fsynced),
+ * so the HTTP layer acks after it.
  * Batches are validated upstream so that the engine can store every row; should it still refuse one
  * (a ClickHouse error, not an engine that is down), the group is written again batch by batch, so
  * that only the batch holding the row fails, not every batch that waited with it.
@@ -31,8 +34,9 @@ import type { AiHttpCall } from '../core/ai-http-call';
 import { insertAiHttpCalls } from './ai-http-calls';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
-import { StorageError, isRefusedByEngine } from './errors';
+import { StorageError, isOutOfSpace, isRefusedByEngine } from './errors';
 import { RecentKeys } from './recent-keys';
+import { DirtyHours } from './rollup/dirty-hours';
 import { spanKeysWhere } from './span-keys';
 import { CALL_COLUMNS, toCompactRow } from './rows';
 
@@ -87,6 +91,10 @@ interface PendingWrite {
 export interface CallWriterOptions {
   /** True when no other process writes these tables (embedded engine); enables the lookup shortcut. */
   exclusive?: boolean;
+  /** Where a group's calls go once inserted, before it is acknowledged (storage/journal). */
+  journal?: { append(calls: PricedCall[]): Promise<void> };
+  /** The engine's own free-space guard for each insert (bytes; 0: none). */
+  minFreeDiskBytes?: () => number;
 }
 
 export class CallWriter {
@@ -99,11 +107,14 @@ export class CallWriter {
   /** Exclusive mode: no span with a start time above both bounds can be stored already. */
   private storedBefore: bigint | undefined;
   private evictedUpTo = -1n;
+  private readonly dirtyHours: DirtyHours;
 
   constructor(
     private readonly storage: Storage,
     private readonly options: CallWriterOptions = {},
-  ) {}
+  ) {
+    this.dirtyHours = new DirtyHours(storage);
+  }
 
   /** Exclusive mode: reads the latest start time stored before this process. */
   async init(): Promise<void> {
@@ -173,13 +184,12 @@ export class CallWriter {
         this.writing = group;
         const stored = new Set<string>();
         try {
-          await this.writeNow(
-            group.flatMap((p) => p.calls),
-            stored,
-          );
+          const calls = group.flatMap((p) => p.calls);
+          await this.writeNow(calls, stored);
+          await this.options.journal?.append(calls);
           settle(group, stored);
         } catch (err) {
-          if (group.length === 1 || !isRefusedByEngine(err)) {
+          if (group.length === 1 || !isRefusedByEngine(err) || isOutOfSpace(err)) {
             for (const p of group) p.reject(err);
             continue;
           }
@@ -189,6 +199,7 @@ export class CallWriter {
           for (const p of group) {
             try {
               await this.writeNow(p.calls, stored);
+              await this.options.journal?.append(p.calls);
               settle([p], stored, claimed);
             } catch (own) {
               p.reject(own);
@@ -211,6 +222,9 @@ export class CallWriter {
       if (!group) byMonth.set(month, (group = new Map()));
       group.set(keyOf(c), c);
     }
+    // Every call's hour, stored or not: a retry of calls a crash cut off after their insert marks
+    // their hours again (the maintainer then rebuilds them once more; harmless).
+    const marked = await this.dirtyHours.beforeInsert(calls.map((c) => c.startTimeUnixNano));
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];
       const { fresh, unsure } = this.splitByMemory(unique);
@@ -231,6 +245,7 @@ export class CallWriter {
         this.remember(c);
       }
     }
+    await this.dirtyHours.afterInsert(marked);
   }
 
   /** Exclusive mode: calls known new without a lookup, and the rest (all of them otherwise). */
@@ -292,9 +307,10 @@ export class CallWriter {
     // Settings go in the statement, not in clickhouse_settings: chdb 3.4 applies clickhouse_settings
     // as session-wide SETs that outlive the query (a stale token would then silently drop the next
     // unrelated insert into a table with a deduplication window). The token is our own hex digest.
+    const reserve = Math.floor(this.options.minFreeDiskBytes?.() ?? 0);
     const settings =
-      `insert_deduplication_token = '${hash.digest('hex')}', ` +
-      'deduplicate_blocks_in_dependent_materialized_views = 1';
+      `insert_deduplication_token = '${hash.digest('hex')}'` +
+      (reserve > 0 ? `, min_free_disk_bytes_to_perform_insert = ${reserve}` : '');
     try {
       await client.insert({
         table: `${database}.llm_calls (${CALL_COLUMNS.join(', ')}) SETTINGS ${settings}`,

@@ -2,10 +2,9 @@
 import type { DashboardDef } from './types';
 import { BILL_COVERAGE_PANEL } from './bill';
 import { AI_OUTSIDE_API_PANEL } from './expenses';
-import { labelled, share, SNAPSHOT_LOOKBACK, table } from './sql';
+import { labelled, RAW_CALLS, share, SNAPSHOT_LOOKBACK, table } from './sql';
 
 const HOURLY = table('spend_hourly');
-const CALLS = table('llm_calls');
 const SNAPSHOTS = table('budget_snapshots');
 const OUTCOMES = table('outcomes');
 
@@ -160,7 +159,7 @@ SELECT
   -- Distinct 64-bit hashes: exact barring a hash collision, and 2-3x faster than distinct strings.
   uniqExactIf(cityHash64(end_user), end_user != '') AS users,
   if(users = 0, NULL, spend_usd / users) AS cost_per_user_usd
-FROM ${CALLS}
+FROM ${RAW_CALLS}
 WHERE $__timeFilter(start_time)
 GROUP BY feature
 ORDER BY spend_usd DESC, feature`,

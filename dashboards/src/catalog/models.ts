@@ -1,9 +1,8 @@
 /** Models and savings: what each model costs, the token mix, and what cheaper siblings would cost. */
 import type { DashboardDef } from './types';
-import { share, table } from './sql';
+import { RAW_CALLS, share, table } from './sql';
 
 const HOURLY = table('spend_hourly');
-const CALLS = table('llm_calls');
 const PRICES = table('model_prices');
 const ALTERNATIVES = table('model_alternatives');
 
@@ -52,7 +51,7 @@ SELECT
   ${share('input_cost_usd', 'spend_usd')} AS input_cost_share,
   ${share('output_cost_usd', 'spend_usd')} AS output_cost_share,
   ${share('sum(cache_read_tokens)', 'sum(input_tokens)')} AS cached_input_share
-FROM ${CALLS}
+FROM ${RAW_CALLS}
 WHERE $__timeFilter(start_time)
 GROUP BY provider, model
 ORDER BY spend_usd DESC, provider, model`,

@@ -10,6 +10,12 @@ export const table = (name: string): string => `\${database}.${name}`;
 export const variableFilter = (variable: string, column = variable): string =>
   `(${ALL_VALUE_SQL} IN (\${${variable}:singlequote}) OR ${column} IN (\${${variable}:singlequote}))`;
 
+/**
+ * The raw calls, deduplicated: a span stored twice (a retry racing a crash, two collectors on one
+ * server) counts once. The hourly spend (`spend_hourly`) is deduplicated already.
+ */
+export const RAW_CALLS = `${table('llm_calls')} FINAL`;
+
 /** Shows an empty attribution value as a readable label. */
 export const labelled = (column: string, label = '(unattributed)'): string =>
   `if(${column} = '', '${label}', ${column})`;

@@ -1,9 +1,8 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
-import { labelled, share, table, variableFilter } from './sql';
+import { labelled, RAW_CALLS, share, table, variableFilter } from './sql';
 
 const HOURLY = table('spend_hourly');
-const CALLS = table('llm_calls');
 
 /** Same filter on the rollup and on the raw table (identical column names). */
 const FILTER = ['team', 'environment', 'feature'].map((v) => variableFilter(v)).join(' AND ');
@@ -97,7 +96,7 @@ SELECT
   if(response_model != '', response_model, request_model) AS model,
   count() AS calls,
   quantileExact(0.95)(duration_ms) AS p95_ms
-FROM ${CALLS}
+FROM ${RAW_CALLS}
 WHERE $__timeFilter(start_time) AND ${FILTER}
 GROUP BY model
 ORDER BY p95_ms DESC, model`,
@@ -140,7 +139,7 @@ LIMIT 10`,
       question: 'How many calls did the policy guard block, downgrade or clamp, and where?',
       sql: `
 SELECT enforcement, ${labelled('feature')} AS feature, count() AS calls
-FROM ${CALLS}
+FROM ${RAW_CALLS}
 WHERE $__timeFilter(start_time) AND ${FILTER} AND enforcement IN ('blocked', 'downgraded', 'clamped')
 GROUP BY enforcement, feature
 ORDER BY calls DESC, enforcement, feature`,

@@ -1,0 +1,231 @@
+/**
+ * The journal of acknowledged batches: before a batch of spans is acknowledged, its calls (already
+ * inserted) are appended to a file in `<data dir>/journal` and fsynced. A segment is deleted only
+ * once every call in it has been read back from `llm_calls`, all columns (a part whose files were
+ * emptied, as a full disk once left, fails that read); a call missing then is written again. So what
+ * was acknowledged survives an engine that committed a broken part: at start, and whenever a segment
+ * is checked, the journal restores it (through the writer: a call stored twice is read once).
+ *
+ * Bounded: segments close after 4 MiB or 5 s and are checked every 2 s; if checking cannot keep up
+ * (the engine fails reads) and the journal reaches its limit, new spans are refused (503) rather
+ * than acknowledged without it.
+ */
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { open, readFile, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { PricedCall } from '../core/call';
+import type { Storage } from './client';
+import { StorageError } from './errors';
+import { spanKeysWhere } from './span-keys';
+
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+const SEGMENT_MS = 5_000;
+const CHECK_EVERY_MS = 2_000;
+/** Keys per read-back query (query parameters travel in the URL on a server). */
+const CHUNK = 5_000;
+const MiB = 1024 * 1024;
+
+interface Segment {
+  file: string;
+  bytes: number;
+}
+
+export interface JournalStats {
+  segments: number;
+  bytes: number;
+  limitBytes: number;
+  /** Calls found missing from llm_calls and written again, since start. */
+  restoredCalls: number;
+  /** Why the last check failed (a read error: a broken part), if it did. */
+  lastError: string | null;
+}
+
+export interface IngestJournalOptions {
+  dir: string;
+  storage: Storage;
+  /** Writes calls again (the writer: looked up, marked, inserted, journaled). */
+  restore: (calls: PricedCall[]) => Promise<unknown>;
+  log: (line: string) => void;
+  /** Default: 10 % of the data directory's disk, at least 16 MiB, at most 256 MiB. */
+  limitBytes?: number;
+}
+
+export class IngestJournal {
+  private open: { segment: Segment; handle: FileHandle; openedAt: number } | undefined;
+  private closed: Segment[] = [];
+  private sequence = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private stopped = false;
+  private limit = 256 * MiB;
+  private readonly figures = { restoredCalls: 0, lastError: null as string | null };
+
+  constructor(private readonly options: IngestJournalOptions) {}
+
+  /** Finds the segments a previous process left (all to be checked) and sets the limit. */
+  async init(): Promise<void> {
+    mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+    this.closed = readdirSync(this.options.dir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .map((f) => ({
+        file: path.join(this.options.dir, f),
+        bytes: statSync(path.join(this.options.dir, f)).size,
+      }));
+    if (this.options.limitBytes !== undefined) this.limit = this.options.limitBytes;
+    else {
+      const s = await statfs(this.options.dir);
+      this.limit = Math.min(256 * MiB, Math.max(16 * MiB, Math.floor(s.blocks * s.bsize * 0.1)));
+    }
+  }
+
+  get stats(): JournalStats {
+    const segments = [...this.closed, ...(this.open ? [this.open.segment] : [])];
+    return {
+      segments: segments.length,
+      bytes: segments.reduce((n, s) => n + s.bytes, 0),
+      limitBytes: this.limit,
+      ...this.figures,
+    };
+  }
+
+  /** True when acknowledging more would go beyond the limit: new spans are refused. */
+  get full(): boolean {
+    return this.stats.bytes >= this.limit;
+  }
+
+  start(): void {
+    const tick = (): void => {
+      if (this.checking) return;
+      this.checking = this.check()
+        .catch((err: unknown) => {
+          const message = (err as Error).message;
+          if (message !== this.figures.lastError) this.options.log(`journal: ${message}`);
+          this.figures.lastError = message;
+        })
+        .finally(() => (this.checking = undefined));
+    };
+    this.timer = setInterval(tick, CHECK_EVERY_MS);
+    this.timer.unref();
+    tick();
+  }
+
+  /** No check starts after this; waits for the one in flight; closes the open segment. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.checking;
+    await this.exclusive(() => this.rotate());
+  }
+
+  /** Appends the calls of one acknowledged group and fsyncs; resolves once they are on disk. */
+  append(calls: PricedCall[]): Promise<void> {
+    if (calls.length === 0) return Promise.resolve();
+    return this.exclusive(async () => {
+      if (!this.open) {
+        const file = path.join(
+          this.options.dir,
+          `${Date.now()}-${String(++this.sequence).padStart(6, '0')}.jsonl`,
+        );
+        this.open = {
+          segment: { file, bytes: 0 },
+          handle: await open(file, 'a', 0o600),
+          openedAt: Date.now(),
+        };
+      }
+      const line = JSON.stringify(calls) + '\n';
+      try {
+        await this.open.handle.write(line);
+        await this.open.handle.datasync();
+      } catch (cause) {
+        throw new StorageError('journaling acknowledged calls', { cause, detail: this.open.segment.file });
+      }
+      this.open.segment.bytes += Buffer.byteLength(line);
+      if (this.open.segment.bytes >= SEGMENT_BYTES) await this.rotate();
+    });
+  }
+
+  /**
+   * Checks every closed segment (and the open one once it is old enough): reads its calls back from
+   * llm_calls, writes the missing ones again, deletes the segment once all are there.
+   */
+  async check(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.open && Date.now() - this.open.openedAt >= SEGMENT_MS) await this.rotate();
+    });
+    // Stopping: what is left is checked at the next start.
+    while (this.closed.length > 0 && !this.stopped) {
+      const segment = this.closed[0]!;
+      const calls = await this.read(segment.file);
+      const missing = await this.missing(calls);
+      if (missing.length > 0) {
+        await this.options.restore(missing);
+        this.figures.restoredCalls += missing.length;
+        this.options.log(
+          `journal: ${missing.length} acknowledged calls were missing from llm_calls (a broken or lost part): written again`,
+        );
+        // Read back once more on the next check before the segment goes.
+        return;
+      }
+      await unlink(segment.file);
+      this.closed.shift();
+    }
+    this.figures.lastError = null;
+  }
+
+  private async read(file: string): Promise<PricedCall[]> {
+    const text = await readFile(file, 'utf8');
+    const calls: PricedCall[] = [];
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        calls.push(...(JSON.parse(line) as PricedCall[]));
+      } catch {
+        // A line cut by a crash mid-write was never acknowledged (the ack follows the fsync).
+      }
+    }
+    return calls;
+  }
+
+  /** The calls not readable from llm_calls (every column is read: a broken part fails the query). */
+  private async missing(calls: PricedCall[]): Promise<PricedCall[]> {
+    const unique = new Map(calls.map((c) => [c.traceId + c.spanId, c]));
+    const all = [...unique.values()];
+    const found = new Set<string>();
+    const { client, database } = this.options.storage;
+    for (let i = 0; i < all.length; i += CHUNK) {
+      const { where, params } = spanKeysWhere(all.slice(i, i + CHUNK));
+      try {
+        const rs = await client.query({
+          query: `SELECT trace_id, span_id FROM ${database}.llm_calls WHERE ${where} AND NOT ignore(*)`,
+          query_params: params,
+          format: 'JSONEachRow',
+        });
+        for (const r of await rs.json<{ trace_id: string; span_id: string }>())
+          found.add(r.trace_id + r.span_id);
+      } catch (cause) {
+        throw new StorageError('reading acknowledged calls back', {
+          cause,
+          detail: `${database}.llm_calls; run "tokenledger repair"`,
+        });
+      }
+    }
+    return all.filter((c) => !found.has(c.traceId + c.spanId));
+  }
+
+  private async rotate(): Promise<void> {
+    const current = this.open;
+    if (!current) return;
+    this.open = undefined;
+    await current.handle.close();
+    if (current.segment.bytes > 0) this.closed.push(current.segment);
+    else await unlink(current.segment.file);
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(work, work);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+}

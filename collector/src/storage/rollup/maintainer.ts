@@ -1,0 +1,191 @@
+/**
+ * Keeps the hourly rollup equal to the raw calls (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md).
+ * Every few seconds it:
+ *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write);
+ *  2. builds the next closed hours (ended SEAL_GRACE_MS ago) after the frontier, a day per
+ *     statement, up to a time budget per round, and moves the frontier past them; readers take the
+ *     new frontier PUBLISH_DELAY_MS later (the view filters on the move's time), so the plan
+ *     survives a crash. A store upgraded from the old rollup is rebuilt this way, readers reading
+ *     the raw calls for every hour not sealed yet;
+ *  3. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
+ *     turn) and rebuilds any that differ: whatever else went wrong, the rollup is repaired.
+ * Several maintainers (several collectors on one server) may run at once: builds carry generations
+ * ordered by the server's clock, the frontier only grows, and each step is safe to repeat.
+ */
+import { randomInt } from 'node:crypto';
+import type { Storage } from '../client';
+import {
+  advanceFrontier,
+  buildHours,
+  differingHours,
+  firstHourWithCalls,
+  markedHours,
+  readFrontier,
+  serverNowMicros,
+  type Build,
+} from './seal';
+import {
+  HOUR_MS,
+  MAINTAIN_EVERY_MS,
+  MARK_MARGIN_MS,
+  PUBLISH_DELAY_MS,
+  SEAL_GRACE_MS,
+  VERIFY_EVERY_MS,
+  VERIFY_RECENT_HOURS,
+} from './timing';
+
+const HOUR_S = HOUR_MS / 1000;
+const DAY_S = 24 * HOUR_S;
+/** Work per round before yielding to ingest (the embedded engine runs one statement at a time). */
+const ROUND_BUDGET_MS = 3_000;
+const MARKED_PER_ROUND = 200;
+
+export interface RollupStats {
+  /** Hours before this (ISO) are read from the rollup. */
+  sealedUntil: string | null;
+  hoursBuilt: number;
+  hoursRebuilt: number;
+  /** Sealed hours found different from their raw calls with no write to explain it, and rebuilt. */
+  hoursRepaired: number;
+  lastError: string | null;
+}
+
+export interface RollupMaintainerOptions {
+  storage: Storage;
+  log: (line: string) => void;
+  everyMs?: number;
+  /** Default PUBLISH_DELAY_MS, which the view applies (tests make a move visible sooner by backdating it). */
+  publishDelayMs?: number;
+}
+
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
+export class RollupMaintainer {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private lastVerify = 0;
+  /** Older sealed hours are checked a day at a time, going back from here, then around again. */
+  private verifyCursor: number | undefined;
+  private lastLogged = '';
+  private readonly figures: RollupStats = {
+    sealedUntil: null,
+    hoursBuilt: 0,
+    hoursRebuilt: 0,
+    hoursRepaired: 0,
+    lastError: null,
+  };
+
+  constructor(private readonly options: RollupMaintainerOptions) {}
+
+  get stats(): RollupStats {
+    return { ...this.figures };
+  }
+
+  start(): void {
+    const tick = (): void => {
+      if (this.running || this.stopped) return;
+      this.running = this.round()
+        .catch((err: unknown) => this.failed(err))
+        .finally(() => (this.running = undefined));
+    };
+    this.timer = setInterval(tick, this.options.everyMs ?? MAINTAIN_EVERY_MS);
+    this.timer.unref();
+    tick();
+  }
+
+  /** No round starts after this; resolves once the one in flight (if any) has finished. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    return this.running ?? Promise.resolve();
+  }
+
+  /** One round of the three steps (exported for tests; start() runs it on a timer). */
+  async round(): Promise<void> {
+    const { storage } = this.options;
+    const nowMicros = await serverNowMicros(storage);
+    const nowMs = Number(nowMicros / 1000n);
+    // Started now: every insert committed before this is in what the round reads; marks older than
+    // the margin have committed their inserts (or never will).
+    const build: Build = {
+      generation: (nowMicros * 1000n + BigInt(randomInt(1000))).toString(),
+      coveredUntilMs: nowMs - MARK_MARGIN_MS,
+    };
+    const deadline = Date.now() + ROUND_BUDGET_MS;
+    const frontier = await readFrontier(storage);
+
+    for (const hour of await markedHours(storage, frontier, MARKED_PER_ROUND)) {
+      if (this.stopped || Date.now() > deadline) break;
+      await buildHours(storage, hour, hour + HOUR_S, build, [hour]);
+      this.figures.hoursRebuilt++;
+    }
+
+    if (!this.stopped) await this.buildAhead(frontier, nowMs, build, deadline);
+
+    if (!this.stopped && nowMs - this.lastVerify >= VERIFY_EVERY_MS && frontier > 0) {
+      this.lastVerify = nowMs;
+      await this.verify(frontier, build, nowMs);
+    }
+    this.figures.sealedUntil = frontier > 0 ? iso(frontier) : null;
+    this.figures.lastError = null;
+    this.lastLogged = '';
+  }
+
+  /** Builds the closed hours after the frontier, a day per statement, within the round's budget; moves it. */
+  private async buildAhead(frontier: number, nowMs: number, build: Build, deadline: number): Promise<void> {
+    const { storage } = this.options;
+    const closedUntil = Math.floor((nowMs - SEAL_GRACE_MS) / HOUR_MS) * HOUR_S;
+    let until = frontier;
+    while (until < closedUntil && !this.stopped) {
+      const next = await firstHourWithCalls(storage, until, closedUntil);
+      if (next === undefined) {
+        until = closedUntil;
+        break;
+      }
+      const end = Math.min(next + DAY_S, closedUntil);
+      await buildHours(storage, next, end, build);
+      this.figures.hoursBuilt += (end - next) / HOUR_S;
+      until = end;
+      if (Date.now() > deadline) break;
+    }
+    if (until <= frontier) return;
+    // After the rows: readers take the move PUBLISH_DELAY_MS after it was written.
+    await advanceFrontier(
+      storage,
+      until,
+      PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS),
+    );
+  }
+
+  /** Compares sealed hours with the raw calls; rebuilds the ones that differ. */
+  private async verify(frontier: number, build: Build, nowMs: number): Promise<void> {
+    const { storage, log } = this.options;
+    const recentFrom = frontier - VERIFY_RECENT_HOURS * HOUR_S;
+    const ranges: Array<[number, number]> = [[recentFrom, frontier]];
+    const cursor = this.verifyCursor !== undefined && this.verifyCursor > 0 ? this.verifyCursor : recentFrom;
+    ranges.push([cursor - DAY_S, cursor]);
+    const oldest = await firstHourWithCalls(storage, 0, cursor);
+    this.verifyCursor = oldest === undefined || cursor - DAY_S <= oldest ? recentFrom : cursor - DAY_S;
+    for (const [from, to] of ranges) {
+      for (const d of await differingHours(storage, from, to)) {
+        await buildHours(storage, d.hour, d.hour + HOUR_S, build, [d.hour]);
+        // A write after the build explains a difference; anything else was a fault, repaired now.
+        if (nowMs - d.markedAtMs < MARK_MARGIN_MS + VERIFY_EVERY_MS) continue;
+        this.figures.hoursRepaired++;
+        log(
+          `rollup: hour ${iso(d.hour)} differed from its raw calls (rollup ${d.rollup.calls} calls, ` +
+            `$${d.rollup.usd}; raw ${d.raw.calls} calls, $${d.raw.usd}): rebuilt`,
+        );
+      }
+    }
+  }
+
+  private failed(err: unknown): void {
+    const message = (err as Error).message;
+    this.figures.lastError = message;
+    // Once per distinct failure: a ClickHouse that is down would otherwise log every round.
+    if (message !== this.lastLogged) this.options.log(`rollup: ${message}`);
+    this.lastLogged = message;
+  }
+}

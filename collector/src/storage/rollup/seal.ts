@@ -1,0 +1,204 @@
+/**
+ * The statements of the sealed-hours rollup (migration 0013): build hours of `spend_hourly_sealed`
+ * from the raw calls, record what a build covers, move the frontier, find hours to rebuild. Times
+ * travel as whole seconds (hours) or milliseconds (marks), always as query parameters.
+ */
+import type { Storage } from '../client';
+import { queryRows as rows, runStatement as run } from '../statements';
+
+const DIMENSIONS = [
+  'team',
+  'department',
+  'cost_center',
+  'feature',
+  'workflow',
+  'model',
+  'provider',
+  'environment',
+  'service',
+  'customer',
+];
+const COUNTS = [
+  'calls',
+  'error_calls',
+  'unpriced_calls',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+];
+const GROUP = ['hour', ...DIMENSIONS].join(', ');
+const HOURS_IN = `hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')`;
+
+/** One build: a generation (ordered like the time it started) and the marks it covers. */
+export interface Build {
+  generation: string;
+  /** Marks at or before this (ms) are covered by the build. */
+  coveredUntilMs: number;
+}
+
+/** The server's clock in microseconds (one clock for every collector sharing a ClickHouse server). */
+export async function serverNowMicros(storage: Storage): Promise<bigint> {
+  const [row] = await rows<{ t: string }>(
+    storage,
+    'reading the clock',
+    'SELECT toString(toUnixTimestamp64Micro(now64(6))) AS t',
+  );
+  return BigInt(row!.t);
+}
+
+/**
+ * Hours before this (seconds) are sealed (or being sealed); 0 when nothing was. Readers (the view)
+ * take a move of the frontier only PUBLISH_DELAY_MS after it was written.
+ */
+export async function readFrontier(storage: Storage): Promise<number> {
+  const [row] = await rows<{ s: number }>(
+    storage,
+    'reading the rollup frontier',
+    `SELECT toUInt32(max(sealed_until)) AS s FROM ${storage.database}.rollup_frontier`,
+  );
+  return Number(row?.s ?? 0);
+}
+
+/** Moves the frontier to `sealedUntil`; `backdateMs` makes readers take it sooner (tests only). */
+export async function advanceFrontier(storage: Storage, sealedUntil: number, backdateMs = 0): Promise<void> {
+  await run(
+    storage,
+    'advancing the rollup frontier',
+    `INSERT INTO ${storage.database}.rollup_frontier (sealed_until, advanced_at)
+     SELECT toDateTime({s:UInt32}, 'UTC'), now64(3) - toIntervalMillisecond({backdate:UInt32})`,
+    { s: sealedUntil, backdate: Math.max(0, Math.round(backdateMs)) },
+  );
+}
+
+/** The first hour (seconds) in [from, to) holding raw calls, if any (read in primary-key order). */
+export async function firstHourWithCalls(
+  storage: Storage,
+  from: number,
+  to: number,
+): Promise<number | undefined> {
+  const [row] = await rows<{ h: number }>(
+    storage,
+    'finding the next hour to seal',
+    `SELECT toUInt32(toStartOfHour(start_time)) AS h FROM ${storage.database}.llm_calls
+     WHERE start_time >= toDateTime64({from:UInt32}, 9, 'UTC') AND start_time < toDateTime64({to:UInt32}, 9, 'UTC')
+     ORDER BY toStartOfHour(start_time) LIMIT 1`,
+    { from, to },
+  );
+  return row ? Number(row.h) : undefined;
+}
+
+/**
+ * Builds the hours [from, to) (seconds) from the raw calls under `build.generation`: one INSERT,
+ * which for one hour (one partition, far below a million groups) is one part, so readers see the
+ * old build or the new one, never a mix. Groups the previous build had and the raw calls no longer
+ * have get zero rows (tombstones). Then records the build for every hour it wrote, and for
+ * `alwaysRecord` (an hour rebuilt because it was marked, even if now empty).
+ */
+export async function buildHours(
+  storage: Storage,
+  from: number,
+  to: number,
+  build: Build,
+  alwaysRecord: number[] = [],
+): Promise<void> {
+  const db = storage.database;
+  const params = { from, to, generation: build.generation, covered: build.coveredUntilMs };
+  // Tombstones: zero measures (the aliases must not shadow the columns the inner WHERE reads).
+  const zero = [...COUNTS.map((c) => `toUInt64(0) AS ${c}`), 'toDecimal128(0, 18) AS cost_usd'];
+  const measures = [...COUNTS, 'cost_usd'];
+  await run(
+    storage,
+    'sealing rollup hours',
+    `INSERT INTO ${db}.spend_hourly_sealed (${GROUP}, ${measures.join(', ')}, generation)
+     SELECT ${GROUP}, ${measures.map((m) => `sum(${m})`).join(', ')}, {generation:UInt64}
+     FROM (
+       SELECT ${GROUP}, ${measures.join(', ')} FROM ${db}.spend_hourly_raw WHERE ${HOURS_IN}
+       UNION ALL
+       SELECT ${GROUP}, ${zero.join(', ')}
+       FROM (SELECT ${GROUP} FROM ${db}.spend_hourly_sealed FINAL WHERE ${HOURS_IN} AND calls > 0)
+     )
+     GROUP BY ${GROUP}
+     SETTINGS max_insert_threads = 1`,
+    params,
+  );
+  await run(
+    storage,
+    'recording sealed hours',
+    `INSERT INTO ${db}.rollup_seals (hour, generation, covered_until)
+     SELECT hour, {generation:UInt64}, fromUnixTimestamp64Milli({covered:Int64}, 'UTC')
+     FROM (
+       SELECT DISTINCT hour FROM ${db}.spend_hourly_sealed WHERE ${HOURS_IN} AND generation = {generation:UInt64}
+       UNION DISTINCT
+       SELECT toDateTime(arrayJoin({always:Array(UInt32)}), 'UTC') AS hour
+     )`,
+    { ...params, always: alwaysRecord },
+  );
+}
+
+/**
+ * Sealed hours (seconds, newest first) marked after what their build covers: calls arrived after
+ * the hour was built (late spans, retries, a crash between the mark and the insert).
+ */
+export async function markedHours(storage: Storage, frontier: number, limit: number): Promise<number[]> {
+  const db = storage.database;
+  const found = await rows<{ h: number }>(
+    storage,
+    'finding hours to rebuild',
+    `SELECT toUInt32(d.hour) AS h
+     FROM (SELECT hour, max(marked_at) AS marked FROM ${db}.llm_calls_dirty_hours
+           WHERE hour < toDateTime({frontier:UInt32}, 'UTC') GROUP BY hour) AS d
+     LEFT JOIN (SELECT hour, max(covered_until) AS covered FROM ${db}.rollup_seals
+                WHERE hour < toDateTime({frontier:UInt32}, 'UTC') GROUP BY hour) AS s ON d.hour = s.hour
+     WHERE d.marked > s.covered
+     ORDER BY h DESC LIMIT {limit:UInt32}`,
+    { frontier, limit },
+  );
+  return found.map((r) => Number(r.h));
+}
+
+export interface HourDifference {
+  hour: number;
+  rollup: { calls: number; usd: string };
+  raw: { calls: number; usd: string };
+  /** The latest mark of the hour (ms), 0 if none. */
+  markedAtMs: number;
+}
+
+/** Sealed hours in [from, to) whose rollup differs from their raw calls (calls, tokens or money). */
+export async function differingHours(storage: Storage, from: number, to: number): Promise<HourDifference[]> {
+  const db = storage.database;
+  const totals = 'sum(calls) AS calls, sum(input_tokens + output_tokens) AS tokens, sum(cost_usd) AS usd';
+  const found = await rows<{
+    h: number;
+    rollup_calls: string;
+    rollup_usd: string;
+    raw_calls: string;
+    raw_usd: string;
+    marked_ms: string;
+  }>(
+    storage,
+    'comparing the rollup with the raw calls',
+    `SELECT toUInt32(hour) AS h, toString(rollup_calls) AS rollup_calls, toString(rollup_usd) AS rollup_usd,
+            toString(raw_calls) AS raw_calls, toString(raw_usd) AS raw_usd,
+            toString(toUnixTimestamp64Milli(m.marked)) AS marked_ms
+     FROM (
+       SELECT hour, r.calls AS rollup_calls, r.usd AS rollup_usd, w.calls AS raw_calls, w.usd AS raw_usd
+       FROM (SELECT hour, ${totals} FROM ${db}.spend_hourly_sealed FINAL WHERE ${HOURS_IN} GROUP BY hour) AS r
+       FULL OUTER JOIN (SELECT hour, ${totals} FROM ${db}.spend_hourly_raw WHERE ${HOURS_IN} GROUP BY hour) AS w
+       USING (hour)
+       WHERE r.calls != w.calls OR r.tokens != w.tokens OR r.usd != w.usd
+     ) AS d
+     LEFT JOIN (SELECT hour, max(marked_at) AS marked FROM ${db}.llm_calls_dirty_hours WHERE ${HOURS_IN} GROUP BY hour) AS m
+     USING (hour)
+     ORDER BY h`,
+    { from, to },
+  );
+  return found.map((r) => ({
+    hour: Number(r.h),
+    rollup: { calls: Number(r.rollup_calls), usd: r.rollup_usd },
+    raw: { calls: Number(r.raw_calls), usd: r.raw_usd },
+    markedAtMs: Number(r.marked_ms),
+  }));
+}

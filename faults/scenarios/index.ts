@@ -1,0 +1,6 @@
+/** Every fault scenario, in table order. A new scenario: a module in this folder, listed here. */
+import type { FaultScenario } from '../types';
+import { diskFull } from './disk-full';
+import { killCollector } from './kill-collector';
+
+export const SCENARIOS: FaultScenario[] = [killCollector, diskFull];
