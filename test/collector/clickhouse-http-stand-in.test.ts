@@ -55,6 +55,14 @@ describe('ClickHouse HTTP stand-in (test support)', function () {
       { k: 'a', n: '1' },
       { k: "b'quote", n: '9007199254740993' },
     ]);
+    // Parameters travel in the URL; a server takes long ones (thousands of keys).
+    const many = Array.from({ length: 5_000 }, (_, i) => `key-${i}-${'x'.repeat(40)}`);
+    const counted = await client.query({
+      query: 'SELECT length({many:Array(String)}) AS n',
+      query_params: { many },
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await counted.json(), [{ n: 5_000 }]);
     // A setting applies to its statement only.
     const plain = await client.query({ query: 'SELECT toUInt64(7) AS n', format: 'JSONEachRow' });
     assert.deepEqual(await plain.json(), [{ n: 7 }]);

@@ -205,7 +205,8 @@ export function startServer(opts: Options): Promise<{ url: string; close: () => 
     res.end(gzip ? gzipSync(out.bytes) : out.bytes);
   }
 
-  const server = createServer((req, res) => {
+  // Query parameters travel in the URL: a server takes URLs up to 1 MiB (Node's default is 16 KiB).
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (
       req.method === 'GET' &&
