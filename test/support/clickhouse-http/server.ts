@@ -61,7 +61,10 @@ class SessionPool {
   private readonly waiting: Array<(s: Session) => void> = [];
 
   constructor(dataDir: string, size: number) {
-    for (let i = 0; i < size; i++) this.idle.push(new Session(dataDir));
+    // A parameter is set with `SET param_x = '…'`, a statement the engine parses: let it be as long
+    // as a URL may be (a server does not count URL parameters against max_query_size).
+    const args = ['--max_query_size=4194304'];
+    for (let i = 0; i < size; i++) this.idle.push(new Session(dataDir, { connectionArgs: args }));
   }
 
   async with<T>(fn: (s: Session) => Promise<T>): Promise<T> {
