@@ -1,0 +1,156 @@
+/**
+ * Several collectors on one store (issue 26): three collector processes share one ClickHouse
+ * through `CLICKHOUSE_URL` — the HTTP stand-in (test support: chdb behind ClickHouse's HTTP
+ * interface, statements running at the same time, inserts held 40 ms to widen races) — behind a
+ * "load balancer" that sends every export to one collector and its retry to another while the
+ * first may still be writing it. Every collector then reports the same, exact totals: each span
+ * once, whichever collector stored it, raw and hourly reports alike.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Decimal from 'decimal.js';
+import { startCollectorProcess, tempDataDir, type CollectorProcess } from '../support/collector-process';
+import { startClickHouseStandIn, type ClickHouseStandIn } from '../support/clickhouse-http/process';
+
+const KEY = 'tl_admin_several_collectors_0001';
+const HOUR = 3_600_000;
+const BATCHES = 30;
+const SPANS_PER_BATCH = 40;
+
+const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
+
+interface Batch {
+  body: string;
+  usd: Decimal;
+}
+
+/** An OTLP/JSON export of house-llm calls ($1 per 1,000 input tokens by the policy's price). */
+function batch(b: number, at: number): Batch {
+  let usd = new Decimal(0);
+  const spans = Array.from({ length: SPANS_PER_BATCH }, (_, i) => {
+    const tokens = 1_000 + ((b * 37 + i * 11) % 900);
+    usd = usd.plus(new Decimal(tokens).div(1_000));
+    const start = at + b * 1_000 + i;
+    return {
+      traceId: hex(b * 1_000 + i + 1, 32),
+      spanId: hex(b * 1_000 + i + 1, 16),
+      name: 'chat house-llm',
+      kind: 3,
+      startTimeUnixNano: `${start}000000`,
+      endTimeUnixNano: `${start + 500}000000`,
+      attributes: [
+        { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
+        { key: 'gen_ai.provider.name', value: { stringValue: 'vllm' } },
+        { key: 'gen_ai.request.model', value: { stringValue: 'house-llm' } },
+        { key: 'gen_ai.usage.input_tokens', value: { intValue: String(tokens) } },
+        { key: 'gen_ai.usage.output_tokens', value: { intValue: '0' } },
+      ],
+      status: {},
+    };
+  });
+  const body = JSON.stringify({
+    resourceSpans: [
+      {
+        resource: {
+          attributes: [
+            { key: 'service.name', value: { stringValue: 'batch-scorer' } },
+            { key: 'tokenledger.team', value: { stringValue: b % 2 === 0 ? 'search' : 'ads' } },
+          ],
+        },
+        scopeSpans: [{ scope: { name: 'tokenledger' }, spans }],
+      },
+    ],
+  });
+  return { body, usd };
+}
+
+async function post(collector: CollectorProcess, body: string): Promise<number> {
+  const res = await fetch(`${collector.url}/v1/traces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body,
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Sends until acknowledged (an exporter's retries), starting with `first`, then the next ones. */
+async function sendUntilAcked(collectors: CollectorProcess[], first: number, body: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const status = await post(collectors[(first + attempt) % collectors.length]!, body);
+    if (status !== 200 && status !== 503) throw new Error(`export answered ${status}`);
+    if (status === 200) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const out = collectors.map((c) => c.output().split('\n').slice(-15).join('\n')).join('\n---\n');
+  throw new Error(`export never acknowledged:\n${out}`);
+}
+
+async function report(collector: CollectorProcess, from: number, to: number): Promise<string> {
+  const q = new URLSearchParams({
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    groupBy: 'team',
+  });
+  const res = await fetch(`${collector.url}/v1/reports/spend?${q}`, {
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  assert.equal(res.status, 200);
+  const r = (await res.json()) as { total_usd: string; breakdown: Array<{ team: string; calls: number }> };
+  const calls = r.breakdown.reduce((n, b) => n + b.calls, 0);
+  return `${calls} calls $${r.total_usd}`;
+}
+
+describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
+  this.timeout(240_000);
+  let store: ClickHouseStandIn;
+  const collectors: CollectorProcess[] = [];
+
+  before(async () => {
+    store = await startClickHouseStandIn({ sessions: 6, delayInsertMs: 40 });
+    const policy = path.join(tempDataDir('tl-multi-policy-'), 'tokenledger.yaml');
+    writeFileSync(
+      policy,
+      'version: 1\npolicies: []\npricing:\n  overrides: [{ model: house-llm, input_mtok: 1000 }]\n',
+    );
+    // One at a time, as a rollout does: the first applies the migrations.
+    for (let i = 0; i < 3; i++) {
+      collectors.push(
+        await startCollectorProcess({
+          env: {
+            CLICKHOUSE_URL: `${store.url}/tokenledger`,
+            TOKENLEDGER_API_KEYS: `admin:${KEY}`,
+            TOKENLEDGER_POLICY_FILE: policy,
+          },
+        }),
+      );
+    }
+  });
+
+  after(async () => {
+    for (const c of collectors) await c.stop();
+    await store?.stop();
+  });
+
+  it('each span once whichever collector stores it, a retry landing on another while the first still writes', async () => {
+    // Two hours ago: whole hours that the rollup seals, and the raw calls beside them.
+    const at = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR + 60_000;
+    const batches = Array.from({ length: BATCHES }, (_, b) => batch(b, at));
+    const expected = batches.reduce((sum, b) => sum.plus(b.usd), new Decimal(0));
+    // Every export goes to collector b % 3 and, at the same time, its "retry" to the next one.
+    await Promise.all(
+      batches.flatMap((b, i) => [
+        sendUntilAcked(collectors, i % 3, b.body),
+        sendUntilAcked(collectors, (i + 1) % 3, b.body),
+      ]),
+    );
+    const want = `${BATCHES * SPANS_PER_BATCH} calls $${expected.toFixed()}`;
+    const from = Math.floor(at / HOUR) * HOUR - HOUR;
+    const to = Math.floor(Date.now() / HOUR) * HOUR + HOUR;
+    for (const c of collectors) {
+      assert.equal(await report(c, from, to), want, `whole hours through ${c.url}`);
+      assert.equal(await report(c, from + 1, to), want, `raw calls through ${c.url}`);
+    }
+  });
+});
