@@ -38,7 +38,11 @@ export async function startCollector(
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunningCollector> {
   const { keys, keysNote } = loadKeys(config);
-  const storage = openStorage({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
+  const storage = openStorage({
+    clickhouseUrl: config.clickhouseUrl,
+    dataDir: config.dataDir,
+    ...(config.clickhouseCluster ? { cluster: config.clickhouseCluster } : {}),
+  });
   try {
     await migrate(storage);
   } catch (err) {
