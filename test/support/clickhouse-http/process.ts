@@ -23,6 +23,8 @@ export interface StandInOptions {
   /** Each INSERT waits this long before it runs (widens races between writers). */
   delayInsertMs?: number;
   dataDir?: string;
+  /** A one-shard cluster of this name on the stand-in (see server.ts). */
+  singleNodeCluster?: string;
 }
 
 export async function startClickHouseStandIn(opts: StandInOptions = {}): Promise<ClickHouseStandIn> {
@@ -45,6 +47,7 @@ export async function startClickHouseStandIn(opts: StandInOptions = {}): Promise
       String(opts.sessions ?? 4),
       '--delay-insert-ms',
       String(opts.delayInsertMs ?? 0),
+      ...(opts.singleNodeCluster ? ['--single-node-cluster', opts.singleNodeCluster] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -21,12 +21,21 @@
  *   settings apply). `--delay-insert-ms` holds each INSERT that long before it runs, to widen the
  *   races between collectors that tests look for.
  *
+ * - `--single-node-cluster <name>`: the engine gets a cluster of that name with one shard, this
+ *   node (a config file), so Distributed tables work; `ON CLUSTER` and the Replicated engines need
+ *   ClickHouse Keeper, which the embedded engine lacks, so they are taken out of each statement
+ *   (`ON CLUSTER 'x'` dropped, `ReplicatedXMergeTree('path', 'replica', args)` → `XMergeTree(args)`).
+ *   What that leaves untested is said where cluster mode is documented.
+ *
  * Run: `node --import tsx test/support/clickhouse-http/server.ts --data <dir> [--port 0]
- * [--user default --password ''] [--sessions 4] [--delay-insert-ms 0]`; prints `listening on <url>`.
+ * [--user default --password ''] [--sessions 4] [--delay-insert-ms 0] [--single-node-cluster name]`;
+ * prints `listening on <url>`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Session } from 'chdb';
@@ -48,6 +57,7 @@ const NOT_SETTINGS = new Set([
 
 interface Options {
   dataDir: string;
+  singleNodeCluster?: string;
   port: number;
   user: string;
   password: string;
@@ -60,10 +70,10 @@ class SessionPool {
   private readonly idle: Session[] = [];
   private readonly waiting: Array<(s: Session) => void> = [];
 
-  constructor(dataDir: string, size: number) {
+  constructor(dataDir: string, size: number, extraArgs: string[] = []) {
     // A parameter is set with `SET param_x = '…'`, a statement the engine parses: let it be as long
     // as a URL may be (a server does not count URL parameters against max_query_size).
-    const args = ['--max_query_size=4194304'];
+    const args = ['--max_query_size=4194304', ...extraArgs];
     for (let i = 0; i < size; i++) this.idle.push(new Session(dataDir, { connectionArgs: args }));
   }
 
@@ -124,8 +134,34 @@ function engineError(err: unknown): HttpError {
   return new HttpError(statusOf(code), code, message);
 }
 
+/** A config file giving the engine a one-shard cluster `name` on this node. */
+function singleNodeClusterConfig(name: string, dataDir: string): string {
+  const file = path.join(dataDir, `single-node-cluster-${name}.xml`);
+  writeFileSync(
+    file,
+    `<clickhouse>
+  <tcp_port>9000</tcp_port>
+  <remote_servers><${name}><shard><replica><host>localhost</host><port>9000</port></replica></shard></${name}></remote_servers>
+  <macros><shard>01</shard><replica>stand-in</replica></macros>
+</clickhouse>
+`,
+  );
+  return file;
+}
+
+/** What of a cluster statement one node without Keeper can run (see the header). */
+const withoutKeeper = (sql: string): string =>
+  sql
+    .replace(/\s+ON CLUSTER\s+('[^']*'|\S+)/gi, '')
+    .replace(/\bReplicated(\w*MergeTree)\(\s*'[^']*'\s*,\s*'[^']*'\s*(?:,\s*)?/g, '$1(');
+
 export function startServer(opts: Options): Promise<{ url: string; close: () => Promise<void> }> {
-  const pool = new SessionPool(opts.dataDir, opts.sessions);
+  const cluster = opts.singleNodeCluster;
+  const pool = new SessionPool(
+    opts.dataDir,
+    opts.sessions,
+    cluster ? [`--config-file=${singleNodeClusterConfig(cluster, opts.dataDir)}`] : [],
+  );
 
   async function run(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { user, password } = credentials(req, url);
@@ -139,7 +175,8 @@ export function startServer(opts: Options): Promise<{ url: string; close: () => 
     const queryId = url.searchParams.get('query_id') ?? randomUUID();
     const text = req.method === 'POST' ? await body(req) : '';
     const head = url.searchParams.get('query');
-    const sql = head === null ? text : text === '' ? head : `${head}\n${text}`;
+    const statement = head === null ? text : text === '' ? head : `${head}\n${text}`;
+    const sql = cluster ? withoutKeeper(statement) : statement;
     if (sql.trim() === '')
       throw new HttpError(400, 62, 'Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)');
     const params: Record<string, string> = {};
@@ -250,6 +287,7 @@ if (require.main === module) {
       password: { type: 'string', default: '' },
       sessions: { type: 'string', default: '4' },
       'delay-insert-ms': { type: 'string', default: '0' },
+      'single-node-cluster': { type: 'string' },
     },
   });
   if (!values.data) {
@@ -263,5 +301,6 @@ if (require.main === module) {
     password: values.password!,
     sessions: Number(values.sessions),
     delayInsertMs: Number(values['delay-insert-ms']),
+    ...(values['single-node-cluster'] ? { singleNodeCluster: values['single-node-cluster'] } : {}),
   }).then(({ url }) => process.stdout.write(`listening on ${url}\n`));
 }
