@@ -75,7 +75,7 @@ describe('cluster mode on a one-shard cluster (HTTP stand-in)', function () {
       log: { level: ClickHouseLogLevel.OFF },
     });
     const rs = await client.query({
-      query: `SELECT name, engine FROM system.tables WHERE database = 'tokenledger' AND name LIKE 'llm_calls%' ORDER BY name`,
+      query: `SELECT name, engine FROM system.tables WHERE database = 'tokenledger' AND name IN ('llm_calls', 'llm_calls_local') ORDER BY name`,
       format: 'JSONEachRow',
     });
     assert.deepEqual(await rs.json(), [
