@@ -5,9 +5,12 @@
  * "load balancer" that sends every export to one collector and its retry to another while the
  * first may still be writing it. Every collector then reports the same, exact totals: each span
  * once, whichever collector stored it — the raw calls at once, whole hours within the rollup's 60 s.
+ * And a budget alert that all three see crossing its threshold is sent once.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Decimal from 'decimal.js';
 import { startCollectorProcess, tempDataDir, type CollectorProcess } from '../support/collector-process';
@@ -26,10 +29,10 @@ interface Batch {
 }
 
 /** An OTLP/JSON export of house-llm calls ($1 per 1,000 input tokens by the policy's price). */
-function batch(b: number, at: number): Batch {
+function batch(b: number, at: number, opts: { team?: string; spans?: number; tokens?: number } = {}): Batch {
   let usd = new Decimal(0);
-  const spans = Array.from({ length: SPANS_PER_BATCH }, (_, i) => {
-    const tokens = 1_000 + ((b * 37 + i * 11) % 900);
+  const spans = Array.from({ length: opts.spans ?? SPANS_PER_BATCH }, (_, i) => {
+    const tokens = opts.tokens ?? 1_000 + ((b * 37 + i * 11) % 900);
     usd = usd.plus(new Decimal(tokens).div(1_000));
     const start = at + b * 1_000 + i;
     return {
@@ -55,7 +58,10 @@ function batch(b: number, at: number): Batch {
         resource: {
           attributes: [
             { key: 'service.name', value: { stringValue: 'batch-scorer' } },
-            { key: 'tokenledger.team', value: { stringValue: b % 2 === 0 ? 'search' : 'ads' } },
+            {
+              key: 'tokenledger.team',
+              value: { stringValue: opts.team ?? (b % 2 === 0 ? 'search' : 'ads') },
+            },
           ],
         },
         scopeSpans: [{ scope: { name: 'tokenledger' }, spans }],
@@ -106,13 +112,39 @@ describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
   this.timeout(240_000);
   let store: ClickHouseStandIn;
   const collectors: CollectorProcess[] = [];
+  let webhook: Server;
+  const alerts: string[] = [];
 
   before(async () => {
     store = await startClickHouseStandIn({ sessions: 6, delayInsertMs: 40 });
+    // A slow webhook (1 s per delivery): without one sender per alert, every collector that checks
+    // while another is still sending would send too.
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        alerts.push(body);
+        setTimeout(() => res.end('ok'), 1_000);
+      });
+    });
+    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
+    const hook = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hooks/budget`;
     const policy = path.join(tempDataDir('tl-multi-policy-'), 'tokenledger.yaml');
     writeFileSync(
       policy,
-      'version: 1\npolicies: []\npricing:\n  overrides: [{ model: house-llm, input_mtok: 1000 }]\n',
+      [
+        'version: 1',
+        'policies:',
+        '  - name: ads-budget',
+        '    match: { team: ads }',
+        '    budget: { usd: 100000, period: monthly }',
+        '    alerts:',
+        '      at: [0.8]',
+        `      webhook: ${hook}`,
+        'pricing:',
+        '  overrides: [{ model: house-llm, input_mtok: 1000 }]',
+        '',
+      ].join('\n'),
     );
     // One at a time, as a rollout does: the first applies the migrations.
     for (let i = 0; i < 3; i++) {
@@ -122,6 +154,7 @@ describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
             CLICKHOUSE_URL: `${store.url}/tokenledger`,
             TOKENLEDGER_API_KEYS: `admin:${KEY}`,
             TOKENLEDGER_POLICY_FILE: policy,
+            TOKENLEDGER_ALERT_CHECK_MS: '100',
           },
         }),
       );
@@ -131,6 +164,7 @@ describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
   after(async () => {
     for (const c of collectors) await c.stop();
     await store?.stop();
+    webhook?.close();
   });
 
   it('each span once whichever collector stores it, a retry landing on another while the first still writes', async () => {
@@ -161,5 +195,19 @@ describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
       }
       assert.equal(got, want, `whole hours through ${c.url}`);
     }
+  });
+
+  it('a threshold all three collectors see crossed is sent once', async () => {
+    // $80,000 of the ads team's $100,000 in one export, received by one collector; all three check
+    // the budget every 100 ms against the shared store.
+    const big = batch(900, Date.now() - 60_000, { team: 'ads', spans: 8, tokens: 10_000_000 });
+    assert.equal(big.usd.toFixed(), '80000');
+    await sendUntilAcked(collectors, 0, big.body);
+    const deadline = Date.now() + 30_000;
+    while (alerts.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // Every collector has had many checks (and the first delivery has long finished) by now.
+    await new Promise((r) => setTimeout(r, 5_000));
+    assert.equal(alerts.length, 1, alerts.join('\n'));
+    assert.match(alerts[0]!, /ads-budget/);
   });
 });
