@@ -28,7 +28,7 @@ export const firedKeyText = (k: FiredKey): string =>
 const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
 
 /** A claim holds this long: longer than any send (webhook and SMTP sends time out well before). */
-export const CLAIM_ROUND_MS = 120_000;
+const CLAIM_ROUND_MS = 120_000;
 
 /** The alert's columns as query parameters (shared by the fired and claim tables). */
 function keyParams(k: FiredKey): Record<string, string | number> {
