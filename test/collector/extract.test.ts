@@ -618,6 +618,7 @@ describe('trace window bounds', () => {
     provider: 'openai',
     responseId: '',
     stored: true,
+    rank: 0,
   });
 
   it('forgets a trace once it has been quiet longer than the window', () => {

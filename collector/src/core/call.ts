@@ -43,6 +43,12 @@ export interface ExtractedCall {
   /** Which instrumentation produced the span (its scope name). */
   source: string;
   attribution: CallAttribution;
+  /**
+   * Set on a call that replaces a poorer record of the same call stored earlier (a twin from
+   * another producer): it carries that record's row key (trace, span, start time), so storage
+   * writes it over the stored row instead of dropping it as already stored.
+   */
+  replacesStored?: true;
 }
 
 /** A call after pricing. Money is a decimal string (never a float). */

@@ -5,6 +5,8 @@ const HELP = {
   tokenledger_calls_stored_total: 'LLM calls stored (new spans).',
   tokenledger_calls_duplicate_total: 'LLM calls skipped because the span was already stored (retries).',
   tokenledger_calls_unpriced_total: 'LLM calls received whose model has no price (stored with cost 0).',
+  tokenledger_calls_replaced_total:
+    'Stored calls replaced by a richer record of the same call from another producer (a late twin).',
   tokenledger_otlp_decode_errors_total: 'OTLP requests refused as malformed or of an unknown media type.',
   tokenledger_storage_errors_total: 'OTLP requests answered 503 because ClickHouse failed.',
   tokenledger_otlp_throttled_total:

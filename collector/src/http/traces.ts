@@ -70,6 +70,7 @@ export function tracesHandler(deps: TracesDeps) {
       deps.metrics.add('tokenledger_calls_stored_total', written.inserted);
       deps.metrics.add('tokenledger_calls_duplicate_total', written.duplicates);
       deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);
+      deps.metrics.add('tokenledger_calls_replaced_total', result.replacingCalls);
     } catch (err) {
       deps.metrics.add('tokenledger_storage_errors_total');
       deps.log(`ingest: ${(err as Error).message}`);

@@ -31,6 +31,11 @@ export interface IngestResult {
    * recorded by earlier exports that a GenAI span of this one covers (`coveredLater`: deleted).
    */
   aiHttpCalls: AiHttpCall[];
+  /**
+   * Calls (among `calls`) that replace a poorer record of the same call stored earlier: a richer
+   * twin from another producer, written over the stored row.
+   */
+  replacingCalls: number;
   /** Calls stored unpriced: a model the catalog and overrides do not know, or no usage reported. */
   unpricedCalls: number;
   /** Spans the decoder rejected (bad ids or timestamps); for the OTLP partial-success response. */
@@ -84,6 +89,7 @@ export function processTraceRequest(
     nonGenaiSpans: extracted.nonGenaiSpans,
     aiHttpCalls: [...shadow, ...retracted],
     unpricedCalls: unpriced,
+    replacingCalls: extracted.replacingCalls,
     rejectedSpans: req.rejectedSpans,
     // OTLP partial success carries warnings too: rejected_spans 0 with a non-empty error_message.
     errorMessage: [req.errorMessage, extracted.invalidUsage.message].filter((m) => m !== '').join('; '),

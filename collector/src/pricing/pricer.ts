@@ -257,5 +257,6 @@ function withPrice(
     priced,
     pricedProvider,
     pricedModel,
+    ...(c.replacesStored ? { replacesStored: true as const } : {}),
   };
 }

@@ -5,6 +5,7 @@
  * `npm start` is not reachable from the network (with first-run keys on disk) until someone
  * decides so with HOST=0.0.0.0 (as a container must).
  */
+import { assertClusterName } from '../storage/cluster-ddl';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { KeyConfigError, parseKeySpec, type KeySpec } from '../govern/keys/keys';
@@ -15,6 +16,8 @@ export interface CollectorConfig {
   host: string;
   dataDir: string;
   clickhouseUrl?: string;
+  /** ClickHouse cluster the schema is created on (TOKENLEDGER_CLICKHOUSE_CLUSTER; a server only). */
+  clickhouseCluster?: string;
   /** Keys from TOKENLEDGER_API_KEYS; unset means first-run keys in <dataDir>/credentials.json. */
   apiKeys?: KeySpec[];
   policyFile: string;
@@ -76,6 +79,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     }
   }
 
+  const clickhouseCluster = env.TOKENLEDGER_CLICKHOUSE_CLUSTER?.trim() || undefined;
+  if (clickhouseCluster) {
+    if (!clickhouseUrl)
+      throw new ConfigError(
+        'TOKENLEDGER_CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL (a cluster is a ClickHouse server)',
+      );
+    try {
+      assertClusterName(clickhouseCluster);
+    } catch (err) {
+      throw new ConfigError(`TOKENLEDGER_CLICKHOUSE_CLUSTER: ${(err as Error).message}`);
+    }
+  }
+
   let apiKeys: CollectorConfig['apiKeys'];
   const keySpec = env.TOKENLEDGER_API_KEYS?.trim();
   if (keySpec) {
@@ -108,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     host,
     dataDir: path.resolve(env.TOKENLEDGER_DATA_DIR?.trim() || '.tokenledger'),
     clickhouseUrl,
+    ...(clickhouseCluster ? { clickhouseCluster } : {}),
     apiKeys,
     policyFile: path.resolve(env.TOKENLEDGER_POLICY_FILE?.trim() || 'tokenledger.policy.yaml'),
     policyFileRequired: Boolean(env.TOKENLEDGER_POLICY_FILE?.trim()),

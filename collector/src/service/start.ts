@@ -48,7 +48,11 @@ export async function startCollector(
 ): Promise<RunningCollector> {
   prepareDataDir(config.dataDir, log);
   const { keys, keysNote } = loadKeys(config);
-  const storage = openStorage({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
+  const storage = openStorage({
+    clickhouseUrl: config.clickhouseUrl,
+    dataDir: config.dataDir,
+    ...(config.clickhouseCluster ? { cluster: config.clickhouseCluster } : {}),
+  });
   const startup = new StorageStartup(storage, log);
   const disk = new DiskGuard({
     storage,
@@ -175,6 +179,9 @@ export async function startCollector(
     },
     refuseImports: diskLow,
     repair: async () => {
+      // Parts are a node's own: on a cluster, replicas repair each other (ClickHouse's own tools).
+      if (storage.cluster)
+        throw new Error('tokenledger repair works on one ClickHouse server, not a cluster');
       const report = await repairParts(
         storage,
         (months) => dirtyHours.markMonths(months),

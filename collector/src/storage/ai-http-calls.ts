@@ -9,6 +9,7 @@
  * on one storage run one at a time, in the order they were asked for, so a delete never overtakes
  * the insert of the row it removes.
  */
+import { LOCAL_SUFFIX } from './cluster-ddl';
 import { createHash } from 'node:crypto';
 import type { Storage } from './client';
 import { StorageError } from './errors';
@@ -73,11 +74,15 @@ async function insertRows(storage: Storage, calls: AiHttpCall[]): Promise<void> 
 
 async function deleteRows(storage: Storage, calls: AiHttpCall[]): Promise<void> {
   if (calls.length === 0) return;
-  const { client, database } = storage;
+  const { client, database, cluster } = storage;
   const { where, params } = spanKeysWhere(calls);
+  // A Distributed table takes no DELETE: on a cluster the rows are deleted on every node.
+  const target = cluster
+    ? `${database}.ai_http_calls${LOCAL_SUFFIX} ON CLUSTER '${cluster}'`
+    : `${database}.ai_http_calls`;
   try {
     await client.command({
-      query: `DELETE FROM ${database}.ai_http_calls WHERE ${where}`,
+      query: `DELETE FROM ${target} WHERE ${where}`,
       query_params: params,
     });
   } catch (cause) {

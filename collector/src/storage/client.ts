@@ -11,6 +11,8 @@ export interface StorageTarget {
   clickhouseUrl?: string;
   /** Data directory; the embedded engine lives in `<dataDir>/clickhouse`. */
   dataDir: string;
+  /** A cluster on that server: the schema is created on it (storage/cluster-ddl.ts). */
+  cluster?: string;
 }
 
 export interface Storage {
@@ -18,6 +20,8 @@ export interface Storage {
   /** Database holding tokenledger's tables (validated identifier). */
   database: string;
   embedded: boolean;
+  /** The ClickHouse cluster the schema lives on (tables are Distributed over `<name>_local`). */
+  cluster?: string;
   close(): Promise<void>;
 }
 
@@ -44,6 +48,9 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       username,
       password,
       request_timeout: 30_000,
+      // On a cluster an insert into a Distributed table is acknowledged only once the shards hold
+      // it, as the writer's at-least-once delivery needs (the default queues it on the node).
+      ...(target.cluster ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
       // Failures surface as StorageError with context, logged once by the caller; no second logger.
       log: { level: ClickHouseLogLevel.OFF },
     });
@@ -51,6 +58,7 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       client,
       database: assertIdentifier(db, 'database'),
       embedded: false,
+      ...(target.cluster ? { cluster: target.cluster } : {}),
       close: () => client.close(),
     };
   }

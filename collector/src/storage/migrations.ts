@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Storage } from './client';
 import { StorageError } from './errors';
+import { renderForCluster, type ClusterSchema } from './cluster-ddl';
 import { PACKAGE_DIR } from '../core/package-dir';
 
 /** Shipped in the package (`files`). */
@@ -43,12 +44,18 @@ export function splitStatements(sql: string): string[] {
 
 /** Applies the pending migrations; returns the versions applied now. */
 export async function migrate(storage: Storage, migrations = loadMigrations()): Promise<number[]> {
-  const { client, database } = storage;
+  const { client, database, cluster } = storage;
+  // On a cluster every statement is rendered for it; the renderer tracks the tables created so far
+  // (applied migrations included), which ALTER and DROP need.
+  const tables: ClusterSchema = new Set();
+  const render = (sql: string): string[] => (cluster ? renderForCluster(sql, cluster, tables) : [sql]);
   const run = async (query: string, what: string): Promise<void> => {
-    try {
-      await client.command({ query });
-    } catch (cause) {
-      throw new StorageError(`migration ${what}`, { cause });
+    for (const statement of render(query)) {
+      try {
+        await client.command({ query: statement });
+      } catch (cause) {
+        throw new StorageError(`migration ${what}`, { cause });
+      }
     }
   };
   await run(`CREATE DATABASE IF NOT EXISTS ${database}`, 'create database');
@@ -65,7 +72,10 @@ export async function migrate(storage: Storage, migrations = loadMigrations()): 
   const applied = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
   const now: number[] = [];
   for (const m of migrations) {
-    if (applied.has(m.version)) continue;
+    if (applied.has(m.version)) {
+      for (const statement of m.statements) render(statement.replaceAll('${DB}', database));
+      continue;
+    }
     for (const statement of m.statements) await run(statement.replaceAll('${DB}', database), m.name);
     try {
       await client.insert({

@@ -12,6 +12,9 @@
  *  3. llm_calls is a ReplacingMergeTree on the same key (raw rows converge even if two collector
  *     processes race), and each insert carries an insert_deduplication_token derived from its keys,
  *     so an identical block retried against the engine is dropped.
+ * A call flagged `replacesStored` (a richer twin of a call stored earlier, carrying the stored row's
+ * key; see ingest/extract/repeats) skips step 2: it is written over the stored row, which
+ * ReplacingMergeTree and every FINAL read then replace.
  * Before inserting into an hour that has ended, the writer marks it dirty (storage/rollup): the
  * rollup's maintainer rebuilds such hours, whatever happens between the mark and the insert.
  * Exclusive writer (the embedded engine: libchdb lets only this process open the data): step 2's
@@ -227,7 +230,9 @@ export class CallWriter {
     const marked = await this.dirtyHours.beforeInsert(calls.map((c) => c.startTimeUnixNano));
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];
-      const { fresh, unsure } = this.splitByMemory(unique);
+      const replacing = unique.filter((c) => c.replacesStored);
+      const { fresh, unsure } = this.splitByMemory(unique.filter((c) => !c.replacesStored));
+      fresh.push(...replacing);
       const existing = unsure.length > 0 ? await this.existingKeys(unsure) : new Set<string>();
       for (const c of unsure) if (!existing.has(keyOf(c))) fresh.push(c);
       if (fresh.length > 0) {
@@ -304,6 +309,9 @@ export class CallWriter {
     const { client, database } = this.storage;
     const hash = createHash('sha256');
     for (const k of calls.map(keyOf).sort()) hash.update(k);
+    // A replacement has the key of the row it replaces: its content goes into the token, or the
+    // engine would take it for a retry of that row's block.
+    for (const c of calls) if (c.replacesStored) hash.update(JSON.stringify(toCompactRow(c)));
     // Settings go in the statement, not in clickhouse_settings: chdb 3.4 applies clickhouse_settings
     // as session-wide SETs that outlive the query (a stale token would then silently drop the next
     // unrelated insert into a table with a deduplication window). The token is our own hex digest.

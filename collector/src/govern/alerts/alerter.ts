@@ -39,8 +39,8 @@ export class BudgetAlerter {
   private stopped = false;
 
   constructor(private readonly deps: BudgetAlerterDeps) {
-    this.fired = new FiredAlerts(deps.storage);
     this.now = deps.now ?? (() => new Date());
+    this.fired = new FiredAlerts(deps.storage, this.now);
   }
 
   start(everyMs: number): void {
@@ -127,6 +127,8 @@ export class BudgetAlerter {
         this.warnedNoMailer = true;
         continue;
       }
+      // Another collector on the same store may be sending it right now: one sender per alert.
+      if (!(await this.fired.claim(key))) continue;
       const details = {
         policy: policy.name,
         threshold,

@@ -63,6 +63,8 @@ export interface ExtractResult {
   nonGenaiSpans: number;
   /** Every call span of the request, for recognising its repeats in later requests. */
   seenCalls: PriorCall[];
+  /** Kept calls that replace a poorer record of the same call stored earlier (see ./repeats). */
+  replacingCalls: number;
   /**
    * Calls kept unpriced because a usage attribute held no valid token count, and why (the first
    * of them), for the sender: an OTLP partial-success warning.
@@ -106,13 +108,14 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
           parentSpanId: span.parentSpanId,
           responseId: strAttr(span.attributes, ATTR_GEN_AI_RESPONSE_ID),
           fromTokenledger: isTokenledger(ctx),
+          keyed: key !== undefined,
         });
       }
     }
   }
   // Repeats are found by the spans' own ids (a keyed call may have twins in its trace), then a
   // keyed call takes its key's row identity.
-  const { kept, repeats, seen } = dropRepeats(candidates, priorCalls);
+  const { kept, repeats, replacing, seen } = dropRepeats(candidates, priorCalls);
   for (const c of kept) {
     const key = keys.get(c);
     if (key) applyCallKey(c, key);
@@ -126,6 +129,7 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
     genaiSpans,
     nonGenaiSpans: spans - genaiSpans.length,
     seenCalls: seen,
+    replacingCalls: replacing,
     invalidUsage: { calls: invalid.count, message: invalid.message() },
   };
 }

@@ -7,13 +7,16 @@
  * The spans of one call can arrive in different export requests (each producer exports on its
  * own schedule; a SimpleSpanProcessor exports every span alone), so the calls already seen in
  * earlier requests of the same traces take part too ("prior" calls, from the collector's trace
- * window). A call already sent to storage is never replaced: a later twin is dropped even when it
- * is the better record (a stored call is never lost or counted twice; correctness over
- * preference). The same span arriving again (an exporter retry) is kept, and storage drops it
- * by its key. Among spans seen together, the kept record is tokenledger's own, else the
- * outermost, else the first.
+ * window). The kept record is the richest (`usageRank`: tokenledger's own, else one with usage,
+ * else one with cached or reasoning usage; then the outermost; then the first), with attribution
+ * its twins had and it lacks. When a richer twin arrives after a poorer record was stored, it
+ * replaces that record: it takes the stored row's key (trace, span, start time), so storage writes
+ * it over the stored row — every exact reader reads llm_calls deduplicated by that key, and the
+ * rollup rebuilds the hour — and the replaced span's own retries are dropped from then on. A
+ * twin that is not richer is dropped. The same span arriving again (an exporter retry) is kept
+ * under the key its record is stored as, and storage drops it by that key.
  */
-import type { ExtractedCall } from '../../core/call';
+import type { CallAttribution, ExtractedCall } from '../../core/call';
 
 export interface CallCandidate<C extends ExtractedCall = ExtractedCall> {
   call: C;
@@ -21,6 +24,17 @@ export interface CallCandidate<C extends ExtractedCall = ExtractedCall> {
   /** gen_ai.response.id or the producer's equivalent; '' when unknown. */
   responseId: string;
   fromTokenledger: boolean;
+  /** A keyed call (`tokenledger.call.key`) takes its key's row identity: never replaced. */
+  keyed?: boolean;
+}
+
+/** The row a stored record is written as, and what a richer twin needs to replace it. */
+interface StoredRow {
+  /** The row's span id and start time (its own, or those of the record it replaced). */
+  spanId: string;
+  startTimeUnixNano: string;
+  /** Its attribution, to fill the fields a richer twin lacks. */
+  attribution: CallAttribution;
 }
 
 /** A call span seen in an earlier export request. */
@@ -30,8 +44,15 @@ export interface PriorCall {
   parentSpanId: string;
   provider: string;
   responseId: string;
-  /** Whether it went to storage (false: it was dropped as a repeat of another). */
+  /** Whether it went to storage (false: dropped as a repeat, or replaced by a richer twin). */
   stored: boolean;
+  /** `usageRank` of the record (a stored record is replaced only by a higher one). */
+  rank: number;
+  /**
+   * The row a stored record is written as, kept only while a richer twin could still come (never
+   * for tokenledger's own or a keyed record): the window holds little for the common case.
+   */
+  row?: StoredRow;
 }
 
 /** The calls seen earlier in a trace. */
@@ -42,8 +63,27 @@ export const noPriorCalls: PriorCalls = () => [];
 export interface RepeatsResult<C extends ExtractedCall> {
   kept: C[];
   repeats: number;
-  /** Every candidate as a prior call for later requests (`stored` = kept). */
+  /** Kept calls that replace a poorer record stored earlier (also in `kept`). */
+  replacing: number;
+  /**
+   * Every candidate as a prior call for later requests (`stored` = kept), and the prior records
+   * a richer twin replaced (now `stored: false`).
+   */
   seen: PriorCall[];
+}
+
+/** Records that could replace a stored tokenledger record: none (see `usageRank`). */
+const TOKENLEDGER_RANK = 4;
+
+/**
+ * How complete a record's usage is: tokenledger's own span (its usage is read from the response,
+ * the stream usage asked for), else one with token usage, else one with cached or reasoning usage.
+ */
+function usageRank(c: CallCandidate): number {
+  const u = c.call;
+  const usage = u.inputTokens > 0 || u.outputTokens > 0 ? 2 : 0;
+  const detail = u.cacheReadTokens > 0 || u.cacheWriteTokens > 0 || u.reasoningTokens > 0 ? 1 : 0;
+  return (c.fromTokenledger ? TOKENLEDGER_RANK : 0) + usage + detail;
 }
 
 interface CallNode {
@@ -54,7 +94,8 @@ interface CallNode {
   responseId: string;
   /** Index into the candidates, or -1 for a prior call. */
   candidate: number;
-  stored: boolean;
+  /** The prior call (candidate -1). */
+  prior?: PriorCall;
 }
 
 export function dropRepeats<C extends ExtractedCall>(
@@ -93,19 +134,7 @@ export function dropRepeats<C extends ExtractedCall>(
       else link(i, twin);
     }
   }
-  const keep = chooseKept(nodes, candidates, find, outer);
-  return {
-    kept: candidates.filter((_, i) => keep.has(i)).map((c) => c.call),
-    repeats: candidates.length - keep.size,
-    seen: candidates.map((c, i) => ({
-      traceId: c.call.traceId,
-      spanId: c.call.spanId,
-      parentSpanId: c.parentSpanId,
-      provider: c.call.provider,
-      responseId: c.responseId,
-      stored: keep.has(i),
-    })),
-  };
+  return chooseKept(nodes, candidates, find, outer);
 }
 
 /** The candidates (indexes 0..n-1, in order), then the prior calls of their traces. */
@@ -120,7 +149,6 @@ function callNodes<C extends ExtractedCall>(
     provider: c.call.provider,
     responseId: c.responseId,
     candidate: i,
-    stored: false,
   }));
   const traces = new Set(candidates.map((c) => c.call.traceId));
   for (const traceId of traces) {
@@ -132,7 +160,7 @@ function callNodes<C extends ExtractedCall>(
         provider: p.provider,
         responseId: p.responseId,
         candidate: -1,
-        stored: p.stored,
+        prior: p,
       });
     }
   }
@@ -149,45 +177,141 @@ function byTrace(nodes: CallNode[]): Iterable<number[]> {
   return traces.values();
 }
 
-/** The candidates to keep: per call, the retries of a stored prior record, else the best candidate. */
+/** A call's nodes, by their group (union-find root). */
+interface CallGroup {
+  candidates: number[];
+  /** Stored prior records by span id (the stored row, and the twins written as it). */
+  stored: Map<string, PriorCall>;
+}
+
+function groupsOf(nodes: CallNode[], find: (i: number) => number): Map<number, CallGroup> {
+  const groups = new Map<number, CallGroup>();
+  nodes.forEach((n, i) => {
+    const root = find(i);
+    let g = groups.get(root);
+    if (!g) groups.set(root, (g = { candidates: [], stored: new Map() }));
+    if (n.candidate !== -1) g.candidates.push(i);
+    else if (n.prior!.stored) g.stored.set(n.spanId, n.prior!);
+  });
+  return groups;
+}
+
+/**
+ * Per call: the retries of its stored record (under the row they are stored as); else, when a
+ * record is stored, the best candidate if it is richer (it replaces the stored row); else the best
+ * candidate.
+ */
 function chooseKept<C extends ExtractedCall>(
   nodes: CallNode[],
   candidates: CallCandidate<C>[],
   find: (i: number) => number,
   outer: boolean[],
-): Set<number> {
-  const storedSpans = new Map<number, Set<string>>();
-  nodes.forEach((n, i) => {
-    if (n.candidate !== -1 || !n.stored) return;
-    const group = find(i);
-    let spans = storedSpans.get(group);
-    if (!spans) storedSpans.set(group, (spans = new Set()));
-    spans.add(n.spanId);
-  });
-  const keep = new Set<number>();
-  const best = new Map<number, number>();
-  nodes.forEach((n, i) => {
-    if (n.candidate === -1) return;
-    const group = find(i);
-    const stored = storedSpans.get(group);
-    if (stored) {
-      if (stored.has(n.spanId)) keep.add(n.candidate);
-      return;
+): RepeatsResult<C> {
+  const kept = new Map<number, C>();
+  const seen: PriorCall[] = candidates.map((c) => priorOf(c, false));
+  const ranks = candidates.map(usageRank);
+  let replacing = 0;
+  for (const group of groupsOf(nodes, find).values()) {
+    if (group.candidates.length === 0) continue;
+    const news: number[] = [];
+    const retries: number[] = [];
+    for (const i of group.candidates) {
+      const n = nodes[i]!;
+      const prior = group.stored.get(n.spanId);
+      if (prior === undefined) {
+        news.push(i);
+        continue;
+      }
+      // A retry of a stored span: kept under the row its record is stored as.
+      const c = candidates[n.candidate]!;
+      const row = prior.row;
+      kept.set(n.candidate, row && row.spanId !== n.spanId ? asReplacement(c.call, row) : c.call);
+      seen[n.candidate] = { ...prior, parentSpanId: n.parentSpanId };
+      retries.push(n.candidate);
     }
-    const current = best.get(group);
-    if (
-      current === undefined ||
-      preferred(candidates[n.candidate]!, outer[i]!, candidates[current]!, outer[current]!)
-    ) {
-      best.set(group, n.candidate);
+    if (news.length === 0) continue;
+    let best = news[0]!;
+    for (const i of news.slice(1)) {
+      const [a, b] = [nodes[i]!.candidate, nodes[best]!.candidate];
+      if (preferred(ranks[a]!, outer[i]!, ranks[b]!, outer[best]!)) best = i;
     }
-  });
-  for (const i of best.values()) keep.add(i);
-  return keep;
+    const b = nodes[best]!.candidate;
+    const bestCall = candidates[b]!;
+    const twins = news.filter((i) => i !== best).map((i) => candidates[nodes[i]!.candidate]!.call);
+    const stored = storedRecord(group);
+    if (stored === undefined) {
+      kept.set(b, withAttributionFrom(bestCall.call, twins));
+      seen[b] = priorOf(bestCall, true);
+    } else if (stored.row && !bestCall.keyed && ranks[b]! > stored.rank) {
+      // A richer twin of a stored record: it takes the stored row's key and replaces it.
+      const call = withAttributionFrom(bestCall.call, twins, stored.row.attribution);
+      // It is written as the stored row: retries of that row in this request would race it.
+      for (const r of retries) kept.delete(r);
+      kept.set(b, asReplacement(call, stored.row));
+      seen[b] = { ...priorOf(bestCall, true), row: { ...stored.row, attribution: call.attribution } };
+      for (const p of group.stored.values()) seen.push({ ...p, stored: false });
+      replacing++;
+    }
+  }
+  const keptCalls = [...kept.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
+  return { kept: keptCalls, repeats: candidates.length - kept.size, replacing, seen };
 }
 
-/** Whether `a` is a better record of the call than `b`: ours, else the outer one. */
-function preferred(a: CallCandidate, aIsOuter: boolean, b: CallCandidate, bIsOuter: boolean): boolean {
-  if (a.fromTokenledger !== b.fromTokenledger) return a.fromTokenledger;
+/** The record a group's stored rows hold: the one written last is the one with the highest rank. */
+function storedRecord(group: CallGroup): PriorCall | undefined {
+  let best: PriorCall | undefined;
+  for (const p of group.stored.values()) if (best === undefined || p.rank > best.rank) best = p;
+  return best;
+}
+
+function priorOf(c: CallCandidate, stored: boolean): PriorCall {
+  const rank = usageRank(c);
+  return {
+    traceId: c.call.traceId,
+    spanId: c.call.spanId,
+    parentSpanId: c.parentSpanId,
+    provider: c.call.provider,
+    responseId: c.responseId,
+    stored,
+    rank,
+    ...(stored && rank < TOKENLEDGER_RANK && !c.keyed
+      ? {
+          row: {
+            spanId: c.call.spanId,
+            startTimeUnixNano: c.call.startTimeUnixNano,
+            attribution: c.call.attribution,
+          },
+        }
+      : {}),
+  };
+}
+
+/** `call` written as `row`: the stored record's key, flagged so storage writes over it. */
+function asReplacement<C extends ExtractedCall>(call: C, row: StoredRow): C {
+  return { ...call, spanId: row.spanId, startTimeUnixNano: row.startTimeUnixNano, replacesStored: true };
+}
+
+/** `call` with the attribution fields it lacks taken from its twins (the first that has each). */
+function withAttributionFrom<C extends ExtractedCall>(
+  call: C,
+  twins: ExtractedCall[],
+  stored?: CallAttribution,
+): C {
+  const sources = [...twins.map((t) => t.attribution), ...(stored ? [stored] : [])];
+  if (sources.length === 0) return call;
+  let attribution: CallAttribution | undefined;
+  for (const field of Object.keys(call.attribution) as (keyof CallAttribution)[]) {
+    if (call.attribution[field] !== '') continue;
+    const value = sources.find((a) => a[field] !== '')?.[field];
+    if (value === undefined) continue;
+    attribution ??= { ...call.attribution };
+    attribution[field] = value;
+  }
+  return attribution ? { ...call, attribution } : call;
+}
+
+/** Whether a record is better than another: the higher usage rank, else the outer one. */
+function preferred(aRank: number, aIsOuter: boolean, bRank: number, bIsOuter: boolean): boolean {
+  if (aRank !== bRank) return aRank > bRank;
   return aIsOuter && !bIsOuter;
 }
