@@ -43,6 +43,8 @@ export interface ExtractedCall {
   /** Which instrumentation produced the span (its scope name). */
   source: string;
   attribution: CallAttribution;
+  /** A text value was longer than the collector stores and was cut (the row's `truncated` flag). */
+  truncated?: boolean;
 }
 
 /** A call after pricing. Money is a decimal string (never a float). */

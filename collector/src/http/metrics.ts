@@ -9,22 +9,41 @@ const HELP = {
   tokenledger_storage_errors_total: 'OTLP requests answered 503 because ClickHouse failed.',
   tokenledger_otlp_throttled_total:
     'OTLP requests answered 429 because too many calls were waiting to be stored.',
+  tokenledger_otlp_memory_shed_total:
+    'OTLP requests answered 429 because the memory for requests in flight (TOKENLEDGER_MAX_INGEST_BYTES) was full.',
+  tokenledger_otlp_too_large_total:
+    'OTLP requests answered 413: a body over TOKENLEDGER_MAX_BODY_BYTES, or one that would take more than TOKENLEDGER_MAX_INGEST_BYTES to decode.',
+  tokenledger_calls_truncated_total:
+    'Rows stored with a value cut to TOKENLEDGER_MAX_ATTRIBUTE_LENGTH characters (flagged truncated).',
 } as const;
 
 export type CounterName = keyof typeof HELP;
 
+interface Gauge {
+  help: string;
+  read: () => number;
+}
+
 export class CollectorMetrics {
   readonly counters = Object.fromEntries(Object.keys(HELP).map((k) => [k, 0])) as Record<CounterName, number>;
+  private readonly gauges = new Map<string, Gauge>();
 
   add(name: CounterName, n = 1): void {
     this.counters[name] += n;
   }
 
+  /** A value read when /metrics is served (a Prometheus gauge). */
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.set(name, { help, read });
+  }
+
   render(): string {
-    return (
-      (Object.keys(HELP) as CounterName[])
-        .map((name) => `# HELP ${name} ${HELP[name]}\n# TYPE ${name} counter\n${name} ${this.counters[name]}`)
-        .join('\n') + '\n'
+    const counters = (Object.keys(HELP) as CounterName[]).map(
+      (name) => `# HELP ${name} ${HELP[name]}\n# TYPE ${name} counter\n${name} ${this.counters[name]}`,
     );
+    const gauges = [...this.gauges].map(
+      ([name, g]) => `# HELP ${name} ${g.help}\n# TYPE ${name} gauge\n${name} ${g.read()}`,
+    );
+    return [...counters, ...gauges].join('\n') + '\n';
   }
 }

@@ -5,6 +5,7 @@
  * field names are lowerCamelCase; the original snake_case names are accepted as the spec asks.
  */
 import { OtlpDecodeError } from './errors';
+import { pruneDeepJson } from './json-depth';
 import {
   Reasons,
   addAttr,
@@ -41,7 +42,8 @@ const STATUS_CODES: Record<string, number> = {
 export function decodeJson(body: Buffer | string): OtlpTraceRequest {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    parsed = JSON.parse(pruneDeepJson(bytes).toString('utf8'));
   } catch (err) {
     throw new OtlpDecodeError(`invalid OTLP JSON: ${(err as Error).message}`, { cause: err });
   }
