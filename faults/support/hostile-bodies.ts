@@ -77,7 +77,6 @@ function families(heavy: number): Array<[string, number]> {
     ['gzip bomb', heavy],
     ['oversized body', heavy],
     ['many spans', heavy],
-    ['many ignored spans', heavy],
     ['object flood JSON', heavy],
   ];
   return [...light, ...costly];
@@ -148,8 +147,6 @@ export class HostileBodies {
         return this.oversized(kind);
       case 'many spans':
         return this.manySpans(kind);
-      case 'many ignored spans':
-        return this.manyIgnoredSpans(kind);
       case 'object flood JSON':
         return this.objectFlood(kind);
       default:
@@ -366,22 +363,13 @@ export class HostileBodies {
     };
   }
 
+  /**
+   * From 20,000 spans to as many as fit in 90 % of the body limit: mostly HTTP spans (decoded, then
+   * ignored) and spans with bad ids (refused under partial success), with up to 500 valid calls
+   * among them. The larger ones take more memory to decode than the collector allows itself, and
+   * are refused whole with 413.
+   */
   private manySpans(kind: string): HostileBody {
-    // From 2,000 small valid calls to as many as fit in 90 % of the body limit: the larger ones
-    // take more memory to decode than the collector allows itself, and are refused with 413.
-    const json = this.int(2) === 0;
-    const encode = json ? jsonRequest : protobufRequest;
-    const sample = encode(this.request(100, 0, [], UNCOUNTED_FEATURE));
-    const most = Math.floor((this.opts.maxBodyBytes * 0.9) / (sample.length / 100));
-    const n = 2_000 + this.int(most - 2_000);
-    const body = encode(this.request(n, 0));
-    if (body.length > this.opts.maxBodyBytes)
-      throw new Error(`many spans: ${body.length} bytes is over the limit`);
-    return { kind, contentType: json ? JSON_TYPE : PROTOBUF, body, validCalls: n };
-  }
-
-  /** A body limit's worth of spans that are no GenAI call (HTTP spans): decoded, then ignored. */
-  private manyIgnoredSpans(kind: string): HostileBody {
     const json = this.int(2) === 0;
     const encode = json ? jsonRequest : protobufRequest;
     const hex = (digits: number): string =>
@@ -389,22 +377,26 @@ export class HostileBodies {
         '',
       );
     const start = BigInt(this.opts.windowStart.getTime()) * 1_000_000n;
-    const span = (): WireSpan => ({
+    const httpSpan = (): WireSpan => ({
       traceId: hex(32),
-      spanId: hex(16),
+      spanId: this.int(10) === 0 ? 'bad' : hex(16),
       name: 'GET /a',
       startNanos: start,
       endNanos: start + 1_000_000n,
       attributes: [attr('http.request.method', 'GET'), attr('url.full', 'https://example.com/a')],
     });
-    const sample = encode({ resource: [], scope: 'http', spans: Array.from({ length: 100 }, span) });
-    const n = Math.floor((this.opts.maxBodyBytes * 0.9) / (sample.length / 100));
-    const body = encode({
-      resource: [attr('service.name', 'fault-suite')],
-      scope: '@opentelemetry/instrumentation-http',
-      spans: Array.from({ length: n }, span),
-    });
-    return { kind, contentType: json ? JSON_TYPE : PROTOBUF, body, validCalls: 0 };
+    const sample = encode({ resource: [], scope: 'http', spans: Array.from({ length: 100 }, httpSpan) });
+    const most = Math.floor((this.opts.maxBodyBytes * 0.9) / (sample.length / 100));
+    const n = 20_000 + this.int(Math.max(1, most - 20_000));
+    const valid = 1 + this.int(500);
+    const req = this.request(valid, 0);
+    const spans = Array.from({ length: n }, httpSpan);
+    const step = Math.floor(n / valid); // one valid call in each stretch of `step` spans
+    req.spans.forEach((call, i) => (spans[i * step + this.int(step)] = call));
+    const body = encode({ ...req, spans });
+    if (body.length > this.opts.maxBodyBytes)
+      throw new Error(`many spans: ${body.length} bytes is over the limit`);
+    return { kind, contentType: json ? JSON_TYPE : PROTOBUF, body, validCalls: valid };
   }
 
   /** Millions of tiny JSON objects where spans go: the most objects per byte JSON allows. */

@@ -90,6 +90,10 @@ function readBody(req: Request, limit: number, share: BudgetShare): Promise<Buff
     }
     const source: Readable = inflater ?? req;
     if (inflater) req.pipe(inflater);
+    // A body whose length is declared is read straight into a buffer of that length (held from its
+    // first byte); others are gathered in chunks, each counted as it arrives, and joined at the end.
+    const known = Number.isInteger(declared) && declared > 0 ? declared : undefined;
+    let whole: Buffer | undefined;
     const chunks: Buffer[] = [];
     let received = 0;
     let done = false;
@@ -106,9 +110,18 @@ function readBody(req: Request, limit: number, share: BudgetShare): Promise<Buff
       else resolve(body!);
     };
     const onData = (chunk: Buffer): void => {
+      const at = received;
       received += chunk.length;
-      if (received > limit) finish(new BodyError(413, 'entity.too.large', 'request entity too large'));
-      else if (!share.grow(chunk.length)) finish(busy());
+      if (received > limit) {
+        finish(new BodyError(413, 'entity.too.large', 'request entity too large'));
+      } else if (known !== undefined) {
+        if (received > known) return; // the length check at the end answers it
+        if (whole === undefined) {
+          if (!share.grow(known)) return finish(busy());
+          whole = Buffer.allocUnsafe(known);
+        }
+        chunk.copy(whole, at);
+      } else if (!share.grow(chunk.length)) finish(busy());
       else chunks.push(chunk);
     };
     source.on('data', onData);
@@ -121,8 +134,8 @@ function readBody(req: Request, limit: number, share: BudgetShare): Promise<Buff
         finish(new BodyError(400, 'request.size.invalid', 'request size did not match content length'));
         return;
       }
-      if (chunks.length <= 1) {
-        finish(undefined, chunks[0] ?? Buffer.alloc(0));
+      if (whole !== undefined || chunks.length <= 1) {
+        finish(undefined, whole ?? chunks[0] ?? Buffer.alloc(0));
         return;
       }
       // Joining the chunks holds the body twice for a moment.
