@@ -192,14 +192,15 @@ describe('stored values are capped at 256 characters and flagged', () => {
     const { loadMigrations, migrate } = await import('../../collector/src/storage/migrations');
     const old = await freshStorage({ migrate: false });
     const all = loadMigrations();
+    const flag = all.find((m) => m.name.endsWith('_truncated_values'))!;
     await migrate(
       old,
-      all.filter((m) => m.version < 11),
+      all.filter((m) => m.version < flag.version),
     );
     await old.client.command({
       query: `INSERT INTO ${old.database}.llm_calls (trace_id, span_id, start_time) VALUES ('old', 'old', '2026-11-15 00:00:00')`,
     });
-    assert.ok((await migrate(old, all)).includes(11));
+    assert.ok((await migrate(old, all)).includes(flag.version));
     const rows = await (
       await old.client.query({
         query: `SELECT span_id, truncated FROM ${old.database}.llm_calls`,
