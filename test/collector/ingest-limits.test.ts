@@ -18,6 +18,7 @@ import { MAX_JSON_DEPTH, pruneDeepJson } from '../../collector/src/ingest/otlp/j
 import { capText } from '../../collector/src/ingest/value-cap';
 import { Pricer } from '../../collector/src/pricing/pricer';
 import type { Storage } from '../../collector/src/storage/client';
+import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { attr, jsonRequest, protobufRequest, type WireSpan } from '../../faults/support/otlp-wire';
 import { extractedCall, nanos } from '../support/calls';
@@ -189,7 +190,6 @@ describe('stored values are capped at 256 characters and flagged', () => {
   });
 
   it('a store from before the flag gains it, its rows reading 0', async () => {
-    const { loadMigrations, migrate } = await import('../../collector/src/storage/migrations');
     const old = await freshStorage({ migrate: false });
     const all = loadMigrations();
     const flag = all.find((m) => m.name.endsWith('_truncated_values'))!;
