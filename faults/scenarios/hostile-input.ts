@@ -32,12 +32,20 @@ const PLANS: Record<'short' | 'full', Plan> = {
   full: { bodies: 30_000, concurrency: 32, heavyPerMille: 4 },
 };
 
-/** Peak (VmHWM) and current (VmRSS) resident memory of a process, bytes. */
-export function memoryOf(pid: number): { peak: number; current: number } {
+/**
+ * Peak (VmHWM) and current (VmRSS) resident memory of a process, bytes, and of the current: the
+ * anonymous part (heaps: V8's and the engine's) and the file part (mapped code, chdb's library).
+ */
+export function memoryOf(pid: number): { peak: number; current: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string): number =>
     Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { peak: kib('VmHWM') * 1024, current: kib('VmRSS') * 1024 };
+  return {
+    peak: kib('VmHWM') * 1024,
+    current: kib('VmRSS') * 1024,
+    anon: kib('RssAnon') * 1024,
+    file: kib('RssFile') * 1024,
+  };
 }
 
 const mb = (bytes: number): string => `${Math.round(bytes / 1e6)} MB`;
@@ -75,11 +83,34 @@ export const hostileInput: FaultScenario = {
       const ingestKey = await collectorKey(collector, 'ingest');
       const adminKey = await collectorKey(collector, 'admin');
       const idle = memoryOf(pid);
-      let sampledPeak = 0;
+      // The sample with the most resident memory, to tell the heaps from the mapped code at the peak.
+      let atPeak = idle;
       const sampler = setInterval(() => {
         if (crashed) return;
-        sampledPeak = Math.max(sampledPeak, memoryOf(pid).current);
+        const now = memoryOf(pid);
+        if (now.current > atPeak.current) atPeak = now;
       }, 100);
+
+      // The collector's own view of its memory, at its highest resident sample: V8's heap and the
+      // buffers outside it; the rest of the anonymous memory is the engine's.
+      let heapAtPeak = { rss: 0, heapTotal: NaN, external: NaN };
+      const metricsSampler = setInterval(() => {
+        if (crashed) return;
+        void fetch(new URL('/metrics', collector.url), { headers: { authorization: `Bearer ${adminKey}` } })
+          .then((r) => r.text())
+          .then((text) => {
+            const read = (name: string): number =>
+              Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+            const rss = read('process_resident_memory_bytes');
+            if (rss > heapAtPeak.rss)
+              heapAtPeak = {
+                rss,
+                heapTotal: read('nodejs_heap_size_total_bytes'),
+                external: read('nodejs_external_memory_bytes'),
+              };
+          })
+          .catch(() => undefined);
+      }, 500);
 
       const bodies = new HostileBodies({
         seed: 20,
@@ -105,6 +136,7 @@ export const hostileInput: FaultScenario = {
       );
       const seconds = (Date.now() - started) / 1000;
       clearInterval(sampler);
+      clearInterval(metricsSampler);
       closeSenderSockets();
       const mem = crashed ? { peak: NaN, current: NaN } : memoryOf(pid);
 
@@ -172,8 +204,13 @@ export const hostileInput: FaultScenario = {
       );
       row.figure('stored', storedCalls);
       row.figure('team report', `${Math.round(teamReportBytes / 1000)} kB`);
-      row.figure('idle RSS', mb(idle.current));
+      row.figure('idle RSS', `${mb(idle.current)} (${mb(idle.anon)} anonymous + ${mb(idle.file)} file)`);
       row.figure('peak RSS (VmHWM)', mb(mem.peak));
+      row.figure('at the highest sample', `${mb(atPeak.anon)} anonymous + ${mb(atPeak.file)} file`);
+      row.figure(
+        'at the highest /metrics sample',
+        `RSS ${mb(heapAtPeak.rss)}: V8 heap ${mb(heapAtPeak.heapTotal)}, external ${mb(heapAtPeak.external)}`,
+      );
       row.figure('seconds', seconds.toFixed(0));
 
       row.bar(!crashed, `the collector crashed (${crashed})`);

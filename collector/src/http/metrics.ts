@@ -28,6 +28,21 @@ export class CollectorMetrics {
   readonly counters = Object.fromEntries(Object.keys(HELP).map((k) => [k, 0])) as Record<CounterName, number>;
   private readonly gauges = new Map<string, Gauge>();
 
+  constructor() {
+    // The process's memory, under the names Prometheus' Node.js clients use: what holds the
+    // collector's memory ceiling apart (V8's heap, buffers outside it, the rest: the engine's).
+    this.gauge('process_resident_memory_bytes', 'Resident memory of the collector process.', () =>
+      process.memoryUsage.rss(),
+    );
+    this.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use.', () => process.memoryUsage().heapUsed);
+    this.gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved.', () => process.memoryUsage().heapTotal);
+    this.gauge(
+      'nodejs_external_memory_bytes',
+      'Memory outside the V8 heap held by JavaScript objects (request bodies among it).',
+      () => process.memoryUsage().external,
+    );
+  }
+
   add(name: CounterName, n = 1): void {
     this.counters[name] += n;
   }
