@@ -36,15 +36,19 @@ export interface BodyResult {
 /** Idle sockets are closed before the collector's keep-alive timeout (5 s) could close them under a request. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4_000 });
 
-/** Sends once; a kept-alive socket the server closed just then is retried on a new one, as clients do. */
+/**
+ * Sends once; a kept-alive socket the server closed just then is retried on a connection of its own
+ * (another pooled socket may be just as stale on a loaded machine), as clients do.
+ */
 export async function sendOnce(opts: SenderOptions, b: HostileBody): Promise<SendOutcome> {
-  const out = await attempt(opts, b);
-  return out.reusedSocketReset ? attempt(opts, b) : out;
+  const out = await attempt(opts, b, false);
+  return out.reusedSocketReset ? attempt(opts, b, true) : out;
 }
 
 function attempt(
   opts: SenderOptions,
   b: HostileBody,
+  fresh: boolean,
 ): Promise<SendOutcome & { reusedSocketReset?: boolean }> {
   const url = new URL('/v1/traces', opts.url);
   return new Promise((resolve) => {
@@ -57,7 +61,7 @@ function attempt(
     const req = http.request(url, {
       method: 'POST',
       headers,
-      agent: b.abortAfter !== undefined ? false : agent,
+      agent: fresh || b.abortAfter !== undefined ? false : agent,
     });
     let settled = false;
     const done = (o: SendOutcome & { reusedSocketReset?: boolean }): void => {
@@ -76,7 +80,7 @@ function attempt(
       const code = (err as NodeJS.ErrnoException).code;
       done({
         status: 0,
-        error: code ?? err.message,
+        error: `${code ?? err.message}${req.reusedSocket ? ' (a reused socket)' : ''}`,
         reusedSocketReset: req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE'),
       });
     });

@@ -33,6 +33,17 @@ function sampleSpans() {
   ]);
 }
 
+/** Protobuf by hand, for shapes the schema's encoder would not write: a varint, a length-delimited field, a KeyValue. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
+  return [...out, n];
+}
+const field = (no: number, payload: Buffer): Buffer =>
+  Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(payload.length)]), payload]);
+const keyValue = (key: string, value: Buffer): Buffer =>
+  Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
+
 function allSpans(req: OtlpTraceRequest) {
   return req.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ss, s }))));
 }
@@ -347,15 +358,6 @@ describe('OTLP decoding', () => {
       '}]}}'.repeat(depth) +
       '}]}]}]}]}';
     // The same in protobuf: AnyValue.kvlist_value(6) → KeyValueList.values(1) → KeyValue{key(1), value(2)}.
-    const varint = (n: number): number[] => {
-      const out: number[] = [];
-      for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
-      return [...out, n];
-    };
-    const field = (no: number, payload: Buffer): Buffer =>
-      Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(payload.length)]), payload]);
-    const keyValue = (key: string, value: Buffer): Buffer =>
-      Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
     let value = field(1, Buffer.from('x'));
     for (let i = 0; i < depth; i++) value = field(6, field(1, keyValue('k', value)));
     const span = Buffer.concat([
@@ -379,15 +381,6 @@ describe('OTLP decoding', () => {
   it('keeps and drops the same levels of mixed arrays and kvlists in both encodings, in text that grows linearly', () => {
     // Arrays inside arrays were serialised level by level, doubling their escapes each time: 30
     // levels were gigabytes of text (and a 500). `shape` nests arrays (a) and kvlists (k).
-    const varint = (n: number): number[] => {
-      const out: number[] = [];
-      for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
-      return [...out, n];
-    };
-    const field = (no: number, payload: Buffer): Buffer =>
-      Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(payload.length)]), payload]);
-    const keyValue = (key: string, value: Buffer): Buffer =>
-      Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
     const decodeBoth = (shape: string): [unknown, unknown] => {
       let json = '{"stringValue":"x"}';
       let pb = field(1, Buffer.from('x'));

@@ -56,26 +56,30 @@ const CALL_TEXT_FIELDS: readonly CallTextField[] = [
   'source',
 ];
 
+/** Caps the named text fields of `record` in place; whether one was cut. */
+function capFields<T extends Record<F, string>, F extends keyof T>(
+  record: T,
+  fields: readonly F[],
+  max: number,
+): boolean {
+  let cut = false;
+  for (const f of fields) {
+    const v = capText(record[f], max);
+    if (v !== record[f]) {
+      record[f] = v as T[F];
+      cut = true;
+    }
+  }
+  return cut;
+}
+
 /** Caps every text the call's row stores; flags the call when one was cut. Returns the flag. */
 export function capCall(call: ExtractedCall, max: number): boolean {
-  let cut = false;
-  for (const f of CALL_TEXT_FIELDS) {
-    const v = capText(call[f], max);
-    if (v !== call[f]) {
-      call[f] = v;
-      cut = true;
-    }
-  }
   const a = call.attribution;
-  for (const f of Object.keys(a) as Array<keyof typeof a>) {
-    const v = capText(a[f], max);
-    if (v !== a[f]) {
-      a[f] = v;
-      cut = true;
-    }
-  }
-  if (cut) call.truncated = true;
-  return cut;
+  const cutCall = capFields(call, CALL_TEXT_FIELDS, max);
+  const cutAttribution = capFields(a, Object.keys(a) as Array<keyof typeof a>, max);
+  if (cutCall || cutAttribution) call.truncated = true;
+  return cutCall || cutAttribution;
 }
 
 type AiHttpTextField = 'service' | 'environment' | 'host' | 'provider' | 'method' | 'path' | 'source';
@@ -92,14 +96,7 @@ const AI_HTTP_TEXT_FIELDS: readonly AiHttpTextField[] = [
 
 /** The same for an uninstrumented AI request's row. */
 export function capAiHttpCall(call: AiHttpCall, max: number): boolean {
-  let cut = false;
-  for (const f of AI_HTTP_TEXT_FIELDS) {
-    const v = capText(call[f], max);
-    if (v !== call[f]) {
-      call[f] = v;
-      cut = true;
-    }
-  }
+  const cut = capFields(call, AI_HTTP_TEXT_FIELDS, max);
   if (cut) call.truncated = true;
   return cut;
 }
