@@ -32,7 +32,7 @@ import { BACKPRESSURE_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS, tracesHandler } 
 const DEFAULT_MAX_QUEUED_CALLS = 100_000;
 
 /** Memory for OTLP requests in flight (bodies, the one being decoded, calls waiting to be stored). */
-export const DEFAULT_MAX_INGEST_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_INGEST_BYTES = 64 * 1024 * 1024;
 
 export interface AppDeps {
   storage: Storage;

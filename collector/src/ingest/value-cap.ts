@@ -30,11 +30,6 @@ export function capText(s: string, max: number): string {
   return Buffer.from(s.slice(0, units), 'utf8').toString('utf8');
 }
 
-/** Whether `s` is longer than `max` code points. */
-export function exceedsCap(s: string, max: number): boolean {
-  return capText(s, max) !== s;
-}
-
 type CallTextField =
   | 'provider'
   | 'operation'

@@ -41,7 +41,7 @@ export function decodeCost(body: Buffer, contentType: string): DecodeCost {
  * and the body's text (decoded once as a string, then again as the strings it holds). A span is at
  * least a few objects, so its call is covered by its containers.
  */
-export function jsonCost(body: Buffer): DecodeCost {
+function jsonCost(body: Buffer): DecodeCost {
   let containers = 0;
   let depth = 0;
   let inString = false;
@@ -63,7 +63,7 @@ export function jsonCost(body: Buffer): DecodeCost {
  * and their attributes (field 9), found by skipping length-delimited fields. A body that does not
  * parse costs its size (the decoder refuses it on the first bad byte).
  */
-export function protobufCost(body: Buffer): DecodeCost {
+function protobufCost(body: Buffer): DecodeCost {
   const counts = { spans: 0, attributes: 0 };
   try {
     forEachField(body, 0, body.length, (field, start, end) => {

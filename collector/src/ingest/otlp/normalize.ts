@@ -143,7 +143,7 @@ export function setEntry(
  * An attribute's value from its decoded form: a primitive as it is; an array as its elements, each
  * nested structure as its JSON text; a kvlist as its JSON text.
  */
-export function attrValue(raw: RawValue): AttrValue {
+function attrValue(raw: RawValue): AttrValue {
   if (typeof raw !== 'object') return raw;
   if (!Array.isArray(raw)) return JSON.stringify(raw);
   return raw.map((el) => (typeof el === 'object' ? JSON.stringify(el) : el));
