@@ -267,7 +267,7 @@ describe('OTLP receiver memory budget', () => {
       return Buffer.concat([call, Buffer.from([0x9a, 0x06, ...varint(pad)]), Buffer.alloc(pad)]);
     };
     try {
-      // A slow sender holds 0.9 MiB of the 3: it declared its length, and sends all but the end.
+      // A slow sender holds what it sent of 0.9 MiB: it declared its length, and sends all but the end.
       const slow = padded(0.9 * MiB);
       const held = http.request(new URL(`${served.url}/v1/traces`), {
         method: 'POST',
@@ -276,10 +276,11 @@ describe('OTLP receiver memory budget', () => {
       const heldAnswer = new Promise<number>((resolve) =>
         held.on('response', (r) => (r.resume(), resolve(r.statusCode!))),
       );
-      held.write(slow.subarray(0, slow.length - 10));
-      for (let i = 0; i < 200 && metric(served, 'tokenledger_ingest_bytes_in_flight') < slow.length; i++)
+      const sent = slow.length - 10;
+      held.write(slow.subarray(0, sent));
+      for (let i = 0; i < 200 && metric(served, 'tokenledger_ingest_bytes_in_flight') < sent; i++)
         await new Promise((r) => setTimeout(r, 10));
-      assert.equal(metric(served, 'tokenledger_ingest_bytes_in_flight'), slow.length);
+      assert.equal(metric(served, 'tokenledger_ingest_bytes_in_flight'), sent);
 
       // Its body would not fit beside it: shed while it arrives.
       const large = await post(served.url, padded(2.5 * MiB));
@@ -298,6 +299,32 @@ describe('OTLP receiver memory budget', () => {
       assert.equal((await post(served.url, medium)).status, 200); // its retry is taken
       assert.equal(metric(served, 'tokenledger_calls_stored_total'), 2);
       assert.equal(metric(served, 'tokenledger_ingest_bytes_in_flight'), 0);
+    } finally {
+      served.server.close();
+    }
+  });
+
+  it('holds only what a stalled sender sent, not the length it declared', async () => {
+    const served = await serve(storage, { maxIngestBytes: 3 * MiB, maxBodyBytes: 3 * MiB });
+    const inFlight = async (bytes: number): Promise<void> => {
+      for (let i = 0; i < 200 && metric(served, 'tokenledger_ingest_bytes_in_flight') !== bytes; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(metric(served, 'tokenledger_ingest_bytes_in_flight'), bytes);
+    };
+    try {
+      const stalled = http.request(new URL(`${served.url}/v1/traces`), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${INGEST_KEY}`, 'content-type': PB, 'content-length': 2.5 * MiB },
+      });
+      stalled.on('error', () => undefined);
+      stalled.write(Buffer.alloc(1024));
+      await inFlight(1024);
+      // ~0.9 MB to read and decode: it would not fit beside 2.5 MiB held for the declared length.
+      const spans = Array.from({ length: 300 }, () => callSpan());
+      const res = await post(served.url, protobufRequest({ resource: [], scope: 'tokenledger', spans }));
+      assert.equal(res.status, 200);
+      stalled.destroy();
+      await inFlight(0);
     } finally {
       served.server.close();
     }

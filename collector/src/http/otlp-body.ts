@@ -90,8 +90,10 @@ function readBody(req: Request, limit: number, share: BudgetShare): Promise<Buff
     }
     const source: Readable = inflater ?? req;
     if (inflater) req.pipe(inflater);
-    // A body whose length is declared is read straight into a buffer of that length (held from its
-    // first byte); others are gathered in chunks, each counted as it arrives, and joined at the end.
+    // Every chunk is counted as it arrives, so a sender holds only what it has sent (declaring a
+    // length and then stalling holds nothing). A body whose length is declared is copied into one
+    // buffer of that length, whose pages become resident only as they are written; others are
+    // gathered in chunks and joined at the end.
     const known = Number.isInteger(declared) && declared > 0 ? declared : undefined;
     let whole: Buffer | undefined;
     const chunks: Buffer[] = [];
@@ -114,15 +116,16 @@ function readBody(req: Request, limit: number, share: BudgetShare): Promise<Buff
       received += chunk.length;
       if (received > limit) {
         finish(new BodyError(413, 'entity.too.large', 'request entity too large'));
+      } else if (known !== undefined && received > known) {
+        return; // the length check at the end answers it
+      } else if (!share.grow(chunk.length)) {
+        finish(busy());
       } else if (known !== undefined) {
-        if (received > known) return; // the length check at the end answers it
-        if (whole === undefined) {
-          if (!share.grow(known)) return finish(busy());
-          whole = Buffer.allocUnsafe(known);
-        }
+        whole ??= Buffer.allocUnsafe(known);
         chunk.copy(whole, at);
-      } else if (!share.grow(chunk.length)) finish(busy());
-      else chunks.push(chunk);
+      } else {
+        chunks.push(chunk);
+      }
     };
     source.on('data', onData);
     source.once('error', (err: Error) =>
