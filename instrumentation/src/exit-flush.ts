@@ -4,7 +4,7 @@
  *
  * The exporter's sockets and retry timers do not keep the process alive (./export/), so while the
  * flush waits for the collector a timer does, for at most FLUSH_TIMEOUT_MS: a collector that is
- * down or hangs costs a finished script at most that. `beforeExit` fires again after the flush;
+ * down or hangs costs a finished script at most EXIT_FLUSH_TIMEOUT_MS. `beforeExit` fires again after the flush;
  * the counter guard makes that round a no-op, so the process then exits. Signals and
  * `process.exit()` are left alone: tokenledger installs no signal handlers (that would change the
  * app's exit behaviour); apps that exit that way can `await flush()` first.
@@ -16,8 +16,15 @@ let flushedAt = 0;
 let flushing = false;
 let installed = false;
 
-/** How long a flush (at exit, or `flush()` by default) waits for the collector. */
+/** How long `flush()` waits for the collector by default. */
 const FLUSH_TIMEOUT_MS = 1_000;
+
+/**
+ * How long the exit flush waits: a finished script must be gone within 1.1 s of its last statement
+ * whatever the collector does (down, hanging, shedding), and the process's own teardown takes tens
+ * of milliseconds, more on a loaded machine. A collector that answers takes a batch in far less.
+ */
+const EXIT_FLUSH_TIMEOUT_MS = 900;
 
 /** Listeners told about every ended tokenledger span (the guard and approval grants count spend). */
 type SpanEndListener = (span: Span) => void;
@@ -108,8 +115,8 @@ export function installExitFlush(): void {
   process.on('beforeExit', () => {
     if (flushing || endedSpans === flushedAt) return;
     flushing = true;
-    // flush()'s own timer keeps the process up while it waits, at most FLUSH_TIMEOUT_MS.
-    void flush().finally(() => {
+    // flush()'s own timer keeps the process up while it waits, at most EXIT_FLUSH_TIMEOUT_MS.
+    void flush({ timeoutMillis: EXIT_FLUSH_TIMEOUT_MS }).finally(() => {
       flushing = false;
     });
   });

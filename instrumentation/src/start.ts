@@ -111,10 +111,9 @@ function ownProcessor(): SpanProcessor {
     maxQueueSize: envPositiveNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
     maxExportBatchSize: envPositiveNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
     scheduledDelayMillis: envPositiveNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
-    // How long the processor waits for an export before it goes on; the export itself goes on
-    // retrying in the background (./export/). The processor's wait is the one timer of the
-    // export path that keeps the process alive, so this bounds how long an export can hold a
-    // finished script (OpenTelemetry's default, 30 s, would let a collector that is down hold it ~10 s).
+    // How long the processor waits for an export before it goes on with the next batch; the
+    // export itself goes on retrying in the background (./export/). The wait does not keep the
+    // process alive: a finished script is held only by the exit flush, at most 1 s (exit-flush.ts).
     exportTimeoutMillis: envPositiveNumber('OTEL_BSP_EXPORT_TIMEOUT') ?? BSP_EXPORT_TIMEOUT_MS,
     // The deferred call spans are built before each export and flush.
     beforeFlush: materializePendingSpans,

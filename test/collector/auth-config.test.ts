@@ -151,6 +151,26 @@ describe('collector configuration', () => {
     assert.throws(() => loadConfig({ TOKENLEDGER_API_KEYS: 'boss:aaaaaaaaaaaaaaaa' }), ConfigError);
     assert.throws(() => loadConfig({ TOKENLEDGER_API_KEYS: ',' }), /no role:key entries/);
     assert.throws(() => loadConfig({ TOKENLEDGER_MAX_BODY_BYTES: 'lots' }), /TOKENLEDGER_MAX_BODY_BYTES/);
+    assert.throws(
+      () => loadConfig({ TOKENLEDGER_MAX_INGEST_BYTES: '1000000' }),
+      /TOKENLEDGER_MAX_INGEST_BYTES must be a whole number of at least 16777216 \(TOKENLEDGER_MAX_BODY_BYTES\)/,
+    );
+    assert.throws(
+      () => loadConfig({ TOKENLEDGER_MAX_ATTRIBUTE_LENGTH: '8' }),
+      /TOKENLEDGER_MAX_ATTRIBUTE_LENGTH must be a whole number of at least 32/,
+    );
+  });
+
+  it('sizes ingest: memory for requests in flight (default: the receiver decides), and the cap on stored values', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.maxIngestBytes, undefined);
+    assert.equal(defaults.maxValueLength, 256);
+    const c = loadConfig({
+      TOKENLEDGER_MAX_INGEST_BYTES: '33554432',
+      TOKENLEDGER_MAX_ATTRIBUTE_LENGTH: '1024',
+    });
+    assert.equal(c.maxIngestBytes, 33554432);
+    assert.equal(c.maxValueLength, 1024);
   });
 });
 

@@ -108,7 +108,7 @@ describe('late twins: the richer record replaces a poorer one stored first (embe
 
   async function ingest(spans: Span[]): Promise<IngestResult> {
     const req = decodeTraceRequest(otlpJson(spans), 'application/json');
-    const result = processTraceRequest(req, pricer, undefined, window);
+    const result = processTraceRequest(req, pricer, { window });
     await writer.write(result.calls, result.aiHttpCalls);
     return result;
   }
@@ -142,7 +142,7 @@ describe('late twins: the richer record replaces a poorer one stored first (embe
   /** What the pipeline prices `span` at when it arrives alone. */
   function costAlone(span: Span): string {
     const req = decodeTraceRequest(otlpJson([span]), 'application/json');
-    return processTraceRequest(req, pricer, undefined, new TraceWindow()).calls[0]!.costUsd;
+    return processTraceRequest(req, pricer, { window: new TraceWindow() }).calls[0]!.costUsd;
   }
 
   it('poorer first, in a sealed hour: replaced by the richer record, rollup and reports corrected', async () => {
@@ -205,7 +205,7 @@ describe('late twins: the richer record replaces a poorer one stored first (embe
     ]) {
       window = new TraceWindow();
       const req = decodeTraceRequest(otlpJson(spans), 'application/json');
-      const { calls } = processTraceRequest(req, pricer, undefined, window);
+      const { calls } = processTraceRequest(req, pricer, { window });
       assert.deepEqual(
         calls.map((c) => [c.source, c.cacheReadTokens, c.attribution.team, c.attribution.environment]),
         [['tokenledger', 8000, 'payments', 'production']],

@@ -33,6 +33,17 @@ function sampleSpans() {
   ]);
 }
 
+/** Protobuf by hand, for shapes the schema's encoder would not write: a varint, a length-delimited field, a KeyValue. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
+  return [...out, n];
+}
+const field = (no: number, payload: Buffer): Buffer =>
+  Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(payload.length)]), payload]);
+const keyValue = (key: string, value: Buffer): Buffer =>
+  Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
+
 function allSpans(req: OtlpTraceRequest) {
   return req.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ss, s }))));
 }
@@ -347,15 +358,6 @@ describe('OTLP decoding', () => {
       '}]}}'.repeat(depth) +
       '}]}]}]}]}';
     // The same in protobuf: AnyValue.kvlist_value(6) → KeyValueList.values(1) → KeyValue{key(1), value(2)}.
-    const varint = (n: number): number[] => {
-      const out: number[] = [];
-      for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
-      return [...out, n];
-    };
-    const field = (no: number, payload: Buffer): Buffer =>
-      Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(payload.length)]), payload]);
-    const keyValue = (key: string, value: Buffer): Buffer =>
-      Buffer.concat([field(1, Buffer.from(key)), field(2, value)]);
     let value = field(1, Buffer.from('x'));
     for (let i = 0; i < depth; i++) value = field(6, field(1, keyValue('k', value)));
     const span = Buffer.concat([
@@ -374,6 +376,77 @@ describe('OTLP decoding', () => {
     assert.equal(kept[0], kept[1]);
     // The attribute's kvlist (depth 0) and the 32 below it; the last one empty.
     assert.equal(kept[0], '{"k":'.repeat(32) + '{}' + '}'.repeat(32));
+  });
+
+  it('keeps and drops the same levels of mixed arrays and kvlists in both encodings, in text that grows linearly', () => {
+    // Arrays inside arrays were serialised level by level, doubling their escapes each time: 30
+    // levels were gigabytes of text (and a 500). `shape` nests arrays (a) and kvlists (k).
+    const decodeBoth = (shape: string): [unknown, unknown] => {
+      let json = '{"stringValue":"x"}';
+      let pb = field(1, Buffer.from('x'));
+      for (const level of [...shape].reverse()) {
+        if (level === 'a') {
+          json = `{"arrayValue":{"values":[{"intValue":"1"},${json}]}}`;
+          pb = field(5, Buffer.concat([field(1, Buffer.from([0x18, 0x01])), field(1, pb)]));
+        } else {
+          json = `{"kvlistValue":{"values":[{"key":"n","value":{"intValue":1}},{"key":"k","value":${json}}]}}`;
+          pb = field(
+            6,
+            Buffer.concat([field(1, keyValue('n', Buffer.from([0x18, 0x01]))), field(1, keyValue('k', pb))]),
+          );
+        }
+      }
+      const body =
+        `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"${'a'.repeat(32)}","spanId":"${'b'.repeat(16)}",` +
+        `"name":"deep","attributes":[{"key":"deep","value":${json}}]}]}]}]}`;
+      const span = Buffer.concat([
+        field(1, Buffer.alloc(16, 0xaa)),
+        field(2, Buffer.alloc(8, 0xbb)),
+        field(5, Buffer.from('deep')),
+        field(9, keyValue('deep', pb)),
+      ]);
+      const fromJson = allSpans(decodeTraceRequest(Buffer.from(body), JSON_CT))[0]!.s.attributes.deep;
+      const fromPb = allSpans(decodeTraceRequest(field(1, field(2, field(2, span))), PB))[0]!.s.attributes
+        .deep;
+      return [fromJson, fromPb];
+    };
+    const random = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const next = random(7);
+    for (const depth of [1, 2, 31, 32, 33, 34, 40, 200, 5_000]) {
+      for (const pattern of ['a', 'k', 'mixed']) {
+        const shape = Array.from({ length: depth }, () =>
+          pattern === 'mixed' ? (next() < 0.5 ? 'a' : 'k') : pattern,
+        ).join('');
+        const [fromJson, fromPb] = decodeBoth(shape);
+        assert.deepEqual(fromJson, fromPb, `${pattern} × ${depth}`);
+        // Kept levels: the attribute's own value (depth 0) and 32 below it.
+        const text = JSON.stringify(fromJson);
+        assert.ok(
+          text.length < 40 * Math.min(depth, 33) + 40,
+          `${pattern} × ${depth}: ${text.length} characters`,
+        );
+        assert.equal(
+          text.includes('x'),
+          depth <= 32,
+          `${pattern} × ${depth}: the leaf is ${depth} levels down`,
+        );
+      }
+    }
+    // Arrays in arrays: each element that is a structure is JSON text once, nothing escaped twice.
+    assert.deepEqual(decodeBoth('aa')[0], [1, '[1,"x"]']);
+    assert.deepEqual(decodeBoth('aka')[0], [1, '{"n":1,"k":[1,"x"]}']);
+  });
+
+  it('refuses protobuf groups nested deeper than 32 levels without exhausting the stack', () => {
+    const group = (n: number): Buffer => Buffer.concat([Buffer.alloc(n, 0x0b), Buffer.alloc(n, 0x0c)]); // field 1, wire types 3 and 4
+    // Unknown fields are skipped (a group of field 99 at the top: tag 99<<3|3).
+    const shallow = Buffer.concat([Buffer.from([0x9b, 0x06]), group(30), Buffer.from([0x9c, 0x06])]);
+    assert.deepEqual(decodeTraceRequest(shallow, PB).resourceSpans, []);
+    assert.throws(
+      () => decodeTraceRequest(group(1_000_000), PB),
+      (err: unknown) =>
+        err instanceof OtlpDecodeError && /groups nested deeper than 32 levels/.test(err.message),
+    );
   });
 
   it('decodes an empty body as an empty request', () => {

@@ -87,6 +87,7 @@ describe('storage (embedded ClickHouse)', () => {
       await migrate(old, all),
       all.filter((m) => m.version >= 10).map((m) => m.version),
     );
+    await migrate(old, all); // the writer writes today's columns
     const claude = pricer.price(
       extractedCall({
         spanId: 'c'.repeat(16),

@@ -120,6 +120,7 @@ export function seedCalls(count = 400): SeedCall[] {
       input_cost_usd: inputCost,
       output_cost_usd: outputCost,
       priced: priced ? 1 : 0,
+      truncated: 0,
     });
   }
   return calls;

@@ -210,6 +210,51 @@ describe('policy templates and published schema', () => {
   });
 });
 
+describe("policy file: match values and the collector's cap on stored values", () => {
+  const long = (n: number): string => 'x'.repeat(n);
+  const policy = (match: string): string =>
+    [
+      'version: 1',
+      'policies:',
+      '  - name: capped',
+      `    match: ${match}`,
+      '    budget: { usd: 5, period: daily }',
+      '',
+    ].join('\n');
+
+  it('refuses a match value longer than the cap, where it is written: a cut call value could never match it', () => {
+    const yaml = policy(`{ team: ${long(257)}, customer: [acme, ${long(300)}] }`);
+    const problems = problemsOf(yaml);
+    const team = problemAt(problems, 'policies[0].match.team');
+    assert.equal(team.line, 4);
+    assert.match(team.message, /match value is 257 characters, longer than the 256 the collector stores/);
+    assert.match(team.hint ?? '', /TOKENLEDGER_MAX_ATTRIBUTE_LENGTH/);
+    assert.match(problemAt(problems, 'policies[0].match.customer[1]').message, /300 characters/);
+    assert.equal(problems.length, 2);
+  });
+
+  it('accepts values up to the cap, counted in characters (an emoji is one), and follows a configured cap', () => {
+    assert.equal(parsePolicy(policy(`{ team: ${long(256)} }`)).ok, true);
+    assert.equal(parsePolicy(policy(`{ team: "${'💸'.repeat(256)}" }`)).ok, true);
+    assert.equal(parsePolicy(policy(`{ team: ${long(100)} }`), { maxValueLength: 64 }).ok, false);
+    assert.equal(parsePolicy(policy(`{ team: ${long(300)} }`), { maxValueLength: 1024 }).ok, true);
+  });
+
+  it('tokenledger policy check applies TOKENLEDGER_MAX_ATTRIBUTE_LENGTH from the environment', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tl-policy-'));
+    const file = path.join(dir, 'long.yaml');
+    writeFileSync(file, policy(`{ team: ${long(300)} }`));
+    const refused = await run(process.execPath, [CLI, 'policy', 'check', file]).then(
+      () => assert.fail('expected a non-zero exit'),
+      (e: { code: number; stdout: string }) => e,
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stdout, /:4:\d+ {2}policies\[0\]\.match\.team {2}match value is 300 characters/);
+    const env = { ...process.env, TOKENLEDGER_MAX_ATTRIBUTE_LENGTH: '512' };
+    assert.match((await run(process.execPath, [CLI, 'policy', 'check', file], { env })).stdout, /valid/);
+  });
+});
+
 describe('tokenledger policy check (CLI)', () => {
   it('prints every problem as FILE:LINE:COL  field  message  (hint) and exits 1', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'tl-policy-'));

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { POLICY_SCHEMA, type PolicyFile } from 'tokenledger/policy';
 import { formatProblem, loadPolicy, PolicyFileError } from '../govern/policy/load';
+import { ConfigError, maxValueLengthFrom } from '../service/config';
 
 export function registerPolicyCommand(program: Command): void {
   const policy = program.command('policy').description('validate policy files, print their JSON Schema');
@@ -16,9 +17,15 @@ export function registerPolicyCommand(program: Command): void {
       const target = file ?? process.env.TOKENLEDGER_POLICY_FILE?.trim() ?? 'tokenledger.policy.yaml';
       const shown = target; // as the user wrote it, so the FILE:LINE:COL links resolve in their terminal
       try {
-        const loaded = await loadPolicy(target);
+        // Match values are checked against the cap the collector would run with.
+        const loaded = await loadPolicy(target, { maxValueLength: maxValueLengthFrom() });
         process.stdout.write(`${shown}: valid — ${summary(loaded.policy)}\n`);
       } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          process.exitCode = 1;
+          return;
+        }
         if (!(err instanceof PolicyFileError)) throw err;
         for (const p of err.problems) process.stdout.write(`${formatProblem(shown, p)}\n`);
         const n = err.problems.length;

@@ -18,6 +18,8 @@ export interface AiHttpCall {
   statusCode: number;
   /** The HTTP instrumentation that saw it (its scope name). */
   source: string;
+  /** A text value was longer than the collector stores and was cut (the row's `truncated` flag). */
+  truncated?: boolean;
   /**
    * Set on a request recorded by an earlier export that a GenAI span arriving later turned out to
    * cover: it is not shadow traffic after all, and is deleted from ai_http_calls.

@@ -49,6 +49,8 @@ export interface ExtractedCall {
    * writes it over the stored row instead of dropping it as already stored.
    */
   replacesStored?: true;
+  /** A text value was longer than the collector stores and was cut (the row's `truncated` flag). */
+  truncated?: boolean;
 }
 
 /** A call after pricing. Money is a decimal string (never a float). */

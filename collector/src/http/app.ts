@@ -22,12 +22,22 @@ import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import type { CallWriter } from '../storage/writer';
 import type { CollectorMetrics } from './metrics';
+import { IngestBudget } from './ingest-budget';
+import { BodyError, INGEST_BUSY, otlpBody } from './otlp-body';
 import { sendOtlpError } from './otlp-response';
 import { spendReportHandler } from './reports';
-import { NO_ROOM_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS, tracesHandler } from './traces';
+import {
+  BACKPRESSURE_RETRY_AFTER_SECONDS,
+  NO_ROOM_RETRY_AFTER_SECONDS,
+  RETRY_AFTER_SECONDS,
+  tracesHandler,
+} from './traces';
 
 /** ~100 MiB of queued calls: far above a healthy queue (a few batches), low enough to protect memory. */
 const DEFAULT_MAX_QUEUED_CALLS = 100_000;
+
+/** Memory for OTLP requests in flight (bodies, the one being decoded, calls waiting to be stored). */
+const DEFAULT_MAX_INGEST_BYTES = 64 * 1024 * 1024;
 
 export interface AppDeps {
   storage: Storage;
@@ -38,6 +48,10 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Backpressure threshold (calls waiting to be written); default DEFAULT_MAX_QUEUED_CALLS. */
   maxQueuedCalls?: number;
+  /** Memory budget of OTLP requests in flight, bytes (estimated); default DEFAULT_MAX_INGEST_BYTES. */
+  maxIngestBytes?: number;
+  /** Longest text value stored from spans (ingest/value-cap.ts); default 256. */
+  maxValueLength?: number;
   log: (line: string) => void;
   /** Default: approvals in this storage, without policy rules or audit. */
   approvals?: ApprovalService;
@@ -109,12 +123,23 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
+  const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES);
+  deps.metrics.gauge(
+    'tokenledger_ingest_bytes_in_flight',
+    'Estimated memory held by OTLP requests in flight (bodies, decoding, calls waiting to be stored).',
+    () => ingestBudget.usedBytes,
+  );
   app.post(
     '/v1/traces',
     requireScope(deps.keys, 'ingest', sendOtlpError),
-    // Any content type as raw bytes (the decoder answers 415 for unknown ones); gzip/deflate inflated here.
-    express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
-    tracesHandler({ ...deps, maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS }),
+    // Any content type as raw bytes (the decoder answers 415 for unknown ones); gzip, deflate and
+    // brotli inflated here, every byte counted against the memory budget as it arrives.
+    otlpBody({ limit: deps.maxBodyBytes, budget: ingestBudget }),
+    tracesHandler({
+      ...deps,
+      maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS,
+      ingest: deps.maxValueLength !== undefined ? { maxValueLength: deps.maxValueLength } : {},
+    }),
   );
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
@@ -185,7 +210,14 @@ export function createApp(deps: AppDeps): express.Express {
         if (otlp) sendOtlpError(req, res, status, message);
         else res.status(status).json({ error: message });
       };
+      if (err instanceof BodyError && err.type === INGEST_BUSY) {
+        deps.metrics.add('tokenledger_otlp_memory_shed_total');
+        res.set('Retry-After', String(BACKPRESSURE_RETRY_AFTER_SECONDS));
+        fail(429, err.message);
+        return;
+      }
       if (err.status && err.status >= 400 && err.status < 500) {
+        if (otlp && err.status === 413) deps.metrics.add('tokenledger_otlp_too_large_total');
         fail(
           err.status,
           err.type === 'entity.too.large'

@@ -13,6 +13,12 @@ const HELP = {
     'OTLP requests answered 429 because too many calls were waiting to be stored.',
   tokenledger_otlp_refused_total:
     'OTLP requests answered 503 before storing: low disk space, a full journal, or ClickHouse not ready.',
+  tokenledger_otlp_memory_shed_total:
+    'OTLP requests answered 429 because the memory for requests in flight (TOKENLEDGER_MAX_INGEST_BYTES) was full.',
+  tokenledger_otlp_too_large_total:
+    'OTLP requests answered 413: a body over TOKENLEDGER_MAX_BODY_BYTES, or one that would take more than TOKENLEDGER_MAX_INGEST_BYTES to decode.',
+  tokenledger_calls_truncated_total:
+    'Rows stored with a value cut to TOKENLEDGER_MAX_ATTRIBUTE_LENGTH characters (flagged truncated).',
 } as const;
 
 export type CounterName = keyof typeof HELP;
@@ -27,6 +33,21 @@ interface Gauge {
 export class CollectorMetrics {
   readonly counters = Object.fromEntries(Object.keys(HELP).map((k) => [k, 0])) as Record<CounterName, number>;
   private readonly gauges: Gauge[] = [];
+
+  constructor() {
+    // The process's memory, under the names Prometheus' Node.js clients use: what holds the
+    // collector's memory ceiling apart (V8's heap, buffers outside it, the rest: the engine's).
+    this.gauge('process_resident_memory_bytes', 'Resident memory of the collector process.', () =>
+      process.memoryUsage.rss(),
+    );
+    this.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use.', () => process.memoryUsage().heapUsed);
+    this.gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved.', () => process.memoryUsage().heapTotal);
+    this.gauge(
+      'nodejs_external_memory_bytes',
+      'Memory outside the V8 heap held by JavaScript objects (request bodies among it).',
+      () => process.memoryUsage().external,
+    );
+  }
 
   add(name: CounterName, n = 1): void {
     this.counters[name] += n;

@@ -2,21 +2,30 @@
  * POST /v1/traces — the OTLP/HTTP receiver. Acks (200) only after the calls are stored; a body
  * that is not OTLP gets 400 (not retryable), an unknown media type 415, storage trouble 503 +
  * Retry-After (the exporter retries, and the writer's dedupe makes the retry safe).
+ *
+ * Memory: a request decodes only when its estimated cost fits the receiver's budget (its share
+ * already holds its body, see ./otlp-body.ts), else 429 + Retry-After; one that could never fit
+ * gets 413. Once decoded, its share shrinks to what its calls take until they are stored.
  */
 import type { Request, Response } from 'express';
-import { processTraceRequest, type IngestResult } from '../ingest/pipeline';
+import { processTraceRequest, type IngestResult, type IngestOptions } from '../ingest/pipeline';
 import { decodeTraceRequest } from '../ingest/otlp/decode';
+import { CALL_BYTES, decodeCost } from '../ingest/otlp/decode-cost';
 import { OtlpDecodeError } from '../ingest/otlp/errors';
 import type { Pricer } from '../pricing/pricer';
 import type { CallWriter } from '../storage/writer';
+import type { BudgetShare } from './ingest-budget';
 import type { CollectorMetrics } from './metrics';
+import { budgetShareOf } from './otlp-body';
 import { sendOtlpError, sendOtlpSuccess } from './otlp-response';
 
 /** Seconds an exporter should wait before retrying a batch we could not store. */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** Seconds an exporter should wait when the write queue is full. */
-const BACKPRESSURE_RETRY_AFTER_SECONDS = 1;
+/** Seconds an exporter should wait when the write queue or the memory budget is full. */
+export const BACKPRESSURE_RETRY_AFTER_SECONDS = 1;
+
+const MB = 1_000_000;
 
 export interface TracesDeps {
   pricer: Pricer;
@@ -27,6 +36,41 @@ export interface TracesDeps {
   log: (line: string) => void;
   /** Why new spans must be refused now (low disk space, a full journal), if they must. */
   refuseIngest?: () => string | undefined;
+  /** Value caps and the like for the ingest pipeline. */
+  ingest?: IngestOptions;
+}
+
+type Decoded = { result: IngestResult } | { status: number; message: string };
+
+/**
+ * Decodes the request's body within its share of the memory budget (when it has one), and drops
+ * the body: nothing of it outlives this function but the calls.
+ */
+function decodeWithin(req: Request, share: BudgetShare | undefined, deps: TracesDeps): Decoded {
+  const contentType = req.headers['content-type'] ?? '';
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  req.body = undefined;
+  if (share) {
+    const cost = decodeCost(body, contentType);
+    if (body.length + cost.bytes > share.limitBytes) {
+      deps.metrics.add('tokenledger_otlp_too_large_total');
+      const spans = cost.spans !== undefined ? ` (${cost.spans} spans)` : '';
+      return {
+        status: 413,
+        message:
+          `request too large to decode: about ${Math.ceil((body.length + cost.bytes) / MB)} MB${spans}, more than the ` +
+          `${Math.floor(share.limitBytes / MB)} MB the collector decodes at once (TOKENLEDGER_MAX_INGEST_BYTES); send smaller batches`,
+      };
+    }
+    if (!share.grow(cost.bytes)) {
+      deps.metrics.add('tokenledger_otlp_memory_shed_total');
+      return { status: 429, message: 'collector busy: too much OTLP data in flight; retry later' };
+    }
+  }
+  const result = processTraceRequest(decodeTraceRequest(body, contentType), deps.pricer, deps.ingest);
+  // From here on the share covers what waits to be stored: the calls.
+  share?.resize((result.calls.length + result.aiHttpCalls.length) * CALL_BYTES);
+  return { result };
 }
 
 /** Seconds an exporter should wait while the collector refuses spans for lack of room. */
@@ -50,11 +94,15 @@ export function tracesHandler(deps: TracesDeps) {
       sendOtlpError(req, res, 503, `${refused}; retry later`);
       return;
     }
-    const contentType = req.headers['content-type'] ?? '';
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let result: IngestResult;
     try {
-      result = processTraceRequest(decodeTraceRequest(body, contentType), deps.pricer);
+      const decoded = decodeWithin(req, budgetShareOf(res), deps);
+      if ('status' in decoded) {
+        if (decoded.status === 429) res.set('Retry-After', String(BACKPRESSURE_RETRY_AFTER_SECONDS));
+        sendOtlpError(req, res, decoded.status, decoded.message);
+        return;
+      }
+      result = decoded.result;
     } catch (err) {
       if (err instanceof OtlpDecodeError) {
         deps.metrics.add('tokenledger_otlp_decode_errors_total');
@@ -71,6 +119,7 @@ export function tracesHandler(deps: TracesDeps) {
       deps.metrics.add('tokenledger_calls_duplicate_total', written.duplicates);
       deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);
       deps.metrics.add('tokenledger_calls_replaced_total', result.replacingCalls);
+      deps.metrics.add('tokenledger_calls_truncated_total', result.truncatedRows);
     } catch (err) {
       deps.metrics.add('tokenledger_storage_errors_total');
       deps.log(`ingest: ${(err as Error).message}`);

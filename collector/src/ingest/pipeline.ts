@@ -12,6 +12,7 @@ import type { OtlpTraceRequest } from './otlp/types';
 import type { BatchFlag, UsageFlag } from './extract/usage';
 import { coveredLater } from './shadow/covered-later';
 import { TraceWindow } from './trace-window';
+import { capAiHttpCall, DEFAULT_MAX_VALUE_LENGTH } from './value-cap';
 
 export interface IngestResult {
   calls: PricedCall[];
@@ -42,6 +43,17 @@ export interface IngestResult {
   rejectedSpans: number;
   /** Why spans were rejected, and warnings on accepted ones (invalid token counts); '' if none. */
   errorMessage: string;
+  /** Rows (calls and uninstrumented AI requests) with a value cut to the cap (./value-cap.ts). */
+  truncatedRows: number;
+}
+
+export interface IngestOptions {
+  /** The longest text a row stores (default DEFAULT_MAX_VALUE_LENGTH); longer ones are cut and flagged. */
+  maxValueLength?: number;
+  /** Known AI API hosts (default: the built-in table and TOKENLEDGER_AI_HOSTS). */
+  aiHosts?: AiHostTable;
+  /** What earlier requests brought (default: one window per pricer). */
+  window?: TraceWindow;
 }
 
 /**
@@ -67,13 +79,20 @@ function traceWindowFor(pricer: CallPricer): TraceWindow {
 export function processTraceRequest(
   req: OtlpTraceRequest,
   pricer: CallPricer,
-  aiHosts: AiHostTable = aiHostsFromEnv(),
-  window: TraceWindow = traceWindowFor(pricer),
+  options: IngestOptions = {},
 ): IngestResult {
-  const extracted = extractCalls(req, (traceId) => window.priorCalls(traceId));
-  const shadow = findUninstrumentedAiCalls(req, extracted.genaiSpans, aiHosts, (traceId) =>
-    window.genaiSpans(traceId),
+  const maxValueLength = options.maxValueLength ?? DEFAULT_MAX_VALUE_LENGTH;
+  const window = options.window ?? traceWindowFor(pricer);
+  const extracted = extractCalls(req, (traceId) => window.priorCalls(traceId), maxValueLength);
+  const shadow = findUninstrumentedAiCalls(
+    req,
+    extracted.genaiSpans,
+    options.aiHosts ?? aiHostsFromEnv(),
+    (traceId) => window.genaiSpans(traceId),
   );
+  let truncatedRows = 0;
+  for (const c of shadow) if (capAiHttpCall(c, maxValueLength)) truncatedRows++;
+  for (const c of extracted.calls) if (c.truncated) truncatedRows++;
   const retracted = coveredLater(extracted.genaiSpans, (t) => window.shadowCalls(t));
   window.rememberCalls(extracted.seenCalls);
   window.rememberGenAiSpans(extracted.genaiSpans);
@@ -93,5 +112,6 @@ export function processTraceRequest(
     rejectedSpans: req.rejectedSpans,
     // OTLP partial success carries warnings too: rejected_spans 0 with a non-empty error_message.
     errorMessage: [req.errorMessage, extracted.invalidUsage.message].filter((m) => m !== '').join('; '),
+    truncatedRows,
   };
 }

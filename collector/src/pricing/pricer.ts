@@ -251,6 +251,7 @@ function withPrice(
     enforcement: c.enforcement,
     source: c.source,
     attribution: c.attribution,
+    truncated: c.truncated === true,
     costUsd,
     inputCostUsd,
     outputCostUsd,

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { KeyConfigError, parseKeySpec, type KeySpec } from '../govern/keys/keys';
 import { assertIdentifier, DEFAULT_DATABASE } from '../storage/client';
+import { DEFAULT_MAX_VALUE_LENGTH } from '../ingest/value-cap';
 
 export interface CollectorConfig {
   port: number;
@@ -39,6 +40,10 @@ export interface CollectorConfig {
   maxQueuedCalls?: number;
   /** Disk space kept free: below it new spans get 503 (TOKENLEDGER_MIN_FREE_DISK_MB; default by disk size). */
   minFreeDiskBytes?: number;
+  /** Memory for OTLP requests in flight, bytes (TOKENLEDGER_MAX_INGEST_BYTES; default 64 MiB). */
+  maxIngestBytes?: number;
+  /** Longest text value stored from spans, characters (TOKENLEDGER_MAX_ATTRIBUTE_LENGTH; default 256). */
+  maxValueLength: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +117,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
       );
   }
 
+  const maxIngestBytes = wholeNumber(
+    env,
+    'TOKENLEDGER_MAX_INGEST_BYTES',
+    maxBodyBytes,
+    `${maxBodyBytes} (TOKENLEDGER_MAX_BODY_BYTES)`,
+  );
+  const maxValueLength = maxValueLengthFrom(env);
+
   const policyPollMs = intervalMs(env, 'TOKENLEDGER_POLICY_POLL_MS', 1000, 0);
   const alertCheckMs = intervalMs(env, 'TOKENLEDGER_ALERT_CHECK_MS', 10_000, 100);
   const reconcileMs = intervalMs(env, 'TOKENLEDGER_RECONCILE_MS', 900_000, 0);
@@ -136,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     maxBodyBytes,
     ...queueLimit(env),
     ...diskReserve(env),
+    ...(maxIngestBytes !== undefined ? { maxIngestBytes } : {}),
+    maxValueLength,
   };
 }
 
@@ -146,6 +161,24 @@ function diskReserve(env: NodeJS.ProcessEnv): { minFreeDiskBytes?: number } {
   if (!Number.isInteger(mb) || mb < 1)
     throw new ConfigError(`TOKENLEDGER_MIN_FREE_DISK_MB must be a whole number >= 1 (MiB), got "${text}"`);
   return { minFreeDiskBytes: mb * 1024 * 1024 };
+}
+
+/** TOKENLEDGER_MAX_ATTRIBUTE_LENGTH: the longest text value stored from spans (also what policy checks use). */
+export function maxValueLengthFrom(env: NodeJS.ProcessEnv = process.env): number {
+  return (
+    wholeNumber(env, 'TOKENLEDGER_MAX_ATTRIBUTE_LENGTH', 32, '32 (a model name must fit)') ??
+    DEFAULT_MAX_VALUE_LENGTH
+  );
+}
+
+/** A whole number from the environment, at least `min` (`minText` says why), or undefined when unset. */
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number, minText: string): number | undefined {
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new ConfigError(`${name} must be a whole number of at least ${minText}, got "${text}"`);
+  return n;
 }
 
 function queueLimit(env: NodeJS.ProcessEnv): { maxQueuedCalls?: number } {

@@ -82,6 +82,7 @@ export async function startCollector(
       log,
       audit,
       pollMs: config.policyPollMs,
+      maxValueLength: config.maxValueLength,
     });
   } catch (err) {
     // Every problem, one per line (FILE:LINE:COL  field  message  (hint)), before refusing to start.
@@ -160,6 +161,8 @@ export async function startCollector(
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     ...(config.maxQueuedCalls !== undefined ? { maxQueuedCalls: config.maxQueuedCalls } : {}),
+    ...(config.maxIngestBytes !== undefined ? { maxIngestBytes: config.maxIngestBytes } : {}),
+    maxValueLength: config.maxValueLength,
     log,
     approvals: new ApprovalService(new ApprovalStore(storage), {
       ruleFor: (costCenter) => approvalRuleFor(policies.policy, costCenter),

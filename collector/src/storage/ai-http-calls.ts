@@ -61,6 +61,7 @@ async function insertRows(storage: Storage, calls: AiHttpCall[]): Promise<void> 
         path: c.path,
         status_code: c.statusCode,
         source: c.source,
+        truncated: c.truncated ? 1 : 0,
       })),
       format: 'JSONEachRow',
     });

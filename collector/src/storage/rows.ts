@@ -38,6 +38,8 @@ export interface CallRow {
   input_cost_usd: string;
   output_cost_usd: string;
   priced: number;
+  /** 1 when a text value was cut to the collector's cap (ingest/value-cap.ts). */
+  truncated: number;
 }
 
 const NS_PER_S = 1_000_000_000n;
@@ -116,6 +118,7 @@ export const CALL_COLUMNS = [
   'input_cost_usd',
   'output_cost_usd',
   'priced',
+  'truncated',
 ] as const satisfies ReadonlyArray<keyof CallRow>;
 
 /**
@@ -162,6 +165,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.inputCostUsd,
     c.outputCostUsd,
     c.priced ? 1 : 0,
+    c.truncated ? 1 : 0,
   ];
 }
 

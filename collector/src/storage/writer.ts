@@ -24,7 +24,8 @@
  * the same start time as its original, so it is either still in that set or falls back to the lookup;
  * after a failed insert (which may have committed anyway) its spans fall back to the lookup too.
  * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
- * max_partitions_per_insert_block and be refused forever. If a later month fails after an earlier
+ * max_partitions_per_insert_block and be refused forever; and in blocks of at most 5,000 rows (4 MB),
+ * which bounds the engine's memory for an insert whatever a single export holds. If a later month fails after an earlier
  * one was stored, the retry finds the stored rows in step 2.
  * `write` resolves only once the rows are inserted (and, with a journal, appended to it and fsynced),
  * so the HTTP layer acks after it.
@@ -82,8 +83,43 @@ function monthOf(startTimeUnixNano: string): number {
 /** Keys remembered by an exclusive writer (~100 B each). */
 const REMEMBERED_KEYS = 200_000;
 
-/** Largest group of calls written together (one lookup + one insert per month). */
+/** Largest group of calls written together (one lookup per month, and its inserts). */
 const MAX_GROUP_CALLS = 20_000;
+
+/**
+ * Rows per insert and their estimated text: the engine parses an insert as one block, and blocks of
+ * 20,000 rows (a group, or one export of tiny spans) took ~30 MB more of its memory than 5,000 did.
+ */
+const MAX_INSERT_ROWS = 5_000;
+const MAX_INSERT_BYTES = 4 * 1024 * 1024;
+
+/** A row's size as JSONCompactEachRow text, roughly: its texts plus the numbers and punctuation. */
+function rowBytes(c: PricedCall): number {
+  let n = 400;
+  n += c.provider.length + c.operation.length + c.requestModel.length + c.responseModel.length;
+  n += c.errorType.length + c.serverAddress.length + c.enforcement.length + c.source.length;
+  for (const v of Object.values(c.attribution)) n += v.length;
+  return n;
+}
+
+/** `calls` in consecutive runs of at most MAX_INSERT_ROWS rows and MAX_INSERT_BYTES of text. */
+function insertChunks(calls: PricedCall[]): PricedCall[][] {
+  const chunks: PricedCall[][] = [];
+  let chunk: PricedCall[] = [];
+  let bytes = 0;
+  for (const c of calls) {
+    const size = rowBytes(c);
+    if (chunk.length > 0 && (chunk.length >= MAX_INSERT_ROWS || bytes + size > MAX_INSERT_BYTES)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(c);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
 
 interface PendingWrite {
   calls: PricedCall[];
@@ -237,10 +273,10 @@ export class CallWriter {
       for (const c of unsure) if (!existing.has(keyOf(c))) fresh.push(c);
       if (fresh.length > 0) {
         try {
-          await this.insert(fresh);
+          for (const chunk of insertChunks(fresh)) await this.insert(chunk);
         } catch (err) {
-          // The insert may have committed before it failed (a lost answer): the retry must look
-          // these spans up, not take them for new (with another batch, the token would differ).
+          // An insert may have committed before it failed (a lost answer), and earlier chunks did:
+          // the retry must look these spans up, not take them for new (the token would differ).
           for (const c of fresh) this.lookUpFrom(BigInt(c.startTimeUnixNano));
           throw err;
         }

@@ -96,9 +96,11 @@ export class BatchSpanProcessor implements SpanProcessor {
       if (batch.length === 0) return;
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
-        // This wait is the one timer of the export path that keeps the process alive: it bounds
-        // how long an export can hold a finished script.
+        // Unref'd like every timer of the export path: what keeps a finished script alive is the
+        // exit flush's one deadline (../exit-flush.ts). A ref'd wait here added up behind it: an
+        // export in flight, then the flush's own, held a script ~2 s with the collector down.
         timer = setTimeout(resolve, this.config.exportTimeoutMillis);
+        timer.unref();
         try {
           // An HTTP instrumentation must not trace the export's own request.
           context.with(suppressTracing(context.active()), () =>

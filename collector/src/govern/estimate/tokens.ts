@@ -5,9 +5,15 @@
  */
 import type { Tiktoken, TiktokenEncoding } from 'js-tiktoken' with { 'resolution-mode': 'import' };
 
-// js-tiktoken ships CommonJS too (its `require` export); only its type declarations are ESM.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { getEncoding } = require('js-tiktoken') as { getEncoding(name: TiktokenEncoding): Tiktoken };
+/**
+ * js-tiktoken, loaded on the first estimate: its ranks take ~19 MB, which a collector that serves no
+ * estimates should not hold. It ships CommonJS too (its `require` export); only its types are ESM.
+ */
+function getEncoding(name: TiktokenEncoding): Tiktoken {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tiktoken = require('js-tiktoken') as { getEncoding(name: TiktokenEncoding): Tiktoken };
+  return tiktoken.getEncoding(name);
+}
 
 export interface ChatMessage {
   role: string;

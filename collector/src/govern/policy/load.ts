@@ -10,6 +10,7 @@ import { locator } from './locate';
 import { PolicyFileError, type PolicyProblem } from './problems';
 import { ruleProblems } from './rules';
 import { schemaProblems } from './validate';
+import { DEFAULT_MAX_VALUE_LENGTH } from '../../ingest/value-cap';
 
 export { PolicyFileError, formatProblem, type PolicyProblem } from './problems';
 
@@ -22,8 +23,16 @@ export interface LoadedPolicy {
 
 export type ParseResult = { ok: true; policy: PolicyFile } | { ok: false; problems: PolicyProblem[] };
 
+export interface PolicyCheckOptions {
+  /**
+   * The longest value the collector stores from spans (TOKENLEDGER_MAX_ATTRIBUTE_LENGTH): a `match`
+   * value longer than it could never match, the call's value being cut to it.
+   */
+  maxValueLength?: number;
+}
+
 /** Validates policy YAML text; never throws for bad content. */
-export function parsePolicy(text: string): ParseResult {
+export function parsePolicy(text: string, options: PolicyCheckOptions = {}): ParseResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -43,7 +52,10 @@ export function parsePolicy(text: string): ParseResult {
   }
   const data: unknown = doc.toJS();
   const locate = locator(doc, lines);
-  const problems = [...schemaProblems(data, locate), ...ruleProblems(data, locate)];
+  const problems = [
+    ...schemaProblems(data, locate),
+    ...ruleProblems(data, locate, options.maxValueLength ?? DEFAULT_MAX_VALUE_LENGTH),
+  ];
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
@@ -52,7 +64,7 @@ export function parsePolicy(text: string): ParseResult {
 }
 
 /** Reads, validates and fingerprints a policy file; throws PolicyFileError listing every problem. */
-export async function loadPolicy(file: string): Promise<LoadedPolicy> {
+export async function loadPolicy(file: string, options: PolicyCheckOptions = {}): Promise<LoadedPolicy> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -68,7 +80,7 @@ export async function loadPolicy(file: string): Promise<LoadedPolicy> {
       },
     ]);
   }
-  const result = parsePolicy(bytes.toString('utf8'));
+  const result = parsePolicy(bytes.toString('utf8'), options);
   if (!result.ok) throw new PolicyFileError(file, result.problems);
   return { file, policy: result.policy, version: createHash('sha256').update(bytes).digest('hex') };
 }

@@ -1,4 +1,9 @@
-/** Checks the schema cannot express: unique names, a downgrade target the policy itself allows. */
+/**
+ * Checks the schema cannot express: unique names, a downgrade target the policy itself allows, match
+ * values no longer than what the collector stores.
+ */
+import { MATCH_FIELDS } from 'tokenledger/policy';
+import { capText } from '../../ingest/value-cap';
 import type { Locate } from './locate';
 import { fieldName, type PolicyProblem } from './problems';
 
@@ -6,8 +11,11 @@ type Loose = Record<string, unknown>;
 const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
 
-/** Runs on data that may also have schema errors, so every access is defensive. */
-export function ruleProblems(data: unknown, locate: Locate): PolicyProblem[] {
+/**
+ * Runs on data that may also have schema errors, so every access is defensive. `maxValueLength`:
+ * the collector's cap on stored values (ingest/value-cap.ts).
+ */
+export function ruleProblems(data: unknown, locate: Locate, maxValueLength: number): PolicyProblem[] {
   if (!isObject(data)) return [];
   const problems: PolicyProblem[] = [];
   const report = (segments: Array<string | number>, message: string, hint?: string): void => {
@@ -27,6 +35,20 @@ export function ruleProblems(data: unknown, locate: Locate): PolicyProblem[] {
           `duplicate policy name '${p.name}'`,
           `also used by policies[${first}] at line ${locate(['policies', first, 'name']).line}; names identify budgets, alerts and audit entries`,
         );
+    }
+    if (isObject(p.match)) {
+      for (const field of MATCH_FIELDS) {
+        const value = p.match[field];
+        const values = typeof value === 'string' ? [value] : strings(value);
+        values.forEach((v, j) => {
+          if (capText(v, maxValueLength) === v) return;
+          report(
+            ['policies', i, 'match', field, ...(Array.isArray(value) ? [j] : [])],
+            `match value is ${[...v].length} characters, longer than the ${maxValueLength} the collector stores: a call's value is cut to ${maxValueLength}, so this could never match`,
+            'shorten the value (and the attribute the app sends), or raise TOKENLEDGER_MAX_ATTRIBUTE_LENGTH',
+          );
+        });
+      }
     }
     const target = p.downgrade_to;
     if (typeof target === 'string' && isObject(p.models)) {

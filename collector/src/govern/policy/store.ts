@@ -19,6 +19,8 @@ export interface PolicyStoreOptions {
   audit?: (entry: AuditEntry) => Promise<void>;
   /** How often the file is checked for changes; 0 disables hot reload. */
   pollMs?: number;
+  /** The collector's cap on stored values, which match values must respect (see load.ts). */
+  maxValueLength?: number;
 }
 
 export type PolicyListener = (loaded: LoadedPolicy | undefined) => void;
@@ -42,7 +44,7 @@ export class PolicyStore {
   static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
     const store = new PolicyStore(options);
     try {
-      store.loaded = await loadPolicy(options.file);
+      store.loaded = await loadPolicy(options.file, options);
     } catch (err) {
       const missing =
         err instanceof PolicyFileError &&
@@ -115,7 +117,7 @@ export class PolicyStore {
     const file = this.options.file;
     let next: LoadedPolicy;
     try {
-      next = await loadPolicy(file);
+      next = await loadPolicy(file, this.options);
     } catch (err) {
       const problems = err instanceof PolicyFileError ? err.problems : [];
       const lines = problems.map((p) => formatProblem(file, p));

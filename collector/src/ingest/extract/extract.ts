@@ -31,6 +31,7 @@ import { readVercelAi } from './readers/vercel-ai';
 import type { Reader, Reading, SpanContext } from './reading';
 import { dropRepeats, noPriorCalls, type CallCandidate, type PriorCall, type PriorCalls } from './repeats';
 import { isUsageMissing, type BatchFlag, type UsageFlag } from './usage';
+import { capCall, capText, DEFAULT_MAX_VALUE_LENGTH } from '../value-cap';
 
 const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
 
@@ -72,8 +73,15 @@ export interface ExtractResult {
   invalidUsage: { calls: number; message: string };
 }
 
-/** `priorCalls`: the call spans earlier requests brought in the same traces (see ./repeats). */
-export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noPriorCalls): ExtractResult {
+/**
+ * `priorCalls`: the call spans earlier requests brought in the same traces (see ./repeats).
+ * `maxValueLength`: the longest text a call stores (../value-cap.ts); longer ones are cut and flagged.
+ */
+export function extractCalls(
+  req: OtlpTraceRequest,
+  priorCalls: PriorCalls = noPriorCalls,
+  maxValueLength = DEFAULT_MAX_VALUE_LENGTH,
+): ExtractResult {
   const candidates: CallCandidate<ExtractedCall & UsageFlag>[] = [];
   const keys = new Map<ExtractedCall, CallKey>();
   const genaiSpans: GenAiSpanRef[] = [];
@@ -86,7 +94,10 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
         spans++;
         const reading = read(span, ctx);
         if (reading === null) continue;
-        const provider = reading === 'skip' ? providerOfSkipped(span) : normaliseProvider(reading.provider);
+        const provider = capText(
+          reading === 'skip' ? providerOfSkipped(span) : normaliseProvider(reading.provider),
+          maxValueLength,
+        );
         genaiSpans.push({
           traceId: span.traceId,
           spanId: span.spanId,
@@ -101,12 +112,13 @@ export function extractCalls(req: OtlpTraceRequest, priorCalls: PriorCalls = noP
           continue;
         }
         const call = toCall(span, ctx, reading);
+        capCall(call, maxValueLength);
         const key = callKeyOf(span.attributes);
         if (key) keys.set(call, key);
         candidates.push({
           call,
           parentSpanId: span.parentSpanId,
-          responseId: strAttr(span.attributes, ATTR_GEN_AI_RESPONSE_ID),
+          responseId: capText(strAttr(span.attributes, ATTR_GEN_AI_RESPONSE_ID), maxValueLength),
           fromTokenledger: isTokenledger(ctx),
           keyed: key !== undefined,
         });

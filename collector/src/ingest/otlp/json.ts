@@ -5,6 +5,7 @@
  * field names are lowerCamelCase; the original snake_case names are accepted as the spec asks.
  */
 import { OtlpDecodeError } from './errors';
+import { pruneDeepJson } from './json-depth';
 import {
   Reasons,
   addAttr,
@@ -13,20 +14,14 @@ import {
   isDecimalString,
   MAX_VALUE_DEPTH,
   normaliseParentId,
+  setEntry,
   spanIdProblem,
   startTimeProblem,
-  toPrimitive,
   traceIdProblem,
   wellFormed,
+  type RawValue,
 } from './normalize';
-import type {
-  AttrPrimitive,
-  AttrValue,
-  Attributes,
-  OtlpResourceSpans,
-  OtlpSpan,
-  OtlpTraceRequest,
-} from './types';
+import type { Attributes, OtlpResourceSpans, OtlpSpan, OtlpTraceRequest } from './types';
 
 type Obj = Record<string, unknown>;
 
@@ -47,7 +42,8 @@ const STATUS_CODES: Record<string, number> = {
 export function decodeJson(body: Buffer | string): OtlpTraceRequest {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    parsed = JSON.parse(pruneDeepJson(bytes).toString('utf8'));
   } catch (err) {
     throw new OtlpDecodeError(`invalid OTLP JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -132,8 +128,11 @@ function attrs(list: unknown, where: string): Attributes {
   return out;
 }
 
-/** `depth`: how many arrays and kvlists enclose the value (0 for an attribute's own value). */
-function anyValue(v: Obj, depth = 0): AttrValue | undefined {
+/**
+ * `depth`: how many arrays and kvlists enclose the value (0 for an attribute's own value), counted
+ * as the protobuf reader does, so that both encodings keep and drop the same levels.
+ */
+function anyValue(v: Obj, depth = 0): RawValue | undefined {
   if (depth > MAX_VALUE_DEPTH) return undefined; // the attribute loses only what is deeper
   const s = field(v, 'stringValue', 'string_value');
   if (typeof s === 'string') return wellFormed(s);
@@ -152,29 +151,25 @@ function anyValue(v: Obj, depth = 0): AttrValue | undefined {
   if (typeof bytes === 'string') return wellFormed(bytes);
   const arr = field(v, 'arrayValue', 'array_value');
   if (isObj(arr)) {
-    const out: AttrPrimitive[] = [];
+    const out: RawValue[] = [];
     for (const el of Array.isArray(arr.values) ? arr.values : []) {
-      if (!isObj(el)) continue;
-      const kv = field(el, 'kvlistValue', 'kvlist_value');
-      // An element is one level down; a kvlist element's contents one more (as in protobuf).
-      const p = toPrimitive(isObj(kv) ? kvlistObject(kv, depth + 2) : anyValue(el, depth + 1));
-      if (p !== undefined) out.push(p);
+      const value = isObj(el) ? anyValue(el, depth + 1) : undefined;
+      if (value !== undefined) out.push(value);
     }
     return out;
   }
   const kvl = field(v, 'kvlistValue', 'kvlist_value');
-  if (isObj(kvl)) return JSON.stringify(kvlistObject(kvl, depth + 1));
+  if (isObj(kvl)) return kvlistObject(kvl, depth + 1);
   return undefined;
 }
 
-function kvlistObject(kvl: Obj, depth: number): Obj {
-  const obj: Obj = {};
+/** A kvlist's entries (`depth`: its own level), nested values kept as they are. */
+function kvlistObject(kvl: Obj, depth: number): { [key: string]: RawValue } {
+  const obj: { [key: string]: RawValue } = {};
   if (depth > MAX_VALUE_DEPTH) return obj;
   for (const kv of Array.isArray(kvl.values) ? kvl.values : []) {
-    if (!isObj(kv) || typeof kv.key !== 'string' || kv.key === '__proto__' || !isObj(kv.value)) continue;
-    const nested = field(kv.value, 'kvlistValue', 'kvlist_value');
-    const inner = isObj(nested) ? kvlistObject(nested, depth + 1) : anyValue(kv.value, depth);
-    if (inner !== undefined) obj[kv.key] = inner;
+    if (!isObj(kv) || typeof kv.key !== 'string' || !isObj(kv.value)) continue;
+    setEntry(obj, kv.key, anyValue(kv.value, depth));
   }
   return obj;
 }

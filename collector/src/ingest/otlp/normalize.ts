@@ -111,23 +111,45 @@ export function int64ToAttr(v: LongLike | number | string): number | string {
 
 /**
  * Arrays and kvlists nested deeper than this in an attribute value are dropped (the attribute keeps
- * the rest): the decoders recurse, and a request nesting thousands of levels overflowed the stack.
+ * the rest), in both encodings alike: the decoders recurse, and a request nesting thousands of
+ * levels overflowed the stack. Depth counts the arrays and kvlists around a value (0 for the
+ * attribute's own value; a kvlist inside an array element is one level below the element).
  */
 export const MAX_VALUE_DEPTH = 32;
+
+/**
+ * A value as decoded, before it becomes an attribute: arrays and kvlists stay structures at every
+ * level and are turned into JSON text once, at the attribute (see attrValue). Serialising each
+ * level as it was read made the text of nested arrays double its escapes per level: 30 levels
+ * were gigabytes.
+ */
+export type RawValue = AttrPrimitive | RawValue[] | { [key: string]: RawValue };
 
 /** Keys that would alter an object's prototype if assigned; such attributes are dropped. */
 function isSafeKey(key: string): boolean {
   return key !== '__proto__';
 }
 
-export function addAttr(target: Attributes, key: string, value: AttrValue | undefined): void {
-  if (value === undefined || !isSafeKey(key)) return;
-  target[key] = value;
+/** Sets a kvlist entry (any key but __proto__). */
+export function setEntry(
+  target: { [key: string]: RawValue },
+  key: string,
+  value: RawValue | undefined,
+): void {
+  if (value !== undefined && isSafeKey(key)) target[key] = value;
 }
 
-/** Flattens a nested value (array element or key/value list) to a primitive: JSON text for structures. */
-export function toPrimitive(v: AttrValue | Record<string, unknown> | undefined): AttrPrimitive | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'object') return JSON.stringify(v);
-  return v;
+/**
+ * An attribute's value from its decoded form: a primitive as it is; an array as its elements, each
+ * nested structure as its JSON text; a kvlist as its JSON text.
+ */
+function attrValue(raw: RawValue): AttrValue {
+  if (typeof raw !== 'object') return raw;
+  if (!Array.isArray(raw)) return JSON.stringify(raw);
+  return raw.map((el) => (typeof el === 'object' ? JSON.stringify(el) : el));
+}
+
+export function addAttr(target: Attributes, key: string, value: RawValue | undefined): void {
+  if (value === undefined || !isSafeKey(key)) return;
+  target[key] = attrValue(value);
 }

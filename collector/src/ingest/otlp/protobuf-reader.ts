@@ -17,20 +17,13 @@ import {
   int64ToAttr,
   MAX_VALUE_DEPTH,
   normaliseParentId,
+  setEntry,
   spanIdProblem,
   startTimeProblem,
-  toPrimitive,
   traceIdProblem,
+  type RawValue,
 } from './normalize';
-import type {
-  AttrPrimitive,
-  AttrValue,
-  Attributes,
-  OtlpResourceSpans,
-  OtlpScopeSpans,
-  OtlpSpan,
-  OtlpTraceRequest,
-} from './types';
+import type { Attributes, OtlpResourceSpans, OtlpScopeSpans, OtlpSpan, OtlpTraceRequest } from './types';
 
 type Reader = protobuf.Reader & { buf: Buffer };
 
@@ -39,6 +32,8 @@ const tag = (field: number, wire: number): number => (field << 3) | wire;
 const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
+const GROUP_START = 3;
+const GROUP_END = 4;
 
 /** End offset of the length-delimited field whose length comes next. */
 function endOfField(r: Reader): number {
@@ -64,16 +59,13 @@ function fixed64Field(r: Reader): string {
   return ((BigInt(high) << 32n) | BigInt(low)).toString();
 }
 
-/** What an AnyValue holds: a kvlist stays an object here, for its parent to nest or serialise. */
-type RawValue = AttrValue | Record<string, unknown> | undefined;
-
 /** `depth`: how many arrays and kvlists enclose the value (0 for an attribute's own value). */
-function readAnyValue(r: Reader, end: number, depth: number): RawValue {
+function readAnyValue(r: Reader, end: number, depth: number): RawValue | undefined {
   if (depth > MAX_VALUE_DEPTH) {
     r.pos = end; // deeper values are dropped: the attribute loses only them, the stack stays bounded
     return undefined;
   }
-  let value: RawValue;
+  let value: RawValue | undefined;
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
@@ -99,70 +91,82 @@ function readAnyValue(r: Reader, end: number, depth: number): RawValue {
         value = Buffer.from(r.bytes()).toString('base64');
         break;
       default:
-        r.skipType(t & 7);
+        skipField(r, t);
     }
   }
   return value;
 }
 
-/** ArrayValue: its elements as primitives (nested structures as their JSON text). */
-function readArray(r: Reader, end: number, depth: number): AttrPrimitive[] {
-  const out: AttrPrimitive[] = [];
+/** ArrayValue: its elements, nested structures kept as they are (serialised once, at the attribute). */
+function readArray(r: Reader, end: number, depth: number): RawValue[] {
+  const out: RawValue[] = [];
   while (r.pos < end) {
     const t = r.uint32();
     if (t === tag(1, LEN)) {
-      const p = toPrimitive(readAnyValue(r, endOfField(r), depth));
-      if (p !== undefined) out.push(p);
+      const v = readAnyValue(r, endOfField(r), depth);
+      if (v !== undefined) out.push(v);
     } else {
-      r.skipType(t & 7);
+      skipField(r, t);
     }
   }
   return out;
 }
 
 /**
- * One KeyValue into `target`; `depth` > 0: inside a kvlist (kvlists stay objects, any key but
- * __proto__), 0: an attribute.
+ * One KeyValue into `target`; `depth` > 0: inside a kvlist (entries stay decoded values), 0: an
+ * attribute (its value becomes an AttrValue).
  */
 function readKeyValue(r: Reader, end: number, target: Record<string, unknown>, depth: number): void {
   let key = '';
-  let value: RawValue;
-  let hasValue = false;
+  let value: RawValue | undefined;
   while (r.pos < end) {
     const t = r.uint32();
     if (t === tag(1, LEN)) {
       key = r.string();
     } else if (t === tag(2, LEN)) {
       value = readAnyValue(r, endOfField(r), depth);
-      hasValue = true;
     } else {
-      r.skipType(t & 7);
+      skipField(r, t);
     }
   }
-  if (!hasValue || value === undefined) return;
-  if (depth > 0) {
-    if (key !== '__proto__') target[key] = value;
-    return;
-  }
-  // A top-level kvlist is flattened to its JSON text.
-  const flat: AttrValue =
-    typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : (value as AttrValue);
-  addAttr(target as Attributes, key, flat);
+  if (depth > 0) setEntry(target as Record<string, RawValue>, key, value);
+  else addAttr(target as Attributes, key, value);
 }
 
 /** The repeated KeyValue field 1 of the message ending at `end` (attributes, or a kvlist's values). */
-function readKeyValues(
+function readKeyValues<T extends Record<string, unknown>>(
   r: Reader,
   end: number,
-  target: Record<string, unknown>,
+  target: T,
   depth: number,
-): Record<string, unknown> {
+): T {
   while (r.pos < end) {
     const t = r.uint32();
     if (t === tag(1, LEN)) readKeyValue(r, endOfField(r), target, depth);
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   return target;
+}
+
+/**
+ * Skips an unknown field, as protobuf requires. Groups (wire types 3/4, which OTLP never uses) are
+ * skipped without recursion and only MAX_VALUE_DEPTH deep: protobufjs' own skipType recurses per
+ * level, so a body of nested group starts exhausted the stack.
+ */
+function skipField(r: Reader, t: number): void {
+  if ((t & 7) !== GROUP_START) {
+    r.skipType(t & 7);
+    return;
+  }
+  let open = 1;
+  while (open > 0) {
+    const inner = r.uint32() & 7;
+    if (inner === GROUP_START) {
+      if (++open > MAX_VALUE_DEPTH)
+        throw new RangeError(`groups nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    } else if (inner === GROUP_END) open--;
+    else r.skipType(inner);
+  }
 }
 
 function readStatus(r: Reader, end: number): { code: number; message: string } {
@@ -171,7 +175,7 @@ function readStatus(r: Reader, end: number): { code: number; message: string } {
     const t = r.uint32();
     if (t === tag(2, LEN)) status.message = r.string();
     else if (t === tag(3, VARINT)) status.code = r.int32();
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   return status;
 }
@@ -217,7 +221,7 @@ function readSpan(r: Reader, end: number, out: OtlpSpan[], rejections: Reasons):
         status = readStatus(r, endOfField(r));
         break;
       default:
-        r.skipType(t & 7);
+        skipField(r, t);
     }
   }
   const problem = traceIdProblem(traceId) || spanIdProblem(spanId) || startTimeProblem(startTimeUnixNano);
@@ -244,7 +248,7 @@ function readScope(r: Reader, end: number): { name: string; version: string } {
     const t = r.uint32();
     if (t === tag(1, LEN)) scope.name = r.string();
     else if (t === tag(2, LEN)) scope.version = r.string();
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   return scope;
 }
@@ -256,7 +260,7 @@ function readScopeSpans(r: Reader, end: number, rejections: Reasons): OtlpScopeS
     const t = r.uint32();
     if (t === tag(1, LEN)) scope = readScope(r, endOfField(r));
     else if (t === tag(2, LEN)) readSpan(r, endOfField(r), spans, rejections);
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   return { scope, spans };
 }
@@ -268,7 +272,7 @@ function readResourceSpans(r: Reader, end: number, rejections: Reasons): OtlpRes
     const t = r.uint32();
     if (t === tag(1, LEN)) resource = readKeyValues(r, endOfField(r), {}, 0) as Attributes;
     else if (t === tag(2, LEN)) scopeSpans.push(readScopeSpans(r, endOfField(r), rejections));
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   return { resource, scopeSpans };
 }
@@ -282,7 +286,7 @@ export function readTraceRequest(body: Uint8Array): OtlpTraceRequest {
   while (r.pos < r.len) {
     const t = r.uint32();
     if (t === tag(1, LEN)) resourceSpans.push(readResourceSpans(r, endOfField(r), rejections));
-    else r.skipType(t & 7);
+    else skipField(r, t);
   }
   return { resourceSpans, rejectedSpans: rejections.count, errorMessage: rejections.message() };
 }
