@@ -18,6 +18,11 @@ export interface PlanStep {
   waitMs?: number;
   /** With untilBlocked: keep retrying refused calls until refused for this long. */
   retryBlockedMs?: number;
+  /**
+   * With untilBlocked: retry a BudgetBusyError after its retryAfterSeconds (at most this many ms
+   * when a number), stop at any other refusal.
+   */
+  retryBusy?: boolean | number;
   /** Call `create(...).withResponse()` instead of awaiting `create(...)`. */
   withResponse?: boolean;
 }
@@ -34,6 +39,7 @@ export interface CallLine {
     policy?: string;
     budget?: Record<string, string>;
     missing?: string[];
+    retryAfterSeconds?: number;
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * GET /v1/budgets — what the in-app guard reads: the policy (kill switch, fail mode, attribution,
- * every policy as written) with each budget's state in its current period, and the prices of the
- * models in play so the guard can cost its own calls. Money as decimal strings.
+ * every policy as written) with each budget's state in its current period, the prices of the
+ * models in play so the guard can cost its own calls, and the caller's key (a scoped key's calls
+ * are recorded under its scope). Money as decimal strings.
  */
 import express from 'express';
 import type { Policy, PolicyFile } from 'tokenledger/policy';
@@ -36,7 +37,7 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
     return seen.models;
   };
 
-  router.get('/v1/budgets', requireScope(deps.keys, ['read', 'ingest']), async (_req, res, next) => {
+  router.get('/v1/budgets', requireScope(deps.keys, ['read', 'ingest']), async (req, res, next) => {
     try {
       const loaded = deps.policy();
       const file = loaded?.policy;
@@ -54,6 +55,7 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
         attribution: file?.attribution ? { on_missing: 'block', ...file.attribution } : null,
         policies: (file?.policies ?? []).map((p) => ({ ...p, budget: budgetJson(p, statuses) })),
         prices: modelPrices(deps.pricer, dedupe(models)),
+        key: { name: req.principal!.name, role: req.principal!.role, scope: req.principal!.scope ?? null },
       };
       res.json(body);
     } catch (err) {

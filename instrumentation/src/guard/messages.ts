@@ -1,6 +1,7 @@
 /** The guard's error messages: which policy, the numbers, and what to do. */
 import {
   AttributionRequiredError,
+  BudgetBusyError,
   BudgetExceededError,
   CollectorUnreachableError,
   KillSwitchError,
@@ -86,16 +87,41 @@ export function budgetExceededError(
   policy: string,
   numbers: BudgetNumbers,
   model: string | undefined,
-  leased: boolean,
 ): BudgetExceededError {
   const estimate = numbers.estimatedCallUsd ? ` (estimated at up to ${usd(numbers.estimatedCallUsd)})` : '';
-  const why = leased ? `; what is left is held by calls in flight in this and other processes` : '';
   return new BudgetExceededError(
     `${PREFIX} policy "${policy}": ${numbers.period} budget exceeded: ${usd(numbers.spentUsd)} spent of ${usd(numbers.limitUsd)} ` +
-      `(period ${numbers.periodStart} → ${numbers.periodEnd})${why}. The call to ${model ?? 'the model'}${estimate} was not sent. ` +
+      `(period ${numbers.periodStart} → ${numbers.periodEnd}). The call to ${model ?? 'the model'}${estimate} was not sent. ` +
       `Raise budget.usd in the policy file, set on_exceeded: downgrade with a cheaper downgrade_to, or wait for the next period.`,
     policy,
     numbers,
+  );
+}
+
+export function budgetBusyError(
+  policy: string,
+  numbers: BudgetNumbers,
+  model: string | undefined,
+  retryAfterSeconds: number,
+): BudgetBusyError {
+  const estimate = numbers.estimatedCallUsd ? ` (estimated at up to ${usd(numbers.estimatedCallUsd)})` : '';
+  return new BudgetBusyError(
+    `${PREFIX} policy "${policy}": ${numbers.period} budget busy: ${usd(numbers.spentUsd)} spent of ${usd(numbers.limitUsd)}, ` +
+      `and what is left is held by calls in flight (in this or other processes) or spend not yet recorded. ` +
+      `The call to ${model ?? 'the model'}${estimate} was not sent. Retry in ~${retryAfterSeconds} s: ` +
+      `the budget is not exceeded.`,
+    policy,
+    numbers,
+    retryAfterSeconds,
+  );
+}
+
+/** TOKENLEDGER_GUARD_FAIL=closed and the collector gave no first answer within the wait. */
+export function notYetAnsweredError(waitMs: number, url: string): CollectorUnreachableError {
+  return new CollectorUnreachableError(
+    `${PREFIX} the collector at ${url} gave this process no policy state within ${waitMs} ms and TOKENLEDGER_GUARD_FAIL=closed, ` +
+      `so AI calls are blocked until it answers; the call was not sent. Check the collector (GET /healthz) and TOKENLEDGER_URL, ` +
+      `or unset TOKENLEDGER_GUARD_FAIL to allow calls while it is unreachable.`,
   );
 }
 

@@ -4,7 +4,7 @@
  * state and a period-end forecast. Results are cached briefly (many guards poll GET /v1/budgets)
  * and concurrent callers share one computation. Writes budget_snapshots once a minute.
  */
-import type { Policy, PolicyFile } from 'tokenledger/policy';
+import type { Policy, PolicyFile, PolicyMatch } from 'tokenledger/policy';
 import type { PricedCall } from '../../core/call';
 import { callMatches } from '../policy/match';
 import { Money, ZERO } from '../../core/money';
@@ -59,6 +59,11 @@ export class BudgetEngine {
   limitUsd(policyName: string): Money | undefined {
     const p = this.find(policyName);
     return p?.budget ? new Money(p.budget.usd) : undefined;
+  }
+
+  /** What the policy selects (its `match`). */
+  matchOf(policyName: string): PolicyMatch | undefined {
+    return this.find(policyName)?.match;
   }
 
   /** The policy's current period (or the one containing `at`). */

@@ -1,24 +1,33 @@
 /**
  * Budget leases: each guarded app process holds a slice of a policy's remaining budget and spends
- * from it without asking per call. The collector grants from
+ * from it without asking per call. How much a request gets is decided by ./grant-rules.ts from
  *
- *   limit − spent − Σ outstanding leases,  outstanding = (granted − reported used) + recently reported used
+ *   limit − spent − reported spend not stored yet − Σ held,  held = granted − given back − used
  *
  * `spent` is the BudgetEngine's (stored + accepted, not yet stored). A holder reports the actual
  * spend of its settled calls with each request; that amount stays counted until it has landed —
  * the settle grace has passed (its spans reach the collector within ~1 s) and the stored spend has
  * grown by as much since the report — so it is never counted zero times; briefly twice, which errs
- * towards blocking.
- * A lease not renewed for its TTL expires (a crashed process frees its slice); DELETE returns the
- * unused part at once. Grants for one policy are serialized, so two holders never get the same money.
+ * towards refusing.
+ *
+ * Holders are namespaced by the key they come with (`<key name>/<holder>`): a key renews, gives
+ * back and returns only its own leases, and a scoped key leases only from policies that can select
+ * calls in its scope. A lease not renewed for its TTL expires (a crashed process frees its slice);
+ * DELETE returns the unused part at once. Grants for one policy period are serialized, so two
+ * holders never get the same money.
  */
 import { randomUUID } from 'node:crypto';
+import type { PolicyMatch } from 'tokenledger/policy';
+import type { KeyScope } from 'tokenledger/wire';
 import { Money, ZERO } from '../../core/money';
+import { scopeFitsMatch } from '../keys/scope';
+import { decideGrant } from './grant-rules';
 import type { PeriodWindow } from './periods';
 
 /** What leases need from the budget engine (BudgetEngine satisfies it). */
 export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
+  matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
   spentUsd(policy: string, periodStart?: Date): Promise<Money>;
 }
@@ -32,27 +41,44 @@ export interface LeaseOptions {
 export interface LeaseGrantRequest {
   policy: string;
   periodStart: Date;
+  /** The name of the key the request came with. */
+  keyName: string;
+  /** The key's scope, if it has one. */
+  scope?: KeyScope | undefined;
+  /** The holder as the client names it (filed as `<key name>/<holder>`). */
   holder: string;
   requestedUsd: Money;
+  /** The least that is of use (a waiting call's shortfall). */
+  needUsd?: Money;
   /** The holder's settled spend under its current lease (cumulative). */
   usedUsd?: Money;
+  /** What the holder has given back under its current lease (cumulative). */
+  returnedUsd?: Money;
 }
 
 export interface LeaseGrant {
   leaseId: string;
   grantedUsd: Money;
   totalGrantedUsd: Money;
-  /** Left for all holders after this grant (limit − spent − outstanding): holders borrow only while it is large. */
+  /** Left for all holders after this grant (limit − spent − held). */
   unleasedUsd: Money;
-  /** Open leases of this policy period (holders borrow at most a share of the unleased amount each). */
+  /** Open leases of this policy period. */
   holders: number;
   expiresAt: Date;
+  /** The period's stored and accepted spend: the figure the app's errors quote. */
+  spentUsd: Money;
+  limitUsd: Money;
+  state: 'ok' | 'busy' | 'exceeded';
+  /** With `busy`: when what is held is likely free again. */
+  retryAfterSeconds?: number;
+  /** A need was refused lately: holders give back what no call of theirs holds. */
+  contended: boolean;
 }
 
 export class LeaseError extends Error {
   constructor(
     message: string,
-    readonly status: 400 | 404 | 409,
+    readonly status: 400 | 403 | 404 | 409,
   ) {
     super(message);
   }
@@ -60,9 +86,13 @@ export class LeaseError extends Error {
 
 interface Lease {
   id: string;
+  /** The policy period: `<policy>|<period start ms>`. */
   key: string;
+  keyName: string;
+  /** `<key name>/<holder>`. */
   holder: string;
   granted: Money;
+  returned: Money;
   used: Money;
   /** Reported spend whose spans may not have arrived yet, with the stored spend when it was reported. */
   recent: Array<{ at: number; usd: Money; spentAt: Money }>;
@@ -74,12 +104,18 @@ const DEFAULT_LEASE_TTL_MS = 30_000;
 const DEFAULT_SETTLE_GRACE_MS = 5_000;
 /** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
 const LOST_AFTER_MS = 60_000;
+/** After a refused need, holders are told others wait for this long. */
+const CONTENDED_MS = 3_000;
+
+const heldBy = (l: Lease): Money => Money.max(l.granted.minus(l.returned).minus(l.used), 0);
 
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
   private readonly queues = new Map<string, Promise<unknown>>();
   /** The stored spend of each policy period at its last grant. */
   private readonly lastSpent = new Map<string, Money>();
+  /** When a need was last refused, per policy period. */
+  private readonly refusedAt = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly graceMs: number;
   private readonly now: () => number;
@@ -97,6 +133,12 @@ export class LeaseBook {
   grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
     const limit = this.budgets.limitUsd(req.policy);
     if (limit === undefined) throw new LeaseError(`policy "${req.policy}" has no budget`, 404);
+    if (!scopeFitsMatch(req.scope, this.budgets.matchOf(req.policy))) {
+      throw new LeaseError(
+        `key "${req.keyName}" is scoped to ${describeScope(req.scope)}: policy "${req.policy}" selects no call it may report`,
+        403,
+      );
+    }
     const window = this.budgets.window(req.policy);
     if (!window || window.start.getTime() !== req.periodStart.getTime()) {
       throw new LeaseError(
@@ -118,45 +160,90 @@ export class LeaseBook {
     const spent = await this.budgets.spentUsd(req.policy, window.start);
     const now = this.now();
     this.prune(now, key, spent);
-    let lease = [...this.leases.values()].find((l) => l.key === key && l.holder === req.holder && !l.closed);
+    const holder = `${req.keyName}/${req.holder}`;
+    let lease = this.find(key, holder);
     if (!lease) {
       lease = {
         id: `lease_${randomUUID()}`,
         key,
-        holder: req.holder,
+        keyName: req.keyName,
+        holder,
         granted: ZERO,
+        returned: ZERO,
         used: ZERO,
         recent: [],
         expiresAt: 0,
         closed: false,
       };
       this.leases.set(lease.id, lease);
-    } else if (req.usedUsd) {
-      this.reportUsed(lease, req.usedUsd, now, spent);
+    } else {
+      if (req.usedUsd) this.reportUsed(lease, req.usedUsd, now, spent);
+      // Given back: only ever more (a repeated report changes nothing), never beyond what was granted.
+      if (req.returnedUsd?.gt(lease.returned)) lease.returned = Money.min(req.returnedUsd, lease.granted);
     }
     lease.expiresAt = now + this.ttlMs;
-    const available = limit.minus(spent).minus(this.outstanding(key));
-    const requested = Money.max(req.requestedUsd, 0);
-    const granted = Money.max(Money.min(requested, available), 0);
-    lease.granted = lease.granted.plus(granted);
-    return {
+    const open = this.openLeases(key);
+    let held = ZERO;
+    let keyHeld = ZERO;
+    let unlanded = ZERO;
+    let otherKeys = false;
+    let oldest: number | undefined;
+    for (const l of open) {
+      held = held.plus(heldBy(l));
+      if (l.keyName === req.keyName) keyHeld = keyHeld.plus(heldBy(l));
+      else if (!l.closed) otherKeys = true;
+      for (const r of l.recent) {
+        unlanded = unlanded.plus(r.usd);
+        oldest = oldest === undefined ? r.at : Math.min(oldest, r.at);
+      }
+    }
+    const need = Money.max(req.needUsd ?? ZERO, 0);
+    const decision = decideGrant({
+      limit,
+      spent,
+      unlanded,
+      held,
+      keyHeld,
+      othersHeld: held.minus(keyHeld),
+      otherKeys,
+      requested: Money.max(req.requestedUsd, 0),
+      need,
+    });
+    lease.granted = lease.granted.plus(decision.grant);
+    if (decision.state !== 'ok' && need.gt(0)) this.refusedAt.set(key, now);
+    const unleased = limit.minus(spent).minus(unlanded).minus(held).minus(decision.grant);
+    const grant: LeaseGrant = {
       leaseId: lease.id,
-      grantedUsd: granted,
-      totalGrantedUsd: lease.granted,
-      unleasedUsd: Money.max(available.minus(granted), 0),
-      holders: [...this.leases.values()].filter((l) => l.key === key && !l.closed).length,
+      grantedUsd: decision.grant,
+      totalGrantedUsd: lease.granted.minus(lease.returned),
+      unleasedUsd: Money.max(unleased, 0),
+      holders: open.filter((l) => !l.closed).length,
       expiresAt: new Date(lease.expiresAt),
+      spentUsd: spent,
+      limitUsd: limit,
+      state: decision.state,
+      contended: now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS,
     };
+    if (decision.state === 'busy') {
+      // Only reported spend holds the rest: free once its spans are stored (after the grace).
+      const onlyUnlanded = held.isZero() && oldest !== undefined;
+      grant.retryAfterSeconds = onlyUnlanded ? Math.max(1, Math.ceil((oldest! + this.graceMs - now) / 1000)) : 1;
+    }
+    return grant;
   }
 
-  /** Closes a lease: its unused part is free again; what it used stays counted until its spans arrive. */
-  release(id: string, usedUsd?: Money): Money | undefined {
+  /**
+   * Closes a lease of this key: its unused part is free again; what it used stays counted until
+   * its spans arrive. Undefined when the key has no such open lease.
+   */
+  release(id: string, keyName: string, usedUsd?: Money): Money | undefined {
     const lease = this.leases.get(id);
-    if (!lease || lease.closed) return undefined;
+    if (!lease || lease.closed || lease.keyName !== keyName) return undefined;
     const now = this.now();
     if (usedUsd) this.reportUsed(lease, usedUsd, now, this.lastSpent.get(lease.key) ?? ZERO);
-    const returned = Money.max(lease.granted.minus(lease.used), 0);
+    const returned = heldBy(lease);
     lease.granted = lease.used;
+    lease.returned = ZERO;
     lease.closed = true;
     lease.expiresAt = now + this.graceMs;
     return returned;
@@ -165,9 +252,8 @@ export class LeaseBook {
   /** Held by leases of this policy period: unused slices plus reported spend that has not landed yet. */
   outstanding(key: string): Money {
     let total = ZERO;
-    for (const l of this.leases.values()) {
-      if (l.key !== key) continue;
-      total = total.plus(Money.max(l.granted.minus(l.used), 0));
+    for (const l of this.openLeases(key)) {
+      total = total.plus(heldBy(l));
       for (const r of l.recent) total = total.plus(r.usd);
     }
     return total;
@@ -176,6 +262,15 @@ export class LeaseBook {
   /** Open leases (for metrics and tests). */
   get size(): number {
     return [...this.leases.values()].filter((l) => !l.closed).length;
+  }
+
+  private find(key: string, holder: string): Lease | undefined {
+    for (const l of this.leases.values()) if (l.key === key && l.holder === holder && !l.closed) return l;
+    return undefined;
+  }
+
+  private openLeases(key: string): Lease[] {
+    return [...this.leases.values()].filter((l) => l.key === key);
   }
 
   private reportUsed(lease: Lease, usedUsd: Money, now: number, spent: Money): void {
@@ -214,8 +309,16 @@ export class LeaseBook {
       landed.add(report);
     }
     for (const [id, l] of this.leases) {
-      if (l.key === key && landed.size > 0) l.recent = l.recent.filter((r) => !landed.has(r));
-      if (l.expiresAt < now && l.recent.length === 0) this.leases.delete(id);
+      if (l.key !== key) continue;
+      if (landed.size > 0) l.recent = l.recent.filter((r) => !landed.has(r));
+      if (l.expiresAt >= now) continue;
+      // Not renewed in time (a crashed process): its slice is free; its reported spend counts until it lands.
+      if (!l.closed) {
+        l.granted = l.used;
+        l.returned = ZERO;
+        l.closed = true;
+      }
+      if (l.recent.length === 0) this.leases.delete(id);
     }
   }
 
@@ -229,4 +332,10 @@ export class LeaseBook {
     });
     return run;
   }
+}
+
+function describeScope(scope: KeyScope | undefined): string {
+  return Object.entries(scope ?? {})
+    .map(([field, values]) => `${field}=${(values as string[]).join('|')}`)
+    .join(', ');
 }
