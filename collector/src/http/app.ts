@@ -75,7 +75,11 @@ export function createApp(deps: AppDeps): express.Express {
     requireScope(deps.keys, 'ingest', sendOtlpError),
     // Any content type as raw bytes (the decoder answers 415 for unknown ones); gzip/deflate inflated here.
     express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
-    tracesHandler({ ...deps, maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS }),
+    tracesHandler({
+      ...deps,
+      maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS,
+      ...(deps.leases ? { leases: deps.leases } : {}),
+    }),
   );
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
@@ -84,7 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
 
   app.use(estimateRouter(deps.keys, deps.pricer));
-  app.use(outcomesRouter(deps.keys, deps.storage));
+  app.use(outcomesRouter(deps.keys, deps.storage, deps.metrics));
 
   if (deps.budgets)
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));

@@ -30,11 +30,17 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
   const router = express.Router();
   let seen: { at: number; from: number; models: Array<{ provider: string; model: string }> } | undefined;
 
+  let refreshing: Promise<unknown> | undefined;
+  /** The models seen since `from`; a list older than the TTL is served while a new one is read. */
   const seenSince = async (from: Date) => {
     const now = Date.now();
-    if (!seen || seen.from !== from.getTime() || now - seen.at > SEEN_MODELS_TTL_MS)
-      seen = { at: now, from: from.getTime(), models: await modelsSeen(deps.storage, from) };
-    return seen.models;
+    const read = () =>
+      (refreshing ??= modelsSeen(deps.storage, from)
+        .then((models) => (seen = { at: Date.now(), from: from.getTime(), models }))
+        .finally(() => (refreshing = undefined)));
+    if (!seen || seen.from !== from.getTime()) await read();
+    else if (now - seen.at > SEEN_MODELS_TTL_MS) read().catch(() => undefined);
+    return seen!.models;
   };
 
   router.get('/v1/budgets', requireScope(deps.keys, ['read', 'ingest']), async (req, res, next) => {

@@ -9,6 +9,10 @@ const HELP = {
   tokenledger_storage_errors_total: 'OTLP requests answered 503 because ClickHouse failed.',
   tokenledger_otlp_throttled_total:
     'OTLP requests answered 429 because too many calls were waiting to be stored.',
+  tokenledger_calls_out_of_scope_total:
+    "LLM calls whose attribution was outside their ingest key's scope (recorded under the scope, flagged).",
+  tokenledger_outcomes_out_of_scope_total:
+    "Business outcomes attributed outside their ingest key's scope (recorded under the scope, flagged).",
 } as const;
 
 export type CounterName = keyof typeof HELP;

@@ -4,6 +4,10 @@
  * Retry-After (the exporter retries, and the writer's dedupe makes the retry safe).
  */
 import type { Request, Response } from 'express';
+import { Money } from '../core/money';
+import type { PricedCall } from '../core/call';
+import type { LandedCall, LeaseBook } from '../govern/budgets/leases';
+import { formatScope, scopeCall } from '../govern/keys/scope';
 import { processTraceRequest, type IngestResult } from '../ingest/pipeline';
 import { decodeTraceRequest } from '../ingest/otlp/decode';
 import { OtlpDecodeError } from '../ingest/otlp/errors';
@@ -25,6 +29,8 @@ export interface TracesDeps {
   maxQueuedCalls: number;
   metrics: CollectorMetrics;
   log: (line: string) => void;
+  /** Budget leases: stored calls stop counting as held by the leases that reserved them. */
+  leases?: LeaseBook;
 }
 
 export function tracesHandler(deps: TracesDeps) {
@@ -52,11 +58,14 @@ export function tracesHandler(deps: TracesDeps) {
     }
     deps.metrics.add('tokenledger_spans_received_total', result.spans + result.rejectedSpans);
     deps.metrics.add('tokenledger_spans_rejected_total', result.rejectedSpans);
+    const outOfScope = fileUnderKey(req, result);
     try {
       const written = await deps.writer.write(result.calls, result.aiHttpCalls);
       deps.metrics.add('tokenledger_calls_stored_total', written.inserted);
       deps.metrics.add('tokenledger_calls_duplicate_total', written.duplicates);
       deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);
+      deps.metrics.add('tokenledger_calls_out_of_scope_total', outOfScope);
+      deps.leases?.landed(req.principal!.name, landedCalls(result.calls));
     } catch (err) {
       deps.metrics.add('tokenledger_storage_errors_total');
       deps.log(`ingest: ${(err as Error).message}`);
@@ -64,6 +73,43 @@ export function tracesHandler(deps: TracesDeps) {
       sendOtlpError(req, res, 503, 'storage unavailable; retry later');
       return;
     }
-    sendOtlpSuccess(req, res, result.rejectedSpans, result.errorMessage);
+    const scopeWarning =
+      outOfScope > 0
+        ? `${outOfScope} call(s) claimed attribution outside this key's scope (${formatScope(req.principal!.scope)}): ` +
+          'recorded under the scope, the claimed values kept and flagged'
+        : '';
+    sendOtlpSuccess(
+      req,
+      res,
+      result.rejectedSpans,
+      [result.errorMessage, scopeWarning].filter((m) => m !== '').join('; '),
+    );
   };
+}
+
+/**
+ * Records which key sent each call, and files a scoped key's calls under its scope (spend is never
+ * dropped; what a span claimed outside the scope is kept, flagged). Returns how many were outside.
+ */
+function fileUnderKey(req: Request, result: IngestResult): number {
+  const { name, scope } = req.principal!;
+  let outside = 0;
+  for (const c of result.calls) {
+    c.ingestKey = name;
+    const claimed = scope ? scopeCall(scope, c.attribution) : undefined;
+    if (claimed) {
+      c.claimedAttribution = JSON.stringify(claimed);
+      outside++;
+    }
+  }
+  const services = scope?.service;
+  if (services) for (const h of result.aiHttpCalls) if (!services.includes(h.service)) h.service = services[0]!;
+  return outside;
+}
+
+/** Stored calls a guard reserved from budget leases. */
+function landedCalls(calls: PricedCall[]): LandedCall[] {
+  return calls
+    .filter((c) => c.leaseIds !== undefined && c.priced)
+    .map((c) => ({ leaseIds: c.leaseIds!, spanKey: c.traceId + c.spanId, costUsd: new Money(c.costUsd) }));
 }

@@ -251,6 +251,8 @@ function withPrice(
     enforcement: c.enforcement,
     source: c.source,
     attribution: c.attribution,
+    ...(c.askedModel !== undefined ? { askedModel: c.askedModel } : {}),
+    ...(c.leaseIds !== undefined ? { leaseIds: c.leaseIds } : {}),
     costUsd,
     inputCostUsd,
     outputCostUsd,

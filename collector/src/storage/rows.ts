@@ -9,6 +9,7 @@ export interface CallRow {
   provider: string;
   operation: string;
   request_model: string;
+  asked_model: string;
   response_model: string;
   priced_provider: string;
   priced_model: string;
@@ -38,6 +39,8 @@ export interface CallRow {
   input_cost_usd: string;
   output_cost_usd: string;
   priced: number;
+  ingest_key: string;
+  claimed_attribution: string;
 }
 
 const NS_PER_S = 1_000_000_000n;
@@ -116,6 +119,9 @@ export const CALL_COLUMNS = [
   'input_cost_usd',
   'output_cost_usd',
   'priced',
+  'asked_model',
+  'ingest_key',
+  'claimed_attribution',
 ] as const satisfies ReadonlyArray<keyof CallRow>;
 
 /**
@@ -162,6 +168,9 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.inputCostUsd,
     c.outputCostUsd,
     c.priced ? 1 : 0,
+    c.askedModel ?? '',
+    c.ingestKey ?? '',
+    c.claimedAttribution ?? '',
   ];
 }
 

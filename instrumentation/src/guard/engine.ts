@@ -28,6 +28,7 @@ import {
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_SERVICE_NAME,
   ATTR_TL_ENFORCEMENT,
+  ATTR_TL_LEASES,
   ATTR_TL_ORIGINAL_MODEL,
   ATTR_TL_POLICY,
   ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
@@ -46,6 +47,7 @@ import { askCollectorPrices } from './collector-prices';
 import { DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, UsageEstimator } from './estimator';
 import { PendingVerdict, type Guard, type GuardDecision, type GuardedCall, type GuardVerdict } from './hook';
 import { LeaseHolder, type Reservation } from './lease';
+import { StateCache } from './state-cache';
 import { claimedValue, resourceFromEnv, type CallFacts } from './match';
 import {
   attributionError,
@@ -106,6 +108,8 @@ export class GuardEngine implements Guard {
   private state: GuardState | undefined;
   private lastOkAt = 0;
   private refreshing = false;
+  private refreshStarted = 0;
+  private refreshStep = '';
   private timer: NodeJS.Timeout | undefined;
   private readonly refreshMs: number;
   private readonly failAfterMs: number;
@@ -120,8 +124,13 @@ export class GuardEngine implements Guard {
   private readonly estimator = new UsageEstimator();
   private readonly fetchedPrices = new PriceFetcher(askCollectorPrices);
   private lastEstimatePico = new Map<string, bigint>();
+  /** Stopped (the process is exiting): no more leases are taken. */
+  private stopped = false;
   /** No state yet and a call already waited its bound, or the first fetch failed: calls stop waiting. */
   private gaveUp = false;
+  /** The last state a process on this machine received from the collector (./state-cache.ts). */
+  private readonly cache = new StateCache();
+  private cached: Promise<Partial<BudgetsResponse> | undefined> = Promise.resolve(undefined);
   private answered: ((ok: boolean) => void) | undefined;
   /** Resolves true with the first state, false when the first fetch fails. */
   private readonly firstAnswer = new Promise<boolean>((resolve) => (this.answered = resolve));
@@ -144,12 +153,14 @@ export class GuardEngine implements Guard {
    */
   start(): void {
     if (this.timer) return;
+    this.cached = this.cache.read();
     setTimeout(() => void this.refresh(), 0).unref();
     this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -162,25 +173,39 @@ export class GuardEngine implements Guard {
     return this.decide(s, call, now, { since: now, deadline: now + this.waitMs });
   }
 
-  /** No state yet: wait (bounded) for the first answer, then decide; without one, the fail mode does. */
+  /**
+   * No state yet: wait (bounded) for the first answer, then decide. Without one in time, the last
+   * state a process here received (on disk) decides; without that, TOKENLEDGER_GUARD_FAIL.
+   */
   private beforeFirstAnswer(call: GuardedCall): GuardDecision {
     if (this.gaveUp) return this.failBeforeFirstAnswer();
     const since = Date.now();
     const wait: Wait = { since, deadline: since + this.waitMs };
     return new PendingVerdict(
-      bounded(this.firstAnswer, this.waitMs, false).then(() => {
-        const s = this.state;
-        if (s === undefined) {
-          this.gaveUp = true;
-          return this.failBeforeFirstAnswer();
-        }
-        return settle(this.decide(s, call, Date.now(), wait));
-      }),
+      bounded(this.firstAnswer, this.waitMs, false)
+        .then(() => (this.state === undefined ? this.useCachedState() : undefined))
+        .then(() => {
+          const s = this.state;
+          if (s === undefined) {
+            this.gaveUp = true;
+            return this.failBeforeFirstAnswer();
+          }
+          return settle(this.decide(s, call, Date.now(), wait));
+        }),
     );
+  }
+
+  /** The collector gave no first answer: the state kept on disk, if any, is enforced until it does. */
+  private async useCachedState(): Promise<void> {
+    const cached = await this.cached;
+    if (cached === undefined || this.state !== undefined) return;
+    this.state = compileState(cached, this.resource);
+    void this.maintainLeases(this.state);
   }
 
   private failBeforeFirstAnswer(): undefined {
     if (this.failBeforeAnswer === 'closed') throw notYetAnsweredError(this.waitMs, collectorUrl());
+    if (process.env.TL_DEBUG_GUARD) require("fs").appendFileSync("/tmp/i21/guard.log", 'UNRESERVED failopen\n');
     return undefined;
   }
 
@@ -284,8 +309,11 @@ export class GuardEngine implements Guard {
       }
       throw step.error();
     }
-    if (taken.length > 0) this.reserved.set(call.span, taken);
-    return v;
+    if (taken.length === 0) return v;
+    this.reserved.set(call.span, taken);
+    // The span names the leases it was paid from: once the collector stores it, they stop holding it.
+    const leases = taken.length === 1 ? taken[0]!.leaseId : taken.map((r) => r.leaseId).join(',');
+    return withAttributes(v, { [ATTR_TL_LEASES]: leases });
   }
 
   /** What one budget says about a call now. */
@@ -310,10 +338,10 @@ export class GuardEngine implements Guard {
     if (b.spentPico >= b.limitPico)
       return { kind: 'over', error: () => budgetExceededError(p.name, numbers(b.spentPico), call.model) };
     const lease = this.lease(b);
-    if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
+    if (lease.unsupported) { if (process.env.TL_DEBUG_GUARD) require("fs").appendFileSync("/tmp/i21/guard.log", 'UNRESERVED unsupported\n'); return { kind: 'allowed' }; } // no lease for it: the state alone decides
     if (!lease.active) {
-      // The first slice is on its way; no answer within the wait: the fail mode decides.
-      if (lease.unreachable || now >= wait.deadline) return this.leaseUnreachable(s, now);
+      // The first slice is on its way; without it in time, the call is not covered.
+      if (lease.unreachable || now >= wait.deadline) return this.noAnswer(p, call, s, now, b.spentPico, numbers);
       return { kind: 'wait', until: lease.settled() };
     }
     const prices = this.pricesFor(s, call.provider, call.model) ?? s.prices.highest();
@@ -331,10 +359,12 @@ export class GuardEngine implements Guard {
         return { kind: 'over', error: () => budgetExceededError(p.name, numbers(a.spentPico, estimate), call.model) };
       return this.busy(p, call, a.spentPico, a.retryAfterSeconds, (spent) => numbers(spent, estimate));
     }
-    if (lease.unreachable && lease.failedAt >= wait.since) return this.leaseUnreachable(s, now);
+    if (lease.unreachable && lease.failedAt >= wait.since)
+      return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) => numbers(spent, estimate));
     if (now >= wait.deadline) {
-      // No answer since the call began to wait: the collector is away, the fail mode decides.
-      if (lease.answeredAt < wait.since) return this.leaseUnreachable(s, now);
+      // Waited as long as a call may: the money is not shown to be spent, so the call may retry.
+      if (lease.answeredAt < wait.since)
+        return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) => numbers(spent, estimate));
       return this.busy(p, call, a?.spentPico ?? b.spentPico, a?.retryAfterSeconds ?? 1, (spent) =>
         numbers(spent, estimate),
       );
@@ -350,20 +380,30 @@ export class GuardEngine implements Guard {
     spentPico: bigint,
     retryAfterSeconds: number,
     numbers: (spentPico: bigint) => BudgetNumbers,
+    unanswered = false,
   ): BudgetStep {
     return {
       kind: 'over',
-      error: () => budgetBusyError(p.name, numbers(spentPico), call.model, retryAfterSeconds),
+      error: () => budgetBusyError(p.name, numbers(spentPico), call.model, retryAfterSeconds, unanswered),
     };
   }
 
-  /** A slice or top-up got no answer: the policy file's fail mode decides (open: the call goes, unreserved). */
-  private leaseUnreachable(s: GuardState, now: number): BudgetStep {
-    if (!s.failClosed) return { kind: 'allowed' };
-    return {
-      kind: 'over',
-      error: () => unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl()),
-    };
+  /**
+   * The collector did not answer for more budget in time: the call is not covered, so it is not
+   * sent — BudgetBusyError (retry), or with `fail: closed` CollectorUnreachableError. A cap never
+   * fails open.
+   */
+  private noAnswer(
+    p: CompiledPolicy,
+    call: GuardedCall,
+    s: GuardState,
+    now: number,
+    spentPico: bigint,
+    numbers: (spentPico: bigint) => BudgetNumbers,
+  ): BudgetStep {
+    if (s.failClosed && now - this.lastOkAt > this.failAfterMs)
+      return { kind: 'over', error: () => unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl()) };
+    return this.busy(p, call, spentPico, 1, numbers, true);
   }
 
   /**
@@ -469,23 +509,17 @@ export class GuardEngine implements Guard {
     prices: UnitPrices | undefined,
     reservations: Reservation[] | undefined,
   ): void {
+    // A reservation becomes the call's actual cost. Spend no reservation covered (a downgraded call,
+    // one allowed before the first answer) is not a lease's: the collector counts it once stored.
     const cost = prices ? costPico(prices, usage) : 0n;
-    const settled = new Set<LeaseHolder>();
-    for (const r of reservations ?? []) {
-      r.lease.settle(r, cost);
-      settled.add(r.lease);
-    }
+    for (const r of reservations ?? []) r.lease.settle(r, cost);
     const s = this.state;
     if (s === undefined) return;
     const now = Date.now();
     for (const p of s.policies) {
-      if (!p.matches(facts)) continue;
-      if (p.tokensPerMinute !== undefined) {
+      if (p.tokensPerMinute !== undefined && p.matches(facts)) {
         this.bucket(p.name, 'tokens', p.tokensPerMinute, now).debit(usage.input + usage.output, now);
       }
-      // Spend no reservation covered (a downgraded call, one allowed while the collector was away).
-      const lease = p.budget !== undefined ? this.leases.get(p.budget.key) : undefined;
-      if (lease && !settled.has(lease)) lease.settle(undefined, cost);
     }
   }
 
@@ -506,27 +540,35 @@ export class GuardEngine implements Guard {
 
   /** One background refresh: the budget state, then the leases. Never throws. */
   async refresh(): Promise<void> {
-    if (this.refreshing) return;
+    if (this.refreshing) { if (process.env.TL_DEBUG_GUARD && Date.now() - this.refreshStarted > 5000) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED refreshstuck ${Date.now() - this.refreshStarted} at ${this.refreshStep}\n`); return; }
+    this.refreshStarted = Date.now();
     this.refreshing = true;
     try {
+      this.refreshStep = 'get';
       const res = await collectorJson<Partial<BudgetsResponse> | undefined>('GET', '/v1/budgets', undefined, {
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
       this.state = compileState(res ?? {}, this.resource);
       this.lastOkAt = Date.now();
+      this.cache.write(res);
       this.gaveUp = false;
       const leasing = this.maintainLeases(this.state);
       this.answered?.(true);
       this.answered = undefined;
       if (this.markReady) {
         // Ready once the first slices are held, so even the first calls are reserved.
+        this.refreshStep = 'leasing';
         await leasing;
         this.markReady();
         this.markReady = undefined;
       }
     } catch (err) {
+      // Slices are kept alive (and reported, topped up) whether or not the state could be refreshed.
+      if (this.state !== undefined) void this.maintainLeases(this.state);
       if (this.state === undefined) {
-        // No state and no answer: calls stop waiting for one (the fail mode decides) until it comes.
+        // No state and no answer: the state on disk, else the fail mode, decides until one comes.
+        this.refreshStep = 'cache';
+        await this.useCachedState();
         this.gaveUp = true;
         this.answered?.(false);
         this.answered = undefined;
@@ -551,6 +593,8 @@ export class GuardEngine implements Guard {
    * periods that ended. Resolves when the requests it made are answered.
    */
   private maintainLeases(s: GuardState): Promise<unknown> {
+    if (process.env.TL_DEBUG_GUARD) require('fs').appendFileSync('/tmp/i21/guard.log', `${process.pid} ${Date.now()} HB ${[...this.leases.values()].map((l) => `${l.leaseId?.slice(6, 14)}:${(l as any).inFlight ? 'busy' : 'idle'}`).join(',')}\n`);
+    if (this.stopped) return Promise.resolve();
     const current = new Map<string, BudgetWindow>();
     const requests: Array<Promise<void>> = [];
     for (const p of s.policies) {
@@ -624,6 +668,10 @@ function bounded<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
       },
     );
   });
+}
+
+function withAttributes(verdict: GuardVerdict, extra: Attributes): GuardVerdict {
+  return { ...verdict, attributes: { ...verdict.attributes, ...extra } };
 }
 
 function withChange(

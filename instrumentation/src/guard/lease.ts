@@ -17,7 +17,8 @@ import type { LeaseReleaseResponse, LeaseRequest, LeaseResponse, LeaseState } fr
 
 /** A reservation that never settled (its span never ended) is dropped after this long. */
 const RESERVATION_TTL_MS = 10 * 60_000;
-const REQUEST_TIMEOUT_MS = 1_500;
+/** A lease answer is worth having however late it comes (calls wait for it at most TOKENLEDGER_GUARD_WAIT_MS). */
+const REQUEST_TIMEOUT_MS = 5_000;
 
 /** The collector's last word on this lease. */
 export interface LeaseAnswer {
@@ -32,6 +33,8 @@ export interface Reservation {
   readonly pico: bigint;
   readonly at: number;
   readonly lease: LeaseHolder;
+  /** The collector's lease the money came from (a lease may be replaced while the call runs). */
+  readonly leaseId: string;
 }
 
 /** How a wait for money ended. */
@@ -79,8 +82,8 @@ export class LeaseHolder {
 
   /** Reserves `pico` from the slice, or undefined when the slice cannot cover it. */
   tryReserve(pico: bigint, now: number): Reservation | undefined {
-    if (this.availablePico() < pico) return undefined;
-    const r: Reservation = { pico, at: now, lease: this };
+    if (this.availablePico() < pico || this.leaseId === undefined) return undefined;
+    const r: Reservation = { pico, at: now, lease: this, leaseId: this.leaseId };
     this.reservations.add(r);
     this.reservedPico += pico;
     return r;
@@ -91,9 +94,9 @@ export class LeaseHolder {
     if (this.reservations.delete(r)) this.reservedPico -= r.pico;
   }
 
-  /** A call under this policy ended with `actualPico`: its reservation (if any) becomes actual spend. */
-  settle(r: Reservation | undefined, actualPico: bigint): void {
-    if (r) this.cancel(r);
+  /** A call reserved from this slice ended with `actualPico`: its reservation becomes actual spend. */
+  settle(r: Reservation, actualPico: bigint): void {
+    this.cancel(r);
     this.usedPico += actualPico;
   }
 
@@ -153,12 +156,16 @@ export class LeaseHolder {
       returned_usd: picoToUsd(returned),
       ...(needPico > 0n ? { need_usd: picoToUsd(needPico) } : {}),
     };
-    this.inFlight = collectorJson<LeaseResponse>('POST', '/v1/budgets/leases', body, {
+    const sentAt = Date.now();
+    if (process.env.TL_DEBUG_GUARD) { const t = setInterval(() => { if (this.inFlight === p0) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED stuck ${Date.now() - sentAt}\n`); else clearInterval(t); }, 3000); t.unref(); }
+    let p0: Promise<void> | undefined;
+    this.inFlight = p0 = collectorJson<LeaseResponse>('POST', '/v1/budgets/leases', body, {
       timeoutMs: REQUEST_TIMEOUT_MS,
     })
       .then(
         (res) => this.onAnswer(res, used, returned),
         (err: unknown) => {
+          if (process.env.TL_DEBUG_GUARD) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED leaseerr ${String((err as Error).message).slice(0, 80).replace(/ /g, '_')}\n`);
           const status = err instanceof GuardRequestError ? err.status : undefined;
           // No lease endpoint (an older collector), or the key may not lease this policy.
           if (status === 404 || status === 405 || status === 403) this.unsupported = true;
@@ -183,13 +190,15 @@ export class LeaseHolder {
     const granted = toPico(res.granted_usd) ?? 0n;
     if (res.lease_id !== this.leaseId) {
       // A new lease (the first, or the old one expired on the collector): its accounts start here.
+      if (process.env.TL_DEBUG_GUARD && this.leaseId) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED newlease ${this.leaseId} -> ${res.lease_id} ${Date.now() - this.answeredAt}\n`);
       this.leaseId = res.lease_id;
-      this.grantedPico = granted;
       this.usedPico -= usedAtRequest;
       this.returnedPico -= returnedAtRequest;
-    } else {
-      this.grantedPico += granted;
+      returnedAtRequest = 0n;
     }
+    // The collector's count, not a sum of answers: a grant whose answer was lost (a timeout on this
+    // side while the collector granted) is not held forever by a process that never saw it.
+    this.grantedPico = (toPico(res.total_granted_usd) ?? 0n) + returnedAtRequest;
     this.lastAnswer = {
       state: res.state ?? 'ok',
       spentPico: toPico(res.spent_usd) ?? 0n,
@@ -199,8 +208,9 @@ export class LeaseHolder {
     this.answeredAt = Date.now();
     this.active = true;
     this.unreachable = false;
-    // Refused, or others wait while nothing here does: what no call holds is of more use elsewhere.
-    if (this.lastAnswer.state !== 'ok' || (this.contended && this.waiting === 0)) {
+    // Refused, or others wait and nothing came here: what no call holds is of more use elsewhere (a
+    // call waiting here asks for the whole of its cost again; the collector gives it to the first).
+    if (this.lastAnswer.state !== 'ok' || (this.contended && granted === 0n)) {
       const free = this.availablePico();
       if (free > 0n) {
         this.returnedPico += free;

@@ -10,7 +10,11 @@ import {
   RateLimitedError,
   type BudgetNumbers,
 } from '../errors';
+import { collectorUrl } from '../collector-api';
+import { endpointForMessages } from '../export/refused-export';
 import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
+
+const collectorUrlForMessages = (): string => endpointForMessages(collectorUrl());
 
 const PREFIX = 'tokenledger:';
 
@@ -103,11 +107,15 @@ export function budgetBusyError(
   numbers: BudgetNumbers,
   model: string | undefined,
   retryAfterSeconds: number,
+  unanswered = false,
 ): BudgetBusyError {
   const estimate = numbers.estimatedCallUsd ? ` (estimated at up to ${usd(numbers.estimatedCallUsd)})` : '';
+  const why = unanswered
+    ? `and the collector at ${collectorUrlForMessages()} did not answer this process's request for more of it in time`
+    : `and what is left is held by calls in flight (in this or other processes) or spend not yet recorded`;
   return new BudgetBusyError(
     `${PREFIX} policy "${policy}": ${numbers.period} budget busy: ${usd(numbers.spentUsd)} spent of ${usd(numbers.limitUsd)}, ` +
-      `and what is left is held by calls in flight (in this or other processes) or spend not yet recorded. ` +
+      `${why}. ` +
       `The call to ${model ?? 'the model'}${estimate} was not sent. Retry in ~${retryAfterSeconds} s: ` +
       `the budget is not exceeded.`,
     policy,

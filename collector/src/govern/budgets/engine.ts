@@ -30,6 +30,7 @@ export { type BudgetStatus } from './status';
 const callTimeMs = (c: PricedCall): number => Number(BigInt(c.startTimeUnixNano) / 1_000_000n);
 
 export class BudgetEngine {
+  /** `at`: when the computation started, so every call stored before is in `statuses`. */
   private cached: { at: number; policy: PolicyFile | undefined; statuses: BudgetStatus[] } | undefined;
   private computing: Promise<BudgetStatus[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -41,13 +42,24 @@ export class BudgetEngine {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Every budgeted policy's state now (at most maxAgeMs old). */
+  /**
+   * Every budgeted policy's state: computed at most maxAgeMs ago, or — when older and the policy
+   * file is the same — the last one at once while a new one is computed (many guards poll, and a
+   * loaded ClickHouse must not stall them all). `fresh`: computed now.
+   */
   async statuses(opts: { fresh?: boolean } = {}): Promise<BudgetStatus[]> {
     const policy = this.deps.policy();
     const c = this.cached;
-    if (!opts.fresh && c && c.policy === policy && this.now().getTime() - c.at < (this.deps.maxAgeMs ?? 1000))
+    if (!opts.fresh && c && c.policy === policy) {
+      if (this.now().getTime() - c.at >= (this.deps.maxAgeMs ?? 1000)) this.recompute(policy).catch(() => undefined);
       return c.statuses;
-    if (this.computing && !opts.fresh) return this.computing;
+    }
+    return this.recompute(policy, opts.fresh === true);
+  }
+
+  /** One computation at a time, shared by its callers; `force`: a new one even if one is running. */
+  private recompute(policy: PolicyFile | undefined, force = false): Promise<BudgetStatus[]> {
+    if (this.computing && !force) return this.computing;
     const run = this.compute(policy).finally(() => {
       if (this.computing === run) this.computing = undefined;
     });
@@ -74,11 +86,23 @@ export class BudgetEngine {
 
   /** Spend of the policy in the period starting at (or containing) `periodStart`; current period by default. */
   async spentUsd(policyName: string, periodStart?: Date): Promise<Money> {
-    const window = this.window(policyName, periodStart ?? this.now());
-    if (!window) return ZERO;
-    const current = (await this.statuses()).find((s) => s.policy === policyName);
-    if (current && current.periodStart.getTime() === window.start.getTime()) return current.spentUsd;
-    return this.spendIn(this.find(policyName)!, window);
+    return (await this.spendFigure(policyName, periodStart ?? this.now())).usd;
+  }
+
+  /** The same, with when it was computed: every call stored before `asOf` is in it (budget leases rely on it). */
+  async spendFigure(policyName: string, periodStart: Date): Promise<{ usd: Money; asOf: number }> {
+    const window = this.window(policyName, periodStart);
+    if (!window) return { usd: ZERO, asOf: this.now().getTime() };
+    const statuses = await this.statuses();
+    const current = statuses.find((s) => s.policy === policyName);
+    if (current && current.periodStart.getTime() === window.start.getTime())
+      return { usd: current.spentUsd, asOf: this.computedAt(statuses) };
+    const asOf = this.now().getTime();
+    return { usd: await this.spendIn(this.find(policyName)!, window), asOf };
+  }
+
+  private computedAt(statuses: BudgetStatus[]): number {
+    return this.cached?.statuses === statuses ? this.cached.at : 0;
   }
 
   /** Writes budget_snapshots every `everyMs` (and once now); a snapshot still running skips a tick. */

@@ -3,16 +3,17 @@
  * one pure function, so a later design (one owner per budget, a ledger shared by several
  * collectors) can move them without rewriting them. Money is Decimal; nothing here reads a clock.
  *
- *   remaining = limit − stored spend − reported spend not stored yet
- *   available = remaining − Σ held            held = granted − given back − used, per lease
+ *   remaining = limit − stored spend
+ *   available = remaining − Σ held     held: an open lease's grants less what was given back and
+ *                                      what is stored; a closed one's reported spend not stored yet
  *
  * - Each grant is at most 10 % of the limit (or the one call that needs more).
  * - While other keys hold leases on the budget, a key holds at most half of what the others do not
  *   hold: one key cannot starve the others. A key alone (the one-team setup) is not limited by it.
  * - A request with a need (a call waiting) gets at least that, or nothing and the reason: `exceeded`
  *   when the stored spend has reached the limit, else `busy`, except for the last call: when
- *   nothing at all is held or unstored and money remains, the need is granted even if it is more
- *   than what remains (the only overshoot the collector grants: less than that one call).
+ *   nothing at all is held and money remains, the need is granted even if it is more than what
+ *   remains (the only overshoot the collector grants: less than that one call).
  */
 import { Money, ZERO } from '../../core/money';
 
@@ -23,9 +24,7 @@ export interface GrantInput {
   limit: Money;
   /** Stored and accepted spend of the period: a lower bound of what is spent. */
   spent: Money;
-  /** Spend holders reported whose calls are not stored yet. */
-  unlanded: Money;
-  /** Held by every lease of the period (granted − given back − used). */
+  /** Held by every lease of the period (slices, calls in flight, spend reported and not stored). */
   held: Money;
   /** Held by the requesting key's leases, and by other keys'. */
   keyHeld: Money;
@@ -41,7 +40,7 @@ export type GrantDecision = { grant: Money; state: 'ok' } | { grant: Money; stat
 
 export function decideGrant(i: GrantInput): GrantDecision {
   const exceeded = i.spent.gte(i.limit);
-  const remaining = i.limit.minus(i.spent).minus(i.unlanded);
+  const remaining = i.limit.minus(i.spent);
   let room = Money.min(remaining.minus(i.held), Money.max(i.limit.times(GRANT_SHARE_OF_LIMIT), i.need));
   if (i.otherKeys) room = Money.min(room, remaining.minus(i.othersHeld).times(KEY_SHARE_OF_FREE).minus(i.keyHeld));
   const grant = Money.max(Money.min(Money.max(i.requested, i.need), room), ZERO);
@@ -49,7 +48,7 @@ export function decideGrant(i: GrantInput): GrantDecision {
     return { grant: exceeded ? ZERO : grant, state: exceeded ? 'exceeded' : 'ok' };
   }
   if (exceeded) return { grant: ZERO, state: 'exceeded' };
-  // The last call: nothing is held or waits to be stored, so what remains is exactly known.
-  if (i.held.isZero() && i.unlanded.isZero() && remaining.gt(0)) return { grant: i.need, state: 'ok' };
+  // The last call: nothing is held (no call in flight, nothing unstored), so what remains is exactly known.
+  if (i.held.isZero() && remaining.gt(0)) return { grant: i.need, state: 'ok' };
   return { grant: ZERO, state: 'busy' };
 }

@@ -2,18 +2,19 @@
  * Budget leases: each guarded app process holds a slice of a policy's remaining budget and spends
  * from it without asking per call. How much a request gets is decided by ./grant-rules.ts from
  *
- *   limit − spent − reported spend not stored yet − Σ held,  held = granted − given back − used
+ *   limit − spent − Σ held,   held = granted − given back − stored (per open lease)
  *
- * `spent` is the BudgetEngine's (stored + accepted, not yet stored). A holder reports the actual
- * spend of its settled calls with each request; that amount stays counted until it has landed —
- * the settle grace has passed (its spans reach the collector within ~1 s) and the stored spend has
- * grown by as much since the report — so it is never counted zero times; briefly twice, which errs
- * towards refusing.
+ * `spent` is the BudgetEngine's (stored + accepted, not yet stored). A call reserved from a slice
+ * names its leases (`tokenledger.leases`); once the receiver has stored it (`landed`), its
+ * cost counts in `spent` and no longer in its lease — it is never counted twice, nor zero times,
+ * because a landing counts only against a spend figure computed after it. A returned lease holds
+ * what its holder reported used but the collector has not stored (the spans of a process killed
+ * before its export stop counting LOST_AFTER_MS after its last report). A lease not renewed for its
+ * TTL (2 minutes: a crashed process) is forgotten, slice and all; a slow process renews long before.
  *
  * Holders are namespaced by the key they come with (`<key name>/<holder>`): a key renews, gives
  * back and returns only its own leases, and a scoped key leases only from policies that can select
- * calls in its scope. A lease not renewed for its TTL expires (a crashed process frees its slice);
- * DELETE returns the unused part at once. Grants for one policy period are serialized, so two
+ * calls in its scope. DELETE returns the unused part at once. Grants for one policy period are serialized, so two
  * holders never get the same money.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,18 +25,32 @@ import { scopeFitsMatch } from '../keys/scope';
 import { decideGrant } from './grant-rules';
 import type { PeriodWindow } from './periods';
 
+/** A policy period's spend, and when the figure was computed (ms since the epoch; calls stored before are in it). */
+export interface SpendFigure {
+  usd: Money;
+  asOf: number;
+}
+
 /** What leases need from the budget engine (BudgetEngine satisfies it). */
 export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
-  spentUsd(policy: string, periodStart?: Date): Promise<Money>;
+  spendFigure(policy: string, periodStart: Date): Promise<SpendFigure>;
 }
 
 export interface LeaseOptions {
   ttlMs?: number;
-  settleGraceMs?: number;
   now?: () => number;
+}
+
+/** A stored call the guard reserved from leases (from the receiver). */
+export interface LandedCall {
+  /** `tokenledger.leases` as the span carried it. */
+  leaseIds: string[];
+  /** trace id + span id: a retried export lands once. */
+  spanKey: string;
+  costUsd: Money;
 }
 
 export interface LeaseGrantRequest {
@@ -88,36 +103,62 @@ interface Lease {
   id: string;
   /** The policy period: `<policy>|<period start ms>`. */
   key: string;
+  policy: string;
   keyName: string;
   /** `<key name>/<holder>`. */
   holder: string;
   granted: Money;
   returned: Money;
+  /** What the holder reported spent (cumulative), and when it last reported. */
   used: Money;
-  /** Reported spend whose spans may not have arrived yet, with the stored spend when it was reported. */
-  recent: Array<{ at: number; usd: Money; spentAt: Money }>;
+  reportedAt: number;
+  /** Stored calls it reserved for: counted in `landedBefore` once a spend figure includes them. */
+  landed: Money;
+  landings: Array<{ at: number; usd: Money }>;
   expiresAt: number;
   closed: boolean;
 }
 
-const DEFAULT_LEASE_TTL_MS = 30_000;
-const DEFAULT_SETTLE_GRACE_MS = 5_000;
+/**
+ * A lease not renewed for this long is forgotten (a process that died without returning it). Long:
+ * what a lease holds covers calls in flight, and a process on a loaded machine may be slow to renew.
+ */
+const DEFAULT_LEASE_TTL_MS = 120_000;
 /** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
 const LOST_AFTER_MS = 60_000;
 /** After a refused need, holders are told others wait for this long. */
 const CONTENDED_MS = 3_000;
+/** How long a landed span is remembered, so an exporter's retry of it does not land twice. */
+const LANDED_MEMORY_MS = 10 * 60_000;
+/** `outstanding()` without a figure: every landing counts. */
+const EVERY_LANDING = Infinity;
 
-const heldBy = (l: Lease): Money => Money.max(l.granted.minus(l.returned).minus(l.used), 0);
+/** Stored calls of a lease that the spend figure computed at `asOf` includes. */
+function landedBy(l: Lease, asOf: number): Money {
+  let total = l.landed;
+  for (const x of l.landings) if (x.at < asOf) total = total.plus(x.usd);
+  return total;
+}
+
+/**
+ * What a lease still holds, as of a spend figure: an open one, its grants less what was given back
+ * and what is stored; a returned one, what its holder reported spent and is not stored yet.
+ */
+function heldBy(l: Lease, asOf: number, now: number): Money {
+  const landed = landedBy(l, asOf);
+  if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed), 0);
+  if (now - l.reportedAt >= LOST_AFTER_MS) return ZERO;
+  return Money.max(l.used.minus(landed), 0);
+}
 
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** The stored spend of each policy period at its last grant. */
-  private readonly lastSpent = new Map<string, Money>();
   /** When a need was last refused, per policy period. */
   private readonly refusedAt = new Map<string, number>();
+  /** Spans landed lately (trace id + span id → when). */
+  private readonly landedSpans = new Map<string, number>();
   private readonly ttlMs: number;
-  private readonly graceMs: number;
   private readonly now: () => number;
 
   constructor(
@@ -125,7 +166,6 @@ export class LeaseBook {
     options: LeaseOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
-    this.graceMs = options.settleGraceMs ?? DEFAULT_SETTLE_GRACE_MS;
     this.now = options.now ?? Date.now;
   }
 
@@ -148,7 +188,8 @@ export class LeaseBook {
       );
     }
     const key = `${req.policy}|${window.start.getTime()}`;
-    return this.serialized(key, () => this.grantNow(key, req, limit, window));
+    const arrived = Date.now();
+    return this.serialized(key, () => { (req as any).queuedMs = Date.now() - arrived; return this.grantNow(key, req, limit, window); });
   }
 
   private async grantNow(
@@ -157,51 +198,53 @@ export class LeaseBook {
     limit: Money,
     window: PeriodWindow,
   ): Promise<LeaseGrant> {
-    const spent = await this.budgets.spentUsd(req.policy, window.start);
+    const figure = await this.budgets.spendFigure(req.policy, window.start);
+    const spent = figure.usd;
     const now = this.now();
-    this.prune(now, key, spent);
+    this.prune(now, key, figure.asOf);
     const holder = `${req.keyName}/${req.holder}`;
     let lease = this.find(key, holder);
     if (!lease) {
       lease = {
         id: `lease_${randomUUID()}`,
         key,
+        policy: req.policy,
         keyName: req.keyName,
         holder,
         granted: ZERO,
         returned: ZERO,
         used: ZERO,
-        recent: [],
+        reportedAt: now,
+        landed: ZERO,
+        landings: [],
         expiresAt: 0,
         closed: false,
       };
+      (lease as any).created = now; (lease as any).n = 0;
+      if (process.env.TL_DEBUG_LEASES) console.error('CREATED', lease.holder, lease.id, (req as any).queuedMs);
       this.leases.set(lease.id, lease);
     } else {
-      if (req.usedUsd) this.reportUsed(lease, req.usedUsd, now, spent);
+      this.report(lease, req.usedUsd, now);
       // Given back: only ever more (a repeated report changes nothing), never beyond what was granted.
       if (req.returnedUsd?.gt(lease.returned)) lease.returned = Money.min(req.returnedUsd, lease.granted);
     }
+    if (process.env.TL_DEBUG_LEASES && lease.expiresAt && now - (lease.expiresAt - this.ttlMs) > 4000) console.error('GAP', lease.holder, now - (lease.expiresAt - this.ttlMs), (req as any).queuedMs);
     lease.expiresAt = now + this.ttlMs;
-    const open = this.openLeases(key);
+    (lease as any).n++;
+    const leases = this.leasesOf(key);
     let held = ZERO;
     let keyHeld = ZERO;
-    let unlanded = ZERO;
     let otherKeys = false;
-    let oldest: number | undefined;
-    for (const l of open) {
-      held = held.plus(heldBy(l));
-      if (l.keyName === req.keyName) keyHeld = keyHeld.plus(heldBy(l));
+    for (const l of leases) {
+      const h = heldBy(l, figure.asOf, now);
+      held = held.plus(h);
+      if (l.keyName === req.keyName) keyHeld = keyHeld.plus(h);
       else if (!l.closed) otherKeys = true;
-      for (const r of l.recent) {
-        unlanded = unlanded.plus(r.usd);
-        oldest = oldest === undefined ? r.at : Math.min(oldest, r.at);
-      }
     }
     const need = Money.max(req.needUsd ?? ZERO, 0);
     const decision = decideGrant({
       limit,
       spent,
-      unlanded,
       held,
       keyHeld,
       othersHeld: held.minus(keyHeld),
@@ -210,53 +253,61 @@ export class LeaseBook {
       need,
     });
     lease.granted = lease.granted.plus(decision.grant);
+    if (process.env.TL_DEBUG_LEASES) console.error('GRANT', JSON.stringify({ q: (req as any).queuedMs, f: Date.now() - figure.asOf, h: req.holder.slice(-8), need: need.toFixed(), req: req.requestedUsd.toFixed(), spent: spent.toFixed(), held: held.toFixed(), d: decision.state, g: decision.grant.toFixed(), leases: leases.map((l) => [l.holder.slice(-8), l.closed, l.granted.toFixed(), l.returned.toFixed(), l.used.toFixed(), landedBy(l, figure.asOf).toFixed(), l.landings.length]) }));
     if (decision.state !== 'ok' && need.gt(0)) this.refusedAt.set(key, now);
-    const unleased = limit.minus(spent).minus(unlanded).minus(held).minus(decision.grant);
     const grant: LeaseGrant = {
       leaseId: lease.id,
       grantedUsd: decision.grant,
       totalGrantedUsd: lease.granted.minus(lease.returned),
-      unleasedUsd: Money.max(unleased, 0),
-      holders: open.filter((l) => !l.closed).length,
+      unleasedUsd: Money.max(limit.minus(spent).minus(held).minus(decision.grant), 0),
+      holders: leases.filter((l) => !l.closed).length,
       expiresAt: new Date(lease.expiresAt),
       spentUsd: spent,
       limitUsd: limit,
       state: decision.state,
       contended: now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS,
     };
-    if (decision.state === 'busy') {
-      // Only reported spend holds the rest: free once its spans are stored (after the grace).
-      const onlyUnlanded = held.isZero() && oldest !== undefined;
-      grant.retryAfterSeconds = onlyUnlanded ? Math.max(1, Math.ceil((oldest! + this.graceMs - now) / 1000)) : 1;
-    }
+    // What is held comes back as calls end and holders report (every second).
+    if (decision.state === 'busy') grant.retryAfterSeconds = 1;
     return grant;
   }
 
   /**
+   * Calls the receiver stored from a key's guard processes: each counts in the stored spend from
+   * now on, and no longer in the leases (of that key) it was reserved from.
+   */
+  landed(keyName: string, calls: LandedCall[]): void {
+    const now = this.now();
+    for (const c of calls) {
+      if (this.landedSpans.has(c.spanKey)) continue;
+      this.landedSpans.set(c.spanKey, now);
+      for (const id of c.leaseIds) {
+        const l = this.leases.get(id);
+        if (l?.keyName === keyName) l.landings.push({ at: now, usd: c.costUsd });
+      }
+    }
+  }
+
+  /**
    * Closes a lease of this key: its unused part is free again; what it used stays counted until
-   * its spans arrive. Undefined when the key has no such open lease.
+   * its spans are stored. Undefined when the key has no such open lease.
    */
   release(id: string, keyName: string, usedUsd?: Money): Money | undefined {
     const lease = this.leases.get(id);
     if (!lease || lease.closed || lease.keyName !== keyName) return undefined;
     const now = this.now();
-    if (usedUsd) this.reportUsed(lease, usedUsd, now, this.lastSpent.get(lease.key) ?? ZERO);
-    const returned = heldBy(lease);
-    lease.granted = lease.used;
-    lease.returned = ZERO;
+    this.report(lease, usedUsd, now);
+    const returned = Money.max(lease.granted.minus(lease.returned).minus(lease.used), 0);
     lease.closed = true;
-    lease.expiresAt = now + this.graceMs;
+    lease.expiresAt = now;
+    if (process.env.TL_DEBUG_LEASES) console.error('RELEASED', lease.holder, returned.toFixed());
     return returned;
   }
 
-  /** Held by leases of this policy period: unused slices plus reported spend that has not landed yet. */
-  outstanding(key: string): Money {
-    let total = ZERO;
-    for (const l of this.openLeases(key)) {
-      total = total.plus(heldBy(l));
-      for (const r of l.recent) total = total.plus(r.usd);
-    }
-    return total;
+  /** Held by leases of this policy period (slices, and spend reported but not stored), as of `asOf`. */
+  outstanding(key: string, asOf: number = EVERY_LANDING): Money {
+    const now = this.now();
+    return this.leasesOf(key).reduce((t, l) => t.plus(heldBy(l, asOf, now)), ZERO);
   }
 
   /** Open leases (for metrics and tests). */
@@ -269,56 +320,32 @@ export class LeaseBook {
     return undefined;
   }
 
-  private openLeases(key: string): Lease[] {
+  private leasesOf(key: string): Lease[] {
     return [...this.leases.values()].filter((l) => l.key === key);
   }
 
-  private reportUsed(lease: Lease, usedUsd: Money, now: number, spent: Money): void {
-    if (usedUsd.gt(lease.used)) {
-      lease.recent.push({ at: now, usd: usedUsd.minus(lease.used), spentAt: spent });
-      lease.used = usedUsd;
-    }
+  private report(lease: Lease, usedUsd: Money | undefined, now: number): void {
+    lease.reportedAt = now;
+    if (usedUsd?.gt(lease.used)) lease.used = usedUsd;
   }
 
   /**
-   * Forgets reported spend of a policy period once it has landed: the settle grace has passed and
-   * the stored spend has grown by at least as much since the report (spans that never come — a
-   * process killed before its export — stop counting after LOST_AFTER_MS). Drops leases that
-   * expired with nothing pending.
+   * Folds landings the spend figure includes; forgets leases not renewed in time (a crashed
+   * process) and returned ones that hold nothing any more; forgets old landed spans.
    */
-  private prune(now: number, key: string, spent: Money): void {
-    this.lastSpent.set(key, spent);
-    // Reports land in order, and one growth of the stored spend can cover only one of them: walk
-    // every holder's pending reports oldest first and let the growth since the oldest pay for them
-    // one after another. (Checking each report against the same growth alone would let two holders'
-    // reports both "land" on one holder's spans, and grant the other's money twice.)
-    const pending: Array<{ lease: Lease; report: Lease['recent'][number] }> = [];
-    for (const l of this.leases.values()) {
-      if (l.key === key) for (const r of l.recent) pending.push({ lease: l, report: r });
-    }
-    pending.sort((a, b) => a.report.at - b.report.at);
-    const landed = new Set<Lease['recent'][number]>();
-    let grown = pending.length > 0 ? spent.minus(pending[0]!.report.spentAt) : ZERO;
-    for (const { report } of pending) {
-      if (now - report.at >= LOST_AFTER_MS) {
-        landed.add(report); // its spans never came (a process killed before its export)
-        continue;
-      }
-      if (now - report.at < this.graceMs || grown.lt(report.usd)) break;
-      grown = grown.minus(report.usd);
-      landed.add(report);
-    }
+  private prune(now: number, key: string, asOf: number): void {
     for (const [id, l] of this.leases) {
       if (l.key !== key) continue;
-      if (landed.size > 0) l.recent = l.recent.filter((r) => !landed.has(r));
-      if (l.expiresAt >= now) continue;
-      // Not renewed in time (a crashed process): its slice is free; its reported spend counts until it lands.
-      if (!l.closed) {
-        l.granted = l.used;
-        l.returned = ZERO;
-        l.closed = true;
+      if (l.landings.length > 0 && l.landings[0]!.at < asOf) {
+        l.landed = landedBy(l, asOf);
+        l.landings = l.landings.filter((x) => x.at >= asOf);
       }
-      if (l.recent.length === 0) this.leases.delete(id);
+      if (!l.closed && l.expiresAt < now) { if (process.env.TL_DEBUG_LEASES) console.error('EXPIRED', l.holder, l.id, now - l.expiresAt, (l as any).n, now - (l as any).created); }
+      if (l.closed ? heldBy(l, asOf, now).isZero() : l.expiresAt < now) this.leases.delete(id);
+    }
+    for (const [span, at] of this.landedSpans) {
+      if (now - at < LANDED_MEMORY_MS) break; // in insertion order: the rest are newer
+      this.landedSpans.delete(span);
     }
   }
 
