@@ -108,8 +108,6 @@ export class GuardEngine implements Guard {
   private state: GuardState | undefined;
   private lastOkAt = 0;
   private refreshing = false;
-  private refreshStarted = 0;
-  private refreshStep = '';
   private timer: NodeJS.Timeout | undefined;
   private readonly refreshMs: number;
   private readonly failAfterMs: number;
@@ -155,7 +153,7 @@ export class GuardEngine implements Guard {
     if (this.timer) return;
     this.cached = this.cache.read();
     setTimeout(() => void this.refresh(), 0).unref();
-    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.timer = setInterval(() => this.tick(), this.refreshMs);
     this.timer.unref();
   }
 
@@ -205,7 +203,6 @@ export class GuardEngine implements Guard {
 
   private failBeforeFirstAnswer(): undefined {
     if (this.failBeforeAnswer === 'closed') throw notYetAnsweredError(this.waitMs, collectorUrl());
-    if (process.env.TL_DEBUG_GUARD) require("fs").appendFileSync("/tmp/i21/guard.log", 'UNRESERVED failopen\n');
     return undefined;
   }
 
@@ -338,7 +335,7 @@ export class GuardEngine implements Guard {
     if (b.spentPico >= b.limitPico)
       return { kind: 'over', error: () => budgetExceededError(p.name, numbers(b.spentPico), call.model) };
     const lease = this.lease(b);
-    if (lease.unsupported) { if (process.env.TL_DEBUG_GUARD) require("fs").appendFileSync("/tmp/i21/guard.log", 'UNRESERVED unsupported\n'); return { kind: 'allowed' }; } // no lease for it: the state alone decides
+    if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
     if (!lease.active) {
       // The first slice is on its way; without it in time, the call is not covered.
       if (lease.unreachable || now >= wait.deadline) return this.noAnswer(p, call, s, now, b.spentPico, numbers);
@@ -538,36 +535,41 @@ export class GuardEngine implements Guard {
     }
   }
 
-  /** One background refresh: the budget state, then the leases. Never throws. */
+  /**
+   * Every second: the state, and — on their own, so a slow state answer never delays them — the
+   * slices' heartbeats (usage reported, low slices topped up, what others wait for given back).
+   */
+  private tick(): void {
+    if (this.state !== undefined) void this.maintainLeases(this.state);
+    void this.refresh();
+  }
+
+  /** One background refresh of the state (with the first one, the first slices). Never throws. */
   async refresh(): Promise<void> {
-    if (this.refreshing) { if (process.env.TL_DEBUG_GUARD && Date.now() - this.refreshStarted > 5000) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED refreshstuck ${Date.now() - this.refreshStarted} at ${this.refreshStep}\n`); return; }
-    this.refreshStarted = Date.now();
+    if (this.refreshing) return;
     this.refreshing = true;
     try {
-      this.refreshStep = 'get';
       const res = await collectorJson<Partial<BudgetsResponse> | undefined>('GET', '/v1/budgets', undefined, {
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
+      const first = this.markReady !== undefined;
       this.state = compileState(res ?? {}, this.resource);
       this.lastOkAt = Date.now();
       this.cache.write(res);
       this.gaveUp = false;
-      const leasing = this.maintainLeases(this.state);
+      // Slices are taken at once the first time; then every tick keeps them (see tick).
+      const leasing = first ? this.maintainLeases(this.state) : undefined;
       this.answered?.(true);
       this.answered = undefined;
       if (this.markReady) {
         // Ready once the first slices are held, so even the first calls are reserved.
-        this.refreshStep = 'leasing';
         await leasing;
         this.markReady();
         this.markReady = undefined;
       }
     } catch (err) {
-      // Slices are kept alive (and reported, topped up) whether or not the state could be refreshed.
-      if (this.state !== undefined) void this.maintainLeases(this.state);
       if (this.state === undefined) {
         // No state and no answer: the state on disk, else the fail mode, decides until one comes.
-        this.refreshStep = 'cache';
         await this.useCachedState();
         this.gaveUp = true;
         this.answered?.(false);
@@ -593,7 +595,6 @@ export class GuardEngine implements Guard {
    * periods that ended. Resolves when the requests it made are answered.
    */
   private maintainLeases(s: GuardState): Promise<unknown> {
-    if (process.env.TL_DEBUG_GUARD) require('fs').appendFileSync('/tmp/i21/guard.log', `${process.pid} ${Date.now()} HB ${[...this.leases.values()].map((l) => `${l.leaseId?.slice(6, 14)}:${(l as any).inFlight ? 'busy' : 'idle'}`).join(',')}\n`);
     if (this.stopped) return Promise.resolve();
     const current = new Map<string, BudgetWindow>();
     const requests: Array<Promise<void>> = [];

@@ -156,16 +156,12 @@ export class LeaseHolder {
       returned_usd: picoToUsd(returned),
       ...(needPico > 0n ? { need_usd: picoToUsd(needPico) } : {}),
     };
-    const sentAt = Date.now();
-    if (process.env.TL_DEBUG_GUARD) { const t = setInterval(() => { if (this.inFlight === p0) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED stuck ${Date.now() - sentAt}\n`); else clearInterval(t); }, 3000); t.unref(); }
-    let p0: Promise<void> | undefined;
-    this.inFlight = p0 = collectorJson<LeaseResponse>('POST', '/v1/budgets/leases', body, {
+    this.inFlight = collectorJson<LeaseResponse>('POST', '/v1/budgets/leases', body, {
       timeoutMs: REQUEST_TIMEOUT_MS,
     })
       .then(
         (res) => this.onAnswer(res, used, returned),
         (err: unknown) => {
-          if (process.env.TL_DEBUG_GUARD) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED leaseerr ${String((err as Error).message).slice(0, 80).replace(/ /g, '_')}\n`);
           const status = err instanceof GuardRequestError ? err.status : undefined;
           // No lease endpoint (an older collector), or the key may not lease this policy.
           if (status === 404 || status === 405 || status === 403) this.unsupported = true;
@@ -190,7 +186,6 @@ export class LeaseHolder {
     const granted = toPico(res.granted_usd) ?? 0n;
     if (res.lease_id !== this.leaseId) {
       // A new lease (the first, or the old one expired on the collector): its accounts start here.
-      if (process.env.TL_DEBUG_GUARD && this.leaseId) require("fs").appendFileSync("/tmp/i21/guard.log", `${process.pid} ${Date.now()} UNRESERVED newlease ${this.leaseId} -> ${res.lease_id} ${Date.now() - this.answeredAt}\n`);
       this.leaseId = res.lease_id;
       this.usedPico -= usedAtRequest;
       this.returnedPico -= returnedAtRequest;

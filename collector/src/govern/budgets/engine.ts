@@ -141,7 +141,9 @@ export class BudgetEngine {
       const window = periodAt(p.budget.period, now, p.budget.timezone ?? 'UTC');
       statuses.push(budgetStatus(p, window, await this.spendIn(p, window), now));
     }
-    this.cached = { at: now.getTime(), policy, statuses };
+    // Two computations may overlap (a forced one): the one that began last stays, so the figure's
+    // time never goes back (budget leases count what was stored after it).
+    if (!this.cached || this.cached.at <= now.getTime()) this.cached = { at: now.getTime(), policy, statuses };
     return statuses;
   }
 

@@ -3,7 +3,7 @@
  * one pure function, so a later design (one owner per budget, a ledger shared by several
  * collectors) can move them without rewriting them. Money is Decimal; nothing here reads a clock.
  *
- *   remaining = limit − stored spend
+ *   remaining = limit − stored spend (the figure, and lease calls stored since it began)
  *   available = remaining − Σ held     held: an open lease's grants less what was given back and
  *                                      what is stored; a closed one's reported spend not stored yet
  *
@@ -22,8 +22,10 @@ export const KEY_SHARE_OF_FREE = new Money('0.5');
 
 export interface GrantInput {
   limit: Money;
-  /** Stored and accepted spend of the period: a lower bound of what is spent. */
+  /** Stored and accepted spend of the period (the last figure): a lower bound of what is spent. */
   spent: Money;
+  /** Calls of leases stored since that figure began (not in it yet, or counted twice for a moment). */
+  landedSince: Money;
   /** Held by every lease of the period (slices, calls in flight, spend reported and not stored). */
   held: Money;
   /** Held by the requesting key's leases, and by other keys'. */
@@ -40,7 +42,7 @@ export type GrantDecision = { grant: Money; state: 'ok' } | { grant: Money; stat
 
 export function decideGrant(i: GrantInput): GrantDecision {
   const exceeded = i.spent.gte(i.limit);
-  const remaining = i.limit.minus(i.spent);
+  const remaining = i.limit.minus(i.spent).minus(i.landedSince);
   let room = Money.min(remaining.minus(i.held), Money.max(i.limit.times(GRANT_SHARE_OF_LIMIT), i.need));
   if (i.otherKeys) room = Money.min(room, remaining.minus(i.othersHeld).times(KEY_SHARE_OF_FREE).minus(i.keyHeld));
   const grant = Money.max(Money.min(Money.max(i.requested, i.need), room), ZERO);

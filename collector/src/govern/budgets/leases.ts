@@ -6,8 +6,9 @@
  *
  * `spent` is the BudgetEngine's (stored + accepted, not yet stored). A call reserved from a slice
  * names its leases (`tokenledger.leases`); once the receiver has stored it (`landed`), its
- * cost counts in `spent` and no longer in its lease — it is never counted twice, nor zero times,
- * because a landing counts only against a spend figure computed after it. A returned lease holds
+ * cost counts as spent and no longer in its lease: in the stored spend figure once a figure computed
+ * after it includes it, and until then beside it (a call stored while a figure is computed may be
+ * counted twice for a moment, never zero times). A returned lease holds
  * what its holder reported used but the collector has not stored (the spans of a process killed
  * before its export stop counting LOST_AFTER_MS after its last report). A lease not renewed for its
  * TTL (2 minutes: a crashed process) is forgotten, slice and all; a slow process renews long before.
@@ -130,22 +131,20 @@ const LOST_AFTER_MS = 60_000;
 const CONTENDED_MS = 3_000;
 /** How long a landed span is remembered, so an exporter's retry of it does not land twice. */
 const LANDED_MEMORY_MS = 10 * 60_000;
-/** `outstanding()` without a figure: every landing counts. */
-const EVERY_LANDING = Infinity;
 
-/** Stored calls of a lease that the spend figure computed at `asOf` includes. */
-function landedBy(l: Lease, asOf: number): Money {
+/** Stored calls of a lease. */
+function landedBy(l: Lease): Money {
   let total = l.landed;
-  for (const x of l.landings) if (x.at < asOf) total = total.plus(x.usd);
+  for (const x of l.landings) total = total.plus(x.usd);
   return total;
 }
 
 /**
- * What a lease still holds, as of a spend figure: an open one, its grants less what was given back
- * and what is stored; a returned one, what its holder reported spent and is not stored yet.
+ * What a lease still holds: an open one, its grants less what was given back and what is stored; a
+ * returned one, what its holder reported spent and is not stored yet.
  */
-function heldBy(l: Lease, asOf: number, now: number): Money {
-  const landed = landedBy(l, asOf);
+function heldBy(l: Lease, now: number): Money {
+  const landed = landedBy(l);
   if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed), 0);
   if (now - l.reportedAt >= LOST_AFTER_MS) return ZERO;
   return Money.max(l.used.minus(landed), 0);
@@ -188,8 +187,7 @@ export class LeaseBook {
       );
     }
     const key = `${req.policy}|${window.start.getTime()}`;
-    const arrived = Date.now();
-    return this.serialized(key, () => { (req as any).queuedMs = Date.now() - arrived; return this.grantNow(key, req, limit, window); });
+    return this.serialized(key, () => this.grantNow(key, req, limit, window));
   }
 
   private async grantNow(
@@ -201,7 +199,8 @@ export class LeaseBook {
     const figure = await this.budgets.spendFigure(req.policy, window.start);
     const spent = figure.usd;
     const now = this.now();
-    this.prune(now, key, figure.asOf);
+    // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
+    const landedSince = this.prune(now, key, figure.asOf);
     const holder = `${req.keyName}/${req.holder}`;
     let lease = this.find(key, holder);
     if (!lease) {
@@ -220,23 +219,19 @@ export class LeaseBook {
         expiresAt: 0,
         closed: false,
       };
-      (lease as any).created = now; (lease as any).n = 0;
-      if (process.env.TL_DEBUG_LEASES) console.error('CREATED', lease.holder, lease.id, (req as any).queuedMs);
       this.leases.set(lease.id, lease);
     } else {
       this.report(lease, req.usedUsd, now);
       // Given back: only ever more (a repeated report changes nothing), never beyond what was granted.
       if (req.returnedUsd?.gt(lease.returned)) lease.returned = Money.min(req.returnedUsd, lease.granted);
     }
-    if (process.env.TL_DEBUG_LEASES && lease.expiresAt && now - (lease.expiresAt - this.ttlMs) > 4000) console.error('GAP', lease.holder, now - (lease.expiresAt - this.ttlMs), (req as any).queuedMs);
     lease.expiresAt = now + this.ttlMs;
-    (lease as any).n++;
     const leases = this.leasesOf(key);
     let held = ZERO;
     let keyHeld = ZERO;
     let otherKeys = false;
     for (const l of leases) {
-      const h = heldBy(l, figure.asOf, now);
+      const h = heldBy(l, now);
       held = held.plus(h);
       if (l.keyName === req.keyName) keyHeld = keyHeld.plus(h);
       else if (!l.closed) otherKeys = true;
@@ -245,6 +240,7 @@ export class LeaseBook {
     const decision = decideGrant({
       limit,
       spent,
+      landedSince,
       held,
       keyHeld,
       othersHeld: held.minus(keyHeld),
@@ -253,13 +249,12 @@ export class LeaseBook {
       need,
     });
     lease.granted = lease.granted.plus(decision.grant);
-    if (process.env.TL_DEBUG_LEASES) console.error('GRANT', JSON.stringify({ q: (req as any).queuedMs, f: Date.now() - figure.asOf, h: req.holder.slice(-8), need: need.toFixed(), req: req.requestedUsd.toFixed(), spent: spent.toFixed(), held: held.toFixed(), d: decision.state, g: decision.grant.toFixed(), leases: leases.map((l) => [l.holder.slice(-8), l.closed, l.granted.toFixed(), l.returned.toFixed(), l.used.toFixed(), landedBy(l, figure.asOf).toFixed(), l.landings.length]) }));
     if (decision.state !== 'ok' && need.gt(0)) this.refusedAt.set(key, now);
     const grant: LeaseGrant = {
       leaseId: lease.id,
       grantedUsd: decision.grant,
       totalGrantedUsd: lease.granted.minus(lease.returned),
-      unleasedUsd: Money.max(limit.minus(spent).minus(held).minus(decision.grant), 0),
+      unleasedUsd: Money.max(limit.minus(spent).minus(landedSince).minus(held).minus(decision.grant), 0),
       holders: leases.filter((l) => !l.closed).length,
       expiresAt: new Date(lease.expiresAt),
       spentUsd: spent,
@@ -300,14 +295,13 @@ export class LeaseBook {
     const returned = Money.max(lease.granted.minus(lease.returned).minus(lease.used), 0);
     lease.closed = true;
     lease.expiresAt = now;
-    if (process.env.TL_DEBUG_LEASES) console.error('RELEASED', lease.holder, returned.toFixed());
     return returned;
   }
 
-  /** Held by leases of this policy period (slices, and spend reported but not stored), as of `asOf`. */
-  outstanding(key: string, asOf: number = EVERY_LANDING): Money {
+  /** Held by leases of this policy period (slices, calls in flight, spend reported but not stored). */
+  outstanding(key: string): Money {
     const now = this.now();
-    return this.leasesOf(key).reduce((t, l) => t.plus(heldBy(l, asOf, now)), ZERO);
+    return this.leasesOf(key).reduce((t, l) => t.plus(heldBy(l, now)), ZERO);
   }
 
   /** Open leases (for metrics and tests). */
@@ -330,23 +324,26 @@ export class LeaseBook {
   }
 
   /**
-   * Folds landings the spend figure includes; forgets leases not renewed in time (a crashed
-   * process) and returned ones that hold nothing any more; forgets old landed spans.
+   * Folds landings the spend figure computed at `asOf` includes, and returns the rest (stored after
+   * it began); forgets leases not renewed in time (a crashed process) and returned ones that hold
+   * nothing any more; forgets old landed spans.
    */
-  private prune(now: number, key: string, asOf: number): void {
+  private prune(now: number, key: string, asOf: number): Money {
+    let since = ZERO;
     for (const [id, l] of this.leases) {
       if (l.key !== key) continue;
       if (l.landings.length > 0 && l.landings[0]!.at < asOf) {
-        l.landed = landedBy(l, asOf);
+        for (const x of l.landings) if (x.at < asOf) l.landed = l.landed.plus(x.usd);
         l.landings = l.landings.filter((x) => x.at >= asOf);
       }
-      if (!l.closed && l.expiresAt < now) { if (process.env.TL_DEBUG_LEASES) console.error('EXPIRED', l.holder, l.id, now - l.expiresAt, (l as any).n, now - (l as any).created); }
-      if (l.closed ? heldBy(l, asOf, now).isZero() : l.expiresAt < now) this.leases.delete(id);
+      for (const x of l.landings) since = since.plus(x.usd);
+      if (l.closed ? heldBy(l, now).isZero() : l.expiresAt < now) this.leases.delete(id);
     }
     for (const [span, at] of this.landedSpans) {
       if (now - at < LANDED_MEMORY_MS) break; // in insertion order: the rest are newer
       this.landedSpans.delete(span);
     }
+    return since;
   }
 
   private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
