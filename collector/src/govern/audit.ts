@@ -46,16 +46,28 @@ export class AuditLog {
     }
   }
 
-  /** Newest first; `action` narrows to one action or a prefix ending in '.' (e.g. `policy.`). */
-  async recent(opts: { action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+  /**
+   * Newest first; `action` narrows to one action or a prefix ending in '.' (e.g. `policy.`);
+   * `since` / `until` (until exclusive) to a time range.
+   */
+  async recent(
+    opts: { action?: string; limit?: number; since?: Date; until?: Date } = {},
+  ): Promise<AuditRecord[]> {
     const { client, database } = this.storage;
     const action = opts.action ?? '';
     const rs = await client.query({
       query: `SELECT toString(at) AS at, actor, action, subject, details FROM ${database}.audit_log
-              WHERE {action:String} = '' OR action = {action:String}
-                 OR (endsWith({action:String}, '.') AND startsWith(action, {action:String}))
+              WHERE ({action:String} = '' OR action = {action:String}
+                 OR (endsWith({action:String}, '.') AND startsWith(action, {action:String})))
+                AND at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+                AND at < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
               ORDER BY at DESC LIMIT {limit:UInt32}`,
-      query_params: { action, limit: opts.limit ?? 100 },
+      query_params: {
+        action,
+        limit: opts.limit ?? 100,
+        since: String(opts.since?.getTime() ?? 0),
+        until: String(opts.until?.getTime() ?? 4_102_444_800_000),
+      },
       format: 'JSONEachRow',
     });
     const rows = await rs.json<{

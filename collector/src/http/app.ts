@@ -4,6 +4,8 @@ import { requireScope } from './auth';
 import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { approvalsRouter } from './approvals';
+import { auditRouter } from './audit';
+import type { AuditLog } from '../govern/audit';
 import { budgetsRouter } from './budgets';
 import { leasesRouter } from './leases';
 import type { LeaseBook } from '../govern/budgets/leases';
@@ -45,6 +47,8 @@ export interface AppDeps {
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
   leases?: LeaseBook;
+  /** The audit log, for GET /v1/audit (absent: not served). */
+  auditLog?: AuditLog;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -75,11 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
     requireScope(deps.keys, 'ingest', sendOtlpError),
     // Any content type as raw bytes (the decoder answers 415 for unknown ones); gzip/deflate inflated here.
     express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
-    tracesHandler({
-      ...deps,
-      maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS,
-      ...(deps.leases ? { leases: deps.leases } : {}),
-    }),
+    tracesHandler({ ...deps, maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS }),
   );
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): express.Express {
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
 
   if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
+  if (deps.auditLog) app.use(auditRouter(deps.keys, deps.auditLog));
 
   app.get('/metrics', requireScope(deps.keys, 'read'), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(deps.metrics.render());

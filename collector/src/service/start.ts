@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { ensureCredentials, KeyRing } from '../govern/keys/keys';
 import { KeyStore } from '../govern/keys/store';
+import { KeyAuditor } from '../govern/keys/key-audit';
 import type { CollectorConfig } from './config';
 import { BudgetAlerter } from '../govern/alerts/alerter';
 import { Mailer } from '../govern/alerts/channels';
@@ -36,7 +37,8 @@ export async function startCollector(
   config: CollectorConfig,
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunningCollector> {
-  const { keys, keysNote } = loadKeys(config);
+  const keyStore = KeyStore.inDataDir(config.dataDir);
+  const { keys, keysNote } = loadKeys(config, keyStore);
   const storage = openStorage({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(storage);
@@ -55,6 +57,9 @@ export async function startCollector(
   await syncModelPrices(storage, log);
   const auditLog = new AuditLog(storage);
   const audit = (entry: Parameters<AuditLog['audit']>[0]) => auditLog.audit(entry);
+  // Keys made or revoked with `tokenledger keys` (which writes only the key store) go to the audit log.
+  const keyAuditor = new KeyAuditor(keyStore, auditLog, log);
+  await keyAuditor.start();
   let policies: PolicyStore;
   try {
     policies = await PolicyStore.open({
@@ -93,7 +98,7 @@ export async function startCollector(
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), alerter.stop()]);
+    await Promise.all([policies.close(), budgets.stop(), alerter.stop(), keyAuditor.stop()]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();
@@ -113,6 +118,7 @@ export async function startCollector(
     budgets,
     policy: () => policies.current,
     leases: new LeaseBook(budgets),
+    auditLog,
   });
 
   const server = app.listen(config.port, config.host);
@@ -154,9 +160,9 @@ export async function startCollector(
   };
 }
 
-function loadKeys(config: CollectorConfig): { keys: KeyRing; keysNote: string } {
+function loadKeys(config: CollectorConfig, store: KeyStore): { keys: KeyRing; keysNote: string } {
   // Keys made with `tokenledger keys create` (approvers, viewers, services) live beside the data.
-  const createdKeys = KeyStore.inDataDir(config.dataDir).entries;
+  const createdKeys = store.entries;
   if (config.apiKeys) {
     return {
       keys: new KeyRing(config.apiKeys, createdKeys),
