@@ -5,9 +5,11 @@ import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
+import { registerExpensesCommand } from './expenses';
 import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
+import { registerReconcileCommand } from './reconcile';
 import { runReport } from './report';
 
 /** The longest a graceful stop may take: open requests get 10 s, then writes and checks finish. */
@@ -77,6 +79,8 @@ registerApprovalsCommand(program);
 registerPolicyCommand(program);
 registerInventoryCommand(program);
 registerDashboardsCommand(program);
+registerReconcileCommand(program);
+registerExpensesCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -5,13 +5,14 @@
  * toReadableStream() all use it). A verdict the guard gives only after a wait goes into the
  * request's options (../shared/deferred-request.ts): the app still gets the SDK's APIPromise at once.
  */
-import { context, diag, SpanKind, type Tracer } from '@opentelemetry/api';
+import { context, diag, SpanKind, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import type { GuardVerdict } from '../../guard/hook';
 import { OpenAICall } from './call';
 import { callObserved, rejectedAPIPromise } from '../shared/api-promise';
 import { callWithDeferredRequest, optionsAfter } from '../shared/deferred-request';
 import { runGuard } from '../shared/guarded';
+import { isForeignWrapper } from '../shared/wrap';
 import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import {
   bodyWithStreamUsage,
@@ -33,10 +34,14 @@ export interface PatchOptions {
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 export function createPatchedMethod(original: Method, op: OpenAIOperation, options: PatchOptions): Method {
+  // Wrapping another instrumentation's wrapper (it loaded first): its span is made a child of ours,
+  // so the collector sees one call in one trace (decision 0024's rule, for the same reason).
+  const parentsAnother = isForeignWrapper(original);
   return function patchedCreate(this: unknown, ...args: unknown[]): unknown {
     let call: OpenAICall | undefined;
     let callArgs = args;
     let pending: Promise<GuardVerdict | undefined> | undefined;
+    let sdkParent: Context | undefined;
     try {
       const body = args[0] as AnyRecord | undefined;
       if (body !== null && typeof body === 'object') {
@@ -69,8 +74,10 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
         }
         const background = op === OpenAIOperation.Responses && body.background === true;
         // A pending verdict ends the span itself when it blocks: the call must exist to do so.
-        if (span.isRecording() || pending) call = new OpenAICall(span, op, body.stream === true, injected, background);
-        else span.end();
+        if (span.isRecording() || pending) {
+          call = new OpenAICall(span, op, body.stream === true, injected, background);
+          if (parentsAnother) sdkParent = trace.setSpan(parent, span);
+        } else span.end();
         if (sent !== body) {
           callArgs = args.slice();
           callArgs[0] = sent;
@@ -83,8 +90,9 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
     }
     if (!call) return original.apply(this, callArgs);
     if (!pending) {
-      // Not run inside context.with(span): tokenledger records no child spans (see callObserved).
-      return callObserved(original, this, callArgs, call);
+      // Not run inside context.with(span) unless another instrumentation is below: tokenledger records
+      // no child spans (see callObserved).
+      return callObserved(original, this, callArgs, call, sdkParent);
     }
     const verdict = pending;
     const client = (this as AnyRecord | undefined)?._client;
@@ -94,7 +102,7 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
         optionsAfter(opts, verdict, (o, v) =>
           v && o.body !== null && typeof o.body === 'object' ? { ...o, body: bodyWithVerdict(op, o.body, v) } : o,
         ),
-      () => callObserved(original, this, callArgs, call),
+      () => callObserved(original, this, callArgs, call, sdkParent),
     );
     if (!deferred) diag.debug('tokenledger: openai request options could not wait for the guard; sent unchanged');
     return result;
