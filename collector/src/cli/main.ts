@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../service/config';
 import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
+import { registerAuditCommand } from './audit';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
 import { registerExpensesCommand } from './expenses';
@@ -58,7 +59,7 @@ program
   .option('--to <iso>', 'end, exclusive')
   .option(
     '--by <dimensions>',
-    'group by: team,cost_center,feature,model,provider,environment,service,customer',
+    'group by: team,cost_center,feature,model,provider,environment,service,customer,asked_model',
   )
   .option(
     '--filter <dimension=values>',
@@ -81,6 +82,7 @@ registerInventoryCommand(program);
 registerDashboardsCommand(program);
 registerReconcileCommand(program);
 registerExpensesCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -17,6 +17,7 @@ export const GROUP_BY_DIMENSIONS = [
   'environment',
   'service',
   'customer',
+  'asked_model',
 ] as const;
 export type Dimension = (typeof GROUP_BY_DIMENSIONS)[number];
 
@@ -87,12 +88,19 @@ export function parseFilters(pairs: Array<[name: string, value: string]>): Spend
   return filters;
 }
 
-/** Column expression per dimension on the raw table (the rollup has a column of each name). */
+const MODEL = "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+
+/** Dimensions the hourly rollup has no column for: a report on them reads the raw calls. */
+const RAW_ONLY: ReadonlySet<Dimension> = new Set(['asked_model']);
+
+/** Column expression per dimension on the raw table (the rollup has a column of each other name). */
 const RAW_EXPRESSIONS: Record<Dimension, string> = {
   team: 'team',
   cost_center: 'cost_center',
   feature: 'feature',
-  model: "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))",
+  model: MODEL,
+  // The model the app asked for: set only when the guard downgraded the call, else the model itself.
+  asked_model: `if(asked_model != '', asked_model, ${MODEL})`,
   provider: 'provider',
   environment: 'environment',
   service: 'service',
@@ -114,7 +122,10 @@ export async function spendReport(
   const db = storage.database;
   // The rollup answers whole hours; anything finer reads the raw calls (FINAL: a span two racing
   // collectors both stored counts once there too). Column names come only from the fixed maps.
-  const fromRollup = isHourAligned(range.from) && isHourAligned(range.to);
+  const fromRollup =
+    isHourAligned(range.from) &&
+    isHourAligned(range.to) &&
+    ![...dims, ...filters.map(([d]) => d)].some((d) => RAW_ONLY.has(d));
   const expr = (d: Dimension): string => (fromRollup ? d : RAW_EXPRESSIONS[d]);
   const measures = fromRollup
     ? ['sum(calls) AS calls', 'sum(unpriced_calls) AS unpriced_calls']

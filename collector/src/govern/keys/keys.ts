@@ -22,6 +22,11 @@ const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: ['ingest', 'read', 'approve', 'admin'],
 };
 
+/** The roles that may do `scope`, least powerful first (for refusals that name who can). */
+export function rolesAllowing(scope: Scope): Role[] {
+  return ROLES.filter((r) => ROLE_SCOPES[r].includes(scope));
+}
+
 export interface KeyEntry {
   role: Role;
   /** Who holds the key: an approver's e-mail, a service name; `<role>-<fingerprint>` when unnamed. */
