@@ -5,10 +5,13 @@
  * never reach the provider; changed calls must reach it changed; spans must say what happened.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { startOtlpSink, type OtlpSink } from '../support/otlp-sink';
 import {
+  CLI,
   collectorKey,
   startCollectorProcess,
   tempDataDir,
@@ -28,6 +31,12 @@ policies:
     on_exceeded: block
   - name: cheaper
     match: { feature: downgrade }
+    models: { allow: [gpt-4o, gpt-4o-mini] }
+    budget: { usd: 0.02, period: monthly }
+    on_exceeded: downgrade
+    downgrade_to: gpt-4o-mini
+  - name: cheaper-reported
+    match: { feature: downgrade-report }
     models: { allow: [gpt-4o, gpt-4o-mini] }
     budget: { usd: 0.02, period: monthly }
     on_exceeded: downgrade
@@ -59,6 +68,7 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
   let collector: CollectorProcess;
   let sink: OtlpSink;
   let ingestKey: string;
+  let adminKey: string;
   let policyFile: string;
 
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({
@@ -95,6 +105,7 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
       env: { TOKENLEDGER_POLICY_FILE: policyFile, TOKENLEDGER_POLICY_POLL_MS: '200' },
     });
     ingestKey = await collectorKey(collector, 'ingest');
+    adminKey = await collectorKey(collector, 'admin');
   });
   after(async () => {
     await collector?.stop();
@@ -175,6 +186,48 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
       assert.equal(s.attributes['tokenledger.original_model'], 'gpt-4o');
       assert.equal(s.attributes['tokenledger.policy'], 'cheaper');
     }
+  });
+
+  it('stores the model a downgraded call asked for: `report --by asked_model` shows what was downgraded', async () => {
+    const run = await runApp([step({ feature: 'downgrade-report', max_tokens: 1000, count: 3 })], {
+      env: env(),
+    });
+    ok(run);
+    assert.deepEqual(modelsSent(), ['gpt-4o', 'gpt-4o-mini', 'gpt-4o-mini']);
+    const query = `${collector.url}/v1/reports/spend?period=current_month&groupBy=asked_model,model&feature=downgrade-report`;
+    type Row = { asked_model: string; model: string; calls: number };
+    const report = await eventually(async () => {
+      const r = await getJson<{ breakdown: Row[] }>(query, adminKey);
+      return r.breakdown.reduce((n, b) => n + b.calls, 0) === 3 ? r : undefined;
+    });
+    const rows = report.breakdown.map((b) => [b.asked_model, b.model, b.calls]).sort();
+    // The call that was not downgraded reads asked = model.
+    assert.deepEqual(rows, [
+      ['gpt-4o', 'gpt-4o', 1],
+      ['gpt-4o', 'gpt-4o-mini', 2],
+    ]);
+    // The CLI, as a team lead runs it.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        CLI,
+        'report',
+        '--period',
+        'current_month',
+        '--by',
+        'asked_model,model',
+        '--filter',
+        'feature=downgrade-report',
+        '--json',
+      ],
+      { env: { ...process.env, TOKENLEDGER_URL: collector.url, TOKENLEDGER_API_KEY: adminKey } },
+    );
+    const cliRows = (JSON.parse(stdout) as { breakdown: Row[] }).breakdown.map((b) => [
+      b.asked_model,
+      b.model,
+      b.calls,
+    ]);
+    assert.deepEqual(cliRows.sort(), rows);
   });
 
   it('clamps max tokens (also when the app set none), or rejects when the policy says so', async () => {

@@ -16,7 +16,9 @@ interface AuditOptions {
 export function registerAuditCommand(program: Command): void {
   program
     .command('audit')
-    .description('the audit log, newest first: policy changes, approvals, alerts, key creations and revocations')
+    .description(
+      'the audit log, newest first: policy changes, approvals, alerts, key creations and revocations',
+    )
     .option('--since <iso>', 'from this time (ISO 8601)')
     .option('--until <iso>', 'before this time (ISO 8601, exclusive)')
     .option('--action <action>', 'one action (key.created) or a prefix ending in "." (key.)')
@@ -45,7 +47,10 @@ async function runAudit(opts: AuditOptions, write: (s: string) => void): Promise
     write('no audit entries\n');
     return;
   }
-  const table = new Table({ head: ['at (UTC)', 'actor', 'action', 'subject', 'details'], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['at (UTC)', 'actor', 'action', 'subject', 'details'],
+    style: { head: [], border: [] },
+  });
   for (const e of entries) table.push([e.at, e.actor, e.action, e.subject, JSON.stringify(e.details)]);
   write(table.toString() + '\n');
 }

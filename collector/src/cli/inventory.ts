@@ -62,7 +62,7 @@ async function runInventory(opts: InventoryOptions, write: (s: string) => void):
   );
   write(
     section(
-      'Ingest keys (calls attributed outside a key\'s scope are recorded under its scope)',
+      "Ingest keys (calls attributed outside a key's scope are recorded under its scope)",
       ['key', 'calls', 'spend (USD)', 'outside its scope', 'claimed'],
       inv.ingest_keys.map((k) => [k.key, k.calls, k.spend_usd, k.out_of_scope_calls, k.claimed.join(' ')]),
     ),

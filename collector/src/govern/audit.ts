@@ -56,7 +56,8 @@ export class AuditLog {
     const { client, database } = this.storage;
     const action = opts.action ?? '';
     const rs = await client.query({
-      query: `SELECT toString(at) AS at, actor, action, subject, details FROM ${database}.audit_log
+      // The time as text under another name: an alias `at` would shadow the column in WHERE.
+      query: `SELECT toString(at) AS at_text, actor, action, subject, details FROM ${database}.audit_log
               WHERE ({action:String} = '' OR action = {action:String}
                  OR (endsWith({action:String}, '.') AND startsWith(action, {action:String})))
                 AND at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
@@ -71,12 +72,16 @@ export class AuditLog {
       format: 'JSONEachRow',
     });
     const rows = await rs.json<{
-      at: string;
+      at_text: string;
       actor: string;
       action: string;
       subject: string;
       details: string;
     }>();
-    return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }));
+    return rows.map(({ at_text, ...r }) => ({
+      ...r,
+      at: at_text,
+      details: JSON.parse(r.details) as Record<string, unknown>,
+    }));
   }
 }

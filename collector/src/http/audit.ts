@@ -18,7 +18,8 @@ class AuditQueryError extends Error {}
 function time(v: unknown, name: string): Date | undefined {
   if (v === undefined) return undefined;
   const d = typeof v === 'string' ? new Date(v) : new Date(NaN);
-  if (Number.isNaN(d.getTime())) throw new AuditQueryError(`${name} must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z`);
+  if (Number.isNaN(d.getTime()))
+    throw new AuditQueryError(`${name} must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z`);
   return d;
 }
 
@@ -35,7 +36,8 @@ export function auditRouter(keys: KeyRing, log: AuditLog): express.Router {
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
         throw new AuditQueryError(`limit must be a whole number from 1 to ${MAX_LIMIT}`);
-      if (q.action !== undefined && typeof q.action !== 'string') throw new AuditQueryError('action must be given once');
+      if (q.action !== undefined && typeof q.action !== 'string')
+        throw new AuditQueryError('action must be given once');
       const since = time(q.since, 'since');
       const until = time(q.until, 'until');
       let records;

@@ -12,13 +12,7 @@ import { Money } from '../core/money';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../core/time-range';
-import type {
-  KeyScope,
-  OutcomeReport,
-  OutcomesAccepted,
-  OutcomesRequest,
-  Unchecked,
-} from 'tokenledger/wire';
+import type { KeyScope, OutcomeReport, OutcomesAccepted, OutcomesRequest, Unchecked } from 'tokenledger/wire';
 import { jsonBody } from './json-body';
 
 const MAX_OUTCOMES_PER_REQUEST = 10_000;

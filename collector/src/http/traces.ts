@@ -103,7 +103,8 @@ function fileUnderKey(req: Request, result: IngestResult): number {
     }
   }
   const services = scope?.service;
-  if (services) for (const h of result.aiHttpCalls) if (!services.includes(h.service)) h.service = services[0]!;
+  if (services)
+    for (const h of result.aiHttpCalls) if (!services.includes(h.service)) h.service = services[0]!;
   return outside;
 }
 

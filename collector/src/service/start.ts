@@ -105,7 +105,13 @@ export async function startCollector(
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), alerter.stop(), reconciliation.stop(), keyAuditor.stop()]);
+    await Promise.all([
+      policies.close(),
+      budgets.stop(),
+      alerter.stop(),
+      reconciliation.stop(),
+      keyAuditor.stop(),
+    ]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();

@@ -51,7 +51,8 @@ export class BudgetEngine {
     const policy = this.deps.policy();
     const c = this.cached;
     if (!opts.fresh && c && c.policy === policy) {
-      if (this.now().getTime() - c.at >= (this.deps.maxAgeMs ?? 1000)) this.recompute(policy).catch(() => undefined);
+      if (this.now().getTime() - c.at >= (this.deps.maxAgeMs ?? 1000))
+        this.recompute(policy).catch(() => undefined);
       return c.statuses;
     }
     return this.recompute(policy, opts.fresh === true);
@@ -143,7 +144,8 @@ export class BudgetEngine {
     }
     // Two computations may overlap (a forced one): the one that began last stays, so the figure's
     // time never goes back (budget leases count what was stored after it).
-    if (!this.cached || this.cached.at <= now.getTime()) this.cached = { at: now.getTime(), policy, statuses };
+    if (!this.cached || this.cached.at <= now.getTime())
+      this.cached = { at: now.getTime(), policy, statuses };
     return statuses;
   }
 

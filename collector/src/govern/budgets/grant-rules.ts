@@ -44,7 +44,8 @@ export function decideGrant(i: GrantInput): GrantDecision {
   const exceeded = i.spent.gte(i.limit);
   const remaining = i.limit.minus(i.spent).minus(i.landedSince);
   let room = Money.min(remaining.minus(i.held), Money.max(i.limit.times(GRANT_SHARE_OF_LIMIT), i.need));
-  if (i.otherKeys) room = Money.min(room, remaining.minus(i.othersHeld).times(KEY_SHARE_OF_FREE).minus(i.keyHeld));
+  if (i.otherKeys)
+    room = Money.min(room, remaining.minus(i.othersHeld).times(KEY_SHARE_OF_FREE).minus(i.keyHeld));
   const grant = Money.max(Money.min(Money.max(i.requested, i.need), room), ZERO);
   if (i.need.isZero() || grant.gte(i.need)) {
     return { grant: exceeded ? ZERO : grant, state: exceeded ? 'exceeded' : 'ok' };

@@ -90,7 +90,9 @@ export class KeyRing {
     let found: KeyEntry | undefined;
     for (const e of this.fixed) if (timingSafeEqual(d, e.digest) && !found) found = e;
     for (const e of this.extra()) if (timingSafeEqual(d, e.digest) && !found) found = e;
-    return found ? { role: found.role, name: found.name, ...(found.scope ? { scope: found.scope } : {}) } : undefined;
+    return found
+      ? { role: found.role, name: found.name, ...(found.scope ? { scope: found.scope } : {}) }
+      : undefined;
   }
 
   /** The role of a presented key, or undefined. */
@@ -119,10 +121,12 @@ export function parseKeySpec(spec: string): KeySpec[] {
       let scope: KeyScope | undefined;
       const open = head.indexOf('[');
       if (open >= 0) {
-        if (!head.endsWith(']')) throw new KeyConfigError(`${at}: a scope is written [field=value;field=value] before ':'`);
+        if (!head.endsWith(']'))
+          throw new KeyConfigError(`${at}: a scope is written [field=value;field=value] before ':'`);
         try {
           scope = {};
-          for (const part of head.slice(open + 1, -1).split(';')) if (part.trim()) parseScopeEntry(part, scope);
+          for (const part of head.slice(open + 1, -1).split(';'))
+            if (part.trim()) parseScopeEntry(part, scope);
         } catch (err) {
           throw new KeyConfigError(`${at}: ${(err as Error).message}`);
         }
@@ -140,7 +144,9 @@ export function parseKeySpec(spec: string): KeySpec[] {
       if (name === '') throw new KeyConfigError(`${at}: empty name after '/'`);
       if (key.length < 16) throw new KeyConfigError(`${at}: key shorter than 16 characters`);
       if (scope && Object.keys(scope).length > 0 && role !== 'ingest')
-        throw new KeyConfigError(`${at}: only ingest keys have a scope (${role}/${name ?? ''}[${formatScope(scope)}])`);
+        throw new KeyConfigError(
+          `${at}: only ingest keys have a scope (${role}/${name ?? ''}[${formatScope(scope)}])`,
+        );
       return {
         role,
         key,

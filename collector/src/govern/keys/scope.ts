@@ -80,7 +80,10 @@ export function applyScope(
 }
 
 /** applyScope on a call's attribution record. */
-export function scopeCall(scope: KeyScope | undefined, a: CallAttribution): Record<string, string> | undefined {
+export function scopeCall(
+  scope: KeyScope | undefined,
+  a: CallAttribution,
+): Record<string, string> | undefined {
   const key = (f: ScopeField) => recordField(ATTRIBUTION_BY_POLICY_FIELD[f]!.field);
   return applyScope(
     scope,

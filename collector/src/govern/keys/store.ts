@@ -135,7 +135,9 @@ export class KeyStore {
     for (const entry of scope) parseScopeEntry(entry, parsedScope);
     const scoped = Object.keys(parsedScope).length > 0;
     if (scoped && role !== 'ingest')
-      throw new KeyConfigError(`only ingest keys have a scope (it limits what they report and lease), not ${role} keys`);
+      throw new KeyConfigError(
+        `only ingest keys have a scope (it limits what they report and lease), not ${role} keys`,
+      );
     const store = this.read();
     if (store.keys.some((k) => k.name === trimmed))
       throw new KeyConfigError(`a key named "${trimmed}" exists; revoke it first or choose another name`);
@@ -173,7 +175,11 @@ export class KeyStore {
   /** Every creation and revocation the file records, oldest first. */
   events(): KeyEvent[] {
     const store = this.read();
-    const created = (k: StoredKey | RevokedKey, fingerprint: string, actor: string | undefined): KeyEvent => ({
+    const created = (
+      k: StoredKey | RevokedKey,
+      fingerprint: string,
+      actor: string | undefined,
+    ): KeyEvent => ({
       id: `key.created:${fingerprint}:${k.created_at}`,
       action: 'key.created',
       at: k.created_at,
@@ -223,7 +229,9 @@ export class KeyStore {
       revoked: Array.isArray(revoked)
         ? revoked.filter(
             (k): k is RevokedKey =>
-              typeof k?.name === 'string' && typeof k.fingerprint === 'string' && typeof k.revoked_at === 'string',
+              typeof k?.name === 'string' &&
+              typeof k.fingerprint === 'string' &&
+              typeof k.revoked_at === 'string',
           )
         : [],
     };
