@@ -58,6 +58,7 @@ const STATE = {
 
 /** Stand-in for the collector: the state above, and every lease request granted in full. */
 function startStateServer() {
+  let total = 0;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
@@ -66,13 +67,19 @@ function startStateServer() {
       if (req.url === '/v1/budgets') return res.end(JSON.stringify(STATE));
       if (req.url === '/v1/budgets/leases' && req.method === 'POST') {
         const r = JSON.parse(body);
+        total += Number(r.requested_usd);
         return res.end(
           JSON.stringify({
             granted_usd: r.requested_usd,
             lease_id: 'bench',
-            expires_at: new Date(Date.now() + 30_000).toISOString(),
+            expires_at: new Date(Date.now() + 120_000).toISOString(),
+            total_granted_usd: String(total),
             unleased_usd: '0',
             holders: 1,
+            spent_usd: '0',
+            limit_usd: '1000000',
+            state: 'ok',
+            contended: false,
           }),
         );
       }
@@ -107,21 +114,27 @@ function span(feature) {
 }
 
 function nsPerCall(engine, feature, calls, withSpanEnd) {
-  const c = call(feature);
-  const s = span(feature);
+  const { provider, operation, model, maxTokens, attributes } = call(feature);
+  const spanAttributes = span(feature).attributes;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) {
-    engine.check(c);
+    // Each call has its span: what the guard reserves is settled when that span ends.
+    const s = { attributes: spanAttributes };
+    const verdict = engine.check({ provider, operation, model, maxTokens, attributes, span: s });
+    if (verdict?.promise) throw new Error('a call waited: the slice ran out');
     if (withSpanEnd) engine.onSpanEnded(s);
   }
   return Number(process.hrtime.bigint() - t0) / calls;
 }
 
-/** A fresh engine holding the state (and a lease) from the stand-in server. */
+/** A fresh engine holding the state and its first slice from the stand-in server. */
 async function readyEngine() {
   const engine = new GuardEngine({ refreshMs: 60_000, resource: {} });
   engine.start();
   await engine.firstState;
+  // The first budgeted call waits for the first slice; the measured ones then reserve from it.
+  const first = engine.check({ ...call('budget'), span: {} });
+  if (first?.promise) await first.promise;
   return engine;
 }
 

@@ -119,6 +119,10 @@ export class GuardEngine implements Guard {
   private readonly leases = new Map<string, LeaseHolder>();
   /** What each call in flight reserved, by its span. */
   private readonly reserved = new WeakMap<object, Reservation[]>();
+  /** The last verdict that named its leases, reused while calls come from the same slices (no allocation). */
+  private leaseVerdict: { base: GuardVerdict; leases: string; verdict: GuardVerdict } | undefined;
+  /** Prices found in the current state's book, by provider then model (its lookup builds a string key per call). */
+  private priceMemo: { book: unknown; byProvider: Map<string, Map<string, UnitPrices>> } | undefined;
   private readonly estimator = new UsageEstimator();
   private readonly fetchedPrices = new PriceFetcher(askCollectorPrices);
   private lastEstimatePico = new Map<string, bigint>();
@@ -310,7 +314,11 @@ export class GuardEngine implements Guard {
     this.reserved.set(call.span, taken);
     // The span names the leases it was paid from: once the collector stores it, they stop holding it.
     const leases = taken.length === 1 ? taken[0]!.leaseId : taken.map((r) => r.leaseId).join(',');
-    return withAttributes(v, { [ATTR_TL_LEASES]: leases });
+    const last = this.leaseVerdict;
+    if (last !== undefined && last.base === v && last.leases === leases) return last.verdict;
+    const withLeases = withAttributes(v, { [ATTR_TL_LEASES]: leases });
+    this.leaseVerdict = { base: v, leases, verdict: withLeases };
+    return withLeases;
   }
 
   /** What one budget says about a call now. */
@@ -338,7 +346,8 @@ export class GuardEngine implements Guard {
     if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
     if (!lease.active) {
       // The first slice is on its way; without it in time, the call is not covered.
-      if (lease.unreachable || now >= wait.deadline) return this.noAnswer(p, call, s, now, b.spentPico, numbers);
+      if (lease.unreachable || now >= wait.deadline)
+        return this.noAnswer(p, call, s, now, b.spentPico, numbers);
       return { kind: 'wait', until: lease.settled() };
     }
     const prices = this.pricesFor(s, call.provider, call.model) ?? s.prices.highest();
@@ -353,7 +362,10 @@ export class GuardEngine implements Guard {
     // The collector refused this call's need since it began to wait: its word is final.
     if (a !== undefined && a.state !== 'ok' && lease.answeredAt >= wait.since) {
       if (a.state === 'exceeded')
-        return { kind: 'over', error: () => budgetExceededError(p.name, numbers(a.spentPico, estimate), call.model) };
+        return {
+          kind: 'over',
+          error: () => budgetExceededError(p.name, numbers(a.spentPico, estimate), call.model),
+        };
       return this.busy(p, call, a.spentPico, a.retryAfterSeconds, (spent) => numbers(spent, estimate));
     }
     if (lease.unreachable && lease.failedAt >= wait.since)
@@ -361,7 +373,9 @@ export class GuardEngine implements Guard {
     if (now >= wait.deadline) {
       // Waited as long as a call may: the money is not shown to be spent, so the call may retry.
       if (lease.answeredAt < wait.since)
-        return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) => numbers(spent, estimate));
+        return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) =>
+          numbers(spent, estimate),
+        );
       return this.busy(p, call, a?.spentPico ?? b.spentPico, a?.retryAfterSeconds ?? 1, (spent) =>
         numbers(spent, estimate),
       );
@@ -399,7 +413,10 @@ export class GuardEngine implements Guard {
     numbers: (spentPico: bigint) => BudgetNumbers,
   ): BudgetStep {
     if (s.failClosed && now - this.lastOkAt > this.failAfterMs)
-      return { kind: 'over', error: () => unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl()) };
+      return {
+        kind: 'over',
+        error: () => unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl()),
+      };
     return this.busy(p, call, spentPico, 1, numbers, true);
   }
 
@@ -482,21 +499,33 @@ export class GuardEngine implements Guard {
       this.estimator.observe(sent, usage.input, usage.output);
     const facts: CallFacts = { provider, model: asked, attributes: attrs };
     const prices =
-      (typeof responseModel === 'string' ? s.prices.lookup(provider, responseModel) : undefined) ??
+      (typeof responseModel === 'string' ? this.listedPrice(s, provider, responseModel) : undefined) ??
       this.pricesFor(s, provider, sent);
     if (prices || sent === undefined || usage.input + usage.output === 0) {
       this.account(facts, usage, prices, reservations);
     } else {
       // Not priced yet: count it once the collector has told us the model's price.
-      void this.fetchedPrices
-        .fetch(provider, sent)
-        .then((p) => this.account(facts, usage, p, reservations));
+      void this.fetchedPrices.fetch(provider, sent).then((p) => this.account(facts, usage, p, reservations));
     }
   }
 
   private pricesFor(s: GuardState, provider: string, model: string | undefined): UnitPrices | undefined {
     if (model === undefined) return undefined;
-    return s.prices.lookup(provider, model) ?? this.fetchedPrices.get(provider, model);
+    return this.listedPrice(s, provider, model) ?? this.fetchedPrices.get(provider, model);
+  }
+
+  private listedPrice(s: GuardState, provider: string, model: string): UnitPrices | undefined {
+    if (this.priceMemo?.book !== s.prices) this.priceMemo = { book: s.prices, byProvider: new Map() };
+    let byModel = this.priceMemo.byProvider.get(provider);
+    const memo = byModel?.get(model);
+    if (memo !== undefined) return memo;
+    const listed = s.prices.lookup(provider, model);
+    // Only what the book lists: the models a process calls, a handful.
+    if (listed !== undefined) {
+      if (byModel === undefined) this.priceMemo.byProvider.set(provider, (byModel = new Map()));
+      byModel.set(model, listed);
+    }
+    return listed;
   }
 
   /** Counts one ended call's tokens and cost against every policy it falls under. */
