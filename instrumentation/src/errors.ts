@@ -45,7 +45,12 @@ export class BudgetBusyError extends PolicyError {
   /** When what is held is likely free again, seconds from the error. */
   readonly retryAfterSeconds: number;
 
-  constructor(message: string, policy: string | undefined, budget: BudgetNumbers | undefined, retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    policy: string | undefined,
+    budget: BudgetNumbers | undefined,
+    retryAfterSeconds: number,
+  ) {
     super(message, policy);
     this.budget = budget;
     this.retryAfterSeconds = retryAfterSeconds;

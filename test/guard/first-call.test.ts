@@ -59,7 +59,10 @@ describe('governed from the first call (one flag, every provider, the collector 
   let bedrock: FakeBedrock;
 
   const providers = {
-    openai: { requests: () => openai.requests, maxTokens: (b: Body) => b.max_completion_tokens ?? b.max_tokens },
+    openai: {
+      requests: () => openai.requests,
+      maxTokens: (b: Body) => b.max_completion_tokens ?? b.max_tokens,
+    },
     anthropic: { requests: () => anthropic.requests, maxTokens: (b: Body) => b.max_tokens },
     gemini: {
       requests: () => gemini.requests,
@@ -114,7 +117,9 @@ describe('governed from the first call (one flag, every provider, the collector 
   const setPolicy = async (yaml: string, check: (b: { kill_switch: boolean }) => boolean): Promise<void> => {
     writePolicy(policyFile, yaml);
     await eventually(async () =>
-      check(await getJson<{ kill_switch: boolean }>(`${collector.url}/v1/budgets`, ingestKey)) ? true : undefined,
+      check(await getJson<{ kill_switch: boolean }>(`${collector.url}/v1/budgets`, ingestKey))
+        ? true
+        : undefined,
     );
   };
 
@@ -163,7 +168,8 @@ describe('governed from the first call (one flag, every provider, the collector 
       // Every request reached the provider with the policy's cap: governed from the first one.
       const sent = providers[provider].requests();
       assert.equal(sent.length, lines.length, JSON.stringify(sent.map((r) => r.body)));
-      for (const r of sent) assert.equal(providers[provider].maxTokens(r.body ?? {}), CLAMP, JSON.stringify(r.body));
+      for (const r of sent)
+        assert.equal(providers[provider].maxTokens(r.body ?? {}), CLAMP, JSON.stringify(r.body));
     });
   }
 
@@ -178,8 +184,11 @@ describe('governed from the first call (one flag, every provider, the collector 
         assert.match(l.error!.message, /global kill switch is on/);
       }
       // The Stainless SDKs still returned their own APIPromise (the block came after the wait).
-      for (const l of lines.filter((x) => /\.(create|withResponse)$/.test(x.shape!) && provider !== 'bedrock'))
-        if (provider === 'openai' || provider === 'anthropic') assert.equal(l.sync!.constructor, 'APIPromise');
+      for (const l of lines.filter(
+        (x) => /\.(create|withResponse)$/.test(x.shape!) && provider !== 'bedrock',
+      ))
+        if (provider === 'openai' || provider === 'anthropic')
+          assert.equal(l.sync!.constructor, 'APIPromise');
       assert.equal(providers[provider].requests().length, 0, `${provider} received requests`);
     }
     // Five one-call scripts after the switch went on: none reaches the provider.
@@ -196,7 +205,8 @@ describe('governed from the first call (one flag, every provider, the collector 
         }),
       ),
     );
-    for (const r of oneShots) assert.equal(r.calls[0]!.error?.name, 'KillSwitchError', JSON.stringify(r.lines));
+    for (const r of oneShots)
+      assert.equal(r.calls[0]!.error?.name, 'KillSwitchError', JSON.stringify(r.lines));
     assert.equal(openai.requests.length, 0);
   });
 
@@ -204,7 +214,10 @@ describe('governed from the first call (one flag, every provider, the collector 
     it('a collector that refuses connections: calls go at once (TOKENLEDGER_GUARD_FAIL=open, the default) or are refused (closed)', async () => {
       const refused = { TOKENLEDGER_URL: 'http://127.0.0.1:9' };
       const open = await run('openai', refused);
-      assert.ok(open.every((l) => l.ok), JSON.stringify(open));
+      assert.ok(
+        open.every((l) => l.ok),
+        JSON.stringify(open),
+      );
       assert.equal(openai.requests.length, open.length);
       openai.requests.length = 0;
       const closed = await run('openai', { ...refused, TOKENLEDGER_GUARD_FAIL: 'closed' });
@@ -221,12 +234,18 @@ describe('governed from the first call (one flag, every provider, the collector 
         const env = { TOKENLEDGER_URL: `http://127.0.0.1:${silent.port}` };
         const started = Date.now();
         const open = await run('anthropic', env);
-        assert.ok(open.every((l) => l.ok), JSON.stringify(open));
+        assert.ok(
+          open.every((l) => l.ok),
+          JSON.stringify(open),
+        );
         assert.equal(anthropic.requests.length, open.length);
         // Bounded: a process whose first calls waited ~1 s, not the collector's silence.
         assert.ok(Date.now() - started < 30_000);
         const closed = await run('anthropic', { ...env, TOKENLEDGER_GUARD_FAIL: 'closed' });
-        assert.ok(closed.every((l) => l.error?.policyName === 'CollectorUnreachableError'), JSON.stringify(closed));
+        assert.ok(
+          closed.every((l) => l.error?.policyName === 'CollectorUnreachableError'),
+          JSON.stringify(closed),
+        );
         assert.equal(anthropic.requests.length, open.length);
       } finally {
         await silent.close();
@@ -246,7 +265,10 @@ describe('governed from the first call (one flag, every provider, the collector 
       // The collector stops answering: the next process is governed by what the last one learned.
       proxy.hang = true;
       const next = await run('openai', env);
-      assert.ok(next.every((l) => l.error?.policyName === 'KillSwitchError'), JSON.stringify(next));
+      assert.ok(
+        next.every((l) => l.error?.policyName === 'KillSwitchError'),
+        JSON.stringify(next),
+      );
       assert.equal(openai.requests.length, 0);
     });
   });

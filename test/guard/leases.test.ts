@@ -98,7 +98,10 @@ describe('LeaseBook (collector side of budget leases)', () => {
     assert.equal((await ask(book, 'b', '0.05', { needUsd: new Money('0.01') })).grantedUsd.toFixed(), '0.05');
     spent.usd = '1';
     const over = await ask(book, 'c', '0.01', { needUsd: new Money('0.01') });
-    assert.deepEqual([over.state, over.grantedUsd.toFixed(), over.spentUsd.toFixed()], ['exceeded', '0', '1']);
+    assert.deepEqual(
+      [over.state, over.grantedUsd.toFixed(), over.spentUsd.toFixed()],
+      ['exceeded', '0', '1'],
+    );
   });
 
   it('grants the last call when nothing is held, even beyond what is left (the only overshoot)', () => {
@@ -111,10 +114,10 @@ describe('LeaseBook (collector side of budget leases)', () => {
       requested: new Money('0.03'),
       need: new Money('0.03'),
     };
-    assert.deepEqual(
-      decideGrant({ ...base, spent: new Money('0.98'), held: new Money(0) }),
-      { grant: new Money('0.03'), state: 'ok' },
-    );
+    assert.deepEqual(decideGrant({ ...base, spent: new Money('0.98'), held: new Money(0) }), {
+      grant: new Money('0.03'),
+      state: 'ok',
+    });
     assert.equal(decideGrant({ ...base, spent: new Money('0.98'), held: new Money('0.001') }).state, 'busy');
     assert.equal(decideGrant({ ...base, spent: new Money('1'), held: new Money(0) }).state, 'exceeded');
   });
@@ -124,7 +127,8 @@ describe('LeaseBook (collector side of budget leases)', () => {
     await ask(book, 'x', '0.1', { keyName: 'other' });
     // What the others do not hold: 0.9; half of it is 0.45, in grants of at most 0.1.
     const grants = [];
-    for (let i = 0; i < 6; i++) grants.push((await ask(book, `h${i}`, '0.1', { keyName: 'greedy' })).grantedUsd.toFixed());
+    for (let i = 0; i < 6; i++)
+      grants.push((await ask(book, `h${i}`, '0.1', { keyName: 'greedy' })).grantedUsd.toFixed());
     assert.deepEqual(grants, ['0.1', '0.1', '0.1', '0.1', '0.05', '0']);
     // The other key still gets its share.
     assert.equal((await ask(book, 'y', '0.1', { keyName: 'other' })).grantedUsd.toFixed(), '0.1');

@@ -122,10 +122,10 @@ export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> 
   for (let i = 0; i < ONE_SHOTS; i += ONE_SHOT_BATCH) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(ONE_SHOT_BATCH, ONE_SHOTS - i) }, () =>
-        runApp(
-          [{ name: 'one-shot', model: MODEL, attribution: { team: 'load', feature: 'overshoot' } }],
-          { env, app: rig.app },
-        ),
+        runApp([{ name: 'one-shot', model: MODEL, attribution: { team: 'load', feature: 'overshoot' } }], {
+          env,
+          app: rig.app,
+        }),
       ),
     );
     for (const r of batch) {
@@ -149,7 +149,9 @@ export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> 
     const inputTokens = r.breakdown.reduce((n, b) => n + Number(b.input_tokens), 0);
     return inputTokens === openai.requests.length * USAGE.input ? r.total_usd : undefined;
   }, 30_000).catch((err: Error) => {
-    throw new Error(`${err.message}: the provider saw ${openai.requests.length} calls, the collector reports ${last}`);
+    throw new Error(
+      `${err.message}: the provider saw ${openai.requests.length} calls, the collector reports ${last}`,
+    );
   });
   const providerSpentUsd = openai.requests.length * rig.callUsd;
   return {
@@ -180,7 +182,10 @@ function assertRefusals(refused: CallLine[]): void {
 /** The guard fixture app in a folder of its own, with tokenledger and openai installed from the tarballs. */
 export async function installOvershootApp(): Promise<string> {
   const tarballs = await packedTarballs();
-  const folder = await installedFolder('tl-overshoot-app-', [tarballs.sdk, `openai@${repoVersionOf('openai')}`]);
+  const folder = await installedFolder('tl-overshoot-app-', [
+    tarballs.sdk,
+    `openai@${repoVersionOf('openai')}`,
+  ]);
   const app = path.join(folder, 'app.cjs');
   copyFileSync(APP, app);
   return app;
@@ -192,13 +197,21 @@ export async function startOvershootRig(app: string): Promise<OvershootRig> {
   const dir = tempDataDir('tl-overshoot-');
   const policyFile = path.join(dir, 'policy.yaml');
   writePolicy(policyFile, POLICY);
-  const collector = await startCollectorProcess({ dataDir: dir, env: { TOKENLEDGER_POLICY_FILE: policyFile } });
+  const collector = await startCollectorProcess({
+    dataDir: dir,
+    env: { TOKENLEDGER_POLICY_FILE: policyFile },
+  });
   const ingestKey = await collectorKey(collector, 'ingest');
   const adminKey = await collectorKey(collector, 'admin');
   const estimate = await fetch(`${collector.url}/v1/estimate`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, provider: 'openai', input_tokens: USAGE.input, output_tokens: USAGE.output }),
+    body: JSON.stringify({
+      model: MODEL,
+      provider: 'openai',
+      input_tokens: USAGE.input,
+      output_tokens: USAGE.output,
+    }),
   });
   const callUsd = Number(((await estimate.json()) as { cost_per_call_usd: string }).cost_per_call_usd);
   return { collector, openai, ingestKey, adminKey, app, callUsd };

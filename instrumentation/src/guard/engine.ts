@@ -80,7 +80,7 @@ export interface GuardEngineOptions {
 
 const REQUEST_TIMEOUT_MS = 1_500;
 const EXIT_RELEASE_TIMEOUT_MS = 500;
-export const DEFAULT_WAIT_MS = 1_000;
+const DEFAULT_WAIT_MS = 1_000;
 /** Slice sizing, see sliceFor. */
 const SLICE_FLOOR_DIVISOR = 50n;
 const SLICE_CEILING_DIVISOR = 10n;

@@ -53,13 +53,20 @@ export function scopeValues(scope: KeyScope | null | undefined): ScopeValues | u
   const out = new Map<string, readonly string[]>();
   for (const [field, values] of Object.entries(scope ?? {})) {
     if (Array.isArray(values) && values.length > 0 && ATTRIBUTION_BY_POLICY_FIELD[field] !== undefined)
-      out.set(field, values.filter((v): v is string => typeof v === 'string'));
+      out.set(
+        field,
+        values.filter((v): v is string => typeof v === 'string'),
+      );
   }
   return out.size > 0 ? out : undefined;
 }
 
 /** The value a field is recorded under: a scoped key's calls claiming another value (or none) are filed under its first. */
-export function scoped(field: string, claimed: string | undefined, scope: ScopeValues | undefined): string | undefined {
+function scoped(
+  field: string,
+  claimed: string | undefined,
+  scope: ScopeValues | undefined,
+): string | undefined {
   const allowed = scope?.get(field);
   if (allowed === undefined || (claimed !== undefined && allowed.includes(claimed))) return claimed;
   return allowed[0];
@@ -80,7 +87,11 @@ function fieldValue(
 }
 
 /** A call's claimed value of an attribution field (span attributes, then the resource). */
-export function claimedValue(attributes: Attributes, field: string, resource: Record<string, string>): string | undefined {
+export function claimedValue(
+  attributes: Attributes,
+  field: string,
+  resource: Record<string, string>,
+): string | undefined {
   const key = ATTRIBUTION_BY_POLICY_FIELD[field]?.key;
   return key === undefined ? undefined : (valueOf(attributes[key]) ?? resource[key]);
 }

@@ -17,8 +17,8 @@
  */
 import { Money, ZERO } from '../../core/money';
 
-export const GRANT_SHARE_OF_LIMIT = new Money('0.1');
-export const KEY_SHARE_OF_FREE = new Money('0.5');
+const GRANT_SHARE_OF_LIMIT = new Money('0.1');
+const KEY_SHARE_OF_FREE = new Money('0.5');
 
 export interface GrantInput {
   limit: Money;

@@ -27,7 +27,7 @@ import { decideGrant } from './grant-rules';
 import type { PeriodWindow } from './periods';
 
 /** A policy period's spend, and when the figure was computed (ms since the epoch; calls stored before are in it). */
-export interface SpendFigure {
+interface SpendFigure {
   usd: Money;
   asOf: number;
 }

@@ -9,7 +9,7 @@ import type { KeyScope } from 'tokenledger/wire';
 import { recordField, type CallAttribution } from '../../core/call';
 import { KeyConfigError } from './errors';
 
-export const SCOPE_FIELDS = ['team', 'cost_center', 'department', 'service'] as const;
+const SCOPE_FIELDS = ['team', 'cost_center', 'department', 'service'] as const;
 export type ScopeField = (typeof SCOPE_FIELDS)[number];
 
 const VALUE = /^[^\s,;|[\]=]{1,200}$/;

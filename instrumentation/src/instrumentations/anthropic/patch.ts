@@ -81,7 +81,8 @@ export function createPatchedCreate(original: Method, tracer: () => Tracer): Met
         ),
       () => callObserved(original, this, callArgs, call, sdkParent),
     );
-    if (!deferred) diag.debug('tokenledger: anthropic request options could not wait for the guard; sent unchanged');
+    if (!deferred)
+      diag.debug('tokenledger: anthropic request options could not wait for the guard; sent unchanged');
     return result;
   };
 }

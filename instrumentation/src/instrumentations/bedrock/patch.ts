@@ -104,7 +104,11 @@ export function createPatchedSend(original: Send, tracer: () => Tracer): Send {
 function sendObserved(original: Send, self: unknown, sendArgs: unknown[], call: BedrockCall): unknown {
   // Not run inside a span's context: no child spans of ours (see callSdk).
   const result = callSdk(original, self, sendArgs, call, undefined);
-  if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+  if (
+    result !== null &&
+    typeof result === 'object' &&
+    typeof (result as Promise<unknown>).then === 'function'
+  ) {
     // Registered before the app's own handlers, so a stream is observed before the app reads it.
     (result as Promise<unknown>).then(
       (output) => call.onOutput(output),

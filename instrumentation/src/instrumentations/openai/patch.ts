@@ -100,11 +100,14 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
       client,
       (opts) =>
         optionsAfter(opts, verdict, (o, v) =>
-          v && o.body !== null && typeof o.body === 'object' ? { ...o, body: bodyWithVerdict(op, o.body, v) } : o,
+          v && o.body !== null && typeof o.body === 'object'
+            ? { ...o, body: bodyWithVerdict(op, o.body, v) }
+            : o,
         ),
       () => callObserved(original, this, callArgs, call, sdkParent),
     );
-    if (!deferred) diag.debug('tokenledger: openai request options could not wait for the guard; sent unchanged');
+    if (!deferred)
+      diag.debug('tokenledger: openai request options could not wait for the guard; sent unchanged');
     return result;
   };
 }

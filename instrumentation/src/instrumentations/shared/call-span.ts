@@ -17,12 +17,7 @@ import {
 import type { ErrorReader } from './errors';
 
 /** error.type, the HTTP status when known and the ERROR span status. */
-export function recordError(
-  span: Span,
-  type: string,
-  message: string | undefined,
-  httpStatus?: number,
-): void {
+function recordError(span: Span, type: string, message: string | undefined, httpStatus?: number): void {
   span.setAttribute(ATTR_ERROR_TYPE, type);
   if (httpStatus !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, httpStatus);
   span.setStatus({ code: SpanStatusCode.ERROR, message });

@@ -62,7 +62,10 @@ export function runGuard(
   return { verdict: decision };
 }
 
-function pendingOutcome(span: Span, promise: Promise<GuardVerdict | undefined>): Promise<GuardVerdict | undefined> {
+function pendingOutcome(
+  span: Span,
+  promise: Promise<GuardVerdict | undefined>,
+): Promise<GuardVerdict | undefined> {
   const settled = promise.then(
     (verdict) => {
       try {
@@ -83,7 +86,7 @@ function pendingOutcome(span: Span, promise: Promise<GuardVerdict | undefined>):
 }
 
 /** Ends the span of a call the guard blocked before anything was sent. */
-export function endBlocked(span: Span, err: PolicyError): void {
+function endBlocked(span: Span, err: PolicyError): void {
   markBlocked(span, err);
   endSpan(span);
 }
