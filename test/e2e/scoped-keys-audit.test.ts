@@ -5,21 +5,17 @@
  * `tokenledger audit`. The provider's request log is the ground truth for what was spent.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import {
-  CLI,
   collectorKey,
-  REPO_ROOT,
+  runCli,
+  type CliResult,
   startCollectorProcess,
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
 import { eventually, getJson, runApp, writePolicy, type PlanStep } from '../guard/helpers';
-
-const run = promisify(execFile);
 
 const POLICY = `
 version: 1
@@ -53,24 +49,15 @@ describe('scoped ingest keys and the audit log (CLI, API, a real app)', function
   let collector: CollectorProcess;
   let adminKey: string;
 
-  const cli = async (
-    args: string[],
-    key?: string,
-  ): Promise<{ code: number; stdout: string; stderr: string }> => {
-    const env: Record<string, string | undefined> = {
+  const cli = (args: string[], key?: string): Promise<CliResult> => {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       TOKENLEDGER_DATA_DIR: collector.dataDir,
       TOKENLEDGER_URL: collector.url,
     };
     if (key) env.TOKENLEDGER_API_KEY = key;
     else delete env.TOKENLEDGER_API_KEY;
-    try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+    return runCli(args, env);
   };
   const audit = (query = ''): Promise<{ entries: AuditEntry[] }> =>
     getJson(`${collector.url}/v1/audit${query}`, adminKey);

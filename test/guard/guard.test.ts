@@ -5,14 +5,12 @@
  * never reach the provider; changed calls must reach it changed; spans must say what happened.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { startOtlpSink, type OtlpSink } from '../support/otlp-sink';
 import {
-  CLI,
   collectorKey,
+  runCli,
   startCollectorProcess,
   tempDataDir,
   type CollectorProcess,
@@ -207,10 +205,8 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
       ['gpt-4o', 'gpt-4o-mini', 2],
     ]);
     // The CLI, as a team lead runs it.
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
+    const { stdout } = await runCli(
       [
-        CLI,
         'report',
         '--period',
         'current_month',
@@ -220,7 +216,7 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
         'feature=downgrade-report',
         '--json',
       ],
-      { env: { ...process.env, TOKENLEDGER_URL: collector.url, TOKENLEDGER_API_KEY: adminKey } },
+      { ...process.env, TOKENLEDGER_URL: collector.url, TOKENLEDGER_API_KEY: adminKey },
     );
     const cliRows = (JSON.parse(stdout) as { breakdown: Row[] }).breakdown.map((b) => [
       b.asked_model,
