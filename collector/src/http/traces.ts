@@ -65,7 +65,7 @@ export function tracesHandler(deps: TracesDeps) {
       deps.metrics.add('tokenledger_calls_duplicate_total', written.duplicates);
       deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);
       deps.metrics.add('tokenledger_calls_out_of_scope_total', outOfScope);
-      deps.leases?.landed(req.principal!.name, landedCalls(result.calls));
+      if (req.principal) deps.leases?.landed(req.principal.name, landedCalls(result.calls));
     } catch (err) {
       deps.metrics.add('tokenledger_storage_errors_total');
       deps.log(`ingest: ${(err as Error).message}`);
@@ -75,7 +75,7 @@ export function tracesHandler(deps: TracesDeps) {
     }
     const scopeWarning =
       outOfScope > 0
-        ? `${outOfScope} call(s) claimed attribution outside this key's scope (${formatScope(req.principal!.scope)}): ` +
+        ? `${outOfScope} call(s) claimed attribution outside this key's scope (${formatScope(req.principal?.scope)}): ` +
           'recorded under the scope, the claimed values kept and flagged'
         : '';
     sendOtlpSuccess(
@@ -92,7 +92,9 @@ export function tracesHandler(deps: TracesDeps) {
  * dropped; what a span claimed outside the scope is kept, flagged). Returns how many were outside.
  */
 function fileUnderKey(req: Request, result: IngestResult): number {
-  const { name, scope } = req.principal!;
+  // Mounted without a key check (an embedding app's own route): nothing to record or scope.
+  if (!req.principal) return 0;
+  const { name, scope } = req.principal;
   let outside = 0;
   for (const c of result.calls) {
     c.ingestKey = name;
