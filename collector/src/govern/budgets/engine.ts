@@ -50,8 +50,10 @@ export class BudgetEngine {
   async statuses(opts: { fresh?: boolean } = {}): Promise<BudgetStatus[]> {
     const policy = this.deps.policy();
     const c = this.cached;
-    if (!opts.fresh && c && c.policy === policy) {
-      if (this.now().getTime() - c.at >= (this.deps.maxAgeMs ?? 1000))
+    const maxAgeMs = this.deps.maxAgeMs ?? 1000;
+    // maxAgeMs 0: no cache at all, every caller gets a figure computed for it.
+    if (!opts.fresh && maxAgeMs > 0 && c && c.policy === policy) {
+      if (this.now().getTime() - c.at >= maxAgeMs)
         this.recompute(policy).catch(() => undefined);
       return c.statuses;
     }

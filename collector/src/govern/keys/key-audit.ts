@@ -4,6 +4,7 @@
  * writes what the store records to `audit_log` — at start, and within a second of a change — once
  * each: an event already audited (same id in its details) is not written again, across restarts.
  */
+import { statSync } from 'node:fs';
 import type { AuditEntry, AuditLog } from '../audit';
 import { formatScope } from './scope';
 import type { KeyEvent, KeyStore } from './store';
@@ -15,6 +16,8 @@ export class KeyAuditor {
   private running: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The key file's mtime when last audited (-1: no file). */
+  private auditedMtime: number | undefined;
 
   constructor(
     private readonly store: KeyStore,
@@ -22,13 +25,22 @@ export class KeyAuditor {
     private readonly onError: (message: string) => void = () => undefined,
   ) {}
 
-  /** Audits what is pending now, then whenever the store changes. */
+  /** Audits what is pending now, then whenever the key file changes. */
   start(): Promise<void> {
-    this.store.onChange(() => void this.sync());
-    // The store is re-read on use; a collector nobody calls still notices a change.
-    this.timer = setInterval(() => this.store.entries(), CHECK_EVERY_MS);
+    // Its own look at the file: the key ring's (one stat a second, on requests) stays as it was.
+    this.timer = setInterval(() => {
+      if (this.mtime() !== this.auditedMtime) void this.sync();
+    }, CHECK_EVERY_MS);
     this.timer.unref();
     return this.sync();
+  }
+
+  private mtime(): number {
+    try {
+      return statSync(this.store.file).mtimeMs;
+    } catch {
+      return -1;
+    }
   }
 
   /** Resolves once what it is writing now is written. */
@@ -56,6 +68,7 @@ export class KeyAuditor {
   }
 
   private async write(): Promise<void> {
+    const mtime = this.mtime();
     this.audited ??= new Set(
       (await this.log.recent({ action: 'key.', limit: 100_000 })).map((r) => String(r.details.event ?? '')),
     );
@@ -64,6 +77,8 @@ export class KeyAuditor {
       await this.log.audit(entryOf(e));
       this.audited.add(e.id);
     }
+    // Only once everything it records is written: a failed write is tried again on the next tick.
+    this.auditedMtime = mtime;
   }
 }
 

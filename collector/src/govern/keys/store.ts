@@ -69,7 +69,6 @@ export class KeyStore {
   private cached: KeyEntry[] = [];
   private cachedMtime = -1;
   private checkedAt = 0;
-  private readonly listeners: Array<() => void> = [];
 
   constructor(readonly file: string) {}
 
@@ -99,18 +98,12 @@ export class KeyStore {
           ...(k.scope ? { scope: k.scope } : {}),
         }));
         this.cachedMtime = mtime;
-        for (const listener of this.listeners) listener();
       } catch {
         // A half-written or broken file: keep the keys we had.
       }
     }
     return this.cached;
   };
-
-  /** Called whenever the file is read anew after a change (keys created or revoked). */
-  onChange(listener: () => void): void {
-    this.listeners.push(listener);
-  }
 
   list(): KeyInfo[] {
     return this.read().keys.map((k) => ({
