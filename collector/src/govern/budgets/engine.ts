@@ -53,8 +53,7 @@ export class BudgetEngine {
     const maxAgeMs = this.deps.maxAgeMs ?? 1000;
     // maxAgeMs 0: no cache at all, every caller gets a figure computed for it.
     if (!opts.fresh && maxAgeMs > 0 && c && c.policy === policy) {
-      if (this.now().getTime() - c.at >= maxAgeMs)
-        this.recompute(policy).catch(() => undefined);
+      if (this.now().getTime() - c.at >= maxAgeMs) this.recompute(policy).catch(() => undefined);
       return c.statuses;
     }
     return this.recompute(policy, opts.fresh === true);
