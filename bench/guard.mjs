@@ -1,13 +1,15 @@
 /**
  * The in-app policy guard: (1) its cost per call when nothing is blocked — GuardEngine.check() plus
  * the span-end accounting, in-process, with the state served over HTTP by a stand-in for the
- * collector's GET /v1/budgets and lease endpoints; (2) the overshoot of a $1 budget shared by 16
- * app processes × 8 concurrent calls through the real collector (test/guard/overshoot-rig.ts).
+ * collector's GET /v1/budgets and lease endpoints; (2) the one-flag figure (test/guard/overshoot-rig.ts):
+ * a $0.05 cap (about 667 calls) shared by 16 processes started over 10 s × 8 concurrent calls, then 50
+ * one-shot processes, `--repeats` times against a fresh collector, each run and the worst reported.
  *
- *   node bench/guard.mjs [--calls 200000] [--rounds 5] [--no-overshoot]
+ *   node bench/guard.mjs [--calls 200000] [--rounds 5] [--repeats 3] [--no-overshoot]
  */
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,12 +19,14 @@ const require = createRequire(path.join(REPO_ROOT, 'instrumentation', 'package.j
 const { GuardEngine } = require(path.join(REPO_ROOT, 'instrumentation', 'dist', 'guard', 'engine.js'));
 const TARGET_NS = 2_000;
 const TARGET_OVERSHOOT_PCT = 1;
+const TARGET_USED_PCT = 99;
 
 const { values: opts } = parseArgs({
   strict: false,
   options: {
     calls: { type: 'string', default: '200000' },
     rounds: { type: 'string', default: '5' },
+    repeats: { type: 'string', default: '3' },
     'no-overshoot': { type: 'boolean', default: false },
   },
 });
@@ -54,6 +58,7 @@ const STATE = {
 
 /** Stand-in for the collector: the state above, and every lease request granted in full. */
 function startStateServer() {
+  let total = 0;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
@@ -62,13 +67,19 @@ function startStateServer() {
       if (req.url === '/v1/budgets') return res.end(JSON.stringify(STATE));
       if (req.url === '/v1/budgets/leases' && req.method === 'POST') {
         const r = JSON.parse(body);
+        total += Number(r.requested_usd);
         return res.end(
           JSON.stringify({
             granted_usd: r.requested_usd,
             lease_id: 'bench',
-            expires_at: new Date(Date.now() + 30_000).toISOString(),
+            expires_at: new Date(Date.now() + 120_000).toISOString(),
+            total_granted_usd: String(total),
             unleased_usd: '0',
             holders: 1,
+            spent_usd: '0',
+            limit_usd: '1000000',
+            state: 'ok',
+            contended: false,
           }),
         );
       }
@@ -103,21 +114,27 @@ function span(feature) {
 }
 
 function nsPerCall(engine, feature, calls, withSpanEnd) {
-  const c = call(feature);
-  const s = span(feature);
+  const { provider, operation, model, maxTokens, attributes } = call(feature);
+  const spanAttributes = span(feature).attributes;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) {
-    engine.check(c);
+    // Each call has its span: what the guard reserves is settled when that span ends.
+    const s = { attributes: spanAttributes };
+    const verdict = engine.check({ provider, operation, model, maxTokens, attributes, span: s });
+    if (verdict?.promise) throw new Error('a call waited: the slice ran out');
     if (withSpanEnd) engine.onSpanEnded(s);
   }
   return Number(process.hrtime.bigint() - t0) / calls;
 }
 
-/** A fresh engine holding the state (and a lease) from the stand-in server. */
+/** A fresh engine holding the state and its first slice from the stand-in server. */
 async function readyEngine() {
   const engine = new GuardEngine({ refreshMs: 60_000, resource: {} });
   engine.start();
   await engine.firstState;
+  // The first budgeted call waits for the first slice; the measured ones then reserve from it.
+  const first = engine.check({ ...call('budget'), span: {} });
+  if (first?.promise) await first.promise;
   return engine;
 }
 
@@ -153,7 +170,7 @@ async function perCallCost() {
 function overshoot() {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join('test', 'guard', 'overshoot-main.ts')],
+    ['--import', 'tsx', path.join('test', 'guard', 'overshoot-main.ts'), '--repeats', String(opts.repeats)],
     {
       cwd: REPO_ROOT,
       encoding: 'utf8',
@@ -161,8 +178,15 @@ function overshoot() {
     },
   );
   if (r.status !== 0) throw new Error(`overshoot scenario failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
+
+const met = (o) =>
+  o.overshootPct <= TARGET_OVERSHOOT_PCT && o.utilisationPct >= TARGET_USED_PCT && o.oneShotCalls === 0;
 
 export async function run() {
   const costRows = await perCallCost();
@@ -173,35 +197,44 @@ export async function run() {
   console.log(costTable);
   let md = `Per-call cost of the guard (in-process, ${opts.calls} calls × ${opts.rounds} rounds):\n\n${costTable}\n`;
   if (!opts['no-overshoot']) {
-    const o = overshoot();
+    const runs = overshoot();
+    // The worst run: the largest overshoot, then the least of the cap used.
+    const worst = [...runs].sort(
+      (x, y) => y.overshootPct - x.overshootPct || x.utilisationPct - y.utilisationPct,
+    )[0];
+    const row = (label, o) => [
+      label,
+      `${o.processes} × ${o.concurrency}, then ${o.oneShots} one-shots`,
+      `$${o.capUsd}`,
+      String(o.providerCalls),
+      `$${o.reportedSpentUsd}`,
+      `${fmt(o.overshootPct, 3)} %`,
+      `${fmt(o.utilisationPct, 2)} %`,
+      String(o.busyErrors),
+      String(o.oneShotCalls),
+      fmt(o.seconds, 1),
+      met(o) ? 'met' : 'not met',
+    ];
     const oTable = table(
       [
+        'run',
         'processes × concurrent calls',
         'cap',
+        'calls at the provider',
         'spent (collector report)',
-        'calls',
-        'blocked calls',
         'overshoot',
-        'budget used',
+        'cap used',
+        'BudgetBusyError (retried)',
+        'one-shot calls sent',
         'seconds',
-        `target ≤ ${TARGET_OVERSHOOT_PCT} %`,
+        `target ≤ ${TARGET_OVERSHOOT_PCT} %, ≥ ${TARGET_USED_PCT} % used, 0 one-shots`,
       ],
-      [
-        [
-          `${o.processes} × ${o.concurrency}`,
-          `$${o.capUsd}`,
-          `$${o.spentUsd}`,
-          String(o.calls),
-          String(o.blockedCalls),
-          `${fmt(o.overshootPct, 3)} %`,
-          `${fmt(o.utilisationPct, 1)} %`,
-          fmt(o.seconds, 1),
-          o.overshootPct <= TARGET_OVERSHOOT_PCT ? 'met' : 'not met',
-        ],
-      ],
+      [...runs.map((o) => row(String(o.run), o)), row('worst', worst)],
     );
     console.log(`\n${oTable}`);
-    md += `\nOvershoot of a shared budget (leases; real collector, real openai SDK in child processes):\n\n${oTable}\n`;
+    md +=
+      `\nOvershoot of a shared cap, the one-flag setup (\`--require tokenledger/register\` only, packed tarballs, ` +
+      `real collector, real openai SDK in child processes; load average ${os.loadavg()[0].toFixed(1)} at the end):\n\n${oTable}\n`;
   }
   return { markdown: md };
 }

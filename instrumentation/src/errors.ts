@@ -13,7 +13,7 @@ export class PolicyError extends Error {
   }
 }
 
-/** The numbers behind a BudgetExceededError, as exact decimal strings. */
+/** The numbers behind a BudgetExceededError or BudgetBusyError, as exact decimal strings (spent: the collector's figure). */
 export interface BudgetNumbers {
   spentUsd: string;
   limitUsd: string;
@@ -25,12 +25,35 @@ export interface BudgetNumbers {
   estimatedCallUsd?: string;
 }
 
+/** The budget is spent: the collector's stored spend has reached the limit. Stop, or wait for the next period. */
 export class BudgetExceededError extends PolicyError {
   readonly budget: BudgetNumbers | undefined;
 
   constructor(message: string, policy?: string, budget?: BudgetNumbers) {
     super(message, policy);
     this.budget = budget;
+  }
+}
+
+/**
+ * Money is left in the budget, but all of it is held — by calls in flight in this and other
+ * processes, or spend reported and not yet stored — so this call could not be covered in time.
+ * Not a BudgetExceededError: retry after `retryAfterSeconds`.
+ */
+export class BudgetBusyError extends PolicyError {
+  readonly budget: BudgetNumbers | undefined;
+  /** When what is held is likely free again, seconds from the error. */
+  readonly retryAfterSeconds: number;
+
+  constructor(
+    message: string,
+    policy: string | undefined,
+    budget: BudgetNumbers | undefined,
+    retryAfterSeconds: number,
+  ) {
+    super(message, policy);
+    this.budget = budget;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -23,6 +23,7 @@ export { CollectorApiError } from './collector-api';
 export {
   PolicyError,
   BudgetExceededError,
+  BudgetBusyError,
   AttributionRequiredError,
   ModelNotAllowedError,
   RateLimitedError,

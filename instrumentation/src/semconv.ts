@@ -139,6 +139,11 @@ export const ATTR_TL_USAGE_DEFERRED = 'tokenledger.usage.deferred';
 export const ATTR_TL_CALL_KEY = 'tokenledger.call.key';
 /** When a keyed call started, as the provider says (Unix seconds): the same in every span of the key. */
 export const ATTR_TL_CALL_CREATED_AT = 'tokenledger.call.created_at';
+/**
+ * The budget leases (their ids, comma-separated) this call's cost was reserved from: once the
+ * collector has stored the call, its cost counts as spent and no longer as held by those leases.
+ */
+export const ATTR_TL_LEASES = 'tokenledger.leases';
 export const ENFORCEMENT_ALLOWED = 'allowed';
 export const ENFORCEMENT_BLOCKED = 'blocked';
 export const ENFORCEMENT_DOWNGRADED = 'downgraded';

@@ -19,6 +19,9 @@ export const SETTING_UNSUPPORTED = 'TOKENLEDGER_SETTING_UNSUPPORTED';
 /** An SDK tokenledger instruments was loaded but could not be patched (version or layout). */
 export const SDK_NOT_INSTRUMENTED = 'TOKENLEDGER_SDK_NOT_INSTRUMENTED';
 
+/** The collector records this app's calls under its key's scope, not the cost center they claim. */
+export const KEY_SCOPE = 'TOKENLEDGER_KEY_SCOPE';
+
 /** What fixes a refused key, in every such warning. */
 export const SET_INGEST_KEY = 'set TOKENLEDGER_API_KEY to an ingest key (npx tokenledger keys show ingest)';
 

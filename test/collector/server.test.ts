@@ -399,7 +399,7 @@ describe('collector HTTP API', () => {
     assert.equal(viewer.status, 403);
     assert.deepEqual(await viewer.json(), {
       code: 7,
-      message: 'a viewer key cannot ingest: use a key whose role allows it',
+      message: 'a viewer key cannot ingest: use an ingest or admin key',
     });
   });
 

@@ -87,7 +87,9 @@ describe('storage (embedded ClickHouse)', () => {
       await migrate(old, all),
       all.filter((m) => m.version >= 10).map((m) => m.version),
     );
-    await migrate(old, all); // the writer writes today's columns
+    // The current writer also fills columns of later migrations (0016's asked_model, 0017's ingest key):
+    // the rest upgrade the same store, the old row reading their defaults.
+    await migrate(old, all);
     const claude = pricer.price(
       extractedCall({
         spanId: 'c'.repeat(16),
@@ -102,14 +104,22 @@ describe('storage (embedded ClickHouse)', () => {
     );
     await new CallWriter(old).write([claude]);
     const rs = await old.client.query({
-      query: `SELECT span_id, cache_write_tokens, cache_write_1h_tokens, toString(cost_usd) AS cost
+      query: `SELECT span_id, cache_write_tokens, cache_write_1h_tokens, toString(cost_usd) AS cost,
+                     asked_model, ingest_key, claimed_attribution
               FROM ${old.database}.llm_calls ORDER BY span_id`,
       format: 'JSONEachRow',
     });
+    const later = { asked_model: '', ingest_key: '', claimed_attribution: '' };
     assert.deepEqual(await rs.json(), [
       // 200 × 3 + 200 × 3.75 + 600 × 6 + 100 × 15 = 6450 µ$
-      { span_id: 'c'.repeat(16), cache_write_tokens: 800, cache_write_1h_tokens: 600, cost: '0.00645' },
-      { span_id: 'old', cache_write_tokens: 800, cache_write_1h_tokens: 0, cost: '0' },
+      {
+        span_id: 'c'.repeat(16),
+        cache_write_tokens: 800,
+        cache_write_1h_tokens: 600,
+        cost: '0.00645',
+        ...later,
+      },
+      { span_id: 'old', cache_write_tokens: 800, cache_write_1h_tokens: 0, cost: '0', ...later },
     ]);
   });
 

@@ -1,26 +1,16 @@
 /** `tokenledger dashboards` as users run it (built CLI, child process): every provisioning file written. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { CLI, REPO_ROOT } from '../support/collector-process';
+import { runCli, type CliResult } from '../support/collector-process';
 import { writePolicyFile } from './policy-fixture';
 
-const run = promisify(execFile);
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[]): Promise<CliResult> {
   const env = { ...process.env };
   delete env.TOKENLEDGER_POLICY_FILE;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return runCli(args, env);
 }
 
 const listFiles = (dir: string): string[] =>

@@ -168,7 +168,10 @@ describe('estimates and approvals, end to end', function () {
     assert.equal(openai.requests.length, 0, 'nothing runs before the approval');
 
     // The job's own (ingest) key cannot decide; another approver than the named one cannot either.
-    assert.match(await cliFails(['approvals', 'approve', id], ingestKey), /403.*cannot approve/);
+    // The hint names the role that can decide (not "a viewer or admin key": a viewer cannot).
+    const refused = await cliFails(['approvals', 'approve', id], ingestKey);
+    assert.match(refused, /403.*an ingest key cannot approve: use an approver or admin key/);
+    assert.doesNotMatch(refused, /viewer/);
     assert.match(
       await cliFails(['approvals', 'approve', id], otherApproverKey),
       /403.*finance-lead@example\.com/,

@@ -1,38 +1,21 @@
 /** The collector and CLI as users run them: child processes, first-run keys, restarts. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { protobufBody, recordSpans } from '../collector/otlp-helpers';
 import {
-  CLI,
-  REPO_ROOT,
   spawnCollector,
+  runCli,
+  type CliResult,
   startCollectorProcess,
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
 
-const run = promisify(execFile);
-
-async function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], env: Record<string, string>): Promise<CliResult> =>
+  runCli(args, { ...process.env, ...env });
 
 function spans(team: string, model: string, input: number, output: number) {
   return recordSpans({ 'service.name': 'billing', 'tokenledger.team': team }, [

@@ -10,6 +10,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { startOtlpSink, type OtlpSink } from '../support/otlp-sink';
 import {
   collectorKey,
+  runCli,
   startCollectorProcess,
   tempDataDir,
   type CollectorProcess,
@@ -28,6 +29,12 @@ policies:
     on_exceeded: block
   - name: cheaper
     match: { feature: downgrade }
+    models: { allow: [gpt-4o, gpt-4o-mini] }
+    budget: { usd: 0.02, period: monthly }
+    on_exceeded: downgrade
+    downgrade_to: gpt-4o-mini
+  - name: cheaper-reported
+    match: { feature: downgrade-report }
     models: { allow: [gpt-4o, gpt-4o-mini] }
     budget: { usd: 0.02, period: monthly }
     on_exceeded: downgrade
@@ -59,13 +66,13 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
   let collector: CollectorProcess;
   let sink: OtlpSink;
   let ingestKey: string;
+  let adminKey: string;
   let policyFile: string;
 
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({
     OPENAI_BASE_URL: openai.url,
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
     TOKENLEDGER_API_KEY: ingestKey,
-    GUARD_WAIT: 'ready',
     ...extra,
   });
   /** Spans to the sink (to read every attribute), budgets and leases from the collector. */
@@ -96,6 +103,7 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
       env: { TOKENLEDGER_POLICY_FILE: policyFile, TOKENLEDGER_POLICY_POLL_MS: '200' },
     });
     ingestKey = await collectorKey(collector, 'ingest');
+    adminKey = await collectorKey(collector, 'admin');
   });
   after(async () => {
     await collector?.stop();
@@ -109,31 +117,33 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
   });
 
   it('blocks before the wire once the budget is spent: the provider sees no request, the app gets BudgetExceededError with the numbers', async () => {
+    // The app stops at BudgetExceededError and retries BudgetBusyError (the budget is not spent yet).
     const first = await runApp(
-      [step({ feature: 'budgeted', max_tokens: 1000, untilBlocked: true, max: 20 })],
-      {
-        env: env(),
-      },
+      [step({ feature: 'budgeted', max_tokens: 1000, untilBlocked: true, retryBusy: 300, max: 40 })],
+      { env: env() },
     );
     ok(first);
     const allowed = first.calls.filter((c) => c.ok);
-    const blocked = first.calls.filter((c) => !c.ok);
-    assert.ok(allowed.length >= 1, JSON.stringify(first.calls));
-    assert.equal(blocked.length, 1);
-    assert.equal(blocked[0]!.error!.name, 'BudgetExceededError');
-    assert.equal(blocked[0]!.error!.policy, 'capped');
-    assert.equal(blocked[0]!.error!.budget!.limitUsd, '0.05');
-    assert.equal(blocked[0]!.error!.budget!.period, 'monthly');
-    assert.match(
-      blocked[0]!.error!.message,
-      /policy "capped": monthly budget exceeded: \$[\d.]+ spent of \$0\.05/,
-    );
-    assert.match(blocked[0]!.error!.message, /Raise budget\.usd/);
-    // Each allowed call reached the provider; the blocked one never did.
+    const refused = first.calls.filter((c) => !c.ok);
+    // $0.05 is exactly 4 calls of $0.0125: all of it is used, and no more.
+    assert.equal(allowed.length, 4, JSON.stringify(first.calls));
+    const last = refused[refused.length - 1]!;
+    assert.equal(last.error!.name, 'BudgetExceededError');
+    assert.equal(last.error!.policy, 'capped');
+    assert.equal(last.error!.budget!.limitUsd, '0.05');
+    assert.equal(last.error!.budget!.period, 'monthly');
+    // "Exceeded" means spent: the figure is the collector's stored spend, at the limit.
+    assert.equal(last.error!.budget!.spentUsd, '0.05');
+    assert.match(last.error!.message, /policy "capped": monthly budget exceeded: \$0\.05 spent of \$0\.05/);
+    assert.match(last.error!.message, /Raise budget\.usd/);
+    // Before that, only BudgetBusyError (spend not stored yet), each with when to retry.
+    for (const c of refused.slice(0, -1)) {
+      assert.equal(c.error!.name, 'BudgetBusyError', JSON.stringify(c));
+      assert.ok(c.error!.retryAfterSeconds! >= 1);
+      assert.match(c.error!.message, /budget busy: .* Retry in ~\d+ s: the budget is not exceeded/);
+    }
+    // Each allowed call reached the provider; no refused one did.
     assert.equal(openai.requests.length, allowed.length);
-    // Reserving each call's maximum ($0.0151: 2048 input tokens assumed + 1000 max output) keeps the spend under the cap.
-    const spent = allowed.length * 0.0125;
-    assert.ok(spent <= 0.05, `spent ${spent}`);
 
     // The collector has the spend; a new process is blocked on its first call, with the stored numbers.
     const expected = (allowed.length * 125) / 10_000;
@@ -174,6 +184,46 @@ describe('policy guard, end to end (real openai SDK, real collector)', function 
       assert.equal(s.attributes['tokenledger.original_model'], 'gpt-4o');
       assert.equal(s.attributes['tokenledger.policy'], 'cheaper');
     }
+  });
+
+  it('stores the model a downgraded call asked for: `report --by asked_model` shows what was downgraded', async () => {
+    const run = await runApp([step({ feature: 'downgrade-report', max_tokens: 1000, count: 3 })], {
+      env: env(),
+    });
+    ok(run);
+    assert.deepEqual(modelsSent(), ['gpt-4o', 'gpt-4o-mini', 'gpt-4o-mini']);
+    const query = `${collector.url}/v1/reports/spend?period=current_month&groupBy=asked_model,model&feature=downgrade-report`;
+    type Row = { asked_model: string; model: string; calls: number };
+    const report = await eventually(async () => {
+      const r = await getJson<{ breakdown: Row[] }>(query, adminKey);
+      return r.breakdown.reduce((n, b) => n + b.calls, 0) === 3 ? r : undefined;
+    });
+    const rows = report.breakdown.map((b) => [b.asked_model, b.model, b.calls]).sort();
+    // The call that was not downgraded reads asked = model.
+    assert.deepEqual(rows, [
+      ['gpt-4o', 'gpt-4o', 1],
+      ['gpt-4o', 'gpt-4o-mini', 2],
+    ]);
+    // The CLI, as a team lead runs it.
+    const { stdout } = await runCli(
+      [
+        'report',
+        '--period',
+        'current_month',
+        '--by',
+        'asked_model,model',
+        '--filter',
+        'feature=downgrade-report',
+        '--json',
+      ],
+      { ...process.env, TOKENLEDGER_URL: collector.url, TOKENLEDGER_API_KEY: adminKey },
+    );
+    const cliRows = (JSON.parse(stdout) as { breakdown: Row[] }).breakdown.map((b) => [
+      b.asked_model,
+      b.model,
+      b.calls,
+    ]);
+    assert.deepEqual(cliRows.sort(), rows);
   });
 
   it('clamps max tokens (also when the app set none), or rejects when the policy says so', async () => {

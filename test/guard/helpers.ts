@@ -18,6 +18,11 @@ export interface PlanStep {
   waitMs?: number;
   /** With untilBlocked: keep retrying refused calls until refused for this long. */
   retryBlockedMs?: number;
+  /**
+   * With untilBlocked: retry a BudgetBusyError after its retryAfterSeconds (at most this many ms
+   * when a number), stop at any other refusal.
+   */
+  retryBusy?: boolean | number;
   /** Call `create(...).withResponse()` instead of awaiting `create(...)`. */
   withResponse?: boolean;
 }
@@ -34,6 +39,7 @@ export interface CallLine {
     policy?: string;
     budget?: Record<string, string>;
     missing?: string[];
+    retryAfterSeconds?: number;
   };
 }
 
@@ -48,14 +54,17 @@ export interface AppRun {
 
 export interface AppOptions {
   env: Record<string, string>;
+  /** The app file (default: the guard fixture in the repository); it runs in its own folder. */
+  app?: string;
   /** Called with each line as it arrives (e.g. to stop the collector mid-run). */
   onLine?: (line: Record<string, unknown>) => void;
 }
 
 export function runApp(plan: PlanStep[], opts: AppOptions): Promise<AppRun> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['--require', 'tokenledger/register', APP], {
-    cwd: path.dirname(APP),
+  const app = opts.app ?? APP;
+  const child = spawn(process.execPath, ['--require', 'tokenledger/register', app], {
+    cwd: path.dirname(app),
     env: {
       ...process.env,
       OPENAI_API_KEY: 'sk-test',

@@ -1,23 +1,34 @@
 /**
- * The collector's lease book: grants never add up to more than limit − spent, reported spend stays
- * counted until its spans can have arrived, returned slices are free again, concurrent requests
- * never get the same money. The budget source is a stub here (the end-to-end tests use the real
- * BudgetEngine through the collector process).
+ * The collector's lease book and its grant rules: grants never add up to more than what is left,
+ * a stored call stops counting as held the moment it lands (and never counts zero times), what is
+ * given back is free again, a refusal says whether the money is spent or only held, the last call
+ * is granted when nothing is held, keys reach only their own leases, scoped keys lease only what
+ * their scope can spend, and one key cannot hold more than half of what the others do not. The
+ * budget source is a stub here (the end-to-end tests use the real BudgetEngine through the
+ * collector process).
  */
 import assert from 'node:assert/strict';
-import { LeaseBook, LeaseError, type LeaseBudgetSource } from '../../collector/src/govern/budgets/leases';
+import {
+  LeaseBook,
+  LeaseError,
+  type LeaseBudgetSource,
+  type LeaseGrantRequest,
+} from '../../collector/src/govern/budgets/leases';
+import { decideGrant } from '../../collector/src/govern/budgets/grant-rules';
 import { periodAt } from '../../collector/src/govern/budgets/periods';
 import { Money } from '../../collector/src/core/money';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 
-function source(limit: string, spent: { usd: string }): LeaseBudgetSource {
+/** A budget of `limit` whose stored spend is `spent.usd`, computed at `spent.asOf`. */
+function source(limit: string, spent: { usd: string; asOf?: number }, match = {}): LeaseBudgetSource {
   return {
     limitUsd: (p) => (p === 'capped' ? new Money(limit) : undefined),
+    matchOf: (p) => (p === 'capped' ? match : undefined),
     window: (p) => (p === 'capped' ? periodAt('monthly', NOW) : undefined),
-    spentUsd: async () => {
+    spendFigure: async () => {
       await new Promise((r) => setImmediate(r)); // as the engine: asynchronous
-      return new Money(spent.usd);
+      return { usd: new Money(spent.usd), asOf: spent.asOf ?? Date.now() };
     },
   };
 }
@@ -25,85 +36,151 @@ function source(limit: string, spent: { usd: string }): LeaseBudgetSource {
 describe('LeaseBook (collector side of budget leases)', () => {
   let clock: number;
   const periodStart = periodAt('monthly', NOW).start;
-  const ask = (book: LeaseBook, holder: string, usd: string, used?: string) =>
+  const ask = (book: LeaseBook, holder: string, usd: string, more: Partial<LeaseGrantRequest> = {}) =>
     book.grant({
       policy: 'capped',
       periodStart,
+      keyName: 'app',
       holder,
       requestedUsd: new Money(usd),
-      ...(used !== undefined ? { usedUsd: new Money(used) } : {}),
+      ...more,
     });
+  const land = (book: LeaseBook, leaseId: string, span: string, usd: string, key = 'app') =>
+    book.landed(key, [{ leaseIds: [leaseId], spanKey: span, costUsd: new Money(usd) }]);
 
   beforeEach(() => {
     clock = NOW.getTime();
   });
 
-  it('grants from limit − spent − outstanding, and concurrent requests never share money', async () => {
+  it('grants from limit − spent − held, at most 10 % of the limit a grant, and concurrent requests never share money', async () => {
     const spent = { usd: '0.25' };
     const book = new LeaseBook(source('1', spent), { now: () => clock });
-    const grants = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(book, `h${i}`, '0.1')));
-    const total = grants.reduce((t, g) => t.plus(g.grantedUsd), new Money(0));
-    assert.equal(total.toFixed(), '0.75');
+    const grants = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(book, `h${i}`, '0.2')));
     assert.deepEqual(
       grants.map((g) => g.grantedUsd.toFixed()),
       ['0.1', '0.1', '0.1', '0.1', '0.1', '0.1', '0.1', '0.05', '0', '0'],
     );
     assert.equal(grants[9]!.unleasedUsd.toFixed(), '0');
     assert.equal(grants[9]!.holders, 10);
+    assert.equal(grants[9]!.state, 'ok', 'a background top-up that gets nothing is not refused');
   });
 
-  it('keeps reported spend counted until its spans have landed, then counts it once', async () => {
-    const spent = { usd: '0' };
-    const book = new LeaseBook(source('1', spent), { now: () => clock, settleGraceMs: 5_000 });
-    const a = await ask(book, 'a', '0.6');
-    assert.equal(a.grantedUsd.toFixed(), '0.6');
-    // a spent 0.5 and says so; its spans have not arrived yet: 0.4 is free, not 0.9.
-    clock += 1_000;
-    const again = await ask(book, 'a', '0', '0.5');
-    assert.equal(again.leaseId, a.leaseId);
-    assert.equal(book.outstanding(`capped|${periodStart.getTime()}`).toFixed(), '0.6');
-    const b = await ask(book, 'b', '0.4');
-    assert.equal(b.grantedUsd.toFixed(), '0.4');
-    // The grace passes but the spans are late (stored spend unchanged): still counted.
-    clock += 6_000;
-    assert.equal(book.release(b.leaseId)!.toFixed(), '0.4');
-    assert.equal((await ask(book, 'c', '1')).grantedUsd.toFixed(), '0.4');
-    // The spans arrive (stored spend 0.5): the 0.5 is counted once, and c's return frees 0.4 again.
-    spent.usd = '0.5';
-    const c = await ask(book, 'c', '0');
-    assert.equal(c.unleasedUsd.toFixed(), '0');
-    book.release(c.leaseId);
-    assert.equal((await ask(book, 'd', '1')).grantedUsd.toFixed(), '0.4');
+  it('a stored call stops counting as held when it lands — once, however often its span is retried', async () => {
+    const spent = { usd: '0', asOf: clock };
+    const book = new LeaseBook(source('1', spent), { now: () => clock });
+    const a = await ask(book, 'a', '0.1');
+    // a spent 0.08 in 8 calls; they are stored (the figure has not caught up yet).
+    for (let i = 0; i < 8; i++) land(book, a.leaseId, `span${i}`, '0.01');
+    land(book, a.leaseId, 'span0', '0.01'); // an exporter's retry
+    assert.equal(book.outstanding(`capped|${periodStart.getTime()}`).toFixed(), '0.02');
+    const b = await ask(book, 'b', '1');
+    assert.equal(b.grantedUsd.toFixed(), '0.1');
+    assert.equal(b.unleasedUsd.toFixed(), '0.8', 'limit − (figure + landed since) − held');
+    // The figure now includes them: counted there, once.
+    spent.usd = '0.08';
+    spent.asOf = clock + 1;
+    clock += 2;
+    assert.equal((await ask(book, 'c', '0')).unleasedUsd.toFixed(), '0.8');
   });
 
-  it('frees the unused part of a returned lease, and of an expired one', async () => {
+  it('a refusal says why: exceeded only once the stored spend reached the limit, busy while what is left is held', async () => {
+    const spent = { usd: '0.9', asOf: clock };
+    const book = new LeaseBook(source('1', spent), { now: () => clock });
+    const a = await ask(book, 'a', '0.1');
+    assert.equal(a.grantedUsd.toFixed(), '0.1');
+    const busy = await ask(book, 'b', '0.05', { needUsd: new Money('0.01') });
+    assert.deepEqual([busy.state, busy.grantedUsd.toFixed(), busy.retryAfterSeconds], ['busy', '0', 1]);
+    assert.equal(busy.spentUsd.toFixed(), '0.9', 'the collector’s own figure');
+    assert.equal(busy.contended, true, 'holders are told to give back what no call holds');
+    // a gives back what it did not use: b's need is met.
+    const back = await ask(book, 'a', '0', { usedUsd: new Money('0.03'), returnedUsd: new Money('0.07') });
+    assert.equal(back.totalGrantedUsd.toFixed(), '0.03');
+    assert.equal((await ask(book, 'b', '0.05', { needUsd: new Money('0.01') })).grantedUsd.toFixed(), '0.05');
+    spent.usd = '1';
+    const over = await ask(book, 'c', '0.01', { needUsd: new Money('0.01') });
+    assert.deepEqual(
+      [over.state, over.grantedUsd.toFixed(), over.spentUsd.toFixed()],
+      ['exceeded', '0', '1'],
+    );
+  });
+
+  it('grants the last call when nothing is held, even beyond what is left (the only overshoot)', () => {
+    const base = {
+      limit: new Money('1'),
+      landedSince: new Money(0),
+      keyHeld: new Money(0),
+      othersHeld: new Money(0),
+      otherKeys: false,
+      requested: new Money('0.03'),
+      need: new Money('0.03'),
+    };
+    assert.deepEqual(decideGrant({ ...base, spent: new Money('0.98'), held: new Money(0) }), {
+      grant: new Money('0.03'),
+      state: 'ok',
+    });
+    assert.equal(decideGrant({ ...base, spent: new Money('0.98'), held: new Money('0.001') }).state, 'busy');
+    assert.equal(decideGrant({ ...base, spent: new Money('1'), held: new Money(0) }).state, 'exceeded');
+  });
+
+  it('while other keys lease the budget, a key holds at most half of what they do not', async () => {
+    const book = new LeaseBook(source('1', { usd: '0' }), { now: () => clock });
+    await ask(book, 'x', '0.1', { keyName: 'other' });
+    // What the others do not hold: 0.9; half of it is 0.45, in grants of at most 0.1.
+    const grants = [];
+    for (let i = 0; i < 6; i++)
+      grants.push((await ask(book, `h${i}`, '0.1', { keyName: 'greedy' })).grantedUsd.toFixed());
+    assert.deepEqual(grants, ['0.1', '0.1', '0.1', '0.1', '0.05', '0']);
+    // The other key still gets its share.
+    assert.equal((await ask(book, 'y', '0.1', { keyName: 'other' })).grantedUsd.toFixed(), '0.1');
+  });
+
+  it('holders are namespaced by key: a key renews and returns only its own leases', async () => {
+    const book = new LeaseBook(source('1', { usd: '0' }), { now: () => clock });
+    const mine = await ask(book, 'host:1:abc', '0.1', { keyName: 'search-app' });
+    const theirs = await ask(book, 'host:1:abc', '0.1', { keyName: 'ads-app' });
+    assert.notEqual(mine.leaseId, theirs.leaseId, 'the same holder name under two keys is two leases');
+    assert.equal(book.release(mine.leaseId, 'ads-app'), undefined, 'another key cannot return it');
+    assert.equal(book.release(mine.leaseId, 'search-app')!.toFixed(), '0.1');
+    // A landing claimed by another key's span does not touch this lease.
+    land(book, theirs.leaseId, 's1', '0.05', 'search-app');
+    assert.equal(book.outstanding(`capped|${periodStart.getTime()}`).toFixed(), '0.1');
+  });
+
+  it('a scoped key leases only from policies that can select calls in its scope (company-wide caps included)', async () => {
+    const teamCap = new LeaseBook(source('1', { usd: '0' }, { team: 'ads' }), { now: () => clock });
+    assert.throws(
+      () => ask(teamCap, 'h', '0.1', { keyName: 'search-app', scope: { team: ['search'] } }),
+      (e: unknown) => e instanceof LeaseError && e.status === 403 && /scoped to team=search/.test(e.message),
+    );
+    const companyWide = new LeaseBook(source('1', { usd: '0' }), { now: () => clock });
+    const g = await ask(companyWide, 'h', '0.1', { keyName: 'search-app', scope: { team: ['search'] } });
+    assert.equal(g.grantedUsd.toFixed(), '0.1');
+  });
+
+  it('a returned lease holds what it used until its calls are stored; one not renewed for 2 minutes is forgotten', async () => {
     const spent = { usd: '0' };
-    const book = new LeaseBook(source('1', spent), { now: () => clock, ttlMs: 30_000, settleGraceMs: 5_000 });
-    const a = await ask(book, 'a', '0.7');
-    const b = await ask(book, 'b', '0.7');
-    assert.equal(b.grantedUsd.toFixed(), '0.3');
-    assert.equal(book.release(a.leaseId, new Money('0.2'))!.toFixed(), '0.5');
-    assert.equal(book.release(a.leaseId), undefined);
-    assert.equal((await ask(book, 'c', '1')).grantedUsd.toFixed(), '0.5'); // 0.2 used stays counted
-    clock += 31_000; // b and c never came back
-    spent.usd = '0.2';
-    assert.equal((await ask(book, 'd', '1')).grantedUsd.toFixed(), '0.8');
+    const book = new LeaseBook(source('1', spent), { now: () => clock });
+    const key = `capped|${periodStart.getTime()}`;
+    const a = await ask(book, 'a', '0.1');
+    assert.equal(book.release(a.leaseId, 'app', new Money('0.04'))!.toFixed(), '0.06');
+    assert.equal(book.outstanding(key).toFixed(), '0.04');
+    land(book, a.leaseId, 's', '0.04');
+    assert.equal(book.outstanding(key).toFixed(), '0');
+    await ask(book, 'b', '0.1');
+    clock += 119_000;
+    assert.equal((await ask(book, 'c', '0')).unleasedUsd.toFixed(), '0.9', 'b is only slow');
+    clock += 2_000;
+    assert.equal((await ask(book, 'c', '0')).unleasedUsd.toFixed(), '1', 'b is gone');
   });
 
   it('refuses unknown policies and past periods with a reason', async () => {
     const book = new LeaseBook(source('1', { usd: '0' }), { now: () => clock });
     assert.throws(
-      () => book.grant({ policy: 'nope', periodStart, holder: 'a', requestedUsd: new Money(1) }),
+      () => ask(book, 'a', '1', { policy: 'nope' }),
       (e: unknown) => e instanceof LeaseError && e.status === 404 && /no budget/.test(e.message),
     );
     assert.throws(
-      () =>
-        book.grant({
-          policy: 'capped',
-          periodStart: new Date('2026-10-01T00:00:00Z'),
-          holder: 'a',
-          requestedUsd: new Money(1),
-        }),
+      () => ask(book, 'a', '1', { periodStart: new Date('2026-10-01T00:00:00Z') }),
       (e: unknown) => e instanceof LeaseError && e.status === 409 && /not the current period/.test(e.message),
     );
   });

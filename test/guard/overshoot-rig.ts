@@ -1,10 +1,19 @@
 /**
- * The overshoot scenario, shared by test/guard/overshoot.test.ts and bench/guard.mjs (through
- * ./overshoot-main.ts): 16 app processes (`node --require tokenledger/register`, real openai SDK) ×
- * 8 concurrent calls spend from one $1 budget through a real collector; the spend is the
- * collector's own report, read once every span is stored.
+ * The one-flag figure, shared by test/guard/overshoot.test.ts and bench/guard.mjs (through
+ * ./overshoot-main.ts). An app installed from the packed tarballs in a folder of its own, started
+ * with `node --require tokenledger/register` and nothing else (no `whenGuardReady()`), real `openai`
+ * SDK against the fake provider, a real collector process:
+ *
+ *   1. 16 processes started one after another over 10 s, each with 8 concurrent calls, spend from one
+ *      $0.05 budget of gpt-4o-mini (about 667 calls); a worker retries BudgetBusyError after its
+ *      retryAfterSeconds and stops at BudgetExceededError (as the README's app does);
+ *   2. once the cap is spent, 50 one-shot processes make one call each.
+ *
+ * The provider's request log is the ground truth: overshoot and use of the cap are its requests ×
+ * the price of one call; the one-shots must add none.
  */
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import {
@@ -13,117 +22,178 @@ import {
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
-import { eventually, getJson, runApp, writePolicy, type AppRun } from './helpers';
+import { installedFolder, packedTarballs, repoVersionOf } from '../support/packed';
+import { APP, eventually, getJson, runApp, writePolicy, type AppRun, type CallLine } from './helpers';
 
 export const PROCESSES = 16;
 export const CONCURRENCY = 8;
-export const CAP_USD = 1;
-
-/** gpt-4o, 100 input + 100 output tokens: $0.00025 + $0.001 = $0.00125 a call, 800 calls for $1. */
+export const CAP_USD = 0.05;
+export const STAGGER_MS = 10_000;
+export const ONE_SHOTS = 50;
+/** One-shots started at a time (each is a fresh node process). */
+const ONE_SHOT_BATCH = 10;
+/** A provider that takes a while, so the cap is spent while later processes are still starting. */
+const PROVIDER_DELAY_MS = 250;
+/** gpt-4o-mini, 100 input + 100 output tokens: $0.000015 + $0.00006 = $0.000075 a call, ~667 for $0.05. */
 const USAGE = { input: 100, output: 100, cached: 0, reasoning: 0 };
+const MODEL = 'gpt-4o-mini';
 
 const POLICY = `
 version: 1
 policies:
-  - name: shared-dollar
+  - name: shared-cap
     match: { feature: overshoot }
-    models: { allow: [gpt-4o] }
+    models: { allow: [${MODEL}] }
     budget: { usd: ${CAP_USD}, period: monthly }
     on_exceeded: block
 `;
 
 export interface OvershootResult {
-  spentUsd: string;
-  calls: number;
-  blockedCalls: number;
+  /** Calls that reached the provider (its request log), and what they cost. */
+  providerCalls: number;
+  providerSpentUsd: number;
+  /** The collector's report once every span is stored. */
+  reportedSpentUsd: string;
   overshootPct: number;
   utilisationPct: number;
+  busyErrors: number;
+  exceededErrors: number;
+  /** Calls of the one-shot processes that reached the provider. */
+  oneShotCalls: number;
+  /** Workers whose very first call was refused as exceeded (they started after the cap was spent). */
+  lateWorkers: number;
   seconds: number;
 }
 
-/** Runs the scenario against a running collector; returns the collector's figures. */
-export async function runOvershoot(
-  collector: CollectorProcess,
-  openai: FakeOpenAI,
-  ingestKey: string,
-  adminKey: string,
-): Promise<OvershootResult> {
-  const started = Date.now();
-  const runs: AppRun[] = await Promise.all(
-    Array.from({ length: PROCESSES }, () =>
-      runApp(
-        [
-          {
-            name: 'overshoot',
-            model: 'gpt-4o',
-            max_tokens: 100,
-            attribution: { team: 'load', feature: 'overshoot' },
-            untilBlocked: true,
-            concurrency: CONCURRENCY,
-            retryBlockedMs: 3_000,
-          },
-        ],
-        {
-          env: {
-            OPENAI_BASE_URL: openai.url,
-            OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-            TOKENLEDGER_URL: collector.url,
-            TOKENLEDGER_API_KEY: ingestKey,
-            GUARD_WAIT: 'ready',
-            // The SDK's own retry (one span, one cost) rides over a socket the busy fake server reset.
-            GUARD_MAX_RETRIES: '2',
-          },
-        },
-      ),
-    ),
-  );
-  const seconds = (Date.now() - started) / 1000;
-  for (const r of runs) {
-    assert.equal(r.code, 0, r.stderr);
-    // Each process held the budget state (and its first slice) before its first call.
-    assert.deepEqual(r.lines[0], { ready: true });
-  }
-  const ok = runs.reduce((n, r) => n + r.calls.filter((c) => c.ok).length, 0);
-  const blocked = runs.reduce((n, r) => n + r.calls.filter((c) => !c.ok).length, 0);
-  for (const r of runs)
-    for (const c of r.calls) if (!c.ok) assert.equal(c.error!.name, 'BudgetExceededError', c.error!.message);
-  // Every allowed call reached the provider (an SDK retry may have sent one twice); no blocked one did.
-  assert.ok(
-    openai.requests.length >= ok && openai.requests.length <= ok + 16,
-    `${openai.requests.length} requests, ${ok} calls`,
-  );
-  // The collector's report once every span is stored.
-  let last = '';
-  const report = await eventually(async () => {
-    const r = await getJson<{ total_usd: string; breakdown: Array<{ input_tokens: number }> }>(
-      `${collector.url}/v1/reports/spend?period=current_month&feature=overshoot`,
-      adminKey,
-    );
-    last = JSON.stringify(r);
-    // Blocked calls are stored too (enforcement=blocked, no tokens): count the ones that spent.
-    return r.breakdown.reduce((n, b) => n + Number(b.input_tokens), 0) === ok * USAGE.input ? r : undefined;
-  }, 30_000).catch((err: Error) => {
-    throw new Error(`${err.message}: ${ok} calls made, the collector reports ${last}`);
-  });
-  const spent = Number(report.total_usd);
-  return {
-    spentUsd: report.total_usd,
-    calls: ok,
-    blockedCalls: blocked,
-    overshootPct: (Math.max(0, spent - CAP_USD) / CAP_USD) * 100,
-    utilisationPct: (spent / CAP_USD) * 100,
-    seconds,
-  };
-}
-
-export async function startOvershootRig(): Promise<{
+export interface OvershootRig {
   collector: CollectorProcess;
   openai: FakeOpenAI;
   ingestKey: string;
   adminKey: string;
-}> {
-  const openai = await startFakeOpenAI();
+  app: string;
+  callUsd: number;
+}
+
+/** Runs the scenario once against a running rig; returns the provider's and the collector's figures. */
+export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> {
+  const { collector, openai } = rig;
+  openai.reset();
   openai.setUsage(USAGE);
+  openai.setDelay(PROVIDER_DELAY_MS);
+  const env = {
+    OPENAI_BASE_URL: openai.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    TOKENLEDGER_API_KEY: rig.ingestKey,
+    // The SDK's default: its retry rides over a kept-alive socket the server closed meanwhile.
+    GUARD_MAX_RETRIES: '2',
+    // tokenledger's own export schedule (the helper's 200 ms is for tests that read spans at once).
+    OTEL_BSP_SCHEDULE_DELAY: '',
+  };
+  const started = Date.now();
+  const workers: Array<Promise<AppRun>> = [];
+  for (let i = 0; i < PROCESSES; i++) {
+    if (i > 0) await sleep(STAGGER_MS / (PROCESSES - 1));
+    workers.push(
+      runApp(
+        [
+          {
+            name: 'worker',
+            model: MODEL,
+            max_tokens: USAGE.output,
+            attribution: { team: 'load', feature: 'overshoot' },
+            untilBlocked: true,
+            concurrency: CONCURRENCY,
+            retryBusy: true,
+          },
+        ],
+        { env, app: rig.app },
+      ),
+    );
+  }
+  const runs = await Promise.all(workers);
+  const seconds = (Date.now() - started) / 1000;
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  const lines = runs.flatMap((r) => r.calls);
+  const refused = lines.filter((c) => !c.ok);
+  assertRefusals(refused);
+  const providerCalls = openai.requests.length;
+
+  // The cap is spent (every worker stopped at BudgetExceededError): fresh one-shot processes.
+  for (let i = 0; i < ONE_SHOTS; i += ONE_SHOT_BATCH) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(ONE_SHOT_BATCH, ONE_SHOTS - i) }, () =>
+        runApp([{ name: 'one-shot', model: MODEL, attribution: { team: 'load', feature: 'overshoot' } }], {
+          env,
+          app: rig.app,
+        }),
+      ),
+    );
+    for (const r of batch) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.calls.length, 1, JSON.stringify(r.lines));
+      assert.equal(r.calls[0]!.error?.name, 'BudgetExceededError', JSON.stringify(r.calls[0]));
+    }
+    refused.push(...batch.flatMap((r) => r.calls));
+  }
+  const oneShotCalls = openai.requests.length - providerCalls;
+  assertRefusals(refused);
+
+  // The collector's own figure once every span is stored: it must agree with the provider's log.
+  let last = '';
+  const reported = await eventually(async () => {
+    const r = await getJson<{ total_usd: string; breakdown: Array<{ calls: number; input_tokens: number }> }>(
+      `${collector.url}/v1/reports/spend?period=current_month&feature=overshoot`,
+      rig.adminKey,
+    );
+    last = JSON.stringify(r);
+    const inputTokens = r.breakdown.reduce((n, b) => n + Number(b.input_tokens), 0);
+    return inputTokens === openai.requests.length * USAGE.input ? r.total_usd : undefined;
+  }, 30_000).catch((err: Error) => {
+    throw new Error(
+      `${err.message}: the provider saw ${openai.requests.length} calls, the collector reports ${last}`,
+    );
+  });
+  const providerSpentUsd = openai.requests.length * rig.callUsd;
+  return {
+    providerCalls: openai.requests.length,
+    providerSpentUsd,
+    reportedSpentUsd: reported,
+    overshootPct: (Math.max(0, providerSpentUsd - CAP_USD) / CAP_USD) * 100,
+    utilisationPct: (providerSpentUsd / CAP_USD) * 100,
+    busyErrors: refused.filter((c) => c.error?.name === 'BudgetBusyError').length,
+    exceededErrors: refused.filter((c) => c.error?.name === 'BudgetExceededError').length,
+    oneShotCalls,
+    lateWorkers: runs.filter((r) => r.calls[0]?.error?.name === 'BudgetExceededError').length,
+    seconds,
+  };
+}
+
+/** Every refusal is Busy (retry) or Exceeded, and Exceeded only once the collector's spend reached the cap. */
+function assertRefusals(refused: CallLine[]): void {
+  for (const c of refused) {
+    const name = c.error?.name;
+    assert.ok(name === 'BudgetBusyError' || name === 'BudgetExceededError', JSON.stringify(c));
+    if (name === 'BudgetExceededError')
+      assert.ok(Number(c.error!.budget!.spentUsd) >= CAP_USD, `exceeded below the cap: ${JSON.stringify(c)}`);
+    else assert.ok(Number(c.error!.budget!.spentUsd) < CAP_USD, `busy at the cap: ${JSON.stringify(c)}`);
+  }
+}
+
+/** The guard fixture app in a folder of its own, with tokenledger and openai installed from the tarballs. */
+export async function installOvershootApp(): Promise<string> {
+  const tarballs = await packedTarballs();
+  const folder = await installedFolder('tl-overshoot-app-', [
+    tarballs.sdk,
+    `openai@${repoVersionOf('openai')}`,
+  ]);
+  const app = path.join(folder, 'app.cjs');
+  copyFileSync(APP, app);
+  return app;
+}
+
+/** A fresh collector (embedded ClickHouse, the policy above, nothing spent) and fake provider for `app`. */
+export async function startOvershootRig(app: string): Promise<OvershootRig> {
+  const openai = await startFakeOpenAI();
   const dir = tempDataDir('tl-overshoot-');
   const policyFile = path.join(dir, 'policy.yaml');
   writePolicy(policyFile, POLICY);
@@ -131,18 +201,27 @@ export async function startOvershootRig(): Promise<{
     dataDir: dir,
     env: { TOKENLEDGER_POLICY_FILE: policyFile },
   });
-  return {
-    collector,
-    openai,
-    ingestKey: await collectorKey(collector, 'ingest'),
-    adminKey: await collectorKey(collector, 'admin'),
-  };
+  const ingestKey = await collectorKey(collector, 'ingest');
+  const adminKey = await collectorKey(collector, 'admin');
+  const estimate = await fetch(`${collector.url}/v1/estimate`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: MODEL,
+      provider: 'openai',
+      input_tokens: USAGE.input,
+      output_tokens: USAGE.output,
+    }),
+  });
+  const callUsd = Number(((await estimate.json()) as { cost_per_call_usd: string }).cost_per_call_usd);
+  return { collector, openai, ingestKey, adminKey, app, callUsd };
 }
 
-export async function stopOvershootRig(rig: {
-  collector: CollectorProcess;
-  openai: FakeOpenAI;
-}): Promise<void> {
+export async function stopOvershootRig(rig: Pick<OvershootRig, 'collector' | 'openai'>): Promise<void> {
   await rig.collector.stop();
   await rig.openai.close();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,37 +1,45 @@
 /**
- * Bounded overshoot across processes: 16 app processes × 8 concurrent calls against a $1 cap through
- * a real collector (see ./overshoot-rig.ts). Every process holds a leased slice and reserves each
- * call's maximum before it leaves, so together they may not exceed the cap by more than 1 %.
+ * The guard's documented figure, as users get it (see ./overshoot-rig.ts): 16 processes started
+ * over 10 s × 8 concurrent calls against a $0.05 cap (about 667 calls), the app started with
+ * `--require tokenledger/register` only, then 50 one-shot processes once the cap is spent. The
+ * provider's request log is the ground truth. The bounds are the product's, not the machine's: no
+ * timing is asserted, and the scenario holds on a loaded 2-core machine.
  */
 import assert from 'node:assert/strict';
 import {
   CAP_USD,
   CONCURRENCY,
+  ONE_SHOTS,
   PROCESSES,
+  installOvershootApp,
   runOvershoot,
   startOvershootRig,
   stopOvershootRig,
+  type OvershootRig,
 } from './overshoot-rig';
 
-describe(`budget leases: ${PROCESSES} processes × ${CONCURRENCY} concurrent calls against a $${CAP_USD} cap`, function () {
+describe(`a cap is a cap: ${PROCESSES} processes × ${CONCURRENCY} concurrent calls, then ${ONE_SHOTS} one-shots, against a $${CAP_USD} cap`, function () {
   this.timeout(300_000);
-  let rig: Awaited<ReturnType<typeof startOvershootRig>>;
+  let rig: OvershootRig | undefined;
 
   before(async () => {
-    rig = await startOvershootRig();
+    rig = await startOvershootRig(await installOvershootApp());
   });
   after(async () => {
     if (rig) await stopOvershootRig(rig);
   });
 
-  it('overshoots the cap by at most 1 % (spend from the collector after everything flushed)', async () => {
-    const r = await runOvershoot(rig.collector, rig.openai, rig.ingestKey, rig.adminKey);
+  it('overshoots by at most 1 %, uses at least 99 % of the cap, and lets no one-shot call reach the provider', async () => {
+    const r = await runOvershoot(rig!);
     console.log(
-      `      overshoot: spent $${r.spentUsd} of $${CAP_USD} in ${r.calls} calls (${r.blockedCalls} blocked) over ` +
-        `${r.seconds.toFixed(1)} s → overshoot ${r.overshootPct.toFixed(3)} %, budget used ${r.utilisationPct.toFixed(1)} %`,
+      `      provider saw ${r.providerCalls} calls = $${r.providerSpentUsd.toFixed(6)} of $${CAP_USD} ` +
+        `(collector: $${r.reportedSpentUsd}) → overshoot ${r.overshootPct.toFixed(3)} %, cap used ${r.utilisationPct.toFixed(2)} %; ` +
+        `${r.busyErrors} busy, ${r.exceededErrors} exceeded, ${r.lateWorkers} workers refused at their first call, ` +
+        `one-shot calls sent: ${r.oneShotCalls}; ${r.seconds.toFixed(1)} s`,
     );
     assert.ok(r.overshootPct <= 1, `overshoot ${r.overshootPct} %`);
-    // The leases must not strand the budget either: most of it is spent.
-    assert.ok(r.utilisationPct >= 90, `only ${r.utilisationPct} % of the budget was spent`);
+    assert.ok(r.utilisationPct >= 99, `only ${r.utilisationPct} % of the cap was used`);
+    assert.equal(r.oneShotCalls, 0);
+    assert.equal(Number(r.reportedSpentUsd).toFixed(9), r.providerSpentUsd.toFixed(9));
   });
 });

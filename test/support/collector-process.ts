@@ -111,3 +111,23 @@ export async function collectorKey(collector: CollectorProcess, role: 'ingest' |
   const env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir };
   return (await promisify(execFile)(process.execPath, [CLI, 'keys', 'show', role], { env })).stdout.trim();
 }
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tokenledger <args>` as a user does; a failing command resolves with its exit code and output. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+      cwd: REPO_ROOT,
+      env,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as CliResult;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}

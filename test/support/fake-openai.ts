@@ -27,7 +27,7 @@
  *      `x-fake-response-failed: server_error` (Responses: ends `failed` with that error code);
  *   3. per-model settings: `setUsage(usage, model)`, `setError(status, model)`;
  *      a model named `fail-<status>` (e.g. `fail-429`) always gets that error;
- *   4. the defaults (`setUsage(usage)`, DEFAULT_USAGE).
+ *   4. the defaults (`setUsage(usage)`, DEFAULT_USAGE; `setDelay(ms)` before every reply).
  * Every request received is recorded in `requests` (method, path, headers, parsed body).
  */
 import http from 'node:http';
@@ -99,6 +99,8 @@ export interface FakeOpenAI {
   setResponseModel(model: string, responseModel: string): void;
   /** Queue a one-shot behaviour for the next API request. */
   script(step: FakeStep): void;
+  /** Every reply waits this long first (a provider's latency; a step's `delayMs` wins). */
+  setDelay(ms: number): void;
   /** Forget requests, queued steps, per-model settings, and restart ids (chatcmpl-fake1, ...). */
   reset(): void;
   close(): Promise<void>;
@@ -177,6 +179,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const requests: FakeRequest[] = [];
   const queue: FakeStep[] = [];
   let defaultUsage: FakeUsage = { ...DEFAULT_USAGE };
+  let defaultDelayMs = 0;
   const usageByModel = new Map<string, Partial<FakeUsage>>();
   const errorByModel = new Map<string, FakeError>();
   const responseModelByModel = new Map<string, string>();
@@ -211,7 +214,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       finishReason: step.finishReason ?? headerString(headers['x-fake-finish-reason']),
       failedCode: step.failedCode ?? headerString(headers['x-fake-response-failed']),
       stallAfter,
-      delayMs: step.delayMs ?? 0,
+      delayMs: step.delayMs ?? defaultDelayMs,
       pendingReads: step.pendingReads ?? 1,
       createdAt: step.createdAt ?? FAKE_CREATED,
     };
@@ -592,7 +595,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     script(step) {
       queue.push(step);
     },
+    setDelay(ms) {
+      defaultDelayMs = ms;
+    },
     reset() {
+      defaultDelayMs = 0;
       requests.length = 0;
       queue.length = 0;
       usageByModel.clear();

@@ -106,13 +106,16 @@ async function callCollector(
   return res;
 }
 
-/** What to do about a refused key; the usual mistake is an app's ingest key left in TOKENLEDGER_API_KEY. */
+/**
+ * What to do about a refused key; the usual mistake is an app's ingest key left in
+ * TOKENLEDGER_API_KEY. The collector's refusal already names the roles that may do it.
+ */
 function refusalHint(status: number, endpoint: CollectorEndpoint): string {
   if (status === 401) return ' (set TOKENLEDGER_API_KEY to a viewer or admin key)';
   if (status === 403 && endpoint.keySource === 'TOKENLEDGER_API_KEY') {
     return (
-      ' (the key is TOKENLEDGER_API_KEY from the environment: an ingest key only sends spans;' +
-      ' use a viewer or admin key, or unset it to use the admin key in the data directory)'
+      ' (the key is TOKENLEDGER_API_KEY from the environment: set it to such a key,' +
+      ' or unset it to use the admin key in the data directory)'
     );
   }
   return '';

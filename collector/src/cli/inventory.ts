@@ -62,6 +62,13 @@ async function runInventory(opts: InventoryOptions, write: (s: string) => void):
   );
   write(
     section(
+      "Ingest keys (calls attributed outside a key's scope are recorded under its scope)",
+      ['key', 'calls', 'spend (USD)', 'outside its scope', 'claimed'],
+      inv.ingest_keys.map((k) => [k.key, k.calls, k.spend_usd, k.out_of_scope_calls, k.claimed.join(' ')]),
+    ),
+  );
+  write(
+    section(
       'Uninstrumented AI traffic',
       ['service', 'host', 'provider', 'requests', 'last seen'],
       inv.uninstrumented.map((u) => [u.service || '(none)', u.host, u.provider, u.requests, u.last_seen]),

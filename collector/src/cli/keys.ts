@@ -30,10 +30,15 @@ export function registerKeysCommand(program: Command): void {
     .description('create a key for a person or service; prints the secret once (the collector picks it up)')
     .requiredOption('--role <role>', ROLES.join(' | '))
     .requiredOption('--name <name>', "holder, e.g. an approver's e-mail (approvals compare it)")
-    .action((opts: { role: string; name: string }) => {
+    .option(
+      '--scope <field=values>',
+      'ingest keys: limit what the key reports and leases, e.g. team=search or service=api|web (repeatable; fields team, cost_center, department, service)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .action((opts: { role: string; name: string; scope?: string[] }) => {
       if (!ROLES.includes(opts.role as Role))
         throw new CliError(`--role must be one of ${ROLES.join(', ')}, got "${opts.role}"`);
-      const secret = KeyStore.inDataDir(dataDir()).create(opts.role as Role, opts.name);
+      const secret = KeyStore.inDataDir(dataDir()).create(opts.role as Role, opts.name, opts.scope ?? []);
       process.stdout.write(secret + '\n');
     });
 
@@ -47,8 +52,8 @@ export function registerKeysCommand(program: Command): void {
         process.stdout.write(JSON.stringify(list, null, 2) + '\n');
         return;
       }
-      const table = new Table({ head: ['name', 'role', 'created'] });
-      for (const k of list) table.push([k.name, k.role, k.createdAt]);
+      const table = new Table({ head: ['name', 'role', 'scope', 'created'] });
+      for (const k of list) table.push([k.name, k.role, k.scope || '(all)', k.createdAt]);
       process.stdout.write(table.toString() + '\n');
     });
 

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../service/config';
 import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
+import { registerAuditCommand } from './audit';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
 import { registerExpensesCommand } from './expenses';
@@ -61,7 +62,7 @@ program
   .option('--to <iso>', 'end, exclusive')
   .option(
     '--by <dimensions>',
-    'group by: team,cost_center,feature,model,provider,environment,service,customer',
+    'group by: team,cost_center,feature,model,provider,environment,service,customer,asked_model',
   )
   .option(
     '--filter <dimension=values>',
@@ -85,6 +86,7 @@ registerDashboardsCommand(program);
 registerReconcileCommand(program);
 registerExpensesCommand(program);
 registerRepairCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

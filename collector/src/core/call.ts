@@ -27,6 +27,8 @@ export interface ExtractedCall {
   provider: string; // gen_ai.provider.name, normalised (openai, anthropic, ...)
   operation: string; // gen_ai.operation.name
   requestModel: string;
+  /** The model the app asked for when the guard downgraded the call (`tokenledger.original_model`); absent otherwise. */
+  askedModel?: string;
   responseModel: string;
   /** Total input tokens, cache reads and writes included. */
   inputTokens: number;
@@ -51,6 +53,8 @@ export interface ExtractedCall {
   replacesStored?: true;
   /** A text value was longer than the collector stores and was cut (the row's `truncated` flag). */
   truncated?: boolean;
+  /** The budget leases the guard reserved the call's cost from (`tokenledger.leases`), if any. */
+  leaseIds?: string[];
 }
 
 /** A call after pricing. Money is a decimal string (never a float). */
@@ -63,4 +67,11 @@ export interface PricedCall extends ExtractedCall {
   /** The catalog's provider and model id the price came from; '' when unpriced. */
   pricedProvider: string;
   pricedModel: string;
+  /** The name of the ingest key that sent the span (set by the receiver). */
+  ingestKey?: string;
+  /**
+   * Attribution the span claimed outside its key's scope, as JSON (`{"team":"billing"}`): the call
+   * is recorded under the scope instead. Absent when the span stayed within it.
+   */
+  claimedAttribution?: string;
 }

@@ -46,25 +46,42 @@ export class AuditLog {
     }
   }
 
-  /** Newest first; `action` narrows to one action or a prefix ending in '.' (e.g. `policy.`). */
-  async recent(opts: { action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+  /**
+   * Newest first; `action` narrows to one action or a prefix ending in '.' (e.g. `policy.`);
+   * `since` / `until` (until exclusive) to a time range.
+   */
+  async recent(
+    opts: { action?: string; limit?: number; since?: Date; until?: Date } = {},
+  ): Promise<AuditRecord[]> {
     const { client, database } = this.storage;
     const action = opts.action ?? '';
     const rs = await client.query({
-      query: `SELECT toString(at) AS at, actor, action, subject, details FROM ${database}.audit_log
-              WHERE {action:String} = '' OR action = {action:String}
-                 OR (endsWith({action:String}, '.') AND startsWith(action, {action:String}))
+      // The time as text under another name: an alias `at` would shadow the column in WHERE.
+      query: `SELECT toString(at) AS at_text, actor, action, subject, details FROM ${database}.audit_log
+              WHERE ({action:String} = '' OR action = {action:String}
+                 OR (endsWith({action:String}, '.') AND startsWith(action, {action:String})))
+                AND at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+                AND at < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
               ORDER BY at DESC LIMIT {limit:UInt32}`,
-      query_params: { action, limit: opts.limit ?? 100 },
+      query_params: {
+        action,
+        limit: opts.limit ?? 100,
+        since: String(opts.since?.getTime() ?? 0),
+        until: String(opts.until?.getTime() ?? 4_102_444_800_000),
+      },
       format: 'JSONEachRow',
     });
     const rows = await rs.json<{
-      at: string;
+      at_text: string;
       actor: string;
       action: string;
       subject: string;
       details: string;
     }>();
-    return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }));
+    return rows.map(({ at_text, ...r }) => ({
+      ...r,
+      at: at_text,
+      details: JSON.parse(r.details) as Record<string, unknown>,
+    }));
   }
 }

@@ -4,6 +4,8 @@ import { requireScope } from './auth';
 import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { approvalsRouter } from './approvals';
+import { auditRouter } from './audit';
+import type { AuditLog } from '../govern/audit';
 import { budgetsRouter } from './budgets';
 import { leasesRouter } from './leases';
 import type { LeaseBook } from '../govern/budgets/leases';
@@ -71,6 +73,8 @@ export interface AppDeps {
   refuseImports?: () => string | undefined;
   /** `tokenledger repair`: attach set-aside parts, restore from the journal (admin). */
   repair?: () => Promise<unknown>;
+  /** The audit log, for GET /v1/audit (absent: not served). */
+  auditLog?: AuditLog;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -171,12 +175,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
 
   app.use(estimateRouter(deps.keys, deps.pricer));
-  app.use(outcomesRouter(deps.keys, deps.storage));
+  app.use(outcomesRouter(deps.keys, deps.storage, deps.metrics));
 
   if (deps.budgets)
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
 
   if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
+  if (deps.auditLog) app.use(auditRouter(deps.keys, deps.auditLog));
 
   if (deps.repair) {
     const repair = deps.repair;

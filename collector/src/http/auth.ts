@@ -1,6 +1,6 @@
 /** Express middleware: a bearer key with the scope the route needs, else 401/403. */
 import type { NextFunction, Request, Response } from 'express';
-import { KeyRing, type Principal, type Role, type Scope } from '../govern/keys/keys';
+import { KeyRing, rolesAllowing, ROLES, type Principal, type Role, type Scope } from '../govern/keys/keys';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -18,6 +18,12 @@ const denyJson: Deny = (_req, res, status, message) => {
 };
 
 const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
+
+/** `an approver or admin key`: the roles that may do any of `scopes`. */
+function keysThatCan(scopes: readonly Scope[]): string {
+  const roles = ROLES.filter((r) => scopes.some((s) => rolesAllowing(s).includes(r)));
+  return `${article(roles[0] ?? 'admin')} ${roles.join(' or ')} key`;
+}
 
 /** A key whose role has `scope` (or any of the scopes given). */
 export function requireScope(keys: KeyRing, scope: Scope | readonly Scope[], deny: Deny = denyJson) {
@@ -42,7 +48,7 @@ export function requireScope(keys: KeyRing, scope: Scope | readonly Scope[], den
         req,
         res,
         403,
-        `${article(role)} ${role} key cannot ${scopes.join(' or ')}: use a key whose role allows it`,
+        `${article(role)} ${role} key cannot ${scopes.join(' or ')}: use ${keysThatCan(scopes)}`,
       );
       return;
     }

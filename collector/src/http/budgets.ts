@@ -1,7 +1,8 @@
 /**
  * GET /v1/budgets — what the in-app guard reads: the policy (kill switch, fail mode, attribution,
- * every policy as written) with each budget's state in its current period, and the prices of the
- * models in play so the guard can cost its own calls. Money as decimal strings.
+ * every policy as written) with each budget's state in its current period, the prices of the
+ * models in play so the guard can cost its own calls, and the caller's key (a scoped key's calls
+ * are recorded under its scope). Money as decimal strings.
  */
 import express from 'express';
 import type { Policy, PolicyFile } from 'tokenledger/policy';
@@ -29,14 +30,20 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
   const router = express.Router();
   let seen: { at: number; from: number; models: Array<{ provider: string; model: string }> } | undefined;
 
+  let refreshing: Promise<unknown> | undefined;
+  /** The models seen since `from`; a list older than the TTL is served while a new one is read. */
   const seenSince = async (from: Date) => {
     const now = Date.now();
-    if (!seen || seen.from !== from.getTime() || now - seen.at > SEEN_MODELS_TTL_MS)
-      seen = { at: now, from: from.getTime(), models: await modelsSeen(deps.storage, from) };
-    return seen.models;
+    const read = () =>
+      (refreshing ??= modelsSeen(deps.storage, from)
+        .then((models) => (seen = { at: Date.now(), from: from.getTime(), models }))
+        .finally(() => (refreshing = undefined)));
+    if (!seen || seen.from !== from.getTime()) await read();
+    else if (now - seen.at > SEEN_MODELS_TTL_MS) read().catch(() => undefined);
+    return seen!.models;
   };
 
-  router.get('/v1/budgets', requireScope(deps.keys, ['read', 'ingest']), async (_req, res, next) => {
+  router.get('/v1/budgets', requireScope(deps.keys, ['read', 'ingest']), async (req, res, next) => {
     try {
       const loaded = deps.policy();
       const file = loaded?.policy;
@@ -54,6 +61,7 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
         attribution: file?.attribution ? { on_missing: 'block', ...file.attribution } : null,
         policies: (file?.policies ?? []).map((p) => ({ ...p, budget: budgetJson(p, statuses) })),
         prices: modelPrices(deps.pricer, dedupe(models)),
+        key: { name: req.principal!.name, role: req.principal!.role, scope: req.principal!.scope ?? null },
       };
       res.json(body);
     } catch (err) {

@@ -1,7 +1,9 @@
 /**
  * Budget leases for the in-app guard (scope ingest): `POST /v1/budgets/leases`
- * `{ policy, period_start, holder, requested_usd, used_usd? }` → `{ granted_usd, lease_id, expires_at, total_granted_usd, unleased_usd, holders }`
- * and `DELETE /v1/budgets/leases/:id[?used_usd=]` → `{ returned_usd }`. Money as decimal strings.
+ * `{ policy, period_start, holder, requested_usd, need_usd?, used_usd?, returned_usd? }` →
+ * `{ granted_usd, lease_id, state, spent_usd, limit_usd, contended, retry_after_seconds?, ... }`
+ * (tokenledger/wire) and `DELETE /v1/budgets/leases/:id[?used_usd=]` → `{ returned_usd }`. Money as
+ * decimal strings. The holder is filed under the key's name; a key reaches only its own leases.
  */
 import express, { type Request, type Response } from 'express';
 import type { KeyRing } from '../govern/keys/keys';
@@ -53,12 +55,18 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
         if (Number.isNaN(periodStart.getTime()))
           throw new LeaseError('period_start must be an ISO 8601 time', 400);
         const used = money(b.used_usd, 'used_usd', false);
+        const returned = money(b.returned_usd, 'returned_usd', false);
+        const need = money(b.need_usd, 'need_usd', false);
         const grant = await book.grant({
           policy: text(b.policy, 'policy'),
           periodStart,
+          keyName: req.principal!.name,
+          scope: req.principal!.scope,
           holder: text(b.holder, 'holder'),
           requestedUsd: money(b.requested_usd, 'requested_usd', true)!,
           ...(used ? { usedUsd: used } : {}),
+          ...(returned ? { returnedUsd: returned } : {}),
+          ...(need ? { needUsd: need } : {}),
         });
         const body: LeaseResponse = {
           granted_usd: grant.grantedUsd.toFixed(),
@@ -67,6 +75,11 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
           total_granted_usd: grant.totalGrantedUsd.toFixed(),
           unleased_usd: grant.unleasedUsd.toFixed(),
           holders: grant.holders,
+          spent_usd: grant.spentUsd.toFixed(),
+          limit_usd: grant.limitUsd.toFixed(),
+          state: grant.state,
+          contended: grant.contended,
+          ...(grant.retryAfterSeconds !== undefined ? { retry_after_seconds: grant.retryAfterSeconds } : {}),
         };
         res.json(body);
       } catch (err) {
@@ -80,7 +93,11 @@ export function leasesRouter(keys: KeyRing, book: LeaseBook): express.Router {
     (req: Request, res: Response, next) => {
       try {
         const query = req.query as Unchecked<LeaseReleaseQuery>;
-        const returned = book.release(String(req.params.id), money(query.used_usd, 'used_usd', false));
+        const returned = book.release(
+          String(req.params.id),
+          req.principal!.name,
+          money(query.used_usd, 'used_usd', false),
+        );
         if (returned === undefined) throw new LeaseError(`no open lease ${String(req.params.id)}`, 404);
         const body: LeaseReleaseResponse = { returned_usd: returned.toFixed() };
         res.json(body);

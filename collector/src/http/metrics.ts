@@ -19,6 +19,10 @@ const HELP = {
     'OTLP requests answered 413: a body over TOKENLEDGER_MAX_BODY_BYTES, or one that would take more than TOKENLEDGER_MAX_INGEST_BYTES to decode.',
   tokenledger_calls_truncated_total:
     'Rows stored with a value cut to TOKENLEDGER_MAX_ATTRIBUTE_LENGTH characters (flagged truncated).',
+  tokenledger_calls_out_of_scope_total:
+    "LLM calls whose attribution was outside their ingest key's scope (recorded under the scope, flagged).",
+  tokenledger_outcomes_out_of_scope_total:
+    "Business outcomes attributed outside their ingest key's scope (recorded under the scope, flagged).",
 } as const;
 
 export type CounterName = keyof typeof HELP;

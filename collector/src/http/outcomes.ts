@@ -5,12 +5,14 @@
  */
 import express from 'express';
 import type { KeyRing } from '../govern/keys/keys';
+import { applyScope, formatScope } from '../govern/keys/scope';
 import { requireScope } from './auth';
+import type { CollectorMetrics } from './metrics';
 import { Money } from '../core/money';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../core/time-range';
-import type { OutcomeReport, OutcomesAccepted, OutcomesRequest, Unchecked } from 'tokenledger/wire';
+import type { KeyScope, OutcomeReport, OutcomesAccepted, OutcomesRequest, Unchecked } from 'tokenledger/wire';
 import { jsonBody } from './json-body';
 
 const MAX_OUTCOMES_PER_REQUEST = 10_000;
@@ -30,6 +32,8 @@ interface OutcomeRow {
   customer: string;
   environment: string;
   service: string;
+  ingest_key: string;
+  claimed_attribution: string;
 }
 
 class OutcomeError extends Error {}
@@ -80,7 +84,30 @@ function parseOutcome(raw: unknown, at: string, now: Date): OutcomeRow {
     customer: text(o, 'customer', at, false),
     environment: text(o, 'environment', at, false),
     service: text(o, 'service', at, false),
+    ingest_key: '',
+    claimed_attribution: '',
   };
+}
+
+/** The outcome fields a key's scope can govern (outcomes have no department). */
+type ScopedOutcomeField = 'team' | 'cost_center' | 'service';
+const isScopedOutcomeField = (f: string): f is ScopedOutcomeField =>
+  f === 'team' || f === 'cost_center' || f === 'service';
+
+/** Files an outcome under the key's scope; true when it claimed something outside it (kept, flagged). */
+function fileUnderKey(row: OutcomeRow, name: string, scope: KeyScope | undefined): boolean {
+  row.ingest_key = name;
+  if (!scope) return false;
+  const claimed = applyScope(
+    scope,
+    (f) => (isScopedOutcomeField(f) ? row[f] : undefined),
+    (f, v) => {
+      if (isScopedOutcomeField(f)) row[f] = v;
+    },
+  );
+  if (!claimed) return false;
+  row.claimed_attribution = JSON.stringify(claimed);
+  return true;
 }
 
 function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
@@ -95,7 +122,7 @@ function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
   return list.map((o, i) => parseOutcome(o, `outcomes[${i}]`, now));
 }
 
-export function outcomesRouter(keys: KeyRing, storage: Storage): express.Router {
+export function outcomesRouter(keys: KeyRing, storage: Storage, metrics?: CollectorMetrics): express.Router {
   const router = express.Router();
   router.post('/v1/outcomes', requireScope(keys, 'ingest'), jsonBody('4mb'), async (req, res, next) => {
     let rows: OutcomeRow[];
@@ -108,6 +135,8 @@ export function outcomesRouter(keys: KeyRing, storage: Storage): express.Router 
       }
       throw err;
     }
+    const { name, scope } = req.principal!;
+    const outside = rows.filter((r) => fileUnderKey(r, name, scope)).length;
     try {
       await storage.client.insert({
         table: `${storage.database}.outcomes`,
@@ -115,6 +144,13 @@ export function outcomesRouter(keys: KeyRing, storage: Storage): express.Router 
         format: 'JSONEachRow',
       });
       const accepted: OutcomesAccepted = { accepted: rows.length };
+      if (outside > 0) {
+        metrics?.add('tokenledger_outcomes_out_of_scope_total', outside);
+        accepted.out_of_scope = outside;
+        accepted.warning =
+          `${outside} outcome(s) claimed attribution outside this key's scope (${formatScope(scope)}): ` +
+          'recorded under the scope, the claimed values kept and flagged';
+      }
       res.status(202).json(accepted);
     } catch (cause) {
       next(new StorageError('writing outcomes', { cause }));

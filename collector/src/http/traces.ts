@@ -8,6 +8,10 @@
  * gets 413. Once decoded, its share shrinks to what its calls take until they are stored.
  */
 import type { Request, Response } from 'express';
+import { Money } from '../core/money';
+import type { PricedCall } from '../core/call';
+import type { LandedCall, LeaseBook } from '../govern/budgets/leases';
+import { formatScope, scopeCall } from '../govern/keys/scope';
 import { processTraceRequest, type IngestResult, type IngestOptions } from '../ingest/pipeline';
 import { decodeTraceRequest } from '../ingest/otlp/decode';
 import { CALL_BYTES, decodeCost } from '../ingest/otlp/decode-cost';
@@ -38,6 +42,8 @@ export interface TracesDeps {
   refuseIngest?: () => string | undefined;
   /** Value caps and the like for the ingest pipeline. */
   ingest?: IngestOptions;
+  /** Budget leases: stored calls stop counting as held by the leases that reserved them. */
+  leases?: LeaseBook;
 }
 
 type Decoded = { result: IngestResult } | { status: number; message: string };
@@ -113,6 +119,7 @@ export function tracesHandler(deps: TracesDeps) {
     }
     deps.metrics.add('tokenledger_spans_received_total', result.spans + result.rejectedSpans);
     deps.metrics.add('tokenledger_spans_rejected_total', result.rejectedSpans);
+    const outOfScope = fileUnderKey(req, result);
     try {
       const written = await deps.writer.write(result.calls, result.aiHttpCalls);
       deps.metrics.add('tokenledger_calls_stored_total', written.inserted);
@@ -120,6 +127,8 @@ export function tracesHandler(deps: TracesDeps) {
       deps.metrics.add('tokenledger_calls_unpriced_total', result.unpricedCalls);
       deps.metrics.add('tokenledger_calls_replaced_total', result.replacingCalls);
       deps.metrics.add('tokenledger_calls_truncated_total', result.truncatedRows);
+      deps.metrics.add('tokenledger_calls_out_of_scope_total', outOfScope);
+      if (req.principal) deps.leases?.landed(req.principal.name, landedCalls(result.calls));
     } catch (err) {
       deps.metrics.add('tokenledger_storage_errors_total');
       deps.log(`ingest: ${(err as Error).message}`);
@@ -127,6 +136,46 @@ export function tracesHandler(deps: TracesDeps) {
       sendOtlpError(req, res, 503, 'storage unavailable; retry later');
       return;
     }
-    sendOtlpSuccess(req, res, result.rejectedSpans, result.errorMessage);
+    const scopeWarning =
+      outOfScope > 0
+        ? `${outOfScope} call(s) claimed attribution outside this key's scope (${formatScope(req.principal?.scope)}): ` +
+          'recorded under the scope, the claimed values kept and flagged'
+        : '';
+    sendOtlpSuccess(
+      req,
+      res,
+      result.rejectedSpans,
+      [result.errorMessage, scopeWarning].filter((m) => m !== '').join('; '),
+    );
   };
+}
+
+/**
+ * Records which key sent each call, and files a scoped key's calls under its scope (spend is never
+ * dropped; what a span claimed outside the scope is kept, flagged). Returns how many were outside.
+ */
+function fileUnderKey(req: Request, result: IngestResult): number {
+  // Mounted without a key check (an embedding app's own route): nothing to record or scope.
+  if (!req.principal) return 0;
+  const { name, scope } = req.principal;
+  let outside = 0;
+  for (const c of result.calls) {
+    c.ingestKey = name;
+    const claimed = scope ? scopeCall(scope, c.attribution) : undefined;
+    if (claimed) {
+      c.claimedAttribution = JSON.stringify(claimed);
+      outside++;
+    }
+  }
+  const services = scope?.service;
+  if (services)
+    for (const h of result.aiHttpCalls) if (!services.includes(h.service)) h.service = services[0]!;
+  return outside;
+}
+
+/** Stored calls a guard reserved from budget leases. */
+function landedCalls(calls: PricedCall[]): LandedCall[] {
+  return calls
+    .filter((c) => c.leaseIds !== undefined && c.priced)
+    .map((c) => ({ leaseIds: c.leaseIds!, spanKey: c.traceId + c.spanId, costUsd: new Money(c.costUsd) }));
 }

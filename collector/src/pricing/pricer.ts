@@ -252,6 +252,8 @@ function withPrice(
     source: c.source,
     attribution: c.attribution,
     truncated: c.truncated === true,
+    ...(c.askedModel !== undefined ? { askedModel: c.askedModel } : {}),
+    ...(c.leaseIds !== undefined ? { leaseIds: c.leaseIds } : {}),
     costUsd,
     inputCostUsd,
     outputCostUsd,

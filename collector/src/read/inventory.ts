@@ -29,6 +29,15 @@ interface InventoryService {
   models: string[];
   sources: string[];
 }
+/** What each ingest key sent; calls it attributed outside its scope are recorded under the scope. */
+interface InventoryIngestKey {
+  key: string;
+  calls: number;
+  spend_usd: string;
+  out_of_scope_calls: number;
+  /** The attributions claimed outside the scope, as JSON (`{"team":"billing"}`), distinct. */
+  claimed: string[];
+}
 interface InventorySource {
   source: string;
   calls: number;
@@ -67,6 +76,7 @@ export interface Inventory {
   providers: InventoryProvider[];
   services: InventoryService[];
   sources: InventorySource[];
+  ingest_keys: InventoryIngestKey[];
   uninstrumented: UninstrumentedHost[];
   subscriptions: AiSubscription[];
 }
@@ -122,6 +132,13 @@ export async function inventory(
        FROM ${CALLS(db)} GROUP BY source ORDER BY source`,
     'sources',
   );
+  const ingestKeys = await run<InventoryIngestKey>(
+    `SELECT ingest_key AS key, toUInt64(count()) AS calls, toString(sum(cost_usd)) AS spend_usd,
+              toUInt64(countIf(claimed_attribution != '')) AS out_of_scope_calls,
+              arraySort(groupUniqArrayIf(claimed_attribution, claimed_attribution != '')) AS claimed
+       FROM ${CALLS(db)} WHERE ingest_key != '' GROUP BY ingest_key ORDER BY ingest_key`,
+    'ingest keys',
+  );
   const uninstrumented = await uninstrumentedTraffic(storage, range);
   return {
     period: range.period,
@@ -131,6 +148,7 @@ export async function inventory(
     providers: num(providers),
     services: num(services),
     sources: num(sources),
+    ingest_keys: num(ingestKeys).map((k) => ({ ...k, out_of_scope_calls: Number(k.out_of_scope_calls) })),
     uninstrumented,
     subscriptions: await aiSubscriptions(storage, range),
   };

@@ -18,9 +18,13 @@ type SpendColumn =
   | 'provider'
   | 'environment'
   | 'service'
-  | 'customer';
+  | 'customer'
+  /** Not in the rollup: only with `rawOnly`. */
+  | 'asked_model';
 
 /** The same columns computed from a raw call (as `spend_hourly_raw` defines them). */
+const MODEL = "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+
 const RAW_COLUMNS: Record<SpendColumn, string> = {
   hour: "toDateTime(toStartOfHour(start_time), 'UTC')",
   team: 'team',
@@ -28,7 +32,9 @@ const RAW_COLUMNS: Record<SpendColumn, string> = {
   cost_center: 'cost_center',
   feature: 'feature',
   workflow: 'workflow',
-  model: "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))",
+  model: MODEL,
+  // The model the app asked for: set only when the guard downgraded the call, else the model itself.
+  asked_model: `if(asked_model != '', asked_model, ${MODEL})`,
   provider: 'provider',
   environment: 'environment',
   service: 'service',
@@ -55,9 +61,17 @@ export interface SpendSource {
 
 const isHourAligned = (d: Date): boolean => d.getTime() % 3_600_000 === 0;
 
-/** The source for [from, to): the hourly spend when both ends fall on the hour, else the raw calls. */
-export function spendSource(database: string, from: Date, to: Date): SpendSource {
-  const hourly = isHourAligned(from) && isHourAligned(to);
+/**
+ * The source for [from, to): the hourly spend when both ends fall on the hour, else (or when the
+ * read needs a column only the raw calls have: `rawOnly`) the raw calls.
+ */
+export function spendSource(
+  database: string,
+  from: Date,
+  to: Date,
+  opts: { rawOnly?: boolean } = {},
+): SpendSource {
+  const hourly = !opts.rawOnly && isHourAligned(from) && isHourAligned(to);
   const time = hourly ? 'hour' : 'start_time';
   return {
     hourly,

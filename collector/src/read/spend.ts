@@ -18,8 +18,12 @@ export const GROUP_BY_DIMENSIONS = [
   'environment',
   'service',
   'customer',
+  'asked_model',
 ] as const;
 export type Dimension = (typeof GROUP_BY_DIMENSIONS)[number];
+
+/** Dimensions the hourly rollup has no column for: a report on them reads the raw calls. */
+const RAW_ONLY: ReadonlySet<Dimension> = new Set(['asked_model']);
 
 export class ReportQueryError extends Error {
   constructor(message: string) {
@@ -98,8 +102,10 @@ export async function spendReport(
   const filters = Object.entries(input.filters ?? {}).filter(
     (e): e is [Dimension, string[]] => isDimension(e[0]) && Array.isArray(e[1]) && e[1].length > 0,
   );
-  // Whole hours from the hourly spend, anything finer from the raw calls (one choice, spend-source.ts).
-  const source = spendSource(storage.database, range.from, range.to);
+  // Whole hours from the hourly spend, anything finer from the raw calls (one choice, spend-source.ts);
+  // a column the rollup does not have (the asked model) is read from the raw calls too.
+  const rawOnly = [...dims, ...filters.map(([d]) => d)].some((d) => RAW_ONLY.has(d));
+  const source = spendSource(storage.database, range.from, range.to, { rawOnly });
   const { measures } = source;
   const select = [
     ...dims.map((d) => `${source.column(d)} AS ${d}`),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ensureCredentials, KeyRing } from '../govern/keys/keys';
 import { KeyStore } from '../govern/keys/store';
+import { KeyAuditor } from '../govern/keys/key-audit';
 import type { CollectorConfig } from './config';
 import { BudgetAlerter } from '../govern/alerts/alerter';
 import { Mailer } from '../govern/alerts/channels';
@@ -47,7 +48,8 @@ export async function startCollector(
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunningCollector> {
   prepareDataDir(config.dataDir, log);
-  const { keys, keysNote } = loadKeys(config);
+  const keyStore = KeyStore.inDataDir(config.dataDir);
+  const { keys, keysNote } = loadKeys(config, keyStore);
   const storage = openStorage({
     clickhouseUrl: config.clickhouseUrl,
     dataDir: config.dataDir,
@@ -74,6 +76,9 @@ export async function startCollector(
       .catch((err: unknown) => log(`audit: ${(err as Error).message}`));
     return ready ? audits : Promise.resolve();
   };
+  // Keys made or revoked with `tokenledger keys` (which writes only the key store) go to the audit
+  // log; started once ClickHouse is ready.
+  const keyAuditor = new KeyAuditor(keyStore, auditLog, log);
   let policies: PolicyStore;
   try {
     policies = await PolicyStore.open({
@@ -141,6 +146,7 @@ export async function startCollector(
       reconciliation.stop(),
       rollup.stop(),
       disk.stop(),
+      keyAuditor.stop(),
     ]);
     if (ready) await audits;
     mailer?.close();
@@ -198,6 +204,7 @@ export async function startCollector(
       detached = await detachedParts(storage);
       return { ...report, journal: journal.stats, detached_left: detached };
     },
+    auditLog,
   });
 
   // Listening comes first: while ClickHouse is not there, /healthz says so (503 "starting: …").
@@ -237,6 +244,7 @@ export async function startCollector(
   rollup.start();
   alerter.start(config.alertCheckMs);
   reconciliation.start(config.reconcileMs);
+  await keyAuditor.start();
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
@@ -265,9 +273,9 @@ export async function startCollector(
   };
 }
 
-function loadKeys(config: CollectorConfig): { keys: KeyRing; keysNote: string } {
+function loadKeys(config: CollectorConfig, store: KeyStore): { keys: KeyRing; keysNote: string } {
   // Keys made with `tokenledger keys create` (approvers, viewers, services) live beside the data.
-  const createdKeys = KeyStore.inDataDir(config.dataDir).entries;
+  const createdKeys = store.entries;
   if (config.apiKeys) {
     return {
       keys: new KeyRing(config.apiKeys, createdKeys),

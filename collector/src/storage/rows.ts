@@ -9,6 +9,7 @@ export interface CallRow {
   provider: string;
   operation: string;
   request_model: string;
+  asked_model: string;
   response_model: string;
   priced_provider: string;
   priced_model: string;
@@ -40,6 +41,8 @@ export interface CallRow {
   priced: number;
   /** 1 when a text value was cut to the collector's cap (ingest/value-cap.ts). */
   truncated: number;
+  ingest_key: string;
+  claimed_attribution: string;
 }
 
 const NS_PER_S = 1_000_000_000n;
@@ -119,6 +122,9 @@ export const CALL_COLUMNS = [
   'output_cost_usd',
   'priced',
   'truncated',
+  'asked_model',
+  'ingest_key',
+  'claimed_attribution',
 ] as const satisfies ReadonlyArray<keyof CallRow>;
 
 /**
@@ -166,6 +172,9 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.outputCostUsd,
     c.priced ? 1 : 0,
     c.truncated ? 1 : 0,
+    c.askedModel ?? '',
+    c.ingestKey ?? '',
+    c.claimedAttribution ?? '',
   ];
 }
 

@@ -37,6 +37,15 @@ function unref(socket: unknown): void {
 const agentClasses = new Map<string, AgentClass>();
 
 /**
+ * A keep-alive agent of `mod` (node:http or node:https, already loaded) whose sockets never hold
+ * the process. An idle socket is closed after 4 s, before a Node server closes it (5 s): reusing a
+ * socket the server is closing fails the request ("socket hang up").
+ */
+export function unrefKeepAliveAgent(mod: { Agent: AgentClass }): http.Agent {
+  return new (unrefSockets(mod.Agent))({ keepAlive: true, timeout: 4_000 });
+}
+
+/**
  * An `httpAgentOptions` factory for the OTLP exporters (keep-alive, as the exporter's default agent).
  * `node:http` / `node:https` are loaded when the first export needs them, not at startup, as the
  * exporter's own factory does (so an app's HTTP instrumentation can patch them first).

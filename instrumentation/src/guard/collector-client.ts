@@ -1,13 +1,15 @@
 /**
- * The guard's background requests to the collector: plain node:http(s), one connection per request
- * whose socket is unref'd (a pending refresh never keeps the app alive), a short timeout, tracing
- * suppressed (an app's own HTTP instrumentation records nothing for them), never a throw outside
- * the returned promise.
+ * The guard's background requests to the collector: plain node:http(s) over kept-alive connections
+ * whose sockets are unref'd (a pending refresh never keeps the app alive; one connection, not one
+ * per request, so a busy collector's accept queue is not flooded), a deadline that covers the
+ * connect too, tracing suppressed (an app's own HTTP instrumentation records nothing for them),
+ * never a throw outside the returned promise.
  */
 import type * as Http from 'node:http';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '../suppress-tracing';
 import { authorization, collectorUrl } from '../collector-api';
+import { unrefKeepAliveAgent } from '../export/unref-agent';
 import type { ErrorResponse } from '../wire';
 
 /**
@@ -18,6 +20,14 @@ import type { ErrorResponse } from '../wire';
 function httpModule(secure: boolean): typeof Http {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return secure ? (require('node:https') as typeof Http) : (require('node:http') as typeof Http);
+}
+
+const agents = new Map<boolean, Http.Agent>();
+
+function agentFor(secure: boolean, transport: typeof Http): Http.Agent {
+  let agent = agents.get(secure);
+  if (!agent) agents.set(secure, (agent = unrefKeepAliveAgent(transport)));
+  return agent;
 }
 
 export class GuardRequestError extends Error {
@@ -52,9 +62,12 @@ export function collectorJson<T>(
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
-      const transport = httpModule(url.protocol === 'https:');
+      const secure = url.protocol === 'https:';
+      const transport = httpModule(secure);
       context.with(suppressTracing(context.active()), () => {
-        const req = transport.request(url, { method, headers, agent: false }, (res) => {
+        // A request that must keep the process up (the exit-time return) gets a connection of its own.
+        const agent = options.ref ? false : agentFor(secure, transport);
+        const req = transport.request(url, { method, headers, agent }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
@@ -75,10 +88,14 @@ export function collectorJson<T>(
             }
           });
         });
-        req.setTimeout(options.timeoutMs, () =>
-          req.destroy(new GuardRequestError(`timed out after ${options.timeoutMs} ms`)),
+        // A deadline, not an idle timeout: Node applies a request's idle timeout only once it is
+        // connected, and a loaded collector's full accept queue leaves a connect hanging for minutes.
+        const deadline = setTimeout(
+          () => req.destroy(new GuardRequestError(`timed out after ${options.timeoutMs} ms`)),
+          options.timeoutMs,
         );
-        if (!options.ref) req.on('socket', (s) => s.unref());
+        if (!options.ref) deadline.unref();
+        req.on('close', () => clearTimeout(deadline));
         req.on('error', reject);
         req.end(payload);
       });

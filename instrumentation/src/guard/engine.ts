@@ -1,16 +1,22 @@
 /**
  * The in-app policy guard (see ./hook.ts for the contract with the provider patches and
- * docs/GUARD.md for the user-facing rules). It enforces, with no network round trip on the hot
- * path: the kill switches, required attribution, model allow/deny lists, max tokens per call,
- * per-process rate limits, and budgets (the collector's state, at most ~2 s old, plus this
- * process's own spend since, and a leased slice of what is left so that many processes together
- * stay within the budget). State is refreshed in the background on unref'd timers.
+ * docs/GUARD.md for the user-facing rules). It enforces the kill switches, required attribution,
+ * model allow/deny lists, max tokens per call, per-process rate limits, and budgets (a leased slice
+ * of what is left, so that many processes together stay within the budget).
+ *
+ * A process is governed from its first call: until the collector's first answer a guarded call
+ * waits for it (asynchronously, at most TOKENLEDGER_GUARD_WAIT_MS), then the policy applies; with
+ * no answer by then, TOKENLEDGER_GUARD_FAIL decides. Afterwards there is no network round trip on
+ * the hot path, except for a call its budget slice cannot cover: it waits (bounded) for the
+ * collector to grant more, and is refused only on the collector's word — `BudgetExceededError`
+ * once the stored spend has reached the limit, `BudgetBusyError` while what is left is held.
+ * State is refreshed in the background on unref'd timers.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { diag, type Attributes, type Span } from '@opentelemetry/api';
 import { collectorUrl } from '../collector-api';
-import { GUARD_KEY_REFUSED, SET_INGEST_KEY, warnOnce } from '../warn-once';
+import { GUARD_KEY_REFUSED, KEY_SCOPE, SET_INGEST_KEY, warnOnce } from '../warn-once';
 import {
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MAX_TOKENS,
@@ -22,6 +28,7 @@ import {
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_SERVICE_NAME,
   ATTR_TL_ENFORCEMENT,
+  ATTR_TL_LEASES,
   ATTR_TL_ORIGINAL_MODEL,
   ATTR_TL_POLICY,
   ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS,
@@ -30,6 +37,7 @@ import {
   ENFORCEMENT_CLAMPED,
   ENFORCEMENT_DOWNGRADED,
 } from '../semconv';
+import type { BudgetNumbers } from '../errors';
 import { picoToUsd } from '../money/pico';
 import { PriceFetcher } from '../money/price-fetcher';
 import { costPico, type TokenUsage, type UnitPrices } from '../money/unit-prices';
@@ -37,32 +45,42 @@ import type { BudgetsResponse } from '../wire';
 import { collectorJson, GuardRequestError } from './collector-client';
 import { askCollectorPrices } from './collector-prices';
 import { DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, UsageEstimator } from './estimator';
-import type { Guard, GuardedCall, GuardVerdict } from './hook';
-import { LeaseHolder } from './lease';
-import { resourceFromEnv, type CallFacts } from './match';
+import { PendingVerdict, type Guard, type GuardDecision, type GuardedCall, type GuardVerdict } from './hook';
+import { LeaseHolder, type Reservation } from './lease';
+import { StateCache } from './state-cache';
+import { claimedValue, resourceFromEnv, type CallFacts } from './match';
 import {
   attributionError,
+  budgetBusyError,
   budgetExceededError,
   killSwitchError,
   maxTokensError,
   modelNotAllowedError,
+  notYetAnsweredError,
   rateLimitedError,
   unreachableError,
 } from './messages';
 import { TokenBucket } from './rate-limit';
 import { compileState, type BudgetWindow, type CompiledPolicy, type GuardState } from './state';
 
+export type FailMode = 'open' | 'closed';
+
 export interface GuardEngineOptions {
   /** How often the budget state is fetched (default 1000 ms). */
   refreshMs?: number;
   /** Without an answer for this long the collector counts as unreachable (default 5000 ms). */
   failAfterMs?: number;
+  /** How long a guarded call waits, at most, for the first state or for more budget (default 1000 ms). */
+  waitMs?: number;
+  /** What calls do when the collector gave no first answer within `waitMs` (default open). */
+  failBeforeAnswer?: FailMode;
   /** Resource attributes (default: from OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME). */
   resource?: Record<string, string>;
 }
 
 const REQUEST_TIMEOUT_MS = 1_500;
 const EXIT_RELEASE_TIMEOUT_MS = 500;
+const DEFAULT_WAIT_MS = 1_000;
 /** Slice sizing, see sliceFor. */
 const SLICE_FLOOR_DIVISOR = 50n;
 const SLICE_CEILING_DIVISOR = 10n;
@@ -73,6 +91,19 @@ const ALLOWED_VERDICT: GuardVerdict = Object.freeze({
   attributes: Object.freeze({ [ATTR_TL_ENFORCEMENT]: ENFORCEMENT_ALLOWED }) as Attributes,
 });
 
+/** A call that waits: since when, and until when at most. */
+interface Wait {
+  since: number;
+  deadline: number;
+}
+
+/** What one budget says about a call. */
+type BudgetStep =
+  | { kind: 'reserved'; reservation: Reservation }
+  | { kind: 'allowed' }
+  | { kind: 'wait'; until: Promise<unknown> }
+  | { kind: 'over'; error: () => Error };
+
 export class GuardEngine implements Guard {
   private state: GuardState | undefined;
   private lastOkAt = 0;
@@ -80,24 +111,40 @@ export class GuardEngine implements Guard {
   private timer: NodeJS.Timeout | undefined;
   private readonly refreshMs: number;
   private readonly failAfterMs: number;
+  private readonly waitMs: number;
+  private readonly failBeforeAnswer: FailMode;
   private readonly resource: Record<string, string>;
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly leases = new Map<string, LeaseHolder>();
-  /** This process's settled spend per budget period (`name|period_start`), all time. */
-  private readonly localPico = new Map<string, bigint>();
-  /** localPico when the state in use was requested: spend since then is added to the state's. */
-  private localBase = new Map<string, bigint>();
+  /** What each call in flight reserved, by its span. */
+  private readonly reserved = new WeakMap<object, Reservation[]>();
+  /** The last verdict that named its leases, reused while calls come from the same slices (no allocation). */
+  private leaseVerdict: { base: GuardVerdict; leases: string; verdict: GuardVerdict } | undefined;
+  /** Prices found in the current state's book, by provider then model (its lookup builds a string key per call). */
+  private priceMemo: { book: unknown; byProvider: Map<string, Map<string, UnitPrices>> } | undefined;
   private readonly estimator = new UsageEstimator();
   private readonly fetchedPrices = new PriceFetcher(askCollectorPrices);
   private lastEstimatePico = new Map<string, bigint>();
+  /** Stopped (the process is exiting): no more leases are taken. */
+  private stopped = false;
+  /** No state yet and a call already waited its bound, or the first fetch failed: calls stop waiting. */
+  private gaveUp = false;
+  /** The last state a process on this machine received from the collector (./state-cache.ts). */
+  private readonly cache = new StateCache();
+  private cached: Promise<Partial<BudgetsResponse> | undefined> = Promise.resolve(undefined);
+  private answered: ((ok: boolean) => void) | undefined;
+  /** Resolves true with the first state, false when the first fetch fails. */
+  private readonly firstAnswer = new Promise<boolean>((resolve) => (this.answered = resolve));
   private markReady: (() => void) | undefined;
-  /** Resolves once the first budget state has arrived. */
+  /** Resolves once the first budget state (and the first slices) have arrived. */
   readonly firstState = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(options: GuardEngineOptions = {}) {
     this.refreshMs = options.refreshMs ?? 1_000;
     this.failAfterMs = options.failAfterMs ?? 5_000;
+    this.waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
+    this.failBeforeAnswer = options.failBeforeAnswer ?? 'open';
     this.resource = options.resource ?? resourceFromEnv();
   }
 
@@ -108,68 +155,108 @@ export class GuardEngine implements Guard {
    */
   start(): void {
     if (this.timer) return;
+    this.cached = this.cache.read();
     setTimeout(() => void this.refresh(), 0).unref();
-    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.timer = setInterval(() => this.tick(), this.refreshMs);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
 
   /** The hot path: no I/O, no allocation for calls no policy touches. */
-  check(call: GuardedCall): GuardVerdict | undefined {
+  check(call: GuardedCall): GuardDecision {
     const s = this.state;
-    if (s === undefined) return undefined; // never fetched: open
+    if (s === undefined) return this.beforeFirstAnswer(call);
     const now = Date.now();
+    return this.decide(s, call, now, { since: now, deadline: now + this.waitMs });
+  }
+
+  /**
+   * No state yet: wait (bounded) for the first answer, then decide. Without one in time, the last
+   * state a process here received (on disk) decides; without that, TOKENLEDGER_GUARD_FAIL.
+   */
+  private beforeFirstAnswer(call: GuardedCall): GuardDecision {
+    if (this.gaveUp) return this.failBeforeFirstAnswer();
+    const since = Date.now();
+    const wait: Wait = { since, deadline: since + this.waitMs };
+    return new PendingVerdict(
+      bounded(this.firstAnswer, this.waitMs, false)
+        .then(() => (this.state === undefined ? this.useCachedState() : undefined))
+        .then(() => {
+          const s = this.state;
+          if (s === undefined) {
+            this.gaveUp = true;
+            return this.failBeforeFirstAnswer();
+          }
+          return settle(this.decide(s, call, Date.now(), wait));
+        }),
+    );
+  }
+
+  /** The collector gave no first answer: the state kept on disk, if any, is enforced until it does. */
+  private async useCachedState(): Promise<void> {
+    const cached = await this.cached;
+    if (cached === undefined || this.state !== undefined) return;
+    this.state = compileState(cached, this.resource);
+    void this.maintainLeases(this.state);
+  }
+
+  private failBeforeFirstAnswer(): undefined {
+    if (this.failBeforeAnswer === 'closed') throw notYetAnsweredError(this.waitMs, collectorUrl());
+    return undefined;
+  }
+
+  private decide(s: GuardState, call: GuardedCall, now: number, wait: Wait): GuardDecision {
     if (s.failClosed && now - this.lastOkAt > this.failAfterMs) {
       throw unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl());
     }
     if (s.killSwitch) throw killSwitchError(undefined, call.model);
-    if (s.required?.block) this.checkAttribution(s.required.fields, s.required.keys, call);
+    if (s.required?.block) this.checkAttribution(s, call);
     let verdict: GuardVerdict | undefined;
+    let budgeted: CompiledPolicy[] | undefined;
     const policies = s.policies;
     for (let i = 0; i < policies.length; i++) {
       const p = policies[i]!;
       if (!p.matches(call)) continue;
-      verdict = this.applyPolicy(p, call, verdict ?? ALLOWED_VERDICT, now, s);
+      verdict = this.applyRules(p, call, verdict ?? ALLOWED_VERDICT, now);
+      if (p.budget !== undefined && p.onExceeded !== 'alert') (budgeted ??= []).push(p);
     }
-    return verdict;
+    if (budgeted === undefined || verdict === undefined) return verdict;
+    return this.applyBudgets(budgeted, call, verdict, wait);
   }
 
-  private checkAttribution(fields: string[], keys: string[], call: GuardedCall): void {
+  private checkAttribution(s: GuardState, call: GuardedCall): void {
+    const { fields, keys } = s.required!;
     let missing: string[] | undefined;
     for (let i = 0; i < keys.length; i++) {
       const v = call.attributes[keys[i]!] ?? this.resource[keys[i]!];
-      if (v === undefined || v === '') (missing ??= []).push(fields[i]!);
+      // A scoped key's calls are recorded under its scope: the key supplies the field.
+      if ((v === undefined || v === '') && !s.scope?.has(fields[i]!)) (missing ??= []).push(fields[i]!);
     }
     if (missing) throw attributionError(missing, fields);
   }
 
-  private applyPolicy(
-    p: CompiledPolicy,
-    call: GuardedCall,
-    sofar: GuardVerdict,
-    now: number,
-    s: GuardState,
-  ): GuardVerdict {
+  /** Every rule of a policy but its budget. */
+  private applyRules(p: CompiledPolicy, call: GuardedCall, sofar: GuardVerdict, now: number): GuardVerdict {
     if (p.disabled) throw killSwitchError(p.name, call.model);
     const model = call.model;
     if (model !== undefined && (p.deny?.has(model) || (p.allow !== undefined && !p.allow.has(model)))) {
       throw modelNotAllowedError(p.name, model, p.allowList, p.deny?.has(model) === true);
     }
     let verdict = sofar;
-    let maxTokens = sofar.maxTokens ?? call.maxTokens;
+    const maxTokens = sofar.maxTokens ?? call.maxTokens;
     if (
       p.maxTokens !== undefined &&
       call.operation !== 'embeddings' &&
       (maxTokens === undefined || maxTokens > p.maxTokens)
     ) {
       if (maxTokens !== undefined && p.rejectMaxTokens) throw maxTokensError(p.name, maxTokens, p.maxTokens);
-      maxTokens = p.maxTokens;
-      verdict = withChange(verdict, p.name, { maxTokens }, ENFORCEMENT_CLAMPED, {
-        [ATTR_GEN_AI_REQUEST_MAX_TOKENS]: maxTokens,
+      verdict = withChange(verdict, p.name, { maxTokens: p.maxTokens }, ENFORCEMENT_CLAMPED, {
+        [ATTR_GEN_AI_REQUEST_MAX_TOKENS]: p.maxTokens,
       });
     }
     if (p.callsPerMinute !== undefined) {
@@ -181,52 +268,156 @@ export class GuardEngine implements Guard {
       const b = this.bucket(p.name, 'tokens', p.tokensPerMinute, now);
       if (!b.hasAny(now)) throw rateLimitedError(p.name, 'tokens', p.tokensPerMinute, b.secondsUntil(1, now));
     }
-    if (p.budget !== undefined && p.onExceeded !== 'alert' && verdict.model === undefined) {
-      const over = this.budgetBlocks(p, p.budget, call, maxTokens, now, s);
-      if (over !== undefined) {
-        if (p.onExceeded === 'downgrade' && p.downgradeTo !== undefined && p.downgradeTo !== model) {
-          verdict = withChange(verdict, p.name, { model: p.downgradeTo }, ENFORCEMENT_DOWNGRADED, {
-            [ATTR_GEN_AI_REQUEST_MODEL]: p.downgradeTo,
-            ...(model !== undefined ? { [ATTR_TL_ORIGINAL_MODEL]: model } : {}),
-          });
-        } else if (p.onExceeded !== 'downgrade') {
-          throw over();
-        }
-      }
-    }
     return verdict;
   }
 
-  /** undefined when the call fits the budget (reserved from the lease), else the error to throw. */
-  private budgetBlocks(
+  /**
+   * The budgets a call falls under, in policy order: each reserves the call's maximum cost from its
+   * slice, or waits for more, or refuses (a downgrade policy downgrades instead). All or nothing:
+   * a refusal returns what earlier budgets reserved. After a wait the budgets are asked again.
+   */
+  private applyBudgets(
+    policies: CompiledPolicy[],
+    call: GuardedCall,
+    verdict: GuardVerdict,
+    wait: Wait,
+  ): GuardDecision {
+    const s = this.state!;
+    const now = Date.now();
+    const taken: Reservation[] = [];
+    let v = verdict;
+    for (const p of policies) {
+      // A downgraded call is not held against later budgets (it is counted when it ends).
+      if (v.model !== undefined) break;
+      const step = this.budgetStep(p, p.budget!, call, v.maxTokens ?? call.maxTokens, now, s, wait);
+      if (step.kind === 'reserved') taken.push(step.reservation);
+      if (step.kind === 'reserved' || step.kind === 'allowed') continue;
+      for (const r of taken) r.lease.cancel(r);
+      if (step.kind === 'wait') {
+        return new PendingVerdict(
+          bounded(step.until, wait.deadline - now, undefined).then(() =>
+            settle(this.applyBudgets(policies, call, verdict, wait)),
+          ),
+        );
+      }
+      if (p.onExceeded === 'downgrade' && p.downgradeTo !== undefined && p.downgradeTo !== call.model) {
+        taken.length = 0;
+        v = withChange(v, p.name, { model: p.downgradeTo }, ENFORCEMENT_DOWNGRADED, {
+          [ATTR_GEN_AI_REQUEST_MODEL]: p.downgradeTo,
+          ...(call.model !== undefined ? { [ATTR_TL_ORIGINAL_MODEL]: call.model } : {}),
+        });
+        continue;
+      }
+      throw step.error();
+    }
+    if (taken.length === 0) return v;
+    this.reserved.set(call.span, taken);
+    // The span names the leases it was paid from: once the collector stores it, they stop holding it.
+    const leases = taken.length === 1 ? taken[0]!.leaseId : taken.map((r) => r.leaseId).join(',');
+    const last = this.leaseVerdict;
+    if (last !== undefined && last.base === v && last.leases === leases) return last.verdict;
+    const withLeases = withAttributes(v, { [ATTR_TL_LEASES]: leases });
+    this.leaseVerdict = { base: v, leases, verdict: withLeases };
+    return withLeases;
+  }
+
+  /** What one budget says about a call now. */
+  private budgetStep(
     p: CompiledPolicy,
     b: BudgetWindow,
     call: GuardedCall,
     maxTokens: number | undefined,
     now: number,
     s: GuardState,
-  ): (() => Error) | undefined {
-    const spent = b.spentPico + (this.localPico.get(b.key) ?? 0n) - (this.localBase.get(b.key) ?? 0n);
-    const numbers = (estimate?: bigint) => ({
-      spentUsd: picoToUsd(spent),
+    wait: Wait,
+  ): BudgetStep {
+    const numbers = (spentPico: bigint, estimate?: bigint): BudgetNumbers => ({
+      spentUsd: picoToUsd(spentPico),
       limitUsd: b.limitUsd,
       period: b.period,
       periodStart: b.periodStart,
       periodEnd: b.periodEnd,
       ...(estimate !== undefined ? { estimatedCallUsd: picoToUsd(estimate) } : {}),
     });
-    if (spent >= b.limitPico) return () => budgetExceededError(p.name, numbers(), call.model, false);
+    // The collector's stored spend has reached the limit: spent, whatever any slice says.
+    if (b.spentPico >= b.limitPico)
+      return { kind: 'over', error: () => budgetExceededError(p.name, numbers(b.spentPico), call.model) };
     const lease = this.lease(b);
-    if (!lease.active) return undefined; // first slice not granted yet (or no lease endpoint): the state decides
+    if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
+    if (!lease.active) {
+      // The first slice is on its way; without it in time, the call is not covered.
+      if (lease.unreachable || now >= wait.deadline)
+        return this.noAnswer(p, call, s, now, b.spentPico, numbers);
+      return { kind: 'wait', until: lease.settled() };
+    }
     const prices = this.pricesFor(s, call.provider, call.model) ?? s.prices.highest();
     const estimate = prices && call.model ? this.estimator.estimatePico(prices, call.model, maxTokens) : 0n;
     this.lastEstimatePico.set(b.key, estimate);
-    if (lease.tryReserve(estimate, now)) {
-      if (lease.isLow(estimate)) void lease.request(this.sliceFor(b));
-      return undefined;
+    const reservation = lease.tryReserve(estimate, now);
+    if (reservation) {
+      if (!lease.contended && lease.isLow(estimate)) void lease.request(this.sliceFor(b));
+      return { kind: 'reserved', reservation };
     }
-    void lease.request(this.sliceFor(b));
-    return () => budgetExceededError(p.name, numbers(estimate), call.model, true);
+    const a = lease.lastAnswer;
+    // The collector refused this call's need since it began to wait: its word is final.
+    if (a !== undefined && a.state !== 'ok' && lease.answeredAt >= wait.since) {
+      if (a.state === 'exceeded')
+        return {
+          kind: 'over',
+          error: () => budgetExceededError(p.name, numbers(a.spentPico, estimate), call.model),
+        };
+      return this.busy(p, call, a.spentPico, a.retryAfterSeconds, (spent) => numbers(spent, estimate));
+    }
+    if (lease.unreachable && lease.failedAt >= wait.since)
+      return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) => numbers(spent, estimate));
+    if (now >= wait.deadline) {
+      // Waited as long as a call may: the money is not shown to be spent, so the call may retry.
+      if (lease.answeredAt < wait.since)
+        return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) =>
+          numbers(spent, estimate),
+        );
+      return this.busy(p, call, a?.spentPico ?? b.spentPico, a?.retryAfterSeconds ?? 1, (spent) =>
+        numbers(spent, estimate),
+      );
+    }
+    const available = lease.availablePico();
+    const need = estimate - (available > 0n ? available : 0n);
+    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b)) };
+  }
+
+  private busy(
+    p: CompiledPolicy,
+    call: GuardedCall,
+    spentPico: bigint,
+    retryAfterSeconds: number,
+    numbers: (spentPico: bigint) => BudgetNumbers,
+    unanswered = false,
+  ): BudgetStep {
+    return {
+      kind: 'over',
+      error: () => budgetBusyError(p.name, numbers(spentPico), call.model, retryAfterSeconds, unanswered),
+    };
+  }
+
+  /**
+   * The collector did not answer for more budget in time: the call is not covered, so it is not
+   * sent — BudgetBusyError (retry), or with `fail: closed` CollectorUnreachableError. A cap never
+   * fails open.
+   */
+  private noAnswer(
+    p: CompiledPolicy,
+    call: GuardedCall,
+    s: GuardState,
+    now: number,
+    spentPico: bigint,
+    numbers: (spentPico: bigint) => BudgetNumbers,
+  ): BudgetStep {
+    if (s.failClosed && now - this.lastOkAt > this.failAfterMs)
+      return {
+        kind: 'over',
+        error: () => unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl()),
+      };
+    return this.busy(p, call, spentPico, 1, numbers, true);
   }
 
   /**
@@ -259,7 +450,7 @@ export class GuardEngine implements Guard {
     let lease = this.leases.get(b.key);
     if (lease === undefined) {
       const name = b.key.slice(0, b.key.lastIndexOf('|'));
-      lease = new LeaseHolder(name, b.periodStart, this.holder, b.limitPico);
+      lease = new LeaseHolder(name, b.periodStart, this.holder);
       this.leases.set(b.key, lease);
       void lease.request(this.sliceFor(b));
     }
@@ -279,9 +470,15 @@ export class GuardEngine implements Guard {
   /** Every ended tokenledger span: count its tokens and cost against the policies it falls under. */
   onSpanEnded(span: Span): void {
     const s = this.state;
+    const reservations = this.reserved.get(span);
+    if (reservations) this.reserved.delete(span);
     if (s === undefined) return;
     const attrs = (span as unknown as { attributes?: Attributes }).attributes;
-    if (!attrs || attrs[ATTR_TL_ENFORCEMENT] === ENFORCEMENT_BLOCKED) return;
+    if (!attrs || attrs[ATTR_TL_ENFORCEMENT] === ENFORCEMENT_BLOCKED) {
+      for (const r of reservations ?? []) r.lease.cancel(r);
+      return;
+    }
+    if (s.scope) this.warnIfOutOfScope(s, attrs);
     const num = (k: string): number => {
       const v = attrs[k];
       return typeof v === 'number' && v > 0 ? v : 0;
@@ -300,22 +497,35 @@ export class GuardEngine implements Guard {
     };
     if (sent !== undefined && usage.input + usage.output > 0)
       this.estimator.observe(sent, usage.input, usage.output);
-    const downgraded = attrs[ATTR_TL_ENFORCEMENT] === ENFORCEMENT_DOWNGRADED;
     const facts: CallFacts = { provider, model: asked, attributes: attrs };
     const prices =
-      (typeof responseModel === 'string' ? s.prices.lookup(provider, responseModel) : undefined) ??
+      (typeof responseModel === 'string' ? this.listedPrice(s, provider, responseModel) : undefined) ??
       this.pricesFor(s, provider, sent);
     if (prices || sent === undefined || usage.input + usage.output === 0) {
-      this.account(facts, usage, prices, downgraded);
+      this.account(facts, usage, prices, reservations);
     } else {
       // Not priced yet: count it once the collector has told us the model's price.
-      void this.fetchedPrices.fetch(provider, sent).then((p) => this.account(facts, usage, p, downgraded));
+      void this.fetchedPrices.fetch(provider, sent).then((p) => this.account(facts, usage, p, reservations));
     }
   }
 
   private pricesFor(s: GuardState, provider: string, model: string | undefined): UnitPrices | undefined {
     if (model === undefined) return undefined;
-    return s.prices.lookup(provider, model) ?? this.fetchedPrices.get(provider, model);
+    return this.listedPrice(s, provider, model) ?? this.fetchedPrices.get(provider, model);
+  }
+
+  private listedPrice(s: GuardState, provider: string, model: string): UnitPrices | undefined {
+    if (this.priceMemo?.book !== s.prices) this.priceMemo = { book: s.prices, byProvider: new Map() };
+    let byModel = this.priceMemo.byProvider.get(provider);
+    const memo = byModel?.get(model);
+    if (memo !== undefined) return memo;
+    const listed = s.prices.lookup(provider, model);
+    // Only what the book lists: the models a process calls, a handful.
+    if (listed !== undefined) {
+      if (byModel === undefined) this.priceMemo.byProvider.set(provider, (byModel = new Map()));
+      byModel.set(model, listed);
+    }
+    return listed;
   }
 
   /** Counts one ended call's tokens and cost against every policy it falls under. */
@@ -323,38 +533,63 @@ export class GuardEngine implements Guard {
     facts: CallFacts,
     usage: TokenUsage,
     prices: UnitPrices | undefined,
-    downgraded: boolean,
+    reservations: Reservation[] | undefined,
   ): void {
+    // A reservation becomes the call's actual cost. Spend no reservation covered (a downgraded call,
+    // one allowed before the first answer) is not a lease's: the collector counts it once stored.
+    const cost = prices ? costPico(prices, usage) : 0n;
+    for (const r of reservations ?? []) r.lease.settle(r, cost);
     const s = this.state;
     if (s === undefined) return;
-    const cost = prices ? costPico(prices, usage) : 0n;
     const now = Date.now();
     for (const p of s.policies) {
-      if (!p.matches(facts)) continue;
-      if (p.tokensPerMinute !== undefined) {
+      if (p.tokensPerMinute !== undefined && p.matches(facts)) {
         this.bucket(p.name, 'tokens', p.tokensPerMinute, now).debit(usage.input + usage.output, now);
-      }
-      if (p.budget !== undefined) {
-        const key = p.budget.key;
-        this.localPico.set(key, (this.localPico.get(key) ?? 0n) + cost);
-        this.leases.get(key)?.settle(cost, !downgraded);
       }
     }
   }
 
-  /** One background refresh: the budget state, then the leases. Never throws. */
+  /** Told once per field: the key's scope files this call under another value than it claims. */
+  private warnIfOutOfScope(s: GuardState, attrs: Attributes): void {
+    for (const [field, allowed] of s.scope!) {
+      const claimed = claimedValue(attrs, field, this.resource);
+      if (claimed === undefined || allowed.includes(claimed)) continue;
+      warnOnce(
+        KEY_SCOPE,
+        `tokenledger: this app's key${s.keyName ? ` (${s.keyName})` : ''} may report for ${field}=${allowed.join('|')}; ` +
+          `calls attributed to ${field}=${claimed} are recorded under ${field}=${allowed[0]} ` +
+          '(the collector keeps the claimed value, flagged). Use a key scoped to that cost center, or fix the attribution.',
+        field,
+      );
+    }
+  }
+
+  /**
+   * Every second: the state, and — on their own, so a slow state answer never delays them — the
+   * slices' heartbeats (usage reported, low slices topped up, what others wait for given back).
+   */
+  private tick(): void {
+    if (this.state !== undefined) void this.maintainLeases(this.state);
+    void this.refresh();
+  }
+
+  /** One background refresh of the state (with the first one, the first slices). Never throws. */
   async refresh(): Promise<void> {
     if (this.refreshing) return;
     this.refreshing = true;
-    const base = new Map(this.localPico);
     try {
       const res = await collectorJson<Partial<BudgetsResponse> | undefined>('GET', '/v1/budgets', undefined, {
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
+      const first = this.markReady !== undefined;
       this.state = compileState(res ?? {}, this.resource);
-      this.localBase = base;
       this.lastOkAt = Date.now();
-      const leasing = this.maintainLeases(this.state);
+      this.cache.write(res);
+      this.gaveUp = false;
+      // Slices are taken at once the first time; then every tick keeps them (see tick).
+      const leasing = first ? this.maintainLeases(this.state) : undefined;
+      this.answered?.(true);
+      this.answered = undefined;
       if (this.markReady) {
         // Ready once the first slices are held, so even the first calls are reserved.
         await leasing;
@@ -362,6 +597,13 @@ export class GuardEngine implements Guard {
         this.markReady = undefined;
       }
     } catch (err) {
+      if (this.state === undefined) {
+        // No state and no answer: the state on disk, else the fail mode, decides until one comes.
+        await this.useCachedState();
+        this.gaveUp = true;
+        this.answered?.(false);
+        this.answered = undefined;
+      }
       if (err instanceof GuardRequestError && (err.status === 401 || err.status === 403)) {
         warnOnce(
           GUARD_KEY_REFUSED,
@@ -382,12 +624,13 @@ export class GuardEngine implements Guard {
    * periods that ended. Resolves when the requests it made are answered.
    */
   private maintainLeases(s: GuardState): Promise<unknown> {
+    if (this.stopped) return Promise.resolve();
     const current = new Map<string, BudgetWindow>();
     const requests: Array<Promise<void>> = [];
     for (const p of s.policies) {
       if (!p.budget || p.onExceeded === 'alert' || !this.mayApplyHere(p)) continue;
       current.set(p.budget.key, p.budget);
-      if (!this.leases.has(p.budget.key)) this.lease(p.budget);
+      if (!this.leases.has(p.budget.key)) requests.push(this.lease(p.budget).settled());
     }
     const now = Date.now();
     for (const [key, lease] of this.leases) {
@@ -398,15 +641,20 @@ export class GuardEngine implements Guard {
         continue;
       }
       lease.expireReservations(now);
-      // A low slice is topped up; otherwise a heartbeat reports usage and keeps the lease alive.
-      requests.push(lease.request(lease.isLow(this.lastEstimatePico.get(key) ?? 0n) ? this.sliceFor(b) : 0n));
+      // A low slice is topped up (unless others wait for money); otherwise a heartbeat reports
+      // usage, gives back what others wait for, and keeps the lease alive.
+      const low = !lease.contended && lease.isLow(this.lastEstimatePico.get(key) ?? 0n);
+      requests.push(lease.request(low ? this.sliceFor(b) : 0n));
     }
     return Promise.all(requests);
   }
 
-  /** False when the policy selects another service than this process's (the one field only the resource sets). */
+  /**
+   * False when the policy selects another service than this process's (the one field only the
+   * resource sets), or a cost center this process's scoped key cannot record.
+   */
   private mayApplyHere(p: CompiledPolicy): boolean {
-    return p.matchesService(this.resource[ATTR_SERVICE_NAME]);
+    return p.fitsScope && p.matchesService(this.resource[ATTR_SERVICE_NAME]);
   }
 
   /** Returns the unused part of every slice (at exit; best effort, bounded). */
@@ -424,6 +672,36 @@ export class GuardEngine implements Guard {
 
 function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
+}
+
+/** A decision as a promise's value (a PendingVerdict's promise, flattened). */
+function settle(d: GuardDecision): GuardVerdict | undefined | Promise<GuardVerdict | undefined> {
+  return d instanceof PendingVerdict ? d.promise : d;
+}
+
+/**
+ * `p`, or `fallback` after `ms`. The timer is ref'd on purpose: a call is waiting on it (the
+ * guard's own requests never hold the process), so the process must not exit under the app's await.
+ */
+function bounded<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  if (ms <= 0) return Promise.resolve(fallback);
+  return new Promise<T>((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback);
+      },
+    );
+  });
+}
+
+function withAttributes(verdict: GuardVerdict, extra: Attributes): GuardVerdict {
+  return { ...verdict, attributes: { ...verdict.attributes, ...extra } };
 }
 
 function withChange(

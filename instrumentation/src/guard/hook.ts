@@ -9,7 +9,12 @@
  *      own errors (a rejected promise from the method);
  *   3. otherwise applies the verdict with the provider's own field names (model rewritten for a
  *      downgrade, max output tokens clamped) on a shallow copy of the request, never mutating the
- *      app's object, and adds `verdict.attributes` to the span.
+ *      app's object, and adds `verdict.attributes` to the span;
+ *   4. when the guard cannot decide yet (no state before the process's first answer, a budget slice
+ *      waiting for more money) it returns a PendingVerdict: the patch still returns the SDK's own
+ *      value at once (the same APIPromise, the same promise type), and sends the request only once
+ *      the verdict resolves — or rejects the SDK's promise with the PolicyError, unsent. The wait is
+ *      bounded (TOKENLEDGER_GUARD_WAIT_MS) and asynchronous: nothing blocks the event loop.
  * When the call ends, the patch calls `noteSpanEnded(span)` (../exit-flush), which lets the guard
  * count the process's own spend and tokens from the span's usage attributes.
  *
@@ -29,6 +34,8 @@ export interface GuardedCall {
   maxTokens: number | undefined;
   /** The span's attributes at start, attribution included (tokenledger.*, deployment.environment.name, ...). */
   attributes: Attributes;
+  /** The call's span: what the guard reserved for the call is settled when this span ends. */
+  span: object;
 }
 
 export interface GuardVerdict {
@@ -40,9 +47,22 @@ export interface GuardVerdict {
   attributes?: Attributes;
 }
 
+/**
+ * A verdict the guard cannot give synchronously: `promise` resolves to it, or rejects with the
+ * PolicyError that blocks the call. It never rejects with anything else.
+ */
+export class PendingVerdict {
+  constructor(readonly promise: Promise<GuardVerdict | undefined>) {}
+}
+
+export type GuardDecision = GuardVerdict | undefined | PendingVerdict;
+
 export interface Guard {
-  /** Returns undefined to allow unchanged; throws a PolicyError to block. Must be fast: it runs on every call. */
-  check(call: GuardedCall): GuardVerdict | undefined;
+  /**
+   * Returns undefined to allow unchanged; throws a PolicyError to block; a PendingVerdict when it
+   * must wait. Must be fast: it runs on every call.
+   */
+  check(call: GuardedCall): GuardDecision;
 }
 
 let current: Guard | undefined;
@@ -51,7 +71,7 @@ export function setGuard(guard: Guard | undefined): void {
   current = guard;
 }
 
-export function guardCall(call: GuardedCall): GuardVerdict | undefined {
+export function guardCall(call: GuardedCall): GuardDecision {
   return current === undefined ? undefined : current.check(call);
 }
 

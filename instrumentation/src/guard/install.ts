@@ -6,7 +6,8 @@
 import { diag } from '@opentelemetry/api';
 import { envPositiveNumber, envString } from '../env';
 import { onSpanEnded } from '../exit-flush';
-import { GuardEngine } from './engine';
+import { warnOnce, SETTING_UNSUPPORTED } from '../warn-once';
+import { GuardEngine, type FailMode } from './engine';
 import { setGuard } from './hook';
 
 const INSTALLED = Symbol.for('tokenledger.guard');
@@ -18,9 +19,12 @@ export function installGuard(): GuardEngine | undefined {
     if (g[INSTALLED]) return g[INSTALLED];
     const refreshMs = envPositiveNumber('TOKENLEDGER_GUARD_REFRESH_MS');
     const failAfterMs = envPositiveNumber('TOKENLEDGER_GUARD_FAIL_AFTER_MS');
+    const waitMs = envPositiveNumber('TOKENLEDGER_GUARD_WAIT_MS');
     const engine = new GuardEngine({
       ...(refreshMs !== undefined ? { refreshMs } : {}),
       ...(failAfterMs !== undefined ? { failAfterMs } : {}),
+      ...(waitMs !== undefined ? { waitMs } : {}),
+      failBeforeAnswer: failModeFromEnv(),
     });
     g[INSTALLED] = engine;
     setGuard(engine);
@@ -40,10 +44,24 @@ export function installGuard(): GuardEngine | undefined {
   }
 }
 
+/** TOKENLEDGER_GUARD_FAIL: what calls do when the collector gave no first answer in time. */
+function failModeFromEnv(): FailMode {
+  const v = envString('TOKENLEDGER_GUARD_FAIL')?.toLowerCase();
+  if (v === undefined || v === 'open') return 'open';
+  if (v === 'closed') return 'closed';
+  warnOnce(
+    SETTING_UNSUPPORTED,
+    `tokenledger: TOKENLEDGER_GUARD_FAIL=${v} is neither open nor closed; using open (calls go when the collector gives no first answer)`,
+    'TOKENLEDGER_GUARD_FAIL',
+  );
+  return 'open';
+}
+
 /**
- * Resolves true once the guard holds the collector's policy and budget state (calls before that
- * are allowed: the guard never blocks an app that just started), false after `timeoutMs` or when
- * the guard is off. For batch jobs that want every call enforced from the first.
+ * Resolves true once the guard holds the collector's policy and budget state and its first budget
+ * slices, false after `timeoutMs` or when the guard is off. Not needed for enforcement: a guarded
+ * call made before that waits for the state itself (TOKENLEDGER_GUARD_WAIT_MS); this lets a job
+ * learn early that the collector is there.
  */
 export function whenGuardReady(timeoutMs = 5_000): Promise<boolean> {
   const engine = (globalThis as Record<symbol, GuardEngine | undefined>)[INSTALLED];

@@ -3,111 +3,106 @@
  *
  * Before a call leaves, its estimated maximum cost is reserved from the slice; when its span ends
  * the reservation is replaced by the actual cost. The slice is topped up in the background before
- * it runs out; when neither the slice nor the collector has budget left, calls are blocked. The
- * collector counts every slice as spent until the holder reports it used (and the spans arrived) or
- * returns it, so N processes together never spend more than the budget by more than the estimation
- * error of their calls in flight.
+ * it runs out; a call the slice cannot cover waits for the collector to grant more (`obtain`), and
+ * is refused only on the collector's word: `busy` (what is left is held) or `exceeded` (spent). When
+ * the collector says other holders wait (`contended`), or refuses this one, the part of the slice
+ * no call holds is given back, so the last dollars go where calls wait for them. The collector
+ * counts every slice as held until the holder reports it used (and the spans arrived) or gives it
+ * back, so N processes together never spend more than the budget by more than the estimation error
+ * of their calls in flight.
  */
-import { collectorJson } from './collector-client';
+import { collectorJson, GuardRequestError } from './collector-client';
 import { picoToUsd, toPico } from '../money/pico';
-import type { LeaseReleaseResponse, LeaseRequest, LeaseResponse } from '../wire';
+import type { LeaseReleaseResponse, LeaseRequest, LeaseResponse, LeaseState } from '../wire';
 
 /** A reservation that never settled (its span never ended) is dropped after this long. */
 const RESERVATION_TTL_MS = 10 * 60_000;
-const REQUEST_TIMEOUT_MS = 1_500;
-const BORROW_DIVISOR = 4n;
-/** All holders together never borrow more than ~0.25 % of the budget (≈1 % with late joiners). */
-const BORROW_CAP_DIVISOR = 400n;
+/** A lease answer is worth having however late it comes (calls wait for it at most TOKENLEDGER_GUARD_WAIT_MS). */
+const REQUEST_TIMEOUT_MS = 5_000;
 
-interface Reservation {
-  pico: bigint;
-  at: number;
+/** The collector's last word on this lease. */
+export interface LeaseAnswer {
+  state: LeaseState;
+  /** The period's spend as the collector has it. */
+  spentPico: bigint;
+  retryAfterSeconds: number;
 }
+
+/** What a call reserved from a slice, settled when its span ends. */
+export interface Reservation {
+  readonly pico: bigint;
+  readonly at: number;
+  readonly lease: LeaseHolder;
+  /** The collector's lease the money came from (a lease may be replaced while the call runs). */
+  readonly leaseId: string;
+}
+
+/** How a wait for money ended. */
+export type Obtained = 'granted' | 'refused' | 'unreachable';
 
 export class LeaseHolder {
   leaseId: string | undefined;
   /** Granted under the current lease, all top-ups included. */
   grantedPico = 0n;
+  /** Given back under the current lease. */
+  returnedPico = 0n;
   /** Settled (actual) spend of calls under the current lease. */
   usedPico = 0n;
   reservedPico = 0n;
   /** The collector has answered at least once: the slice, not the snapshot, decides. */
   active = false;
-  /** The collector has no lease endpoint (older collector): budgets fall back to snapshots. */
+  /** The collector has no lease for this (no lease endpoint, or the key may not lease the policy): the state decides. */
   unsupported = false;
-  /** Reservations of calls in flight, oldest first from `head` (a queue without O(n) shifts). */
-  private reservations: Reservation[] = [];
-  private head = 0;
-  private inFlight: Promise<void> | undefined;
+  /** The last request got no answer (network, 5xx): the policy file's fail mode decides. */
+  unreachable = false;
+  /** Other holders wait: a top-up asks only for what calls wait for. */
+  contended = false;
+  lastAnswer: LeaseAnswer | undefined;
+  /** When the last answer came, and when the last request failed (ms since the epoch). */
+  answeredAt = 0;
+  failedAt = 0;
   /** Slice size asked for last (grows with the call size). */
   slicePico = 0n;
-  /**
-   * What this process may still borrow beyond its slice until the next answer (so a busy process
-   * does not stall while its top-up is on the way): a quarter of the collector's unleased amount
-   * divided by the number of holders, and at most 1/400 of the budget divided by the number of
-   * holders, less what is borrowed and not yet covered. Borrowed money may be granted to another
-   * process at the same time, so this share bounds the overshoot; near the end of a budget it is
-   * below one call and nothing is borrowed.
-   */
-  borrowablePico = 0n;
+  private readonly reservations = new Set<Reservation>();
+  private inFlight: Promise<void> | undefined;
+  private reportAfter = false;
+  /** Calls waiting for money, and their shortfalls. */
+  private waiting = 0;
+  private waitingNeed = 0n;
 
   constructor(
     readonly policy: string,
     readonly periodStart: string,
     private readonly holder: string,
-    private readonly limitPico: bigint,
   ) {}
 
   availablePico(): bigint {
-    return this.grantedPico - this.usedPico - this.reservedPico;
+    return this.grantedPico - this.returnedPico - this.usedPico - this.reservedPico;
   }
 
-  /**
-   * Reserves `pico` from the slice, borrowing the shortfall if `borrowablePico` allows (the
-   * top-up the caller then asks for covers it).
-   */
-  tryReserve(pico: bigint, now: number): boolean {
-    const available = this.availablePico();
-    if (available < pico) {
-      const shortfall = pico - (available > 0n ? available : 0n);
-      if (shortfall > this.borrowablePico) return false;
-      this.borrowablePico -= shortfall;
-    }
-    this.reservations.push({ pico, at: now });
+  /** Reserves `pico` from the slice, or undefined when the slice cannot cover it. */
+  tryReserve(pico: bigint, now: number): Reservation | undefined {
+    if (this.availablePico() < pico || this.leaseId === undefined) return undefined;
+    const r: Reservation = { pico, at: now, lease: this, leaseId: this.leaseId };
+    this.reservations.add(r);
     this.reservedPico += pico;
-    return true;
+    return r;
   }
 
-  /** A call under this policy ended with `actualPico`: its (oldest) reservation becomes actual spend. */
-  settle(actualPico: bigint, hadReservation: boolean): void {
-    if (hadReservation) {
-      const r = this.next();
-      if (r) this.reservedPico -= r.pico;
-    }
+  /** The call was not sent after all (another policy blocked it): its reservation is free again. */
+  cancel(r: Reservation): void {
+    if (this.reservations.delete(r)) this.reservedPico -= r.pico;
+  }
+
+  /** A call reserved from this slice ended with `actualPico`: its reservation becomes actual spend. */
+  settle(r: Reservation, actualPico: bigint): void {
+    this.cancel(r);
     this.usedPico += actualPico;
   }
 
   /** Drops reservations whose calls never reported an end. */
   expireReservations(now: number): void {
-    while (
-      this.head < this.reservations.length &&
-      now - this.reservations[this.head]!.at > RESERVATION_TTL_MS
-    ) {
-      this.reservedPico -= this.next()!.pico;
-    }
-  }
-
-  private next(): Reservation | undefined {
-    if (this.head >= this.reservations.length) return undefined;
-    const r = this.reservations[this.head++];
-    if (this.head === this.reservations.length) {
-      this.reservations = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.reservations.length) {
-      this.reservations = this.reservations.slice(this.head);
-      this.head = 0;
-    }
-    return r;
+    for (const r of this.reservations) if (now - r.at > RESERVATION_TTL_MS) this.cancel(r);
   }
 
   /** Whether the slice is low enough to ask for more now. */
@@ -117,54 +112,106 @@ export class LeaseHolder {
     return this.availablePico() < threshold;
   }
 
+  /** Resolves when no request is in flight (the first answer, say). */
+  settled(): Promise<void> {
+    return this.inFlight ?? Promise.resolve();
+  }
+
   /**
-   * Asks the collector for `requestedPico` more (0: only report usage and keep the lease alive).
-   * One request at a time; never rejects.
+   * Waits until the collector answered a request that includes `needPico` (a call's shortfall).
+   * `granted` when the slice now covers it — other waiters may take it first; ask again then.
    */
-  request(requestedPico: bigint): Promise<void> {
+  async obtain(needPico: bigint, slicePico: bigint): Promise<Obtained> {
+    this.waiting++;
+    this.waitingNeed += needPico;
+    try {
+      while (this.inFlight) await this.inFlight;
+      if (this.availablePico() >= needPico) return 'granted';
+      // When others wait too, ask only for what waits here; otherwise refill the slice as well.
+      const want = this.contended || this.waitingNeed > slicePico ? this.waitingNeed : slicePico;
+      await this.request(want, needPico);
+      if (this.unreachable) return 'unreachable';
+      return this.availablePico() >= needPico ? 'granted' : 'refused';
+    } finally {
+      this.waiting--;
+      this.waitingNeed -= needPico;
+    }
+  }
+
+  /**
+   * Asks the collector for `requestedPico` more (0: only report usage and keep the lease alive);
+   * `needPico` > 0: nothing unless that much can be granted. One request at a time; never rejects.
+   */
+  request(requestedPico: bigint, needPico = 0n): Promise<void> {
     if (this.inFlight || this.unsupported) return this.inFlight ?? Promise.resolve();
-    if (requestedPico > this.slicePico) this.slicePico = requestedPico;
-    // A top-up also covers what was borrowed beyond the slice.
-    const deficit = -this.availablePico();
-    if (requestedPico > 0n && deficit > 0n) requestedPico += deficit;
+    if (needPico === 0n && requestedPico > this.slicePico) this.slicePico = requestedPico;
     const used = this.usedPico;
+    const returned = this.returnedPico;
     const body: LeaseRequest = {
       policy: this.policy,
       period_start: this.periodStart,
       holder: this.holder,
       requested_usd: picoToUsd(requestedPico),
       used_usd: picoToUsd(used),
+      returned_usd: picoToUsd(returned),
+      ...(needPico > 0n ? { need_usd: picoToUsd(needPico) } : {}),
     };
     this.inFlight = collectorJson<LeaseResponse>('POST', '/v1/budgets/leases', body, {
       timeoutMs: REQUEST_TIMEOUT_MS,
     })
       .then(
-        (res) => {
-          const granted = toPico(res.granted_usd) ?? 0n;
-          if (res.lease_id !== this.leaseId) {
-            // A new lease (first one, or the old one expired on the collector): start its accounts afresh.
-            this.leaseId = res.lease_id;
-            this.grantedPico = toPico(res.total_granted_usd) ?? granted;
-            this.usedPico -= used;
-          } else {
-            this.grantedPico += granted;
+        (res) => this.onAnswer(res, used, returned),
+        (err: unknown) => {
+          const status = err instanceof GuardRequestError ? err.status : undefined;
+          // No lease endpoint (an older collector), or the key may not lease this policy.
+          if (status === 404 || status === 405 || status === 403) this.unsupported = true;
+          else if (status !== 409) {
+            // 409: a new period; the next state brings it. Anything else: no answer.
+            this.unreachable = true;
+            this.failedAt = Date.now();
           }
-          // What is borrowed and not yet covered by a grant counts against the next borrowing.
-          const holders = BigInt(Math.max(1, Math.floor(res.holders ?? 1)));
-          const deficit = -this.availablePico();
-          const share = (toPico(res.unleased_usd) ?? 0n) / (BORROW_DIVISOR * holders);
-          const cap = this.limitPico / (BORROW_CAP_DIVISOR * holders);
-          this.borrowablePico = (share < cap ? share : cap) - (deficit > 0n ? deficit : 0n);
-          this.active = true;
-        },
-        (err: { status?: number }) => {
-          if (err.status === 404 || err.status === 405) this.unsupported = true;
         },
       )
       .finally(() => {
         this.inFlight = undefined;
+        if (this.reportAfter) {
+          this.reportAfter = false;
+          void this.request(0n);
+        }
       });
     return this.inFlight;
+  }
+
+  private onAnswer(res: LeaseResponse, usedAtRequest: bigint, returnedAtRequest: bigint): void {
+    const granted = toPico(res.granted_usd) ?? 0n;
+    if (res.lease_id !== this.leaseId) {
+      // A new lease (the first, or the old one expired on the collector): its accounts start here.
+      this.leaseId = res.lease_id;
+      this.usedPico -= usedAtRequest;
+      this.returnedPico -= returnedAtRequest;
+      returnedAtRequest = 0n;
+    }
+    // The collector's count, not a sum of answers: a grant whose answer was lost (a timeout on this
+    // side while the collector granted) is not held forever by a process that never saw it.
+    this.grantedPico = (toPico(res.total_granted_usd) ?? 0n) + returnedAtRequest;
+    this.lastAnswer = {
+      state: res.state ?? 'ok',
+      spentPico: toPico(res.spent_usd) ?? 0n,
+      retryAfterSeconds: Math.max(1, Math.ceil(Number(res.retry_after_seconds ?? 1) || 1)),
+    };
+    this.contended = res.contended === true;
+    this.answeredAt = Date.now();
+    this.active = true;
+    this.unreachable = false;
+    // Refused, or others wait and nothing came here: what no call holds is of more use elsewhere (a
+    // call waiting here asks for the whole of its cost again; the collector gives it to the first).
+    if (this.lastAnswer.state !== 'ok' || (this.contended && granted === 0n)) {
+      const free = this.availablePico();
+      if (free > 0n) {
+        this.returnedPico += free;
+        this.reportAfter = true;
+      }
+    }
   }
 
   /** Returns the unused part (at exit). Resolves when done or failed. */

@@ -1,6 +1,7 @@
 /** The guard's error messages: which policy, the numbers, and what to do. */
 import {
   AttributionRequiredError,
+  BudgetBusyError,
   BudgetExceededError,
   CollectorUnreachableError,
   KillSwitchError,
@@ -9,7 +10,11 @@ import {
   RateLimitedError,
   type BudgetNumbers,
 } from '../errors';
+import { collectorUrl } from '../collector-api';
+import { endpointForMessages } from '../export/refused-export';
 import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
+
+const collectorUrlForMessages = (): string => endpointForMessages(collectorUrl());
 
 const PREFIX = 'tokenledger:';
 
@@ -86,16 +91,45 @@ export function budgetExceededError(
   policy: string,
   numbers: BudgetNumbers,
   model: string | undefined,
-  leased: boolean,
 ): BudgetExceededError {
   const estimate = numbers.estimatedCallUsd ? ` (estimated at up to ${usd(numbers.estimatedCallUsd)})` : '';
-  const why = leased ? `; what is left is held by calls in flight in this and other processes` : '';
   return new BudgetExceededError(
     `${PREFIX} policy "${policy}": ${numbers.period} budget exceeded: ${usd(numbers.spentUsd)} spent of ${usd(numbers.limitUsd)} ` +
-      `(period ${numbers.periodStart} → ${numbers.periodEnd})${why}. The call to ${model ?? 'the model'}${estimate} was not sent. ` +
+      `(period ${numbers.periodStart} → ${numbers.periodEnd}). The call to ${model ?? 'the model'}${estimate} was not sent. ` +
       `Raise budget.usd in the policy file, set on_exceeded: downgrade with a cheaper downgrade_to, or wait for the next period.`,
     policy,
     numbers,
+  );
+}
+
+export function budgetBusyError(
+  policy: string,
+  numbers: BudgetNumbers,
+  model: string | undefined,
+  retryAfterSeconds: number,
+  unanswered = false,
+): BudgetBusyError {
+  const estimate = numbers.estimatedCallUsd ? ` (estimated at up to ${usd(numbers.estimatedCallUsd)})` : '';
+  const why = unanswered
+    ? `and the collector at ${collectorUrlForMessages()} did not answer this process's request for more of it in time`
+    : `and what is left is held by calls in flight (in this or other processes) or spend not yet recorded`;
+  return new BudgetBusyError(
+    `${PREFIX} policy "${policy}": ${numbers.period} budget busy: ${usd(numbers.spentUsd)} spent of ${usd(numbers.limitUsd)}, ` +
+      `${why}. ` +
+      `The call to ${model ?? 'the model'}${estimate} was not sent. Retry in ~${retryAfterSeconds} s: ` +
+      `the budget is not exceeded.`,
+    policy,
+    numbers,
+    retryAfterSeconds,
+  );
+}
+
+/** TOKENLEDGER_GUARD_FAIL=closed and the collector gave no first answer within the wait. */
+export function notYetAnsweredError(waitMs: number, url: string): CollectorUnreachableError {
+  return new CollectorUnreachableError(
+    `${PREFIX} the collector at ${url} gave this process no policy state within ${waitMs} ms and TOKENLEDGER_GUARD_FAIL=closed, ` +
+      `so AI calls are blocked until it answers; the call was not sent. Check the collector (GET /healthz) and TOKENLEDGER_URL, ` +
+      `or unset TOKENLEDGER_GUARD_FAIL to allow calls while it is unreachable.`,
   );
 }
 

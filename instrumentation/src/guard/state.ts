@@ -4,7 +4,7 @@
  */
 import type { OnExceeded } from '../policy/types';
 import { ATTRIBUTION_BY_POLICY_FIELD } from '../semconv';
-import { compileMatch, type Matcher } from './match';
+import { compileMatch, matchFitsScope, scopeValues, type Matcher, type ScopeValues } from './match';
 import { toPico } from '../money/pico';
 import { PriceBook } from '../money/price-book';
 import type { BudgetsResponse, PolicyView } from '../wire';
@@ -26,6 +26,8 @@ export interface CompiledPolicy {
   matches: Matcher;
   /** Whether `match.service` (if any) admits this service. */
   matchesService: (service: string | undefined) => boolean;
+  /** Whether the policy can select calls this process's key records (a scoped key leases only those). */
+  fitsScope: boolean;
   disabled: boolean;
   allow: Set<string> | undefined;
   allowList: string[] | undefined;
@@ -46,6 +48,9 @@ interface RequiredAttribution {
 }
 
 export interface GuardState {
+  /** The key this process sends, when the collector says (a scoped key's calls are recorded under its scope). */
+  keyName: string | undefined;
+  scope: ScopeValues | undefined;
   killSwitch: boolean;
   failClosed: boolean;
   required: RequiredAttribution | undefined;
@@ -73,10 +78,15 @@ function compileBudget(p: PolicyView): BudgetWindow | undefined {
   };
 }
 
-function compilePolicy(p: PolicyView, resource: Record<string, string>): CompiledPolicy {
+function compilePolicy(
+  p: PolicyView,
+  resource: Record<string, string>,
+  scope: ScopeValues | undefined,
+): CompiledPolicy {
   return {
     name: p.name,
-    matches: compileMatch(p.match, resource),
+    matches: compileMatch(p.match, resource, scope),
+    fitsScope: matchFitsScope(p.match, scope),
     matchesService: (service) => {
       const want = p.match?.service;
       if (want === undefined || service === undefined) return true;
@@ -99,7 +109,10 @@ function compilePolicy(p: PolicyView, resource: Record<string, string>): Compile
 export function compileState(res: Partial<BudgetsResponse>, resource: Record<string, string>): GuardState {
   const required =
     res.attribution?.required?.filter((f) => ATTRIBUTION_BY_POLICY_FIELD[f] !== undefined) ?? [];
+  const scope = scopeValues(res.key?.scope);
   return {
+    keyName: typeof res.key?.name === 'string' ? res.key.name : undefined,
+    scope,
     killSwitch: res.kill_switch === true,
     failClosed: res.fail === 'closed',
     required:
@@ -112,7 +125,7 @@ export function compileState(res: Partial<BudgetsResponse>, resource: Record<str
         : undefined,
     policies: (res.policies ?? [])
       .filter((p) => typeof p?.name === 'string')
-      .map((p) => compilePolicy(p, resource)),
+      .map((p) => compilePolicy(p, resource, scope)),
     prices: new PriceBook(res.prices),
   };
 }

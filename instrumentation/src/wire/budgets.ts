@@ -3,6 +3,7 @@
  * any subset (an older collector may lack some). Money is exact decimal strings.
  */
 import type { AttributionRequirement, BudgetPeriod, FailMode, Policy } from '../policy/types';
+import type { KeyView } from './keys';
 
 export type BudgetState = 'ok' | 'warning' | 'exceeded';
 
@@ -42,4 +43,6 @@ export interface BudgetsResponse {
   policies: PolicyView[];
   /** `"<provider>/<model>"` (provider `*`: any) → prices, for the models in play. */
   prices: Record<string, PriceView>;
+  /** The key this request came with: a scoped key's calls are filed under its scope. */
+  key?: KeyView;
 }

@@ -4,8 +4,10 @@
  * names are snake_case.
  */
 export type * from './approvals';
+export type * from './audit';
 export type * from './budgets';
 export type * from './estimate';
+export type * from './keys';
 export type * from './leases';
 export type * from './outcomes';
 

@@ -26,4 +26,8 @@ export interface OutcomesRequest {
 
 export interface OutcomesAccepted {
   accepted: number;
+  /** Outcomes claiming a cost center outside the key's scope, stored under the scope (claim kept). */
+  out_of_scope?: number;
+  /** Why, once per request, when there were such outcomes. */
+  warning?: string;
 }

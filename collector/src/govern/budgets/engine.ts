@@ -4,7 +4,7 @@
  * state and a period-end forecast. Results are cached briefly (many guards poll GET /v1/budgets)
  * and concurrent callers share one computation. Writes budget_snapshots once a minute.
  */
-import type { Policy, PolicyFile } from 'tokenledger/policy';
+import type { Policy, PolicyFile, PolicyMatch } from 'tokenledger/policy';
 import type { PricedCall } from '../../core/call';
 import { callMatches } from '../policy/match';
 import { Money, ZERO } from '../../core/money';
@@ -30,6 +30,7 @@ export { type BudgetStatus } from './status';
 const callTimeMs = (c: PricedCall): number => Number(BigInt(c.startTimeUnixNano) / 1_000_000n);
 
 export class BudgetEngine {
+  /** `at`: when the computation started, so every call stored before is in `statuses`. */
   private cached: { at: number; policy: PolicyFile | undefined; statuses: BudgetStatus[] } | undefined;
   private computing: Promise<BudgetStatus[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -41,13 +42,26 @@ export class BudgetEngine {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Every budgeted policy's state now (at most maxAgeMs old). */
+  /**
+   * Every budgeted policy's state: computed at most maxAgeMs ago, or — when older and the policy
+   * file is the same — the last one at once while a new one is computed (many guards poll, and a
+   * loaded ClickHouse must not stall them all). `fresh`: computed now.
+   */
   async statuses(opts: { fresh?: boolean } = {}): Promise<BudgetStatus[]> {
     const policy = this.deps.policy();
     const c = this.cached;
-    if (!opts.fresh && c && c.policy === policy && this.now().getTime() - c.at < (this.deps.maxAgeMs ?? 1000))
+    const maxAgeMs = this.deps.maxAgeMs ?? 1000;
+    // maxAgeMs 0: no cache at all, every caller gets a figure computed for it.
+    if (!opts.fresh && maxAgeMs > 0 && c && c.policy === policy) {
+      if (this.now().getTime() - c.at >= maxAgeMs) this.recompute(policy).catch(() => undefined);
       return c.statuses;
-    if (this.computing && !opts.fresh) return this.computing;
+    }
+    return this.recompute(policy, opts.fresh === true);
+  }
+
+  /** One computation at a time, shared by its callers; `force`: a new one even if one is running. */
+  private recompute(policy: PolicyFile | undefined, force = false): Promise<BudgetStatus[]> {
+    if (this.computing && !force) return this.computing;
     const run = this.compute(policy).finally(() => {
       if (this.computing === run) this.computing = undefined;
     });
@@ -61,6 +75,11 @@ export class BudgetEngine {
     return p?.budget ? new Money(p.budget.usd) : undefined;
   }
 
+  /** What the policy selects (its `match`). */
+  matchOf(policyName: string): PolicyMatch | undefined {
+    return this.find(policyName)?.match;
+  }
+
   /** The policy's current period (or the one containing `at`). */
   window(policyName: string, at: Date = this.now()): PeriodWindow | undefined {
     const budget = this.find(policyName)?.budget;
@@ -69,11 +88,23 @@ export class BudgetEngine {
 
   /** Spend of the policy in the period starting at (or containing) `periodStart`; current period by default. */
   async spentUsd(policyName: string, periodStart?: Date): Promise<Money> {
-    const window = this.window(policyName, periodStart ?? this.now());
-    if (!window) return ZERO;
-    const current = (await this.statuses()).find((s) => s.policy === policyName);
-    if (current && current.periodStart.getTime() === window.start.getTime()) return current.spentUsd;
-    return this.spendIn(this.find(policyName)!, window);
+    return (await this.spendFigure(policyName, periodStart ?? this.now())).usd;
+  }
+
+  /** The same, with when it was computed: every call stored before `asOf` is in it (budget leases rely on it). */
+  async spendFigure(policyName: string, periodStart: Date): Promise<{ usd: Money; asOf: number }> {
+    const window = this.window(policyName, periodStart);
+    if (!window) return { usd: ZERO, asOf: this.now().getTime() };
+    const statuses = await this.statuses();
+    const current = statuses.find((s) => s.policy === policyName);
+    if (current && current.periodStart.getTime() === window.start.getTime())
+      return { usd: current.spentUsd, asOf: this.computedAt(statuses) };
+    const asOf = this.now().getTime();
+    return { usd: await this.spendIn(this.find(policyName)!, window), asOf };
+  }
+
+  private computedAt(statuses: BudgetStatus[]): number {
+    return this.cached?.statuses === statuses ? this.cached.at : 0;
   }
 
   /** Writes budget_snapshots every `everyMs` (and once now); a snapshot still running skips a tick. */
@@ -112,7 +143,10 @@ export class BudgetEngine {
       const window = periodAt(p.budget.period, now, p.budget.timezone ?? 'UTC');
       statuses.push(budgetStatus(p, window, await this.spendIn(p, window), now));
     }
-    this.cached = { at: now.getTime(), policy, statuses };
+    // Two computations may overlap (a forced one): the one that began last stays, so the figure's
+    // time never goes back (budget leases count what was stored after it).
+    if (!this.cached || this.cached.at <= now.getTime())
+      this.cached = { at: now.getTime(), policy, statuses };
     return statuses;
   }
 

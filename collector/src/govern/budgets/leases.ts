@@ -1,58 +1,100 @@
 /**
  * Budget leases: each guarded app process holds a slice of a policy's remaining budget and spends
- * from it without asking per call. The collector grants from
+ * from it without asking per call. How much a request gets is decided by ./grant-rules.ts from
  *
- *   limit − spent − Σ outstanding leases,  outstanding = (granted − reported used) + recently reported used
+ *   limit − spent − Σ held,   held = granted − given back − stored (per open lease)
  *
- * `spent` is the BudgetEngine's (stored + accepted, not yet stored). A holder reports the actual
- * spend of its settled calls with each request; that amount stays counted until it has landed —
- * the settle grace has passed (its spans reach the collector within ~1 s) and the stored spend has
- * grown by as much since the report — so it is never counted zero times; briefly twice, which errs
- * towards blocking.
- * A lease not renewed for its TTL expires (a crashed process frees its slice); DELETE returns the
- * unused part at once. Grants for one policy are serialized, so two holders never get the same money.
+ * `spent` is the BudgetEngine's (stored + accepted, not yet stored). A call reserved from a slice
+ * names its leases (`tokenledger.leases`); once the receiver has stored it (`landed`), its
+ * cost counts as spent and no longer in its lease: in the stored spend figure once a figure computed
+ * after it includes it, and until then beside it (a call stored while a figure is computed may be
+ * counted twice for a moment, never zero times). A returned lease holds
+ * what its holder reported used but the collector has not stored (the spans of a process killed
+ * before its export stop counting LOST_AFTER_MS after its last report). A lease not renewed for its
+ * TTL (2 minutes: a crashed process) is forgotten, slice and all; a slow process renews long before.
+ *
+ * Holders are namespaced by the key they come with (`<key name>/<holder>`): a key renews, gives
+ * back and returns only its own leases, and a scoped key leases only from policies that can select
+ * calls in its scope. DELETE returns the unused part at once. Grants for one policy period are serialized, so two
+ * holders never get the same money.
  */
 import { randomUUID } from 'node:crypto';
+import type { PolicyMatch } from 'tokenledger/policy';
+import type { KeyScope } from 'tokenledger/wire';
 import { Money, ZERO } from '../../core/money';
+import { scopeFitsMatch } from '../keys/scope';
+import { decideGrant } from './grant-rules';
 import type { PeriodWindow } from './periods';
+
+/** A policy period's spend, and when the figure was computed (ms since the epoch; calls stored before are in it). */
+interface SpendFigure {
+  usd: Money;
+  asOf: number;
+}
 
 /** What leases need from the budget engine (BudgetEngine satisfies it). */
 export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
+  matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
-  spentUsd(policy: string, periodStart?: Date): Promise<Money>;
+  spendFigure(policy: string, periodStart: Date): Promise<SpendFigure>;
 }
 
 export interface LeaseOptions {
   ttlMs?: number;
-  settleGraceMs?: number;
   now?: () => number;
+}
+
+/** A stored call the guard reserved from leases (from the receiver). */
+export interface LandedCall {
+  /** `tokenledger.leases` as the span carried it. */
+  leaseIds: string[];
+  /** trace id + span id: a retried export lands once. */
+  spanKey: string;
+  costUsd: Money;
 }
 
 export interface LeaseGrantRequest {
   policy: string;
   periodStart: Date;
+  /** The name of the key the request came with. */
+  keyName: string;
+  /** The key's scope, if it has one. */
+  scope?: KeyScope | undefined;
+  /** The holder as the client names it (filed as `<key name>/<holder>`). */
   holder: string;
   requestedUsd: Money;
+  /** The least that is of use (a waiting call's shortfall). */
+  needUsd?: Money;
   /** The holder's settled spend under its current lease (cumulative). */
   usedUsd?: Money;
+  /** What the holder has given back under its current lease (cumulative). */
+  returnedUsd?: Money;
 }
 
 export interface LeaseGrant {
   leaseId: string;
   grantedUsd: Money;
   totalGrantedUsd: Money;
-  /** Left for all holders after this grant (limit − spent − outstanding): holders borrow only while it is large. */
+  /** Left for all holders after this grant (limit − spent − held). */
   unleasedUsd: Money;
-  /** Open leases of this policy period (holders borrow at most a share of the unleased amount each). */
+  /** Open leases of this policy period. */
   holders: number;
   expiresAt: Date;
+  /** The period's stored and accepted spend: the figure the app's errors quote. */
+  spentUsd: Money;
+  limitUsd: Money;
+  state: 'ok' | 'busy' | 'exceeded';
+  /** With `busy`: when what is held is likely free again. */
+  retryAfterSeconds?: number;
+  /** A need was refused lately: holders give back what no call of theirs holds. */
+  contended: boolean;
 }
 
 export class LeaseError extends Error {
   constructor(
     message: string,
-    readonly status: 400 | 404 | 409,
+    readonly status: 400 | 403 | 404 | 409,
   ) {
     super(message);
   }
@@ -60,28 +102,62 @@ export class LeaseError extends Error {
 
 interface Lease {
   id: string;
+  /** The policy period: `<policy>|<period start ms>`. */
   key: string;
+  policy: string;
+  keyName: string;
+  /** `<key name>/<holder>`. */
   holder: string;
   granted: Money;
+  returned: Money;
+  /** What the holder reported spent (cumulative), and when it last reported. */
   used: Money;
-  /** Reported spend whose spans may not have arrived yet, with the stored spend when it was reported. */
-  recent: Array<{ at: number; usd: Money; spentAt: Money }>;
+  reportedAt: number;
+  /** Stored calls it reserved for: counted in `landedBefore` once a spend figure includes them. */
+  landed: Money;
+  landings: Array<{ at: number; usd: Money }>;
   expiresAt: number;
   closed: boolean;
 }
 
-const DEFAULT_LEASE_TTL_MS = 30_000;
-const DEFAULT_SETTLE_GRACE_MS = 5_000;
+/**
+ * A lease not renewed for this long is forgotten (a process that died without returning it). Long:
+ * what a lease holds covers calls in flight, and a process on a loaded machine may be slow to renew.
+ */
+const DEFAULT_LEASE_TTL_MS = 120_000;
 /** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
 const LOST_AFTER_MS = 60_000;
+/** After a refused need, holders are told others wait for this long. */
+const CONTENDED_MS = 3_000;
+/** How long a landed span is remembered, so an exporter's retry of it does not land twice. */
+const LANDED_MEMORY_MS = 10 * 60_000;
+
+/** Stored calls of a lease. */
+function landedBy(l: Lease): Money {
+  let total = l.landed;
+  for (const x of l.landings) total = total.plus(x.usd);
+  return total;
+}
+
+/**
+ * What a lease still holds: an open one, its grants less what was given back and what is stored; a
+ * returned one, what its holder reported spent and is not stored yet.
+ */
+function heldBy(l: Lease, now: number): Money {
+  const landed = landedBy(l);
+  if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed), 0);
+  if (now - l.reportedAt >= LOST_AFTER_MS) return ZERO;
+  return Money.max(l.used.minus(landed), 0);
+}
 
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** The stored spend of each policy period at its last grant. */
-  private readonly lastSpent = new Map<string, Money>();
+  /** When a need was last refused, per policy period. */
+  private readonly refusedAt = new Map<string, number>();
+  /** Spans landed lately (trace id + span id → when). */
+  private readonly landedSpans = new Map<string, number>();
   private readonly ttlMs: number;
-  private readonly graceMs: number;
   private readonly now: () => number;
 
   constructor(
@@ -89,7 +165,6 @@ export class LeaseBook {
     options: LeaseOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
-    this.graceMs = options.settleGraceMs ?? DEFAULT_SETTLE_GRACE_MS;
     this.now = options.now ?? Date.now;
   }
 
@@ -97,6 +172,12 @@ export class LeaseBook {
   grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
     const limit = this.budgets.limitUsd(req.policy);
     if (limit === undefined) throw new LeaseError(`policy "${req.policy}" has no budget`, 404);
+    if (!scopeFitsMatch(req.scope, this.budgets.matchOf(req.policy))) {
+      throw new LeaseError(
+        `key "${req.keyName}" is scoped to ${describeScope(req.scope)}: policy "${req.policy}" selects no call it may report`,
+        403,
+      );
+    }
     const window = this.budgets.window(req.policy);
     if (!window || window.start.getTime() !== req.periodStart.getTime()) {
       throw new LeaseError(
@@ -115,62 +196,112 @@ export class LeaseBook {
     limit: Money,
     window: PeriodWindow,
   ): Promise<LeaseGrant> {
-    const spent = await this.budgets.spentUsd(req.policy, window.start);
+    const figure = await this.budgets.spendFigure(req.policy, window.start);
+    const spent = figure.usd;
     const now = this.now();
-    this.prune(now, key, spent);
-    let lease = [...this.leases.values()].find((l) => l.key === key && l.holder === req.holder && !l.closed);
+    // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
+    const landedSince = this.prune(now, key, figure.asOf);
+    const holder = `${req.keyName}/${req.holder}`;
+    let lease = this.find(key, holder);
     if (!lease) {
       lease = {
         id: `lease_${randomUUID()}`,
         key,
-        holder: req.holder,
+        policy: req.policy,
+        keyName: req.keyName,
+        holder,
         granted: ZERO,
+        returned: ZERO,
         used: ZERO,
-        recent: [],
+        reportedAt: now,
+        landed: ZERO,
+        landings: [],
         expiresAt: 0,
         closed: false,
       };
       this.leases.set(lease.id, lease);
-    } else if (req.usedUsd) {
-      this.reportUsed(lease, req.usedUsd, now, spent);
+    } else {
+      this.report(lease, req.usedUsd, now);
+      // Given back: only ever more (a repeated report changes nothing), never beyond what was granted.
+      if (req.returnedUsd?.gt(lease.returned)) lease.returned = Money.min(req.returnedUsd, lease.granted);
     }
     lease.expiresAt = now + this.ttlMs;
-    const available = limit.minus(spent).minus(this.outstanding(key));
-    const requested = Money.max(req.requestedUsd, 0);
-    const granted = Money.max(Money.min(requested, available), 0);
-    lease.granted = lease.granted.plus(granted);
-    return {
+    const leases = this.leasesOf(key);
+    let held = ZERO;
+    let keyHeld = ZERO;
+    let otherKeys = false;
+    for (const l of leases) {
+      const h = heldBy(l, now);
+      held = held.plus(h);
+      if (l.keyName === req.keyName) keyHeld = keyHeld.plus(h);
+      else if (!l.closed) otherKeys = true;
+    }
+    const need = Money.max(req.needUsd ?? ZERO, 0);
+    const decision = decideGrant({
+      limit,
+      spent,
+      landedSince,
+      held,
+      keyHeld,
+      othersHeld: held.minus(keyHeld),
+      otherKeys,
+      requested: Money.max(req.requestedUsd, 0),
+      need,
+    });
+    lease.granted = lease.granted.plus(decision.grant);
+    if (decision.state !== 'ok' && need.gt(0)) this.refusedAt.set(key, now);
+    const grant: LeaseGrant = {
       leaseId: lease.id,
-      grantedUsd: granted,
-      totalGrantedUsd: lease.granted,
-      unleasedUsd: Money.max(available.minus(granted), 0),
-      holders: [...this.leases.values()].filter((l) => l.key === key && !l.closed).length,
+      grantedUsd: decision.grant,
+      totalGrantedUsd: lease.granted.minus(lease.returned),
+      unleasedUsd: Money.max(limit.minus(spent).minus(landedSince).minus(held).minus(decision.grant), 0),
+      holders: leases.filter((l) => !l.closed).length,
       expiresAt: new Date(lease.expiresAt),
+      spentUsd: spent,
+      limitUsd: limit,
+      state: decision.state,
+      contended: now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS,
     };
+    // What is held comes back as calls end and holders report (every second).
+    if (decision.state === 'busy') grant.retryAfterSeconds = 1;
+    return grant;
   }
 
-  /** Closes a lease: its unused part is free again; what it used stays counted until its spans arrive. */
-  release(id: string, usedUsd?: Money): Money | undefined {
-    const lease = this.leases.get(id);
-    if (!lease || lease.closed) return undefined;
+  /**
+   * Calls the receiver stored from a key's guard processes: each counts in the stored spend from
+   * now on, and no longer in the leases (of that key) it was reserved from.
+   */
+  landed(keyName: string, calls: LandedCall[]): void {
     const now = this.now();
-    if (usedUsd) this.reportUsed(lease, usedUsd, now, this.lastSpent.get(lease.key) ?? ZERO);
-    const returned = Money.max(lease.granted.minus(lease.used), 0);
-    lease.granted = lease.used;
+    for (const c of calls) {
+      if (this.landedSpans.has(c.spanKey)) continue;
+      this.landedSpans.set(c.spanKey, now);
+      for (const id of c.leaseIds) {
+        const l = this.leases.get(id);
+        if (l?.keyName === keyName) l.landings.push({ at: now, usd: c.costUsd });
+      }
+    }
+  }
+
+  /**
+   * Closes a lease of this key: its unused part is free again; what it used stays counted until
+   * its spans are stored. Undefined when the key has no such open lease.
+   */
+  release(id: string, keyName: string, usedUsd?: Money): Money | undefined {
+    const lease = this.leases.get(id);
+    if (!lease || lease.closed || lease.keyName !== keyName) return undefined;
+    const now = this.now();
+    this.report(lease, usedUsd, now);
+    const returned = Money.max(lease.granted.minus(lease.returned).minus(lease.used), 0);
     lease.closed = true;
-    lease.expiresAt = now + this.graceMs;
+    lease.expiresAt = now;
     return returned;
   }
 
-  /** Held by leases of this policy period: unused slices plus reported spend that has not landed yet. */
+  /** Held by leases of this policy period (slices, calls in flight, spend reported but not stored). */
   outstanding(key: string): Money {
-    let total = ZERO;
-    for (const l of this.leases.values()) {
-      if (l.key !== key) continue;
-      total = total.plus(Money.max(l.granted.minus(l.used), 0));
-      for (const r of l.recent) total = total.plus(r.usd);
-    }
-    return total;
+    const now = this.now();
+    return this.leasesOf(key).reduce((t, l) => t.plus(heldBy(l, now)), ZERO);
   }
 
   /** Open leases (for metrics and tests). */
@@ -178,45 +309,41 @@ export class LeaseBook {
     return [...this.leases.values()].filter((l) => !l.closed).length;
   }
 
-  private reportUsed(lease: Lease, usedUsd: Money, now: number, spent: Money): void {
-    if (usedUsd.gt(lease.used)) {
-      lease.recent.push({ at: now, usd: usedUsd.minus(lease.used), spentAt: spent });
-      lease.used = usedUsd;
-    }
+  private find(key: string, holder: string): Lease | undefined {
+    for (const l of this.leases.values()) if (l.key === key && l.holder === holder && !l.closed) return l;
+    return undefined;
+  }
+
+  private leasesOf(key: string): Lease[] {
+    return [...this.leases.values()].filter((l) => l.key === key);
+  }
+
+  private report(lease: Lease, usedUsd: Money | undefined, now: number): void {
+    lease.reportedAt = now;
+    if (usedUsd?.gt(lease.used)) lease.used = usedUsd;
   }
 
   /**
-   * Forgets reported spend of a policy period once it has landed: the settle grace has passed and
-   * the stored spend has grown by at least as much since the report (spans that never come — a
-   * process killed before its export — stop counting after LOST_AFTER_MS). Drops leases that
-   * expired with nothing pending.
+   * Folds landings the spend figure computed at `asOf` includes, and returns the rest (stored after
+   * it began); forgets leases not renewed in time (a crashed process) and returned ones that hold
+   * nothing any more; forgets old landed spans.
    */
-  private prune(now: number, key: string, spent: Money): void {
-    this.lastSpent.set(key, spent);
-    // Reports land in order, and one growth of the stored spend can cover only one of them: walk
-    // every holder's pending reports oldest first and let the growth since the oldest pay for them
-    // one after another. (Checking each report against the same growth alone would let two holders'
-    // reports both "land" on one holder's spans, and grant the other's money twice.)
-    const pending: Array<{ lease: Lease; report: Lease['recent'][number] }> = [];
-    for (const l of this.leases.values()) {
-      if (l.key === key) for (const r of l.recent) pending.push({ lease: l, report: r });
-    }
-    pending.sort((a, b) => a.report.at - b.report.at);
-    const landed = new Set<Lease['recent'][number]>();
-    let grown = pending.length > 0 ? spent.minus(pending[0]!.report.spentAt) : ZERO;
-    for (const { report } of pending) {
-      if (now - report.at >= LOST_AFTER_MS) {
-        landed.add(report); // its spans never came (a process killed before its export)
-        continue;
-      }
-      if (now - report.at < this.graceMs || grown.lt(report.usd)) break;
-      grown = grown.minus(report.usd);
-      landed.add(report);
-    }
+  private prune(now: number, key: string, asOf: number): Money {
+    let since = ZERO;
     for (const [id, l] of this.leases) {
-      if (l.key === key && landed.size > 0) l.recent = l.recent.filter((r) => !landed.has(r));
-      if (l.expiresAt < now && l.recent.length === 0) this.leases.delete(id);
+      if (l.key !== key) continue;
+      if (l.landings.length > 0 && l.landings[0]!.at < asOf) {
+        for (const x of l.landings) if (x.at < asOf) l.landed = l.landed.plus(x.usd);
+        l.landings = l.landings.filter((x) => x.at >= asOf);
+      }
+      for (const x of l.landings) since = since.plus(x.usd);
+      if (l.closed ? heldBy(l, now).isZero() : l.expiresAt < now) this.leases.delete(id);
     }
+    for (const [span, at] of this.landedSpans) {
+      if (now - at < LANDED_MEMORY_MS) break; // in insertion order: the rest are newer
+      this.landedSpans.delete(span);
+    }
+    return since;
   }
 
   private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -229,4 +356,10 @@ export class LeaseBook {
     });
     return run;
   }
+}
+
+function describeScope(scope: KeyScope | undefined): string {
+  return Object.entries(scope ?? {})
+    .map(([field, values]) => `${field}=${(values as string[]).join('|')}`)
+    .join(', ');
 }

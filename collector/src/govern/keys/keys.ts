@@ -6,6 +6,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { KeyScope } from 'tokenledger/wire';
+import { KeyConfigError } from './errors';
+import { formatScope, parseScopeEntry } from './scope';
 
 export const ROLES = ['ingest', 'viewer', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -19,32 +22,36 @@ const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   admin: ['ingest', 'read', 'approve', 'admin'],
 };
 
+/** The roles that may do `scope`, least powerful first (for refusals that name who can). */
+export function rolesAllowing(scope: Scope): Role[] {
+  return ROLES.filter((r) => ROLE_SCOPES[r].includes(scope));
+}
+
 export interface KeyEntry {
   role: Role;
   /** Who holds the key: an approver's e-mail, a service name; `<role>-<fingerprint>` when unnamed. */
   name: string;
   digest: Buffer;
+  /** An ingest key limited to cost centers, teams, departments or services (./scope.ts). */
+  scope?: KeyScope;
 }
 
 /** A caller, as far as the collector knows them from their key. Never the key itself. */
 export interface Principal {
   role: Role;
   name: string;
+  scope?: KeyScope;
 }
 
-/** A key as configured: role, optional holder name, secret. */
+/** A key as configured: role, optional holder name and scope, secret. */
 export interface KeySpec {
   role: Role;
   key: string;
   name?: string;
+  scope?: KeyScope;
 }
 
-export class KeyConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KeyConfigError';
-  }
-}
+export { KeyConfigError };
 
 export const digestOf = (key: string): Buffer => createHash('sha256').update(key).digest();
 
@@ -64,7 +71,12 @@ export class KeyRing {
   ) {
     this.fixed = keys.map((k) => {
       const digest = digestOf(k.key);
-      return { role: k.role, name: k.name ?? `${k.role}-${fingerprintOf(digest)}`, digest };
+      return {
+        role: k.role,
+        name: k.name ?? `${k.role}-${fingerprintOf(digest)}`,
+        digest,
+        ...(k.scope ? { scope: k.scope } : {}),
+      };
     });
   }
 
@@ -78,7 +90,9 @@ export class KeyRing {
     let found: KeyEntry | undefined;
     for (const e of this.fixed) if (timingSafeEqual(d, e.digest) && !found) found = e;
     for (const e of this.extra()) if (timingSafeEqual(d, e.digest) && !found) found = e;
-    return found ? { role: found.role, name: found.name } : undefined;
+    return found
+      ? { role: found.role, name: found.name, ...(found.scope ? { scope: found.scope } : {}) }
+      : undefined;
   }
 
   /** The role of a presented key, or undefined. */
@@ -91,28 +105,54 @@ export class KeyRing {
   }
 }
 
-/** Parses `role:key,role/name:key` (the name, e.g. an approver's e-mail, identifies the holder). */
+/**
+ * Parses `role:key,role/name:key,ingest/name[team=search;service=api|web]:key` (the name, e.g. an
+ * approver's e-mail, identifies the holder; the brackets scope an ingest key, ./scope.ts).
+ */
 export function parseKeySpec(spec: string): KeySpec[] {
   return spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry, i) => {
+      const at = `TOKENLEDGER_API_KEYS entry ${i + 1}`;
       const sep = entry.indexOf(':');
-      const head = sep > 0 ? entry.slice(0, sep) : '';
+      let head = sep > 0 ? entry.slice(0, sep) : '';
+      let scope: KeyScope | undefined;
+      const open = head.indexOf('[');
+      if (open >= 0) {
+        if (!head.endsWith(']'))
+          throw new KeyConfigError(`${at}: a scope is written [field=value;field=value] before ':'`);
+        try {
+          scope = {};
+          for (const part of head.slice(open + 1, -1).split(';'))
+            if (part.trim()) parseScopeEntry(part, scope);
+        } catch (err) {
+          throw new KeyConfigError(`${at}: ${(err as Error).message}`);
+        }
+        head = head.slice(0, open);
+      }
       const slash = head.indexOf('/');
       const role = (slash >= 0 ? head.slice(0, slash) : head) as Role;
       const name = slash >= 0 ? head.slice(slash + 1).trim() : undefined;
       const key = entry.slice(sep + 1);
       if (sep <= 0 || !ROLES.includes(role)) {
         throw new KeyConfigError(
-          `TOKENLEDGER_API_KEYS entry ${i + 1}: expected role:key or role/name:key with role one of ${ROLES.join(', ')}`,
+          `${at}: expected role:key or role/name:key with role one of ${ROLES.join(', ')}`,
         );
       }
-      if (name === '') throw new KeyConfigError(`TOKENLEDGER_API_KEYS entry ${i + 1}: empty name after '/'`);
-      if (key.length < 16)
-        throw new KeyConfigError(`TOKENLEDGER_API_KEYS entry ${i + 1}: key shorter than 16 characters`);
-      return name === undefined ? { role, key } : { role, key, name };
+      if (name === '') throw new KeyConfigError(`${at}: empty name after '/'`);
+      if (key.length < 16) throw new KeyConfigError(`${at}: key shorter than 16 characters`);
+      if (scope && Object.keys(scope).length > 0 && role !== 'ingest')
+        throw new KeyConfigError(
+          `${at}: only ingest keys have a scope (${role}/${name ?? ''}[${formatScope(scope)}])`,
+        );
+      return {
+        role,
+        key,
+        ...(name !== undefined ? { name } : {}),
+        ...(scope && Object.keys(scope).length > 0 ? { scope } : {}),
+      };
     });
 }
 

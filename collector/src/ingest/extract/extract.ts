@@ -15,6 +15,8 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_TL_ENFORCEMENT,
   ATTR_ANTHROPIC_MESSAGE_BATCH_ID,
+  ATTR_TL_LEASES,
+  ATTR_TL_ORIGINAL_MODEL,
   ATTR_TL_USAGE_DEFERRED,
 } from 'tokenledger/semconv';
 import type { ExtractedCall } from '../../core/call';
@@ -34,6 +36,9 @@ import { isUsageMissing, type BatchFlag, type UsageFlag } from './usage';
 import { capCall, capText, DEFAULT_MAX_VALUE_LENGTH } from '../value-cap';
 
 const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
+
+/** A call falls under a few budgets; a longer list is not a guard's. */
+const MAX_LEASES_PER_CALL = 32;
 
 /** Scope-name prefix of tokenledger's own instrumentation, whose spans follow the contract exactly. */
 const TOKENLEDGER_SCOPE_PREFIX = 'tokenledger';
@@ -189,6 +194,10 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & U
     source: ctx.scopeName,
     attribution: attributionOf(a, ctx.resource),
   };
+  const asked = strAttr(a, ATTR_TL_ORIGINAL_MODEL);
+  if (asked !== '') call.askedModel = asked;
+  const leases = strAttr(a, ATTR_TL_LEASES);
+  if (leases !== '') call.leaseIds = leases.split(',').slice(0, MAX_LEASES_PER_CALL);
   if (r.invalidCounts.length > 0) {
     // Garbled usage: the cost is unknown, like a call reporting none (and unlike one reporting 0).
     call.usageMissing = true;

@@ -3,13 +3,14 @@
  *
  * Only the metered commands (./commands.ts) get a span; every other command goes straight through.
  * The app gets what the SDK returned: the same promise (or the same callback call), the same
- * output object; a streamed output keeps its stream object, whose iterator is observed.
+ * output object; a streamed output keeps its stream object, whose iterator is observed. A verdict
+ * the guard gives only after a wait delays the send (and the promise, or the callback).
  */
-import { context, SpanKind, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, type Span, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
-import { guardActive } from '../../guard/hook';
+import { guardActive, type GuardVerdict } from '../../guard/hook';
 import { GEN_AI_PROVIDER_AWS_BEDROCK } from '../../semconv';
-import { runGuard } from '../shared/guarded';
+import { afterVerdict, runGuard, type GuardOutcome } from '../shared/guarded';
 import { callSdk } from '../shared/sdk-call';
 import { BedrockCall } from './call';
 import {
@@ -30,8 +31,9 @@ type Callback = (err: unknown, output?: unknown) => void;
 
 export function createPatchedSend(original: Send, tracer: () => Tracer): Send {
   return function patchedSend(this: unknown, ...args: unknown[]): unknown {
-    let call: BedrockCall | undefined;
-    let sendArgs = args;
+    let proceed: ((verdict: GuardVerdict | undefined) => unknown) | undefined;
+    let guarded: GuardOutcome | undefined;
+    let span: Span | undefined;
     try {
       const command = args[0];
       const kind = commandKind(command);
@@ -40,10 +42,11 @@ export function createPatchedSend(original: Send, tracer: () => Tracer): Send {
         const parent = context.active();
         const attributes = requestAttributes(kind, input);
         addAttributionAttributes(parent, attributes);
-        const span = tracer().startSpan(spanName(kind, input), { kind: SpanKind.CLIENT, attributes }, parent);
+        const s = tracer().startSpan(spanName(kind, input), { kind: SpanKind.CLIENT, attributes }, parent);
+        span = s;
         const modelId = modelIdOf(input);
-        const guarded = runGuard(
-          span,
+        guarded = runGuard(
+          s,
           GEN_AI_PROVIDER_AWS_BEDROCK,
           operationName(kind, modelId),
           modelId,
@@ -53,47 +56,66 @@ export function createPatchedSend(original: Send, tracer: () => Tracer): Send {
         );
         // Blocked by policy: the request never leaves; the error reaches the app as the SDK's own would.
         if (guarded.blocked) return rejectBlocked(guarded.blocked, args);
-        if (guarded.verdict) {
-          const sent = inputWithVerdict(kind, input, guarded.verdict);
-          if (sent !== input) {
-            sendArgs = args.slice();
-            sendArgs[0] = commandWithInput(command as object, sent);
+        proceed = (verdict) => {
+          let sendArgs = args;
+          let call: BedrockCall | undefined;
+          try {
+            if (verdict) {
+              const sent = inputWithVerdict(kind, input, verdict);
+              if (sent !== input) {
+                sendArgs = args.slice();
+                sendArgs[0] = commandWithInput(command as object, sent);
+              }
+            }
+            if (s.isRecording()) {
+              ensureHeaderCapture(this);
+              call = new BedrockCall(s, kind, abortSignalOf(args[1]));
+              const cbIndex = callbackIndex(args);
+              if (cbIndex !== undefined) {
+                if (sendArgs === args) sendArgs = args.slice();
+                sendArgs[cbIndex] = observedCallback(args[cbIndex] as Callback, call);
+              }
+            } else {
+              s.end();
+            }
+          } catch {
+            call = undefined;
+            sendArgs = args;
           }
-        }
-        if (span.isRecording()) {
-          ensureHeaderCapture(this);
-          call = new BedrockCall(span, kind, abortSignalOf(args[1]));
-          const cbIndex = callbackIndex(args);
-          if (cbIndex !== undefined) {
-            if (sendArgs === args) sendArgs = args.slice();
-            sendArgs[cbIndex] = observedCallback(args[cbIndex] as Callback, call);
-          }
-        } else {
-          span.end();
-        }
+          if (!call) return original.apply(this, sendArgs);
+          return sendObserved(original, this, sendArgs, call);
+        };
       }
     } catch {
-      call = undefined;
-      sendArgs = args;
+      proceed = undefined;
     }
-    if (!call) return original.apply(this, sendArgs);
-
-    // Not run inside a span's context: no child spans of ours (see callSdk).
-    const result = callSdk(original, this, sendArgs, call, undefined);
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      const c = call;
-      // Registered before the app's own handlers, so a stream is observed before the app reads it.
-      (result as Promise<unknown>).then(
-        (output) => c.onOutput(output),
-        (err: unknown) => c.fail(err),
-      );
-    }
-    return result;
+    if (!proceed || !guarded || !span) return original.apply(this, args);
+    if (!guarded.pending) return proceed(guarded.verdict);
+    // After a pending verdict: the same promise later, or the callback called later.
+    const later = afterVerdict(guarded.pending, span, proceed);
+    const i = callbackIndex(args);
+    if (i === undefined) return later;
+    later.then(undefined, (err: unknown) => (args[i] as Callback)(err));
+    return undefined;
   };
+}
+
+/** The SDK's send, observed: the app gets its own promise (or callback); a stream is observed before the app reads it. */
+function sendObserved(original: Send, self: unknown, sendArgs: unknown[], call: BedrockCall): unknown {
+  // Not run inside a span's context: no child spans of ours (see callSdk).
+  const result = callSdk(original, self, sendArgs, call, undefined);
+  if (
+    result !== null &&
+    typeof result === 'object' &&
+    typeof (result as Promise<unknown>).then === 'function'
+  ) {
+    // Registered before the app's own handlers, so a stream is observed before the app reads it.
+    (result as Promise<unknown>).then(
+      (output) => call.onOutput(output),
+      (err: unknown) => call.fail(err),
+    );
+  }
+  return result;
 }
 
 function callbackIndex(args: unknown[]): number | undefined {

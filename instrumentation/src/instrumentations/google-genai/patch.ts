@@ -3,11 +3,13 @@
  * Those are the methods that send exactly one HTTP request: the public `generateContent` /
  * `generateContentStream` / `embedContent` are per-instance arrow functions that call them (once,
  * or several times for automatic function calling and automatic continuation), so every request
- * gets its own span. The promise and the stream object the SDK returns reach the app unchanged.
+ * gets its own span. The promise and the stream object the SDK returns reach the app unchanged; a
+ * verdict the guard gives only after a wait delays the call, and the promise it returns.
  */
-import { context, SpanKind, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, type Span, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
-import { runGuard } from '../shared/guarded';
+import type { GuardVerdict } from '../../guard/hook';
+import { afterVerdict, runGuard, type GuardOutcome } from '../shared/guarded';
 import { callResolved } from '../shared/resolved-call';
 import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import { GeminiCall } from './call';
@@ -28,17 +30,19 @@ type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 export function createPatchedMethod(original: Method, op: GeminiOperation, tracer: () => Tracer): Method {
   return function patchedModelsMethod(this: unknown, ...args: unknown[]): unknown {
-    let call: GeminiCall | undefined;
-    let callArgs = args;
+    let proceed: ((verdict: GuardVerdict | undefined) => unknown) | undefined;
+    let guarded: GuardOutcome | undefined;
+    let span: Span | undefined;
     try {
       const params = args[0] as AnyRecord | undefined;
       if (params !== null && typeof params === 'object') {
         const parent = context.active();
         const attributes = requestAttributes(op, params, serverOf(this));
         addAttributionAttributes(parent, attributes);
-        const span = tracer().startSpan(spanName(op, params), { kind: SpanKind.CLIENT, attributes }, parent);
-        const guarded = runGuard(
-          span,
+        const s = tracer().startSpan(spanName(op, params), { kind: SpanKind.CLIENT, attributes }, parent);
+        span = s;
+        guarded = runGuard(
+          s,
           attributes[ATTR_GEN_AI_PROVIDER_NAME] as string,
           operationName(op),
           requestedModel(params),
@@ -47,20 +51,31 @@ export function createPatchedMethod(original: Method, op: GeminiOperation, trace
         );
         // Blocked by policy: no request; the app's generateContent() rejects with the policy error.
         if (guarded.blocked) return Promise.reject(guarded.blocked);
-        const sent = guarded.verdict ? paramsWithVerdict(op, params, guarded.verdict) : params;
-        if (sent !== params) {
-          callArgs = args.slice();
-          callArgs[0] = sent;
-        }
-        if (span.isRecording()) call = new GeminiCall(span, op, abortSignalOf(sent));
-        else span.end();
+        proceed = (verdict) => {
+          let callArgs = args;
+          let call: GeminiCall | undefined;
+          try {
+            const sent = verdict ? paramsWithVerdict(op, params, verdict) : params;
+            if (sent !== params) {
+              callArgs = args.slice();
+              callArgs[0] = sent;
+            }
+            if (s.isRecording()) call = new GeminiCall(s, op, abortSignalOf(sent));
+            else s.end();
+          } catch {
+            call = undefined;
+          }
+          if (!call) return original.apply(this, callArgs);
+          return callResolved(original, this, callArgs, call);
+        };
       }
     } catch {
-      call = undefined;
+      proceed = undefined;
     }
-    if (!call) return original.apply(this, callArgs);
-
-    return callResolved(original, this, callArgs, call);
+    if (!proceed || !guarded || !span) return original.apply(this, args);
+    // The method returns a promise: after a pending verdict, the same promise comes later.
+    if (guarded.pending) return afterVerdict(guarded.pending, span, proceed);
+    return proceed(guarded.verdict);
   };
 }
 

@@ -3,25 +3,35 @@
  * end, cancellation, error), and how an ending records an error. Every provider's call builds on it.
  */
 import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { isPolicyError, type PolicyError } from '../../errors';
 import { noteSpanEnded } from '../../exit-flush';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_TL_ENFORCEMENT,
+  ATTR_TL_POLICY,
+  ENFORCEMENT_BLOCKED,
   ERROR_TYPE_ABORTED,
   ERROR_TYPE_CANCELLED,
 } from '../../semconv';
 import type { ErrorReader } from './errors';
 
 /** error.type, the HTTP status when known and the ERROR span status. */
-export function recordError(
-  span: Span,
-  type: string,
-  message: string | undefined,
-  httpStatus?: number,
-): void {
+function recordError(span: Span, type: string, message: string | undefined, httpStatus?: number): void {
   span.setAttribute(ATTR_ERROR_TYPE, type);
   if (httpStatus !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, httpStatus);
   span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
+
+/** A call the guard blocked: enforcement=blocked, the policy, error.type = the error's class. Never throws. */
+export function markBlocked(span: Span, err: PolicyError): void {
+  try {
+    span.setAttribute(ATTR_TL_ENFORCEMENT, ENFORCEMENT_BLOCKED);
+    if (err.policy !== undefined) span.setAttribute(ATTR_TL_POLICY, err.policy);
+    recordError(span, err.name, err.message);
+  } catch {
+    // ignore
+  }
 }
 
 /** Ends a call span and tells the exit flush about it; never throws. */
@@ -58,6 +68,12 @@ export class CallSpan {
   /** The call failed: error.type (`type` when given, else the SDK error's), HTTP status, span status; then end. */
   fail(err: unknown, type?: string): void {
     if (this.ended) return;
+    // The guard blocked it after a wait (see PendingVerdict): it never left, and its span says so.
+    if (isPolicyError(err)) {
+      markBlocked(this.span, err);
+      this.end();
+      return;
+    }
     try {
       const errors = this.errors;
       recordError(this.span, type ?? errors.type(err), errors.message(err), errors.status(err));
