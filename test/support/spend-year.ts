@@ -9,7 +9,7 @@ import Decimal from 'decimal.js';
 import type { PricedCall } from '../../collector/src/core/call';
 import { nanos, pricedCall } from './calls';
 
-/** The seeded year: 2025-11-01 (a Saturday) to 2026-10-31, UTC days. */
+/** The seeded year by default: 2025-11-01 (a Saturday) to 2026-10-31, UTC days. */
 export const YEAR_START = Date.UTC(2025, 10, 1);
 export const YEAR_DAYS = 365;
 export const YEAR_END = YEAR_START + YEAR_DAYS * 86_400_000;
@@ -28,21 +28,11 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Days on which most people are off (UTC dates). */
-const HOLIDAYS = new Set([
-  '2025-11-27', // Thanksgiving
-  '2025-11-28',
-  '2025-12-24',
-  '2025-12-25',
-  '2025-12-26',
-  '2025-12-31',
-  '2026-01-01',
-  '2026-04-03', // Good Friday
-  '2026-04-06', // Easter Monday
-  '2026-05-25', // Memorial Day
-  '2026-07-03',
-  '2026-09-07', // Labor Day
-]);
+/**
+ * Days on which most people are off, as days into the year (for the default start: Thanksgiving,
+ * Christmas, New Year, Easter, Memorial Day, July 4th, Labor Day).
+ */
+const HOLIDAYS = new Set([26, 27, 53, 54, 55, 60, 61, 153, 156, 205, 244, 310]);
 
 interface TeamShape {
   team: string;
@@ -52,12 +42,13 @@ interface TeamShape {
   /** Monday..Sunday multipliers. */
   week: number[];
   /** Spend multiplier for day `d` (0 = the year's first day), beyond the week and holidays. */
-  shape: (d: number, date: string) => number;
+  shape: (d: number) => number;
   noise: number;
 }
 
-const monthIndex = (date: string): number =>
-  (Number(date.slice(0, 4)) - 2025) * 12 + Number(date.slice(5, 7)) - 11;
+/** Month-ends of the default year, as days into it: the staircase steps there. */
+const MONTH_STARTS = [0, 30, 61, 92, 120, 151, 181, 212, 242, 273, 304, 334];
+const monthIndex = (d: number): number => MONTH_STARTS.filter((m) => m <= d).length - 1;
 
 export const TEAMS: TeamShape[] = [
   {
@@ -67,20 +58,16 @@ export const TEAMS: TeamShape[] = [
     feature: 'search-answers',
     base: 60,
     week: [1.1, 1.15, 1.1, 1.05, 0.95, 0.35, 0.3],
-    shape: (_d, date) => {
-      const growth = Math.pow(1.07, monthIndex(date));
-      const launch = { '2026-03-16': 4, '2026-03-17': 2.5, '2026-03-18': 1.6 }[date] ?? 1;
-      return growth * launch;
-    },
+    shape: (d) => Math.pow(1.07, monthIndex(d)) * ({ 135: 4, 136: 2.5, 137: 1.6 }[d] ?? 1),
     noise: 0.12,
   },
   {
-    // Flat until a new product line moves onto it on 2026-05-11: 70 % more from that day.
+    // Flat until a new product line moves onto it (2026-05-11 by default): 70 % more from that day.
     team: 'support',
     feature: 'chat',
     base: 35,
     week: [1, 1, 1, 1, 1, 0.7, 0.6],
-    shape: (_d, date) => (date >= '2026-05-11' ? 1.7 : 1),
+    shape: (d) => (d >= 191 ? 1.7 : 1),
     noise: 0.1,
   },
   {
@@ -101,8 +88,14 @@ export interface YearDay {
   usd: Decimal;
 }
 
-/** Calls of the year, and each (team, day)'s exact total. */
-export function spendYear(seed = 2025): { calls: PricedCall[]; days: YearDay[] } {
+/**
+ * Calls of the year, and each (team, day)'s exact total. `start`: the first day (UTC midnight);
+ * `callUsd`: the average call (larger: fewer calls for the same dollars).
+ */
+export function spendYear(
+  opts: { seed?: number; start?: number; callUsd?: number } = {},
+): { calls: PricedCall[]; days: YearDay[] } {
+  const { seed = 2025, start = YEAR_START, callUsd = 1.5 } = opts;
   const rand = prng(seed);
   // Sum of 4 uniforms: roughly normal; cubed sometimes for a heavier tail.
   const gauss = (): number => (rand() + rand() + rand() + rand() - 2) * Math.sqrt(3);
@@ -110,16 +103,16 @@ export function spendYear(seed = 2025): { calls: PricedCall[]; days: YearDay[] }
   const days: YearDay[] = [];
   let n = 0;
   for (let d = 0; d < YEAR_DAYS; d++) {
-    const dayStart = YEAR_START + d * DAY_MS;
+    const dayStart = start + d * DAY_MS;
     const date = new Date(dayStart).toISOString().slice(0, 10);
     const weekday = (new Date(dayStart).getUTCDay() + 6) % 7; // Monday = 0
-    const holiday = HOLIDAYS.has(date) ? 0.25 : 1;
+    const holiday = HOLIDAYS.has(d) ? 0.25 : 1;
     for (const t of TEAMS) {
       const z = gauss();
       const target =
-        t.base * t.week[weekday]! * holiday * t.shape(d, date) * Math.exp(t.noise * (z + 0.15 * z * z * z));
-      // Calls of about $1.50 each, each a different amount, spread over the day.
-      const count = Math.max(1, Math.round(target / 1.5));
+        t.base * t.week[weekday]! * holiday * t.shape(d) * Math.exp(t.noise * (z + 0.15 * z * z * z));
+      // Calls of about `callUsd` each, each a different amount, spread over the day.
+      const count = Math.max(1, Math.round(target / callUsd));
       let total = new Decimal(0);
       for (let i = 0; i < count; i++) {
         const usd = new Decimal(((target / count) * (0.5 + rand())).toFixed(6)).plus(

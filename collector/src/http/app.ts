@@ -8,6 +8,8 @@ import { budgetsRouter } from './budgets';
 import { leasesRouter } from './leases';
 import type { LeaseBook } from '../govern/budgets/leases';
 import type { BudgetEngine } from '../govern/budgets/engine';
+import type { BudgetLedger } from '../govern/budgets/ledger';
+import { forecastRouter } from './forecast';
 import type { LoadedPolicy } from '../govern/policy/load';
 import { reportPageRouter } from './report-page';
 import { panelsRouter } from './panels';
@@ -41,6 +43,8 @@ export interface AppDeps {
   approvals?: ApprovalService;
   /** Budget state for GET /v1/budgets (absent: the route is not served). */
   budgets?: BudgetEngine;
+  /** Budgets of any period and forecasts (absent: /v1/budgets/report and /v1/forecast are not served). */
+  ledger?: BudgetLedger;
   /** The current policy file, if any. */
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
@@ -88,6 +92,16 @@ export function createApp(deps: AppDeps): express.Express {
 
   if (deps.budgets)
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
+
+  if (deps.ledger)
+    app.use(
+      forecastRouter({
+        keys: deps.keys,
+        storage: deps.storage,
+        ledger: deps.ledger,
+        policy: deps.policy ?? (() => undefined),
+      }),
+    );
 
   if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
 

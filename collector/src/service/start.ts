@@ -7,6 +7,8 @@ import { BudgetAlerter } from '../govern/alerts/alerter';
 import { Mailer } from '../govern/alerts/channels';
 import { AuditLog } from '../govern/audit';
 import { BudgetEngine } from '../govern/budgets/engine';
+import { BudgetLedger } from '../govern/budgets/ledger';
+import { PolicyHistory } from '../govern/policy/history';
 import { LeaseBook } from '../govern/budgets/leases';
 import { approvalRuleFor } from '../govern/policy/approvals';
 import { PolicyFileError } from '../govern/policy/load';
@@ -55,6 +57,7 @@ export async function startCollector(
   await syncModelPrices(storage, log);
   const auditLog = new AuditLog(storage);
   const audit = (entry: Parameters<AuditLog['audit']>[0]) => auditLog.audit(entry);
+  const history = new PolicyHistory(storage);
   let policies: PolicyStore;
   try {
     policies = await PolicyStore.open({
@@ -62,6 +65,7 @@ export async function startCollector(
       required: config.policyFileRequired,
       log,
       audit,
+      remember: (loaded, action) => history.record(loaded, action),
       pollMs: config.policyPollMs,
     });
   } catch (err) {
@@ -72,13 +76,16 @@ export async function startCollector(
   }
   const pricer = new PolicyPricer(policies.policy);
   policies.onChange((loaded) => pricer.use(loaded?.policy));
+  const ledger = new BudgetLedger({ storage, history, policy: () => policies.policy, log });
   const budgets = new BudgetEngine({
     storage,
     policy: () => policies.policy,
     unflushed: () => writer.unflushedCalls(),
     log,
+    forecast: (p, window, spent) => ledger.liveForecast(p, window, spent),
   });
   budgets.start();
+  ledger.start();
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,
@@ -93,7 +100,7 @@ export async function startCollector(
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), alerter.stop()]);
+    await Promise.all([policies.close(), budgets.stop(), ledger.stop(), alerter.stop()]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();
@@ -111,6 +118,7 @@ export async function startCollector(
       audit,
     }),
     budgets,
+    ledger,
     policy: () => policies.current,
     leases: new LeaseBook(budgets),
   });

@@ -1,7 +1,7 @@
 /**
  * The budget engine: per policy with a budget, spend in its current calendar period — stored
  * (ClickHouse) plus accepted but not yet stored (the writer's queue) — against its limit, with a
- * state and a period-end forecast. Results are cached briefly (many guards poll GET /v1/budgets)
+ * state and a period-end forecast (the ledger's model when given). Results are cached briefly (many guards poll GET /v1/budgets)
  * and concurrent callers share one computation. Writes budget_snapshots once a minute.
  */
 import type { Policy, PolicyFile } from 'tokenledger/policy';
@@ -12,7 +12,8 @@ import type { Storage } from '../../storage/client';
 import { periodAt, type PeriodWindow } from './periods';
 import { writeSnapshots } from './snapshots';
 import { storedSpend } from './spend';
-import { budgetStatus, type BudgetStatus } from './status';
+import { budgetStatus, linearForecast, type BudgetStatus } from './status';
+import type { PeriodForecast } from './period-report';
 
 export interface BudgetEngineDeps {
   storage: Storage;
@@ -23,6 +24,8 @@ export interface BudgetEngineDeps {
   log?: (line: string) => void;
   /** How long a computed state is served before it is computed again. */
   maxAgeMs?: number;
+  /** The period-end forecast (the ledger's model); without it, the period's average rate. */
+  forecast?: (policy: Policy, window: PeriodWindow, spent: Money) => Promise<PeriodForecast>;
 }
 
 export { type BudgetStatus } from './status';
@@ -110,10 +113,22 @@ export class BudgetEngine {
     for (const p of policy?.policies ?? []) {
       if (!p.budget) continue;
       const window = periodAt(p.budget.period, now, p.budget.timezone ?? 'UTC');
-      statuses.push(budgetStatus(p, window, await this.spendIn(p, window), now));
+      const spent = await this.spendIn(p, window);
+      statuses.push(budgetStatus(p, window, spent, await this.forecast(p, window, spent, now)));
     }
     this.cached = { at: now.getTime(), policy, statuses };
     return statuses;
+  }
+
+  private async forecast(p: Policy, window: PeriodWindow, spent: Money, now: Date): Promise<PeriodForecast> {
+    if (!this.deps.forecast) return linearForecast(window, spent, now);
+    try {
+      return await this.deps.forecast(p, window, spent);
+    } catch (err) {
+      // The guard must get its budgets even when the forecast cannot be computed.
+      this.deps.log?.(`budget forecast ${p.name}: ${(err as Error).message}`);
+      return linearForecast(window, spent, now);
+    }
   }
 
   private async spendIn(p: Policy, window: PeriodWindow): Promise<Money> {

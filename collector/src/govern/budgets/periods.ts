@@ -117,3 +117,45 @@ export function periodAt(period: BudgetPeriod, now: Date, timeZone = 'UTC'): Per
     startOfLocalDay(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), timeZone);
   return { period, timezone: timeZone, start: boundary(first), end: boundary(next) };
 }
+
+/** A calendar day in a time zone, as UTC instants. */
+export interface LocalDay {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  /** 0 = Monday … 6 = Sunday. */
+  weekday: number;
+}
+
+/** The local days from the one containing `from` to the one containing `to` − 1 ms. */
+export function localDays(from: Date, to: Date, timeZone = 'UTC'): LocalDay[] {
+  const days: LocalDay[] = [];
+  const w = wallClock(from.getTime(), timeZone);
+  let date = new Date(Date.UTC(w.year, w.month, w.day));
+  let start = startOfLocalDay(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), timeZone).getTime();
+  // A day starting after `from` (a midnight that did not happen) still holds it.
+  if (start > from.getTime()) {
+    date = new Date(date.getTime() - DAY_MS);
+    start = startOfLocalDay(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), timeZone).getTime();
+  }
+  while (start < to.getTime()) {
+    const next = new Date(date.getTime() + DAY_MS);
+    const end = startOfLocalDay(next.getUTCFullYear(), next.getUTCMonth(), next.getUTCDate(), timeZone).getTime();
+    days.push({ start, end, weekday: (date.getUTCDay() + 6) % 7 });
+    date = next;
+    start = end;
+  }
+  return days;
+}
+
+/** Consecutive budget periods from the one containing `from` to the one containing `to` − 1 ms. */
+export function periodsBetween(period: BudgetPeriod, from: Date, to: Date, timeZone = 'UTC'): PeriodWindow[] {
+  const windows: PeriodWindow[] = [];
+  let at = from;
+  while (at < to) {
+    const w = periodAt(period, at, timeZone);
+    windows.push(w);
+    at = w.end;
+  }
+  return windows;
+}

@@ -56,6 +56,8 @@ const MIN_CALIBRATION_ERRORS = 10;
 const MIN_DAYS_FOR_CYCLE = 14;
 /** Relative error assumed when the series is too short to measure it. */
 const UNKNOWN_ERROR = 0.35;
+/** The interval never spans more than a factor of 10 either way. */
+const MAX_SPREAD = Math.log(10);
 /** The normal quantile of a two-sided 80 % interval (the noise floor's width). */
 const Z80 = 1.2815515655446004;
 
@@ -85,9 +87,14 @@ interface Fit {
 /** Forecasts for one daily series; the fit at each cut-off is memoised (a backtest reuses them). */
 export class Forecaster {
   private readonly fits = new Map<number, Fit | undefined>();
+  /** Days before the first day with spend are days before anything was recorded, not days of $0. */
+  private readonly first: number;
 
   /** `days`: whole days, oldest first, contiguous. */
-  constructor(private readonly days: readonly HistoryDay[]) {}
+  constructor(private readonly days: readonly HistoryDay[]) {
+    const first = days.findIndex((d) => d.usd > 0);
+    this.first = first < 0 ? days.length : first;
+  }
 
   /** The `future` days after the first `end` days of the series (all of them by default). */
   forecast(future: FutureDay[], end = this.days.length): Forecast {
@@ -95,15 +102,16 @@ export class Forecaster {
     if (!f || future.length === 0) return { days: future.map(() => 0), total: 0, low: 0, high: 0 };
     const days = pointForecast(f, future);
     const total = days.reduce((a, x) => a + x, 0);
-    const spread = Math.max(
-      this.measuredError(end, future.length),
-      (Z80 * f.noise) / Math.sqrt(future.length),
+    const spread = Math.min(
+      Math.max(this.measuredError(end, future.length), (Z80 * f.noise) / Math.sqrt(future.length)),
+      MAX_SPREAD,
     );
     return { days, total, low: total * Math.exp(-spread), high: total * Math.exp(spread) };
   }
 
   private fitAt(end: number): Fit | undefined {
-    if (!this.fits.has(end)) this.fits.set(end, fit(this.days.slice(Math.max(0, end - WEEKS * 7), end)));
+    if (!this.fits.has(end))
+      this.fits.set(end, fit(this.days.slice(Math.max(this.first, end - WEEKS * 7), end)));
     return this.fits.get(end);
   }
 
@@ -113,7 +121,7 @@ export class Forecaster {
    */
   private measuredError(end: number, horizon: number): number {
     const errors: number[] = [];
-    for (let c = end - horizon; c >= MIN_DAYS_FOR_CYCLE && errors.length < CALIBRATION_ORIGINS; c--) {
+    for (let c = end - horizon; c >= this.first + MIN_DAYS_FOR_CYCLE && errors.length < CALIBRATION_ORIGINS; c--) {
       const f = this.fitAt(c);
       if (!f) continue;
       const ahead = this.days.slice(c, c + horizon);

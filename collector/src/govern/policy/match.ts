@@ -63,3 +63,24 @@ function callValue(call: PricedCall, field: MatchField): string {
 export function callMatches(match: PolicyMatch | undefined, call: PricedCall): boolean {
   return matchEntries(match).every(([field, values]) => values.includes(callValue(call, field)));
 }
+
+/** Whose spend: every call, the calls one policy matches, or the calls no policy in a list matches. */
+export type SpendScope = { all: true } | { match: PolicyMatch | undefined } | { noneOf: PolicyMatch[] };
+
+/** A scope as one SQL condition (parameter names kept apart by `prefix`). */
+export function scopeCondition(scope: SpendScope, table: 'rollup' | 'raw', prefix = 's'): SqlCondition {
+  if ('all' in scope) return { sql: '1', params: {} };
+  if ('match' in scope) return matchCondition(scope.match, table, prefix);
+  const parts = scope.noneOf.map((m, i) => matchCondition(m, table, `${prefix}${i}`));
+  return {
+    sql: parts.length > 0 ? `NOT (${parts.map((p) => `(${p.sql})`).join(' OR ')})` : '1',
+    params: Object.assign({}, ...parts.map((p) => p.params)) as Record<string, string[]>,
+  };
+}
+
+/** The same in memory, for calls accepted but not yet stored. */
+export function callInScope(scope: SpendScope, call: PricedCall): boolean {
+  if ('all' in scope) return true;
+  if ('match' in scope) return callMatches(scope.match, call);
+  return !scope.noneOf.some((m) => callMatches(m, call));
+}

@@ -1,0 +1,392 @@
+/**
+ * Budgets for any period, from the stored calls: each budget in force then, with the limit in force
+ * then, its spend, state, forecast and burn-down; beside them all spend and the spend no budget
+ * covers (UTC months). The same computation feeds the API, the live budget state's forecast, and
+ * the `budget_burndown` table the dashboards read (a cache, rewritten when recomputed).
+ */
+import type { BudgetPeriod, Policy, PolicyFile } from 'tokenledger/policy';
+import { Money } from '../../core/money';
+import type { Storage } from '../../storage/client';
+import { StorageError } from '../../storage/errors';
+import type { SpendScope } from '../policy/match';
+import type { PolicyHistory, PolicyVersion } from '../policy/history';
+import { budgetsAt, limitTimeline } from './limits';
+import { periodAt, periodsBetween, type PeriodWindow } from './periods';
+import { DEFAULT_WARNING_AT, forecasterFor, periodReport, warningShare, type Bucket, type PeriodForecast, type PeriodReport } from './period-report';
+import { SpendSeries, type SpendDay } from './series';
+import type { Forecaster } from '../forecast/model';
+import { storedSpendByBucket } from './spend';
+
+export interface LedgerDeps {
+  storage: Storage;
+  history: PolicyHistory;
+  policy: () => PolicyFile | undefined;
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+/** A range's budgets: each budget's period that overlaps the range most, at its end. */
+export interface BudgetsReport {
+  /** The instant the periods were chosen at (the range's end, or now). */
+  at: Date;
+  budgets: PeriodReport[];
+  /** All spend in the UTC month chosen the same way. */
+  all: PeriodReport;
+  /** The spend of that month that no budget covers. */
+  unbudgeted: PeriodReport;
+}
+
+const DAY_MS = 86_400_000;
+/** Days before a period the forecast looks at (8 weeks of fit + 60 days of calibration + a quarter). */
+const FORECAST_HISTORY_DAYS = 210;
+/** The burn-down cache goes back at most this far. */
+const BACKFILL_DAYS = 400;
+/** A live forecast is recomputed at most this often; in between it moves with the spend. */
+const LIVE_FORECAST_MS = 60_000;
+/** Late spans: periods closed this recently are recomputed with the current ones. */
+const RECENT_MS = 2 * DAY_MS;
+
+export class BudgetLedger {
+  private readonly series: SpendSeries;
+  private readonly now: () => Date;
+  private readonly live = new Map<string, { at: number; spent: Money; forecast: PeriodForecast }>();
+  private written = new Map<string, string>();
+  private backfilledFor: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: LedgerDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.series = new SpendSeries(deps.storage, this.now);
+  }
+
+  /** Budgets, all spend and unbudgeted spend for the periods overlapping [from, to) most at its end. */
+  async report(from: Date, to: Date): Promise<BudgetsReport> {
+    const now = this.now();
+    const end = new Date(Math.min(to.getTime(), now.getTime()));
+    const at = new Date(Math.max(end.getTime() - 1, from.getTime()));
+    const versions = await this.deps.history.versions();
+    const budgets = budgetsAt(versions, this.deps.policy(), at);
+    const reports: PeriodReport[] = [];
+    for (const p of budgets) {
+      const b = p.budget!;
+      const window = mostOverlapping(b.period, b.timezone ?? 'UTC', from, end);
+      reports.push(await this.budgetReport(p, window, versions, now));
+    }
+    const month = mostOverlapping('monthly', 'UTC', from, end);
+    return {
+      at: end,
+      budgets: reports,
+      all: await this.spendReport('all', { all: true }, month, now),
+      unbudgeted: await this.spendReport('unbudgeted', unbudgetedScope(budgets), month, now),
+    };
+  }
+
+  /** The period-end forecast of a budget's current period, for the live state. */
+  async liveForecast(p: Policy, window: PeriodWindow, spent: Money): Promise<PeriodForecast> {
+    const now = this.now();
+    const key = `${p.name}\u0000${window.start.getTime()}\u0000${JSON.stringify(p.match ?? {})}\u0000${p.budget?.usd}`;
+    const cached = this.live.get(key);
+    if (cached && now.getTime() - cached.at < LIVE_FORECAST_MS) {
+      const moved = spent.minus(cached.spent);
+      const shift = (m: Money): Money => Money.max(m.plus(moved), spent);
+      return {
+        usd: shift(cached.forecast.usd),
+        lowUsd: shift(cached.forecast.lowUsd),
+        highUsd: shift(cached.forecast.highUsd),
+        breachAt: cached.forecast.breachAt,
+      };
+    }
+    const report = await this.budgetReport(p, window, await this.deps.history.versions(), now, spent);
+    if (this.live.size > 1000) this.live.clear();
+    this.live.set(key, { at: now.getTime(), spent, forecast: report.forecast });
+    return report.forecast;
+  }
+
+  /** Refreshes the burn-down every `everyMs` (and once now); a refresh still running skips a tick. */
+  start(everyMs = 60_000): void {
+    const tick = (): void => {
+      if (this.refreshing || this.stopped) return;
+      this.refreshing = this.refresh()
+        .catch((err: unknown) => this.deps.log?.(`budget burn-down: ${(err as Error).message}`))
+        .finally(() => (this.refreshing = undefined));
+    };
+    this.timer = setInterval(tick, everyMs);
+    this.timer.unref();
+    tick();
+  }
+
+  /** No refresh starts after this; resolves once the one in flight (if any) is written. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    return this.refreshing ?? Promise.resolve();
+  }
+
+  /**
+   * Writes the burn-down of the current periods (and of periods closed in the last two days, for
+   * late spans) to `budget_burndown`; the first time, and when the policy changed, every period
+   * back to the first stored call (at most BACKFILL_DAYS). Rows that did not change are not
+   * written again.
+   */
+  async refresh(): Promise<void> {
+    const now = this.now();
+    const versions = await this.deps.history.versions();
+    const current = this.deps.policy();
+    const fingerprint = JSON.stringify(versions.map((v) => v.version)) + JSON.stringify(current ?? null);
+    let from = new Date(now.getTime() - RECENT_MS);
+    if (this.backfilledFor !== fingerprint) {
+      const first = await this.firstStoredHour();
+      from = new Date(Math.max(first?.getTime() ?? now.getTime(), now.getTime() - BACKFILL_DAYS * DAY_MS));
+    }
+    const reports: PeriodReport[] = [];
+    const shared = new SharedSeries(this.series, now);
+    for (const name of budgetNames(versions, current)) {
+      const periods = this.periodsOf(name, versions, current, from, now);
+      for (const { policy, window } of periods) {
+        const days = await shared.days({ match: policy.match }, window, periods.map((p) => p.window));
+        reports.push(await this.budgetReport(policy, window, versions, now, undefined, days));
+      }
+    }
+    const months = periodsBetween('monthly', from, now, 'UTC');
+    for (const window of months) {
+      const at = new Date(Math.min(window.end.getTime(), now.getTime()) - 1);
+      const unbudgeted = unbudgetedScope(budgetsAt(versions, current, at));
+      for (const [scope, spend] of [
+        ['all', { all: true }],
+        ['unbudgeted', unbudgeted],
+      ] as const) {
+        const days = await shared.days(spend, window, months);
+        reports.push(await this.spendReport(scope, spend, window, now, days));
+      }
+    }
+    await this.write(reports, now);
+    this.backfilledFor = fingerprint;
+  }
+
+  /** Each period of a budget between `from` and `now`, with the definition in force at its end. */
+  private periodsOf(
+    name: string,
+    versions: readonly PolicyVersion[],
+    current: PolicyFile | undefined,
+    from: Date,
+    now: Date,
+  ): Array<{ policy: Policy; window: PeriodWindow }> {
+    const out: Array<{ policy: Policy; window: PeriodWindow }> = [];
+    let at = from;
+    while (at < now) {
+      const policy = budgetsAt(versions, current, at).find((p) => p.name === name);
+      if (!policy) {
+        // Not a budget at this time: look again a day later.
+        at = new Date(at.getTime() + DAY_MS);
+        continue;
+      }
+      const b = policy.budget!;
+      const window = periodAt(b.period, at, b.timezone ?? 'UTC');
+      const atEnd = new Date(Math.min(window.end.getTime(), now.getTime()) - 1);
+      out.push({ policy: budgetsAt(versions, current, atEnd).find((p) => p.name === name) ?? policy, window });
+      at = window.end;
+    }
+    return out;
+  }
+
+  private async budgetReport(
+    p: Policy,
+    window: PeriodWindow,
+    versions: readonly PolicyVersion[],
+    now: Date,
+    liveSpent?: Money,
+    series?: SeriesDays,
+  ): Promise<PeriodReport> {
+    const scope: SpendScope = { match: p.match };
+    const { days, forecaster } = series ?? (await this.historyDays(scope, window, now));
+    const buckets = p.budget!.period === 'daily' ? await this.hourBuckets(scope, window, now) : undefined;
+    const limits = await limitTimeline(this.deps.storage, versions, this.deps.policy(), p.name, window);
+    let unstoredUsd: Money | undefined;
+    if (liveSpent) {
+      // The live state's spend includes calls not stored yet: the difference is theirs.
+      const stored = (
+        buckets ?? days.filter((d) => d.start >= window.start.getTime() && d.end <= window.end.getTime())
+      ).reduce(
+        (s, d) => s.plus(d.usd),
+        new Money(0),
+      );
+      unstoredUsd = Money.max(liveSpent.minus(stored), 0);
+    }
+    return periodReport({
+      scope: 'budget',
+      policy: p.name,
+      window,
+      now,
+      days,
+      forecaster,
+      ...(buckets ? { buckets } : {}),
+      limits,
+      warnAt: warningShare(p),
+      ...(unstoredUsd ? { unstoredUsd } : {}),
+    });
+  }
+
+  private async spendReport(
+    scope: 'all' | 'unbudgeted',
+    spend: SpendScope,
+    window: PeriodWindow,
+    now: Date,
+    series?: SeriesDays,
+  ): Promise<PeriodReport> {
+    const { days, forecaster } = series ?? (await this.historyDays(spend, window, now));
+    return periodReport({
+      scope,
+      policy: '',
+      window,
+      now,
+      days,
+      forecaster,
+      limits: null,
+      warnAt: DEFAULT_WARNING_AT,
+    });
+  }
+
+  /** The scope's local days from FORECAST_HISTORY_DAYS before the period to min(now, its end). */
+  private async historyDays(scope: SpendScope, window: PeriodWindow, now: Date): Promise<SeriesDays> {
+    const to = new Date(Math.min(now.getTime(), window.end.getTime()));
+    const from = new Date(window.start.getTime() - FORECAST_HISTORY_DAYS * DAY_MS);
+    const days = await this.series.days(scope, window.timezone, from, to);
+    return { days, forecaster: forecasterFor(days) };
+  }
+
+  /** A daily budget burns down by the hour: its day cut at each UTC hour. */
+  private async hourBuckets(scope: SpendScope, window: PeriodWindow, now: Date): Promise<Bucket[]> {
+    const start = window.start.getTime();
+    const end = Math.min(window.end.getTime(), now.getTime());
+    if (end <= start) return [];
+    const bounds = [start];
+    for (let h = Math.floor(start / 3_600_000 + 1) * 3_600_000; h < end; h += 3_600_000) bounds.push(h);
+    bounds.push(end);
+    const spend = await storedSpendByBucket(this.deps.storage, scope, bounds);
+    return spend.map((usd, i) => ({ start: bounds[i]!, end: bounds[i + 1]!, usd }));
+  }
+
+  private async firstStoredHour(): Promise<Date | undefined> {
+    const db = this.deps.storage.database;
+    try {
+      const rs = await this.deps.storage.client.query({
+        query: `SELECT toUnixTimestamp(min(hour)) AS first, count() AS n FROM ${db}.spend_hourly`,
+        format: 'JSONEachRow',
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+      const [row] = await rs.json<{ first: number; n: number }>();
+      return row && Number(row.n) > 0 ? new Date(Number(row.first) * 1000) : undefined;
+    } catch (cause) {
+      throw new StorageError('reading the first stored hour', { cause, detail: `${db}.spend_hourly` });
+    }
+  }
+
+  private async write(reports: PeriodReport[], now: Date): Promise<void> {
+    const rows: Array<Record<string, unknown>> = [];
+    const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
+    const written = new Map<string, string>();
+    for (const r of reports) {
+      for (const p of r.points) {
+        const row = {
+          scope: r.scope,
+          policy: r.policy,
+          period: r.period,
+          timezone: r.timezone,
+          period_start: seconds(r.periodStart),
+          period_end: seconds(r.periodEnd),
+          bucket_start: seconds(p.bucketStart),
+          at: p.at.getTime(),
+          spent_usd: p.spentUsd.toFixed(),
+          limit_usd: p.limitUsd?.toFixed() ?? null,
+          limit_source: p.limitUsd === null ? '' : (r.limitSource ?? ''),
+          forecast_usd: p.forecast.usd.toFixed(),
+          forecast_low_usd: p.forecast.lowUsd.toFixed(),
+          forecast_high_usd: p.forecast.highUsd.toFixed(),
+          breach_at: p.forecast.breachAt?.getTime() ?? null,
+          state: p.state ?? '',
+          closed: r.closed ? 1 : 0,
+        };
+        const key = `${r.scope}\u0000${r.policy}\u0000${row.period_start}\u0000${row.bucket_start}`;
+        const text = JSON.stringify(row);
+        written.set(key, text);
+        if (this.written.get(key) !== text) rows.push({ ...row, computed_at: now.getTime() });
+      }
+    }
+    if (rows.length > 0) {
+      const db = this.deps.storage.database;
+      try {
+        await this.deps.storage.client.insert({ table: `${db}.budget_burndown`, values: rows, format: 'JSONEachRow' });
+      } catch (cause) {
+        throw new StorageError('writing the budget burn-down', { cause, detail: `${db}.budget_burndown` });
+      }
+    }
+    // Keep the memo to what was just computed: old periods drop out of it.
+    this.written = written;
+  }
+}
+
+interface SeriesDays {
+  days: SpendDay[];
+  forecaster: Forecaster;
+}
+
+/**
+ * One series (and forecaster, whose fits it memoises) per scope and time zone across the periods
+ * of a refresh: a year of periods costs one read and one set of fits, not one per period.
+ */
+class SharedSeries {
+  private readonly made = new Map<string, SeriesDays>();
+
+  constructor(
+    private readonly series: SpendSeries,
+    private readonly now: Date,
+  ) {}
+
+  /** The days of `scope` covering every window in `windows` (read once), for `window`. */
+  async days(scope: SpendScope, window: PeriodWindow, windows: PeriodWindow[]): Promise<SeriesDays> {
+    const key = `${window.timezone}\u0000${JSON.stringify(scope)}`;
+    let found = this.made.get(key);
+    if (!found) {
+      const first = Math.min(...windows.map((w) => w.start.getTime()));
+      const from = new Date(first - FORECAST_HISTORY_DAYS * DAY_MS);
+      const to = new Date(Math.min(this.now.getTime(), Math.max(...windows.map((w) => w.end.getTime()))));
+      const days = await this.series.days(scope, window.timezone, from, to);
+      found = { days, forecaster: forecasterFor(days) };
+      this.made.set(key, found);
+    }
+    return found;
+  }
+}
+
+/** The calls no budget of the list covers. */
+function unbudgetedScope(budgets: readonly Policy[]): SpendScope {
+  return { noneOf: budgets.map((p) => p.match ?? {}) };
+}
+
+/** Every policy that had a budget in some stored version, or has one today. */
+function budgetNames(versions: readonly PolicyVersion[], current: PolicyFile | undefined): string[] {
+  const names = new Set<string>();
+  for (const file of [...versions.map((v) => v.policy), ...(current ? [current] : [])])
+    for (const p of file.policies) if (p.budget) names.add(p.name);
+  return [...names];
+}
+
+/**
+ * The period (of this kind, in this zone) that overlaps [from, to) most, among the one holding its
+ * last instant and the one before: a UTC month asked of a monthly budget in Berlin is that month,
+ * not the hour of the next month it also touches.
+ */
+export function mostOverlapping(
+  period: BudgetPeriod,
+  timeZone: string,
+  from: Date,
+  to: Date,
+): PeriodWindow {
+  const last = periodAt(period, new Date(Math.max(to.getTime() - 1, from.getTime())), timeZone);
+  const before = periodAt(period, new Date(last.start.getTime() - 1), timeZone);
+  const overlap = (w: PeriodWindow): number =>
+    Math.min(w.end.getTime(), to.getTime()) - Math.max(w.start.getTime(), from.getTime());
+  return overlap(before) > overlap(last) ? before : last;
+}
