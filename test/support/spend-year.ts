@@ -92,9 +92,10 @@ export interface YearDay {
  * Calls of the year, and each (team, day)'s exact total. `start`: the first day (UTC midnight);
  * `callUsd`: the average call (larger: fewer calls for the same dollars).
  */
-export function spendYear(
-  opts: { seed?: number; start?: number; callUsd?: number } = {},
-): { calls: PricedCall[]; days: YearDay[] } {
+export function spendYear(opts: { seed?: number; start?: number; callUsd?: number } = {}): {
+  calls: PricedCall[];
+  days: YearDay[];
+} {
   const { seed = 2025, start = YEAR_START, callUsd = 1.5 } = opts;
   const rand = prng(seed);
   // Sum of 4 uniforms: roughly normal; cubed sometimes for a heavier tail.

@@ -5,6 +5,7 @@ import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
+import { registerForecastCommands } from './forecast';
 import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
@@ -77,6 +78,7 @@ registerApprovalsCommand(program);
 registerPolicyCommand(program);
 registerInventoryCommand(program);
 registerDashboardsCommand(program);
+registerForecastCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -12,7 +12,15 @@ import type { SpendScope } from '../policy/match';
 import type { PolicyHistory, PolicyVersion } from '../policy/history';
 import { budgetsAt, limitTimeline } from './limits';
 import { periodAt, periodsBetween, type PeriodWindow } from './periods';
-import { DEFAULT_WARNING_AT, forecasterFor, periodReport, warningShare, type Bucket, type PeriodForecast, type PeriodReport } from './period-report';
+import {
+  DEFAULT_WARNING_AT,
+  forecasterFor,
+  periodReport,
+  warningShare,
+  type Bucket,
+  type PeriodForecast,
+  type PeriodReport,
+} from './period-report';
 import { SpendSeries, type SpendDay } from './series';
 import type { Forecaster } from '../forecast/model';
 import { storedSpendByBucket } from './spend';
@@ -43,6 +51,8 @@ const FORECAST_HISTORY_DAYS = 210;
 const BACKFILL_DAYS = 400;
 /** A live forecast is recomputed at most this often; in between it moves with the spend. */
 const LIVE_FORECAST_MS = 60_000;
+/** Spans stored late (an import, a backlog): the whole history is recomputed this often. */
+const BACKFILL_EVERY_MS = 6 * 3_600_000;
 /** Late spans: periods closed this recently are recomputed with the current ones. */
 const RECENT_MS = 2 * DAY_MS;
 
@@ -51,7 +61,7 @@ export class BudgetLedger {
   private readonly now: () => Date;
   private readonly live = new Map<string, { at: number; spent: Money; forecast: PeriodForecast }>();
   private written = new Map<string, string>();
-  private backfilledFor: string | undefined;
+  private backfilled: { for: string; at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private stopped = false;
@@ -126,9 +136,9 @@ export class BudgetLedger {
 
   /**
    * Writes the burn-down of the current periods (and of periods closed in the last two days, for
-   * late spans) to `budget_burndown`; the first time, and when the policy changed, every period
-   * back to the first stored call (at most BACKFILL_DAYS). Rows that did not change are not
-   * written again.
+   * late spans) to `budget_burndown`; the first time there are calls, when the policy changed and
+   * every six hours, every period back to the first stored call (at most BACKFILL_DAYS). Rows that
+   * did not change are not written again.
    */
   async refresh(): Promise<void> {
     const now = this.now();
@@ -136,16 +146,22 @@ export class BudgetLedger {
     const current = this.deps.policy();
     const fingerprint = JSON.stringify(versions.map((v) => v.version)) + JSON.stringify(current ?? null);
     let from = new Date(now.getTime() - RECENT_MS);
-    if (this.backfilledFor !== fingerprint) {
+    let backfill = false;
+    if (this.backfilled?.for !== fingerprint || now.getTime() - this.backfilled.at > BACKFILL_EVERY_MS) {
       const first = await this.firstStoredHour();
-      from = new Date(Math.max(first?.getTime() ?? now.getTime(), now.getTime() - BACKFILL_DAYS * DAY_MS));
+      backfill = first !== undefined;
+      if (first) from = new Date(Math.max(first.getTime(), now.getTime() - BACKFILL_DAYS * DAY_MS));
     }
     const reports: PeriodReport[] = [];
     const shared = new SharedSeries(this.series, now);
     for (const name of budgetNames(versions, current)) {
       const periods = this.periodsOf(name, versions, current, from, now);
       for (const { policy, window } of periods) {
-        const days = await shared.days({ match: policy.match }, window, periods.map((p) => p.window));
+        const days = await shared.days(
+          { match: policy.match },
+          window,
+          periods.map((p) => p.window),
+        );
         reports.push(await this.budgetReport(policy, window, versions, now, undefined, days));
       }
     }
@@ -162,7 +178,7 @@ export class BudgetLedger {
       }
     }
     await this.write(reports, now);
-    this.backfilledFor = fingerprint;
+    if (backfill) this.backfilled = { for: fingerprint, at: now.getTime() };
   }
 
   /** Each period of a budget between `from` and `now`, with the definition in force at its end. */
@@ -185,7 +201,10 @@ export class BudgetLedger {
       const b = policy.budget!;
       const window = periodAt(b.period, at, b.timezone ?? 'UTC');
       const atEnd = new Date(Math.min(window.end.getTime(), now.getTime()) - 1);
-      out.push({ policy: budgetsAt(versions, current, atEnd).find((p) => p.name === name) ?? policy, window });
+      out.push({
+        policy: budgetsAt(versions, current, atEnd).find((p) => p.name === name) ?? policy,
+        window,
+      });
       at = window.end;
     }
     return out;
@@ -208,10 +227,7 @@ export class BudgetLedger {
       // The live state's spend includes calls not stored yet: the difference is theirs.
       const stored = (
         buckets ?? days.filter((d) => d.start >= window.start.getTime() && d.end <= window.end.getTime())
-      ).reduce(
-        (s, d) => s.plus(d.usd),
-        new Money(0),
-      );
+      ).reduce((s, d) => s.plus(d.usd), new Money(0));
       unstoredUsd = Money.max(liveSpent.minus(stored), 0);
     }
     return periodReport({
@@ -317,7 +333,11 @@ export class BudgetLedger {
     if (rows.length > 0) {
       const db = this.deps.storage.database;
       try {
-        await this.deps.storage.client.insert({ table: `${db}.budget_burndown`, values: rows, format: 'JSONEachRow' });
+        await this.deps.storage.client.insert({
+          table: `${db}.budget_burndown`,
+          values: rows,
+          format: 'JSONEachRow',
+        });
       } catch (cause) {
         throw new StorageError('writing the budget burn-down', { cause, detail: `${db}.budget_burndown` });
       }
@@ -378,12 +398,7 @@ function budgetNames(versions: readonly PolicyVersion[], current: PolicyFile | u
  * last instant and the one before: a UTC month asked of a monthly budget in Berlin is that month,
  * not the hour of the next month it also touches.
  */
-export function mostOverlapping(
-  period: BudgetPeriod,
-  timeZone: string,
-  from: Date,
-  to: Date,
-): PeriodWindow {
+export function mostOverlapping(period: BudgetPeriod, timeZone: string, from: Date, to: Date): PeriodWindow {
   const last = periodAt(period, new Date(Math.max(to.getTime() - 1, from.getTime())), timeZone);
   const before = periodAt(period, new Date(last.start.getTime() - 1), timeZone);
   const overlap = (w: PeriodWindow): number =>

@@ -86,13 +86,13 @@ async function snapshotLimits(
   const db = storage.database;
   try {
     const rs = await storage.client.query({
-      query: `SELECT at, usd FROM (
-                SELECT toUnixTimestamp64Milli(at) AS at, toString(limit_usd) AS usd,
+      query: `SELECT at_ms, usd FROM (
+                SELECT toUnixTimestamp64Milli(at) AS at_ms, toString(limit_usd) AS usd,
                        lagInFrame(toString(limit_usd), 1, '') OVER (ORDER BY at ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS previous
                 FROM ${db}.budget_snapshots
                 WHERE policy = {policy:String} AND period_start = toDateTime({start:UInt32}, 'UTC')
                   AND at < fromUnixTimestamp64Milli({until:Int64}, 'UTC'))
-              WHERE usd != previous ORDER BY at`,
+              WHERE usd != previous ORDER BY at_ms`,
       query_params: {
         policy: name,
         start: Math.floor(window.start.getTime() / 1000),
@@ -101,8 +101,8 @@ async function snapshotLimits(
       format: 'JSONEachRow',
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     });
-    const rows = await rs.json<{ at: number; usd: string }>();
-    return rows.map((r) => ({ at: new Date(Number(r.at)), usd: new Money(r.usd) }));
+    const rows = await rs.json<{ at_ms: number; usd: string }>();
+    return rows.map((r) => ({ at: new Date(Number(r.at_ms)), usd: new Money(r.usd) }));
   } catch (cause) {
     throw new StorageError('reading budget snapshots', { cause, detail: `${db}.budget_snapshots` });
   }

@@ -133,8 +133,7 @@ export function periodReport(input: PeriodInput): PeriodReport {
   const final = points[points.length - 1];
   const limitNow = input.limits ? (limitAt(input.limits, new Date(asOf)) ?? null) : null;
   const limit = limitNow?.usd ?? null;
-  const forecast =
-    final?.forecast ?? forecastAt(input, forecaster, asOf, new Money(0), limit, crossings);
+  const forecast = final?.forecast ?? forecastAt(input, forecaster, asOf, new Money(0), limit, crossings);
   return {
     scope: input.scope,
     policy: input.policy,
@@ -155,7 +154,12 @@ export function periodReport(input: PeriodInput): PeriodReport {
   };
 }
 
-export function stateOf(spent: Money, limit: Money | null, forecast: Money, warnAt: number): BudgetState | null {
+export function stateOf(
+  spent: Money,
+  limit: Money | null,
+  forecast: Money,
+  warnAt: number,
+): BudgetState | null {
   if (limit === null) return null;
   if (spent.gte(limit)) return 'exceeded';
   if (forecast.gt(limit)) return 'forecast_to_exceed';
@@ -182,7 +186,12 @@ function forecastAt(
   const future: Array<FutureDay & { from: number; to: number }> = [];
   const today = days[d];
   if (today && at > today.start)
-    future.push({ weekday: today.weekday, share: (today.end - at) / (today.end - today.start), from: at, to: today.end });
+    future.push({
+      weekday: today.weekday,
+      share: (today.end - at) / (today.end - today.start),
+      from: at,
+      to: today.end,
+    });
   const restFrom = today && at > today.start ? today.end : at;
   for (const x of localDays(new Date(restFrom), input.window.end, input.window.timezone))
     future.push({ weekday: x.weekday, share: 1, from: x.start, to: x.end });

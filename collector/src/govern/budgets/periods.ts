@@ -132,7 +132,12 @@ export function localDays(from: Date, to: Date, timeZone = 'UTC'): LocalDay[] {
   const days: LocalDay[] = [];
   const w = wallClock(from.getTime(), timeZone);
   let date = new Date(Date.UTC(w.year, w.month, w.day));
-  let start = startOfLocalDay(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), timeZone).getTime();
+  let start = startOfLocalDay(
+    date.getUTCFullYear(),
+    date.getUTCMonth(),
+    date.getUTCDate(),
+    timeZone,
+  ).getTime();
   // A day starting after `from` (a midnight that did not happen) still holds it.
   if (start > from.getTime()) {
     date = new Date(date.getTime() - DAY_MS);
@@ -140,7 +145,12 @@ export function localDays(from: Date, to: Date, timeZone = 'UTC'): LocalDay[] {
   }
   while (start < to.getTime()) {
     const next = new Date(date.getTime() + DAY_MS);
-    const end = startOfLocalDay(next.getUTCFullYear(), next.getUTCMonth(), next.getUTCDate(), timeZone).getTime();
+    const end = startOfLocalDay(
+      next.getUTCFullYear(),
+      next.getUTCMonth(),
+      next.getUTCDate(),
+      timeZone,
+    ).getTime();
     days.push({ start, end, weekday: (date.getUTCDay() + 6) % 7 });
     date = next;
     start = end;

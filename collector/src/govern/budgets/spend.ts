@@ -73,7 +73,9 @@ export async function storedSpendByBucket(
   if (bounds.length < 2) return buckets;
   const first = bounds[0]!;
   const last = bounds[bounds.length - 1]!;
-  const cut = [...new Set(bounds.filter((b) => b % HOUR_MS !== 0).map((b) => Math.floor(b / HOUR_MS) * 3600))];
+  const cut = [
+    ...new Set(bounds.filter((b) => b % HOUR_MS !== 0).map((b) => Math.floor(b / HOUR_MS) * 3600)),
+  ];
   const rollup = scopeCondition(scope, 'rollup', 'r');
   const raw = scopeCondition(scope, 'raw', 'c');
   const db = storage.database;

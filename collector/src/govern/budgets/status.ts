@@ -29,7 +29,9 @@ export function linearForecast(window: PeriodWindow, spent: Money, now: Date): P
   const elapsed = Math.min(Math.max(now.getTime() - window.start.getTime(), 0), length);
   // The first minute says too little to extrapolate from.
   const usd =
-    elapsed >= 60_000 ? spent.times(length).dividedBy(elapsed).toDecimalPlaces(6, Money.ROUND_HALF_UP) : spent;
+    elapsed >= 60_000
+      ? spent.times(length).dividedBy(elapsed).toDecimalPlaces(6, Money.ROUND_HALF_UP)
+      : spent;
   return { usd, lowUsd: usd, highUsd: usd, breachAt: null };
 }
 

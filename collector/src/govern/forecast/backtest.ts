@@ -99,7 +99,8 @@ export function summarize(points: BacktestPoint[]): BacktestSummary {
 }
 
 function accuracy(points: BacktestPoint[], which: 'forecast' | 'naive'): Accuracy {
-  if (points.length === 0) return { mape: NaN, points: 0, ...(which === 'forecast' ? { coverage: NaN } : {}) };
+  if (points.length === 0)
+    return { mape: NaN, points: 0, ...(which === 'forecast' ? { coverage: NaN } : {}) };
   const mape = points.reduce((a, p) => a + Math.abs(p[which] - p.actual) / p.actual, 0) / points.length;
   if (which === 'naive') return { mape, points: points.length };
   const inside = points.filter((p) => p.actual >= p.low && p.actual <= p.high).length;

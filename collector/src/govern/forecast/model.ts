@@ -121,7 +121,11 @@ export class Forecaster {
    */
   private measuredError(end: number, horizon: number): number {
     const errors: number[] = [];
-    for (let c = end - horizon; c >= this.first + MIN_DAYS_FOR_CYCLE && errors.length < CALIBRATION_ORIGINS; c--) {
+    for (
+      let c = end - horizon;
+      c >= this.first + MIN_DAYS_FOR_CYCLE && errors.length < CALIBRATION_ORIGINS;
+      c--
+    ) {
       const f = this.fitAt(c);
       if (!f) continue;
       const ahead = this.days.slice(c, c + horizon);

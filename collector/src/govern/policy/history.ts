@@ -43,7 +43,10 @@ export class PolicyHistory {
         format: 'JSONEachRow',
       });
     } catch (cause) {
-      throw new StorageError('recording the policy version', { cause, detail: `${database}.policy_versions` });
+      throw new StorageError('recording the policy version', {
+        cause,
+        detail: `${database}.policy_versions`,
+      });
     }
     this.cached = undefined;
   }
@@ -53,11 +56,11 @@ export class PolicyHistory {
     const now = this.now().getTime();
     if (this.cached && now - this.cached.at < REREAD_MS) return this.cached.versions;
     const { client, database } = this.storage;
-    let rows: Array<{ at: string; version: string; policy: string }>;
+    let rows: Array<{ at_ms: string; version: string; policy: string }>;
     try {
       // The texts once per version, the times of every load: restarts add rows, not text to read.
       const rs = await client.query({
-        query: `SELECT toUnixTimestamp64Milli(l.at) AS at, l.version AS version, t.policy AS policy
+        query: `SELECT toUnixTimestamp64Milli(l.at) AS at_ms, l.version AS version, t.policy AS policy
                 FROM (SELECT at, version, lagInFrame(version, 1, '') OVER (ORDER BY at, version
                         ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS previous
                       FROM ${database}.policy_versions) AS l
@@ -73,7 +76,7 @@ export class PolicyHistory {
       throw new StorageError('reading the policy history', { cause, detail: `${database}.policy_versions` });
     }
     const versions = rows.map((r) => ({
-      at: new Date(Number(r.at)),
+      at: new Date(Number(r.at_ms)),
       version: r.version,
       policy: JSON.parse(r.policy) as PolicyFile,
     }));

@@ -1,0 +1,257 @@
+/**
+ * Budgets for any period on a seeded year of calls (written through the collector's writer): past
+ * months with the limit in force then (from the stored policy versions, from an old collector's
+ * snapshots, or today's labelled as such), a limit changed mid-period, a weekly budget in a
+ * half-hour time zone, the current period with its forecast, interval and breach date, and the
+ * burn-down cache the dashboards read. Every expected dollar is summed from the generated calls.
+ */
+import assert from 'node:assert/strict';
+import Decimal from 'decimal.js';
+import { BudgetLedger } from '../../collector/src/govern/budgets/ledger';
+import type { PeriodReport } from '../../collector/src/govern/budgets/period-report';
+import { PolicyHistory } from '../../collector/src/govern/policy/history';
+import { parsePolicy, type LoadedPolicy } from '../../collector/src/govern/policy/load';
+import type { Storage } from '../../collector/src/storage/client';
+import type { PricedCall } from '../../collector/src/core/call';
+import { seededYear, spendOf } from './year';
+
+const policyText = (searchUsd: number) => `version: 1
+policies:
+  - name: search-monthly
+    match: { team: search }
+    budget: { usd: ${searchUsd}, period: monthly }
+    alerts: { at: [0.9, 1.0] }
+  - name: support-weekly
+    match: { team: support }
+    budget: { usd: 400, period: weekly, timezone: Asia/Kolkata }
+`;
+
+function loaded(text: string, version: string): LoadedPolicy {
+  const parsed = parsePolicy(text);
+  assert.ok(parsed.ok);
+  return { file: 'tokenledger.policy.yaml', policy: parsed.policy, version };
+}
+
+const V1 = loaded(policyText(2500), 'a'.repeat(64));
+const V2 = loaded(policyText(3000), 'b'.repeat(64));
+const D = (v: Decimal.Value) => new Decimal(v);
+const utc = (s: string) => new Date(`${s}Z`);
+
+describe('budgets for any period (seeded year)', function () {
+  this.timeout(120_000);
+  let storage: Storage;
+  let calls: PricedCall[];
+  let history: PolicyHistory;
+  const at = { now: utc('2026-11-01T09:00:00') };
+  const ledger = () => new BudgetLedger({ storage, history, policy: () => V2.policy, now: () => at.now });
+  const budget = (r: { budgets: PeriodReport[] }, name: string) => r.budgets.find((b) => b.policy === name)!;
+
+  before(async () => {
+    ({ storage, calls } = await seededYear());
+    // Versions stored from 2026-06-01 on ($2,500), reloaded on 2026-09-10 at noon ($3,000).
+    let clock = utc('2026-06-01T00:00:00');
+    history = new PolicyHistory(storage, () => clock);
+    await history.record(V1, 'loaded');
+    clock = utc('2026-07-15T08:00:00'); // a restart: same version, no change
+    await history.record(V1, 'loaded');
+    clock = utc('2026-09-10T12:00:00');
+    await history.record(V2, 'reloaded');
+    // An older collector's snapshots of March (no versions stored then): limit $2,000, then $2,200.
+    const snap = (atTime: string, limit: string) => ({
+      policy: 'search-monthly',
+      period: 'monthly',
+      period_start: '2026-03-01 00:00:00',
+      period_end: '2026-04-01 00:00:00',
+      at: atTime,
+      limit_usd: limit,
+      spent_usd: '1',
+      forecast_usd: '1',
+      state: 'ok',
+    });
+    await storage.client.insert({
+      table: `${storage.database}.budget_snapshots`,
+      values: [
+        snap('2026-03-02 10:00:00.000', '2000'),
+        snap('2026-03-05 10:00:00.000', '2000'),
+        snap('2026-03-20 00:00:00.000', '2200'),
+      ],
+      format: 'JSONEachRow',
+    });
+  });
+
+  it('a closed month: spent, the limit in force then, state, burn-down; its projection is its actual', async () => {
+    const r = await ledger().report(utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00'));
+    const search = budget(r, 'search-monthly');
+    const spent = spendOf(calls, 'search', utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00'));
+    assert.equal(search.spentUsd.toFixed(), spent.toFixed());
+    assert.equal(search.periodStart.toISOString(), '2026-10-01T00:00:00.000Z');
+    assert.equal(search.closed, true);
+    assert.equal(search.limitUsd!.toFixed(), '3000');
+    assert.equal(search.limitSource, 'policy_history');
+    assert.deepEqual(search.limitChanges, []);
+    assert.equal(search.state, spent.gte(3000) ? 'exceeded' : spent.gte(2700) ? 'warning' : 'ok');
+    assert.equal(search.forecast.usd.toFixed(), spent.toFixed());
+    assert.equal(search.forecast.lowUsd.toFixed(), spent.toFixed());
+    assert.equal(search.remainingUsd!.toFixed(), Decimal.max(D(3000).minus(spent), 0).toFixed());
+    // One point per day, the cumulative spend at each day's end.
+    assert.equal(search.points.length, 31);
+    search.points.forEach((p, i) => {
+      const end = Date.UTC(2026, 9, 2 + i);
+      assert.equal(p.at.getTime(), end);
+      assert.equal(p.spentUsd.toFixed(), spendOf(calls, 'search', utc('2026-10-01T00:00:00'), end).toFixed());
+    });
+    // Breached: the date the cumulative spend crossed $3,000.
+    const crossDay = search.points.findIndex((p) => p.spentUsd.gte(3000));
+    assert.ok(crossDay > 0, 'the seeded October crosses the limit');
+    const breach = search.forecast.breachAt!.getTime();
+    assert.ok(
+      breach >= search.points[crossDay]!.bucketStart.getTime() &&
+        breach <= search.points[crossDay]!.at.getTime(),
+    );
+    // All spend and the unbudgeted (billing) share of the same month.
+    assert.equal(
+      r.all.spentUsd.toFixed(),
+      spendOf(calls, '', utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00')).toFixed(),
+    );
+    assert.equal(
+      r.unbudgeted.spentUsd.toFixed(),
+      spendOf(calls, 'billing', utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00')).toFixed(),
+    );
+    assert.equal(r.all.forecast.usd.toFixed(), r.all.spentUsd.toFixed());
+  });
+
+  it('a month spanning a limit change shows the change, and each day its limit', async () => {
+    const r = await ledger().report(utc('2026-09-01T00:00:00'), utc('2026-10-01T00:00:00'));
+    const search = budget(r, 'search-monthly');
+    assert.deepEqual(
+      search.limitChanges.map((c) => [c.from.toISOString(), c.usd!.toFixed(), c.source]),
+      [
+        ['2026-09-01T00:00:00.000Z', '2500', 'policy_history'],
+        ['2026-09-10T12:00:00.000Z', '3000', 'policy_history'],
+      ],
+    );
+    assert.equal(search.limitUsd!.toFixed(), '3000');
+    assert.deepEqual(
+      search.points.slice(8, 11).map((p) => [p.at.toISOString().slice(0, 10), p.limitUsd!.toFixed()]),
+      [
+        ['2026-09-10', '2500'],
+        ['2026-09-11', '3000'],
+        ['2026-09-12', '3000'],
+      ],
+    );
+  });
+
+  it('before versions were stored: the limit from the period snapshots, else today’s, labelled', async () => {
+    const march = budget(
+      await ledger().report(utc('2026-03-01T00:00:00'), utc('2026-04-01T00:00:00')),
+      'search-monthly',
+    );
+    assert.equal(march.limitSource, 'snapshot');
+    assert.deepEqual(
+      march.limitChanges.map((c) => [c.from.toISOString(), c.usd!.toFixed()]),
+      [
+        ['2026-03-01T00:00:00.000Z', '2000'],
+        ['2026-03-20T00:00:00.000Z', '2200'],
+      ],
+    );
+    assert.equal(march.limitUsd!.toFixed(), '2200');
+    const january = budget(
+      await ledger().report(utc('2026-01-01T00:00:00'), utc('2026-02-01T00:00:00')),
+      'search-monthly',
+    );
+    assert.equal(january.limitSource, 'current_policy');
+    assert.equal(january.limitUsd!.toFixed(), '3000');
+    assert.equal(
+      january.spentUsd.toFixed(),
+      spendOf(calls, 'search', utc('2026-01-01T00:00:00'), utc('2026-02-01T00:00:00')).toFixed(),
+    );
+  });
+
+  it('a weekly budget in Asia/Kolkata: its week of the range, at local midnights (half-hour offsets)', async () => {
+    const r = await ledger().report(utc('2026-10-19T00:00:00'), utc('2026-10-26T00:00:00'));
+    const support = budget(r, 'support-weekly');
+    // Monday 2026-10-19 00:00 in Kolkata is 2026-10-18 18:30 UTC.
+    assert.equal(support.periodStart.toISOString(), '2026-10-18T18:30:00.000Z');
+    assert.equal(support.periodEnd.toISOString(), '2026-10-25T18:30:00.000Z');
+    assert.equal(
+      support.spentUsd.toFixed(),
+      spendOf(calls, 'support', support.periodStart, support.periodEnd).toFixed(),
+    );
+    assert.equal(support.points.length, 7);
+    assert.equal(
+      support.points[2]!.spentUsd.toFixed(),
+      spendOf(calls, 'support', support.periodStart, utc('2026-10-21T18:30:00')).toFixed(),
+    );
+  });
+
+  it('mid-period: forecast to exceed before the limit is reached, with an interval and a breach date near the real one', async () => {
+    at.now = utc('2026-10-12T15:00:00');
+    try {
+      const r = await ledger().report(utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00'));
+      const search = budget(r, 'search-monthly');
+      const spent = spendOf(calls, 'search', utc('2026-10-01T00:00:00'), at.now);
+      const actual = spendOf(calls, 'search', utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00'));
+      assert.equal(search.closed, false);
+      assert.equal(search.spentUsd.toFixed(), spent.toFixed());
+      assert.ok(spent.lt(2700), `spent ${spent} is below the warning share`);
+      assert.equal(search.state, 'forecast_to_exceed');
+      const f = search.forecast;
+      assert.ok(f.lowUsd.lte(f.usd) && f.usd.lte(f.highUsd));
+      assert.ok(f.lowUsd.gte(spent));
+      // Within 15 % of what October really cost, and the interval holds it.
+      assert.ok(f.usd.minus(actual).abs().div(actual).lt(0.15), `forecast ${f.usd} vs actual ${actual}`);
+      // The expected breach date within three days of the day the real spend crossed $3,000.
+      let crossed = 0;
+      for (let d = 1; d <= 31; d++)
+        if (spendOf(calls, 'search', utc('2026-10-01T00:00:00'), Date.UTC(2026, 9, d + 1)).gte(3000)) {
+          crossed = Date.UTC(2026, 9, d, 12);
+          break;
+        }
+      assert.ok(crossed > 0);
+      assert.ok(
+        Math.abs(f.breachAt!.getTime() - crossed) < 3 * 86_400_000,
+        `breach ${f.breachAt!.toISOString()}`,
+      );
+      // The open day's point is now, not the day's end.
+      assert.equal(search.points[search.points.length - 1]!.at.getTime(), at.now.getTime());
+    } finally {
+      at.now = utc('2026-11-01T09:00:00');
+    }
+  });
+
+  it('writes the burn-down cache for every period back to the first call, and rewrites only what changed', async () => {
+    const l = ledger();
+    await l.refresh();
+    const q = async (sql: string) =>
+      (await (await storage.client.query({ query: sql, format: 'JSONEachRow' })).json()) as Array<
+        Record<string, string>
+      >;
+    const db = storage.database;
+    const periods = await q(
+      `SELECT policy, count() AS points, toString(min(period_start)) AS first FROM ${db}.budget_burndown FINAL
+       WHERE scope = 'budget' GROUP BY policy ORDER BY policy`,
+    );
+    assert.deepEqual(
+      periods.map((p) => [p.policy, p.first]),
+      [
+        ['search-monthly', '2025-11-01 00:00:00'],
+        ['support-weekly', '2025-10-26 18:30:00'],
+      ],
+    );
+    // October's last point equals the report's figures.
+    const [oct] = await q(
+      `SELECT toString(spent_usd) AS spent, toString(limit_usd) AS lim, limit_source, state, closed
+       FROM ${db}.budget_burndown FINAL
+       WHERE scope = 'budget' AND policy = 'search-monthly' AND bucket_start = '2026-10-31 00:00:00'`,
+    );
+    const spent = spendOf(calls, 'search', utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00'));
+    assert.equal(D(oct!.spent!).toFixed(), spent.toFixed());
+    assert.equal(D(oct!.lim!).toFixed(), '3000');
+    assert.equal(oct!.limit_source, 'policy_history');
+    assert.equal(Number(oct!.closed), 1);
+    const rows = async () => Number((await q(`SELECT count() AS n FROM ${db}.budget_burndown`))[0]!.n);
+    const before = await rows();
+    await l.refresh(); // nothing changed: nothing written
+    assert.equal(await rows(), before);
+  });
+});
