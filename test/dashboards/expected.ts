@@ -5,7 +5,7 @@
 import Decimal from 'decimal.js';
 import type { MacroContext } from '../../dashboards/src/index';
 import { catalogPrices } from '../../collector/src/storage/model-prices/prices';
-import { PRICES_AT, type Seed, type SeedCall } from './seed';
+import { PRICES_AT, type Seed, type SeedCall, type SeedPoint } from './seed';
 
 export type Cell = Decimal | Approx | number | string | null;
 export type Row = Record<string, Cell>;
@@ -70,17 +70,28 @@ const bucket = (c: SeedCall, seconds: number): number => Math.floor(hourOf(c) / 
 const teamBucket = (ctx: MacroContext): number =>
   Math.max(Math.max(Math.floor(ctx.intervalSeconds), 1), 3600);
 
-/** Latest snapshot per policy as of ctx.to, looking back 7 days. */
-function currentBudgets(seed: Seed, ctx: MacroContext) {
+/**
+ * The burn-down table read with FINAL (the latest computed_at per bucket), then per (scope, policy)
+ * the latest point with at in (to − 7 days, to + 1 s].
+ */
+function finalPoints(seed: Seed): SeedPoint[] {
+  const byBucket = groupBy(seed.burndown, (p) =>
+    [p.scope, p.policy, p.period_start, p.bucket_start].join('\u0000'),
+  );
+  return [...byBucket.values()].map((list) => list.reduce((b, p) => (p.computed_at > b.computed_at ? p : b)));
+}
+const atMs = (at: string): number => Date.parse(`${at.replace(' ', 'T')}Z`);
+function latestPoints(seed: Seed, ctx: MacroContext, scope: string): SeedPoint[] {
   const toMs = sec(ctx.to) * 1000;
-  const visible = seed.snapshots.filter((s) => {
-    const at = Date.parse(`${s.at.replace(' ', 'T')}Z`);
-    return at <= toMs && at > toMs - 7 * 86_400_000;
-  });
-  return [...groupBy(visible, (s) => s.policy).values()].map((list) =>
-    list.reduce((best, s) => (s.at > best.at ? s : best)),
+  const visible = finalPoints(seed).filter(
+    (p) => p.scope === scope && atMs(p.at) <= toMs + 1000 && atMs(p.at) > toMs - 7 * 86_400_000,
+  );
+  return [...groupBy(visible, (p) => p.policy).values()].map((list) =>
+    list.reduce((best, p) => (p.at > best.at ? p : best)),
   );
 }
+const sumOf = (points: SeedPoint[], k: 'spent_usd' | 'forecast_usd' | 'limit_usd'): Decimal | null =>
+  points.length === 0 ? null : sum(points.map((p) => p[k] ?? 0));
 
 function latestApprovals(seed: Seed) {
   return [...groupBy(seed.approvals, (a) => a.id).values()].map((l) =>
@@ -94,15 +105,14 @@ export const EXPECTED: Record<string, Expect> = {
   'cfo-total-spend': (seed, ctx) => [{ spend_usd: spend(seed.calls.filter((c) => inHourRange(c, ctx))) }],
 
   'cfo-projected-month-end': (seed, ctx) => {
-    const monthStart = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth(), 1) / 1000;
-    const monthEnd = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth() + 1, 1) / 1000;
-    const mtd = spend(seed.calls.filter((c) => hourOf(c) >= monthStart && hourOf(c) <= sec(ctx.to)));
-    const budgets = currentBudgets(seed, ctx).filter((b) => b.period === 'monthly');
+    const monthly = latestPoints(seed, ctx, 'budget').filter((p) => p.period === 'monthly');
     return [
       {
-        month_to_date_usd: mtd,
-        projected_usd: div18(mtd.mul(monthEnd - monthStart), Math.max(sec(ctx.to) - monthStart, 1)),
-        monthly_budget_usd: sum(budgets.map((b) => b.limit_usd)),
+        month_to_date_usd: sumOf(latestPoints(seed, ctx, 'all'), 'spent_usd') ?? D(0),
+        projected_usd: sumOf(latestPoints(seed, ctx, 'all'), 'forecast_usd') ?? D(0),
+        budgeted_projected_usd: sumOf(monthly, 'forecast_usd') ?? D(0),
+        monthly_budgets_usd: sumOf(monthly, 'limit_usd') ?? D(0),
+        unbudgeted_projected_usd: sumOf(latestPoints(seed, ctx, 'unbudgeted'), 'forecast_usd') ?? D(0),
       },
     ];
   },
@@ -132,14 +142,14 @@ export const EXPECTED: Record<string, Expect> = {
       .sort(bySpendThen('team')),
 
   'cfo-budgets-near-cap': (seed, ctx) =>
-    currentBudgets(seed, ctx)
+    latestPoints(seed, ctx, 'budget')
       .map((b) => ({
         policy: b.policy,
         period: b.period,
         spent_usd: D(b.spent_usd),
-        limit_usd: D(b.limit_usd),
+        limit_usd: D(b.limit_usd!),
         forecast_usd: D(b.forecast_usd),
-        used_share: approx(b.spent_usd, b.limit_usd),
+        used_share: approx(b.spent_usd, b.limit_usd!),
         state: b.state,
       }))
       .sort((a, b) => b.used_share.value - a.used_share.value || cmpStr(a.policy, b.policy)),
@@ -443,16 +453,21 @@ export const EXPECTED: Record<string, Expect> = {
       .sort((a, b) => cmpStr(a.time, b.time)),
 
   'budgets-current': (seed, ctx) =>
-    currentBudgets(seed, ctx)
+    latestPoints(seed, ctx, 'budget')
       .map((b) => ({
         policy: b.policy,
         period: b.period,
+        period_start: b.period_start,
         period_end: b.period_end,
-        limit_usd: D(b.limit_usd),
         spent_usd: D(b.spent_usd),
-        remaining_usd: D(b.limit_usd).minus(b.spent_usd),
+        limit_usd: D(b.limit_usd!),
+        limit_source: b.limit_source,
+        remaining_usd: Decimal.max(D(b.limit_usd!).minus(b.spent_usd), 0),
         forecast_usd: D(b.forecast_usd),
-        used_share: approx(b.spent_usd, b.limit_usd),
+        forecast_low_usd: D(b.forecast_low_usd),
+        forecast_high_usd: D(b.forecast_high_usd),
+        breach_at: b.breach_at,
+        used_share: approx(b.spent_usd, b.limit_usd!),
         state: b.state,
       }))
       .sort((a, b) => b.used_share.value - a.used_share.value || cmpStr(a.policy, b.policy)),
@@ -461,19 +476,32 @@ export const EXPECTED: Record<string, Expect> = {
     (['burndown', 'forecast'] as const).map((kind) => [
       `budgets-${kind}`,
       ((seed, ctx) => {
-        const step = Math.max(Math.floor(ctx.intervalSeconds), 1);
-        const atSec = (at: string): number => Date.parse(`${at.replace(' ', 'T')}Z`) / 1000;
-        const visible = seed.snapshots.filter((s) => inTimeRange(s.at, ctx));
-        return [...groupBy(visible, (s) => `${Math.floor(atSec(s.at) / step) * step}\u0000${s.policy}`)]
+        const step = Math.max(Math.floor(ctx.intervalSeconds), 3600);
+        const visible = finalPoints(seed).filter(
+          (p) =>
+            p.scope === 'budget' &&
+            atMs(p.at) > sec(ctx.from) * 1000 &&
+            atMs(p.at) <= sec(ctx.to) * 1000 + 1000,
+        );
+        return [
+          ...groupBy(
+            visible,
+            (p) => `${Math.floor(atMs(p.bucket_start) / 1000 / step) * step}\u0000${p.policy}`,
+          ),
+        ]
           .map(([k, list]): Row => {
             const [t, policy] = k.split('\u0000') as [string, string];
-            const last = list.reduce((b, s) => (s.at > b.at ? s : b));
+            const last = list.reduce((b, p) => (p.at > b.at ? p : b));
             return kind === 'burndown'
-              ? { time: chTime(Number(t)), policy, remaining_usd: D(last.limit_usd).minus(last.spent_usd) }
+              ? {
+                  time: chTime(Number(t)),
+                  policy,
+                  remaining_usd: Decimal.max(D(last.limit_usd!).minus(last.spent_usd), 0),
+                }
               : {
                   time: chTime(Number(t)),
                   policy,
-                  forecast_share_of_limit: approx(last.forecast_usd, last.limit_usd),
+                  forecast_share_of_limit: approx(last.forecast_usd, last.limit_usd!),
                 };
           })
           .sort(

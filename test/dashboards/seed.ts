@@ -244,6 +244,272 @@ export function seedSnapshots(): SeedSnapshot[] {
   return rows;
 }
 
+export interface SeedPoint {
+  scope: string;
+  policy: string;
+  period: string;
+  timezone: string;
+  period_start: string;
+  period_end: string;
+  bucket_start: string;
+  at: string;
+  spent_usd: string;
+  limit_usd: string | null;
+  limit_source: string;
+  forecast_usd: string;
+  forecast_low_usd: string;
+  forecast_high_usd: string;
+  breach_at: string | null;
+  state: string;
+  closed: number;
+  computed_at: string;
+}
+
+/**
+ * Burn-down points as the collector's ledger writes them: closed October, November so far, a
+ * Berlin budget whose November starts at 23:00 UTC on October 31st, all and unbudgeted spend, a
+ * bucket recomputed later (the newer row wins), and a point after the range's end.
+ */
+export function seedBurndown(): SeedPoint[] {
+  const rows: SeedPoint[] = [];
+  const point = (
+    scope: string,
+    policy: string,
+    [period, timezone, periodStart, periodEnd]: [string, string, string, string],
+    bucket: string,
+    at: string,
+    spent: string,
+    limit: string | null,
+    forecast: [string, string, string],
+    state: string,
+    computedAt = '2026-11-20 12:01:00.000',
+  ): void => {
+    rows.push({
+      scope,
+      policy,
+      period,
+      timezone,
+      period_start: periodStart,
+      period_end: periodEnd,
+      bucket_start: bucket,
+      at,
+      spent_usd: spent,
+      limit_usd: limit,
+      limit_source: limit === null ? '' : 'policy_history',
+      forecast_usd: forecast[0],
+      forecast_low_usd: forecast[1],
+      forecast_high_usd: forecast[2],
+      breach_at: state === 'exceeded' || state === 'forecast_to_exceed' ? '2026-11-25 10:00:00.000' : null,
+      state,
+      closed: at === `${periodEnd}.000` ? 1 : 0,
+      computed_at: computedAt,
+    });
+  };
+  const oct: [string, string, string, string] = [
+    'monthly',
+    'UTC',
+    '2026-10-01 00:00:00',
+    '2026-11-01 00:00:00',
+  ];
+  const nov: [string, string, string, string] = [
+    'monthly',
+    'UTC',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+  ];
+  point(
+    'budget',
+    'summarizer-prod',
+    oct,
+    '2026-10-30 00:00:00',
+    '2026-10-31 00:00:00.000',
+    '470.5',
+    '500',
+    ['470.5', '470.5', '470.5'],
+    'warning',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    oct,
+    '2026-10-31 00:00:00',
+    '2026-11-01 00:00:00.000',
+    '480.5',
+    '500',
+    ['480.5', '480.5', '480.5'],
+    'warning',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-10 00:00:00',
+    '2026-11-11 00:00:00.000',
+    '200.123456789012345678',
+    '500',
+    ['600', '520', '690'],
+    'forecast_to_exceed',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '410.000000000000000001',
+    '500',
+    ['650.25', '580', '720.5'],
+    'forecast_to_exceed',
+  );
+  // Recomputed after late spans: replaces the row above.
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '412.5',
+    '500',
+    ['655', '585', '725'],
+    'forecast_to_exceed',
+    '2026-11-20 12:02:00.000',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-21 00:00:00',
+    '2026-11-22 00:00:00.000',
+    '499',
+    '500',
+    ['700', '690', '710'],
+    'forecast_to_exceed',
+  );
+  point(
+    'budget',
+    'support-chat',
+    nov,
+    '2026-11-05 00:00:00',
+    '2026-11-06 00:00:00.000',
+    '50',
+    '200',
+    ['150', '120', '180'],
+    'ok',
+  );
+  point(
+    'budget',
+    'support-chat',
+    nov,
+    '2026-11-19 00:00:00',
+    '2026-11-20 00:00:00.000',
+    '210.75',
+    '200',
+    ['320', '300', '340'],
+    'exceeded',
+  );
+  point(
+    'budget',
+    'bulk-jobs',
+    ['quarterly', 'UTC', '2026-10-01 00:00:00', '2027-01-01 00:00:00'],
+    '2026-11-15 00:00:00',
+    '2026-11-16 00:00:00.000',
+    '1000',
+    '5000',
+    ['2500', '2000', '3100'],
+    'ok',
+  );
+  const berlinOct: [string, string, string, string] = [
+    'monthly',
+    'Europe/Berlin',
+    '2026-09-30 22:00:00',
+    '2026-10-31 23:00:00',
+  ];
+  const berlinNov: [string, string, string, string] = [
+    'monthly',
+    'Europe/Berlin',
+    '2026-10-31 23:00:00',
+    '2026-11-30 23:00:00',
+  ];
+  point(
+    'budget',
+    'berlin-ads',
+    berlinOct,
+    '2026-10-30 23:00:00',
+    '2026-10-31 23:00:00.000',
+    '90',
+    '100',
+    ['90', '90', '90'],
+    'warning',
+  );
+  point(
+    'budget',
+    'berlin-ads',
+    berlinNov,
+    '2026-10-31 23:00:00',
+    '2026-11-01 23:00:00.000',
+    '3',
+    '120',
+    ['95', '80', '110'],
+    'ok',
+  );
+  point(
+    'budget',
+    'berlin-ads',
+    berlinNov,
+    '2026-11-19 23:00:00',
+    '2026-11-20 12:00:00.000',
+    '61',
+    '120',
+    ['99', '88', '111'],
+    'ok',
+  );
+  point(
+    'all',
+    '',
+    oct,
+    '2026-10-31 00:00:00',
+    '2026-11-01 00:00:00.000',
+    '812.34',
+    null,
+    ['812.34', '812.34', '812.34'],
+    '',
+  );
+  point(
+    'all',
+    '',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '601.5',
+    null,
+    ['955.25', '880', '1040.75'],
+    '',
+  );
+  point(
+    'unbudgeted',
+    '',
+    oct,
+    '2026-10-31 00:00:00',
+    '2026-11-01 00:00:00.000',
+    '101.1',
+    null,
+    ['101.1', '101.1', '101.1'],
+    '',
+  );
+  point(
+    'unbudgeted',
+    '',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '77.7',
+    null,
+    ['120.3', '100', '150'],
+    '',
+  );
+  return rows;
+}
+
 export interface SeedApproval {
   id: string;
   job: string;
@@ -372,6 +638,7 @@ export function seedOutcomes(): SeedOutcome[] {
 export interface Seed {
   calls: SeedCall[];
   snapshots: SeedSnapshot[];
+  burndown: SeedPoint[];
   approvals: SeedApproval[];
   outcomes: SeedOutcome[];
 }
@@ -381,6 +648,7 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
   const seed: Seed = {
     calls: seedCalls(),
     snapshots: seedSnapshots(),
+    burndown: seedBurndown(),
     approvals: seedApprovals(),
     outcomes: seedOutcomes(),
   };
@@ -392,6 +660,7 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     seed.calls.map(({ at: _at, ...row }) => row),
   );
   await insert('budget_snapshots', seed.snapshots);
+  await insert('budget_burndown', seed.burndown);
   for (const a of seed.approvals) await insert('approvals', [a]);
   await insert('outcomes', seed.outcomes);
   await insert('outcomes', seed.outcomes.slice(0, 10));

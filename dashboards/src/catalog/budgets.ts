@@ -1,15 +1,14 @@
 /** Budgets and approvals: every policy's burn-down, forecast and state; approval requests. */
 import type { DashboardDef } from './types';
-import { share, SNAPSHOT_LOOKBACK, table } from './sql';
+import { BURNDOWN, latestPoints, share, table } from './sql';
 
-const SNAPSHOTS = table('budget_snapshots');
 const APPROVALS = table('approvals');
 
 export const BUDGETS_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-budgets',
   title: 'tokenledger — Budgets and approvals',
   description:
-    'Each policy’s budget burn-down, forecast and state, and the approval requests for expensive jobs.',
+    'Each budget in its period — spent, the limit in force, forecast with its 80 % interval and breach date, state — its burn-down, and the approval requests for expensive jobs.',
   tags: ['tokenledger', 'budgets', 'approvals'],
   timeFrom: 'now/M',
   timeTo: 'now',
@@ -17,22 +16,38 @@ export const BUDGETS_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'budgets-current',
-      title: 'Budgets now',
-      question: 'Where does every policy stand in its current period: spent, remaining, forecast, state?',
+      title: 'Budgets in this period',
+      question:
+        'Where does every budget stand in its period at the end of the range: spent, limit (the one in force then), forecast, state?',
       sql: `
 SELECT
   policy,
-  argMax(period, at) AS period,
-  argMax(period_end, at) AS period_end,
-  argMax(limit_usd, at) AS limit_usd,
-  argMax(spent_usd, at) AS spent_usd,
-  limit_usd - spent_usd AS remaining_usd,
-  argMax(forecast_usd, at) AS forecast_usd,
+  period,
+  period_start,
+  period_end,
+  spent_usd,
+  limit_usd,
+  limit_source,
+  greatest(limit_usd - spent_usd, 0) AS remaining_usd,
+  forecast_usd,
+  forecast_low_usd,
+  forecast_high_usd,
+  breach_at,
   ${share('spent_usd', 'limit_usd')} AS used_share,
-  argMax(state, at) AS state
-FROM ${SNAPSHOTS}
-WHERE at <= $__toTime AND at > $__toTime - ${SNAPSHOT_LOOKBACK}
-GROUP BY policy
+  state
+FROM (${latestPoints('budget', [
+        'period',
+        'period_start',
+        'period_end',
+        'spent_usd',
+        'limit_usd',
+        'limit_source',
+        'forecast_usd',
+        'forecast_low_usd',
+        'forecast_high_usd',
+        'breach_at',
+        'state',
+      ])})
 ORDER BY used_share DESC, policy`,
       format: 'table',
       visualization: 'table',
@@ -42,14 +57,14 @@ ORDER BY used_share DESC, policy`,
     {
       id: 'budgets-burndown',
       title: 'Budget remaining (burn-down)',
-      question: 'How fast is each budget being used up?',
+      question: 'How fast is each budget being used up over its period, against the limit in force each day?',
       sql: `
 SELECT
-  toStartOfInterval(at, toIntervalSecond($__interval_s)) AS time,
+  toStartOfInterval(bucket_start, toIntervalSecond(greatest($__interval_s, 3600))) AS time,
   policy,
-  argMax(limit_usd - spent_usd, at) AS remaining_usd
-FROM ${SNAPSHOTS}
-WHERE $__timeFilter(at)
+  argMax(greatest(limit_usd - spent_usd, 0), at) AS remaining_usd
+FROM ${BURNDOWN} FINAL
+WHERE scope = 'budget' AND at > $__fromTime AND at <= $__toTime + INTERVAL 1 SECOND
 GROUP BY time, policy
 ORDER BY time, policy`,
       format: 'time_series',
@@ -59,14 +74,15 @@ ORDER BY time, policy`,
     {
       id: 'budgets-forecast',
       title: 'Forecast vs limit',
-      question: 'Will each policy end its period over its budget?',
+      question:
+        'As each day ended, where was each budget forecast to end its period, as a share of its limit?',
       sql: `
 SELECT
-  toStartOfInterval(at, toIntervalSecond($__interval_s)) AS time,
+  toStartOfInterval(bucket_start, toIntervalSecond(greatest($__interval_s, 3600))) AS time,
   policy,
   argMax(${share('forecast_usd', 'limit_usd')}, at) AS forecast_share_of_limit
-FROM ${SNAPSHOTS}
-WHERE $__timeFilter(at)
+FROM ${BURNDOWN} FINAL
+WHERE scope = 'budget' AND at > $__fromTime AND at <= $__toTime + INTERVAL 1 SECOND
 GROUP BY time, policy
 ORDER BY time, policy`,
       format: 'time_series',

@@ -1,30 +1,19 @@
 /** CFO overview: what AI costs, who spends it, whether it is attributed, where the month will end. */
 import type { DashboardDef } from './types';
-import { labelled, share, SNAPSHOT_LOOKBACK, table } from './sql';
+import { labelled, latestPoints, share, table } from './sql';
 
 const HOURLY = table('spend_hourly');
 const CALLS = table('llm_calls');
-const SNAPSHOTS = table('budget_snapshots');
 const OUTCOMES = table('outcomes');
 
-/** Latest snapshot per policy as of the end of the range (the latest row is the current period's). */
-const CURRENT_BUDGETS = `
-  SELECT
-    policy,
-    argMax(period, at) AS period,
-    argMax(limit_usd, at) AS limit_usd,
-    argMax(spent_usd, at) AS spent_usd,
-    argMax(forecast_usd, at) AS forecast_usd,
-    argMax(state, at) AS state
-  FROM ${SNAPSHOTS}
-  WHERE at <= $__toTime AND at > $__toTime - ${SNAPSHOT_LOOKBACK}
-  GROUP BY policy`;
+/** The monthly budgets at the range's end (like with like: a quarter's forecast is not a month's). */
+const MONTHLY_BUDGETS = `SELECT * FROM (${latestPoints('budget', ['period', 'limit_usd', 'forecast_usd'])}) WHERE period = 'monthly'`;
 
 export const CFO_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-cfo',
   title: 'tokenledger — CFO overview',
   description:
-    'AI spend this month, by team and feature, against budgets, with unit economics per user and outcome.',
+    'AI spend in the range, by team and feature, against budgets, with unit economics per user and outcome.',
   tags: ['tokenledger', 'finops', 'ai-spend'],
   timeFrom: 'now/M',
   timeTo: 'now',
@@ -43,17 +32,16 @@ export const CFO_DASHBOARD: DashboardDef = {
     },
     {
       id: 'cfo-projected-month-end',
-      title: 'Projected month-end spend vs monthly budgets',
-      question: 'At the current pace, where will this month end, and against which budget?',
+      title: 'Month-end projection: budgeted spend against its budgets, the rest apart',
+      question:
+        'Where will the month end — the spend under monthly budgets against those budgets, and the spend no budget covers?',
       sql: `
-WITH
-  toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') AS month_start,
-  month_start + toIntervalMonth(1) AS month_end,
-  (SELECT sum(cost_usd) FROM ${HOURLY} WHERE hour >= month_start AND hour <= $__toTime) AS month_to_date
 SELECT
-  month_to_date AS month_to_date_usd,
-  month_to_date * dateDiff('second', month_start, month_end) / greatest(dateDiff('second', month_start, $__toTime), 1) AS projected_usd,
-  (SELECT sum(limit_usd) FROM (${CURRENT_BUDGETS}) WHERE period = 'monthly') AS monthly_budget_usd`,
+  (SELECT sum(spent_usd) FROM (${latestPoints('all', ['spent_usd'])})) AS month_to_date_usd,
+  (SELECT sum(forecast_usd) FROM (${latestPoints('all', ['forecast_usd'])})) AS projected_usd,
+  (SELECT sum(forecast_usd) FROM (${MONTHLY_BUDGETS})) AS budgeted_projected_usd,
+  (SELECT sum(limit_usd) FROM (${MONTHLY_BUDGETS})) AS monthly_budgets_usd,
+  (SELECT sum(forecast_usd) FROM (${latestPoints('unbudgeted', ['forecast_usd'])})) AS unbudgeted_projected_usd`,
       format: 'table',
       visualization: 'stat',
       unit: 'currencyUSD',
@@ -99,7 +87,7 @@ ORDER BY spend_usd DESC, team`,
       question: 'Which services and policies are close to (or over) their budget?',
       sql: `
 SELECT policy, period, spent_usd, limit_usd, forecast_usd, ${share('spent_usd', 'limit_usd')} AS used_share, state
-FROM (${CURRENT_BUDGETS})
+FROM (${latestPoints('budget', ['period', 'spent_usd', 'limit_usd', 'forecast_usd', 'state'])})
 ORDER BY used_share DESC, policy`,
       format: 'table',
       visualization: 'bargauge',

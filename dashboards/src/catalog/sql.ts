@@ -19,7 +19,27 @@ export const share = (part: string, whole: string): string =>
   `if(${whole} = 0, 0, toFloat64(${part}) / toFloat64(${whole}))`;
 
 /**
- * The budget engine writes a snapshot per policy per minute: the current state is the latest one,
- * looked for only this far back (policies removed longer ago drop off; scans stay small).
+ * The current state of a budget is its latest snapshot or burn-down point, looked for only this far
+ * back (policies removed longer ago drop off; scans stay small).
  */
 export const SNAPSHOT_LOOKBACK = 'INTERVAL 7 DAY';
+
+/**
+ * The budget burn-down the collector computes from the stored calls (migration 0012): a row per
+ * budget (or all spend, or unbudgeted spend), period and day; read with FINAL (a recomputed bucket
+ * replaces itself).
+ */
+export const BURNDOWN = table('budget_burndown');
+
+/**
+ * The latest burn-down point of each `scope` row at the range's end: `at` is a bucket's end, so the
+ * point closing a period that ends with the range counts (`$__toTime` is its last whole second)
+ * and the first bucket of the next period, ending later, does not.
+ */
+export const latestPoints = (scope: 'budget' | 'all' | 'unbudgeted', columns: string[]): string => `
+  SELECT
+    policy,
+    ${columns.map((c) => `argMax(${c}, at) AS ${c}`).join(',\n    ')}
+  FROM ${BURNDOWN} FINAL
+  WHERE scope = '${scope}' AND at <= $__toTime + INTERVAL 1 SECOND AND at > $__toTime - ${SNAPSHOT_LOOKBACK}
+  GROUP BY policy`;
