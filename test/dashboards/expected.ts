@@ -277,7 +277,7 @@ export const EXPECTED: Record<string, Expect> = {
     [
       ...groupBy(
         seed.calls.filter((c) => inRawRange(c, ctx) && matchesVariables(c, ctx)),
-        (c) => c.response_model || c.request_model,
+        rollupModel,
       ),
     ]
       .map(([model, cs]) => {

@@ -91,7 +91,8 @@ export function seedCalls(count = 400): SeedCall[] {
       provider,
       operation: 'chat',
       request_model: model,
-      response_model: model,
+      // The provider answers with a dated id; panels show the catalog id it was priced as.
+      response_model: model === 'gpt-4o' ? 'gpt-4o-2024-08-06' : model,
       priced_provider: priced ? provider : '',
       priced_model: priced ? model : '',
       input_tokens: input,

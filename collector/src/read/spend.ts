@@ -6,6 +6,7 @@
 import Decimal from 'decimal.js';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
+import { MODEL_SQL } from '../storage/rows';
 import { resolvePeriod, type PeriodRange } from './period';
 
 export const GROUP_BY_DIMENSIONS = [
@@ -92,7 +93,7 @@ const RAW_EXPRESSIONS: Record<Dimension, string> = {
   team: 'team',
   cost_center: 'cost_center',
   feature: 'feature',
-  model: "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))",
+  model: MODEL_SQL,
   provider: 'provider',
   environment: 'environment',
   service: 'service',

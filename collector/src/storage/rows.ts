@@ -40,6 +40,13 @@ export interface CallRow {
   priced: number;
 }
 
+/**
+ * The model a stored call is counted under — the catalog id it was priced as, else the model as
+ * reported — as the hourly rollup's `model` column holds it (migration 0002).
+ */
+export const MODEL_SQL =
+  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+
 const NS_PER_S = 1_000_000_000n;
 
 /**

@@ -16,6 +16,23 @@ export const BUDGETS_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'budgets-current',
+      gridId: 1,
+      columns: [
+        'policy',
+        'period',
+        'period_start',
+        'period_end',
+        'spent_usd',
+        'limit_usd',
+        'limit_source',
+        'remaining_usd',
+        'forecast_usd',
+        'forecast_low_usd',
+        'forecast_high_usd',
+        'breach_at',
+        'used_share',
+        'state',
+      ],
       title: 'Budgets in this period',
       question:
         'Where does every budget stand in its period at the end of the range: spent, limit (the one in force then), forecast, state?',
@@ -56,6 +73,8 @@ ORDER BY used_share DESC, policy`,
     },
     {
       id: 'budgets-burndown',
+      gridId: 2,
+      columns: ['time', 'policy', 'remaining_usd'],
       title: 'Budget remaining (burn-down)',
       question: 'How fast is each budget being used up over its period, against the limit in force each day?',
       sql: `
@@ -73,6 +92,8 @@ ORDER BY time, policy`,
     },
     {
       id: 'budgets-forecast',
+      gridId: 3,
+      columns: ['time', 'policy', 'forecast_share_of_limit'],
       title: 'Forecast vs limit',
       question:
         'As each day ended, where was each budget forecast to end its period, as a share of its limit?',
@@ -91,6 +112,17 @@ ORDER BY time, policy`,
     },
     {
       id: 'approvals-pending',
+      gridId: 4,
+      columns: [
+        'id',
+        'job',
+        'requester',
+        'approver',
+        'cost_center',
+        'estimated_usd',
+        'created_at',
+        'justification',
+      ],
       title: 'Pending approvals',
       question: 'Which expensive jobs are waiting for an approval?',
       sql: `
@@ -104,6 +136,18 @@ ORDER BY created_at, id`,
     },
     {
       id: 'approvals-decided',
+      gridId: 5,
+      columns: [
+        'id',
+        'job',
+        'status',
+        'decided_by',
+        'cost_center',
+        'estimated_usd',
+        'approved_usd',
+        'spent_usd',
+        'decided_at',
+      ],
       title: 'Decided approvals',
       question:
         'Which requests were approved, rejected or used up in this period, and how much did they spend?',

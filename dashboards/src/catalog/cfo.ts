@@ -21,6 +21,8 @@ export const CFO_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'cfo-total-spend',
+      gridId: 1,
+      columns: ['spend_usd'],
       title: 'AI spend',
       question: 'How much have we spent on AI in this period?',
       sql: `SELECT sum(cost_usd) AS spend_usd FROM ${HOURLY} WHERE $__timeFilter(hour)`,
@@ -32,6 +34,14 @@ export const CFO_DASHBOARD: DashboardDef = {
     },
     {
       id: 'cfo-projected-month-end',
+      gridId: 2,
+      columns: [
+        'month_to_date_usd',
+        'projected_usd',
+        'budgeted_projected_usd',
+        'monthly_budgets_usd',
+        'unbudgeted_projected_usd',
+      ],
       title: 'Month-end projection: budgeted spend against its budgets, the rest apart',
       question:
         'Where will the month end — the spend under monthly budgets against those budgets, and the spend no budget covers?',
@@ -50,6 +60,8 @@ SELECT
     },
     {
       id: 'cfo-unattributed-share',
+      gridId: 3,
+      columns: ['unattributed_usd', 'unattributed_share', 'unpriced_calls', 'unpriced_call_share'],
       title: 'Unattributed and unpriced',
       question:
         'How much of the spend has no owner (no team and no cost center), and how many calls could not be priced?',
@@ -69,6 +81,8 @@ WHERE $__timeFilter(hour)`,
     },
     {
       id: 'cfo-spend-by-team',
+      gridId: 4,
+      columns: ['team', 'spend_usd', 'calls'],
       title: 'Spend by team',
       question: 'Which teams spend the most on AI?',
       sql: `
@@ -83,6 +97,8 @@ ORDER BY spend_usd DESC, team`,
     },
     {
       id: 'cfo-budgets-near-cap',
+      gridId: 5,
+      columns: ['policy', 'period', 'spent_usd', 'limit_usd', 'forecast_usd', 'used_share', 'state'],
       title: 'Budgets approaching their caps',
       question: 'Which services and policies are close to (or over) their budget?',
       sql: `
@@ -95,6 +111,8 @@ ORDER BY used_share DESC, policy`,
     },
     {
       id: 'cfo-monthly-trend',
+      gridId: 6,
+      columns: ['time', 'spend_usd'],
       title: 'Month over month',
       question: 'How does AI spend trend month over month (last 12 months)?',
       sql: `
@@ -109,6 +127,8 @@ ORDER BY time`,
     },
     {
       id: 'cfo-models-in-use',
+      gridId: 7,
+      columns: ['provider', 'model', 'calls', 'spend_usd'],
       title: 'Models in use',
       question: 'Which models do we pay for, and how much each?',
       sql: `
@@ -123,6 +143,8 @@ ORDER BY spend_usd DESC, provider, model`,
     },
     {
       id: 'cfo-cost-per-feature',
+      gridId: 8,
+      columns: ['feature', 'spend_usd', 'calls'],
       title: 'Cost per feature',
       question: 'What does each AI feature cost?',
       sql: `
@@ -137,6 +159,8 @@ ORDER BY spend_usd DESC, feature`,
     },
     {
       id: 'cfo-cost-per-user',
+      gridId: 9,
+      columns: ['feature', 'spend_usd', 'users', 'cost_per_user_usd'],
       title: 'Cost per user',
       question: 'What does each AI feature cost per active user (distinct enduser.id)?',
       sql: `
@@ -156,6 +180,8 @@ ORDER BY spend_usd DESC, feature`,
     },
     {
       id: 'cfo-cost-per-outcome',
+      gridId: 10,
+      columns: ['feature', 'outcome', 'outcomes', 'outcome_value_usd', 'spend_usd', 'cost_per_outcome_usd'],
       title: 'Cost per outcome',
       question:
         'What does each business outcome (transaction, resolved ticket, ...) cost in AI spend, per feature?',

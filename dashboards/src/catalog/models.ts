@@ -1,6 +1,6 @@
 /** Models and savings: what each model costs, the token mix, and what cheaper siblings would cost. */
 import type { DashboardDef } from './types';
-import { share, table } from './sql';
+import { PRICED_MODEL, share, table } from './sql';
 
 const HOURLY = table('spend_hourly');
 const CALLS = table('llm_calls');
@@ -23,6 +23,8 @@ export const MODELS_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'models-cost-by-provider',
+      gridId: 1,
+      columns: ['provider', 'spend_usd'],
       title: 'Spend by provider',
       question: 'How is our AI spend split across providers?',
       sql: `
@@ -38,13 +40,25 @@ ORDER BY spend_usd DESC, provider`,
     },
     {
       id: 'models-cost-mix',
+      gridId: 2,
+      columns: [
+        'provider',
+        'model',
+        'calls',
+        'spend_usd',
+        'input_cost_usd',
+        'output_cost_usd',
+        'input_cost_share',
+        'output_cost_share',
+        'cached_input_share',
+      ],
       title: 'Cost per model: input, output, cached',
       question:
         'Per model, how much of the cost is input, output, and how much of the input was served from cache?',
       sql: `
 SELECT
   provider,
-  if(priced_model != '', priced_model, if(response_model != '', response_model, request_model)) AS model,
+  ${PRICED_MODEL} AS model,
   count() AS calls,
   sum(cost_usd) AS spend_usd,
   sum(input_cost_usd) AS input_cost_usd,
@@ -63,6 +77,16 @@ ORDER BY spend_usd DESC, provider, model`,
     },
     {
       id: 'models-savings',
+      gridId: 3,
+      columns: [
+        'provider',
+        'model',
+        'cheaper_model',
+        'spend_usd',
+        'list_cost_usd',
+        'cheaper_list_cost_usd',
+        'list_savings_usd',
+      ],
       title: 'Same workload on cheaper models',
       question:
         'What would the same tokens have cost on the cheaper models of the same family (catalog list prices)?',
@@ -90,6 +114,8 @@ ORDER BY list_savings_usd DESC, provider, model, cheaper_model`,
     },
     {
       id: 'models-tokens-over-time',
+      gridId: 4,
+      columns: ['time', 'uncached_input_tokens', 'cached_input_tokens', 'output_tokens'],
       title: 'Tokens over time',
       question: 'How many input, cached and output tokens do we use over time?',
       sql: `

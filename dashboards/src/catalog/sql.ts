@@ -6,6 +6,13 @@ import { ALL_VALUE_SQL } from './macros';
 /** A table of tokenledger's database, as Grafana and the collector both resolve it. */
 export const table = (name: string): string => `\${database}.${name}`;
 
+/**
+ * The model a raw call is counted under — the catalog id it was priced as, else the model as
+ * reported — exactly the rollup's `model`, so every panel names a model the same way.
+ */
+export const PRICED_MODEL =
+  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+
 /** `column` restricted to the multi-select variable, which may be at All. */
 export const variableFilter = (variable: string, column = variable): string =>
   `(${ALL_VALUE_SQL} IN (\${${variable}:singlequote}) OR ${column} IN (\${${variable}:singlequote}))`;

@@ -7,12 +7,9 @@ import { MATCH_FIELDS } from 'tokenledger/policy';
 import { normaliseProvider } from '../../core/providers';
 import { ATTRIBUTION_BY_POLICY_FIELD } from 'tokenledger/semconv';
 import { recordField, type PricedCall } from '../../core/call';
+import { MODEL_SQL } from '../../storage/rows';
 
 type MatchField = (typeof MATCH_FIELDS)[number];
-
-/** The model a call is counted under, as the hourly rollup does: the priced model, else as reported. */
-const RAW_MODEL_EXPRESSION =
-  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
 
 const valuesOf = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -45,7 +42,7 @@ export function matchCondition(
   const parts: string[] = [];
   const params: Record<string, string[]> = {};
   for (const [field, values] of matchEntries(match)) {
-    const column = field === 'model' && table === 'raw' ? RAW_MODEL_EXPRESSION : field;
+    const column = field === 'model' && table === 'raw' ? MODEL_SQL : field;
     const name = `${prefix}_${field}`;
     parts.push(`has({${name}:Array(String)}, ${column})`);
     params[name] = values;
