@@ -1,6 +1,7 @@
 // Public surface of @tokenledger/dashboards: the panel catalog and its two renderings.
 export type { DashboardDef, PanelDef, VariableDef, Visualization, Unit } from './catalog/types';
 export { DASHBOARDS } from './catalog/index';
+export { columnLabel, VALUE_LABELS } from './catalog/labels';
 export {
   expandMacros,
   toParameterizedQuery,

@@ -24,6 +24,8 @@ export interface CollectorConfig {
   policyPollMs: number;
   /** How often budgets are checked for alert thresholds (ms). */
   alertCheckMs: number;
+  /** How often the budget burn-down the dashboards read is recomputed (ms). */
+  budgetRefreshMs: number;
   /** SMTP server for e-mail alerts (TOKENLEDGER_SMTP_URL); unset: no e-mail. */
   smtpUrl?: string;
   /** Sender of e-mail alerts (TOKENLEDGER_ALERT_FROM). */
@@ -94,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
 
   const policyPollMs = intervalMs(env, 'TOKENLEDGER_POLICY_POLL_MS', 1000, 0);
   const alertCheckMs = intervalMs(env, 'TOKENLEDGER_ALERT_CHECK_MS', 10_000, 100);
+  const budgetRefreshMs = intervalMs(env, 'TOKENLEDGER_BUDGET_REFRESH_MS', 60_000, 1000);
   const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
     throw new ConfigError('TOKENLEDGER_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…');
@@ -108,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     policyFileRequired: Boolean(env.TOKENLEDGER_POLICY_FILE?.trim()),
     policyPollMs,
     alertCheckMs,
+    budgetRefreshMs,
     smtpUrl,
     alertFrom: env.TOKENLEDGER_ALERT_FROM?.trim() || 'tokenledger@localhost',
     maxBodyBytes,

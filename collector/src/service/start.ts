@@ -85,7 +85,7 @@ export async function startCollector(
     forecast: (p, window, spent) => ledger.liveForecast(p, window, spent),
   });
   budgets.start();
-  ledger.start();
+  ledger.start(config.budgetRefreshMs);
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,

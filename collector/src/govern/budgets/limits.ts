@@ -64,9 +64,16 @@ export async function limitTimeline(
     if (v.at <= window.start || v.at >= window.end) continue;
     segments.push({ from: v.at, usd: limitOf(v.policy, name), source: 'policy_history' });
   }
-  // One segment per change of limit.
+  // One segment per change of limit; a limit confirmed by a later record says where it comes from
+  // now (a policy stored mid-period with the same limit: the policy in force, not today's file).
   const same = (a: Money | null, b: Money | null): boolean => (a === null || b === null ? a === b : a.eq(b));
-  return segments.filter((s, i) => i === 0 || !same(s.usd, segments[i - 1]!.usd));
+  const merged: LimitSegment[] = [];
+  for (const s of segments) {
+    const last = merged[merged.length - 1];
+    if (last && same(last.usd, s.usd)) merged[merged.length - 1] = { ...last, source: s.source };
+    else merged.push(s);
+  }
+  return merged;
 }
 
 /** The segment in force at `at`. */
