@@ -1,4 +1,4 @@
-/* global document, history, location, window, Chart, Blob, URL */
+/* global document, history, location, window, Chart */
 /**
  * tokenledger's built-in report page: the panel catalog of the Grafana dashboards, drawn with
  * Chart.js from the collector's panel API (GET /v1/panels, /v1/panels/:dashboard/:panel).
