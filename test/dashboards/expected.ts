@@ -5,7 +5,14 @@
 import Decimal from 'decimal.js';
 import type { MacroContext } from '../../dashboards/src/index';
 import { catalogPrices } from '../../collector/src/storage/model-prices/prices';
-import { PRICES_AT, type Seed, type SeedCall, type SeedPoint } from './seed';
+import {
+  EXTRA_PRICES,
+  PRICES_AT,
+  SAVINGS_ALTERNATIVES,
+  type Seed,
+  type SeedCall,
+  type SeedPoint,
+} from './seed';
 
 export type Cell = Decimal | Approx | number | string | null;
 export type Row = Record<string, Cell>;
@@ -100,6 +107,23 @@ function latestApprovals(seed: Seed) {
 }
 
 type Expect = (seed: Seed, ctx: MacroContext) => Row[];
+
+/** List-price cost of calls' tokens at a price row (cache reads at the cache price), as ClickHouse truncates it. */
+function listCostOf(
+  p: { input_mtok: string; output_mtok: string; cache_read_mtok: string },
+  cs: SeedCall[],
+): Decimal {
+  const input = cs.reduce((a, c) => a + c.input_tokens, 0);
+  const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
+  const output = cs.reduce((a, c) => a + c.output_tokens, 0);
+  return div18(
+    D(input - cached)
+      .mul(p.input_mtok)
+      .plus(D(cached).mul(p.cache_read_mtok))
+      .plus(D(output).mul(p.output_mtok)),
+    1_000_000,
+  );
+}
 
 export const EXPECTED: Record<string, Expect> = {
   'cfo-total-spend': (seed, ctx) => [{ spend_usd: spend(seed.calls.filter((c) => inHourRange(c, ctx))) }],
@@ -376,24 +400,9 @@ export const EXPECTED: Record<string, Expect> = {
       ),
 
   'models-savings': (seed, ctx) => {
-    const prices = catalogPrices(PRICES_AT);
+    const prices = [...catalogPrices(PRICES_AT), ...EXTRA_PRICES];
     const price = (provider: string, model: string) =>
       prices.find((p) => p.provider === provider && p.model === model);
-    const listCost = (
-      p: { input_mtok: string; output_mtok: string; cache_read_mtok: string },
-      cs: SeedCall[],
-    ): Decimal => {
-      const input = cs.reduce((a, c) => a + c.input_tokens, 0);
-      const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
-      const output = cs.reduce((a, c) => a + c.output_tokens, 0);
-      return div18(
-        D(input - cached)
-          .mul(p.input_mtok)
-          .plus(D(cached).mul(p.cache_read_mtok))
-          .plus(D(output).mul(p.output_mtok)),
-        1_000_000,
-      );
-    };
     const rows: Row[] = [];
     for (const [k, cs] of groupBy(
       seed.calls.filter((c) => inHourRange(c, ctx)),
@@ -401,36 +410,94 @@ export const EXPECTED: Record<string, Expect> = {
     )) {
       const [provider, model] = k.split('\u0000') as [string, string];
       const own = price(provider, model);
-      if (!own) continue;
-      for (const alt of prices) {
-        const cheaper =
-          alt.provider === provider &&
-          alt.family === own.family &&
-          alt.model !== model &&
-          D(alt.input_mtok).lte(own.input_mtok) &&
-          D(alt.output_mtok).lte(own.output_mtok) &&
-          (D(alt.input_mtok).lt(own.input_mtok) || D(alt.output_mtok).lt(own.output_mtok));
-        if (!cheaper) continue;
-        const list = listCost(own, cs);
-        const altCost = listCost(alt, cs);
+      const listed = SAVINGS_ALTERNATIVES[model];
+      let best: { model: string; cost: Decimal } | undefined;
+      if (own) {
+        const ownCost = listCostOf(own, cs);
+        for (const alt of prices) {
+          const acceptable = listed
+            ? listed.includes(alt.model)
+            : alt.provider === provider &&
+              alt.family === own.family &&
+              alt.model !== model &&
+              D(alt.input_mtok).lte(own.input_mtok) &&
+              D(alt.output_mtok).lte(own.output_mtok) &&
+              (D(alt.input_mtok).lt(own.input_mtok) || D(alt.output_mtok).lt(own.output_mtok)) &&
+              alt.preview === 0;
+          if (!acceptable) continue;
+          const cost = listCostOf(alt, cs);
+          if (!cost.lt(ownCost)) continue;
+          if (!best || cost.lt(best.cost) || (cost.eq(best.cost) && alt.model < best.model))
+            best = { model: alt.model, cost };
+        }
         rows.push({
           provider,
           model,
-          cheaper_model: alt.model,
+          calls: cs.length,
           spend_usd: spend(cs),
-          list_cost_usd: list,
-          cheaper_list_cost_usd: altCost,
-          list_savings_usd: list.minus(altCost),
+          list_cost_usd: best ? ownCost : null,
+          cheaper_model: best?.model ?? null,
+          alternative_source: best ? (listed ? 'policy' : 'family') : null,
+          cheaper_list_cost_usd: best?.cost ?? null,
+          list_savings_usd: best ? ownCost.minus(best.cost) : null,
         });
-      }
+      } else
+        rows.push({
+          provider,
+          model,
+          calls: cs.length,
+          spend_usd: spend(cs),
+          list_cost_usd: null,
+          cheaper_model: null,
+          alternative_source: null,
+          cheaper_list_cost_usd: null,
+          list_savings_usd: null,
+        });
     }
+    const saving = (r: Row) => r.list_savings_usd as Decimal | null;
     return rows.sort(
       (a, b) =>
-        (b.list_savings_usd as Decimal).cmp(a.list_savings_usd as Decimal) ||
+        (saving(a) === null ? 1 : 0) - (saving(b) === null ? 1 : 0) ||
+        (saving(a) && saving(b) ? saving(b)!.cmp(saving(a)!) : 0) ||
+        (b.spend_usd as Decimal).cmp(a.spend_usd as Decimal) ||
         cmpStr(a.provider as string, b.provider as string) ||
-        cmpStr(a.model as string, b.model as string) ||
-        cmpStr(a.cheaper_model as string, b.cheaper_model as string),
+        cmpStr(a.model as string, b.model as string),
     );
+  },
+
+  'models-downgrades-saved': (seed, ctx) => {
+    const prices = [...catalogPrices(PRICES_AT), ...EXTRA_PRICES];
+    const price = (provider: string, model: string) =>
+      prices.find((p) => p.provider === provider && p.model === model);
+    const downgraded = seed.calls.filter(
+      (c) => inRawRange(c, ctx) && c.enforcement === 'downgraded' && c.asked_model !== c.request_model,
+    );
+    return [...groupBy(downgraded, (c) => `${c.provider}\u0000${c.asked_model}\u0000${rollupModel(c)}`)]
+      .map(([k, cs]): Row => {
+        const [provider, asked, model] = k.split('\u0000') as [string, string, string];
+        const a = price(provider, asked);
+        const p = price(provider, model);
+        const askedCost = a ? listCostOf(a, cs) : null;
+        const cost = p ? listCostOf(p, cs) : null;
+        return {
+          asked_model: asked,
+          model,
+          calls: cs.length,
+          spend_usd: spend(cs),
+          asked_list_cost_usd: askedCost,
+          list_cost_usd: cost,
+          downgrade_saved_usd: askedCost && cost ? askedCost.minus(cost) : null,
+        };
+      })
+      .sort(
+        (a, b) =>
+          (a.downgrade_saved_usd === null ? 1 : 0) - (b.downgrade_saved_usd === null ? 1 : 0) ||
+          (a.downgrade_saved_usd && b.downgrade_saved_usd
+            ? (b.downgrade_saved_usd as Decimal).cmp(a.downgrade_saved_usd as Decimal)
+            : 0) ||
+          cmpStr(a.asked_model as string, b.asked_model as string) ||
+          cmpStr(a.model as string, b.model as string),
+      );
   },
 
   'models-tokens-over-time': (seed, ctx) =>

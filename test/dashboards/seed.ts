@@ -13,6 +13,26 @@ Decimal.set({ precision: 80 });
 
 export const RANGE = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-20T12:30:00Z') };
 export const PRICES_AT = new Date('2026-11-20T00:00:00Z');
+/** The policy file's savings rules: claude-3-5-sonnet may run on these (any provider), only these. */
+export const SAVINGS_ALTERNATIVES: Record<string, string[]> = {
+  'claude-3-5-sonnet': ['gpt-4o-mini', 'claude-3-5-haiku-latest'],
+};
+
+/** A preview model cheaper than anything in gpt-4o's family: never offered unless asked. */
+export const EXTRA_PRICES = [
+  {
+    provider: 'openai',
+    model: 'gpt-4o-nano-preview',
+    family: 'gpt-4o',
+    input_mtok: '0.01',
+    output_mtok: '0.02',
+    cache_read_mtok: '0.01',
+    preview: 1,
+  },
+];
+
+/** The api service's new release (automatic before/after baselines). */
+export const RELEASE_AT = new Date('2026-11-10T09:30:00Z');
 
 /** Seeded call, with its instant as a Date for the expected-value computations. */
 export interface SeedCall extends CallRow {
@@ -93,6 +113,9 @@ export function seedCalls(count = 400): SeedCall[] {
       request_model: model,
       // The provider answers with a dated id; panels show the catalog id it was priced as.
       response_model: model === 'gpt-4o' ? 'gpt-4o-2024-08-06' : model,
+      // The guard switched some calls to a cheaper model: the model asked for is kept.
+      asked_model:
+        enforcement === 'downgraded' && (model === 'gpt-4o-mini' || model === 'gpt-4.1') ? 'gpt-4o' : model,
       priced_provider: priced ? provider : '',
       priced_model: priced ? model : '',
       input_tokens: input,
@@ -115,6 +138,7 @@ export function seedCalls(count = 400): SeedCall[] {
       user_tier: '',
       environment: rand() < 0.7 ? 'production' : 'staging',
       service: rand() < 0.5 ? 'api' : 'worker',
+      service_version: '',
       end_user: rand() < 0.8 ? `user-${Math.floor(rand() * 25)}` : '',
       approval_id: '',
       cost_usd: new Decimal(inputCost).plus(outputCost).toFixed(),
@@ -122,6 +146,9 @@ export function seedCalls(count = 400): SeedCall[] {
       output_cost_usd: outputCost,
       priced: priced ? 1 : 0,
     });
+    // The api service ships a new release on 2026-11-10; the worker runs one all along.
+    const c = calls[calls.length - 1]!;
+    c.service_version = c.service === 'worker' ? '2.0.0' : at < RELEASE_AT ? '1.4.0' : '1.5.0';
   }
   return calls;
 }
@@ -672,6 +699,20 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     },
     PRICES_AT,
   );
+  await insert(
+    'model_prices',
+    EXTRA_PRICES.map((p) => ({ ...p, synced_at: dt3(PRICES_AT) })),
+  );
+  // The policy in force, with its savings rules (what the collector stores on every load).
+  await insert('policy_versions', [
+    {
+      at: '2026-10-01 00:00:00.000',
+      version: 'f'.repeat(64),
+      action: 'loaded',
+      file: 'tokenledger.policy.yaml',
+      policy: JSON.stringify({ version: 1, policies: [], savings: { alternatives: SAVINGS_ALTERNATIVES } }),
+    },
+  ]);
   return seed;
 }
 

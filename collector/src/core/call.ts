@@ -40,6 +40,10 @@ export interface ExtractedCall {
   errorType: string; // '' when the call succeeded
   serverAddress: string;
   enforcement: string; // tokenledger.enforcement, '' when absent
+  /** The model the app asked for when the guard sent another (tokenledger.original_model). */
+  askedModel?: string;
+  /** The producing service's version (resource service.version). */
+  serviceVersion?: string;
   /** Which instrumentation produced the span (its scope name). */
   source: string;
   attribution: CallAttribution;

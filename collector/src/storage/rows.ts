@@ -10,6 +10,8 @@ export interface CallRow {
   operation: string;
   request_model: string;
   response_model: string;
+  /** The model the app asked for (the request model unless the guard switched it). */
+  asked_model: string;
   priced_provider: string;
   priced_model: string;
   input_tokens: number;
@@ -32,6 +34,7 @@ export interface CallRow {
   user_tier: string;
   environment: string;
   service: string;
+  service_version: string;
   end_user: string;
   approval_id: string;
   cost_usd: string;
@@ -95,6 +98,7 @@ export const CALL_COLUMNS = [
   'operation',
   'request_model',
   'response_model',
+  'asked_model',
   'priced_provider',
   'priced_model',
   'input_tokens',
@@ -117,6 +121,7 @@ export const CALL_COLUMNS = [
   'user_tier',
   'environment',
   'service',
+  'service_version',
   'end_user',
   'approval_id',
   'cost_usd',
@@ -140,6 +145,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.operation,
     c.requestModel,
     c.responseModel,
+    c.askedModel || c.requestModel,
     c.pricedProvider,
     c.pricedModel,
     c.inputTokens,
@@ -162,6 +168,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     a.userTier,
     a.environment,
     a.service,
+    c.serviceVersion ?? '',
     a.endUser,
     a.approvalId,
     // Decimal columns take the exact decimal string.
