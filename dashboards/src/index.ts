@@ -2,6 +2,7 @@
 export type { DashboardDef, PanelDef, VariableDef, Visualization, Unit } from './catalog/types';
 export { DASHBOARDS } from './catalog/index';
 export { columnLabel, VALUE_LABELS } from './catalog/labels';
+export { BASELINES_PANEL, BASELINE_WINDOW_DAYS } from './catalog/baselines';
 export {
   expandMacros,
   toParameterizedQuery,

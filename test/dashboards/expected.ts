@@ -579,6 +579,80 @@ export const EXPECTED: Record<string, Expect> = {
     ]),
   ),
 
+  'team-baselines': (seed, ctx) => {
+    const HOUR = 3600;
+    const hourOfTime = (t: string): number => Math.floor(atMs(t) / 1000 / HOUR) * HOUR;
+    const all = [...seed.baselines].sort((a, b) => cmpStr(a.at, b.at) || cmpStr(a.id, b.id));
+    const unique = [...new Map(all.map((b) => [`${b.feature}\u0000${b.id}`, b])).values()];
+    const lo = sec(ctx.from) - 8 * 86_400;
+    const hi = sec(ctx.to) + 8 * 86_400;
+    const feature = selected(ctx, 'feature');
+    const rows: Row[] = [];
+    for (const b of unique) {
+      if (!inTimeRange(b.at, ctx) || (feature !== null && !feature.includes(b.feature))) continue;
+      const same = unique.filter((x) => x.feature === b.feature);
+      const i = same.indexOf(b);
+      const hour = hourOfTime(b.at);
+      const beforeFrom = Math.max(hour - 7 * 86_400, i > 0 ? hourOfTime(same[i - 1]!.at) + HOUR : 0);
+      const afterTo = Math.min(
+        hour + HOUR + 7 * 86_400,
+        i < same.length - 1 ? hourOfTime(same[i + 1]!.at) : Infinity,
+      );
+      const isBefore = (h: number) => h >= beforeFrom && h < hour;
+      const isAfter = (h: number) => h > hour && h < afterTo;
+      const calls = seed.calls.filter(
+        (c) =>
+          c.feature === b.feature &&
+          hourOf(c) >= lo &&
+          hourOf(c) <= hi &&
+          (['team', 'environment'] as const).every((k) => {
+            const v = selected(ctx, k);
+            return v === null || v.includes(c[k]);
+          }),
+      );
+      const side = (f: (h: number) => boolean) => calls.filter((c) => f(hourOf(c)));
+      const [cb, ca] = [side(isBefore), side(isAfter)];
+      const tokens = (cs: SeedCall[]) => cs.reduce((a, c) => a + c.input_tokens + c.output_tokens, 0);
+      const outs = seed.outcomes.filter((o) => {
+        const t = atMs(o.time) / 1000;
+        return o.feature === b.feature && t >= lo && t <= hi;
+      });
+      const count = (f: (h: number) => boolean) =>
+        outs.filter((o) => f(hourOfTime(o.time))).reduce((a, o) => a + o.count, 0);
+      const has = calls.length > 0;
+      const perCallBefore = has && cb.length > 0 ? div18(spend(cb), cb.length) : null;
+      const perCallAfter = has && ca.length > 0 ? div18(spend(ca), ca.length) : null;
+      const ob = outs.length > 0 ? count(isBefore) : null;
+      const oa = outs.length > 0 ? count(isAfter) : null;
+      rows.push({
+        feature: b.feature,
+        label: b.label,
+        at: b.at,
+        source: b.source,
+        calls_before: has ? cb.length : null,
+        calls_after: has ? ca.length : null,
+        cost_per_call_before_usd: perCallBefore,
+        cost_per_call_after_usd: perCallAfter,
+        cost_per_call_change:
+          perCallBefore && perCallAfter && !spend(cb).isZero()
+            ? new Approx(perCallAfter.toNumber() / perCallBefore.toNumber() - 1)
+            : null,
+        tokens_per_call_before: has && cb.length > 0 ? new Approx(tokens(cb) / cb.length) : null,
+        tokens_per_call_after: has && ca.length > 0 ? new Approx(tokens(ca) / ca.length) : null,
+        outcomes_before: ob,
+        outcomes_after: oa,
+        cost_per_outcome_before_usd: has && ob ? div18(spend(cb), ob) : null,
+        cost_per_outcome_after_usd: has && oa ? div18(spend(ca), oa) : null,
+      });
+    }
+    return rows.sort(
+      (a, b) =>
+        cmpStr(b.at as string, a.at as string) ||
+        cmpStr(a.feature as string, b.feature as string) ||
+        cmpStr(a.label as string, b.label as string),
+    );
+  },
+
   'approvals-pending': (seed) =>
     latestApprovals(seed)
       .filter((a) => a.status === 'pending')

@@ -538,6 +538,35 @@ export function seedBurndown(): SeedPoint[] {
   return rows;
 }
 
+export interface SeedBaseline {
+  id: string;
+  feature: string;
+  at: string;
+  label: string;
+  source: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** Changes marked on features: two summarizer prompts a few days apart (windows meet), a chat switch, an old one. */
+export function seedBaselines(): SeedBaseline[] {
+  const b = (id: string, feature: string, at: string, label: string, source = 'manual'): SeedBaseline => ({
+    id,
+    feature,
+    at,
+    label,
+    source,
+    created_by: 'admin',
+    created_at: '2026-11-20 12:00:00.000',
+  });
+  return [
+    b('bl-1', 'summarizer', '2026-11-05 14:20:00.000', 'prompt v2'),
+    b('bl-2', 'summarizer', '2026-11-09 10:00:00.000', 'prompt v3'),
+    b('bl-3', 'chat', '2026-11-12 08:00:00.000', 'service.version 1.5.0 (api)', 'service.version'),
+    b('bl-4', 'chat', '2026-10-20 00:30:00.000', 'gpt-4o-mini for short answers'),
+  ];
+}
+
 export interface SeedApproval {
   id: string;
   job: string;
@@ -667,6 +696,7 @@ export interface Seed {
   calls: SeedCall[];
   snapshots: SeedSnapshot[];
   burndown: SeedPoint[];
+  baselines: SeedBaseline[];
   approvals: SeedApproval[];
   outcomes: SeedOutcome[];
 }
@@ -677,6 +707,7 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     calls: seedCalls(),
     snapshots: seedSnapshots(),
     burndown: seedBurndown(),
+    baselines: seedBaselines(),
     approvals: seedApprovals(),
     outcomes: seedOutcomes(),
   };
@@ -689,6 +720,9 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
   );
   await insert('budget_snapshots', seed.snapshots);
   await insert('budget_burndown', seed.burndown);
+  // Marked twice (a retried request): stored once.
+  await insert('baselines', seed.baselines);
+  await insert('baselines', seed.baselines.slice(0, 1));
   for (const a of seed.approvals) await insert('approvals', [a]);
   await insert('outcomes', seed.outcomes);
   await insert('outcomes', seed.outcomes.slice(0, 10));

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../service/config';
 import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
+import { registerBaselineCommand } from './baseline';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
 import { registerForecastCommands } from './forecast';
@@ -79,6 +80,7 @@ registerPolicyCommand(program);
 registerInventoryCommand(program);
 registerDashboardsCommand(program);
 registerForecastCommands(program);
+registerBaselineCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

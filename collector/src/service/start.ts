@@ -9,6 +9,8 @@ import { AuditLog } from '../govern/audit';
 import { BudgetEngine } from '../govern/budgets/engine';
 import { BudgetLedger } from '../govern/budgets/ledger';
 import { PolicyHistory } from '../govern/policy/history';
+import { BaselineStore } from '../govern/baselines/store';
+import { ServiceVersionBaselines } from '../govern/baselines/detector';
 import { LeaseBook } from '../govern/budgets/leases';
 import { approvalRuleFor } from '../govern/policy/approvals';
 import { PolicyFileError } from '../govern/policy/load';
@@ -86,6 +88,9 @@ export async function startCollector(
   });
   budgets.start();
   ledger.start(config.budgetRefreshMs);
+  const baselines = new BaselineStore(storage);
+  const releases = new ServiceVersionBaselines(storage, baselines, undefined, log);
+  releases.start();
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,
@@ -100,7 +105,7 @@ export async function startCollector(
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), ledger.stop(), alerter.stop()]);
+    await Promise.all([policies.close(), budgets.stop(), ledger.stop(), releases.stop(), alerter.stop()]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();
@@ -119,6 +124,7 @@ export async function startCollector(
     }),
     budgets,
     ledger,
+    baselines,
     policy: () => policies.current,
     leases: new LeaseBook(budgets),
   });

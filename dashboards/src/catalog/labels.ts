@@ -100,7 +100,6 @@ export const COLUMN_LABELS: Readonly<Record<string, string>> = {
   tokens_per_call_before: 'Tokens per call before',
   tokens_per_call_after: 'Tokens per call after',
   cost_per_call_change: 'Change in cost per call',
-  window_days: 'Days compared on each side',
 };
 
 /** Words for the codes a column holds. */

@@ -1,5 +1,6 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
+import { BASELINES_PANEL } from './baselines';
 import { labelled, PRICED_MODEL, share, table, variableFilter } from './sql';
 
 const HOURLY = table('spend_hourly');
@@ -39,7 +40,7 @@ export const TEAM_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-team',
   title: 'tokenledger — Team view',
   description:
-    'A team’s AI spend by feature, model and environment; usage, latency, errors, customers and enforcement.',
+    'A team’s AI spend by feature, model and environment; usage, latency, errors, customers, enforcement, and before/after a change.',
   tags: ['tokenledger', 'ai-spend'],
   timeFrom: 'now-7d',
   timeTo: 'now',
@@ -171,5 +172,6 @@ ORDER BY calls DESC, enforcement, feature`,
       visualization: 'table',
       unit: 'short',
     },
+    BASELINES_PANEL,
   ],
 };

@@ -71,6 +71,23 @@ function offsetAt(at: number, timeZone: string): number {
  * later one starts the day) or not at all (a spring-forward at 00:00: the day starts at the jump).
  */
 export function startOfLocalDay(year: number, month: number, day: number, timeZone: string): Date {
+  // UTC has no offsets to look up; other zones are asked once per day and remembered.
+  if (timeZone === 'UTC') return new Date(Date.UTC(year, month, day));
+  const key = `${timeZone}\u0000${year}-${month}-${day}`;
+  let start = dayStarts.get(key);
+  if (start === undefined) {
+    if (dayStarts.size >= MAX_REMEMBERED_DAYS) dayStarts.clear();
+    start = findStartOfLocalDay(year, month, day, timeZone);
+    dayStarts.set(key, start);
+  }
+  return new Date(start);
+}
+
+/** Day starts already found (a backfill asks for the same days of a zone again and again). */
+const dayStarts = new Map<string, number>();
+const MAX_REMEMBERED_DAYS = 100_000;
+
+function findStartOfLocalDay(year: number, month: number, day: number, timeZone: string): number {
   const local = Date.UTC(year, month, day);
   const candidates = [
     ...new Set([local - offsetAt(local - DAY_MS, timeZone), local - offsetAt(local + DAY_MS, timeZone)]),
@@ -83,8 +100,8 @@ export function startOfLocalDay(year: number, month: number, day: number, timeZo
     const w = wallClock(c, timeZone);
     return w.hour === 0 && w.minute === 0 && w.second === 0;
   });
-  if (exact.length > 0) return new Date(exact[exact.length - 1]!);
-  return new Date(sameDay[0] ?? candidates[0]!);
+  if (exact.length > 0) return exact[exact.length - 1]!;
+  return sameDay[0] ?? candidates[0]!;
 }
 
 /** The budget period containing `now`. */
