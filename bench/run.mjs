@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..');
-const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards', 'guard'];
+const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards', 'guard', 'forecast'];
 
 if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
   console.error('installing bench dependencies: npm --prefix bench ci');
@@ -107,6 +107,12 @@ const md = [
   '  of `test/guard/overshoot-rig.ts`: 16 processes × 8 concurrent calls (`node --require tokenledger/register`,',
   '  real `openai` SDK, fake provider) against a $1 budget in a real collector; spend from the collector’s report',
   '  once every span is stored. Target: overshoot ≤ 1 %.',
+  '- **Forecast** (`bench/forecast.mjs`): 2 M calls over the year before today seeded with `INSERT … SELECT FROM',
+  '  numbers()` in a shape of its own (5 % a month compounding, a weekly cycle, a step, a launch week, daily',
+  '  noise); the backtest (`runBacktest`, as `GET /v1/forecast/backtest` runs it) of all spend, a monthly and a',
+  '  weekly budget in Europe/Berlin: reading the daily aggregates, then replaying every day of every closed period',
+  '  with the model and the naive spent × length / elapsed side by side. Then the budget report of last month and',
+  '  this month (cold, then warm) and the burn-down backfill. Target: a year\'s backtest ≤ 30 s.',
   '',
   ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
 ].join('\n');
