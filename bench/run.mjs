@@ -112,7 +112,7 @@ const md = [
   '  noise); the backtest (`runBacktest`, as `GET /v1/forecast/backtest` runs it) of all spend, a monthly and a',
   '  weekly budget in Europe/Berlin: reading the daily aggregates, then replaying every day of every closed period',
   '  with the model and the naive spent × length / elapsed side by side. Then the budget report of last month and',
-  '  this month (cold, then warm) and the burn-down backfill. Target: a year\'s backtest ≤ 30 s.',
+  "  this month (cold, then warm) and the burn-down backfill. Target: a year's backtest ≤ 30 s.",
   '',
   ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
 ].join('\n');

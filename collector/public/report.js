@@ -454,11 +454,7 @@
     };
     const lines = [data.columns.map((c) => escape(c.label)).join(',')];
     for (const row of data.rows)
-      lines.push(
-        data.columns
-          .map((c, i) => escape(csvValue(c, row[i])))
-          .join(','),
-      );
+      lines.push(data.columns.map((c, i) => escape(csvValue(c, row[i]))).join(','));
     return `${lines.join('\r\n')}\r\n`;
   }
 

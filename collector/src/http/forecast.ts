@@ -29,7 +29,7 @@ export interface ForecastRouteDeps {
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 
-export function forecastJson(f: PeriodForecast) {
+function forecastJson(f: PeriodForecast) {
   return {
     forecast_usd: f.usd.toFixed(),
     forecast_low_usd: f.lowUsd.toFixed(),

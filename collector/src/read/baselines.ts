@@ -8,7 +8,7 @@ import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { resolvePeriod } from './period';
 
-export interface BaselineComparison {
+interface BaselineComparison {
   feature: string;
   label: string;
   at: string;

@@ -36,7 +36,7 @@ export interface BacktestReport extends BacktestSummary {
 }
 
 const DAY_MS = 86_400_000;
-export const MAX_BACKTEST_DAYS = 400;
+const MAX_BACKTEST_DAYS = 400;
 
 export async function runBacktest(
   storage: Storage,

@@ -5,7 +5,7 @@
  */
 import type { PanelDef } from './types';
 
-export const COLUMN_LABELS: Readonly<Record<string, string>> = {
+const COLUMN_LABELS: Readonly<Record<string, string>> = {
   // Who and what
   team: 'Team',
   feature: 'Feature',

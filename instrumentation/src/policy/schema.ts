@@ -95,7 +95,8 @@ export const POLICY_SCHEMA = {
       properties: {
         alternatives: {
           type: 'object',
-          description: 'per model, the models acceptable instead (any provider); replaces "same family" for it',
+          description:
+            'per model, the models acceptable instead (any provider); replaces "same family" for it',
           additionalProperties: MODEL_LIST,
         },
         include_preview: {

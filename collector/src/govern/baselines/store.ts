@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
 
-export type BaselineSource = 'manual' | 'service.version';
+type BaselineSource = 'manual' | 'service.version';
 
 export interface Baseline {
   id: string;

@@ -398,7 +398,7 @@ function budgetNames(versions: readonly PolicyVersion[], current: PolicyFile | u
  * last instant and the one before: a UTC month asked of a monthly budget in Berlin is that month,
  * not the hour of the next month it also touches.
  */
-export function mostOverlapping(period: BudgetPeriod, timeZone: string, from: Date, to: Date): PeriodWindow {
+function mostOverlapping(period: BudgetPeriod, timeZone: string, from: Date, to: Date): PeriodWindow {
   const last = periodAt(period, new Date(Math.max(to.getTime() - 1, from.getTime())), timeZone);
   const before = periodAt(period, new Date(last.start.getTime() - 1), timeZone);
   const overlap = (w: PeriodWindow): number =>

@@ -13,7 +13,7 @@ import { limitAt, type LimitSegment, type LimitSource } from './limits';
 import { localDays, type PeriodWindow } from './periods';
 import type { SpendDay } from './series';
 
-export type ReportScope = 'budget' | 'all' | 'unbudgeted';
+type ReportScope = 'budget' | 'all' | 'unbudgeted';
 
 export interface PeriodForecast {
   /** Expected spend at the period's end. */
@@ -25,7 +25,7 @@ export interface PeriodForecast {
   breachAt: Date | null;
 }
 
-export interface BudgetPoint {
+interface BudgetPoint {
   bucketStart: Date;
   /** The instant described: the bucket's end, or now in the bucket still open. */
   at: Date;

@@ -32,7 +32,7 @@ export interface BacktestPoint {
   midPeriod: boolean;
 }
 
-export interface Accuracy {
+interface Accuracy {
   /** Mean absolute percentage error, as a fraction (0.05 = 5 %). */
   mape: number;
   /** Share of points whose actual lay inside the interval (the model only). */
