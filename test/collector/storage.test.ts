@@ -83,7 +83,14 @@ describe('storage (embedded ClickHouse)', () => {
       query: `INSERT INTO ${old.database}.llm_calls (trace_id, span_id, start_time, cache_write_tokens)
               VALUES ('old', 'old', '2026-11-15 00:00:00', 800)`,
     });
-    assert.deepEqual(await migrate(old, all), [10]);
+    assert.deepEqual(
+      await migrate(
+        old,
+        all.filter((m) => m.version <= 10),
+      ),
+      [10],
+    );
+    await migrate(old, all);
     const claude = pricer.price(
       extractedCall({
         spanId: 'c'.repeat(16),
@@ -106,6 +113,49 @@ describe('storage (embedded ClickHouse)', () => {
       // 200 × 3 + 200 × 3.75 + 600 × 6 + 100 × 15 = 6450 µ$
       { span_id: 'c'.repeat(16), cache_write_tokens: 800, cache_write_1h_tokens: 600, cost: '0.00645' },
       { span_id: 'old', cache_write_tokens: 800, cache_write_1h_tokens: 0, cost: '0' },
+    ]);
+  });
+
+  it('stores the model asked for and the service version; a database from before 0013 reads the request model', async () => {
+    const old = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    await migrate(
+      old,
+      all.filter((m) => m.version < 13),
+    );
+    await old.client.command({
+      query: `INSERT INTO ${old.database}.llm_calls (trace_id, span_id, start_time, request_model)
+              VALUES ('old', 'old', '2026-11-15 00:00:00', 'gpt-4o')`,
+    });
+    await migrate(old, all);
+    const downgraded = pricer.price(
+      extractedCall({
+        spanId: 'd'.repeat(16),
+        startTimeUnixNano: nanos(NOW),
+        requestModel: 'gpt-4o-mini',
+        askedModel: 'gpt-4o',
+        serviceVersion: '1.5.0',
+        inputTokens: 10,
+        outputTokens: 1,
+      }),
+    );
+    const plain = pricer.price(
+      extractedCall({ spanId: 'e'.repeat(16), startTimeUnixNano: nanos(NOW), requestModel: 'gpt-4o' }),
+    );
+    await new CallWriter(old).write([downgraded, plain]);
+    const rs = await old.client.query({
+      query: `SELECT span_id, request_model, asked_model, service_version FROM ${old.database}.llm_calls ORDER BY span_id`,
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await rs.json(), [
+      {
+        span_id: 'd'.repeat(16),
+        request_model: 'gpt-4o-mini',
+        asked_model: 'gpt-4o',
+        service_version: '1.5.0',
+      },
+      { span_id: 'e'.repeat(16), request_model: 'gpt-4o', asked_model: 'gpt-4o', service_version: '' },
+      { span_id: 'old', request_model: 'gpt-4o', asked_model: 'gpt-4o', service_version: '' },
     ]);
   });
 

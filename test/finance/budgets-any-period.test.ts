@@ -7,12 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import Decimal from 'decimal.js';
+import { BudgetEngine } from '../../collector/src/govern/budgets/engine';
 import { BudgetLedger } from '../../collector/src/govern/budgets/ledger';
 import type { PeriodReport } from '../../collector/src/govern/budgets/period-report';
 import { PolicyHistory } from '../../collector/src/govern/policy/history';
 import { parsePolicy, type LoadedPolicy } from '../../collector/src/govern/policy/load';
 import type { Storage } from '../../collector/src/storage/client';
 import type { PricedCall } from '../../collector/src/core/call';
+import { nanos, pricedCall } from '../support/calls';
 import { seededYear, spendOf } from './year';
 
 const policyText = (searchUsd: number) => `version: 1
@@ -216,6 +218,122 @@ describe('budgets for any period (seeded year)', function () {
       assert.equal(search.points[search.points.length - 1]!.at.getTime(), at.now.getTime());
     } finally {
       at.now = utc('2026-11-01T09:00:00');
+    }
+  });
+
+  it('the live budget state (GET /v1/budgets) never waits for the model: the run rate first, the model once ready', async () => {
+    // 2026-11-01 09:00: November has no calls yet; the model knows what a November costs.
+    const l = ledger();
+    const engine = new BudgetEngine({
+      storage,
+      policy: () => V2.policy,
+      now: () => at.now,
+      maxAgeMs: 0,
+      forecast: (p, window, spent) => l.liveForecast(p, window, spent),
+    });
+    const first = (await engine.statuses({ fresh: true })).find((s) => s.policy === 'search-monthly')!;
+    assert.equal(first.spentUsd.toFixed(), '0');
+    // The run rate (nothing spent, nothing forecast) until the model's first forecast is ready.
+    assert.equal(first.forecastUsd.toFixed(), '0');
+    assert.equal(first.state, 'ok');
+    await l.settled();
+    const second = (await engine.statuses({ fresh: true })).find((s) => s.policy === 'search-monthly')!;
+    const report = budget(
+      await l.report(utc('2026-11-01T00:00:00'), utc('2026-12-01T00:00:00')),
+      'search-monthly',
+    );
+    assert.equal(second.forecastUsd.toFixed(), report.forecast.usd.toFixed());
+    assert.ok(second.forecastUsd.gt(3000), `November forecast ${second.forecastUsd}`);
+    assert.ok(second.forecastLowUsd.lt(second.forecastHighUsd));
+    assert.equal(second.state, 'forecast_to_exceed');
+    assert.equal(second.breachAt?.getTime(), report.forecast.breachAt?.getTime());
+    assert.ok(second.breachAt! > at.now && second.breachAt! < utc('2026-12-01T00:00:00'));
+  });
+
+  it('counts calls accepted but not stored yet in the open period, and only there', async () => {
+    const pending = pricedCall(
+      {
+        traceId: 'f'.repeat(32),
+        spanId: 'f'.repeat(16),
+        startTimeUnixNano: nanos('2026-11-01T08:30:00Z'),
+        costUsd: '12.5',
+        priced: true,
+      },
+      { team: 'search' },
+    );
+    const old = pricedCall(
+      {
+        traceId: 'e'.repeat(32),
+        spanId: 'e'.repeat(16),
+        startTimeUnixNano: nanos('2026-10-20T08:30:00Z'),
+        costUsd: '7',
+        priced: true,
+      },
+      { team: 'search' },
+    );
+    const l = new BudgetLedger({
+      storage,
+      history,
+      policy: () => V2.policy,
+      now: () => at.now,
+      unflushed: () => [pending, old],
+    });
+    const r = await l.report(utc('2026-11-01T00:00:00'), utc('2026-12-01T00:00:00'));
+    const stored = spendOf(calls, 'search', utc('2026-11-01T00:00:00'), at.now);
+    assert.equal(budget(r, 'search-monthly').spentUsd.toFixed(), stored.plus('12.5').toFixed());
+    assert.equal(
+      r.all.spentUsd.toFixed(),
+      spendOf(calls, '', utc('2026-11-01T00:00:00'), at.now).plus('12.5').toFixed(),
+    );
+    assert.equal(
+      r.unbudgeted.spentUsd.toFixed(),
+      spendOf(calls, 'billing', utc('2026-11-01T00:00:00'), at.now).toFixed(),
+    );
+    const closed = await l.report(utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00'));
+    assert.equal(
+      budget(closed, 'search-monthly').spentUsd.toFixed(),
+      spendOf(calls, 'search', utc('2026-10-01T00:00:00'), utc('2026-11-01T00:00:00')).toFixed(),
+    );
+  });
+
+  it('a daily budget burns down by the hour, in a half-hour time zone too', async () => {
+    const daily = (tz: string) =>
+      loaded(
+        `version: 1
+policies:
+  - name: support-daily
+    match: { team: support }
+    budget: { usd: 60, period: daily, timezone: ${tz} }
+`,
+        tz === 'UTC' ? 'c'.repeat(64) : 'd'.repeat(64),
+      );
+    for (const tz of ['UTC', 'Asia/Kolkata']) {
+      const file = daily(tz).policy;
+      // A fresh history with no versions: today's policy, labelled.
+      const empty = { versions: async () => [] } as unknown as PolicyHistory;
+      const r = await new BudgetLedger({
+        storage,
+        history: empty,
+        policy: () => file,
+        now: () => at.now,
+      }).report(utc('2026-10-14T00:00:00'), utc('2026-10-15T00:00:00'));
+      const b = budget(r, 'support-daily');
+      const start = tz === 'UTC' ? utc('2026-10-14T00:00:00') : utc('2026-10-13T18:30:00');
+      assert.equal(b.periodStart.toISOString(), start.toISOString(), tz);
+      assert.equal(b.limitSource, 'current_policy');
+      assert.equal(
+        b.spentUsd.toFixed(),
+        spendOf(calls, 'support', start, start.getTime() + 86_400_000).toFixed(),
+        tz,
+      );
+      // Cut at every UTC hour: 24 points in UTC, 25 in Kolkata (a half hour at either end).
+      assert.equal(b.points.length, tz === 'UTC' ? 24 : 25, tz);
+      for (const p of b.points)
+        assert.equal(
+          p.spentUsd.toFixed(),
+          spendOf(calls, 'support', start, p.at).toFixed(),
+          `${tz} ${p.at.toISOString()}`,
+        );
     }
   });
 

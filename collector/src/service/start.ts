@@ -78,7 +78,13 @@ export async function startCollector(
   }
   const pricer = new PolicyPricer(policies.policy);
   policies.onChange((loaded) => pricer.use(loaded?.policy));
-  const ledger = new BudgetLedger({ storage, history, policy: () => policies.policy, log });
+  const ledger = new BudgetLedger({
+    storage,
+    history,
+    policy: () => policies.policy,
+    unflushed: () => writer.unflushedCalls(),
+    log,
+  });
   const budgets = new BudgetEngine({
     storage,
     policy: () => policies.policy,

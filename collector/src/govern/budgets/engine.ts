@@ -24,8 +24,11 @@ export interface BudgetEngineDeps {
   log?: (line: string) => void;
   /** How long a computed state is served before it is computed again. */
   maxAgeMs?: number;
-  /** The period-end forecast (the ledger's model); without it, the period's average rate. */
-  forecast?: (policy: Policy, window: PeriodWindow, spent: Money) => Promise<PeriodForecast>;
+  /**
+   * The period-end forecast (the ledger's model, never waited for); without one yet, the period's
+   * average rate.
+   */
+  forecast?: (policy: Policy, window: PeriodWindow, spent: Money) => PeriodForecast | undefined;
 }
 
 export { type BudgetStatus } from './status';
@@ -114,16 +117,15 @@ export class BudgetEngine {
       if (!p.budget) continue;
       const window = periodAt(p.budget.period, now, p.budget.timezone ?? 'UTC');
       const spent = await this.spendIn(p, window);
-      statuses.push(budgetStatus(p, window, spent, await this.forecast(p, window, spent, now)));
+      statuses.push(budgetStatus(p, window, spent, this.forecast(p, window, spent, now)));
     }
     this.cached = { at: now.getTime(), policy, statuses };
     return statuses;
   }
 
-  private async forecast(p: Policy, window: PeriodWindow, spent: Money, now: Date): Promise<PeriodForecast> {
-    if (!this.deps.forecast) return linearForecast(window, spent, now);
+  private forecast(p: Policy, window: PeriodWindow, spent: Money, now: Date): PeriodForecast {
     try {
-      return await this.deps.forecast(p, window, spent);
+      return this.deps.forecast?.(p, window, spent) ?? linearForecast(window, spent, now);
     } catch (err) {
       // The guard must get its budgets even when the forecast cannot be computed.
       this.deps.log?.(`budget forecast ${p.name}: ${(err as Error).message}`);

@@ -8,7 +8,8 @@ import type { BudgetPeriod, Policy, PolicyFile } from 'tokenledger/policy';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
-import type { SpendScope } from '../policy/match';
+import { callInScope, type SpendScope } from '../policy/match';
+import type { PricedCall } from '../../core/call';
 import type { PolicyHistory, PolicyVersion } from '../policy/history';
 import { budgetsAt, limitTimeline } from './limits';
 import { periodAt, periodsBetween, type PeriodWindow } from './periods';
@@ -31,6 +32,8 @@ export interface LedgerDeps {
   policy: () => PolicyFile | undefined;
   now?: () => Date;
   log?: (line: string) => void;
+  /** Spend accepted but not yet stored (CallWriter.unflushedCalls): counted in open periods. */
+  unflushed?: () => PricedCall[];
 }
 
 /** A range's budgets: each budget's period that overlaps the range most, at its end. */
@@ -60,6 +63,7 @@ export class BudgetLedger {
   private readonly series: SpendSeries;
   private readonly now: () => Date;
   private readonly live = new Map<string, { at: number; spent: Money; forecast: PeriodForecast }>();
+  private readonly forecasting = new Map<string, Promise<void>>();
   private written = new Map<string, string>();
   private backfilled: { for: string; at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -93,25 +97,42 @@ export class BudgetLedger {
     };
   }
 
-  /** The period-end forecast of a budget's current period, for the live state. */
-  async liveForecast(p: Policy, window: PeriodWindow, spent: Money): Promise<PeriodForecast> {
+  /**
+   * The period-end forecast of a budget's current period for the live state, never waited for:
+   * the latest model forecast moved by the spend since, while a newer one is computed in the
+   * background (at most every LIVE_FORECAST_MS); undefined until the first is ready. GET /v1/budgets,
+   * which every guard polls, must not wait for a year of daily spend to be read.
+   */
+  liveForecast(p: Policy, window: PeriodWindow, spent: Money): PeriodForecast | undefined {
     const now = this.now();
     const key = `${p.name}\u0000${window.start.getTime()}\u0000${JSON.stringify(p.match ?? {})}\u0000${p.budget?.usd}`;
     const cached = this.live.get(key);
-    if (cached && now.getTime() - cached.at < LIVE_FORECAST_MS) {
-      const moved = spent.minus(cached.spent);
-      const shift = (m: Money): Money => Money.max(m.plus(moved), spent);
-      return {
-        usd: shift(cached.forecast.usd),
-        lowUsd: shift(cached.forecast.lowUsd),
-        highUsd: shift(cached.forecast.highUsd),
-        breachAt: cached.forecast.breachAt,
-      };
+    if ((!cached || now.getTime() - cached.at >= LIVE_FORECAST_MS) && !this.forecasting.has(key)) {
+      const run = this.deps.history
+        .versions()
+        .then((versions) => this.budgetReport(p, window, versions, now, spent))
+        .then((report) => {
+          if (this.live.size > 1000) this.live.clear();
+          this.live.set(key, { at: now.getTime(), spent, forecast: report.forecast });
+        })
+        .catch((err: unknown) => this.deps.log?.(`budget forecast ${p.name}: ${(err as Error).message}`))
+        .finally(() => this.forecasting.delete(key));
+      this.forecasting.set(key, run);
     }
-    const report = await this.budgetReport(p, window, await this.deps.history.versions(), now, spent);
-    if (this.live.size > 1000) this.live.clear();
-    this.live.set(key, { at: now.getTime(), spent, forecast: report.forecast });
-    return report.forecast;
+    if (!cached) return undefined;
+    const moved = spent.minus(cached.spent);
+    const shift = (m: Money): Money => Money.max(m.plus(moved), spent);
+    return {
+      usd: shift(cached.forecast.usd),
+      lowUsd: shift(cached.forecast.lowUsd),
+      highUsd: shift(cached.forecast.highUsd),
+      breachAt: cached.forecast.breachAt,
+    };
+  }
+
+  /** Resolves once the live forecasts being computed are ready (tests, and stop()). */
+  async settled(): Promise<void> {
+    await Promise.all(this.forecasting.values());
   }
 
   /** Refreshes the burn-down every `everyMs` (and once now); a refresh still running skips a tick. */
@@ -128,10 +149,10 @@ export class BudgetLedger {
   }
 
   /** No refresh starts after this; resolves once the one in flight (if any) is written. */
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    return this.refreshing ?? Promise.resolve();
+    await Promise.all([this.refreshing, this.settled()]);
   }
 
   /**
@@ -222,7 +243,7 @@ export class BudgetLedger {
     const { days, forecaster } = series ?? (await this.historyDays(scope, window, now));
     const buckets = p.budget!.period === 'daily' ? await this.hourBuckets(scope, window, now) : undefined;
     const limits = await limitTimeline(this.deps.storage, versions, this.deps.policy(), p.name, window);
-    let unstoredUsd: Money | undefined;
+    let unstoredUsd = this.unstored(scope, window, now);
     if (liveSpent) {
       // The live state's spend includes calls not stored yet: the difference is theirs.
       const stored = (
@@ -252,6 +273,7 @@ export class BudgetLedger {
     series?: SeriesDays,
   ): Promise<PeriodReport> {
     const { days, forecaster } = series ?? (await this.historyDays(spend, window, now));
+    const unstoredUsd = this.unstored(spend, window, now);
     return periodReport({
       scope,
       policy: '',
@@ -261,7 +283,20 @@ export class BudgetLedger {
       forecaster,
       limits: null,
       warnAt: DEFAULT_WARNING_AT,
+      ...(unstoredUsd ? { unstoredUsd } : {}),
     });
+  }
+
+  /** Calls accepted but not stored yet that fall in the scope and the window (a period still open). */
+  private unstored(scope: SpendScope, window: PeriodWindow, now: Date): Money | undefined {
+    if (!this.deps.unflushed || now >= window.end) return undefined;
+    let sum = new Money(0);
+    for (const c of this.deps.unflushed()) {
+      const t = Number(BigInt(c.startTimeUnixNano) / 1_000_000n);
+      if (c.priced && t >= window.start.getTime() && t < window.end.getTime() && callInScope(scope, c))
+        sum = sum.plus(c.costUsd);
+    }
+    return sum.isZero() ? undefined : sum;
   }
 
   /** The scope's local days from FORECAST_HISTORY_DAYS before the period to min(now, its end). */

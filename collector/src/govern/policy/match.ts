@@ -74,3 +74,10 @@ export function scopeCondition(scope: SpendScope, table: 'rollup' | 'raw', prefi
     params: Object.assign({}, ...parts.map((p) => p.params)) as Record<string, string[]>,
   };
 }
+
+/** The same in memory, for calls accepted but not yet stored. */
+export function callInScope(scope: SpendScope, call: PricedCall): boolean {
+  if ('all' in scope) return true;
+  if ('match' in scope) return callMatches(scope.match, call);
+  return !scope.noneOf.some((m) => callMatches(m, call));
+}
