@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, fmt, median, table } from './support/common.mjs';
+import { REPO_ROOT, collectorDist as collector, fmt, median, table } from './support/common.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const collector = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
 const { DASHBOARDS, toParameterizedQuery } = require(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
 const TARGET_MS = 1000;
 

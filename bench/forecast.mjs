@@ -11,15 +11,11 @@
  *   node bench/forecast.mjs [--calls 2000000] [--rounds 3]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, fmt, median, table } from './support/common.mjs';
-
-const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const collector = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
+import { collectorDist as collector, fmt, median, table } from './support/common.mjs';
 const TARGET_BACKTEST_S = 30;
 
 const { values: opts } = parseArgs({

@@ -1,5 +1,6 @@
 /** Helpers shared by the benchmarks: statistics, tables, the machine, child processes. */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+
+const requireFromCollector = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
+/** A module of the collector's build (`collector/dist/<m>`), with the collector's dependencies. */
+export const collectorDist = (m) => requireFromCollector(path.join(REPO_ROOT, 'collector', 'dist', m));
 
 /** Quantile of an ascending-sorted numeric array (nearest rank on the interpolated index). */
 export function quantile(sorted, q) {

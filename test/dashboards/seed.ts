@@ -7,6 +7,7 @@ import Decimal from 'decimal.js';
 import type { Storage } from '../../collector/src/storage/client';
 import type { CallRow } from '../../collector/src/storage/rows';
 import { syncModelPrices } from '../../collector/src/storage/model-prices';
+import { prng } from '../support/prng';
 
 // Exact sums of Decimal(38, 18) values need 38+ significant digits (decimal.js defaults to 20).
 Decimal.set({ precision: 80 });
@@ -37,16 +38,6 @@ export const RELEASE_AT = new Date('2026-11-10T09:30:00Z');
 /** Seeded call, with its instant as a Date for the expected-value computations. */
 export interface SeedCall extends CallRow {
   at: Date;
-}
-
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MODELS: [provider: string, model: string][] = [

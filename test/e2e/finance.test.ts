@@ -20,7 +20,7 @@ import {
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
-import { spendYear, YEAR_DAYS } from '../support/spend-year';
+import { spendYear, YEAR_DAYS, YEAR_POLICY_YAML } from '../support/spend-year';
 
 // Exact per-call averages need more than decimal.js's default 20 significant digits.
 const Decimal = BaseDecimal.clone({ precision: 80 });
@@ -29,15 +29,7 @@ const run = promisify(execFile);
 const KEYS = { admin: 'admin-key-finance-e2e-0001', ingest: 'ingest-key-finance-e2e-001' };
 const DAY_MS = 86_400_000;
 
-const POLICY = `version: 1
-policies:
-  - name: search-monthly
-    match: { team: search }
-    budget: { usd: 3000, period: monthly }
-  - name: support-monthly
-    match: { team: support }
-    budget: { usd: 1500, period: monthly }
-pricing:
+const POLICY = `${YEAR_POLICY_YAML}pricing:
   overrides:
     - { model: house-llm, input_mtok: 10000, output_mtok: 10000 } # a cent a token
 `;

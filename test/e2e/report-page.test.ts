@@ -115,20 +115,8 @@ const PAGE_AUDIT = `(() => {
   return problems;
 })()`;
 
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
+/** The English month name of a UTC month. */
+const monthName = (d: Date): string => d.toLocaleString('en-US', { month: 'long', timeZone: 'UTC' });
 
 describe('report page (Chromium)', function () {
   this.timeout(180_000);
@@ -359,7 +347,7 @@ describe('report page (Chromium)', function () {
     const now = new Date();
     assert.equal(
       await page.textContent('#range-title'),
-      `This month: ${MONTHS[now.getUTCMonth()]} ${now.getUTCFullYear()}`,
+      `This month: ${monthName(now)} ${now.getUTCFullYear()}`,
     );
     await page.selectOption('#range', 'last_month');
     await page.waitForURL(/period=last_month/);
@@ -367,11 +355,11 @@ describe('report page (Chromium)', function () {
     const last = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
     assert.equal(
       await page.textContent('#range-title'),
-      `Last month: ${MONTHS[last.getUTCMonth()]} ${last.getUTCFullYear()}`,
+      `Last month: ${monthName(last)} ${last.getUTCFullYear()}`,
     );
     assert.match(
       (await page.textContent('#range-label')) ?? '',
-      new RegExp(`^1 ${MONTHS[last.getUTCMonth()]!.slice(0, 3)} ${last.getUTCFullYear()} – `),
+      new RegExp(`^1 ${monthName(last).slice(0, 3)} ${last.getUTCFullYear()} – `),
     );
     // Last month's total: nothing was spent then.
     assert.equal(await page.textContent('#panel-cfo-total-spend .value'), '$0.00');

@@ -11,18 +11,10 @@ import Decimal from 'decimal.js';
 import { parsePolicy } from '../../collector/src/govern/policy/load';
 import { runBacktest, type BacktestReport } from '../../collector/src/read/forecast';
 import type { Storage } from '../../collector/src/storage/client';
-import { YEAR_NOW, type YearDay } from '../support/spend-year';
+import { YEAR_NOW, YEAR_POLICY_YAML, type YearDay } from '../support/spend-year';
 import { seededYear } from './year';
 
-const POLICY = parsePolicy(`version: 1
-policies:
-  - name: search-monthly
-    match: { team: search }
-    budget: { usd: 3000, period: monthly }
-  - name: support-monthly
-    match: { team: support }
-    budget: { usd: 1500, period: monthly }
-`);
+const POLICY = parsePolicy(YEAR_POLICY_YAML);
 
 describe('forecast backtest (seeded year)', function () {
   this.timeout(120_000);

@@ -8,6 +8,7 @@
 import Decimal from 'decimal.js';
 import type { PricedCall } from '../../collector/src/core/call';
 import { nanos, pricedCall } from './calls';
+import { prng } from './prng';
 
 /** The seeded year by default: 2025-11-01 (a Saturday) to 2026-10-31, UTC days. */
 export const YEAR_START = Date.UTC(2025, 10, 1);
@@ -18,15 +19,16 @@ export const YEAR_NOW = new Date(YEAR_END + 9 * 3_600_000);
 
 const DAY_MS = 86_400_000;
 
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A policy file for the year: search and support on monthly budgets, billing unbudgeted. */
+export const YEAR_POLICY_YAML = `version: 1
+policies:
+  - name: search-monthly
+    match: { team: search }
+    budget: { usd: 3000, period: monthly }
+  - name: support-monthly
+    match: { team: support }
+    budget: { usd: 1500, period: monthly }
+`;
 
 /**
  * Days on which most people are off, as days into the year (for the default start: Thanksgiving,

@@ -4,6 +4,20 @@ import { BURNDOWN, latestPoints, share, table } from './sql';
 
 const APPROVALS = table('approvals');
 
+/**
+ * One value per budget and day (per hour for a daily budget, at most an hour's grain) over the
+ * range: each bucket's latest point, the point closing a period that ends with the range included.
+ */
+const perBudgetPerDay = (value: string, alias: string): string => `
+SELECT
+  toStartOfInterval(bucket_start, toIntervalSecond(greatest($__interval_s, 3600))) AS time,
+  policy,
+  argMax(${value}, at) AS ${alias}
+FROM ${BURNDOWN} FINAL
+WHERE scope = 'budget' AND at > $__fromTime AND at <= $__toTime + INTERVAL 1 SECOND
+GROUP BY time, policy
+ORDER BY time, policy`;
+
 export const BUDGETS_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-budgets',
   title: 'tokenledger — Budgets and approvals',
@@ -77,15 +91,7 @@ ORDER BY used_share DESC, policy`,
       columns: ['time', 'policy', 'remaining_usd'],
       title: 'Budget remaining (burn-down)',
       question: 'How fast is each budget being used up over its period, against the limit in force each day?',
-      sql: `
-SELECT
-  toStartOfInterval(bucket_start, toIntervalSecond(greatest($__interval_s, 3600))) AS time,
-  policy,
-  argMax(greatest(limit_usd - spent_usd, 0), at) AS remaining_usd
-FROM ${BURNDOWN} FINAL
-WHERE scope = 'budget' AND at > $__fromTime AND at <= $__toTime + INTERVAL 1 SECOND
-GROUP BY time, policy
-ORDER BY time, policy`,
+      sql: perBudgetPerDay('greatest(limit_usd - spent_usd, 0)', 'remaining_usd'),
       format: 'time_series',
       visualization: 'timeseries',
       unit: 'currencyUSD',
@@ -97,15 +103,7 @@ ORDER BY time, policy`,
       title: 'Forecast vs limit',
       question:
         'As each day ended, where was each budget forecast to end its period, as a share of its limit?',
-      sql: `
-SELECT
-  toStartOfInterval(bucket_start, toIntervalSecond(greatest($__interval_s, 3600))) AS time,
-  policy,
-  argMax(${share('forecast_usd', 'limit_usd')}, at) AS forecast_share_of_limit
-FROM ${BURNDOWN} FINAL
-WHERE scope = 'budget' AND at > $__fromTime AND at <= $__toTime + INTERVAL 1 SECOND
-GROUP BY time, policy
-ORDER BY time, policy`,
+      sql: perBudgetPerDay(share('forecast_usd', 'limit_usd'), 'forecast_share_of_limit'),
       format: 'time_series',
       visualization: 'timeseries',
       unit: 'percentunit',

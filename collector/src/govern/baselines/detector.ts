@@ -4,6 +4,7 @@
  * such call — provided an earlier version of that service served the feature (its first version is
  * no change). Looks at the calls stored since its last look (the last 30 days the first time).
  */
+import { Periodic } from '../../core/periodic';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
 import { baselineId, BaselineStore } from './store';
@@ -22,9 +23,13 @@ const OVERLAP_MS = 3_600_000;
 export class ServiceVersionBaselines {
   private lookedUntil: number | undefined;
   private known: Set<string> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly looks = new Periodic(
+    async () => {
+      const found = await this.look();
+      if (found.length > 0) this.log(`baselines: ${found.length} new service.version release(s) marked`);
+    },
+    (err) => this.log(`baselines: ${err.message}`),
+  );
 
   constructor(
     private readonly storage: Storage,
@@ -33,25 +38,14 @@ export class ServiceVersionBaselines {
     private readonly log: (line: string) => void = () => undefined,
   ) {}
 
+  /** Looks every `everyMs` (and once now). */
   start(everyMs = 300_000): void {
-    const tick = (): void => {
-      if (this.running || this.stopped) return;
-      this.running = this.look()
-        .then((found) => {
-          if (found.length > 0) this.log(`baselines: ${found.length} new service.version release(s) marked`);
-        })
-        .catch((err: unknown) => this.log(`baselines: ${(err as Error).message}`))
-        .finally(() => (this.running = undefined));
-    };
-    this.timer = setInterval(tick, everyMs);
-    this.timer.unref();
-    tick();
+    this.looks.start(everyMs);
   }
 
+  /** No look starts after this; resolves once the one in flight is done. */
   stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    return this.running ?? Promise.resolve();
+    return this.looks.stop();
   }
 
   /** One look; returns the baselines it stored. */

@@ -8,6 +8,7 @@ import type { Policy, PolicyFile } from 'tokenledger/policy';
 import type { PricedCall } from '../../core/call';
 import { callMatches } from '../policy/match';
 import { Money, ZERO } from '../../core/money';
+import { Periodic } from '../../core/periodic';
 import type { Storage } from '../../storage/client';
 import { periodAt, type PeriodWindow } from './periods';
 import { writeSnapshots } from './snapshots';
@@ -38,9 +39,10 @@ const callTimeMs = (c: PricedCall): number => Number(BigInt(c.startTimeUnixNano)
 export class BudgetEngine {
   private cached: { at: number; policy: PolicyFile | undefined; statuses: BudgetStatus[] } | undefined;
   private computing: Promise<BudgetStatus[]> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private snapshotting: Promise<void> | undefined;
-  private stopped = false;
+  private readonly snapshots = new Periodic(
+    () => this.snapshot(),
+    (err) => this.deps.log?.(`budget snapshot: ${err.message}`),
+  );
   private readonly now: () => Date;
 
   constructor(private readonly deps: BudgetEngineDeps) {
@@ -84,22 +86,12 @@ export class BudgetEngine {
 
   /** Writes budget_snapshots every `everyMs` (and once now); a snapshot still running skips a tick. */
   start(everyMs = 60_000): void {
-    const tick = (): void => {
-      if (this.snapshotting || this.stopped) return;
-      this.snapshotting = this.snapshot()
-        .catch((err: unknown) => this.deps.log?.(`budget snapshot: ${(err as Error).message}`))
-        .finally(() => (this.snapshotting = undefined));
-    };
-    this.timer = setInterval(tick, everyMs);
-    this.timer.unref();
-    tick();
+    this.snapshots.start(everyMs);
   }
 
   /** No snapshot starts after this; resolves once the one in flight (if any) is written. */
   stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    return this.snapshotting ?? Promise.resolve();
+    return this.snapshots.stop();
   }
 
   async snapshot(): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { BudgetPeriod, Policy, PolicyFile } from 'tokenledger/policy';
 import { Money } from '../../core/money';
+import { Periodic } from '../../core/periodic';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
 import { callInScope, type SpendScope } from '../policy/match';
@@ -66,9 +67,10 @@ export class BudgetLedger {
   private readonly forecasting = new Map<string, Promise<void>>();
   private written = new Map<string, string>();
   private backfilled: { for: string; at: number } | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing: Promise<void> | undefined;
-  private stopped = false;
+  private readonly refreshes = new Periodic(
+    () => this.refresh(),
+    (err) => this.deps.log?.(`budget burn-down: ${err.message}`),
+  );
 
   constructor(private readonly deps: LedgerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -137,22 +139,12 @@ export class BudgetLedger {
 
   /** Refreshes the burn-down every `everyMs` (and once now); a refresh still running skips a tick. */
   start(everyMs = 60_000): void {
-    const tick = (): void => {
-      if (this.refreshing || this.stopped) return;
-      this.refreshing = this.refresh()
-        .catch((err: unknown) => this.deps.log?.(`budget burn-down: ${(err as Error).message}`))
-        .finally(() => (this.refreshing = undefined));
-    };
-    this.timer = setInterval(tick, everyMs);
-    this.timer.unref();
-    tick();
+    this.refreshes.start(everyMs);
   }
 
-  /** No refresh starts after this; resolves once the one in flight (if any) is written. */
+  /** No refresh starts after this; resolves once the one in flight and the live forecasts are done. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await Promise.all([this.refreshing, this.settled()]);
+    await Promise.all([this.refreshes.stop(), this.settled()]);
   }
 
   /**
