@@ -72,6 +72,7 @@ describe('finance end to end (collector process, CLI, a year of spans)', functio
         TOKENLEDGER_API_KEYS: `admin:${KEYS.admin},ingest:${KEYS.ingest}`,
         TOKENLEDGER_POLICY_FILE: policyFile,
         TOKENLEDGER_BUDGET_REFRESH_MS: '1000',
+        TOKENLEDGER_RELEASE_CHECK_MS: '1000',
       },
     });
 

@@ -233,10 +233,10 @@ describe('budgets for any period (seeded year)', function () {
     });
     const first = (await engine.statuses({ fresh: true })).find((s) => s.policy === 'search-monthly')!;
     assert.equal(first.spentUsd.toFixed(), '0');
-    // The run rate (nothing spent, nothing forecast) until the model's first forecast is ready.
+    // The run rate (nothing spent, nothing forecast) until the first refresh has the model's forecast.
     assert.equal(first.forecastUsd.toFixed(), '0');
     assert.equal(first.state, 'ok');
-    await l.settled();
+    await l.refresh();
     const second = (await engine.statuses({ fresh: true })).find((s) => s.policy === 'search-monthly')!;
     const report = budget(
       await l.report(utc('2026-11-01T00:00:00'), utc('2026-12-01T00:00:00')),

@@ -1,10 +1,12 @@
 /**
- * Background work on a timer: run now and every `everyMs`; a run still going makes a tick skip
+ * Background work on a timer: run every `everyMs` (the first time after `firstAfterMs`, 0: now); a
+ * run still going makes a tick skip
  * (never two at once); a failure is reported, never thrown; stop() lets the run in flight finish,
  * so the storage is not closed under it. The timer never keeps the process alive.
  */
 export class Periodic {
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -13,16 +15,21 @@ export class Periodic {
     private readonly onError: (err: Error) => void,
   ) {}
 
-  start(everyMs: number): void {
+  start(everyMs: number, firstAfterMs = 0): void {
     this.timer = setInterval(this.tick, everyMs);
     this.timer.unref();
-    this.tick();
+    if (firstAfterMs <= 0) this.tick();
+    else if (firstAfterMs < everyMs) {
+      this.first = setTimeout(this.tick, firstAfterMs);
+      this.first.unref();
+    }
   }
 
   /** No run starts after this; resolves once the one in flight (if any) is done. */
   stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.first);
     return this.running ?? Promise.resolve();
   }
 

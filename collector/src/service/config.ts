@@ -26,6 +26,8 @@ export interface CollectorConfig {
   alertCheckMs: number;
   /** How often the budget burn-down the dashboards read is recomputed (ms). */
   budgetRefreshMs: number;
+  /** How often the calls are looked at for a feature's new service.version (ms). */
+  releaseCheckMs: number;
   /** SMTP server for e-mail alerts (TOKENLEDGER_SMTP_URL); unset: no e-mail. */
   smtpUrl?: string;
   /** Sender of e-mail alerts (TOKENLEDGER_ALERT_FROM). */
@@ -97,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
   const policyPollMs = intervalMs(env, 'TOKENLEDGER_POLICY_POLL_MS', 1000, 0);
   const alertCheckMs = intervalMs(env, 'TOKENLEDGER_ALERT_CHECK_MS', 10_000, 100);
   const budgetRefreshMs = intervalMs(env, 'TOKENLEDGER_BUDGET_REFRESH_MS', 60_000, 1000);
+  const releaseCheckMs = intervalMs(env, 'TOKENLEDGER_RELEASE_CHECK_MS', 300_000, 1000);
   const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
     throw new ConfigError('TOKENLEDGER_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…');
@@ -112,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     policyPollMs,
     alertCheckMs,
     budgetRefreshMs,
+    releaseCheckMs,
     smtpUrl,
     alertFrom: env.TOKENLEDGER_ALERT_FROM?.trim() || 'tokenledger@localhost',
     maxBodyBytes,

@@ -96,7 +96,7 @@ export async function startCollector(
   ledger.start(config.budgetRefreshMs);
   const baselines = new BaselineStore(storage);
   const releases = new ServiceVersionBaselines(storage, baselines, undefined, log);
-  releases.start();
+  releases.start(config.releaseCheckMs);
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,

@@ -38,9 +38,9 @@ export class ServiceVersionBaselines {
     private readonly log: (line: string) => void = () => undefined,
   ) {}
 
-  /** Looks every `everyMs` (and once now). */
+  /** Looks every `everyMs`, the first time one interval after start (the hot paths go first). */
   start(everyMs = 300_000): void {
-    this.looks.start(everyMs);
+    this.looks.start(everyMs, everyMs);
   }
 
   /** No look starts after this; resolves once the one in flight is done. */

@@ -53,8 +53,8 @@ const DAY_MS = 86_400_000;
 const FORECAST_HISTORY_DAYS = 210;
 /** The burn-down cache goes back at most this far. */
 const BACKFILL_DAYS = 400;
-/** A live forecast is recomputed at most this often; in between it moves with the spend. */
-const LIVE_FORECAST_MS = 60_000;
+/** The first refresh waits at most this long after start. */
+const FIRST_REFRESH_MS = 15_000;
 /** Spans stored late (an import, a backlog): the whole history is recomputed this often. */
 const BACKFILL_EVERY_MS = 6 * 3_600_000;
 /** Late spans: periods closed this recently are recomputed with the current ones. */
@@ -63,8 +63,7 @@ const RECENT_MS = 2 * DAY_MS;
 export class BudgetLedger {
   private readonly series: SpendSeries;
   private readonly now: () => Date;
-  private readonly live = new Map<string, { at: number; spent: Money; forecast: PeriodForecast }>();
-  private readonly forecasting = new Map<string, Promise<void>>();
+  private live = new Map<string, { spent: Money; forecast: PeriodForecast }>();
   private written = new Map<string, string>();
   private backfilled: { for: string; at: number } | undefined;
   private readonly refreshes = new Periodic(
@@ -100,27 +99,13 @@ export class BudgetLedger {
   }
 
   /**
-   * The period-end forecast of a budget's current period for the live state, never waited for:
-   * the latest model forecast moved by the spend since, while a newer one is computed in the
-   * background (at most every LIVE_FORECAST_MS); undefined until the first is ready. GET /v1/budgets,
-   * which every guard polls, must not wait for a year of daily spend to be read.
+   * The period-end forecast of a budget's current period for the live state, never computed here:
+   * the latest refresh's forecast moved by the spend since; undefined before the first refresh.
+   * GET /v1/budgets, which every guard polls, must not wait for (nor queue behind, on the embedded
+   * engine) a year of daily spend being read.
    */
   liveForecast(p: Policy, window: PeriodWindow, spent: Money): PeriodForecast | undefined {
-    const now = this.now();
-    const key = `${p.name}\u0000${window.start.getTime()}\u0000${JSON.stringify(p.match ?? {})}\u0000${p.budget?.usd}`;
-    const cached = this.live.get(key);
-    if ((!cached || now.getTime() - cached.at >= LIVE_FORECAST_MS) && !this.forecasting.has(key)) {
-      const run = this.deps.history
-        .versions()
-        .then((versions) => this.budgetReport(p, window, versions, now, spent))
-        .then((report) => {
-          if (this.live.size > 1000) this.live.clear();
-          this.live.set(key, { at: now.getTime(), spent, forecast: report.forecast });
-        })
-        .catch((err: unknown) => this.deps.log?.(`budget forecast ${p.name}: ${(err as Error).message}`))
-        .finally(() => this.forecasting.delete(key));
-      this.forecasting.set(key, run);
-    }
+    const cached = this.live.get(liveKey(p, window));
     if (!cached) return undefined;
     const moved = spent.minus(cached.spent);
     const shift = (m: Money): Money => Money.max(m.plus(moved), spent);
@@ -132,19 +117,18 @@ export class BudgetLedger {
     };
   }
 
-  /** Resolves once the live forecasts being computed are ready (tests, and stop()). */
-  async settled(): Promise<void> {
-    await Promise.all(this.forecasting.values());
-  }
-
-  /** Refreshes the burn-down every `everyMs` (and once now); a refresh still running skips a tick. */
+  /**
+   * Refreshes the burn-down every `everyMs`, the first time after at most FIRST_REFRESH_MS: the
+   * collector's first requests (guards asking for their budgets) go first. A refresh still running
+   * skips a tick.
+   */
   start(everyMs = 60_000): void {
-    this.refreshes.start(everyMs);
+    this.refreshes.start(everyMs, Math.min(everyMs, FIRST_REFRESH_MS));
   }
 
-  /** No refresh starts after this; resolves once the one in flight and the live forecasts are done. */
-  async stop(): Promise<void> {
-    await Promise.all([this.refreshes.stop(), this.settled()]);
+  /** No refresh starts after this; resolves once the one in flight (if any) is written. */
+  stop(): Promise<void> {
+    return this.refreshes.stop();
   }
 
   /**
@@ -167,6 +151,7 @@ export class BudgetLedger {
     }
     const reports: PeriodReport[] = [];
     const shared = new SharedSeries(this.series, now);
+    const live = new Map<string, { spent: Money; forecast: PeriodForecast }>();
     for (const name of budgetNames(versions, current)) {
       const periods = this.periodsOf(name, versions, current, from, now);
       for (const { policy, window } of periods) {
@@ -175,9 +160,14 @@ export class BudgetLedger {
           window,
           periods.map((p) => p.window),
         );
-        reports.push(await this.budgetReport(policy, window, versions, now, undefined, days));
+        const report = await this.budgetReport(policy, window, versions, now, undefined, days);
+        reports.push(report);
+        // What the live state (GET /v1/budgets) serves until the next refresh.
+        if (!report.closed)
+          live.set(liveKey(policy, window), { spent: report.spentUsd, forecast: report.forecast });
       }
     }
+    this.live = live;
     const months = periodsBetween('monthly', from, now, 'UTC');
     for (const window of months) {
       const at = new Date(Math.min(window.end.getTime(), now.getTime()) - 1);
@@ -406,6 +396,10 @@ class SharedSeries {
     return found;
   }
 }
+
+/** A budget's current period as the live state names it: a changed selector or limit is another. */
+const liveKey = (p: Policy, window: PeriodWindow): string =>
+  `${p.name}\u0000${window.start.getTime()}\u0000${JSON.stringify(p.match ?? {})}\u0000${p.budget?.usd}`;
 
 /** The calls no budget of the list covers. */
 function unbudgetedScope(budgets: readonly Policy[]): SpendScope {
