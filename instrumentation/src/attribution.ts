@@ -6,6 +6,7 @@
  * then `withAttribution` scopes (nested scopes merge, inner wins).
  */
 import { context, createContextKey, propagation, type Attributes, type Context } from '@opentelemetry/api';
+import { parseResourceAttributes } from './pipeline/resource';
 import { ATTRIBUTION_KEYS, type Attribution, type AttributionField } from './semconv';
 
 /** createContextKey uses Symbol.for, so every copy of this module shares the key. */
@@ -94,22 +95,10 @@ let resourceAttribution: Attribution | undefined;
 function attributionFromResourceEnv(): Attribution {
   if (resourceAttribution) return resourceAttribution;
   const out: Attribution = {};
-  const raw = process.env.OTEL_RESOURCE_ATTRIBUTES;
-  if (raw) {
-    for (const part of raw.split(',')) {
-      const eq = part.indexOf('=');
-      if (eq <= 0) continue;
-      let key: string;
-      let value: string;
-      try {
-        key = decodeURIComponent(part.slice(0, eq).trim());
-        value = decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        continue;
-      }
-      const i = ATTRIBUTION_SPAN_KEYS.indexOf(key);
-      if (i >= 0 && value !== '') out[FIELDS[i]!] = value;
-    }
+  const resource = parseResourceAttributes(process.env.OTEL_RESOURCE_ATTRIBUTES);
+  for (let i = 0; i < FIELDS.length; i++) {
+    const value = resource[ATTRIBUTION_SPAN_KEYS[i]!];
+    if (typeof value === 'string' && value !== '') out[FIELDS[i]!] = value;
   }
   resourceAttribution = out;
   return out;
@@ -138,11 +127,26 @@ export function getAttribution(): Attribution {
   return out;
 }
 
+/** The resource's attribution as [span key, value] pairs, when it must go on every span. */
+let resourcePairs: ReadonlyArray<readonly [string, string]> | undefined;
+
+/**
+ * Under the app's tracer provider (`TOKENLEDGER_TRACER_PROVIDER=app`) the spans carry the app's
+ * resource, which may not have tokenledger's cost-center attributes: they then go on every span.
+ */
+export function setAppProviderAttribution(): void {
+  const fromEnv = attributionFromResourceEnv();
+  resourcePairs = FIELDS.filter((f) => fromEnv[f] !== undefined).map(
+    (f) => [ATTRIBUTION_KEYS[f], fromEnv[f]!] as const,
+  );
+}
+
 /**
  * Hot path: copies baggage + withAttribution values of `ctx` into `attributes` as span attributes.
- * Resource attributes are left on the resource.
+ * Resource attributes are left on tokenledger's resource (but see setAppProviderAttribution).
  */
 export function addAttributionAttributes(ctx: Context, attributes: Attributes): void {
+  if (resourcePairs) for (const [key, value] of resourcePairs) attributes[key] = value;
   const baggage = propagation.getBaggage(ctx);
   if (baggage) {
     for (let i = 0; i < ATTRIBUTION_SPAN_KEYS.length; i++) {

@@ -4,9 +4,9 @@
  * clients does not record tokenledger's own requests.
  */
 import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
-import { DEFAULT_OTLP_ENDPOINT } from './endpoint';
+import { DEFAULT_OTLP_ENDPOINT, ownOtlpEndpoint } from './endpoint';
 import { envString } from './env';
+import { suppressTracing } from './suppress-tracing';
 import type { ErrorResponse } from './wire';
 
 export class CollectorApiError extends Error {
@@ -23,14 +23,19 @@ export class CollectorApiError extends Error {
 export function collectorUrl(): string {
   return (
     envString('TOKENLEDGER_URL') ??
+    ownOtlpEndpoint() ??
     envString('OTEL_EXPORTER_OTLP_ENDPOINT') ??
     DEFAULT_OTLP_ENDPOINT
   ).replace(/\/+$/, '');
 }
 
-/** The exporter's precedence: an Authorization in the OTLP headers, else TOKENLEDGER_API_KEY as a bearer. */
+/**
+ * The exporter's precedence: an Authorization in the OTLP headers, else TOKENLEDGER_API_KEY as a
+ * bearer. With TOKENLEDGER_OTLP_ENDPOINT the OTLP headers are the app's (for its own backend) and
+ * are never sent to tokenledger's collector.
+ */
 export function authorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const fromHeaders = otlpHeadersAuthorization(env);
+  const fromHeaders = env.TOKENLEDGER_OTLP_ENDPOINT?.trim() ? undefined : otlpHeadersAuthorization(env);
   if (fromHeaders !== undefined) return fromHeaders;
   const key = env.TOKENLEDGER_API_KEY?.trim();
   return key ? `Bearer ${key}` : undefined;

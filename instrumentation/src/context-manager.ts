@@ -1,11 +1,11 @@
 /**
- * The context manager of tokenledger's own provider: OpenTelemetry's AsyncLocalStorage manager, but
- * AsyncLocalStorage is only engaged once something really enters a context.
+ * The context manager tokenledger installs when the app has none: OpenTelemetry's AsyncLocalStorage
+ * manager, but AsyncLocalStorage is only engaged once something really enters a context.
  *
  * Why: on Node < 24, the first `AsyncLocalStorage#run` installs process-wide promise hooks, and from
  * then on every promise of the app pays for them (measured: ~15 µs and extra GC per OpenAI call).
  * tokenledger itself never enters a context on the hot path; the only other `context.with` in a plain
- * app is the BatchSpanProcessor's, which suppresses tracing around each export so that an HTTP
+ * app is the batch processor's, which suppresses tracing around each export so that an HTTP
  * instrumentation does not trace the exporter's own requests. While AsyncLocalStorage is not engaged
  * and Node's http/https are not patched by any instrumentation, that suppression has nothing to
  * suppress: a suppressing, non-async callback then runs in a synchronous scope (the context is active
@@ -13,8 +13,8 @@
  * calls) engages AsyncLocalStorage first and behaves exactly like AsyncLocalStorageContextManager.
  */
 import { type Context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import { AsyncLocalStorageContextManager } from './async-local-storage-context';
+import { isTracingSuppressed } from './suppress-tracing';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- node builtins, read lazily per export */
 function httpIsInstrumented(): boolean {

@@ -1,5 +1,5 @@
 /**
- * Flush-on-exit: when the event loop drains (`beforeExit`), force-flush the global tracer provider
+ * Flush-on-exit: when the event loop drains (`beforeExit`), force-flush tokenledger's tracer provider
  * if tokenledger ended spans since the last flush, so a short script loses no span.
  *
  * The exporter's sockets and retry timers do not keep the process alive (./export/), so while the
@@ -50,8 +50,19 @@ interface Flushable {
   getDelegate?: () => unknown;
 }
 
-/** The SDK provider behind the API's global proxy (ours or the app's), if it can flush. */
+let ownProvider: Flushable | undefined;
+
+/** tokenledger's private provider, the one flush() flushes when there is one. */
+export function setOwnProvider(provider: Flushable): void {
+  ownProvider = provider;
+}
+
+/**
+ * tokenledger's private provider, else (`TOKENLEDGER_TRACER_PROVIDER=app`) the SDK provider behind
+ * the API's global proxy, if it can flush.
+ */
 function flushableProvider(): Flushable | undefined {
+  if (ownProvider) return ownProvider;
   let p = trace.getTracerProvider() as Flushable;
   if (typeof p.getDelegate === 'function') p = p.getDelegate() as Flushable;
   return p && typeof p.forceFlush === 'function' ? p : undefined;
@@ -63,7 +74,7 @@ export interface FlushOptions {
 }
 
 /**
- * Force-flushes the global tracer provider: exports the spans ended so far and waits until the
+ * Force-flushes tokenledger's tracer provider (its own; the app's with TOKENLEDGER_TRACER_PROVIDER=app): exports the spans ended so far and waits until the
  * collector took them, or the timeout passed (a collector that is down must not hold the caller).
  * Never rejects.
  */

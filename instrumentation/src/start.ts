@@ -1,49 +1,41 @@
 /**
- * What `tokenledger/register` runs: set up OpenTelemetry (unless the app brings its own) and enable
- * tokenledger's instrumentations. Every step is guarded: nothing here may throw into the app.
+ * What `tokenledger/register` runs: start tokenledger's span pipeline and enable its
+ * instrumentations. Every step is guarded: nothing here may throw into the app.
  *
- * Provider precedence:
  * 1. `OTEL_SDK_DISABLED=true`: nothing at all.
- * 2. A global tracer provider is already registered (the app, or an earlier `--require` such as
- *    `@opentelemetry/auto-instrumentations-node/register`): only add instrumentations; spans go
- *    through that provider.
- * 3. `TOKENLEDGER_TRACER_PROVIDER=app`: the app registers its own provider later; only add
- *    instrumentations (their tracer is the API's proxy, which delegates once the app registers).
- * 4. Otherwise: a TracerProvider + BatchSpanProcessor + OTLP/HTTP exporter, AsyncLocalStorage
- *    context manager (engaged lazily, see ./context-manager.ts), W3C trace-context + baggage propagators, registered globally.
+ * 2. `TOKENLEDGER_TRACER_PROVIDER=app`: tokenledger's spans go through the app's global tracer
+ *    provider (registered before or after); only the instrumentations are added.
+ * 3. Otherwise: a private pipeline (./pipeline/: AlwaysOn, a large batch queue, OTLP/HTTP protobuf,
+ *    or JSON with `http/json`) that tokenledger's instrumentations alone use, whatever the app
+ *    registers, whenever. Where the app has no tracer provider, context manager (AsyncLocalStorage,
+ *    engaged lazily, see ./context-manager.ts) or propagator (W3C trace-context + baggage) yet,
+ *    tokenledger registers its own as stand-ins that give way to the app's later registration
+ *    (./stand-ins.ts).
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- SDK parts are required lazily, only when used */
-import {
-  context,
-  diag,
-  DiagConsoleLogger,
-  DiagLogLevel,
-  propagation,
-  trace,
-  type TextMapPropagator,
-} from '@opentelemetry/api';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { diag, DiagConsoleLogger, DiagLogLevel, type TextMapPropagator } from '@opentelemetry/api';
+import { setAppProviderAttribution } from './attribution';
+import { ownOtlpEndpoint } from './endpoint';
 import { envList, envPositiveNumber, envString } from './env';
-import { installExitFlush } from './exit-flush';
-import { LazyExporter } from './export/otlp-exporter';
+import { installExitFlush, setOwnProvider } from './exit-flush';
+import { exporterConfigFromEnv, LazyExporter, OtlpExporter } from './export/otlp-exporter';
 import { createInstrumentations } from './instrumentations';
 import { enableDeferredSpans, materializePendingSpans } from './instrumentations/shared/deferred-span';
 import { installGuard } from './guard/install';
-import { VERSION } from './version';
+import { BatchSpanProcessor } from './pipeline/batch';
+import { resourceFromEnv } from './pipeline/resource';
+import { PipelineTracerProvider, type SpanProcessor } from './pipeline/tracer';
+import { standInContextManager, standInPropagator, standInTracerProvider } from './stand-ins';
 import { SETTING_UNSUPPORTED, warnOnce } from './warn-once';
 
 const STARTED = Symbol.for('tokenledger.started');
-const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
-/** tokenledger's default for OTEL_BSP_EXPORT_TIMEOUT (see startOwnProvider). */
+/** tokenledger's default for OTEL_BSP_EXPORT_TIMEOUT (see ownProcessor). */
 const BSP_EXPORT_TIMEOUT_MS = 1_000;
 
-export type StartMode = 'disabled' | 'own-provider' | 'existing-provider' | 'app-provider';
-
-/** Whether some copy of @opentelemetry/api already has a global registration for `what`. */
-function isGloballyRegistered(what: 'trace' | 'context' | 'propagation'): boolean {
-  const g = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[API_GLOBAL];
-  return !!g && g[what] !== undefined;
-}
+/**
+ * What start() did. `own-provider`: tokenledger's private pipeline (whatever the app registers);
+ * `app-provider`: the app's global provider (`TOKENLEDGER_TRACER_PROVIDER=app`).
+ */
+export type StartMode = 'disabled' | 'own-provider' | 'app-provider';
 
 function setupDiag(): void {
   const level = envString('OTEL_LOG_LEVEL')?.toUpperCase();
@@ -62,51 +54,12 @@ function setupDiag(): void {
     diag.setLogger(new DiagConsoleLogger(), { logLevel: l, suppressOverrideMessage: true });
 }
 
-function startOwnProvider(): void {
-  const { TracerProvider, BatchSpanProcessor, AlwaysOnSampler } =
-    require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
-  const { defaultResource, detectResources, envDetector, resourceFromAttributes } =
-    require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
-  const { LazyAsyncLocalStorageContextManager } =
-    require('./context-manager') as typeof import('./context-manager');
-  const { CompositePropagator } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
-
-  const resource = defaultResource()
-    .merge(
-      resourceFromAttributes({
-        'process.pid': process.pid,
-        'process.runtime.name': 'nodejs',
-        'process.runtime.version': process.versions.node,
-        'telemetry.distro.name': 'tokenledger',
-        'telemetry.distro.version': VERSION,
-      }),
-    )
-    .merge(detectResources({ detectors: [envDetector] }));
-
-  const provider = new TracerProvider({
-    resource,
-    // A cost record must never be sampled away (OTEL_TRACES_SAMPLER is for the app's own tracing).
-    sampler: new AlwaysOnSampler(),
-    spanProcessors: [
-      // First, so that a flush or shutdown of the provider builds the deferred call spans before the
-      // batch processor exports (the provider calls its processors in order).
-      DEFERRED_SPANS_FLUSHER,
-      ...(exportsTraces() ? [batchProcessor(BatchSpanProcessor)] : []),
-    ],
-  });
-  if (!isGloballyRegistered('context')) {
-    context.setGlobalContextManager(new LazyAsyncLocalStorageContextManager().enable());
-  }
-  if (!isGloballyRegistered('propagation')) {
-    const propagator: TextMapPropagator = new CompositePropagator({ propagators: propagatorsFromEnv() });
-    propagation.setGlobalPropagator(propagator);
-  }
-  trace.setGlobalTracerProvider(provider);
-  enableDeferredSpans();
-}
-
-/** OTEL_TRACES_EXPORTER: `otlp` (the default) or `none`; tokenledger ships no other exporter. */
+/**
+ * OTEL_TRACES_EXPORTER: `otlp` (the default) or `none`; tokenledger ships no other exporter. With
+ * TOKENLEDGER_OTLP_ENDPOINT it names the app's exporter, not tokenledger's.
+ */
 function exportsTraces(): boolean {
+  if (ownOtlpEndpoint()) return true;
   const names = envList('OTEL_TRACES_EXPORTER', 'otlp');
   for (const n of names) {
     if (n !== 'otlp' && n !== 'none') {
@@ -124,10 +77,10 @@ function exportsTraces(): boolean {
   return true;
 }
 
-/** OTEL_PROPAGATORS: `tracecontext`, `baggage` (both by default) or `none`; others need packages tokenledger does not ship. */
+/** OTEL_PROPAGATORS: `tracecontext`, `baggage` (both by default) or `none`. */
 function propagatorsFromEnv(): TextMapPropagator[] {
   const { W3CBaggagePropagator, W3CTraceContextPropagator } =
-    require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+    require('./propagators') as typeof import('./propagators'); // eslint-disable-line @typescript-eslint/no-require-imports
   const names = new Set(envList('OTEL_PROPAGATORS', 'tracecontext,baggage'));
   if (names.has('none')) return [];
   const propagators: TextMapPropagator[] = [];
@@ -142,38 +95,44 @@ function propagatorsFromEnv(): TextMapPropagator[] {
   return propagators;
 }
 
-function batchProcessor(
-  BatchSpanProcessor: typeof import('@opentelemetry/sdk-trace').BatchSpanProcessor,
-): SpanProcessor {
-  return new BatchSpanProcessor({
-    exporter: new LazyExporter(),
-    // The SDK's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
-    // money. One GenAI span is ~1 KiB, so this bounds the queue at ~32 MiB. This SDK version
-    // no longer reads the standard OTEL_BSP_* variables itself, so they are honoured here.
+/** The processor of the private pipeline: a batch processor exporting OTLP, or none at all. */
+function ownProcessor(): SpanProcessor {
+  if (!exportsTraces()) {
+    return {
+      onEnd() {},
+      forceFlush: () => Promise.resolve(materializePendingSpans()),
+      shutdown: () => Promise.resolve(materializePendingSpans()),
+    };
+  }
+  const resource = resourceFromEnv();
+  return new BatchSpanProcessor(new LazyExporter(() => new OtlpExporter(exporterConfigFromEnv(), resource)), {
+    // OpenTelemetry's default queue (2048) drops spans beyond ~400 calls/s; a dropped span is lost
+    // money. One GenAI span is ~1 KiB, so this bounds the queue at ~32 MiB.
     maxQueueSize: envPositiveNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 32_768,
     maxExportBatchSize: envPositiveNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 1_024,
     scheduledDelayMillis: envPositiveNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 1_000,
     // How long the processor waits for an export before it goes on; the export itself goes on
     // retrying in the background (./export/). The processor's wait is the one timer of the
     // export path that keeps the process alive, so this bounds how long an export can hold a
-    // finished script (the SDK's default, 30 s, would let a collector that is down hold it ~10 s).
+    // finished script (OpenTelemetry's default, 30 s, would let a collector that is down hold it ~10 s).
     exportTimeoutMillis: envPositiveNumber('OTEL_BSP_EXPORT_TIMEOUT') ?? BSP_EXPORT_TIMEOUT_MS,
+    // The deferred call spans are built before each export and flush.
+    beforeFlush: materializePendingSpans,
   });
 }
 
-/** Builds pending deferred call spans when the provider flushes or shuts down. */
-const DEFERRED_SPANS_FLUSHER: SpanProcessor = {
-  onStart() {},
-  onEnd() {},
-  forceFlush() {
-    materializePendingSpans();
-    return Promise.resolve();
-  },
-  shutdown() {
-    materializePendingSpans();
-    return Promise.resolve();
-  },
-};
+function startOwnPipeline(): PipelineTracerProvider {
+  const provider = new PipelineTracerProvider(ownProcessor());
+  const { LazyAsyncLocalStorageContextManager } =
+    require('./context-manager') as typeof import('./context-manager'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const { CompositePropagator } = require('./propagators') as typeof import('./propagators'); // eslint-disable-line @typescript-eslint/no-require-imports
+  standInContextManager(new LazyAsyncLocalStorageContextManager().enable());
+  standInPropagator(new CompositePropagator(propagatorsFromEnv()));
+  standInTracerProvider(provider);
+  setOwnProvider(provider);
+  enableDeferredSpans();
+  return provider;
+}
 
 let mode: StartMode | undefined;
 
@@ -186,18 +145,24 @@ export function start(): StartMode {
       mode = 'disabled';
     } else {
       setupDiag();
-      if (isGloballyRegistered('trace')) mode = 'existing-provider';
-      else if ((envString('TOKENLEDGER_TRACER_PROVIDER') ?? '').toLowerCase() === 'app')
-        mode = 'app-provider';
-      else mode = 'own-provider';
+      mode =
+        (envString('TOKENLEDGER_TRACER_PROVIDER') ?? '').toLowerCase() === 'app'
+          ? 'app-provider'
+          : 'own-provider';
+      let provider: PipelineTracerProvider | undefined;
       if (mode === 'own-provider') {
         try {
-          startOwnProvider();
+          provider = startOwnPipeline();
         } catch (err) {
-          diag.error('tokenledger: could not start the tracer provider', err);
+          diag.error('tokenledger: could not start its span pipeline', err);
         }
+      } else {
+        // The app's provider may have a resource without tokenledger's attributes.
+        setAppProviderAttribution();
       }
-      createInstrumentations();
+      for (const instrumentation of createInstrumentations()) {
+        if (provider) instrumentation.setTracerProvider(provider);
+      }
       installGuard();
       installExitFlush();
     }

@@ -83,6 +83,27 @@ function expectedValues(rule: FileRule, seed: Seed, to: number, minCalls: number
     const cs = seed.calls.filter((c) => hourOf(c) >= toS - 86_400 && hourOf(c) <= toS);
     const total = sumCost(cs);
     out.set('', total === 0 ? 0 : sumCost(cs.filter((c) => c.team === '' && c.cost_center === '')) / total);
+  } else if (kind === 'bill-coverage') {
+    // Each provider × month's latest run, lines on the UTC days of the 31-day window.
+    const latest = new Map<string, { run: string; at: string }>();
+    for (const r of seed.runs) {
+      const k = `${r.provider} ${r.month}`;
+      if (!latest.has(k) || r.computed_at > latest.get(k)!.at)
+        latest.set(k, { run: r.run_id, at: r.computed_at });
+    }
+    const from = new Date((toS - 31 * 86_400) * 1000).toISOString().slice(0, 10);
+    const toDay = new Date(toS * 1000).toISOString().slice(0, 10);
+    const lines = seed.reconLines.filter(
+      (l) =>
+        latest.get(`${l.provider} ${l.day.slice(0, 7)}-01`)?.run === l.run_id &&
+        l.day >= from &&
+        l.day <= toDay,
+    );
+    for (const provider of new Set(lines.map((l) => l.provider))) {
+      const ls = lines.filter((l) => l.provider === provider);
+      const billed = ls.reduce((a, l) => a + Number(l.billed_usd), 0);
+      if (billed > 0) out.set(provider, ls.reduce((a, l) => a + Number(l.covered_usd), 0) / billed);
+    }
   } else assert.fail(`unknown alert kind ${kind}`);
   return out;
 }
@@ -92,7 +113,7 @@ function fires(rule: FileRule, value: number): boolean {
     conditions: { evaluator: { type: string; params: number[] } }[];
   };
   const { type, params } = threshold.conditions[0]!.evaluator;
-  return type === 'gte' ? value >= params[0]! : value > params[0]!;
+  return type === 'gte' ? value >= params[0]! : type === 'lt' ? value < params[0]! : value > params[0]!;
 }
 
 describe('alert rules provisioning', function () {
@@ -274,7 +295,14 @@ describe('alert rules provisioning', function () {
       }
     }
     // The seed exercises both outcomes for every kind of rule.
-    for (const kind of ['budget-threshold', 'budget-forecast', 'spend-spike', 'error-rate', 'unattributed']) {
+    for (const kind of [
+      'budget-threshold',
+      'budget-forecast',
+      'spend-spike',
+      'error-rate',
+      'unattributed',
+      'bill-coverage',
+    ]) {
       assert.ok(fired.has(kind), `${kind} fires somewhere`);
       assert.ok(quiet.has(kind), `${kind} stays quiet somewhere`);
     }

@@ -45,6 +45,7 @@ describe('tokenledger dashboards (CLI)', function () {
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(listFiles(out), [
+      'dashboards/tokenledger-bill.json',
       'dashboards/tokenledger-budgets.json',
       'dashboards/tokenledger-cfo.json',
       'dashboards/tokenledger-models.json',
@@ -55,7 +56,7 @@ describe('tokenledger dashboards (CLI)', function () {
       'provisioning/dashboards/tokenledger.yaml',
       'provisioning/datasources/tokenledger-clickhouse.yaml',
     ]);
-    assert.equal(r.stdout.match(/^wrote /gm)?.length, 9);
+    assert.equal(r.stdout.match(/^wrote /gm)?.length, 10);
 
     const ds = parse(
       readFileSync(path.join(out, 'provisioning/datasources/tokenledger-clickhouse.yaml'), 'utf8'),

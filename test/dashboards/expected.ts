@@ -12,6 +12,7 @@ import {
   type Seed,
   type SeedCall,
   type SeedPoint,
+  type SeedReconLine,
 } from './seed';
 
 export type Cell = Decimal | Approx | number | string | null;
@@ -123,6 +124,44 @@ function listCostOf(
       .plus(D(output).mul(p.output_mtok)),
     1_000_000,
   );
+}
+/** Issue 25: each provider × month's latest run, its lines on the range's UTC days. */
+function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
+  const latest = new Map<string, { run: string; at: string }>();
+  for (const r of seed.runs) {
+    const k = `${r.provider}\u0000${r.month}`;
+    const best = latest.get(k);
+    if (!best || r.computed_at > best.at) latest.set(k, { run: r.run_id, at: r.computed_at });
+  }
+  const from = ctx.from.toISOString().slice(0, 10);
+  const to = ctx.to.toISOString().slice(0, 10);
+  return seed.reconLines.filter(
+    (l) =>
+      latest.get(`${l.provider}\u0000${l.day.slice(0, 7)}-01`)?.run === l.run_id &&
+      l.day >= from &&
+      l.day <= to,
+  );
+}
+const sumOf = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
+  sum(lines.map((l) => String(l[k])));
+function coverageByProvider(seed: Seed, ctx: MacroContext, full: boolean): Row[] {
+  return [...groupBy(currentReconLines(seed, ctx), (l) => l.provider)]
+    .map(([provider, ls]) => ({
+      provider,
+      billed_usd: sumOf(ls, 'billed_usd'),
+      metered_usd: sumOf(ls, 'metered_usd'),
+      ...(full ? { covered_usd: sumOf(ls, 'covered_usd') } : {}),
+      coverage_share: approx(sumOf(ls, 'covered_usd'), sumOf(ls, 'billed_usd')),
+      unmetered_usd: sumOf(ls, 'unmetered_usd'),
+      ...(full
+        ? {
+            metered_not_billed_usd: sumOf(ls, 'metered_not_billed_usd'),
+            credits_usd: sumOf(ls, 'credits_usd'),
+            other_charges_usd: sumOf(ls, 'other_usd'),
+          }
+        : {}),
+    }))
+    .sort((a, b) => b.billed_usd.cmp(a.billed_usd) || cmpStr(a.provider, b.provider));
 }
 
 export const EXPECTED: Record<string, Expect> = {
@@ -470,7 +509,11 @@ export const EXPECTED: Record<string, Expect> = {
     const price = (provider: string, model: string) =>
       prices.find((p) => p.provider === provider && p.model === model);
     const downgraded = seed.calls.filter(
-      (c) => inRawRange(c, ctx) && c.enforcement === 'downgraded' && c.asked_model !== c.request_model,
+      (c) =>
+        inRawRange(c, ctx) &&
+        c.enforcement === 'downgraded' &&
+        c.asked_model !== '' &&
+        c.asked_model !== c.request_model,
     );
     return [...groupBy(downgraded, (c) => `${c.provider}\u0000${c.asked_model}\u0000${rollupModel(c)}`)]
       .map(([k, cs]): Row => {
@@ -683,4 +726,120 @@ export const EXPECTED: Record<string, Expect> = {
         spent_usd: D(a.spent_usd),
         decided_at: a.decided_at,
       })),
+  'cfo-bill-coverage': (seed, ctx) => coverageByProvider(seed, ctx, false),
+  'bill-coverage-by-provider': (seed, ctx) => coverageByProvider(seed, ctx, true),
+  'cfo-ai-outside-api': (seed, ctx) => {
+    const current = new Map<string, { id: string; at: string }>();
+    for (const imp of seed.expenseImports)
+      for (const day of imp.days) {
+        const k = `${imp.source} ${day}`;
+        if (!current.has(k) || imp.imported_at > current.get(k)!.at)
+          current.set(k, { id: imp.import_id, at: imp.imported_at });
+      }
+    const from = ctx.from.toISOString().slice(0, 10);
+    const to = ctx.to.toISOString().slice(0, 10);
+    const lines = seed.expenses.filter(
+      (e) =>
+        e.vendor !== '' &&
+        current.get(`${e.source} ${e.day}`)?.id === e.import_id &&
+        e.day >= from &&
+        e.day <= to,
+    );
+    return [...groupBy(lines, (e) => `${e.vendor}\u0000${e.product}`)]
+      .map(([k, es]) => {
+        const [vendor, product] = k.split('\u0000') as [string, string];
+        return {
+          vendor,
+          product,
+          owners: new Set(es.map((e) => e.employee || e.department)).size,
+          charges: es.length,
+          spend_usd: sum(es.map((e) => e.amount_usd!)),
+        };
+      })
+      .sort(
+        (a, b) => b.spend_usd.cmp(a.spend_usd) || cmpStr(a.vendor, b.vendor) || cmpStr(a.product, b.product),
+      );
+  },
+  'bill-daily': (seed, ctx) =>
+    [...groupBy(currentReconLines(seed, ctx), (l) => l.day)]
+      .sort((a, b) => cmpStr(a[0], b[0]))
+      .map(([day, ls]) => ({
+        time: `${day} 00:00:00`,
+        billed_usd: sumOf(ls, 'billed_usd'),
+        metered_usd: sumOf(ls, 'metered_usd'),
+      })),
+  'bill-metered-not-billed': (seed, ctx) => {
+    const known = ['free_tier', 'batch_discount', 'cache_discount'];
+    const ls = currentReconLines(seed, ctx).filter((l) => D(l.metered_not_billed_usd).gt(0));
+    return [
+      ...groupBy(
+        ls,
+        (l) => `${l.provider}\u0000${known.includes(l.explanation) ? l.explanation : 'unexplained'}`,
+      ),
+    ]
+      .map(([k, group]) => {
+        const [provider, reason] = k.split('\u0000') as [string, string];
+        return { provider, reason, metered_not_billed_usd: sumOf(group, 'metered_not_billed_usd') };
+      })
+      .sort((a, b) => cmpStr(a.provider, b.provider) || cmpStr(a.reason, b.reason));
+  },
+  'bill-unmatched-lines': (seed, ctx) =>
+    currentReconLines(seed, ctx)
+      .filter((l) => l.status !== 'matched' || l.explanation !== '')
+      .sort(
+        (a, b) =>
+          D(b.unmetered_usd).cmp(a.unmetered_usd) ||
+          D(b.metered_not_billed_usd).cmp(a.metered_not_billed_usd) ||
+          cmpStr(a.provider, b.provider) ||
+          cmpStr(a.day, b.day) ||
+          cmpStr(a.model, b.model) ||
+          cmpStr(a.project, b.project),
+      )
+      .slice(0, 500)
+      .map((l) => ({
+        provider: l.provider,
+        line_day: l.day,
+        model: l.model,
+        project: l.project,
+        status: l.status,
+        explanation: l.explanation,
+        billed_usd: D(l.billed_usd),
+        metered_usd: D(l.metered_usd),
+        late_usd: D(l.late_usd),
+        unmetered_usd: D(l.unmetered_usd),
+        metered_not_billed_usd: D(l.metered_not_billed_usd),
+      })),
+  'bill-uninstrumented': (seed, ctx) => {
+    const inRange = seed.httpCalls.filter((h) => inTimeRange(h.start_time, ctx));
+    return [...groupBy(inRange, (h) => `${h.provider}\u0000${h.service}\u0000${h.host}`)]
+      .map(([k, hs]) => {
+        const [provider, service, host] = k.split('\u0000') as [string, string, string];
+        return { provider, service, host, requests: new Set(hs.map((h) => h.trace_id + h.span_id)).size };
+      })
+      .sort(
+        (a, b) =>
+          b.requests - a.requests ||
+          cmpStr(a.provider, b.provider) ||
+          cmpStr(a.service, b.service) ||
+          cmpStr(a.host, b.host),
+      );
+  },
+  'bill-imports': (seed, ctx) => {
+    const from = ctx.from.toISOString().slice(0, 10);
+    const to = ctx.to.toISOString().slice(0, 10);
+    return seed.billImports
+      .filter((i) => i.period_from <= to && i.period_to > from)
+      .sort((a, b) => cmpStr(b.imported_at, a.imported_at) || cmpStr(a.file_name, b.file_name))
+      .map((i) => ({
+        imported_at: i.imported_at,
+        file_name: i.file_name,
+        format: i.format,
+        providers: i.providers.join(', '),
+        covers_from: i.period_from,
+        covers_until: i.period_to,
+        lines_kept: i.lines_kept,
+        problem_rows: (JSON.parse(i.problems) as { count: number }).count,
+        imported_by: i.imported_by,
+      }));
+  },
 };

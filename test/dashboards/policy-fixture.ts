@@ -21,6 +21,7 @@ policies:
   - name: bulk-jobs
     match: { workflow: batch }
     budget: { usd: 5000, period: quarterly }
+reconciliation: { alert_below: 0.9 }
 `;
 
 export function writePolicyFile(): string {

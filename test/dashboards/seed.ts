@@ -104,9 +104,9 @@ export function seedCalls(count = 400): SeedCall[] {
       request_model: model,
       // The provider answers with a dated id; panels show the catalog id it was priced as.
       response_model: model === 'gpt-4o' ? 'gpt-4o-2024-08-06' : model,
-      // The guard switched some calls to a cheaper model: the model asked for is kept.
+      // The guard switched some calls to a cheaper model: the model asked for is kept ('' otherwise).
       asked_model:
-        enforcement === 'downgraded' && (model === 'gpt-4o-mini' || model === 'gpt-4.1') ? 'gpt-4o' : model,
+        enforcement === 'downgraded' && (model === 'gpt-4o-mini' || model === 'gpt-4.1') ? 'gpt-4o' : '',
       priced_provider: priced ? provider : '',
       priced_model: priced ? model : '',
       input_tokens: input,
@@ -683,24 +683,320 @@ export function seedOutcomes(): SeedOutcome[] {
   return rows;
 }
 
+/** Issue 25: stored reconciliation runs and lines, bill imports, uninstrumented requests. */
+export interface SeedRun {
+  run_id: string;
+  provider: string;
+  month: string;
+  computed_at: string;
+}
+export interface SeedReconLine {
+  run_id: string;
+  provider: string;
+  day: string;
+  model: string;
+  project: string;
+  status: string;
+  explanation: string;
+  billed_usd: string;
+  metered_usd: string;
+  covered_usd: string;
+  unmetered_usd: string;
+  metered_not_billed_usd: string;
+  late_usd: string;
+  credits_usd: string;
+  other_usd: string;
+  calls: number;
+}
+export interface SeedBillImport {
+  import_id: string;
+  sha256: string;
+  file_name: string;
+  format: string;
+  imported_at: string;
+  imported_by: string;
+  providers: string[];
+  period_from: string;
+  period_to: string;
+  rows_read: number;
+  lines_kept: number;
+  rows_skipped: number;
+  problems: string;
+  rates: string;
+}
+export interface SeedHttpCall {
+  trace_id: string;
+  span_id: string;
+  start_time: string;
+  service: string;
+  host: string;
+  provider: string;
+}
+
+export function seedReconciliation(): { runs: SeedRun[]; lines: SeedReconLine[] } {
+  const runs: SeedRun[] = [
+    { run_id: 'r-oct', provider: 'openai', month: '2026-10-01', computed_at: '2026-11-02 00:00:00.000' },
+    { run_id: 'r-oct', provider: 'anthropic', month: '2026-10-01', computed_at: '2026-11-02 00:00:00.000' },
+    // A superseded run of November: its lines must never count.
+    { run_id: 'r-nov-old', provider: 'openai', month: '2026-11-01', computed_at: '2026-11-10 00:00:00.000' },
+    { run_id: 'r-nov-new', provider: 'openai', month: '2026-11-01', computed_at: '2026-11-21 00:00:00.000' },
+    {
+      run_id: 'r-nov-new',
+      provider: 'anthropic',
+      month: '2026-11-01',
+      computed_at: '2026-11-21 00:00:00.000',
+    },
+  ];
+  const lines: SeedReconLine[] = [];
+  const start = Date.parse('2026-10-10T00:00:00Z');
+  for (let i = 0; start + i * 86_400_000 < Date.parse('2026-11-26T00:00:00Z'); i++) {
+    const day = new Date(start + i * 86_400_000).toISOString().slice(0, 10);
+    const run = day < '2026-11-01' ? 'r-oct' : 'r-nov-new';
+    const billed = new Decimal((i % 5) * 2 + 3).plus('0.125');
+    const line = (provider: string, model: string, fields: Partial<SeedReconLine>): SeedReconLine => ({
+      run_id: run,
+      provider,
+      day,
+      model,
+      project: provider === 'openai' ? 'proj_a' : '',
+      status: 'matched',
+      explanation: '',
+      billed_usd: billed.toFixed(),
+      metered_usd: billed.toFixed(),
+      covered_usd: billed.toFixed(),
+      unmetered_usd: '0',
+      metered_not_billed_usd: '0',
+      late_usd: '0',
+      credits_usd: day.endsWith('-01') && provider === 'openai' ? '-10' : '0',
+      other_usd: day.endsWith('-01') && provider === 'anthropic' ? '2.5' : '0',
+      calls: i + 1,
+      ...fields,
+    });
+    const kind = i % 4;
+    const openai =
+      kind === 0
+        ? line('openai', 'gpt-4o', i % 8 === 0 ? { explanation: 'billing_delay', late_usd: '1' } : {})
+        : kind === 1
+          ? line('openai', 'gpt-4o', {
+              status: 'amount_mismatch',
+              metered_usd: billed.minus('1.5').toFixed(),
+              covered_usd: billed.minus('1.5').toFixed(),
+              unmetered_usd: '1.5',
+            })
+          : kind === 2
+            ? line('openai', 'gpt-4o-mini', {
+                status: 'metered_only',
+                explanation: 'free_tier',
+                billed_usd: '0',
+                metered_usd: '1.25',
+                covered_usd: '0',
+                metered_not_billed_usd: '1.25',
+              })
+            : line('openai', 'gpt-4.1', {
+                status: 'billed_only',
+                metered_usd: '0',
+                covered_usd: '0',
+                unmetered_usd: billed.toFixed(),
+              });
+    lines.push(openai);
+    if (run === 'r-nov-new')
+      lines.push({
+        ...openai,
+        run_id: 'r-nov-old',
+        billed_usd: billed.times(10).toFixed(),
+        covered_usd: '0',
+      });
+    lines.push(
+      i % 2 === 0
+        ? line('anthropic', 'claude-sonnet-4-0', {})
+        : line('anthropic', 'claude-sonnet-4-0', {
+            status: 'amount_mismatch',
+            explanation: i % 3 === 0 ? 'batch_discount' : '',
+            metered_usd: billed.plus('0.75').toFixed(),
+            metered_not_billed_usd: '0.75',
+          }),
+    );
+  }
+  return { runs, lines };
+}
+
+export function seedBillImports(): SeedBillImport[] {
+  const imp = (
+    id: string,
+    providers: string[],
+    from: string,
+    to: string,
+    at: string,
+    problems: number,
+  ): SeedBillImport => ({
+    import_id: id,
+    sha256: id.padEnd(64, '0'),
+    file_name: `${id}.csv`,
+    format: 'focus',
+    imported_at: at,
+    imported_by: 'finance@example.com',
+    providers,
+    period_from: from,
+    period_to: to,
+    rows_read: 10,
+    lines_kept: 10 - problems,
+    rows_skipped: 0,
+    problems: JSON.stringify({ count: problems, first: [] }),
+    rates: '{}',
+  });
+  return [
+    imp('bill_sep', ['openai'], '2026-09-01', '2026-10-01', '2026-10-03 08:00:00.000', 0),
+    imp('bill_oct', ['openai'], '2026-10-01', '2026-11-01', '2026-11-02 09:00:00.000', 2),
+    imp('bill_nov', ['anthropic', 'openai'], '2026-11-01', '2026-12-01', '2026-11-21 10:30:00.000', 0),
+  ];
+}
+
+export function seedHttpCalls(): SeedHttpCall[] {
+  const rows: SeedHttpCall[] = [];
+  const hosts: Array<[string, string, string]> = [
+    ['legacy-reports', 'api.openai.com', 'openai'],
+    ['scraper', 'api.anthropic.com', 'anthropic'],
+    ['legacy-reports', 'api.anthropic.com', 'anthropic'],
+  ];
+  for (let i = 0; i < 40; i++) {
+    const [service, host, provider] = hosts[i % 3]!;
+    const at = new Date(Date.parse('2026-10-05T00:00:00Z') + i * 31 * 3_600_000);
+    rows.push({
+      trace_id: `ht${i}`.padEnd(32, '0'),
+      span_id: `hs${i}`.padEnd(16, '0'),
+      start_time: dt3(at),
+      service,
+      host,
+      provider,
+    });
+  }
+  return rows;
+}
+
+export interface SeedExpense {
+  import_id: string;
+  source: string;
+  source_line: number;
+  day: string;
+  merchant: string;
+  vendor: string;
+  product: string;
+  amount: string;
+  currency: string;
+  rate_to_usd: string | null;
+  amount_usd: string | null;
+  employee: string;
+  department: string;
+}
+export interface SeedExpenseImport {
+  import_id: string;
+  source: string;
+  imported_at: string;
+  days: string[];
+}
+
+/** Two card sources; October of `amex` imported twice (the later import is current). */
+export function seedExpenses(): { imports: SeedExpenseImport[]; lines: SeedExpense[] } {
+  const days = (from: string, to: string): string[] => {
+    const out: string[] = [];
+    for (let t = Date.parse(`${from}T00:00:00Z`); t < Date.parse(`${to}T00:00:00Z`); t += 86_400_000)
+      out.push(new Date(t).toISOString().slice(0, 10));
+    return out;
+  };
+  const imports: SeedExpenseImport[] = [
+    {
+      import_id: 'e-amex-oct-1',
+      source: 'amex',
+      imported_at: '2026-11-01 08:00:00.000',
+      days: days('2026-10-01', '2026-11-01'),
+    },
+    {
+      import_id: 'e-amex-oct-2',
+      source: 'amex',
+      imported_at: '2026-11-03 08:00:00.000',
+      days: days('2026-10-01', '2026-11-01'),
+    },
+    {
+      import_id: 'e-amex-nov',
+      source: 'amex',
+      imported_at: '2026-11-21 08:00:00.000',
+      days: days('2026-11-01', '2026-11-21'),
+    },
+    {
+      import_id: 'e-ramp-nov',
+      source: 'ramp',
+      imported_at: '2026-11-21 09:00:00.000',
+      days: days('2026-11-01', '2026-12-01'),
+    },
+  ];
+  const vendors: Array<[string, string, string]> = [
+    ['OPENAI *CHATGPT SUBSCR', 'OpenAI', 'ChatGPT'],
+    ['CURSOR, AI POWERED IDE', 'Cursor', 'Cursor'],
+    ['GITHUB COPILOT', 'GitHub', 'Copilot'],
+    ['DELTA AIR LINES', '', ''],
+  ];
+  const people = ['ana@example.com', 'bo@example.com', ''];
+  const lines: SeedExpense[] = [];
+  let n = 0;
+  for (const imp of imports) {
+    for (const [i, day] of imp.days.entries()) {
+      if (i % 3 !== 0) continue;
+      const [merchant, vendor, product] = vendors[n % vendors.length]!;
+      const amount = new Decimal(20 + (n % 4) * 5).plus(imp.import_id === 'e-amex-oct-1' ? '100' : '0');
+      const eur = n % 5 === 0;
+      lines.push({
+        import_id: imp.import_id,
+        source: imp.source,
+        source_line: i + 2,
+        day,
+        merchant,
+        vendor,
+        product,
+        amount: amount.toFixed(),
+        currency: eur ? 'EUR' : 'USD',
+        rate_to_usd: eur ? '1.1' : '1',
+        amount_usd: amount.times(eur ? '1.1' : '1').toFixed(),
+        employee: people[n % people.length]!,
+        department: n % 2 === 0 ? 'engineering' : 'design',
+      });
+      n++;
+    }
+  }
+  return { imports, lines };
+}
+
 export interface Seed {
+  expenseImports: SeedExpenseImport[];
+  expenses: SeedExpense[];
   calls: SeedCall[];
   snapshots: SeedSnapshot[];
   burndown: SeedPoint[];
   baselines: SeedBaseline[];
   approvals: SeedApproval[];
   outcomes: SeedOutcome[];
+  runs: SeedRun[];
+  reconLines: SeedReconLine[];
+  billImports: SeedBillImport[];
+  httpCalls: SeedHttpCall[];
 }
 
 /** Inserts the dataset; outcomes twice (a retried report), which the table must keep once. */
 export async function seedStorage(storage: Storage): Promise<Seed> {
+  const reconciliation = seedReconciliation();
+  const expenses = seedExpenses();
   const seed: Seed = {
+    expenseImports: expenses.imports,
+    expenses: expenses.lines,
     calls: seedCalls(),
     snapshots: seedSnapshots(),
     burndown: seedBurndown(),
     baselines: seedBaselines(),
     approvals: seedApprovals(),
     outcomes: seedOutcomes(),
+    runs: reconciliation.runs,
+    reconLines: reconciliation.lines,
+    billImports: seedBillImports(),
+    httpCalls: seedHttpCalls(),
   };
   const insert = async (table: string, values: object[]): Promise<void> => {
     await storage.client.insert({ table: `${storage.database}.${table}`, values, format: 'JSONEachRow' });
@@ -717,6 +1013,27 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
   for (const a of seed.approvals) await insert('approvals', [a]);
   await insert('outcomes', seed.outcomes);
   await insert('outcomes', seed.outcomes.slice(0, 10));
+  await insert('reconciliation_runs', seed.runs);
+  await insert('reconciliation_lines', seed.reconLines);
+  await insert('bill_imports', seed.billImports);
+  await insert('expense_lines', seed.expenses);
+  for (const imp of seed.expenseImports) {
+    await insert(
+      'expense_coverage',
+      imp.days.map((day) => ({
+        source: imp.source,
+        day,
+        import_id: imp.import_id,
+        imported_at: imp.imported_at,
+      })),
+    );
+    await insert('expense_imports', [
+      { import_id: imp.import_id, source: imp.source, imported_at: imp.imported_at },
+    ]);
+  }
+  // Twice: a retried export; the panels count each request once.
+  await insert('ai_http_calls', seed.httpCalls);
+  await insert('ai_http_calls', seed.httpCalls.slice(0, 5));
   await syncModelPrices(
     storage,
     (line) => {

@@ -122,6 +122,7 @@ export function sinkEnv(sink: OtlpSink, serviceName = 'fixture-app'): Record<str
     OTEL_RESOURCE_ATTRIBUTES: undefined,
     TOKENLEDGER_API_KEY: undefined,
     TOKENLEDGER_TRACER_PROVIDER: undefined,
+    TOKENLEDGER_OTLP_ENDPOINT: undefined,
     OTEL_SDK_DISABLED: undefined,
   };
 }

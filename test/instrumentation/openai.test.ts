@@ -580,13 +580,31 @@ describe('tokenledger OpenAI instrumentation (child processes)', function () {
       assert.equal(sink.spans.length, 0);
     });
 
-    it('a provider registered earlier (--require) is kept and gets our spans', async () => {
-      const r = await run(v, 'chat', { preArgs: ['--require', './own-provider-setup.cjs'] });
-      assert.deepEqual(r.lines[0], { ownProviderRegistered: true });
+    // The app's own provider, registered before or after tokenledger, keeps its registration; the
+    // cost spans go through tokenledger's pipeline with tokenledger's resource either way.
+    for (const [label, scenario, preArgs] of [
+      ['earlier (--require)', 'chat', ['--require', './own-provider-setup.cjs']],
+      ['later, in its code, with no setting', 'own-provider-late', []],
+    ] as const) {
+      it(`a provider the app registers ${label} is kept; our spans keep tokenledger's pipeline`, async () => {
+        const r = await run(v, scenario, { preArgs: [...preArgs] });
+        assert.deepEqual(r.lines[0], { ownProviderRegistered: true });
+        const [s] = await spans(1);
+        assert.equal(s!.scope.name, 'tokenledger/instrumentation-openai');
+        assert.equal(s!.resource['app.provider'], undefined);
+        assert.equal(s!.resource['service.name'], 'fixture-app');
+        assert.deepEqual(s!.attributes, chatAttrs(1, false));
+      });
+    }
+
+    it("TOKENLEDGER_TRACER_PROVIDER=app: the cost-center attributes of OTEL_RESOURCE_ATTRIBUTES go on the span, the app's resource lacks them", async () => {
+      await run(v, 'own-provider-late', {
+        env: { TOKENLEDGER_TRACER_PROVIDER: 'app', OTEL_RESOURCE_ATTRIBUTES: 'tokenledger.team=platform' },
+      });
       const [s] = await spans(1);
       assert.equal(s!.resource['app.provider'], 'own');
-      assert.equal(s!.resource['service.name'], 'own-provider-app');
-      assert.deepEqual(s!.attributes, chatAttrs(1, false));
+      assert.equal(s!.resource['tokenledger.team'], undefined);
+      assert.deepEqual(s!.attributes, { ...chatAttrs(1, false), 'tokenledger.team': 'platform' });
     });
 
     it('TOKENLEDGER_TRACER_PROVIDER=app: the app registers its provider later and gets our spans', async () => {

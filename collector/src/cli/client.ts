@@ -51,6 +51,15 @@ export function postToCollector(endpoint: CollectorEndpoint, path: string, body:
   return callCollector(endpoint, 'POST', path, body);
 }
 
+/** POSTs a file's bytes as the body (e.g. a bill); same errors as getFromCollector. */
+export function postFileToCollector(
+  endpoint: CollectorEndpoint,
+  pathAndQuery: string,
+  bytes: Buffer,
+): Promise<Response> {
+  return callCollector(endpoint, 'POST', pathAndQuery, bytes);
+}
+
 async function callCollector(
   endpoint: CollectorEndpoint,
   method: 'GET' | 'POST',
@@ -59,12 +68,13 @@ async function callCollector(
 ): Promise<Response> {
   let res: Response;
   const headers: Record<string, string> = endpoint.key ? { authorization: `Bearer ${endpoint.key}` } : {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const raw = Buffer.isBuffer(body);
+  if (body !== undefined) headers['content-type'] = raw ? 'application/octet-stream' : 'application/json';
   try {
     res = await fetch(endpoint.url + pathAndQuery, {
       method,
       headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: raw ? body : JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {

@@ -67,6 +67,21 @@ async function runInventory(opts: InventoryOptions, write: (s: string) => void):
       inv.uninstrumented.map((u) => [u.service || '(none)', u.host, u.provider, u.requests, u.last_seen]),
     ),
   );
+  write(
+    section(
+      'AI subscriptions (imported expenses)',
+      ['vendor', 'product', 'owner', 'charges', 'spend (USD)', 'monthly run rate (USD)', 'last charge'],
+      inv.subscriptions.map((s) => [
+        s.vendor,
+        s.product,
+        s.owner || '(unassigned)',
+        s.charges,
+        s.spend_usd,
+        s.monthly_run_rate_usd,
+        s.last_seen,
+      ]),
+    ),
+  );
 }
 
 function section(title: string, head: string[], rows: (string | number)[][]): string {

@@ -7,9 +7,11 @@ import { registerBaselineCommand } from './baseline';
 import { registerDashboardsCommand } from './dashboards';
 import { registerEstimateCommand } from './estimate';
 import { registerForecastCommands } from './forecast';
+import { registerExpensesCommand } from './expenses';
 import { registerInventoryCommand } from './inventory';
 import { registerKeysCommand } from './keys';
 import { registerPolicyCommand } from './policy';
+import { registerReconcileCommand } from './reconcile';
 import { runReport } from './report';
 
 /** The longest a graceful stop may take: open requests get 10 s, then writes and checks finish. */
@@ -81,6 +83,8 @@ registerInventoryCommand(program);
 registerDashboardsCommand(program);
 registerForecastCommands(program);
 registerBaselineCommand(program);
+registerReconcileCommand(program);
+registerExpensesCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

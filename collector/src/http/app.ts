@@ -18,6 +18,8 @@ import { panelsRouter } from './panels';
 import { estimateRouter } from './estimate';
 import { outcomesRouter } from './outcomes';
 import { inventoryHandler } from './inventory';
+import { reconciliationRouter } from './reconciliation';
+import { expensesRouter } from './expenses';
 import type { KeyRing } from '../govern/keys/keys';
 import type { Pricer } from '../pricing/pricer';
 import type { Storage } from '../storage/client';
@@ -88,6 +90,17 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/v1/reports/spend', requireScope(deps.keys, 'read'), spendReportHandler(deps.storage));
   app.get('/v1/inventory', requireScope(deps.keys, 'read'), inventoryHandler(deps.storage));
+
+  app.use(
+    reconciliationRouter({
+      keys: deps.keys,
+      storage: deps.storage,
+      policy: () => deps.policy?.()?.policy,
+      log: deps.log,
+    }),
+  );
+
+  app.use(expensesRouter({ keys: deps.keys, storage: deps.storage, policy: () => deps.policy?.()?.policy }));
 
   app.use(approvalsRouter(deps.keys, deps.approvals ?? new ApprovalService(new ApprovalStore(deps.storage))));
 

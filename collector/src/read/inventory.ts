@@ -7,6 +7,7 @@ import { resolvePeriod } from './period';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
 import { MODEL_SQL } from '../storage/rows';
+import { currentExpenseLines } from '../storage/expenses';
 
 interface InventoryModel {
   provider: string;
@@ -37,7 +38,7 @@ interface InventorySource {
   calls: number;
   services: string[];
 }
-interface UninstrumentedHost {
+export interface UninstrumentedHost {
   service: string;
   host: string;
   provider: string;
@@ -45,6 +46,23 @@ interface UninstrumentedHost {
   first_seen: string;
   last_seen: string;
 }
+/** An AI vendor paid outside the APIs (card or expense tool), per owner. */
+interface AiSubscription {
+  vendor: string;
+  product: string;
+  /** The employee on the expense, else its department. */
+  owner: string;
+  department: string;
+  charges: number;
+  spend_usd: string;
+  /** What the latest month with a charge cost: the subscription's monthly run rate. */
+  monthly_run_rate_usd: string;
+  first_seen: string;
+  last_seen: string;
+  /** Charges without a USD rate for their currency (not in the sums). */
+  unconverted: number;
+}
+
 export interface Inventory {
   period: string;
   from: string;
@@ -54,6 +72,7 @@ export interface Inventory {
   services: InventoryService[];
   sources: InventorySource[];
   uninstrumented: UninstrumentedHost[];
+  subscriptions: AiSubscription[];
 }
 
 const RANGE = `start_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
@@ -107,19 +126,7 @@ export async function inventory(
        FROM ${CALLS(db)} GROUP BY source ORDER BY source`,
     'sources',
   );
-  const uninstrumented = await run<UninstrumentedHost>(
-    `SELECT service, host, provider, toUInt64(count()) AS requests, ${SEEN}
-       FROM ${HTTP(db)} GROUP BY service, host, provider ORDER BY service, host`,
-    'uninstrumented hosts',
-  );
-  // UInt64 arrives as a string and Decimal with trailing zeros: plain numbers, exact decimal strings.
-  const num = <T extends { calls?: number; requests?: number; spend_usd?: string }>(rows: T[]): T[] =>
-    rows.map((r) => ({
-      ...r,
-      ...(r.calls !== undefined ? { calls: Number(r.calls) } : {}),
-      ...(r.requests !== undefined ? { requests: Number(r.requests) } : {}),
-      ...(r.spend_usd !== undefined ? { spend_usd: new Decimal(r.spend_usd).toFixed() } : {}),
-    }));
+  const uninstrumented = await uninstrumentedTraffic(storage, range);
   return {
     period: range.period,
     from: range.from.toISOString(),
@@ -128,6 +135,75 @@ export async function inventory(
     providers: num(providers),
     services: num(services),
     sources: num(sources),
-    uninstrumented: num(uninstrumented),
+    uninstrumented,
+    subscriptions: await aiSubscriptions(storage, range),
   };
+}
+
+/** UInt64 arrives as a string and Decimal with trailing zeros: plain numbers, exact decimal strings. */
+const num = <T extends { calls?: number; requests?: number; spend_usd?: string }>(rows: T[]): T[] =>
+  rows.map((r) => ({
+    ...r,
+    ...(r.calls !== undefined ? { calls: Number(r.calls) } : {}),
+    ...(r.requests !== undefined ? { requests: Number(r.requests) } : {}),
+    ...(r.spend_usd !== undefined ? { spend_usd: new Decimal(r.spend_usd).toFixed() } : {}),
+  }));
+
+/**
+ * Requests to AI API hosts that no GenAI span covered, per service × host × provider, in a range:
+ * the inventory's shadow AI list, and where a bill's unmetered remainder most likely comes from.
+ */
+export async function uninstrumentedTraffic(
+  storage: Storage,
+  range: { from: Date; to: Date },
+): Promise<UninstrumentedHost[]> {
+  const query = `SELECT service, host, provider, toUInt64(count()) AS requests, ${SEEN}
+       FROM ${HTTP(storage.database)} GROUP BY service, host, provider ORDER BY service, host`;
+  try {
+    const rs = await storage.client.query({
+      query,
+      query_params: { from: range.from.getTime(), to: range.to.getTime() },
+      format: 'JSONEachRow',
+    });
+    return num(await rs.json<UninstrumentedHost>());
+  } catch (cause) {
+    throw new StorageError('reading the inventory (uninstrumented hosts)', { cause });
+  }
+}
+
+/** AI vendors among the imported expenses in the range, per vendor × product × owner. */
+async function aiSubscriptions(storage: Storage, range: { from: Date; to: Date }): Promise<AiSubscription[]> {
+  const query = `
+    SELECT vendor, product, owner, any(dept) AS department, toUInt64(sum(n)) AS charges,
+      toString(sum(month_usd)) AS spend_usd, toString(argMax(month_usd, month)) AS monthly_run_rate_usd,
+      toString(min(first_day)) AS first_seen, toString(max(last_day)) AS last_seen,
+      toUInt64(sum(unconverted_n)) AS unconverted
+    FROM (
+      SELECT vendor, product, if(employee != '', employee, department) AS owner, any(department) AS dept,
+        toStartOfMonth(day) AS month, count() AS n, sum(ifNull(amount_usd, 0)) AS month_usd,
+        min(day) AS first_day, max(day) AS last_day, countIf(amount_usd IS NULL) AS unconverted_n
+      FROM ${currentExpenseLines(storage.database)}
+      WHERE vendor != ''
+        AND day >= toDate(fromUnixTimestamp64Milli({from:Int64}, 'UTC'))
+        AND day < toDate(fromUnixTimestamp64Milli({to:Int64}, 'UTC'))
+      GROUP BY vendor, product, owner, month)
+    GROUP BY vendor, product, owner
+    ORDER BY vendor, product, owner`;
+  try {
+    const rs = await storage.client.query({
+      query,
+      query_params: { from: range.from.getTime(), to: range.to.getTime() },
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<AiSubscription>();
+    return rows.map((r) => ({
+      ...r,
+      charges: Number(r.charges),
+      unconverted: Number(r.unconverted),
+      spend_usd: new Decimal(r.spend_usd).toFixed(),
+      monthly_run_rate_usd: new Decimal(r.monthly_run_rate_usd).toFixed(),
+    }));
+  } catch (cause) {
+    throw new StorageError('reading the inventory (AI subscriptions)', { cause });
+  }
 }

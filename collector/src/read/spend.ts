@@ -203,3 +203,34 @@ export function spendReportCsv(report: SpendReport, dims: Dimension[]): string {
   for (const row of report.breakdown) lines.push(header.map((h) => escape(row[h] ?? '')).join(','));
   return lines.join('\n') + '\n';
 }
+
+/** Metered spend of one provider × UTC day × model × service, for reconciling bills. */
+export interface MeteredDay {
+  day: string;
+  provider: string;
+  model: string;
+  service: string;
+  spend_usd: string;
+  calls: number;
+}
+
+/**
+ * The meter's spend per UTC day × provider × model × service over whole days [from, to): the one
+ * place reconciliation reads metered spend (from the hourly rollup, never the raw calls).
+ */
+export async function meteredSpendByDay(storage: Storage, from: string, to: string): Promise<MeteredDay[]> {
+  const query = `SELECT toString(toDate(hour)) AS day, provider, model, service,
+      toString(sum(cost_usd)) AS spend_usd, sum(calls) AS calls
+    FROM ${storage.database}.spend_hourly
+    WHERE hour >= toDateTime(toDate({from:String}), 'UTC') AND hour < toDateTime(toDate({to:String}), 'UTC')
+    GROUP BY day, provider, model, service
+    HAVING calls > 0
+    ORDER BY day, provider, model, service`;
+  try {
+    const rs = await storage.client.query({ query, query_params: { from, to }, format: 'JSONEachRow' });
+    const rows = await rs.json<MeteredDay>();
+    return rows.map((r) => ({ ...r, spend_usd: new Decimal(r.spend_usd).toFixed(), calls: Number(r.calls) }));
+  } catch (cause) {
+    throw new StorageError('metered spend by day', { cause, detail: `${from} – ${to}` });
+  }
+}

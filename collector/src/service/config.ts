@@ -28,6 +28,8 @@ export interface CollectorConfig {
   budgetRefreshMs: number;
   /** How often the calls are looked at for a feature's new service.version (ms). */
   releaseCheckMs: number;
+  /** How often the stored reconciliation of imported bills is recomputed (ms); 0 turns it off. */
+  reconcileMs: number;
   /** SMTP server for e-mail alerts (TOKENLEDGER_SMTP_URL); unset: no e-mail. */
   smtpUrl?: string;
   /** Sender of e-mail alerts (TOKENLEDGER_ALERT_FROM). */
@@ -100,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
   const alertCheckMs = intervalMs(env, 'TOKENLEDGER_ALERT_CHECK_MS', 10_000, 100);
   const budgetRefreshMs = intervalMs(env, 'TOKENLEDGER_BUDGET_REFRESH_MS', 60_000, 1000);
   const releaseCheckMs = intervalMs(env, 'TOKENLEDGER_RELEASE_CHECK_MS', 300_000, 1000);
+  const reconcileMs = intervalMs(env, 'TOKENLEDGER_RECONCILE_MS', 900_000, 0);
   const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
     throw new ConfigError('TOKENLEDGER_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…');
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     alertCheckMs,
     budgetRefreshMs,
     releaseCheckMs,
+    reconcileMs,
     smtpUrl,
     alertFrom: env.TOKENLEDGER_ALERT_FROM?.trim() || 'tokenledger@localhost',
     maxBodyBytes,

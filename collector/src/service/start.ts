@@ -23,6 +23,7 @@ import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { syncModelPrices } from '../storage/model-prices';
 import { createApp } from '../http/app';
+import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
 
 export interface RunningCollector {
@@ -107,11 +108,24 @@ export async function startCollector(
     log,
   });
   alerter.start(config.alertCheckMs);
+  const reconciliation = new ReconciliationRefresher({
+    storage,
+    settings: () => settingsFromPolicy(policies.policy),
+    log,
+  });
+  reconciliation.start(config.reconcileMs);
   // The timers stop at once; their work in flight (a reload's audit entry, a budget snapshot, an
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
   const stopPolicyWork = async (): Promise<void> => {
-    await Promise.all([policies.close(), budgets.stop(), ledger.stop(), releases.stop(), alerter.stop()]);
+    await Promise.all([
+      policies.close(),
+      budgets.stop(),
+      ledger.stop(),
+      releases.stop(),
+      alerter.stop(),
+      reconciliation.stop(),
+    ]);
     mailer?.close();
   };
   const metrics = new CollectorMetrics();

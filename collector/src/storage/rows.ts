@@ -10,7 +10,7 @@ export interface CallRow {
   operation: string;
   request_model: string;
   response_model: string;
-  /** The model the app asked for (the request model unless the guard switched it). */
+  /** The model the app asked for when the guard switched it (tokenledger.original_model), else ''. */
   asked_model: string;
   priced_provider: string;
   priced_model: string;
@@ -145,7 +145,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.operation,
     c.requestModel,
     c.responseModel,
-    c.askedModel || c.requestModel,
+    c.askedModel ?? '',
     c.pricedProvider,
     c.pricedModel,
     c.inputTokens,

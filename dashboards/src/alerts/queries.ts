@@ -3,6 +3,7 @@
  * database is written in; policy names come from the reviewed policy file, quoted as SQL strings.
  * Every query returns one numeric `value` per row; string columns become alert labels.
  */
+import { CURRENT_LINES } from '../catalog/bill';
 import { SNAPSHOT_LOOKBACK } from '../catalog/sql';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -55,4 +56,13 @@ SELECT if(sum(cost_usd) = 0, 0,
           toFloat64(sumIf(cost_usd, team = '' AND cost_center = '')) / toFloat64(sum(cost_usd))) AS value
 FROM ${assertDatabase(db)}.spend_hourly
 WHERE $__timeFilter(hour)`.trim();
+}
+
+/** Each provider's meter coverage of its imported bill over the window (providers billed in it). */
+export function billCoverageSql(db: string): string {
+  return `
+SELECT provider, toFloat64(sum(covered)) / toFloat64(sum(billed)) AS value
+FROM ${CURRENT_LINES.replaceAll('${database}', assertDatabase(db))}
+GROUP BY provider
+HAVING sum(billed) > 0`.trim();
 }

@@ -6,7 +6,13 @@ import * as alerting from '@grafana/grafana-foundation-sdk/alerting';
 import * as expr from '@grafana/grafana-foundation-sdk/expr';
 import type { PolicyFile } from 'tokenledger/policy';
 import { ClickHouseQueryBuilder } from '../grafana/clickhouse-query';
-import { budgetShareSql, errorRateSql, spendSpikeSql, unattributedShareSql } from './queries';
+import {
+  billCoverageSql,
+  budgetShareSql,
+  errorRateSql,
+  spendSpikeSql,
+  unattributedShareSql,
+} from './queries';
 
 export const ALERT_FOLDER = 'tokenledger';
 export const POLICY_LABEL = 'tokenledger_policy';
@@ -24,7 +30,7 @@ export interface AlertOptions {
   unattributedShare?: number;
 }
 
-type Evaluator = 'gt' | 'gte';
+type Evaluator = 'gt' | 'gte' | 'lt';
 
 interface RuleSpec {
   uid: string;
@@ -150,6 +156,25 @@ function globalRules(opts: AlertOptions): RuleSpec[] {
   ];
 }
 
+/** The policy's `reconciliation.alert_below`: a provider's meter covers too little of its bill. */
+function billRules(policy: PolicyFile | undefined, opts: AlertOptions): RuleSpec[] {
+  const below = policy?.reconciliation?.alert_below;
+  if (below === undefined) return [];
+  return [
+    {
+      uid: 'tl-bill-coverage',
+      title: 'Meter coverage of the bill',
+      sql: billCoverageSql(opts.database),
+      lookbackSeconds: 31 * 86_400,
+      evaluator: 'lt',
+      threshold: below,
+      forDuration: '0s',
+      labels: { [KIND_LABEL]: 'bill-coverage', severity: 'warning' },
+      summary: `The meter covers less than ${Math.round(below * 100)} % of a provider's imported bill over the last 31 days: look for uninstrumented apps or keys (tokenledger reconcile).`,
+    },
+  ];
+}
+
 const BUDGET_GROUP = 'tokenledger-budgets';
 const HEALTH_GROUP = 'tokenledger-spend-health';
 
@@ -158,7 +183,7 @@ export function buildRuleGroups(policy: PolicyFile | undefined, opts: AlertOptio
   const budgets = (policy?.policies ?? []).flatMap((p) => budgetRules(p, opts));
   const groups: [string, RuleSpec[]][] = [
     [BUDGET_GROUP, budgets],
-    [HEALTH_GROUP, globalRules(opts)],
+    [HEALTH_GROUP, [...globalRules(opts), ...billRules(policy, opts)]],
   ];
   return groups
     .filter(([, specs]) => specs.length > 0)

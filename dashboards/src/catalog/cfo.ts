@@ -1,5 +1,7 @@
 /** CFO overview: what AI costs, who spends it, whether it is attributed, where the month will end. */
 import type { DashboardDef } from './types';
+import { BILL_COVERAGE_PANEL } from './bill';
+import { AI_OUTSIDE_API_PANEL } from './expenses';
 import { labelled, latestPoints, share, table } from './sql';
 
 const HOURLY = table('spend_hourly');
@@ -205,5 +207,9 @@ ORDER BY feature, outcome`,
       unit: 'currencyUSD',
       width: 24,
     },
+    // Issue 25 (the bill): imported bills vs the meter, defined with the Bill vs meter board; AI
+    // bought outside the APIs, from imported expenses.
+    BILL_COVERAGE_PANEL,
+    AI_OUTSIDE_API_PANEL,
   ],
 };

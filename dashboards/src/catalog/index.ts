@@ -1,13 +1,16 @@
+import { BILL_DASHBOARD } from './bill';
 import { BUDGETS_DASHBOARD } from './budgets';
 import { CFO_DASHBOARD } from './cfo';
 import { MODELS_DASHBOARD } from './models';
 import { TEAM_DASHBOARD } from './team';
 import type { DashboardDef } from './types';
 
-/** The four dashboards, in the order the report page and Grafana show them. */
+/** The dashboards, in the order the report page and Grafana show them. */
 export const DASHBOARDS: DashboardDef[] = [
   CFO_DASHBOARD,
   TEAM_DASHBOARD,
   MODELS_DASHBOARD,
   BUDGETS_DASHBOARD,
+  // Issue 25: imported bills vs the meter.
+  BILL_DASHBOARD,
 ];

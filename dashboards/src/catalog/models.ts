@@ -184,7 +184,7 @@ FROM
           sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
           sum(output_tokens) AS output_tokens
    FROM ${CALLS}
-   WHERE $__timeFilter(start_time) AND enforcement = 'downgraded' AND asked_model != request_model
+   WHERE $__timeFilter(start_time) AND enforcement = 'downgraded' AND asked_model NOT IN ('', request_model)
    GROUP BY provider, asked_model, model) AS d
   LEFT JOIN (SELECT * FROM ${PRICES} FINAL) AS a ON a.provider = d.provider AND a.model = d.asked_model
   LEFT JOIN (SELECT * FROM ${PRICES} FINAL) AS p ON p.provider = d.provider AND p.model = d.model

@@ -32,7 +32,7 @@ export const share = (part: string, whole: string): string =>
 export const SNAPSHOT_LOOKBACK = 'INTERVAL 7 DAY';
 
 /**
- * The budget burn-down the collector computes from the stored calls (migration 0012): a row per
+ * The budget burn-down the collector computes from the stored calls (migration 0020): a row per
  * budget (or all spend, or unbudgeted spend), period and day; read with FINAL (a recomputed bucket
  * replaces itself).
  */

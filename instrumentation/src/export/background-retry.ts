@@ -1,14 +1,14 @@
 /**
- * The OTLP exporter's retry layer, redone so that waiting for a retry never keeps the app's process
- * alive. @opentelemetry/otlp-exporter-base's RetryingTransport waits with a plain `setTimeout`: with
- * the collector down, a script that ends just after the batch processor's first export lives on
- * through every retry (~9 s). The policy here is the same — up to 5 retries, backoff from 1 s, ×1.5
- * up to 5 s, ±20 % jitter, the server's Retry-After when it gives one, all within the export's
- * timeout — only the timers are unref'd. A process that stays up (a service) retries exactly as
+ * The OTLP exporter's retry layer, made so that waiting for a retry never keeps the app's process
+ * alive (a plain `setTimeout`, as OpenTelemetry's exporters wait, would keep a script that ends just
+ * after the batch processor's first export alive through every retry, ~9 s, with the collector down).
+ * The policy is OpenTelemetry's — up to 5 retries, backoff from 1 s, ×1.5 up to 5 s, ±20 % jitter,
+ * the server's Retry-After when it gives one, all within the export's timeout — only the timers are
+ * unref'd. A process that stays up (a service) retries exactly as
  * before; one that is done exits, and its exit flush (../exit-flush.ts) bounds the wait.
  */
 import { diag } from '@opentelemetry/api';
-import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
+import type { ExportResponse, ExporterTransport } from './http-transport';
 
 export const MAX_RETRIES = 5;
 const INITIAL_BACKOFF_MS = 1_000;
@@ -21,10 +21,10 @@ function unrefDelay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-export class BackgroundRetryTransport implements IExporterTransport {
+export class BackgroundRetryTransport implements ExporterTransport {
   /** `attempt` sends once (the library's HTTP transport). */
   constructor(
-    private readonly attempt: IExporterTransport,
+    private readonly attempt: ExporterTransport,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -48,30 +48,4 @@ export class BackgroundRetryTransport implements IExporterTransport {
   shutdown(): void {
     this.attempt.shutdown();
   }
-}
-
-/** The parts of an OTLP/HTTP exporter (OTLPExporterBase, 0.223.x) that `retryInBackground` rewires. */
-interface ExporterInternals {
-  _delegate?: { _transport?: IExporterTransport & { _transport?: IExporterTransport } };
-}
-
-/**
- * Puts a BackgroundRetryTransport in place of the exporter's RetryingTransport, around the same
- * single-attempt HTTP transport (the library offers no public way to build the exporter around
- * another retry layer). False, changing nothing, when the exporter is not laid out as expected.
- */
-export function retryInBackground(exporter: object): boolean {
-  const delegate = (exporter as ExporterInternals)._delegate;
-  const retrying = delegate?._transport;
-  const attempt = retrying?._transport;
-  if (
-    !delegate ||
-    retrying?.constructor?.name !== 'RetryingTransport' ||
-    typeof attempt?.send !== 'function' ||
-    typeof attempt.shutdown !== 'function'
-  ) {
-    return false;
-  }
-  delegate._transport = new BackgroundRetryTransport(attempt);
-  return true;
 }

@@ -1,86 +1,153 @@
 /**
- * The OTLP/HTTP span exporter of tokenledger's own provider: the OpenTelemetry exporter (protobuf by
- * default, JSON for `http/json`; it reads the other OTEL_EXPORTER_OTLP_* variables itself), made so
+ * The OTLP/HTTP span exporter of tokenledger's pipeline: protobuf by default, JSON for `http/json`,
+ * configured from the standard OTEL_EXPORTER_OTLP_* variables as OpenTelemetry's exporter reads them
+ * (or from TOKENLEDGER_OTLP_ENDPOINT and TOKENLEDGER_API_KEY alone, see ../endpoint.ts), and made so
  * that it never keeps the app's process alive: sockets unref'd (./unref-agent.ts) and retries that
  * wait in the background (./background-retry.ts).
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- the exporters are required on first use */
-import { diag } from '@opentelemetry/api';
-import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { Attributes } from '@opentelemetry/api';
 import { otlpHeadersAuthorization } from '../collector-api';
-import { tracesEndpoint } from '../endpoint';
-import { envString } from '../env';
-import { retryInBackground } from './background-retry';
-import { endpointForMessages, warnIfRefused } from './refused-export';
-import { unrefAgentFactory } from './unref-agent';
+import { ownOtlpEndpoint, tracesEndpoint } from '../endpoint';
+import { envPositiveNumber, envString } from '../env';
+import { ExportResultCode, type ExportResult, type SpanExporter } from '../pipeline/batch';
+import { encodeJson, encodeProtobuf } from '../pipeline/otlp-encode';
+import type { PipelineSpan } from '../pipeline/span';
 import { SETTING_UNSUPPORTED, warnOnce } from '../warn-once';
+import { BackgroundRetryTransport } from './background-retry';
+import { HttpTransport, type ExporterTransport } from './http-transport';
+import { endpointForMessages, warnIfRefused } from './refused-export';
 
-function createExporter(): SpanExporter {
-  const protocol = (
-    envString('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
-    envString('OTEL_EXPORTER_OTLP_PROTOCOL') ??
-    'http/protobuf'
-  ).toLowerCase();
-  const config: {
-    url?: string;
-    headers?: Record<string, string>;
-    httpAgentOptions: typeof unrefAgentFactory;
-  } = { httpAgentOptions: unrefAgentFactory };
-  if (!envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !envString('OTEL_EXPORTER_OTLP_ENDPOINT')) {
-    config.url = tracesEndpoint();
-  }
-  const apiKey = envString('TOKENLEDGER_API_KEY');
-  if (apiKey && otlpHeadersAuthorization() === undefined)
-    config.headers = { Authorization: `Bearer ${apiKey}` };
-  let exporter: SpanExporter;
-  if (protocol === 'http/json') {
-    const { OTLPTraceExporter } =
-      require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-    exporter = new OTLPTraceExporter(config);
-  } else {
-    if (protocol !== 'http/protobuf') {
-      warnOnce(
-        SETTING_UNSUPPORTED,
-        `tokenledger: OTLP protocol '${protocol}' is not supported: spans are sent as http/protobuf to ` +
-          `${endpointForMessages(tracesEndpoint())}, which must be an OTLP/HTTP endpoint (port 4318, not gRPC's 4317)`,
-        'protocol',
-      );
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** `a=b,c=d`, percent-decoded, as OTEL_EXPORTER_OTLP_HEADERS is read. */
+function parseHeaders(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const key = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    try {
+      out[decodeURIComponent(key)] = decodeURIComponent(value);
+    } catch {
+      out[key] = value;
     }
-    const { OTLPTraceExporter } =
-      require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
-    exporter = new OTLPTraceExporter(config);
   }
-  if (!retryInBackground(exporter)) {
-    diag.warn(
-      'tokenledger: unexpected OTLP exporter layout; its retries may hold a finished process open for up to the export timeout',
-    );
-  }
-  return exporter;
+  return out;
 }
 
-/** Creates the exporter on the first export, so startup does not load the OTLP encoding stack. */
+/** A traces-specific variable, else the general one. */
+const otlpSetting = (name: string): string | undefined =>
+  envString(`OTEL_EXPORTER_OTLP_TRACES_${name}`) ?? envString(`OTEL_EXPORTER_OTLP_${name}`);
+
+export interface OtlpExporterConfig {
+  url: string;
+  headers: Record<string, string>;
+  json: boolean;
+  compression: 'gzip' | 'none';
+  timeoutMillis: number;
+}
+
+export function exporterConfigFromEnv(): OtlpExporterConfig {
+  const apiKey = envString('TOKENLEDGER_API_KEY');
+  const bearer: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+  if (ownOtlpEndpoint()) {
+    return {
+      url: tracesEndpoint(),
+      headers: bearer,
+      json: false,
+      compression: 'none',
+      timeoutMillis: DEFAULT_TIMEOUT_MS,
+    };
+  }
+  const protocol = (otlpSetting('PROTOCOL') ?? 'http/protobuf').toLowerCase();
+  if (protocol !== 'http/json' && protocol !== 'http/protobuf') {
+    warnOnce(
+      SETTING_UNSUPPORTED,
+      `tokenledger: OTLP protocol '${protocol}' is not supported: spans are sent as http/protobuf to ` +
+        `${endpointForMessages(tracesEndpoint())}, which must be an OTLP/HTTP endpoint (port 4318, not gRPC's 4317)`,
+      'protocol',
+    );
+  }
+  const headers = {
+    ...parseHeaders(envString('OTEL_EXPORTER_OTLP_HEADERS')),
+    ...parseHeaders(envString('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
+  };
+  return {
+    url: tracesEndpoint(),
+    headers: otlpHeadersAuthorization() === undefined ? { ...headers, ...bearer } : headers,
+    json: protocol === 'http/json',
+    compression: otlpSetting('COMPRESSION')?.toLowerCase() === 'gzip' ? 'gzip' : 'none',
+    timeoutMillis:
+      envPositiveNumber('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') ??
+      envPositiveNumber('OTEL_EXPORTER_OTLP_TIMEOUT') ??
+      DEFAULT_TIMEOUT_MS,
+  };
+}
+
+export class OtlpExporter implements SpanExporter {
+  private readonly transport: ExporterTransport;
+
+  constructor(
+    private readonly config: OtlpExporterConfig,
+    private readonly resource: Attributes,
+  ) {
+    this.transport = new BackgroundRetryTransport(
+      new HttpTransport({
+        url: config.url,
+        headers: config.headers,
+        contentType: config.json ? 'application/json' : 'application/x-protobuf',
+        compression: config.compression,
+      }),
+    );
+  }
+
+  export(spans: PipelineSpan[], resultCallback: (result: ExportResult) => void): void {
+    let body: Uint8Array;
+    try {
+      body = this.config.json ? encodeJson(this.resource, spans) : encodeProtobuf(this.resource, spans);
+    } catch (error) {
+      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+      return;
+    }
+    this.transport.send(body, this.config.timeoutMillis).then(
+      (response) => {
+        const result: ExportResult =
+          response.status === 'success'
+            ? { code: ExportResultCode.SUCCESS }
+            : {
+                code: ExportResultCode.FAILED,
+                error: response.error ?? new Error('OTLP export failed after its retries'),
+              };
+        resultCallback(result);
+      },
+      (error: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
+    );
+  }
+
+  shutdown(): Promise<void> {
+    this.transport.shutdown();
+    return Promise.resolve();
+  }
+}
+
+/** Creates the exporter on the first export, so startup reads no exporter setting and loads no encoder. */
 export class LazyExporter implements SpanExporter {
   private exporter: SpanExporter | undefined;
 
-  constructor(private readonly make: () => SpanExporter = createExporter) {}
+  constructor(private readonly make: () => SpanExporter) {}
 
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+  export(spans: PipelineSpan[], resultCallback: (result: ExportResult) => void): void {
     try {
       this.exporter ??= this.make();
     } catch (error) {
-      diag.error('tokenledger: could not create the OTLP exporter', error);
-      resultCallback({ code: 1 /* ExportResultCode.FAILED */, error: error as Error });
+      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
       return;
     }
     this.exporter.export(spans, (result) => {
       warnIfRefused(result);
       resultCallback(result);
     });
-  }
-
-  async forceFlush(): Promise<void> {
-    await this.exporter?.forceFlush?.();
   }
 
   async shutdown(): Promise<void> {

@@ -1,16 +1,16 @@
 /**
  * What to tell the app's operator when the OTLP endpoint refuses spans for good (a 4xx other than
- * 429, which the exporter does not retry): those calls are lost, and only the app's side can see why.
+ * 429, which is retried): those calls are lost, and only the app's side can see why.
  * One warning per process and kind (../warn-once.ts).
  */
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { ExportResultCode, type ExportResult } from '../pipeline/batch';
 import { authorization } from '../collector-api';
 import { tracesEndpoint } from '../endpoint';
 import { SET_INGEST_KEY, SPANS_KEY_REFUSED, SPANS_REFUSED, warnOnce } from '../warn-once';
 
 const CONSEQUENCE = 'until then no call is recorded; the app itself is not affected';
 
-/** The HTTP status of a refused export: the exporter's error (OTLPExporterError) carries it as `code`. */
+/** The HTTP status of a refused export: the exporter's error (OtlpHttpError) carries it as `code`. */
 function refusedStatus(result: ExportResult): number | undefined {
   if (result.code !== ExportResultCode.FAILED) return undefined;
   const code = (result.error as { code?: unknown } | undefined)?.code;

@@ -6,7 +6,7 @@
  */
 import type * as Http from 'node:http';
 import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import { suppressTracing } from '../suppress-tracing';
 import { authorization, collectorUrl } from '../collector-api';
 import type { ErrorResponse } from '../wire';
 

@@ -105,8 +105,49 @@ export const POLICY_SCHEMA = {
         },
       },
     },
+    reconciliation: { $ref: '#/definitions/reconciliation' },
   },
   definitions: {
+    reconciliation: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'how imported provider bills are reconciled with the meter',
+      properties: {
+        tolerance_usd: { type: 'number', minimum: 0, description: 'a line matches within this many USD' },
+        tolerance_share: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          description: 'or within this share of the larger amount',
+        },
+        billing_delay_days: { type: 'integer', minimum: 0, maximum: 31 },
+        alert_below: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 1,
+          description: 'alert when the meter covers less than this share of a provider bill',
+        },
+        currency_rates: {
+          type: 'object',
+          description: 'USD per unit of each currency, e.g. { EUR: 1.08 }',
+          propertyNames: { pattern: '^[A-Z]{3}$' },
+          additionalProperties: { type: 'number', exclusiveMinimum: 0 },
+        },
+        projects: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['project', 'service'],
+            properties: {
+              provider: { type: 'string', minLength: 1 },
+              project: { type: 'string', minLength: 1 },
+              service: SELECTOR,
+            },
+          },
+        },
+      },
+    },
     policy: {
       type: 'object',
       additionalProperties: false,

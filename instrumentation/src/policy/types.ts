@@ -94,6 +94,29 @@ export interface PricingOverride {
   cache_write_1h_mtok?: number;
 }
 
+/** A provider's project, workspace or API key and the services whose calls are its spend. */
+export interface ReconciliationProject {
+  provider?: string;
+  project: string;
+  service: string | string[];
+}
+
+/** How imported bills are reconciled with the meter (every key optional). */
+export interface ReconciliationSpec {
+  /** A line matches when |billed − metered| is at most this many USD (default 0.01)… */
+  tolerance_usd?: number;
+  /** …or this share of the larger of the two (default 0.01 = 1 %). */
+  tolerance_share?: number;
+  /** Metered spend may match a bill dated up to this many days later (default 1). */
+  billing_delay_days?: number;
+  /** Grafana alert when a provider's meter coverage of its bill falls below this share. */
+  alert_below?: number;
+  /** USD per unit of a currency, for bills and expenses not in USD, e.g. { EUR: 1.08 }. */
+  currency_rates?: Record<string, number>;
+  /** Compare per project: which services' calls are a project's spend. */
+  projects?: ReconciliationProject[];
+}
+
 export interface PolicyFile {
   version: 1;
   /** Global kill switch for every AI call of every service. */
@@ -107,6 +130,8 @@ export interface PolicyFile {
   channels?: { webhook?: string[]; email?: string[] };
   /** What the savings panel may offer instead of a model. */
   savings?: SavingsRules;
+  /** Reconciliation of imported provider bills with the meter. */
+  reconciliation?: ReconciliationSpec;
 }
 
 export interface SavingsRules {

@@ -1,5 +1,5 @@
 /**
- * Before/after baselines (`baselines`, migration 0014): a change to a feature at a moment, marked by
+ * Before/after baselines (`baselines`, migration 0023): a change to a feature at a moment, marked by
  * hand or found in the spans. The id is derived from what was marked, so a retried mark (or the
  * same service.version found twice) is stored once.
  */

@@ -1,5 +1,5 @@
 /**
- * Every policy the collector loaded or reloaded, in full (`policy_versions`, migration 0011), so a
+ * Every policy the collector loaded or reloaded, in full (`policy_versions`, migration 0019), so a
  * past budget period is judged by the rules in force then. Read back as the sequence of versions in
  * force, one entry per change (a restart that loads the same file again changes nothing).
  */

@@ -37,7 +37,8 @@ export function schemaProblems(data: unknown, locate: Locate): PolicyProblem[] {
     alternatives.some((a) => a !== e && e.schemaPath.startsWith(`${a.schemaPath}/`));
   const problems: PolicyProblem[] = [];
   for (const e of errors) {
-    if (e.keyword === 'if' || branch(e)) continue;
+    // A bad key under propertyNames is reported once, by its pattern.
+    if (e.keyword === 'if' || e.keyword === 'propertyNames' || branch(e)) continue;
     const problem = describe(e, segmentsOf(e.instancePath), locate);
     if (problem) problems.push(problem);
   }
@@ -118,6 +119,12 @@ function describe(e: ErrorObject, segments: Array<string | number>, locate: Loca
     case 'uniqueItems':
       return { ...at(segments), message: 'lists the same value twice' };
     case 'pattern':
+      if (segments.includes('currency_rates'))
+        return {
+          ...at(segments),
+          message: `${show(e.data)} is not an ISO 4217 currency code`,
+          hint: 'three capital letters, e.g. EUR: 1.08 (USD per euro)',
+        };
       return {
         ...at(segments),
         message: `${show(e.data)} is not a valid name`,

@@ -17,7 +17,6 @@ import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
-  isWrapped,
 } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedResults } from './batch';
@@ -26,6 +25,7 @@ import type { AnyRecord } from './usage';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
 import { onStreamFromResponse } from '../shared/api-promise';
+import { isPatchedByTokenledger, unwrapMethod, wrapMethod } from '../shared/wrap';
 
 const ANTHROPIC_MODULE = '@anthropic-ai/sdk';
 /** Tested on 0.137 and 1.12; older 0.x releases are not verified, so not patched. */
@@ -79,7 +79,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
 
   private isPatched(moduleExports: unknown): boolean {
     const targets = this.targets(moduleExports);
-    return targets.length > 0 && targets.every(([proto, method]) => isWrapped(proto[method]));
+    return targets.length > 0 && targets.every(([proto, method]) => isPatchedByTokenledger(proto[method]));
   }
 
   /** The SDK's Stream class, whose static fromSSEResponse every SSE response goes through. */
@@ -91,9 +91,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
   private patchStreaming(streaming: unknown): unknown {
     try {
       const Stream = this.streamClass(streaming);
-      if (Stream && !isWrapped(Stream.fromSSEResponse)) {
-        this._wrap(Stream, 'fromSSEResponse', (original: Method) => wrapFromSSEResponse(original));
-      }
+      if (Stream) wrapMethod(Stream, 'fromSSEResponse', (original: Method) => wrapFromSSEResponse(original));
     } catch (err) {
       this._diag.error('failed to patch @anthropic-ai/sdk streaming', err);
     }
@@ -102,7 +100,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
 
   private unpatchStreaming(streaming: unknown): void {
     const Stream = this.streamClass(streaming);
-    if (Stream && isWrapped(Stream.fromSSEResponse)) this._unwrap(Stream, 'fromSSEResponse');
+    if (Stream) unwrapMethod(Stream, 'fromSSEResponse');
   }
 
   private targets(moduleExports: unknown): Target[] {
@@ -124,9 +122,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
   private patch(moduleExports: unknown): void {
     const tracer = () => callTracer(this.tracer);
     for (const [proto, method] of this.targets(moduleExports)) {
-      // The require and import hooks can both reach one build: wrap once.
-      if (Object.prototype.hasOwnProperty.call(proto, method) && isWrapped(proto[method])) continue;
-      this._wrap(proto, method, (original: Method) =>
+      wrapMethod(proto, method, (original: Method) =>
         method === 'create'
           ? (createPatchedCreate(original, tracer) as Method)
           : (createPatchedResults(original, tracer) as Method),
@@ -136,9 +132,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
 
   private unpatch(moduleExports: unknown): void {
     for (const [proto, method] of this.targets(moduleExports)) {
-      if (Object.prototype.hasOwnProperty.call(proto, method) && isWrapped(proto[method])) {
-        this._unwrap(proto, method);
-      }
+      unwrapMethod(proto, method);
     }
   }
 }

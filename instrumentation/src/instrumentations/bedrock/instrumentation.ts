@@ -6,16 +6,13 @@
  * aggregated `BedrockRuntime` client's methods call it too). Metered commands: Converse,
  * ConverseStream, InvokeModel, InvokeModelWithResponseStream (see ./patch.ts).
  */
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  isWrapped,
-} from '@opentelemetry/instrumentation';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedSend } from './patch';
 import type { AnyRecord } from './usage';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
+import { isPatchedByTokenledger, unwrapMethod, wrapMethod } from '../shared/wrap';
 
 const BEDROCK_MODULE = '@aws-sdk/client-bedrock-runtime';
 /** Tested on 3.1164; `Client#send` and the command and output shapes patched are stable across 3.x. */
@@ -59,7 +56,7 @@ export class BedrockInstrumentation extends InstrumentationBase<BedrockInstrumen
 
   private isPatched(moduleExports: unknown): boolean {
     const proto = this.clientPrototype(moduleExports);
-    return proto !== undefined && isWrapped(proto.send);
+    return proto !== undefined && isPatchedByTokenledger(proto.send);
   }
 
   private clientPrototype(moduleExports: unknown): AnyRecord | undefined {
@@ -71,9 +68,9 @@ export class BedrockInstrumentation extends InstrumentationBase<BedrockInstrumen
 
   private patch(moduleExports: unknown): void {
     const proto = this.clientPrototype(moduleExports);
-    // The CommonJS build is reached by both the require and the import hook: patch it once.
-    if (!proto || (Object.prototype.hasOwnProperty.call(proto, 'send') && isWrapped(proto.send))) return;
-    this._wrap(
+    // The CommonJS build is reached by both the require and the import hook: wrapMethod wraps once.
+    if (!proto) return;
+    wrapMethod(
       proto,
       'send',
       (original: Method) => createPatchedSend(original, () => callTracer(this.tracer)) as Method,
@@ -82,8 +79,6 @@ export class BedrockInstrumentation extends InstrumentationBase<BedrockInstrumen
 
   private unpatch(moduleExports: unknown): void {
     const proto = this.clientPrototype(moduleExports);
-    if (proto && Object.prototype.hasOwnProperty.call(proto, 'send') && isWrapped(proto.send)) {
-      this._unwrap(proto, 'send');
-    }
+    if (proto) unwrapMethod(proto, 'send');
   }
 }

@@ -9,16 +9,13 @@
  * The public methods are arrow functions set per instance in the constructor, so they cannot be
  * patched on the prototype; the internal ones each send one request (see ./patch.ts).
  */
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  isWrapped,
-} from '@opentelemetry/instrumentation';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { createPatchedMethod } from './patch';
 import { GeminiOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
+import { isPatchedByTokenledger, unwrapMethod, wrapMethod } from '../shared/wrap';
 
 const SUPPORTED_VERSIONS = ['>=1 <4'];
 
@@ -66,7 +63,7 @@ export class GoogleGenAIInstrumentation extends InstrumentationBase<GoogleGenAII
 
   private isPatched(moduleExports: unknown): boolean {
     const proto = this.modelsPrototype(moduleExports);
-    return proto !== undefined && METHODS.some(([name]) => isWrapped(proto[name]));
+    return proto !== undefined && METHODS.some(([name]) => isPatchedByTokenledger(proto[name]));
   }
 
   /** `Models.prototype`: a named export of both the CJS build and the ESM namespace. */
@@ -82,18 +79,14 @@ export class GoogleGenAIInstrumentation extends InstrumentationBase<GoogleGenAII
     if (!proto) return;
     const tracer = () => callTracer(this.tracer);
     for (const [name, op] of METHODS) {
-      const current = proto[name] as (Method & { __wrapped?: boolean }) | undefined;
-      // The same class can reach us twice (require and import of one file): wrap once.
-      if (typeof current !== 'function' || current.__wrapped) continue;
-      this._wrap(proto, name, (original: Method) => createPatchedMethod(original, op, tracer) as Method);
+      // The same class can reach us twice (require and import of one file): wrapMethod wraps once.
+      wrapMethod(proto, name, (original: Method) => createPatchedMethod(original, op, tracer) as Method);
     }
   }
 
   private unpatch(moduleExports: unknown): void {
     const proto = this.modelsPrototype(moduleExports);
     if (!proto) return;
-    for (const [name] of METHODS) {
-      if ((proto[name] as { __wrapped?: boolean } | undefined)?.__wrapped) this._unwrap(proto, name);
-    }
+    for (const [name] of METHODS) unwrapMethod(proto, name);
   }
 }

@@ -19,6 +19,7 @@ import { createPatchedMethod } from './patch';
 import { MistralOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
+import { unwrapMethod, wrapMethod } from '../shared/wrap';
 
 const SUPPORTED_VERSIONS = ['>=1 <3'];
 
@@ -26,7 +27,7 @@ export interface MistralInstrumentationConfig {
   enabled?: boolean;
 }
 
-type Method = ((...args: unknown[]) => unknown) & { __wrapped?: boolean };
+type Method = (...args: unknown[]) => unknown;
 
 /** Getter on Mistral.prototype → methods to patch on the prototype of what it returns. */
 const TARGETS: Record<string, Array<[string, MistralOperation]>> = {
@@ -125,9 +126,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
       this.patchedPrototypes.add(proto);
       const tracer = () => callTracer(this.tracer);
       for (const [name, op] of TARGETS[getterName] ?? []) {
-        const current = proto[name] as Method | undefined;
-        if (typeof current !== 'function' || current.__wrapped) continue;
-        this._wrap(proto, name, (original: Method) => createPatchedMethod(original, op, tracer) as Method);
+        wrapMethod(proto, name, (original: Method) => createPatchedMethod(original, op, tracer) as Method);
       }
     } catch {
       // never throw into the app's `client.chat`
@@ -144,9 +143,7 @@ export class MistralInstrumentation extends InstrumentationBase<MistralInstrumen
       }
     }
     for (const sub of this.patchedPrototypes) {
-      for (const name of PATCHED_METHODS) {
-        if ((sub[name] as Method | undefined)?.__wrapped) this._unwrap(sub, name);
-      }
+      for (const name of PATCHED_METHODS) unwrapMethod(sub, name);
     }
     this.patchedPrototypes.clear();
   }

@@ -52,12 +52,8 @@ export class OpenAICall extends APIPromiseStreamCall {
     if (this.isEnded) return value;
     try {
       if (this.stream) {
-        if (
-          value !== null &&
-          typeof value === 'object' &&
-          typeof (value as AnyRecord).iterator === 'function'
-        ) {
-          this.instrumentStream(value as AnyRecord);
+        if (value !== null && typeof value === 'object' && this.instrumentStream(value as AnyRecord)) {
+          // observed
         } else {
           this.end();
         }
@@ -88,10 +84,16 @@ export class OpenAICall extends APIPromiseStreamCall {
 
   // --- streams ---
 
-  private instrumentStream(stream: AnyRecord): void {
+  /** False when `stream` cannot be observed. */
+  private instrumentStream(stream: AnyRecord): boolean {
     this.streamObj = stream;
-    // Stream#[Symbol.asyncIterator], tee() and toReadableStream() all go through `iterator`.
-    observeIteratorMethod(stream, 'iterator', this);
+    // Stream#[Symbol.asyncIterator], tee() and toReadableStream() all go through `iterator`; another
+    // instrumentation below tokenledger may hand up a stream of its own (OpenLLMetry: an async
+    // generator), observed through its Symbol.asyncIterator.
+    return (
+      observeIteratorMethod(stream, 'iterator', this) ||
+      observeIteratorMethod(stream, Symbol.asyncIterator, this)
+    );
   }
 
   /** Looks at one stream item; returns false when the app must not see it (our injected usage chunk). */

@@ -9,11 +9,7 @@
  * Majors 4–7 expose these classes as statics of the exported OpenAI class; each create() returns
  * an APIPromise whose `parseResponse` yields the parsed body or a Stream (see ./patch.ts).
  */
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  isWrapped,
-} from '@opentelemetry/instrumentation';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { PACKAGE_NAME, VERSION } from '../../version';
 import { envString } from '../../env';
 import { createPatchedRead } from './background';
@@ -21,6 +17,7 @@ import { createPatchedMethod, type PatchOptions } from './patch';
 import { OpenAIOperation, type AnyRecord } from './utils';
 import { callTracer } from '../shared/deferred-span';
 import { notInstrumentedWarning } from '../shared/not-instrumented';
+import { isPatchedByTokenledger, unwrapMethod, wrapMethod } from '../shared/wrap';
 
 const SUPPORTED_VERSIONS = ['>=4 <8'];
 
@@ -71,7 +68,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
 
   private isPatched(moduleExports: unknown): boolean {
     const targets = this.targets(moduleExports);
-    return targets.length > 0 && targets.every(([proto]) => isWrapped(proto.create));
+    return targets.length > 0 && targets.every(([proto]) => isPatchedByTokenledger(proto.create));
   }
 
   private options(): PatchOptions {
@@ -99,11 +96,11 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
   private patch(moduleExports: unknown): void {
     const options = this.options();
     for (const [proto, op] of this.targets(moduleExports)) {
-      this._wrap(proto, 'create', (original: Method) => createPatchedMethod(original, op, options) as Method);
+      wrapMethod(proto, 'create', (original: Method) => createPatchedMethod(original, op, options) as Method);
       if (op !== OpenAIOperation.Responses) continue;
       for (const name of RESPONSE_READS) {
         if (typeof proto[name] === 'function')
-          this._wrap(
+          wrapMethod(
             proto,
             name,
             (original: Method) => createPatchedRead(original, options.tracer) as Method,
@@ -114,8 +111,8 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
 
   private unpatch(moduleExports: unknown): void {
     for (const [proto, op] of this.targets(moduleExports)) {
-      this._unwrap(proto, 'create');
-      if (op === OpenAIOperation.Responses) for (const name of RESPONSE_READS) this._unwrap(proto, name);
+      unwrapMethod(proto, 'create');
+      if (op === OpenAIOperation.Responses) for (const name of RESPONSE_READS) unwrapMethod(proto, name);
     }
   }
 }

@@ -4,11 +4,12 @@
  * ../shared/api-promise.ts, and the Stream's `iterator` is wrapped (Symbol.asyncIterator, tee() and
  * toReadableStream() all use it).
  */
-import { context, SpanKind, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { addAttributionAttributes } from '../../attribution';
 import { OpenAICall } from './call';
 import { callObserved, rejectedAPIPromise } from '../shared/api-promise';
 import { runGuard } from '../shared/guarded';
+import { isForeignWrapper } from '../shared/wrap';
 import { ATTR_GEN_AI_PROVIDER_NAME } from '../../semconv';
 import {
   bodyWithStreamUsage,
@@ -30,9 +31,13 @@ export interface PatchOptions {
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 export function createPatchedMethod(original: Method, op: OpenAIOperation, options: PatchOptions): Method {
+  // Wrapping another instrumentation's wrapper (it loaded first): its span is made a child of ours,
+  // so the collector sees one call in one trace (decision 0024's rule, for the same reason).
+  const parentsAnother = isForeignWrapper(original);
   return function patchedCreate(this: unknown, ...args: unknown[]): unknown {
     let call: OpenAICall | undefined;
     let callArgs = args;
+    let sdkParent: Context | undefined;
     try {
       const body = args[0] as AnyRecord | undefined;
       if (body !== null && typeof body === 'object') {
@@ -65,6 +70,7 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
           }
           const background = op === OpenAIOperation.Responses && body.background === true;
           call = new OpenAICall(span, op, body.stream === true, injected, background);
+          if (parentsAnother) sdkParent = trace.setSpan(parent, span);
         } else {
           span.end();
         }
@@ -79,7 +85,8 @@ export function createPatchedMethod(original: Method, op: OpenAIOperation, optio
     }
     if (!call) return original.apply(this, callArgs);
 
-    // Not run inside context.with(span): tokenledger records no child spans (see callObserved).
-    return callObserved(original, this, callArgs, call);
+    // Not run inside context.with(span) unless another instrumentation is below: tokenledger records
+    // no child spans (see callObserved).
+    return callObserved(original, this, callArgs, call, sdkParent);
   };
 }

@@ -210,15 +210,61 @@ export function onStreamFromResponse(response: unknown, stream: unknown): void {
 }
 
 /**
- * A rejected promise shaped enough like an APIPromise (`withResponse`, `asResponse`) that SDK
- * helpers chaining on create() (Anthropic's MessageStream awaits `create(...).withResponse()`)
- * surface our error rather than a TypeError.
+ * A promise that rejects with `err` when it is read, shaped like an APIPromise (`withResponse`,
+ * `asResponse`, `parse`, `_thenUnwrap`): SDK helpers chaining on create() (Anthropic's MessageStream
+ * awaits `create(...).withResponse()`) and another instrumentation wrapping tokenledger's patch
+ * (OpenLLMetry derives its result with `_thenUnwrap`) surface our error rather than a TypeError.
+ * As an APIPromise, it rejects only when read, so one that is derived from and never awaited is no
+ * unhandled rejection.
  */
 export function rejectedAPIPromise(err: Error): Promise<never> {
-  const p = Promise.reject(err) as Promise<never> & AnyRecord;
-  p.withResponse = () => p;
-  p.asResponse = () => p;
-  return p;
+  return new RejectedAPIPromise(err);
+}
+
+/** A Promise subclass (as APIPromise is), so that `await` reads it through `then`. */
+class RejectedAPIPromise extends Promise<never> {
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  constructor(private readonly error: Error) {
+    super((resolve) => resolve(undefined as never));
+  }
+
+  private rejected(): Promise<never> {
+    return Promise.reject(this.error);
+  }
+
+  override then<A = never, B = never>(
+    onFulfilled?: ((value: never) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.rejected().then(onFulfilled, onRejected);
+  }
+
+  override catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<B> {
+    return this.rejected().catch(onRejected);
+  }
+
+  override finally(onFinally?: (() => void) | null): Promise<never> {
+    return this.rejected().finally(onFinally);
+  }
+
+  withResponse(): Promise<never> {
+    return this.rejected();
+  }
+
+  asResponse(): Promise<never> {
+    return this.rejected();
+  }
+
+  parse(): Promise<never> {
+    return this.rejected();
+  }
+
+  _thenUnwrap(): Promise<never> {
+    return new RejectedAPIPromise(this.error);
+  }
 }
 
 /**

@@ -29,7 +29,7 @@ import {
   type TimeInput,
   type Tracer,
 } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import { isTracingSuppressed } from '../../suppress-tracing';
 import { performance } from 'node:perf_hooks';
 
 let enabled = false;

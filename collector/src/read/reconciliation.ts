@@ -1,0 +1,528 @@
+/**
+ * Reconciliation of imported bills with the meter, per provider × UTC day × model (× project when
+ * the policy maps a provider's projects to services): billed vs metered, what the meter covers,
+ * the unmetered remainder and what was metered but not billed, each line classified matched,
+ * billed-only, metered-only or amount mismatch. Decision 0042 explains the rules.
+ *
+ * Whole UTC months are computed (with the billing-delay window of padding on either side), stored
+ * as each provider × month's latest run for the dashboards, and the asked range cut from them, so
+ * the API, the CLI, the report page and Grafana show the same figures.
+ */
+import { randomUUID } from 'node:crypto';
+import type { PolicyFile } from 'tokenledger/policy';
+import { daysBetween, nextDay, utcDay } from '../core/bill';
+import { Money, ZERO, type Money as MoneyT } from '../core/money';
+import { normaliseProvider } from '../core/providers';
+import { findModel } from '../pricing/catalog';
+import { BillStore, type ReconciliationLineRow, type StoredBillLine } from '../storage/bills';
+import type { Storage } from '../storage/client';
+import { uninstrumentedTraffic, type UninstrumentedHost } from './inventory';
+import { resolvePeriod } from './period';
+import { meteredSpendByDay } from './spend';
+
+const LINE_STATUSES = ['matched', 'billed_only', 'metered_only', 'amount_mismatch'] as const;
+type LineStatus = (typeof LINE_STATUSES)[number];
+/** Why a line is metered above its bill, or that it matched a later day's bill. */
+type Explanation = '' | 'billing_delay' | 'free_tier' | 'batch_discount' | 'cache_discount';
+
+interface ProjectMapping {
+  /** Canonical provider; absent: any. */
+  provider?: string;
+  /** The provider's project, workspace or API key id as the bill names it. */
+  project: string;
+  /** The services (service.name) whose calls are that project's. */
+  services: string[];
+}
+
+export interface ReconciliationSettings {
+  /** A line matches when |billed − metered| ≤ max(toleranceUsd, toleranceShare × the larger). */
+  toleranceUsd: string;
+  toleranceShare: string;
+  /** Metered spend may match a bill dated up to this many days later. */
+  billingDelayDays: number;
+  projects: ProjectMapping[];
+}
+
+const DEFAULT_SETTINGS: ReconciliationSettings = {
+  toleranceUsd: '0.01',
+  toleranceShare: '0.01',
+  billingDelayDays: 1,
+  projects: [],
+};
+
+/** The policy file's `reconciliation` section, defaults where it is silent. */
+export function settingsFromPolicy(policy: PolicyFile | undefined): ReconciliationSettings {
+  const r = policy?.reconciliation;
+  if (!r) return DEFAULT_SETTINGS;
+  return {
+    toleranceUsd:
+      r.tolerance_usd !== undefined ? new Money(r.tolerance_usd).toFixed() : DEFAULT_SETTINGS.toleranceUsd,
+    toleranceShare:
+      r.tolerance_share !== undefined
+        ? new Money(r.tolerance_share).toFixed()
+        : DEFAULT_SETTINGS.toleranceShare,
+    billingDelayDays: r.billing_delay_days ?? DEFAULT_SETTINGS.billingDelayDays,
+    projects: (r.projects ?? []).map((p) => ({
+      ...(p.provider ? { provider: normaliseProvider(p.provider) } : {}),
+      project: p.project,
+      services: Array.isArray(p.service) ? p.service : [p.service],
+    })),
+  };
+}
+
+interface ReconciliationLine {
+  provider: string;
+  day: string;
+  model: string;
+  project: string;
+  status: LineStatus;
+  explanation: Explanation;
+  billed_usd: string;
+  /** The meter's spend on this day. */
+  metered_usd: string;
+  /** Meter moved here from earlier days (billed late, > 0) or to a later day's bill (< 0). */
+  late_usd: string;
+  covered_usd: string;
+  unmetered_usd: string;
+  metered_not_billed_usd: string;
+  credits_usd: string;
+  other_usd: string;
+  calls: number;
+}
+
+interface ProviderReconciliation {
+  provider: string;
+  /** Usage billed (credits, taxes and other charges apart). */
+  billed_usd: string;
+  metered_usd: string;
+  covered_usd: string;
+  /** covered ÷ billed, as a decimal string ("0.9125"); null when nothing was billed. */
+  coverage: string | null;
+  unmetered_usd: string;
+  metered_not_billed_usd: string;
+  metered_not_billed_by_reason: Record<
+    'free_tier' | 'batch_discount' | 'cache_discount' | 'unexplained',
+    string
+  >;
+  credits_usd: string;
+  other_charges_usd: string;
+  /** What the bill adds up to: usage + credits + other charges. */
+  invoice_total_usd: string;
+  lines: Record<LineStatus, number>;
+  /** Bill lines left out: no rate to convert their currency to USD. */
+  unconverted_lines: number;
+  /** Usage billed per project / workspace / API key, largest first (where the export has one). */
+  billed_by_project: Array<{ project: string; billed_usd: string }>;
+  /** AI API requests no GenAI span covered (the inventory's uninstrumented traffic) for this provider. */
+  uninstrumented: UninstrumentedHost[];
+  days_covered: number;
+}
+
+export interface ReconciliationReport {
+  period: string;
+  from: string;
+  to: string;
+  computed_at: string;
+  settings: { tolerance_usd: string; tolerance_share: string; billing_delay_days: number };
+  providers: ProviderReconciliation[];
+  lines: ReconciliationLine[];
+}
+
+export interface ReconcileInput {
+  period?: string;
+  from?: string;
+  to?: string;
+  /** Only this canonical provider. */
+  provider?: string;
+}
+
+const monthStart = (day: string): string => `${day.slice(0, 7)}-01`;
+const nextMonth = (month: string): string => {
+  const d = new Date(`${month}T00:00:00Z`);
+  return utcDay(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)));
+};
+const addDays = (day: string, n: number): string =>
+  utcDay(new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000));
+const min = (a: MoneyT, b: MoneyT): MoneyT => (a.lt(b) ? a : b);
+const max = (a: MoneyT, b: MoneyT): MoneyT => (a.gt(b) ? a : b);
+
+interface Cell {
+  billed: MoneyT;
+  metered: MoneyT;
+  credits: MoneyT;
+  other: MoneyT;
+  calls: number;
+  /** A usage row exists (possibly at 0: a free tier). */
+  billedRow: boolean;
+  freeTier: boolean;
+  batch: boolean;
+  cached: boolean;
+  lateIn: MoneyT;
+  lateOut: MoneyT;
+}
+
+const emptyCell = (): Cell => ({
+  billed: ZERO,
+  metered: ZERO,
+  credits: ZERO,
+  other: ZERO,
+  calls: 0,
+  billedRow: false,
+  freeTier: false,
+  batch: false,
+  cached: false,
+  lateIn: ZERO,
+  lateOut: ZERO,
+});
+
+/** Catalog ids on both sides: a bill's `gpt-4o-2024-08-06` and the meter's `gpt-4o` are one model. */
+function modelNormaliser(): (provider: string, model: string) => string {
+  const cache = new Map<string, string>();
+  return (provider, model) => {
+    if (model === '') return '';
+    const key = `${provider}\u0000${model}`;
+    let id = cache.get(key);
+    if (id === undefined) {
+      id = findModel(provider, model)?.model.id ?? model;
+      cache.set(key, id);
+    }
+    return id;
+  };
+}
+
+export async function reconcile(
+  storage: Storage,
+  input: ReconcileInput,
+  settings: ReconciliationSettings = DEFAULT_SETTINGS,
+  now: Date = new Date(),
+): Promise<ReconciliationReport> {
+  const range = resolvePeriod(input, now);
+  const fromDay = utcDay(range.from);
+  // A range ending inside a day includes that day.
+  const toDay = range.to.getTime() % 86_400_000 === 0 ? utcDay(range.to) : nextDay(utcDay(range.to));
+  const firstMonth = monthStart(fromDay);
+  const endMonth = nextMonth(monthStart(addDays(toDay, -1)));
+  const delay = Math.max(0, Math.floor(settings.billingDelayDays));
+  const padFrom = addDays(firstMonth, -delay);
+  const padTo = addDays(endMonth, delay);
+
+  const store = new BillStore(storage);
+  const coverage = await store.currentCoverage(padFrom, padTo);
+  const bills = await store.currentLines(padFrom, padTo);
+  const metered = await meteredSpendByDay(storage, padFrom, padTo);
+
+  const covered = new Map<string, Set<string>>();
+  for (const c of coverage) {
+    if (input.provider && c.provider !== input.provider) continue;
+    let days = covered.get(c.provider);
+    if (!days) covered.set(c.provider, (days = new Set()));
+    days.add(c.day);
+  }
+  const normalise = modelNormaliser();
+  // Model granularity per provider: a provider whose bill names no model is compared per day.
+  const byModel = new Set(bills.filter((l) => l.charge === 'usage' && l.model !== '').map((l) => l.provider));
+  const mapped = (provider: string): ProjectMapping[] =>
+    settings.projects.filter((p) => !p.provider || p.provider === provider);
+  // A mapping names the bill's project, workspace or API key id, whichever the export has.
+  const billedProject = (l: StoredBillLine): string =>
+    mapped(l.provider).find((m) => m.project === l.project || (l.apiKey !== '' && m.project === l.apiKey))
+      ?.project ?? '';
+  const meteredProject = (provider: string, service: string): string =>
+    mapped(provider).find((m) => m.services.includes(service))?.project ?? '';
+
+  // series: provider \0 model \0 project → day → cell
+  const series = new Map<string, Map<string, Cell>>();
+  const cell = (provider: string, model: string, project: string, day: string): Cell => {
+    const key = [provider, model, project].join('\u0000');
+    let days = series.get(key);
+    if (!days) series.set(key, (days = new Map()));
+    let c = days.get(day);
+    if (!c) days.set(day, (c = emptyCell()));
+    return c;
+  };
+  const unconverted = new Map<string, number>();
+  const billedByProject = new Map<string, Map<string, MoneyT>>();
+  for (const l of bills) {
+    if (!covered.get(l.provider)?.has(l.day)) continue;
+    if (l.amountUsd === undefined) {
+      if (l.day >= fromDay && l.day < toDay)
+        unconverted.set(l.provider, (unconverted.get(l.provider) ?? 0) + 1);
+      continue;
+    }
+    const amount = new Money(l.amountUsd);
+    const model = byModel.has(l.provider) ? normalise(l.provider, l.model) : '';
+    const c = cell(l.provider, model, billedProject(l), l.day);
+    if (l.charge === 'usage') {
+      c.billed = c.billed.plus(amount);
+      c.billedRow = true;
+      if (l.pricing === 'free_tier') c.freeTier = true;
+      if (l.pricing === 'batch') c.batch = true;
+      if (l.pricing === 'cached') c.cached = true;
+      if (l.day >= fromDay && l.day < toDay) {
+        let projects = billedByProject.get(l.provider);
+        if (!projects) billedByProject.set(l.provider, (projects = new Map()));
+        projects.set(l.project, (projects.get(l.project) ?? ZERO).plus(amount));
+      }
+    } else if (l.charge === 'credit') c.credits = c.credits.plus(amount);
+    else c.other = c.other.plus(amount);
+  }
+  for (const m of metered) {
+    if (!covered.get(m.provider)?.has(m.day)) continue;
+    const model = byModel.has(m.provider) ? normalise(m.provider, m.model) : '';
+    const c = cell(m.provider, model, meteredProject(m.provider, m.service), m.day);
+    c.metered = c.metered.plus(m.spend_usd);
+    c.calls += m.calls;
+  }
+
+  // Billing delay: what a day's meter has left over pays the earliest later bill (within the
+  // window) that its own day's meter did not cover.
+  for (const days of series.values()) {
+    const residual = new Map<string, { billed: MoneyT; metered: MoneyT }>();
+    for (const [day, c] of days) {
+      const same = max(ZERO, min(c.billed, c.metered));
+      residual.set(day, { billed: c.billed.minus(same), metered: c.metered.minus(same) });
+    }
+    for (const day of [...days.keys()].sort()) {
+      const r = residual.get(day)!;
+      for (let k = 1; k <= delay && r.metered.gt(0); k++) {
+        const later = addDays(day, k);
+        const target = residual.get(later);
+        if (!target || target.billed.lte(0)) continue;
+        const moved = min(r.metered, target.billed);
+        r.metered = r.metered.minus(moved);
+        target.billed = target.billed.minus(moved);
+        days.get(day)!.lateOut = days.get(day)!.lateOut.plus(moved);
+        days.get(later)!.lateIn = days.get(later)!.lateIn.plus(moved);
+      }
+    }
+  }
+
+  const tolUsd = new Money(settings.toleranceUsd);
+  const tolShare = new Money(settings.toleranceShare);
+  const lines: ReconciliationLine[] = [];
+  const stored: ReconciliationLineRow[] = [];
+  const monthsDone = new Set<string>();
+  for (const [key, days] of series) {
+    const [provider, model, project] = key.split('\u0000') as [string, string, string];
+    for (const [day, c] of days) {
+      if (day < firstMonth || day >= endMonth) continue;
+      const late = c.lateIn.minus(c.lateOut);
+      const effective = c.metered.plus(late);
+      const coveredUsd = max(ZERO, min(c.billed, effective));
+      const diff = c.billed.minus(effective).abs();
+      const tolerance = max(tolUsd, tolShare.times(max(c.billed.abs(), effective.abs())));
+      const status: LineStatus = diff.lte(tolerance)
+        ? 'matched'
+        : effective.isZero()
+          ? 'billed_only'
+          : c.billed.isZero()
+            ? 'metered_only'
+            : 'amount_mismatch';
+      let explanation: Explanation = '';
+      if (status === 'matched') {
+        if (!c.lateIn.isZero() || !c.lateOut.isZero()) explanation = 'billing_delay';
+      } else if (effective.gt(c.billed)) {
+        if (c.freeTier || (c.billedRow && c.billed.isZero())) explanation = 'free_tier';
+        else if (c.batch) explanation = 'batch_discount';
+        else if (c.cached) explanation = 'cache_discount';
+      }
+      const line: ReconciliationLine = {
+        provider,
+        day,
+        model,
+        project,
+        status,
+        explanation,
+        billed_usd: c.billed.toFixed(),
+        metered_usd: c.metered.toFixed(),
+        late_usd: late.toFixed(),
+        covered_usd: coveredUsd.toFixed(),
+        unmetered_usd: c.billed.minus(coveredUsd).toFixed(),
+        metered_not_billed_usd: effective.minus(coveredUsd).toFixed(),
+        credits_usd: c.credits.toFixed(),
+        other_usd: c.other.toFixed(),
+        calls: c.calls,
+      };
+      stored.push(line);
+      monthsDone.add(`${provider}\u0000${monthStart(day)}`);
+      if (day >= fromDay && day < toDay) lines.push(line);
+    }
+  }
+  // Every covered month is stored, also one left with no line (a restatement that emptied it).
+  for (const [provider, days] of covered)
+    for (const day of days)
+      if (day >= firstMonth && day < endMonth) monthsDone.add(`${provider}\u0000${monthStart(day)}`);
+  const months = [...monthsDone].map((k) => {
+    const [provider, month] = k.split('\u0000') as [string, string];
+    return { provider, month };
+  });
+  if (months.length > 0) await new BillStore(storage).saveRun(randomUUID(), months, stored, now);
+
+  lines.sort(
+    (a, b) =>
+      a.provider.localeCompare(b.provider) ||
+      a.day.localeCompare(b.day) ||
+      a.model.localeCompare(b.model) ||
+      a.project.localeCompare(b.project),
+  );
+  const traffic = await uninstrumentedTraffic(storage, range);
+  const providers = [...covered.keys()].sort().map((provider) =>
+    summarise(
+      provider,
+      lines.filter((l) => l.provider === provider),
+      {
+        unconverted: unconverted.get(provider) ?? 0,
+        billedByProject: billedByProject.get(provider) ?? new Map(),
+        uninstrumented: traffic.filter((t) => t.provider === provider),
+        daysCovered: daysBetween(fromDay, toDay).filter((d) => covered.get(provider)!.has(d)).length,
+      },
+    ),
+  );
+  return {
+    period: range.period,
+    from: range.from.toISOString(),
+    to: range.to.toISOString(),
+    computed_at: now.toISOString(),
+    settings: {
+      tolerance_usd: settings.toleranceUsd,
+      tolerance_share: settings.toleranceShare,
+      billing_delay_days: delay,
+    },
+    providers,
+    lines,
+  };
+}
+
+function summarise(
+  provider: string,
+  lines: ReconciliationLine[],
+  extra: {
+    unconverted: number;
+    billedByProject: Map<string, MoneyT>;
+    uninstrumented: UninstrumentedHost[];
+    daysCovered: number;
+  },
+): ProviderReconciliation {
+  const sum = (pick: (l: ReconciliationLine) => string, only?: (l: ReconciliationLine) => boolean): MoneyT =>
+    lines.filter(only ?? (() => true)).reduce((s, l) => s.plus(pick(l)), ZERO);
+  const billed = sum((l) => l.billed_usd);
+  const coveredUsd = sum((l) => l.covered_usd);
+  const credits = sum((l) => l.credits_usd);
+  const other = sum((l) => l.other_usd);
+  const notBilled = (reason: Explanation) =>
+    sum(
+      (l) => l.metered_not_billed_usd,
+      (l) => l.explanation === reason,
+    );
+  const byReason = {
+    free_tier: notBilled('free_tier'),
+    batch_discount: notBilled('batch_discount'),
+    cache_discount: notBilled('cache_discount'),
+  };
+  const metered_not_billed = sum((l) => l.metered_not_billed_usd);
+  const counts = Object.fromEntries(
+    LINE_STATUSES.map((s) => [s, lines.filter((l) => l.status === s).length]),
+  ) as Record<LineStatus, number>;
+  return {
+    provider,
+    billed_usd: billed.toFixed(),
+    metered_usd: sum((l) => l.metered_usd).toFixed(),
+    covered_usd: coveredUsd.toFixed(),
+    coverage: billed.gt(0) ? coveredUsd.div(billed).toDecimalPlaces(6, Money.ROUND_DOWN).toFixed() : null,
+    unmetered_usd: billed.minus(coveredUsd).toFixed(),
+    metered_not_billed_usd: metered_not_billed.toFixed(),
+    metered_not_billed_by_reason: {
+      free_tier: byReason.free_tier.toFixed(),
+      batch_discount: byReason.batch_discount.toFixed(),
+      cache_discount: byReason.cache_discount.toFixed(),
+      unexplained: metered_not_billed
+        .minus(byReason.free_tier)
+        .minus(byReason.batch_discount)
+        .minus(byReason.cache_discount)
+        .toFixed(),
+    },
+    credits_usd: credits.toFixed(),
+    other_charges_usd: other.toFixed(),
+    invoice_total_usd: billed.plus(credits).plus(other).toFixed(),
+    lines: counts,
+    unconverted_lines: extra.unconverted,
+    billed_by_project: [...extra.billedByProject]
+      .filter(([project]) => project !== '')
+      .sort((a, b) => b[1].comparedTo(a[1]) || a[0].localeCompare(b[0]))
+      .map(([project, amount]) => ({ project, billed_usd: amount.toFixed() })),
+    uninstrumented: extra.uninstrumented,
+    days_covered: extra.daysCovered,
+  };
+}
+
+const CSV_COLUMNS = [
+  'provider',
+  'day',
+  'model',
+  'project',
+  'status',
+  'explanation',
+  'billed_usd',
+  'metered_usd',
+  'late_usd',
+  'covered_usd',
+  'unmetered_usd',
+  'metered_not_billed_usd',
+  'credits_usd',
+  'other_usd',
+  'calls',
+] as const;
+
+/** The report's lines as CSV, one row per provider × day × model (× project). */
+export function reconciliationCsv(report: ReconciliationReport): string {
+  const escape = (v: string | number): string => {
+    const s = String(v);
+    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  const rows = report.lines.map((l) => CSV_COLUMNS.map((c) => escape(l[c])).join(','));
+  return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
+
+/**
+ * Recomputes the stored reconciliation of the current month and the two before it, so the
+ * dashboards follow spans that arrive after an import and a policy's new tolerance.
+ */
+export class ReconciliationRefresher {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      settings: () => ReconciliationSettings;
+      log: (line: string) => void;
+    },
+  ) {}
+
+  start(everyMs: number): void {
+    if (everyMs <= 0) return;
+    this.timer = setInterval(() => void this.refresh(), everyMs);
+    this.timer.unref();
+  }
+
+  refresh(now: Date = new Date()): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const from = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 1)));
+        const to = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)));
+        if ((await new BillStore(this.deps.storage).billedMonths(from)).length === 0) return;
+        await reconcile(this.deps.storage, { from, to }, this.deps.settings(), now);
+      } catch (err) {
+        this.deps.log(`reconciliation refresh: ${(err as Error).message}`);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Provider bills in ClickHouse: imports (kept forever, for audit), the days each covers, their
+ * lines, and stored reconciliation runs. The current bill of a provider × day is the latest import
+ * covering it; earlier imports stay, superseded. Values travel as query parameters only.
+ */
+import type { BillLine } from '../core/bill';
+import type { Storage } from './client';
+import { StorageError } from './errors';
+
+export interface BillImportRecord {
+  import_id: string;
+  sha256: string;
+  file_name: string;
+  format: string;
+  imported_at: string;
+  imported_by: string;
+  providers: string[];
+  period_from: string;
+  period_to: string;
+  rows_read: number;
+  lines_kept: number;
+  rows_skipped: number;
+  /** JSON: the first problems, and their count. */
+  problems: string;
+  /** JSON: currency → USD rate used. */
+  rates: string;
+}
+
+export interface StoredBillLine extends BillLine {
+  importId: string;
+  /** USD per unit of the line's currency; undefined when no rate was known. */
+  rateToUsd?: string;
+  amountUsd?: string;
+}
+
+export interface ReconciliationLineRow {
+  provider: string;
+  day: string;
+  model: string;
+  project: string;
+  status: string;
+  explanation: string;
+  billed_usd: string;
+  metered_usd: string;
+  covered_usd: string;
+  unmetered_usd: string;
+  metered_not_billed_usd: string;
+  late_usd: string;
+  credits_usd: string;
+  other_usd: string;
+  calls: number;
+}
+
+/** ClickHouse DateTime64(3) text in UTC. */
+export const clickhouseTime = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
+
+export class BillStore {
+  constructor(private readonly storage: Storage) {}
+
+  private table(name: string): string {
+    return `${this.storage.database}.${name}`;
+  }
+
+  private async rows<T>(query: string, params: Record<string, unknown>, what: string): Promise<T[]> {
+    try {
+      const rs = await this.storage.client.query({ query, query_params: params, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (cause) {
+      throw new StorageError(what, { cause });
+    }
+  }
+
+  private async insert(table: string, values: unknown[], what: string): Promise<void> {
+    if (values.length === 0) return;
+    try {
+      await this.storage.client.insert({ table: this.table(table), values, format: 'JSONEachRow' });
+    } catch (cause) {
+      throw new StorageError(what, { cause });
+    }
+  }
+
+  async importBySha(sha256: string): Promise<BillImportRecord | undefined> {
+    const rows = await this.rows<BillImportRecord>(
+      `SELECT * FROM ${this.table('bill_imports')} WHERE sha256 = {sha:String} ORDER BY imported_at LIMIT 1`,
+      { sha: sha256 },
+      'looking up a bill import',
+    );
+    return rows[0] ? normaliseImport(rows[0]) : undefined;
+  }
+
+  /** Imports whose coverage of these provider × days the new import takes over (still current there). */
+  async currentImportsCovering(coverage: Array<{ provider: string; day: string }>): Promise<string[]> {
+    if (coverage.length === 0) return [];
+    const rows = await this.rows<{ import_id: string }>(
+      `SELECT DISTINCT current_import AS import_id FROM (
+         SELECT provider, day, argMax(import_id, imported_at) AS current_import
+         FROM ${this.table('bill_coverage')}
+         WHERE concat(provider, '|', toString(day)) IN {keys:Array(String)}
+         GROUP BY provider, day)
+       ORDER BY import_id`,
+      { keys: coverage.map((c) => `${c.provider}|${c.day}`) },
+      'looking up superseded bill imports',
+    );
+    return rows.map((r) => r.import_id);
+  }
+
+  /** Lines first, then coverage, then the import record: a crash midway leaves nothing current. */
+  async save(
+    record: BillImportRecord,
+    lines: StoredBillLine[],
+    coverage: Array<{ provider: string; day: string }>,
+  ): Promise<void> {
+    for (let i = 0; i < lines.length; i += 50_000) {
+      await this.insert(
+        'bill_lines',
+        lines.slice(i, i + 50_000).map((l) => ({
+          import_id: record.import_id,
+          source_line: l.sourceLine,
+          provider: l.provider,
+          day: l.day,
+          model: l.model,
+          project: l.project,
+          api_key: l.apiKey,
+          account: l.account,
+          service: l.service,
+          sku: l.sku,
+          line_item: l.lineItem,
+          charge: l.charge,
+          pricing: l.pricing,
+          amount: l.amount,
+          currency: l.currency,
+          rate_to_usd: l.rateToUsd ?? null,
+          amount_usd: l.amountUsd ?? null,
+          quantity: l.quantity ?? null,
+          unit: l.unit,
+        })),
+        'writing bill lines',
+      );
+    }
+    await this.insert(
+      'bill_coverage',
+      coverage.map((c) => ({ ...c, import_id: record.import_id, imported_at: record.imported_at })),
+      'writing bill coverage',
+    );
+    await this.insert('bill_imports', [record], 'writing the bill import');
+  }
+
+  async imports(): Promise<BillImportRecord[]> {
+    const rows = await this.rows<BillImportRecord>(
+      `SELECT * FROM ${this.table('bill_imports')} ORDER BY imported_at DESC, import_id`,
+      {},
+      'listing bill imports',
+    );
+    return rows.map(normaliseImport);
+  }
+
+  /**
+   * The current lines (latest import per provider × day) in [from, to), converted amounts only
+   * where a rate was known. Only imports that finished (have their record) count.
+   */
+  async currentLines(from: string, to: string): Promise<StoredBillLine[]> {
+    const rows = await this.rows<Record<string, string | number | null>>(
+      `SELECT l.*
+       FROM ${this.table('bill_lines')} AS l
+       WHERE l.day >= toDate({from:String}) AND l.day < toDate({to:String})
+         AND (l.provider, l.day, l.import_id) IN (
+           SELECT provider, day, argMax(import_id, imported_at)
+           FROM ${this.table('bill_coverage')}
+           WHERE day >= toDate({from:String}) AND day < toDate({to:String})
+             AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
+           GROUP BY provider, day)
+       ORDER BY l.provider, l.day, l.import_id, l.source_line`,
+      { from, to },
+      'reading bill lines',
+    );
+    const opt = (v: string | number | null | undefined): string | undefined =>
+      v === null || v === undefined ? undefined : String(v);
+    return rows.map((r) => ({
+      importId: String(r.import_id),
+      sourceLine: Number(r.source_line),
+      provider: String(r.provider),
+      day: String(r.day),
+      model: String(r.model),
+      project: String(r.project),
+      apiKey: String(r.api_key),
+      account: String(r.account),
+      service: String(r.service),
+      sku: String(r.sku),
+      lineItem: String(r.line_item),
+      charge: String(r.charge) as BillLine['charge'],
+      pricing: String(r.pricing) as BillLine['pricing'],
+      amount: String(r.amount),
+      currency: String(r.currency),
+      rateToUsd: opt(r.rate_to_usd),
+      amountUsd: opt(r.amount_usd),
+      quantity: opt(r.quantity),
+      unit: String(r.unit),
+    }));
+  }
+
+  /** Per provider, the days in [from, to) a current import covers, and which import that is. */
+  async currentCoverage(
+    from: string,
+    to: string,
+  ): Promise<Array<{ provider: string; day: string; import_id: string }>> {
+    const rows = await this.rows<{ provider: string; covered_day: string; current_import: string }>(
+      `SELECT provider, toString(day) AS covered_day, argMax(import_id, imported_at) AS current_import
+       FROM ${this.table('bill_coverage')}
+       WHERE day >= toDate({from:String}) AND day < toDate({to:String})
+         AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
+       GROUP BY provider, day
+       ORDER BY provider, covered_day`,
+      { from, to },
+      'reading bill coverage',
+    );
+    return rows.map((r) => ({ provider: r.provider, day: r.covered_day, import_id: r.current_import }));
+  }
+
+  /** Provider × month pairs with a current bill since `from` (for the periodic refresh). */
+  async billedMonths(from: string): Promise<Array<{ provider: string; month: string }>> {
+    return this.rows<{ provider: string; month: string }>(
+      `SELECT DISTINCT provider, toString(toStartOfMonth(day)) AS month
+       FROM ${this.table('bill_coverage')} WHERE day >= toDate({from:String}) ORDER BY provider, month`,
+      { from },
+      'listing billed months',
+    );
+  }
+
+  /** A reconciliation of provider × month, stored as that month's latest. */
+  async saveRun(
+    runId: string,
+    months: Array<{ provider: string; month: string }>,
+    lines: ReconciliationLineRow[],
+    at: Date,
+  ): Promise<void> {
+    await this.insert(
+      'reconciliation_lines',
+      lines.map((l) => ({ run_id: runId, ...l })),
+      'writing reconciliation lines',
+    );
+    await this.insert(
+      'reconciliation_runs',
+      months.map((m) => ({
+        run_id: runId,
+        provider: m.provider,
+        month: m.month,
+        computed_at: clickhouseTime(at),
+      })),
+      'writing the reconciliation run',
+    );
+  }
+}
+
+function normaliseImport(r: BillImportRecord): BillImportRecord {
+  return {
+    ...r,
+    rows_read: Number(r.rows_read),
+    lines_kept: Number(r.lines_kept),
+    rows_skipped: Number(r.rows_skipped),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * A finance lead's month end as they run it: the collector process, spans from an app, this
+ * month's OpenAI bill imported with `tokenledger reconcile import`, coverage read with
+ * `tokenledger reconcile` (table and JSON) and over the API; an importing key must be an admin's.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { protobufBody, recordSpans } from '../collector/otlp-helpers';
+import { CLI, REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
+
+const run = promisify(execFile);
+const BILL = path.join(REPO_ROOT, 'test', 'fixtures', 'bills', 'openai-costs-2026-10.json');
+
+async function cli(args: string[], env: Record<string, string>) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('tokenledger reconcile (collector process and CLI)', function () {
+  this.timeout(120_000);
+  let collector: CollectorProcess | undefined;
+  after(async () => collector?.stop());
+
+  it('imports a bill, answers again with the same import for the same file, and shows coverage per provider', async () => {
+    collector = await startCollectorProcess();
+    const env = { TOKENLEDGER_DATA_DIR: collector.dataDir, TOKENLEDGER_URL: collector.url };
+    const ingest = (await cli(['keys', 'show', 'ingest'], env)).stdout.trim();
+    // gpt-4o at $2.50 / $10 per million tokens: $10.00 on the 1st, $5.00 on the 2nd, as billed.
+    for (const [day, input, output] of [
+      ['2026-10-01T10:00:00Z', 1_600_000, 600_000],
+      ['2026-10-02T10:00:00Z', 2_000_000, 0],
+    ] as const) {
+      const spans = recordSpans({ 'service.name': 'checkout' }, [
+        {
+          name: 'chat gpt-4o',
+          scope: 'tokenledger/openai',
+          startTime: new Date(day),
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.provider.name': 'openai',
+            'gen_ai.request.model': 'gpt-4o',
+            'gen_ai.usage.input_tokens': input,
+            'gen_ai.usage.output_tokens': output,
+          },
+        },
+      ]);
+      const res = await fetch(`${collector.url}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingest}`, 'content-type': 'application/x-protobuf' },
+        body: protobufBody(spans),
+      });
+      assert.equal(res.status, 200);
+    }
+
+    const imported = await cli(['reconcile', 'import', BILL], env);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(
+      imported.stdout,
+      /Imported .*openai-costs-2026-10\.json as bill_\w+ \(openai-costs\): openai, 2026-10-01 – 2026-10-08/,
+    );
+    assert.match(imported.stdout, /6 lines kept of 7 rows read/);
+    assert.match(imported.stdout, /line 6: amount\.value must be a decimal number, got "n\/a"/);
+    const again = await cli(['reconcile', 'import', BILL], env);
+    assert.match(again.stdout, /already imported as bill_\w+ — nothing changed/);
+
+    const json = await cli(['reconcile', '--period', '2026-10', '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as {
+      providers: Array<{
+        provider: string;
+        billed_usd: string;
+        metered_usd: string;
+        coverage: string;
+        unmetered_usd: string;
+      }>;
+    };
+    assert.deepEqual(
+      report.providers.map((p) => [p.provider, p.billed_usd, p.metered_usd, p.coverage, p.unmetered_usd]),
+      [['openai', '28', '15', '0.535714', '13']],
+    );
+
+    const table = await cli(['reconcile', '--period', '2026-10', '--lines'], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /│ openai\s+│\s+28 │\s+15 │\s+53\.57 % │\s+13 │/);
+    assert.match(table.stdout, /│ openai\s+│ 2026-10-02 │ gpt-4\.1\s+│\s+│ billed-only │/);
+
+    // The API: an import needs an admin key; a viewer reads.
+    const viewer = (
+      await cli(['keys', 'create', '--role', 'viewer', '--name', 'cfo@example.com'], env)
+    ).stdout.trim();
+    const refused = await fetch(`${collector.url}/v1/reconciliation/imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${viewer}` },
+      body: 'x',
+    });
+    assert.equal(refused.status, 403);
+    const csv = await fetch(`${collector.url}/v1/reconciliation?period=2026-10&format=csv`, {
+      headers: { authorization: `Bearer ${viewer}` },
+    });
+    assert.equal(csv.status, 200);
+    assert.match(
+      await csv.text(),
+      /^provider,day,model,project,status,explanation,billed_usd,metered_usd,late_usd/,
+    );
+  });
+});
