@@ -142,22 +142,22 @@ function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
       l.day <= to,
   );
 }
-const sumOf = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
+const lineSum = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
   sum(lines.map((l) => String(l[k])));
 function coverageByProvider(seed: Seed, ctx: MacroContext, full: boolean): Row[] {
   return [...groupBy(currentReconLines(seed, ctx), (l) => l.provider)]
     .map(([provider, ls]) => ({
       provider,
-      billed_usd: sumOf(ls, 'billed_usd'),
-      metered_usd: sumOf(ls, 'metered_usd'),
-      ...(full ? { covered_usd: sumOf(ls, 'covered_usd') } : {}),
-      coverage_share: approx(sumOf(ls, 'covered_usd'), sumOf(ls, 'billed_usd')),
-      unmetered_usd: sumOf(ls, 'unmetered_usd'),
+      billed_usd: lineSum(ls, 'billed_usd'),
+      metered_usd: lineSum(ls, 'metered_usd'),
+      ...(full ? { covered_usd: lineSum(ls, 'covered_usd') } : {}),
+      coverage_share: approx(lineSum(ls, 'covered_usd'), lineSum(ls, 'billed_usd')),
+      unmetered_usd: lineSum(ls, 'unmetered_usd'),
       ...(full
         ? {
-            metered_not_billed_usd: sumOf(ls, 'metered_not_billed_usd'),
-            credits_usd: sumOf(ls, 'credits_usd'),
-            other_charges_usd: sumOf(ls, 'other_usd'),
+            metered_not_billed_usd: lineSum(ls, 'metered_not_billed_usd'),
+            credits_usd: lineSum(ls, 'credits_usd'),
+            other_charges_usd: lineSum(ls, 'other_usd'),
           }
         : {}),
     }))
@@ -765,8 +765,8 @@ export const EXPECTED: Record<string, Expect> = {
       .sort((a, b) => cmpStr(a[0], b[0]))
       .map(([day, ls]) => ({
         time: `${day} 00:00:00`,
-        billed_usd: sumOf(ls, 'billed_usd'),
-        metered_usd: sumOf(ls, 'metered_usd'),
+        billed_usd: lineSum(ls, 'billed_usd'),
+        metered_usd: lineSum(ls, 'metered_usd'),
       })),
   'bill-metered-not-billed': (seed, ctx) => {
     const known = ['free_tier', 'batch_discount', 'cache_discount'];
@@ -779,7 +779,7 @@ export const EXPECTED: Record<string, Expect> = {
     ]
       .map(([k, group]) => {
         const [provider, reason] = k.split('\u0000') as [string, string];
-        return { provider, reason, metered_not_billed_usd: sumOf(group, 'metered_not_billed_usd') };
+        return { provider, reason, metered_not_billed_usd: lineSum(group, 'metered_not_billed_usd') };
       })
       .sort((a, b) => cmpStr(a.provider, b.provider) || cmpStr(a.reason, b.reason));
   },

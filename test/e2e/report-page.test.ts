@@ -301,6 +301,9 @@ describe('report page (Chromium)', function () {
         assert.deepEqual(await page.evaluate<string[]>(PAGE_AUDIT), [], d.uid);
       }
       // The budgets board: the budget's row in words, its wide table scrolling in its panel.
+      await page.click('#tabs button[data-uid="tokenledger-budgets"]');
+      await page.waitForURL(/tab=tokenledger-budgets/);
+      await allReady(page);
       const row = await page.$$eval('#panel-budgets-current tbody tr', (rows) =>
         rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
       );
