@@ -35,9 +35,9 @@ const RAW_AS_ROLLUP = (db) => `(
     reasoning_tokens, cost_usd
   FROM ${db}.llm_calls)`;
 
-export async function seed(storage, now) {
+/** N calls spread evenly over the `days` before `now` (ms), with their rollup, snapshots, outcomes, prices. */
+export async function seed(storage, now, days = 45, calls = CALLS) {
   const db = storage.database;
-  const days = 45;
   const start = Math.floor(now / 1000) - days * 86400;
   const t0 = performance.now();
   await storage.client.command({
@@ -75,7 +75,7 @@ SELECT
   input_cost_usd + output_cost_usd AS cost_usd,
   m != 5 AS priced
 FROM (SELECT number, cityHash64(number) AS h, 1 + cityHash64(number, 1) % 5 AS m FROM numbers({n:UInt64}))`,
-    query_params: { start, span: days * 86400, n: CALLS },
+    query_params: { start, span: days * 86400, n: calls },
     clickhouse_settings: { max_insert_threads: 2 },
   });
   const seedMs = performance.now() - t0;
@@ -87,8 +87,8 @@ SELECT concat('policy-', toString(p)) AS policy, 'monthly' AS period, toStartOfM
   toDecimal128(p * 37 + dateDiff('day', toStartOfMonth(at), at) * 20, 18) AS spent_usd,
   spent_usd * 2 AS forecast_usd, if(spent_usd > limit_usd, 'exceeded', 'ok') AS state
 FROM (SELECT number % 20 AS p, toDateTime64({start:Int64} + intDiv(number, 20) * 60, 3, 'UTC') AS at
-      FROM numbers(20 * 45 * 24 * 60))`,
-    query_params: { start },
+      FROM numbers({snapshots:UInt64}))`,
+    query_params: { start, snapshots: 20 * days * 24 * 60 },
   });
   await storage.client.command({
     query: `

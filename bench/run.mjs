@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..');
-const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards', 'guard', 'forecast'];
+const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards', 'guard', 'forecast', 'history'];
 
 if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
   console.error('installing bench dependencies: npm --prefix bench ci');
