@@ -7,13 +7,19 @@
  *
  *   node bench/dashboards.mjs [--calls 10000000] [--rounds 5]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, collectorDist as collector, fmt, median, table } from './support/common.mjs';
+import {
+  REPO_ROOT,
+  collectorDist as collector,
+  fmt,
+  median,
+  rowCount,
+  table,
+  withBenchStorage,
+} from './support/common.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
 const { DASHBOARDS, toParameterizedQuery } = require(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
@@ -113,26 +119,12 @@ async function timePanel(storage, query) {
 }
 
 export async function run() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-bench-dash-'));
-  const storage = collector('storage/client').openStorage({ dataDir: dir }, 'bench');
-  try {
-    await collector('storage/migrations').migrate(storage);
+  return withBenchStorage('tl-bench-dash-', async (storage) => {
     const now = Date.now();
     console.log(`seeding ${CALLS.toLocaleString('en-US')} calls …`);
     const seedMs = await seed(storage, now);
-    const count = async (t) =>
-      Number(
-        (
-          await (
-            await storage.client.query({
-              query: `SELECT count() AS n FROM bench.${t}`,
-              format: 'JSONEachRow',
-            })
-          ).json()
-        )[0].n,
-      );
-    const rawRows = await count('llm_calls');
-    const rollupRows = await count('spend_hourly');
+    const rawRows = await rowCount(storage, 'llm_calls');
+    const rollupRows = await rowCount(storage, 'spend_hourly');
     console.log(
       `seeded in ${fmt(seedMs / 1000)} s: llm_calls ${rawRows.toLocaleString('en-US')} rows, spend_hourly ${rollupRows.toLocaleString('en-US')} rows`,
     );
@@ -190,10 +182,7 @@ export async function run() {
     ].join('\n');
     console.log(markdown);
     return { markdown };
-  } finally {
-    await storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

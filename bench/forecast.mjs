@@ -10,12 +10,9 @@
  *
  *   node bench/forecast.mjs [--calls 2000000] [--rounds 3]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { collectorDist as collector, fmt, median, table } from './support/common.mjs';
+import { collectorDist as collector, fmt, median, table, withBenchStorage } from './support/common.mjs';
 const TARGET_BACKTEST_S = 30;
 
 const { values: opts } = parseArgs({
@@ -74,10 +71,7 @@ FROM (
 }
 
 export async function run() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-bench-forecast-'));
-  const storage = collector('storage/client').openStorage({ dataDir: dir }, 'bench');
-  try {
-    await collector('storage/migrations').migrate(storage);
+  return withBenchStorage('tl-bench-forecast-', async (storage) => {
     const now = new Date();
     const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
     console.log(`seeding ${CALLS.toLocaleString('en-US')} calls over ${DAYS} days …`);
@@ -165,10 +159,7 @@ export async function run() {
     ].join('\n');
     console.log(markdown);
     return { markdown };
-  } finally {
-    await storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

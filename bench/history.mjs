@@ -11,14 +11,20 @@
  *
  *   node bench/history.mjs [--calls 100000000] [--days 365] [--rounds 3]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { seed } from './dashboards.mjs';
-import { REPO_ROOT, collectorDist as collector, fmt, median, table } from './support/common.mjs';
+import {
+  REPO_ROOT,
+  collectorDist as collector,
+  fmt,
+  median,
+  rowCount,
+  table,
+  withBenchStorage,
+} from './support/common.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
 const { DASHBOARDS, toParameterizedQuery } = require(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
@@ -62,26 +68,12 @@ async function runQuery(storage, query) {
 }
 
 export async function run() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-bench-history-'));
-  const storage = collector('storage/client').openStorage({ dataDir: dir }, 'bench');
-  try {
-    await collector('storage/migrations').migrate(storage);
+  return withBenchStorage('tl-bench-history-', async (storage) => {
     const now = new Date();
     console.log(`seeding ${CALLS.toLocaleString('en-US')} calls over ${DAYS} days …`);
     const seedMs = await seed(storage, now.getTime(), DAYS, CALLS);
-    const count = async (t) =>
-      Number(
-        (
-          await (
-            await storage.client.query({
-              query: `SELECT count() AS n FROM bench.${t}`,
-              format: 'JSONEachRow',
-            })
-          ).json()
-        )[0].n,
-      );
-    const rawRows = await count('llm_calls');
-    const rollupRows = await count('spend_hourly');
+    const rawRows = await rowCount(storage, 'llm_calls');
+    const rollupRows = await rowCount(storage, 'spend_hourly');
     console.log(`seeded in ${fmt(seedMs / 1000)} s`);
 
     const { PolicyHistory } = collector('govern/policy/history');
@@ -188,10 +180,7 @@ export async function run() {
     ].join('\n');
     console.log(markdown);
     return { markdown };
-  } finally {
-    await storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

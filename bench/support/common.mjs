@@ -1,7 +1,7 @@
 /** Helpers shared by the benchmarks: statistics, tables, the machine, child processes. */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,28 @@ export function table(headers, rows) {
   const line = (r) => `| ${r.map(pad).join(' | ')} |`;
   const sep = `|${widths.map((w, i) => (numeric[i] ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`;
   return [line(headers), sep, ...cells.map(line)].join('\n');
+}
+
+/** Runs `fn` on an embedded store (database `bench`, migrated) in a temporary folder, removed after. */
+export async function withBenchStorage(prefix, fn) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const storage = collectorDist('storage/client').openStorage({ dataDir: dir }, 'bench');
+  try {
+    await collectorDist('storage/migrations').migrate(storage);
+    return await fn(storage);
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Rows in a table of the bench database. */
+export async function rowCount(storage, table) {
+  const rs = await storage.client.query({
+    query: `SELECT count() AS n FROM bench.${table}`,
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json())[0].n);
 }
 
 export function fmt(n, digits = 1) {
