@@ -113,6 +113,12 @@ const md = [
   '  weekly budget in Europe/Berlin: reading the daily aggregates, then replaying every day of every closed period',
   '  with the model and the naive spent × length / elapsed side by side. Then the budget report of last month and',
   "  this month (cold, then warm) and the burn-down backfill. Target: a year's backtest ≤ 30 s.",
+  '- **History** (`bench/history.mjs`): a store with a long history — 100 M calls over the year before today,',
+  '  seeded as the dashboards benchmark seeds them, a policy with a monthly, a weekly (Europe/Berlin) and a daily',
+  '  budget, six baselines. Timed as the collector runs them: the burn-down refresh (the first computes every',
+  '  period back to the first call; then each minute), the budget report, the backtest, the baselines, and every',
+  '  panel of every board for this month and last month, one after another and all at once. Target: every board',
+  '  ≤ 1 s all at once.',
   '',
   ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
 ].join('\n');
