@@ -372,4 +372,41 @@ policies:
     await l.refresh(); // nothing changed: nothing written
     assert.equal(await rows(), before);
   });
+
+  it('the refresh reads a daily budget’s year of hours at once, each day cut at every UTC hour', async () => {
+    at.now = utc('2026-11-01T09:00:00');
+    const file = loaded(
+      `version: 1
+policies:
+  - name: support-daily-kolkata
+    match: { team: support }
+    budget: { usd: 60, period: daily, timezone: Asia/Kolkata }
+`,
+      'e'.repeat(64),
+    ).policy;
+    const empty = { versions: async () => [] } as unknown as PolicyHistory;
+    await new BudgetLedger({ storage, history: empty, policy: () => file, now: () => at.now }).refresh();
+    const rs = await storage.client.query({
+      query: `SELECT toString(period_start) AS start, toUnixTimestamp64Milli(at) AS at, toString(spent_usd) AS spent
+              FROM ${storage.database}.budget_burndown FINAL
+              WHERE scope = 'budget' AND policy = 'support-daily-kolkata' ORDER BY at`,
+      format: 'JSONEachRow',
+    });
+    const points = (await rs.json()) as Array<{ start: string; at: string; spent: string }>;
+    const days = [...new Set(points.map((p) => p.start))];
+    assert.ok(days.length >= 365, `${days.length} days written`);
+    // The first day, a day in the middle and today (open: its last point is now), each point the
+    // spend from the day's start (18:30 UTC the day before) to its moment.
+    for (const day of [days[0]!, '2026-10-13 18:30:00', days[days.length - 1]!]) {
+      const start = utc(day.replace(' ', 'T'));
+      const of = points.filter((p) => p.start === day);
+      assert.ok(of.length >= 9 && of.length <= 25, `${day}: ${of.length} points`);
+      for (const p of of)
+        assert.equal(
+          D(p.spent).toFixed(),
+          spendOf(calls, 'support', start, Number(p.at)).toFixed(),
+          `${day} at ${new Date(Number(p.at)).toISOString()}`,
+        );
+    }
+  });
 });

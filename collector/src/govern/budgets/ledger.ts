@@ -150,7 +150,7 @@ export class BudgetLedger {
       if (first) from = new Date(Math.max(first.getTime(), now.getTime() - BACKFILL_DAYS * DAY_MS));
     }
     const reports: PeriodReport[] = [];
-    const shared = new SharedSeries(this.series, now);
+    const shared = new SharedSeries(this.series, this.deps.storage, now);
     const live = new Map<string, { spent: Money; forecast: PeriodForecast }>();
     for (const name of budgetNames(versions, current)) {
       const periods = this.periodsOf(name, versions, current, from, now);
@@ -160,7 +160,15 @@ export class BudgetLedger {
           window,
           periods.map((p) => p.window),
         );
-        const report = await this.budgetReport(policy, window, versions, now, undefined, days);
+        const buckets =
+          policy.budget!.period === 'daily'
+            ? await shared.hours(
+                { match: policy.match },
+                window,
+                periods.map((p) => p.window),
+              )
+            : undefined;
+        const report = await this.budgetReport(policy, window, versions, now, undefined, days, buckets);
         reports.push(report);
         // What the live state (GET /v1/budgets) serves until the next refresh.
         if (!report.closed)
@@ -220,10 +228,14 @@ export class BudgetLedger {
     now: Date,
     liveSpent?: Money,
     series?: SeriesDays,
+    hours?: Bucket[],
   ): Promise<PeriodReport> {
     const scope: SpendScope = { match: p.match };
     const { days, forecaster } = series ?? (await this.historyDays(scope, window, now));
-    const buckets = p.budget!.period === 'daily' ? await this.hourBuckets(scope, window, now) : undefined;
+    const buckets =
+      p.budget!.period === 'daily'
+        ? (hours ?? (await storedHours(this.deps.storage, scope, [window], now)).get(window)!)
+        : undefined;
     const limits = await limitTimeline(this.deps.storage, versions, this.deps.policy(), p.name, window);
     let unstoredUsd = this.unstored(scope, window, now);
     if (liveSpent) {
@@ -287,18 +299,6 @@ export class BudgetLedger {
     const from = new Date(window.start.getTime() - FORECAST_HISTORY_DAYS * DAY_MS);
     const days = await this.series.days(scope, window.timezone, from, to);
     return { days, forecaster: forecasterFor(days) };
-  }
-
-  /** A daily budget burns down by the hour: its day cut at each UTC hour. */
-  private async hourBuckets(scope: SpendScope, window: PeriodWindow, now: Date): Promise<Bucket[]> {
-    const start = window.start.getTime();
-    const end = Math.min(window.end.getTime(), now.getTime());
-    if (end <= start) return [];
-    const bounds = [start];
-    for (let h = Math.floor(start / 3_600_000 + 1) * 3_600_000; h < end; h += 3_600_000) bounds.push(h);
-    bounds.push(end);
-    const spend = await storedSpendByBucket(this.deps.storage, scope, bounds);
-    return spend.map((usd, i) => ({ start: bounds[i]!, end: bounds[i + 1]!, usd }));
   }
 
   private async firstStoredHour(): Promise<Date | undefined> {
@@ -375,9 +375,11 @@ interface SeriesDays {
  */
 class SharedSeries {
   private readonly made = new Map<string, SeriesDays>();
+  private readonly hourly = new Map<PeriodWindow, Bucket[]>();
 
   constructor(
     private readonly series: SpendSeries,
+    private readonly storage: Storage,
     private readonly now: Date,
   ) {}
 
@@ -395,6 +397,57 @@ class SharedSeries {
     }
     return found;
   }
+
+  /** The hours of `window` (a daily budget's day), all of `windows` read at once for `scope`. */
+  async hours(scope: SpendScope, window: PeriodWindow, windows: PeriodWindow[]): Promise<Bucket[]> {
+    // Keyed by the window objects of one budget's periods: two budgets alike read their own.
+    let found = this.hourly.get(window);
+    if (!found) {
+      for (const [w, buckets] of await storedHours(this.storage, scope, windows, this.now))
+        this.hourly.set(w, buckets);
+      found = this.hourly.get(window) ?? [];
+    }
+    return found;
+  }
+}
+
+/** A window's bucket bounds for a burn-down by the hour: its start, each UTC hour in it, its end (or now). */
+function hourBounds(window: PeriodWindow, now: Date): number[] {
+  const start = window.start.getTime();
+  const end = Math.min(window.end.getTime(), now.getTime());
+  if (end <= start) return [];
+  const bounds = [start];
+  for (let h = Math.floor(start / 3_600_000 + 1) * 3_600_000; h < end; h += 3_600_000) bounds.push(h);
+  bounds.push(end);
+  return bounds;
+}
+
+/**
+ * Daily budgets burn down by the hour: each window cut at every UTC hour, the spend of all windows
+ * read in one query (a year of days is one read, not 365).
+ */
+async function storedHours(
+  storage: Storage,
+  scope: SpendScope,
+  windows: readonly PeriodWindow[],
+  now: Date,
+): Promise<Map<PeriodWindow, Bucket[]>> {
+  const each = windows.map((w) => hourBounds(w, now));
+  const bounds = [...new Set(each.flat())].sort((a, b) => a - b);
+  const spend = await storedSpendByBucket(storage, scope, bounds);
+  const index = new Map(bounds.map((b, i) => [b, i]));
+  // A window's bucket is one shared bucket, or several where another window's bounds cut it.
+  const usd = (start: number, end: number): Money => {
+    let sum = new Money(0);
+    for (let i = index.get(start)!; bounds[i]! < end; i++) sum = sum.plus(spend[i]!);
+    return sum;
+  };
+  return new Map(
+    windows.map((w, i) => {
+      const b = each[i]!;
+      return [w, b.slice(0, -1).map((start, j) => ({ start, end: b[j + 1]!, usd: usd(start, b[j + 1]!) }))];
+    }),
+  );
 }
 
 /** A budget's current period as the live state names it: a changed selector or limit is another. */
