@@ -41,16 +41,19 @@ export function table(headers, rows) {
   return [line(headers), sep, ...cells.map(line)].join('\n');
 }
 
-/** Runs `fn` on an embedded store (database `bench`, migrated) in a temporary folder, removed after. */
-export async function withBenchStorage(prefix, fn) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+/**
+ * Runs `fn` on an embedded store (database `bench`, migrated): in a temporary folder removed after,
+ * or in `keep` (a folder kept for the next run, e.g. a seeded 100 M-call history).
+ */
+export async function withBenchStorage(prefix, fn, keep) {
+  const dir = keep ?? mkdtempSync(path.join(os.tmpdir(), prefix));
   const storage = collectorDist('storage/client').openStorage({ dataDir: dir }, 'bench');
   try {
     await collectorDist('storage/migrations').migrate(storage);
     return await fn(storage);
   } finally {
     await storage.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
