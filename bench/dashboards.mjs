@@ -7,13 +7,11 @@
  *
  *   node bench/dashboards.mjs [--calls 10000000] [--rounds 5]
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
-  REPO_ROOT,
   collectorDist as collector,
+  dashboardsDist,
   fmt,
   median,
   rowCount,
@@ -21,8 +19,7 @@ import {
   withBenchStorage,
 } from './support/common.mjs';
 
-const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const { DASHBOARDS, toParameterizedQuery } = require(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
+const { DASHBOARDS, toParameterizedQuery } = dashboardsDist();
 const TARGET_MS = 1000;
 
 const { values: opts } = parseArgs({

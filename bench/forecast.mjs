@@ -23,7 +23,8 @@ const CALLS = Number(opts.calls);
 const ROUNDS = Number(opts.rounds);
 const DAYS = 365;
 
-const POLICY = {
+/** Two budgets, one in a time zone of its own (bench/history.mjs adds a daily one). */
+export const POLICY = {
   version: 1,
   policies: [
     { name: 'search-monthly', match: { team: 'search' }, budget: { usd: 40000, period: 'monthly' } },

@@ -14,14 +14,13 @@
  * --store DIR keeps the seeded store in DIR (a 100 M-call year takes ~15 min to seed on 2 cores and
  * ~10 GB): a later run on the same DIR measures without seeding again; --seed-only seeds and stops.
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { seed } from './dashboards.mjs';
+import { POLICY as FORECAST_POLICY } from './forecast.mjs';
 import {
-  REPO_ROOT,
   collectorDist as collector,
+  dashboardsDist,
   fmt,
   median,
   rowCount,
@@ -29,8 +28,7 @@ import {
   withBenchStorage,
 } from './support/common.mjs';
 
-const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const { DASHBOARDS, toParameterizedQuery } = require(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
+const { DASHBOARDS, toParameterizedQuery } = dashboardsDist();
 /** The speed issue's bar for a board's refresh. */
 const TARGET_BOARD_MS = 1000;
 
@@ -49,14 +47,9 @@ const DAYS = Number(opts.days);
 const ROUNDS = Number(opts.rounds);
 
 const POLICY = {
-  version: 1,
+  ...FORECAST_POLICY,
   policies: [
-    { name: 'search-monthly', match: { team: 'search' }, budget: { usd: 40000, period: 'monthly' } },
-    {
-      name: 'support-weekly',
-      match: { team: 'support' },
-      budget: { usd: 9000, period: 'weekly', timezone: 'Europe/Berlin' },
-    },
+    ...FORECAST_POLICY.policies,
     { name: 'billing-daily', match: { team: 'billing' }, budget: { usd: 1500, period: 'daily' } },
   ],
 };

@@ -12,6 +12,9 @@ export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 const requireFromCollector = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
 /** A module of the collector's build (`collector/dist/<m>`), with the collector's dependencies. */
 export const collectorDist = (m) => requireFromCollector(path.join(REPO_ROOT, 'collector', 'dist', m));
+/** The dashboards package's build (`dashboards/dist`): the panel catalog and its query builder. */
+export const dashboardsDist = () =>
+  requireFromCollector(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
 
 /** Quantile of an ascending-sorted numeric array (nearest rank on the interpolated index). */
 export function quantile(sorted, q) {
