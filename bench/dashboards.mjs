@@ -7,17 +7,19 @@
  *
  *   node bench/dashboards.mjs [--calls 10000000] [--rounds 5]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, fmt, median, table } from './support/common.mjs';
+import {
+  collectorDist as collector,
+  dashboardsDist,
+  fmt,
+  median,
+  rowCount,
+  table,
+  withBenchStorage,
+} from './support/common.mjs';
 
-const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const collector = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
-const { DASHBOARDS, toParameterizedQuery } = require(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
+const { DASHBOARDS, toParameterizedQuery } = dashboardsDist();
 const TARGET_MS = 1000;
 
 const { values: opts } = parseArgs({
@@ -36,9 +38,9 @@ const RAW_AS_ROLLUP = (db) => `(
     reasoning_tokens, cost_usd
   FROM ${db}.llm_calls)`;
 
-export async function seed(storage, now) {
+/** N calls spread evenly over the `days` before `now` (ms), with their rollup, snapshots, outcomes, prices. */
+export async function seed(storage, now, days = 45, calls = CALLS) {
   const db = storage.database;
-  const days = 45;
   const start = Math.floor(now / 1000) - days * 86400;
   const t0 = performance.now();
   await storage.client.command({
@@ -76,7 +78,7 @@ SELECT
   input_cost_usd + output_cost_usd AS cost_usd,
   m != 5 AS priced
 FROM (SELECT number, cityHash64(number) AS h, 1 + cityHash64(number, 1) % 5 AS m FROM numbers({n:UInt64}))`,
-    query_params: { start, span: days * 86400, n: CALLS },
+    query_params: { start, span: days * 86400, n: calls },
     clickhouse_settings: { max_insert_threads: 2 },
   });
   const seedMs = performance.now() - t0;
@@ -88,8 +90,8 @@ SELECT concat('policy-', toString(p)) AS policy, 'monthly' AS period, toStartOfM
   toDecimal128(p * 37 + dateDiff('day', toStartOfMonth(at), at) * 20, 18) AS spent_usd,
   spent_usd * 2 AS forecast_usd, if(spent_usd > limit_usd, 'exceeded', 'ok') AS state
 FROM (SELECT number % 20 AS p, toDateTime64({start:Int64} + intDiv(number, 20) * 60, 3, 'UTC') AS at
-      FROM numbers(20 * 45 * 24 * 60))`,
-    query_params: { start },
+      FROM numbers({snapshots:UInt64}))`,
+    query_params: { start, snapshots: 20 * days * 24 * 60 },
   });
   await storage.client.command({
     query: `
@@ -121,26 +123,12 @@ async function timePanel(storage, query) {
 }
 
 export async function run() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-bench-dash-'));
-  const storage = collector('storage/client').openStorage({ dataDir: dir }, 'bench');
-  try {
-    await collector('storage/migrations').migrate(storage);
+  return withBenchStorage('tl-bench-dash-', async (storage) => {
     const now = Date.now();
     console.log(`seeding ${CALLS.toLocaleString('en-US')} calls …`);
     const { seedMs, sealMs } = await seed(storage, now);
-    const count = async (t) =>
-      Number(
-        (
-          await (
-            await storage.client.query({
-              query: `SELECT count() AS n FROM bench.${t}`,
-              format: 'JSONEachRow',
-            })
-          ).json()
-        )[0].n,
-      );
-    const rawRows = await count('llm_calls');
-    const rollupRows = await count('spend_hourly_sealed');
+    const rawRows = await rowCount(storage, 'llm_calls');
+    const rollupRows = await rowCount(storage, 'spend_hourly_sealed');
     console.log(
       `seeded in ${fmt(seedMs / 1000)} s, sealed in ${fmt(sealMs / 1000)} s: llm_calls ${rawRows.toLocaleString('en-US')} rows, spend_hourly_sealed ${rollupRows.toLocaleString('en-US')} rows`,
     );
@@ -198,10 +186,7 @@ export async function run() {
     ].join('\n');
     console.log(markdown);
     return { markdown };
-  } finally {
-    await storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -11,7 +11,15 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..');
-const BENCHMARKS = ['openai-overhead', 'collector-ingest', 'dashboards', 'guard', 'first-call'];
+const BENCHMARKS = [
+  'openai-overhead',
+  'collector-ingest',
+  'dashboards',
+  'guard',
+  'first-call',
+  'forecast',
+  'history',
+];
 
 if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
   console.error('installing bench dependencies: npm --prefix bench ci');
@@ -107,6 +115,18 @@ const md = [
   '  of `test/guard/overshoot-rig.ts`: 16 processes × 8 concurrent calls (`node --require tokenledger/register`,',
   '  real `openai` SDK, fake provider) against a $1 budget in a real collector; spend from the collector’s report',
   '  once every span is stored. Target: overshoot ≤ 1 %.',
+  '- **Forecast** (`bench/forecast.mjs`): 2 M calls over the year before today seeded with `INSERT … SELECT FROM',
+  '  numbers()` in a shape of its own (5 % a month compounding, a weekly cycle, a step, a launch week, daily',
+  '  noise); the backtest (`runBacktest`, as `GET /v1/forecast/backtest` runs it) of all spend, a monthly and a',
+  '  weekly budget in Europe/Berlin: reading the daily aggregates, then replaying every day of every closed period',
+  '  with the model and the naive spent × length / elapsed side by side. Then the budget report of last month and',
+  "  this month (cold, then warm) and the burn-down backfill. Target: a year's backtest ≤ 30 s.",
+  '- **History** (`bench/history.mjs`): a store with a long history — 100 M calls over the year before today,',
+  '  seeded as the dashboards benchmark seeds them, a policy with a monthly, a weekly (Europe/Berlin) and a daily',
+  '  budget, six baselines. Timed as the collector runs them: the burn-down refresh (the first computes every',
+  '  period back to the first call; then each minute), the budget report, the backtest, the baselines, and every',
+  '  panel of every board for this month and last month, one after another and all at once. Target: every board',
+  '  ≤ 1 s all at once.',
   '',
   ...sections.flatMap((s) => [`## ${s.name}`, '', s.markdown, '']),
 ].join('\n');

@@ -1,12 +1,20 @@
 /** Helpers shared by the benchmarks: statistics, tables, the machine, child processes. */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+
+const requireFromCollector = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
+/** A module of the collector's build (`collector/dist/<m>`), with the collector's dependencies. */
+export const collectorDist = (m) => requireFromCollector(path.join(REPO_ROOT, 'collector', 'dist', m));
+/** The dashboards package's build (`dashboards/dist`): the panel catalog and its query builder. */
+export const dashboardsDist = () =>
+  requireFromCollector(path.join(REPO_ROOT, 'dashboards', 'dist', 'index.js'));
 
 /** Quantile of an ascending-sorted numeric array (nearest rank on the interpolated index). */
 export function quantile(sorted, q) {
@@ -34,6 +42,31 @@ export function table(headers, rows) {
   const line = (r) => `| ${r.map(pad).join(' | ')} |`;
   const sep = `|${widths.map((w, i) => (numeric[i] ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`;
   return [line(headers), sep, ...cells.map(line)].join('\n');
+}
+
+/**
+ * Runs `fn` on an embedded store (database `bench`, migrated): in a temporary folder removed after,
+ * or in `keep` (a folder kept for the next run, e.g. a seeded 100 M-call history).
+ */
+export async function withBenchStorage(prefix, fn, keep) {
+  const dir = keep ?? mkdtempSync(path.join(os.tmpdir(), prefix));
+  const storage = collectorDist('storage/client').openStorage({ dataDir: dir }, 'bench');
+  try {
+    await collectorDist('storage/migrations').migrate(storage);
+    return await fn(storage);
+  } finally {
+    await storage.close();
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Rows in a table of the bench database. */
+export async function rowCount(storage, table) {
+  const rs = await storage.client.query({
+    query: `SELECT count() AS n FROM bench.${table}`,
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json())[0].n);
 }
 
 export function fmt(n, digits = 1) {

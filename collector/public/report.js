@@ -1,18 +1,27 @@
-/* global document, history, location, Chart */
+/* global document, history, location, window, Chart */
 /**
  * tokenledger's built-in report page: the panel catalog of the Grafana dashboards, drawn with
  * Chart.js from the collector's panel API (GET /v1/panels, /v1/panels/:dashboard/:panel).
  *
  * The page holds no data and no key: a viewer key arrives in the URL fragment (#key=…, which
  * browsers never send to a server) or the form, is kept in this tab's sessionStorage, and travels
- * only as a Bearer header. Money arrives as exact decimal strings and is shown from those strings;
- * only chart geometry goes through floats.
+ * only as a Bearer header. What is shown — tab, range, filters — is in the address (?tab=…&period=…
+ * &team=…), so a link opens the same view. Money arrives as exact decimal strings: shown as a
+ * finance tool shows it (cents from $1 up, three significant digits below), with the exact value
+ * in the tooltip and in every CSV download; only chart geometry goes through floats.
  */
 'use strict';
 
 (function reportPage() {
   const KEY_STORE = 'tokenledger.viewerKey';
   const COLORS = ['#3366cc', '#dc3912', '#ff9900', '#109618', '#990099', '#0099c6', '#dd4477', '#66aa00'];
+  const NAMED_RANGES = {
+    current_month: 'This month',
+    last_month: 'Last month',
+    last_7d: 'Last 7 days',
+    last_30d: 'Last 30 days',
+  };
+  const MONTHS_OFFERED = 12;
   const state = { catalog: null, dashboard: null, range: 'current_month', variables: {}, charts: [] };
   const $ = (id) => document.getElementById(id);
 
@@ -23,7 +32,7 @@
     const key = params.get('key');
     if (!key) return;
     sessionStorage.setItem(KEY_STORE, key);
-    // Out of the address bar, history and bookmarks.
+    // Out of the address bar, history and bookmarks; the view (?tab=…) stays.
     history.replaceState(null, '', location.pathname + location.search);
   }
 
@@ -50,39 +59,68 @@
     return body;
   }
 
+  // ---------- the view in the address ----------
+
+  /** The view the address names (tab, range, filters), or the defaults. */
+  function viewFromAddress() {
+    const params = new URLSearchParams(location.search);
+    const view = { tab: params.get('tab'), range: params.get('period') || 'current_month', variables: {} };
+    for (const [name, value] of params) if (name !== 'tab' && name !== 'period') view.variables[name] = value;
+    return view;
+  }
+
+  /** Writes the current view into the address (a new history entry when `push`). */
+  function saveView(push) {
+    const params = new URLSearchParams();
+    params.set('tab', state.dashboard.uid);
+    params.set('period', state.range);
+    for (const [name, value] of Object.entries(state.variables)) if (value) params.set(name, value);
+    const url = `${location.pathname}?${params}`;
+    if (`${location.pathname}${location.search}` === url) return;
+    if (push) history.pushState(null, '', url);
+    else history.replaceState(null, '', url);
+  }
+
   // ---------- formatting (exact, from strings) ----------
 
-  /** Decimal places shown; longer fractions (projections, ratios of money) are rounded, exactly. */
-  const MAX_USD_DECIMALS = 10;
-
-  /** Rounds a decimal string half-up to `places` without going through a float. */
-  function roundDecimalString(whole, fraction, places) {
-    if (fraction.length <= places) return [whole, fraction];
-    const keep = fraction.slice(0, places);
-    if (Number(fraction[places]) < 5) return [whole, keep];
-    // Add one unit in the last kept place, carrying through the digits.
-    const digits = (whole + keep).split('').map(Number);
-    let i = digits.length - 1;
-    while (i >= 0 && digits[i] === 9) digits[i--] = 0;
-    if (i < 0) digits.unshift(1);
-    else digits[i] += 1;
+  /** Rounds a non-negative decimal string half-up to `places` decimals, without a float. */
+  function roundDecimal(text, places) {
+    const [whole, fraction = ''] = text.split('.');
+    if (fraction.length <= places) return `${whole}.${fraction.padEnd(places, '0')}`;
+    const digits = (whole + fraction.slice(0, places)).split('').map(Number);
+    if (Number(fraction[places]) >= 5) {
+      let i = digits.length - 1;
+      while (i >= 0 && digits[i] === 9) digits[i--] = 0;
+      if (i < 0) digits.unshift(1);
+      else digits[i] += 1;
+    }
     const all = digits.join('');
-    return [all.slice(0, all.length - places) || '0', all.slice(all.length - places)];
+    const cut = all.length - places;
+    return places === 0 ? all : `${all.slice(0, cut) || '0'}.${all.slice(cut)}`;
   }
 
   /**
-   * "1234.5" → "$1,234.50": groups the integer part and keeps the decimals the server sent (at
-   * least 2, at most MAX_USD_DECIMALS), working on the string, never on a float.
+   * "1234.5" → "$1,234.50", "0.02445" → "$0.0245": cents from $1 up, three significant digits
+   * below (at least two decimals), computed on the string, never through a float.
    */
   function formatUsd(value) {
     const text = String(value ?? '0').trim();
     const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
     if (!match) return `$${text}`;
     const [, sign, rawWhole, rawFraction = ''] = match;
-    const [whole, fraction] = roundDecimalString(rawWhole, rawFraction, MAX_USD_DECIMALS);
-    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-    const decimals = fraction.replace(/0+$/, '').padEnd(2, '0');
-    return `${sign}$${grouped}.${decimals}`;
+    const plain = `${rawWhole.replace(/^0+(?=\d)/, '')}.${rawFraction}`;
+    let shown;
+    if (!/[1-9]/.test(plain) || Number(rawWhole) >= 1) shown = roundDecimal(plain, 2);
+    else {
+      const zeros = /^0*/.exec(rawFraction)[0].length;
+      shown = roundDecimal(plain, Math.max(zeros + 3, 2));
+      // 0.9995 rounds to 1.000: from $1 up it is cents.
+      if (Number(shown) >= 1) shown = roundDecimal(plain, 2);
+      else shown = shown.replace(/(\.\d\d\d*?)0+$/, '$1');
+    }
+    const [whole, fraction] = shown.split('.');
+    const negative = sign === '-' && /[1-9]/.test(shown);
+    return `${negative ? '-' : ''}$${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${fraction}`;
   }
 
   function formatNumber(value) {
@@ -90,7 +128,7 @@
     if (/^-?\d+$/.test(text)) return text.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
     const n = Number(text);
     if (!Number.isFinite(n)) return text;
-    return n.toLocaleString('en-US', { maximumFractionDigits: 4 });
+    return n.toLocaleString('en-US', { maximumFractionDigits: 2 });
   }
 
   function formatValue(value, unit) {
@@ -99,9 +137,9 @@
       case 'currencyUSD':
         return formatUsd(value);
       case 'percentunit':
-        return `${(Number(value) * 100).toLocaleString('en-US', { maximumFractionDigits: 2 })}%`;
+        return `${(Number(value) * 100).toLocaleString('en-US', { maximumFractionDigits: 1 })}%`;
       case 'ms':
-        return `${formatNumber(value)} ms`;
+        return `${formatNumber(Math.round(Number(value)))} ms`;
       case 's':
         return `${formatNumber(value)} s`;
       default:
@@ -117,9 +155,9 @@
   /** The unit a column is shown in: money in USD, shares in percent, counts as numbers, else the panel's. */
   function columnUnit(column, panel) {
     if (isMoneyColumn(column)) return 'currencyUSD';
-    if (/share|ratio|rate$|percent/i.test(column.name)) return 'percentunit';
+    if (/share|ratio|rate$|percent|_change$/i.test(column.name)) return 'percentunit';
     if (/_ms$/i.test(column.name)) return 'ms';
-    if (/(^|_)(calls|tokens|users|count|requests)$/i.test(column.name)) return 'short';
+    if (/(^|_)(calls|tokens|users|count|requests|outcomes)(_|$)/i.test(column.name)) return 'short';
     if (panel.unit === 'currencyUSD' || panel.unit === 'percentunit') return 'short';
     return panel.unit;
   }
@@ -131,11 +169,76 @@
     return inUnit.length > 0 ? inUnit : numeric;
   }
 
+  const MONTH_NAMES = [
+    'January',
+    'February',
+    'March',
+    'April',
+    'May',
+    'June',
+    'July',
+    'August',
+    'September',
+    'October',
+    'November',
+    'December',
+  ];
+  const shortDate = (d) =>
+    `${d.getUTCDate()} ${MONTH_NAMES[d.getUTCMonth()].slice(0, 3)} ${d.getUTCFullYear()}`;
+
   const formatTime = (iso, intervalSeconds) => {
     const d = new Date(iso);
     const date = d.toISOString().slice(0, 10);
     return intervalSeconds >= 86_400 ? date : `${date} ${d.toISOString().slice(11, 16)}`;
   };
+
+  /** A text cell: coded values in words, empty as "(none)". */
+  const textValue = (column, value) =>
+    value === '' || value === null || value === undefined
+      ? '(none)'
+      : (column.values && column.values[value]) || String(value);
+
+  // ---------- the range ----------
+
+  /** "2026-10" → "October 2026". */
+  const monthName = (period) => `${MONTH_NAMES[Number(period.slice(5, 7)) - 1]} ${period.slice(0, 4)}`;
+
+  function rangeName(range) {
+    if (NAMED_RANGES[range]) return NAMED_RANGES[range];
+    if (/^\d{4}-\d{2}$/.test(range)) return monthName(range);
+    return range;
+  }
+
+  function fillRangeOptions() {
+    const select = $('range');
+    select.replaceChildren();
+    for (const [value, label] of Object.entries(NAMED_RANGES)) select.append(el('option', { value }, label));
+    const now = new Date();
+    for (let i = 0; i < MONTHS_OFFERED; i++) {
+      const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1));
+      const value = d.toISOString().slice(0, 7);
+      select.append(el('option', { value }, monthName(value)));
+    }
+    if (![...select.options].some((o) => o.value === state.range))
+      select.append(el('option', { value: state.range }, rangeName(state.range)));
+    select.value = state.range;
+  }
+
+  /** The header says which range the figures are for, in words and dates. */
+  function showRange(from, to) {
+    const start = new Date(from);
+    const end = new Date(to);
+    const sameMonth =
+      start.getUTCDate() === 1 &&
+      start.getUTCMonth() === end.getUTCMonth() &&
+      start.getUTCFullYear() === end.getUTCFullYear();
+    let title = rangeName(state.range);
+    if (sameMonth && !/^\d{4}-\d{2}$/.test(state.range))
+      title = `${title}: ${MONTH_NAMES[start.getUTCMonth()]} ${start.getUTCFullYear()}`;
+    $('range-title').textContent = title;
+    $('range-label').textContent =
+      `${shortDate(start)} – ${shortDate(end)} ${end.toISOString().slice(11, 16)} UTC`;
+  }
 
   // ---------- rendering ----------
 
@@ -149,29 +252,29 @@
     return node;
   }
 
+  /** A value in its unit; money keeps its exact value in the tooltip. */
+  function valueNode(tag, attrs, value, unit) {
+    const node = el(tag, attrs, formatValue(value, unit));
+    if (unit === 'currencyUSD' && value !== null && value !== undefined) {
+      node.title = `$${value} exactly`;
+      node.dataset.exact = String(value);
+      node.classList.add('money');
+    }
+    return node;
+  }
+
   function renderStat(body, panel, data) {
     const numeric = data.columns.map((c, i) => [c, i]).filter(([c]) => isNumericType(c.type));
     const row = data.rows[0];
     const box = el('div', { class: numeric.length > 1 ? 'stat several' : 'stat' });
     if (!row || numeric.length === 0) {
-      box.append(
-        el('div', { class: 'value' }, formatValue(panel.unit === 'currencyUSD' ? '0' : 0, panel.unit)),
-      );
+      box.append(valueNode('div', { class: 'value' }, panel.unit === 'currencyUSD' ? '0' : 0, panel.unit));
     } else {
       for (const [column, i] of numeric) {
         const unit = columnUnit(column, panel);
-        const value = el('span', { class: 'value', 'data-column': column.name }, formatValue(row[i], unit));
-        value.title = String(row[i] ?? '');
-        const item = el('div', {}, value);
-        if (numeric.length > 1) item.append(el('span', { class: 'label' }, column.name));
-        if (panel.visualization === 'gauge' || panel.visualization === 'bargauge') {
-          const fraction = panel.unit === 'percentunit' ? Math.min(1, Math.max(0, Number(row[i]))) : 1;
-          const track = el('div', { class: 'gauge-track' });
-          const fill = el('div', { class: 'gauge-fill' });
-          fill.style.width = `${fraction * 100}%`;
-          track.append(fill);
-          item.append(track);
-        }
+        const value = valueNode('span', { class: 'value', 'data-column': column.name }, row[i], unit);
+        const item = el('div', { class: 'stat-item' }, value);
+        if (numeric.length > 1) item.append(el('span', { class: 'label' }, column.label));
         box.append(item);
       }
     }
@@ -182,21 +285,26 @@
     const table = el('table');
     const head = el('tr');
     for (const c of data.columns)
-      head.append(el('th', isNumericType(c.type) ? { class: 'num' } : {}, c.name));
+      head.append(
+        el('th', isNumericType(c.type) ? { class: 'num', scope: 'col' } : { scope: 'col' }, c.label),
+      );
     table.append(el('thead', {}, head));
     const tbody = el('tbody');
     for (const row of data.rows) {
       const tr = el('tr');
       data.columns.forEach((c, i) => {
-        if (isTimeType(c.type)) tr.append(el('td', {}, formatTime(row[i], 60)));
+        if (isTimeType(c.type)) tr.append(el('td', {}, row[i] === null ? '–' : formatTime(row[i], 60)));
         else if (isNumericType(c.type))
-          tr.append(el('td', { class: 'num' }, formatValue(row[i], columnUnit(c, panel))));
-        else tr.append(el('td', {}, row[i] === '' ? '(none)' : String(row[i] ?? '')));
+          tr.append(valueNode('td', { class: 'num' }, row[i], columnUnit(c, panel)));
+        else tr.append(el('td', {}, textValue(c, row[i])));
       });
       tbody.append(tr);
     }
     table.append(tbody);
-    body.append(table);
+    // Wide tables scroll inside their panel, never past it.
+    body.append(
+      el('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': panel.title }, table),
+    );
   }
 
   /** Time series in either shape Grafana accepts: wide (time, a, b) or long (time, label, value). */
@@ -210,11 +318,11 @@
     const position = new Map(times.map((t, i) => [t, i]));
     const series = new Map();
     for (const row of data.rows) {
-      const label = labelIdx.map((i) => row[i] || '(none)').join(' / ');
+      const label = labelIdx.map((i) => textValue(data.columns[i], row[i])).join(' / ');
       for (const vi of valueIdx) {
-        const name = [label, valueIdx.length > 1 || !label ? data.columns[vi].name : '']
+        const name = [label, valueIdx.length > 1 || !label ? data.columns[vi].label : '']
           .filter(Boolean)
-          .join(' ');
+          .join(': ');
         if (!series.has(name))
           series.set(name, { name, column: data.columns[vi], values: new Array(times.length).fill(null) });
         series.get(name).values[position.get(row[timeIndex])] = row[vi];
@@ -228,10 +336,10 @@
     const labelIdx = data.columns.map((c, i) => i).filter((i) => !isNumericType(data.columns[i].type));
     const valueIdx = chartColumns(data.columns, panel, -1);
     const label = (row, i) =>
-      isTimeType(data.columns[i].type) ? formatTime(row[i], 86_400) : row[i] || '(none)';
+      isTimeType(data.columns[i].type) ? formatTime(row[i], 86_400) : textValue(data.columns[i], row[i]);
     const labels = data.rows.map((r) => labelIdx.map((i) => label(r, i)).join(' / '));
     const series = valueIdx.map((vi) => ({
-      name: data.columns[vi].name,
+      name: data.columns[vi].label,
       column: data.columns[vi],
       values: data.rows.map((r) => r[vi]),
     }));
@@ -240,7 +348,7 @@
 
   function renderChart(body, panel, data) {
     const canvas = el('canvas', { role: 'img', 'aria-label': panel.title });
-    body.append(canvas);
+    body.append(el('div', { class: 'chart' }, canvas));
     let labels;
     let series;
     let type;
@@ -283,8 +391,13 @@
           legend: { display: pie || datasets.length > 1, position: pie ? 'right' : 'bottom' },
           tooltip: {
             callbacks: {
-              label: (ctx) =>
-                `${ctx.dataset.label}: ${formatValue(ctx.dataset.exact[ctx.dataIndex], ctx.dataset.unit)}`,
+              label: (ctx) => {
+                const exact = ctx.dataset.exact[ctx.dataIndex];
+                const shown = formatValue(exact, ctx.dataset.unit);
+                const full =
+                  ctx.dataset.unit === 'currencyUSD' && exact !== null ? ` ($${exact} exactly)` : '';
+                return `${ctx.dataset.label}: ${shown}${full}`;
+              },
             },
           },
         },
@@ -305,6 +418,7 @@
   function renderPanel(box, panel, data) {
     const body = box.querySelector('.body');
     body.replaceChildren();
+    box.querySelector('.csv').hidden = data.rows.length === 0;
     if (data.rows.length === 0 && panel.visualization !== 'stat') {
       body.append(el('p', { class: 'empty' }, 'No data in this range.'));
       return;
@@ -322,6 +436,38 @@
     }
   }
 
+  // ---------- CSV ----------
+
+  /** Money and counts as the server sent them; a share to 10 significant digits; codes in words. */
+  function csvValue(column, value) {
+    if (value === null || value === undefined) return '';
+    if (/^(Nullable\()?Float/.test(column.type)) return String(Number(Number(value).toPrecision(10)));
+    if (isNumericType(column.type) || isTimeType(column.type)) return value;
+    return textValue(column, value);
+  }
+
+  /** CSV of a panel's rows: labelled header, exact values (money as the server computed it). */
+  function toCsv(data) {
+    const escape = (v) => {
+      const s = v === null || v === undefined ? '' : String(v);
+      return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+    };
+    const lines = [data.columns.map((c) => escape(c.label)).join(',')];
+    for (const row of data.rows)
+      lines.push(data.columns.map((c, i) => escape(csvValue(c, row[i]))).join(','));
+    return `${lines.join('\r\n')}\r\n`;
+  }
+
+  function downloadCsv(panel, data) {
+    const name = `${state.dashboard.uid}-${panel.id}-${state.range}.csv`;
+    const url = URL.createObjectURL(new Blob([toCsv(data)], { type: 'text/csv' }));
+    const link = el('a', { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
   // ---------- loading ----------
 
   function query(extra) {
@@ -331,7 +477,7 @@
     return params.toString();
   }
 
-  async function loadVariables(dashboard) {
+  async function loadVariables(dashboard, wanted) {
     const holder = $('variables');
     holder.replaceChildren();
     state.variables = {};
@@ -344,9 +490,18 @@
         const res = await api(
           `/v1/panels/${encodeURIComponent(dashboard.uid)}/variables/${encodeURIComponent(variable.name)}?${query()}`,
         );
-        for (const value of res.values) select.append(el('option', { value }, value));
+        const values = [...res.values];
+        // A linked filter stays, even when the range has no data for it.
+        if (wanted[variable.name] && !values.includes(wanted[variable.name]))
+          values.push(wanted[variable.name]);
+        for (const value of values) select.append(el('option', { value }, value));
+        if (wanted[variable.name]) {
+          select.value = wanted[variable.name];
+          state.variables[variable.name] = wanted[variable.name];
+        }
         select.addEventListener('change', () => {
           state.variables[variable.name] = select.value;
+          saveView(true);
           loadPanels();
         });
       }),
@@ -361,6 +516,12 @@
     grid.replaceChildren();
     const qs = query();
     const loads = dashboard.panels.map(async (panel) => {
+      const csv = el(
+        'button',
+        { type: 'button', class: 'csv', title: 'Download this panel as CSV (exact values)' },
+        'CSV',
+      );
+      csv.hidden = true;
       const box = el(
         'article',
         {
@@ -369,7 +530,7 @@
           'data-visualization': panel.visualization,
           'data-state': 'loading',
         },
-        el('h2', {}, panel.title),
+        el('header', {}, el('h2', {}, panel.title), csv),
         el('p', { class: 'question' }, panel.question),
         el('div', { class: 'body' }, el('p', { class: 'loading' }, 'Loading…')),
       );
@@ -382,9 +543,9 @@
         );
         if (state.dashboard !== dashboard || query() !== qs) return; // a newer selection took over
         renderPanel(box, panel, data);
+        csv.addEventListener('click', () => downloadCsv(panel, data));
         box.dataset.state = 'ready';
-        $('range-label').textContent =
-          `${data.from.slice(0, 16).replace('T', ' ')} – ${data.to.slice(0, 16).replace('T', ' ')} UTC`;
+        showRange(data.from, data.to);
       } catch (err) {
         if (err.status === 401) return askForKey('That key was not accepted.');
         box.dataset.state = 'error';
@@ -396,13 +557,15 @@
     if (document.body.dataset.state === 'loading') document.body.dataset.state = 'ready';
   }
 
-  async function showDashboard(uid) {
+  async function showDashboard(uid, opts) {
     const dashboard = state.catalog.dashboards.find((d) => d.uid === uid) || state.catalog.dashboards[0];
     state.dashboard = dashboard;
     for (const button of $('tabs').children)
       button.setAttribute('aria-selected', String(button.dataset.uid === dashboard.uid));
     $('dashboard-description').textContent = dashboard.description;
-    await loadVariables(dashboard);
+    $('range-title').textContent = rangeName(state.range);
+    await loadVariables(dashboard, (opts && opts.variables) || {});
+    saveView(Boolean(opts && opts.push));
     await loadPanels();
   }
 
@@ -423,16 +586,27 @@
         { type: 'button', role: 'tab', 'data-uid': d.uid },
         d.title.replace(/^tokenledger\s*[—-]\s*/, ''),
       );
-      button.addEventListener('click', () => showDashboard(d.uid));
+      button.addEventListener('click', () => showDashboard(d.uid, { push: true }));
       tabs.append(button);
     }
-    await showDashboard(state.catalog.dashboards[0].uid);
+    await openView();
+  }
+
+  /** Shows what the address names (at start, and on back / forward). */
+  async function openView() {
+    const view = viewFromAddress();
+    state.range = view.range;
+    fillRangeOptions();
+    const uid = state.catalog.dashboards.some((d) => d.uid === view.tab)
+      ? view.tab
+      : state.catalog.dashboards[0].uid;
+    await showDashboard(uid, { variables: view.variables });
   }
 
   function wireControls() {
     $('range').addEventListener('change', (e) => {
       state.range = e.target.value;
-      showDashboard(state.dashboard.uid);
+      showDashboard(state.dashboard.uid, { variables: { ...state.variables }, push: true });
     });
     $('key-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -441,6 +615,9 @@
       start().catch(fail);
     });
     $('forget-key').addEventListener('click', () => askForKey());
+    window.addEventListener('popstate', () => {
+      if (state.catalog) openView().catch(fail);
+    });
   }
 
   function fail(err) {

@@ -1,6 +1,8 @@
 // Public surface of @tokenledger/dashboards: the panel catalog and its two renderings.
 export type { DashboardDef, PanelDef, VariableDef, Visualization, Unit } from './catalog/types';
 export { DASHBOARDS } from './catalog/index';
+export { columnLabel, VALUE_LABELS } from './catalog/labels';
+export { BASELINES_PANEL, BASELINE_WINDOW_DAYS } from './catalog/baselines';
 export {
   expandMacros,
   toParameterizedQuery,

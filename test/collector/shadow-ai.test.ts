@@ -84,8 +84,9 @@ describe('uninstrumented AI traffic and the inventory', function () {
       ],
     );
     assert.deepEqual(
-      inv.models.map((m) => [m.provider, m.model, m.calls]),
-      [['openai', 'gpt-4o-mini-2024-08-06', 4]],
+      // The catalog id it was priced as (as every report and panel names it), beside what the app sent.
+      inv.models.map((m) => [m.provider, m.model, m.sent_model, m.calls]),
+      [['openai', 'gpt-4o-mini', 'gpt-4o-mini', 4]],
     );
     assert.deepEqual(
       inv.providers.map((p) => p.provider),

@@ -123,6 +123,53 @@ describe('storage (embedded ClickHouse)', () => {
     ]);
   });
 
+  it('stores the model asked for (downgrades only) and the service version, on a database from before them', async () => {
+    const old = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    const asked = all.find((m) => m.name.endsWith('_llm_calls_asked_model'))!;
+    await migrate(
+      old,
+      all.filter((m) => m.version < asked.version),
+    );
+    await old.client.command({
+      query: `INSERT INTO ${old.database}.llm_calls (trace_id, span_id, start_time, request_model)
+              VALUES ('old', 'old', '2026-11-15 00:00:00', 'gpt-4o')`,
+    });
+    await migrate(old, all);
+    // Another branch's migration adding the same column (issue 21) runs after ours as a no-op.
+    assert.deepEqual(await migrate(old, [{ ...asked, version: 9999, name: 'again' }]), [9999]);
+    const downgraded = pricer.price(
+      extractedCall({
+        spanId: 'd'.repeat(16),
+        startTimeUnixNano: nanos(NOW),
+        requestModel: 'gpt-4o-mini',
+        askedModel: 'gpt-4o',
+        serviceVersion: '1.5.0',
+        inputTokens: 10,
+        outputTokens: 1,
+      }),
+    );
+    const plain = pricer.price(
+      extractedCall({ spanId: 'e'.repeat(16), startTimeUnixNano: nanos(NOW), requestModel: 'gpt-4o' }),
+    );
+    await new CallWriter(old).write([downgraded, plain]);
+    const rs = await old.client.query({
+      query: `SELECT span_id, request_model, asked_model, service_version FROM ${old.database}.llm_calls ORDER BY span_id`,
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await rs.json(), [
+      {
+        span_id: 'd'.repeat(16),
+        request_model: 'gpt-4o-mini',
+        asked_model: 'gpt-4o',
+        service_version: '1.5.0',
+      },
+      // Not downgraded, and rows stored before the column: '' (reads take the request model).
+      { span_id: 'e'.repeat(16), request_model: 'gpt-4o', asked_model: '', service_version: '' },
+      { span_id: 'old', request_model: 'gpt-4o', asked_model: '', service_version: '' },
+    ]);
+  });
+
   it('splits migration files into statements without comment lines', () => {
     assert.deepEqual(splitStatements('-- c\nCREATE A;\n\nCREATE B (x;y);\n'), ['CREATE A', 'CREATE B (x;y)']);
   });

@@ -5,7 +5,15 @@
 import Decimal from 'decimal.js';
 import type { MacroContext } from '../../dashboards/src/index';
 import { catalogPrices } from '../../collector/src/storage/model-prices/prices';
-import { PRICES_AT, type Seed, type SeedCall, type SeedReconLine } from './seed';
+import {
+  EXTRA_PRICES,
+  PRICES_AT,
+  SAVINGS_ALTERNATIVES,
+  type Seed,
+  type SeedCall,
+  type SeedPoint,
+  type SeedReconLine,
+} from './seed';
 
 export type Cell = Decimal | Approx | number | string | null;
 export type Row = Record<string, Cell>;
@@ -70,17 +78,28 @@ const bucket = (c: SeedCall, seconds: number): number => Math.floor(hourOf(c) / 
 const teamBucket = (ctx: MacroContext): number =>
   Math.max(Math.max(Math.floor(ctx.intervalSeconds), 1), 3600);
 
-/** Latest snapshot per policy as of ctx.to, looking back 7 days. */
-function currentBudgets(seed: Seed, ctx: MacroContext) {
+/**
+ * The burn-down table read with FINAL (the latest computed_at per bucket), then per (scope, policy)
+ * the latest point with at in (to − 7 days, to + 1 s].
+ */
+function finalPoints(seed: Seed): SeedPoint[] {
+  const byBucket = groupBy(seed.burndown, (p) =>
+    [p.scope, p.policy, p.period_start, p.bucket_start].join('\u0000'),
+  );
+  return [...byBucket.values()].map((list) => list.reduce((b, p) => (p.computed_at > b.computed_at ? p : b)));
+}
+const atMs = (at: string): number => Date.parse(`${at.replace(' ', 'T')}Z`);
+function latestPoints(seed: Seed, ctx: MacroContext, scope: string): SeedPoint[] {
   const toMs = sec(ctx.to) * 1000;
-  const visible = seed.snapshots.filter((s) => {
-    const at = Date.parse(`${s.at.replace(' ', 'T')}Z`);
-    return at <= toMs && at > toMs - 7 * 86_400_000;
-  });
-  return [...groupBy(visible, (s) => s.policy).values()].map((list) =>
-    list.reduce((best, s) => (s.at > best.at ? s : best)),
+  const visible = finalPoints(seed).filter(
+    (p) => p.scope === scope && atMs(p.at) <= toMs + 1000 && atMs(p.at) > toMs - 7 * 86_400_000,
+  );
+  return [...groupBy(visible, (p) => p.policy).values()].map((list) =>
+    list.reduce((best, p) => (p.at > best.at ? p : best)),
   );
 }
+const sumOf = (points: SeedPoint[], k: 'spent_usd' | 'forecast_usd' | 'limit_usd'): Decimal | null =>
+  points.length === 0 ? null : sum(points.map((p) => p[k] ?? 0));
 
 function latestApprovals(seed: Seed) {
   return [...groupBy(seed.approvals, (a) => a.id).values()].map((l) =>
@@ -90,6 +109,22 @@ function latestApprovals(seed: Seed) {
 
 type Expect = (seed: Seed, ctx: MacroContext) => Row[];
 
+/** List-price cost of calls' tokens at a price row (cache reads at the cache price), as ClickHouse truncates it. */
+function listCostOf(
+  p: { input_mtok: string; output_mtok: string; cache_read_mtok: string },
+  cs: SeedCall[],
+): Decimal {
+  const input = cs.reduce((a, c) => a + c.input_tokens, 0);
+  const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
+  const output = cs.reduce((a, c) => a + c.output_tokens, 0);
+  return div18(
+    D(input - cached)
+      .mul(p.input_mtok)
+      .plus(D(cached).mul(p.cache_read_mtok))
+      .plus(D(output).mul(p.output_mtok)),
+    1_000_000,
+  );
+}
 /** Issue 25: each provider × month's latest run, its lines on the range's UTC days. */
 function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
   const latest = new Map<string, { run: string; at: string }>();
@@ -107,22 +142,22 @@ function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
       l.day <= to,
   );
 }
-const sumOf = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
+const lineSum = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
   sum(lines.map((l) => String(l[k])));
 function coverageByProvider(seed: Seed, ctx: MacroContext, full: boolean): Row[] {
   return [...groupBy(currentReconLines(seed, ctx), (l) => l.provider)]
     .map(([provider, ls]) => ({
       provider,
-      billed_usd: sumOf(ls, 'billed_usd'),
-      metered_usd: sumOf(ls, 'metered_usd'),
-      ...(full ? { covered_usd: sumOf(ls, 'covered_usd') } : {}),
-      coverage_share: approx(sumOf(ls, 'covered_usd'), sumOf(ls, 'billed_usd')),
-      unmetered_usd: sumOf(ls, 'unmetered_usd'),
+      billed_usd: lineSum(ls, 'billed_usd'),
+      metered_usd: lineSum(ls, 'metered_usd'),
+      ...(full ? { covered_usd: lineSum(ls, 'covered_usd') } : {}),
+      coverage_share: approx(lineSum(ls, 'covered_usd'), lineSum(ls, 'billed_usd')),
+      unmetered_usd: lineSum(ls, 'unmetered_usd'),
       ...(full
         ? {
-            metered_not_billed_usd: sumOf(ls, 'metered_not_billed_usd'),
-            credits_usd: sumOf(ls, 'credits_usd'),
-            other_charges_usd: sumOf(ls, 'other_usd'),
+            metered_not_billed_usd: lineSum(ls, 'metered_not_billed_usd'),
+            credits_usd: lineSum(ls, 'credits_usd'),
+            other_charges_usd: lineSum(ls, 'other_usd'),
           }
         : {}),
     }))
@@ -133,15 +168,14 @@ export const EXPECTED: Record<string, Expect> = {
   'cfo-total-spend': (seed, ctx) => [{ spend_usd: spend(seed.calls.filter((c) => inHourRange(c, ctx))) }],
 
   'cfo-projected-month-end': (seed, ctx) => {
-    const monthStart = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth(), 1) / 1000;
-    const monthEnd = Date.UTC(ctx.to.getUTCFullYear(), ctx.to.getUTCMonth() + 1, 1) / 1000;
-    const mtd = spend(seed.calls.filter((c) => hourOf(c) >= monthStart && hourOf(c) <= sec(ctx.to)));
-    const budgets = currentBudgets(seed, ctx).filter((b) => b.period === 'monthly');
+    const monthly = latestPoints(seed, ctx, 'budget').filter((p) => p.period === 'monthly');
     return [
       {
-        month_to_date_usd: mtd,
-        projected_usd: div18(mtd.mul(monthEnd - monthStart), Math.max(sec(ctx.to) - monthStart, 1)),
-        monthly_budget_usd: sum(budgets.map((b) => b.limit_usd)),
+        month_to_date_usd: sumOf(latestPoints(seed, ctx, 'all'), 'spent_usd') ?? D(0),
+        projected_usd: sumOf(latestPoints(seed, ctx, 'all'), 'forecast_usd') ?? D(0),
+        budgeted_projected_usd: sumOf(monthly, 'forecast_usd') ?? D(0),
+        monthly_budgets_usd: sumOf(monthly, 'limit_usd') ?? D(0),
+        unbudgeted_projected_usd: sumOf(latestPoints(seed, ctx, 'unbudgeted'), 'forecast_usd') ?? D(0),
       },
     ];
   },
@@ -171,14 +205,14 @@ export const EXPECTED: Record<string, Expect> = {
       .sort(bySpendThen('team')),
 
   'cfo-budgets-near-cap': (seed, ctx) =>
-    currentBudgets(seed, ctx)
+    latestPoints(seed, ctx, 'budget')
       .map((b) => ({
         policy: b.policy,
         period: b.period,
         spent_usd: D(b.spent_usd),
-        limit_usd: D(b.limit_usd),
+        limit_usd: D(b.limit_usd!),
         forecast_usd: D(b.forecast_usd),
-        used_share: approx(b.spent_usd, b.limit_usd),
+        used_share: approx(b.spent_usd, b.limit_usd!),
         state: b.state,
       }))
       .sort((a, b) => b.used_share.value - a.used_share.value || cmpStr(a.policy, b.policy)),
@@ -306,7 +340,7 @@ export const EXPECTED: Record<string, Expect> = {
     [
       ...groupBy(
         seed.calls.filter((c) => inRawRange(c, ctx) && matchesVariables(c, ctx)),
-        (c) => c.response_model || c.request_model,
+        rollupModel,
       ),
     ]
       .map(([model, cs]) => {
@@ -405,24 +439,9 @@ export const EXPECTED: Record<string, Expect> = {
       ),
 
   'models-savings': (seed, ctx) => {
-    const prices = catalogPrices(PRICES_AT);
+    const prices = [...catalogPrices(PRICES_AT), ...EXTRA_PRICES];
     const price = (provider: string, model: string) =>
       prices.find((p) => p.provider === provider && p.model === model);
-    const listCost = (
-      p: { input_mtok: string; output_mtok: string; cache_read_mtok: string },
-      cs: SeedCall[],
-    ): Decimal => {
-      const input = cs.reduce((a, c) => a + c.input_tokens, 0);
-      const cached = cs.reduce((a, c) => a + c.cache_read_tokens, 0);
-      const output = cs.reduce((a, c) => a + c.output_tokens, 0);
-      return div18(
-        D(input - cached)
-          .mul(p.input_mtok)
-          .plus(D(cached).mul(p.cache_read_mtok))
-          .plus(D(output).mul(p.output_mtok)),
-        1_000_000,
-      );
-    };
     const rows: Row[] = [];
     for (const [k, cs] of groupBy(
       seed.calls.filter((c) => inHourRange(c, ctx)),
@@ -430,36 +449,98 @@ export const EXPECTED: Record<string, Expect> = {
     )) {
       const [provider, model] = k.split('\u0000') as [string, string];
       const own = price(provider, model);
-      if (!own) continue;
-      for (const alt of prices) {
-        const cheaper =
-          alt.provider === provider &&
-          alt.family === own.family &&
-          alt.model !== model &&
-          D(alt.input_mtok).lte(own.input_mtok) &&
-          D(alt.output_mtok).lte(own.output_mtok) &&
-          (D(alt.input_mtok).lt(own.input_mtok) || D(alt.output_mtok).lt(own.output_mtok));
-        if (!cheaper) continue;
-        const list = listCost(own, cs);
-        const altCost = listCost(alt, cs);
+      const listed = SAVINGS_ALTERNATIVES[model];
+      let best: { model: string; cost: Decimal } | undefined;
+      if (own) {
+        const ownCost = listCostOf(own, cs);
+        for (const alt of prices) {
+          const acceptable = listed
+            ? listed.includes(alt.model)
+            : alt.provider === provider &&
+              alt.family === own.family &&
+              alt.model !== model &&
+              D(alt.input_mtok).lte(own.input_mtok) &&
+              D(alt.output_mtok).lte(own.output_mtok) &&
+              (D(alt.input_mtok).lt(own.input_mtok) || D(alt.output_mtok).lt(own.output_mtok)) &&
+              alt.preview === 0;
+          if (!acceptable) continue;
+          const cost = listCostOf(alt, cs);
+          if (!cost.lt(ownCost)) continue;
+          if (!best || cost.lt(best.cost) || (cost.eq(best.cost) && alt.model < best.model))
+            best = { model: alt.model, cost };
+        }
         rows.push({
           provider,
           model,
-          cheaper_model: alt.model,
+          calls: cs.length,
           spend_usd: spend(cs),
-          list_cost_usd: list,
-          cheaper_list_cost_usd: altCost,
-          list_savings_usd: list.minus(altCost),
+          list_cost_usd: best ? ownCost : null,
+          cheaper_model: best?.model ?? null,
+          alternative_source: best ? (listed ? 'policy' : 'family') : null,
+          cheaper_list_cost_usd: best?.cost ?? null,
+          list_savings_usd: best ? ownCost.minus(best.cost) : null,
         });
-      }
+      } else
+        rows.push({
+          provider,
+          model,
+          calls: cs.length,
+          spend_usd: spend(cs),
+          list_cost_usd: null,
+          cheaper_model: null,
+          alternative_source: null,
+          cheaper_list_cost_usd: null,
+          list_savings_usd: null,
+        });
     }
+    const saving = (r: Row) => r.list_savings_usd as Decimal | null;
     return rows.sort(
       (a, b) =>
-        (b.list_savings_usd as Decimal).cmp(a.list_savings_usd as Decimal) ||
+        (saving(a) === null ? 1 : 0) - (saving(b) === null ? 1 : 0) ||
+        (saving(a) && saving(b) ? saving(b)!.cmp(saving(a)!) : 0) ||
+        (b.spend_usd as Decimal).cmp(a.spend_usd as Decimal) ||
         cmpStr(a.provider as string, b.provider as string) ||
-        cmpStr(a.model as string, b.model as string) ||
-        cmpStr(a.cheaper_model as string, b.cheaper_model as string),
+        cmpStr(a.model as string, b.model as string),
     );
+  },
+
+  'models-downgrades-saved': (seed, ctx) => {
+    const prices = [...catalogPrices(PRICES_AT), ...EXTRA_PRICES];
+    const price = (provider: string, model: string) =>
+      prices.find((p) => p.provider === provider && p.model === model);
+    const downgraded = seed.calls.filter(
+      (c) =>
+        inRawRange(c, ctx) &&
+        c.enforcement === 'downgraded' &&
+        c.asked_model !== '' &&
+        c.asked_model !== c.request_model,
+    );
+    return [...groupBy(downgraded, (c) => `${c.provider}\u0000${c.asked_model}\u0000${rollupModel(c)}`)]
+      .map(([k, cs]): Row => {
+        const [provider, asked, model] = k.split('\u0000') as [string, string, string];
+        const a = price(provider, asked);
+        const p = price(provider, model);
+        const askedCost = a ? listCostOf(a, cs) : null;
+        const cost = p ? listCostOf(p, cs) : null;
+        return {
+          asked_model: asked,
+          model,
+          calls: cs.length,
+          spend_usd: spend(cs),
+          asked_list_cost_usd: askedCost,
+          list_cost_usd: cost,
+          downgrade_saved_usd: askedCost && cost ? askedCost.minus(cost) : null,
+        };
+      })
+      .sort(
+        (a, b) =>
+          (a.downgrade_saved_usd === null ? 1 : 0) - (b.downgrade_saved_usd === null ? 1 : 0) ||
+          (a.downgrade_saved_usd && b.downgrade_saved_usd
+            ? (b.downgrade_saved_usd as Decimal).cmp(a.downgrade_saved_usd as Decimal)
+            : 0) ||
+          cmpStr(a.asked_model as string, b.asked_model as string) ||
+          cmpStr(a.model as string, b.model as string),
+      );
   },
 
   'models-tokens-over-time': (seed, ctx) =>
@@ -482,16 +563,21 @@ export const EXPECTED: Record<string, Expect> = {
       .sort((a, b) => cmpStr(a.time, b.time)),
 
   'budgets-current': (seed, ctx) =>
-    currentBudgets(seed, ctx)
+    latestPoints(seed, ctx, 'budget')
       .map((b) => ({
         policy: b.policy,
         period: b.period,
+        period_start: b.period_start,
         period_end: b.period_end,
-        limit_usd: D(b.limit_usd),
         spent_usd: D(b.spent_usd),
-        remaining_usd: D(b.limit_usd).minus(b.spent_usd),
+        limit_usd: D(b.limit_usd!),
+        limit_source: b.limit_source,
+        remaining_usd: Decimal.max(D(b.limit_usd!).minus(b.spent_usd), 0),
         forecast_usd: D(b.forecast_usd),
-        used_share: approx(b.spent_usd, b.limit_usd),
+        forecast_low_usd: D(b.forecast_low_usd),
+        forecast_high_usd: D(b.forecast_high_usd),
+        breach_at: b.breach_at,
+        used_share: approx(b.spent_usd, b.limit_usd!),
         state: b.state,
       }))
       .sort((a, b) => b.used_share.value - a.used_share.value || cmpStr(a.policy, b.policy)),
@@ -500,19 +586,32 @@ export const EXPECTED: Record<string, Expect> = {
     (['burndown', 'forecast'] as const).map((kind) => [
       `budgets-${kind}`,
       ((seed, ctx) => {
-        const step = Math.max(Math.floor(ctx.intervalSeconds), 1);
-        const atSec = (at: string): number => Date.parse(`${at.replace(' ', 'T')}Z`) / 1000;
-        const visible = seed.snapshots.filter((s) => inTimeRange(s.at, ctx));
-        return [...groupBy(visible, (s) => `${Math.floor(atSec(s.at) / step) * step}\u0000${s.policy}`)]
+        const step = Math.max(Math.floor(ctx.intervalSeconds), 3600);
+        const visible = finalPoints(seed).filter(
+          (p) =>
+            p.scope === 'budget' &&
+            atMs(p.at) > sec(ctx.from) * 1000 &&
+            atMs(p.at) <= sec(ctx.to) * 1000 + 1000,
+        );
+        return [
+          ...groupBy(
+            visible,
+            (p) => `${Math.floor(atMs(p.bucket_start) / 1000 / step) * step}\u0000${p.policy}`,
+          ),
+        ]
           .map(([k, list]): Row => {
             const [t, policy] = k.split('\u0000') as [string, string];
-            const last = list.reduce((b, s) => (s.at > b.at ? s : b));
+            const last = list.reduce((b, p) => (p.at > b.at ? p : b));
             return kind === 'burndown'
-              ? { time: chTime(Number(t)), policy, remaining_usd: D(last.limit_usd).minus(last.spent_usd) }
+              ? {
+                  time: chTime(Number(t)),
+                  policy,
+                  remaining_usd: Decimal.max(D(last.limit_usd!).minus(last.spent_usd), 0),
+                }
               : {
                   time: chTime(Number(t)),
                   policy,
-                  forecast_share_of_limit: approx(last.forecast_usd, last.limit_usd),
+                  forecast_share_of_limit: approx(last.forecast_usd, last.limit_usd!),
                 };
           })
           .sort(
@@ -522,6 +621,80 @@ export const EXPECTED: Record<string, Expect> = {
       }) as Expect,
     ]),
   ),
+
+  'team-baselines': (seed, ctx) => {
+    const HOUR = 3600;
+    const hourOfTime = (t: string): number => Math.floor(atMs(t) / 1000 / HOUR) * HOUR;
+    const all = [...seed.baselines].sort((a, b) => cmpStr(a.at, b.at) || cmpStr(a.id, b.id));
+    const unique = [...new Map(all.map((b) => [`${b.feature}\u0000${b.id}`, b])).values()];
+    const lo = sec(ctx.from) - 8 * 86_400;
+    const hi = sec(ctx.to) + 8 * 86_400;
+    const feature = selected(ctx, 'feature');
+    const rows: Row[] = [];
+    for (const b of unique) {
+      if (!inTimeRange(b.at, ctx) || (feature !== null && !feature.includes(b.feature))) continue;
+      const same = unique.filter((x) => x.feature === b.feature);
+      const i = same.indexOf(b);
+      const hour = hourOfTime(b.at);
+      const beforeFrom = Math.max(hour - 7 * 86_400, i > 0 ? hourOfTime(same[i - 1]!.at) + HOUR : 0);
+      const afterTo = Math.min(
+        hour + HOUR + 7 * 86_400,
+        i < same.length - 1 ? hourOfTime(same[i + 1]!.at) : Infinity,
+      );
+      const isBefore = (h: number) => h >= beforeFrom && h < hour;
+      const isAfter = (h: number) => h > hour && h < afterTo;
+      const calls = seed.calls.filter(
+        (c) =>
+          c.feature === b.feature &&
+          hourOf(c) >= lo &&
+          hourOf(c) <= hi &&
+          (['team', 'environment'] as const).every((k) => {
+            const v = selected(ctx, k);
+            return v === null || v.includes(c[k]);
+          }),
+      );
+      const side = (f: (h: number) => boolean) => calls.filter((c) => f(hourOf(c)));
+      const [cb, ca] = [side(isBefore), side(isAfter)];
+      const tokens = (cs: SeedCall[]) => cs.reduce((a, c) => a + c.input_tokens + c.output_tokens, 0);
+      const outs = seed.outcomes.filter((o) => {
+        const t = atMs(o.time) / 1000;
+        return o.feature === b.feature && t >= lo && t <= hi;
+      });
+      const count = (f: (h: number) => boolean) =>
+        outs.filter((o) => f(hourOfTime(o.time))).reduce((a, o) => a + o.count, 0);
+      const has = calls.length > 0;
+      const perCallBefore = has && cb.length > 0 ? div18(spend(cb), cb.length) : null;
+      const perCallAfter = has && ca.length > 0 ? div18(spend(ca), ca.length) : null;
+      const ob = outs.length > 0 ? count(isBefore) : null;
+      const oa = outs.length > 0 ? count(isAfter) : null;
+      rows.push({
+        feature: b.feature,
+        label: b.label,
+        at: b.at,
+        source: b.source,
+        calls_before: has ? cb.length : null,
+        calls_after: has ? ca.length : null,
+        cost_per_call_before_usd: perCallBefore,
+        cost_per_call_after_usd: perCallAfter,
+        cost_per_call_change:
+          perCallBefore && perCallAfter && !spend(cb).isZero()
+            ? new Approx(perCallAfter.toNumber() / perCallBefore.toNumber() - 1)
+            : null,
+        tokens_per_call_before: has && cb.length > 0 ? new Approx(tokens(cb) / cb.length) : null,
+        tokens_per_call_after: has && ca.length > 0 ? new Approx(tokens(ca) / ca.length) : null,
+        outcomes_before: ob,
+        outcomes_after: oa,
+        cost_per_outcome_before_usd: has && ob ? div18(spend(cb), ob) : null,
+        cost_per_outcome_after_usd: has && oa ? div18(spend(ca), oa) : null,
+      });
+    }
+    return rows.sort(
+      (a, b) =>
+        cmpStr(b.at as string, a.at as string) ||
+        cmpStr(a.feature as string, b.feature as string) ||
+        cmpStr(a.label as string, b.label as string),
+    );
+  },
 
   'approvals-pending': (seed) =>
     latestApprovals(seed)
@@ -592,8 +765,8 @@ export const EXPECTED: Record<string, Expect> = {
       .sort((a, b) => cmpStr(a[0], b[0]))
       .map(([day, ls]) => ({
         time: `${day} 00:00:00`,
-        billed_usd: sumOf(ls, 'billed_usd'),
-        metered_usd: sumOf(ls, 'metered_usd'),
+        billed_usd: lineSum(ls, 'billed_usd'),
+        metered_usd: lineSum(ls, 'metered_usd'),
       })),
   'bill-metered-not-billed': (seed, ctx) => {
     const known = ['free_tier', 'batch_discount', 'cache_discount'];
@@ -606,7 +779,7 @@ export const EXPECTED: Record<string, Expect> = {
     ]
       .map(([k, group]) => {
         const [provider, reason] = k.split('\u0000') as [string, string];
-        return { provider, reason, metered_not_billed_usd: sumOf(group, 'metered_not_billed_usd') };
+        return { provider, reason, metered_not_billed_usd: lineSum(group, 'metered_not_billed_usd') };
       })
       .sort((a, b) => cmpStr(a.provider, b.provider) || cmpStr(a.reason, b.reason));
   },

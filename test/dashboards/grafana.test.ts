@@ -4,6 +4,8 @@
  * valid grid position, and only template variables the dashboard defines.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   CLICKHOUSE_PLUGIN_ID,
@@ -11,6 +13,14 @@ import {
   DASHBOARDS,
   renderDashboard,
 } from '../../dashboards/src/index';
+
+/**
+ * The Grafana panel ids as shipped: a link, an alert or an embed that names a panel by id keeps
+ * pointing at it. Add a new panel's id here; never change or reuse one.
+ */
+const SHIPPED_IDS = JSON.parse(
+  readFileSync(path.join(__dirname, 'grafana-panel-ids.json'), 'utf8'),
+) as Record<string, Record<string, number>>;
 
 const PANEL_TYPES = new Set(['stat', 'timeseries', 'barchart', 'table', 'piechart', 'gauge', 'bargauge']);
 
@@ -53,6 +63,35 @@ describe('Grafana dashboards (foundation SDK)', () => {
             queryType: p.format === 'time_series' ? 'timeseries' : 'table',
           });
         });
+      });
+
+      it('gives every panel the id it shipped with, the same on every regeneration', () => {
+        const panels = (json.panels ?? []) as dashboard.Panel[];
+        assert.deepEqual(
+          Object.fromEntries(panels.map((p, i) => [def.panels[i]!.id, p.id])),
+          SHIPPED_IDS[def.uid],
+        );
+        const again = JSON.stringify(renderDashboard(def, { datasourceUid: 'ch-uid', database: 'tl_prod' }));
+        assert.equal(again, JSON.stringify(built));
+      });
+
+      it('names every column in words and shows coded values as words', () => {
+        for (const [i, panel] of ((json.panels ?? []) as dashboard.Panel[]).entries()) {
+          const def_ = def.panels[i]!;
+          const overrides = panel.fieldConfig?.overrides ?? [];
+          assert.deepEqual(
+            overrides.map((o) => o.matcher.options),
+            def_.columns,
+            `${def_.id}: one override per column`,
+          );
+          for (const o of overrides) {
+            const name = o.properties.find((p) => p.id === 'displayName')?.value as string;
+            assert.ok(
+              name && !/^[a-z0-9]+(_[a-z0-9]+)+$/.test(name),
+              `${def_.id}: ${String(o.matcher.options)} → ${name}`,
+            );
+          }
+        }
       });
 
       it('lays panels out on the 24-column grid without overlaps', () => {

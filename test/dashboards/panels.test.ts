@@ -11,6 +11,7 @@ import {
   type MacroContext,
 } from '../../dashboards/src/index';
 import type { Storage } from '../../collector/src/storage/client';
+import { columnLabel } from '../../dashboards/src/catalog/labels';
 import { freshStorage } from '../support/embedded-storage';
 import { assertRows } from './compare';
 import { EXPECTED } from './expected';
@@ -77,6 +78,27 @@ describe('dashboard panels on the embedded engine', function () {
           assert.deepEqual(parameterized, literal, `${panel.id} [${name}]: parameterized = literal`);
         }
         assert.ok(nonEmpty > 0, `${panel.id}: the seed exercises this panel`);
+      });
+
+      it(`${dashboard.uid} / ${panel.id} returns the columns it declares, each with a human label`, async () => {
+        const ctx = contexts(storage.database)[0]![1];
+        const rs = await storage.client.query({
+          ...toParameterizedQuery(panel.sql, ctx),
+          format: 'JSONCompact',
+        });
+        const names = ((await rs.json()) as unknown as { meta: Array<{ name: string }> }).meta.map(
+          (m) => m.name,
+        );
+        assert.deepEqual(names, panel.columns);
+        for (const column of names) {
+          const label = columnLabel(panel, column);
+          assert.ok(label, `${panel.id}: no label for ${column}`);
+          assert.doesNotMatch(
+            label,
+            /^[a-z0-9]+(_[a-z0-9]+)+$/,
+            `${panel.id}: ${column}'s label looks like SQL`,
+          );
+        }
       });
     }
     for (const variable of dashboard.variables) {

@@ -7,26 +7,37 @@ import Decimal from 'decimal.js';
 import type { Storage } from '../../collector/src/storage/client';
 import type { CallRow } from '../../collector/src/storage/rows';
 import { syncModelPrices } from '../../collector/src/storage/model-prices';
+import { prng } from '../support/prng';
 
 // Exact sums of Decimal(38, 18) values need 38+ significant digits (decimal.js defaults to 20).
 Decimal.set({ precision: 80 });
 
 export const RANGE = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-11-20T12:30:00Z') };
 export const PRICES_AT = new Date('2026-11-20T00:00:00Z');
+/** The policy file's savings rules: claude-3-5-sonnet may run on these (any provider), only these. */
+export const SAVINGS_ALTERNATIVES: Record<string, string[]> = {
+  'claude-3-5-sonnet': ['gpt-4o-mini', 'claude-3-5-haiku-latest'],
+};
+
+/** A preview model cheaper than anything in gpt-4o's family: never offered unless asked. */
+export const EXTRA_PRICES = [
+  {
+    provider: 'openai',
+    model: 'gpt-4o-nano-preview',
+    family: 'gpt-4o',
+    input_mtok: '0.01',
+    output_mtok: '0.02',
+    cache_read_mtok: '0.01',
+    preview: 1,
+  },
+];
+
+/** The api service's new release (automatic before/after baselines). */
+export const RELEASE_AT = new Date('2026-11-10T09:30:00Z');
 
 /** Seeded call, with its instant as a Date for the expected-value computations. */
 export interface SeedCall extends CallRow {
   at: Date;
-}
-
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MODELS: [provider: string, model: string][] = [
@@ -91,7 +102,11 @@ export function seedCalls(count = 400): SeedCall[] {
       provider,
       operation: 'chat',
       request_model: model,
-      response_model: model,
+      // The provider answers with a dated id; panels show the catalog id it was priced as.
+      response_model: model === 'gpt-4o' ? 'gpt-4o-2024-08-06' : model,
+      // The guard switched some calls to a cheaper model: the model asked for is kept ('' otherwise).
+      asked_model:
+        enforcement === 'downgraded' && (model === 'gpt-4o-mini' || model === 'gpt-4.1') ? 'gpt-4o' : '',
       priced_provider: priced ? provider : '',
       priced_model: priced ? model : '',
       input_tokens: input,
@@ -114,6 +129,7 @@ export function seedCalls(count = 400): SeedCall[] {
       user_tier: '',
       environment: rand() < 0.7 ? 'production' : 'staging',
       service: rand() < 0.5 ? 'api' : 'worker',
+      service_version: '',
       end_user: rand() < 0.8 ? `user-${Math.floor(rand() * 25)}` : '',
       approval_id: '',
       cost_usd: new Decimal(inputCost).plus(outputCost).toFixed(),
@@ -122,6 +138,9 @@ export function seedCalls(count = 400): SeedCall[] {
       priced: priced ? 1 : 0,
       truncated: 0,
     });
+    // The api service ships a new release on 2026-11-10; the worker runs one all along.
+    const c = calls[calls.length - 1]!;
+    c.service_version = c.service === 'worker' ? '2.0.0' : at < RELEASE_AT ? '1.4.0' : '1.5.0';
   }
   return calls;
 }
@@ -243,6 +262,301 @@ export function seedSnapshots(): SeedSnapshot[] {
     'ok',
   );
   return rows;
+}
+
+export interface SeedPoint {
+  scope: string;
+  policy: string;
+  period: string;
+  timezone: string;
+  period_start: string;
+  period_end: string;
+  bucket_start: string;
+  at: string;
+  spent_usd: string;
+  limit_usd: string | null;
+  limit_source: string;
+  forecast_usd: string;
+  forecast_low_usd: string;
+  forecast_high_usd: string;
+  breach_at: string | null;
+  state: string;
+  closed: number;
+  computed_at: string;
+}
+
+/**
+ * Burn-down points as the collector's ledger writes them: closed October, November so far, a
+ * Berlin budget whose November starts at 23:00 UTC on October 31st, all and unbudgeted spend, a
+ * bucket recomputed later (the newer row wins), and a point after the range's end.
+ */
+export function seedBurndown(): SeedPoint[] {
+  const rows: SeedPoint[] = [];
+  const point = (
+    scope: string,
+    policy: string,
+    [period, timezone, periodStart, periodEnd]: [string, string, string, string],
+    bucket: string,
+    at: string,
+    spent: string,
+    limit: string | null,
+    forecast: [string, string, string],
+    state: string,
+    computedAt = '2026-11-20 12:01:00.000',
+  ): void => {
+    rows.push({
+      scope,
+      policy,
+      period,
+      timezone,
+      period_start: periodStart,
+      period_end: periodEnd,
+      bucket_start: bucket,
+      at,
+      spent_usd: spent,
+      limit_usd: limit,
+      limit_source: limit === null ? '' : 'policy_history',
+      forecast_usd: forecast[0],
+      forecast_low_usd: forecast[1],
+      forecast_high_usd: forecast[2],
+      breach_at: state === 'exceeded' || state === 'forecast_to_exceed' ? '2026-11-25 10:00:00.000' : null,
+      state,
+      closed: at === `${periodEnd}.000` ? 1 : 0,
+      computed_at: computedAt,
+    });
+  };
+  const oct: [string, string, string, string] = [
+    'monthly',
+    'UTC',
+    '2026-10-01 00:00:00',
+    '2026-11-01 00:00:00',
+  ];
+  const nov: [string, string, string, string] = [
+    'monthly',
+    'UTC',
+    '2026-11-01 00:00:00',
+    '2026-12-01 00:00:00',
+  ];
+  point(
+    'budget',
+    'summarizer-prod',
+    oct,
+    '2026-10-30 00:00:00',
+    '2026-10-31 00:00:00.000',
+    '470.5',
+    '500',
+    ['470.5', '470.5', '470.5'],
+    'warning',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    oct,
+    '2026-10-31 00:00:00',
+    '2026-11-01 00:00:00.000',
+    '480.5',
+    '500',
+    ['480.5', '480.5', '480.5'],
+    'warning',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-10 00:00:00',
+    '2026-11-11 00:00:00.000',
+    '200.123456789012345678',
+    '500',
+    ['600', '520', '690'],
+    'forecast_to_exceed',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '410.000000000000000001',
+    '500',
+    ['650.25', '580', '720.5'],
+    'forecast_to_exceed',
+  );
+  // Recomputed after late spans: replaces the row above.
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '412.5',
+    '500',
+    ['655', '585', '725'],
+    'forecast_to_exceed',
+    '2026-11-20 12:02:00.000',
+  );
+  point(
+    'budget',
+    'summarizer-prod',
+    nov,
+    '2026-11-21 00:00:00',
+    '2026-11-22 00:00:00.000',
+    '499',
+    '500',
+    ['700', '690', '710'],
+    'forecast_to_exceed',
+  );
+  point(
+    'budget',
+    'support-chat',
+    nov,
+    '2026-11-05 00:00:00',
+    '2026-11-06 00:00:00.000',
+    '50',
+    '200',
+    ['150', '120', '180'],
+    'ok',
+  );
+  point(
+    'budget',
+    'support-chat',
+    nov,
+    '2026-11-19 00:00:00',
+    '2026-11-20 00:00:00.000',
+    '210.75',
+    '200',
+    ['320', '300', '340'],
+    'exceeded',
+  );
+  point(
+    'budget',
+    'bulk-jobs',
+    ['quarterly', 'UTC', '2026-10-01 00:00:00', '2027-01-01 00:00:00'],
+    '2026-11-15 00:00:00',
+    '2026-11-16 00:00:00.000',
+    '1000',
+    '5000',
+    ['2500', '2000', '3100'],
+    'ok',
+  );
+  const berlinOct: [string, string, string, string] = [
+    'monthly',
+    'Europe/Berlin',
+    '2026-09-30 22:00:00',
+    '2026-10-31 23:00:00',
+  ];
+  const berlinNov: [string, string, string, string] = [
+    'monthly',
+    'Europe/Berlin',
+    '2026-10-31 23:00:00',
+    '2026-11-30 23:00:00',
+  ];
+  point(
+    'budget',
+    'berlin-ads',
+    berlinOct,
+    '2026-10-30 23:00:00',
+    '2026-10-31 23:00:00.000',
+    '90',
+    '100',
+    ['90', '90', '90'],
+    'warning',
+  );
+  point(
+    'budget',
+    'berlin-ads',
+    berlinNov,
+    '2026-10-31 23:00:00',
+    '2026-11-01 23:00:00.000',
+    '3',
+    '120',
+    ['95', '80', '110'],
+    'ok',
+  );
+  point(
+    'budget',
+    'berlin-ads',
+    berlinNov,
+    '2026-11-19 23:00:00',
+    '2026-11-20 12:00:00.000',
+    '61',
+    '120',
+    ['99', '88', '111'],
+    'ok',
+  );
+  point(
+    'all',
+    '',
+    oct,
+    '2026-10-31 00:00:00',
+    '2026-11-01 00:00:00.000',
+    '812.34',
+    null,
+    ['812.34', '812.34', '812.34'],
+    '',
+  );
+  point(
+    'all',
+    '',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '601.5',
+    null,
+    ['955.25', '880', '1040.75'],
+    '',
+  );
+  point(
+    'unbudgeted',
+    '',
+    oct,
+    '2026-10-31 00:00:00',
+    '2026-11-01 00:00:00.000',
+    '101.1',
+    null,
+    ['101.1', '101.1', '101.1'],
+    '',
+  );
+  point(
+    'unbudgeted',
+    '',
+    nov,
+    '2026-11-20 00:00:00',
+    '2026-11-20 12:00:00.000',
+    '77.7',
+    null,
+    ['120.3', '100', '150'],
+    '',
+  );
+  return rows;
+}
+
+export interface SeedBaseline {
+  id: string;
+  feature: string;
+  at: string;
+  label: string;
+  source: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** Changes marked on features: two summarizer prompts a few days apart (windows meet), a chat switch, an old one. */
+export function seedBaselines(): SeedBaseline[] {
+  const b = (id: string, feature: string, at: string, label: string, source = 'manual'): SeedBaseline => ({
+    id,
+    feature,
+    at,
+    label,
+    source,
+    created_by: 'admin',
+    created_at: '2026-11-20 12:00:00.000',
+  });
+  return [
+    b('bl-1', 'summarizer', '2026-11-05 14:20:00.000', 'prompt v2'),
+    b('bl-2', 'summarizer', '2026-11-09 10:00:00.000', 'prompt v3'),
+    b('bl-3', 'chat', '2026-11-12 08:00:00.000', 'service.version 1.5.0 (api)', 'service.version'),
+    b('bl-4', 'chat', '2026-10-20 00:30:00.000', 'gpt-4o-mini for short answers'),
+  ];
 }
 
 export interface SeedApproval {
@@ -657,6 +971,8 @@ export interface Seed {
   expenses: SeedExpense[];
   calls: SeedCall[];
   snapshots: SeedSnapshot[];
+  burndown: SeedPoint[];
+  baselines: SeedBaseline[];
   approvals: SeedApproval[];
   outcomes: SeedOutcome[];
   runs: SeedRun[];
@@ -674,6 +990,8 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     expenses: expenses.lines,
     calls: seedCalls(),
     snapshots: seedSnapshots(),
+    burndown: seedBurndown(),
+    baselines: seedBaselines(),
     approvals: seedApprovals(),
     outcomes: seedOutcomes(),
     runs: reconciliation.runs,
@@ -689,6 +1007,10 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     seed.calls.map(({ at: _at, ...row }) => row),
   );
   await insert('budget_snapshots', seed.snapshots);
+  await insert('budget_burndown', seed.burndown);
+  // Marked twice (a retried request): stored once.
+  await insert('baselines', seed.baselines);
+  await insert('baselines', seed.baselines.slice(0, 1));
   for (const a of seed.approvals) await insert('approvals', [a]);
   await insert('outcomes', seed.outcomes);
   await insert('outcomes', seed.outcomes.slice(0, 10));
@@ -720,6 +1042,20 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     },
     PRICES_AT,
   );
+  await insert(
+    'model_prices',
+    EXTRA_PRICES.map((p) => ({ ...p, synced_at: dt3(PRICES_AT) })),
+  );
+  // The policy in force, with its savings rules (what the collector stores on every load).
+  await insert('policy_versions', [
+    {
+      at: '2026-10-01 00:00:00.000',
+      version: 'f'.repeat(64),
+      action: 'loaded',
+      file: 'tokenledger.policy.yaml',
+      policy: JSON.stringify({ version: 1, policies: [], savings: { alternatives: SAVINGS_ALTERNATIVES } }),
+    },
+  ]);
   return seed;
 }
 

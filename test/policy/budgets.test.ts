@@ -271,6 +271,9 @@ describe('budget engine and GET /v1/budgets', () => {
         remaining_usd: status.remainingUsd.toFixed(),
         state: status.state,
         forecast_usd: status.forecastUsd.toFixed(),
+        forecast_low_usd: status.forecastLowUsd.toFixed(),
+        forecast_high_usd: status.forecastHighUsd.toFixed(),
+        breach_at: null,
       });
       assert.equal(kolkata.budget?.timezone, 'Asia/Kolkata');
       assert.equal(none.budget, null);

@@ -17,7 +17,14 @@ describe('policy wiring: configuration, approval rules, selectors', () => {
       TOKENLEDGER_ALERT_FROM: 'budgets@example.com',
       TOKENLEDGER_ALERT_CHECK_MS: '500',
       TOKENLEDGER_POLICY_POLL_MS: '0',
+      TOKENLEDGER_BUDGET_REFRESH_MS: '5000',
+      TOKENLEDGER_RELEASE_CHECK_MS: '2000',
     });
+    assert.equal(defaults.releaseCheckMs, 300_000);
+    assert.equal(set.releaseCheckMs, 2000);
+    assert.equal(defaults.budgetRefreshMs, 60_000);
+    assert.equal(set.budgetRefreshMs, 5000);
+    assert.throws(() => loadConfig({ TOKENLEDGER_BUDGET_REFRESH_MS: '10' }), /TOKENLEDGER_BUDGET_REFRESH_MS/);
     assert.equal(set.policyFileRequired, true);
     assert.equal(set.smtpUrl, 'smtp://mail:secret@127.0.0.1:2525');
     assert.equal(set.alertFrom, 'budgets@example.com');

@@ -56,8 +56,8 @@ async function runInventory(opts: InventoryOptions, write: (s: string) => void):
   write(
     section(
       'Models',
-      ['provider', 'model', 'calls', 'spend (USD)'],
-      inv.models.map((m) => [m.provider, m.model, m.calls, m.spend_usd]),
+      ['provider', 'model (priced as)', 'model the app sent', 'calls', 'spend (USD)'],
+      inv.models.map((m) => [m.provider, m.model, m.sent_model, m.calls, m.spend_usd]),
     ),
   );
   write(

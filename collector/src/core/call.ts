@@ -42,6 +42,8 @@ export interface ExtractedCall {
   errorType: string; // '' when the call succeeded
   serverAddress: string;
   enforcement: string; // tokenledger.enforcement, '' when absent
+  /** The producing service's version (resource service.version). */
+  serviceVersion?: string;
   /** Which instrumentation produced the span (its scope name). */
   source: string;
   attribution: CallAttribution;

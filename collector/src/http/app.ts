@@ -10,6 +10,10 @@ import { budgetsRouter } from './budgets';
 import { leasesRouter } from './leases';
 import type { LeaseBook } from '../govern/budgets/leases';
 import type { BudgetEngine } from '../govern/budgets/engine';
+import type { BudgetLedger } from '../govern/budgets/ledger';
+import { forecastRouter } from './forecast';
+import { baselinesRouter } from './baselines';
+import { BaselineStore } from '../govern/baselines/store';
 import type { LoadedPolicy } from '../govern/policy/load';
 import { reportPageRouter } from './report-page';
 import { panelsRouter } from './panels';
@@ -59,6 +63,10 @@ export interface AppDeps {
   approvals?: ApprovalService;
   /** Budget state for GET /v1/budgets (absent: the route is not served). */
   budgets?: BudgetEngine;
+  /** Where before/after baselines are stored (default: this storage). */
+  baselines?: BaselineStore;
+  /** Budgets of any period and forecasts (absent: /v1/budgets/report and /v1/forecast are not served). */
+  ledger?: BudgetLedger;
   /** The current policy file, if any. */
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
@@ -176,9 +184,20 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(estimateRouter(deps.keys, deps.pricer));
   app.use(outcomesRouter(deps.keys, deps.storage, deps.metrics));
+  app.use(baselinesRouter(deps.keys, deps.storage, deps.baselines ?? new BaselineStore(deps.storage)));
 
   if (deps.budgets)
     app.use(budgetsRouter({ ...deps, engine: deps.budgets, policy: deps.policy ?? (() => undefined) }));
+
+  if (deps.ledger)
+    app.use(
+      forecastRouter({
+        keys: deps.keys,
+        storage: deps.storage,
+        ledger: deps.ledger,
+        policy: deps.policy ?? (() => undefined),
+      }),
+    );
 
   if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
   if (deps.auditLog) app.use(auditRouter(deps.keys, deps.auditLog));

@@ -84,6 +84,9 @@ function budgetJson(p: Policy, statuses: BudgetStatus[]): BudgetView | null {
     remaining_usd: s.remainingUsd.toFixed(),
     state: s.state,
     forecast_usd: s.forecastUsd.toFixed(),
+    forecast_low_usd: s.forecastLowUsd.toFixed(),
+    forecast_high_usd: s.forecastHighUsd.toFixed(),
+    breach_at: s.breachAt?.toISOString() ?? null,
   };
 }
 

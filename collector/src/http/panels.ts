@@ -14,8 +14,10 @@
  */
 import { Router, type Request, type Response } from 'express';
 import {
+  columnLabel,
   DASHBOARDS,
   toParameterizedQuery,
+  VALUE_LABELS,
   type DashboardDef,
   type MacroContext,
   type PanelDef,
@@ -36,6 +38,10 @@ const MAX_ROWS = 10_000;
 interface PanelColumn {
   name: string;
   type: string;
+  /** What a reader calls it. */
+  label: string;
+  /** Words for the codes the column holds, when it holds codes. */
+  values?: Record<string, string>;
 }
 
 export interface PanelData {
@@ -79,6 +85,7 @@ function panelCatalog(dashboards: readonly DashboardDef[] = DASHBOARDS) {
         unit: p.unit,
         width: p.width ?? 12,
         height: p.height ?? 8,
+        grafanaId: p.gridId,
       })),
     })),
   };
@@ -129,6 +136,11 @@ export function panelsRouter(
       const panel = findPanel(dashboard, String(req.params.panelId));
       const { range, ctx } = contextFrom(req, storage, dashboard, { allowVariables: true });
       const data = await runQuery(storage, panel.sql, ctx, `panel ${dashboard.uid}/${panel.id}`);
+      data.columns = data.columns.map((c) => ({
+        ...c,
+        label: columnLabel(panel, c.name) ?? c.name,
+        ...(VALUE_LABELS[c.name] ? { values: { ...VALUE_LABELS[c.name] } } : {}),
+      }));
       return {
         dashboard: dashboard.uid,
         panel: panel.id,
@@ -248,7 +260,7 @@ async function runQuery(
     });
     // JSONCompact: one document with the column names and types, then the rows as arrays.
     const body = (await rs.json()) as unknown as { meta: PanelColumn[]; data: unknown[][] };
-    return { columns: body.meta.map(({ name, type }) => ({ name, type })), rows: body.data };
+    return { columns: body.meta.map(({ name, type }) => ({ name, type, label: name })), rows: body.data };
   } catch (cause) {
     throw new StorageError(what, { cause });
   }

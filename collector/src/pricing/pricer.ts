@@ -249,6 +249,8 @@ function withPrice(
     errorType: c.errorType,
     serverAddress: c.serverAddress,
     enforcement: c.enforcement,
+    ...(c.askedModel ? { askedModel: c.askedModel } : {}),
+    ...(c.serviceVersion ? { serviceVersion: c.serviceVersion } : {}),
     source: c.source,
     attribution: c.attribution,
     truncated: c.truncated === true,

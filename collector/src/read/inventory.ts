@@ -6,11 +6,15 @@ import Decimal from 'decimal.js';
 import { resolvePeriod } from './period';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
+import { MODEL_SQL } from '../storage/rows';
 import { currentExpenseLines } from '../storage/expenses';
 
 interface InventoryModel {
   provider: string;
+  /** The catalog id the calls were priced as (else the model as reported), as every report names it. */
   model: string;
+  /** What the application sent (gen_ai.request.model). */
+  sent_model: string;
   calls: number;
   spend_usd: string;
   first_seen: string;
@@ -109,9 +113,9 @@ export async function inventory(
   };
   // One query at a time: the embedded engine serves one at a time anyway.
   const models = await run<InventoryModel>(
-    `SELECT provider, if(response_model != '', response_model, request_model) AS model,
+    `SELECT provider, ${MODEL_SQL} AS model, request_model AS sent_model,
               toUInt64(count()) AS calls, toString(sum(cost_usd)) AS spend_usd, ${SEEN}
-       FROM ${CALLS(db)} GROUP BY provider, model ORDER BY provider, model`,
+       FROM ${CALLS(db)} GROUP BY provider, model, sent_model ORDER BY provider, model, sent_model`,
     'models',
   );
   const providers = await run<InventoryProvider>(
@@ -122,7 +126,7 @@ export async function inventory(
   const services = await run<InventoryService>(
     `SELECT service, toUInt64(count()) AS calls, toString(sum(cost_usd)) AS spend_usd,
               arraySort(groupUniqArray(provider)) AS providers,
-              arraySort(groupUniqArray(if(response_model != '', response_model, request_model))) AS models,
+              arraySort(groupUniqArray(${MODEL_SQL})) AS models,
               arraySort(groupUniqArray(source)) AS sources
        FROM ${CALLS(db)} GROUP BY service ORDER BY service`,
     'services',

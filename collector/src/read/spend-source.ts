@@ -5,6 +5,7 @@
  * both stored counts once). The spend report and reconciliation's metered spend both read through
  * it, so every report shows the same figures, corrected the same way after a fault.
  */
+import { MODEL_SQL } from '../storage/rows';
 
 /** The columns a spend read may group or filter on (each a column of `spend_hourly`). */
 type SpendColumn =
@@ -23,8 +24,6 @@ type SpendColumn =
   | 'asked_model';
 
 /** The same columns computed from a raw call (as `spend_hourly_raw` defines them). */
-const MODEL = "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
-
 const RAW_COLUMNS: Record<SpendColumn, string> = {
   hour: "toDateTime(toStartOfHour(start_time), 'UTC')",
   team: 'team',
@@ -32,9 +31,9 @@ const RAW_COLUMNS: Record<SpendColumn, string> = {
   cost_center: 'cost_center',
   feature: 'feature',
   workflow: 'workflow',
-  model: MODEL,
+  model: MODEL_SQL,
   // The model the app asked for: set only when the guard downgraded the call, else the model itself.
-  asked_model: `if(asked_model != '', asked_model, ${MODEL})`,
+  asked_model: `if(asked_model != '', asked_model, ${MODEL_SQL})`,
   provider: 'provider',
   environment: 'environment',
   service: 'service',

@@ -28,6 +28,10 @@ export interface CollectorConfig {
   policyPollMs: number;
   /** How often budgets are checked for alert thresholds (ms). */
   alertCheckMs: number;
+  /** How often the budget burn-down the dashboards read is recomputed (ms). */
+  budgetRefreshMs: number;
+  /** How often the calls are looked at for a feature's new service.version (ms). */
+  releaseCheckMs: number;
   /** How often the stored reconciliation of imported bills is recomputed (ms); 0 turns it off. */
   reconcileMs: number;
   /** SMTP server for e-mail alerts (TOKENLEDGER_SMTP_URL); unset: no e-mail. */
@@ -127,6 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
 
   const policyPollMs = intervalMs(env, 'TOKENLEDGER_POLICY_POLL_MS', 1000, 0);
   const alertCheckMs = intervalMs(env, 'TOKENLEDGER_ALERT_CHECK_MS', 10_000, 100);
+  const budgetRefreshMs = intervalMs(env, 'TOKENLEDGER_BUDGET_REFRESH_MS', 60_000, 1000);
+  const releaseCheckMs = intervalMs(env, 'TOKENLEDGER_RELEASE_CHECK_MS', 300_000, 1000);
   const reconcileMs = intervalMs(env, 'TOKENLEDGER_RECONCILE_MS', 900_000, 0);
   const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
@@ -143,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     policyFileRequired: Boolean(env.TOKENLEDGER_POLICY_FILE?.trim()),
     policyPollMs,
     alertCheckMs,
+    budgetRefreshMs,
+    releaseCheckMs,
     reconcileMs,
     smtpUrl,
     alertFrom: env.TOKENLEDGER_ALERT_FROM?.trim() || 'tokenledger@localhost',

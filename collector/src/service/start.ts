@@ -9,6 +9,10 @@ import { BudgetAlerter } from '../govern/alerts/alerter';
 import { Mailer } from '../govern/alerts/channels';
 import { AuditLog, type AuditEntry } from '../govern/audit';
 import { BudgetEngine } from '../govern/budgets/engine';
+import { BudgetLedger } from '../govern/budgets/ledger';
+import { PolicyHistory } from '../govern/policy/history';
+import { BaselineStore } from '../govern/baselines/store';
+import { ServiceVersionBaselines } from '../govern/baselines/detector';
 import { LeaseBook } from '../govern/budgets/leases';
 import { approvalRuleFor } from '../govern/policy/approvals';
 import { PolicyFileError } from '../govern/policy/load';
@@ -79,6 +83,7 @@ export async function startCollector(
   // Keys made or revoked with `tokenledger keys` (which writes only the key store) go to the audit
   // log; started once ClickHouse is ready.
   const keyAuditor = new KeyAuditor(keyStore, auditLog, log);
+  const history = new PolicyHistory(storage);
   let policies: PolicyStore;
   try {
     policies = await PolicyStore.open({
@@ -86,6 +91,7 @@ export async function startCollector(
       required: config.policyFileRequired,
       log,
       audit,
+      remember: (loaded, action) => history.record(loaded, action),
       pollMs: config.policyPollMs,
       maxValueLength: config.maxValueLength,
     });
@@ -113,14 +119,24 @@ export async function startCollector(
   let detached: DetachedPart[] = [];
   const pricer = new PolicyPricer(policies.policy);
   policies.onChange((loaded) => pricer.use(loaded?.policy));
+  const ledger = new BudgetLedger({
+    storage,
+    history,
+    policy: () => policies.policy,
+    unflushed: () => writer.unflushedCalls(),
+    log,
+  });
   const budgets = new BudgetEngine({
     storage,
     policy: () => policies.policy,
     unflushed: () => writer.unflushedCalls(),
     log,
+    forecast: (p, window, spent) => ledger.liveForecast(p, window, spent),
   });
   // Seals closed hours into the rollup and rebuilds the ones written after (see its module).
   const rollup = new RollupMaintainer({ storage, log });
+  const baselines = new BaselineStore(storage);
+  const releases = new ServiceVersionBaselines(storage, baselines, undefined, log);
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;
   const alerter = new BudgetAlerter({
     storage,
@@ -147,6 +163,8 @@ export async function startCollector(
       rollup.stop(),
       disk.stop(),
       keyAuditor.stop(),
+      ledger.stop(),
+      releases.stop(),
     ]);
     if (ready) await audits;
     mailer?.close();
@@ -175,6 +193,8 @@ export async function startCollector(
       audit,
     }),
     budgets,
+    ledger,
+    baselines,
     policy: () => policies.current,
     leases: new LeaseBook(budgets),
     starting: () => startup.starting,
@@ -241,6 +261,8 @@ export async function startCollector(
   disk.start();
   journal.start();
   budgets.start();
+  ledger.start(config.budgetRefreshMs);
+  releases.start(config.releaseCheckMs);
   rollup.start();
   alerter.start(config.alertCheckMs);
   reconciliation.start(config.reconcileMs);

@@ -9,8 +9,9 @@ export interface CallRow {
   provider: string;
   operation: string;
   request_model: string;
-  asked_model: string;
   response_model: string;
+  /** The model the app asked for when the guard switched it (tokenledger.original_model), else ''. */
+  asked_model: string;
   priced_provider: string;
   priced_model: string;
   input_tokens: number;
@@ -33,6 +34,7 @@ export interface CallRow {
   user_tier: string;
   environment: string;
   service: string;
+  service_version: string;
   end_user: string;
   approval_id: string;
   cost_usd: string;
@@ -44,6 +46,13 @@ export interface CallRow {
   ingest_key: string;
   claimed_attribution: string;
 }
+
+/**
+ * The model a stored call is counted under — the catalog id it was priced as, else the model as
+ * reported — as the hourly rollup's `model` column holds it (migration 0002).
+ */
+export const MODEL_SQL =
+  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
 
 const NS_PER_S = 1_000_000_000n;
 
@@ -93,6 +102,7 @@ export const CALL_COLUMNS = [
   'operation',
   'request_model',
   'response_model',
+  'asked_model',
   'priced_provider',
   'priced_model',
   'input_tokens',
@@ -115,6 +125,7 @@ export const CALL_COLUMNS = [
   'user_tier',
   'environment',
   'service',
+  'service_version',
   'end_user',
   'approval_id',
   'cost_usd',
@@ -122,7 +133,6 @@ export const CALL_COLUMNS = [
   'output_cost_usd',
   'priced',
   'truncated',
-  'asked_model',
   'ingest_key',
   'claimed_attribution',
 ] as const satisfies ReadonlyArray<keyof CallRow>;
@@ -142,6 +152,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.operation,
     c.requestModel,
     c.responseModel,
+    c.askedModel ?? '',
     c.pricedProvider,
     c.pricedModel,
     c.inputTokens,
@@ -164,6 +175,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     a.userTier,
     a.environment,
     a.service,
+    c.serviceVersion ?? '',
     a.endUser,
     a.approvalId,
     // Decimal columns take the exact decimal string.
@@ -172,7 +184,6 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.outputCostUsd,
     c.priced ? 1 : 0,
     c.truncated ? 1 : 0,
-    c.askedModel ?? '',
     c.ingestKey ?? '',
     c.claimedAttribution ?? '',
   ];

@@ -28,6 +28,8 @@ const REASONS = "('free_tier', 'batch_discount', 'cache_discount')";
 /** The CFO overview's panel (appended to that board) and the first of this one. */
 export const BILL_COVERAGE_PANEL: PanelDef = {
   id: 'cfo-bill-coverage',
+  gridId: 11,
+  columns: ['provider', 'billed_usd', 'metered_usd', 'coverage_share', 'unmetered_usd'],
   title: 'Meter coverage of the bill',
   question: 'How much of each provider’s bill does the meter account for, and how much is unmetered?',
   sql: `
@@ -59,6 +61,18 @@ export const BILL_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'bill-coverage-by-provider',
+      gridId: 1,
+      columns: [
+        'provider',
+        'billed_usd',
+        'metered_usd',
+        'covered_usd',
+        'coverage_share',
+        'unmetered_usd',
+        'metered_not_billed_usd',
+        'credits_usd',
+        'other_charges_usd',
+      ],
       title: 'Bill vs meter by provider',
       question:
         'Per provider: what was billed, what the meter saw, the share it covers, the unmetered remainder, and credits and other charges beside them.',
@@ -84,6 +98,8 @@ ORDER BY billed_usd DESC, provider`,
     },
     {
       id: 'bill-daily',
+      gridId: 2,
+      columns: ['time', 'billed_usd', 'metered_usd'],
       title: 'Billed and metered per day',
       question: 'Day by day (UTC), what the providers billed and what the meter saw.',
       sql: `
@@ -97,6 +113,8 @@ ORDER BY time`,
     },
     {
       id: 'bill-metered-not-billed',
+      gridId: 3,
+      columns: ['provider', 'reason', 'metered_not_billed_usd'],
       title: 'Metered but not billed',
       question:
         'What the meter counted that the bill did not charge, and why: free tier, batch or cache discount.',
@@ -112,6 +130,20 @@ ORDER BY provider, reason`,
     },
     {
       id: 'bill-unmatched-lines',
+      gridId: 4,
+      columns: [
+        'provider',
+        'line_day',
+        'model',
+        'project',
+        'status',
+        'explanation',
+        'billed_usd',
+        'metered_usd',
+        'late_usd',
+        'unmetered_usd',
+        'metered_not_billed_usd',
+      ],
       title: 'Lines that do not match',
       question:
         'Which provider × day × model lines are billed-only, metered-only or differ beyond the tolerance (and which matched a later bill)?',
@@ -130,6 +162,8 @@ LIMIT 500`,
     },
     {
       id: 'bill-uninstrumented',
+      gridId: 5,
+      columns: ['provider', 'service', 'host', 'requests'],
       title: 'Uninstrumented AI traffic',
       question:
         'Where the unmetered remainder likely comes from: services calling AI APIs without GenAI instrumentation.',
@@ -146,6 +180,18 @@ ORDER BY requests DESC, provider, service, host`,
     },
     {
       id: 'bill-imports',
+      gridId: 6,
+      columns: [
+        'imported_at',
+        'file_name',
+        'format',
+        'providers',
+        'covers_from',
+        'covers_until',
+        'lines_kept',
+        'problem_rows',
+        'imported_by',
+      ],
       title: 'Imported bills',
       question: 'Which bills were imported for this period, by whom, and how many rows could not be read?',
       sql: `

@@ -2,30 +2,19 @@
 import type { DashboardDef } from './types';
 import { BILL_COVERAGE_PANEL } from './bill';
 import { AI_OUTSIDE_API_PANEL } from './expenses';
-import { labelled, RAW_CALLS, share, SNAPSHOT_LOOKBACK, table } from './sql';
+import { labelled, latestPoints, RAW_CALLS, share, table } from './sql';
 
 const HOURLY = table('spend_hourly');
-const SNAPSHOTS = table('budget_snapshots');
 const OUTCOMES = table('outcomes');
 
-/** Latest snapshot per policy as of the end of the range (the latest row is the current period's). */
-const CURRENT_BUDGETS = `
-  SELECT
-    policy,
-    argMax(period, at) AS period,
-    argMax(limit_usd, at) AS limit_usd,
-    argMax(spent_usd, at) AS spent_usd,
-    argMax(forecast_usd, at) AS forecast_usd,
-    argMax(state, at) AS state
-  FROM ${SNAPSHOTS}
-  WHERE at <= $__toTime AND at > $__toTime - ${SNAPSHOT_LOOKBACK}
-  GROUP BY policy`;
+/** The monthly budgets at the range's end (like with like: a quarter's forecast is not a month's). */
+const MONTHLY_BUDGETS = `SELECT * FROM (${latestPoints('budget', ['period', 'limit_usd', 'forecast_usd'])}) WHERE period = 'monthly'`;
 
 export const CFO_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-cfo',
   title: 'tokenledger — CFO overview',
   description:
-    'AI spend this month, by team and feature, against budgets, with unit economics per user and outcome.',
+    'AI spend in the range, by team and feature, against budgets, with unit economics per user and outcome.',
   tags: ['tokenledger', 'finops', 'ai-spend'],
   timeFrom: 'now/M',
   timeTo: 'now',
@@ -33,6 +22,8 @@ export const CFO_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'cfo-total-spend',
+      gridId: 1,
+      columns: ['spend_usd'],
       title: 'AI spend',
       question: 'How much have we spent on AI in this period?',
       sql: `SELECT sum(cost_usd) AS spend_usd FROM ${HOURLY} WHERE $__timeFilter(hour)`,
@@ -44,17 +35,24 @@ export const CFO_DASHBOARD: DashboardDef = {
     },
     {
       id: 'cfo-projected-month-end',
-      title: 'Projected month-end spend vs monthly budgets',
-      question: 'At the current pace, where will this month end, and against which budget?',
+      gridId: 2,
+      columns: [
+        'month_to_date_usd',
+        'projected_usd',
+        'budgeted_projected_usd',
+        'monthly_budgets_usd',
+        'unbudgeted_projected_usd',
+      ],
+      title: 'Month-end projection: budgeted spend against its budgets, the rest apart',
+      question:
+        'Where will the month end — the spend under monthly budgets against those budgets, and the spend no budget covers?',
       sql: `
-WITH
-  toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') AS month_start,
-  month_start + toIntervalMonth(1) AS month_end,
-  (SELECT sum(cost_usd) FROM ${HOURLY} WHERE hour >= month_start AND hour <= $__toTime) AS month_to_date
 SELECT
-  month_to_date AS month_to_date_usd,
-  month_to_date * dateDiff('second', month_start, month_end) / greatest(dateDiff('second', month_start, $__toTime), 1) AS projected_usd,
-  (SELECT sum(limit_usd) FROM (${CURRENT_BUDGETS}) WHERE period = 'monthly') AS monthly_budget_usd`,
+  (SELECT sum(spent_usd) FROM (${latestPoints('all', ['spent_usd'])})) AS month_to_date_usd,
+  (SELECT sum(forecast_usd) FROM (${latestPoints('all', ['forecast_usd'])})) AS projected_usd,
+  (SELECT sum(forecast_usd) FROM (${MONTHLY_BUDGETS})) AS budgeted_projected_usd,
+  (SELECT sum(limit_usd) FROM (${MONTHLY_BUDGETS})) AS monthly_budgets_usd,
+  (SELECT sum(forecast_usd) FROM (${latestPoints('unbudgeted', ['forecast_usd'])})) AS unbudgeted_projected_usd`,
       format: 'table',
       visualization: 'stat',
       unit: 'currencyUSD',
@@ -63,6 +61,8 @@ SELECT
     },
     {
       id: 'cfo-unattributed-share',
+      gridId: 3,
+      columns: ['unattributed_usd', 'unattributed_share', 'unpriced_calls', 'unpriced_call_share'],
       title: 'Unattributed and unpriced',
       question:
         'How much of the spend has no owner (no team and no cost center), and how many calls could not be priced?',
@@ -82,6 +82,8 @@ WHERE $__timeFilter(hour)`,
     },
     {
       id: 'cfo-spend-by-team',
+      gridId: 4,
+      columns: ['team', 'spend_usd', 'calls'],
       title: 'Spend by team',
       question: 'Which teams spend the most on AI?',
       sql: `
@@ -96,11 +98,13 @@ ORDER BY spend_usd DESC, team`,
     },
     {
       id: 'cfo-budgets-near-cap',
+      gridId: 5,
+      columns: ['policy', 'period', 'spent_usd', 'limit_usd', 'forecast_usd', 'used_share', 'state'],
       title: 'Budgets approaching their caps',
       question: 'Which services and policies are close to (or over) their budget?',
       sql: `
 SELECT policy, period, spent_usd, limit_usd, forecast_usd, ${share('spent_usd', 'limit_usd')} AS used_share, state
-FROM (${CURRENT_BUDGETS})
+FROM (${latestPoints('budget', ['period', 'spent_usd', 'limit_usd', 'forecast_usd', 'state'])})
 ORDER BY used_share DESC, policy`,
       format: 'table',
       visualization: 'bargauge',
@@ -108,6 +112,8 @@ ORDER BY used_share DESC, policy`,
     },
     {
       id: 'cfo-monthly-trend',
+      gridId: 6,
+      columns: ['time', 'spend_usd'],
       title: 'Month over month',
       question: 'How does AI spend trend month over month (last 12 months)?',
       sql: `
@@ -122,6 +128,8 @@ ORDER BY time`,
     },
     {
       id: 'cfo-models-in-use',
+      gridId: 7,
+      columns: ['provider', 'model', 'calls', 'spend_usd'],
       title: 'Models in use',
       question: 'Which models do we pay for, and how much each?',
       sql: `
@@ -136,6 +144,8 @@ ORDER BY spend_usd DESC, provider, model`,
     },
     {
       id: 'cfo-cost-per-feature',
+      gridId: 8,
+      columns: ['feature', 'spend_usd', 'calls'],
       title: 'Cost per feature',
       question: 'What does each AI feature cost?',
       sql: `
@@ -150,6 +160,8 @@ ORDER BY spend_usd DESC, feature`,
     },
     {
       id: 'cfo-cost-per-user',
+      gridId: 9,
+      columns: ['feature', 'spend_usd', 'users', 'cost_per_user_usd'],
       title: 'Cost per user',
       question: 'What does each AI feature cost per active user (distinct enduser.id)?',
       sql: `
@@ -169,6 +181,8 @@ ORDER BY spend_usd DESC, feature`,
     },
     {
       id: 'cfo-cost-per-outcome',
+      gridId: 10,
+      columns: ['feature', 'outcome', 'outcomes', 'outcome_value_usd', 'spend_usd', 'cost_per_outcome_usd'],
       title: 'Cost per outcome',
       question:
         'What does each business outcome (transaction, resolved ticket, ...) cost in AI spend, per feature?',

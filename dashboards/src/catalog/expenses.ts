@@ -15,6 +15,8 @@ const CURRENT_EXPENSES = `(
 
 export const AI_OUTSIDE_API_PANEL: PanelDef = {
   id: 'cfo-ai-outside-api',
+  gridId: 12,
+  columns: ['vendor', 'product', 'owners', 'charges', 'spend_usd'],
   title: 'AI spend outside the API',
   question:
     'What do we pay AI vendors by card and expense report (seats, subscriptions, tools), and for whom?',

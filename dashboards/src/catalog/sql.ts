@@ -6,6 +6,13 @@ import { ALL_VALUE_SQL } from './macros';
 /** A table of tokenledger's database, as Grafana and the collector both resolve it. */
 export const table = (name: string): string => `\${database}.${name}`;
 
+/**
+ * The model a raw call is counted under — the catalog id it was priced as, else the model as
+ * reported — exactly the rollup's `model`, so every panel names a model the same way.
+ */
+export const PRICED_MODEL =
+  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+
 /** `column` restricted to the multi-select variable, which may be at All. */
 export const variableFilter = (variable: string, column = variable): string =>
   `(${ALL_VALUE_SQL} IN (\${${variable}:singlequote}) OR ${column} IN (\${${variable}:singlequote}))`;
@@ -25,7 +32,27 @@ export const share = (part: string, whole: string): string =>
   `if(${whole} = 0, 0, toFloat64(${part}) / toFloat64(${whole}))`;
 
 /**
- * The budget engine writes a snapshot per policy per minute: the current state is the latest one,
- * looked for only this far back (policies removed longer ago drop off; scans stay small).
+ * The current state of a budget is its latest snapshot or burn-down point, looked for only this far
+ * back (policies removed longer ago drop off; scans stay small).
  */
 export const SNAPSHOT_LOOKBACK = 'INTERVAL 7 DAY';
+
+/**
+ * The budget burn-down the collector computes from the stored calls (migration 0020): a row per
+ * budget (or all spend, or unbudgeted spend), period and day; read with FINAL (a recomputed bucket
+ * replaces itself).
+ */
+export const BURNDOWN = table('budget_burndown');
+
+/**
+ * The latest burn-down point of each `scope` row at the range's end: `at` is a bucket's end, so the
+ * point closing a period that ends with the range counts (`$__toTime` is its last whole second)
+ * and the first bucket of the next period, ending later, does not.
+ */
+export const latestPoints = (scope: 'budget' | 'all' | 'unbudgeted', columns: string[]): string => `
+  SELECT
+    policy,
+    ${columns.map((c) => `argMax(${c}, at) AS ${c}`).join(',\n    ')}
+  FROM ${BURNDOWN} FINAL
+  WHERE scope = '${scope}' AND at <= $__toTime + INTERVAL 1 SECOND AND at > $__toTime - ${SNAPSHOT_LOOKBACK}
+  GROUP BY policy`;

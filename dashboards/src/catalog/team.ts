@@ -1,6 +1,7 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
-import { labelled, RAW_CALLS, share, table, variableFilter } from './sql';
+import { BASELINES_PANEL } from './baselines';
+import { labelled, PRICED_MODEL, RAW_CALLS, share, table, variableFilter } from './sql';
 
 const HOURLY = table('spend_hourly');
 
@@ -16,8 +17,10 @@ const variable = (name: string, label: string): VariableDef => ({
   multi: true,
 });
 
-const spendBy = (column: string, title: string, visualization: 'piechart' | 'barchart') => ({
+const spendBy = (column: string, title: string, visualization: 'piechart' | 'barchart', gridId: number) => ({
   id: `team-spend-by-${column}`,
+  gridId,
+  columns: [column, 'spend_usd', 'calls'],
   title: `Spend by ${title}`,
   question: `Where does the spend go, by ${title}?`,
   sql: `
@@ -36,7 +39,7 @@ export const TEAM_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-team',
   title: 'tokenledger — Team view',
   description:
-    'A team’s AI spend by feature, model and environment; usage, latency, errors, customers and enforcement.',
+    'A team’s AI spend by feature, model and environment; usage, latency, errors, customers, enforcement, and before/after a change.',
   tags: ['tokenledger', 'ai-spend'],
   timeFrom: 'now-7d',
   timeTo: 'now',
@@ -48,6 +51,17 @@ export const TEAM_DASHBOARD: DashboardDef = {
   panels: [
     {
       id: 'team-usage',
+      gridId: 1,
+      columns: [
+        'spend_usd',
+        'calls',
+        'input_tokens',
+        'output_tokens',
+        'cache_read_tokens',
+        'error_calls',
+        'cache_hit_share',
+        'error_rate',
+      ],
       title: 'Spend, calls and tokens',
       question:
         'How much did we spend, on how many calls and tokens, and how much of the input came from cache?',
@@ -71,6 +85,8 @@ WHERE $__timeFilter(hour) AND ${FILTER}`,
     },
     {
       id: 'team-spend-over-time',
+      gridId: 2,
+      columns: ['time', 'feature', 'spend_usd'],
       title: 'Spend over time by feature',
       question: 'How does our spend move over time, per feature?',
       sql: `
@@ -84,16 +100,18 @@ ORDER BY time, feature`,
       unit: 'currencyUSD',
       width: 24,
     },
-    spendBy('feature', 'feature', 'barchart'),
-    spendBy('model', 'model', 'piechart'),
-    spendBy('environment', 'environment', 'piechart'),
+    spendBy('feature', 'feature', 'barchart', 3),
+    spendBy('model', 'model', 'piechart', 4),
+    spendBy('environment', 'environment', 'piechart', 5),
     {
       id: 'team-latency-p95',
+      gridId: 6,
+      columns: ['model', 'calls', 'p95_ms'],
       title: 'p95 latency by model',
       question: 'How slow are our AI calls (95th percentile), per model?',
       sql: `
 SELECT
-  if(response_model != '', response_model, request_model) AS model,
+  ${PRICED_MODEL} AS model,
   count() AS calls,
   quantileExact(0.95)(duration_ms) AS p95_ms
 FROM ${RAW_CALLS}
@@ -106,6 +124,8 @@ ORDER BY p95_ms DESC, model`,
     },
     {
       id: 'team-error-rate',
+      gridId: 7,
+      columns: ['time', 'error_rate'],
       title: 'Error rate',
       question: 'What share of our AI calls fail, over time?',
       sql: `
@@ -120,6 +140,8 @@ ORDER BY time`,
     },
     {
       id: 'team-top-customers',
+      gridId: 8,
+      columns: ['customer', 'spend_usd', 'calls'],
       title: 'Top customers',
       question: 'Which customers drive our AI spend?',
       sql: `
@@ -135,6 +157,8 @@ LIMIT 10`,
     },
     {
       id: 'team-enforcement',
+      gridId: 9,
+      columns: ['enforcement', 'feature', 'calls'],
       title: 'Blocked, downgraded and clamped calls',
       question: 'How many calls did the policy guard block, downgrade or clamp, and where?',
       sql: `
@@ -147,5 +171,6 @@ ORDER BY calls DESC, enforcement, feature`,
       visualization: 'table',
       unit: 'short',
     },
+    BASELINES_PANEL,
   ],
 };

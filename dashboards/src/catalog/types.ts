@@ -15,6 +15,13 @@ export type Unit = 'currencyUSD' | 'short' | 'percentunit' | 'ms' | 's' | 'none'
 export interface PanelDef {
   /** Stable id, unique across the catalog (kebab-case); also the report page's element id. */
   id: string;
+  /**
+   * Grafana's numeric panel id, unique in its dashboard and never reused: links, alerts and
+   * embeds that name a panel keep working across regenerations (a snapshot test holds them).
+   */
+  gridId: number;
+  /** The columns the SQL returns, in order (a test runs every panel and holds them to this). */
+  columns: string[];
   title: string;
   /** The question the panel answers, in the users' words (shown as the panel description). */
   question: string;
@@ -23,6 +30,8 @@ export interface PanelDef {
   format: 'table' | 'time_series';
   visualization: Visualization;
   unit: Unit;
+  /** Column labels where this panel says a column differently from the catalog's dictionary. */
+  labels?: Record<string, string>;
   /** Grid width in Grafana's 24-column grid (default 12) and height (default 8). */
   width?: number;
   height?: number;

@@ -88,6 +88,23 @@ export const POLICY_SCHEMA = {
         email: { type: 'array', items: { type: 'string', format: 'email' } },
       },
     },
+    savings: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'what the savings panel may offer instead of a model',
+      properties: {
+        alternatives: {
+          type: 'object',
+          description:
+            'per model, the models acceptable instead (any provider); replaces "same family" for it',
+          additionalProperties: MODEL_LIST,
+        },
+        include_preview: {
+          type: 'boolean',
+          description: 'offer preview / experimental models as alternatives (default false)',
+        },
+      },
+    },
     reconciliation: { $ref: '#/definitions/reconciliation' },
   },
   definitions: {

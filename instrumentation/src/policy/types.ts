@@ -128,6 +128,18 @@ export interface PolicyFile {
   pricing?: { overrides?: PricingOverride[] };
   /** Named notification channels Grafana contact points are generated from. */
   channels?: { webhook?: string[]; email?: string[] };
+  /** What the savings panel may offer instead of a model. */
+  savings?: SavingsRules;
   /** Reconciliation of imported provider bills with the meter. */
   reconciliation?: ReconciliationSpec;
+}
+
+export interface SavingsRules {
+  /**
+   * Per model (catalog id or as reported), the models acceptable instead, of any provider; a model
+   * listed here is offered only these. Unlisted models: the cheaper models of their family.
+   */
+  alternatives?: Record<string, string[]>;
+  /** Offer preview / experimental models as alternatives (default false; listed ones always). */
+  include_preview?: boolean;
 }

@@ -5,7 +5,11 @@
 import type { AttributionRequirement, BudgetPeriod, FailMode, Policy } from '../policy/types';
 import type { KeyView } from './keys';
 
-export type BudgetState = 'ok' | 'warning' | 'exceeded';
+/**
+ * `exceeded`: spent ≥ limit; `forecast_to_exceed`: below it, but the period-end forecast is above;
+ * `warning`: spent ≥ the policy's lowest alert threshold (80 % without alerts); `ok`: none of these.
+ */
+export type BudgetState = 'ok' | 'warning' | 'forecast_to_exceed' | 'exceeded';
 
 /** A policy's budget in its current period. */
 export interface BudgetView {
@@ -17,7 +21,13 @@ export interface BudgetView {
   spent_usd: string;
   remaining_usd: string;
   state: BudgetState;
+  /** Expected spend at the period's end (the forecaster's, see docs/FINANCE.md). */
   forecast_usd: string;
+  /** Its 80 % interval (absent from collectors before 0.2). */
+  forecast_low_usd?: string;
+  forecast_high_usd?: string;
+  /** When spend reached the limit or, at the forecast's pace, will; null when it is not expected to. */
+  breach_at?: string | null;
 }
 
 /** A policy as written in the policy file, its budget replaced by the budget's state. */

@@ -1,18 +1,20 @@
 /**
  * The budget engine: per policy with a budget, spend in its current calendar period — stored
  * (ClickHouse) plus accepted but not yet stored (the writer's queue) — against its limit, with a
- * state and a period-end forecast. Results are cached briefly (many guards poll GET /v1/budgets)
+ * state and a period-end forecast (the ledger's model when given). Results are cached briefly (many guards poll GET /v1/budgets)
  * and concurrent callers share one computation. Writes budget_snapshots once a minute.
  */
 import type { Policy, PolicyFile, PolicyMatch } from 'tokenledger/policy';
 import type { PricedCall } from '../../core/call';
 import { callMatches } from '../policy/match';
 import { Money, ZERO } from '../../core/money';
+import { Periodic } from '../../core/periodic';
 import type { Storage } from '../../storage/client';
 import { periodAt, type PeriodWindow } from './periods';
 import { writeSnapshots } from './snapshots';
 import { storedSpend } from './spend';
-import { budgetStatus, type BudgetStatus } from './status';
+import { budgetStatus, linearForecast, type BudgetStatus } from './status';
+import type { PeriodForecast } from './period-report';
 
 export interface BudgetEngineDeps {
   storage: Storage;
@@ -23,6 +25,11 @@ export interface BudgetEngineDeps {
   log?: (line: string) => void;
   /** How long a computed state is served before it is computed again. */
   maxAgeMs?: number;
+  /**
+   * The period-end forecast (the ledger's model, never waited for); without one yet, the period's
+   * average rate.
+   */
+  forecast?: (policy: Policy, window: PeriodWindow, spent: Money) => PeriodForecast | undefined;
 }
 
 export { type BudgetStatus } from './status';
@@ -33,9 +40,10 @@ export class BudgetEngine {
   /** `at`: when the computation started, so every call stored before is in `statuses`. */
   private cached: { at: number; policy: PolicyFile | undefined; statuses: BudgetStatus[] } | undefined;
   private computing: Promise<BudgetStatus[]> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private snapshotting: Promise<void> | undefined;
-  private stopped = false;
+  private readonly snapshots = new Periodic(
+    () => this.snapshot(),
+    (err) => this.deps.log?.(`budget snapshot: ${err.message}`),
+  );
   private readonly now: () => Date;
 
   constructor(private readonly deps: BudgetEngineDeps) {
@@ -109,22 +117,12 @@ export class BudgetEngine {
 
   /** Writes budget_snapshots every `everyMs` (and once now); a snapshot still running skips a tick. */
   start(everyMs = 60_000): void {
-    const tick = (): void => {
-      if (this.snapshotting || this.stopped) return;
-      this.snapshotting = this.snapshot()
-        .catch((err: unknown) => this.deps.log?.(`budget snapshot: ${(err as Error).message}`))
-        .finally(() => (this.snapshotting = undefined));
-    };
-    this.timer = setInterval(tick, everyMs);
-    this.timer.unref();
-    tick();
+    this.snapshots.start(everyMs);
   }
 
   /** No snapshot starts after this; resolves once the one in flight (if any) is written. */
   stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    return this.snapshotting ?? Promise.resolve();
+    return this.snapshots.stop();
   }
 
   async snapshot(): Promise<void> {
@@ -141,13 +139,24 @@ export class BudgetEngine {
     for (const p of policy?.policies ?? []) {
       if (!p.budget) continue;
       const window = periodAt(p.budget.period, now, p.budget.timezone ?? 'UTC');
-      statuses.push(budgetStatus(p, window, await this.spendIn(p, window), now));
+      const spent = await this.spendIn(p, window);
+      statuses.push(budgetStatus(p, window, spent, this.forecast(p, window, spent, now)));
     }
     // Two computations may overlap (a forced one): the one that began last stays, so the figure's
     // time never goes back (budget leases count what was stored after it).
     if (!this.cached || this.cached.at <= now.getTime())
       this.cached = { at: now.getTime(), policy, statuses };
     return statuses;
+  }
+
+  private forecast(p: Policy, window: PeriodWindow, spent: Money, now: Date): PeriodForecast {
+    try {
+      return this.deps.forecast?.(p, window, spent) ?? linearForecast(window, spent, now);
+    } catch (err) {
+      // The guard must get its budgets even when the forecast cannot be computed.
+      this.deps.log?.(`budget forecast ${p.name}: ${(err as Error).message}`);
+      return linearForecast(window, spent, now);
+    }
   }
 
   private async spendIn(p: Policy, window: PeriodWindow): Promise<Money> {

@@ -71,6 +71,23 @@ function offsetAt(at: number, timeZone: string): number {
  * later one starts the day) or not at all (a spring-forward at 00:00: the day starts at the jump).
  */
 export function startOfLocalDay(year: number, month: number, day: number, timeZone: string): Date {
+  // UTC has no offsets to look up; other zones are asked once per day and remembered.
+  if (timeZone === 'UTC') return new Date(Date.UTC(year, month, day));
+  const key = `${timeZone}\u0000${year}-${month}-${day}`;
+  let start = dayStarts.get(key);
+  if (start === undefined) {
+    if (dayStarts.size >= MAX_REMEMBERED_DAYS) dayStarts.clear();
+    start = findStartOfLocalDay(year, month, day, timeZone);
+    dayStarts.set(key, start);
+  }
+  return new Date(start);
+}
+
+/** Day starts already found (a backfill asks for the same days of a zone again and again). */
+const dayStarts = new Map<string, number>();
+const MAX_REMEMBERED_DAYS = 100_000;
+
+function findStartOfLocalDay(year: number, month: number, day: number, timeZone: string): number {
   const local = Date.UTC(year, month, day);
   const candidates = [
     ...new Set([local - offsetAt(local - DAY_MS, timeZone), local - offsetAt(local + DAY_MS, timeZone)]),
@@ -83,8 +100,8 @@ export function startOfLocalDay(year: number, month: number, day: number, timeZo
     const w = wallClock(c, timeZone);
     return w.hour === 0 && w.minute === 0 && w.second === 0;
   });
-  if (exact.length > 0) return new Date(exact[exact.length - 1]!);
-  return new Date(sameDay[0] ?? candidates[0]!);
+  if (exact.length > 0) return exact[exact.length - 1]!;
+  return sameDay[0] ?? candidates[0]!;
 }
 
 /** The budget period containing `now`. */
@@ -116,4 +133,56 @@ export function periodAt(period: BudgetPeriod, now: Date, timeZone = 'UTC'): Per
   const boundary = (d: Date): Date =>
     startOfLocalDay(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), timeZone);
   return { period, timezone: timeZone, start: boundary(first), end: boundary(next) };
+}
+
+/** A calendar day in a time zone, as UTC instants. */
+export interface LocalDay {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  /** 0 = Monday … 6 = Sunday. */
+  weekday: number;
+}
+
+/** The local days from the one containing `from` to the one containing `to` − 1 ms. */
+export function localDays(from: Date, to: Date, timeZone = 'UTC'): LocalDay[] {
+  const days: LocalDay[] = [];
+  const w = wallClock(from.getTime(), timeZone);
+  let date = new Date(Date.UTC(w.year, w.month, w.day));
+  let start = startOfLocalDay(
+    date.getUTCFullYear(),
+    date.getUTCMonth(),
+    date.getUTCDate(),
+    timeZone,
+  ).getTime();
+  // A day starting after `from` (a midnight that did not happen) still holds it.
+  if (start > from.getTime()) {
+    date = new Date(date.getTime() - DAY_MS);
+    start = startOfLocalDay(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), timeZone).getTime();
+  }
+  while (start < to.getTime()) {
+    const next = new Date(date.getTime() + DAY_MS);
+    const end = startOfLocalDay(
+      next.getUTCFullYear(),
+      next.getUTCMonth(),
+      next.getUTCDate(),
+      timeZone,
+    ).getTime();
+    days.push({ start, end, weekday: (date.getUTCDay() + 6) % 7 });
+    date = next;
+    start = end;
+  }
+  return days;
+}
+
+/** Consecutive budget periods from the one containing `from` to the one containing `to` − 1 ms. */
+export function periodsBetween(period: BudgetPeriod, from: Date, to: Date, timeZone = 'UTC'): PeriodWindow[] {
+  const windows: PeriodWindow[] = [];
+  let at = from;
+  while (at < to) {
+    const w = periodAt(period, at, timeZone);
+    windows.push(w);
+    at = w.end;
+  }
+  return windows;
 }

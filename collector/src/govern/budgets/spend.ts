@@ -1,10 +1,10 @@
 /**
- * Stored spend of one policy over [from, to): the hourly rollup for whole hours, the raw calls
- * (FINAL: deduplicated) for the partial hours at either end — a period in a zone like
- * Asia/Kolkata does not start on a UTC hour. Values only as query parameters.
+ * Stored spend over [from, to) or in consecutive buckets: the hourly rollup for whole hours, the
+ * raw calls (FINAL: deduplicated) for the hours a boundary cuts — a period or a day in a zone like
+ * Asia/Kolkata does not start on a UTC hour, and "now" rarely does. Values only as query parameters.
  */
 import type { PolicyMatch } from 'tokenledger/policy';
-import { matchCondition } from '../policy/match';
+import { matchCondition, scopeCondition, type SpendScope } from '../policy/match';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
@@ -55,6 +55,85 @@ export async function storedSpend(
     return new Money(row?.spent ?? '0');
   } catch (cause) {
     throw new StorageError('reading budget spend', { cause, detail: `${db}.spend_hourly, ${db}.llm_calls` });
+  }
+}
+
+/**
+ * Stored spend of a scope in each bucket [bounds[i], bounds[i + 1]) (ms, ascending; one result per
+ * bucket). Whole hours inside a bucket come from the rollup (one row per hour), the hours a bound
+ * cuts from the raw calls (their primary key selects just those hours), so a year of local days
+ * is one pass over the rollup.
+ */
+export async function storedSpendByBucket(
+  storage: Storage,
+  scope: SpendScope,
+  bounds: number[],
+): Promise<Money[]> {
+  const buckets = bounds.slice(1).map(() => new Money(0));
+  if (bounds.length < 2) return buckets;
+  const first = bounds[0]!;
+  const last = bounds[bounds.length - 1]!;
+  const cut = [
+    ...new Set(bounds.filter((b) => b % HOUR_MS !== 0).map((b) => Math.floor(b / HOUR_MS) * 3600)),
+  ];
+  const rollup = scopeCondition(scope, 'rollup', 'r');
+  const raw = scopeCondition(scope, 'raw', 'c');
+  const db = storage.database;
+  const params = {
+    first_ms: first,
+    last_ms: last,
+    whole_from: Math.ceil(first / HOUR_MS) * 3600,
+    whole_to: Math.floor(last / HOUR_MS) * 3600,
+    cut,
+    bounds,
+    ...rollup.params,
+    ...raw.params,
+  };
+  const bucketOf = (t: number): number => {
+    // The last bound at or before t (binary search).
+    let lo = 0;
+    let hi = bounds.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (bounds[mid]! <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  try {
+    const hourly = await storage.client.query({
+      query: `SELECT toUnixTimestamp(hour) AS h, toString(sum(cost_usd)) AS usd FROM ${db}.spend_hourly
+              WHERE hour >= toDateTime({whole_from:UInt32}, 'UTC') AND hour < toDateTime({whole_to:UInt32}, 'UTC')
+                AND NOT has({cut:Array(UInt32)}, toUnixTimestamp(hour)) AND ${rollup.sql}
+              GROUP BY h`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
+    for (const r of await hourly.json<{ h: number; usd: string }>()) {
+      const i = bucketOf(Number(r.h) * 1000);
+      buckets[i] = buckets[i]!.plus(r.usd);
+    }
+    if (cut.length === 0) return buckets;
+    const partial = await storage.client.query({
+      query: `SELECT arrayFirstIndex(b -> b > toUnixTimestamp64Milli(start_time), {bounds:Array(Int64)}) AS i,
+                     toString(sum(cost_usd)) AS usd
+              FROM ${db}.llm_calls FINAL
+              WHERE toStartOfHour(start_time) IN (SELECT toDateTime(arrayJoin({cut:Array(UInt32)}), 'UTC'))
+                AND start_time >= fromUnixTimestamp64Milli({first_ms:Int64}, 'UTC')
+                AND start_time < fromUnixTimestamp64Milli({last_ms:Int64}, 'UTC')
+                AND ${raw.sql}
+              GROUP BY i`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
+    for (const r of await partial.json<{ i: number; usd: string }>()) {
+      // arrayFirstIndex is 1-based and names the first bound after the call: its bucket is two before.
+      const i = Number(r.i) - 2;
+      buckets[i] = buckets[i]!.plus(r.usd);
+    }
+    return buckets;
+  } catch (cause) {
+    throw new StorageError('reading spend by day', { cause, detail: `${db}.spend_hourly, ${db}.llm_calls` });
   }
 }
 

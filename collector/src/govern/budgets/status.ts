@@ -1,9 +1,9 @@
-/** A policy's budget in its current period: pure arithmetic on Decimal money. */
+/** A policy's budget in its current period: Decimal money, the state and the period-end forecast. */
 import type { BudgetPeriod, Policy } from 'tokenledger/policy';
+import type { BudgetState } from 'tokenledger/wire';
 import { Money } from '../../core/money';
 import type { PeriodWindow } from './periods';
-
-import type { BudgetState } from 'tokenledger/wire';
+import { stateOf, warningShare, type PeriodForecast } from './period-report';
 
 export interface BudgetStatus {
   policy: string;
@@ -16,28 +16,32 @@ export interface BudgetStatus {
   /** limit − spent, never below 0. */
   remainingUsd: Money;
   state: BudgetState;
-  /** Spend at period end if the period continues at its average rate so far. */
+  /** Expected spend at period end, its 80 % interval, and when the limit is (expected to be) reached. */
   forecastUsd: Money;
+  forecastLowUsd: Money;
+  forecastHighUsd: Money;
+  breachAt: Date | null;
 }
 
-/** Warning from the policy's first alert threshold, else 80 %. */
-const DEFAULT_WARNING_AT = 0.8;
-
-export function budgetStatus(policy: Policy, window: PeriodWindow, spent: Money, now: Date): BudgetStatus {
-  const limit = new Money(policy.budget!.usd);
-  const warnAt = policy.alerts?.at?.length ? Math.min(...policy.alerts.at) : DEFAULT_WARNING_AT;
-  const state: BudgetState = spent.gte(limit)
-    ? 'exceeded'
-    : spent.gte(limit.times(warnAt))
-      ? 'warning'
-      : 'ok';
+/** At the period's average rate so far: the forecast when the model cannot be asked. */
+export function linearForecast(window: PeriodWindow, spent: Money, now: Date): PeriodForecast {
   const length = window.end.getTime() - window.start.getTime();
   const elapsed = Math.min(Math.max(now.getTime() - window.start.getTime(), 0), length);
-  // Linear trend of the period so far; the first minute says too little to extrapolate from.
-  const forecast =
+  // The first minute says too little to extrapolate from.
+  const usd =
     elapsed >= 60_000
       ? spent.times(length).dividedBy(elapsed).toDecimalPlaces(6, Money.ROUND_HALF_UP)
       : spent;
+  return { usd, lowUsd: usd, highUsd: usd, breachAt: null };
+}
+
+export function budgetStatus(
+  policy: Policy,
+  window: PeriodWindow,
+  spent: Money,
+  forecast: PeriodForecast,
+): BudgetStatus {
+  const limit = new Money(policy.budget!.usd);
   return {
     policy: policy.name,
     period: window.period,
@@ -47,7 +51,10 @@ export function budgetStatus(policy: Policy, window: PeriodWindow, spent: Money,
     limitUsd: limit,
     spentUsd: spent,
     remainingUsd: Money.max(limit.minus(spent), 0),
-    state,
-    forecastUsd: forecast,
+    state: stateOf(spent, limit, forecast.usd, warningShare(policy))!,
+    forecastUsd: forecast.usd,
+    forecastLowUsd: forecast.lowUsd,
+    forecastHighUsd: forecast.highUsd,
+    breachAt: forecast.breachAt,
   };
 }

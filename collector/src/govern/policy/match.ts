@@ -7,12 +7,9 @@ import { MATCH_FIELDS } from 'tokenledger/policy';
 import { normaliseProvider } from '../../core/providers';
 import { ATTRIBUTION_BY_POLICY_FIELD } from 'tokenledger/semconv';
 import { recordField, type PricedCall } from '../../core/call';
+import { MODEL_SQL } from '../../storage/rows';
 
 type MatchField = (typeof MATCH_FIELDS)[number];
-
-/** The model a call is counted under, as the hourly rollup does: the priced model, else as reported. */
-const RAW_MODEL_EXPRESSION =
-  "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
 
 const valuesOf = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -45,7 +42,7 @@ export function matchCondition(
   const parts: string[] = [];
   const params: Record<string, string[]> = {};
   for (const [field, values] of matchEntries(match)) {
-    const column = field === 'model' && table === 'raw' ? RAW_MODEL_EXPRESSION : field;
+    const column = field === 'model' && table === 'raw' ? MODEL_SQL : field;
     const name = `${prefix}_${field}`;
     parts.push(`has({${name}:Array(String)}, ${column})`);
     params[name] = values;
@@ -62,4 +59,25 @@ function callValue(call: PricedCall, field: MatchField): string {
 
 export function callMatches(match: PolicyMatch | undefined, call: PricedCall): boolean {
   return matchEntries(match).every(([field, values]) => values.includes(callValue(call, field)));
+}
+
+/** Whose spend: every call, the calls one policy matches, or the calls no policy in a list matches. */
+export type SpendScope = { all: true } | { match: PolicyMatch | undefined } | { noneOf: PolicyMatch[] };
+
+/** A scope as one SQL condition (parameter names kept apart by `prefix`). */
+export function scopeCondition(scope: SpendScope, table: 'rollup' | 'raw', prefix = 's'): SqlCondition {
+  if ('all' in scope) return { sql: '1', params: {} };
+  if ('match' in scope) return matchCondition(scope.match, table, prefix);
+  const parts = scope.noneOf.map((m, i) => matchCondition(m, table, `${prefix}${i}`));
+  return {
+    sql: parts.length > 0 ? `NOT (${parts.map((p) => `(${p.sql})`).join(' OR ')})` : '1',
+    params: Object.assign({}, ...parts.map((p) => p.params)) as Record<string, string[]>,
+  };
+}
+
+/** The same in memory, for calls accepted but not yet stored. */
+export function callInScope(scope: SpendScope, call: PricedCall): boolean {
+  if ('all' in scope) return true;
+  if ('match' in scope) return callMatches(scope.match, call);
+  return !scope.noneOf.some((m) => callMatches(m, call));
 }

@@ -17,6 +17,8 @@ export interface PolicyStoreOptions {
   required: boolean;
   log: (line: string) => void;
   audit?: (entry: AuditEntry) => Promise<void>;
+  /** Keeps every loaded version in full (budgets of past periods read the limits in force then). */
+  remember?: (loaded: LoadedPolicy, action: 'loaded' | 'reloaded') => Promise<void>;
   /** How often the file is checked for changes; 0 disables hot reload. */
   pollMs?: number;
   /** The collector's cap on stored values, which match values must respect (see load.ts). */
@@ -154,8 +156,17 @@ export class PolicyStore {
     await this.record('policy.reloaded', next, { previous_version: previous });
   }
 
-  private record(action: string, loaded: LoadedPolicy, extra: Record<string, unknown>): Promise<void> {
-    return this.audit({
+  private async record(
+    action: 'policy.loaded' | 'policy.reloaded',
+    loaded: LoadedPolicy,
+    extra: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await this.options.remember?.(loaded, action === 'policy.loaded' ? 'loaded' : 'reloaded');
+    } catch (err) {
+      this.options.log(`policy history: ${(err as Error).message}`);
+    }
+    await this.audit({
       actor: ACTOR,
       action,
       subject: loaded.file,

@@ -14,9 +14,9 @@ import {
   ATTR_GEN_AI_SYSTEM_DEPRECATED,
   ATTR_SERVER_ADDRESS,
   ATTR_TL_ENFORCEMENT,
+  ATTR_TL_ORIGINAL_MODEL,
   ATTR_ANTHROPIC_MESSAGE_BATCH_ID,
   ATTR_TL_LEASES,
-  ATTR_TL_ORIGINAL_MODEL,
   ATTR_TL_USAGE_DEFERRED,
 } from 'tokenledger/semconv';
 import type { ExtractedCall } from '../../core/call';
@@ -30,6 +30,9 @@ import { normaliseProvider, providerFromHost } from '../../core/providers';
 import { readGenAi } from './readers/gen-ai';
 import { readOpenInference } from './readers/openinference';
 import { readVercelAi } from './readers/vercel-ai';
+
+/** Resource attribute of the OpenTelemetry semantic conventions. */
+const ATTR_SERVICE_VERSION = 'service.version';
 import type { Reader, Reading, SpanContext } from './reading';
 import { dropRepeats, noPriorCalls, type CallCandidate, type PriorCall, type PriorCalls } from './repeats';
 import { isUsageMissing, type BatchFlag, type UsageFlag } from './usage';
@@ -198,6 +201,8 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & U
   if (asked !== '') call.askedModel = asked;
   const leases = strAttr(a, ATTR_TL_LEASES);
   if (leases !== '') call.leaseIds = leases.split(',').slice(0, MAX_LEASES_PER_CALL);
+  const version = strAttr(ctx.resource, ATTR_SERVICE_VERSION);
+  if (version) call.serviceVersion = version;
   if (r.invalidCounts.length > 0) {
     // Garbled usage: the cost is unknown, like a call reporting none (and unlike one reporting 0).
     call.usageMissing = true;

@@ -15,7 +15,12 @@ export interface ModelPriceRow {
   input_mtok: string;
   output_mtok: string;
   cache_read_mtok: string;
+  /** 1 for a preview / experimental model (the id says so): not offered as a saving unless asked. */
+  preview: number;
 }
+
+/** `-preview`, `-exp`, `-experimental`, `-beta` in the id (the catalog has no such field). */
+const PREVIEW = /(^|[-_.])(preview|exp|experimental|beta)([-_.]|$)/i;
 
 /** tokenledger's canonical provider names (the PROVIDER_* constants). */
 function canonicalProviders(): string[] {
@@ -53,6 +58,7 @@ export function catalogPrices(at: Date): ModelPriceRow[] {
         output_mtok: output,
         // Without a cache price a cache read costs input (as the pricer charges it).
         cache_read_mtok: listPrice(price, 'cache_read_mtok') ?? input,
+        preview: PREVIEW.test(model.id) ? 1 : 0,
       });
     }
   }
