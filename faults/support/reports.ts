@@ -51,6 +51,22 @@ export async function budgetSpent(c: FaultCollector, policy: string): Promise<Fi
   return { calls: undefined, usd: new Decimal(p.budget.spent_usd) };
 }
 
+/**
+ * The budget's spent amount once it has settled: the budget engine answers with its last figure
+ * while it recomputes (decision 0054), so reads 2 s apart until two agree, within 60 s (the bound
+ * every report, budget and panel is held to after a fault).
+ */
+export async function settledBudgetSpent(c: FaultCollector, policy: string): Promise<Figure> {
+  const deadline = Date.now() + 60_000;
+  let last = await budgetSpent(c, policy);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const now = await budgetSpent(c, policy);
+    if (now.usd.equals(last.usd) || Date.now() > deadline) return now;
+    last = now;
+  }
+}
+
 /** The CFO dashboard's spend-by-team panel over the current month (the rollup as Grafana reads it). */
 export async function panelFigure(c: FaultCollector): Promise<Figure> {
   const body = await c.get<{ columns: Array<{ name: string }>; rows: unknown[][] }>(

@@ -11,7 +11,7 @@ import { BUDGET_POLICY, queryStore, type FaultCollector } from './collector';
 import type { RetryingLoad } from './load';
 import {
   HOUR_MS,
-  budgetSpent,
+  settledBudgetSpent,
   hourlyReport,
   monthOf,
   monthReport,
@@ -93,7 +93,7 @@ export async function everyReportChecks(
       calls: monthly.reduce((n, f) => n + (f.calls ?? 0), 0),
       usd: monthly.reduce((s, f) => s.plus(f.usd), new Decimal(0)),
     },
-    budget: await budgetSpent(collector, BUDGET_POLICY),
+    budget: await settledBudgetSpent(collector, BUDGET_POLICY),
     panel: await panelFigure(collector),
   };
   await collector.stop();

@@ -254,7 +254,6 @@ function withPrice(
     source: c.source,
     attribution: c.attribution,
     truncated: c.truncated === true,
-    ...(c.askedModel !== undefined ? { askedModel: c.askedModel } : {}),
     ...(c.leaseIds !== undefined ? { leaseIds: c.leaseIds } : {}),
     costUsd,
     inputCostUsd,

@@ -91,7 +91,13 @@ export async function startCollector(
       required: config.policyFileRequired,
       log,
       audit,
-      remember: (loaded, action) => history.record(loaded, action),
+      // Like audit entries: a load before ClickHouse is ready is stored once it is.
+      remember: (loaded, action) => {
+        const stored = whenReady
+          .then(() => history.record(loaded, action))
+          .catch((err: unknown) => log(`policy history: ${(err as Error).message}`));
+        return ready ? stored : Promise.resolve();
+      },
       pollMs: config.policyPollMs,
       maxValueLength: config.maxValueLength,
     });

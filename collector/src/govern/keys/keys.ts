@@ -67,7 +67,7 @@ export class KeyRing {
    */
   constructor(
     keys: KeySpec[],
-    private readonly extra: () => readonly KeyEntry[] = () => [],
+    private readonly extra: (fresh?: boolean) => readonly KeyEntry[] = () => [],
   ) {
     this.fixed = keys.map((k) => {
       const digest = digestOf(k.key);
@@ -90,6 +90,8 @@ export class KeyRing {
     let found: KeyEntry | undefined;
     for (const e of this.fixed) if (timingSafeEqual(d, e.digest) && !found) found = e;
     for (const e of this.extra()) if (timingSafeEqual(d, e.digest) && !found) found = e;
+    // Unknown: the key may have been made a moment ago; look at the key file now (one stat).
+    if (!found) for (const e of this.extra(true)) if (timingSafeEqual(d, e.digest) && !found) found = e;
     return found
       ? { role: found.role, name: found.name, ...(found.scope ? { scope: found.scope } : {}) }
       : undefined;

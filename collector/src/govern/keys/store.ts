@@ -76,10 +76,13 @@ export class KeyStore {
     return new KeyStore(keyStorePath(dataDir));
   }
 
-  /** Entries for KeyRing; cheap on the hot path (one stat per second at most). */
-  entries = (): readonly KeyEntry[] => {
+  /**
+   * Entries for KeyRing; cheap on the hot path (one stat per second at most). `fresh`: look at the
+   * file now (a key nobody knows yet may have just been made with `tokenledger keys create`).
+   */
+  entries = (fresh = false): readonly KeyEntry[] => {
     const now = Date.now();
-    if (now - this.checkedAt < RECHECK_MS) return this.cached;
+    if (!fresh && now - this.checkedAt < RECHECK_MS) return this.cached;
     this.checkedAt = now;
     let mtime: number;
     try {

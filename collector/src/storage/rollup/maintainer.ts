@@ -1,7 +1,8 @@
 /**
  * Keeps the hourly rollup equal to the raw calls (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md).
  * Every few seconds it:
- *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write);
+ *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write, a
+ *     backfill of history), the marked hours of one day in one statement;
  *  2. builds the next closed hours (ended SEAL_GRACE_MS ago) after the frontier, a day per
  *     statement, up to a time budget per round, and moves the frontier past them; readers take the
  *     new frontier PUBLISH_DELAY_MS later (the view filters on the move's time), so the plan
@@ -38,7 +39,8 @@ const HOUR_S = HOUR_MS / 1000;
 const DAY_S = 24 * HOUR_S;
 /** Work per round before yielding to ingest (the embedded engine runs one statement at a time). */
 const ROUND_BUDGET_MS = 3_000;
-const MARKED_PER_ROUND = 200;
+/** Marked hours looked up per round: a month of backfilled history is rebuilt in a few rounds. */
+const MARKED_PER_ROUND = 24 * 31;
 
 export interface RollupStats {
   /** Hours before this (ISO) are read from the rollup. */
@@ -115,10 +117,12 @@ export class RollupMaintainer {
     const deadline = Date.now() + ROUND_BUDGET_MS;
     const frontier = await readFrontier(storage);
 
-    for (const hour of await markedHours(storage, frontier, MARKED_PER_ROUND)) {
+    for (const hours of byDay(await markedHours(storage, frontier, MARKED_PER_ROUND))) {
       if (this.stopped || Date.now() > deadline) break;
-      await buildHours(storage, hour, hour + HOUR_S, build, [hour]);
-      this.figures.hoursRebuilt++;
+      // One statement per day: the hours between two marked ones are rebuilt too (from the same raw
+      // calls: unchanged), and a day lies in one month's partition, so readers see one build or the other.
+      await buildHours(storage, hours[0]!, hours.at(-1)! + HOUR_S, build, hours);
+      this.figures.hoursRebuilt += hours.length;
     }
 
     if (!this.stopped) await this.buildAhead(frontier, nowMs, build, deadline);
@@ -188,4 +192,16 @@ export class RollupMaintainer {
     if (message !== this.lastLogged) this.options.log(`rollup: ${message}`);
     this.lastLogged = message;
   }
+}
+
+/** Hours (seconds) grouped by UTC day, each group ascending; the days newest first. */
+function byDay(hours: number[]): number[][] {
+  const days = new Map<number, number[]>();
+  for (const h of hours) {
+    const day = Math.floor(h / DAY_S);
+    let group = days.get(day);
+    if (!group) days.set(day, (group = []));
+    group.push(h);
+  }
+  return [...days.entries()].sort(([a], [b]) => b - a).map(([, group]) => group.sort((a, b) => a - b));
 }

@@ -138,8 +138,10 @@ export async function buildHours(
 }
 
 /**
- * Sealed hours (seconds, newest first) marked after what their build covers: calls arrived after
- * the hour was built (late spans, retries, a crash between the mark and the insert).
+ * Sealed hours (seconds) marked after what their build covers: calls arrived after the hour was
+ * built (late spans, retries, a crash between the mark and the insert, a backfill). The least
+ * recently covered first (never rebuilt since: first of all), so that hours rebuilt again while
+ * their marks are young never starve the others; then newest first.
  */
 export async function markedHours(storage: Storage, frontier: number, limit: number): Promise<number[]> {
   const db = storage.database;
@@ -152,7 +154,7 @@ export async function markedHours(storage: Storage, frontier: number, limit: num
      LEFT JOIN (SELECT hour, max(covered_until) AS covered FROM ${db}.rollup_seals
                 WHERE hour < toDateTime({frontier:UInt32}, 'UTC') GROUP BY hour) AS s ON d.hour = s.hour
      WHERE d.marked > s.covered
-     ORDER BY h DESC LIMIT {limit:UInt32}`,
+     ORDER BY s.covered, h DESC LIMIT {limit:UInt32}`,
     { frontier, limit },
   );
   return found.map((r) => Number(r.h));
