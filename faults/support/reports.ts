@@ -52,18 +52,20 @@ export async function budgetSpent(c: FaultCollector, policy: string): Promise<Fi
 }
 
 /**
- * The budget's spent amount once it has settled: the budget engine answers with its last figure
- * while it recomputes (decision 0054), so reads 2 s apart until two agree, within 60 s (the bound
- * every report, budget and panel is held to after a fault).
+ * The budget's spent amount, read until it equals `expected` (what the collector's own report says
+ * this month cost) or 60 s have passed — the bound every report, budget and panel is held to after
+ * a fault: the budget engine answers with its last figure while it recomputes (decision 0054).
  */
-export async function settledBudgetSpent(c: FaultCollector, policy: string): Promise<Figure> {
+export async function budgetSpentWithin60s(
+  c: FaultCollector,
+  policy: string,
+  expected: Decimal,
+): Promise<Figure> {
   const deadline = Date.now() + 60_000;
-  let last = await budgetSpent(c, policy);
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const now = await budgetSpent(c, policy);
-    if (now.usd.equals(last.usd) || Date.now() > deadline) return now;
-    last = now;
+    if (now.usd.equals(expected) || Date.now() > deadline) return now;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
 

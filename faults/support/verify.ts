@@ -11,7 +11,7 @@ import { BUDGET_POLICY, queryStore, type FaultCollector } from './collector';
 import type { RetryingLoad } from './load';
 import {
   HOUR_MS,
-  settledBudgetSpent,
+  budgetSpentWithin60s,
   hourlyReport,
   monthOf,
   monthReport,
@@ -93,7 +93,11 @@ export async function everyReportChecks(
       calls: monthly.reduce((n, f) => n + (f.calls ?? 0), 0),
       usd: monthly.reduce((s, f) => s.plus(f.usd), new Decimal(0)),
     },
-    budget: await settledBudgetSpent(collector, BUDGET_POLICY),
+    budget: await budgetSpentWithin60s(
+      collector,
+      BUDGET_POLICY,
+      (await monthReport(collector, monthOf(Date.now()))).usd,
+    ),
     panel: await panelFigure(collector),
   };
   await collector.stop();
