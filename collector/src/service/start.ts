@@ -67,19 +67,21 @@ export async function startCollector(
     ...(config.minFreeDiskBytes !== undefined ? { reserveBytes: config.minFreeDiskBytes } : {}),
   });
   const auditLog = new AuditLog(storage);
-  // Entries made before ClickHouse is ready (the policy loaded at start) are written once it is;
-  // afterwards a caller awaits its entry, as close() relies on.
+  // Writes asked for before ClickHouse is ready (the policy loaded at start: its audit entry and its
+  // stored version) are made once it is, in order; afterwards a caller awaits its write, as close()
+  // relies on.
   let ready = false;
-  let audits: Promise<void> = Promise.resolve();
+  let writes: Promise<void> = Promise.resolve();
   let storageReady: () => void = () => undefined;
   const whenReady = new Promise<void>((resolve) => (storageReady = resolve));
-  const audit = (entry: AuditEntry): Promise<void> => {
-    audits = audits
+  const onceReady = (what: string, write: () => Promise<void>): Promise<void> => {
+    writes = writes
       .then(() => whenReady)
-      .then(() => auditLog.audit(entry))
-      .catch((err: unknown) => log(`audit: ${(err as Error).message}`));
-    return ready ? audits : Promise.resolve();
+      .then(write)
+      .catch((err: unknown) => log(`${what}: ${(err as Error).message}`));
+    return ready ? writes : Promise.resolve();
   };
+  const audit = (entry: AuditEntry): Promise<void> => onceReady('audit', () => auditLog.audit(entry));
   // Keys made or revoked with `tokenledger keys` (which writes only the key store) go to the audit
   // log; started once ClickHouse is ready.
   const keyAuditor = new KeyAuditor(keyStore, auditLog, log);
@@ -91,13 +93,7 @@ export async function startCollector(
       required: config.policyFileRequired,
       log,
       audit,
-      // Like audit entries: a load before ClickHouse is ready is stored once it is.
-      remember: (loaded, action) => {
-        const stored = whenReady
-          .then(() => history.record(loaded, action))
-          .catch((err: unknown) => log(`policy history: ${(err as Error).message}`));
-        return ready ? stored : Promise.resolve();
-      },
+      remember: (loaded, action) => onceReady('policy history', () => history.record(loaded, action)),
       pollMs: config.policyPollMs,
       maxValueLength: config.maxValueLength,
     });
@@ -172,7 +168,7 @@ export async function startCollector(
       ledger.stop(),
       releases.stop(),
     ]);
-    if (ready) await audits;
+    if (ready) await writes;
     mailer?.close();
   };
   const diskLow = (): string | undefined => {
