@@ -208,8 +208,8 @@ function chooseKept<C extends ExtractedCall>(
   outer: boolean[],
 ): RepeatsResult<C> {
   const kept = new Map<number, C>();
-  const seen: PriorCall[] = candidates.map((c) => priorOf(c, false));
   const ranks = candidates.map(usageRank);
+  const seen: PriorCall[] = candidates.map((c, i) => priorOf(c, ranks[i]!, false));
   let replacing = 0;
   for (const group of groupsOf(nodes, find).values()) {
     if (group.candidates.length === 0) continue;
@@ -241,14 +241,17 @@ function chooseKept<C extends ExtractedCall>(
     const stored = storedRecord(group);
     if (stored === undefined) {
       kept.set(b, withAttributionFrom(bestCall.call, twins));
-      seen[b] = priorOf(bestCall, true);
+      seen[b] = priorOf(bestCall, ranks[b]!, true);
     } else if (stored.row && !bestCall.keyed && ranks[b]! > stored.rank) {
       // A richer twin of a stored record: it takes the stored row's key and replaces it.
       const call = withAttributionFrom(bestCall.call, twins, stored.row.attribution);
       // It is written as the stored row: retries of that row in this request would race it.
       for (const r of retries) kept.delete(r);
       kept.set(b, asReplacement(call, stored.row));
-      seen[b] = { ...priorOf(bestCall, true), row: { ...stored.row, attribution: call.attribution } };
+      seen[b] = {
+        ...priorOf(bestCall, ranks[b]!, true),
+        row: { ...stored.row, attribution: call.attribution },
+      };
       for (const p of group.stored.values()) seen.push({ ...p, stored: false });
       replacing++;
     }
@@ -264,8 +267,8 @@ function storedRecord(group: CallGroup): PriorCall | undefined {
   return best;
 }
 
-function priorOf(c: CallCandidate, stored: boolean): PriorCall {
-  const rank = usageRank(c);
+/** `c` as a prior call for later requests; `rank` is its usageRank. */
+function priorOf(c: CallCandidate, rank: number, stored: boolean): PriorCall {
   return {
     traceId: c.call.traceId,
     spanId: c.call.spanId,
