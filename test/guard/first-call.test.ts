@@ -223,7 +223,7 @@ describe('governed from the first call (one flag, every provider, the collector 
       const closed = await run('openai', { ...refused, TOKENLEDGER_GUARD_FAIL: 'closed' });
       for (const l of closed) {
         assert.equal(l.error?.policyName, 'CollectorUnreachableError', JSON.stringify(l));
-        assert.match(l.error!.message, /no policy state within 1000 ms and TOKENLEDGER_GUARD_FAIL=closed/);
+        assert.match(l.error!.message, /no policy state within 950 ms and TOKENLEDGER_GUARD_FAIL=closed/);
       }
       assert.equal(openai.requests.length, 0);
     });
