@@ -40,11 +40,23 @@ export async function startCollectorProcess(
 ): Promise<CollectorProcess> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const command = opts.command ?? { file: process.execPath, args: [CLI, 'collector'], cwd: REPO_ROOT };
+  // A user's command (`npx tokenledger collector`) runs the collector under npm and a shell, which do
+  // not pass SIGTERM on: it gets a process group of its own, and the whole group is signalled.
+  const group = opts.command !== undefined;
   const child = spawn(command.file, command.args, {
     cwd: command.cwd,
     env: { ...process.env, PORT: '0', TOKENLEDGER_DATA_DIR: dataDir, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      if (group && child.pid !== undefined) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      // already gone
+    }
+  };
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -70,11 +82,11 @@ export async function startCollectorProcess(
     child,
     output: () => out,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) signal('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          child.kill('SIGKILL');
+          signal('SIGKILL');
           reject(new Error(`collector still running ${STOP_LIMIT_MS / 1000} s after SIGTERM:\n${out}`));
         }, STOP_LIMIT_MS);
       });
