@@ -122,7 +122,8 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
   const params = new URLSearchParams();
   for (const name of ['period', 'from', 'to', 'provider'] as const)
     if (opts[name]) params.set(name, opts[name]!);
-  if (opts.tokens && !opts.csv) throw new CliError('--tokens goes with --csv (the table shows tokens already)');
+  if (opts.tokens && !opts.csv)
+    throw new CliError('--tokens goes with --csv (the table shows tokens already)');
   if (opts.csv) {
     params.set('format', 'csv');
     if (opts.tokens) params.set('lines', 'tokens');

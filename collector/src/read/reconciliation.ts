@@ -356,8 +356,7 @@ export async function reconcile(
     const [provider, month] = k.split('\u0000') as [string, string];
     return { provider, month };
   });
-  if (months.length > 0)
-    await new BillStore(storage).saveRun(randomUUID(), months, stored, now, tokenLines);
+  if (months.length > 0) await new BillStore(storage).saveRun(randomUUID(), months, stored, now, tokenLines);
   const tokenLinesShown = tokenLines.filter((l) => l.day >= fromDay && l.day < toDay);
 
   lines.sort(
@@ -488,16 +487,17 @@ const CSV_COLUMNS = [
  * The report's lines as CSV, one row per provider × day × model (× project): the money lines, or
  * with `tokens` the token lines.
  */
-export function reconciliationCsv(report: ReconciliationReport, what: 'amounts' | 'tokens' = 'amounts'): string {
+export function reconciliationCsv(
+  report: ReconciliationReport,
+  what: 'amounts' | 'tokens' = 'amounts',
+): string {
   const escape = (v: string | number | null): string => {
     const s = v === null ? '' : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
   const table = <C extends string>(columns: readonly C[], rows: Array<Record<C, string | number | null>>) =>
     [columns.join(','), ...rows.map((r) => columns.map((c) => escape(r[c])).join(','))].join('\n') + '\n';
-  return what === 'tokens'
-    ? table(TOKEN_CSV_COLUMNS, report.token_lines)
-    : table(CSV_COLUMNS, report.lines);
+  return what === 'tokens' ? table(TOKEN_CSV_COLUMNS, report.token_lines) : table(CSV_COLUMNS, report.lines);
 }
 
 /**
