@@ -176,7 +176,8 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
       .filter(([, v]) => v !== '0')
       .map(([k, v]) => `${k.replace('_', ' ')} ${v}`);
     const notes = [
-      `lines: ${p.lines.matched} matched, ${p.lines.billed_only} billed-only, ${p.lines.metered_only} metered-only, ${p.lines.amount_mismatch} amount mismatch`,
+      `lines: ${p.lines.matched} matched, ${p.lines.billed_only} billed-only, ${p.lines.metered_only} metered-only, ${p.lines.amount_mismatch} amount mismatch` +
+        ` (compared per model: ${p.compared.per_model}, per day where the bill names no model: ${p.compared.per_day})`,
       ...(reasons.length ? [`metered but not billed: ${reasons.join(', ')}`] : []),
       ...(p.billed_by_project.length
         ? [
@@ -219,7 +220,7 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
       t.push([
         l.provider,
         l.day,
-        l.model || '(any)',
+        l.model || '(per day)',
         l.project,
         l.status.replace('_', '-'),
         l.explanation.replace('_', ' '),
@@ -276,7 +277,7 @@ function writeTokenLines(report: ReconciliationReport, all: boolean, write: (s: 
     t.push([
       l.provider,
       l.day,
-      l.model || '(any)',
+      l.model || '(per day)',
       l.project,
       l.status.replace('_', '-'),
       `${l.billed_input_tokens} / ${l.metered_input_tokens}`,

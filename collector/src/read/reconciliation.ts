@@ -107,6 +107,8 @@ interface ProviderReconciliation {
   /** What the bill adds up to: usage + credits + other charges. */
   invoice_total_usd: string;
   lines: Record<LineStatus, number>;
+  /** Lines compared per model, and per day (model '': the bill names no model for them). */
+  compared: { per_model: number; per_day: number };
   /** Bill lines left out: no rate to convert their currency to USD. */
   unconverted_lines: number;
   /** Usage billed per project / workspace / API key, largest first (where the export has one). */
@@ -214,8 +216,28 @@ export async function reconcile(
   const tokensCovered = daysOf(usageCoverage);
   const normalise = modelNormaliser();
   const projects = projectResolver(settings.projects);
-  // Model granularity per provider: a provider whose bill names no model is compared per day.
+  // Model granularity: a provider whose bill names no model is compared per day. Where its bill
+  // names models, a day's usage line that names none (a cloud SKU the mapping does not know) is
+  // compared per day with the metered spend of the models no line of that day names.
   const byModel = new Set(bills.filter((l) => l.charge === 'usage' && l.model !== '').map((l) => l.provider));
+  const namedOn = new Map<string, Set<string>>();
+  const unnamedOn = new Set<string>();
+  for (const l of bills) {
+    if (l.charge !== 'usage' || !byModel.has(l.provider)) continue;
+    const key = `${l.provider}\u0000${l.day}`;
+    if (l.model === '') unnamedOn.add(key);
+    else {
+      let models = namedOn.get(key);
+      if (!models) namedOn.set(key, (models = new Set()));
+      models.add(normalise(l.provider, l.model));
+    }
+  }
+  const meteredModel = (provider: string, day: string, model: string): string => {
+    if (!byModel.has(provider)) return '';
+    const id = normalise(provider, model);
+    const key = `${provider}\u0000${day}`;
+    return unnamedOn.has(key) && !namedOn.get(key)?.has(id) ? '' : id;
+  };
 
   // series: provider \0 model \0 project → day → cell
   const series = new Map<string, Map<string, Cell>>();
@@ -256,7 +278,7 @@ export async function reconcile(
   }
   for (const m of metered) {
     if (!covered.get(m.provider)?.has(m.day)) continue;
-    const model = byModel.has(m.provider) ? normalise(m.provider, m.model) : '';
+    const model = meteredModel(m.provider, m.day, m.model);
     const c = cell(m.provider, model, projects.metered(m.provider, m.service), m.day);
     c.metered = c.metered.plus(m.spend_usd);
     c.calls += m.calls;
@@ -455,6 +477,10 @@ function summarise(
     other_charges_usd: other.toFixed(),
     invoice_total_usd: billed.plus(credits).plus(other).toFixed(),
     lines: counts,
+    compared: {
+      per_model: lines.filter((l) => l.model !== '').length,
+      per_day: lines.filter((l) => l.model === '').length,
+    },
     unconverted_lines: extra.unconverted,
     billed_by_project: [...extra.billedByProject]
       .filter(([project]) => project !== '')
