@@ -14,7 +14,7 @@ import { BillFormatError } from '../ingest/bills/read';
 import { PeriodError } from '../read/period';
 import { reconcile, reconciliationCsv, settingsFromPolicy } from '../read/reconciliation';
 import { BillStore } from '../storage/bills';
-import { ParquetUnavailableError } from '../storage/parquet';
+import { ParquetSchemaError } from '../storage/parquet';
 import type { Storage } from '../storage/client';
 import { requireScope } from './auth';
 
@@ -68,7 +68,7 @@ export function reconciliationRouter(deps: {
       err instanceof PeriodError ||
       err instanceof BillFormatError ||
       err instanceof BillImportError ||
-      err instanceof ParquetUnavailableError
+      err instanceof ParquetSchemaError
     ) {
       res.status(400).json({ error: err.message });
       return true;
