@@ -11,11 +11,12 @@
  *
  * The bill and expense panels read their own tables, not the calls: the store also gets a year of
  * them (seedBillsAndExpenses) — per provider × month the reconciliation runs the collector stores
- * (one every 15 minutes while the month is among the three it refreshes: --recon-runs per month),
+ * (the latest and those of the last hour, which the refresh keeps: --recon-runs per month, default
+ * 6; before superseded runs were deleted, a 15-minute refresh left 8,640 per month over a year),
  * each with its provider × day × model × project money and token lines; a card export of AI
  * subscriptions each month; uninstrumented AI requests every hour.
  *
- *   node bench/history.mjs [--calls 100000000] [--days 365] [--rounds 3] [--recon-runs 8640]
+ *   node bench/history.mjs [--calls 100000000] [--days 365] [--rounds 3] [--recon-runs 6]
  *                          [--store DIR [--seed-only]]
  *
  * --store DIR keeps the seeded store in DIR (a 100 M-call year takes ~15 min to seed on 2 cores and
@@ -45,7 +46,7 @@ const { values: opts } = parseArgs({
     calls: { type: 'string', default: '100000000' },
     days: { type: 'string', default: '365' },
     rounds: { type: 'string', default: '3' },
-    'recon-runs': { type: 'string', default: '8640' },
+    'recon-runs': { type: 'string', default: '6' },
     store: { type: 'string' },
     'seed-only': { type: 'boolean', default: false },
   },

@@ -13,6 +13,7 @@ import { BillImporter } from '../../collector/src/govern/bills/import';
 import { parsePolicy } from '../../collector/src/govern/policy/load';
 import { readBill } from '../../collector/src/ingest/bills/read';
 import {
+  ReconciliationRefresher,
   reconcile,
   reconciliationCsv,
   settingsFromPolicy,
@@ -390,5 +391,49 @@ describe('token reconciliation of a seeded month', function () {
     assert.equal(after.token_lines.length, 5);
     const openai = after.providers[0]!;
     assert.deepEqual([openai.billed_usd, openai.days_covered, openai.tokens!.lines.matched], ['7.5', 1, 3]);
+  });
+});
+
+describe('stored reconciliation runs', function () {
+  this.timeout(120_000);
+
+  it('a refresh deletes the lines of superseded runs older than an hour, never the latest', async () => {
+    const storage = await freshStorage();
+    try {
+      await seedMeter(storage);
+      await new BillImporter(storage).import({
+        bytes: fixture(ANTHROPIC_USAGE),
+        fileName: 'a.json',
+        importedBy: 'x',
+      });
+      const t0 = Date.parse('2026-11-20T00:00:00Z');
+      const hours = (h: number) => new Date(t0 + h * 3_600_000);
+      await reconcile(storage, { period: '2026-11' }, settings(), hours(0));
+      await reconcile(storage, { period: '2026-11' }, settings(), hours(2));
+      const refresher = new ReconciliationRefresher({ storage, settings, log: () => undefined });
+      await refresher.refresh(hours(3));
+      const runsOf = async (table: string) => {
+        const rs = await storage.client.query({
+          query: `SELECT r.computed_at AS at FROM ${storage.database}.reconciliation_runs AS r
+                  WHERE r.run_id IN (SELECT DISTINCT run_id FROM ${storage.database}.${table})
+                  GROUP BY r.computed_at ORDER BY at`,
+          format: 'JSONEachRow',
+        });
+        return (await rs.json<{ at: string }>()).map((r) => r.at);
+      };
+      // The run of hour 0 is gone; hour 2 (within the hour kept) and the refresh's own stay.
+      const expected = ['2026-11-20 02:00:00.000', '2026-11-20 03:00:00.000'];
+      assert.deepEqual(await runsOf('reconciliation_token_lines'), expected);
+      const latest = await reconcile(storage, { period: '2026-11' }, settings(), hours(4));
+      assert.deepEqual(
+        latest.token_lines.map((l) => [l.day, l.status, l.billed_input_tokens]),
+        [
+          ['2026-11-01', 'matched', 3_300_000],
+          ['2026-11-02', 'billed_only', 300_000],
+        ],
+      );
+    } finally {
+      await storage.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ import type { PolicyFile } from 'tokenledger/policy';
 import { daysBetween, nextDay, utcDay } from '../core/bill';
 import { Money, ZERO, type Money as MoneyT } from '../core/money';
 import { normaliseProvider } from '../core/providers';
-import { BillStore, type ReconciliationLineRow } from '../storage/bills';
+import { BillStore, pruneSupersededRuns, type ReconciliationLineRow } from '../storage/bills';
 import type { Storage } from '../storage/client';
 import { uninstrumentedTraffic, type UninstrumentedHost } from './inventory';
 import { resolvePeriod } from './period';
@@ -528,7 +528,8 @@ export function reconciliationCsv(
 
 /**
  * Recomputes the stored reconciliation of the current month and the two before it, so the
- * dashboards follow spans that arrive after an import and a policy's new tolerance.
+ * dashboards follow spans that arrive after an import and a policy's new tolerance, and deletes the
+ * lines of the runs it supersedes.
  */
 export class ReconciliationRefresher {
   private timer?: NodeJS.Timeout;
@@ -555,6 +556,8 @@ export class ReconciliationRefresher {
         const to = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)));
         if ((await new BillStore(this.deps.storage).billedMonths(from)).length === 0) return;
         await reconcile(this.deps.storage, { from, to }, this.deps.settings(), now);
+        // Only each month's latest run is read: the older ones' lines go (runs of the last hour stay).
+        await pruneSupersededRuns(this.deps.storage, from, to, new Date(now.getTime() - 3_600_000));
       } catch (err) {
         this.deps.log(`reconciliation refresh: ${(err as Error).message}`);
       } finally {

@@ -5,6 +5,7 @@
  */
 import type { BillLine, ImportKind, UsageLine } from '../core/bill';
 import type { Storage } from './client';
+import { LOCAL_SUFFIX } from './cluster-ddl';
 import { StorageError } from './errors';
 
 export interface BillImportRecord {
@@ -334,6 +335,41 @@ export class BillStore {
       })),
       'writing the reconciliation run',
     );
+  }
+}
+
+/**
+ * Deletes the lines of superseded reconciliation runs on days in [from, to): runs computed before
+ * `before` that are not their provider × month's latest. Every refresh and API read stores a new
+ * run; the dashboards read only the latest, and without this the tables grow by a month of lines
+ * every 15 minutes. Runs of the last hour are kept (a run being written has no record yet).
+ */
+export async function pruneSupersededRuns(
+  storage: Storage,
+  from: string,
+  to: string,
+  before: Date,
+): Promise<void> {
+  const { client, database, cluster } = storage;
+  for (const table of ['reconciliation_lines', 'reconciliation_token_lines']) {
+    // A Distributed table takes no DELETE: on a cluster the rows are deleted on every node.
+    const target = cluster
+      ? `${database}.${table}${LOCAL_SUFFIX} ON CLUSTER '${cluster}'`
+      : `${database}.${table}`;
+    try {
+      await client.command({
+        query: `DELETE FROM ${target}
+          WHERE day >= toDate({from:String}) AND day < toDate({to:String})
+            AND run_id IN (SELECT run_id FROM ${database}.reconciliation_runs
+                           WHERE computed_at < {before:DateTime64(3, 'UTC')})
+            AND (provider, toStartOfMonth(day), run_id) NOT IN (
+              SELECT provider, month, argMax(run_id, computed_at)
+              FROM ${database}.reconciliation_runs GROUP BY provider, month)`,
+        query_params: { from, to, before: clickhouseTime(before) },
+      });
+    } catch (cause) {
+      throw new StorageError('deleting superseded reconciliation runs', { cause, detail: table });
+    }
   }
 }
 

@@ -90,7 +90,11 @@ async function parquetRowsOnServer(storage: Storage, bytes: Buffer): Promise<Tab
     await storage.client.command({
       query: `CREATE TABLE ${table} (${definition}) ENGINE = Memory`,
     });
-    await storage.client.insert({ table, values: Readable.from([bytes], { objectMode: false }), format: 'Parquet' });
+    await storage.client.insert({
+      table,
+      values: Readable.from([bytes], { objectMode: false }),
+      format: 'Parquet',
+    });
     const rs = await storage.client.query({
       query: `SELECT * FROM ${table}`,
       format: 'JSONEachRow',

@@ -28,7 +28,7 @@ const AWS_BLOG_2026_04 =
  * docs.aws.amazon.com/bedrock/latest/userguide/cost-mgmt-understanding-cur-data.html): `-input-tokens`,
  * `-output-tokens`, `-cache-read-input-token-count`, `-cache-write-input-token-count`.
  */
-export const BEDROCK_USAGE_TYPE_MODELS: readonly ModelEntry[] = [
+const BEDROCK_USAGE_TYPE_MODELS: readonly ModelEntry[] = [
   { segment: 'Claude4.6Sonnet', model: 'anthropic.claude-sonnet-4-6', source: AWS_BLOG_2026_04 },
   { segment: 'Claude4.6Opus', model: 'anthropic.claude-opus-4-6', source: AWS_BLOG_2026_04 },
 ];
@@ -55,7 +55,7 @@ const AZURE_RETAIL_PRICES =
  * hyphens and spaces used interchangeably (`gpt-4o-0806-Inp-glbl Tokens`, `gpt 4o 0806 cached Inp
  * glbl Tokens`). Segments are compared with both written as single spaces, lower case.
  */
-export const AZURE_OPENAI_METER_MODELS: readonly ModelEntry[] = [
+const AZURE_OPENAI_METER_MODELS: readonly ModelEntry[] = [
   { segment: 'gpt 4o mini 0718', model: 'gpt-4o-mini-2024-07-18', source: AZURE_RETAIL_PRICES },
   { segment: 'gpt 4o mini0718', model: 'gpt-4o-mini-2024-07-18', source: AZURE_RETAIL_PRICES },
   { segment: 'gpt 4o 0806', model: 'gpt-4o-2024-08-06', source: AZURE_RETAIL_PRICES },
