@@ -13,6 +13,7 @@ import { readBill } from '../../collector/src/ingest/bills/read';
 import { reconcile, type ReconciliationReport } from '../../collector/src/read/reconciliation';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
+import { insertMeteredCalls } from '../support/metered-calls';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'bills');
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -104,23 +105,11 @@ describe('reconciliation of cloud bills per model', function () {
 
   before(async () => {
     storage = await freshStorage();
-    await storage.client.insert({
-      table: `${storage.database}.llm_calls`,
-      format: 'JSONEachRow',
-      values: METERED.map(([provider, model, at, cost], i) => ({
-        trace_id: `c${i}`.padEnd(32, '0'),
-        span_id: `c${i}`.padEnd(16, '0'),
-        start_time: at.replace('T', ' ').replace('Z', ''),
-        provider,
-        request_model: model,
-        response_model: model,
-        priced_provider: provider,
-        priced_model: model,
-        service: 'docs-search',
-        cost_usd: cost,
-        priced: 1,
-      })),
-    });
+    await insertMeteredCalls(
+      storage,
+      METERED.map(([provider, model, at, cost]) => ({ provider, model, service: 'docs-search', at, cost })),
+      'c',
+    );
     const importer = new BillImporter(storage);
     for (const name of [CUR, AZURE])
       await importer.import({ bytes: fixture(name), fileName: name, importedBy: 'x' });

@@ -22,6 +22,7 @@ import {
 } from '../../collector/src/read/reconciliation';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
+import { insertMeteredCalls } from '../support/metered-calls';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'bills');
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -41,26 +42,20 @@ const METERED: Array<[string, string, string, string, number, number, number]> =
 ];
 
 async function seedMeter(storage: Storage): Promise<void> {
-  await storage.client.insert({
-    table: `${storage.database}.llm_calls`,
-    format: 'JSONEachRow',
-    values: METERED.map(([provider, model, service, at, input, cached, output], i) => ({
-      trace_id: `k${i}`.padEnd(32, '0'),
-      span_id: `k${i}`.padEnd(16, '0'),
-      start_time: at.replace('T', ' ').replace('Z', ''),
+  await insertMeteredCalls(
+    storage,
+    METERED.map(([provider, model, service, at, input, cached, output]) => ({
       provider,
-      request_model: model,
-      response_model: model,
-      priced_provider: provider,
-      priced_model: model,
+      model,
       service,
-      input_tokens: input,
-      cache_read_tokens: cached,
-      output_tokens: output,
-      cost_usd: '0.01',
-      priced: 1,
+      at,
+      input,
+      cached,
+      output,
+      cost: '0.01',
     })),
-  });
+    'k',
+  );
 }
 
 function settings(): ReconciliationSettings {

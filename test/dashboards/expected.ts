@@ -127,7 +127,12 @@ function listCostOf(
   );
 }
 /** Issue 25: each provider × month's latest run, its lines on the range's UTC days. */
-function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
+/** The lines of each provider × month's latest run, on the range's days (as the panels read them). */
+function latestRunLines<L extends { run_id: string; provider: string; day: string }>(
+  seed: Seed,
+  lines: L[],
+  ctx: MacroContext,
+): L[] {
   const latest = new Map<string, { run: string; at: string }>();
   for (const r of seed.runs) {
     const k = `${r.provider}\u0000${r.month}`;
@@ -136,30 +141,17 @@ function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
   }
   const from = ctx.from.toISOString().slice(0, 10);
   const to = ctx.to.toISOString().slice(0, 10);
-  return seed.reconLines.filter(
+  return lines.filter(
     (l) =>
       latest.get(`${l.provider}\u0000${l.day.slice(0, 7)}-01`)?.run === l.run_id &&
       l.day >= from &&
       l.day <= to,
   );
 }
-/** The token lines of each provider × month's latest run on the range's days (as currentReconLines). */
-function currentTokenLines(seed: Seed, ctx: MacroContext): SeedTokenLine[] {
-  const latest = new Map<string, { run: string; at: string }>();
-  for (const r of seed.runs) {
-    const k = `${r.provider}\u0000${r.month}`;
-    const best = latest.get(k);
-    if (!best || r.computed_at > best.at) latest.set(k, { run: r.run_id, at: r.computed_at });
-  }
-  const from = ctx.from.toISOString().slice(0, 10);
-  const to = ctx.to.toISOString().slice(0, 10);
-  return seed.tokenLines.filter(
-    (l) =>
-      latest.get(`${l.provider}\u0000${l.day.slice(0, 7)}-01`)?.run === l.run_id &&
-      l.day >= from &&
-      l.day <= to,
-  );
-}
+const currentReconLines = (seed: Seed, ctx: MacroContext): SeedReconLine[] =>
+  latestRunLines(seed, seed.reconLines, ctx);
+const currentTokenLines = (seed: Seed, ctx: MacroContext): SeedTokenLine[] =>
+  latestRunLines(seed, seed.tokenLines, ctx);
 const lineSum = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
   sum(lines.map((l) => String(l[k])));
 function coverageByProvider(seed: Seed, ctx: MacroContext, full: boolean): Row[] {

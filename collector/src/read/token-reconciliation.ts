@@ -6,29 +6,14 @@
  * the larger. Usage exports date tokens by when the calls ran, as the meter does: no billing delay.
  */
 import { Money } from '../core/money';
-import type { StoredUsageLine } from '../storage/bills';
+import type { StoredUsageLine, TokenReconciliationRow } from '../storage/bills';
 import type { MeteredDay } from './spend';
 
 const TOKEN_STATUSES = ['matched', 'billed_only', 'metered_only', 'token_mismatch'] as const;
 type TokenStatus = (typeof TOKEN_STATUSES)[number];
 
-export interface TokenReconciliationLine {
-  provider: string;
-  day: string;
-  model: string;
-  project: string;
-  status: TokenStatus;
-  billed_input_tokens: number;
-  metered_input_tokens: number;
-  billed_cached_input_tokens: number;
-  metered_cached_input_tokens: number;
-  billed_output_tokens: number;
-  metered_output_tokens: number;
-  /** Requests the export counted (OpenAI's num_model_requests); null when it gives none. */
-  billed_requests: number | null;
-  /** Calls the meter stored. */
-  calls: number;
-}
+/** A line as stored (`reconciliation_token_lines`), its status one of TOKEN_STATUSES. */
+export type TokenReconciliationLine = TokenReconciliationRow & { status: TokenStatus };
 
 interface TokenTotals {
   input_tokens: number;

@@ -56,6 +56,7 @@ export interface StoredUsageLine extends UsageLine {
   importId: string;
 }
 
+/** Billed vs metered tokens of one provider × day × model × project. */
 export interface TokenReconciliationRow {
   provider: string;
   day: string;
@@ -68,7 +69,9 @@ export interface TokenReconciliationRow {
   metered_cached_input_tokens: number;
   billed_output_tokens: number;
   metered_output_tokens: number;
+  /** Requests the export counted (OpenAI's num_model_requests); null when it gives none. */
   billed_requests: number | null;
+  /** Calls the meter stored. */
   calls: number;
 }
 
@@ -202,24 +205,35 @@ export class BillStore {
   }
 
   /**
-   * The current lines (latest import per provider × day) in [from, to), converted amounts only
-   * where a rate was known. Only imports that finished (have their record) count.
+   * The rows of `table` (bill_lines, bill_usage_lines) in [from, to) that belong to the current
+   * import of `kind` per provider × day. Only imports that finished (have their record) count.
    */
-  async currentLines(from: string, to: string): Promise<StoredBillLine[]> {
-    const rows = await this.rows<Record<string, string | number | null>>(
+  private currentRows(
+    table: string,
+    kind: ImportKind,
+    from: string,
+    to: string,
+    what: string,
+  ): Promise<Array<Record<string, string | number | null>>> {
+    return this.rows<Record<string, string | number | null>>(
       `SELECT l.*
-       FROM ${this.table('bill_lines')} AS l
+       FROM ${this.table(table)} AS l
        WHERE l.day >= toDate({from:String}) AND l.day < toDate({to:String})
          AND (l.provider, l.day, l.import_id) IN (
            SELECT provider, day, argMax(import_id, imported_at)
            FROM ${this.table('bill_coverage')}
-           WHERE day >= toDate({from:String}) AND day < toDate({to:String}) AND kind = 'cost'
+           WHERE day >= toDate({from:String}) AND day < toDate({to:String}) AND kind = {kind:String}
              AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
            GROUP BY provider, day)
        ORDER BY l.provider, l.day, l.import_id, l.source_line`,
-      { from, to },
-      'reading bill lines',
+      { from, to, kind },
+      what,
     );
+  }
+
+  /** The current bill lines in [from, to), converted amounts only where a rate was known. */
+  async currentLines(from: string, to: string): Promise<StoredBillLine[]> {
+    const rows = await this.currentRows('bill_lines', 'cost', from, to, 'reading bill lines');
     const opt = (v: string | number | null | undefined): string | undefined =>
       v === null || v === undefined ? undefined : String(v);
     return rows.map((r) => ({
@@ -247,20 +261,7 @@ export class BillStore {
 
   /** The current token usage lines (latest usage export per provider × day) in [from, to). */
   async currentUsageLines(from: string, to: string): Promise<StoredUsageLine[]> {
-    const rows = await this.rows<Record<string, string | number | null>>(
-      `SELECT u.*
-       FROM ${this.table('bill_usage_lines')} AS u
-       WHERE u.day >= toDate({from:String}) AND u.day < toDate({to:String})
-         AND (u.provider, u.day, u.import_id) IN (
-           SELECT provider, day, argMax(import_id, imported_at)
-           FROM ${this.table('bill_coverage')}
-           WHERE day >= toDate({from:String}) AND day < toDate({to:String}) AND kind = 'usage'
-             AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
-           GROUP BY provider, day)
-       ORDER BY u.provider, u.day, u.import_id, u.source_line`,
-      { from, to },
-      'reading usage lines',
-    );
+    const rows = await this.currentRows('bill_usage_lines', 'usage', from, to, 'reading usage lines');
     return rows.map((r) => ({
       importId: String(r.import_id),
       sourceLine: Number(r.source_line),

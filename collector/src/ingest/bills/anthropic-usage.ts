@@ -9,20 +9,10 @@
  */
 import { PROVIDER_ANTHROPIC } from '../../core/providers';
 import type { ParsedBill, UsageLine } from '../../core/bill';
-import { forEachBucketResult, periodOfDays, RowError, text, tokenCount } from './common';
+import { forEachBucketResult, pageHasResults, periodOfDays, RowError, text, tokenCount } from './common';
 
-export function isAnthropicUsagePage(page: unknown): boolean {
-  const data = (page as { data?: Array<{ starting_at?: unknown; results?: unknown }> })?.data;
-  return (
-    Array.isArray(data) &&
-    data.some(
-      (b) =>
-        typeof b?.starting_at === 'string' &&
-        Array.isArray(b.results) &&
-        (b.results as Array<Record<string, unknown>>).some((r) => r && 'uncached_input_tokens' in r),
-    )
-  );
-}
+export const isAnthropicUsagePage = (page: unknown): boolean =>
+  pageHasResults(page, (results) => results.some((r) => !!r && 'uncached_input_tokens' in r), 'starting_at');
 
 export function readAnthropicUsageJson(pages: unknown[]): ParsedBill {
   const usage: UsageLine[] = [];

@@ -239,3 +239,25 @@ export function tokenCount(value: unknown, field: string): number {
     throw new RowError(`${field} must be a whole number of tokens, got ${JSON.stringify(value)}`);
   return Number(t);
 }
+
+/**
+ * Whether a saved cost or usage API page (`data` of buckets with `results`) has a bucket whose
+ * results pass `test` (and whose `start` field is a string, when named).
+ */
+export function pageHasResults(
+  page: unknown,
+  test: (results: Array<Record<string, unknown>>) => boolean,
+  start?: string,
+): boolean {
+  const data = (page as { data?: unknown })?.data;
+  return (
+    Array.isArray(data) &&
+    (data as Array<Record<string, unknown> | null>).some(
+      (b) =>
+        !!b &&
+        (start === undefined || typeof b[start] === 'string') &&
+        Array.isArray(b.results) &&
+        test(b.results as Array<Record<string, unknown>>),
+    )
+  );
+}

@@ -8,21 +8,12 @@
  */
 import { PROVIDER_OPENAI } from '../../core/providers';
 import type { ParsedBill, UsageLine } from '../../core/bill';
-import { forEachBucketResult, periodOfDays, RowError, text, tokenCount } from './common';
+import { forEachBucketResult, pageHasResults, periodOfDays, RowError, text, tokenCount } from './common';
 
 const USAGE_OBJECTS = ['organization.usage.completions.result', 'organization.usage.embeddings.result'];
 
-export function isOpenAIUsagePage(page: unknown): boolean {
-  const data = (page as { data?: Array<{ results?: unknown }> })?.data;
-  return (
-    Array.isArray(data) &&
-    data.some(
-      (b) =>
-        Array.isArray(b?.results) &&
-        (b.results as Array<{ object?: unknown }>).some((r) => USAGE_OBJECTS.includes(String(r?.object))),
-    )
-  );
-}
+export const isOpenAIUsagePage = (page: unknown): boolean =>
+  pageHasResults(page, (results) => results.some((r) => USAGE_OBJECTS.includes(String(r?.object))));
 
 export function readOpenAIUsageJson(pages: unknown[]): ParsedBill {
   const usage: UsageLine[] = [];
