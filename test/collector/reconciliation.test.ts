@@ -18,6 +18,7 @@ import {
 } from '../../collector/src/read/reconciliation';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
+import { insertMeteredCalls } from '../support/metered-calls';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'bills');
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -40,23 +41,11 @@ const METERED: Array<[string, string, string, string, string]> = [
 ];
 
 async function seedMeter(storage: Storage): Promise<void> {
-  await storage.client.insert({
-    table: `${storage.database}.llm_calls`,
-    format: 'JSONEachRow',
-    values: METERED.map(([provider, model, service, at, cost], i) => ({
-      trace_id: `t${i}`.padEnd(32, '0'),
-      span_id: `s${i}`.padEnd(16, '0'),
-      start_time: at.replace('T', ' ').replace('Z', ''),
-      provider,
-      request_model: model,
-      response_model: model,
-      priced_provider: provider,
-      priced_model: model,
-      service,
-      cost_usd: cost,
-      priced: 1,
-    })),
-  });
+  await insertMeteredCalls(
+    storage,
+    METERED.map(([provider, model, service, at, cost]) => ({ provider, model, service, at, cost })),
+    't',
+  );
   // An app calling OpenAI without GenAI instrumentation (seen by the HTTP instrumentation).
   await storage.client.insert({
     table: `${storage.database}.ai_http_calls`,

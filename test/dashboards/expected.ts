@@ -13,6 +13,7 @@ import {
   type SeedCall,
   type SeedPoint,
   type SeedReconLine,
+  type SeedTokenLine,
 } from './seed';
 
 export type Cell = Decimal | Approx | number | string | null;
@@ -126,7 +127,12 @@ function listCostOf(
   );
 }
 /** Issue 25: each provider × month's latest run, its lines on the range's UTC days. */
-function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
+/** The lines of each provider × month's latest run, on the range's days (as the panels read them). */
+function latestRunLines<L extends { run_id: string; provider: string; day: string }>(
+  seed: Seed,
+  lines: L[],
+  ctx: MacroContext,
+): L[] {
   const latest = new Map<string, { run: string; at: string }>();
   for (const r of seed.runs) {
     const k = `${r.provider}\u0000${r.month}`;
@@ -135,13 +141,17 @@ function currentReconLines(seed: Seed, ctx: MacroContext): SeedReconLine[] {
   }
   const from = ctx.from.toISOString().slice(0, 10);
   const to = ctx.to.toISOString().slice(0, 10);
-  return seed.reconLines.filter(
+  return lines.filter(
     (l) =>
       latest.get(`${l.provider}\u0000${l.day.slice(0, 7)}-01`)?.run === l.run_id &&
       l.day >= from &&
       l.day <= to,
   );
 }
+const currentReconLines = (seed: Seed, ctx: MacroContext): SeedReconLine[] =>
+  latestRunLines(seed, seed.reconLines, ctx);
+const currentTokenLines = (seed: Seed, ctx: MacroContext): SeedTokenLine[] =>
+  latestRunLines(seed, seed.tokenLines, ctx);
 const lineSum = (lines: SeedReconLine[], k: keyof SeedReconLine): Decimal =>
   sum(lines.map((l) => String(l[k])));
 function coverageByProvider(seed: Seed, ctx: MacroContext, full: boolean): Row[] {
@@ -824,6 +834,32 @@ export const EXPECTED: Record<string, Expect> = {
           cmpStr(a.host, b.host),
       );
   },
+  'bill-tokens-by-provider': (seed, ctx) =>
+    [...groupBy(currentTokenLines(seed, ctx), (l) => l.provider)]
+      .map(([provider, ls]) => {
+        const total = (pick: (l: SeedTokenLine) => number): number => ls.reduce((n, l) => n + pick(l), 0);
+        const billedIn = total((l) => l.billed_input_tokens);
+        const billedOut = total((l) => l.billed_output_tokens);
+        return {
+          provider,
+          billed_input_tokens: billedIn,
+          metered_input_tokens: total((l) => l.metered_input_tokens),
+          input_coverage_share: approx(
+            total((l) => Math.min(l.billed_input_tokens, l.metered_input_tokens)),
+            billedIn,
+          ),
+          billed_cached_input_tokens: total((l) => l.billed_cached_input_tokens),
+          metered_cached_input_tokens: total((l) => l.metered_cached_input_tokens),
+          billed_output_tokens: billedOut,
+          metered_output_tokens: total((l) => l.metered_output_tokens),
+          output_coverage_share: approx(
+            total((l) => Math.min(l.billed_output_tokens, l.metered_output_tokens)),
+            billedOut,
+          ),
+          unmatched_token_lines: ls.filter((l) => l.status !== 'matched').length,
+        };
+      })
+      .sort((a, b) => b.billed_input_tokens - a.billed_input_tokens || cmpStr(a.provider, b.provider)),
   'bill-imports': (seed, ctx) => {
     const from = ctx.from.toISOString().slice(0, 10);
     const to = ctx.to.toISOString().slice(0, 10);

@@ -709,6 +709,22 @@ export interface SeedReconLine {
   other_usd: string;
   calls: number;
 }
+export interface SeedTokenLine {
+  run_id: string;
+  provider: string;
+  day: string;
+  model: string;
+  project: string;
+  status: string;
+  billed_input_tokens: number;
+  metered_input_tokens: number;
+  billed_cached_input_tokens: number;
+  metered_cached_input_tokens: number;
+  billed_output_tokens: number;
+  metered_output_tokens: number;
+  billed_requests: number | null;
+  calls: number;
+}
 export interface SeedBillImport {
   import_id: string;
   sha256: string;
@@ -734,7 +750,11 @@ export interface SeedHttpCall {
   provider: string;
 }
 
-export function seedReconciliation(): { runs: SeedRun[]; lines: SeedReconLine[] } {
+export function seedReconciliation(): {
+  runs: SeedRun[];
+  lines: SeedReconLine[];
+  tokenLines: SeedTokenLine[];
+} {
   const runs: SeedRun[] = [
     { run_id: 'r-oct', provider: 'openai', month: '2026-10-01', computed_at: '2026-11-02 00:00:00.000' },
     { run_id: 'r-oct', provider: 'anthropic', month: '2026-10-01', computed_at: '2026-11-02 00:00:00.000' },
@@ -749,6 +769,7 @@ export function seedReconciliation(): { runs: SeedRun[]; lines: SeedReconLine[] 
     },
   ];
   const lines: SeedReconLine[] = [];
+  const tokenLines: SeedTokenLine[] = [];
   const start = Date.parse('2026-10-10T00:00:00Z');
   for (let i = 0; start + i * 86_400_000 < Date.parse('2026-11-26T00:00:00Z'); i++) {
     const day = new Date(start + i * 86_400_000).toISOString().slice(0, 10);
@@ -817,8 +838,49 @@ export function seedReconciliation(): { runs: SeedRun[]; lines: SeedReconLine[] 
             metered_not_billed_usd: '0.75',
           }),
     );
+    // Usage exports of OpenAI only: a matched day, a day the meter missed a third of, an unmetered model.
+    const billedIn = 100_000 * ((i % 7) + 1);
+    const tokenLine = (fields: Partial<SeedTokenLine>): SeedTokenLine => ({
+      run_id: run,
+      provider: 'openai',
+      day,
+      model: 'gpt-4o',
+      project: 'proj_a',
+      status: 'matched',
+      billed_input_tokens: billedIn,
+      metered_input_tokens: billedIn,
+      billed_cached_input_tokens: billedIn / 4,
+      metered_cached_input_tokens: billedIn / 4,
+      billed_output_tokens: billedIn / 10,
+      metered_output_tokens: billedIn / 10,
+      billed_requests: i + 10,
+      calls: i + 10,
+      ...fields,
+    });
+    tokenLines.push(
+      i % 3 === 1
+        ? tokenLine({
+            status: 'token_mismatch',
+            metered_input_tokens: Math.round((billedIn * 2) / 3),
+            metered_output_tokens: billedIn / 20,
+          })
+        : tokenLine({}),
+    );
+    if (i % 5 === 0)
+      tokenLines.push(
+        tokenLine({
+          model: 'gpt-4o-mini',
+          project: '',
+          status: 'billed_only',
+          metered_input_tokens: 0,
+          metered_cached_input_tokens: 0,
+          metered_output_tokens: 0,
+          calls: 0,
+        }),
+      );
+    if (run === 'r-nov-new') tokenLines.push(tokenLine({ run_id: 'r-nov-old', billed_input_tokens: 9 }));
   }
-  return { runs, lines };
+  return { runs, lines, tokenLines };
 }
 
 export function seedBillImports(): SeedBillImport[] {
@@ -977,6 +1039,7 @@ export interface Seed {
   outcomes: SeedOutcome[];
   runs: SeedRun[];
   reconLines: SeedReconLine[];
+  tokenLines: SeedTokenLine[];
   billImports: SeedBillImport[];
   httpCalls: SeedHttpCall[];
 }
@@ -996,6 +1059,7 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
     outcomes: seedOutcomes(),
     runs: reconciliation.runs,
     reconLines: reconciliation.lines,
+    tokenLines: reconciliation.tokenLines,
     billImports: seedBillImports(),
     httpCalls: seedHttpCalls(),
   };
@@ -1016,6 +1080,7 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
   await insert('outcomes', seed.outcomes.slice(0, 10));
   await insert('reconciliation_runs', seed.runs);
   await insert('reconciliation_lines', seed.reconLines);
+  await insert('reconciliation_token_lines', seed.tokenLines);
   await insert('bill_imports', seed.billImports);
   await insert('expense_lines', seed.expenses);
   for (const imp of seed.expenseImports) {

@@ -1,10 +1,13 @@
 /**
  * A finance lead's month end as they run it: the collector process, spans from an app, this
  * month's OpenAI bill imported with `tokenledger reconcile import`, coverage read with
- * `tokenledger reconcile` (table and JSON) and over the API; an importing key must be an admin's.
+ * `tokenledger reconcile` (table and JSON) and over the API; an importing key must be an admin's;
+ * then OpenAI's usage export for the same days: billed vs metered tokens in the table and as CSV.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { protobufBody, recordSpans } from '../collector/otlp-helpers';
@@ -112,5 +115,61 @@ describe('tokenledger reconcile (collector process and CLI)', function () {
       await csv.text(),
       /^provider,day,model,project,status,explanation,billed_usd,metered_usd,late_usd/,
     );
+  });
+
+  it("imports OpenAI's usage export and shows billed vs metered tokens beside the money", async () => {
+    assert.ok(collector, 'the collector of the test before');
+    const env = { TOKENLEDGER_DATA_DIR: collector.dataDir, TOKENLEDGER_URL: collector.url };
+    // The Usage API's page (group_by=model): the 1st as metered, the 2nd with 500 000 input tokens more.
+    const result = (start: number, input: number, output: number) => ({
+      object: 'bucket',
+      start_time: start,
+      end_time: start + 86_400,
+      results: [
+        {
+          object: 'organization.usage.completions.result',
+          input_tokens: input,
+          input_cached_tokens: 0,
+          output_tokens: output,
+          num_model_requests: 1,
+          project_id: null,
+          user_id: null,
+          api_key_id: null,
+          model: 'gpt-4o-2024-08-06',
+          batch: null,
+          service_tier: null,
+        },
+      ],
+    });
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tl-usage-')), 'openai-usage.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        object: 'page',
+        data: [result(1790812800, 1_600_000, 600_000), result(1790899200, 2_500_000, 0)],
+        has_more: false,
+        next_page: null,
+      }),
+    );
+    const imported = await cli(['reconcile', 'import', file], env);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /\(openai-usage\): openai, 2026-10-01 – 2026-10-03/);
+
+    const table = await cli(['reconcile', '--period', '2026-10', '--lines'], env);
+    assert.equal(table.code, 0, table.stderr);
+    // Money unchanged by the usage export; tokens: 4 100 000 billed, 3 600 000 metered.
+    assert.match(table.stdout, /│ openai\s+│\s+28 │\s+15 │\s+53\.57 % │\s+13 │/);
+    assert.match(table.stdout, /│ openai\s+│ input\s+│\s+4100000 │\s+3600000 │\s+87\.80 % │\s+2 │/);
+    assert.match(
+      table.stdout,
+      /│ openai\s+│ 2026-10-02 │ gpt-4o\s+│\s+│ token-mismatch │ 2500000 \/ 2000000 │/,
+    );
+
+    const csv = await cli(['reconcile', '--period', '2026-10', '--csv', '--tokens'], env);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.deepEqual(csv.stdout.trim().split('\n').slice(1), [
+      'openai,2026-10-01,gpt-4o,,matched,1600000,1600000,0,0,600000,600000,1,1',
+      'openai,2026-10-02,gpt-4o,,token_mismatch,2500000,2000000,0,0,0,0,1,1',
+    ]);
   });
 });

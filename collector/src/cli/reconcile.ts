@@ -26,6 +26,7 @@ interface ShowOptions {
   all?: boolean;
   json?: boolean;
   csv?: boolean;
+  tokens?: boolean;
   url?: string;
 }
 
@@ -49,17 +50,18 @@ export function registerReconcileCommand(program: Command): void {
     .option('--all', 'with --lines: every line, matched ones too')
     .option('--json', 'JSON output')
     .option('--csv', 'the lines as CSV')
+    .option('--tokens', 'with --csv: the token lines (billed vs metered tokens) instead of the amounts')
     .option('--url <url>', URL_HELP)
     .action((opts: ShowOptions) => showReconciliation(opts, (s) => process.stdout.write(s)));
   reconcile
     .command('import <file>')
     .description(
-      'import a bill: FOCUS CSV, OpenAI Costs API JSON or cost CSV export, Anthropic cost report JSON',
+      'import a bill or usage export: FOCUS, AWS CUR, Google Cloud, Azure, OpenAI Costs / Usage API JSON or cost CSV, Anthropic cost / usage report JSON',
     )
     .option('--provider <name>', 'the provider the whole file is for (a FOCUS file from an AI vendor)')
     .option(
       '--format <format>',
-      'focus, openai-costs, openai-cost-csv, anthropic-cost-report (default: recognised)',
+      'focus, openai-costs, openai-cost-csv, openai-usage, anthropic-cost-report, anthropic-usage-report, aws-cur, gcp-billing-export, azure-cost-export (default: recognised)',
     )
     .option(
       '--from <day>',
@@ -120,8 +122,11 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
   const params = new URLSearchParams();
   for (const name of ['period', 'from', 'to', 'provider'] as const)
     if (opts[name]) params.set(name, opts[name]!);
+  if (opts.tokens && !opts.csv)
+    throw new CliError('--tokens goes with --csv (the table shows tokens already)');
   if (opts.csv) {
     params.set('format', 'csv');
+    if (opts.tokens) params.set('lines', 'tokens');
     const res = await getFromCollector(resolveEndpoint(opts), `/v1/reconciliation?${params}`);
     write(await res.text());
     return;
@@ -152,7 +157,7 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     style: { head: [], border: [] },
   });
-  for (const p of report.providers)
+  for (const p of report.providers.filter((x) => x.days_covered > 0 || !x.tokens))
     table.push([
       p.provider,
       p.billed_usd,
@@ -164,13 +169,15 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
       p.other_charges_usd,
       p.days_covered,
     ]);
-  write(table.toString() + '\n');
-  for (const p of report.providers) {
+  if (table.length > 0) write(table.toString() + '\n');
+  writeTokenTable(report, write);
+  for (const p of report.providers.filter((x) => x.days_covered > 0 || !x.tokens)) {
     const reasons = Object.entries(p.metered_not_billed_by_reason)
       .filter(([, v]) => v !== '0')
       .map(([k, v]) => `${k.replace('_', ' ')} ${v}`);
     const notes = [
-      `lines: ${p.lines.matched} matched, ${p.lines.billed_only} billed-only, ${p.lines.metered_only} metered-only, ${p.lines.amount_mismatch} amount mismatch`,
+      `lines: ${p.lines.matched} matched, ${p.lines.billed_only} billed-only, ${p.lines.metered_only} metered-only, ${p.lines.amount_mismatch} amount mismatch` +
+        ` (compared per model: ${p.compared.per_model}, per day where the bill names no model: ${p.compared.per_day})`,
       ...(reasons.length ? [`metered but not billed: ${reasons.join(', ')}`] : []),
       ...(p.billed_by_project.length
         ? [
@@ -213,7 +220,7 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
       t.push([
         l.provider,
         l.day,
-        l.model || '(any)',
+        l.model || '(per day)',
         l.project,
         l.status.replace('_', '-'),
         l.explanation.replace('_', ' '),
@@ -226,5 +233,56 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
     write(
       `\nLines${opts.all ? '' : ' (not matched, or matched late)'}\n${lines.length ? t.toString() : 'none'}\n`,
     );
+    writeTokenLines(report, !!opts.all, write);
   }
+}
+
+/** Per provider with a usage export: billed vs metered tokens, and the share the meter covers. */
+function writeTokenTable(report: ReconciliationReport, write: (s: string) => void): void {
+  const withTokens = report.providers.filter((p) => p.tokens);
+  if (withTokens.length === 0) return;
+  const t = new Table({
+    head: ['provider', 'tokens', 'billed', 'metered', 'coverage', 'days'],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right'],
+    style: { head: [], border: [] },
+  });
+  for (const p of withTokens) {
+    const k = p.tokens!;
+    for (const [kind, label] of [
+      ['input_tokens', 'input'],
+      ['cached_input_tokens', 'cached input'],
+      ['output_tokens', 'output'],
+    ] as const)
+      t.push([p.provider, label, k.billed[kind], k.metered[kind], percent(k.coverage[kind]), k.days_covered]);
+    t.push([
+      p.provider,
+      `lines: ${k.lines.matched} matched, ${k.lines.billed_only} billed-only, ${k.lines.metered_only} metered-only, ${k.lines.token_mismatch} mismatch`,
+      k.billed.requests ?? '–',
+      k.metered.calls,
+      'requests',
+      '',
+    ]);
+  }
+  write(`\nTokens: usage exports vs meter (input includes cached)\n${t.toString()}\n`);
+}
+
+function writeTokenLines(report: ReconciliationReport, all: boolean, write: (s: string) => void): void {
+  if (!report.providers.some((p) => p.tokens)) return;
+  const lines = report.token_lines.filter((l) => all || l.status !== 'matched');
+  const t = new Table({
+    head: ['provider', 'day', 'model', 'project', 'status', 'input b/m', 'cached b/m', 'output b/m'],
+    style: { head: [], border: [] },
+  });
+  for (const l of lines)
+    t.push([
+      l.provider,
+      l.day,
+      l.model || '(per day)',
+      l.project,
+      l.status.replace('_', '-'),
+      `${l.billed_input_tokens} / ${l.metered_input_tokens}`,
+      `${l.billed_cached_input_tokens} / ${l.metered_cached_input_tokens}`,
+      `${l.billed_output_tokens} / ${l.metered_output_tokens}`,
+    ]);
+  write(`\nToken lines${all ? '' : ' (not matched)'}\n${lines.length ? t.toString() : 'none'}\n`);
 }

@@ -52,9 +52,39 @@ export interface BillPeriod {
   to: string;
 }
 
+/**
+ * A line of a provider's token usage export (OpenAI's Usage API, Anthropic's messages usage
+ * report): tokens, no money. Counted the way the meter stores them: `inputTokens` includes cached
+ * reads and cache writes (each also given apart).
+ */
+export interface UsageLine {
+  sourceLine: number;
+  provider: string;
+  day: string;
+  /** The model as the export names it ('' when the export is not grouped by model). */
+  model: string;
+  project: string;
+  apiKey: string;
+  /** standard, batch, priority, … as the export says ('' when not grouped by it). */
+  tier: string;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  /** Requests the provider counted, when the export gives them. */
+  requests?: number;
+}
+
+/** Whether a file is a bill (money) or a token usage export: each supersedes only its own kind. */
+export type ImportKind = 'cost' | 'usage';
+
 export interface ParsedBill {
   format: string;
+  /** 'cost' unless the file is a token usage export. */
+  kind?: ImportKind;
   lines: BillLine[];
+  /** Token usage lines (usage exports only). */
+  usage?: UsageLine[];
   problems: BillProblem[];
   /** Rows read (data rows, or result records of a JSON answer). */
   rowsRead: number;

@@ -3,7 +3,7 @@
  *
  *   POST /v1/reconciliation/imports   (admin)  the file as the body; ?format=&provider=&file_name=&from=&to=&rate=EUR=1.08
  *   GET  /v1/reconciliation/imports   (read)   every import, newest first
- *   GET  /v1/reconciliation           (read)   ?period=|from=&to=, provider=, format=json|csv
+ *   GET  /v1/reconciliation           (read)   ?period=|from=&to=, provider=, format=json|csv, lines=amounts|tokens (csv)
  */
 import express, { type Request, type Response } from 'express';
 import type { PolicyFile } from 'tokenledger/policy';
@@ -14,7 +14,7 @@ import { BillFormatError } from '../ingest/bills/read';
 import { PeriodError } from '../read/period';
 import { reconcile, reconciliationCsv, settingsFromPolicy } from '../read/reconciliation';
 import { BillStore } from '../storage/bills';
-import { ParquetUnavailableError } from '../storage/parquet';
+import { ParquetSchemaError } from '../storage/parquet';
 import type { Storage } from '../storage/client';
 import { requireScope } from './auth';
 
@@ -68,7 +68,7 @@ export function reconciliationRouter(deps: {
       err instanceof PeriodError ||
       err instanceof BillFormatError ||
       err instanceof BillImportError ||
-      err instanceof ParquetUnavailableError
+      err instanceof ParquetSchemaError
     ) {
       res.status(400).json({ error: err.message });
       return true;
@@ -133,10 +133,13 @@ export function reconciliationRouter(deps: {
 
   router.get('/v1/reconciliation', requireScope(deps.keys, 'read'), async (req, res, next) => {
     try {
-      allowOnly(req, ['period', 'from', 'to', 'provider', 'format']);
+      allowOnly(req, ['period', 'from', 'to', 'provider', 'format', 'lines']);
       const format = one(req, 'format') ?? 'json';
       if (format !== 'json' && format !== 'csv')
         throw new QueryError(`format must be json or csv, got "${format}"`);
+      const lines = one(req, 'lines') ?? 'amounts';
+      if (lines !== 'amounts' && lines !== 'tokens')
+        throw new QueryError(`lines must be amounts or tokens, got "${lines}"`);
       const provider = one(req, 'provider');
       const report = await reconcile(
         deps.storage,
@@ -148,7 +151,7 @@ export function reconciliationRouter(deps: {
         },
         settingsFromPolicy(deps.policy()),
       );
-      if (format === 'csv') res.type('text/csv').send(reconciliationCsv(report));
+      if (format === 'csv') res.type('text/csv').send(reconciliationCsv(report, lines));
       else res.json(report);
     } catch (err) {
       if (!fail(res, err)) next(err);

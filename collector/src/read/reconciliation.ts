@@ -13,26 +13,24 @@ import type { PolicyFile } from 'tokenledger/policy';
 import { daysBetween, nextDay, utcDay } from '../core/bill';
 import { Money, ZERO, type Money as MoneyT } from '../core/money';
 import { normaliseProvider } from '../core/providers';
-import { findModel } from '../pricing/catalog';
-import { BillStore, type ReconciliationLineRow, type StoredBillLine } from '../storage/bills';
+import { BillStore, pruneSupersededRuns, type ReconciliationLineRow } from '../storage/bills';
 import type { Storage } from '../storage/client';
 import { uninstrumentedTraffic, type UninstrumentedHost } from './inventory';
 import { resolvePeriod } from './period';
+import { modelNormaliser, projectResolver, type ProjectMapping } from './reconciliation-keys';
 import { meteredSpendByDay } from './spend';
+import {
+  reconcileTokens,
+  summariseTokens,
+  TOKEN_CSV_COLUMNS,
+  type ProviderTokenReconciliation,
+  type TokenReconciliationLine,
+} from './token-reconciliation';
 
 const LINE_STATUSES = ['matched', 'billed_only', 'metered_only', 'amount_mismatch'] as const;
 type LineStatus = (typeof LINE_STATUSES)[number];
 /** Why a line is metered above its bill, or that it matched a later day's bill. */
 type Explanation = '' | 'billing_delay' | 'free_tier' | 'batch_discount' | 'cache_discount';
-
-interface ProjectMapping {
-  /** Canonical provider; absent: any. */
-  provider?: string;
-  /** The provider's project, workspace or API key id as the bill names it. */
-  project: string;
-  /** The services (service.name) whose calls are that project's. */
-  services: string[];
-}
 
 export interface ReconciliationSettings {
   /** A line matches when |billed − metered| ≤ max(toleranceUsd, toleranceShare × the larger). */
@@ -109,6 +107,8 @@ interface ProviderReconciliation {
   /** What the bill adds up to: usage + credits + other charges. */
   invoice_total_usd: string;
   lines: Record<LineStatus, number>;
+  /** Lines compared per model, and per day (model '': the bill names no model for them). */
+  compared: { per_model: number; per_day: number };
   /** Bill lines left out: no rate to convert their currency to USD. */
   unconverted_lines: number;
   /** Usage billed per project / workspace / API key, largest first (where the export has one). */
@@ -116,6 +116,8 @@ interface ProviderReconciliation {
   /** AI API requests no GenAI span covered (the inventory's uninstrumented traffic) for this provider. */
   uninstrumented: UninstrumentedHost[];
   days_covered: number;
+  /** Billed vs metered tokens, when a usage export (OpenAI Usage API, Anthropic usage report) covers the range. */
+  tokens: ProviderTokenReconciliation | null;
 }
 
 export interface ReconciliationReport {
@@ -126,6 +128,8 @@ export interface ReconciliationReport {
   settings: { tolerance_usd: string; tolerance_share: string; billing_delay_days: number };
   providers: ProviderReconciliation[];
   lines: ReconciliationLine[];
+  /** Billed vs metered tokens per provider × day × model (× project), on days a usage export covers. */
+  token_lines: TokenReconciliationLine[];
 }
 
 export interface ReconcileInput {
@@ -175,21 +179,6 @@ const emptyCell = (): Cell => ({
   lateOut: ZERO,
 });
 
-/** Catalog ids on both sides: a bill's `gpt-4o-2024-08-06` and the meter's `gpt-4o` are one model. */
-function modelNormaliser(): (provider: string, model: string) => string {
-  const cache = new Map<string, string>();
-  return (provider, model) => {
-    if (model === '') return '';
-    const key = `${provider}\u0000${model}`;
-    let id = cache.get(key);
-    if (id === undefined) {
-      id = findModel(provider, model)?.model.id ?? model;
-      cache.set(key, id);
-    }
-    return id;
-  };
-}
-
 export async function reconcile(
   storage: Storage,
   input: ReconcileInput,
@@ -209,26 +198,46 @@ export async function reconcile(
   const store = new BillStore(storage);
   const coverage = await store.currentCoverage(padFrom, padTo);
   const bills = await store.currentLines(padFrom, padTo);
+  const usageCoverage = await store.currentCoverage(firstMonth, endMonth, 'usage');
+  const usage = await store.currentUsageLines(firstMonth, endMonth);
   const metered = await meteredSpendByDay(storage, padFrom, padTo);
 
-  const covered = new Map<string, Set<string>>();
-  for (const c of coverage) {
-    if (input.provider && c.provider !== input.provider) continue;
-    let days = covered.get(c.provider);
-    if (!days) covered.set(c.provider, (days = new Set()));
-    days.add(c.day);
-  }
+  const daysOf = (rows: Array<{ provider: string; day: string }>): Map<string, Set<string>> => {
+    const out = new Map<string, Set<string>>();
+    for (const c of rows) {
+      if (input.provider && c.provider !== input.provider) continue;
+      let days = out.get(c.provider);
+      if (!days) out.set(c.provider, (days = new Set()));
+      days.add(c.day);
+    }
+    return out;
+  };
+  const covered = daysOf(coverage);
+  const tokensCovered = daysOf(usageCoverage);
   const normalise = modelNormaliser();
-  // Model granularity per provider: a provider whose bill names no model is compared per day.
+  const projects = projectResolver(settings.projects);
+  // Model granularity: a provider whose bill names no model is compared per day. Where its bill
+  // names models, a day's usage line that names none (a cloud SKU the mapping does not know) is
+  // compared per day with the metered spend of the models no line of that day names.
   const byModel = new Set(bills.filter((l) => l.charge === 'usage' && l.model !== '').map((l) => l.provider));
-  const mapped = (provider: string): ProjectMapping[] =>
-    settings.projects.filter((p) => !p.provider || p.provider === provider);
-  // A mapping names the bill's project, workspace or API key id, whichever the export has.
-  const billedProject = (l: StoredBillLine): string =>
-    mapped(l.provider).find((m) => m.project === l.project || (l.apiKey !== '' && m.project === l.apiKey))
-      ?.project ?? '';
-  const meteredProject = (provider: string, service: string): string =>
-    mapped(provider).find((m) => m.services.includes(service))?.project ?? '';
+  const namedOn = new Map<string, Set<string>>();
+  const unnamedOn = new Set<string>();
+  for (const l of bills) {
+    if (l.charge !== 'usage' || !byModel.has(l.provider)) continue;
+    const key = `${l.provider}\u0000${l.day}`;
+    if (l.model === '') unnamedOn.add(key);
+    else {
+      let models = namedOn.get(key);
+      if (!models) namedOn.set(key, (models = new Set()));
+      models.add(normalise(l.provider, l.model));
+    }
+  }
+  const meteredModel = (provider: string, day: string, model: string): string => {
+    if (!byModel.has(provider)) return '';
+    const id = normalise(provider, model);
+    const key = `${provider}\u0000${day}`;
+    return unnamedOn.has(key) && !namedOn.get(key)?.has(id) ? '' : id;
+  };
 
   // series: provider \0 model \0 project → day → cell
   const series = new Map<string, Map<string, Cell>>();
@@ -251,7 +260,8 @@ export async function reconcile(
     }
     const amount = new Money(l.amountUsd);
     const model = byModel.has(l.provider) ? normalise(l.provider, l.model) : '';
-    const c = cell(l.provider, model, billedProject(l), l.day);
+    // A mapping names the bill's project, workspace or API key id, whichever the export has.
+    const c = cell(l.provider, model, projects.billed(l.provider, l.project, l.apiKey), l.day);
     if (l.charge === 'usage') {
       c.billed = c.billed.plus(amount);
       c.billedRow = true;
@@ -268,8 +278,8 @@ export async function reconcile(
   }
   for (const m of metered) {
     if (!covered.get(m.provider)?.has(m.day)) continue;
-    const model = byModel.has(m.provider) ? normalise(m.provider, m.model) : '';
-    const c = cell(m.provider, model, meteredProject(m.provider, m.service), m.day);
+    const model = meteredModel(m.provider, m.day, m.model);
+    const c = cell(m.provider, model, projects.metered(m.provider, m.service), m.day);
     c.metered = c.metered.plus(m.spend_usd);
     c.calls += m.calls;
   }
@@ -348,15 +358,28 @@ export async function reconcile(
       if (day >= fromDay && day < toDay) lines.push(line);
     }
   }
+  const tokenLines = reconcileTokens({
+    usage,
+    metered,
+    covered: tokensCovered,
+    from: firstMonth,
+    to: endMonth,
+    toleranceShare: settings.toleranceShare,
+    normalise,
+    billedProject: projects.billed,
+    meteredProject: projects.metered,
+  });
   // Every covered month is stored, also one left with no line (a restatement that emptied it).
-  for (const [provider, days] of covered)
-    for (const day of days)
-      if (day >= firstMonth && day < endMonth) monthsDone.add(`${provider}\u0000${monthStart(day)}`);
+  for (const days of [covered, tokensCovered])
+    for (const [provider, set] of days)
+      for (const day of set)
+        if (day >= firstMonth && day < endMonth) monthsDone.add(`${provider}\u0000${monthStart(day)}`);
   const months = [...monthsDone].map((k) => {
     const [provider, month] = k.split('\u0000') as [string, string];
     return { provider, month };
   });
-  if (months.length > 0) await new BillStore(storage).saveRun(randomUUID(), months, stored, now);
+  if (months.length > 0) await new BillStore(storage).saveRun(randomUUID(), months, stored, now, tokenLines);
+  const tokenLinesShown = tokenLines.filter((l) => l.day >= fromDay && l.day < toDay);
 
   lines.sort(
     (a, b) =>
@@ -366,18 +389,26 @@ export async function reconcile(
       a.project.localeCompare(b.project),
   );
   const traffic = await uninstrumentedTraffic(storage, range);
-  const providers = [...covered.keys()].sort().map((provider) =>
-    summarise(
+  const daysIn = (days: Set<string> | undefined): number =>
+    days ? daysBetween(fromDay, toDay).filter((d) => days.has(d)).length : 0;
+  const providers = [...new Set([...covered.keys(), ...tokensCovered.keys()])].sort().map((provider) => ({
+    ...summarise(
       provider,
       lines.filter((l) => l.provider === provider),
       {
         unconverted: unconverted.get(provider) ?? 0,
         billedByProject: billedByProject.get(provider) ?? new Map(),
         uninstrumented: traffic.filter((t) => t.provider === provider),
-        daysCovered: daysBetween(fromDay, toDay).filter((d) => covered.get(provider)!.has(d)).length,
+        daysCovered: daysIn(covered.get(provider)),
       },
     ),
-  );
+    tokens: tokensCovered.has(provider)
+      ? summariseTokens(
+          tokenLinesShown.filter((l) => l.provider === provider),
+          daysIn(tokensCovered.get(provider)),
+        )
+      : null,
+  }));
   return {
     period: range.period,
     from: range.from.toISOString(),
@@ -390,6 +421,7 @@ export async function reconcile(
     },
     providers,
     lines,
+    token_lines: tokenLinesShown,
   };
 }
 
@@ -402,7 +434,7 @@ function summarise(
     uninstrumented: UninstrumentedHost[];
     daysCovered: number;
   },
-): ProviderReconciliation {
+): Omit<ProviderReconciliation, 'tokens'> {
   const sum = (pick: (l: ReconciliationLine) => string, only?: (l: ReconciliationLine) => boolean): MoneyT =>
     lines.filter(only ?? (() => true)).reduce((s, l) => s.plus(pick(l)), ZERO);
   const billed = sum((l) => l.billed_usd);
@@ -445,6 +477,10 @@ function summarise(
     other_charges_usd: other.toFixed(),
     invoice_total_usd: billed.plus(credits).plus(other).toFixed(),
     lines: counts,
+    compared: {
+      per_model: lines.filter((l) => l.model !== '').length,
+      per_day: lines.filter((l) => l.model === '').length,
+    },
     unconverted_lines: extra.unconverted,
     billed_by_project: [...extra.billedByProject]
       .filter(([project]) => project !== '')
@@ -473,19 +509,27 @@ const CSV_COLUMNS = [
   'calls',
 ] as const;
 
-/** The report's lines as CSV, one row per provider × day × model (× project). */
-export function reconciliationCsv(report: ReconciliationReport): string {
-  const escape = (v: string | number): string => {
-    const s = String(v);
+/**
+ * The report's lines as CSV, one row per provider × day × model (× project): the money lines, or
+ * with `tokens` the token lines.
+ */
+export function reconciliationCsv(
+  report: ReconciliationReport,
+  what: 'amounts' | 'tokens' = 'amounts',
+): string {
+  const escape = (v: string | number | null): string => {
+    const s = v === null ? '' : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  const rows = report.lines.map((l) => CSV_COLUMNS.map((c) => escape(l[c])).join(','));
-  return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
+  const table = <C extends string>(columns: readonly C[], rows: Array<Record<C, string | number | null>>) =>
+    [columns.join(','), ...rows.map((r) => columns.map((c) => escape(r[c])).join(','))].join('\n') + '\n';
+  return what === 'tokens' ? table(TOKEN_CSV_COLUMNS, report.token_lines) : table(CSV_COLUMNS, report.lines);
 }
 
 /**
  * Recomputes the stored reconciliation of the current month and the two before it, so the
- * dashboards follow spans that arrive after an import and a policy's new tolerance.
+ * dashboards follow spans that arrive after an import and a policy's new tolerance, and deletes the
+ * lines of the runs it supersedes.
  */
 export class ReconciliationRefresher {
   private timer?: NodeJS.Timeout;
@@ -512,6 +556,8 @@ export class ReconciliationRefresher {
         const to = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)));
         if ((await new BillStore(this.deps.storage).billedMonths(from)).length === 0) return;
         await reconcile(this.deps.storage, { from, to }, this.deps.settings(), now);
+        // Only each month's latest run is read: the older ones' lines go (runs of the last hour stay).
+        await pruneSupersededRuns(this.deps.storage, from, to, new Date(now.getTime() - 3_600_000));
       } catch (err) {
         this.deps.log(`reconciliation refresh: ${(err as Error).message}`);
       } finally {

@@ -48,12 +48,14 @@ export interface SpendSource {
   /** Rows in [from, to): needs the query parameters `from` and `to` (Int64, ms), see rangeParams. */
   inRange: string;
   column(name: SpendColumn): string;
-  /** Aggregates, named `calls`, `unpriced_calls`, `input_tokens`, `output_tokens`, `cost_usd`. */
+  /** Aggregates, named `calls`, `unpriced_calls`, `input_tokens`, `output_tokens`, `cache_read_tokens`, `cost_usd`. */
   measures: {
     calls: string;
     unpricedCalls: string;
     inputTokens: string;
     outputTokens: string;
+    /** Cached input tokens read (a part of inputTokens). */
+    cacheReadTokens: string;
     costUsd: string;
   };
 }
@@ -84,6 +86,7 @@ export function spendSource(
       unpricedCalls: hourly ? 'sum(unpriced_calls)' : 'countIf(priced = 0)',
       inputTokens: 'sum(input_tokens)',
       outputTokens: 'sum(output_tokens)',
+      cacheReadTokens: 'sum(cache_read_tokens)',
       costUsd: 'sum(cost_usd)',
     },
   };

@@ -189,6 +189,10 @@ export interface MeteredDay {
   service: string;
   spend_usd: string;
   calls: number;
+  /** Tokens as stored: input includes cache reads and writes (each also apart). */
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
 }
 
 /**
@@ -204,7 +208,9 @@ export async function meteredSpendByDay(storage: Storage, from: string, to: stri
   const query = `SELECT toString(toDate(${source.column('hour')})) AS day,
       ${source.column('provider')} AS provider, ${source.column('model')} AS model,
       ${source.column('service')} AS service,
-      toString(${measures.costUsd}) AS spend_usd, ${measures.calls} AS calls
+      toString(${measures.costUsd}) AS spend_usd, ${measures.calls} AS calls,
+      ${measures.inputTokens} AS input_tokens, ${measures.cacheReadTokens} AS cached_input_tokens,
+      ${measures.outputTokens} AS output_tokens
     FROM ${source.relation}
     WHERE ${source.inRange}
     GROUP BY day, provider, model, service
@@ -217,7 +223,14 @@ export async function meteredSpendByDay(storage: Storage, from: string, to: stri
       format: 'JSONEachRow',
     });
     const rows = await rs.json<MeteredDay>();
-    return rows.map((r) => ({ ...r, spend_usd: new Decimal(r.spend_usd).toFixed(), calls: Number(r.calls) }));
+    return rows.map((r) => ({
+      ...r,
+      spend_usd: new Decimal(r.spend_usd).toFixed(),
+      calls: Number(r.calls),
+      input_tokens: Number(r.input_tokens),
+      cached_input_tokens: Number(r.cached_input_tokens),
+      output_tokens: Number(r.output_tokens),
+    }));
   } catch (cause) {
     throw new StorageError('metered spend by day', { cause, detail: `${from} – ${to}` });
   }

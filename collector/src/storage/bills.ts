@@ -3,8 +3,9 @@
  * lines, and stored reconciliation runs. The current bill of a provider × day is the latest import
  * covering it; earlier imports stay, superseded. Values travel as query parameters only.
  */
-import type { BillLine } from '../core/bill';
+import type { BillLine, ImportKind, UsageLine } from '../core/bill';
 import type { Storage } from './client';
+import { LOCAL_SUFFIX } from './cluster-ddl';
 import { StorageError } from './errors';
 
 export interface BillImportRecord {
@@ -51,6 +52,29 @@ export interface ReconciliationLineRow {
   calls: number;
 }
 
+export interface StoredUsageLine extends UsageLine {
+  importId: string;
+}
+
+/** Billed vs metered tokens of one provider × day × model × project. */
+export interface TokenReconciliationRow {
+  provider: string;
+  day: string;
+  model: string;
+  project: string;
+  status: string;
+  billed_input_tokens: number;
+  metered_input_tokens: number;
+  billed_cached_input_tokens: number;
+  metered_cached_input_tokens: number;
+  billed_output_tokens: number;
+  metered_output_tokens: number;
+  /** Requests the export counted (OpenAI's num_model_requests); null when it gives none. */
+  billed_requests: number | null;
+  /** Calls the meter stored. */
+  calls: number;
+}
+
 /** ClickHouse DateTime64(3) text in UTC. */
 export const clickhouseTime = (d: Date): string => d.toISOString().replace('T', ' ').replace('Z', '');
 
@@ -89,16 +113,19 @@ export class BillStore {
   }
 
   /** Imports whose coverage of these provider × days the new import takes over (still current there). */
-  async currentImportsCovering(coverage: Array<{ provider: string; day: string }>): Promise<string[]> {
+  async currentImportsCovering(
+    coverage: Array<{ provider: string; day: string }>,
+    kind: ImportKind = 'cost',
+  ): Promise<string[]> {
     if (coverage.length === 0) return [];
     const rows = await this.rows<{ import_id: string }>(
       `SELECT DISTINCT current_import AS import_id FROM (
          SELECT provider, day, argMax(import_id, imported_at) AS current_import
          FROM ${this.table('bill_coverage')}
-         WHERE concat(provider, '|', toString(day)) IN {keys:Array(String)}
+         WHERE concat(provider, '|', toString(day)) IN {keys:Array(String)} AND kind = {kind:String}
          GROUP BY provider, day)
        ORDER BY import_id`,
-      { keys: coverage.map((c) => `${c.provider}|${c.day}`) },
+      { keys: coverage.map((c) => `${c.provider}|${c.day}`), kind },
       'looking up superseded bill imports',
     );
     return rows.map((r) => r.import_id);
@@ -109,7 +136,30 @@ export class BillStore {
     record: BillImportRecord,
     lines: StoredBillLine[],
     coverage: Array<{ provider: string; day: string }>,
+    usage: UsageLine[] = [],
+    kind: ImportKind = 'cost',
   ): Promise<void> {
+    for (let i = 0; i < usage.length; i += 50_000) {
+      await this.insert(
+        'bill_usage_lines',
+        usage.slice(i, i + 50_000).map((u) => ({
+          import_id: record.import_id,
+          source_line: u.sourceLine,
+          provider: u.provider,
+          day: u.day,
+          model: u.model,
+          project: u.project,
+          api_key: u.apiKey,
+          tier: u.tier,
+          input_tokens: u.inputTokens,
+          cached_input_tokens: u.cachedInputTokens,
+          cache_write_tokens: u.cacheWriteTokens,
+          output_tokens: u.outputTokens,
+          requests: u.requests ?? null,
+        })),
+        'writing usage lines',
+      );
+    }
     for (let i = 0; i < lines.length; i += 50_000) {
       await this.insert(
         'bill_lines',
@@ -139,7 +189,7 @@ export class BillStore {
     }
     await this.insert(
       'bill_coverage',
-      coverage.map((c) => ({ ...c, import_id: record.import_id, imported_at: record.imported_at })),
+      coverage.map((c) => ({ ...c, kind, import_id: record.import_id, imported_at: record.imported_at })),
       'writing bill coverage',
     );
     await this.insert('bill_imports', [record], 'writing the bill import');
@@ -155,24 +205,35 @@ export class BillStore {
   }
 
   /**
-   * The current lines (latest import per provider × day) in [from, to), converted amounts only
-   * where a rate was known. Only imports that finished (have their record) count.
+   * The rows of `table` (bill_lines, bill_usage_lines) in [from, to) that belong to the current
+   * import of `kind` per provider × day. Only imports that finished (have their record) count.
    */
-  async currentLines(from: string, to: string): Promise<StoredBillLine[]> {
-    const rows = await this.rows<Record<string, string | number | null>>(
+  private currentRows(
+    table: string,
+    kind: ImportKind,
+    from: string,
+    to: string,
+    what: string,
+  ): Promise<Array<Record<string, string | number | null>>> {
+    return this.rows<Record<string, string | number | null>>(
       `SELECT l.*
-       FROM ${this.table('bill_lines')} AS l
+       FROM ${this.table(table)} AS l
        WHERE l.day >= toDate({from:String}) AND l.day < toDate({to:String})
          AND (l.provider, l.day, l.import_id) IN (
            SELECT provider, day, argMax(import_id, imported_at)
            FROM ${this.table('bill_coverage')}
-           WHERE day >= toDate({from:String}) AND day < toDate({to:String})
+           WHERE day >= toDate({from:String}) AND day < toDate({to:String}) AND kind = {kind:String}
              AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
            GROUP BY provider, day)
        ORDER BY l.provider, l.day, l.import_id, l.source_line`,
-      { from, to },
-      'reading bill lines',
+      { from, to, kind },
+      what,
     );
+  }
+
+  /** The current bill lines in [from, to), converted amounts only where a rate was known. */
+  async currentLines(from: string, to: string): Promise<StoredBillLine[]> {
+    const rows = await this.currentRows('bill_lines', 'cost', from, to, 'reading bill lines');
     const opt = (v: string | number | null | undefined): string | undefined =>
       v === null || v === undefined ? undefined : String(v);
     return rows.map((r) => ({
@@ -198,19 +259,40 @@ export class BillStore {
     }));
   }
 
-  /** Per provider, the days in [from, to) a current import covers, and which import that is. */
+  /** The current token usage lines (latest usage export per provider × day) in [from, to). */
+  async currentUsageLines(from: string, to: string): Promise<StoredUsageLine[]> {
+    const rows = await this.currentRows('bill_usage_lines', 'usage', from, to, 'reading usage lines');
+    return rows.map((r) => ({
+      importId: String(r.import_id),
+      sourceLine: Number(r.source_line),
+      provider: String(r.provider),
+      day: String(r.day),
+      model: String(r.model),
+      project: String(r.project),
+      apiKey: String(r.api_key),
+      tier: String(r.tier),
+      inputTokens: Number(r.input_tokens),
+      cachedInputTokens: Number(r.cached_input_tokens),
+      cacheWriteTokens: Number(r.cache_write_tokens),
+      outputTokens: Number(r.output_tokens),
+      ...(r.requests === null || r.requests === undefined ? {} : { requests: Number(r.requests) }),
+    }));
+  }
+
+  /** Per provider, the days in [from, to) a current import of `kind` covers, and which import that is. */
   async currentCoverage(
     from: string,
     to: string,
+    kind: ImportKind = 'cost',
   ): Promise<Array<{ provider: string; day: string; import_id: string }>> {
     const rows = await this.rows<{ provider: string; covered_day: string; current_import: string }>(
       `SELECT provider, toString(day) AS covered_day, argMax(import_id, imported_at) AS current_import
        FROM ${this.table('bill_coverage')}
-       WHERE day >= toDate({from:String}) AND day < toDate({to:String})
+       WHERE day >= toDate({from:String}) AND day < toDate({to:String}) AND kind = {kind:String}
          AND import_id IN (SELECT import_id FROM ${this.table('bill_imports')})
        GROUP BY provider, day
        ORDER BY provider, covered_day`,
-      { from, to },
+      { from, to, kind },
       'reading bill coverage',
     );
     return rows.map((r) => ({ provider: r.provider, day: r.covered_day, import_id: r.current_import }));
@@ -232,11 +314,17 @@ export class BillStore {
     months: Array<{ provider: string; month: string }>,
     lines: ReconciliationLineRow[],
     at: Date,
+    tokenLines: TokenReconciliationRow[] = [],
   ): Promise<void> {
     await this.insert(
       'reconciliation_lines',
       lines.map((l) => ({ run_id: runId, ...l })),
       'writing reconciliation lines',
+    );
+    await this.insert(
+      'reconciliation_token_lines',
+      tokenLines.map((l) => ({ run_id: runId, ...l })),
+      'writing token reconciliation lines',
     );
     await this.insert(
       'reconciliation_runs',
@@ -248,6 +336,41 @@ export class BillStore {
       })),
       'writing the reconciliation run',
     );
+  }
+}
+
+/**
+ * Deletes the lines of superseded reconciliation runs on days in [from, to): runs computed before
+ * `before` that are not their provider × month's latest. Every refresh and API read stores a new
+ * run; the dashboards read only the latest, and without this the tables grow by a month of lines
+ * every 15 minutes. Runs of the last hour are kept (a run being written has no record yet).
+ */
+export async function pruneSupersededRuns(
+  storage: Storage,
+  from: string,
+  to: string,
+  before: Date,
+): Promise<void> {
+  const { client, database, cluster } = storage;
+  for (const table of ['reconciliation_lines', 'reconciliation_token_lines']) {
+    // A Distributed table takes no DELETE: on a cluster the rows are deleted on every node.
+    const target = cluster
+      ? `${database}.${table}${LOCAL_SUFFIX} ON CLUSTER '${cluster}'`
+      : `${database}.${table}`;
+    try {
+      await client.command({
+        query: `DELETE FROM ${target}
+          WHERE day >= toDate({from:String}) AND day < toDate({to:String})
+            AND run_id IN (SELECT run_id FROM ${database}.reconciliation_runs
+                           WHERE computed_at < {before:DateTime64(3, 'UTC')})
+            AND (provider, toStartOfMonth(day), run_id) NOT IN (
+              SELECT provider, month, argMax(run_id, computed_at)
+              FROM ${database}.reconciliation_runs GROUP BY provider, month)`,
+        query_params: { from, to, before: clickhouseTime(before) },
+      });
+    } catch (cause) {
+      throw new StorageError('deleting superseded reconciliation runs', { cause, detail: table });
+    }
   }
 }
 

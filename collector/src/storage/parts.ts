@@ -24,6 +24,7 @@ const DATA_TABLES = [
   'bill_imports',
   'bill_coverage',
   'bill_lines',
+  'bill_usage_lines',
   'expense_imports',
   'expense_coverage',
   'expense_lines',

@@ -22,6 +22,16 @@ export const CURRENT_LINES = `(
       SELECT provider, month, argMax(run_id, computed_at) FROM ${RUNS} GROUP BY provider, month)
     AND day >= toDate($__fromTime) AND day <= toDate($__toTime))`;
 
+/** The token lines of each provider × month's latest run (usage exports vs meter), on the range's days. */
+const CURRENT_TOKEN_LINES = `(
+  SELECT provider, day, status, billed_input_tokens AS billed_input, metered_input_tokens AS metered_input,
+    billed_cached_input_tokens AS billed_cached, metered_cached_input_tokens AS metered_cached,
+    billed_output_tokens AS billed_output, metered_output_tokens AS metered_output
+  FROM ${table('reconciliation_token_lines')}
+  WHERE (provider, toStartOfMonth(day), run_id) IN (
+      SELECT provider, month, argMax(run_id, computed_at) FROM ${RUNS} GROUP BY provider, month)
+    AND day >= toDate($__fromTime) AND day <= toDate($__toTime))`;
+
 /** Reasons metered spend was not billed, as the reconciliation explains them. */
 const REASONS = "('free_tier', 'batch_discount', 'cache_discount')";
 
@@ -177,6 +187,45 @@ ORDER BY requests DESC, provider, service, host`,
       visualization: 'table',
       unit: 'short',
       width: 24,
+    },
+    {
+      id: 'bill-tokens-by-provider',
+      gridId: 7,
+      columns: [
+        'provider',
+        'billed_input_tokens',
+        'metered_input_tokens',
+        'input_coverage_share',
+        'billed_cached_input_tokens',
+        'metered_cached_input_tokens',
+        'billed_output_tokens',
+        'metered_output_tokens',
+        'output_coverage_share',
+        'unmatched_token_lines',
+      ],
+      title: 'Tokens: usage export vs meter',
+      question:
+        'Per provider, the tokens its usage export counts (input with cached, cached input, output) against the tokens the meter stored, and how many day × model lines differ beyond the tolerance.',
+      sql: `
+SELECT
+  provider,
+  sum(billed_input) AS billed_input_tokens,
+  sum(metered_input) AS metered_input_tokens,
+  ${share('sum(least(billed_input, metered_input))', 'sum(billed_input)')} AS input_coverage_share,
+  sum(billed_cached) AS billed_cached_input_tokens,
+  sum(metered_cached) AS metered_cached_input_tokens,
+  sum(billed_output) AS billed_output_tokens,
+  sum(metered_output) AS metered_output_tokens,
+  ${share('sum(least(billed_output, metered_output))', 'sum(billed_output)')} AS output_coverage_share,
+  countIf(status != 'matched') AS unmatched_token_lines
+FROM ${CURRENT_TOKEN_LINES}
+GROUP BY provider
+ORDER BY billed_input_tokens DESC, provider`,
+      format: 'table',
+      visualization: 'table',
+      unit: 'short',
+      width: 24,
+      height: 6,
     },
     {
       id: 'bill-imports',

@@ -6,7 +6,8 @@
  * directory.
  *
  * - `POST /` (and `GET /?query=`): the statement is the `query` URL parameter followed by the body,
- *   as ClickHouse does (an INSERT's data follows its `FORMAT` clause); `param_<name>` are query
+ *   as ClickHouse does (an INSERT's data follows its `FORMAT` clause); an `INSERT … FORMAT Parquet`
+ *   body is binary: it is written to a temporary file and inserted `FROM INFILE`; `param_<name>` are query
  *   parameters (bound by the engine, never spliced into the text); `database`, `query_id`; any
  *   other parameter is a setting, applied to this statement only.
  * - `GET /ping`, `GET /` → `Ok.`
@@ -34,7 +35,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -114,12 +116,15 @@ function credentials(req: IncomingMessage, url: URL): { user: string; password: 
   };
 }
 
-async function body(req: IncomingMessage): Promise<string> {
+async function body(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const raw = Buffer.concat(chunks);
-  return (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString();
+  return req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
 }
+
+/** `INSERT INTO <table> FORMAT Parquet` in the URL: the body is the file, not text. */
+const BINARY_INSERT = /^\s*INSERT\s+INTO\s+(\S+)(\s*\([^)]*\))?\s+FORMAT\s+Parquet\s*;?\s*$/i;
 
 /** The HTTP status ClickHouse answers for an engine error code. */
 function statusOf(code: number): number {
@@ -173,9 +178,19 @@ export function startServer(opts: Options): Promise<{ url: string; close: () => 
       );
     }
     const queryId = url.searchParams.get('query_id') ?? randomUUID();
-    const text = req.method === 'POST' ? await body(req) : '';
+    const raw = req.method === 'POST' ? await body(req) : Buffer.alloc(0);
     const head = url.searchParams.get('query');
-    const statement = head === null ? text : text === '' ? head : `${head}\n${text}`;
+    const binary = head === null ? null : BINARY_INSERT.exec(head);
+    // The file is written just before the statement runs and removed right after it.
+    const infile = binary ? path.join(tmpdir(), `ch-stand-in-${randomUUID()}`, 'insert.parquet') : undefined;
+    const text = binary ? '' : raw.toString();
+    const statement = binary
+      ? `INSERT INTO ${binary[1]}${binary[2] ?? ''} FROM INFILE ${quote(infile!)} FORMAT Parquet`
+      : head === null
+        ? text
+        : text === ''
+          ? head
+          : `${head}\n${text}`;
     const sql = cluster ? withoutKeeper(statement) : statement;
     if (sql.trim() === '')
       throw new HttpError(400, 62, 'Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)');
@@ -201,6 +216,10 @@ export function startServer(opts: Options): Promise<{ url: string; close: () => 
     }
     const out = await pool.with(async (s) => {
       try {
+        if (infile) {
+          mkdirSync(path.dirname(infile), { mode: 0o700 });
+          writeFileSync(infile, raw);
+        }
         await s.queryAsync(`USE ${database}`);
         for (const [k, v] of settings) await s.queryAsync(`SET ${k} = ${quote(v)}`);
         // SET param_x takes the value in the escaped text form the HTTP interface receives, so the
@@ -216,6 +235,7 @@ export function startServer(opts: Options): Promise<{ url: string; close: () => 
       } catch (err) {
         throw engineError(err);
       } finally {
+        if (infile) rmSync(path.dirname(infile), { recursive: true, force: true });
         for (const [k] of settings) await s.queryAsync(`SET ${k} = DEFAULT`).catch(() => undefined);
         for (const k of Object.keys(params))
           await s.queryAsync(`SET param_${k} = DEFAULT`).catch(() => undefined);

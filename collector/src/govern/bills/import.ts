@@ -81,8 +81,10 @@ export class BillImporter {
     const parsed = isParquet(req.bytes)
       ? readBillTable(await parquetRows(this.storage, req.bytes), req)
       : readBill(req.bytes, req);
+    const kind = parsed.kind ?? 'cost';
+    const usage = parsed.usage ?? [];
     const periods = coveredPeriods(parsed, req);
-    if (parsed.lines.length === 0 && periods.length === 0)
+    if (parsed.lines.length === 0 && usage.length === 0 && periods.length === 0)
       throw new BillImportError(
         `no bill lines in ${req.fileName}: ${parsed.problems.length} rows with problems, ${parsed.rowsSkipped} rows of other services` +
           (parsed.problems[0] ? ` (line ${parsed.problems[0].line}: ${parsed.problems[0].message})` : ''),
@@ -99,7 +101,7 @@ export class BillImporter {
     const coverage = periods.flatMap((p) =>
       daysBetween(p.from, p.to).map((day) => ({ provider: p.provider, day })),
     );
-    const replaces = await this.store.currentImportsCovering(coverage);
+    const replaces = await this.store.currentImportsCovering(coverage, kind);
     const now = new Date();
     const importId = `bill_${now.getTime().toString(36)}_${randomBytes(4).toString('hex')}`;
     const record: BillImportRecord = {
@@ -113,7 +115,7 @@ export class BillImporter {
       period_from: periods.reduce((m, p) => (p.from < m ? p.from : m), periods[0]?.from ?? ''),
       period_to: periods.reduce((m, p) => (p.to > m ? p.to : m), periods[0]?.to ?? ''),
       rows_read: parsed.rowsRead,
-      lines_kept: lines.length,
+      lines_kept: lines.length + usage.length,
       rows_skipped: parsed.rowsSkipped,
       problems: JSON.stringify({
         count: parsed.problems.length,
@@ -121,7 +123,7 @@ export class BillImporter {
       }),
       rates: JSON.stringify(usedRates(lines)),
     };
-    await this.store.save(record, lines, coverage);
+    await this.store.save(record, lines, coverage, usage, kind);
     return {
       ...resultOf(record, replaces),
       unconverted_lines: lines.filter((l) => l.amountUsd === undefined).length,
@@ -132,14 +134,14 @@ export class BillImporter {
 /** The days the import covers per provider: the caller's range, the file's declared period, or its lines' span. */
 function coveredPeriods(parsed: ParsedBill, req: BillImportRequest): BillPeriod[] {
   const declared = new Map(parsed.periods.map((p) => [p.provider, p]));
-  for (const span of spanOf(parsed.lines))
-    if (!declared.has(span.provider)) declared.set(span.provider, span);
+  const dated = [...parsed.lines, ...(parsed.usage ?? [])];
+  for (const span of spanOf(dated)) if (!declared.has(span.provider)) declared.set(span.provider, span);
   if (req.from === undefined && req.to === undefined) return [...declared.values()];
   if (!req.from || !req.to || !DAY.test(req.from) || !DAY.test(req.to) || req.to <= req.from)
     throw new BillImportError(
       'from and to must be given together as YYYY-MM-DD days, to exclusive and after from',
     );
-  const outside = parsed.lines.find((l) => l.day < req.from! || l.day >= req.to!);
+  const outside = dated.find((l) => l.day < req.from! || l.day >= req.to!);
   if (outside)
     throw new BillImportError(
       `line ${outside.sourceLine} is dated ${outside.day}, outside the stated period ${req.from} – ${req.to}`,

@@ -8,29 +8,22 @@
 import { Money } from '../../core/money';
 import { PROVIDER_ANTHROPIC } from '../../core/providers';
 import type { BillLine, ParsedBill, PricingKind } from '../../core/bill';
-import { billLine, currency, decimal, forEachBucketResult, periodOfDays, RowError, text } from './common';
-
-interface Bucket {
-  starting_at?: unknown;
-  ending_at?: unknown;
-  results?: unknown;
-}
+import {
+  billLine,
+  currency,
+  decimal,
+  forEachBucketResult,
+  pageHasResults,
+  periodOfDays,
+  RowError,
+  text,
+} from './common';
 
 /** Currencies whose lowest unit is not a hundredth (ISO 4217 minor units). */
 const MINOR_UNITS: Record<string, number> = { JPY: 0, KRW: 0 };
 
-export function isAnthropicCostPage(page: unknown): boolean {
-  const data = (page as { data?: Bucket[] })?.data;
-  return (
-    Array.isArray(data) &&
-    data.some(
-      (b) =>
-        typeof b?.starting_at === 'string' &&
-        Array.isArray(b.results) &&
-        (b.results as Array<{ amount?: unknown }>).every((r) => typeof r?.amount === 'string'),
-    )
-  );
-}
+export const isAnthropicCostPage = (page: unknown): boolean =>
+  pageHasResults(page, (results) => results.every((r) => typeof r?.amount === 'string'), 'starting_at');
 
 function pricingOf(r: Record<string, unknown>): PricingKind {
   if (text(r.service_tier) === 'batch') return 'batch';

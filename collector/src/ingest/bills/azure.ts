@@ -27,6 +27,7 @@ import {
   text,
   widen,
 } from './common';
+import { azureModelOfMeter } from './cloud-models';
 
 const REQUIRED = ['date', 'costinbillingcurrency', 'metercategory', 'chargetype'];
 
@@ -78,10 +79,12 @@ export function readAzureCsv(content: string): ParsedBill {
         period = widen(period, PROVIDER_AZURE_OPENAI, from, to);
       }
       const amount = decimal(r.costinbillingcurrency, 'costInBillingCurrency');
+      const named = azureModelOfMeter(text(r.metername));
       lines.push(
         billLine({
           sourceLine: line,
           provider: PROVIDER_AZURE_OPENAI,
+          model: named.model,
           day: dayOf(isoDate(r.date), 'date'),
           project: text(r.subscriptionname) || text(r.subscriptionid),
           account: text(r.billingaccountid),
@@ -89,7 +92,12 @@ export function readAzureCsv(content: string): ParsedBill {
           sku: text(r.meterid),
           lineItem: text(r.metername),
           charge: charge === 'credit' ? 'credit' : charge,
-          pricing: charge === 'usage' && Number(amount) === 0 ? 'free_tier' : 'standard',
+          pricing:
+            charge !== 'usage'
+              ? 'standard'
+              : Number(amount) === 0
+                ? 'free_tier'
+                : (named.pricing ?? 'standard'),
           amount,
           currency: currency(r.billingcurrency ?? r.billingcurrencycode),
           quantity: optionalDecimal(r.quantity, 'quantity'),

@@ -91,7 +91,7 @@ export function readCsv(content: string): { header: string[]; rows: CsvRow[]; br
 }
 
 /** Per provider, the span of days its lines fall in (for files that declare no period). */
-export function spanOf(lines: BillLine[]): BillPeriod[] {
+export function spanOf(lines: Array<Pick<BillLine, 'provider' | 'day'>>): BillPeriod[] {
   const spans = new Map<string, { from: string; to: string }>();
   for (const l of lines) {
     const s = spans.get(l.provider);
@@ -229,4 +229,35 @@ export function forEachBucketResult(
     }
   }
   return { records: record, problems, covered };
+}
+
+/** A token count: a whole number ≥ 0; absent or null is 0 (a field the grouping leaves out). */
+export function tokenCount(value: unknown, field: string): number {
+  if (value === undefined || value === null) return 0;
+  const t = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t)))
+    throw new RowError(`${field} must be a whole number of tokens, got ${JSON.stringify(value)}`);
+  return Number(t);
+}
+
+/**
+ * Whether a saved cost or usage API page (`data` of buckets with `results`) has a bucket whose
+ * results pass `test` (and whose `start` field is a string, when named).
+ */
+export function pageHasResults(
+  page: unknown,
+  test: (results: Array<Record<string, unknown>>) => boolean,
+  start?: string,
+): boolean {
+  const data = (page as { data?: unknown })?.data;
+  return (
+    Array.isArray(data) &&
+    (data as Array<Record<string, unknown> | null>).some(
+      (b) =>
+        !!b &&
+        (start === undefined || typeof b[start] === 'string') &&
+        Array.isArray(b.results) &&
+        test(b.results as Array<Record<string, unknown>>),
+    )
+  );
 }

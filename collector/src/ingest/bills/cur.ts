@@ -28,6 +28,7 @@ import {
   type CsvRow,
   widen,
 } from './common';
+import { bedrockModelOfUsageType } from './cloud-models';
 
 const BEDROCK = 'AmazonBedrock';
 
@@ -108,10 +109,13 @@ export function readCurRows(rows: CsvRow[], broken: BillProblem[]): ParsedBill {
         const to = utcDay(instant(r.bill_billing_period_end_date, 'bill_billing_period_end_date'));
         period = widen(period, PROVIDER_BEDROCK, from, to);
       }
+      const named = bedrockModelOfUsageType(usageType);
+      const pricing = charge === 'usage' ? pricingOf(usageType, description, amount, quantity) : 'standard';
       lines.push(
         billLine({
           sourceLine: line,
           provider: PROVIDER_BEDROCK,
+          model: named.model,
           day: dayOf(r.line_item_usage_start_date, 'line_item_usage_start_date'),
           account: text(r.line_item_usage_account_id),
           project: text(r.line_item_usage_account_id),
@@ -119,7 +123,7 @@ export function readCurRows(rows: CsvRow[], broken: BillProblem[]): ParsedBill {
           sku: usageType,
           lineItem: description || usageType,
           charge,
-          pricing: charge === 'usage' ? pricingOf(usageType, description, amount, quantity) : 'standard',
+          pricing: pricing === 'standard' && named.pricing ? named.pricing : pricing,
           amount,
           currency: currency(r.line_item_currency_code, 'USD'),
           quantity,

@@ -18,6 +18,7 @@ import {
   decimal,
   forEachBucketResult,
   instant,
+  pageHasResults,
   periodOfDays,
   readCsv,
   RowError,
@@ -37,17 +38,8 @@ function openaiLineItem(lineItem: string): { model: string; pricing: PricingKind
   return { model: comma < 0 && !/^[a-z][\w.:]*-[\w.:-]*$/i.test(model) ? '' : model, pricing };
 }
 
-export function isOpenAICostsPage(page: unknown): boolean {
-  const data = (page as { data?: Array<{ results?: unknown }> })?.data;
-  return (
-    Array.isArray(data) &&
-    data.some(
-      (b) =>
-        Array.isArray(b?.results) &&
-        (b.results as Array<{ object?: unknown }>).some((r) => r?.object === 'organization.costs.result'),
-    )
-  );
-}
+export const isOpenAICostsPage = (page: unknown): boolean =>
+  pageHasResults(page, (results) => results.some((r) => r?.object === 'organization.costs.result'));
 
 export function readOpenAICostsJson(pages: unknown[]): ParsedBill {
   const lines: BillLine[] = [];

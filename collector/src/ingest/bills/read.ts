@@ -5,6 +5,8 @@
 import type { ParsedBill } from '../../core/bill';
 import { normaliseProvider } from '../../core/providers';
 import { isAnthropicCostPage, readAnthropicCostJson } from './anthropic';
+import { isAnthropicUsagePage, readAnthropicUsageJson } from './anthropic-usage';
+import { isOpenAIUsagePage, readOpenAIUsageJson } from './openai-usage';
 import { jsonPages, readCsv, RowError, type CsvRow } from './common';
 import { isAzureHeader, readAzureCsv } from './azure';
 import { isCurHeader, readCurCsv, readCurRows } from './cur';
@@ -17,6 +19,8 @@ const BILL_FORMATS = [
   'openai-costs',
   'openai-cost-csv',
   'anthropic-cost-report',
+  'openai-usage',
+  'anthropic-usage-report',
   'aws-cur',
   'gcp-billing-export',
   'azure-cost-export',
@@ -52,6 +56,10 @@ export function readBill(bytes: Buffer, opts: ReadBillOptions = {}): ParsedBill 
         return readOpenAICostsJson(jsonPages(content));
       case 'anthropic-cost-report':
         return readAnthropicCostJson(jsonPages(content));
+      case 'openai-usage':
+        return readOpenAIUsageJson(jsonPages(content));
+      case 'anthropic-usage-report':
+        return readAnthropicUsageJson(jsonPages(content));
       case 'aws-cur':
         return readCurCsv(content);
       case 'gcp-billing-export':
@@ -83,9 +91,12 @@ function detect(content: string): BillFormat {
       throw new BillFormatError('the file looks like JSON but does not parse');
     }
     if (pages.some(isOpenAICostsPage)) return 'openai-costs';
+    if (pages.some(isOpenAIUsagePage)) return 'openai-usage';
+    // Before the cost report: a usage page whose buckets are all empty must not pass for one.
+    if (pages.some(isAnthropicUsagePage)) return 'anthropic-usage-report';
     if (pages.some(isAnthropicCostPage)) return 'anthropic-cost-report';
     throw new BillFormatError(
-      'unrecognised JSON: expected an OpenAI Costs API page (organization.costs.result) or an Anthropic cost report page; name the format with --format',
+      'unrecognised JSON: expected an OpenAI Costs or Usage API page (organization.costs.result, organization.usage.completions.result) or an Anthropic cost or messages usage report page; name the format with --format',
     );
   }
   // The header is the first line that is not a '#' comment; a few lines of the file are enough.
