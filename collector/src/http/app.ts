@@ -7,8 +7,9 @@ import { approvalsRouter } from './approvals';
 import { auditRouter } from './audit';
 import type { AuditLog } from '../govern/audit';
 import { budgetsRouter } from './budgets';
-import { leasesRouter } from './leases';
+import { leaseLanding, leasesRouter } from './leases';
 import type { LeaseBook } from '../govern/budgets/leases';
+import type { LeaseAuthority } from '../govern/budgets/lease-owner';
 import type { BudgetEngine } from '../govern/budgets/engine';
 import type { BudgetLedger } from '../govern/budgets/ledger';
 import { forecastRouter } from './forecast';
@@ -71,6 +72,8 @@ export interface AppDeps {
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
   leases?: LeaseBook;
+  /** Several collectors on one store: who grants leases (default: this collector, the only one). */
+  leaseAuthority?: LeaseAuthority;
   /** While storage is not ready: why ("starting: ClickHouse not answering (12 s)"); every route answers 503. */
   starting?: () => string | undefined;
   /** What is wrong while storage answers (low disk, detached parts, …): /healthz says degraded. */
@@ -151,6 +154,7 @@ export function createApp(deps: AppDeps): express.Express {
       ...deps,
       maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS,
       ingest: deps.maxValueLength !== undefined ? { maxValueLength: deps.maxValueLength } : {},
+      ...(deps.leases ? { leaseLanded: leaseLanding(deps.leases, deps.leaseAuthority, deps.log) } : {}),
     }),
   );
 
@@ -199,7 +203,7 @@ export function createApp(deps: AppDeps): express.Express {
       }),
     );
 
-  if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
+  if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases, deps.leaseAuthority));
   if (deps.auditLog) app.use(auditRouter(deps.keys, deps.auditLog));
 
   if (deps.repair) {

@@ -17,6 +17,10 @@
  * back and returns only its own leases, and a scoped key leases only from policies that can select
  * calls in its scope. DELETE returns the unused part at once. Grants for one policy period are serialized, so two
  * holders never get the same money.
+ *
+ * Several collectors on one store: only the lease owner (./lease-owner.ts) grants. A grant is
+ * committed only while this collector still owns the current round; one that lost it meanwhile
+ * answers as `standby` does: busy, no lease, the holder keeps its slice until it expires.
  */
 import { randomUUID } from 'node:crypto';
 import type { PolicyMatch } from 'tokenledger/policy';
@@ -25,6 +29,7 @@ import { Money, ZERO } from '../../core/money';
 import { scopeFitsMatch } from '../keys/scope';
 import { decideGrant } from './grant-rules';
 import type { PeriodWindow } from './periods';
+import { soleLeaseOwner, type LeaseAuthority } from './lease-owner';
 
 /** A policy period's spend, and when the figure was computed (ms since the epoch; calls stored before are in it). */
 interface SpendFigure {
@@ -43,6 +48,8 @@ export interface LeaseBudgetSource {
 export interface LeaseOptions {
   ttlMs?: number;
   now?: () => number;
+  /** Who may grant (several collectors: the elected owner); the sole collector by default. */
+  authority?: LeaseAuthority;
 }
 
 /** A stored call the guard reserved from leases (from the receiver). */
@@ -89,6 +96,10 @@ export interface LeaseGrant {
   retryAfterSeconds?: number;
   /** A need was refused lately: holders give back what no call of theirs holds. */
   contended: boolean;
+  /** No lease owner can grant now (several collectors: the owner is changing): no lease in this answer. */
+  ownerPending?: boolean;
+  /** The lease's TTL: its holder spends it at most this long after its request. */
+  expiresInMs: number;
 }
 
 export class LeaseError extends Error {
@@ -124,7 +135,7 @@ interface Lease {
  * A lease not renewed for this long is forgotten (a process that died without returning it). Long:
  * what a lease holds covers calls in flight, and a process on a loaded machine may be slow to renew.
  */
-const DEFAULT_LEASE_TTL_MS = 120_000;
+export const DEFAULT_LEASE_TTL_MS = 120_000;
 /** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
 const LOST_AFTER_MS = 60_000;
 /** After a refused need, holders are told others wait for this long. */
@@ -157,8 +168,9 @@ export class LeaseBook {
   private readonly refusedAt = new Map<string, number>();
   /** Spans landed lately (trace id + span id → when). */
   private readonly landedSpans = new Map<string, number>();
-  private readonly ttlMs: number;
+  readonly ttlMs: number;
   private readonly now: () => number;
+  private readonly authority: LeaseAuthority;
 
   constructor(
     private readonly budgets: LeaseBudgetSource,
@@ -166,10 +178,42 @@ export class LeaseBook {
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.now = options.now ?? Date.now;
+    this.authority = options.authority ?? soleLeaseOwner;
   }
 
   /** Grants up to `requestedUsd` more to the holder's lease (created on first use). */
   grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
+    const { limit, window } = this.check(req);
+    const key = `${req.policy}|${window.start.getTime()}`;
+    return this.serialized(key, () => this.grantNow(key, req, limit, window));
+  }
+
+  /**
+   * The answer while no collector can grant (the lease owner is changing, or cannot be reached):
+   * nothing granted, no lease, busy for `retryAfterSeconds`. The request is checked as a grant is.
+   */
+  async standby(req: LeaseGrantRequest, retryAfterSeconds: number): Promise<LeaseGrant> {
+    const { limit, window } = this.check(req);
+    const spent = (await this.budgets.spendFigure(req.policy, window.start)).usd;
+    return {
+      leaseId: '',
+      grantedUsd: ZERO,
+      totalGrantedUsd: ZERO,
+      unleasedUsd: ZERO,
+      holders: 0,
+      expiresAt: new Date(this.now()),
+      spentUsd: spent,
+      limitUsd: limit,
+      state: 'busy',
+      retryAfterSeconds,
+      contended: false,
+      ownerPending: true,
+      expiresInMs: this.ttlMs,
+    };
+  }
+
+  /** The policy has a budget the key may lease from, in the period the request names. */
+  private check(req: LeaseGrantRequest): { limit: Money; window: PeriodWindow } {
     const limit = this.budgets.limitUsd(req.policy);
     if (limit === undefined) throw new LeaseError(`policy "${req.policy}" has no budget`, 404);
     if (!scopeFitsMatch(req.scope, this.budgets.matchOf(req.policy))) {
@@ -186,8 +230,7 @@ export class LeaseBook {
         409,
       );
     }
-    const key = `${req.policy}|${window.start.getTime()}`;
-    return this.serialized(key, () => this.grantNow(key, req, limit, window));
+    return { limit, window };
   }
 
   private async grantNow(
@@ -199,6 +242,8 @@ export class LeaseBook {
     const figure = await this.budgets.spendFigure(req.policy, window.start);
     const spent = figure.usd;
     const now = this.now();
+    // Ownership may have moved while the figure was read: nothing is granted or renewed without it.
+    if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
     const landedSince = this.prune(now, key, figure.asOf);
     const holder = `${req.keyName}/${req.holder}`;
@@ -261,6 +306,7 @@ export class LeaseBook {
       limitUsd: limit,
       state: decision.state,
       contended: now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS,
+      expiresInMs: this.ttlMs,
     };
     // What is held comes back as calls end and holders report (every second).
     if (decision.state === 'busy') grant.retryAfterSeconds = 1;
