@@ -80,8 +80,11 @@ export class LeaseOwnerElection implements LeaseAuthority {
   private readonly claims = new Map<number, Claim>();
   /** The rounds the last read covered, and when it was made. */
   private readRange: { from: number; to: number; at: number } | undefined;
-  /** This collector's current run of rounds, and when it may grant in it (undefined: not proven yet). */
-  private tenure: { since: number; grantFrom: number | undefined } | undefined;
+  /**
+   * This collector's current run of rounds: its first, the last one seen to be its own (each tick
+   * checks the rounds since), and when it may grant in it (undefined: not proven yet).
+   */
+  private tenure: { since: number; checked: number; grantFrom: number | undefined } | undefined;
   private readonly ticker = new Periodic(
     () => this.tick(),
     (err) => this.opts.log?.(`lease owner: ${err.message}`),
@@ -143,9 +146,10 @@ export class LeaseOwnerElection implements LeaseAuthority {
       return;
     }
     const t = this.tenure;
-    const continuous = t !== undefined && t.since <= round && this.ownsAll(t.since, round);
-    if (!continuous) {
-      this.tenure = { since: round, grantFrom: undefined };
+    const continuous = t !== undefined && t.checked <= round && this.ownsAll(t.checked, round);
+    if (continuous) t.checked = round;
+    else {
+      this.tenure = { since: round, checked: round, grantFrom: undefined };
       this.opts.log?.(`lease owner: this collector owns round ${round}; proving the last owner's leases expired`);
     }
     const tenure = this.tenure!;
