@@ -139,6 +139,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES);
+  const leaseAuthority = deps.leaseAuthority;
+  if (deps.leases && leaseAuthority)
+    deps.metrics.gauge(
+      'tokenledger_budget_lease_owner',
+      'Whether this collector grants budget leases now (1), or forwards or holds them (0); several collectors on one store elect one.',
+      () => (leaseAuthority.view().role === 'owner' ? 1 : 0),
+    );
   deps.metrics.gauge(
     'tokenledger_ingest_bytes_in_flight',
     'Estimated memory held by OTLP requests in flight (bodies, decoding, calls waiting to be stored).',
