@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import {
   BENCH_DIR,
   REPO_ROOT,
+  cpuSecondsOf,
   fmt,
   memoryOf,
   quantile,
@@ -190,11 +191,23 @@ function collectorOnly(log, lines, runs, bytes) {
   log();
   log(
     table(
-      ['exporters at once', 'spans/s', 'wall s', 'batch p50 ms', 'batch p99 ms', 'peak RSS MiB', 'retried batches'],
+      [
+        'exporters at once',
+        'spans/s',
+        'wall s',
+        'collector CPU s (embedded engine included)',
+        'spans per CPU second',
+        'batch p50 ms',
+        'batch p99 ms',
+        'peak RSS MiB',
+        'retried batches',
+      ],
       runs.map(({ e2e }) => [
         String(e2e.senders),
         fmt(TOTAL / e2e.seconds, 0),
         fmt(e2e.seconds, 1),
+        fmt(e2e.cpuSeconds, 1),
+        fmt(TOTAL / e2e.cpuSeconds, 0),
         fmt(quantile(e2e.latencies, 0.5), 1),
         fmt(quantile(e2e.latencies, 0.99), 1),
         fmt(e2e.mem.peakMiB, 0),
@@ -243,10 +256,12 @@ export async function run() {
       try {
         const url = await collector.url;
         const idle = memoryOf(collector.child.pid);
+        const cpuBefore = cpuSecondsOf(collector.child.pid);
         const sent = await send(url, keys.ingest, bodies, senders);
+        const cpuSeconds = cpuSecondsOf(collector.child.pid) - cpuBefore;
         const mem = memoryOf(collector.child.pid);
         const reported = await reportedCalls(url, keys.admin);
-        e2e = { ...sent, idle, mem, reported, senders };
+        e2e = { ...sent, idle, mem, reported, senders, cpuSeconds };
       } finally {
         await collector.stop();
       }

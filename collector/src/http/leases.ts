@@ -85,10 +85,14 @@ interface LandedWire {
   cost_usd: string;
 }
 
+/** Attempts to tell the owner of stored calls, a second apart (its answer may be lost at a turn). */
+const LANDING_ATTEMPTS = 3;
+
 /**
- * Tells the lease owner that calls a guard reserved from its leases are stored: here when this
- * collector is the owner, else forwarded (with the exporting app's key) to the owner. Best effort:
- * an owner that does not hear it counts the calls once its spend figure includes them.
+ * Tells the lease owner that calls a guard reserved from its leases are stored: this collector's
+ * own book always (it holds them if it granted them; landing is harmless to a book that does not),
+ * and the owner's, with the exporting app's key, when another collector owns leases. Until the
+ * owner hears it, those calls count twice (stored and held) — never zero times.
  */
 export function leaseLanding(
   book: LeaseBook,
@@ -97,18 +101,21 @@ export function leaseLanding(
 ): (req: Request, calls: LandedCall[]) => void {
   return (req, calls) => {
     if (calls.length === 0 || !req.principal) return;
-    const view = authority.view();
-    if (view.role === 'owner') book.landed(req.principal.name, calls);
-    else if (view.role === 'forward' && !forwarded(req)) {
-      const body: { calls: LandedWire[] } = {
-        calls: calls.map((c) => ({ lease_ids: c.leaseIds, span_key: c.spanKey, cost_usd: c.costUsd.toFixed() })),
-      };
-      void forwardToOwner(view.url, 'POST', '/v1/budgets/leases/landed', req.headers.authorization, body).then(
-        (r) => {
-          if (!r || r.status >= 300) log(`lease landing: the owner at ${view.url} did not take it`);
-        },
-      );
-    }
+    book.landed(req.principal.name, calls);
+    const url = authority.landingUrl?.();
+    if (url === undefined) return;
+    const body: { calls: LandedWire[] } = {
+      calls: calls.map((c) => ({ lease_ids: c.leaseIds, span_key: c.spanKey, cost_usd: c.costUsd.toFixed() })),
+    };
+    const auth = req.headers.authorization;
+    void (async () => {
+      for (let attempt = 1; attempt <= LANDING_ATTEMPTS; attempt++) {
+        const r = await forwardToOwner(url, 'POST', '/v1/budgets/leases/landed', auth, body);
+        if (r && r.status < 500) return;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+      log(`lease landing: the lease owner at ${url} did not answer; ${calls.length} call(s) count as held until their leases are returned`);
+    })();
   };
 }
 
@@ -211,8 +218,8 @@ export function leasesRouter(
             costUsd: money(c.cost_usd, `calls[${i}].cost_usd`, true)!,
           };
         });
-        // Ownership moved since it was forwarded: the new owner never granted these leases.
-        if (authority.view().role === 'owner') book.landed(req.principal!.name, landed);
+        // Whoever owns leases now: a book that never granted these leases ignores them.
+        book.landed(req.principal!.name, landed);
         res.status(204).end();
       } catch (err) {
         fail(res, err, next);

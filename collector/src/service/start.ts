@@ -164,7 +164,10 @@ export async function startCollector(
   let election: LeaseOwnerElection | undefined;
   const leaseAuthority: LeaseAuthority = storage.embedded
     ? soleLeaseOwner
-    : { view: (now) => election?.view(now) ?? { role: 'unknown' } };
+    : {
+        view: (now) => election?.view(now) ?? { role: 'unknown' },
+        landingUrl: (now) => election?.landingUrl(now),
+      };
   // The timers stop at once; their work in flight (a reload's audit entry, a budget snapshot, an
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.

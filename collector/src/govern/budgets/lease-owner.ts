@@ -7,8 +7,9 @@
  * claim of a round carries the same insert deduplication token (a digest of the round), so the first
  * block stored wins and every collector reads back the same claimant — ClickHouse has no
  * compare-and-set, block deduplication is the one atomic step. The owner claims the next round
- * from the middle of its own; another collector claims a round only once it is half over and still
- * unclaimed (the owner is dead or cut off), or at once when the round before had no owner.
+ * as soon as it holds the current one (a slow store never leaves it without a claim at the turn);
+ * another collector claims a round only once it is half over and still unclaimed (the owner is
+ * dead or cut off), or at once when the round before had no owner.
  *
  * Why two collectors never grant the same money:
  * - a collector grants only while its own clock is inside a round it has read back as its own;
@@ -46,6 +47,11 @@ export type LeaseOwnerView =
 /** Who grants leases (the election, or the sole collector of an embedded store). */
 export interface LeaseAuthority {
   view(now?: number): LeaseOwnerView;
+  /**
+   * Where to tell of stored calls: the current round's owner, or — at a turn not claimed yet — the
+   * latest round's; undefined when that is this collector.
+   */
+  landingUrl?(now?: number): string | undefined;
 }
 
 /** The embedded store is this process's alone: it is the only collector, always the owner. */
@@ -114,6 +120,14 @@ export class LeaseOwnerElection implements LeaseAuthority {
     return now >= t.grantFrom ? { role: 'owner' } : { role: 'waiting', until: t.grantFrom };
   }
 
+  landingUrl(now = this.now()): string | undefined {
+    const round = this.roundOf(now);
+    let latest = -1;
+    for (const r of this.claims.keys()) if (r <= round && r > latest) latest = r;
+    const claim = this.claims.get(latest);
+    return claim && claim.claimant !== this.claimant ? claim.url : undefined;
+  }
+
   /** Reads the claims, claims the current or next round when it is time, and proves a new tenure. */
   async tick(): Promise<void> {
     let now = this.now();
@@ -126,7 +140,7 @@ export class LeaseOwnerElection implements LeaseAuthority {
     if (!current && (mine(round - 1) || !this.claims.has(round - 1) || halfOver)) {
       await this.claim(round, now);
       claimed = true;
-    } else if (mine(round) && halfOver && !this.claims.has(round + 1)) {
+    } else if (mine(round) && !this.claims.has(round + 1)) {
       await this.claim(round + 1, now);
       claimed = true;
     }
