@@ -102,6 +102,20 @@ describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${
       r,
       `; owner ${owner.url} killed after ${callsAtKill} calls, ${next.url} took over, longest pause ${(gap / 1000).toFixed(1)} s`,
     );
-    assertBounds(r);
+    try {
+      assertBounds(r);
+    } catch (err) {
+      // What happened around the kill: calls reaching the provider per second, and the collectors' word.
+      const perSecond = new Map<number, number>();
+      for (const q of rig.openai.requests) {
+        const s = Math.floor((q.at - killedAt) / 1000);
+        perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
+      }
+      const timeline = [...perSecond].map(([s, n]) => `${s}s:${n}`).join(' ');
+      const said = rig.collectors
+        .map((c) => `${c.url}:\n${c.output().split('\n').filter((l) => /lease/.test(l)).join('\n')}`)
+        .join('\n');
+      throw new Error(`${(err as Error).message}\ncalls per second from the kill: ${timeline}\n${said}`);
+    }
   });
 });

@@ -194,10 +194,10 @@ export class LeaseHolder {
 
   private onAnswer(res: LeaseResponse, usedAtRequest: bigint, returnedAtRequest: bigint, sentAt: number): void {
     if (res.owner_pending === true) {
-      // No lease in this answer (several collectors, the owner is changing): busy; the slice is
-      // kept, and spent until it expires.
+      // No lease in this answer (several collectors, the owner is changing): busy (or exceeded, when
+      // the stored spend says so); the slice is kept, and spent until it expires.
       this.lastAnswer = {
-        state: 'busy',
+        state: res.state === 'exceeded' ? 'exceeded' : 'busy',
         spentPico: toPico(res.spent_usd) ?? 0n,
         retryAfterSeconds: Math.max(1, Math.ceil(Number(res.retry_after_seconds ?? 1) || 1)),
       };

@@ -18,7 +18,8 @@
  * - a collector that starts owning rounds after another collector did (a new tenure) grants nothing
  *   until TTL + SKEW_MS + SPANS_IN_FLIGHT_MS after the end of the last round another collector held:
  *   by then every slice the old owner granted has expired at its holder, and the calls made from it
- *   have been exported and stored, so the stored spend the new owner reads includes them. It learns
+ *   have been exported and stored, so the stored spend the new owner reads (a figure computed after
+ *   it began to grant) includes them. It learns
  *   of those rounds from a read made SKEW_MS into its tenure, after which no claim of an earlier
  *   round can still be used to grant (a claimant grants only inside its round, by its clock).
  * Assumption: the collectors' clocks differ by less than SKEW_MS (NTP keeps them within milliseconds).
@@ -31,12 +32,16 @@ import { StorageError } from '../../storage/errors';
 /** Assumed bound on the difference between two collectors' clocks. */
 export const SKEW_MS = 1_000;
 /** Calls made from a slice just before it expired: their spans are exported and stored within this. */
-export const SPANS_IN_FLIGHT_MS = 5_000;
+export const SPANS_IN_FLIGHT_MS = 10_000;
 
 /** What a collector may do with a lease request now. */
 export type LeaseOwnerView =
-  /** Grant: this collector owns the current round and every older owner's leases have expired. */
-  | { role: 'owner' }
+  /**
+   * Grant: this collector owns the current round and every older owner's leases have expired. `since`:
+   * when this run of rounds began to grant; a spend figure computed before it may lack calls made
+   * from an older owner's leases, so grants use one computed after.
+   */
+  | { role: 'owner'; since?: number }
   /** This collector owns the round but waits out an older owner's leases (until then: busy). */
   | { role: 'waiting'; until: number }
   /** Another collector owns the round: forward to it. */
@@ -117,7 +122,7 @@ export class LeaseOwnerElection implements LeaseAuthority {
     const t = this.tenure;
     if (!t || t.since > round) return { role: 'unknown' };
     if (t.grantFrom === undefined) return { role: 'waiting', until: this.startOf(t.since) + SKEW_MS };
-    return now >= t.grantFrom ? { role: 'owner' } : { role: 'waiting', until: t.grantFrom };
+    return now >= t.grantFrom ? { role: 'owner', since: t.grantFrom } : { role: 'waiting', until: t.grantFrom };
   }
 
   landingUrl(now = this.now()): string | undefined {

@@ -42,7 +42,8 @@ export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
-  spendFigure(policy: string, periodStart: Date): Promise<SpendFigure>;
+  /** `notBefore`: a figure computed at or after this time (ms since the epoch), not an older cached one. */
+  spendFigure(policy: string, periodStart: Date, notBefore?: number): Promise<SpendFigure>;
 }
 
 export interface LeaseOptions {
@@ -204,8 +205,9 @@ export class LeaseBook {
       expiresAt: new Date(this.now()),
       spentUsd: spent,
       limitUsd: limit,
-      state: 'busy',
-      retryAfterSeconds,
+      // Exceeded means spent (decision 0054), whoever owns leases; anything else waits for the owner.
+      state: spent.gte(limit) ? 'exceeded' : 'busy',
+      ...(spent.gte(limit) ? {} : { retryAfterSeconds }),
       contended: false,
       ownerPending: true,
       expiresInMs: this.ttlMs,
@@ -239,7 +241,10 @@ export class LeaseBook {
     limit: Money,
     window: PeriodWindow,
   ): Promise<LeaseGrant> {
-    const figure = await this.budgets.spendFigure(req.policy, window.start);
+    // A new lease owner reads a figure computed after it began to grant (see ./lease-owner.ts).
+    const owner = this.authority.view(this.now());
+    const since = owner.role === 'owner' ? owner.since : undefined;
+    const figure = await this.budgets.spendFigure(req.policy, window.start, since);
     const spent = figure.usd;
     const now = this.now();
     // Ownership may have moved while the figure was read: nothing is granted or renewed without it.
