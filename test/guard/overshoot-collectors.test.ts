@@ -115,7 +115,9 @@ describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${
       const said = rig.collectors
         .map((c) => `${c.url}:\n${c.output().split('\n').filter((l) => /lease/.test(l)).join('\n')}`)
         .join('\n');
-      throw new Error(`${(err as Error).message}\ncalls per second from the kill: ${timeline}\n${said}`);
+      throw new Error(
+        `${(err as Error).message}\nkilled at ${new Date(killedAt).toISOString()}; calls per second from the kill: ${timeline}\n${said}`,
+      );
     }
   });
 });
