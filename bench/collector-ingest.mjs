@@ -181,11 +181,15 @@ function microbench(bodies) {
 
 /** The collector runs alone (`--collector-only`): its table and the load average it ran under. */
 function collectorOnly(log, lines, runs, bytes) {
-  log(`### Collector ingest, sustained: ${BATCHES} batches × ${SPANS} spans = ${TOTAL.toLocaleString('en-US')} spans`);
+  log(
+    `### Collector ingest, sustained: ${BATCHES} batches × ${SPANS} spans = ${TOTAL.toLocaleString('en-US')} spans`,
+  );
   log();
   log(
     `OTLP/protobuf over HTTP, ${fmt(bytes / TOTAL, 0)} B/span, acked after insert; load average before the ` +
-      `run ${LOAD_BEFORE.map((l) => fmt(l, 2)).join(' ')}, after ${loadavg().map((l) => fmt(l, 2)).join(' ')} ` +
+      `run ${LOAD_BEFORE.map((l) => fmt(l, 2)).join(' ')}, after ${loadavg()
+        .map((l) => fmt(l, 2))
+        .join(' ')} ` +
       `(${cpus().length} cores). Verified: every span stored once and counted by the report API.`,
   );
   log();
@@ -278,7 +282,8 @@ export async function run() {
     }
 
     const profile = opts.profile ? selfTimes(path.join(profDir, readdirSync(profDir)[0])) : undefined;
-    if (opts['keep-store']) renameSync(path.join(work, `collector-${SENDER_COUNTS.at(-1)}`), opts['keep-store']);
+    if (opts['keep-store'])
+      renameSync(path.join(work, `collector-${SENDER_COUNTS.at(-1)}`), opts['keep-store']);
     if (opts['collector-only']) return collectorOnly(log, lines, runs, bytes);
 
     // 2. The ceiling and the writer alone, each in its own process and data dir.

@@ -38,7 +38,15 @@ try {
   console.log();
   console.log(
     table(
-      ['table', 'active parts', 'rows', 'on disk MiB', 'compressed MiB', 'uncompressed MiB', 'bytes on disk per call'],
+      [
+        'table',
+        'active parts',
+        'rows',
+        'on disk MiB',
+        'compressed MiB',
+        'uncompressed MiB',
+        'bytes on disk per call',
+      ],
       parts.map((p) => [
         p.table,
         String(p.parts),
@@ -51,7 +59,9 @@ try {
     ),
   );
   console.log();
-  console.log(`All tables: ${fmt(total / 2 ** 20, 1)} MiB on disk, ${fmt(total / n, 1)} bytes per stored call.`);
+  console.log(
+    `All tables: ${fmt(total / 2 ** 20, 1)} MiB on disk, ${fmt(total / n, 1)} bytes per stored call.`,
+  );
 } finally {
   await storage.close();
 }

@@ -113,7 +113,14 @@ describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${
       }
       const timeline = [...perSecond].map(([s, n]) => `${s}s:${n}`).join(' ');
       const said = rig.collectors
-        .map((c) => `${c.url}:\n${c.output().split('\n').filter((l) => /lease/.test(l)).join('\n')}`)
+        .map(
+          (c) =>
+            `${c.url}:\n${c
+              .output()
+              .split('\n')
+              .filter((l) => /lease/.test(l))
+              .join('\n')}`,
+        )
         .join('\n');
       throw new Error(
         `${(err as Error).message}\nkilled at ${new Date(killedAt).toISOString()}; calls per second from the kill: ${timeline}\n${said}`,

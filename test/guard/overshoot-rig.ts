@@ -115,7 +115,8 @@ export async function runOvershoot(rig: OvershootRig, opts: OvershootOptions = {
   const started = Date.now();
   let midRun: Promise<void> | undefined;
   const watch = setInterval(() => {
-    if (opts.midRun && !midRun && openai.requests.length >= opts.midRun.afterCalls) midRun = opts.midRun.run();
+    if (opts.midRun && !midRun && openai.requests.length >= opts.midRun.afterCalls)
+      midRun = opts.midRun.run();
   }, 50);
   const workers: Array<Promise<AppRun>> = [];
   for (let i = 0; i < PROCESSES; i++) {
@@ -284,7 +285,9 @@ export async function isLeaseOwner(rig: OvershootRig, c: CollectorProcess): Prom
   return /^tokenledger_budget_lease_owner 1$/m.test(await res.text());
 }
 
-export async function stopOvershootRig(rig: Pick<OvershootRig, 'collectors' | 'openai' | 'store'>): Promise<void> {
+export async function stopOvershootRig(
+  rig: Pick<OvershootRig, 'collectors' | 'openai' | 'store'>,
+): Promise<void> {
   for (const c of rig.collectors) await c.stop();
   await rig.store?.stop();
   await rig.openai.close();

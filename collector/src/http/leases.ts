@@ -105,7 +105,11 @@ export function leaseLanding(
     const url = authority.landingUrl?.();
     if (url === undefined) return;
     const body: { calls: LandedWire[] } = {
-      calls: calls.map((c) => ({ lease_ids: c.leaseIds, span_key: c.spanKey, cost_usd: c.costUsd.toFixed() })),
+      calls: calls.map((c) => ({
+        lease_ids: c.leaseIds,
+        span_key: c.spanKey,
+        cost_usd: c.costUsd.toFixed(),
+      })),
     };
     const auth = req.headers.authorization;
     void (async () => {
@@ -114,7 +118,9 @@ export function leaseLanding(
         if (r && r.status < 500) return;
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
-      log(`lease landing: the lease owner at ${url} did not answer; ${calls.length} call(s) count as held until their leases are returned`);
+      log(
+        `lease landing: the lease owner at ${url} did not answer; ${calls.length} call(s) count as held until their leases are returned`,
+      );
     })();
   };
 }
@@ -156,7 +162,13 @@ export function leasesRouter(
           return;
         }
         if (view.role === 'forward' && !forwarded(req)) {
-          const answer = await forwardToOwner(view.url, 'POST', '/v1/budgets/leases', req.headers.authorization, b);
+          const answer = await forwardToOwner(
+            view.url,
+            'POST',
+            '/v1/budgets/leases',
+            req.headers.authorization,
+            b,
+          );
           // The owner's answer, refusals included; none (down, cut off, failing): standby.
           if (answer && answer.status < 500) {
             res.status(answer.status).json(answer.body);
@@ -185,14 +197,13 @@ export function leasesRouter(
               ? await forwardToOwner(view.url, 'DELETE', path, req.headers.authorization)
               : undefined;
           if (answer) res.status(answer.status).json(answer.body);
-          else res.status(503).json({ error: 'no budget lease owner can take the lease back now; it expires on its own' });
+          else
+            res
+              .status(503)
+              .json({ error: 'no budget lease owner can take the lease back now; it expires on its own' });
           return;
         }
-        const returned = book.release(
-          String(req.params.id),
-          req.principal!.name,
-          used,
-        );
+        const returned = book.release(String(req.params.id), req.principal!.name, used);
         if (returned === undefined) throw new LeaseError(`no open lease ${String(req.params.id)}`, 404);
         const body: LeaseReleaseResponse = { returned_usd: returned.toFixed() };
         res.json(body);

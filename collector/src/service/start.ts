@@ -14,11 +14,7 @@ import { PolicyHistory } from '../govern/policy/history';
 import { BaselineStore } from '../govern/baselines/store';
 import { ServiceVersionBaselines } from '../govern/baselines/detector';
 import { LeaseBook } from '../govern/budgets/leases';
-import {
-  LeaseOwnerElection,
-  soleLeaseOwner,
-  type LeaseAuthority,
-} from '../govern/budgets/lease-owner';
+import { LeaseOwnerElection, soleLeaseOwner, type LeaseAuthority } from '../govern/budgets/lease-owner';
 import { advertisedUrl } from './advertise';
 import { approvalRuleFor } from '../govern/policy/approvals';
 import { PolicyFileError } from '../govern/policy/load';

@@ -192,7 +192,12 @@ export class LeaseHolder {
     return this.inFlight;
   }
 
-  private onAnswer(res: LeaseResponse, usedAtRequest: bigint, returnedAtRequest: bigint, sentAt: number): void {
+  private onAnswer(
+    res: LeaseResponse,
+    usedAtRequest: bigint,
+    returnedAtRequest: bigint,
+    sentAt: number,
+  ): void {
     if (res.owner_pending === true) {
       // No lease in this answer (several collectors, the owner is changing): busy (or exceeded, when
       // the stored spend says so); the slice is kept, and spent until it expires.

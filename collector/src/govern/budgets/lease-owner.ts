@@ -122,7 +122,9 @@ export class LeaseOwnerElection implements LeaseAuthority {
     const t = this.tenure;
     if (!t || t.since > round) return { role: 'unknown' };
     if (t.grantFrom === undefined) return { role: 'waiting', until: this.startOf(t.since) + SKEW_MS };
-    return now >= t.grantFrom ? { role: 'owner', since: t.grantFrom } : { role: 'waiting', until: t.grantFrom };
+    return now >= t.grantFrom
+      ? { role: 'owner', since: t.grantFrom }
+      : { role: 'waiting', until: t.grantFrom };
   }
 
   landingUrl(now = this.now()): string | undefined {
@@ -169,7 +171,9 @@ export class LeaseOwnerElection implements LeaseAuthority {
     if (continuous) t.checked = round;
     else {
       this.tenure = { since: round, checked: round, grantFrom: undefined };
-      this.opts.log?.(`lease owner: this collector owns round ${round}; proving the last owner's leases expired`);
+      this.opts.log?.(
+        `lease owner: this collector owns round ${round}; proving the last owner's leases expired`,
+      );
     }
     const tenure = this.tenure!;
     const read = this.readRange;
