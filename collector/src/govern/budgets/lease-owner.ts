@@ -96,9 +96,14 @@ export class LeaseOwnerElection implements LeaseAuthority {
    * checks the rounds since), and when it may grant in it (undefined: not proven yet).
    */
   private tenure: { since: number; checked: number; grantFrom: number | undefined } | undefined;
+  /** The last failure logged (a store that is down fails every tick: said once, until it changes). */
+  private lastError: string | undefined;
   private readonly ticker = new Periodic(
-    () => this.tick(),
-    (err) => this.opts.log?.(`lease owner: ${err.message}`),
+    () => this.tick().then(() => (this.lastError = undefined)),
+    (err) => {
+      if (err.message !== this.lastError) this.opts.log?.(`lease owner: ${err.message}`);
+      this.lastError = err.message;
+    },
   );
 
   constructor(private readonly opts: LeaseOwnerOptions) {
