@@ -121,7 +121,12 @@ describe('budget lease owner election (one owner across collectors, by deduplica
     const source: LeaseBudgetSource = {
       limitUsd: () => new Money('10'),
       matchOf: () => ({}),
-      window: () => ({ start: period, end: new Date(Date.UTC(2027, 0, 1)) }),
+      window: () => ({
+        period: 'monthly',
+        timezone: 'UTC',
+        start: period,
+        end: new Date(Date.UTC(2027, 0, 1)),
+      }),
       spendFigure: async () => {
         await slow;
         return { usd: new Money('1'), asOf: Date.now() };

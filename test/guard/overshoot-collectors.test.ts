@@ -17,15 +17,13 @@ import {
   ONE_SHOTS,
   PROCESSES,
   installOvershootApp,
-  isLeaseOwner,
+  leaseOwnerOf,
   runOvershoot,
   startOvershootRig,
   stopOvershootRig,
   type OvershootResult,
   type OvershootRig,
 } from './overshoot-rig';
-import { eventually } from './helpers';
-import type { CollectorProcess } from '../support/collector-process';
 
 /** Short, so the takeover fits a test; the production default is 2 minutes. */
 const LEASE_TTL_MS = 15_000;
@@ -45,14 +43,6 @@ function assertBounds(r: OvershootResult): void {
   assert.equal(Number(r.reportedSpentUsd).toFixed(9), r.providerSpentUsd.toFixed(9));
 }
 
-async function ownerOf(rig: OvershootRig, among: CollectorProcess[]): Promise<CollectorProcess> {
-  return eventually(async () => {
-    const owners: CollectorProcess[] = [];
-    for (const c of among) if (await isLeaseOwner(rig, c)) owners.push(c);
-    return owners.length === 1 ? owners[0] : undefined;
-  }, 60_000);
-}
-
 describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${CONCURRENCY} concurrent calls, then ${ONE_SHOTS} one-shots, $${CAP_USD}`, function () {
   this.timeout(420_000);
   let app: string;
@@ -68,7 +58,7 @@ describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${
 
   it('apps spread over the 3 collectors: overshoot at most 1 %, at least 99 % of the cap used, no one-shot sent', async () => {
     rig = await startOvershootRig(app, { collectors: 3, leaseTtlMs: LEASE_TTL_MS });
-    await ownerOf(rig, rig.collectors);
+    await leaseOwnerOf(rig, rig.collectors);
     const r = await runOvershoot(rig);
     print(r);
     assertBounds(r);
@@ -76,7 +66,7 @@ describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${
 
   it('the lease owner killed (SIGKILL) mid-run: another collector takes over after its leases expire; the same bounds hold', async () => {
     rig = await startOvershootRig(app, { collectors: 3, leaseTtlMs: LEASE_TTL_MS });
-    const owner = await ownerOf(rig, rig.collectors);
+    const owner = await leaseOwnerOf(rig, rig.collectors);
     const others = rig.collectors.filter((c) => c !== owner);
     let killedAt = 0;
     let callsAtKill = 0;
@@ -93,7 +83,7 @@ describe(`one cap across 3 collectors on one store: ${PROCESSES} processes × ${
       },
     });
     assert.ok(killedAt > 0, 'the owner was killed mid-run');
-    const next = await ownerOf(rig, others);
+    const next = await leaseOwnerOf(rig, others);
     // The longest stretch without a call reaching the provider after the kill: the takeover.
     const times = rig.openai.requests.map((q) => q.at).filter((t) => t >= killedAt);
     let gap = 0;

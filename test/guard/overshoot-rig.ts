@@ -285,6 +285,15 @@ export async function isLeaseOwner(rig: OvershootRig, c: CollectorProcess): Prom
   return /^tokenledger_budget_lease_owner 1$/m.test(await res.text());
 }
 
+/** The one collector among `among` that grants budget leases, once there is exactly one (at most 60 s). */
+export async function leaseOwnerOf(rig: OvershootRig, among: CollectorProcess[]): Promise<CollectorProcess> {
+  return eventually(async () => {
+    const owners: CollectorProcess[] = [];
+    for (const c of among) if (await isLeaseOwner(rig, c)) owners.push(c);
+    return owners.length === 1 ? owners[0] : undefined;
+  }, 60_000);
+}
+
 export async function stopOvershootRig(
   rig: Pick<OvershootRig, 'collectors' | 'openai' | 'store'>,
 ): Promise<void> {

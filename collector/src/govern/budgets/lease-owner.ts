@@ -78,7 +78,7 @@ export interface LeaseOwnerOptions {
 }
 
 /** A round: a quarter of the lease TTL, between 5 and 10 s (short enough for a prompt takeover). */
-export function roundMsFor(leaseTtlMs: number): number {
+function roundMsFor(leaseTtlMs: number): number {
   return Math.min(10_000, Math.max(5_000, Math.floor(leaseTtlMs / 4)));
 }
 

@@ -136,7 +136,7 @@ interface Lease {
  * A lease not renewed for this long is forgotten (a process that died without returning it). Long:
  * what a lease holds covers calls in flight, and a process on a loaded machine may be slow to renew.
  */
-export const DEFAULT_LEASE_TTL_MS = 120_000;
+const DEFAULT_LEASE_TTL_MS = 120_000;
 /** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
 const LOST_AFTER_MS = 60_000;
 /** After a refused need, holders are told others wait for this long. */
