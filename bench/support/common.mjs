@@ -99,6 +99,14 @@ export function memoryOf(pid) {
   return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
 }
 
+/** CPU seconds a process has used so far (user + system, /proc/<pid>/stat), threads included. */
+export function cpuSecondsOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, in parentheses): utime is the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /**
  * Runs `node [...nodeArgs] script ...args`, collects stdout, and resolves with the last stdout line
  * parsed as JSON (the worker's result). Rejects with the child's stderr on a non-zero exit.

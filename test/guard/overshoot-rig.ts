@@ -11,6 +11,11 @@
  *
  * The provider's request log is the ground truth: overshoot and use of the cap are its requests ×
  * the price of one call; the one-shots must add none.
+ *
+ * With `collectors: 3` the rig runs three collector processes on one store (the ClickHouse HTTP
+ * stand-in) and spreads the app processes over them (issue 26): one budget whichever collector an
+ * app talks to. `midRun` lets a test act when the provider has seen so many calls (kill the lease
+ * owner).
  */
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
@@ -22,6 +27,7 @@ import {
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
+import { startClickHouseStandIn, type ClickHouseStandIn } from '../support/clickhouse-http/process';
 import { installedFolder, packedTarballs, repoVersionOf } from '../support/packed';
 import { APP, eventually, getJson, runApp, writePolicy, type AppRun, type CallLine } from './helpers';
 
@@ -66,7 +72,12 @@ export interface OvershootResult {
 }
 
 export interface OvershootRig {
+  /** The first collector (the only one by default). */
   collector: CollectorProcess;
+  /** Every collector of the store. */
+  collectors: CollectorProcess[];
+  /** The shared store, with several collectors. */
+  store?: ClickHouseStandIn;
   openai: FakeOpenAI;
   ingestKey: string;
   adminKey: string;
@@ -74,15 +85,27 @@ export interface OvershootRig {
   callUsd: number;
 }
 
+export interface OvershootOptions {
+  /** The collectors the app processes talk to, one after another (default: all of the rig's). */
+  targets?: CollectorProcess[];
+  /** Runs once the provider has seen `afterCalls` calls, while the workers run. */
+  midRun?: { afterCalls: number; run: () => Promise<void> };
+}
+
 /** Runs the scenario once against a running rig; returns the provider's and the collector's figures. */
-export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> {
-  const { collector, openai } = rig;
+export async function runOvershoot(rig: OvershootRig, opts: OvershootOptions = {}): Promise<OvershootResult> {
+  const { openai } = rig;
+  const targets = opts.targets ?? rig.collectors;
+  const collector = targets[0]!;
   openai.reset();
   openai.setUsage(USAGE);
   openai.setDelay(PROVIDER_DELAY_MS);
+  const envFor = (i: number): Record<string, string> => ({
+    ...env,
+    OTEL_EXPORTER_OTLP_ENDPOINT: targets[i % targets.length]!.url,
+  });
   const env = {
     OPENAI_BASE_URL: openai.url,
-    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
     TOKENLEDGER_API_KEY: rig.ingestKey,
     // The SDK's default: its retry rides over a kept-alive socket the server closed meanwhile.
     GUARD_MAX_RETRIES: '2',
@@ -90,6 +113,11 @@ export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> 
     OTEL_BSP_SCHEDULE_DELAY: '',
   };
   const started = Date.now();
+  let midRun: Promise<void> | undefined;
+  const watch = setInterval(() => {
+    if (opts.midRun && !midRun && openai.requests.length >= opts.midRun.afterCalls)
+      midRun = opts.midRun.run();
+  }, 50);
   const workers: Array<Promise<AppRun>> = [];
   for (let i = 0; i < PROCESSES; i++) {
     if (i > 0) await sleep(STAGGER_MS / (PROCESSES - 1));
@@ -106,11 +134,13 @@ export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> 
             retryBusy: true,
           },
         ],
-        { env, app: rig.app },
+        { env: envFor(i), app: rig.app },
       ),
     );
   }
   const runs = await Promise.all(workers);
+  clearInterval(watch);
+  await midRun;
   const seconds = (Date.now() - started) / 1000;
   for (const r of runs) assert.equal(r.code, 0, r.stderr);
   const lines = runs.flatMap((r) => r.calls);
@@ -121,9 +151,9 @@ export async function runOvershoot(rig: OvershootRig): Promise<OvershootResult> 
   // The cap is spent (every worker stopped at BudgetExceededError): fresh one-shot processes.
   for (let i = 0; i < ONE_SHOTS; i += ONE_SHOT_BATCH) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(ONE_SHOT_BATCH, ONE_SHOTS - i) }, () =>
+      Array.from({ length: Math.min(ONE_SHOT_BATCH, ONE_SHOTS - i) }, (_, j) =>
         runApp([{ name: 'one-shot', model: MODEL, attribution: { team: 'load', feature: 'overshoot' } }], {
-          env,
+          env: envFor(i + j),
           app: rig.app,
         }),
       ),
@@ -191,18 +221,50 @@ export async function installOvershootApp(): Promise<string> {
   return app;
 }
 
-/** A fresh collector (embedded ClickHouse, the policy above, nothing spent) and fake provider for `app`. */
-export async function startOvershootRig(app: string): Promise<OvershootRig> {
+export interface RigOptions {
+  /** Collector processes on one shared store (the ClickHouse HTTP stand-in); 1: embedded ClickHouse. */
+  collectors?: number;
+  /** TOKENLEDGER_LEASE_TTL_MS of every collector. */
+  leaseTtlMs?: number;
+}
+
+/**
+ * A fresh store (the policy above, nothing spent), its collector(s) and the fake provider for `app`:
+ * one collector on embedded ClickHouse, or several sharing the ClickHouse HTTP stand-in with the
+ * same keys and policy file, started one after another as a rollout does.
+ */
+export async function startOvershootRig(app: string, opts: RigOptions = {}): Promise<OvershootRig> {
   const openai = await startFakeOpenAI();
   const dir = tempDataDir('tl-overshoot-');
   const policyFile = path.join(dir, 'policy.yaml');
   writePolicy(policyFile, POLICY);
-  const collector = await startCollectorProcess({
-    dataDir: dir,
-    env: { TOKENLEDGER_POLICY_FILE: policyFile },
-  });
-  const ingestKey = await collectorKey(collector, 'ingest');
-  const adminKey = await collectorKey(collector, 'admin');
+  const env: Record<string, string> = { TOKENLEDGER_POLICY_FILE: policyFile };
+  if (opts.leaseTtlMs !== undefined) env.TOKENLEDGER_LEASE_TTL_MS = String(opts.leaseTtlMs);
+  const count = opts.collectors ?? 1;
+  let store: ClickHouseStandIn | undefined;
+  const collectors: CollectorProcess[] = [];
+  let ingestKey: string;
+  let adminKey: string;
+  if (count === 1) {
+    collectors.push(await startCollectorProcess({ dataDir: dir, env }));
+    ingestKey = await collectorKey(collectors[0]!, 'ingest');
+    adminKey = await collectorKey(collectors[0]!, 'admin');
+  } else {
+    store = await startClickHouseStandIn({ sessions: 6 });
+    ingestKey = `tl_ingest_overshoot_${process.pid}`;
+    adminKey = `tl_admin_overshoot_${process.pid}`;
+    for (let i = 0; i < count; i++)
+      collectors.push(
+        await startCollectorProcess({
+          env: {
+            ...env,
+            CLICKHOUSE_URL: `${store.url}/tokenledger`,
+            TOKENLEDGER_API_KEYS: `admin:${adminKey},ingest:${ingestKey}`,
+          },
+        }),
+      );
+  }
+  const collector = collectors[0]!;
   const estimate = await fetch(`${collector.url}/v1/estimate`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
@@ -214,11 +276,29 @@ export async function startOvershootRig(app: string): Promise<OvershootRig> {
     }),
   });
   const callUsd = Number(((await estimate.json()) as { cost_per_call_usd: string }).cost_per_call_usd);
-  return { collector, openai, ingestKey, adminKey, app, callUsd };
+  return { collector, collectors, ...(store ? { store } : {}), openai, ingestKey, adminKey, app, callUsd };
 }
 
-export async function stopOvershootRig(rig: Pick<OvershootRig, 'collector' | 'openai'>): Promise<void> {
-  await rig.collector.stop();
+/** Whether the collector grants budget leases now (its tokenledger_budget_lease_owner gauge). */
+export async function isLeaseOwner(rig: OvershootRig, c: CollectorProcess): Promise<boolean> {
+  const res = await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${rig.adminKey}` } });
+  return /^tokenledger_budget_lease_owner 1$/m.test(await res.text());
+}
+
+/** The one collector among `among` that grants budget leases, once there is exactly one (at most 60 s). */
+export async function leaseOwnerOf(rig: OvershootRig, among: CollectorProcess[]): Promise<CollectorProcess> {
+  return eventually(async () => {
+    const owners: CollectorProcess[] = [];
+    for (const c of among) if (await isLeaseOwner(rig, c)) owners.push(c);
+    return owners.length === 1 ? owners[0] : undefined;
+  }, 60_000);
+}
+
+export async function stopOvershootRig(
+  rig: Pick<OvershootRig, 'collectors' | 'openai' | 'store'>,
+): Promise<void> {
+  for (const c of rig.collectors) await c.stop();
+  await rig.store?.stop();
   await rig.openai.close();
 }
 

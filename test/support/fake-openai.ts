@@ -81,6 +81,8 @@ export interface FakeRequest {
   headers: http.IncomingHttpHeaders;
   /** Parsed JSON body (undefined if none or not JSON). */
   body: Record<string, unknown> | undefined;
+  /** When it arrived (ms since the epoch). */
+  at: number;
 }
 
 export interface FakeOpenAI {
@@ -247,7 +249,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     }
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname;
-    requests.push({ method: req.method ?? '', path, headers: req.headers, body });
+    requests.push({ method: req.method ?? '', path, headers: req.headers, body, at: Date.now() });
     const read = /\/responses\/([^/]+)(\/cancel)?$/.exec(path);
     if (read) {
       await readStored(res, decodeURIComponent(read[1]!), req.method ?? '', read[2] !== undefined, url);

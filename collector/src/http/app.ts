@@ -7,8 +7,9 @@ import { approvalsRouter } from './approvals';
 import { auditRouter } from './audit';
 import type { AuditLog } from '../govern/audit';
 import { budgetsRouter } from './budgets';
-import { leasesRouter } from './leases';
+import { leaseLanding, leasesRouter } from './leases';
 import type { LeaseBook } from '../govern/budgets/leases';
+import type { LeaseAuthority } from '../govern/budgets/lease-owner';
 import type { BudgetEngine } from '../govern/budgets/engine';
 import type { BudgetLedger } from '../govern/budgets/ledger';
 import { forecastRouter } from './forecast';
@@ -71,6 +72,8 @@ export interface AppDeps {
   policy?: () => LoadedPolicy | undefined;
   /** Budget leases for the in-app guard (absent: POST/DELETE /v1/budgets/leases are not served). */
   leases?: LeaseBook;
+  /** Several collectors on one store: who grants leases (default: this collector, the only one). */
+  leaseAuthority?: LeaseAuthority;
   /** While storage is not ready: why ("starting: ClickHouse not answering (12 s)"); every route answers 503. */
   starting?: () => string | undefined;
   /** What is wrong while storage answers (low disk, detached parts, …): /healthz says degraded. */
@@ -136,6 +139,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES);
+  const leaseAuthority = deps.leaseAuthority;
+  if (deps.leases && leaseAuthority)
+    deps.metrics.gauge(
+      'tokenledger_budget_lease_owner',
+      'Whether this collector grants budget leases now (1), or forwards or holds them (0); several collectors on one store elect one.',
+      () => (leaseAuthority.view().role === 'owner' ? 1 : 0),
+    );
   deps.metrics.gauge(
     'tokenledger_ingest_bytes_in_flight',
     'Estimated memory held by OTLP requests in flight (bodies, decoding, calls waiting to be stored).',
@@ -151,6 +161,7 @@ export function createApp(deps: AppDeps): express.Express {
       ...deps,
       maxQueuedCalls: deps.maxQueuedCalls ?? DEFAULT_MAX_QUEUED_CALLS,
       ingest: deps.maxValueLength !== undefined ? { maxValueLength: deps.maxValueLength } : {},
+      ...(deps.leases ? { leaseLanded: leaseLanding(deps.leases, deps.leaseAuthority, deps.log) } : {}),
     }),
   );
 
@@ -199,7 +210,7 @@ export function createApp(deps: AppDeps): express.Express {
       }),
     );
 
-  if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases));
+  if (deps.leases) app.use(leasesRouter(deps.keys, deps.leases, deps.leaseAuthority));
   if (deps.auditLog) app.use(auditRouter(deps.keys, deps.auditLog));
 
   if (deps.repair) {

@@ -10,7 +10,7 @@
 import type { Request, Response } from 'express';
 import { Money } from '../core/money';
 import type { PricedCall } from '../core/call';
-import type { LandedCall, LeaseBook } from '../govern/budgets/leases';
+import type { LandedCall } from '../govern/budgets/leases';
 import { formatScope, scopeCall } from '../govern/keys/scope';
 import { processTraceRequest, type IngestResult, type IngestOptions } from '../ingest/pipeline';
 import { decodeTraceRequest } from '../ingest/otlp/decode';
@@ -42,8 +42,8 @@ export interface TracesDeps {
   refuseIngest?: () => string | undefined;
   /** Value caps and the like for the ingest pipeline. */
   ingest?: IngestOptions;
-  /** Budget leases: stored calls stop counting as held by the leases that reserved them. */
-  leases?: LeaseBook;
+  /** Budget leases: stored calls stop counting as held by the leases that reserved them (./leases.ts). */
+  leaseLanded?: (req: Request, calls: LandedCall[]) => void;
 }
 
 type Decoded = { result: IngestResult } | { status: number; message: string };
@@ -128,7 +128,7 @@ export function tracesHandler(deps: TracesDeps) {
       deps.metrics.add('tokenledger_calls_replaced_total', result.replacingCalls);
       deps.metrics.add('tokenledger_calls_truncated_total', result.truncatedRows);
       deps.metrics.add('tokenledger_calls_out_of_scope_total', outOfScope);
-      if (req.principal) deps.leases?.landed(req.principal.name, landedCalls(result.calls));
+      deps.leaseLanded?.(req, landedCalls(result.calls));
     } catch (err) {
       deps.metrics.add('tokenledger_storage_errors_total');
       deps.log(`ingest: ${(err as Error).message}`);

@@ -48,6 +48,13 @@ export interface CollectorConfig {
   maxIngestBytes?: number;
   /** Longest text value stored from spans, characters (TOKENLEDGER_MAX_ATTRIBUTE_LENGTH; default 256). */
   maxValueLength: number;
+  /** How long a budget lease holds without renewal (TOKENLEDGER_LEASE_TTL_MS; default 2 minutes). */
+  leaseTtlMs: number;
+  /**
+   * Where the other collectors of a shared store reach this one (TOKENLEDGER_ADVERTISE_URL); unset:
+   * this machine's first non-loopback IPv4 address (or HOST) and the port it listens on.
+   */
+  advertiseUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
   const budgetRefreshMs = intervalMs(env, 'TOKENLEDGER_BUDGET_REFRESH_MS', 60_000, 1000);
   const releaseCheckMs = intervalMs(env, 'TOKENLEDGER_RELEASE_CHECK_MS', 300_000, 1000);
   const reconcileMs = intervalMs(env, 'TOKENLEDGER_RECONCILE_MS', 900_000, 0);
+  const leaseTtlMs = intervalMs(env, 'TOKENLEDGER_LEASE_TTL_MS', 120_000, 5_000);
+  const advertiseUrl = env.TOKENLEDGER_ADVERTISE_URL?.trim() || undefined;
+  if (advertiseUrl && !/^https?:\/\/[^/\s]+\/?$/.test(advertiseUrl))
+    throw new ConfigError(
+      `TOKENLEDGER_ADVERTISE_URL must be http(s)://host:port, how the other collectors reach this one; got "${advertiseUrl}"`,
+    );
   const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
     throw new ConfigError('TOKENLEDGER_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…');
@@ -159,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     ...diskReserve(env),
     ...(maxIngestBytes !== undefined ? { maxIngestBytes } : {}),
     maxValueLength,
+    leaseTtlMs,
+    ...(advertiseUrl ? { advertiseUrl: advertiseUrl.replace(/\/$/, '') } : {}),
   };
 }
 

@@ -14,6 +14,8 @@ import { PolicyHistory } from '../govern/policy/history';
 import { BaselineStore } from '../govern/baselines/store';
 import { ServiceVersionBaselines } from '../govern/baselines/detector';
 import { LeaseBook } from '../govern/budgets/leases';
+import { LeaseOwnerElection, soleLeaseOwner, type LeaseAuthority } from '../govern/budgets/lease-owner';
+import { advertisedUrl } from './advertise';
 import { approvalRuleFor } from '../govern/policy/approvals';
 import { PolicyFileError } from '../govern/policy/load';
 import { PolicyPricer } from '../pricing/policy-pricer';
@@ -153,6 +155,15 @@ export async function startCollector(
     settings: () => settingsFromPolicy(policies.policy),
     log,
   });
+  // Several collectors on one ClickHouse server: one of them, elected, grants budget leases (started
+  // once the store is ready and the port known); the embedded engine has only ever one collector.
+  let election: LeaseOwnerElection | undefined;
+  const leaseAuthority: LeaseAuthority = storage.embedded
+    ? soleLeaseOwner
+    : {
+        view: (now) => election?.view(now) ?? { role: 'unknown' },
+        landingUrl: (now) => election?.landingUrl(now),
+      };
   // The timers stop at once; their work in flight (a reload's audit entry, a budget snapshot, an
   // alert check and its fired record) still writes to storage, so close() waits for it before the
   // storage closes. Closing the embedded engine under a running query crashed or hung the process.
@@ -167,6 +178,7 @@ export async function startCollector(
       keyAuditor.stop(),
       ledger.stop(),
       releases.stop(),
+      election?.stop(),
     ]);
     if (ready) await writes;
     mailer?.close();
@@ -198,7 +210,8 @@ export async function startCollector(
     ledger,
     baselines,
     policy: () => policies.current,
-    leases: new LeaseBook(budgets),
+    leases: new LeaseBook(budgets, { ttlMs: config.leaseTtlMs, authority: leaseAuthority }),
+    leaseAuthority,
     starting: () => startup.starting,
     problems: () => storageProblems({ disk, journal, detached }),
     refuseIngest: () => {
@@ -270,6 +283,12 @@ export async function startCollector(
   reconciliation.start(config.reconcileMs);
   await keyAuditor.start();
   const port = (server.address() as AddressInfo).port;
+  if (!storage.embedded) {
+    const advertiseUrl = config.advertiseUrl ?? advertisedUrl(config.host, port);
+    election = new LeaseOwnerElection({ storage, advertiseUrl, leaseTtlMs: config.leaseTtlMs, log });
+    election.start();
+    log(`budget leases: elected across the collectors of this store; this one is reached at ${advertiseUrl}`);
+  }
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   // One line, parsed by tests and scripts: the URL first, then where data and keys live (never a key).

@@ -10,6 +10,11 @@
  * counts every slice as held until the holder reports it used (and the spans arrived) or gives it
  * back, so N processes together never spend more than the budget by more than the estimation error
  * of their calls in flight.
+ *
+ * A slice is spent at most the lease's TTL (`expires_in_seconds`) after the request that last
+ * renewed it: past that the collector may have forgotten it, and with several collectors a new
+ * lease owner grants that money again. While the collectors' lease owner is changing, answers say
+ * `owner_pending`: busy, the slice kept until then.
  */
 import { collectorJson, GuardRequestError } from './collector-client';
 import { picoToUsd, toPico } from '../money/pico';
@@ -61,6 +66,8 @@ export class LeaseHolder {
   /** When the last answer came, and when the last request failed (ms since the epoch). */
   answeredAt = 0;
   failedAt = 0;
+  /** Past this (ms since the epoch) the slice is not spent: the lease's TTL after its last renewal. */
+  validUntil: number | undefined;
   /** Slice size asked for last (grows with the call size). */
   slicePico = 0n;
   private readonly reservations = new Set<Reservation>();
@@ -76,13 +83,15 @@ export class LeaseHolder {
     private readonly holder: string,
   ) {}
 
-  availablePico(): bigint {
-    return this.grantedPico - this.returnedPico - this.usedPico - this.reservedPico;
+  availablePico(now = Date.now()): bigint {
+    const available = this.grantedPico - this.returnedPico - this.usedPico - this.reservedPico;
+    // An expired slice covers no new call (what calls in flight hold stays theirs).
+    return this.validUntil !== undefined && now >= this.validUntil && available > 0n ? 0n : available;
   }
 
   /** Reserves `pico` from the slice, or undefined when the slice cannot cover it. */
   tryReserve(pico: bigint, now: number): Reservation | undefined {
-    if (this.availablePico() < pico || this.leaseId === undefined) return undefined;
+    if (this.availablePico(now) < pico || this.leaseId === undefined) return undefined;
     const r: Reservation = { pico, at: now, lease: this, leaseId: this.leaseId };
     this.reservations.add(r);
     this.reservedPico += pico;
@@ -147,6 +156,7 @@ export class LeaseHolder {
     if (needPico === 0n && requestedPico > this.slicePico) this.slicePico = requestedPico;
     const used = this.usedPico;
     const returned = this.returnedPico;
+    const sentAt = Date.now();
     const body: LeaseRequest = {
       policy: this.policy,
       period_start: this.periodStart,
@@ -160,7 +170,7 @@ export class LeaseHolder {
       timeoutMs: REQUEST_TIMEOUT_MS,
     })
       .then(
-        (res) => this.onAnswer(res, used, returned),
+        (res) => this.onAnswer(res, used, returned, sentAt),
         (err: unknown) => {
           const status = err instanceof GuardRequestError ? err.status : undefined;
           // No lease endpoint (an older collector), or the key may not lease this policy.
@@ -182,7 +192,27 @@ export class LeaseHolder {
     return this.inFlight;
   }
 
-  private onAnswer(res: LeaseResponse, usedAtRequest: bigint, returnedAtRequest: bigint): void {
+  private onAnswer(
+    res: LeaseResponse,
+    usedAtRequest: bigint,
+    returnedAtRequest: bigint,
+    sentAt: number,
+  ): void {
+    if (res.owner_pending === true) {
+      // No lease in this answer (several collectors, the owner is changing): busy (or exceeded, when
+      // the stored spend says so); the slice is kept, and spent until it expires.
+      this.lastAnswer = {
+        state: res.state === 'exceeded' ? 'exceeded' : 'busy',
+        spentPico: toPico(res.spent_usd) ?? 0n,
+        retryAfterSeconds: Math.max(1, Math.ceil(Number(res.retry_after_seconds ?? 1) || 1)),
+      };
+      this.answeredAt = Date.now();
+      this.active = true;
+      this.unreachable = false;
+      return;
+    }
+    const ttlSeconds = Number(res.expires_in_seconds);
+    this.validUntil = ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : undefined;
     const granted = toPico(res.granted_usd) ?? 0n;
     if (res.lease_id !== this.leaseId) {
       // A new lease (the first, or the old one expired on the collector): its accounts start here.

@@ -48,6 +48,16 @@ export interface LeaseResponse {
   retry_after_seconds?: number;
   /** A holder was refused lately: holders give back the part of their slice no call holds. */
   contended: boolean;
+  /**
+   * How long the lease holds from the request without being renewed: the holder spends none of it
+   * after that (several collectors: a new lease owner waits that long before it grants).
+   */
+  expires_in_seconds?: number;
+  /**
+   * Several collectors: no lease owner can grant now (it is changing, or cannot be reached). The
+   * answer carries no lease (`lease_id` "", state `busy`): keep the slice held until it expires.
+   */
+  owner_pending?: boolean;
 }
 
 /** The query of the DELETE that returns a lease. */

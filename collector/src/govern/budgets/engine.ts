@@ -100,10 +100,17 @@ export class BudgetEngine {
   }
 
   /** The same, with when it was computed: every call stored before `asOf` is in it (budget leases rely on it). */
-  async spendFigure(policyName: string, periodStart: Date): Promise<{ usd: Money; asOf: number }> {
+  async spendFigure(
+    policyName: string,
+    periodStart: Date,
+    notBefore?: number,
+  ): Promise<{ usd: Money; asOf: number }> {
     const window = this.window(policyName, periodStart);
     if (!window) return { usd: ZERO, asOf: this.now().getTime() };
-    const statuses = await this.statuses();
+    let statuses = await this.statuses();
+    // A cached figure older than the caller may use (a new lease owner's): compute one now.
+    if (notBefore !== undefined && this.computedAt(statuses) < notBefore)
+      statuses = await this.statuses({ fresh: true });
     const current = statuses.find((s) => s.policy === policyName);
     if (current && current.periodStart.getTime() === window.start.getTime())
       return { usd: current.spentUsd, asOf: this.computedAt(statuses) };

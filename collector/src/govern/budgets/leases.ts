@@ -17,6 +17,10 @@
  * back and returns only its own leases, and a scoped key leases only from policies that can select
  * calls in its scope. DELETE returns the unused part at once. Grants for one policy period are serialized, so two
  * holders never get the same money.
+ *
+ * Several collectors on one store: only the lease owner (./lease-owner.ts) grants. A grant is
+ * committed only while this collector still owns the current round; one that lost it meanwhile
+ * answers as `standby` does: busy, no lease, the holder keeps its slice until it expires.
  */
 import { randomUUID } from 'node:crypto';
 import type { PolicyMatch } from 'tokenledger/policy';
@@ -25,6 +29,7 @@ import { Money, ZERO } from '../../core/money';
 import { scopeFitsMatch } from '../keys/scope';
 import { decideGrant } from './grant-rules';
 import type { PeriodWindow } from './periods';
+import { soleLeaseOwner, type LeaseAuthority } from './lease-owner';
 
 /** A policy period's spend, and when the figure was computed (ms since the epoch; calls stored before are in it). */
 interface SpendFigure {
@@ -37,12 +42,15 @@ export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
-  spendFigure(policy: string, periodStart: Date): Promise<SpendFigure>;
+  /** `notBefore`: a figure computed at or after this time (ms since the epoch), not an older cached one. */
+  spendFigure(policy: string, periodStart: Date, notBefore?: number): Promise<SpendFigure>;
 }
 
 export interface LeaseOptions {
   ttlMs?: number;
   now?: () => number;
+  /** Who may grant (several collectors: the elected owner); the sole collector by default. */
+  authority?: LeaseAuthority;
 }
 
 /** A stored call the guard reserved from leases (from the receiver). */
@@ -89,6 +97,10 @@ export interface LeaseGrant {
   retryAfterSeconds?: number;
   /** A need was refused lately: holders give back what no call of theirs holds. */
   contended: boolean;
+  /** No lease owner can grant now (several collectors: the owner is changing): no lease in this answer. */
+  ownerPending?: boolean;
+  /** The lease's TTL: its holder spends it at most this long after its request. */
+  expiresInMs: number;
 }
 
 export class LeaseError extends Error {
@@ -157,8 +169,9 @@ export class LeaseBook {
   private readonly refusedAt = new Map<string, number>();
   /** Spans landed lately (trace id + span id → when). */
   private readonly landedSpans = new Map<string, number>();
-  private readonly ttlMs: number;
+  readonly ttlMs: number;
   private readonly now: () => number;
+  private readonly authority: LeaseAuthority;
 
   constructor(
     private readonly budgets: LeaseBudgetSource,
@@ -166,10 +179,43 @@ export class LeaseBook {
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.now = options.now ?? Date.now;
+    this.authority = options.authority ?? soleLeaseOwner;
   }
 
   /** Grants up to `requestedUsd` more to the holder's lease (created on first use). */
   grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
+    const { limit, window } = this.check(req);
+    const key = `${req.policy}|${window.start.getTime()}`;
+    return this.serialized(key, () => this.grantNow(key, req, limit, window));
+  }
+
+  /**
+   * The answer while no collector can grant (the lease owner is changing, or cannot be reached):
+   * nothing granted, no lease, busy for `retryAfterSeconds`. The request is checked as a grant is.
+   */
+  async standby(req: LeaseGrantRequest, retryAfterSeconds: number): Promise<LeaseGrant> {
+    const { limit, window } = this.check(req);
+    const spent = (await this.budgets.spendFigure(req.policy, window.start)).usd;
+    return {
+      leaseId: '',
+      grantedUsd: ZERO,
+      totalGrantedUsd: ZERO,
+      unleasedUsd: ZERO,
+      holders: 0,
+      expiresAt: new Date(this.now()),
+      spentUsd: spent,
+      limitUsd: limit,
+      // Exceeded means spent (decision 0054), whoever owns leases; anything else waits for the owner.
+      state: spent.gte(limit) ? 'exceeded' : 'busy',
+      ...(spent.gte(limit) ? {} : { retryAfterSeconds }),
+      contended: false,
+      ownerPending: true,
+      expiresInMs: this.ttlMs,
+    };
+  }
+
+  /** The policy has a budget the key may lease from, in the period the request names. */
+  private check(req: LeaseGrantRequest): { limit: Money; window: PeriodWindow } {
     const limit = this.budgets.limitUsd(req.policy);
     if (limit === undefined) throw new LeaseError(`policy "${req.policy}" has no budget`, 404);
     if (!scopeFitsMatch(req.scope, this.budgets.matchOf(req.policy))) {
@@ -186,8 +232,7 @@ export class LeaseBook {
         409,
       );
     }
-    const key = `${req.policy}|${window.start.getTime()}`;
-    return this.serialized(key, () => this.grantNow(key, req, limit, window));
+    return { limit, window };
   }
 
   private async grantNow(
@@ -196,9 +241,14 @@ export class LeaseBook {
     limit: Money,
     window: PeriodWindow,
   ): Promise<LeaseGrant> {
-    const figure = await this.budgets.spendFigure(req.policy, window.start);
+    // A new lease owner reads a figure computed after it began to grant (see ./lease-owner.ts).
+    const owner = this.authority.view(this.now());
+    const since = owner.role === 'owner' ? owner.since : undefined;
+    const figure = await this.budgets.spendFigure(req.policy, window.start, since);
     const spent = figure.usd;
     const now = this.now();
+    // Ownership may have moved while the figure was read: nothing is granted or renewed without it.
+    if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
     const landedSince = this.prune(now, key, figure.asOf);
     const holder = `${req.keyName}/${req.holder}`;
@@ -261,6 +311,7 @@ export class LeaseBook {
       limitUsd: limit,
       state: decision.state,
       contended: now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS,
+      expiresInMs: this.ttlMs,
     };
     // What is held comes back as calls end and holders report (every second).
     if (decision.state === 'busy') grant.retryAfterSeconds = 1;
