@@ -2,9 +2,8 @@
 import type { DashboardDef } from './types';
 import { BILL_COVERAGE_PANEL } from './bill';
 import { AI_OUTSIDE_API_PANEL } from './expenses';
-import { labelled, latestPoints, RAW_CALLS, share, table } from './sql';
+import { CALLS_HOURLY as HOURLY, labelled, latestPoints, share, table, USERS } from './sql';
 
-const HOURLY = table('spend_hourly');
 const OUTCOMES = table('outcomes');
 
 /** The monthly budgets at the range's end (like with like: a quarter's forecast is not a month's). */
@@ -163,16 +162,15 @@ ORDER BY spend_usd DESC, feature`,
       gridId: 9,
       columns: ['feature', 'spend_usd', 'users', 'cost_per_user_usd'],
       title: 'Cost per user',
-      question: 'What does each AI feature cost per active user (distinct enduser.id)?',
+      question: 'What does each AI feature cost per active user (distinct enduser.id, within 1 %)?',
       sql: `
 SELECT
   ${labelled('feature')} AS feature,
   sum(cost_usd) AS spend_usd,
-  -- Distinct 64-bit hashes: exact barring a hash collision, and 2-3x faster than distinct strings.
-  uniqExactIf(cityHash64(end_user), end_user != '') AS users,
+  ${USERS} AS users,
   if(users = 0, NULL, spend_usd / users) AS cost_per_user_usd
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time)
+FROM ${HOURLY}
+WHERE $__timeFilter(hour)
 GROUP BY feature
 ORDER BY spend_usd DESC, feature`,
       format: 'table',

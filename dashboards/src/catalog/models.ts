@@ -1,8 +1,7 @@
 /** Models and savings: what each model costs, the token mix, and what cheaper siblings would cost. */
 import type { DashboardDef } from './types';
-import { PRICED_MODEL, RAW_CALLS, share, table } from './sql';
+import { CALLS_HOURLY as HOURLY, PRICED_MODEL, RAW_CALLS, share, table } from './sql';
 
-const HOURLY = table('spend_hourly');
 const PRICES = table('model_prices');
 
 const POLICY_VERSIONS = table('policy_versions');
@@ -67,16 +66,16 @@ ORDER BY spend_usd DESC, provider`,
       sql: `
 SELECT
   provider,
-  ${PRICED_MODEL} AS model,
-  count() AS calls,
+  model,
+  sum(calls) AS calls,
   sum(cost_usd) AS spend_usd,
   sum(input_cost_usd) AS input_cost_usd,
   sum(output_cost_usd) AS output_cost_usd,
   ${share('input_cost_usd', 'spend_usd')} AS input_cost_share,
   ${share('output_cost_usd', 'spend_usd')} AS output_cost_share,
   ${share('sum(cache_read_tokens)', 'sum(input_tokens)')} AS cached_input_share
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time)
+FROM ${HOURLY}
+WHERE $__timeFilter(hour)
 GROUP BY provider, model
 ORDER BY spend_usd DESC, provider, model`,
       format: 'table',

@@ -1,9 +1,10 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
 import { BASELINES_PANEL } from './baselines';
-import { labelled, PRICED_MODEL, RAW_CALLS, share, table, variableFilter } from './sql';
+import { CALLS_HOURLY as HOURLY, labelled, P95_MS, share, table, variableFilter } from './sql';
 
-const HOURLY = table('spend_hourly');
+/** The only panel that needs customers reads the rollup that keeps them. */
+const SPEND_HOURLY = table('spend_hourly');
 
 /** Same filter on the rollup and on the raw table (identical column names). */
 const FILTER = ['team', 'environment', 'feature'].map((v) => variableFilter(v)).join(' AND ');
@@ -108,14 +109,14 @@ ORDER BY time, feature`,
       gridId: 6,
       columns: ['model', 'calls', 'p95_ms'],
       title: 'p95 latency by model',
-      question: 'How slow are our AI calls (95th percentile), per model?',
+      question: 'How slow are our AI calls (95th percentile, within 1 %), per model?',
       sql: `
 SELECT
-  ${PRICED_MODEL} AS model,
-  count() AS calls,
-  quantileExact(0.95)(duration_ms) AS p95_ms
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time) AND ${FILTER}
+  model,
+  sum(calls) AS calls,
+  ${P95_MS} AS p95_ms
+FROM ${HOURLY}
+WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY model
 ORDER BY p95_ms DESC, model`,
       format: 'table',
@@ -146,7 +147,7 @@ ORDER BY time`,
       question: 'Which customers drive our AI spend?',
       sql: `
 SELECT ${labelled('customer', '(none)')} AS customer, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${HOURLY}
+FROM ${SPEND_HOURLY}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY customer
 ORDER BY spend_usd DESC, customer
@@ -162,10 +163,15 @@ LIMIT 10`,
       title: 'Blocked, downgraded and clamped calls',
       question: 'How many calls did the policy guard block, downgrade or clamp, and where?',
       sql: `
-SELECT enforcement, ${labelled('feature')} AS feature, count() AS calls
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time) AND ${FILTER} AND enforcement IN ('blocked', 'downgraded', 'clamped')
-GROUP BY enforcement, feature
+SELECT enforcement, ${labelled('feature')} AS feature, calls
+FROM (
+  SELECT feature, sum(blocked_calls) AS blocked, sum(downgraded_calls) AS downgraded, sum(clamped_calls) AS clamped
+  FROM ${HOURLY}
+  WHERE $__timeFilter(hour) AND ${FILTER}
+  GROUP BY feature
+)
+ARRAY JOIN ['blocked', 'downgraded', 'clamped'] AS enforcement, [blocked, downgraded, clamped] AS calls
+WHERE calls > 0
 ORDER BY calls DESC, enforcement, feature`,
       format: 'table',
       visualization: 'table',
