@@ -1,0 +1,272 @@
+/**
+ * The boards' rollup `calls_hourly` (migration 0037) equals the raw calls — every group's counts,
+ * tokens and money, its distinct users and its p95 latency — after sealing, after a late write into
+ * a sealed hour, and on a store upgraded from before the migration (read from the raw calls until
+ * the maintainer has filled it behind its own frontier). And every policy `match` field gets the
+ * exact budget spend, whichever rollup its hours come from. On the real embedded engine.
+ */
+import assert from 'node:assert/strict';
+import Decimal from 'decimal.js';
+import type { PolicyMatch } from 'tokenledger/policy';
+import { MATCH_FIELDS } from 'tokenledger/policy';
+import type { PricedCall } from '../../collector/src/core/call';
+import { hourlySpendOf, storedSpend } from '../../collector/src/govern/budgets/spend';
+import type { Storage } from '../../collector/src/storage/client';
+import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
+import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
+import { SPEND_HOURLY } from '../../collector/src/storage/rollup/rollups';
+import { advanceFrontier, fillHours, readFrontier } from '../../collector/src/storage/rollup/seal';
+import { toRow } from '../../collector/src/storage/rows';
+import { CallWriter } from '../../collector/src/storage/writer';
+import { nanos, pricedCall } from '../support/calls';
+import { freshStorage } from '../support/embedded-storage';
+import { prng } from '../support/prng';
+
+const HOUR = 3_600_000;
+const thisHour = (): number => Math.floor(Date.now() / HOUR) * HOUR;
+let seq = 0;
+
+/** Calls over `hours` closed hours, several per group, with users, latencies, enforcement. */
+function calls(n: number, hours: number, seed = 7): PricedCall[] {
+  const rand = prng(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  return Array.from({ length: n }, () => {
+    // From two hours back: every hour closed (sealed once the grace has passed).
+    const at = thisHour() - (1 + Math.ceil(rand() * hours)) * HOUR + Math.floor(rand() * HOUR);
+    const model = pick(['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet']);
+    const input = (rand() / 100).toFixed(9);
+    const output = (rand() / 50).toFixed(9);
+    return pricedCall(
+      {
+        traceId: 'cd'.repeat(16),
+        spanId: (++seq).toString(16).padStart(16, '0'),
+        startTimeUnixNano: nanos(new Date(at)),
+        durationMs: 50 + rand() * 3000,
+        responseModel: model,
+        inputTokens: Math.floor(rand() * 4000),
+        outputTokens: Math.floor(rand() * 800),
+        cacheReadTokens: Math.floor(rand() * 100),
+        errorType: rand() < 0.05 ? 'timeout' : '',
+        enforcement: pick(['allowed', 'allowed', 'allowed', 'blocked', 'downgraded', 'clamped']),
+        inputCostUsd: input,
+        outputCostUsd: output,
+        costUsd: new Decimal(input).plus(output).toFixed(),
+        priced: rand() > 0.1,
+        pricedProvider: 'openai',
+        pricedModel: model,
+      },
+      {
+        team: pick(['search', 'ads', '']),
+        department: pick(['eng', 'sales']),
+        costCenter: pick(['cc-1', 'cc-2', '']),
+        feature: pick(['chat', 'summarizer', '']),
+        workflow: pick(['wf-a', 'wf-b']),
+        environment: pick(['production', 'staging']),
+        service: pick(['api', 'worker']),
+        customer: pick(['acme', 'globex', "o'brien", '']),
+        endUser: rand() < 0.1 ? '' : `u${Math.floor(rand() * 60)}`,
+      },
+    );
+  });
+}
+
+async function rows<T = Record<string, string>>(storage: Storage, query: string): Promise<T[]> {
+  const rs = await storage.client.query({
+    query: query.replaceAll('$db', storage.database),
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 1, output_format_json_quote_decimals: 1 },
+  });
+  return rs.json<T>();
+}
+
+const GROUP = 'hour, team, department, cost_center, feature, service, environment, provider, model';
+const FIGURES = [
+  'calls',
+  'error_calls',
+  'unpriced_calls',
+  'blocked_calls',
+  'downgraded_calls',
+  'clamped_calls',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cost_usd',
+  'input_cost_usd',
+  'output_cost_usd',
+];
+
+/** Every group of the rollup as the boards read it (`from`: the view, or the sealed table alone). */
+async function rollupGroups(storage: Storage, from: 'calls_hourly' | 'calls_hourly_sealed FINAL') {
+  return rows(
+    storage,
+    `SELECT ${GROUP}, ${FIGURES.map((f) => `toString(sum(${f})) AS t_${f}`).join(', ')},
+            uniqCombinedMerge(users) AS users, quantileBFloat16Merge(0.95)(latency) AS p95
+     FROM $db.${from} WHERE calls > 0 GROUP BY ${GROUP} ORDER BY ${GROUP}`,
+  );
+}
+
+/** The same from the raw calls, one function per figure. */
+async function rawGroups(storage: Storage) {
+  const model =
+    "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+  const raw = [
+    'count()',
+    "countIf(error_type != '')",
+    'countIf(priced = 0)',
+    "countIf(enforcement = 'blocked')",
+    "countIf(enforcement = 'downgraded')",
+    "countIf(enforcement = 'clamped')",
+    'sum(input_tokens)',
+    'sum(output_tokens)',
+    'sum(cache_read_tokens)',
+    'sum(cost_usd)',
+    'sum(input_cost_usd)',
+    'sum(output_cost_usd)',
+  ];
+  return rows(
+    storage,
+    `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, team, department, cost_center, feature, service,
+            environment, provider, ${model} AS model,
+            ${raw.map((r, i) => `toString(${r}) AS t_${FIGURES[i]}`).join(', ')},
+            uniqCombinedIf(cityHash64(end_user), end_user != '') AS users,
+            quantileBFloat16(0.95)(duration_ms) AS p95
+     FROM $db.llm_calls FINAL GROUP BY ${GROUP} ORDER BY ${GROUP}`,
+  );
+}
+
+async function assertEqualsRaw(storage: Storage, what: string): Promise<void> {
+  const raw = await rawGroups(storage);
+  assert.ok(raw.length > 0);
+  assert.deepEqual(await rollupGroups(storage, 'calls_hourly'), raw, `${what}: the view`);
+}
+
+async function sealedCount(storage: Storage): Promise<number> {
+  const [r] = await rows(storage, 'SELECT count() AS n FROM $db.calls_hourly_sealed FINAL WHERE calls > 0');
+  return Number(r!.n);
+}
+
+const maintainer = (storage: Storage) =>
+  new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 0 });
+
+describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
+  this.timeout(120_000);
+
+  it('equals the raw calls once sealed: counts, tokens, money, distinct users, p95 latency', async () => {
+    const storage = await freshStorage();
+    await new CallWriter(storage).write(calls(600, 30));
+    const m = maintainer(storage);
+    await m.round();
+    await m.round();
+    assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
+    // Every group of the 30 hours is sealed: the sealed table alone holds the raw figures.
+    const raw = await rawGroups(storage);
+    assert.deepEqual(await rollupGroups(storage, 'calls_hourly_sealed FINAL'), raw);
+    await assertEqualsRaw(storage, 'sealed');
+    // Far fewer rows than calls only at production volumes; here, every call counted once.
+    const [total] = await rows(
+      storage,
+      'SELECT toString(sum(calls)) AS n FROM $db.calls_hourly_sealed FINAL',
+    );
+    assert.equal(total!.n, '600');
+  });
+
+  it('rebuilds a sealed hour a late call was written into, users and latency included', async () => {
+    const storage = await freshStorage();
+    const writer = new CallWriter(storage);
+    await writer.write(calls(200, 10, 11));
+    const m = maintainer(storage);
+    await m.round();
+    await m.round();
+    const before = await sealedCount(storage);
+    // A late call into a sealed hour: a new user, a very slow call, another group.
+    const [late] = calls(1, 5, 12);
+    late!.durationMs = 600_000;
+    late!.attribution.endUser = 'a-new-user';
+    late!.attribution.team = 'late-team';
+    await writer.write([late!]);
+    assert.notDeepEqual(await rollupGroups(storage, 'calls_hourly'), await rawGroups(storage));
+    await m.round();
+    await assertEqualsRaw(storage, 'after a late write');
+    assert.equal(await sealedCount(storage), before + 1);
+  });
+
+  it('on a store from before the migration: exact from the raw calls at once, then filled behind its own frontier', async () => {
+    const storage = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    const older = all.filter((m) => !m.statements.some((s) => s.includes('calls_hourly_sealed')));
+    assert.ok(older.length < all.length);
+    await migrate(storage, older);
+    const seeded = calls(300, 48, 21);
+    await storage.client.insert({
+      table: `${storage.database}.llm_calls`,
+      values: seeded.map(toRow),
+      format: 'JSONEachRow',
+    });
+    // The old maintainer sealed spend_hourly up to the closed hours.
+    const sealedUntil = (thisHour() - HOUR) / 1000;
+    const build = { generation: '1', coveredUntilMs: Date.now() };
+    await fillHours(storage, SPEND_HOURLY, (thisHour() - 60 * HOUR) / 1000, sealedUntil, build);
+    await advanceFrontier(storage, sealedUntil, 5_000);
+
+    await migrate(storage, all);
+    assert.equal(await sealedCount(storage), 0);
+    await assertEqualsRaw(storage, 'upgraded, not filled yet (every hour from the raw calls)');
+    const m = maintainer(storage);
+    await m.round();
+    assert.ok(m.stats.hoursFilled > 0);
+    assert.equal(m.stats.followers.calls_hourly, new Date(sealedUntil * 1000).toISOString());
+    assert.ok((await sealedCount(storage)) > 0);
+    await assertEqualsRaw(storage, 'filled');
+    // From now on both frontiers move together.
+    await m.round();
+    assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
+    assert.ok((await readFrontier(storage)) >= sealedUntil);
+  });
+});
+
+describe('budget spend for every policy match field (sealed rollups)', function () {
+  this.timeout(120_000);
+  let storage: Storage;
+  let seeded: PricedCall[];
+  // Off the hour at both ends: whole hours from a rollup, the cut hours from the raw calls.
+  const from = new Date(thisHour() - 40 * HOUR + 17 * 60_000);
+  const to = new Date(thisHour() - 2 * HOUR + 41 * 60_000);
+
+  before(async () => {
+    storage = await freshStorage();
+    seeded = calls(800, 48, 31);
+    await new CallWriter(storage).write(seeded);
+    const m = maintainer(storage);
+    await m.round();
+    await m.round();
+  });
+
+  const value = (c: PricedCall, field: (typeof MATCH_FIELDS)[number]): string => {
+    if (field === 'model') return c.pricedModel || c.responseModel || c.requestModel;
+    if (field === 'provider') return c.provider;
+    const key = field.replace(/_(\w)/g, (_m, ch: string) => ch.toUpperCase()) as keyof typeof c.attribution;
+    return c.attribution[key];
+  };
+
+  for (const field of MATCH_FIELDS) {
+    it(`match on ${field}: the raw sum of the calls it matches`, async () => {
+      const values = [...new Set(seeded.map((c) => value(c, field)))].filter((v) => v !== '');
+      assert.ok(values.length > 0, `the seed has ${field} values`);
+      const wanted = values[0]!;
+      const expected = seeded
+        .filter((c) => value(c, field) === wanted)
+        .filter((c) => {
+          const ms = Number(BigInt(c.startTimeUnixNano) / 1_000_000n);
+          return ms >= from.getTime() && ms < to.getTime();
+        })
+        .reduce((s, c) => s.plus(c.costUsd), new Decimal(0));
+      assert.ok(expected.gt(0));
+      const match = { [field]: wanted } as PolicyMatch;
+      // Customer and workflow are only in spend_hourly; every other field reads the boards' rollup.
+      const rollup = ['customer', 'workflow'].includes(field) ? 'spend_hourly' : 'calls_hourly';
+      assert.equal(hourlySpendOf(storage.database, { match }), `${storage.database}.${rollup}`);
+      const spent = await storedSpend(storage, match, from, to);
+      assert.equal(spent.toString(), expected.toFixed(), `${field} = ${wanted}`);
+    });
+  }
+});
