@@ -1,4 +1,4 @@
--- A second hourly rollup at the grain the boards need (docs/decisions/0079-board-rollup.md): no
+-- A second hourly rollup at the grain the boards need (docs/decisions/0079-board-rollups.md): no
 -- customer, workflow or end user, so an hour is hundreds of rows where spend_hourly has tens of
 -- thousands; with the per-call facts the panels used to scan the raw calls for: input/output cost,
 -- enforcement counts, distinct users (uniqCombined states) and latency (quantileBFloat16 states),

@@ -1,6 +1,6 @@
 /**
  * Every panel once the rollups are sealed (issue 23): the maintainer has built every closed hour of
- * `spend_hourly` and `calls_hourly`, so the panels read the sealed tables rather than the live tail
+ * `spend_hourly` and `calls_hourly` and every closed day of `calls_daily`, so the panels read the sealed tables rather than the live tail
  * that panels.test.ts exercises. Each answer must equal the numbers computed from the seed and the
  * panel's raw form — the same SQL with each rollup replaced by the raw calls — on the engine.
  */
@@ -35,7 +35,12 @@ describe('dashboard panels over sealed rollups', function () {
     seed = await seedStorage(storage);
     const maintainer = new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 0 });
     const closed = new Date(Math.floor((Date.now() - 10 * 60_000) / 3_600_000) * 3_600_000).toISOString();
-    while ((maintainer.stats.sealedUntil ?? '') < closed) await maintainer.round();
+    const closedDay = `${closed.slice(0, 10)}T00:00:00.000Z`;
+    while (
+      (maintainer.stats.sealedUntil ?? '') < closed ||
+      (maintainer.stats.daysSealedUntil ?? '') < closedDay
+    )
+      await maintainer.round();
     assert.equal(maintainer.stats.followers.calls_hourly, maintainer.stats.sealedUntil);
   });
   after(async () => storage?.close());
@@ -43,6 +48,7 @@ describe('dashboard panels over sealed rollups', function () {
   it('sealed every hour of the seed into both rollups', async () => {
     assert.ok((await count(storage, 'spend_hourly_sealed')) > 0);
     assert.ok((await count(storage, 'calls_hourly_sealed')) > 0);
+    assert.ok((await count(storage, 'calls_daily_sealed')) > 0);
     // Nothing left for the live tail: every panel below reads sealed rows.
     const [tail] = await rows(storage, {
       query: `SELECT count() AS n FROM ${storage.database}.calls_hourly_raw
@@ -59,6 +65,16 @@ describe('dashboard panels over sealed rollups', function () {
         ...RANGE,
         intervalSeconds: 600,
         variables: { database: [db], team: ['search', 'support'], environment: [], feature: ['$__all'] },
+      },
+    ],
+    [
+      // Off midnight at both ends: whole days from calls_daily, the hours around them from calls_hourly.
+      'mid-day to mid-day',
+      {
+        from: new Date('2026-11-03T07:20:00Z'),
+        to: new Date('2026-11-17T15:45:00Z'),
+        intervalSeconds: 3600,
+        variables: { database: [db] },
       },
     ],
     [

@@ -2,7 +2,12 @@
 import type { DashboardDef } from './types';
 import { BILL_COVERAGE_PANEL } from './bill';
 import { AI_OUTSIDE_API_PANEL } from './expenses';
-import { CALLS_HOURLY as HOURLY, labelled, latestPoints, share, table, USERS } from './sql';
+import { boardRows, labelled, latestPoints, share, table, USERS } from './sql';
+
+/** The boards' rollup over the range, mostly whole days. */
+const BOARD = boardRows();
+/** The twelve months up to the range's end. */
+const YEAR_START = "toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') - toIntervalMonth(11)";
 
 const OUTCOMES = table('outcomes');
 
@@ -25,7 +30,7 @@ export const CFO_DASHBOARD: DashboardDef = {
       columns: ['spend_usd'],
       title: 'AI spend',
       question: 'How much have we spent on AI in this period?',
-      sql: `SELECT sum(cost_usd) AS spend_usd FROM ${HOURLY} WHERE $__timeFilter(hour)`,
+      sql: `SELECT sum(cost_usd) AS spend_usd FROM ${BOARD} WHERE $__timeFilter(hour)`,
       format: 'table',
       visualization: 'stat',
       unit: 'currencyUSD',
@@ -71,7 +76,7 @@ SELECT
   ${share("sumIf(cost_usd, team = '' AND cost_center = '')", 'sum(cost_usd)')} AS unattributed_share,
   sum(unpriced_calls) AS unpriced_calls,
   ${share('unpriced_calls', 'sum(calls)')} AS unpriced_call_share
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour)`,
       format: 'table',
       visualization: 'stat',
@@ -87,7 +92,7 @@ WHERE $__timeFilter(hour)`,
       question: 'Which teams spend the most on AI?',
       sql: `
 SELECT ${labelled('team')} AS team, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour)
 GROUP BY team
 ORDER BY spend_usd DESC, team`,
@@ -117,8 +122,8 @@ ORDER BY used_share DESC, policy`,
       question: 'How does AI spend trend month over month (last 12 months)?',
       sql: `
 SELECT toDateTime(toStartOfMonth(hour), 'UTC') AS time, sum(cost_usd) AS spend_usd
-FROM ${HOURLY}
-WHERE hour >= toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') - toIntervalMonth(11) AND hour <= $__toTime
+FROM ${boardRows(YEAR_START)}
+WHERE hour >= ${YEAR_START} AND hour <= $__toTime
 GROUP BY time
 ORDER BY time`,
       format: 'time_series',
@@ -133,7 +138,7 @@ ORDER BY time`,
       question: 'Which models do we pay for, and how much each?',
       sql: `
 SELECT provider, model, sum(calls) AS calls, sum(cost_usd) AS spend_usd
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour)
 GROUP BY provider, model
 ORDER BY spend_usd DESC, provider, model`,
@@ -149,7 +154,7 @@ ORDER BY spend_usd DESC, provider, model`,
       question: 'What does each AI feature cost?',
       sql: `
 SELECT ${labelled('feature')} AS feature, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour)
 GROUP BY feature
 ORDER BY spend_usd DESC, feature`,
@@ -169,7 +174,7 @@ SELECT
   sum(cost_usd) AS spend_usd,
   ${USERS} AS users,
   if(users = 0, NULL, spend_usd / users) AS cost_per_user_usd
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour)
 GROUP BY feature
 ORDER BY spend_usd DESC, feature`,
@@ -196,7 +201,7 @@ FROM
   (SELECT feature, outcome, sum(count) AS outcomes, sum(value_usd) AS value_usd
    FROM ${OUTCOMES} FINAL WHERE $__timeFilter(time) GROUP BY feature, outcome) AS o
   LEFT JOIN
-  (SELECT feature, sum(cost_usd) AS spend_usd FROM ${HOURLY} WHERE $__timeFilter(hour) GROUP BY feature) AS s
+  (SELECT feature, sum(cost_usd) AS spend_usd FROM ${BOARD} WHERE $__timeFilter(hour) GROUP BY feature) AS s
   ON o.feature = s.feature
 ORDER BY feature, outcome`,
       format: 'table',

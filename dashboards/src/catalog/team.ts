@@ -1,7 +1,10 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
 import { BASELINES_PANEL } from './baselines';
-import { CALLS_HOURLY as HOURLY, labelled, P95_MS, share, table, variableFilter } from './sql';
+import { boardRows, CALLS_HOURLY as HOURLY, labelled, P95_MS, share, table, variableFilter } from './sql';
+
+/** The boards' rollup over the range, mostly whole days (panels not bucketed finer than the range). */
+const BOARD = boardRows();
 
 /** The only panel that needs customers reads the rollup that keeps them. */
 const SPEND_HOURLY = table('spend_hourly');
@@ -26,7 +29,7 @@ const spendBy = (column: string, title: string, visualization: 'piechart' | 'bar
   question: `Where does the spend go, by ${title}?`,
   sql: `
 SELECT ${labelled(column)} AS ${column}, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY ${column}
 ORDER BY spend_usd DESC, ${column}`,
@@ -76,7 +79,7 @@ SELECT
   sum(error_calls) AS error_calls,
   ${share('cache_read_tokens', 'input_tokens')} AS cache_hit_share,
   ${share('error_calls', 'calls')} AS error_rate
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour) AND ${FILTER}`,
       format: 'table',
       visualization: 'stat',
@@ -115,7 +118,7 @@ SELECT
   model,
   sum(calls) AS calls,
   ${P95_MS} AS p95_ms
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY model
 ORDER BY p95_ms DESC, model`,
@@ -166,7 +169,7 @@ LIMIT 10`,
 SELECT enforcement, ${labelled('feature')} AS feature, calls
 FROM (
   SELECT feature, sum(blocked_calls) AS blocked, sum(downgraded_calls) AS downgraded, sum(clamped_calls) AS clamped
-  FROM ${HOURLY}
+  FROM ${BOARD}
   WHERE $__timeFilter(hour) AND ${FILTER}
   GROUP BY feature
 )

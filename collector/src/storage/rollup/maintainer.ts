@@ -10,9 +10,11 @@
  *     the raw calls for every hour not sealed yet;
  *  3. fills a rollup added after the store had history (its frontier behind the first one's) from
  *     the raw calls, a day per statement, moving its own frontier: readers use it once filled;
- *  4. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
+ *  4. folds calls_hourly's sealed hours into days (calls_daily) up to its frontier, and builds again
+ *     the days one of whose hours was built after the day read them;
+ *  5. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
  *     turn) and rebuilds any that differ: whatever else went wrong, the rollup is repaired.
- * Steps 1, 2 and 4 build every rollup at once (one generation, one seal record per hour).
+ * Steps 1, 2 and 5 build every hourly rollup at once (one generation, one seal record per hour).
  * Several maintainers (several collectors on one server) may run at once: builds carry generations
  * ordered by the server's clock, the frontier only grows, and each step is safe to repeat.
  */
@@ -30,7 +32,8 @@ import {
   type Build,
   type HourDifference,
 } from './seal';
-import { ROLLUPS, type Rollup } from './rollups';
+import { CALLS_HOURLY, ROLLUPS, type Rollup } from './rollups';
+import { advanceDayFrontier, buildDay, DAY_S, firstDayWithHours, readDayFrontier, staleDays } from './days';
 import {
   HOUR_MS,
   MAINTAIN_EVERY_MS,
@@ -42,7 +45,6 @@ import {
 } from './timing';
 
 const HOUR_S = HOUR_MS / 1000;
-const DAY_S = 24 * HOUR_S;
 /** The rollups after the first: each has a frontier of its own, at most the first one's. */
 const FOLLOWERS = ROLLUPS.slice(1);
 /** Work per round before yielding to ingest (the embedded engine runs one statement at a time). */
@@ -57,6 +59,11 @@ export interface RollupStats {
   followers: Record<string, string | null>;
   /** Hours written into a rollup added after the store had history. */
   hoursFilled: number;
+  /** Days before this (ISO) are read from calls_daily. */
+  daysSealedUntil: string | null;
+  daysBuilt: number;
+  /** Sealed days built again because one of their hours was. */
+  daysRebuilt: number;
   hoursBuilt: number;
   hoursRebuilt: number;
   /** Sealed hours found different from their raw calls with no write to explain it, and rebuilt. */
@@ -86,6 +93,9 @@ export class RollupMaintainer {
     sealedUntil: null,
     followers: {},
     hoursFilled: 0,
+    daysSealedUntil: null,
+    daysBuilt: 0,
+    daysRebuilt: 0,
     hoursBuilt: 0,
     hoursRebuilt: 0,
     hoursRepaired: 0,
@@ -149,12 +159,16 @@ export class RollupMaintainer {
       followers.set(rollup, await this.fill(rollup, from, sealed, build, deadline));
     }
 
+    const calls = followers.get(CALLS_HOURLY) ?? 0;
+    const days = this.stopped ? undefined : await this.buildDays(calls, build, deadline);
+
     if (!this.stopped && nowMs - this.lastVerify >= VERIFY_EVERY_MS && frontier > 0) {
       this.lastVerify = nowMs;
       await this.verify(frontier, followers, build, nowMs);
     }
     this.figures.sealedUntil = frontier > 0 ? iso(frontier) : null;
     for (const [rollup, f] of followers) this.figures.followers[rollup.name] = f > 0 ? iso(f) : null;
+    if (days !== undefined) this.figures.daysSealedUntil = days > 0 ? iso(days) : null;
     this.figures.lastError = null;
     this.lastLogged = '';
   }
@@ -226,6 +240,40 @@ export class RollupMaintainer {
     if (until <= frontier) return frontier;
     const backdate = PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS);
     await advanceFrontier(storage, until, backdate, rollup);
+    return until;
+  }
+
+  /**
+   * Builds again the sealed days one of whose hours was built since, then the days whose hours are
+   * all sealed in calls_hourly (before `hoursUntil`), within the round's budget; moves the day
+   * frontier. Returns it.
+   */
+  private async buildDays(hoursUntil: number, build: Build, deadline: number): Promise<number> {
+    const { storage } = this.options;
+    const frontier = await readDayFrontier(storage);
+    for (const day of await staleDays(storage, frontier, 31)) {
+      if (this.stopped || Date.now() > deadline) return frontier;
+      await buildDay(storage, day, build);
+      this.figures.daysRebuilt++;
+    }
+    const closed = Math.floor(hoursUntil / DAY_S) * DAY_S;
+    let until = frontier;
+    while (until < closed && !this.stopped && Date.now() <= deadline) {
+      const next = await firstDayWithHours(storage, until, closed);
+      if (next === undefined) {
+        until = closed;
+        break;
+      }
+      await buildDay(storage, next, build);
+      this.figures.daysBuilt++;
+      until = next + DAY_S;
+    }
+    if (until <= frontier) return frontier;
+    await advanceDayFrontier(
+      storage,
+      until,
+      PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS),
+    );
     return until;
   }
 
