@@ -1,5 +1,5 @@
 /**
- * The boards' rollup `calls_hourly` (migration 0037) equals the raw calls — every group's counts,
+ * The boards' rollups `calls_hourly` and `calls_daily` (migrations 0037, 0038) equal the raw calls — every group's counts,
  * tokens and money, its distinct users and its p95 latency — after sealing, after a late write into
  * a sealed hour, and on a store upgraded from before the migration (read from the raw calls until
  * the maintainer has filled it behind its own frontier). And every policy `match` field gets the
@@ -134,6 +134,38 @@ async function rawGroups(storage: Storage) {
   );
 }
 
+/** Per UTC day and group: calls_daily's sealed rows, and the raw calls of the same days (before `until`, s). */
+async function dailyAndRaw(storage: Storage, until: number) {
+  const dims = GROUP.replace('hour, ', '');
+  const model =
+    "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+  const daily = await rows(
+    storage,
+    `SELECT day, ${dims}, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd, toString(sum(blocked_calls)) AS blocked,
+            uniqCombinedMerge(users) AS users, quantileBFloat16Merge(0.95)(latency) AS p95
+     FROM $db.calls_daily_sealed FINAL WHERE calls > 0 AND day < toDateTime(${until}, 'UTC')
+     GROUP BY day, ${dims} ORDER BY day, ${dims}`,
+  );
+  const raw = await rows(
+    storage,
+    `SELECT toStartOfDay(start_time, 'UTC') AS day, team, department, cost_center, feature, service, environment,
+            provider, ${model} AS model, toString(count()) AS n, toString(sum(cost_usd)) AS usd,
+            toString(countIf(enforcement = 'blocked')) AS blocked,
+            uniqCombinedIf(cityHash64(end_user), end_user != '') AS users, quantileBFloat16(0.95)(duration_ms) AS p95
+     FROM $db.llm_calls FINAL WHERE start_time < toDateTime(${until}, 'UTC')
+     GROUP BY day, ${dims} ORDER BY day, ${dims}`,
+  );
+  return { daily, raw };
+}
+
+async function assertDaysEqualRaw(storage: Storage, m: RollupMaintainer, what: string): Promise<void> {
+  const until = Date.parse(m.stats.daysSealedUntil ?? '1970-01-01T00:00:00Z') / 1000;
+  assert.ok(until > 0, `${what}: days sealed`);
+  const { daily, raw } = await dailyAndRaw(storage, until);
+  assert.ok(raw.length > 0);
+  assert.deepEqual(daily, raw, `${what}: calls_daily`);
+}
+
 async function assertEqualsRaw(storage: Storage, what: string): Promise<void> {
   const raw = await rawGroups(storage);
   assert.ok(raw.length > 0);
@@ -173,30 +205,37 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
   it('rebuilds a sealed hour a late call was written into, users and latency included', async () => {
     const storage = await freshStorage();
     const writer = new CallWriter(storage);
-    await writer.write(calls(200, 10, 11));
+    await writer.write(calls(400, 40, 11));
     const m = maintainer(storage);
     await m.round();
     await m.round();
     const before = await sealedCount(storage);
-    // A late call into a sealed hour: a new user, a very slow call, another group.
+    await assertDaysEqualRaw(storage, m, 'before');
+    // A late call into a sealed hour of a sealed day: a new user, a very slow call, another group.
     const [late] = calls(1, 5, 12);
+    late!.startTimeUnixNano = nanos(new Date(Date.parse(m.stats.daysSealedUntil!) - 5 * HOUR));
     late!.durationMs = 600_000;
     late!.attribution.endUser = 'a-new-user';
     late!.attribution.team = 'late-team';
     await writer.write([late!]);
     assert.notDeepEqual(await rollupGroups(storage, 'calls_hourly'), await rawGroups(storage));
+    const rebuilt = m.stats.daysRebuilt;
     await m.round();
     await assertEqualsRaw(storage, 'after a late write');
     assert.equal(await sealedCount(storage), before + 1);
+    // Its day was read before the hour was built again: built again in the same round.
+    assert.ok(m.stats.daysRebuilt > rebuilt);
+    await assertDaysEqualRaw(storage, m, 'after a late write');
   });
 
   it('on a store from before the migration: exact from the raw calls at once, then filled behind its own frontier', async () => {
     const storage = await freshStorage({ migrate: false });
     const all = loadMigrations();
-    const older = all.filter((m) => !m.statements.some((s) => s.includes('calls_hourly_sealed')));
+    const first = all.find((m) => m.statements.some((s) => s.includes('calls_hourly_sealed')))!;
+    const older = all.filter((m) => m.version < first.version);
     assert.ok(older.length < all.length);
     await migrate(storage, older);
-    const seeded = calls(300, 48, 21);
+    const seeded = calls(300, 72, 21);
     await storage.client.insert({
       table: `${storage.database}.llm_calls`,
       values: seeded.map(toRow),
@@ -205,7 +244,7 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     // The old maintainer sealed spend_hourly up to the closed hours.
     const sealedUntil = (thisHour() - HOUR) / 1000;
     const build = { generation: '1', coveredUntilMs: Date.now() };
-    await fillHours(storage, SPEND_HOURLY, (thisHour() - 60 * HOUR) / 1000, sealedUntil, build);
+    await fillHours(storage, SPEND_HOURLY, (thisHour() - 80 * HOUR) / 1000, sealedUntil, build);
     await advanceFrontier(storage, sealedUntil, 5_000);
 
     await migrate(storage, all);
@@ -214,12 +253,15 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     const m = maintainer(storage);
     await m.round();
     assert.ok(m.stats.hoursFilled > 0);
-    assert.equal(m.stats.followers.calls_hourly, new Date(sealedUntil * 1000).toISOString());
+    // Filled up to where spend_hourly is sealed (it may have moved on in the same round).
+    assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
+    assert.ok(Date.parse(m.stats.followers.calls_hourly!) >= sealedUntil * 1000);
     assert.ok((await sealedCount(storage)) > 0);
     await assertEqualsRaw(storage, 'filled');
-    // From now on both frontiers move together.
+    // From now on both frontiers move together; the days are folded from the filled hours.
     await m.round();
     assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
+    await assertDaysEqualRaw(storage, m, 'upgraded');
     assert.ok((await readFrontier(storage)) >= sealedUntil);
   });
 });

@@ -166,7 +166,7 @@ export class RollupMaintainer {
       this.lastVerify = nowMs;
       await this.verify(frontier, followers, build, nowMs);
     }
-    this.figures.sealedUntil = frontier > 0 ? iso(frontier) : null;
+    this.figures.sealedUntil = sealed > 0 ? iso(sealed) : null;
     for (const [rollup, f] of followers) this.figures.followers[rollup.name] = f > 0 ? iso(f) : null;
     if (days !== undefined) this.figures.daysSealedUntil = days > 0 ? iso(days) : null;
     this.figures.lastError = null;
