@@ -80,26 +80,27 @@ async function rows<T = Record<string, string>>(storage: Storage, query: string)
 }
 
 const GROUP = 'hour, team, department, cost_center, feature, service, environment, provider, model';
-const FIGURES = [
-  'calls',
-  'error_calls',
-  'unpriced_calls',
-  'blocked_calls',
-  'downgraded_calls',
-  'clamped_calls',
-  'input_tokens',
-  'output_tokens',
-  'cache_read_tokens',
-  'cost_usd',
-  'input_cost_usd',
-  'output_cost_usd',
+/** Each figure of the rollup beside the function that gives it over the raw calls. */
+const RAW_FIGURES: Array<[string, string]> = [
+  ['calls', 'count()'],
+  ['error_calls', "countIf(error_type != '')"],
+  ['unpriced_calls', 'countIf(priced = 0)'],
+  ['blocked_calls', "countIf(enforcement = 'blocked')"],
+  ['downgraded_calls', "countIf(enforcement = 'downgraded')"],
+  ['clamped_calls', "countIf(enforcement = 'clamped')"],
+  ['input_tokens', 'sum(input_tokens)'],
+  ['output_tokens', 'sum(output_tokens)'],
+  ['cache_read_tokens', 'sum(cache_read_tokens)'],
+  ['cost_usd', 'sum(cost_usd)'],
+  ['input_cost_usd', 'sum(input_cost_usd)'],
+  ['output_cost_usd', 'sum(output_cost_usd)'],
 ];
 
 /** Every group of the rollup as the boards read it (`from`: the view, or the sealed table alone). */
 async function rollupGroups(storage: Storage, from: 'calls_hourly' | 'calls_hourly_sealed FINAL') {
   return rows(
     storage,
-    `SELECT ${GROUP}, ${FIGURES.map((f) => `toString(sum(${f})) AS t_${f}`).join(', ')},
+    `SELECT ${GROUP}, ${RAW_FIGURES.map(([f]) => `toString(sum(${f})) AS t_${f}`).join(', ')},
             uniqCombinedMerge(users) AS users, quantileBFloat16Merge(0.95)(latency) AS p95
      FROM $db.${from} WHERE calls > 0 GROUP BY ${GROUP} ORDER BY ${GROUP}`,
   );
@@ -109,25 +110,12 @@ async function rollupGroups(storage: Storage, from: 'calls_hourly' | 'calls_hour
 async function rawGroups(storage: Storage) {
   const model =
     "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
-  const raw = [
-    'count()',
-    "countIf(error_type != '')",
-    'countIf(priced = 0)',
-    "countIf(enforcement = 'blocked')",
-    "countIf(enforcement = 'downgraded')",
-    "countIf(enforcement = 'clamped')",
-    'sum(input_tokens)',
-    'sum(output_tokens)',
-    'sum(cache_read_tokens)',
-    'sum(cost_usd)',
-    'sum(input_cost_usd)',
-    'sum(output_cost_usd)',
-  ];
+
   return rows(
     storage,
     `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, team, department, cost_center, feature, service,
             environment, provider, ${model} AS model,
-            ${raw.map((r, i) => `toString(${r}) AS t_${FIGURES[i]}`).join(', ')},
+            ${RAW_FIGURES.map(([f, raw]) => `toString(${raw}) AS t_${f}`).join(', ')},
             uniqCombinedIf(cityHash64(end_user), end_user != '') AS users,
             quantileBFloat16(0.95)(duration_ms) AS p95
      FROM $db.llm_calls FINAL GROUP BY ${GROUP} ORDER BY ${GROUP}`,
