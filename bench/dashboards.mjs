@@ -371,7 +371,7 @@ export async function run() {
           const queries = board.panels.map((p) => ({
             id: p.id,
             reads: [...new Set([...p.sql.matchAll(/\$\{database\}\.(\w+)/g)].map((m) => m[1]))]
-              .filter((t) => t.endsWith('_hourly') || t === 'llm_calls')
+              .filter((t) => /_(hourly|daily)$/.test(t) || t === 'llm_calls')
               .join(', '),
             rollup: toParameterizedQuery(p.sql, ctx),
             raw: toParameterizedQuery(rawForm(p.sql), ctx),

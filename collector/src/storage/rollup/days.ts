@@ -14,7 +14,7 @@ import type { Rollup } from './rollups';
 export const DAY_S = 86_400;
 
 /** calls_hourly's columns per day; its frontier lives in rollup_frontiers. */
-export const CALLS_DAILY: Rollup = {
+const CALLS_DAILY: Rollup = {
   ...CALLS_HOURLY,
   name: 'calls_daily',
   sealed: 'calls_daily_sealed',

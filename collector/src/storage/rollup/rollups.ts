@@ -5,7 +5,7 @@
  * treat every rollup the same way.
  */
 
-export interface Measure {
+interface Measure {
   name: string;
   /** Combines the rows of one group in a build (the raw row and a tombstone). */
   combine: string;
