@@ -1,7 +1,7 @@
 /**
  * A store with a long history: seeds N calls (default 100 M) over the year before today into
  * embedded ClickHouse (the dashboards benchmark's calls: teams, features, models, customers, users,
- * enforcement; the rollup filled by its view), a policy with a monthly, a weekly and a daily budget,
+ * enforcement, at its cardinality; every rollup sealed by the maintainer), a policy with a monthly, a weekly and a daily budget,
  * and a few before/after baselines; then times, as the collector runs them:
  *  - the burn-down refresh (`BudgetLedger.refresh`): the first one computes every period of every
  *    budget back to the first call, the next ones the open and recent periods (every minute);
@@ -155,8 +155,8 @@ export async function run() {
       let seeded = 'a store seeded before (--store)';
       if ((await rowCount(storage, 'llm_calls')) === 0) {
         console.log(`seeding ${CALLS.toLocaleString('en-US')} calls over ${DAYS} days …`);
-        const seedMs = await seed(storage, now.getTime(), DAYS, CALLS);
-        seeded = `seeded in ${fmt(seedMs / 1000)} s`;
+        const { seedMs, sealMs } = await seed(storage, now.getTime(), DAYS, CALLS);
+        seeded = `seeded in ${fmt(seedMs / 1000)} s, sealed in ${fmt(sealMs / 1000)} s`;
         console.log(seeded);
       }
       let billsSeeded = '';

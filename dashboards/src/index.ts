@@ -3,6 +3,7 @@ export type { DashboardDef, PanelDef, VariableDef, Visualization, Unit } from '.
 export { DASHBOARDS } from './catalog/index';
 export { columnLabel, VALUE_LABELS } from './catalog/labels';
 export { BASELINES_PANEL, BASELINE_WINDOW_DAYS } from './catalog/baselines';
+export { rawForm } from './catalog/raw-forms';
 export {
   expandMacros,
   toParameterizedQuery,

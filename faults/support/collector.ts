@@ -31,7 +31,7 @@ export class FaultCollector {
     return new FaultCollector({
       dataDir,
       port: await freePort(),
-      keys: { admin: `fault-admin-${process.pid}`, ingest: `fault-ingest-${process.pid}` },
+      keys: { admin: `fault-admin-key-${process.pid}`, ingest: `fault-ingest-key-${process.pid}` },
       env: { TOKENLEDGER_POLICY_FILE: policyFile },
     });
   }

@@ -8,7 +8,7 @@ function cellMatches(actual: unknown, expected: Row[string]): boolean {
   if (expected instanceof Decimal) return actual !== null && new Decimal(String(actual)).eq(expected);
   if (expected instanceof Approx) {
     const a = Number(actual);
-    return Math.abs(a - expected.value) <= 1e-9 * Math.max(1, Math.abs(expected.value));
+    return Math.abs(a - expected.value) <= expected.relative * Math.max(1, Math.abs(expected.value));
   }
   if (typeof expected === 'number') return Number(actual) === expected;
   return actual === expected;

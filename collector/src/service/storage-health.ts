@@ -74,6 +74,14 @@ export function registerStorageGauges(
     },
   );
   metrics.gauge(
+    'tokenledger_rollup_calls_hourly_sealed_until_seconds',
+    "Hours before this are read from the boards' rollup (behind the one above while an upgraded store fills it).",
+    () => {
+      const s = rollup.stats.followers.calls_hourly;
+      return s ? Date.parse(s) / 1000 : undefined;
+    },
+  );
+  metrics.gauge(
     'tokenledger_rollup_hours_rebuilt_total',
     'Sealed hours rebuilt after late writes.',
     () => rollup.stats.hoursRebuilt,

@@ -7,9 +7,8 @@
  * The collector's GET /v1/baselines runs this same SQL.
  */
 import type { PanelDef } from './types';
-import { share, table, variableFilter } from './sql';
+import { CALLS_HOURLY as HOURLY, share, table, variableFilter } from './sql';
 
-const HOURLY = table('spend_hourly');
 const OUTCOMES = table('outcomes');
 const BASELINES = table('baselines');
 

@@ -1,8 +1,10 @@
 /** Models and savings: what each model costs, the token mix, and what cheaper siblings would cost. */
 import type { DashboardDef } from './types';
-import { PRICED_MODEL, RAW_CALLS, share, table } from './sql';
+import { boardRows, CALLS_HOURLY as HOURLY, PRICED_MODEL, RAW_CALLS, share, table } from './sql';
 
-const HOURLY = table('spend_hourly');
+/** The boards' rollup over the range, mostly whole days. */
+const BOARD = boardRows();
+
 const PRICES = table('model_prices');
 
 const POLICY_VERSIONS = table('policy_versions');
@@ -18,7 +20,7 @@ const listCost = (p: string, t = ''): string =>
 const USAGE = `
   SELECT provider, model, sum(calls) AS calls, sum(cost_usd) AS spend_usd, sum(input_tokens) AS input_tokens,
          sum(cache_read_tokens) AS cache_read_tokens, sum(output_tokens) AS output_tokens
-  FROM ${HOURLY} WHERE $__timeFilter(hour) GROUP BY provider, model`;
+  FROM ${BOARD} WHERE $__timeFilter(hour) GROUP BY provider, model`;
 
 export const MODELS_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-models',
@@ -38,7 +40,7 @@ export const MODELS_DASHBOARD: DashboardDef = {
       question: 'How is our AI spend split across providers?',
       sql: `
 SELECT provider, sum(cost_usd) AS spend_usd
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour)
 GROUP BY provider
 ORDER BY spend_usd DESC, provider`,
@@ -67,16 +69,16 @@ ORDER BY spend_usd DESC, provider`,
       sql: `
 SELECT
   provider,
-  ${PRICED_MODEL} AS model,
-  count() AS calls,
+  model,
+  sum(calls) AS calls,
   sum(cost_usd) AS spend_usd,
   sum(input_cost_usd) AS input_cost_usd,
   sum(output_cost_usd) AS output_cost_usd,
   ${share('input_cost_usd', 'spend_usd')} AS input_cost_share,
   ${share('output_cost_usd', 'spend_usd')} AS output_cost_share,
   ${share('sum(cache_read_tokens)', 'sum(input_tokens)')} AS cached_input_share
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time)
+FROM ${BOARD}
+WHERE $__timeFilter(hour)
 GROUP BY provider, model
 ORDER BY spend_usd DESC, provider, model`,
       format: 'table',

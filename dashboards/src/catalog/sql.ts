@@ -23,6 +23,77 @@ export const variableFilter = (variable: string, column = variable): string =>
  */
 export const RAW_CALLS = `${table('llm_calls')} FINAL`;
 
+/**
+ * The boards' hourly rollup (migration 0037): every attribution field but customer and workflow,
+ * with enforcement counts, the input/output cost split, distinct users and latency; sealed hours
+ * and the live tail, equal to the raw calls like `spend_hourly`.
+ */
+export const CALLS_HOURLY = table('calls_hourly');
+
+/** The columns both board rollups have besides their time (`hour`, `day`). */
+const BOARD_COLUMNS = [
+  'team',
+  'department',
+  'cost_center',
+  'feature',
+  'service',
+  'environment',
+  'provider',
+  'model',
+  'calls',
+  'error_calls',
+  'unpriced_calls',
+  'blocked_calls',
+  'downgraded_calls',
+  'clamped_calls',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_usd',
+  'input_cost_usd',
+  'output_cost_usd',
+  'users',
+  'latency',
+].join(', ');
+
+/**
+ * Days before this are in `calls_daily`: the very subquery its view filters on, so ClickHouse
+ * evaluates it once per query and the two branches of `boardRows` split the range at one instant.
+ */
+const DAILY_FRONTIER = `(SELECT max(sealed_until) FROM ${table('rollup_frontiers')}
+             WHERE rollup = 'calls_daily' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`;
+
+/**
+ * The boards' rows with `hour` in [from, to] (SQL DateTime expressions, Grafana's range by default),
+ * as `calls_hourly` has them but read mostly per day: the UTC days the range covers whole (and that
+ * are sealed) from `calls_daily`, their `hour` the day's first; the hours at the ends and of the
+ * days not sealed yet from `calls_hourly`. Any aggregate over it not grouped finer than the day
+ * equals the same over `calls_hourly` (and so over the raw calls). The comments mark it for `rawForm`.
+ */
+export const boardRows = (from = '$__fromTime', to = '$__toTime'): string => {
+  const firstDay = `toStartOfDay(${from} + INTERVAL 86399 SECOND, 'UTC')`;
+  const pastDays = `least(toStartOfDay(${to} - INTERVAL 23 HOUR, 'UTC') + INTERVAL 1 DAY, ${DAILY_FRONTIER})`;
+  return `(/* board rows */
+  SELECT day AS hour, ${BOARD_COLUMNS} FROM ${table('calls_daily')}
+  WHERE day >= ${firstDay} AND day < ${pastDays}
+  UNION ALL
+  SELECT hour, ${BOARD_COLUMNS} FROM ${CALLS_HOURLY}
+  WHERE hour >= ${from} AND hour <= ${to} AND (hour < ${firstDay} OR hour >= ${pastDays})
+  /* end of board rows */)`;
+};
+
+/**
+ * Distinct end users of the rows read: their uniqCombined states merged, which is exactly what
+ * `uniqCombined` gives over the same raw calls (its own error against an exact count: ≈0.5 %,
+ * printed by bench/dashboards.mjs).
+ */
+export const USERS = 'uniqCombinedMerge(users)';
+
+/** p95 latency (ms) of the rows read: quantileBFloat16 states merged, as the raw calls give it (≤ 0.8 %). */
+export const P95_MS = 'quantileBFloat16Merge(0.95)(latency)';
+
 /** Shows an empty attribution value as a readable label. */
 export const labelled = (column: string, label = '(unattributed)'): string =>
   `if(${column} = '', '${label}', ${column})`;

@@ -1,9 +1,13 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
 import { BASELINES_PANEL } from './baselines';
-import { labelled, PRICED_MODEL, RAW_CALLS, share, table, variableFilter } from './sql';
+import { boardRows, CALLS_HOURLY as HOURLY, labelled, P95_MS, share, table, variableFilter } from './sql';
 
-const HOURLY = table('spend_hourly');
+/** The boards' rollup over the range, mostly whole days (panels not bucketed finer than the range). */
+const BOARD = boardRows();
+
+/** The only panel that needs customers reads the rollup that keeps them. */
+const SPEND_HOURLY = table('spend_hourly');
 
 /** Same filter on the rollup and on the raw table (identical column names). */
 const FILTER = ['team', 'environment', 'feature'].map((v) => variableFilter(v)).join(' AND ');
@@ -25,7 +29,7 @@ const spendBy = (column: string, title: string, visualization: 'piechart' | 'bar
   question: `Where does the spend go, by ${title}?`,
   sql: `
 SELECT ${labelled(column)} AS ${column}, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY ${column}
 ORDER BY spend_usd DESC, ${column}`,
@@ -75,7 +79,7 @@ SELECT
   sum(error_calls) AS error_calls,
   ${share('cache_read_tokens', 'input_tokens')} AS cache_hit_share,
   ${share('error_calls', 'calls')} AS error_rate
-FROM ${HOURLY}
+FROM ${BOARD}
 WHERE $__timeFilter(hour) AND ${FILTER}`,
       format: 'table',
       visualization: 'stat',
@@ -108,14 +112,14 @@ ORDER BY time, feature`,
       gridId: 6,
       columns: ['model', 'calls', 'p95_ms'],
       title: 'p95 latency by model',
-      question: 'How slow are our AI calls (95th percentile), per model?',
+      question: 'How slow are our AI calls (95th percentile, within 1 %), per model?',
       sql: `
 SELECT
-  ${PRICED_MODEL} AS model,
-  count() AS calls,
-  quantileExact(0.95)(duration_ms) AS p95_ms
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time) AND ${FILTER}
+  model,
+  sum(calls) AS calls,
+  ${P95_MS} AS p95_ms
+FROM ${BOARD}
+WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY model
 ORDER BY p95_ms DESC, model`,
       format: 'table',
@@ -146,7 +150,7 @@ ORDER BY time`,
       question: 'Which customers drive our AI spend?',
       sql: `
 SELECT ${labelled('customer', '(none)')} AS customer, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${HOURLY}
+FROM ${SPEND_HOURLY}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY customer
 ORDER BY spend_usd DESC, customer
@@ -162,10 +166,15 @@ LIMIT 10`,
       title: 'Blocked, downgraded and clamped calls',
       question: 'How many calls did the policy guard block, downgrade or clamp, and where?',
       sql: `
-SELECT enforcement, ${labelled('feature')} AS feature, count() AS calls
-FROM ${RAW_CALLS}
-WHERE $__timeFilter(start_time) AND ${FILTER} AND enforcement IN ('blocked', 'downgraded', 'clamped')
-GROUP BY enforcement, feature
+SELECT enforcement, ${labelled('feature')} AS feature, calls
+FROM (
+  SELECT feature, sum(blocked_calls) AS blocked, sum(downgraded_calls) AS downgraded, sum(clamped_calls) AS clamped
+  FROM ${BOARD}
+  WHERE $__timeFilter(hour) AND ${FILTER}
+  GROUP BY feature
+)
+ARRAY JOIN ['blocked', 'downgraded', 'clamped'] AS enforcement, [blocked, downgraded, clamped] AS calls
+WHERE calls > 0
 ORDER BY calls DESC, enforcement, feature`,
       format: 'table',
       visualization: 'table',

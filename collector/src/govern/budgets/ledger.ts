@@ -9,6 +9,7 @@ import { Money } from '../../core/money';
 import { Periodic } from '../../core/periodic';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
+import { CALLS_HOURLY } from '../../storage/rollup/rollups';
 import { callInScope, type SpendScope } from '../policy/match';
 import type { PricedCall } from '../../core/call';
 import type { PolicyHistory, PolicyVersion } from '../policy/history';
@@ -305,14 +306,17 @@ export class BudgetLedger {
     const db = this.deps.storage.database;
     try {
       const rs = await this.deps.storage.client.query({
-        query: `SELECT toUnixTimestamp(min(hour)) AS first, count() AS n FROM ${db}.spend_hourly`,
+        query: `SELECT toUnixTimestamp(min(hour)) AS first, count() AS n FROM ${db}.${CALLS_HOURLY.name}`,
         format: 'JSONEachRow',
         clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
       });
       const [row] = await rs.json<{ first: number; n: number }>();
       return row && Number(row.n) > 0 ? new Date(Number(row.first) * 1000) : undefined;
     } catch (cause) {
-      throw new StorageError('reading the first stored hour', { cause, detail: `${db}.spend_hourly` });
+      throw new StorageError('reading the first stored hour', {
+        cause,
+        detail: `${db}.${CALLS_HOURLY.name}`,
+      });
     }
   }
 

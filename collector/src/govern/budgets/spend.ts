@@ -2,14 +2,24 @@
  * Stored spend over [from, to) or in consecutive buckets: the hourly rollup for whole hours, the
  * raw calls (FINAL: deduplicated) for the hours a boundary cuts — a period or a day in a zone like
  * Asia/Kolkata does not start on a UTC hour, and "now" rarely does. Values only as query parameters.
+ * The whole hours come from `calls_hourly` (no customer or workflow: far fewer rows) when the
+ * scope matches only on its fields, else from `spend_hourly`; both equal the raw calls.
  */
 import type { PolicyMatch } from 'tokenledger/policy';
-import { matchCondition, scopeCondition, type SpendScope } from '../policy/match';
+import { scopeCondition, scopeFields, type SpendScope } from '../policy/match';
+import { CALLS_HOURLY } from '../../storage/rollup/rollups';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
 
 const HOUR_MS = 3_600_000;
+
+/** The hourly rollup with the fewest rows that has every field the scope matches on. */
+export function hourlySpendOf(database: string, scope: SpendScope): string {
+  const fields = [...scopeFields(scope)];
+  const board = fields.every((f) => CALLS_HOURLY.dimensions.includes(f));
+  return `${database}.${board ? CALLS_HOURLY.name : 'spend_hourly'}`;
+}
 
 export async function storedSpend(
   storage: Storage,
@@ -23,13 +33,14 @@ export async function storedSpend(
   let wholeTo = Math.floor(t / HOUR_MS) * HOUR_MS;
   // No whole hour inside: everything from the raw calls.
   if (wholeFrom >= wholeTo) wholeFrom = wholeTo = f;
-  const rollup = matchCondition(match, 'rollup', 'r');
-  const raw = matchCondition(match, 'raw', 'c');
+  const scope: SpendScope = { match };
+  const rollup = scopeCondition(scope, 'rollup', 'r');
+  const raw = scopeCondition(scope, 'raw', 'c');
   const db = storage.database;
   try {
     const rs = await storage.client.query({
       query: `SELECT toString(sum(spend)) AS spent FROM (
-                SELECT sum(cost_usd) AS spend FROM ${db}.spend_hourly
+                SELECT sum(cost_usd) AS spend FROM ${hourlySpendOf(db, scope)}
                 WHERE hour >= toDateTime({whole_from:UInt32}, 'UTC') AND hour < toDateTime({whole_to:UInt32}, 'UTC')
                   AND ${rollup.sql}
                 UNION ALL
@@ -102,7 +113,7 @@ export async function storedSpendByBucket(
   };
   try {
     const hourly = await storage.client.query({
-      query: `SELECT toUnixTimestamp(hour) AS h, toString(sum(cost_usd)) AS usd FROM ${db}.spend_hourly
+      query: `SELECT toUnixTimestamp(hour) AS h, toString(sum(cost_usd)) AS usd FROM ${hourlySpendOf(db, scope)}
               WHERE hour >= toDateTime({whole_from:UInt32}, 'UTC') AND hour < toDateTime({whole_to:UInt32}, 'UTC')
                 AND NOT has({cut:Array(UInt32)}, toUnixTimestamp(hour)) AND ${rollup.sql}
               GROUP BY h`,
@@ -145,7 +156,7 @@ export async function modelsSeen(
   const db = storage.database;
   try {
     const rs = await storage.client.query({
-      query: `SELECT DISTINCT provider, model FROM ${db}.spend_hourly
+      query: `SELECT DISTINCT provider, model FROM ${db}.${CALLS_HOURLY.name}
               WHERE hour >= toStartOfHour(toDateTime({from:UInt32}, 'UTC')) AND model != ''
               LIMIT 1000`,
       query_params: { from: Math.floor(from.getTime() / 1000) },
@@ -153,6 +164,6 @@ export async function modelsSeen(
     });
     return await rs.json<{ provider: string; model: string }>();
   } catch (cause) {
-    throw new StorageError('reading the models seen', { cause, detail: `${db}.spend_hourly` });
+    throw new StorageError('reading the models seen', { cause, detail: `${db}.${CALLS_HOURLY.name}` });
   }
 }

@@ -50,6 +50,12 @@ export function matchCondition(
   return { sql: parts.length > 0 ? parts.join(' AND ') : '1', params };
 }
 
+/** The match fields a scope's condition reads (where its spend can be read from depends on them). */
+export function scopeFields(scope: SpendScope): Set<string> {
+  const matches = 'all' in scope ? [] : 'match' in scope ? [scope.match] : scope.noneOf;
+  return new Set(matches.flatMap((m) => matchEntries(m).map(([field]) => field)));
+}
+
 /** A call's value of a match field: the model and provider, else its attribution (by the SDK's table). */
 function callValue(call: PricedCall, field: MatchField): string {
   if (field === 'model') return call.pricedModel || call.responseModel || call.requestModel;

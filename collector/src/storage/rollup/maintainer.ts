@@ -1,6 +1,6 @@
 /**
- * Keeps the hourly rollup equal to the raw calls (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md).
- * Every few seconds it:
+ * Keeps the hourly rollups equal to the raw calls (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md,
+ * 0079-board-rollup.md). Every few seconds it:
  *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write, a
  *     backfill of history), the marked hours of one day in one statement;
  *  2. builds the next closed hours (ended SEAL_GRACE_MS ago) after the frontier, a day per
@@ -8,8 +8,13 @@
  *     new frontier PUBLISH_DELAY_MS later (the view filters on the move's time), so the plan
  *     survives a crash. A store upgraded from the old rollup is rebuilt this way, readers reading
  *     the raw calls for every hour not sealed yet;
- *  3. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
+ *  3. fills a rollup added after the store had history (its frontier behind the first one's) from
+ *     the raw calls, a day per statement, moving its own frontier: readers use it once filled;
+ *  4. folds calls_hourly's sealed hours into days (calls_daily) up to its frontier, and builds again
+ *     the days one of whose hours was built after the day read them;
+ *  5. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
  *     turn) and rebuilds any that differ: whatever else went wrong, the rollup is repaired.
+ * Steps 1, 2 and 5 build every hourly rollup at once (one generation, one seal record per hour).
  * Several maintainers (several collectors on one server) may run at once: builds carry generations
  * ordered by the server's clock, the frontier only grows, and each step is safe to repeat.
  */
@@ -19,12 +24,16 @@ import {
   advanceFrontier,
   buildHours,
   differingHours,
+  fillHours,
   firstHourWithCalls,
   markedHours,
   readFrontier,
   serverNowMicros,
   type Build,
+  type HourDifference,
 } from './seal';
+import { CALLS_HOURLY, ROLLUPS, type Rollup } from './rollups';
+import { advanceDayFrontier, buildDay, DAY_S, firstDayWithHours, readDayFrontier, staleDays } from './days';
 import {
   HOUR_MS,
   MAINTAIN_EVERY_MS,
@@ -36,7 +45,8 @@ import {
 } from './timing';
 
 const HOUR_S = HOUR_MS / 1000;
-const DAY_S = 24 * HOUR_S;
+/** The rollups after the first: each has a frontier of its own, at most the first one's. */
+const FOLLOWERS = ROLLUPS.slice(1);
 /** Work per round before yielding to ingest (the embedded engine runs one statement at a time). */
 const ROUND_BUDGET_MS = 3_000;
 /** Marked hours looked up per round: a month of backfilled history is rebuilt in a few rounds. */
@@ -45,6 +55,15 @@ const MARKED_PER_ROUND = 24 * 31;
 export interface RollupStats {
   /** Hours before this (ISO) are read from the rollup. */
   sealedUntil: string | null;
+  /** The same for each rollup after the first (behind it while one added by an upgrade fills). */
+  followers: Record<string, string | null>;
+  /** Hours written into a rollup added after the store had history. */
+  hoursFilled: number;
+  /** Days before this (ISO) are read from calls_daily. */
+  daysSealedUntil: string | null;
+  daysBuilt: number;
+  /** Sealed days built again because one of their hours was. */
+  daysRebuilt: number;
   hoursBuilt: number;
   hoursRebuilt: number;
   /** Sealed hours found different from their raw calls with no write to explain it, and rebuilt. */
@@ -72,6 +91,11 @@ export class RollupMaintainer {
   private lastLogged = '';
   private readonly figures: RollupStats = {
     sealedUntil: null,
+    followers: {},
+    hoursFilled: 0,
+    daysSealedUntil: null,
+    daysBuilt: 0,
+    daysRebuilt: 0,
     hoursBuilt: 0,
     hoursRebuilt: 0,
     hoursRepaired: 0,
@@ -81,7 +105,7 @@ export class RollupMaintainer {
   constructor(private readonly options: RollupMaintainerOptions) {}
 
   get stats(): RollupStats {
-    return { ...this.figures };
+    return { ...this.figures, followers: { ...this.figures.followers } };
   }
 
   start(): void {
@@ -125,19 +149,42 @@ export class RollupMaintainer {
       this.figures.hoursRebuilt += hours.length;
     }
 
-    if (!this.stopped) await this.buildAhead(frontier, nowMs, build, deadline);
+    const followers = new Map<Rollup, number>();
+    for (const rollup of FOLLOWERS) followers.set(rollup, await readFrontier(storage, rollup));
+    const sealed = this.stopped
+      ? frontier
+      : await this.buildAhead(frontier, followers, nowMs, build, deadline);
+    for (const [rollup, from] of followers) {
+      if (this.stopped) break;
+      followers.set(rollup, await this.fill(rollup, from, sealed, build, deadline));
+    }
+
+    const calls = followers.get(CALLS_HOURLY) ?? 0;
+    const days = this.stopped ? undefined : await this.buildDays(calls, build, deadline);
 
     if (!this.stopped && nowMs - this.lastVerify >= VERIFY_EVERY_MS && frontier > 0) {
       this.lastVerify = nowMs;
-      await this.verify(frontier, build, nowMs);
+      await this.verify(frontier, followers, build, nowMs);
     }
-    this.figures.sealedUntil = frontier > 0 ? iso(frontier) : null;
+    this.figures.sealedUntil = sealed > 0 ? iso(sealed) : null;
+    for (const [rollup, f] of followers) this.figures.followers[rollup.name] = f > 0 ? iso(f) : null;
+    if (days !== undefined) this.figures.daysSealedUntil = days > 0 ? iso(days) : null;
     this.figures.lastError = null;
     this.lastLogged = '';
   }
 
-  /** Builds the closed hours after the frontier, a day per statement, within the round's budget; moves it. */
-  private async buildAhead(frontier: number, nowMs: number, build: Build, deadline: number): Promise<void> {
+  /**
+   * Builds the closed hours after the frontier, a day per statement, within the round's budget; moves
+   * it, and the frontier of every rollup that was level with it (updated in `followers`). Returns
+   * the first rollup's frontier after the round.
+   */
+  private async buildAhead(
+    frontier: number,
+    followers: Map<Rollup, number>,
+    nowMs: number,
+    build: Build,
+    deadline: number,
+  ): Promise<number> {
     const { storage } = this.options;
     const closedUntil = Math.floor((nowMs - SEAL_GRACE_MS) / HOUR_MS) * HOUR_S;
     let until = frontier;
@@ -153,36 +200,120 @@ export class RollupMaintainer {
       until = end;
       if (Date.now() > deadline) break;
     }
-    if (until <= frontier) return;
+    if (until <= frontier) return frontier;
     // After the rows: readers take the move PUBLISH_DELAY_MS after it was written.
-    await advanceFrontier(
+    const backdate = PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS);
+    await advanceFrontier(storage, until, backdate);
+    for (const [rollup, f] of followers) {
+      if (f < frontier) continue; // still filling: step 3 moves it
+      await advanceFrontier(storage, until, backdate, rollup);
+      followers.set(rollup, until);
+    }
+    return until;
+  }
+
+  /**
+   * Fills `rollup` from its frontier up to the first rollup's (`sealed`), a day per statement,
+   * within the round's budget, and moves its frontier: a rollup a migration added to a store with
+   * history. Hours with no calls are skipped. Returns its frontier after the round.
+   */
+  private async fill(
+    rollup: Rollup,
+    frontier: number,
+    sealed: number,
+    build: Build,
+    deadline: number,
+  ): Promise<number> {
+    const { storage } = this.options;
+    let until = frontier;
+    while (until < sealed && !this.stopped && Date.now() <= deadline) {
+      const next = await firstHourWithCalls(storage, until, sealed);
+      if (next === undefined) {
+        until = sealed;
+        break;
+      }
+      const end = Math.min(next + DAY_S, sealed);
+      await fillHours(storage, rollup, next, end, build);
+      this.figures.hoursFilled += (end - next) / HOUR_S;
+      until = end;
+    }
+    if (until <= frontier) return frontier;
+    const backdate = PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS);
+    await advanceFrontier(storage, until, backdate, rollup);
+    return until;
+  }
+
+  /**
+   * Builds again the sealed days one of whose hours was built since, then the days whose hours are
+   * all sealed in calls_hourly (before `hoursUntil`), within the round's budget; moves the day
+   * frontier. Returns it.
+   */
+  private async buildDays(hoursUntil: number, build: Build, deadline: number): Promise<number> {
+    const { storage } = this.options;
+    const frontier = await readDayFrontier(storage);
+    for (const day of await staleDays(storage, frontier, 31)) {
+      if (this.stopped || Date.now() > deadline) return frontier;
+      await buildDay(storage, day, build);
+      this.figures.daysRebuilt++;
+    }
+    const closed = Math.floor(hoursUntil / DAY_S) * DAY_S;
+    let until = frontier;
+    while (until < closed && !this.stopped && Date.now() <= deadline) {
+      const next = await firstDayWithHours(storage, until, closed);
+      if (next === undefined) {
+        until = closed;
+        break;
+      }
+      await buildDay(storage, next, build);
+      this.figures.daysBuilt++;
+      until = next + DAY_S;
+    }
+    if (until <= frontier) return frontier;
+    await advanceDayFrontier(
       storage,
       until,
       PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS),
     );
+    return until;
   }
 
-  /** Compares sealed hours with the raw calls; rebuilds the ones that differ. */
-  private async verify(frontier: number, build: Build, nowMs: number): Promise<void> {
-    const { storage, log } = this.options;
+  /** Compares sealed hours of every rollup with the raw calls; rebuilds the ones that differ. */
+  private async verify(
+    frontier: number,
+    followers: Map<Rollup, number>,
+    build: Build,
+    nowMs: number,
+  ): Promise<void> {
+    const { storage } = this.options;
     const recentFrom = frontier - VERIFY_RECENT_HOURS * HOUR_S;
     const ranges: Array<[number, number]> = [[recentFrom, frontier]];
     const cursor = this.verifyCursor !== undefined && this.verifyCursor > 0 ? this.verifyCursor : recentFrom;
     ranges.push([cursor - DAY_S, cursor]);
     const oldest = await firstHourWithCalls(storage, 0, cursor);
     this.verifyCursor = oldest === undefined || cursor - DAY_S <= oldest ? recentFrom : cursor - DAY_S;
+    const rebuilt = new Set<number>();
+    const checked: Array<[Rollup, number]> = [[ROLLUPS[0]!, frontier], ...followers];
     for (const [from, to] of ranges) {
-      for (const d of await differingHours(storage, from, to)) {
-        await buildHours(storage, d.hour, d.hour + HOUR_S, build, [d.hour]);
-        // A write after the build explains a difference; anything else was a fault, repaired now.
-        if (nowMs - d.markedAtMs < MARK_MARGIN_MS + VERIFY_EVERY_MS) continue;
-        this.figures.hoursRepaired++;
-        log(
-          `rollup: hour ${iso(d.hour)} differed from its raw calls (rollup ${d.rollup.calls} calls, ` +
-            `$${d.rollup.usd}; raw ${d.raw.calls} calls, $${d.raw.usd}): rebuilt`,
-        );
+      for (const [rollup, sealedUntil] of checked) {
+        for (const d of await differingHours(storage, from, Math.min(to, sealedUntil), rollup)) {
+          if (rebuilt.has(d.hour)) continue;
+          rebuilt.add(d.hour);
+          await this.repair(d, rollup, build, nowMs);
+        }
       }
     }
+  }
+
+  /** Rebuilds the hour in every rollup; counts and logs it unless a recent write explains it. */
+  private async repair(d: HourDifference, rollup: Rollup, build: Build, nowMs: number): Promise<void> {
+    await buildHours(this.options.storage, d.hour, d.hour + HOUR_S, build, [d.hour]);
+    // A write after the build explains a difference; anything else was a fault, repaired now.
+    if (nowMs - d.markedAtMs < MARK_MARGIN_MS + VERIFY_EVERY_MS) return;
+    this.figures.hoursRepaired++;
+    this.options.log(
+      `rollup: hour ${iso(d.hour)} of ${rollup.name} differed from its raw calls (rollup ${d.rollup.calls} calls, ` +
+        `$${d.rollup.usd}; raw ${d.raw.calls} calls, $${d.raw.usd}): rebuilt`,
+    );
   }
 
   private failed(err: unknown): void {

@@ -1,34 +1,13 @@
 /**
- * The statements of the sealed-hours rollup (migration 0013): build hours of `spend_hourly_sealed`
- * from the raw calls, record what a build covers, move the frontier, find hours to rebuild. Times
+ * The statements of the sealed-hours rollups (migrations 0013, 0037; `rollups.ts`): build hours of
+ * each sealed table from the raw calls, record what a build covers, move a frontier, find hours to
+ * rebuild. Times
  * travel as whole seconds (hours) or milliseconds (marks), always as query parameters.
  */
 import type { Storage } from '../client';
 import { queryRows as rows, runStatement as run } from '../statements';
+import { ROLLUPS, SPEND_HOURLY, type Rollup } from './rollups';
 
-const DIMENSIONS = [
-  'team',
-  'department',
-  'cost_center',
-  'feature',
-  'workflow',
-  'model',
-  'provider',
-  'environment',
-  'service',
-  'customer',
-];
-const COUNTS = [
-  'calls',
-  'error_calls',
-  'unpriced_calls',
-  'input_tokens',
-  'output_tokens',
-  'cache_read_tokens',
-  'cache_write_tokens',
-  'reasoning_tokens',
-];
-const GROUP = ['hour', ...DIMENSIONS].join(', ');
 const HOURS_IN = `hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')`;
 
 /** One build: a generation (ordered like the time it started) and the marks it covers. */
@@ -48,26 +27,44 @@ export async function serverNowMicros(storage: Storage): Promise<bigint> {
   return BigInt(row!.t);
 }
 
+/** A rollup's frontier rows, as a FROM … WHERE clause. */
+function frontierRows(storage: Storage, rollup: Rollup): string {
+  const { frontier } = rollup;
+  return frontier.table === 'rollup_frontier'
+    ? `${storage.database}.rollup_frontier`
+    : `${storage.database}.rollup_frontiers WHERE rollup = '${frontier.rollup}'`;
+}
+
 /**
- * Hours before this (seconds) are sealed (or being sealed); 0 when nothing was. Readers (the view)
- * take a move of the frontier only PUBLISH_DELAY_MS after it was written.
+ * Hours before this (seconds) are sealed (or being sealed) in `rollup`; 0 when nothing was. Readers
+ * (the views) take a move of a frontier only PUBLISH_DELAY_MS after it was written.
  */
-export async function readFrontier(storage: Storage): Promise<number> {
+export async function readFrontier(storage: Storage, rollup: Rollup = SPEND_HOURLY): Promise<number> {
   const [row] = await rows<{ s: number }>(
     storage,
-    'reading the rollup frontier',
-    `SELECT toUInt32(max(sealed_until)) AS s FROM ${storage.database}.rollup_frontier`,
+    `reading the frontier of ${rollup.name}`,
+    `SELECT toUInt32(max(sealed_until)) AS s FROM ${frontierRows(storage, rollup)}`,
   );
   return Number(row?.s ?? 0);
 }
 
-/** Moves the frontier to `sealedUntil`; `backdateMs` makes readers take it sooner (tests only). */
-export async function advanceFrontier(storage: Storage, sealedUntil: number, backdateMs = 0): Promise<void> {
+/** Moves `rollup`'s frontier to `sealedUntil`; `backdateMs` makes readers take it sooner (tests only). */
+export async function advanceFrontier(
+  storage: Storage,
+  sealedUntil: number,
+  backdateMs = 0,
+  rollup: Rollup = SPEND_HOURLY,
+): Promise<void> {
+  const { frontier } = rollup;
+  const [table, columns, name] =
+    frontier.table === 'rollup_frontier'
+      ? ['rollup_frontier', 'sealed_until, advanced_at', '']
+      : ['rollup_frontiers', 'rollup, sealed_until, advanced_at', `'${frontier.rollup}', `];
   await run(
     storage,
-    'advancing the rollup frontier',
-    `INSERT INTO ${storage.database}.rollup_frontier (sealed_until, advanced_at)
-     SELECT toDateTime({s:UInt32}, 'UTC'), now64(3) - toIntervalMillisecond({backdate:UInt32})`,
+    `advancing the frontier of ${rollup.name}`,
+    `INSERT INTO ${storage.database}.${table} (${columns})
+     SELECT ${name}toDateTime({s:UInt32}, 'UTC'), now64(3) - toIntervalMillisecond({backdate:UInt32})`,
     { s: sealedUntil, backdate: Math.max(0, Math.round(backdateMs)) },
   );
 }
@@ -90,11 +87,44 @@ export async function firstHourWithCalls(
 }
 
 /**
- * Builds the hours [from, to) (seconds) from the raw calls under `build.generation`: one INSERT,
- * which for one hour (one partition, far below a million groups) is one part, so readers see the
- * old build or the new one, never a mix. Groups the previous build had and the raw calls no longer
- * have get zero rows (tombstones). Then records the build for every hour it wrote, and for
- * `alwaysRecord` (an hour rebuilt because it was marked, even if now empty).
+ * Writes the hours [from, to) (seconds) of one rollup from the raw calls under `build.generation`:
+ * one INSERT, which for one hour (one partition, far below a million groups) is one part, so
+ * readers see the old build or the new one, never a mix. Groups the previous build had and the raw
+ * calls no longer have get zero rows (tombstones). Records nothing: see buildHours.
+ */
+export async function fillHours(
+  storage: Storage,
+  rollup: Rollup,
+  from: number,
+  to: number,
+  build: Build,
+): Promise<void> {
+  const db = storage.database;
+  const group = ['hour', ...rollup.dimensions].join(', ');
+  const names = rollup.measures.map((m) => m.name).join(', ');
+  // Tombstones: nothing in every measure (the aliases must not shadow the columns the inner WHERE reads).
+  const zero = rollup.measures.map((m) => `${m.zero} AS ${m.name}`).join(', ');
+  await run(
+    storage,
+    `sealing hours of ${rollup.name}`,
+    `INSERT INTO ${db}.${rollup.sealed} (${group}, ${names}, generation)
+     SELECT ${group}, ${rollup.measures.map((m) => m.combine).join(', ')}, {generation:UInt64}
+     FROM (
+       SELECT ${group}, ${names} FROM ${db}.${rollup.raw} WHERE ${HOURS_IN}
+       UNION ALL
+       SELECT ${group}, ${zero}
+       FROM (SELECT ${group} FROM ${db}.${rollup.sealed} FINAL WHERE ${HOURS_IN} AND calls > 0)
+     )
+     GROUP BY ${group}
+     SETTINGS max_insert_threads = 1`,
+    { from, to, generation: build.generation },
+  );
+}
+
+/**
+ * Builds the hours [from, to) (seconds) of every rollup (fillHours), then records the build for
+ * every hour it wrote, and for `alwaysRecord` (an hour rebuilt because it was marked, even if now
+ * empty). Crash before the record: the hours stay marked (or behind the frontier) and are built again.
  */
 export async function buildHours(
   storage: Storage,
@@ -104,36 +134,18 @@ export async function buildHours(
   alwaysRecord: number[] = [],
 ): Promise<void> {
   const db = storage.database;
-  const params = { from, to, generation: build.generation, covered: build.coveredUntilMs };
-  // Tombstones: zero measures (the aliases must not shadow the columns the inner WHERE reads).
-  const zero = [...COUNTS.map((c) => `toUInt64(0) AS ${c}`), 'toDecimal128(0, 18) AS cost_usd'];
-  const measures = [...COUNTS, 'cost_usd'];
-  await run(
-    storage,
-    'sealing rollup hours',
-    `INSERT INTO ${db}.spend_hourly_sealed (${GROUP}, ${measures.join(', ')}, generation)
-     SELECT ${GROUP}, ${measures.map((m) => `sum(${m})`).join(', ')}, {generation:UInt64}
-     FROM (
-       SELECT ${GROUP}, ${measures.join(', ')} FROM ${db}.spend_hourly_raw WHERE ${HOURS_IN}
-       UNION ALL
-       SELECT ${GROUP}, ${zero.join(', ')}
-       FROM (SELECT ${GROUP} FROM ${db}.spend_hourly_sealed FINAL WHERE ${HOURS_IN} AND calls > 0)
-     )
-     GROUP BY ${GROUP}
-     SETTINGS max_insert_threads = 1`,
-    params,
-  );
+  for (const rollup of ROLLUPS) await fillHours(storage, rollup, from, to, build);
   await run(
     storage,
     'recording sealed hours',
     `INSERT INTO ${db}.rollup_seals (hour, generation, covered_until)
      SELECT hour, {generation:UInt64}, fromUnixTimestamp64Milli({covered:Int64}, 'UTC')
      FROM (
-       SELECT DISTINCT hour FROM ${db}.spend_hourly_sealed WHERE ${HOURS_IN} AND generation = {generation:UInt64}
+       SELECT DISTINCT hour FROM ${db}.${SPEND_HOURLY.sealed} WHERE ${HOURS_IN} AND generation = {generation:UInt64}
        UNION DISTINCT
        SELECT toDateTime(arrayJoin({always:Array(UInt32)}), 'UTC') AS hour
      )`,
-    { ...params, always: alwaysRecord },
+    { from, to, generation: build.generation, covered: build.coveredUntilMs, always: alwaysRecord },
   );
 }
 
@@ -169,7 +181,12 @@ export interface HourDifference {
 }
 
 /** Sealed hours in [from, to) whose rollup differs from their raw calls (calls, tokens or money). */
-export async function differingHours(storage: Storage, from: number, to: number): Promise<HourDifference[]> {
+export async function differingHours(
+  storage: Storage,
+  from: number,
+  to: number,
+  rollup: Rollup = SPEND_HOURLY,
+): Promise<HourDifference[]> {
   const db = storage.database;
   const totals = 'sum(calls) AS calls, sum(input_tokens + output_tokens) AS tokens, sum(cost_usd) AS usd';
   const found = await rows<{
@@ -181,14 +198,14 @@ export async function differingHours(storage: Storage, from: number, to: number)
     marked_ms: string;
   }>(
     storage,
-    'comparing the rollup with the raw calls',
+    `comparing ${rollup.name} with the raw calls`,
     `SELECT toUInt32(hour) AS h, toString(rollup_calls) AS rollup_calls, toString(rollup_usd) AS rollup_usd,
             toString(raw_calls) AS raw_calls, toString(raw_usd) AS raw_usd,
             toString(toUnixTimestamp64Milli(m.marked)) AS marked_ms
      FROM (
        SELECT hour, r.calls AS rollup_calls, r.usd AS rollup_usd, w.calls AS raw_calls, w.usd AS raw_usd
-       FROM (SELECT hour, ${totals} FROM ${db}.spend_hourly_sealed FINAL WHERE ${HOURS_IN} GROUP BY hour) AS r
-       FULL OUTER JOIN (SELECT hour, ${totals} FROM ${db}.spend_hourly_raw WHERE ${HOURS_IN} GROUP BY hour) AS w
+       FROM (SELECT hour, ${totals} FROM ${db}.${rollup.sealed} FINAL WHERE ${HOURS_IN} GROUP BY hour) AS r
+       FULL OUTER JOIN (SELECT hour, ${totals} FROM ${db}.${rollup.raw} WHERE ${HOURS_IN} GROUP BY hour) AS w
        USING (hour)
        WHERE r.calls != w.calls OR r.tokens != w.tokens OR r.usd != w.usd
      ) AS d

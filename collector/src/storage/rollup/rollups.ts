@@ -1,0 +1,93 @@
+/**
+ * The rollups the maintainer keeps equal to the raw calls, each a sealed table built per hour from
+ * its raw view (migrations 0013 and 0037): what a row is keyed by, and how the rows of one group
+ * combine when a build folds a tombstone into them. One list, so building, filling and checking
+ * treat every rollup the same way.
+ */
+
+interface Measure {
+  name: string;
+  /** Combines the rows of one group in a build (the raw row and a tombstone). */
+  combine: string;
+  /** A tombstone's value: nothing. */
+  zero: string;
+}
+
+export interface Rollup {
+  /** The view readers read (sealed hours before the frontier, the raw calls from it on). */
+  name: string;
+  sealed: string;
+  raw: string;
+  dimensions: string[];
+  measures: Measure[];
+  /** Where its frontier lives: the first rollup's own table (0013), the others' rows in rollup_frontiers. */
+  frontier: { table: 'rollup_frontier' } | { table: 'rollup_frontiers'; rollup: string };
+}
+
+const sum = (name: string, zero = 'toUInt64(0)'): Measure => ({ name, combine: `sum(${name})`, zero });
+const money = (name: string): Measure => sum(name, 'toDecimal128(0, 18)');
+const TOKENS = [
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+];
+
+/** The hourly spend by every attribution field (0013): budgets of any match, customers, reports. */
+export const SPEND_HOURLY: Rollup = {
+  name: 'spend_hourly',
+  sealed: 'spend_hourly_sealed',
+  raw: 'spend_hourly_raw',
+  dimensions: [
+    'team',
+    'department',
+    'cost_center',
+    'feature',
+    'workflow',
+    'model',
+    'provider',
+    'environment',
+    'service',
+    'customer',
+  ],
+  measures: [...['calls', 'error_calls', 'unpriced_calls', ...TOKENS].map((m) => sum(m)), money('cost_usd')],
+  frontier: { table: 'rollup_frontier' },
+};
+
+/**
+ * The boards' grain (0037): no customer, workflow or end user; enforcement counts, the input/output
+ * split, distinct users and latency as states that merge into what the same function gives raw.
+ */
+export const CALLS_HOURLY: Rollup = {
+  name: 'calls_hourly',
+  sealed: 'calls_hourly_sealed',
+  raw: 'calls_hourly_raw',
+  dimensions: ['team', 'department', 'cost_center', 'feature', 'service', 'environment', 'provider', 'model'],
+  measures: [
+    ...[
+      'calls',
+      'error_calls',
+      'unpriced_calls',
+      'blocked_calls',
+      'downgraded_calls',
+      'clamped_calls',
+      ...TOKENS,
+    ].map((m) => sum(m)),
+    ...['cost_usd', 'input_cost_usd', 'output_cost_usd'].map(money),
+    {
+      name: 'users',
+      combine: 'uniqCombinedMergeState(users)',
+      zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
+    },
+    {
+      name: 'latency',
+      combine: 'quantileBFloat16MergeState(0.95)(latency)',
+      zero: "arrayReduce('quantileBFloat16State(0.95)', emptyArrayFloat64())",
+    },
+  ],
+  frontier: { table: 'rollup_frontiers', rollup: 'calls_hourly' },
+};
+
+/** Every rollup, the one every other is filled up to first. */
+export const ROLLUPS: readonly Rollup[] = [SPEND_HOURLY, CALLS_HOURLY];
