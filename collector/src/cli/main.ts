@@ -1,7 +1,7 @@
 /** The `tokenledger` command line. */
+import './memory-first';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../service/config';
-import { applyMemorySettings } from '../service/memory-settings';
 import { startCollector } from '../service/start';
 import { registerApprovalsCommand } from './approvals';
 import { registerAuditCommand } from './audit';
@@ -31,8 +31,6 @@ program
   .action(async () => {
     // Files the collector and its embedded engine create are its own: 0600, directories 0700.
     process.umask(0o077);
-    // Before the embedded engine loads: its allocator reads its options once, at load.
-    applyMemorySettings();
     const collector = await startCollector(loadConfig());
     // First signal: graceful (finish in-flight writes, close ClickHouse); a second one: now. A
     // graceful stop that outlives SHUTDOWN_LIMIT_MS says so and exits, before an orchestrator's
