@@ -10,7 +10,8 @@
  *   loaded: a background thread returns the engine's freed pages within a second instead of
  *   holding them until the next allocation in that arena happens to purge them.
  *
- * A value the operator set already (in `JE_MALLOC_CONF`, or a V8 flag on the command line) wins.
+ * What the operator set already wins: their `JE_MALLOC_CONF`, or any semi-space flag of theirs on
+ * the command line or in NODE_OPTIONS.
  */
 import v8 from 'node:v8';
 
@@ -18,13 +19,14 @@ import v8 from 'node:v8';
 export const ENGINE_MALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
 
 /** V8 flag: the young generation does not grow past its initial 1 MiB semi-spaces. */
-export const V8_MEMORY_FLAGS = ['--semi-space-growth-factor=1'];
+export const V8_YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
 
-export function applyMemorySettings(env: NodeJS.ProcessEnv = process.env): void {
+export function applyMemorySettings(
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = process.execArgv,
+  setV8Flag: (flag: string) => void = (flag) => v8.setFlagsFromString(flag),
+): void {
   env.JE_MALLOC_CONF ??= ENGINE_MALLOC_CONF;
-  const given = process.execArgv.join(' ') + ' ' + (env.NODE_OPTIONS ?? '');
-  for (const flag of V8_MEMORY_FLAGS) {
-    const name = flag.split('=')[0]!;
-    if (!given.includes(name) && !given.includes(name.replaceAll('-', '_'))) v8.setFlagsFromString(flag);
-  }
+  const given = `${execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''}`.replaceAll('_', '-');
+  if (!given.includes('semi-space')) setV8Flag(V8_YOUNG_GENERATION_FLAG);
 }
