@@ -35,10 +35,7 @@ FROM build AS deps-server
 RUN npm prune --omit=dev --omit=optional --no-audit --no-fund
 
 FROM node:20.19-bookworm-slim AS runtime-base
-# MALLOC_ARENA_MAX: fewer glibc arenas keep less freed memory resident under a flood of requests
-# (docs/RELIABILITY.md#hostile-input-bounded-memory-and-clear-answers); glibc reads it only at start.
 ENV NODE_ENV=production \
-    MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=4318 \
     TOKENLEDGER_DATA_DIR=/var/lib/tokenledger
