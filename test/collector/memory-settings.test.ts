@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   ENGINE_MALLOC_CONF,
-  V8_YOUNG_GENERATION_FLAG,
+  V8_MEMORY_FLAGS,
   applyMemorySettings,
 } from '../../collector/src/service/memory-settings';
 import { REPO_ROOT } from '../support/collector-process';
@@ -23,7 +23,7 @@ const MEMORY_FIRST = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'memory-fi
 /** Allocates short-lived objects with many survivors (what decoding a flood of bodies does). */
 const BURST = `
   let keep = [];
-  for (let i = 0; i < 3e6; i++) { keep.push({ a: i, b: 'x' + i }); if (keep.length > 2e5) keep = []; }
+  for (let i = 0; i < 1.5e6; i++) { keep.push({ a: i, b: 'x' + i }); if (keep.length > 2e5) keep = []; }
   const s = require('node:v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
   console.log(s.space_size);
 `;
@@ -41,6 +41,27 @@ describe('collector memory settings', function () {
     const withSettings = await newSpaceAfterBurst(`require(${JSON.stringify(MEMORY_FIRST)});`);
     assert.ok(without > 8e6, `without the settings the young generation grows (${without} bytes)`);
     assert.ok(withSettings <= 4e6, `with them it stays small (${withSettings} bytes)`);
+  });
+
+  it("keeps V8's old generation near what survives while requests come and go", async () => {
+    // Batches of objects that live for a few batches, then die: a crowd of decoded requests.
+    const churn = `
+      let most = 0; const live = [];
+      for (let round = 0; round < 12; round++) {
+        const batch = [];
+        for (let i = 0; i < 60000; i++) batch.push({ id: 'span' + i + round, attrs: { a: 'x'.repeat(20) + i, b: i } });
+        live.push(batch); if (live.length > 4) live.shift();
+        most = Math.max(most, process.memoryUsage().heapTotal);
+      }
+      console.log(most);`;
+    const heapOf = async (prelude: string): Promise<number> =>
+      Number((await run(process.execPath, ['-e', `${prelude}\n${churn}`], { cwd: REPO_ROOT })).stdout.trim());
+    const without = await heapOf('');
+    const withSettings = await heapOf(`require(${JSON.stringify(MEMORY_FIRST)});`);
+    assert.ok(
+      withSettings < without * 0.75,
+      `heap ${withSettings} bytes with the settings, ${without} without`,
+    );
   });
 
   it("gives the embedded engine's jemalloc only options it accepts", async () => {
@@ -70,7 +91,10 @@ describe('collector memory settings', function () {
     const unset: NodeJS.ProcessEnv = {};
     applyMemorySettings(unset, [], (f) => flags.push(f));
     assert.equal(unset.JE_MALLOC_CONF, ENGINE_MALLOC_CONF);
-    assert.deepEqual(flags, [V8_YOUNG_GENERATION_FLAG]);
+    assert.deepEqual(
+      flags,
+      V8_MEMORY_FLAGS.map((f) => f.flag),
+    );
 
     flags.length = 0;
     const own: NodeJS.ProcessEnv = {
@@ -79,8 +103,9 @@ describe('collector memory settings', function () {
     };
     applyMemorySettings(own, [], (f) => flags.push(f));
     assert.equal(own.JE_MALLOC_CONF, 'dirty_decay_ms:0');
-    assert.deepEqual(flags, []);
-    applyMemorySettings({}, ['--max_semi_space_size=8'], (f) => flags.push(f));
+    assert.deepEqual(flags, ['--heap-growing-percent=50']);
+    flags.length = 0;
+    applyMemorySettings({}, ['--max_semi_space_size=8', '--heap-growing-percent=100'], (f) => flags.push(f));
     assert.deepEqual(flags, []);
   });
 });
