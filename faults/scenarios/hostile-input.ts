@@ -1,7 +1,8 @@
 /**
- * Fault 3: a crowd of hostile OTLP requests against a real collector process (embedded engine).
+ * Row 3: a crowd of hostile OTLP requests against a real collector process (embedded engine, its
+ * defaults).
  *
- * Bars: the collector never crashes; every answer is 2xx or 4xx (429 and 503 only while shedding
+ * Checks: the collector never crashes; every answer is 2xx or 4xx (429 and 503 only while shedding
  * load, with Retry-After; never another 5xx); every valid call of an acknowledged batch is stored;
  * the process's peak resident memory (VmHWM, the engine's pages included) stays under 500 MB.
  */
@@ -13,10 +14,18 @@ import {
 } from '../../test/support/collector-process';
 import { HOSTILE_FEATURE, HostileBodies } from '../support/hostile-bodies';
 import { closeSenderSockets, sendAll, type BodyResult } from '../support/hostile-sender';
-import { RowBuilder, runWhenMain, type FaultRow, type FaultScenario } from '../support/row';
+import { fmt } from '../support/verify';
+import { rowFrom, type FaultCheck, type FaultScenario } from '../types';
 
 /** The ceiling the issue sets for the collector process, bytes. */
 export const MEMORY_CEILING_BYTES = 500 * 1000 * 1000;
+
+/**
+ * What the short run (CI) asserts until the ceiling holds: 516–536 MB measured at the defaults on
+ * 2 shared cores (decision 0074), 589–660 MB before its memory options, 1,079 MiB before the ingest
+ * budget.
+ */
+const REGRESSION_GUARD_BYTES = 700 * 1000 * 1000;
 
 /** The collector's default body limit (TOKENLEDGER_MAX_BODY_BYTES). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -50,6 +59,9 @@ export function memoryOf(pid: number): { peak: number; current: number; anon: nu
 
 const mb = (bytes: number): string => `${Math.round(bytes / 1e6)} MB`;
 
+/** The team report must not carry the 8 MiB team name back: the stored value is capped (256 characters). */
+const TEAM_REPORT_LIMIT_BYTES = 64_000;
+
 async function getJson<T>(
   collector: CollectorProcess,
   key: string,
@@ -66,10 +78,11 @@ interface Report {
 }
 
 export const hostileInput: FaultScenario = {
-  name: 'hostile bodies',
-  async run({ short, log = () => undefined }): Promise<FaultRow> {
+  name: 'hostile-input',
+  title: 'hostile bodies from a crowd of broken senders',
+  shortTimeoutMs: 10 * 60_000,
+  async run({ short, log }) {
     const plan = PLANS[short ? 'short' : 'full'];
-    const row = new RowBuilder('3. hostile bodies');
     // The window holds every valid call's start: an hour that ended before the run.
     const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
     const windowStart = new Date(hour);
@@ -79,6 +92,7 @@ export const hostileInput: FaultScenario = {
       crashed = `exit ${code ?? signal}`;
     });
     const pid = collector.child.pid!;
+    let stopped = false;
     try {
       const ingestKey = await collectorKey(collector, 'ingest');
       const adminKey = await collectorKey(collector, 'admin');
@@ -92,7 +106,7 @@ export const hostileInput: FaultScenario = {
       }, 100);
 
       // The collector's own view of its memory, at its highest resident sample: V8's heap and the
-      // buffers outside it; the rest of the anonymous memory is the engine's.
+      // buffers outside it; the rest of the anonymous memory is the engine's and the allocators'.
       let heapAtPeak = { rss: 0, heapTotal: NaN, external: NaN };
       const metricsSampler = setInterval(() => {
         if (crashed) return;
@@ -130,7 +144,7 @@ export const hostileInput: FaultScenario = {
           results.push(r);
           if (Date.now() - lastLog > 5_000) {
             lastLog = Date.now();
-            log(`hostile bodies: ${results.length} sent, RSS ${mb(memoryOf(pid).current)}`);
+            log(`hostile-input: ${results.length} bodies sent, RSS ${mb(memoryOf(pid).current)}`);
           }
         },
       );
@@ -138,31 +152,27 @@ export const hostileInput: FaultScenario = {
       clearInterval(sampler);
       clearInterval(metricsSampler);
       closeSenderSockets();
-      const mem = crashed ? { peak: NaN, current: NaN } : memoryOf(pid);
+      const peak = crashed ? NaN : memoryOf(pid).peak;
 
       // Answers.
       const byStatus = new Map<number, number>();
-      let answers = 0;
       let shed = 0;
       let wireErrors = 0;
       const badAnswers: string[] = [];
+      const expected = (s: number): boolean => (s >= 200 && s < 300) || (s >= 400 && s < 500) || s === 503;
       for (const r of results) {
         for (const s of r.statuses) {
-          answers++;
           byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
           if (s === 429 || s === 503) shed++;
-          const ok = (s >= 200 && s < 300) || (s >= 400 && s < 500) || s === 503;
           if (s === 0) {
             if (r.kind !== 'aborted body') {
               wireErrors++;
               if (badAnswers.length < 5) badAnswers.push(`${r.kind}: no answer (${r.error})`);
             }
-          } else if (!ok && badAnswers.length < 5) badAnswers.push(`${r.kind}: ${s}`);
+          } else if (!expected(s) && badAnswers.length < 5) badAnswers.push(`${r.kind}: ${s}`);
         }
       }
-      const unexpected = [...byStatus].filter(
-        ([s]) => s !== 0 && !((s >= 200 && s < 300) || (s >= 400 && s < 500) || s === 503),
-      );
+      const unexpected = [...byStatus].filter(([s]) => s !== 0 && !expected(s));
       // A body too large to decode within the collector's memory is refused (413, final: the
       // exporter reports it); only the bodies built to be that large may be.
       const refusedLarge = results.filter((r) => r.validCalls > 0 && r.statuses.at(-1) === 413);
@@ -173,7 +183,7 @@ export const hostileInput: FaultScenario = {
       // What was stored: the raw calls of the window (not hour-aligned: read from llm_calls).
       let storedCalls = NaN;
       let teamReportBytes = NaN;
-      let healthy = false;
+      let healthz = NaN;
       if (!crashed) {
         const from = new Date(hour - 1).toISOString();
         const to = new Date(hour + 3_600_000 + 1).toISOString();
@@ -184,67 +194,97 @@ export const hostileInput: FaultScenario = {
         );
         storedCalls = report.body.breakdown.reduce((n, b) => n + b.calls, 0);
         teamReportBytes = report.bytes;
-        healthy = (await fetch(new URL('/healthz', collector.url))).ok;
+        healthz = (await fetch(new URL('/healthz', collector.url))).status;
       }
+      const crashedDuringRun = crashed;
+      const exitCode = crashed ? NaN : await collector.stop();
+      stopped = true;
 
-      row.figure('bodies', results.length);
-      row.figure('answers', answers);
-      row.figure(
-        'statuses',
-        [...byStatus]
-          .sort(([a], [b]) => a - b)
-          .map(([s, n]) => `${s || 'dropped'}×${n}`)
-          .join(' '),
+      const checks: FaultCheck[] = [
+        {
+          check: 'collector crashes',
+          measured: crashedDuringRun || '0',
+          target: '0',
+          ok: !crashedDuringRun,
+        },
+        {
+          check: 'answers other than 2xx/4xx (503 while shedding)',
+          measured: unexpected.length === 0 ? '0' : unexpected.map(([s, n]) => `${s}×${n}`).join(' '),
+          target: '0',
+          ok: unexpected.length === 0,
+        },
+        {
+          check: 'requests without an answer (not aborted on purpose)',
+          measured: fmt(wireErrors),
+          target: '0',
+          ok: wireErrors === 0,
+        },
+        {
+          check: 'bodies with valid calls never acknowledged',
+          measured: fmt(gaveUp.length),
+          target: '0',
+          ok: gaveUp.length === 0,
+        },
+        {
+          check: 'bodies of ordinary size refused as too large (413)',
+          measured: fmt(wronglyRefused.length),
+          target: '0',
+          ok: wronglyRefused.length === 0,
+        },
+        {
+          check: 'valid calls of mixed batches: acknowledged = stored',
+          measured: `${fmt(ackedCalls)} acked, ${fmt(storedCalls)} stored`,
+          target: 'equal',
+          ok: storedCalls === ackedCalls,
+        },
+        {
+          check: 'team report with an 8 MiB team name in the store',
+          measured: `${Math.round(teamReportBytes / 1000)} kB`,
+          target: `≤ ${TEAM_REPORT_LIMIT_BYTES / 1000} kB`,
+          ok: teamReportBytes <= TEAM_REPORT_LIMIT_BYTES,
+        },
+        {
+          check: '/healthz after the run; exit code on SIGTERM',
+          measured: `${healthz}, ${exitCode}`,
+          target: '200, 0',
+          ok: healthz === 200 && exitCode === 0,
+        },
+        {
+          check: 'peak resident memory (VmHWM, engine included)',
+          measured: mb(peak),
+          target: `≤ ${mb(MEMORY_CEILING_BYTES)}`,
+          ok: peak <= MEMORY_CEILING_BYTES,
+          // Not met yet (docs/RELIABILITY.md): the short run holds the guard below meanwhile.
+          judged: !short,
+        },
+      ];
+      if (short)
+        checks.push({
+          check: 'peak resident memory: regression guard (short run)',
+          measured: mb(peak),
+          target: `≤ ${mb(REGRESSION_GUARD_BYTES)}`,
+          ok: peak <= REGRESSION_GUARD_BYTES,
+        });
+      const statuses = [...byStatus]
+        .sort(([a], [b]) => a - b)
+        .map(([s, n]) => `${s || 'dropped'}×${fmt(n)}`)
+        .join(' ');
+      const note = [
+        `answers ${statuses} (dropped: bodies the sender aborted on purpose); shed (429/503) ${fmt(shed)}`,
+        `refused as too large to decode: ${refusedLarge.length} bodies built to be (${fmt(refusedLarge.reduce((n, r) => n + r.validCalls, 0))} calls)`,
+        `memory: idle ${mb(idle.current)} (${mb(idle.anon)} anonymous + ${mb(idle.file)} file, chdb's library); at the highest sample ${mb(atPeak.anon)} anonymous + ${mb(atPeak.file)} file; at the highest /metrics sample RSS ${mb(heapAtPeak.rss)}: V8 heap ${mb(heapAtPeak.heapTotal)}, external ${mb(heapAtPeak.external)}`,
+        `${seconds.toFixed(0)} s of sending`,
+        ...(badAnswers.length > 0 ? [`first bad answers: ${badAnswers.join('; ')}`] : []),
+      ].join('; ');
+      return rowFrom(
+        'hostile-input',
+        `${fmt(results.length)} hostile bodies (seed 20), ${plan.concurrency} senders at once, valid calls retried on 429/503`,
+        checks,
+        { note, seconds },
       );
-      row.figure('shed (429/503)', shed);
-      row.figure('valid calls acked', ackedCalls);
-      row.figure(
-        'refused as too large to decode',
-        `${refusedLarge.length} bodies (${refusedLarge.reduce((n, r) => n + r.validCalls, 0).toLocaleString('en-US')} calls)`,
-      );
-      row.figure('stored', storedCalls);
-      row.figure('team report', `${Math.round(teamReportBytes / 1000)} kB`);
-      row.figure('idle RSS', `${mb(idle.current)} (${mb(idle.anon)} anonymous + ${mb(idle.file)} file)`);
-      row.figure('peak RSS (VmHWM)', mb(mem.peak));
-      row.figure('at the highest sample', `${mb(atPeak.anon)} anonymous + ${mb(atPeak.file)} file`);
-      row.figure(
-        'at the highest /metrics sample',
-        `RSS ${mb(heapAtPeak.rss)}: V8 heap ${mb(heapAtPeak.heapTotal)}, external ${mb(heapAtPeak.external)}`,
-      );
-      row.figure('seconds', seconds.toFixed(0));
-
-      row.bar(!crashed, `the collector crashed (${crashed})`);
-      row.bar(
-        unexpected.length === 0,
-        `answers other than 2xx/4xx/503: ${unexpected.map(([s, n]) => `${s}×${n}`).join(', ')} (${badAnswers.join('; ')})`,
-      );
-      row.bar(wireErrors === 0, `${wireErrors} requests got no answer (${badAnswers.join('; ')})`);
-      row.bar(
-        gaveUp.length === 0,
-        `${gaveUp.length} bodies with valid calls never acknowledged (last answers ${gaveUp
-          .slice(0, 3)
-          .map((r) => r.statuses.slice(-3).join('/'))
-          .join(', ')})`,
-      );
-      row.bar(
-        wronglyRefused.length === 0,
-        `${wronglyRefused.length} bodies of ordinary size refused with 413 (${wronglyRefused.map((r) => r.kind).join(', ')})`,
-      );
-      row.bar(storedCalls === ackedCalls, `${ackedCalls} valid calls acknowledged, ${storedCalls} stored`);
-      row.bar(healthy, '/healthz did not answer 200 after the run');
-      row.bar(
-        mem.peak <= MEMORY_CEILING_BYTES,
-        `peak RSS ${mb(mem.peak)} is above the ${mb(MEMORY_CEILING_BYTES)} ceiling`,
-      );
-      return row.row();
     } finally {
       closeSenderSockets();
-      if (!crashed) {
-        const code = await collector.stop();
-        if (code !== 0) row.bar(false, `the collector exited ${code} on SIGTERM`);
-      }
+      if (!crashed && !stopped) await collector.stop();
     }
   },
 };
-
-runWhenMain(module, hostileInput);

@@ -1,4 +1,5 @@
 /** The `tokenledger` command line. */
+import './memory-first';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../service/config';
 import { startCollector } from '../service/start';
