@@ -872,7 +872,7 @@ export const EXPECTED: Record<string, Expect> = {
         const outside = cs.filter((c) => c.claimed_attribution !== '');
         return {
           ingest_key: key,
-          key_scope: latest.ingest_key_scope,
+          key_scope: latest.ingest_key_scope || '(any)',
           calls: calls(cs),
           spend_usd: spend(cs),
           out_of_scope_calls: outside.length,

@@ -5,6 +5,7 @@
  * shown exactly. Also the panel API's contract: keys, scopes, parameters as values, never SQL.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -75,6 +76,8 @@ const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 /** When the scoped key's calls were made: mid-month, three months ago; and that month as a period. */
 const SCOPED_AT = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 3, 15, 12));
 const SCOPED_MONTH = SCOPED_AT.toISOString().slice(0, 7);
+/** An unnamed key in TOKENLEDGER_API_KEYS is named by its role and fingerprint (its digest's first 8 hex). */
+const INGEST_KEY_NAME = `ingest-${createHash('sha256').update(KEYS.ingest).digest('hex').slice(0, 8)}`;
 
 const POLICY = `version: 1
 policies:
@@ -386,7 +389,9 @@ describe('report page (Chromium)', function () {
     await page.selectOption('#range', 'current_month');
     await page.waitForURL(/period=current_month/);
     await allReady(page);
-    assert.deepEqual(await rowsOf('inventory-ingest-keys'), [['ingest', '', '6', '$0.0245', '0', '']]);
+    assert.deepEqual(await rowsOf('inventory-ingest-keys'), [
+      [INGEST_KEY_NAME, '(any)', '6', '$0.0245', '0', '(none)'],
+    ]);
     assert.deepEqual(await page.evaluate<string[]>(PAGE_AUDIT), []);
     assert.deepEqual(problems, []);
     await page.close();

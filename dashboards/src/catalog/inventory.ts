@@ -4,7 +4,7 @@
  * The same facts as the collector's `GET /v1/inventory` and `tokenledger inventory`.
  */
 import type { DashboardDef } from './types';
-import { PRICED_MODEL, RAW_CALLS } from './sql';
+import { labelled, PRICED_MODEL, RAW_CALLS } from './sql';
 
 export const INVENTORY_DASHBOARD: DashboardDef = {
   uid: 'tokenledger-inventory',
@@ -48,7 +48,7 @@ ORDER BY spend_usd DESC, service`,
       sql: `
 SELECT
   ingest_key,
-  argMax(ingest_key_scope, start_time) AS key_scope,
+  ${labelled('argMax(ingest_key_scope, start_time)', '(any)')} AS key_scope,
   count() AS calls,
   sum(cost_usd) AS spend_usd,
   countIf(claimed_attribution != '') AS out_of_scope_calls,

@@ -100,10 +100,14 @@ export class BudgetEngine {
   }
 
   /** The same, with when it was computed: every call stored before `asOf` is in it (budget leases rely on it). */
-  async spendFigure(policyName: string, periodStart: Date): Promise<{ usd: Money; asOf: number }> {
+  async spendFigure(
+    policyName: string,
+    periodStart: Date,
+    opts: { fresh?: boolean } = {},
+  ): Promise<{ usd: Money; asOf: number }> {
     const window = this.window(policyName, periodStart);
     if (!window) return { usd: ZERO, asOf: this.now().getTime() };
-    const statuses = await this.statuses();
+    const statuses = await this.statuses(opts);
     const current = statuses.find((s) => s.policy === policyName);
     if (current && current.periodStart.getTime() === window.start.getTime())
       return { usd: current.spentUsd, asOf: this.computedAt(statuses) };

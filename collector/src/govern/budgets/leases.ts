@@ -37,7 +37,8 @@ export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
-  spendFigure(policy: string, periodStart: Date): Promise<SpendFigure>;
+  /** `fresh`: computed for this caller, not the last figure. */
+  spendFigure(policy: string, periodStart: Date, opts?: { fresh?: boolean }): Promise<SpendFigure>;
 }
 
 export interface LeaseOptions {
@@ -196,11 +197,20 @@ export class LeaseBook {
     limit: Money,
     window: PeriodWindow,
   ): Promise<LeaseGrant> {
-    const figure = await this.budgets.spendFigure(req.policy, window.start);
-    const spent = figure.usd;
-    const now = this.now();
+    let figure = await this.budgets.spendFigure(req.policy, window.start);
+    let now = this.now();
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
-    const landedSince = this.prune(now, key, figure.asOf);
+    let landedSince = this.prune(now, key, figure.asOf);
+    if (req.needUsd?.gt(0) && landedSince.gt(0) && figure.usd.plus(landedSince).gte(limit)) {
+      // A waiting call, and the calls stored since the last figure may have spent the rest: only a
+      // figure that includes them can tell "exceeded" from "busy". Without it every worker is told
+      // busy, retries, and asks again until the periodic figure catches up — on a loaded machine,
+      // minutes of BudgetBusyError after the money was gone.
+      figure = await this.budgets.spendFigure(req.policy, window.start, { fresh: true });
+      now = this.now();
+      landedSince = this.prune(now, key, figure.asOf);
+    }
+    const spent = figure.usd;
     const holder = `${req.keyName}/${req.holder}`;
     let lease = this.find(key, holder);
     if (!lease) {
