@@ -365,6 +365,10 @@ export class GuardEngine implements Guard {
       return { kind: 'over', error: () => budgetExceededError(p.name, numbers(b.spentPico), call.model) };
     const lease = this.lease(b);
     if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
+    // The collector's newer word on this period: its stored spend reached the limit (it only grows).
+    const told = lease.lastAnswer?.spentPico;
+    if (told !== undefined && told >= b.limitPico)
+      return { kind: 'over', error: () => budgetExceededError(p.name, numbers(told), call.model) };
     if (!lease.active) {
       // The first slice is on its way; without it in time, the call is not covered.
       if (lease.unreachable || now >= wait.deadline)
