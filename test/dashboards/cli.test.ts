@@ -38,6 +38,7 @@ describe('tokenledger dashboards (CLI)', function () {
       'dashboards/tokenledger-bill.json',
       'dashboards/tokenledger-budgets.json',
       'dashboards/tokenledger-cfo.json',
+      'dashboards/tokenledger-inventory.json',
       'dashboards/tokenledger-models.json',
       'dashboards/tokenledger-team.json',
       'provisioning/alerting/tokenledger-contact-points.yaml',
@@ -46,7 +47,7 @@ describe('tokenledger dashboards (CLI)', function () {
       'provisioning/dashboards/tokenledger.yaml',
       'provisioning/datasources/tokenledger-clickhouse.yaml',
     ]);
-    assert.equal(r.stdout.match(/^wrote /gm)?.length, 10);
+    assert.equal(r.stdout.match(/^wrote /gm)?.length, 11);
 
     const ds = parse(
       readFileSync(path.join(out, 'provisioning/datasources/tokenledger-clickhouse.yaml'), 'utf8'),

@@ -92,6 +92,8 @@ const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const bySpendThen = (k: string) => (a: Row, b: Row) =>
   (b.spend_usd as Decimal).cmp(a.spend_usd as Decimal) || cmpStr(a[k] as string, b[k] as string);
 
+/** Distinct values in byte order (ClickHouse's arraySort of strings). */
+const distinct = (values: string[]): string[] => [...new Set(values)].sort(cmpStr);
 const spend = (cs: SeedCall[]): Decimal => sum(cs.map((c) => c.cost_usd));
 const calls = (cs: SeedCall[]): number => cs.length;
 const bucket = (c: SeedCall, seconds: number): number => Math.floor(hourOf(c) / seconds) * seconds;
@@ -901,4 +903,45 @@ export const EXPECTED: Record<string, Expect> = {
         imported_by: i.imported_by,
       }));
   },
+  'inventory-services': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inRawRange(c, ctx)),
+        (c) => c.service,
+      ),
+    ]
+      .map(([service, cs]) => ({
+        service,
+        calls: calls(cs),
+        spend_usd: spend(cs),
+        providers: distinct(cs.map((c) => c.provider)).join(', '),
+        models: distinct(cs.map(rollupModel)).join(', '),
+      }))
+      .sort(bySpendThen('service')),
+
+  'inventory-ingest-keys': (seed, ctx) =>
+    [
+      ...groupBy(
+        seed.calls.filter((c) => inRawRange(c, ctx) && c.ingest_key !== ''),
+        (c) => c.ingest_key,
+      ),
+    ]
+      .map(([key, cs]) => {
+        const latest = cs.reduce((a, b) => (b.start_time > a.start_time ? b : a));
+        const outside = cs.filter((c) => c.claimed_attribution !== '');
+        return {
+          ingest_key: key,
+          key_scope: latest.ingest_key_scope || '(any)',
+          calls: calls(cs),
+          spend_usd: spend(cs),
+          out_of_scope_calls: outside.length,
+          claimed: distinct(outside.map((c) => c.claimed_attribution)).join(' '),
+        };
+      })
+      .sort(
+        (a, b) =>
+          b.out_of_scope_calls - a.out_of_scope_calls ||
+          b.spend_usd.cmp(a.spend_usd) ||
+          cmpStr(a.ingest_key, b.ingest_key),
+      ),
 };

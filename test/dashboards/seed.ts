@@ -141,8 +141,29 @@ export function seedCalls(count = 400): SeedCall[] {
     // The api service ships a new release on 2026-11-10; the worker runs one all along.
     const c = calls[calls.length - 1]!;
     c.service_version = c.service === 'worker' ? '2.0.0' : at < RELEASE_AT ? '1.4.0' : '1.5.0';
+    Object.assign(c, ingestKeyOf(c, i));
   }
   return calls;
+}
+
+/**
+ * Which ingest key sent a call: every 7th none (stored before keys were recorded); the search team's
+ * calls a key scoped to it (re-scoped on 2026-11-01), some claiming another team (recorded under
+ * search, the claim kept); the rest an unscoped key.
+ */
+function ingestKeyOf(
+  c: SeedCall,
+  i: number,
+): Pick<SeedCall, 'ingest_key' | 'ingest_key_scope' | 'claimed_attribution'> {
+  if (i % 7 === 0) return { ingest_key: '', ingest_key_scope: '', claimed_attribution: '' };
+  if (c.team !== 'search') return { ingest_key: 'platform', ingest_key_scope: '', claimed_attribution: '' };
+  const claims = ['{"team":"billing"}', '{"team":"support"}', '', '', ''];
+  return {
+    ingest_key: 'search-app',
+    ingest_key_scope:
+      c.at < new Date('2026-11-01T00:00:00Z') ? 'team=search' : 'team=search;service=api|worker',
+    claimed_attribution: claims[i % claims.length]!,
+  };
 }
 
 export interface SeedSnapshot {

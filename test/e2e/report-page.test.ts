@@ -5,6 +5,7 @@
  * shown exactly. Also the panel API's contract: keys, scopes, parameters as values, never SQL.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -22,6 +23,8 @@ const KEYS = {
   admin: 'admin-key-report-page-0001',
   ingest: 'ingest-key-report-page-001',
   viewer: 'viewer-key-report-page-001',
+  /** An ingest key scoped to team search (TOKENLEDGER_API_KEYS' `ingest/<name>[scope]:<key>`). */
+  searchApp: 'ingest-key-report-page-srch',
 };
 const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'report-page.png');
 const CHROMIUM_ARGS = [
@@ -69,6 +72,12 @@ function seededCalls(at: Date): Array<{ team: string; spec: SpanSpec }> {
 }
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** When the scoped key's calls were made: mid-month, three months ago; and that month as a period. */
+const SCOPED_AT = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 3, 15, 12));
+const SCOPED_MONTH = SCOPED_AT.toISOString().slice(0, 7);
+/** An unnamed key in TOKENLEDGER_API_KEYS is named by its role and fingerprint (its digest's first 8 hex). */
+const INGEST_KEY_NAME = `ingest-${createHash('sha256').update(KEYS.ingest).digest('hex').slice(0, 8)}`;
 
 const POLICY = `version: 1
 policies:
@@ -131,7 +140,7 @@ describe('report page (Chromium)', function () {
     downloads = path.join(dir, 'downloads');
     collector = await startCollectorProcess({
       env: {
-        TOKENLEDGER_API_KEYS: `admin:${KEYS.admin},ingest:${KEYS.ingest},viewer:${KEYS.viewer}`,
+        TOKENLEDGER_API_KEYS: `admin:${KEYS.admin},ingest:${KEYS.ingest},viewer:${KEYS.viewer},ingest/search-app[team=search]:${KEYS.searchApp}`,
         TOKENLEDGER_POLICY_FILE: policyFile,
         TOKENLEDGER_BUDGET_REFRESH_MS: '1000',
       },
@@ -162,6 +171,27 @@ describe('report page (Chromium)', function () {
       if (Date.now() > deadline)
         assert.fail(`seeded calls not stored: total ${body.total_usd}, budget ${spent}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // The scoped key's calls, three months ago (this month's and last month's figures stay as above):
+    // one for its team, two claiming team billing — recorded under search, the claim kept.
+    for (const team of ['search', 'billing', 'billing']) {
+      const call = seededCalls(SCOPED_AT).find((c) => c.team === 'search')!.spec;
+      const spec = {
+        ...call,
+        attributes: {
+          ...call.attributes,
+          'gen_ai.request.model': 'gpt-4o-mini',
+          'gen_ai.response.model': 'gpt-4o-mini',
+          'gen_ai.usage.output_tokens': 0,
+          'tokenledger.team': team,
+        },
+      };
+      const res = await fetch(`${collector.url}/v1/traces`, {
+        method: 'POST',
+        headers: { ...auth(KEYS.searchApp), 'content-type': 'application/json' },
+        body: jsonBody(recordSpans({ 'service.name': 'search-api' }, [spec])),
+      });
+      assert.equal(res.status, 200, await res.text());
     }
     browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
   });
@@ -321,6 +351,51 @@ describe('report page (Chromium)', function () {
       await page.close();
     });
   }
+
+  it('the inventory board: each ingest key with its scope, and the calls it attributed outside it', async () => {
+    const { page, problems } = await openPage(
+      `${collector.url}/?tab=tokenledger-inventory&period=${SCOPED_MONTH}#key=${KEYS.viewer}`,
+    );
+    const rowsOf = (id: string) =>
+      page.$$eval(`#panel-${id} tbody tr`, (rows) =>
+        rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
+      );
+    // Stored by now? The spans were sent before the browser started; wait for the writer all the same.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await allReady(page);
+      if ((await rowsOf('inventory-ingest-keys')).length > 0 || Date.now() > deadline) break;
+      await page.reload();
+    }
+    assert.deepEqual(
+      await page.$$eval('#panel-inventory-ingest-keys thead th', (ths) => ths.map((th) => th.textContent)),
+      [
+        'Ingest key',
+        'May report for',
+        'Calls',
+        'Spend',
+        'Calls attributed outside its scope',
+        'Attribution claimed outside its scope',
+      ],
+    );
+    // 3 × gpt-4o-mini 1000 in / 0 out = 3 × $0.00015; two claimed team billing.
+    assert.deepEqual(await rowsOf('inventory-ingest-keys'), [
+      ['search-app', 'team=search', '3', '$0.00045', '2', '{"team":"billing"}'],
+    ]);
+    assert.deepEqual(await rowsOf('inventory-services'), [
+      ['search-api', '3', '$0.00045', 'openai', 'gpt-4o-mini'],
+    ]);
+    // This month: the unscoped ingest key sent the six seeded calls, none outside a scope.
+    await page.selectOption('#range', 'current_month');
+    await page.waitForURL(/period=current_month/);
+    await allReady(page);
+    assert.deepEqual(await rowsOf('inventory-ingest-keys'), [
+      [INGEST_KEY_NAME, '(any)', '6', '$0.0245', '0', '(none)'],
+    ]);
+    assert.deepEqual(await page.evaluate<string[]>(PAGE_AUDIT), []);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
 
   it('the audit finds a column name, money out of format and a cut-off box (it can fail)', async () => {
     const { page } = await openPage(`${collector.url}/#key=${KEYS.viewer}`);

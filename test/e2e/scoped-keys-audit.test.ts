@@ -156,11 +156,18 @@ describe('scoped ingest keys and the audit log (CLI, API, a real app)', function
       [['search', 5]],
     );
     const inventory = await getJson<{
-      ingest_keys: Array<{ key: string; calls: number; out_of_scope_calls: number; claimed: string[] }>;
+      ingest_keys: Array<{
+        key: string;
+        scope: string;
+        calls: number;
+        out_of_scope_calls: number;
+        claimed: string[];
+      }>;
     }>(`${collector.url}/v1/inventory`, adminKey);
     assert.deepEqual(inventory.ingest_keys, [
       {
         key: 'search-app',
+        scope: 'team=search',
         calls: 5,
         spend_usd: inventory.ingest_keys[0]!.spend_usd,
         out_of_scope_calls: 3,

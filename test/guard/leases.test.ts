@@ -20,14 +20,27 @@ import { Money } from '../../collector/src/core/money';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 
-/** A budget of `limit` whose stored spend is `spent.usd`, computed at `spent.asOf`. */
-function source(limit: string, spent: { usd: string; asOf?: number }, match = {}): LeaseBudgetSource {
+/**
+ * A budget of `limit` whose stored spend is `spent.usd`, computed at `spent.asOf`; a figure computed
+ * anew (`fresh`) is `spent.fresh` when set, and each one is counted.
+ */
+function source(
+  limit: string,
+  spent: { usd: string; asOf?: number; fresh?: string; freshFigures?: number },
+  match = {},
+): LeaseBudgetSource {
   return {
     limitUsd: (p) => (p === 'capped' ? new Money(limit) : undefined),
     matchOf: (p) => (p === 'capped' ? match : undefined),
     window: (p) => (p === 'capped' ? periodAt('monthly', NOW) : undefined),
-    spendFigure: async () => {
+    spendFigure: async (_policy, _start, opts) => {
       await new Promise((r) => setImmediate(r)); // as the engine: asynchronous
+      if (opts?.fresh && spent.fresh !== undefined) {
+        // As the engine: the fresh figure is the last figure from now on.
+        spent.freshFigures = (spent.freshFigures ?? 0) + 1;
+        spent.usd = spent.fresh;
+        spent.asOf = Date.now();
+      }
       return { usd: new Money(spent.usd), asOf: spent.asOf ?? Date.now() };
     },
   };
@@ -102,6 +115,32 @@ describe('LeaseBook (collector side of budget leases)', () => {
       [over.state, over.grantedUsd.toFixed(), over.spentUsd.toFixed()],
       ['exceeded', '0', '1'],
     );
+  });
+
+  it('a waiting call whose money the calls stored since the last figure may have spent is answered from a fresh figure: exceeded at once, not busy until the figure catches up', async () => {
+    const stale = async (fresh: string) => {
+      const spent: { usd: string; asOf: number; fresh?: string; freshFigures?: number } = {
+        usd: '0.9',
+        asOf: clock - 5_000,
+      };
+      const book = new LeaseBook(source('1', spent), { now: () => clock });
+      const a = await ask(book, 'a', '0.1');
+      // Stored since the last figure: 0.1, the rest of the limit by that sum.
+      for (let i = 0; i < 10; i++) land(book, a.leaseId, `s${i}`, '0.01');
+      // A background top-up uses the last figure.
+      await ask(book, 'top-up', '0.01');
+      assert.equal(spent.freshFigures, undefined);
+      spent.fresh = fresh;
+      const answer = await ask(book, 'b', '0', { needUsd: new Money('0.01') });
+      assert.equal(spent.freshFigures, 1);
+      return answer;
+    };
+    // The fresh figure includes them: the money is spent.
+    const over = await stale('1');
+    assert.deepEqual([over.state, over.spentUsd.toFixed()], ['exceeded', '1']);
+    // It shows money left (the sum counted a call twice): the usual rules, no false "exceeded".
+    const left = await stale('0.95');
+    assert.deepEqual([left.state, left.grantedUsd.toFixed()], ['ok', '0.01']);
   });
 
   it('grants the last call when nothing is held, even beyond what is left (the only overshoot)', () => {

@@ -63,8 +63,15 @@ async function runInventory(opts: InventoryOptions, write: (s: string) => void):
   write(
     section(
       "Ingest keys (calls attributed outside a key's scope are recorded under its scope)",
-      ['key', 'calls', 'spend (USD)', 'outside its scope', 'claimed'],
-      inv.ingest_keys.map((k) => [k.key, k.calls, k.spend_usd, k.out_of_scope_calls, k.claimed.join(' ')]),
+      ['key', 'scope', 'calls', 'spend (USD)', 'outside its scope', 'claimed'],
+      inv.ingest_keys.map((k) => [
+        k.key,
+        k.scope || '(any)',
+        k.calls,
+        k.spend_usd,
+        k.out_of_scope_calls,
+        k.claimed.join(' '),
+      ]),
     ),
   );
   write(

@@ -71,6 +71,8 @@ export interface PricedCall extends ExtractedCall {
   pricedModel: string;
   /** The name of the ingest key that sent the span (set by the receiver). */
   ingestKey?: string;
+  /** That key's scope (`team=search`), '' when unscoped. */
+  ingestKeyScope?: string;
   /**
    * Attribution the span claimed outside its key's scope, as JSON (`{"team":"billing"}`): the call
    * is recorded under the scope instead. Absent when the span stayed within it.

@@ -159,8 +159,10 @@ function fileUnderKey(req: Request, result: IngestResult): number {
   if (!req.principal) return 0;
   const { name, scope } = req.principal;
   let outside = 0;
+  const scopeText = formatScope(scope);
   for (const c of result.calls) {
     c.ingestKey = name;
+    c.ingestKeyScope = scopeText;
     const claimed = scope ? scopeCall(scope, c.attribution) : undefined;
     if (claimed) {
       c.claimedAttribution = JSON.stringify(claimed);

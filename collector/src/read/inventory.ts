@@ -36,6 +36,8 @@ interface InventoryService {
 /** What each ingest key sent; calls it attributed outside its scope are recorded under the scope. */
 interface InventoryIngestKey {
   key: string;
+  /** Its scope as of its latest call (`team=search`), '' when unscoped or sent before scopes were stored. */
+  scope: string;
   calls: number;
   spend_usd: string;
   out_of_scope_calls: number;
@@ -137,7 +139,7 @@ export async function inventory(
     'sources',
   );
   const ingestKeys = await run<InventoryIngestKey>(
-    `SELECT ingest_key AS key, toUInt64(count()) AS calls, toString(sum(cost_usd)) AS spend_usd,
+    `SELECT ingest_key AS key, argMax(ingest_key_scope, start_time) AS scope, toUInt64(count()) AS calls, toString(sum(cost_usd)) AS spend_usd,
               toUInt64(countIf(claimed_attribution != '')) AS out_of_scope_calls,
               arraySort(groupUniqArrayIf(claimed_attribution, claimed_attribution != '')) AS claimed
        FROM ${CALLS(db)} WHERE ingest_key != '' GROUP BY ingest_key ORDER BY ingest_key`,

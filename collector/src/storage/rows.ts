@@ -45,6 +45,7 @@ export interface CallRow {
   truncated: number;
   ingest_key: string;
   claimed_attribution: string;
+  ingest_key_scope: string;
 }
 
 /**
@@ -135,6 +136,7 @@ export const CALL_COLUMNS = [
   'truncated',
   'ingest_key',
   'claimed_attribution',
+  'ingest_key_scope',
 ] as const satisfies ReadonlyArray<keyof CallRow>;
 
 /**
@@ -186,6 +188,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     c.truncated ? 1 : 0,
     c.ingestKey ?? '',
     c.claimedAttribution ?? '',
+    c.ingestKeyScope ?? '',
   ];
 }
 

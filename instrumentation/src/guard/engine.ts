@@ -78,7 +78,14 @@ export interface GuardEngineOptions {
   resource?: Record<string, string>;
 }
 
-const REQUEST_TIMEOUT_MS = 1_500;
+/** Returning the slice of a period that ended (in the background). */
+const PERIOD_END_RELEASE_TIMEOUT_MS = 1_500;
+/**
+ * A state answer is worth having however late it comes, and one is asked for at a time: a loaded
+ * collector answers in seconds, and a shorter deadline made every process give up and ask again
+ * each second — on a loaded 2-core machine no process got a first state at all (decision 0072).
+ */
+const STATE_TIMEOUT_MS = 10_000;
 const EXIT_RELEASE_TIMEOUT_MS = 500;
 /** Under 1 s in all: the first call's own setup (≈ 10–20 ms) comes on top of the wait. */
 const DEFAULT_WAIT_MS = 950;
@@ -156,7 +163,7 @@ export class GuardEngine implements Guard {
    */
   start(): void {
     if (this.timer) return;
-    this.cached = this.cache.read();
+    this.readCache();
     setTimeout(() => void this.refresh(), 0).unref();
     this.timer = setInterval(() => this.tick(), this.refreshMs);
     this.timer.unref();
@@ -186,7 +193,11 @@ export class GuardEngine implements Guard {
     const wait: Wait = { since, deadline: since + this.waitMs };
     return new PendingVerdict(
       bounded(this.firstAnswer, this.waitMs, false)
-        .then(() => (this.state === undefined ? this.useCachedState() : undefined))
+        .then(() => {
+          if (this.state !== undefined) return undefined;
+          this.readCache();
+          return this.useCachedState();
+        })
         .then(() => {
           const s = this.state;
           if (s === undefined) {
@@ -204,6 +215,15 @@ export class GuardEngine implements Guard {
     if (cached === undefined || this.state !== undefined) return;
     this.state = compileState(cached, this.resource);
     void this.maintainLeases(this.state);
+  }
+
+  /**
+   * (Re-)reads the state kept on disk. Until this process has a state of its own the file is read
+   * again every tick: another process here may get an answer first (a loaded collector answers
+   * some before others), and its state then governs this one too.
+   */
+  private readCache(): void {
+    this.cached = this.cache.read();
   }
 
   private failBeforeFirstAnswer(): undefined {
@@ -345,6 +365,10 @@ export class GuardEngine implements Guard {
       return { kind: 'over', error: () => budgetExceededError(p.name, numbers(b.spentPico), call.model) };
     const lease = this.lease(b);
     if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
+    // The collector's newer word on this period: its stored spend reached the limit (it only grows).
+    const told = lease.lastAnswer?.spentPico;
+    if (told !== undefined && told >= b.limitPico)
+      return { kind: 'over', error: () => budgetExceededError(p.name, numbers(told), call.model) };
     if (!lease.active) {
       // The first slice is on its way; without it in time, the call is not covered.
       if (lease.unreachable || now >= wait.deadline)
@@ -571,6 +595,11 @@ export class GuardEngine implements Guard {
    */
   private tick(): void {
     if (this.state !== undefined) void this.maintainLeases(this.state);
+    else if (this.gaveUp) {
+      // Calls go uncovered meanwhile (TOKENLEDGER_GUARD_FAIL=open): a state another process here received ends that.
+      this.readCache();
+      void this.useCachedState();
+    }
     void this.refresh();
   }
 
@@ -580,7 +609,7 @@ export class GuardEngine implements Guard {
     this.refreshing = true;
     try {
       const res = await collectorJson<Partial<BudgetsResponse> | undefined>('GET', '/v1/budgets', undefined, {
-        timeoutMs: REQUEST_TIMEOUT_MS,
+        timeoutMs: STATE_TIMEOUT_MS,
       });
       const first = this.markReady !== undefined;
       this.state = compileState(res ?? {}, this.resource);
@@ -600,6 +629,7 @@ export class GuardEngine implements Guard {
     } catch (err) {
       if (this.state === undefined) {
         // No state and no answer: the state on disk, else the fail mode, decides until one comes.
+        this.readCache();
         await this.useCachedState();
         this.gaveUp = true;
         this.answered?.(false);
@@ -638,7 +668,7 @@ export class GuardEngine implements Guard {
       const b = current.get(key);
       if (b === undefined) {
         this.leases.delete(key);
-        void lease.release(REQUEST_TIMEOUT_MS);
+        void lease.release(PERIOD_END_RELEASE_TIMEOUT_MS);
         continue;
       }
       lease.expireReservations(now);

@@ -103,13 +103,13 @@ export class BudgetEngine {
   async spendFigure(
     policyName: string,
     periodStart: Date,
-    notBefore?: number,
+    opts: { notBefore?: number; fresh?: boolean } = {},
   ): Promise<{ usd: Money; asOf: number }> {
     const window = this.window(policyName, periodStart);
     if (!window) return { usd: ZERO, asOf: this.now().getTime() };
-    let statuses = await this.statuses();
+    let statuses = await this.statuses({ fresh: opts.fresh === true });
     // A cached figure older than the caller may use (a new lease owner's): compute one now.
-    if (notBefore !== undefined && this.computedAt(statuses) < notBefore)
+    if (opts.notBefore !== undefined && this.computedAt(statuses) < opts.notBefore)
       statuses = await this.statuses({ fresh: true });
     const current = statuses.find((s) => s.policy === policyName);
     if (current && current.periodStart.getTime() === window.start.getTime())

@@ -42,8 +42,15 @@ export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
-  /** `notBefore`: a figure computed at or after this time (ms since the epoch), not an older cached one. */
-  spendFigure(policy: string, periodStart: Date, notBefore?: number): Promise<SpendFigure>;
+  /**
+   * `notBefore`: a figure computed at or after this time (ms since the epoch), not an older cached
+   * one; `fresh`: computed for this caller, not the last figure.
+   */
+  spendFigure(
+    policy: string,
+    periodStart: Date,
+    opts?: { notBefore?: number; fresh?: boolean },
+  ): Promise<SpendFigure>;
 }
 
 export interface LeaseOptions {
@@ -244,13 +251,23 @@ export class LeaseBook {
     // A new lease owner reads a figure computed after it began to grant (see ./lease-owner.ts).
     const owner = this.authority.view(this.now());
     const since = owner.role === 'owner' ? owner.since : undefined;
-    const figure = await this.budgets.spendFigure(req.policy, window.start, since);
-    const spent = figure.usd;
-    const now = this.now();
+    let figure = await this.budgets.spendFigure(req.policy, window.start, { notBefore: since });
+    let now = this.now();
     // Ownership may have moved while the figure was read: nothing is granted or renewed without it.
     if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
-    const landedSince = this.prune(now, key, figure.asOf);
+    let landedSince = this.prune(now, key, figure.asOf);
+    if (req.needUsd?.gt(0) && landedSince.gt(0) && figure.usd.plus(landedSince).gte(limit)) {
+      // A waiting call, and the calls stored since the last figure may have spent the rest: only a
+      // figure that includes them can tell "exceeded" from "busy". Without it every worker is told
+      // busy, retries, and asks again until the periodic figure catches up — on a loaded machine,
+      // minutes of BudgetBusyError after the money was gone.
+      figure = await this.budgets.spendFigure(req.policy, window.start, { fresh: true });
+      now = this.now();
+      if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
+      landedSince = this.prune(now, key, figure.asOf);
+    }
+    const spent = figure.usd;
     const holder = `${req.keyName}/${req.holder}`;
     let lease = this.find(key, holder);
     if (!lease) {
