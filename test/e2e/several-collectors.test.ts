@@ -17,6 +17,7 @@ import { startCollectorProcess, tempDataDir, type CollectorProcess } from '../su
 import { startClickHouseStandIn, type ClickHouseStandIn } from '../support/clickhouse-http/process';
 
 const KEY = 'tl_admin_several_collectors_0001';
+const APPROVERS = { alice: 'tl_approver_alice_several_0001', bob: 'tl_approver_bob_several_00001' };
 const HOUR = 3_600_000;
 const BATCHES = 30;
 const SPANS_PER_BATCH = 40;
@@ -152,7 +153,7 @@ describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
         await startCollectorProcess({
           env: {
             CLICKHOUSE_URL: `${store.url}/tokenledger`,
-            TOKENLEDGER_API_KEYS: `admin:${KEY}`,
+            TOKENLEDGER_API_KEYS: `admin:${KEY},approver/alice:${APPROVERS.alice},approver/bob:${APPROVERS.bob}`,
             TOKENLEDGER_POLICY_FILE: policy,
             TOKENLEDGER_ALERT_CHECK_MS: '100',
           },
@@ -209,5 +210,40 @@ describe('three collectors on one ClickHouse (HTTP stand-in)', function () {
     await new Promise((r) => setTimeout(r, 5_000));
     assert.equal(alerts.length, 1, alerts.join('\n'));
     assert.match(alerts[0]!, /ads-budget/);
+  });
+
+  it('two approvers deciding at once on two collectors: one decision stands, the other is told so', async () => {
+    const api = (c: CollectorProcess, key: string, route: string, body?: unknown) =>
+      fetch(`${c.url}${route}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    for (let i = 0; i < 4; i++) {
+      const created = await api(collectors[2]!, KEY, '/v1/approvals', {
+        job: `backfill-${i}`,
+        estimated_cost_usd: '120',
+        cost_center: 'data',
+        justification: 'a year of summaries',
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = (await created.json()) as { id: string };
+      // Alice approves on collector 0 while Bob rejects on collector 1.
+      const answers = await Promise.all([
+        api(collectors[0]!, APPROVERS.alice, `/v1/approvals/${id}/decision`, { decision: 'approve' }),
+        api(collectors[1]!, APPROVERS.bob, `/v1/approvals/${id}/decision`, { decision: 'reject' }),
+      ]);
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [200, 409], `approval ${i}: ${statuses.join(', ')}`);
+      const winner =
+        answers[0]!.status === 200 ? { status: 'approved', by: 'alice' } : { status: 'rejected', by: 'bob' };
+      for (const c of collectors) {
+        const shown = (await (await api(c, KEY, `/v1/approvals/${id}`)).json()) as {
+          status: string;
+          decided_by: string;
+        };
+        assert.deepEqual([shown.status, shown.decided_by], [winner.status, winner.by]);
+      }
+    }
   });
 });

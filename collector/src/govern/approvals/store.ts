@@ -3,7 +3,7 @@
  * (ReplacingMergeTree(version)); reads use FINAL. What was spent under an approval is read from the
  * calls attributed to it (tokenledger.approval_id), so it is the same number the reports show.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import Decimal from 'decimal.js';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
@@ -74,6 +74,15 @@ export class ApprovalStore {
   ): Promise<Approval> {
     if (current.status !== 'pending')
       throw new ApprovalError(409, `approval ${current.id} is already ${current.status}`);
+    // The version decided on is the stored one now, and it must still be pending: a decision made
+    // since `current` was read (here or on another collector) is not overwritten.
+    const version = await this.versionOf(current.id);
+    const stored = await this.atVersion(current.id, version);
+    if (stored !== undefined && stored.status !== 'pending')
+      throw new ApprovalError(
+        409,
+        `approval ${current.id} is already ${stored.status} by ${stored.decided_by}`,
+      );
     const next: Approval = {
       ...current,
       status: decision,
@@ -82,8 +91,49 @@ export class ApprovalStore {
       decided_by: decidedBy,
       decision_comment: comment,
     };
-    await this.write(next, (await this.versionOf(current.id)) + 1);
+    // Deciders racing on this version write blocks with one deduplication token: the engine keeps
+    // the first, and each reads back whose decision that was (ClickHouse has no compare-and-set).
+    const token = createHash('sha256')
+      .update(`approval\u0000${current.id}\u0000${version + 1}`)
+      .digest('hex');
+    await this.write(next, version + 1, token);
+    const kept = await this.atVersion(current.id, version + 1);
+    if (
+      kept === undefined ||
+      kept.status !== next.status ||
+      kept.decided_by !== next.decided_by ||
+      kept.decided_at !== dateTime64(new Date(next.decided_at!))
+    )
+      throw new ApprovalError(
+        409,
+        `approval ${current.id} was decided at the same moment by ${kept?.decided_by ?? 'another approver'}: ${kept?.status ?? 'unknown'}`,
+      );
     return next;
+  }
+
+  /** The stored row of one version: its status and decision (undefined for none). */
+  private async atVersion(
+    id: string,
+    version: number,
+  ): Promise<{ status: ApprovalStatus; decided_by: string; decided_at: string | null } | undefined> {
+    try {
+      const rs = await this.storage.client.query({
+        query: `SELECT status, decided_by, if(isNull(decided_at), NULL, toString(decided_at)) AS decided_at
+                FROM ${this.storage.database}.approvals
+                WHERE id = {id:String} AND version = {version:UInt64}
+                LIMIT 1`,
+        query_params: { id, version },
+        format: 'JSONEachRow',
+      });
+      const [row] = (await rs.json()) as Array<{
+        status: ApprovalStatus;
+        decided_by: string;
+        decided_at: string | null;
+      }>;
+      return row;
+    } catch (cause) {
+      throw new StorageError('reading an approval', { cause, detail: id });
+    }
   }
 
   private async spentUsd(a: Pick<Approval, 'id' | 'created_at'>): Promise<string> {
@@ -149,10 +199,15 @@ export class ApprovalStore {
     }
   }
 
-  private async write(a: Approval, version: number): Promise<void> {
+  private async write(a: Approval, version: number, dedupToken?: string): Promise<void> {
     try {
       await this.storage.client.insert({
-        table: `${this.storage.database}.approvals`,
+        // The token in the statement (as the call writer does: chdb applies clickhouse_settings
+        // session-wide); it is our own hex digest.
+        table:
+          dedupToken === undefined
+            ? `${this.storage.database}.approvals`
+            : `${this.storage.database}.approvals SETTINGS insert_deduplication_token = '${dedupToken}'`,
         values: [
           {
             ...a,
