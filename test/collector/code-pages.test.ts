@@ -6,11 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { droppableMappings, parseSmaps } from '../../collector/src/service/code-pages';
-import {
-  collectorKey,
-  startCollectorProcess,
-  type CollectorProcess,
-} from '../support/collector-process';
+import { collectorKey, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
 import { protobufBody, recordSpans } from './otlp-helpers';
 
 const NODE = '/usr/bin/node';

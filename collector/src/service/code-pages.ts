@@ -137,10 +137,7 @@ function residentKb(): number {
  * Drops start-up code now and again every few minutes (unref'd timer); one log line says what was
  * released, or why nothing can be. `enabled: false` (TOKENLEDGER_DROP_CODE_PAGES=0) does nothing.
  */
-export function startCodePageDrops(
-  enabled: boolean,
-  log: (line: string) => void,
-): { stop(): void } {
+export function startCodePageDrops(enabled: boolean, log: (line: string) => void): { stop(): void } {
   if (!enabled) return { stop: () => undefined };
   const madvise = loadMadvise();
   if (typeof madvise === 'string') {
