@@ -397,6 +397,55 @@ describe('report page (Chromium)', function () {
     await page.close();
   });
 
+  it('the bill board with imported bills: each provider billed against the meter, in words and in the format', async () => {
+    // October 2026's bills from the providers' documented examples, imported as finance does.
+    const bills = ['openai-costs-2026-10.json', 'anthropic-cost-report-2026-10.json'];
+    for (const file of bills) {
+      const res = await fetch(`${collector.url}/v1/reconciliation/imports?file_name=${file}`, {
+        method: 'POST',
+        headers: auth(KEYS.admin),
+        body: readFileSync(path.join(__dirname, '../fixtures/bills', file)),
+      });
+      assert.ok(res.status === 200 || res.status === 201, `${file}: ${res.status} ${await res.text()}`);
+    }
+    const api = async (panel: string) => {
+      const res = await fetch(`${collector.url}/v1/panels/tokenledger-bill/${panel}?period=2026-10`, {
+        headers: auth(KEYS.viewer),
+      });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { rows: unknown[][] };
+    };
+    const coverage = await api('bill-coverage-by-provider');
+    assert.deepEqual(coverage.rows.map((r) => r[0]).sort(), ['anthropic', 'openai']);
+
+    const { page, problems } = await openPage(
+      `${collector.url}/?tab=tokenledger-bill&period=2026-10#key=${KEYS.viewer}`,
+    );
+    await allReady(page);
+    const rowsOf = (id: string) =>
+      page.$$eval(`#panel-${id} tbody tr`, (rows) =>
+        rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+      );
+    const shown = await rowsOf('bill-coverage-by-provider');
+    assert.equal(shown.length, 2, JSON.stringify(shown));
+    for (const row of shown) {
+      assert.match(row[0]!, /^(OpenAI|Anthropic|openai|anthropic)$/, row.join(' | '));
+      // Billed, in the money format (the audit below checks every money string on the page).
+      assert.match(row[1]!, /^\$[\d,]+(\.\d+)?$/, row.join(' | '));
+    }
+    const headers = await page.$$eval('#panel-bill-coverage-by-provider thead th', (ths) =>
+      ths.map((th) => th.textContent ?? ''),
+    );
+    assert.ok(
+      headers.every((h) => !h.includes('_')),
+      headers.join(' | '),
+    );
+    assert.ok((await rowsOf('bill-imports')).length >= bills.length, 'both imports listed');
+    assert.deepEqual(await page.evaluate<string[]>(PAGE_AUDIT), []);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   it('the audit finds a column name, money out of format and a cut-off box (it can fail)', async () => {
     const { page } = await openPage(`${collector.url}/#key=${KEYS.viewer}`);
     await allReady(page);
