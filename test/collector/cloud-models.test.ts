@@ -65,61 +65,43 @@ describe('cloud bill lines named by model', () => {
   });
 
   it('reads the model from Google Cloud SKU descriptions (Vertex AI and Gemini API), cached and batch marked', () => {
-    // Each description as read in a published SKU list or billing export (decision 0090).
-    const read = (d: string) => googleModelOfSku(d);
-    assert.deepEqual(read('Gemini 2.5 Pro Text Input - Predictions'), { model: 'gemini-2.5-pro' });
-    assert.deepEqual(read('Gemini 2.5 Pro Text Output - Predictions'), { model: 'gemini-2.5-pro' });
-    assert.deepEqual(read('Gemini 2.5 Flash GA Text Input - Predictions'), { model: 'gemini-2.5-flash' });
-    assert.deepEqual(read('Gemini 2.5 Flash GA Thinking Text Output - Predictions'), {
-      model: 'gemini-2.5-flash',
-    });
-    assert.deepEqual(read('Gemini 2.5 Flash Text Output (Thinking On) - Predictions'), {
-      model: 'gemini-2.5-flash',
-    });
-    assert.deepEqual(read('Gemini 2.5 Flash Lite Text Input - Predictions'), {
-      model: 'gemini-2.5-flash-lite',
-    });
-    assert.deepEqual(read('Gemini 3.5 Flash Global Text Input - Predictions'), { model: 'gemini-3.5-flash' });
-    assert.deepEqual(read('Gemini 3.5 Flash Regional Text Output - Predictions'), {
-      model: 'gemini-3.5-flash',
-    });
-    assert.deepEqual(read('Gemini 2.0 Flash Text Input (Long) - Predictions'), { model: 'gemini-2.0-flash' });
-    // Two catalog models are named `gemini 1.5 flash`: the one whose id is the name.
-    assert.deepEqual(read('Gemini 1.5 Flash Text Input - Predictions'), { model: 'gemini-1.5-flash' });
-    assert.deepEqual(read('Gemini 2.5 Flash GA Input Text Caching'), {
-      model: 'gemini-2.5-flash',
-      pricing: 'cached',
-    });
-    assert.deepEqual(read('Gemini 2.5 Pro Input Text Caching (Long)'), {
-      model: 'gemini-2.5-pro',
-      pricing: 'cached',
-    });
-    assert.deepEqual(read('Gemini 2.5 Flash Text Input - Batch Predictions'), {
-      model: 'gemini-2.5-flash',
-      pricing: 'batch',
-    });
-    assert.deepEqual(read('Generate content input token count gemini 3.5 flash text'), {
-      model: 'gemini-3.5-flash',
-    });
-    assert.deepEqual(read('Generate content cached input token count gemini 3.5 flash text'), {
-      model: 'gemini-3.5-flash',
-      pricing: 'cached',
-    });
+    // Each description as read in a published SKU list or billing export (decision 0090):
+    // description → model, pricing ('' names none: a name the catalog does not carry, storage by
+    // the hour, a line that is not tokens).
+    const cases: Array<[string, string, string?]> = [
+      ['Gemini 2.5 Pro Text Input - Predictions', 'gemini-2.5-pro'],
+      ['Gemini 2.5 Pro Text Output - Predictions', 'gemini-2.5-pro'],
+      ['Gemini 2.5 Flash GA Text Input - Predictions', 'gemini-2.5-flash'],
+      ['Gemini 2.5 Flash GA Thinking Text Output - Predictions', 'gemini-2.5-flash'],
+      ['Gemini 2.5 Flash Text Output (Thinking On) - Predictions', 'gemini-2.5-flash'],
+      ['Gemini 2.5 Flash Lite Text Input - Predictions', 'gemini-2.5-flash-lite'],
+      ['Gemini 3.5 Flash Global Text Input - Predictions', 'gemini-3.5-flash'],
+      ['Gemini 3.5 Flash Regional Text Output - Predictions', 'gemini-3.5-flash'],
+      ['Gemini 2.0 Flash Text Input (Long) - Predictions', 'gemini-2.0-flash'],
+      // Two catalog models are named `gemini 1.5 flash`: the one whose id is the name.
+      ['Gemini 1.5 Flash Text Input - Predictions', 'gemini-1.5-flash'],
+      ['Gemini 2.5 Flash GA Input Text Caching', 'gemini-2.5-flash', 'cached'],
+      ['Gemini 2.5 Pro Input Text Caching (Long)', 'gemini-2.5-pro', 'cached'],
+      ['Gemini 2.5 Flash Text Input - Batch Predictions', 'gemini-2.5-flash', 'batch'],
+      ['Generate content input token count gemini 3.5 flash text', 'gemini-3.5-flash'],
+      ['Generate content cached input token count gemini 3.5 flash text', 'gemini-3.5-flash', 'cached'],
+      [
+        'Generate content output token count gemini 2.5 flash short output text non-thinking',
+        'gemini-2.5-flash',
+      ],
+      ['Gemini 3 Flash Text Input - Predictions', ''],
+      ['Generate_content text input token count for gemini 3 pro short', ''],
+      ['Gemini 3.1 Flash Image Text Input - Predictions', ''],
+      ['Gemini 3 Flash Text Input Caching Storage', ''],
+      ['Gemini 3.6 Flash Image Input Caching Storage', ''],
+      ['Grounding with Google Search on Gemini 3', ''],
+      ['Veo Generation 720p with Audio', ''],
+      ['N2 Instance Core', ''],
+    ];
     assert.deepEqual(
-      read('Generate content output token count gemini 2.5 flash short output text non-thinking'),
-      {
-        model: 'gemini-2.5-flash',
-      },
+      cases.map(([description]) => [description, googleModelOfSku(description)]),
+      cases.map(([description, model, pricing]) => [description, pricing ? { model, pricing } : { model }]),
     );
-    // Names the catalog does not carry, storage by the hour, and lines that are not tokens: none.
-    assert.deepEqual(read('Gemini 3 Flash Text Input - Predictions'), { model: '' });
-    assert.deepEqual(read('Generate_content text input token count for gemini 3 pro short'), { model: '' });
-    assert.deepEqual(read('Gemini 3.1 Flash Image Text Input - Predictions'), { model: '' });
-    assert.deepEqual(read('Gemini 3 Flash Text Input Caching Storage'), { model: '' });
-    assert.deepEqual(read('Gemini 3.6 Flash Image Input Caching Storage'), { model: '' });
-    assert.deepEqual(read('Grounding with Google Search on Gemini 3'), { model: '' });
-    assert.deepEqual(read('Veo Generation 720p with Audio'), { model: '' });
-    assert.deepEqual(read('N2 Instance Core'), { model: '' });
   });
 
   it('parses the fixtures with the model on each line the table knows', () => {
