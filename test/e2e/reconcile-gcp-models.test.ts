@@ -42,7 +42,10 @@ describe('Google Cloud bill per model against calls the SDK metered (collector p
   const dir = mkdtempSync(path.join(tmpdir(), 'tl-gcp-bill-'));
 
   before(async () => {
-    [collector, gemini] = await Promise.all([startCollectorProcess(), startFakeGemini()]);
+    [collector, gemini] = await Promise.all([
+      startCollectorProcess({ dataDir: mkdtempSync(path.join(dir, 'data-')) }),
+      startFakeGemini(),
+    ]);
     env = { ...process.env, TOKENLEDGER_DATA_DIR: collector.dataDir, TOKENLEDGER_URL: collector.url };
   });
   after(async () => {
