@@ -1,13 +1,15 @@
 /**
  * Which model a cloud bill line is for, where the cloud's own strings name it: the usage type of an
- * Amazon Bedrock CUR line, the meter name of an Azure OpenAI line. A maintained table: each entry
- * is a string the provider publishes, with where it was read. A line the table does not know names
- * no model ('') and its day is compared per day (decision 0076). Google Cloud's Vertex AI SKU
- * descriptions are not mapped: no published list of them could be read.
+ * Amazon Bedrock CUR line, the meter name of an Azure OpenAI line (a maintained table: each entry
+ * is a string the provider publishes, with where it was read), the SKU description of a Google
+ * Cloud Vertex AI or Gemini API line (its token-type phrase read from published SKU descriptions,
+ * its model matched against the price catalog's own model names). A line that names no model known
+ * here has model '' and its day is compared per day (decisions 0076, 0090).
  *
  * The model given is one the priced catalog resolves (reconciliation normalises both sides to the
  * catalog id), so a bill's `Claude4.6Sonnet` and the meter's `anthropic.claude-sonnet-4-6` meet.
  */
+import { findProvider } from '@pydantic/genai-prices';
 import type { PricingKind } from '../../core/bill';
 
 interface ModelEntry {
@@ -91,4 +93,89 @@ export function azureModelOfMeter(meterName: string): { model: string; pricing?:
       ? 'cached'
       : undefined;
   return { model: entry.model, ...(pricing ? { pricing } : {}) };
+}
+
+/*
+ * Google Cloud. The billing export's sku.description names the model in free text, in two families
+ * (read in the Cloud Billing Catalog's Vertex AI SKUs, service C7E2-9256-1C43, and in billing
+ * exports quoted by public cost tools; sources in docs/decisions/0090):
+ *   Vertex AI:  `Gemini 2.5 Pro Text Input - Predictions`, `Gemini 2.5 Flash GA Text Output -
+ *               Predictions`, `Gemini 3.5 Flash Global Text Input - Predictions`, `Gemini 2.5 Flash
+ *               GA Thinking Text Output - Predictions`, `Gemini 2.5 Flash Text Output (Thinking On)
+ *               - Predictions`, `Gemini 2.5 Pro Input Text Caching (Long)`, `Gemini 3 Flash Text
+ *               Input Caching`, `Gemini 2.5 Flash Text Input - Batch Predictions`;
+ *   Gemini API: `Generate content input token count gemini 3.5 flash text`, `Generate content cached
+ *               input token count gemini 3.5 flash text`, `Generate_content text input token count
+ *               for gemini 3 pro short`.
+ * The model is the words before the token type (Vertex AI, less the tier words GA, Global,
+ * Regional, Thinking) or after it (Gemini API), and names a model only when those words are a
+ * catalog model's own name (`Gemini 2.5 Flash` is gemini-2.5-flash's name). Caching storage (per
+ * hour, not tokens), grounding, image/audio/video-only SKUs and names the catalog does not carry
+ * name no model.
+ */
+
+const googleWords = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[-_\s]+/g, ' ')
+    .trim();
+
+/** Vertex AI: `<model> [tier words] <token type> …`; the token types read in the SKU descriptions. */
+const VERTEX_TOKEN_TYPE = /^(.+?) (input text caching|text input caching|text input|text output)( |$)(.*)$/;
+const VERTEX_TIER_WORDS = new Set(['ga', 'global', 'regional', 'thinking']);
+/** Gemini API: `generate content [modality] [cached] input|output token count [for] <model> …`. */
+const GEMINI_API_TOKEN_TYPE =
+  /^generate content (?:(?:text|audio|image|video) )?(cached )?(input|output) token count (?:for )?(.+)$/;
+
+let catalogNames: Map<string, string> | undefined;
+
+/**
+ * The catalog's Google models by name, as words. Where two models share a name (`gemini 1.5
+ * flash`), the one whose id is that name is kept; a name still shared by others names none.
+ */
+function googleCatalogNames(): Map<string, string> {
+  if (catalogNames) return catalogNames;
+  const byName = new Map<string, string[]>();
+  for (const m of findProvider({ providerId: 'google' })?.models ?? []) {
+    if (!m.name) continue;
+    const name = googleWords(m.name);
+    byName.set(name, [...(byName.get(name) ?? []), m.id]);
+  }
+  catalogNames = new Map();
+  for (const [name, ids] of byName) {
+    const id = ids.length === 1 ? ids[0] : ids.find((i) => googleWords(i) === name);
+    if (id) catalogNames.set(name, id);
+  }
+  return catalogNames;
+}
+
+/** The catalog model named by `words` exactly, or by its longest leading run of words. */
+function catalogModelNamed(words: string, leading: boolean): string {
+  const names = googleCatalogNames();
+  if (!leading) return names.get(words) ?? '';
+  const parts = words.split(' ');
+  for (let n = parts.length; n > 0; n--) {
+    const id = names.get(parts.slice(0, n).join(' '));
+    if (id) return id;
+  }
+  return '';
+}
+
+/** The model a Google Cloud SKU description names, and how it was priced; '' when it names none. */
+export function googleModelOfSku(description: string): { model: string; pricing?: PricingKind } {
+  const sku = googleWords(description);
+  const api = GEMINI_API_TOKEN_TYPE.exec(sku);
+  if (api) {
+    const [, cached = '', , named = ''] = api;
+    const model = catalogModelNamed(named, true);
+    return model && cached ? { model, pricing: 'cached' } : { model };
+  }
+  const [, before = '', tokenType = '', , after = ''] = VERTEX_TOKEN_TYPE.exec(sku) ?? [];
+  if (tokenType === '' || /\bstorage\b/.test(after)) return { model: '' };
+  const words = before.split(' ');
+  while (words.length > 1 && VERTEX_TIER_WORDS.has(words[words.length - 1] ?? '')) words.pop();
+  const model = catalogModelNamed(words.join(' '), false);
+  if (!model) return { model: '' };
+  if (tokenType.endsWith('caching')) return { model, pricing: 'cached' };
+  return /\bbatch predictions$/.test(after) ? { model, pricing: 'batch' } : { model };
 }

@@ -9,6 +9,8 @@
  *
  * `cost` is before credits. Free-tier credits net the usage line (so free usage bills 0 and is
  * marked free tier); other credits become credit lines. invoice.month is the covered period.
+ * sku.description names the model where it can (./cloud-models.ts); the row's credit line goes
+ * with it.
  */
 import { Money } from '../../core/money';
 import { PROVIDER_GEMINI, PROVIDER_VERTEX } from '../../core/providers';
@@ -26,6 +28,7 @@ import {
   type CsvRow,
   widen,
 } from './common';
+import { googleModelOfSku } from './cloud-models';
 
 const GCP_CSV_COLUMNS = ['service_description', 'usage_start_time', 'cost', 'currency'];
 
@@ -83,9 +86,11 @@ function readRows(
       const other = new Money(r.otherCredits || '0');
       const costType = r.costType || 'regular';
       const charge = costType === 'tax' ? 'tax' : costType === 'regular' ? 'usage' : 'adjustment';
+      const named = googleModelOfSku(r.sku);
       const base = {
         sourceLine: line,
         provider,
+        model: named.model,
         day,
         project: r.project,
         service: r.service,
@@ -97,7 +102,8 @@ function readRows(
         billLine({
           ...base,
           charge,
-          pricing: charge === 'usage' && !free.isZero() ? 'free_tier' : 'standard',
+          pricing:
+            charge !== 'usage' ? 'standard' : !free.isZero() ? 'free_tier' : (named.pricing ?? 'standard'),
           amount: cost.plus(free).toFixed(),
           quantity: optionalDecimal(r.usageAmount, 'usage.amount'),
           unit: r.usageUnit,
