@@ -100,7 +100,7 @@ function loadMadvise(): Madvise | string {
   return 'no C library found to call madvise';
 }
 
-export interface CodePageDrop {
+interface CodePageDrop {
   /** Resident kB of the droppable mappings before the drop. */
   droppedKb: number;
   mappings: number;
@@ -110,7 +110,7 @@ export interface CodePageDrop {
  * Drops the resident pages of the droppable mappings once. Returns what was dropped, or a reason it
  * cannot be done here (said once at start by the caller).
  */
-export function dropCodePages(madvise: Madvise): CodePageDrop {
+function dropCodePages(madvise: Madvise): CodePageDrop {
   let executable = process.execPath;
   try {
     executable = realpathSync(executable);
