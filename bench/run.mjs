@@ -14,6 +14,7 @@ const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 const BENCHMARKS = [
   'openai-overhead',
   'collector-ingest',
+  'ingest-sustained',
   'dashboards',
   'guard',
   'first-call',

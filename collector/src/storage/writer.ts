@@ -81,7 +81,7 @@ function monthOf(startTimeUnixNano: string): number {
 }
 
 /** Keys remembered by an exclusive writer (~100 B each). */
-const REMEMBERED_KEYS = 200_000;
+export const REMEMBERED_KEYS = 200_000;
 
 /** Largest group of calls written together (one lookup per month, and its inserts). */
 const MAX_GROUP_CALLS = 20_000;
