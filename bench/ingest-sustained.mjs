@@ -19,6 +19,9 @@
  *   node bench/ingest-sustained.mjs --sweep [--spans-total 400000]   how cost grows (collector only):
  *     senders 2, 8, 16 at 500 spans per export, then 8 senders at 100 and 2,000 spans per export
  * --profile: the last round's collector runs under --cpu-prof; its top self times are printed.
+ * --collector-node-args "<flags>|<flags>": node flags for the collector process; several variants separated
+ *   by | run each round, interleaved with raw (e.g. "|--max-semi-space-size=16": the defaults beside a larger
+ *   young generation). Targets are judged on the first variant.
  */
 import { fork, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -61,6 +64,7 @@ const { values: opts } = parseArgs({
     'raw-rows': { type: 'string', default: '5000' },
     profile: { type: 'boolean', default: false },
     sweep: { type: 'boolean', default: false },
+    'collector-node-args': { type: 'string', default: '' },
   },
 });
 const SPANS_TOTAL = Number(opts['spans-total'] ?? (opts.sweep ? 400_000 : 2_000_000));
@@ -69,12 +73,37 @@ const SENDERS = Number(opts.senders);
 const IN_FLIGHT = Number(opts['in-flight']);
 const SPANS = Number(opts.spans);
 const RAW_ROWS = Number(opts['raw-rows']);
+/** Extra node flags for the collector (to compare settings, e.g. V8's young generation). */
+const VARIANTS = opts['collector-node-args'].split('|').map((v) => v.split(' ').filter(Boolean));
+const variantName = (args) => (args.length > 0 ? args.join(' ') : 'defaults');
 
 /** CPU seconds of one thread (/proc/<pid>/task/<tid>/stat: utime + stime). */
 function threadCpuSecondsOf(pid, tid) {
   const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds of every thread of `pid`, summed by thread name (/proc/<pid>/task/<tid>/comm). */
+function cpuByThreadName(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const key = tid === String(pid) ? 'main thread (JS)' : name.replace(/\d+$/, '');
+      out.set(key, (out.get(key) ?? 0) + threadCpuSecondsOf(pid, tid));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** Seconds each thread name used between two snapshots (threads gone by `after` keep what `before` saw them use). */
+function threadDelta(before, after) {
+  const out = [];
+  for (const [name, s] of after) out.push([name, s - (before.get(name) ?? 0)]);
+  return out.sort((a, b) => b[1] - a[1]);
 }
 
 const load = () =>
@@ -170,15 +199,24 @@ async function metrics(url, adminKey, prefix) {
 }
 
 /** One collector run: every export once, then one resent per sender; counted and checked after. */
-async function collectorRun({ work, batchesFile, total, spans, senders, inFlight, profileDir, tag }) {
+async function collectorRun({
+  work,
+  batchesFile,
+  total,
+  spans,
+  senders,
+  inFlight,
+  profileDir,
+  tag,
+  nodeArgs = VARIANTS[0],
+}) {
   const dataDir = path.join(work, `collector-${tag}`);
   const keys = { admin: `bench-admin-${process.pid}`, ingest: `bench-ingest-${process.pid}` };
   const pool = await startSenders(batchesFile, senders, spans);
-  const collector = startCollector(
-    dataDir,
-    keys,
-    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-  );
+  const collector = startCollector(dataDir, keys, [
+    ...nodeArgs,
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  ]);
   const pid = collector.child.pid;
   let run;
   try {
@@ -187,11 +225,13 @@ async function collectorRun({ work, batchesFile, total, spans, senders, inFlight
     const loadBefore = load();
     const cpu0 = cpuSecondsOf(pid);
     const main0 = threadCpuSecondsOf(pid, pid);
+    const threads0 = cpuByThreadName(pid);
     const t0 = performance.now();
     const results = await pool.run({ url, key: keys.ingest, inFlight, resend: 1 });
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = cpuSecondsOf(pid) - cpu0;
     const mainSeconds = threadCpuSecondsOf(pid, pid) - main0;
+    const threads = threadDelta(threads0, cpuByThreadName(pid));
     const mem = memoryOf(pid);
     const reported = await report(url, keys.admin);
     const counters = await metrics(url, keys.admin, 'tokenledger_');
@@ -200,6 +240,7 @@ async function collectorRun({ work, batchesFile, total, spans, senders, inFlight
       seconds,
       cpuSeconds,
       mainSeconds,
+      threads,
       mem,
       idle,
       reported,
@@ -295,9 +336,20 @@ async function sustained(work, log) {
   const profileDir = path.join(work, 'profile');
   const rounds = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const profiled = opts.profile && round === ROUNDS - 1;
-    const doCollector = () =>
-      collectorRun({
+    // Interleaved: raw and each collector variant in an order rotated each round, so that none of them
+    // always runs on a fresher (or busier) machine.
+    const runs = [{ raw: true }, ...VARIANTS.map((nodeArgs, variant) => ({ variant, nodeArgs }))];
+    const order = runs.map((_, i) => runs[(i + round) % runs.length]);
+    let raw;
+    const collectors = [];
+    for (const r of order) {
+      if (r.raw) {
+        raw = await rawRun(work, rowsFile, total, String(round));
+        continue;
+      }
+      // Profiled: the last round's first variant.
+      const profiled = opts.profile && round === ROUNDS - 1 && r.variant === 0;
+      collectors[r.variant] = await collectorRun({
         work,
         batchesFile,
         total,
@@ -305,24 +357,17 @@ async function sustained(work, log) {
         senders: SENDERS,
         inFlight: IN_FLIGHT,
         profileDir: profiled ? profileDir : undefined,
-        tag: String(round),
+        tag: `${round}-${r.variant}`,
+        nodeArgs: r.nodeArgs,
       });
-    const doRaw = () => rawRun(work, rowsFile, total, String(round));
-    let collector;
-    let raw;
-    // Interleaved: the order flips each round, so neither side always runs on a fresher machine.
-    if (round % 2 === 0) {
-      collector = await doCollector();
-      raw = await doRaw();
-    } else {
-      raw = await doRaw();
-      collector = await doCollector();
     }
-    console.error(
-      `round ${round + 1}: collector ${fmt(collector.rate, 0)} spans/s, raw ${fmt(raw.rate, 0)} rows/s, ` +
-        `ratio ${fmt(collector.rate / raw.rate, 2)}, VmHWM ${fmt(collector.mem.peakMiB, 0)} MiB (load ${collector.loadBefore})`,
-    );
-    rounds.push({ collector, raw });
+    for (const [variant, collector] of collectors.entries())
+      console.error(
+        `round ${round + 1}, ${variantName(VARIANTS[variant])}: collector ${fmt(collector.rate, 0)} spans/s, raw ` +
+          `${fmt(raw.rate, 0)} rows/s, ratio ${fmt(collector.rate / raw.rate, 2)}, VmHWM ${fmt(collector.mem.peakMiB, 0)} MiB ` +
+          `(load ${collector.loadBefore})`,
+      );
+    rounds.push({ collectors, raw });
   }
 
   log(
@@ -337,11 +382,13 @@ async function sustained(work, log) {
       `(1/5/15 min) beside each round.`,
   );
   log();
-  const ratios = rounds.map(({ collector, raw }) => collector.rate / raw.rate);
+  const ratioOf = (c, r) => c.rate / r.rate;
+  const ratios = rounds.map(({ collectors, raw }) => ratioOf(collectors[0], raw));
   log(
     table(
       [
         'round',
+        ...(VARIANTS.length > 1 ? ['collector settings'] : []),
         'collector ÷ raw',
         'collector spans/s',
         'raw rows/s',
@@ -356,31 +403,50 @@ async function sustained(work, log) {
         'dedupe window',
         'load before',
       ],
-      rounds.map(({ collector: c, raw: r }, i) => [
-        String(i + 1),
-        fmt(ratios[i], 2),
-        fmt(c.rate, 0),
-        fmt(r.rate, 0),
-        fmt(us(c.cpuSeconds, total), 1),
-        fmt(us(c.mainSeconds, total), 1),
-        fmt(us(r.cpuSeconds, total), 1),
-        fmt((c.mem.peakMiB * 2 ** 20) / 1e6, 0),
-        fmt((r.peakMiB * 2 ** 20) / 1e6, 0),
-        fmt(us(c.senderCpu, total), 1),
-        `${fmt(quantile(c.latencies, 0.5), 0)} / ${fmt(quantile(c.latencies, 0.99), 0)}`,
-        String(c.retries),
-        dedupeWindow(c.rate),
-        c.loadBefore,
-      ]),
+      rounds.flatMap(({ collectors, raw: r }, i) =>
+        collectors.map((c, variant) => [
+          String(i + 1),
+          ...(VARIANTS.length > 1 ? [variantName(VARIANTS[variant])] : []),
+          fmt(ratioOf(c, r), 2),
+          fmt(c.rate, 0),
+          fmt(r.rate, 0),
+          fmt(us(c.cpuSeconds, total), 1),
+          fmt(us(c.mainSeconds, total), 1),
+          fmt(us(r.cpuSeconds, total), 1),
+          fmt((c.mem.peakMiB * 2 ** 20) / 1e6, 0),
+          fmt((r.peakMiB * 2 ** 20) / 1e6, 0),
+          fmt(us(c.senderCpu, total), 1),
+          `${fmt(quantile(c.latencies, 0.5), 0)} / ${fmt(quantile(c.latencies, 0.99), 0)}`,
+          String(c.retries),
+          dedupeWindow(c.rate),
+          c.loadBefore,
+        ]),
+      ),
     ),
   );
   log();
-  const peak = Math.max(...rounds.map(({ collector }) => (collector.mem.peakMiB * 2 ** 20) / 1e6));
+  const last = rounds.at(-1).collectors[0];
+  log(
+    `Where the collector's CPU went (last round, CPU µs per span by thread name; threads that ended during the ` +
+      `run are not counted):`,
+  );
+  log();
+  log(
+    table(
+      ['thread', 'µs/span', 'share'],
+      last.threads
+        .filter(([, s]) => s > 0)
+        .slice(0, 10)
+        .map(([name, s]) => [name, fmt(us(s, total), 1), `${fmt((100 * s) / last.cpuSeconds, 1)} %`]),
+    ),
+  );
+  log();
+  const peak = Math.max(...rounds.map(({ collectors }) => (collectors[0].mem.peakMiB * 2 ** 20) / 1e6));
   const medianRatio = median(ratios);
   log(
-    `Target collector ≥ ${TARGET_RATIO} × raw: ${medianRatio >= TARGET_RATIO ? 'MET' : 'MISSED'} (median ratio ` +
+    `Target (${variantName(VARIANTS[0])}) collector ≥ ${TARGET_RATIO} × raw: ${medianRatio >= TARGET_RATIO ? 'MET' : 'MISSED'} (median ratio ` +
       `${fmt(medianRatio, 2)}, rounds ${ratios.map((r) => fmt(r, 2)).join(', ')}). Target VmHWM ≤ ${TARGET_PEAK_MB} MB: ` +
-      `${peak <= TARGET_PEAK_MB ? 'MET' : 'MISSED'} (highest ${fmt(peak, 0)} MB; idle ${fmt((rounds[0].collector.idle.rssMiB * 2 ** 20) / 1e6, 0)} MB).`,
+      `${peak <= TARGET_PEAK_MB ? 'MET' : 'MISSED'} (highest ${fmt(peak, 0)} MB; idle ${fmt((rounds[0].collectors[0].idle.rssMiB * 2 ** 20) / 1e6, 0)} MB).`,
   );
   if (opts.profile) {
     const profile = selfTimes(path.join(profileDir, readdirSync(profileDir)[0]));
