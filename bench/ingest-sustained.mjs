@@ -21,7 +21,9 @@
  * --profile: the last round's collector runs under --cpu-prof; its top self times are printed.
  * --collector-node-args "<flags>|<flags>": node flags for the collector process; several variants separated
  *   by | run each round, interleaved with raw (e.g. "|--max-semi-space-size=16": the defaults beside a larger
- *   young generation). Targets are judged on the first variant.
+ *   young generation). A flag `@<path>` runs that build of the CLI instead (e.g. a copy of collector/dist
+ *   from before a change, placed inside the repository so that it finds node_modules). Targets are judged
+ *   on the first variant.
  */
 import { fork, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -111,8 +113,10 @@ const load = () =>
     .map((l) => fmt(l, 1))
     .join(' ');
 
-function startCollector(dataDir, keys, nodeArgs) {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'collector'], {
+function startCollector(dataDir, keys, args) {
+  const cli = args.find((a) => a.startsWith('@'))?.slice(1) ?? CLI;
+  const nodeArgs = args.filter((a) => !a.startsWith('@'));
+  const child = spawn(process.execPath, [...nodeArgs, path.resolve(REPO_ROOT, cli), 'collector'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
