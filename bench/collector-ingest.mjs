@@ -244,7 +244,7 @@ export async function run() {
     writeBatches(batchesFile, bodies);
 
     // 1. The collector, end to end, once per number of concurrent exporters (fresh data dir each).
-    const keys = { admin: 'bench-admin-' + process.pid, ingest: 'bench-ingest-' + process.pid };
+    const keys = { admin: 'bench-admin-key-' + process.pid, ingest: 'bench-ingest-key-' + process.pid };
     const profDir = path.join(work, 'profile');
     const runs = [];
     for (const [i, senders] of SENDER_COUNTS.entries()) {

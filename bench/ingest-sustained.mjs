@@ -215,7 +215,7 @@ async function collectorRun({
   nodeArgs = VARIANTS[0],
 }) {
   const dataDir = path.join(work, `collector-${tag}`);
-  const keys = { admin: `bench-admin-${process.pid}`, ingest: `bench-ingest-${process.pid}` };
+  const keys = { admin: `bench-admin-key-${process.pid}`, ingest: `bench-ingest-key-${process.pid}` };
   const pool = await startSenders(batchesFile, senders, spans);
   const collector = startCollector(dataDir, keys, [
     ...nodeArgs,

@@ -114,7 +114,7 @@ const md = [
   '  `llm_calls` is read directly (rows = distinct span ids = spans sent) and the report API counts every call.',
   '  Beside it, the same rows (the collector’s own, `JSONCompactEachRow`, prepared once as NDJSON) inserted with',
   '  `@clickhouse/client` into the same schema on embedded chdb at 5,000 rows per insert in a process of its own',
-  '  (only the inserts timed). Collector and raw alternate by round (the order flips each round); 3 rounds,',
+  '  (only the inserts timed). Collector and raw alternate by round (the order rotates each round); 3 rounds,',
   '  ratios first. CPU: the collector process from `/proc/<pid>/stat` (all threads), its main thread from',
   '  `/proc/<pid>/task/<pid>/stat`, and per thread name for the last round; the raw process’s own CPU over its',
   '  inserts; the senders’ CPU. Memory: the collector’s and the raw process’s `VmHWM`. The dedupe window is the',

@@ -80,7 +80,10 @@ function monthOf(startTimeUnixNano: string): number {
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
 
-/** Keys remembered by an exclusive writer (~100 B each). */
+/**
+ * Keys remembered by an exclusive writer (~100 B each).
+ * @public (bench/ingest-sustained.mjs states the dedupe window from it)
+ */
 export const REMEMBERED_KEYS = 200_000;
 
 /** Largest group of calls written together (one lookup per month, and its inserts). */
