@@ -25,7 +25,7 @@
  *   from before a change, placed inside the repository so that it finds node_modules). Targets are judged
  *   on the first variant.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -44,12 +44,12 @@ import {
   sortedCopy,
   table,
 } from './support/common.mjs';
-import { byPackage, selfTimes } from './support/cpuprofile.mjs';
+import { reportedCalls, startCollector } from './support/collector-process.mjs';
+import { profileTables, selfTimes } from './support/cpuprofile.mjs';
 import { buildBatches, writeBatches } from './support/genai-spans.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
 const dist = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
-const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
 const CHDB_WORKER = path.join(BENCH_DIR, 'support', 'chdb-worker.mjs');
 const SENDER = path.join(BENCH_DIR, 'support', 'ingest-sender.mjs');
 const TARGET_RATIO = 0.5;
@@ -113,45 +113,6 @@ const load = () =>
     .map((l) => fmt(l, 1))
     .join(' ');
 
-function startCollector(dataDir, keys, args) {
-  const cli = args.find((a) => a.startsWith('@'))?.slice(1) ?? CLI;
-  const nodeArgs = args.filter((a) => !a.startsWith('@'));
-  const child = spawn(process.execPath, [...nodeArgs, path.resolve(REPO_ROOT, cli), 'collector'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      TOKENLEDGER_DATA_DIR: dataDir,
-      TOKENLEDGER_API_KEYS: `admin:${keys.admin},ingest:${keys.ingest}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  const url = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start in 60 s:\n${out}`)), 60_000);
-    child.stdout.on('data', () => {
-      const m = /tokenledger collector listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`collector exited (${code}) before listening:\n${out}`));
-    });
-  });
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return exited;
-  };
-  return { child, url, stop, output: () => out };
-}
-
 /** Forks the senders; resolves once each has read its share of the bodies (before any timing). */
 async function startSenders(batchesFile, count, spansPerExport) {
   const senders = Array.from({ length: count }, (_, i) =>
@@ -177,16 +138,6 @@ async function startSenders(batchesFile, count, spansPerExport) {
       ),
     kill: () => senders.forEach((c) => c.exitCode === null && c.kill()),
   };
-}
-
-async function report(url, adminKey) {
-  const from = new Date(Date.now() - 2 * 3600_000).toISOString();
-  const to = new Date(Date.now() + 3600_000).toISOString();
-  const res = await globalThis.fetch(`${url}/v1/reports/spend?from=${from}&to=${to}&groupBy=model`, {
-    headers: { authorization: `Bearer ${adminKey}` },
-  });
-  if (!res.ok) throw new Error(`report: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()).breakdown.reduce((n, row) => n + Number(row.calls), 0);
 }
 
 /** Counter values from the collector's /metrics (Prometheus text) whose name starts with `prefix`. */
@@ -217,10 +168,16 @@ async function collectorRun({
   const dataDir = path.join(work, `collector-${tag}`);
   const keys = { admin: `bench-admin-key-${process.pid}`, ingest: `bench-ingest-key-${process.pid}` };
   const pool = await startSenders(batchesFile, senders, spans);
-  const collector = startCollector(dataDir, keys, [
-    ...nodeArgs,
-    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-  ]);
+  const cli = nodeArgs.find((a) => a.startsWith('@'))?.slice(1);
+  const collector = startCollector(
+    dataDir,
+    keys,
+    [
+      ...nodeArgs.filter((a) => !a.startsWith('@')),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ],
+    cli ? path.resolve(REPO_ROOT, cli) : undefined,
+  );
   const pid = collector.child.pid;
   let run;
   try {
@@ -237,7 +194,7 @@ async function collectorRun({
     const mainSeconds = threadCpuSecondsOf(pid, pid) - main0;
     const threads = threadDelta(threads0, cpuByThreadName(pid));
     const mem = memoryOf(pid);
-    const reported = await report(url, keys.admin);
+    const reported = await reportedCalls(url, keys.admin);
     const counters = await metrics(url, keys.admin, 'tokenledger_');
     run = {
       results,
@@ -459,21 +416,10 @@ async function sustained(work, log) {
       `CPU profile of the last round's collector (node --cpu-prof), self time by package and top functions:`,
     );
     log();
-    log(
-      table(
-        ['package / folder', 'self ms', 'share'],
-        byPackage(profile.rows)
-          .slice(0, 10)
-          .map(([k, ms]) => [k, fmt(ms, 0), `${fmt((100 * ms) / profile.totalMs, 1)} %`]),
-      ),
-    );
+    const [byPackageTable, byFunctionTable] = profileTables(profile, 25);
+    log(byPackageTable);
     log();
-    log(
-      table(
-        ['file:function:line', 'self ms', 'share'],
-        profile.rows.slice(0, 25).map((r) => [r.where, fmt(r.selfMs, 0), `${fmt(100 * r.share, 1)} %`]),
-      ),
-    );
+    log(byFunctionTable);
   }
   return { ratios, rounds, peak };
 }
