@@ -8,13 +8,32 @@
  *   node bench/support/ingest-sender.mjs <batchesFile> <index> <senders> <spansPerExport>
  */
 import { performance } from 'node:perf_hooks';
-import { readBatches } from './genai-spans.mjs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 const [file, index, senders, spansPerExport] = process.argv.slice(2);
 const spansPer = () => Number(spansPerExport);
-const mine = readBatches(file).filter((_, i) => i % Number(senders) === Number(index));
-// Owned copies: the shared file buffer is dropped, and fetch gets a plain Uint8Array per export.
-const bodies = mine.map((b) => Uint8Array.from(b));
+/** Every `stride`-th export from `first` of a batches file, read one by one (never the whole file). */
+function readShare(path, first, stride) {
+  const fd = openSync(path, 'r');
+  const out = [];
+  const len = Buffer.alloc(4);
+  try {
+    for (let i = 0, at = 0; readSync(fd, len, 0, 4, at) === 4; i++) {
+      const n = len.readUInt32LE(0);
+      if (i % stride === first) {
+        const body = new Uint8Array(n);
+        readSync(fd, body, 0, n, at + 4);
+        out.push(body);
+      }
+      at += 4 + n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+const bodies = readShare(file, Number(index), Number(senders));
 
 async function send({ url, key, inFlight, resend = 0 }) {
   const latencies = [];
