@@ -14,7 +14,6 @@
  * target is judged on the last (a collector serves many app processes at once, and each exporter
  * waits for its durable ack before it sends its next batch).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -32,12 +31,12 @@ import {
   sortedCopy,
   table,
 } from './support/common.mjs';
-import { byPackage, selfTimes } from './support/cpuprofile.mjs';
+import { profileTables, selfTimes } from './support/cpuprofile.mjs';
+import { reportedCalls, startCollector } from './support/collector-process.mjs';
 import { buildBatches, writeBatches } from './support/genai-spans.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
 const dist = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
-const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
 const CHDB_WORKER = path.join(BENCH_DIR, 'support', 'chdb-worker.mjs');
 const TARGET_SPANS_PER_S = 20_000;
 
@@ -58,47 +57,6 @@ const SENDER_COUNTS = opts.senders.split(',').map(Number);
 /** Rows per insert of the larger ceiling: about what group commit reaches with 16 exporters. */
 const GROUPED_ROWS = 4_000;
 const TOTAL = BATCHES * SPANS;
-
-function startCollector(dataDir, keys, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'collector'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      TOKENLEDGER_DATA_DIR: dataDir,
-      TOKENLEDGER_API_KEYS: `admin:${keys.admin},ingest:${keys.ingest}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  const url = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start in 60 s:\n${out}`)), 60_000);
-    child.stdout.on('data', () => {
-      const m = /tokenledger collector listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`collector exited (${code}) before listening:\n${out}`));
-    });
-  });
-  return {
-    child,
-    url,
-    output: () => out,
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 async function send(url, key, bodies, senders) {
   const latencies = [];
@@ -132,17 +90,6 @@ async function send(url, key, bodies, senders) {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: senders }, sender));
   return { seconds: (performance.now() - t0) / 1000, latencies: sortedCopy(latencies), retries, rejected };
-}
-
-async function reportedCalls(url, adminKey) {
-  const from = new Date(Date.now() - 2 * 3600_000).toISOString();
-  const to = new Date(Date.now() + 3600_000).toISOString();
-  const res = await globalThis.fetch(`${url}/v1/reports/spend?from=${from}&to=${to}&groupBy=model`, {
-    headers: { authorization: `Bearer ${adminKey}` },
-  });
-  if (!res.ok) throw new Error(`report: HTTP ${res.status} ${await res.text()}`);
-  const body = await res.json();
-  return body.breakdown.reduce((n, row) => n + Number(row.calls), 0);
 }
 
 function microbench(bodies) {
@@ -244,7 +191,7 @@ export async function run() {
     writeBatches(batchesFile, bodies);
 
     // 1. The collector, end to end, once per number of concurrent exporters (fresh data dir each).
-    const keys = { admin: 'bench-admin-' + process.pid, ingest: 'bench-ingest-' + process.pid };
+    const keys = { admin: 'bench-admin-key-' + process.pid, ingest: 'bench-ingest-key-' + process.pid };
     const profDir = path.join(work, 'profile');
     const runs = [];
     for (const [i, senders] of SENDER_COUNTS.entries()) {
@@ -405,21 +352,10 @@ export async function run() {
         `CPU profile of the collector during the run (node --cpu-prof), self time by package and top functions:`,
       );
       log();
-      log(
-        table(
-          ['package / folder', 'self ms', 'share'],
-          byPackage(profile.rows)
-            .slice(0, 10)
-            .map(([k, ms]) => [k, fmt(ms, 0), `${fmt((100 * ms) / profile.totalMs, 1)} %`]),
-        ),
-      );
+      const [byPackageTable, byFunctionTable] = profileTables(profile, 20);
+      log(byPackageTable);
       log();
-      log(
-        table(
-          ['file:function:line', 'self ms', 'share'],
-          profile.rows.slice(0, 20).map((r) => [r.where, fmt(r.selfMs, 0), `${fmt(100 * r.share, 1)} %`]),
-        ),
-      );
+      log(byFunctionTable);
     }
     return { markdown: lines.join('\n'), rate, cpu, raw, rawGrouped, rawTable, writer, runs };
   } finally {

@@ -5,14 +5,18 @@
  *                                   migrations) on embedded chdb, `rowsPerInsert` rows per insert
  *   raw-table-only <batchesFile> <dataDir> <rowsPerInsert>  the same without the spend_hourly rollup view
  *   writer <batchesFile> <dataDir>  the collector's own CallWriter (dedupe lookup + insert), no HTTP
+ *   raw-rows <rowsFile> <dataDir> <rowsPerInsert>  the same ceiling from the collector's rows prepared
+ *                                   beforehand (NDJSON of compact rows, read `rowsPerInsert` lines at a time
+ *                                   between the timed inserts): bounded memory for millions of rows
  *   count <dataDir>                 rows stored by a (stopped) collector in that data directory
  * Prints one JSON line.
  */
-import { mkdirSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { REPO_ROOT } from './common.mjs';
+import { REPO_ROOT, memoryOf } from './common.mjs';
 import { readBatches } from './genai-spans.mjs';
 
 const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
@@ -36,10 +40,8 @@ function pricedBatches(file) {
   );
 }
 
-async function raw(file, dataDir, rowsPerInsert, withRollup = true) {
-  const rows = pricedBatches(file).flatMap((calls) => calls.map(toCompactRow));
-  const rowBatches = [];
-  for (let i = 0; i < rows.length; i += rowsPerInsert) rowBatches.push(rows.slice(i, i + rowsPerInsert));
+/** The collector's schema (its migrations) on embedded chdb in `dataDir`, optionally without the rollups. */
+async function rawClient(dataDir, withRollup) {
   const dir = path.join(dataDir, 'clickhouse');
   mkdirSync(dir, { recursive: true });
   const client = createClient({ connection: createChdbConnection({ path: dir }) });
@@ -51,6 +53,14 @@ async function raw(file, dataDir, rowsPerInsert, withRollup = true) {
       if (!withRollup && /spend_hourly/.test(s)) continue;
       await client.command({ query: s.replaceAll('${DB}', db) });
     }
+  return { client, db };
+}
+
+async function raw(file, dataDir, rowsPerInsert, withRollup = true) {
+  const rows = pricedBatches(file).flatMap((calls) => calls.map(toCompactRow));
+  const rowBatches = [];
+  for (let i = 0; i < rows.length; i += rowsPerInsert) rowBatches.push(rows.slice(i, i + rowsPerInsert));
+  const { client, db } = await rawClient(dataDir, withRollup);
   let spans = 0;
   const t0 = performance.now();
   for (const batch of rowBatches) {
@@ -66,6 +76,49 @@ async function raw(file, dataDir, rowsPerInsert, withRollup = true) {
   const [{ n }] = await rs.json();
   await client.close();
   return { spans, seconds, stored: Number(n) };
+}
+
+/**
+ * Inserts the NDJSON rows of `file`, `rowsPerInsert` at a time; only the inserts are timed (wall and
+ * this process's CPU, the engine's threads included).
+ */
+async function rawRows(file, dataDir, rowsPerInsert) {
+  const { client, db } = await rawClient(dataDir, true);
+  let spans = 0;
+  let seconds = 0;
+  let cpuMicros = 0;
+  const insert = async (values) => {
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    await client.insert({
+      table: `${db}.llm_calls (${CALL_COLUMNS.join(', ')})`,
+      values,
+      format: 'JSONCompactEachRow',
+    });
+    seconds += (performance.now() - t) / 1000;
+    const used = process.cpuUsage(cpu);
+    cpuMicros += used.user + used.system;
+    spans += values.length;
+  };
+  let chunk = [];
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    chunk.push(JSON.parse(line));
+    if (chunk.length === rowsPerInsert) {
+      await insert(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) await insert(chunk);
+  const rs = await client.query({ query: `SELECT count() AS n FROM ${db}.llm_calls`, format: 'JSONEachRow' });
+  const [{ n }] = await rs.json();
+  await client.close();
+  return {
+    spans,
+    seconds,
+    cpuSeconds: cpuMicros / 1e6,
+    stored: Number(n),
+    peakMiB: memoryOf(process.pid).peakMiB,
+  };
 }
 
 async function writer(file, dataDir) {
@@ -115,9 +168,11 @@ async function count(dataDir) {
 const result =
   mode === 'raw'
     ? await raw(a, b, Number(c))
-    : mode === 'raw-table-only'
-      ? await raw(a, b, Number(c), false)
-      : mode === 'writer'
-        ? await writer(a, b)
-        : await count(a);
+    : mode === 'raw-rows'
+      ? await rawRows(a, b, Number(c))
+      : mode === 'raw-table-only'
+        ? await raw(a, b, Number(c), false)
+        : mode === 'writer'
+          ? await writer(a, b)
+          : await count(a);
 process.stdout.write(JSON.stringify(result) + '\n');

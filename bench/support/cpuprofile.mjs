@@ -1,7 +1,7 @@
 /** Self time per function from a V8 .cpuprofile (node --cpu-prof), grouped by file:function. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from './common.mjs';
+import { REPO_ROOT, fmt, table } from './common.mjs';
 
 function shortFile(url) {
   if (!url) return '(native/vm)';
@@ -52,4 +52,20 @@ export function byPackage(rows) {
     groups.set(key, (groups.get(key) ?? 0) + r.selfMs);
   }
   return [...groups].sort((a, b) => b[1] - a[1]);
+}
+
+/** The profile's self time by package (top 10) and by function (top `functions`), as two tables. */
+export function profileTables(profile, functions) {
+  return [
+    table(
+      ['package / folder', 'self ms', 'share'],
+      byPackage(profile.rows)
+        .slice(0, 10)
+        .map(([k, ms]) => [k, fmt(ms, 0), `${fmt((100 * ms) / profile.totalMs, 1)} %`]),
+    ),
+    table(
+      ['file:function:line', 'self ms', 'share'],
+      profile.rows.slice(0, functions).map((r) => [r.where, fmt(r.selfMs, 0), `${fmt(100 * r.share, 1)} %`]),
+    ),
+  ];
 }

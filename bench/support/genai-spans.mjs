@@ -37,7 +37,19 @@ function rng(seed) {
   };
 }
 
-function attributesFor(style, r) {
+/** What production spans also carry (request parameters, workflow, user): ~25 attributes a span with them. */
+function extraAttributes(r, team) {
+  return {
+    'gen_ai.request.max_tokens': 256 + Math.floor(r() * 4) * 256,
+    'gen_ai.request.temperature': Math.floor(r() * 10) / 10,
+    'tokenledger.workflow': `${team}-flow-${Math.floor(r() * 12)}`,
+    'tokenledger.department': team === 'billing' || team === 'risk' ? 'finance' : 'product',
+    'tokenledger.user_tier': r() < 0.8 ? 'free' : 'pro',
+    'enduser.id': `user-${Math.floor(r() * 5000)}`,
+  };
+}
+
+function attributesFor(style, r, extra) {
   const pick = (arr) => arr[Math.floor(r() * arr.length)];
   const [provider, requestModel, responseModel] = pick(MODELS);
   const embeddings = requestModel.startsWith('text-embedding');
@@ -54,6 +66,7 @@ function attributesFor(style, r) {
     'tokenledger.feature': pick(FEATURES),
     'tokenledger.customer': `cust-${Math.floor(r() * 200)}`,
     'tokenledger.cost_center': `product:${team}`,
+    ...(extra ? extraAttributes(r, team) : {}),
   };
   const operation = embeddings ? 'embeddings' : 'chat';
   if (style === 'tokenledger') {
@@ -94,8 +107,9 @@ function attributesFor(style, r) {
 /**
  * `batches` OTLP/protobuf export requests of `spansPerBatch` spans each (distinct random ids, start
  * times within the last 10 minutes), each batch mixing resources (services) and scopes (producers).
+ * `extra`: 6 more attributes a span (request parameters, workflow, user; ~25 in all).
  */
-export function buildBatches({ batches, spansPerBatch, seed = 42 }) {
+export function buildBatches({ batches, spansPerBatch, seed = 42, extra = false }) {
   const r = rng(seed);
   const styles = [
     ['tokenledger', 'tokenledger.openai', 0.7],
@@ -131,7 +145,7 @@ export function buildBatches({ batches, spansPerBatch, seed = 42 }) {
       const [style] = styles.find(([, , upTo]) => x < upTo);
       const tracer = tracers[Math.floor(r() * tracers.length)][style];
       const start = nowMs - Math.floor(r() * 600_000);
-      const attributes = attributesFor(style, r);
+      const attributes = attributesFor(style, r, extra);
       const span = tracer.startSpan(
         `${attributes['gen_ai.operation.name'] ?? 'chat'} ${attributes['gen_ai.request.model']}`,
         {

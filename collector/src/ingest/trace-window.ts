@@ -28,18 +28,31 @@ const DEFAULT_TRACE_WINDOW_MS = 120_000;
 const DEFAULT_MAX_SPANS = 200_000;
 const DEFAULT_MAX_SPANS_PER_TRACE = 1_000;
 
+/**
+ * The spans of one kind a trace holds: the span itself while it is the only one (most traces hold a
+ * single call), a Map by span id from the second on. A Map per kind per trace was most of the
+ * window's memory at 100,000 traces, and of what every full garbage collection marks (decision 0085).
+ */
+type Held<V> = V | Map<string, V>;
+
 interface TraceEntry {
   touchedAt: number;
-  /** Spans remembered in the three maps together. */
+  /** Spans remembered in the three kinds together. */
   size: number;
-  /** Created on first use: most traces hold one call and never an uninstrumented request. */
-  calls?: Map<string, PriorCall>;
-  genai?: Map<string, GenAiSpanRef>;
-  shadow?: Map<string, AiHttpCall>;
+  /** Set on first use: most traces hold one call and never an uninstrumented request. */
+  calls?: Held<PriorCall>;
+  genai?: Held<GenAiSpanRef>;
+  shadow?: Held<AiHttpCall>;
 }
 
 type Kind = 'calls' | 'genai' | 'shadow';
-type SpanOf<K extends Kind> = NonNullable<TraceEntry[K]> extends Map<string, infer V> ? V : never;
+type SpanOf<K extends Kind> = K extends 'calls' ? PriorCall : K extends 'genai' ? GenAiSpanRef : AiHttpCall;
+type Keyed<K extends Kind> = SpanOf<K> & { traceId: string; spanId: string };
+
+function valuesOf<V>(held: Held<V> | undefined): Iterable<V> {
+  if (held === undefined) return [];
+  return held instanceof Map ? held.values() : [held];
+}
 
 export class TraceWindow {
   /** Least recently touched first (a Map iterates in insertion order; a touch re-inserts). */
@@ -63,15 +76,15 @@ export class TraceWindow {
   }
 
   priorCalls(traceId: string): Iterable<PriorCall> {
-    return this.live(traceId)?.calls?.values() ?? [];
+    return valuesOf(this.live(traceId)?.calls);
   }
 
   genaiSpans(traceId: string): Iterable<GenAiSpanRef> {
-    return this.live(traceId)?.genai?.values() ?? [];
+    return valuesOf(this.live(traceId)?.genai);
   }
 
   shadowCalls(traceId: string): Iterable<AiHttpCall> {
-    return this.live(traceId)?.shadow?.values() ?? [];
+    return valuesOf(this.live(traceId)?.shadow);
   }
 
   rememberCalls(calls: PriorCall[]): void {
@@ -86,10 +99,7 @@ export class TraceWindow {
     this.remember('shadow', calls);
   }
 
-  private remember<K extends Kind>(
-    kind: K,
-    spans: (SpanOf<K> & { traceId: string; spanId: string })[],
-  ): void {
+  private remember<K extends Kind>(kind: K, spans: Keyed<K>[]): void {
     if (spans.length === 0) return;
     let traceId = '';
     let entry: TraceEntry | undefined;
@@ -121,8 +131,23 @@ export class TraceWindow {
     return entry;
   }
 
-  private add<K extends Kind>(entry: TraceEntry, kind: K, spanId: string, value: SpanOf<K>): void {
-    const map = (entry[kind] ??= new Map()) as Map<string, SpanOf<K>>;
+  private add<K extends Kind>(entry: TraceEntry, kind: K, spanId: string, value: Keyed<K>): void {
+    const held = entry[kind] as Held<Keyed<K>> | undefined;
+    if (held === undefined || (!(held instanceof Map) && held.spanId === spanId)) {
+      // The trace's first span of this kind, or the same span again (the newest record wins).
+      if (held === undefined) {
+        entry.size++;
+        this.spans++;
+      }
+      (entry as Record<Kind, unknown>)[kind] = value;
+      return;
+    }
+    let map: Map<string, Keyed<K>>;
+    if (held instanceof Map) map = held;
+    else {
+      map = new Map([[held.spanId, held]]);
+      (entry as Record<Kind, unknown>)[kind] = map;
+    }
     if (!map.delete(spanId)) {
       entry.size++;
       this.spans++;

@@ -80,8 +80,11 @@ function monthOf(startTimeUnixNano: string): number {
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
 
-/** Keys remembered by an exclusive writer (~100 B each). */
-const REMEMBERED_KEYS = 200_000;
+/**
+ * Keys remembered by an exclusive writer (~100 B each).
+ * @public (bench/ingest-sustained.mjs states the dedupe window from it)
+ */
+export const REMEMBERED_KEYS = 200_000;
 
 /** Largest group of calls written together (one lookup per month, and its inserts). */
 const MAX_GROUP_CALLS = 20_000;
