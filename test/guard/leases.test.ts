@@ -144,7 +144,7 @@ describe('LeaseBook (collector side of budget leases)', () => {
 
     // The rest is spent by b and c; c's call then waits, and the landing of the last calls answers it:
     // exceeded, from a figure that includes them.
-    const c = await ask(book, 'c', '0.03', { needUsd: new Money('0.03') });
+    const c = await ask(book, 'c', '0.03', { needUsd: new Money('0.01') });
     assert.equal(c.grantedUsd.toFixed(), '0.03');
     const last = ask(book, 'c', '0', { needUsd: new Money('0.01') });
     await turns();
@@ -208,7 +208,7 @@ describe('LeaseBook (collector side of budget leases)', () => {
     assert.equal(decideGrant({ ...base, spent: new Money('1'), held: new Money(0) }).state, 'exceeded');
   });
 
-  it('while calls wait, a background top-up gets nothing: what frees up goes to the waiting calls', () => {
+  it('while a call waits, a background top-up leaves what it needs', () => {
     const base = {
       limit: new Money('1'),
       spent: new Money('0.5'),
@@ -221,8 +221,14 @@ describe('LeaseBook (collector side of budget leases)', () => {
     };
     const topUp = { ...base, need: new Money(0) };
     assert.equal(decideGrant(topUp).grant.toFixed(), '0.05', 'no one waits: topped up');
-    assert.deepEqual(decideGrant({ ...topUp, contended: true }), { grant: new Money(0), state: 'ok' });
-    const waiting = decideGrant({ ...base, need: new Money('0.01'), contended: true });
+    // 0.4 is free: a top-up while a call waits for 0.38 gets the 0.02 beyond it.
+    const left = decideGrant({ ...topUp, waitingNeed: new Money('0.38') });
+    assert.deepEqual([left.state, left.grant.toFixed()], ['ok', '0.02']);
+    assert.deepEqual(decideGrant({ ...topUp, waitingNeed: new Money('0.45') }), {
+      grant: new Money(0),
+      state: 'ok',
+    });
+    const waiting = decideGrant({ ...base, need: new Money('0.01'), waitingNeed: new Money('0.45') });
     assert.deepEqual([waiting.state, waiting.grant.toFixed()], ['ok', '0.05']);
   });
 

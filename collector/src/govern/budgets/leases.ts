@@ -181,8 +181,9 @@ function heldBy(l: Lease, now: number): Money {
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** When a need was last refused, per policy period. */
+  /** When a need was last refused, and that need, per policy period. */
   private readonly refusedAt = new Map<string, number>();
+  private readonly refusedNeed = new Map<string, Money>();
   /** Spans landed lately (trace id + span id → when). */
   private readonly landedSpans = new Map<string, number>();
   /** Held busy requests of each policy period, woken when money of the period lands or is given back. */
@@ -254,6 +255,12 @@ export class LeaseBook {
     });
     set.add(wake);
     return { promise, cancel: wake };
+  }
+
+  /** The need refused last, while the period is contended (a call likely still waits for it). */
+  private waitingNeed(key: string, now: number): Money {
+    const contended = now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS;
+    return contended ? (this.refusedNeed.get(key) ?? ZERO) : ZERO;
   }
 
   /** Wakes the held busy requests of a policy period: money may be free for them now. */
@@ -382,10 +389,13 @@ export class LeaseBook {
       otherKeys,
       requested: Money.max(req.requestedUsd, 0),
       need,
-      contended: now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS,
+      waitingNeed: this.waitingNeed(key, now),
     });
     lease.granted = lease.granted.plus(decision.grant);
-    if (decision.state !== 'ok' && need.gt(0)) this.refusedAt.set(key, now);
+    if (decision.state !== 'ok' && need.gt(0)) {
+      this.refusedAt.set(key, now);
+      this.refusedNeed.set(key, need);
+    }
     const grant: LeaseGrant = {
       leaseId: lease.id,
       grantedUsd: decision.grant,
