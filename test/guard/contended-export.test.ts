@@ -7,6 +7,7 @@
  * lease answers `contended` (what it says while another process's call waits for money).
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { startCollectorProxy, type CollectorProxy } from '../support/collector-proxy';
 import {
@@ -15,7 +16,6 @@ import {
   tempDataDir,
   type CollectorProcess,
 } from '../support/collector-process';
-import path from 'node:path';
 import { runApp, writePolicy, type AppRun } from './helpers';
 
 const POLICY = `
