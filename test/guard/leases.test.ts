@@ -162,6 +162,18 @@ describe('LeaseBook (collector side of budget leases)', () => {
     await ask(short, 'a', '0.1');
     const busy = await ask(short, 'b', '0', { needUsd: new Money('0.01') });
     assert.deepEqual([busy.state, busy.retryAfterSeconds], ['busy', 1]);
+
+    // A downgrade policy's call has the cheaper model to go to: its busy answer is not held.
+    const downgrading = new LeaseBook(
+      { ...source('1', { usd: '0.9', asOf: clock }), onExceeded: () => 'downgrade' },
+      { now: () => clock, busyHoldMs: 60_000 },
+    );
+    await ask(downgrading, 'a', '0.1');
+    const atOnce = await Promise.race([
+      ask(downgrading, 'b', '0', { needUsd: new Money('0.01') }).then((g) => g.state),
+      new Promise((resolve) => setTimeout(resolve, 10_000, 'held')),
+    ]);
+    assert.equal(atOnce, 'busy', 'answered without a hold');
   });
 
   it('a waiting call whose money the calls stored since the last figure may have spent is answered from a fresh figure: exceeded at once, not busy until the figure catches up', async () => {

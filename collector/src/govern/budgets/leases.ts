@@ -41,6 +41,8 @@ interface SpendFigure {
 export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
+  /** What the policy does once its budget is spent (`block` when not said). */
+  onExceeded?(policy: string): string | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
   /**
    * `notBefore`: a figure computed at or after this time (ms since the epoch), not an older cached
@@ -206,14 +208,16 @@ export class LeaseBook {
   /**
    * Grants up to `requestedUsd` more to the holder's lease (created on first use). A waiting call's
    * need refused as busy is decided again whenever money of the period lands or is given back, for
-   * at most busyHoldMs, then answered busy.
+   * at most busyHoldMs, then answered busy (a blocking policy's; a downgrading one's at once).
    */
   grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
     const { limit, window } = this.check(req);
     const key = `${req.policy}|${window.start.getTime()}`;
     const decide = (): Promise<LeaseGrant> =>
       this.serialized(key, () => this.grantNow(key, req, limit, window));
-    if (this.busyHoldMs <= 0 || !req.needUsd?.gt(0)) return decide();
+    // A downgrade policy's call has somewhere to go at once (the cheaper model): answered at once.
+    const downgrades = this.budgets.onExceeded?.(req.policy) === 'downgrade';
+    if (this.busyHoldMs <= 0 || !req.needUsd?.gt(0) || downgrades) return decide();
     return this.holdWhileBusy(key, decide);
   }
 
