@@ -249,6 +249,9 @@ export async function run() {
       String(o.busyErrors),
       String(o.oneShotCalls),
       fmt(o.seconds, 1),
+      o.tail
+        ? `${fmt(o.tail.firstBusySeconds, 1)} / ${fmt(o.tail.nearCapSeconds, 1)} / ${fmt(o.tail.lastCallSeconds, 1)} / ${fmt(o.tail.lastStopSeconds, 1)}`
+        : '—',
       met(o) ? 'met' : 'not met',
     ];
     const oTable = table(
@@ -263,6 +266,7 @@ export async function run() {
         'BudgetBusyError (retried)',
         'one-shot calls sent',
         'seconds',
+        'first busy / second-to-last call / last call / last stop (s)',
         `target ≤ ${TARGET_OVERSHOOT_PCT} %, ≥ ${TARGET_USED_PCT} % used, 0 one-shots`,
       ],
       [...runs.map((o) => row(String(o.run), o)), row('worst', worst)],

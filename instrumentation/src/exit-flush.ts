@@ -75,6 +75,25 @@ function flushableProvider(): Flushable | undefined {
   return p && typeof p.forceFlush === 'function' ? p : undefined;
 }
 
+let exportQueued = false;
+
+/**
+ * Exports tokenledger's ended spans on the next turn of the event loop instead of at the batch's
+ * schedule: the guard asks for it when a call settles budget money other processes wait for, which
+ * the collector frees only once the call's span is stored (decision 0088). One export per turn
+ * however many calls ask; tokenledger's own provider only (an app's provider keeps its schedule).
+ * Waits for nothing, never throws.
+ */
+export function exportSpansSoon(): void {
+  const p = ownProvider;
+  if (exportQueued || typeof p?.forceFlush !== 'function') return;
+  exportQueued = true;
+  setImmediate(() => {
+    exportQueued = false;
+    p.forceFlush!().catch((err: unknown) => diag.debug('tokenledger: export failed', err));
+  });
+}
+
 export interface FlushOptions {
   /** Stop waiting for the collector after this long (default FLUSH_TIMEOUT_MS); exports go on in the background. */
   timeoutMillis?: number;

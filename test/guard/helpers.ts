@@ -32,6 +32,8 @@ export interface CallLine {
   i: number;
   ok: boolean;
   ms: number;
+  /** When the call ended (ms since the epoch). */
+  at: number;
   model?: string;
   error?: {
     name: string;

@@ -117,6 +117,65 @@ describe('LeaseBook (collector side of budget leases)', () => {
     );
   });
 
+  it('a waiting call refused as busy is held and answered the moment money is given back or lands; busy when none frees up within the hold', async () => {
+    const settled = <T>(p: Promise<T>): { done: boolean } => {
+      const state = { done: false };
+      void p.then(() => (state.done = true));
+      return state;
+    };
+    const turns = () => new Promise((r) => setTimeout(r, 20));
+    const spent: { usd: string; asOf: number; fresh?: string } = { usd: '0.9', asOf: clock };
+    // A hold far longer than the test: what answers the held request is the money, not the timer.
+    const book = new LeaseBook(source('1', spent), { now: () => clock, busyHoldMs: 60_000 });
+    const a = await ask(book, 'a', '0.1');
+    assert.equal(a.grantedUsd.toFixed(), '0.1');
+    // b's call waits for 0.01: all that is left is a's slice.
+    const waiting = ask(book, 'b', '0', { needUsd: new Money('0.01') });
+    const b = settled(waiting);
+    await turns();
+    assert.equal(b.done, false, 'held while a holds the money');
+    // a's calls used 0.06 (stored: the figure has not caught up), a gives back the 0.04 no call holds.
+    for (let i = 0; i < 6; i++) land(book, a.leaseId, `a${i}`, '0.01');
+    await turns();
+    assert.equal(b.done, false, 'stored calls of a slice free nothing while the slice holds the rest');
+    await ask(book, 'a', '0', { usedUsd: new Money('0.06'), returnedUsd: new Money('0.04') });
+    const granted = await waiting;
+    assert.deepEqual([granted.state, granted.grantedUsd.toFixed()], ['ok', '0.01']);
+
+    // The rest is spent by b and c; c's call then waits, and the landing of the last calls answers it:
+    // exceeded, from a figure that includes them.
+    const c = await ask(book, 'c', '0.03', { needUsd: new Money('0.01') });
+    assert.equal(c.grantedUsd.toFixed(), '0.03');
+    const last = ask(book, 'c', '0', { needUsd: new Money('0.01') });
+    await turns();
+    land(book, granted.leaseId, 'b0', '0.01');
+    for (let i = 0; i < 3; i++) land(book, c.leaseId, `c${i}`, '0.01');
+    spent.fresh = '1';
+    const over = await last;
+    assert.deepEqual([over.state, over.spentUsd.toFixed()], ['exceeded', '1']);
+
+    // Nothing frees up: busy once the hold ends.
+    const short = new LeaseBook(source('1', { usd: '0.9', asOf: clock }), {
+      now: () => clock,
+      busyHoldMs: 50,
+    });
+    await ask(short, 'a', '0.1');
+    const busy = await ask(short, 'b', '0', { needUsd: new Money('0.01') });
+    assert.deepEqual([busy.state, busy.retryAfterSeconds], ['busy', 1]);
+
+    // A downgrade policy's call has the cheaper model to go to: its busy answer is not held.
+    const downgrading = new LeaseBook(
+      { ...source('1', { usd: '0.9', asOf: clock }), onExceeded: () => 'downgrade' },
+      { now: () => clock, busyHoldMs: 60_000 },
+    );
+    await ask(downgrading, 'a', '0.1');
+    const atOnce = await Promise.race([
+      ask(downgrading, 'b', '0', { needUsd: new Money('0.01') }).then((g) => g.state),
+      new Promise((resolve) => setTimeout(resolve, 10_000, 'held')),
+    ]);
+    assert.equal(atOnce, 'busy', 'answered without a hold');
+  });
+
   it('a waiting call whose money the calls stored since the last figure may have spent is answered from a fresh figure: exceeded at once, not busy until the figure catches up', async () => {
     const stale = async (fresh: string) => {
       const spent: { usd: string; asOf: number; fresh?: string; freshFigures?: number } = {
@@ -159,6 +218,30 @@ describe('LeaseBook (collector side of budget leases)', () => {
     });
     assert.equal(decideGrant({ ...base, spent: new Money('0.98'), held: new Money('0.001') }).state, 'busy');
     assert.equal(decideGrant({ ...base, spent: new Money('1'), held: new Money(0) }).state, 'exceeded');
+  });
+
+  it('while a call waits, a background top-up leaves what it needs', () => {
+    const base = {
+      limit: new Money('1'),
+      spent: new Money('0.5'),
+      landedSince: new Money(0),
+      held: new Money('0.1'),
+      keyHeld: new Money('0.1'),
+      othersHeld: new Money(0),
+      otherKeys: false,
+      requested: new Money('0.05'),
+    };
+    const topUp = { ...base, need: new Money(0) };
+    assert.equal(decideGrant(topUp).grant.toFixed(), '0.05', 'no one waits: topped up');
+    // 0.4 is free: a top-up while a call waits for 0.38 gets the 0.02 beyond it.
+    const left = decideGrant({ ...topUp, waitingNeed: new Money('0.38') });
+    assert.deepEqual([left.state, left.grant.toFixed()], ['ok', '0.02']);
+    assert.deepEqual(decideGrant({ ...topUp, waitingNeed: new Money('0.45') }), {
+      grant: new Money(0),
+      state: 'ok',
+    });
+    const waiting = decideGrant({ ...base, need: new Money('0.01'), waitingNeed: new Money('0.45') });
+    assert.deepEqual([waiting.state, waiting.grant.toFixed()], ['ok', '0.05']);
   });
 
   it('while other keys lease the budget, a key holds at most half of what they do not', async () => {

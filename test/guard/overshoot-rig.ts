@@ -69,6 +69,22 @@ export interface OvershootResult {
   /** Workers whose very first call was refused as exceeded (they started after the cap was spent). */
   lateWorkers: number;
   seconds: number;
+  /** Where the workers' time went (seconds from the first worker's start; see tailOf). */
+  tail: OvershootTail;
+}
+
+/**
+ * The end of a run: the first BudgetBusyError (from then on calls wait for money others hold), when
+ * the provider saw all but the last call (the cap's money nearly all spent) and the last call, when
+ * the last worker stopped, and the BudgetBusyError retries from the first of these on — the part of
+ * a run a loaded machine stretches (decision 0088).
+ */
+export interface OvershootTail {
+  firstBusySeconds: number;
+  nearCapSeconds: number;
+  lastCallSeconds: number;
+  lastStopSeconds: number;
+  busyAfterNearCap: number;
 }
 
 export interface OvershootRig {
@@ -195,6 +211,20 @@ export async function runOvershoot(rig: OvershootRig, opts: OvershootOptions = {
     oneShotCalls,
     lateWorkers: runs.filter((r) => r.calls[0]?.error?.name === 'BudgetExceededError').length,
     seconds,
+    tail: tailOf(started, openai.requests.slice(0, providerCalls), lines),
+  };
+}
+
+function tailOf(started: number, requests: Array<{ at: number }>, lines: CallLine[]): OvershootTail {
+  const s = (at: number | undefined): number => Math.round(((at ?? started) - started) / 100) / 10;
+  const nearCap = requests.at(-2)?.at ?? started;
+  const busy = lines.filter((l) => l.error?.name === 'BudgetBusyError').map((l) => l.at);
+  return {
+    firstBusySeconds: s(busy.length > 0 ? Math.min(...busy) : undefined),
+    nearCapSeconds: s(nearCap),
+    lastCallSeconds: s(requests.at(-1)?.at),
+    lastStopSeconds: s(Math.max(started, ...lines.map((l) => l.at))),
+    busyAfterNearCap: lines.filter((l) => l.error?.name === 'BudgetBusyError' && l.at >= nearCap).length,
   };
 }
 

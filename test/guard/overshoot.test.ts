@@ -35,7 +35,7 @@ describe(`a cap is a cap: ${PROCESSES} processes × ${CONCURRENCY} concurrent ca
       `      provider saw ${r.providerCalls} calls = $${r.providerSpentUsd.toFixed(6)} of $${CAP_USD} ` +
         `(collector: $${r.reportedSpentUsd}) → overshoot ${r.overshootPct.toFixed(3)} %, cap used ${r.utilisationPct.toFixed(2)} %; ` +
         `${r.busyErrors} busy, ${r.exceededErrors} exceeded, ${r.lateWorkers} workers refused at their first call, ` +
-        `one-shot calls sent: ${r.oneShotCalls}; ${r.seconds.toFixed(1)} s`,
+        `one-shot calls sent: ${r.oneShotCalls}; ${r.seconds.toFixed(1)} s; tail ${JSON.stringify(r.tail)}`,
     );
     assert.ok(r.overshootPct <= 1, `overshoot ${r.overshootPct} %`);
     assert.ok(r.utilisationPct >= 99, `only ${r.utilisationPct} % of the cap was used`);

@@ -307,4 +307,24 @@ describe('CallWriter.unflushedCalls', () => {
       await storage.close();
     }
   });
+
+  it('counts a span sent again once: neither a copy waiting beside it nor a retry of one already stored', async () => {
+    const storage = await freshStorage();
+    try {
+      const writer = new CallWriter(storage, { exclusive: true });
+      await writer.init();
+      const c = call('2026-11-20T11:00:00Z', 'search', '1');
+      const d = call('2026-11-20T11:00:01Z', 'search', '2');
+      // An export and its retry, both waiting: one call.
+      const both = Promise.all([writer.write([c]), writer.write([{ ...c }, d])]);
+      assert.deepEqual(writer.unflushedCalls(), [c, d]);
+      await both;
+      // A retry of a batch this process stored (its ack was lost): nothing unstored.
+      const retry = writer.write([{ ...c }]);
+      assert.deepEqual(writer.unflushedCalls(), []);
+      assert.deepEqual(await retry, { inserted: 0, duplicates: 1 });
+    } finally {
+      await storage.close();
+    }
+  });
 });

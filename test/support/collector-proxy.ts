@@ -1,7 +1,8 @@
 /**
  * A stand-in address for the collector that tests can turn slow or silent: it forwards every
  * request to the collector after `delayMs`, or (`hang`) accepts it and never answers — a collector
- * that is overloaded or hung, at the same URL the apps already used.
+ * that is overloaded or hung, at the same URL the apps already used. It notes every request it
+ * received (`seen`), and `alterJson` may change the collector's JSON answers on their way back.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,10 @@ export interface CollectorProxy {
   delayMs: number;
   /** Accept requests and never answer them. */
   hang: boolean;
+  /** Every request received: method, path, when (ms since the epoch). */
+  seen: Array<{ method: string; path: string; at: number }>;
+  /** Changes a JSON answer of the collector to a request for `path` before it is passed on. */
+  alterJson?: (path: string, body: Record<string, unknown>) => Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -21,6 +26,7 @@ export async function startCollectorProxy(target: string): Promise<CollectorProx
     url: '',
     delayMs: 0,
     hang: false,
+    seen: [],
     close: async () => {
       for (const res of held) res.destroy();
       server.closeAllConnections();
@@ -29,6 +35,8 @@ export async function startCollectorProxy(target: string): Promise<CollectorProx
   };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
+    const path = new URL(req.url ?? '/', target).pathname;
+    proxy.seen.push({ method: req.method ?? '', path, at: Date.now() });
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (proxy.hang) {
@@ -40,8 +48,20 @@ export async function startCollectorProxy(target: string): Promise<CollectorProx
           new URL(req.url ?? '/', target),
           { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
           (up) => {
-            res.writeHead(up.statusCode ?? 502, up.headers);
-            up.pipe(res);
+            const alter = proxy.alterJson;
+            if (!alter || !String(up.headers['content-type']).startsWith('application/json')) {
+              res.writeHead(up.statusCode ?? 502, up.headers);
+              up.pipe(res);
+              return;
+            }
+            const body: Buffer[] = [];
+            up.on('data', (c: Buffer) => body.push(c));
+            up.on('end', () => {
+              const json = JSON.stringify(alter(path, JSON.parse(Buffer.concat(body).toString()) as never));
+              const { 'content-length': _length, 'transfer-encoding': _encoding, ...headers } = up.headers;
+              res.writeHead(up.statusCode ?? 502, { ...headers, 'content-length': Buffer.byteLength(json) });
+              res.end(json);
+            });
           },
         );
         upstream.on('error', () => res.destroy());

@@ -200,9 +200,24 @@ export class CallWriter {
     return n;
   }
 
-  /** Calls accepted but not yet stored (queued or being written): the budget engine counts them. */
+  /**
+   * Calls accepted but not yet stored (queued or being written): the budget engine counts them. A
+   * span sent again (an exporter's retry of a batch whose ack it missed, frequent on a loaded
+   * machine) counts once: a copy already waiting, or one this process already inserted (exclusive
+   * writer), is left out — a budget must not read "exceeded" on a copy (decision 0088).
+   */
   unflushedCalls(): PricedCall[] {
-    return [...this.writing, ...this.pending].flatMap((p) => p.calls);
+    const seen = new Set<string>();
+    const calls: PricedCall[] = [];
+    for (const p of [...this.writing, ...this.pending]) {
+      for (const c of p.calls) {
+        const key = keyOf(c);
+        if (seen.has(key) || this.remembered.has(key)) continue;
+        seen.add(key);
+        calls.push(c);
+      }
+    }
+    return calls;
   }
 
   /** Resolves when every write queued so far has finished. */

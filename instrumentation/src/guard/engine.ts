@@ -76,6 +76,11 @@ export interface GuardEngineOptions {
   failBeforeAnswer?: FailMode;
   /** Resource attributes (default: from OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME). */
   resource?: Record<string, string>;
+  /**
+   * Exports the ended spans now, not at the batch's schedule: called when a call settles leased
+   * money that other calls wait for (the collector frees it once the span is stored).
+   */
+  exportSoon?: () => void;
 }
 
 /** Returning the slice of a period that ended (in the background). */
@@ -122,6 +127,7 @@ export class GuardEngine implements Guard {
   private readonly waitMs: number;
   private readonly failBeforeAnswer: FailMode;
   private readonly resource: Record<string, string>;
+  private readonly exportSoon: (() => void) | undefined;
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly leases = new Map<string, LeaseHolder>();
@@ -154,6 +160,7 @@ export class GuardEngine implements Guard {
     this.waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
     this.failBeforeAnswer = options.failBeforeAnswer ?? 'open';
     this.resource = options.resource ?? resourceFromEnv();
+    this.exportSoon = options.exportSoon;
   }
 
   /**
@@ -563,7 +570,14 @@ export class GuardEngine implements Guard {
     // A reservation becomes the call's actual cost. Spend no reservation covered (a downgraded call,
     // one allowed before the first answer) is not a lease's: the collector counts it once stored.
     const cost = prices ? costPico(prices, usage) : 0n;
-    for (const r of reservations ?? []) r.lease.settle(r, cost);
+    let othersWait = false;
+    for (const r of reservations ?? []) {
+      r.lease.settle(r, cost);
+      othersWait ||= r.lease.othersWait;
+    }
+    // The money this call held is free for the calls that wait only once its span is stored: send
+    // it now rather than at the batch's schedule. Only then — uncontended calls add no export.
+    if (othersWait) this.exportSoon?.();
     const s = this.state;
     if (s === undefined) return;
     const now = Date.now();

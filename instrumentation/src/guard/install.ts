@@ -5,7 +5,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { envPositiveNumber, envString } from '../env';
-import { onSpanEnded } from '../exit-flush';
+import { exportSpansSoon, onSpanEnded } from '../exit-flush';
 import { warnOnce, SETTING_UNSUPPORTED } from '../warn-once';
 import { GuardEngine, type FailMode } from './engine';
 import { setGuard } from './hook';
@@ -25,6 +25,7 @@ export function installGuard(): GuardEngine | undefined {
       ...(failAfterMs !== undefined ? { failAfterMs } : {}),
       ...(waitMs !== undefined ? { waitMs } : {}),
       failBeforeAnswer: failModeFromEnv(),
+      exportSoon: exportSpansSoon,
     });
     g[INSTALLED] = engine;
     setGuard(engine);

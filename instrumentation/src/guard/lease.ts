@@ -114,6 +114,11 @@ export class LeaseHolder {
     for (const r of this.reservations) if (now - r.at > RESERVATION_TTL_MS) this.cancel(r);
   }
 
+  /** Calls wait for this budget's money (here or in other processes): the collector said so lately. */
+  get othersWait(): boolean {
+    return this.contended || this.lastAnswer?.state === 'busy';
+  }
+
   /** Whether the slice is low enough to ask for more now. */
   isLow(callEstimatePico: bigint): boolean {
     const threshold =

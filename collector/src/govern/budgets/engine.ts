@@ -83,6 +83,11 @@ export class BudgetEngine {
     return p?.budget ? new Money(p.budget.usd) : undefined;
   }
 
+  /** What the policy does once its budget is spent. */
+  onExceeded(policyName: string): string | undefined {
+    return this.find(policyName)?.on_exceeded;
+  }
+
   /** What the policy selects (its `match`). */
   matchOf(policyName: string): PolicyMatch | undefined {
     return this.find(policyName)?.match;

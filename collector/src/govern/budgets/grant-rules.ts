@@ -8,6 +8,7 @@
  *                                      what is stored; a closed one's reported spend not stored yet
  *
  * - Each grant is at most 10 % of the limit (or the one call that needs more).
+ * - While a call waits (a need was refused lately), a background top-up leaves what it needs.
  * - While other keys hold leases on the budget, a key holds at most half of what the others do not
  *   hold: one key cannot starve the others. A key alone (the one-team setup) is not limited by it.
  * - A request with a need (a call waiting) gets at least that, or nothing and the reason: `exceeded`
@@ -36,6 +37,8 @@ export interface GrantInput {
   requested: Money;
   /** The least that is of use (a waiting call's shortfall); zero for a background top-up. */
   need: Money;
+  /** A call's need refused lately (zero when none): a background top-up leaves that much. */
+  waitingNeed?: Money;
 }
 
 export type GrantDecision = { grant: Money; state: 'ok' } | { grant: Money; state: 'busy' | 'exceeded' };
@@ -46,6 +49,10 @@ export function decideGrant(i: GrantInput): GrantDecision {
   let room = Money.min(remaining.minus(i.held), Money.max(i.limit.times(GRANT_SHARE_OF_LIMIT), i.need));
   if (i.otherKeys)
     room = Money.min(room, remaining.minus(i.othersHeld).times(KEY_SHARE_OF_FREE).minus(i.keyHeld));
+  // While a call waits, a top-up leaves what it needs: taking the last dollars into a slice with no
+  // call to spend them would keep the waiting call — and the last call — waiting for them back.
+  if (i.need.isZero() && i.waitingNeed?.gt(0))
+    room = Money.min(room, remaining.minus(i.held).minus(i.waitingNeed));
   const grant = Money.max(Money.min(Money.max(i.requested, i.need), room), ZERO);
   if (i.need.isZero() || grant.gte(i.need)) {
     return { grant: exceeded ? ZERO : grant, state: exceeded ? 'exceeded' : 'ok' };

@@ -41,6 +41,8 @@ interface SpendFigure {
 export interface LeaseBudgetSource {
   limitUsd(policy: string): Money | undefined;
   matchOf(policy: string): PolicyMatch | undefined;
+  /** What the policy does once its budget is spent (`block` when not said). */
+  onExceeded?(policy: string): string | undefined;
   window(policy: string, at?: Date): PeriodWindow | undefined;
   /**
    * `notBefore`: a figure computed at or after this time (ms since the epoch), not an older cached
@@ -58,6 +60,8 @@ export interface LeaseOptions {
   now?: () => number;
   /** Who may grant (several collectors: the elected owner); the sole collector by default. */
   authority?: LeaseAuthority;
+  /** How long a waiting call's request is held while the money is busy (default BUSY_HOLD_MS; 0: answer at once). */
+  busyHoldMs?: number;
 }
 
 /** A stored call the guard reserved from leases (from the receiver). */
@@ -148,6 +152,13 @@ const DEFAULT_LEASE_TTL_MS = 120_000;
 const LOST_AFTER_MS = 60_000;
 /** After a refused need, holders are told others wait for this long. */
 const CONTENDED_MS = 3_000;
+/**
+ * A waiting call's request refused as busy is held this long for held money to land or be given
+ * back, and decided again each time it does (decision 0088): the call gets the money the moment it
+ * frees up instead of a retry a second later. Under the guard's wait for it (950 ms) and far under
+ * the forwarding deadline of another collector (4 s).
+ */
+const BUSY_HOLD_MS = 800;
 /** How long a landed span is remembered, so an exporter's retry of it does not land twice. */
 const LANDED_MEMORY_MS = 10 * 60_000;
 
@@ -172,11 +183,15 @@ function heldBy(l: Lease, now: number): Money {
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** When a need was last refused, per policy period. */
+  /** When a need was last refused, and that need, per policy period. */
   private readonly refusedAt = new Map<string, number>();
+  private readonly refusedNeed = new Map<string, Money>();
   /** Spans landed lately (trace id + span id → when). */
   private readonly landedSpans = new Map<string, number>();
+  /** Held busy requests of each policy period, woken when money of the period lands or is given back. */
+  private readonly freed = new Map<string, Set<() => void>>();
   readonly ttlMs: number;
+  private readonly busyHoldMs: number;
   private readonly now: () => number;
   private readonly authority: LeaseAuthority;
 
@@ -187,13 +202,74 @@ export class LeaseBook {
     this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.now = options.now ?? Date.now;
     this.authority = options.authority ?? soleLeaseOwner;
+    this.busyHoldMs = options.busyHoldMs ?? BUSY_HOLD_MS;
   }
 
-  /** Grants up to `requestedUsd` more to the holder's lease (created on first use). */
+  /**
+   * Grants up to `requestedUsd` more to the holder's lease (created on first use). A waiting call's
+   * need refused as busy is decided again whenever money of the period lands or is given back, for
+   * at most busyHoldMs, then answered busy (a blocking policy's; a downgrading one's at once).
+   */
   grant(req: LeaseGrantRequest): Promise<LeaseGrant> {
     const { limit, window } = this.check(req);
     const key = `${req.policy}|${window.start.getTime()}`;
-    return this.serialized(key, () => this.grantNow(key, req, limit, window));
+    const decide = (): Promise<LeaseGrant> =>
+      this.serialized(key, () => this.grantNow(key, req, limit, window));
+    // A downgrade policy's call has somewhere to go at once (the cheaper model): answered at once.
+    const downgrades = this.budgets.onExceeded?.(req.policy) === 'downgrade';
+    if (this.busyHoldMs <= 0 || !req.needUsd?.gt(0) || downgrades) return decide();
+    return this.holdWhileBusy(key, decide);
+  }
+
+  /** Decides, and again each time money of the period frees up while the answer is busy (at most busyHoldMs). */
+  private async holdWhileBusy(key: string, decide: () => Promise<LeaseGrant>): Promise<LeaseGrant> {
+    let holding = true;
+    let freed = this.nextFreed(key);
+    const timer = setTimeout(() => {
+      holding = false;
+      freed.cancel();
+    }, this.busyHoldMs);
+    try {
+      for (;;) {
+        const g = await decide();
+        if (g.state !== 'busy' || g.ownerPending === true || !holding) return g;
+        await freed.promise;
+        // Listening again before deciding: money freed while the decision runs wakes the next round.
+        freed = this.nextFreed(key);
+        if (!holding) freed.cancel();
+      }
+    } finally {
+      clearTimeout(timer);
+      freed.cancel();
+    }
+  }
+
+  /** Resolves when money of the period lands or is given back, or when cancelled (the hold ended). */
+  private nextFreed(key: string): { promise: Promise<void>; cancel: () => void } {
+    let wakers = this.freed.get(key);
+    if (!wakers) this.freed.set(key, (wakers = new Set()));
+    const set = wakers;
+    let wake: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => {
+      wake = () => {
+        set.delete(wake);
+        if (set.size === 0 && this.freed.get(key) === set) this.freed.delete(key);
+        resolve();
+      };
+    });
+    set.add(wake);
+    return { promise, cancel: wake };
+  }
+
+  /** The need refused last, while the period is contended (a call likely still waits for it). */
+  private waitingNeed(key: string, now: number): Money {
+    const contended = now - (this.refusedAt.get(key) ?? -Infinity) < CONTENDED_MS;
+    return contended ? (this.refusedNeed.get(key) ?? ZERO) : ZERO;
+  }
+
+  /** Wakes the held busy requests of a policy period: money may be free for them now. */
+  private wakeWaiters(key: string): void {
+    for (const wake of this.freed.get(key) ?? []) wake();
   }
 
   /**
@@ -290,7 +366,10 @@ export class LeaseBook {
     } else {
       this.report(lease, req.usedUsd, now);
       // Given back: only ever more (a repeated report changes nothing), never beyond what was granted.
-      if (req.returnedUsd?.gt(lease.returned)) lease.returned = Money.min(req.returnedUsd, lease.granted);
+      if (req.returnedUsd?.gt(lease.returned)) {
+        lease.returned = Money.min(req.returnedUsd, lease.granted);
+        this.wakeWaiters(key);
+      }
     }
     lease.expiresAt = now + this.ttlMs;
     const leases = this.leasesOf(key);
@@ -314,9 +393,13 @@ export class LeaseBook {
       otherKeys,
       requested: Money.max(req.requestedUsd, 0),
       need,
+      waitingNeed: this.waitingNeed(key, now),
     });
     lease.granted = lease.granted.plus(decision.grant);
-    if (decision.state !== 'ok' && need.gt(0)) this.refusedAt.set(key, now);
+    if (decision.state !== 'ok' && need.gt(0)) {
+      this.refusedAt.set(key, now);
+      this.refusedNeed.set(key, need);
+    }
     const grant: LeaseGrant = {
       leaseId: lease.id,
       grantedUsd: decision.grant,
@@ -341,14 +424,18 @@ export class LeaseBook {
    */
   landed(keyName: string, calls: LandedCall[]): void {
     const now = this.now();
+    const keys = new Set<string>();
     for (const c of calls) {
       if (this.landedSpans.has(c.spanKey)) continue;
       this.landedSpans.set(c.spanKey, now);
       for (const id of c.leaseIds) {
         const l = this.leases.get(id);
-        if (l?.keyName === keyName) l.landings.push({ at: now, usd: c.costUsd });
+        if (l?.keyName !== keyName) continue;
+        l.landings.push({ at: now, usd: c.costUsd });
+        keys.add(l.key);
       }
     }
+    for (const key of keys) this.wakeWaiters(key);
   }
 
   /**
@@ -363,6 +450,7 @@ export class LeaseBook {
     const returned = Money.max(lease.granted.minus(lease.returned).minus(lease.used), 0);
     lease.closed = true;
     lease.expiresAt = now;
+    this.wakeWaiters(lease.key);
     return returned;
   }
 
