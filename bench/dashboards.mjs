@@ -222,12 +222,15 @@ async function seal(storage) {
   const { RollupMaintainer } = collector('storage/rollup/maintainer');
   const maintainer = new RollupMaintainer({ storage, log: (l) => console.error(l), publishDelayMs: 0 });
   const closed = new Date(Math.floor((Date.now() - 10 * 60_000) / 3_600_000) * 3_600_000).toISOString();
+  // Days are built once their 24 hours are sealed: every day before the closed hour's.
+  const closedDay = `${closed.slice(0, 10)}T00:00:00.000Z`;
   const done = () =>
     (maintainer.stats.sealedUntil ?? '') >= closed &&
-    Object.values(maintainer.stats.followers).every((f) => (f ?? '') >= closed);
+    Object.values(maintainer.stats.followers).every((f) => (f ?? '') >= closed) &&
+    (maintainer.stats.daysSealedUntil ?? '') >= closedDay;
   while (!done()) await maintainer.round();
   // Steady state: background merges would have folded the rollups' parts by now.
-  for (const t of ['spend_hourly_sealed', 'calls_hourly_sealed'])
+  for (const t of ['spend_hourly_sealed', 'calls_hourly_sealed', 'calls_daily_sealed'])
     await storage.client.command({ query: `OPTIMIZE TABLE ${storage.database}.${t} FINAL` });
   return performance.now() - t0;
 }
