@@ -14,7 +14,14 @@ import { hourlySpendOf, storedSpend } from '../../collector/src/govern/budgets/s
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
 import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
-import { SPEND_HOURLY } from '../../collector/src/storage/rollup/rollups';
+import {
+  advanceDayFrontier,
+  CALLS_DAILY,
+  fillDay,
+  readDayFrontier,
+  USERS_DAILY,
+} from '../../collector/src/storage/rollup/days';
+import { CALLS_HOURLY, SPEND_HOURLY } from '../../collector/src/storage/rollup/rollups';
 import { advanceFrontier, fillHours, readFrontier } from '../../collector/src/storage/rollup/seal';
 import { toRow } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
@@ -34,6 +41,7 @@ function calls(n: number, hours: number, seed = 7): PricedCall[] {
     // From two hours back: every hour closed (sealed once the grace has passed).
     const at = thisHour() - (1 + Math.ceil(rand() * hours)) * HOUR + Math.floor(rand() * HOUR);
     const model = pick(['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet']);
+    const enforcement = pick(['allowed', 'allowed', 'allowed', 'blocked', 'downgraded', 'clamped']);
     const input = (rand() / 100).toFixed(9);
     const output = (rand() / 50).toFixed(9);
     return pricedCall(
@@ -47,7 +55,9 @@ function calls(n: number, hours: number, seed = 7): PricedCall[] {
         outputTokens: Math.floor(rand() * 800),
         cacheReadTokens: Math.floor(rand() * 100),
         errorType: rand() < 0.05 ? 'timeout' : '',
-        enforcement: pick(['allowed', 'allowed', 'allowed', 'blocked', 'downgraded', 'clamped']),
+        enforcement,
+        // A downgraded call asked for a dearer model (or, once in a while, the one it got).
+        askedModel: enforcement === 'downgraded' ? pick(['gpt-4o', 'o3', 'claude-opus-4']) : '',
         inputCostUsd: input,
         outputCostUsd: output,
         costUsd: new Decimal(input).plus(output).toFixed(),
@@ -165,6 +175,54 @@ async function sealedCount(storage: Storage): Promise<number> {
   return Number(r!.n);
 }
 
+/** The panel-grain rollups (0040, 0041) against the raw calls, per group of their own grain. */
+const PANEL_GRAINS: Array<{ name: string; sealed: string; raw: string }> = [
+  {
+    name: 'downgrades_hourly',
+    sealed: `SELECT hour, provider, asked_model, model, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd,
+                    toString(sum(input_tokens)) AS input, toString(sum(cache_read_tokens)) AS cached
+             FROM $db.downgrades_hourly WHERE calls > 0 GROUP BY hour, provider, asked_model, model
+             ORDER BY hour, provider, asked_model, model`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, provider, asked_model,
+                 if(priced_model != '', priced_model, if(response_model != '', response_model, request_model)) AS model,
+                 toString(count()) AS n, toString(sum(cost_usd)) AS usd,
+                 toString(sum(input_tokens)) AS input, toString(sum(cache_read_tokens)) AS cached
+          FROM $db.llm_calls FINAL WHERE enforcement = 'downgraded' AND asked_model NOT IN ('', request_model)
+          GROUP BY hour, provider, asked_model, model ORDER BY hour, provider, asked_model, model`,
+  },
+  {
+    name: 'users_hourly',
+    sealed: `SELECT hour, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd, uniqCombinedMerge(users) AS users
+             FROM $db.users_hourly WHERE calls > 0 GROUP BY hour, feature ORDER BY hour, feature`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, feature, toString(count()) AS n,
+                 toString(sum(cost_usd)) AS usd, uniqCombinedIf(cityHash64(end_user), end_user != '') AS users
+          FROM $db.llm_calls FINAL GROUP BY hour, feature ORDER BY hour, feature`,
+  },
+  {
+    name: 'users_daily (days before its frontier)',
+    sealed: `SELECT day, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd, uniqCombinedMerge(users) AS users
+             FROM $db.users_daily WHERE calls > 0 GROUP BY day, feature ORDER BY day, feature`,
+    raw: `SELECT toStartOfDay(start_time, 'UTC') AS day, feature, toString(count()) AS n,
+                 toString(sum(cost_usd)) AS usd, uniqCombinedIf(cityHash64(end_user), end_user != '') AS users
+          FROM $db.llm_calls FINAL
+          WHERE start_time < (SELECT max(sealed_until) FROM $db.rollup_frontiers WHERE rollup = 'users_daily')
+          GROUP BY day, feature ORDER BY day, feature`,
+  },
+];
+
+async function assertPanelGrainsEqualRaw(storage: Storage, what: string): Promise<void> {
+  for (const g of PANEL_GRAINS) {
+    const raw = await rows(storage, g.raw);
+    assert.ok(raw.length > 0, `${what}: ${g.name} has raw calls`);
+    assert.deepEqual(await rows(storage, g.sealed), raw, `${what}: ${g.name}`);
+  }
+}
+
+async function sealedRows(storage: Storage, table: string): Promise<number> {
+  const [r] = await rows(storage, `SELECT count() AS n FROM $db.${table} FINAL WHERE calls > 0`);
+  return Number(r!.n);
+}
+
 const maintainer = (storage: Storage) =>
   new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 0 });
 
@@ -188,6 +246,9 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
       'SELECT toString(sum(calls)) AS n FROM $db.calls_hourly_sealed FINAL',
     );
     assert.equal(total!.n, '600');
+    await assertPanelGrainsEqualRaw(storage, 'sealed');
+    assert.ok((await sealedRows(storage, 'users_daily_sealed')) > 0);
+    assert.ok((await sealedRows(storage, 'downgrades_hourly_sealed')) > 0);
   });
 
   it('rebuilds a sealed hour a late call was written into, users and latency included', async () => {
@@ -214,6 +275,7 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     // Its day was read before the hour was built again: built again in the same round.
     assert.ok(m.stats.daysRebuilt > rebuilt);
     await assertDaysEqualRaw(storage, m, 'after a late write');
+    await assertPanelGrainsEqualRaw(storage, 'after a late write');
   });
 
   it('on a store from before the migration: exact from the raw calls at once, then filled behind its own frontier', async () => {
@@ -251,6 +313,61 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
     await assertDaysEqualRaw(storage, m, 'upgraded');
     assert.ok((await readFrontier(storage)) >= sealedUntil);
+    await assertPanelGrainsEqualRaw(storage, 'upgraded');
+  });
+});
+
+describe('the panel-grain rollups downgrades_hourly and users_hourly/users_daily (embedded ClickHouse)', function () {
+  this.timeout(180_000);
+
+  it('on a store whose board rollups are filled: read raw at once, then filled behind their own frontiers', async () => {
+    const storage = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    const first = all.find((m) => m.statements.some((s) => s.includes('users_hourly_sealed')))!;
+    await migrate(
+      storage,
+      all.filter(
+        (m) => m.version < first.version && !m.statements.some((s) => s.includes('downgrades_hourly')),
+      ),
+    );
+    await storage.client.insert({
+      table: `${storage.database}.llm_calls`,
+      values: calls(400, 72, 41).map(toRow),
+      format: 'JSONEachRow',
+    });
+    // What the previous maintainer left: spend_hourly and calls_hourly sealed, calls_daily built.
+    const sealedUntil = (thisHour() - HOUR) / 1000;
+    const build = { generation: '1', coveredUntilMs: Date.now() };
+    for (const rollup of [SPEND_HOURLY, CALLS_HOURLY])
+      await fillHours(storage, rollup, (thisHour() - 80 * HOUR) / 1000, sealedUntil, build);
+    await advanceFrontier(storage, sealedUntil, 5_000);
+    await advanceFrontier(storage, sealedUntil, 5_000, CALLS_HOURLY);
+    const daysUntil = Math.floor(sealedUntil / 86_400) * 86_400;
+    for (let d = daysUntil - 4 * 86_400; d < daysUntil; d += 86_400)
+      await fillDay(storage, CALLS_DAILY, d, build);
+    await advanceDayFrontier(storage, daysUntil, 5_000);
+
+    await migrate(storage, all);
+    assert.equal(await sealedRows(storage, 'users_hourly_sealed'), 0);
+    // Not filled: the views read every hour from the raw calls, exact at once.
+    const [downgrades, users] = PANEL_GRAINS;
+    for (const g of [downgrades!, users!])
+      assert.deepEqual(
+        await rows(storage, g.sealed),
+        await rows(storage, g.raw),
+        `before the fill: ${g.name}`,
+      );
+
+    const m = maintainer(storage);
+    // A round fills within its time budget: as many as it takes (a few under load).
+    for (let i = 0; i < 20 && (await readDayFrontier(storage, USERS_DAILY)) < daysUntil; i++) await m.round();
+    assert.ok(m.stats.hoursFilled > 0);
+    assert.ok(m.stats.daysFilled > 0);
+    assert.equal(m.stats.followers.users_hourly, m.stats.sealedUntil);
+    assert.equal(m.stats.followers.downgrades_hourly, m.stats.sealedUntil);
+    assert.ok((await readDayFrontier(storage, USERS_DAILY)) >= daysUntil);
+    await assertPanelGrainsEqualRaw(storage, 'filled');
+    await assertDaysEqualRaw(storage, m, 'filled');
   });
 });
 

@@ -89,5 +89,43 @@ export const CALLS_HOURLY: Rollup = {
   frontier: { table: 'rollup_frontiers', rollup: 'calls_hourly' },
 };
 
+/**
+ * Distinct end users per feature (0041): the cost-per-user panel's grain. Its uniqCombined states
+ * are calls_hourly's merged over every team, model and environment of a feature, so a month is
+ * ~200 states a day where calls_hourly has thousands; calls, tokens and money for the check.
+ */
+export const USERS_HOURLY: Rollup = {
+  name: 'users_hourly',
+  sealed: 'users_hourly_sealed',
+  raw: 'users_hourly_raw',
+  dimensions: ['feature'],
+  measures: [
+    ...['calls', 'input_tokens', 'output_tokens'].map((m) => sum(m)),
+    money('cost_usd'),
+    {
+      name: 'users',
+      combine: 'uniqCombinedMergeState(users)',
+      zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
+    },
+  ],
+  frontier: { table: 'rollup_frontiers', rollup: 'users_hourly' },
+};
+
+/**
+ * The downgraded calls by the model asked for and the one served (0040): what the savings panel
+ * needs of them, a handful of rows an hour.
+ */
+export const DOWNGRADES_HOURLY: Rollup = {
+  name: 'downgrades_hourly',
+  sealed: 'downgrades_hourly_sealed',
+  raw: 'downgrades_hourly_raw',
+  dimensions: ['provider', 'asked_model', 'model'],
+  measures: [
+    ...['calls', 'input_tokens', 'output_tokens', 'cache_read_tokens'].map((m) => sum(m)),
+    money('cost_usd'),
+  ],
+  frontier: { table: 'rollup_frontiers', rollup: 'downgrades_hourly' },
+};
+
 /** Every rollup, the one every other is filled up to first. */
-export const ROLLUPS: readonly Rollup[] = [SPEND_HOURLY, CALLS_HOURLY];
+export const ROLLUPS: readonly Rollup[] = [SPEND_HOURLY, CALLS_HOURLY, DOWNGRADES_HOURLY, USERS_HOURLY];
