@@ -10,13 +10,14 @@ import Decimal from 'decimal.js';
 import type { PolicyMatch } from 'tokenledger/policy';
 import { MATCH_FIELDS } from 'tokenledger/policy';
 import type { PricedCall } from '../../collector/src/core/call';
-import { hourlySpendOf, storedSpend } from '../../collector/src/govern/budgets/spend';
+import { hourlySpendOf, spendRollupsOf, storedSpend } from '../../collector/src/govern/budgets/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
 import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
 import {
   advanceDayFrontier,
   CALLS_DAILY,
+  CUSTOMERS_DAILY,
   fillDay,
   readDayFrontier,
   USERS_DAILY,
@@ -208,6 +209,28 @@ const PANEL_GRAINS: Array<{ name: string; sealed: string; raw: string }> = [
           WHERE start_time < (SELECT max(sealed_until) FROM $db.rollup_frontiers WHERE rollup = 'users_daily')
           GROUP BY day, feature ORDER BY day, feature`,
   },
+  {
+    name: 'customers_hourly',
+    sealed: `SELECT hour, customer, workflow, team, environment, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd
+             FROM $db.customers_hourly WHERE calls > 0 GROUP BY hour, customer, workflow, team, environment, feature
+             ORDER BY hour, customer, workflow, team, environment, feature`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, customer, workflow, team, environment, feature,
+                 toString(count()) AS n, toString(sum(cost_usd)) AS usd
+          FROM $db.llm_calls FINAL GROUP BY hour, customer, workflow, team, environment, feature
+          ORDER BY hour, customer, workflow, team, environment, feature`,
+  },
+  {
+    name: 'customers_daily (days before its frontier)',
+    sealed: `SELECT day, customer, workflow, team, environment, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd
+             FROM $db.customers_daily WHERE calls > 0 GROUP BY day, customer, workflow, team, environment, feature
+             ORDER BY day, customer, workflow, team, environment, feature`,
+    raw: `SELECT toStartOfDay(start_time, 'UTC') AS day, customer, workflow, team, environment, feature,
+                 toString(count()) AS n, toString(sum(cost_usd)) AS usd
+          FROM $db.llm_calls FINAL
+          WHERE start_time < (SELECT max(sealed_until) FROM $db.rollup_frontiers WHERE rollup = 'customers_daily')
+          GROUP BY day, customer, workflow, team, environment, feature
+          ORDER BY day, customer, workflow, team, environment, feature`,
+  },
 ];
 
 async function assertPanelGrainsEqualRaw(storage: Storage, what: string): Promise<void> {
@@ -249,6 +272,7 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     await assertPanelGrainsEqualRaw(storage, 'sealed');
     assert.ok((await sealedRows(storage, 'users_daily_sealed')) > 0);
     assert.ok((await sealedRows(storage, 'downgrades_hourly_sealed')) > 0);
+    assert.ok((await sealedRows(storage, 'customers_daily_sealed')) > 0);
   });
 
   it('rebuilds a sealed hour a late call was written into, users and latency included', async () => {
@@ -350,8 +374,7 @@ describe('the panel-grain rollups downgrades_hourly and users_hourly/users_daily
     await migrate(storage, all);
     assert.equal(await sealedRows(storage, 'users_hourly_sealed'), 0);
     // Not filled: the views read every hour from the raw calls, exact at once.
-    const [downgrades, users] = PANEL_GRAINS;
-    for (const g of [downgrades!, users!])
+    for (const g of PANEL_GRAINS.filter((p) => p.name.includes('hourly')))
       assert.deepEqual(
         await rows(storage, g.sealed),
         await rows(storage, g.raw),
@@ -360,12 +383,15 @@ describe('the panel-grain rollups downgrades_hourly and users_hourly/users_daily
 
     const m = maintainer(storage);
     // A round fills within its time budget: as many as it takes (a few under load).
-    for (let i = 0; i < 20 && (await readDayFrontier(storage, USERS_DAILY)) < daysUntil; i++) await m.round();
+    const filled = async () =>
+      Math.min(await readDayFrontier(storage, USERS_DAILY), await readDayFrontier(storage, CUSTOMERS_DAILY));
+    for (let i = 0; i < 20 && (await filled()) < daysUntil; i++) await m.round();
     assert.ok(m.stats.hoursFilled > 0);
     assert.ok(m.stats.daysFilled > 0);
     assert.equal(m.stats.followers.users_hourly, m.stats.sealedUntil);
     assert.equal(m.stats.followers.downgrades_hourly, m.stats.sealedUntil);
-    assert.ok((await readDayFrontier(storage, USERS_DAILY)) >= daysUntil);
+    assert.ok((await filled()) >= daysUntil);
+    assert.equal(m.stats.followers.customers_hourly, m.stats.sealedUntil);
     await assertPanelGrainsEqualRaw(storage, 'filled');
     await assertDaysEqualRaw(storage, m, 'filled');
   });
@@ -375,15 +401,17 @@ describe('budget spend for every policy match field (sealed rollups)', function 
   this.timeout(120_000);
   let storage: Storage;
   let seeded: PricedCall[];
-  // Off the hour at both ends: whole hours from a rollup, the cut hours from the raw calls.
-  const from = new Date(thisHour() - 40 * HOUR + 17 * 60_000);
+  let m: RollupMaintainer;
+  // Off the hour at both ends: whole days from a daily rollup (68 hours hold at least one), the
+  // other whole hours from its hourly rollup, the cut hours from the raw calls.
+  const from = new Date(thisHour() - 70 * HOUR + 17 * 60_000);
   const to = new Date(thisHour() - 2 * HOUR + 41 * 60_000);
 
   before(async () => {
     storage = await freshStorage();
-    seeded = calls(800, 48, 31);
+    seeded = calls(1200, 72, 31);
     await new CallWriter(storage).write(seeded);
-    const m = maintainer(storage);
+    m = maintainer(storage);
     await m.round();
     await m.round();
   });
@@ -409,9 +437,14 @@ describe('budget spend for every policy match field (sealed rollups)', function 
         .reduce((s, c) => s.plus(c.costUsd), new Decimal(0));
       assert.ok(expected.gt(0));
       const match = { [field]: wanted } as PolicyMatch;
-      // Customer and workflow are only in spend_hourly; every other field reads the boards' rollup.
-      const rollup = ['customer', 'workflow'].includes(field) ? 'spend_hourly' : 'calls_hourly';
-      assert.equal(hourlySpendOf(storage.database, { match }), `${storage.database}.${rollup}`);
+      // Customer and workflow are in the customers rollups; every other field is in the boards'.
+      const rollup = ['customer', 'workflow'].includes(field) ? 'customers' : 'calls';
+      assert.equal(hourlySpendOf(storage.database, { match }), `${storage.database}.${rollup}_hourly`);
+      assert.equal(spendRollupsOf({ match }).daily?.name, `${rollup}_daily`);
+      assert.ok(
+        Date.parse(m.stats.daysSealedUntil!) > from.getTime() + 24 * HOUR,
+        'a whole day read from days',
+      );
       const spent = await storedSpend(storage, match, from, to);
       assert.equal(spent.toString(), expected.toFixed(), `${field} = ${wanted}`);
     });

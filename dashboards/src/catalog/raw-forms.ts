@@ -48,6 +48,8 @@ export function rawForm(sql: string, { final = false }: { final?: boolean } = {}
       'output_cost_usd',
       'end_user',
       'duration_ms',
+      'workflow',
+      'customer',
     ],
     final,
   );

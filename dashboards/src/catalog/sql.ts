@@ -111,6 +111,19 @@ export const featureUserRows = (): string =>
   );
 
 /**
+ * Calls and money per customer and workflow with the team view's fields (migration 0042) with
+ * `hour` in Grafana's range, whole days from `customers_daily`.
+ */
+export const customerRows = (): string =>
+  dailyRows(
+    'customers_daily',
+    'customers_hourly',
+    'customer, workflow, team, environment, feature, calls, input_tokens, output_tokens, cost_usd',
+    '$__fromTime',
+    '$__toTime',
+  );
+
+/**
  * Distinct end users of the rows read: their uniqCombined states merged, which is exactly what
  * `uniqCombined` gives over the same raw calls (its own error against an exact count: ≈0.5 %,
  * printed by bench/dashboards.mjs).

@@ -112,6 +112,19 @@ export const USERS_HOURLY: Rollup = {
 };
 
 /**
+ * Spend per customer and workflow with the team view's fields (0042): top customers, and budgets
+ * that match a customer or a workflow, without spend_hourly's every other field.
+ */
+export const CUSTOMERS_HOURLY: Rollup = {
+  name: 'customers_hourly',
+  sealed: 'customers_hourly_sealed',
+  raw: 'customers_hourly_raw',
+  dimensions: ['customer', 'workflow', 'team', 'environment', 'feature'],
+  measures: [...['calls', 'input_tokens', 'output_tokens'].map((m) => sum(m)), money('cost_usd')],
+  frontier: { table: 'rollup_frontiers', rollup: 'customers_hourly' },
+};
+
+/**
  * The downgraded calls by the model asked for and the one served (0040): what the savings panel
  * needs of them, a handful of rows an hour.
  */
@@ -128,4 +141,10 @@ export const DOWNGRADES_HOURLY: Rollup = {
 };
 
 /** Every rollup, the one every other is filled up to first. */
-export const ROLLUPS: readonly Rollup[] = [SPEND_HOURLY, CALLS_HOURLY, DOWNGRADES_HOURLY, USERS_HOURLY];
+export const ROLLUPS: readonly Rollup[] = [
+  SPEND_HOURLY,
+  CALLS_HOURLY,
+  DOWNGRADES_HOURLY,
+  USERS_HOURLY,
+  CUSTOMERS_HOURLY,
+];
