@@ -9,7 +9,7 @@
  */
 import type { PolicyMatch } from 'tokenledger/policy';
 import { scopeCondition, scopeFields, type SpendScope } from '../policy/match';
-import { CALLS_HOURLY, CUSTOMERS_HOURLY, SPEND_HOURLY, type Rollup } from '../../storage/rollup/rollups';
+import { CALLS_HOURLY, SPEND_HOURLY, type Rollup } from '../../storage/rollup/rollups';
 import { CALLS_DAILY, CUSTOMERS_DAILY, type DailyRollup } from '../../storage/rollup/days';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
