@@ -34,6 +34,16 @@ const TOKENS = [
   'reasoning_tokens',
 ];
 
+/** Distinct end users: uniqCombined states of their hashes. */
+const USERS: Measure = {
+  name: 'users',
+  combine: 'uniqCombinedMergeState(users)',
+  zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
+};
+
+/** What the minute check compares (differingHours): calls, input and output tokens, money. */
+const CHECKED = [...['calls', 'input_tokens', 'output_tokens'].map((m) => sum(m)), money('cost_usd')];
+
 /** The hourly spend by every attribution field (0013): budgets of any match, customers, reports. */
 export const SPEND_HOURLY: Rollup = {
   name: 'spend_hourly',
@@ -75,11 +85,7 @@ export const CALLS_HOURLY: Rollup = {
       ...TOKENS,
     ].map((m) => sum(m)),
     ...['cost_usd', 'input_cost_usd', 'output_cost_usd'].map(money),
-    {
-      name: 'users',
-      combine: 'uniqCombinedMergeState(users)',
-      zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
-    },
+    USERS,
     {
       name: 'latency',
       combine: 'quantileBFloat16MergeState(0.95)(latency)',
@@ -99,15 +105,7 @@ export const USERS_HOURLY: Rollup = {
   sealed: 'users_hourly_sealed',
   raw: 'users_hourly_raw',
   dimensions: ['feature'],
-  measures: [
-    ...['calls', 'input_tokens', 'output_tokens'].map((m) => sum(m)),
-    money('cost_usd'),
-    {
-      name: 'users',
-      combine: 'uniqCombinedMergeState(users)',
-      zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
-    },
-  ],
+  measures: [...CHECKED, USERS],
   frontier: { table: 'rollup_frontiers', rollup: 'users_hourly' },
 };
 
@@ -120,7 +118,7 @@ export const CUSTOMERS_HOURLY: Rollup = {
   sealed: 'customers_hourly_sealed',
   raw: 'customers_hourly_raw',
   dimensions: ['customer', 'workflow', 'team', 'environment', 'feature'],
-  measures: [...['calls', 'input_tokens', 'output_tokens'].map((m) => sum(m)), money('cost_usd')],
+  measures: CHECKED,
   frontier: { table: 'rollup_frontiers', rollup: 'customers_hourly' },
 };
 
