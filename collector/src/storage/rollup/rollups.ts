@@ -126,7 +126,7 @@ export const CUSTOMERS_HOURLY: Rollup = {
  * The downgraded calls by the model asked for and the one served (0040): what the savings panel
  * needs of them, a handful of rows an hour.
  */
-export const DOWNGRADES_HOURLY: Rollup = {
+const DOWNGRADES_HOURLY: Rollup = {
   name: 'downgrades_hourly',
   sealed: 'downgrades_hourly_sealed',
   raw: 'downgrades_hourly_raw',
