@@ -13,11 +13,11 @@
  * the same addresses until the process exits, so no other mapping can take their place between
  * reading /proc/self/smaps and the call. A mapping that is writable or holds any private page
  * (relocated data, a debugger's breakpoint) is left alone, as MADV_DONTNEED would discard its
- * changes. The call goes through koffi (an optional dependency with prebuilt binaries); where it or
- * Linux's /proc is missing, nothing is done.
+ * changes. The call goes through ./libc.ts; where it or Linux's /proc is missing, nothing is done.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { loadLibc, type Libc } from './libc';
 
 /** How often the code touched since the last drop (a report, a repair) is dropped again. */
 const CODE_PAGE_DROP_INTERVAL_MS = 5 * 60_000;
@@ -78,27 +78,7 @@ export function droppableMappings(maps: readonly CodeMapping[], executable: stri
   );
 }
 
-type Madvise = (start: bigint, length: bigint, advice: number) => number;
-
-/** `madvise` from the C library through koffi, or why it is not available. */
-function loadMadvise(): Madvise | string {
-  if (process.platform !== 'linux') return `not on Linux (${process.platform})`;
-  let koffi: typeof import('koffi');
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    koffi = require('koffi') as typeof import('koffi');
-  } catch {
-    return 'the optional package koffi is not installed';
-  }
-  for (const name of ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1']) {
-    try {
-      return koffi.load(name).func('int madvise(uintptr_t addr, size_t length, int advice)') as Madvise;
-    } catch {
-      // the next C library name
-    }
-  }
-  return 'no C library found to call madvise';
-}
+type Madvise = Libc['madvise'];
 
 interface CodePageDrop {
   /** Resident kB of the droppable mappings before the drop. */
@@ -139,11 +119,12 @@ function residentKb(): number {
  */
 export function startCodePageDrops(enabled: boolean, log: (line: string) => void): { stop(): void } {
   if (!enabled) return { stop: () => undefined };
-  const madvise = loadMadvise();
-  if (typeof madvise === 'string') {
-    log(`memory: start-up code stays resident: ${madvise}`);
+  const libc = loadLibc();
+  if (typeof libc === 'string') {
+    log(`memory: start-up code stays resident: ${libc}`);
     return { stop: () => undefined };
   }
+  const { madvise } = libc;
   const drop = (): CodePageDrop | undefined => {
     try {
       return dropCodePages(madvise);

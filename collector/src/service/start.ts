@@ -38,6 +38,7 @@ import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
 import { startCodePageDrops } from './code-pages';
+import { applyMallocOptions } from './malloc-options';
 
 export interface RunningCollector {
   url: string;
@@ -54,6 +55,8 @@ export async function startCollector(
   config: CollectorConfig,
   log: (line: string) => void = (l) => console.log(l),
 ): Promise<RunningCollector> {
+  // Before the engine loads and the first request arrives (decision 0093).
+  applyMallocOptions();
   prepareDataDir(config.dataDir, log);
   const keyStore = KeyStore.inDataDir(config.dataDir);
   const { keys, keysNote } = loadKeys(config, keyStore);
