@@ -37,7 +37,6 @@ import { syncModelPrices } from '../storage/model-prices';
 import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
-import { startCodePageDrops } from './code-pages';
 import { applyMallocOptions } from './malloc-options';
 
 export interface RunningCollector {
@@ -300,8 +299,6 @@ export async function startCollector(
     ? `embedded ClickHouse in ${config.dataDir}`
     : `ClickHouse server, database ${storage.database}`;
   log(`tokenledger collector listening on ${url} (${where}; ${keysNote})`);
-  // Start-up done: the code it ran once need not stay resident (decision 0092).
-  const codePages = startCodePageDrops(config.dropCodePages ?? true, log);
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -314,7 +311,6 @@ export async function startCollector(
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         await stopped;
         clearTimeout(force);
-        codePages.stop();
         await stopPolicyWork();
         await writer.drain();
         await journal.stop();
