@@ -15,14 +15,13 @@
  * waits for its durable ack before it sends its next batch).
  */
 import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
   BENCH_DIR,
-  REPO_ROOT,
+  collectorDist as dist,
   cpuSecondsOf,
   fmt,
   memoryOf,
@@ -35,8 +34,6 @@ import { profileTables, selfTimes } from './support/cpuprofile.mjs';
 import { reportedCalls, startCollector } from './support/collector-process.mjs';
 import { buildBatches, writeBatches } from './support/genai-spans.mjs';
 
-const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const dist = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
 const CHDB_WORKER = path.join(BENCH_DIR, 'support', 'chdb-worker.mjs');
 const TARGET_SPANS_PER_S = 20_000;
 

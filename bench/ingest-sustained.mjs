@@ -27,7 +27,6 @@
  */
 import { fork } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +34,7 @@ import { parseArgs } from 'node:util';
 import {
   BENCH_DIR,
   REPO_ROOT,
+  collectorDist as dist,
   cpuSecondsOf,
   fmt,
   median,
@@ -48,8 +48,6 @@ import { reportedCalls, startCollector } from './support/collector-process.mjs';
 import { profileTables, selfTimes } from './support/cpuprofile.mjs';
 import { buildBatches, writeBatches } from './support/genai-spans.mjs';
 
-const require = createRequire(path.join(REPO_ROOT, 'collector', 'package.json'));
-const dist = (m) => require(path.join(REPO_ROOT, 'collector', 'dist', m));
 const CHDB_WORKER = path.join(BENCH_DIR, 'support', 'chdb-worker.mjs');
 const SENDER = path.join(BENCH_DIR, 'support', 'ingest-sender.mjs');
 const TARGET_RATIO = 0.5;
