@@ -8,10 +8,11 @@
  *
  * Timed, as the collector runs them (query parameters; query cache off), for two ranges — month to
  * date on day 31 (from a midnight 30 days back to now) and the last 30 days (now − 30 d to now):
- *  - the CFO overview, the team view of one team (the biggest) and the models board: every panel
+ *  - the CFO overview, the team view of one team (the biggest), the models board (savings and
+ *    downgrades saved), the budgets board (burn-down, forecast) and the bill board: every panel
  *    fired at once, as Grafana refreshes a board, and each panel alone;
- *  - budget spend (`storedSpend`, what budgets of any period read) for a team, a feature, a
- *    customer and a model;
+ *  - budget spend (`storedSpend`, what budgets of any period read) for every policy `match` field,
+ *    each with its biggest value;
  * beside the raw baseline, interleaved round by round, warm: the same SQL with each rollup replaced
  * by the raw table (`rawForm`: one row per call, no FINAL). Every answer must equal the raw
  * answer, else the benchmark fails (exit code 1). Ratios first; rollup rows and compression beside.
@@ -31,6 +32,7 @@ import {
 } from './support/common.mjs';
 
 const { DASHBOARDS, rawForm, toParameterizedQuery } = dashboardsDist();
+const { MATCH_FIELDS } = await import('tokenledger/policy');
 /** Issue 23: a board ≤ 1 s all at once; a panel whose raw answer takes ≥ 1 s ≥ 50× faster, else ≤ 50 ms. */
 const BOARD_MS = 1000;
 const SLOW_RAW_MS = 1000;
@@ -216,18 +218,30 @@ FROM numbers(100000)`,
   return { seedMs, sealMs };
 }
 
+/** Each daily rollup's frontier (ISO): a store upgraded with history fills the newer ones behind calls_daily. */
+async function dailyFrontiers(storage) {
+  const { DAILY_ROLLUPS, readDayFrontier } = collector('storage/rollup/days');
+  const out = [];
+  for (const r of DAILY_ROLLUPS) out.push(new Date((await readDayFrontier(storage, r)) * 1000).toISOString());
+  return out;
+}
+
 /** The maintainer seals every closed hour of every rollup (the live tail stays raw); parts merged. */
 async function seal(storage) {
   const t0 = performance.now();
   const { RollupMaintainer } = collector('storage/rollup/maintainer');
   const maintainer = new RollupMaintainer({ storage, log: (l) => console.error(l), publishDelayMs: 0 });
   const closed = new Date(Math.floor((Date.now() - 10 * 60_000) / 3_600_000) * 3_600_000).toISOString();
-  const done = () =>
+  // Days are built once their 24 hours are sealed: every day before the closed hour's.
+  const closedDay = `${closed.slice(0, 10)}T00:00:00.000Z`;
+  const done = async () =>
     (maintainer.stats.sealedUntil ?? '') >= closed &&
-    Object.values(maintainer.stats.followers).every((f) => (f ?? '') >= closed);
-  while (!done()) await maintainer.round();
+    Object.values(maintainer.stats.followers).every((f) => (f ?? '') >= closed) &&
+    (maintainer.stats.daysSealedUntil ?? '') >= closedDay &&
+    (await dailyFrontiers(storage)).every((f) => f >= closedDay);
+  while (!(await done())) await maintainer.round();
   // Steady state: background merges would have folded the rollups' parts by now.
-  for (const t of ['spend_hourly_sealed', 'calls_hourly_sealed'])
+  for (const [t] of ROLLUP_TABLES)
     await storage.client.command({ query: `OPTIMIZE TABLE ${storage.database}.${t} FINAL` });
   return performance.now() - t0;
 }
@@ -249,6 +263,18 @@ async function one(storage, sql, params = {}) {
   return (await rs.json())[0];
 }
 
+/** Every sealed rollup table and its time column. */
+const ROLLUP_TABLES = [
+  ['spend_hourly_sealed', 'hour'],
+  ['calls_hourly_sealed', 'hour'],
+  ['calls_daily_sealed', 'day'],
+  ['users_hourly_sealed', 'hour'],
+  ['users_daily_sealed', 'day'],
+  ['customers_hourly_sealed', 'hour'],
+  ['customers_daily_sealed', 'day'],
+  ['downgrades_hourly_sealed', 'hour'],
+];
+
 /** Rows and calls of each rollup in a range: what the panels read, and how much it compresses. */
 async function rollupFigures(storage, range) {
   const db = storage.database;
@@ -259,10 +285,10 @@ async function rollupFigures(storage, range) {
     `SELECT count() AS n FROM ${db}.llm_calls WHERE start_time >= toDateTime({from:UInt32}) AND start_time <= toDateTime({to:UInt32})`,
     params,
   );
-  for (const t of ['spend_hourly_sealed', 'calls_hourly_sealed']) {
+  for (const [t, time] of ROLLUP_TABLES) {
     const r = await one(
       storage,
-      `SELECT count() AS n, sum(calls) AS c FROM ${db}.${t} FINAL WHERE hour >= toDateTime({from:UInt32}) AND hour <= toDateTime({to:UInt32}) AND calls > 0`,
+      `SELECT count() AS n, sum(calls) AS c FROM ${db}.${t} FINAL WHERE ${time} >= toDateTime({from:UInt32}) AND ${time} <= toDateTime({to:UInt32}) AND calls > 0`,
       params,
     );
     out.push([t, Number(r.n), Number(r.c)]);
@@ -328,11 +354,6 @@ export async function run() {
       if (opts['seed-only']) return { markdown: `${rawRows.toLocaleString('en-US')} calls ${seeded}` };
 
       const team = await biggest(storage, 'team');
-      const feature = await biggest(storage, 'feature');
-      const customerRow = await one(
-        storage,
-        `SELECT customer AS v FROM ${db}.spend_hourly_sealed FINAL WHERE customer != '' GROUP BY v ORDER BY sum(calls) DESC LIMIT 1`,
-      );
       const dayMs = 86_400_000;
       const ranges = [
         [
@@ -345,6 +366,8 @@ export async function run() {
         ['CFO overview', DASHBOARDS.find((d) => d.uid === 'tokenledger-cfo'), {}],
         [`team view, team ${team}`, DASHBOARDS.find((d) => d.uid === 'tokenledger-team'), { team: [team] }],
         ['models and savings', DASHBOARDS.find((d) => d.uid === 'tokenledger-models'), {}],
+        ['budgets', DASHBOARDS.find((d) => d.uid === 'tokenledger-budgets'), {}],
+        ['bill vs meter', DASHBOARDS.find((d) => d.uid === 'tokenledger-bill'), {}],
       ];
       const differences = [];
       const summary = [];
@@ -420,14 +443,18 @@ export async function run() {
       // Budgets of any period: what a budget reads (whole hours from a rollup, the cut hours raw).
       const { storedSpend } = collector('govern/budgets/spend');
       const budgetRows = [];
-      const matches = [
-        ['team', team],
-        ['feature', feature],
-        ['customer', customerRow.v],
-        ['model', 'gpt-4o'],
-      ];
       const MODEL =
         "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model))";
+      // Every policy match field, each with its biggest value.
+      const matches = [];
+      for (const field of MATCH_FIELDS) {
+        const column = field === 'model' ? MODEL : field;
+        const r = await one(
+          storage,
+          `SELECT ${column} AS v FROM ${db}.llm_calls WHERE ${column} != '' GROUP BY v ORDER BY count() DESC LIMIT 1`,
+        );
+        matches.push([field, r.v]);
+      }
       for (const [rangeName, range] of ranges) {
         for (const [field, value] of matches) {
           const column = field === 'model' ? MODEL : field;

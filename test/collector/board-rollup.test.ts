@@ -10,11 +10,19 @@ import Decimal from 'decimal.js';
 import type { PolicyMatch } from 'tokenledger/policy';
 import { MATCH_FIELDS } from 'tokenledger/policy';
 import type { PricedCall } from '../../collector/src/core/call';
-import { hourlySpendOf, storedSpend } from '../../collector/src/govern/budgets/spend';
+import { hourlySpendOf, spendRollupsOf, storedSpend } from '../../collector/src/govern/budgets/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
 import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
-import { SPEND_HOURLY } from '../../collector/src/storage/rollup/rollups';
+import {
+  advanceDayFrontier,
+  CALLS_DAILY,
+  CUSTOMERS_DAILY,
+  fillDay,
+  readDayFrontier,
+  USERS_DAILY,
+} from '../../collector/src/storage/rollup/days';
+import { CALLS_HOURLY, SPEND_HOURLY } from '../../collector/src/storage/rollup/rollups';
 import { advanceFrontier, fillHours, readFrontier } from '../../collector/src/storage/rollup/seal';
 import { toRow } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
@@ -34,6 +42,7 @@ function calls(n: number, hours: number, seed = 7): PricedCall[] {
     // From two hours back: every hour closed (sealed once the grace has passed).
     const at = thisHour() - (1 + Math.ceil(rand() * hours)) * HOUR + Math.floor(rand() * HOUR);
     const model = pick(['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet']);
+    const enforcement = pick(['allowed', 'allowed', 'allowed', 'blocked', 'downgraded', 'clamped']);
     const input = (rand() / 100).toFixed(9);
     const output = (rand() / 50).toFixed(9);
     return pricedCall(
@@ -47,7 +56,9 @@ function calls(n: number, hours: number, seed = 7): PricedCall[] {
         outputTokens: Math.floor(rand() * 800),
         cacheReadTokens: Math.floor(rand() * 100),
         errorType: rand() < 0.05 ? 'timeout' : '',
-        enforcement: pick(['allowed', 'allowed', 'allowed', 'blocked', 'downgraded', 'clamped']),
+        enforcement,
+        // A downgraded call asked for a dearer model (or, once in a while, the one it got).
+        askedModel: enforcement === 'downgraded' ? pick(['gpt-4o', 'o3', 'claude-opus-4']) : '',
         inputCostUsd: input,
         outputCostUsd: output,
         costUsd: new Decimal(input).plus(output).toFixed(),
@@ -165,6 +176,102 @@ async function sealedCount(storage: Storage): Promise<number> {
   return Number(r!.n);
 }
 
+/** The panel-grain rollups (0040, 0041) against the raw calls, per group of their own grain. */
+const PANEL_GRAINS: Array<{ name: string; sealed: string; raw: string }> = [
+  {
+    name: 'downgrades_hourly',
+    sealed: `SELECT hour, provider, asked_model, model, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd,
+                    toString(sum(input_tokens)) AS input, toString(sum(cache_read_tokens)) AS cached
+             FROM $db.downgrades_hourly WHERE calls > 0 GROUP BY hour, provider, asked_model, model
+             ORDER BY hour, provider, asked_model, model`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, provider, asked_model,
+                 if(priced_model != '', priced_model, if(response_model != '', response_model, request_model)) AS model,
+                 toString(count()) AS n, toString(sum(cost_usd)) AS usd,
+                 toString(sum(input_tokens)) AS input, toString(sum(cache_read_tokens)) AS cached
+          FROM $db.llm_calls FINAL WHERE enforcement = 'downgraded' AND asked_model NOT IN ('', request_model)
+          GROUP BY hour, provider, asked_model, model ORDER BY hour, provider, asked_model, model`,
+  },
+  {
+    name: 'users_hourly',
+    sealed: `SELECT hour, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd, uniqCombinedMerge(users) AS users
+             FROM $db.users_hourly WHERE calls > 0 GROUP BY hour, feature ORDER BY hour, feature`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, feature, toString(count()) AS n,
+                 toString(sum(cost_usd)) AS usd, uniqCombinedIf(cityHash64(end_user), end_user != '') AS users
+          FROM $db.llm_calls FINAL GROUP BY hour, feature ORDER BY hour, feature`,
+  },
+  {
+    name: 'users_daily (days before its frontier)',
+    sealed: `SELECT day, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd, uniqCombinedMerge(users) AS users
+             FROM $db.users_daily WHERE calls > 0 GROUP BY day, feature ORDER BY day, feature`,
+    raw: `SELECT toStartOfDay(start_time, 'UTC') AS day, feature, toString(count()) AS n,
+                 toString(sum(cost_usd)) AS usd, uniqCombinedIf(cityHash64(end_user), end_user != '') AS users
+          FROM $db.llm_calls FINAL
+          WHERE start_time < (SELECT max(sealed_until) FROM $db.rollup_frontiers WHERE rollup = 'users_daily')
+          GROUP BY day, feature ORDER BY day, feature`,
+  },
+  {
+    name: 'customers_hourly',
+    sealed: `SELECT hour, customer, workflow, team, environment, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd
+             FROM $db.customers_hourly WHERE calls > 0 GROUP BY hour, customer, workflow, team, environment, feature
+             ORDER BY hour, customer, workflow, team, environment, feature`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, customer, workflow, team, environment, feature,
+                 toString(count()) AS n, toString(sum(cost_usd)) AS usd
+          FROM $db.llm_calls FINAL GROUP BY hour, customer, workflow, team, environment, feature
+          ORDER BY hour, customer, workflow, team, environment, feature`,
+  },
+  {
+    name: 'customers_daily (days before its frontier)',
+    sealed: `SELECT day, customer, workflow, team, environment, feature, toString(sum(calls)) AS n, toString(sum(cost_usd)) AS usd
+             FROM $db.customers_daily WHERE calls > 0 GROUP BY day, customer, workflow, team, environment, feature
+             ORDER BY day, customer, workflow, team, environment, feature`,
+    raw: `SELECT toStartOfDay(start_time, 'UTC') AS day, customer, workflow, team, environment, feature,
+                 toString(count()) AS n, toString(sum(cost_usd)) AS usd
+          FROM $db.llm_calls FINAL
+          WHERE start_time < (SELECT max(sealed_until) FROM $db.rollup_frontiers WHERE rollup = 'customers_daily')
+          GROUP BY day, customer, workflow, team, environment, feature
+          ORDER BY day, customer, workflow, team, environment, feature`,
+  },
+];
+
+async function assertPanelGrainsEqualRaw(storage: Storage, what: string): Promise<void> {
+  for (const g of PANEL_GRAINS) {
+    const raw = await rows(storage, g.raw);
+    assert.ok(raw.length > 0, `${what}: ${g.name} has raw calls`);
+    assert.deepEqual(await rows(storage, g.sealed), raw, `${what}: ${g.name}`);
+  }
+}
+
+async function sealedRows(storage: Storage, table: string): Promise<number> {
+  const [r] = await rows(storage, `SELECT count() AS n FROM $db.${table} FINAL WHERE calls > 0`);
+  return Number(r!.n);
+}
+
+/**
+ * Rounds until every closed hour and day is sealed in every rollup: a round stops at its time
+ * budget, so under load it takes several.
+ */
+async function sealAll(storage: Storage, m: RollupMaintainer): Promise<void> {
+  const closed = new Date(Math.floor((Date.now() - 10 * 60_000) / HOUR) * HOUR).toISOString();
+  const closedDay = `${closed.slice(0, 10)}T00:00:00.000Z`;
+  const daysFilled = async () =>
+    new Date(
+      Math.min(await readDayFrontier(storage, USERS_DAILY), await readDayFrontier(storage, CUSTOMERS_DAILY)) *
+        1000,
+    ).toISOString();
+  for (let i = 0; i < 30; i++) {
+    await m.round();
+    const f = m.stats;
+    if (
+      (f.sealedUntil ?? '') >= closed &&
+      Object.values(f.followers).every((x) => (x ?? '') >= closed) &&
+      (f.daysSealedUntil ?? '') >= closedDay &&
+      (await daysFilled()) >= closedDay
+    )
+      return;
+  }
+  assert.fail('every closed hour and day sealed within 30 rounds');
+}
+
 const maintainer = (storage: Storage) =>
   new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 0 });
 
@@ -175,8 +282,7 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     const storage = await freshStorage();
     await new CallWriter(storage).write(calls(600, 30));
     const m = maintainer(storage);
-    await m.round();
-    await m.round();
+    await sealAll(storage, m);
     assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
     // Every group of the 30 hours is sealed: the sealed table alone holds the raw figures.
     const raw = await rawGroups(storage);
@@ -188,6 +294,10 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
       'SELECT toString(sum(calls)) AS n FROM $db.calls_hourly_sealed FINAL',
     );
     assert.equal(total!.n, '600');
+    await assertPanelGrainsEqualRaw(storage, 'sealed');
+    assert.ok((await sealedRows(storage, 'users_daily_sealed')) > 0);
+    assert.ok((await sealedRows(storage, 'downgrades_hourly_sealed')) > 0);
+    assert.ok((await sealedRows(storage, 'customers_daily_sealed')) > 0);
   });
 
   it('rebuilds a sealed hour a late call was written into, users and latency included', async () => {
@@ -195,8 +305,7 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     const writer = new CallWriter(storage);
     await writer.write(calls(400, 40, 11));
     const m = maintainer(storage);
-    await m.round();
-    await m.round();
+    await sealAll(storage, m);
     const before = await sealedCount(storage);
     await assertDaysEqualRaw(storage, m, 'before');
     // A late call into a sealed hour of a sealed day: a new user, a very slow call, another group.
@@ -208,12 +317,18 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     await writer.write([late!]);
     assert.notDeepEqual(await rollupGroups(storage, 'calls_hourly'), await rawGroups(storage));
     const rebuilt = m.stats.daysRebuilt;
-    await m.round();
+    // Its day was read before the hour was built again: built again once the hour is (in the same
+    // round unless the round's time budget ran out first, as under load).
+    const daysEqual = async () => {
+      const { daily, raw } = await dailyAndRaw(storage, Date.parse(m.stats.daysSealedUntil!) / 1000);
+      return JSON.stringify(daily) === JSON.stringify(raw);
+    };
+    for (let i = 0; i < 10 && !(await daysEqual()); i++) await m.round();
     await assertEqualsRaw(storage, 'after a late write');
     assert.equal(await sealedCount(storage), before + 1);
-    // Its day was read before the hour was built again: built again in the same round.
     assert.ok(m.stats.daysRebuilt > rebuilt);
     await assertDaysEqualRaw(storage, m, 'after a late write');
+    await assertPanelGrainsEqualRaw(storage, 'after a late write');
   });
 
   it('on a store from before the migration: exact from the raw calls at once, then filled behind its own frontier', async () => {
@@ -241,16 +356,74 @@ describe('the boards rollup calls_hourly (embedded ClickHouse)', function () {
     const m = maintainer(storage);
     await m.round();
     assert.ok(m.stats.hoursFilled > 0);
+    for (let i = 0; i < 20 && m.stats.followers.calls_hourly !== m.stats.sealedUntil; i++) await m.round();
     // Filled up to where spend_hourly is sealed (it may have moved on in the same round).
     assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
     assert.ok(Date.parse(m.stats.followers.calls_hourly!) >= sealedUntil * 1000);
     assert.ok((await sealedCount(storage)) > 0);
     await assertEqualsRaw(storage, 'filled');
     // From now on both frontiers move together; the days are folded from the filled hours.
-    await m.round();
+    await sealAll(storage, m);
     assert.equal(m.stats.followers.calls_hourly, m.stats.sealedUntil);
     await assertDaysEqualRaw(storage, m, 'upgraded');
     assert.ok((await readFrontier(storage)) >= sealedUntil);
+    await assertPanelGrainsEqualRaw(storage, 'upgraded');
+  });
+});
+
+describe('the panel-grain rollups downgrades_hourly and users_hourly/users_daily (embedded ClickHouse)', function () {
+  this.timeout(180_000);
+
+  it('on a store whose board rollups are filled: read raw at once, then filled behind their own frontiers', async () => {
+    const storage = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    const first = all.find((m) => m.statements.some((s) => s.includes('users_hourly_sealed')))!;
+    await migrate(
+      storage,
+      all.filter(
+        (m) => m.version < first.version && !m.statements.some((s) => s.includes('downgrades_hourly')),
+      ),
+    );
+    await storage.client.insert({
+      table: `${storage.database}.llm_calls`,
+      values: calls(400, 72, 41).map(toRow),
+      format: 'JSONEachRow',
+    });
+    // What the previous maintainer left: spend_hourly and calls_hourly sealed, calls_daily built.
+    const sealedUntil = (thisHour() - HOUR) / 1000;
+    const build = { generation: '1', coveredUntilMs: Date.now() };
+    for (const rollup of [SPEND_HOURLY, CALLS_HOURLY])
+      await fillHours(storage, rollup, (thisHour() - 80 * HOUR) / 1000, sealedUntil, build);
+    await advanceFrontier(storage, sealedUntil, 5_000);
+    await advanceFrontier(storage, sealedUntil, 5_000, CALLS_HOURLY);
+    const daysUntil = Math.floor(sealedUntil / 86_400) * 86_400;
+    for (let d = daysUntil - 4 * 86_400; d < daysUntil; d += 86_400)
+      await fillDay(storage, CALLS_DAILY, d, build);
+    await advanceDayFrontier(storage, daysUntil, 5_000);
+
+    await migrate(storage, all);
+    assert.equal(await sealedRows(storage, 'users_hourly_sealed'), 0);
+    // Not filled: the views read every hour from the raw calls, exact at once.
+    for (const g of PANEL_GRAINS.filter((p) => p.name.includes('hourly')))
+      assert.deepEqual(
+        await rows(storage, g.sealed),
+        await rows(storage, g.raw),
+        `before the fill: ${g.name}`,
+      );
+
+    const m = maintainer(storage);
+    // A round fills within its time budget: as many as it takes (a few under load).
+    const filled = async () =>
+      Math.min(await readDayFrontier(storage, USERS_DAILY), await readDayFrontier(storage, CUSTOMERS_DAILY));
+    for (let i = 0; i < 20 && (await filled()) < daysUntil; i++) await m.round();
+    assert.ok(m.stats.hoursFilled > 0);
+    assert.ok(m.stats.daysFilled > 0);
+    assert.equal(m.stats.followers.users_hourly, m.stats.sealedUntil);
+    assert.equal(m.stats.followers.downgrades_hourly, m.stats.sealedUntil);
+    assert.ok((await filled()) >= daysUntil);
+    assert.equal(m.stats.followers.customers_hourly, m.stats.sealedUntil);
+    await assertPanelGrainsEqualRaw(storage, 'filled');
+    await assertDaysEqualRaw(storage, m, 'filled');
   });
 });
 
@@ -258,17 +431,18 @@ describe('budget spend for every policy match field (sealed rollups)', function 
   this.timeout(120_000);
   let storage: Storage;
   let seeded: PricedCall[];
-  // Off the hour at both ends: whole hours from a rollup, the cut hours from the raw calls.
-  const from = new Date(thisHour() - 40 * HOUR + 17 * 60_000);
+  let m: RollupMaintainer;
+  // Off the hour at both ends: whole days from a daily rollup (68 hours hold at least one), the
+  // other whole hours from its hourly rollup, the cut hours from the raw calls.
+  const from = new Date(thisHour() - 70 * HOUR + 17 * 60_000);
   const to = new Date(thisHour() - 2 * HOUR + 41 * 60_000);
 
   before(async () => {
     storage = await freshStorage();
-    seeded = calls(800, 48, 31);
+    seeded = calls(1200, 72, 31);
     await new CallWriter(storage).write(seeded);
-    const m = maintainer(storage);
-    await m.round();
-    await m.round();
+    m = maintainer(storage);
+    await sealAll(storage, m);
   });
 
   const value = (c: PricedCall, field: (typeof MATCH_FIELDS)[number]): string => {
@@ -292,9 +466,14 @@ describe('budget spend for every policy match field (sealed rollups)', function 
         .reduce((s, c) => s.plus(c.costUsd), new Decimal(0));
       assert.ok(expected.gt(0));
       const match = { [field]: wanted } as PolicyMatch;
-      // Customer and workflow are only in spend_hourly; every other field reads the boards' rollup.
-      const rollup = ['customer', 'workflow'].includes(field) ? 'spend_hourly' : 'calls_hourly';
-      assert.equal(hourlySpendOf(storage.database, { match }), `${storage.database}.${rollup}`);
+      // Customer and workflow are in the customers rollups; every other field is in the boards'.
+      const rollup = ['customer', 'workflow'].includes(field) ? 'customers' : 'calls';
+      assert.equal(hourlySpendOf(storage.database, { match }), `${storage.database}.${rollup}_hourly`);
+      assert.equal(spendRollupsOf({ match }).daily?.name, `${rollup}_daily`);
+      assert.ok(
+        Date.parse(m.stats.daysSealedUntil!) > from.getTime() + 24 * HOUR,
+        'a whole day read from days',
+      );
       const spent = await storedSpend(storage, match, from, to);
       assert.equal(spent.toString(), expected.toFixed(), `${field} = ${wanted}`);
     });

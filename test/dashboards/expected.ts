@@ -545,7 +545,7 @@ export const EXPECTED: Record<string, Expect> = {
       prices.find((p) => p.provider === provider && p.model === model);
     const downgraded = seed.calls.filter(
       (c) =>
-        inRawRange(c, ctx) &&
+        inHourRange(c, ctx) &&
         c.enforcement === 'downgraded' &&
         c.asked_model !== '' &&
         c.asked_model !== c.request_model,

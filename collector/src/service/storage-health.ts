@@ -4,6 +4,7 @@ import { formatMiB, type DiskGuard } from '../storage/disk-guard';
 import type { IngestJournal } from '../storage/journal';
 import { describePart, type DetachedPart } from '../storage/parts';
 import type { RollupMaintainer } from '../storage/rollup/maintainer';
+import { ROLLUPS } from '../storage/rollup/rollups';
 
 interface StorageParts {
   disk: DiskGuard;
@@ -73,14 +74,17 @@ export function registerStorageGauges(
       return s ? Date.parse(s) / 1000 : undefined;
     },
   );
-  metrics.gauge(
-    'tokenledger_rollup_calls_hourly_sealed_until_seconds',
-    "Hours before this are read from the boards' rollup (behind the one above while an upgraded store fills it).",
-    () => {
-      const s = rollup.stats.followers.calls_hourly;
-      return s ? Date.parse(s) / 1000 : undefined;
-    },
-  );
+  // One gauge per rollup after the first (each behind it while an upgraded store fills it).
+  for (const { name } of ROLLUPS.slice(1)) {
+    metrics.gauge(
+      `tokenledger_rollup_${name}_sealed_until_seconds`,
+      `Hours before this are read from ${name} (behind the one above while an upgraded store fills it).`,
+      () => {
+        const s = rollup.stats.followers[name];
+        return s ? Date.parse(s) / 1000 : undefined;
+      },
+    );
+  }
   metrics.gauge(
     'tokenledger_rollup_hours_rebuilt_total',
     'Sealed hours rebuilt after late writes.',

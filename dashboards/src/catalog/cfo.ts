@@ -2,7 +2,7 @@
 import type { DashboardDef } from './types';
 import { BILL_COVERAGE_PANEL } from './bill';
 import { AI_OUTSIDE_API_PANEL } from './expenses';
-import { boardRows, labelled, latestPoints, share, table, USERS } from './sql';
+import { boardRows, featureUserRows, labelled, latestPoints, share, table, USERS } from './sql';
 
 /** The boards' rollup over the range, mostly whole days. */
 const BOARD = boardRows();
@@ -174,7 +174,7 @@ SELECT
   sum(cost_usd) AS spend_usd,
   ${USERS} AS users,
   if(users = 0, NULL, spend_usd / users) AS cost_per_user_usd
-FROM ${BOARD}
+FROM ${featureUserRows()}
 WHERE $__timeFilter(hour)
 GROUP BY feature
 ORDER BY spend_usd DESC, feature`,

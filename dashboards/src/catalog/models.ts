@@ -1,6 +1,6 @@
 /** Models and savings: what each model costs, the token mix, and what cheaper siblings would cost. */
 import type { DashboardDef } from './types';
-import { boardRows, CALLS_HOURLY as HOURLY, PRICED_MODEL, RAW_CALLS, share, table } from './sql';
+import { boardRows, CALLS_HOURLY as HOURLY, DOWNGRADES_HOURLY, share, table } from './sql';
 
 /** The boards' rollup over the range, mostly whole days. */
 const BOARD = boardRows();
@@ -181,11 +181,11 @@ SELECT
   ${listCost('p', 'd.')} AS list_cost_usd,
   asked_list_cost_usd - list_cost_usd AS downgrade_saved_usd
 FROM
-  (SELECT provider, asked_model, ${PRICED_MODEL} AS model, count() AS calls, sum(cost_usd) AS spend_usd,
+  (SELECT provider, asked_model, model, sum(calls) AS calls, sum(cost_usd) AS spend_usd,
           sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
           sum(output_tokens) AS output_tokens
-   FROM ${RAW_CALLS}
-   WHERE $__timeFilter(start_time) AND enforcement = 'downgraded' AND asked_model NOT IN ('', request_model)
+   FROM ${DOWNGRADES_HOURLY}
+   WHERE $__timeFilter(hour)
    GROUP BY provider, asked_model, model) AS d
   LEFT JOIN (SELECT * FROM ${PRICES} FINAL) AS a ON a.provider = d.provider AND a.model = d.asked_model
   LEFT JOIN (SELECT * FROM ${PRICES} FINAL) AS p ON p.provider = d.provider AND p.model = d.model

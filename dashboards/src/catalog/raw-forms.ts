@@ -48,14 +48,19 @@ export function rawForm(sql: string, { final = false }: { final?: boolean } = {}
       'output_cost_usd',
       'end_user',
       'duration_ms',
+      'workflow',
+      'customer',
     ],
     final,
   );
   const spend = perCall([...COMMON, 'workflow', 'customer'], final);
+  const downgrades = `(SELECT * FROM ${perCall([...COMMON, 'asked_model', 'request_model', 'enforcement'], final)}
+    WHERE enforcement = 'downgraded' AND asked_model NOT IN ('', request_model))`;
   return sql
     .replace(/\(\/\* board rows \*\/[\s\S]*?\/\* end of board rows \*\/\)/g, calls)
     .replaceAll(`${table('calls_hourly')}`, calls)
     .replaceAll(`${table('spend_hourly')}`, spend)
+    .replaceAll(`${table('downgrades_hourly')}`, downgrades)
     .replaceAll(USERS, "uniqCombinedIf(cityHash64(end_user), end_user != '')")
     .replaceAll(P95_MS, 'quantileBFloat16(0.95)(duration_ms)');
 }

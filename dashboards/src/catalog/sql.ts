@@ -30,6 +30,12 @@ export const RAW_CALLS = `${table('llm_calls')} FINAL`;
  */
 export const CALLS_HOURLY = table('calls_hourly');
 
+/**
+ * The downgraded calls per hour by the model asked for and the one served (migration 0040): what
+ * "Saved by downgrades" reads instead of a month of raw calls.
+ */
+export const DOWNGRADES_HOURLY = table('downgrades_hourly');
+
 /** The columns both board rollups have besides their time (`hour`, `day`). */
 const BOARD_COLUMNS = [
   'team',
@@ -59,30 +65,63 @@ const BOARD_COLUMNS = [
 ].join(', ');
 
 /**
- * Days before this are in `calls_daily`: the very subquery its view filters on, so ClickHouse
- * evaluates it once per query and the two branches of `boardRows` split the range at one instant.
+ * Days before this are in `rollup` (a daily one): the very subquery its view filters on, so
+ * ClickHouse evaluates it once per query and the two branches of `dailyRows` split the range at one instant.
  */
-const DAILY_FRONTIER = `(SELECT max(sealed_until) FROM ${table('rollup_frontiers')}
-             WHERE rollup = 'calls_daily' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`;
+const dailyFrontier = (rollup: string): string => `(SELECT max(sealed_until) FROM ${table('rollup_frontiers')}
+             WHERE rollup = '${rollup}' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`;
 
 /**
- * The boards' rows with `hour` in [from, to] (SQL DateTime expressions, Grafana's range by default),
- * as `calls_hourly` has them but read mostly per day: the UTC days the range covers whole (and that
- * are sealed) from `calls_daily`, their `hour` the day's first; the hours at the ends and of the
- * days not sealed yet from `calls_hourly`. Any aggregate over it not grouped finer than the day
- * equals the same over `calls_hourly` (and so over the raw calls). The comments mark it for `rawForm`.
+ * Rows of an hourly rollup with `hour` in [from, to] read mostly per day: the UTC days the range
+ * covers whole (and that are sealed) from its daily rollup, their `hour` the day's first; the hours
+ * at the ends and of the days not sealed yet from the hourly one. Any aggregate over it not grouped
+ * finer than the day equals the same over the hourly rollup (and so over the raw calls). The
+ * comments mark it for `rawForm`, which reads the raw calls instead.
  */
-export const boardRows = (from = '$__fromTime', to = '$__toTime'): string => {
+const dailyRows = (daily: string, hourly: string, columns: string, from: string, to: string): string => {
   const firstDay = `toStartOfDay(${from} + INTERVAL 86399 SECOND, 'UTC')`;
-  const pastDays = `least(toStartOfDay(${to} - INTERVAL 23 HOUR, 'UTC') + INTERVAL 1 DAY, ${DAILY_FRONTIER})`;
+  const pastDays = `least(toStartOfDay(${to} - INTERVAL 23 HOUR, 'UTC') + INTERVAL 1 DAY, ${dailyFrontier(daily)})`;
   return `(/* board rows */
-  SELECT day AS hour, ${BOARD_COLUMNS} FROM ${table('calls_daily')}
+  SELECT day AS hour, ${columns} FROM ${table(daily)}
   WHERE day >= ${firstDay} AND day < ${pastDays}
   UNION ALL
-  SELECT hour, ${BOARD_COLUMNS} FROM ${CALLS_HOURLY}
+  SELECT hour, ${columns} FROM ${table(hourly)}
   WHERE hour >= ${from} AND hour <= ${to} AND (hour < ${firstDay} OR hour >= ${pastDays})
   /* end of board rows */)`;
 };
+
+/**
+ * The boards' rows with `hour` in [from, to] (SQL DateTime expressions, Grafana's range by default),
+ * as `calls_hourly` has them, whole days from `calls_daily` (see dailyRows).
+ */
+export const boardRows = (from = '$__fromTime', to = '$__toTime'): string =>
+  dailyRows('calls_daily', 'calls_hourly', BOARD_COLUMNS, from, to);
+
+/**
+ * Calls, money and distinct users per feature (migration 0041) with `hour` in Grafana's range,
+ * whole days from `users_daily`: ~200 states a day where the boards' rows have thousands.
+ */
+export const featureUserRows = (): string =>
+  dailyRows(
+    'users_daily',
+    'users_hourly',
+    'feature, calls, input_tokens, output_tokens, cost_usd, users',
+    '$__fromTime',
+    '$__toTime',
+  );
+
+/**
+ * Calls and money per customer and workflow with the team view's fields (migration 0042) with
+ * `hour` in Grafana's range, whole days from `customers_daily`.
+ */
+export const customerRows = (): string =>
+  dailyRows(
+    'customers_daily',
+    'customers_hourly',
+    'customer, workflow, team, environment, feature, calls, input_tokens, output_tokens, cost_usd',
+    '$__fromTime',
+    '$__toTime',
+  );
 
 /**
  * Distinct end users of the rows read: their uniqCombined states merged, which is exactly what

@@ -1,13 +1,18 @@
 /** Team view: one team's (or several teams') spend, usage, reliability and enforcement. */
 import type { DashboardDef, VariableDef } from './types';
 import { BASELINES_PANEL } from './baselines';
-import { boardRows, CALLS_HOURLY as HOURLY, labelled, P95_MS, share, table, variableFilter } from './sql';
+import {
+  boardRows,
+  CALLS_HOURLY as HOURLY,
+  customerRows,
+  labelled,
+  P95_MS,
+  share,
+  variableFilter,
+} from './sql';
 
 /** The boards' rollup over the range, mostly whole days (panels not bucketed finer than the range). */
 const BOARD = boardRows();
-
-/** The only panel that needs customers reads the rollup that keeps them. */
-const SPEND_HOURLY = table('spend_hourly');
 
 /** Same filter on the rollup and on the raw table (identical column names). */
 const FILTER = ['team', 'environment', 'feature'].map((v) => variableFilter(v)).join(' AND ');
@@ -150,7 +155,7 @@ ORDER BY time`,
       question: 'Which customers drive our AI spend?',
       sql: `
 SELECT ${labelled('customer', '(none)')} AS customer, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${SPEND_HOURLY}
+FROM ${customerRows()}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY customer
 ORDER BY spend_usd DESC, customer

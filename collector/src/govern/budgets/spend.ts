@@ -1,25 +1,43 @@
 /**
- * Stored spend over [from, to) or in consecutive buckets: the hourly rollup for whole hours, the
- * raw calls (FINAL: deduplicated) for the hours a boundary cuts — a period or a day in a zone like
- * Asia/Kolkata does not start on a UTC hour, and "now" rarely does. Values only as query parameters.
- * The whole hours come from `calls_hourly` (no customer or workflow: far fewer rows) when the
- * scope matches only on its fields, else from `spend_hourly`; both equal the raw calls.
+ * Stored spend over [from, to) or in consecutive buckets: a daily rollup for the whole UTC days it
+ * has sealed, its hourly rollup for the other whole hours, the raw calls (FINAL: deduplicated) for
+ * the hours a boundary cuts — a period or a day in a zone like Asia/Kolkata does not start on a UTC
+ * hour, and "now" rarely does. Values only as query parameters. The rollups are the smallest pair
+ * that has every field the scope matches on: `calls_hourly`/`calls_daily` (all but customer and
+ * workflow), `customers_hourly`/`customers_daily` (customer, workflow, team, environment, feature),
+ * else `spend_hourly` alone; all equal the raw calls.
  */
 import type { PolicyMatch } from 'tokenledger/policy';
 import { scopeCondition, scopeFields, type SpendScope } from '../policy/match';
-import { CALLS_HOURLY } from '../../storage/rollup/rollups';
+import { CALLS_HOURLY, SPEND_HOURLY, type Rollup } from '../../storage/rollup/rollups';
+import { CALLS_DAILY, CUSTOMERS_DAILY, type DailyRollup } from '../../storage/rollup/days';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** The rollups with the fewest rows that have every field the scope matches on. */
+export function spendRollupsOf(scope: SpendScope): { hourly: Rollup; daily?: DailyRollup } {
+  const fields = [...scopeFields(scope)];
+  for (const daily of [CALLS_DAILY, CUSTOMERS_DAILY]) {
+    if (fields.every((f) => daily.dimensions.includes(f))) return { hourly: daily.hourly, daily };
+  }
+  return { hourly: SPEND_HOURLY };
+}
 
 /** The hourly rollup with the fewest rows that has every field the scope matches on. */
 export function hourlySpendOf(database: string, scope: SpendScope): string {
-  const fields = [...scopeFields(scope)];
-  const board = fields.every((f) => CALLS_HOURLY.dimensions.includes(f));
-  return `${database}.${board ? CALLS_HOURLY.name : 'spend_hourly'}`;
+  return `${database}.${spendRollupsOf(scope).hourly.name}`;
 }
+
+/** Days before this are read from the daily rollup: the very subquery of its view (evaluated once per query). */
+const dailyFrontier = (database: string, daily: DailyRollup | undefined): string =>
+  daily
+    ? `(SELECT max(sealed_until) FROM ${database}.rollup_frontiers
+        WHERE rollup = '${daily.name}' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`
+    : `toDateTime(0, 'UTC')`;
 
 export async function storedSpend(
   storage: Storage,
@@ -33,15 +51,28 @@ export async function storedSpend(
   let wholeTo = Math.floor(t / HOUR_MS) * HOUR_MS;
   // No whole hour inside: everything from the raw calls.
   if (wholeFrom >= wholeTo) wholeFrom = wholeTo = f;
+  let dayFrom = Math.ceil(wholeFrom / DAY_MS) * DAY_MS;
+  let dayTo = Math.floor(wholeTo / DAY_MS) * DAY_MS;
+  if (dayFrom >= dayTo) dayFrom = dayTo = wholeFrom;
   const scope: SpendScope = { match };
+  const { hourly, daily } = spendRollupsOf(scope);
   const rollup = scopeCondition(scope, 'rollup', 'r');
   const raw = scopeCondition(scope, 'raw', 'c');
   const db = storage.database;
+  // The whole days the daily rollup has sealed: [day_from, days_to).
+  const daysTo = `least(toDateTime({day_to:UInt32}, 'UTC'), ${dailyFrontier(db, daily)})`;
+  const days = daily
+    ? `SELECT sum(cost_usd) AS spend FROM ${db}.${daily.name}
+       WHERE day >= toDateTime({day_from:UInt32}, 'UTC') AND day < toDateTime({day_to:UInt32}, 'UTC') AND ${rollup.sql}
+       UNION ALL`
+    : '';
   try {
     const rs = await storage.client.query({
       query: `SELECT toString(sum(spend)) AS spent FROM (
-                SELECT sum(cost_usd) AS spend FROM ${hourlySpendOf(db, scope)}
+                ${days}
+                SELECT sum(cost_usd) AS spend FROM ${db}.${hourly.name}
                 WHERE hour >= toDateTime({whole_from:UInt32}, 'UTC') AND hour < toDateTime({whole_to:UInt32}, 'UTC')
+                  AND NOT (hour >= toDateTime({day_from:UInt32}, 'UTC') AND hour < ${daysTo})
                   AND ${rollup.sql}
                 UNION ALL
                 SELECT sum(cost_usd) AS spend FROM ${db}.llm_calls FINAL
@@ -51,6 +82,8 @@ export async function storedSpend(
                         AND start_time < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')))
                   AND ${raw.sql})`,
       query_params: {
+        day_from: dayFrom / 1000,
+        day_to: dayTo / 1000,
         whole_from: wholeFrom / 1000,
         whole_to: wholeTo / 1000,
         from_ms: f,
@@ -65,7 +98,10 @@ export async function storedSpend(
     const [row] = await rs.json<{ spent: string | null }>();
     return new Money(row?.spent ?? '0');
   } catch (cause) {
-    throw new StorageError('reading budget spend', { cause, detail: `${db}.spend_hourly, ${db}.llm_calls` });
+    throw new StorageError('reading budget spend', {
+      cause,
+      detail: `${db}.${daily?.name ?? ''} ${db}.${hourly.name}, ${db}.llm_calls`,
+    });
   }
 }
 

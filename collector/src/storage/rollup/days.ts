@@ -1,67 +1,99 @@
 /**
- * The daily rollup of the boards (migration 0038): calls_hourly's sealed rows folded into UTC days.
+ * The daily rollups of the boards (migrations 0038, 0041, 0042): sealed hourly rows folded into UTC days.
  * A day is built once its 24 hours are sealed in calls_hourly, and built again when one of its hours
  * was sealed after the day read them (a late call, a repair): every hour build is recorded in
- * rollup_seals, every day build in rollup_day_seals with the time it started reading. Statements
- * only; the maintainer decides when.
+ * rollup_seals, every day build — of every daily rollup at once — in rollup_day_seals with the
+ * time it started reading. A daily rollup added to a store with history is filled behind its own
+ * frontier. Statements only; the maintainer decides when.
  */
 import type { Storage } from '../client';
 import { queryRows as rows, runStatement as run } from '../statements';
-import { CALLS_HOURLY } from './rollups';
+import { CALLS_HOURLY, CUSTOMERS_HOURLY, USERS_HOURLY } from './rollups';
 import { advanceFrontier, readFrontier, serverNowMicros, type Build } from './seal';
 import type { Rollup } from './rollups';
 
 export const DAY_S = 86_400;
 
-/** calls_hourly's columns per day; its frontier lives in rollup_frontiers. */
-const CALLS_DAILY: Rollup = {
-  ...CALLS_HOURLY,
-  name: 'calls_daily',
-  sealed: 'calls_daily_sealed',
-  raw: CALLS_HOURLY.sealed,
-  frontier: { table: 'rollup_frontiers', rollup: 'calls_daily' },
-};
+/** A rollup per day folded from an hourly rollup's sealed rows (`raw` is that table). */
+export interface DailyRollup extends Rollup {
+  hourly: Rollup;
+}
 
-export const readDayFrontier = (storage: Storage): Promise<number> => readFrontier(storage, CALLS_DAILY);
-export const advanceDayFrontier = (storage: Storage, until: number, backdateMs: number): Promise<void> =>
-  advanceFrontier(storage, until, backdateMs, CALLS_DAILY);
+const daily = (hourly: Rollup, name: string): DailyRollup => ({
+  ...hourly,
+  name,
+  sealed: `${name}_sealed`,
+  raw: hourly.sealed,
+  hourly,
+  frontier: { table: 'rollup_frontiers', rollup: name },
+});
+
+/** calls_hourly's columns per day: its frontier is the day frontier every day build moves. */
+export const CALLS_DAILY = daily(CALLS_HOURLY, 'calls_daily');
+/** Distinct users per feature and day (0041). */
+export const USERS_DAILY = daily(USERS_HOURLY, 'users_daily');
+/** Spend per customer and workflow per day (0042). */
+export const CUSTOMERS_DAILY = daily(CUSTOMERS_HOURLY, 'customers_daily');
+/** Every daily rollup, the one the others are filled up to first. */
+export const DAILY_ROLLUPS: readonly DailyRollup[] = [CALLS_DAILY, USERS_DAILY, CUSTOMERS_DAILY];
+
+export const readDayFrontier = (storage: Storage, rollup: DailyRollup = CALLS_DAILY): Promise<number> =>
+  readFrontier(storage, rollup);
+export const advanceDayFrontier = (
+  storage: Storage,
+  until: number,
+  backdateMs: number,
+  rollup: DailyRollup = CALLS_DAILY,
+): Promise<void> => advanceFrontier(storage, until, backdateMs, rollup);
 
 /**
- * Builds the day starting at `day` (seconds) from calls_hourly_sealed under `build.generation`: one
- * INSERT into one partition, so readers see the old build or the new one. Groups the previous build
- * had and the hours no longer have get zero rows. Records the build with the time its read started.
+ * Writes the day starting at `day` (seconds) of one daily rollup from its hourly sealed rows under
+ * `build.generation`: one INSERT into one partition, so readers see the old build or the new one.
+ * Groups the previous build had and the hours no longer have get zero rows. Records nothing.
  */
-export async function buildDay(storage: Storage, day: number, build: Build): Promise<void> {
+export async function fillDay(
+  storage: Storage,
+  rollup: DailyRollup,
+  day: number,
+  build: Build,
+): Promise<void> {
   const db = storage.database;
-  const dims = CALLS_DAILY.dimensions.join(', ');
-  const names = CALLS_DAILY.measures.map((m) => m.name).join(', ');
-  const zero = CALLS_DAILY.measures.map((m) => `${m.zero} AS ${m.name}`).join(', ');
-  const readAtMs = Number((await serverNowMicros(storage)) / 1000n);
-  const params = { day, generation: build.generation, read_at: readAtMs };
+  const dims = rollup.dimensions.join(', ');
+  const names = rollup.measures.map((m) => m.name).join(', ');
+  const zero = rollup.measures.map((m) => `${m.zero} AS ${m.name}`).join(', ');
   await run(
     storage,
-    'sealing a day of calls_daily',
-    `INSERT INTO ${db}.${CALLS_DAILY.sealed} (day, ${dims}, ${names}, generation)
-     SELECT toDateTime({day:UInt32}, 'UTC') AS day, ${dims}, ${CALLS_DAILY.measures.map((m) => m.combine).join(', ')},
+    `sealing a day of ${rollup.name}`,
+    `INSERT INTO ${db}.${rollup.sealed} (day, ${dims}, ${names}, generation)
+     SELECT toDateTime({day:UInt32}, 'UTC') AS day, ${dims}, ${rollup.measures.map((m) => m.combine).join(', ')},
             {generation:UInt64}
      FROM (
-       SELECT ${dims}, ${names} FROM ${db}.${CALLS_HOURLY.sealed} FINAL
+       SELECT ${dims}, ${names} FROM ${db}.${rollup.raw} FINAL
        WHERE hour >= toDateTime({day:UInt32}, 'UTC') AND hour < toDateTime({day:UInt32} + ${DAY_S}, 'UTC') AND calls > 0
        UNION ALL
        SELECT ${dims}, ${zero}
-       FROM (SELECT ${dims} FROM ${db}.${CALLS_DAILY.sealed} FINAL
+       FROM (SELECT ${dims} FROM ${db}.${rollup.sealed} FINAL
              WHERE day = toDateTime({day:UInt32}, 'UTC') AND calls > 0)
      )
      GROUP BY ${dims}
      SETTINGS max_insert_threads = 1`,
-    params,
+    { day, generation: build.generation },
   );
+}
+
+/**
+ * Builds the day starting at `day` (seconds) of every daily rollup (fillDay), then records the
+ * build with the time its reads started: an hour sealed after that makes the day be built again.
+ */
+export async function buildDay(storage: Storage, day: number, build: Build): Promise<void> {
+  const readAtMs = Number((await serverNowMicros(storage)) / 1000n);
+  for (const rollup of DAILY_ROLLUPS) await fillDay(storage, rollup, day, build);
   await run(
     storage,
     'recording a sealed day',
-    `INSERT INTO ${db}.rollup_day_seals (day, generation, read_at)
+    `INSERT INTO ${storage.database}.rollup_day_seals (day, generation, read_at)
      VALUES (toDateTime({day:UInt32}, 'UTC'), {generation:UInt64}, fromUnixTimestamp64Milli({read_at:Int64}, 'UTC'))`,
-    params,
+    { day, generation: build.generation, read_at: readAtMs },
   );
 }
 
@@ -86,16 +118,17 @@ export async function staleDays(storage: Storage, frontier: number, limit: numbe
   return found.map((r) => Number(r.d));
 }
 
-/** The first day (seconds) in [from, to) with sealed hours in calls_hourly, if any. */
+/** The first day (seconds) in [from, to) with sealed hours in `hourly` (calls_hourly), if any. */
 export async function firstDayWithHours(
   storage: Storage,
   from: number,
   to: number,
+  hourly: Rollup = CALLS_HOURLY,
 ): Promise<number | undefined> {
   const [row] = await rows<{ d: number }>(
     storage,
     'finding the next day to seal',
-    `SELECT toUInt32(toStartOfDay(hour, 'UTC')) AS d FROM ${storage.database}.${CALLS_HOURLY.sealed}
+    `SELECT toUInt32(toStartOfDay(hour, 'UTC')) AS d FROM ${storage.database}.${hourly.sealed}
      WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
      ORDER BY hour LIMIT 1`,
     { from, to },

@@ -10,8 +10,9 @@
  *     the raw calls for every hour not sealed yet;
  *  3. fills a rollup added after the store had history (its frontier behind the first one's) from
  *     the raw calls, a day per statement, moving its own frontier: readers use it once filled;
- *  4. folds calls_hourly's sealed hours into days (calls_daily) up to its frontier, and builds again
- *     the days one of whose hours was built after the day read them;
+ *  4. folds the sealed hours into days (calls_daily, users_daily) up to the day frontier, builds
+ *     again the days one of whose hours was built after the day read them, and fills a daily rollup
+ *     added after the store had history behind a frontier of its own;
  *  5. once a minute, compares sealed hours with the raw calls (the latest ones and one older day in
  *     turn) and rebuilds any that differ: whatever else went wrong, the rollup is repaired.
  * Steps 1, 2 and 5 build every hourly rollup at once (one generation, one seal record per hour).
@@ -32,8 +33,18 @@ import {
   type Build,
   type HourDifference,
 } from './seal';
-import { CALLS_HOURLY, ROLLUPS, type Rollup } from './rollups';
-import { advanceDayFrontier, buildDay, DAY_S, firstDayWithHours, readDayFrontier, staleDays } from './days';
+import { ROLLUPS, type Rollup } from './rollups';
+import {
+  advanceDayFrontier,
+  buildDay,
+  DAILY_ROLLUPS,
+  DAY_S,
+  fillDay,
+  firstDayWithHours,
+  readDayFrontier,
+  staleDays,
+  type DailyRollup,
+} from './days';
 import {
   HOUR_MS,
   MAINTAIN_EVERY_MS,
@@ -62,6 +73,8 @@ export interface RollupStats {
   /** Days before this (ISO) are read from calls_daily. */
   daysSealedUntil: string | null;
   daysBuilt: number;
+  /** Days written into a daily rollup added after the store had history. */
+  daysFilled: number;
   /** Sealed days built again because one of their hours was. */
   daysRebuilt: number;
   hoursBuilt: number;
@@ -95,6 +108,7 @@ export class RollupMaintainer {
     hoursFilled: 0,
     daysSealedUntil: null,
     daysBuilt: 0,
+    daysFilled: 0,
     daysRebuilt: 0,
     hoursBuilt: 0,
     hoursRebuilt: 0,
@@ -159,8 +173,7 @@ export class RollupMaintainer {
       followers.set(rollup, await this.fill(rollup, from, sealed, build, deadline));
     }
 
-    const calls = followers.get(CALLS_HOURLY) ?? 0;
-    const days = this.stopped ? undefined : await this.buildDays(calls, build, deadline);
+    const days = this.stopped ? undefined : await this.buildDays(followers, build, deadline);
 
     if (!this.stopped && nowMs - this.lastVerify >= VERIFY_EVERY_MS && frontier > 0) {
       this.lastVerify = nowMs;
@@ -245,17 +258,24 @@ export class RollupMaintainer {
 
   /**
    * Builds again the sealed days one of whose hours was built since, then the days whose hours are
-   * all sealed in calls_hourly (before `hoursUntil`), within the round's budget; moves the day
-   * frontier. Returns it.
+   * all sealed in calls_hourly (its frontier in `hours`), within the round's budget; moves the day
+   * frontier, and that of every daily rollup level with it. Then fills the daily rollups behind it
+   * (added to a store with history) up to where their hours are sealed. Returns the day frontier.
    */
-  private async buildDays(hoursUntil: number, build: Build, deadline: number): Promise<number> {
+  private async buildDays(hours: Map<Rollup, number>, build: Build, deadline: number): Promise<number> {
     const { storage } = this.options;
+    const [first, ...others] = DAILY_ROLLUPS as [DailyRollup, ...DailyRollup[]];
     const frontier = await readDayFrontier(storage);
+    const behind = new Map<DailyRollup, number>();
+    for (const rollup of others) behind.set(rollup, await readDayFrontier(storage, rollup));
     for (const day of await staleDays(storage, frontier, 31)) {
       if (this.stopped || Date.now() > deadline) return frontier;
       await buildDay(storage, day, build);
       this.figures.daysRebuilt++;
     }
+    // Every daily rollup level with the first one is built with it: all their hours must be sealed.
+    const level = [first, ...others.filter((r) => behind.get(r)! >= frontier)];
+    const hoursUntil = Math.min(...level.map((r) => hours.get(r.hourly) ?? 0));
     const closed = Math.floor(hoursUntil / DAY_S) * DAY_S;
     let until = frontier;
     while (until < closed && !this.stopped && Date.now() <= deadline) {
@@ -268,13 +288,40 @@ export class RollupMaintainer {
       this.figures.daysBuilt++;
       until = next + DAY_S;
     }
-    if (until <= frontier) return frontier;
-    await advanceDayFrontier(
-      storage,
-      until,
-      PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS),
-    );
-    return until;
+    const backdate = PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS);
+    if (until > frontier) {
+      for (const rollup of level) await advanceDayFrontier(storage, until, backdate, rollup);
+    }
+    for (const [rollup, from] of behind) {
+      if (from >= frontier || this.stopped) continue;
+      const sealedHours = Math.floor((hours.get(rollup.hourly) ?? 0) / DAY_S) * DAY_S;
+      await this.fillDays(rollup, from, Math.min(until, sealedHours), build, deadline, backdate);
+    }
+    return Math.max(until, frontier);
+  }
+
+  /** Fills a daily rollup from its frontier up to `to` (seconds), a day per statement; moves its frontier. */
+  private async fillDays(
+    rollup: DailyRollup,
+    frontier: number,
+    to: number,
+    build: Build,
+    deadline: number,
+    backdate: number,
+  ): Promise<void> {
+    const { storage } = this.options;
+    let until = frontier;
+    while (until < to && !this.stopped && Date.now() <= deadline) {
+      const next = await firstDayWithHours(storage, until, to, rollup.hourly);
+      if (next === undefined) {
+        until = to;
+        break;
+      }
+      await fillDay(storage, rollup, next, build);
+      this.figures.daysFilled++;
+      until = next + DAY_S;
+    }
+    if (until > frontier) await advanceDayFrontier(storage, until, backdate, rollup);
   }
 
   /** Compares sealed hours of every rollup with the raw calls; rebuilds the ones that differ. */

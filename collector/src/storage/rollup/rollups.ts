@@ -34,6 +34,16 @@ const TOKENS = [
   'reasoning_tokens',
 ];
 
+/** Distinct end users: uniqCombined states of their hashes. */
+const USERS: Measure = {
+  name: 'users',
+  combine: 'uniqCombinedMergeState(users)',
+  zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
+};
+
+/** What the minute check compares (differingHours): calls, input and output tokens, money. */
+const CHECKED = [...['calls', 'input_tokens', 'output_tokens'].map((m) => sum(m)), money('cost_usd')];
+
 /** The hourly spend by every attribution field (0013): budgets of any match, customers, reports. */
 export const SPEND_HOURLY: Rollup = {
   name: 'spend_hourly',
@@ -75,11 +85,7 @@ export const CALLS_HOURLY: Rollup = {
       ...TOKENS,
     ].map((m) => sum(m)),
     ...['cost_usd', 'input_cost_usd', 'output_cost_usd'].map(money),
-    {
-      name: 'users',
-      combine: 'uniqCombinedMergeState(users)',
-      zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
-    },
+    USERS,
     {
       name: 'latency',
       combine: 'quantileBFloat16MergeState(0.95)(latency)',
@@ -89,5 +95,54 @@ export const CALLS_HOURLY: Rollup = {
   frontier: { table: 'rollup_frontiers', rollup: 'calls_hourly' },
 };
 
+/**
+ * Distinct end users per feature (0041): the cost-per-user panel's grain. Its uniqCombined states
+ * are calls_hourly's merged over every team, model and environment of a feature, so a month is
+ * ~200 states a day where calls_hourly has thousands; calls, tokens and money for the check.
+ */
+export const USERS_HOURLY: Rollup = {
+  name: 'users_hourly',
+  sealed: 'users_hourly_sealed',
+  raw: 'users_hourly_raw',
+  dimensions: ['feature'],
+  measures: [...CHECKED, USERS],
+  frontier: { table: 'rollup_frontiers', rollup: 'users_hourly' },
+};
+
+/**
+ * Spend per customer and workflow with the team view's fields (0042): top customers, and budgets
+ * that match a customer or a workflow, without spend_hourly's every other field.
+ */
+export const CUSTOMERS_HOURLY: Rollup = {
+  name: 'customers_hourly',
+  sealed: 'customers_hourly_sealed',
+  raw: 'customers_hourly_raw',
+  dimensions: ['customer', 'workflow', 'team', 'environment', 'feature'],
+  measures: CHECKED,
+  frontier: { table: 'rollup_frontiers', rollup: 'customers_hourly' },
+};
+
+/**
+ * The downgraded calls by the model asked for and the one served (0040): what the savings panel
+ * needs of them, a handful of rows an hour.
+ */
+const DOWNGRADES_HOURLY: Rollup = {
+  name: 'downgrades_hourly',
+  sealed: 'downgrades_hourly_sealed',
+  raw: 'downgrades_hourly_raw',
+  dimensions: ['provider', 'asked_model', 'model'],
+  measures: [
+    ...['calls', 'input_tokens', 'output_tokens', 'cache_read_tokens'].map((m) => sum(m)),
+    money('cost_usd'),
+  ],
+  frontier: { table: 'rollup_frontiers', rollup: 'downgrades_hourly' },
+};
+
 /** Every rollup, the one every other is filled up to first. */
-export const ROLLUPS: readonly Rollup[] = [SPEND_HOURLY, CALLS_HOURLY];
+export const ROLLUPS: readonly Rollup[] = [
+  SPEND_HOURLY,
+  CALLS_HOURLY,
+  DOWNGRADES_HOURLY,
+  USERS_HOURLY,
+  CUSTOMERS_HOURLY,
+];
