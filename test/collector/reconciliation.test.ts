@@ -283,7 +283,14 @@ describe('reconciliation of a seeded month', function () {
         coverage: '0.732142',
         unmetered: '7.5',
         notBilled: '2.504',
-        reasons: { free_tier: '0', batch_discount: '2.5', cache_discount: '0', unexplained: '0.004' },
+        reasons: {
+          free_tier: '0',
+          batch_discount: '2.5',
+          flex_discount: '0',
+          priority_commitment: '0',
+          cache_discount: '0',
+          unexplained: '0.004',
+        },
         lines: { matched: 4, billed_only: 1, metered_only: 0, amount_mismatch: 1 },
         days: 7,
       },
@@ -334,6 +341,8 @@ describe('reconciliation of a seeded month', function () {
     assert.deepEqual(a.metered_not_billed_by_reason, {
       free_tier: '0',
       batch_discount: '0.5',
+      flex_discount: '0',
+      priority_commitment: '0',
       cache_discount: '0.6',
       unexplained: '0',
     });

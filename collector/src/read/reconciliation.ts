@@ -12,13 +12,13 @@ import { randomUUID } from 'node:crypto';
 import type { PolicyFile } from 'tokenledger/policy';
 import { daysBetween, nextDay, utcDay } from '../core/bill';
 import { Money, ZERO, type Money as MoneyT } from '../core/money';
-import { normaliseProvider } from '../core/providers';
+import { normaliseProvider, PROVIDER_ANTHROPIC } from '../core/providers';
 import { BillStore, pruneSupersededRuns, type ReconciliationLineRow } from '../storage/bills';
 import type { Storage } from '../storage/client';
 import { uninstrumentedTraffic, type UninstrumentedHost } from './inventory';
 import { resolvePeriod } from './period';
 import { modelNormaliser, projectResolver, type ProjectMapping } from './reconciliation-keys';
-import { meteredSpendByDay } from './spend';
+import { meteredSpendByDay, meteredTierSpendByDay } from './spend';
 import {
   reconcileTokens,
   summariseTokens,
@@ -29,8 +29,29 @@ import {
 
 const LINE_STATUSES = ['matched', 'billed_only', 'metered_only', 'amount_mismatch'] as const;
 type LineStatus = (typeof LINE_STATUSES)[number];
-/** Why a line is metered above its bill, or that it matched a later day's bill. */
-type Explanation = '' | 'billing_delay' | 'free_tier' | 'batch_discount' | 'cache_discount';
+/**
+ * Why a line is metered above its bill (free tier, batch, Flex and cached-input rates, Anthropic
+ * Priority Tier calls billed under the commitment), billed above the meter (Priority tier rates),
+ * or that it matched a later day's bill.
+ */
+type Explanation =
+  | ''
+  | 'billing_delay'
+  | 'free_tier'
+  | 'batch_discount'
+  | 'flex_discount'
+  | 'priority_commitment'
+  | 'cache_discount'
+  | 'priority_premium';
+/** Reasons for metered spend the bill did not charge, and for billed spend the meter did not count. */
+const NOT_BILLED_REASONS = [
+  'free_tier',
+  'batch_discount',
+  'flex_discount',
+  'priority_commitment',
+  'cache_discount',
+] as const satisfies readonly Explanation[];
+const UNMETERED_REASONS = ['priority_premium'] as const satisfies readonly Explanation[];
 
 export interface ReconciliationSettings {
   /** A line matches when |billed − metered| ≤ max(toleranceUsd, toleranceShare × the larger). */
@@ -98,10 +119,9 @@ interface ProviderReconciliation {
   coverage: string | null;
   unmetered_usd: string;
   metered_not_billed_usd: string;
-  metered_not_billed_by_reason: Record<
-    'free_tier' | 'batch_discount' | 'cache_discount' | 'unexplained',
-    string
-  >;
+  metered_not_billed_by_reason: Record<(typeof NOT_BILLED_REASONS)[number] | 'unexplained', string>;
+  /** The unmetered remainder by reason: a Priority tier's higher rate, the rest unexplained. */
+  unmetered_by_reason: Record<(typeof UNMETERED_REASONS)[number] | 'unexplained', string>;
   credits_usd: string;
   other_charges_usd: string;
   /** What the bill adds up to: usage + credits + other charges. */
@@ -161,6 +181,9 @@ interface Cell {
   freeTier: boolean;
   batch: boolean;
   cached: boolean;
+  /** The meter's spend on calls served on a Flex / Priority tier (priced at list, the standard rate). */
+  flex: MoneyT;
+  priority: MoneyT;
   lateIn: MoneyT;
   lateOut: MoneyT;
 }
@@ -175,6 +198,8 @@ const emptyCell = (): Cell => ({
   freeTier: false,
   batch: false,
   cached: false,
+  flex: ZERO,
+  priority: ZERO,
   lateIn: ZERO,
   lateOut: ZERO,
 });
@@ -201,6 +226,7 @@ export async function reconcile(
   const usageCoverage = await store.currentCoverage(firstMonth, endMonth, 'usage');
   const usage = await store.currentUsageLines(firstMonth, endMonth);
   const metered = await meteredSpendByDay(storage, padFrom, padTo);
+  const meteredTiers = await meteredTierSpendByDay(storage, padFrom, padTo);
 
   const daysOf = (rows: Array<{ provider: string; day: string }>): Map<string, Set<string>> => {
     const out = new Map<string, Set<string>>();
@@ -283,6 +309,18 @@ export async function reconcile(
     c.metered = c.metered.plus(m.spend_usd);
     c.calls += m.calls;
   }
+  // The part of that spend served on a Flex or Priority tier: what explains a bill at another rate.
+  for (const t of meteredTiers) {
+    if (!covered.get(t.provider)?.has(t.day)) continue;
+    const c = cell(
+      t.provider,
+      meteredModel(t.provider, t.day, t.model),
+      projects.metered(t.provider, t.service),
+      t.day,
+    );
+    if (t.tier === 'flex') c.flex = c.flex.plus(t.spend_usd);
+    else c.priority = c.priority.plus(t.spend_usd);
+  }
 
   // Billing delay: what a day's meter has left over pays the earliest later bill (within the
   // window) that its own day's meter did not cover.
@@ -328,14 +366,7 @@ export async function reconcile(
           : c.billed.isZero()
             ? 'metered_only'
             : 'amount_mismatch';
-      let explanation: Explanation = '';
-      if (status === 'matched') {
-        if (!c.lateIn.isZero() || !c.lateOut.isZero()) explanation = 'billing_delay';
-      } else if (effective.gt(c.billed)) {
-        if (c.freeTier || (c.billedRow && c.billed.isZero())) explanation = 'free_tier';
-        else if (c.batch) explanation = 'batch_discount';
-        else if (c.cached) explanation = 'cache_discount';
-      }
+      const explanation = explain(provider, c, status, effective);
       const line: ReconciliationLine = {
         provider,
         day,
@@ -425,6 +456,27 @@ export async function reconcile(
   };
 }
 
+/**
+ * Why a line's bill and meter differ, where the bill or the meter says. A Flex discount explains at
+ * most what the Flex calls were metered at (a discount cannot take off more than the price), and
+ * so do Anthropic's Priority Tier calls, which its cost report leaves out (billed under the
+ * capacity commitment); a Priority tier's higher rate explains a bill above the meter.
+ */
+function explain(provider: string, c: Cell, status: LineStatus, effective: MoneyT): Explanation {
+  if (status === 'matched') return !c.lateIn.isZero() || !c.lateOut.isZero() ? 'billing_delay' : '';
+  if (effective.gt(c.billed)) {
+    const gap = effective.minus(max(ZERO, c.billed));
+    if (c.freeTier || (c.billedRow && c.billed.isZero())) return 'free_tier';
+    if (c.batch) return 'batch_discount';
+    if (c.flex.gt(0) && gap.lte(c.flex)) return 'flex_discount';
+    if (provider === PROVIDER_ANTHROPIC && c.priority.gt(0) && gap.lte(c.priority))
+      return 'priority_commitment';
+    if (c.cached) return 'cache_discount';
+    return '';
+  }
+  return c.billed.gt(effective) && c.priority.gt(0) ? 'priority_premium' : '';
+}
+
 function summarise(
   provider: string,
   lines: ReconciliationLine[],
@@ -446,12 +498,27 @@ function summarise(
       (l) => l.metered_not_billed_usd,
       (l) => l.explanation === reason,
     );
-  const byReason = {
-    free_tier: notBilled('free_tier'),
-    batch_discount: notBilled('batch_discount'),
-    cache_discount: notBilled('cache_discount'),
-  };
   const metered_not_billed = sum((l) => l.metered_not_billed_usd);
+  const byReason = (
+    reasons: readonly Explanation[],
+    total: MoneyT,
+    amount: (reason: Explanation) => MoneyT,
+  ): Record<string, string> => {
+    const out: Record<string, string> = {};
+    let rest = total;
+    for (const r of reasons) {
+      const v = amount(r);
+      out[r] = v.toFixed();
+      rest = rest.minus(v);
+    }
+    out.unexplained = rest.toFixed();
+    return out;
+  };
+  const unmeteredOf = (reason: Explanation) =>
+    sum(
+      (l) => l.unmetered_usd,
+      (l) => l.explanation === reason,
+    );
   const counts = Object.fromEntries(
     LINE_STATUSES.map((s) => [s, lines.filter((l) => l.status === s).length]),
   ) as Record<LineStatus, number>;
@@ -463,16 +530,16 @@ function summarise(
     coverage: billed.gt(0) ? coveredUsd.div(billed).toDecimalPlaces(6, Money.ROUND_DOWN).toFixed() : null,
     unmetered_usd: billed.minus(coveredUsd).toFixed(),
     metered_not_billed_usd: metered_not_billed.toFixed(),
-    metered_not_billed_by_reason: {
-      free_tier: byReason.free_tier.toFixed(),
-      batch_discount: byReason.batch_discount.toFixed(),
-      cache_discount: byReason.cache_discount.toFixed(),
-      unexplained: metered_not_billed
-        .minus(byReason.free_tier)
-        .minus(byReason.batch_discount)
-        .minus(byReason.cache_discount)
-        .toFixed(),
-    },
+    metered_not_billed_by_reason: byReason(
+      NOT_BILLED_REASONS,
+      metered_not_billed,
+      notBilled,
+    ) as ProviderReconciliation['metered_not_billed_by_reason'],
+    unmetered_by_reason: byReason(
+      UNMETERED_REASONS,
+      billed.minus(coveredUsd),
+      unmeteredOf,
+    ) as ProviderReconciliation['unmetered_by_reason'],
     credits_usd: credits.toFixed(),
     other_charges_usd: other.toFixed(),
     invoice_total_usd: billed.plus(credits).plus(other).toFixed(),
