@@ -550,3 +550,126 @@ describe('reconciliation of a seeded month', function () {
     }
   });
 });
+
+describe('reconciliation of Flex and Priority days (the meter knows the tier)', function () {
+  this.timeout(60_000);
+  let storage: Storage;
+  let report: ReconciliationReport;
+
+  before(async () => {
+    storage = await freshStorage();
+    // Priced at the list (standard) rate, as the meter prices every tier.
+    await insertMeteredCalls(
+      storage,
+      [
+        {
+          provider: 'openai',
+          model: 'gpt-4.1',
+          service: 'enrich',
+          at: '2026-11-02T10:00:00Z',
+          cost: '2.80',
+          tier: 'flex',
+        },
+        {
+          provider: 'openai',
+          model: 'gpt-4.1',
+          service: 'enrich',
+          at: '2026-11-03T10:00:00Z',
+          cost: '1.00',
+          tier: 'flex',
+        },
+        {
+          provider: 'openai',
+          model: 'gpt-4.1',
+          service: 'enrich',
+          at: '2026-11-03T11:00:00Z',
+          cost: '3.00',
+          tier: 'default',
+        },
+        {
+          provider: 'openai',
+          model: 'gpt-4o',
+          service: 'chat',
+          at: '2026-11-04T10:00:00Z',
+          cost: '3.50',
+          tier: 'priority',
+        },
+        // Stored before the tier was: its row says nothing.
+        { provider: 'openai', model: 'gpt-4o', service: 'chat', at: '2026-11-05T10:00:00Z', cost: '3.50' },
+        // OpenAI bills Priority calls in its cost lines: a missing line is not a commitment.
+        {
+          provider: 'openai',
+          model: 'gpt-4o',
+          service: 'chat',
+          at: '2026-11-06T10:00:00Z',
+          cost: '3.50',
+          tier: 'priority',
+        },
+      ],
+      'tier',
+    );
+    const bucket = (day: string, results: Array<[string, string]>) => ({
+      object: 'bucket',
+      start_time: Date.parse(`${day}T00:00:00Z`) / 1000,
+      end_time: Date.parse(`${day}T00:00:00Z`) / 1000 + 86_400,
+      results: results.map(([lineItem, value]) => ({
+        object: 'organization.costs.result',
+        amount: { value: Number(value), currency: 'usd' },
+        line_item: lineItem,
+        project_id: null,
+      })),
+    });
+    const page = {
+      object: 'page',
+      data: [
+        bucket('2026-11-02', [['gpt-4.1-2025-04-14, input', '1.40']]),
+        bucket('2026-11-03', [['gpt-4.1-2025-04-14, input', '2.50']]),
+        bucket('2026-11-04', [['gpt-4o-2024-08-06, input', '5.95']]),
+        bucket('2026-11-05', [['gpt-4o-2024-08-06, input', '1.75']]),
+        bucket('2026-11-06', [['gpt-4.1-2025-04-14, input', '0']]),
+      ],
+      has_more: false,
+      next_page: null,
+    };
+    await new BillImporter(storage).import({
+      bytes: Buffer.from(JSON.stringify(page)),
+      fileName: 'openai-costs-2026-11.json',
+      importedBy: 'finance@example.com',
+    });
+    report = await reconcile(storage, { period: '2026-11' }, undefined, new Date('2026-12-01T00:00:00Z'));
+  });
+  after(async () => storage?.close());
+
+  it('explains a Flex day up to what its Flex calls were metered at, a Priority day billed above the meter, nothing else', () => {
+    assert.deepEqual(
+      report.lines.map((l) => [
+        l.day,
+        l.model,
+        l.status,
+        l.explanation,
+        l.unmetered_usd,
+        l.metered_not_billed_usd,
+      ]),
+      [
+        ['2026-11-02', 'gpt-4.1', 'amount_mismatch', 'flex_discount', '0', '1.4'],
+        // 1.50 below the meter, but its Flex call was metered at 1.00: no discount takes off more.
+        ['2026-11-03', 'gpt-4.1', 'amount_mismatch', '', '0', '1.5'],
+        ['2026-11-04', 'gpt-4o', 'amount_mismatch', 'priority_premium', '2.45', '0'],
+        // The meter does not know this call's tier: the difference stays unexplained.
+        ['2026-11-05', 'gpt-4o', 'amount_mismatch', '', '0', '1.75'],
+        ['2026-11-06', 'gpt-4.1', 'matched', '', '0', '0'],
+        ['2026-11-06', 'gpt-4o', 'metered_only', '', '0', '3.5'],
+      ],
+    );
+    const o = summary(report, 'openai');
+    assert.deepEqual(o.metered_not_billed_by_reason, {
+      free_tier: '0',
+      batch_discount: '0',
+      flex_discount: '1.4',
+      priority_commitment: '0',
+      cache_discount: '0',
+      unexplained: '6.75',
+    });
+    assert.deepEqual(o.unmetered_by_reason, { priority_premium: '2.45', unexplained: '0' });
+  });
+});
