@@ -10,16 +10,15 @@
  * (`priority_commitment`) — none of them an unexplained mismatch (decision 0098).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import {
-  collectorKey,
   REPO_ROOT,
   runCli,
+  runInstrumentedApp,
   startCollectorProcess,
   type CollectorProcess,
 } from '../support/collector-process';
@@ -72,30 +71,11 @@ describe('Flex and Priority tiers on the bill against calls the SDKs metered (co
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function runApp(app: string, scenario: string, extra: Record<string, string>): Promise<void> {
-    const ingest = await collectorKey(collector, 'ingest');
-    const child = spawn(
-      process.execPath,
-      ['--require', 'tokenledger/register', path.join(APPS, app), scenario],
-      {
-        cwd: APPS,
-        env: {
-          ...process.env,
-          ...extra,
-          OTEL_SERVICE_NAME: 'enrichment',
-          OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-          TOKENLEDGER_URL: collector.url,
-          TOKENLEDGER_API_KEY: ingest,
-          TOKENLEDGER_GUARD_CACHE: 'off',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, stderr);
-  }
+  const runApp = (app: string, scenario: string, env: Record<string, string>): Promise<void> =>
+    runInstrumentedApp(collector, path.join(APPS, app), [scenario], {
+      ...env,
+      OTEL_SERVICE_NAME: 'enrichment',
+    });
 
   it('marks a Flex line flex_discount, a Priority line priority_premium and Anthropic Priority Tier calls priority_commitment', async () => {
     // 1 M input and 100 k output tokens a call. Catalog list (standard) prices per million tokens:

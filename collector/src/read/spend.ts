@@ -244,8 +244,8 @@ function utcDay(value: string): Date {
 }
 
 /** Tiers a bill prices apart from the standard one, as the meter stores them (lower case). */
-export const PRICED_APART_TIERS = ['flex', 'priority'] as const;
-export type PricedApartTier = (typeof PRICED_APART_TIERS)[number];
+const PRICED_APART_TIERS = ['flex', 'priority'] as const;
+type PricedApartTier = (typeof PRICED_APART_TIERS)[number];
 
 export interface MeteredTierDay {
   day: string;
