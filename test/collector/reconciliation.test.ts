@@ -551,7 +551,7 @@ describe('reconciliation of a seeded month', function () {
   });
 });
 
-describe('reconciliation of Flex and Priority days (the meter knows the tier)', function () {
+describe('reconciliation of Flex and Priority days (the meter or the usage export knows the tier)', function () {
   this.timeout(60_000);
   let storage: Storage;
   let report: ReconciliationReport;
@@ -636,11 +636,49 @@ describe('reconciliation of Flex and Priority days (the meter knows the tier)', 
       fileName: 'openai-costs-2026-11.json',
       importedBy: 'finance@example.com',
     });
+    // OpenAI's Usage API grouped by model and service_tier (the shape of the Usage API fixture;
+    // `default` as a real export writes it): the 5th's gpt-4o tokens ran on Flex, the 3rd's
+    // gpt-4.1 on the default tier.
+    const usage = (day: string, model: string, tier: string) => ({
+      object: 'bucket',
+      start_time: Date.parse(`${day}T00:00:00Z`) / 1000,
+      end_time: Date.parse(`${day}T00:00:00Z`) / 1000 + 86_400,
+      results: [
+        {
+          object: 'organization.usage.completions.result',
+          input_tokens: 0,
+          output_tokens: 0,
+          input_cached_tokens: 0,
+          num_model_requests: 1,
+          project_id: null,
+          user_id: null,
+          api_key_id: null,
+          model,
+          batch: false,
+          service_tier: tier,
+        },
+      ],
+    });
+    await new BillImporter(storage).import({
+      bytes: Buffer.from(
+        JSON.stringify({
+          object: 'page',
+          data: [
+            usage('2026-11-03', 'gpt-4.1-2025-04-14', 'default'),
+            usage('2026-11-05', 'gpt-4o-2024-08-06', 'flex'),
+          ],
+          has_more: false,
+          next_page: null,
+        }),
+      ),
+      fileName: 'openai-usage-2026-11.json',
+      importedBy: 'finance@example.com',
+    });
     report = await reconcile(storage, { period: '2026-11' }, undefined, new Date('2026-12-01T00:00:00Z'));
   });
   after(async () => storage?.close());
 
-  it('explains a Flex day up to what its Flex calls were metered at, a Priority day billed above the meter, nothing else', () => {
+  it("explains a Flex day up to what its Flex calls were metered at, or as the usage export's tier says, a Priority day billed above the meter, nothing else", () => {
     assert.deepEqual(
       report.lines.map((l) => [
         l.day,
@@ -655,8 +693,8 @@ describe('reconciliation of Flex and Priority days (the meter knows the tier)', 
         // 1.50 below the meter, but its Flex call was metered at 1.00: no discount takes off more.
         ['2026-11-03', 'gpt-4.1', 'amount_mismatch', '', '0', '1.5'],
         ['2026-11-04', 'gpt-4o', 'amount_mismatch', 'priority_premium', '2.45', '0'],
-        // The meter does not know this call's tier: the difference stays unexplained.
-        ['2026-11-05', 'gpt-4o', 'amount_mismatch', '', '0', '1.75'],
+        // The meter does not know this call's tier; the usage export says Flex.
+        ['2026-11-05', 'gpt-4o', 'amount_mismatch', 'flex_discount', '0', '1.75'],
         ['2026-11-06', 'gpt-4.1', 'matched', '', '0', '0'],
         ['2026-11-06', 'gpt-4o', 'metered_only', '', '0', '3.5'],
       ],
@@ -665,10 +703,10 @@ describe('reconciliation of Flex and Priority days (the meter knows the tier)', 
     assert.deepEqual(o.metered_not_billed_by_reason, {
       free_tier: '0',
       batch_discount: '0',
-      flex_discount: '1.4',
+      flex_discount: '3.15',
       priority_commitment: '0',
       cache_discount: '0',
-      unexplained: '6.75',
+      unexplained: '5',
     });
     assert.deepEqual(o.unmetered_by_reason, { priority_premium: '2.45', unexplained: '0' });
   });

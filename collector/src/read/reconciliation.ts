@@ -184,6 +184,9 @@ interface Cell {
   /** The meter's spend on calls served on a Flex / Priority tier (priced at list, the standard rate). */
   flex: MoneyT;
   priority: MoneyT;
+  /** The provider's usage export has tokens of this line on a Flex / Priority tier. */
+  flexExported: boolean;
+  priorityExported: boolean;
   lateIn: MoneyT;
   lateOut: MoneyT;
 }
@@ -200,6 +203,8 @@ const emptyCell = (): Cell => ({
   cached: false,
   flex: ZERO,
   priority: ZERO,
+  flexExported: false,
+  priorityExported: false,
   lateIn: ZERO,
   lateOut: ZERO,
 });
@@ -320,6 +325,19 @@ export async function reconcile(
     );
     if (t.tier === 'flex') c.flex = c.flex.plus(t.spend_usd);
     else c.priority = c.priority.plus(t.spend_usd);
+  }
+  // The provider's side of the tier: a usage export grouped by service tier (OpenAI's Usage API,
+  // Anthropic's usage report) says which lines had tokens on Flex or Priority. Only lines the bill
+  // or the meter has are marked.
+  for (const u of usage) {
+    const tier = u.tier.toLowerCase();
+    if (tier !== 'flex' && tier !== 'priority') continue;
+    const model = byModel.has(u.provider) ? normalise(u.provider, u.model) : '';
+    const key = [u.provider, model, projects.billed(u.provider, u.project, u.apiKey)].join('\u0000');
+    const c = series.get(key)?.get(u.day);
+    if (!c) continue;
+    if (tier === 'flex') c.flexExported = true;
+    else c.priorityExported = true;
   }
 
   // Billing delay: what a day's meter has left over pays the earliest later bill (within the
@@ -457,10 +475,11 @@ export async function reconcile(
 }
 
 /**
- * Why a line's bill and meter differ, where the bill or the meter says. A Flex discount explains at
- * most what the Flex calls were metered at (a discount cannot take off more than the price), and
- * so do Anthropic's Priority Tier calls, which its cost report leaves out (billed under the
- * capacity commitment); a Priority tier's higher rate explains a bill above the meter.
+ * Why a line's bill and meter differ, where the bill, its usage export or the meter says. A Flex
+ * discount explains at most what the meter's Flex calls were metered at (a discount cannot take off
+ * more than the price), and so do Anthropic's Priority Tier calls, which its cost report leaves out
+ * (billed under the capacity commitment); a usage export's tier explains the line (the meter may
+ * not know its calls' tier). A Priority tier's higher rate explains a bill above the meter.
  */
 function explain(provider: string, c: Cell, status: LineStatus, effective: MoneyT): Explanation {
   if (status === 'matched') return !c.lateIn.isZero() || !c.lateOut.isZero() ? 'billing_delay' : '';
@@ -468,13 +487,13 @@ function explain(provider: string, c: Cell, status: LineStatus, effective: Money
     const gap = effective.minus(max(ZERO, c.billed));
     if (c.freeTier || (c.billedRow && c.billed.isZero())) return 'free_tier';
     if (c.batch) return 'batch_discount';
-    if (c.flex.gt(0) && gap.lte(c.flex)) return 'flex_discount';
-    if (provider === PROVIDER_ANTHROPIC && c.priority.gt(0) && gap.lte(c.priority))
+    if (c.flexExported || (c.flex.gt(0) && gap.lte(c.flex))) return 'flex_discount';
+    if (provider === PROVIDER_ANTHROPIC && (c.priorityExported || (c.priority.gt(0) && gap.lte(c.priority))))
       return 'priority_commitment';
     if (c.cached) return 'cache_discount';
     return '';
   }
-  return c.billed.gt(effective) && c.priority.gt(0) ? 'priority_premium' : '';
+  return c.billed.gt(effective) && (c.priority.gt(0) || c.priorityExported) ? 'priority_premium' : '';
 }
 
 function summarise(
