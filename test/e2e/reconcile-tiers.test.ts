@@ -97,7 +97,8 @@ describe('Flex and Priority tiers on the bill against calls the SDKs metered (co
       ['flex', 'priority', 'auto'],
     );
 
-    // Today's OpenAI Costs API page (group_by=line_item): the line items name no tier (none was
+    // Today's OpenAI Costs API page (group_by=line_item), in the shape of the openai-openapi example
+    // (as test/fixtures/bills/openai-costs-2026-10.json): the line items name no tier (none was
     // found in OpenAI's published examples), so the tier comes from the meter. Flex billed at half
     // the list price ($1.40), Priority at 1.7 × ($5.95), the default call at the list price.
     const start = Date.parse(`${day}T00:00:00Z`) / 1000;
@@ -131,8 +132,9 @@ describe('Flex and Priority tiers on the bill against calls the SDKs metered (co
         next_page: null,
       }),
     );
-    // Today's Anthropic cost report (group_by[]=description): Priority Tier costs are billed under
-    // the commitment and are not in it (Usage and Cost API docs), so only the haiku call is.
+    // Today's Anthropic cost report (group_by[]=description; fields as documented at
+    // platform.claude.com/docs/en/api/admin/cost_report): Priority Tier costs use another billing
+    // model and are not in it (the Usage and Cost API page), so only the haiku call is.
     const anthropicLine = (tokenType: string, amount: string) => ({
       amount,
       context_window: '0-200k',
