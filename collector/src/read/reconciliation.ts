@@ -280,6 +280,9 @@ export async function reconcile(
     if (!c) days.set(day, (c = emptyCell()));
     return c;
   };
+  /** The cell the bill or the meter made for this key, if any: a tier only explains what is there. */
+  const existing = (provider: string, model: string, project: string, day: string): Cell | undefined =>
+    series.get([provider, model, project].join('\u0000'))?.get(day);
   const unconverted = new Map<string, number>();
   const billedByProject = new Map<string, Map<string, MoneyT>>();
   for (const l of bills) {
@@ -317,12 +320,13 @@ export async function reconcile(
   // The part of that spend served on a Flex or Priority tier: what explains a bill at another rate.
   for (const t of meteredTiers) {
     if (!covered.get(t.provider)?.has(t.day)) continue;
-    const c = cell(
+    const c = existing(
       t.provider,
       meteredModel(t.provider, t.day, t.model),
       projects.metered(t.provider, t.service),
       t.day,
     );
+    if (!c) continue;
     if (t.tier === 'flex') c.flex = c.flex.plus(t.spend_usd);
     else c.priority = c.priority.plus(t.spend_usd);
   }
@@ -333,8 +337,7 @@ export async function reconcile(
     const tier = u.tier.toLowerCase();
     if (tier !== 'flex' && tier !== 'priority') continue;
     const model = byModel.has(u.provider) ? normalise(u.provider, u.model) : '';
-    const key = [u.provider, model, projects.billed(u.provider, u.project, u.apiKey)].join('\u0000');
-    const c = series.get(key)?.get(u.day);
+    const c = existing(u.provider, model, projects.billed(u.provider, u.project, u.apiKey), u.day);
     if (!c) continue;
     if (tier === 'flex') c.flexExported = true;
     else c.priorityExported = true;
