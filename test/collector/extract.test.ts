@@ -33,6 +33,28 @@ function tokens(c: ExtractedCall) {
 }
 
 describe('GenAI call extraction', () => {
+  it('reads the service tier the provider served the call on (OpenAI, Anthropic), lower case; absent when unsaid', () => {
+    const span = (attributes: Record<string, string | number>) => ({
+      name: 'chat m',
+      scope: 'tokenledger',
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'm',
+        'gen_ai.usage.input_tokens': 1,
+        'gen_ai.usage.output_tokens': 1,
+        ...attributes,
+      },
+    });
+    const tiers = extract({}, [
+      span({ 'gen_ai.provider.name': 'openai', 'openai.response.service_tier': 'flex' }),
+      span({ 'gen_ai.provider.name': 'openai', 'openai.response.service_tier': 'Priority' }),
+      span({ 'gen_ai.provider.name': 'anthropic', 'anthropic.response.service_tier': 'priority' }),
+      span({ 'gen_ai.provider.name': 'openai', 'openai.response.service_tier': 'x'.repeat(100) }),
+      span({ 'gen_ai.provider.name': 'openai' }),
+    ]).calls.map((c) => c.serviceTier);
+    assert.deepEqual(tiers, ['flex', 'priority', 'priority', 'x'.repeat(32), undefined]);
+  });
+
   it('reads our own spans (current semantic-convention names) and attributes them', () => {
     const c = one(
       {

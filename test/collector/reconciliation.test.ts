@@ -283,7 +283,14 @@ describe('reconciliation of a seeded month', function () {
         coverage: '0.732142',
         unmetered: '7.5',
         notBilled: '2.504',
-        reasons: { free_tier: '0', batch_discount: '2.5', cache_discount: '0', unexplained: '0.004' },
+        reasons: {
+          free_tier: '0',
+          batch_discount: '2.5',
+          flex_discount: '0',
+          priority_commitment: '0',
+          cache_discount: '0',
+          unexplained: '0.004',
+        },
         lines: { matched: 4, billed_only: 1, metered_only: 0, amount_mismatch: 1 },
         days: 7,
       },
@@ -334,6 +341,8 @@ describe('reconciliation of a seeded month', function () {
     assert.deepEqual(a.metered_not_billed_by_reason, {
       free_tier: '0',
       batch_discount: '0.5',
+      flex_discount: '0',
+      priority_commitment: '0',
       cache_discount: '0.6',
       unexplained: '0',
     });
@@ -539,5 +548,166 @@ describe('reconciliation of a seeded month', function () {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('reconciliation of Flex and Priority days (the meter or the usage export knows the tier)', function () {
+  this.timeout(60_000);
+  let storage: Storage;
+  let report: ReconciliationReport;
+
+  before(async () => {
+    storage = await freshStorage();
+    // Priced at the list (standard) rate, as the meter prices every tier.
+    await insertMeteredCalls(
+      storage,
+      [
+        {
+          provider: 'openai',
+          model: 'gpt-4.1',
+          service: 'enrich',
+          at: '2026-11-02T10:00:00Z',
+          cost: '2.80',
+          tier: 'flex',
+        },
+        {
+          provider: 'openai',
+          model: 'gpt-4.1',
+          service: 'enrich',
+          at: '2026-11-03T10:00:00Z',
+          cost: '1.00',
+          tier: 'flex',
+        },
+        {
+          provider: 'openai',
+          model: 'gpt-4.1',
+          service: 'enrich',
+          at: '2026-11-03T11:00:00Z',
+          cost: '3.00',
+          tier: 'default',
+        },
+        {
+          provider: 'openai',
+          model: 'gpt-4o',
+          service: 'chat',
+          at: '2026-11-04T10:00:00Z',
+          cost: '3.50',
+          tier: 'priority',
+        },
+        // Stored before the tier was: its row says nothing.
+        { provider: 'openai', model: 'gpt-4o', service: 'chat', at: '2026-11-05T10:00:00Z', cost: '3.50' },
+        // OpenAI bills Priority calls in its cost lines: a missing line is not a commitment.
+        {
+          provider: 'openai',
+          model: 'gpt-4o',
+          service: 'chat',
+          at: '2026-11-06T10:00:00Z',
+          cost: '3.50',
+          tier: 'priority',
+        },
+      ],
+      'tier',
+    );
+    const bucket = (day: string, results: Array<[string, string]>) => ({
+      object: 'bucket',
+      start_time: Date.parse(`${day}T00:00:00Z`) / 1000,
+      end_time: Date.parse(`${day}T00:00:00Z`) / 1000 + 86_400,
+      results: results.map(([lineItem, value]) => ({
+        object: 'organization.costs.result',
+        amount: { value: Number(value), currency: 'usd' },
+        line_item: lineItem,
+        project_id: null,
+      })),
+    });
+    const page = {
+      object: 'page',
+      data: [
+        bucket('2026-11-02', [['gpt-4.1-2025-04-14, input', '1.40']]),
+        bucket('2026-11-03', [['gpt-4.1-2025-04-14, input', '2.50']]),
+        bucket('2026-11-04', [['gpt-4o-2024-08-06, input', '5.95']]),
+        bucket('2026-11-05', [['gpt-4o-2024-08-06, input', '1.75']]),
+        bucket('2026-11-06', [['gpt-4.1-2025-04-14, input', '0']]),
+      ],
+      has_more: false,
+      next_page: null,
+    };
+    await new BillImporter(storage).import({
+      bytes: Buffer.from(JSON.stringify(page)),
+      fileName: 'openai-costs-2026-11.json',
+      importedBy: 'finance@example.com',
+    });
+    // OpenAI's Usage API grouped by model and service_tier (the shape of the Usage API fixture;
+    // `default` as a real export writes it): the 5th's gpt-4o tokens ran on Flex, the 3rd's
+    // gpt-4.1 on the default tier.
+    const usage = (day: string, model: string, tier: string) => ({
+      object: 'bucket',
+      start_time: Date.parse(`${day}T00:00:00Z`) / 1000,
+      end_time: Date.parse(`${day}T00:00:00Z`) / 1000 + 86_400,
+      results: [
+        {
+          object: 'organization.usage.completions.result',
+          input_tokens: 0,
+          output_tokens: 0,
+          input_cached_tokens: 0,
+          num_model_requests: 1,
+          project_id: null,
+          user_id: null,
+          api_key_id: null,
+          model,
+          batch: false,
+          service_tier: tier,
+        },
+      ],
+    });
+    await new BillImporter(storage).import({
+      bytes: Buffer.from(
+        JSON.stringify({
+          object: 'page',
+          data: [
+            usage('2026-11-03', 'gpt-4.1-2025-04-14', 'default'),
+            usage('2026-11-05', 'gpt-4o-2024-08-06', 'flex'),
+          ],
+          has_more: false,
+          next_page: null,
+        }),
+      ),
+      fileName: 'openai-usage-2026-11.json',
+      importedBy: 'finance@example.com',
+    });
+    report = await reconcile(storage, { period: '2026-11' }, undefined, new Date('2026-12-01T00:00:00Z'));
+  });
+  after(async () => storage?.close());
+
+  it("explains a Flex day up to what its Flex calls were metered at, or as the usage export's tier says, a Priority day billed above the meter, nothing else", () => {
+    assert.deepEqual(
+      report.lines.map((l) => [
+        l.day,
+        l.model,
+        l.status,
+        l.explanation,
+        l.unmetered_usd,
+        l.metered_not_billed_usd,
+      ]),
+      [
+        ['2026-11-02', 'gpt-4.1', 'amount_mismatch', 'flex_discount', '0', '1.4'],
+        // 1.50 below the meter, but its Flex call was metered at 1.00: no discount takes off more.
+        ['2026-11-03', 'gpt-4.1', 'amount_mismatch', '', '0', '1.5'],
+        ['2026-11-04', 'gpt-4o', 'amount_mismatch', 'priority_premium', '2.45', '0'],
+        // The meter does not know this call's tier; the usage export says Flex.
+        ['2026-11-05', 'gpt-4o', 'amount_mismatch', 'flex_discount', '0', '1.75'],
+        ['2026-11-06', 'gpt-4.1', 'matched', '', '0', '0'],
+        ['2026-11-06', 'gpt-4o', 'metered_only', '', '0', '3.5'],
+      ],
+    );
+    const o = summary(report, 'openai');
+    assert.deepEqual(o.metered_not_billed_by_reason, {
+      free_tier: '0',
+      batch_discount: '0',
+      flex_discount: '3.15',
+      priority_commitment: '0',
+      cache_discount: '0',
+      unexplained: '5',
+    });
+    assert.deepEqual(o.unmetered_by_reason, { priority_premium: '2.45', unexplained: '0' });
   });
 });

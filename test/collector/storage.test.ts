@@ -170,6 +170,46 @@ describe('storage (embedded ClickHouse)', () => {
     ]);
   });
 
+  it('stores the service tier a call was served on, on a database from before it (older rows read as unknown)', async () => {
+    const old = await freshStorage({ migrate: false });
+    const all = loadMigrations();
+    const tier = all.find((m) => m.name.endsWith('_llm_calls_service_tier'))!;
+    await migrate(
+      old,
+      all.filter((m) => m.version < tier.version),
+    );
+    await old.client.command({
+      query: `INSERT INTO ${old.database}.llm_calls (trace_id, span_id, start_time, request_model)
+              VALUES ('old', 'old', '2026-11-15 00:00:00', 'gpt-4o')`,
+    });
+    await migrate(old, all);
+    assert.deepEqual(await migrate(old, [{ ...tier, version: 9999, name: 'again' }]), [9999]);
+    const call = (spanId: string, serviceTier?: string) =>
+      pricer.price(
+        extractedCall({
+          spanId,
+          startTimeUnixNano: nanos(NOW),
+          requestModel: 'gpt-4o',
+          ...(serviceTier ? { serviceTier } : {}),
+        }),
+      );
+    await new CallWriter(old).write([
+      call('f'.repeat(16), 'flex'),
+      call('p'.repeat(16), 'priority'),
+      call('s'.repeat(16)),
+    ]);
+    const rs = await old.client.query({
+      query: `SELECT span_id, service_tier FROM ${old.database}.llm_calls ORDER BY span_id`,
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await rs.json(), [
+      { span_id: 'f'.repeat(16), service_tier: 'flex' },
+      { span_id: 'old', service_tier: '' },
+      { span_id: 'p'.repeat(16), service_tier: 'priority' },
+      { span_id: 's'.repeat(16), service_tier: '' },
+    ]);
+  });
+
   it('splits migration files into statements without comment lines', () => {
     assert.deepEqual(splitStatements('-- c\nCREATE A;\n\nCREATE B (x;y);\n'), ['CREATE A', 'CREATE B (x;y)']);
   });

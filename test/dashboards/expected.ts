@@ -804,7 +804,7 @@ export const EXPECTED: Record<string, Expect> = {
         metered_usd: lineSum(ls, 'metered_usd'),
       })),
   'bill-metered-not-billed': (seed, ctx) => {
-    const known = ['free_tier', 'batch_discount', 'cache_discount'];
+    const known = ['free_tier', 'batch_discount', 'flex_discount', 'priority_commitment', 'cache_discount'];
     const ls = currentReconLines(seed, ctx).filter((l) => D(l.metered_not_billed_usd).gt(0));
     return [
       ...groupBy(

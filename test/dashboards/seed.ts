@@ -854,7 +854,7 @@ export function seedReconciliation(): {
         ? line('anthropic', 'claude-sonnet-4-0', {})
         : line('anthropic', 'claude-sonnet-4-0', {
             status: 'amount_mismatch',
-            explanation: i % 3 === 0 ? 'batch_discount' : '',
+            explanation: i % 3 === 0 ? 'batch_discount' : i % 5 === 0 ? 'flex_discount' : '',
             metered_usd: billed.plus('0.75').toFixed(),
             metered_not_billed_usd: '0.75',
           }),

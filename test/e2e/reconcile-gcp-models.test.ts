@@ -7,15 +7,14 @@
  * reconcile` compares them per model.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini';
 import {
-  collectorKey,
   REPO_ROOT,
   runCli,
+  runInstrumentedApp,
   startCollectorProcess,
   type CollectorProcess,
 } from '../support/collector-process';
@@ -54,26 +53,11 @@ describe('Google Cloud bill per model against calls the SDK metered (collector p
   });
 
   /** The app's `vertex` scenario: gemini-2.5-flash generate, gemini-2.0-flash stream, an embedding. */
-  async function runVertexApp(): Promise<void> {
-    const ingest = await collectorKey(collector, 'ingest');
-    const child = spawn(process.execPath, ['--require', 'tokenledger/register', GEMINI_APP, 'vertex'], {
-      cwd: path.dirname(GEMINI_APP),
-      env: {
-        ...process.env,
-        GEMINI_BASE_URL: gemini.url,
-        OTEL_SERVICE_NAME: 'docs-search',
-        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-        TOKENLEDGER_URL: collector.url,
-        TOKENLEDGER_API_KEY: ingest,
-        TOKENLEDGER_GUARD_CACHE: 'off',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const runVertexApp = (): Promise<void> =>
+    runInstrumentedApp(collector, GEMINI_APP, ['vertex'], {
+      GEMINI_BASE_URL: gemini.url,
+      OTEL_SERVICE_NAME: 'docs-search',
     });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, stderr);
-  }
 
   it('matches the Vertex AI lines that name a catalog model; the embedding no SKU names stays metered-only', async () => {
     // Catalog list prices: gemini-2.5-flash $0.30 in / $2.50 out, gemini-2.0-flash $0.10 in, per

@@ -143,3 +143,34 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = process.en
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+/**
+ * Runs a fixture app as users start one, `node --require tokenledger/register <app> <args>`, in
+ * the app's folder, its spans exported to `collector` with the collector's ingest key; `env` adds
+ * the app's own settings (a fake provider's base URL, OTEL_SERVICE_NAME). Fails on a non-zero exit
+ * with the app's stderr.
+ */
+export async function runInstrumentedApp(
+  collector: CollectorProcess,
+  app: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<void> {
+  const ingest = await collectorKey(collector, 'ingest');
+  const child = spawn(process.execPath, ['--require', 'tokenledger/register', app, ...args], {
+    cwd: path.dirname(app),
+    env: {
+      ...process.env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      TOKENLEDGER_URL: collector.url,
+      TOKENLEDGER_API_KEY: ingest,
+      TOKENLEDGER_GUARD_CACHE: 'off',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`${path.basename(app)} ${args.join(' ')} exited ${code}: ${stderr}`);
+}

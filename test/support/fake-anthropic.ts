@@ -33,6 +33,11 @@ export interface AnthropicUsage {
   cacheWrite: number;
   /** The part of cacheWrite written to the 1-hour cache (the rest goes to the 5-minute one). */
   cacheWrite1h?: number;
+  /**
+   * usage.service_tier when the organisation has capacity on it (`priority`: Priority Tier); a
+   * request with `service_tier: "standard_only"` is answered `standard`. Default `standard`.
+   */
+  serviceTier?: 'standard' | 'priority';
 }
 
 export const DEFAULT_ANTHROPIC_USAGE: AnthropicUsage = { input: 25, output: 9, cacheRead: 0, cacheWrite: 0 };
@@ -94,7 +99,7 @@ function usageJSON(u: AnthropicUsage, output: number): Record<string, unknown> {
       ephemeral_1h_input_tokens: u.cacheWrite1h ?? 0,
     },
     output_tokens: output,
-    service_tier: 'standard',
+    service_tier: u.serviceTier ?? 'standard',
   };
 }
 
@@ -281,6 +286,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       return;
     }
     const usage: AnthropicUsage = { ...defaultUsage, ...usageByModel.get(model), ...step.usage };
+    if (body?.service_tier === 'standard_only') usage.serviceTier = 'standard';
     const n = ++seq;
     const id = `msg_fake${n}`;
     const text = step.text ?? DEFAULT_TEXT;

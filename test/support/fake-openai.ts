@@ -17,6 +17,8 @@
  *   POST /v1/responses/{id}/cancel  cancels it (`cancelled`, no usage) unless it has finished.
  *   POST /v1/embeddings         JSON (floats, or base64 when `encoding_format: "base64"`).
  *   errors                      OpenAI's error JSON with the scripted status (429, 500, ...).
+ *   service_tier                every reply's is the tier the request asked for when it is `flex` or
+ *                               `priority`, else `default` (what OpenAI answers for `auto`).
  *
  * Everything is deterministic (ids, `created`, content), so an app's printed output can be
  * compared between runs. What a request gets is decided, first match wins, by:
@@ -159,6 +161,8 @@ interface Resolved {
   delayMs: number;
   pendingReads: number;
   createdAt: number;
+  /** The tier the reply says served it: the request's `flex` or `priority`, else `default`. */
+  serviceTier: string;
 }
 
 /** A stored response, as retrieve and cancel see it. */
@@ -188,7 +192,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   let seq = 0;
   const stored = new Map<string, StoredResponse>();
 
-  function resolve(model: string, headers: http.IncomingHttpHeaders): Resolved {
+  function resolve(model: string, headers: http.IncomingHttpHeaders, tier?: unknown): Resolved {
     const step = queue.shift() ?? {};
     let headerUsage: Partial<FakeUsage> | undefined;
     const hu = headers['x-fake-usage'];
@@ -219,6 +223,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       delayMs: step.delayMs ?? defaultDelayMs,
       pendingReads: step.pendingReads ?? 1,
       createdAt: step.createdAt ?? FAKE_CREATED,
+      // OpenAI answers with the tier that served the request ("auto" and "default" run on default).
+      serviceTier: tier === 'flex' || tier === 'priority' ? tier : 'default',
     };
   }
 
@@ -267,7 +273,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       return;
     }
     const model = typeof body?.model === 'string' ? body.model : '';
-    const r = resolve(model, req.headers);
+    const r = resolve(model, req.headers, body?.service_tier);
     if (r.delayMs) await new Promise((ok) => setTimeout(ok, r.delayMs));
     if (r.error) {
       sendError(res, r.error);
@@ -341,7 +347,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         },
       ],
       usage: chatUsage(r.usage),
-      service_tier: 'default',
+      service_tier: r.serviceTier,
       system_fingerprint: FAKE_SYSTEM_FINGERPRINT,
     };
   }
@@ -375,7 +381,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         object: 'chat.completion.chunk',
         created: FAKE_CREATED,
         model: r.responseModel,
-        service_tier: 'default',
+        service_tier: r.serviceTier,
         system_fingerprint: FAKE_SYSTEM_FINGERPRINT,
         choices,
       };
@@ -473,7 +479,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       parallel_tool_calls: true,
       previous_response_id: null,
       reasoning: { effort: null, summary: null },
-      service_tier: 'default',
+      service_tier: r.serviceTier,
       store: true,
       temperature: 1.0,
       text: { format: { type: 'text' }, verbosity: 'medium' },

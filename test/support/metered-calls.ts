@@ -16,6 +16,8 @@ export interface MeteredCall {
   /** Cached input read (a part of `input`). */
   cached?: number;
   output?: number;
+  /** The service tier the provider served it on (`service_tier`), '' when unknown. */
+  tier?: string;
 }
 
 /** Inserts the calls; `idPrefix` keeps each suite's trace ids apart. */
@@ -42,6 +44,7 @@ export async function insertMeteredCalls(
       output_tokens: c.output ?? 0,
       cost_usd: c.cost,
       priced: 1,
+      ...(c.tier ? { service_tier: c.tier } : {}),
     })),
   });
 }

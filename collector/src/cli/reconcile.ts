@@ -175,10 +175,14 @@ async function showReconciliation(opts: ShowOptions, write: (s: string) => void)
     const reasons = Object.entries(p.metered_not_billed_by_reason)
       .filter(([, v]) => v !== '0')
       .map(([k, v]) => `${k.replace('_', ' ')} ${v}`);
+    const premiums = Object.entries(p.unmetered_by_reason)
+      .filter(([k, v]) => k !== 'unexplained' && v !== '0')
+      .map(([k, v]) => `${k.replace('_', ' ')} ${v}`);
     const notes = [
       `lines: ${p.lines.matched} matched, ${p.lines.billed_only} billed-only, ${p.lines.metered_only} metered-only, ${p.lines.amount_mismatch} amount mismatch` +
         ` (compared per model: ${p.compared.per_model}, per day where the bill names no model: ${p.compared.per_day})`,
       ...(reasons.length ? [`metered but not billed: ${reasons.join(', ')}`] : []),
+      ...(premiums.length ? [`billed above the meter: ${premiums.join(', ')}`] : []),
       ...(p.billed_by_project.length
         ? [
             `billed by project: ${p.billed_by_project

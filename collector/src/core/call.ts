@@ -44,6 +44,11 @@ export interface ExtractedCall {
   enforcement: string; // tokenledger.enforcement, '' when absent
   /** The producing service's version (resource service.version). */
   serviceVersion?: string;
+  /**
+   * The service tier the provider says served the call (`openai.response.service_tier`,
+   * `anthropic.response.service_tier`), lower case; absent when the span does not say.
+   */
+  serviceTier?: string;
   /** Which instrumentation produced the span (its scope name). */
   source: string;
   attribution: CallAttribution;

@@ -251,6 +251,7 @@ function withPrice(
     enforcement: c.enforcement,
     ...(c.askedModel ? { askedModel: c.askedModel } : {}),
     ...(c.serviceVersion ? { serviceVersion: c.serviceVersion } : {}),
+    ...(c.serviceTier ? { serviceTier: c.serviceTier } : {}),
     source: c.source,
     attribution: c.attribution,
     truncated: c.truncated === true,

@@ -12,13 +12,13 @@ import { randomUUID } from 'node:crypto';
 import type { PolicyFile } from 'tokenledger/policy';
 import { daysBetween, nextDay, utcDay } from '../core/bill';
 import { Money, ZERO, type Money as MoneyT } from '../core/money';
-import { normaliseProvider } from '../core/providers';
+import { normaliseProvider, PROVIDER_ANTHROPIC } from '../core/providers';
 import { BillStore, pruneSupersededRuns, type ReconciliationLineRow } from '../storage/bills';
 import type { Storage } from '../storage/client';
 import { uninstrumentedTraffic, type UninstrumentedHost } from './inventory';
 import { resolvePeriod } from './period';
 import { modelNormaliser, projectResolver, type ProjectMapping } from './reconciliation-keys';
-import { meteredSpendByDay } from './spend';
+import { meteredSpendByDay, meteredTierSpendByDay } from './spend';
 import {
   reconcileTokens,
   summariseTokens,
@@ -29,8 +29,29 @@ import {
 
 const LINE_STATUSES = ['matched', 'billed_only', 'metered_only', 'amount_mismatch'] as const;
 type LineStatus = (typeof LINE_STATUSES)[number];
-/** Why a line is metered above its bill, or that it matched a later day's bill. */
-type Explanation = '' | 'billing_delay' | 'free_tier' | 'batch_discount' | 'cache_discount';
+/**
+ * Why a line is metered above its bill (free tier, batch, Flex and cached-input rates, Anthropic
+ * Priority Tier calls billed under the commitment), billed above the meter (Priority tier rates),
+ * or that it matched a later day's bill.
+ */
+type Explanation =
+  | ''
+  | 'billing_delay'
+  | 'free_tier'
+  | 'batch_discount'
+  | 'flex_discount'
+  | 'priority_commitment'
+  | 'cache_discount'
+  | 'priority_premium';
+/** Reasons for metered spend the bill did not charge, and for billed spend the meter did not count. */
+const NOT_BILLED_REASONS = [
+  'free_tier',
+  'batch_discount',
+  'flex_discount',
+  'priority_commitment',
+  'cache_discount',
+] as const satisfies readonly Explanation[];
+const UNMETERED_REASONS = ['priority_premium'] as const satisfies readonly Explanation[];
 
 export interface ReconciliationSettings {
   /** A line matches when |billed − metered| ≤ max(toleranceUsd, toleranceShare × the larger). */
@@ -98,10 +119,9 @@ interface ProviderReconciliation {
   coverage: string | null;
   unmetered_usd: string;
   metered_not_billed_usd: string;
-  metered_not_billed_by_reason: Record<
-    'free_tier' | 'batch_discount' | 'cache_discount' | 'unexplained',
-    string
-  >;
+  metered_not_billed_by_reason: Record<(typeof NOT_BILLED_REASONS)[number] | 'unexplained', string>;
+  /** The unmetered remainder by reason: a Priority tier's higher rate, the rest unexplained. */
+  unmetered_by_reason: Record<(typeof UNMETERED_REASONS)[number] | 'unexplained', string>;
   credits_usd: string;
   other_charges_usd: string;
   /** What the bill adds up to: usage + credits + other charges. */
@@ -161,6 +181,12 @@ interface Cell {
   freeTier: boolean;
   batch: boolean;
   cached: boolean;
+  /** The meter's spend on calls served on a Flex / Priority tier (priced at list, the standard rate). */
+  flex: MoneyT;
+  priority: MoneyT;
+  /** The provider's usage export has tokens of this line on a Flex / Priority tier. */
+  flexExported: boolean;
+  priorityExported: boolean;
   lateIn: MoneyT;
   lateOut: MoneyT;
 }
@@ -175,6 +201,10 @@ const emptyCell = (): Cell => ({
   freeTier: false,
   batch: false,
   cached: false,
+  flex: ZERO,
+  priority: ZERO,
+  flexExported: false,
+  priorityExported: false,
   lateIn: ZERO,
   lateOut: ZERO,
 });
@@ -201,6 +231,7 @@ export async function reconcile(
   const usageCoverage = await store.currentCoverage(firstMonth, endMonth, 'usage');
   const usage = await store.currentUsageLines(firstMonth, endMonth);
   const metered = await meteredSpendByDay(storage, padFrom, padTo);
+  const meteredTiers = await meteredTierSpendByDay(storage, padFrom, padTo);
 
   const daysOf = (rows: Array<{ provider: string; day: string }>): Map<string, Set<string>> => {
     const out = new Map<string, Set<string>>();
@@ -249,6 +280,9 @@ export async function reconcile(
     if (!c) days.set(day, (c = emptyCell()));
     return c;
   };
+  /** The cell the bill or the meter made for this key, if any: a tier only explains what is there. */
+  const existing = (provider: string, model: string, project: string, day: string): Cell | undefined =>
+    series.get([provider, model, project].join('\u0000'))?.get(day);
   const unconverted = new Map<string, number>();
   const billedByProject = new Map<string, Map<string, MoneyT>>();
   for (const l of bills) {
@@ -282,6 +316,31 @@ export async function reconcile(
     const c = cell(m.provider, model, projects.metered(m.provider, m.service), m.day);
     c.metered = c.metered.plus(m.spend_usd);
     c.calls += m.calls;
+  }
+  // The part of that spend served on a Flex or Priority tier: what explains a bill at another rate.
+  for (const t of meteredTiers) {
+    if (!covered.get(t.provider)?.has(t.day)) continue;
+    const c = existing(
+      t.provider,
+      meteredModel(t.provider, t.day, t.model),
+      projects.metered(t.provider, t.service),
+      t.day,
+    );
+    if (!c) continue;
+    if (t.tier === 'flex') c.flex = c.flex.plus(t.spend_usd);
+    else c.priority = c.priority.plus(t.spend_usd);
+  }
+  // The provider's side of the tier: a usage export grouped by service tier (OpenAI's Usage API,
+  // Anthropic's usage report) says which lines had tokens on Flex or Priority. Only lines the bill
+  // or the meter has are marked.
+  for (const u of usage) {
+    const tier = u.tier.toLowerCase();
+    if (tier !== 'flex' && tier !== 'priority') continue;
+    const model = byModel.has(u.provider) ? normalise(u.provider, u.model) : '';
+    const c = existing(u.provider, model, projects.billed(u.provider, u.project, u.apiKey), u.day);
+    if (!c) continue;
+    if (tier === 'flex') c.flexExported = true;
+    else c.priorityExported = true;
   }
 
   // Billing delay: what a day's meter has left over pays the earliest later bill (within the
@@ -328,14 +387,7 @@ export async function reconcile(
           : c.billed.isZero()
             ? 'metered_only'
             : 'amount_mismatch';
-      let explanation: Explanation = '';
-      if (status === 'matched') {
-        if (!c.lateIn.isZero() || !c.lateOut.isZero()) explanation = 'billing_delay';
-      } else if (effective.gt(c.billed)) {
-        if (c.freeTier || (c.billedRow && c.billed.isZero())) explanation = 'free_tier';
-        else if (c.batch) explanation = 'batch_discount';
-        else if (c.cached) explanation = 'cache_discount';
-      }
+      const explanation = explain(provider, c, status, effective);
       const line: ReconciliationLine = {
         provider,
         day,
@@ -425,6 +477,28 @@ export async function reconcile(
   };
 }
 
+/**
+ * Why a line's bill and meter differ, where the bill, its usage export or the meter says. A Flex
+ * discount explains at most what the meter's Flex calls were metered at (a discount cannot take off
+ * more than the price), and so do Anthropic's Priority Tier calls, which its cost report leaves out
+ * (billed under the capacity commitment); a usage export's tier explains the line (the meter may
+ * not know its calls' tier). A Priority tier's higher rate explains a bill above the meter.
+ */
+function explain(provider: string, c: Cell, status: LineStatus, effective: MoneyT): Explanation {
+  if (status === 'matched') return !c.lateIn.isZero() || !c.lateOut.isZero() ? 'billing_delay' : '';
+  if (effective.gt(c.billed)) {
+    const gap = effective.minus(max(ZERO, c.billed));
+    if (c.freeTier || (c.billedRow && c.billed.isZero())) return 'free_tier';
+    if (c.batch) return 'batch_discount';
+    if (c.flexExported || (c.flex.gt(0) && gap.lte(c.flex))) return 'flex_discount';
+    if (provider === PROVIDER_ANTHROPIC && (c.priorityExported || (c.priority.gt(0) && gap.lte(c.priority))))
+      return 'priority_commitment';
+    if (c.cached) return 'cache_discount';
+    return '';
+  }
+  return c.billed.gt(effective) && (c.priority.gt(0) || c.priorityExported) ? 'priority_premium' : '';
+}
+
 function summarise(
   provider: string,
   lines: ReconciliationLine[],
@@ -446,12 +520,27 @@ function summarise(
       (l) => l.metered_not_billed_usd,
       (l) => l.explanation === reason,
     );
-  const byReason = {
-    free_tier: notBilled('free_tier'),
-    batch_discount: notBilled('batch_discount'),
-    cache_discount: notBilled('cache_discount'),
-  };
   const metered_not_billed = sum((l) => l.metered_not_billed_usd);
+  const byReason = (
+    reasons: readonly Explanation[],
+    total: MoneyT,
+    amount: (reason: Explanation) => MoneyT,
+  ): Record<string, string> => {
+    const out: Record<string, string> = {};
+    let rest = total;
+    for (const r of reasons) {
+      const v = amount(r);
+      out[r] = v.toFixed();
+      rest = rest.minus(v);
+    }
+    out.unexplained = rest.toFixed();
+    return out;
+  };
+  const unmeteredOf = (reason: Explanation) =>
+    sum(
+      (l) => l.unmetered_usd,
+      (l) => l.explanation === reason,
+    );
   const counts = Object.fromEntries(
     LINE_STATUSES.map((s) => [s, lines.filter((l) => l.status === s).length]),
   ) as Record<LineStatus, number>;
@@ -463,16 +552,16 @@ function summarise(
     coverage: billed.gt(0) ? coveredUsd.div(billed).toDecimalPlaces(6, Money.ROUND_DOWN).toFixed() : null,
     unmetered_usd: billed.minus(coveredUsd).toFixed(),
     metered_not_billed_usd: metered_not_billed.toFixed(),
-    metered_not_billed_by_reason: {
-      free_tier: byReason.free_tier.toFixed(),
-      batch_discount: byReason.batch_discount.toFixed(),
-      cache_discount: byReason.cache_discount.toFixed(),
-      unexplained: metered_not_billed
-        .minus(byReason.free_tier)
-        .minus(byReason.batch_discount)
-        .minus(byReason.cache_discount)
-        .toFixed(),
-    },
+    metered_not_billed_by_reason: byReason(
+      NOT_BILLED_REASONS,
+      metered_not_billed,
+      notBilled,
+    ) as ProviderReconciliation['metered_not_billed_by_reason'],
+    unmetered_by_reason: byReason(
+      UNMETERED_REASONS,
+      billed.minus(coveredUsd),
+      unmeteredOf,
+    ) as ProviderReconciliation['unmetered_by_reason'],
     credits_usd: credits.toFixed(),
     other_charges_usd: other.toFixed(),
     invoice_total_usd: billed.plus(credits).plus(other).toFixed(),

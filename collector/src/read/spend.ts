@@ -242,3 +242,49 @@ function utcDay(value: string): Date {
   if (Number.isNaN(d.getTime())) throw new RangeError(`not a day: "${value}"`);
   return d;
 }
+
+/** Tiers a bill prices apart from the standard one, as the meter stores them (lower case). */
+const PRICED_APART_TIERS = ['flex', 'priority'] as const;
+type PricedApartTier = (typeof PRICED_APART_TIERS)[number];
+
+export interface MeteredTierDay {
+  day: string;
+  provider: string;
+  model: string;
+  service: string;
+  tier: PricedApartTier;
+  spend_usd: string;
+  calls: number;
+}
+
+/**
+ * The part of meteredSpendByDay served on a Flex or Priority tier, per UTC day × provider × model ×
+ * service × tier over whole days [from, to), keyed like it. Read from the raw calls (the rollups
+ * have no tier): only the tier calls are read, each once (the latest version of a stored span).
+ */
+export async function meteredTierSpendByDay(
+  storage: Storage,
+  from: string,
+  to: string,
+): Promise<MeteredTierDay[]> {
+  const range = { from: utcDay(from), to: utcDay(to) };
+  const source = spendSource(storage.database, range.from, range.to, { rawOnly: true });
+  const query = `SELECT toString(toDate(any(start_time))) AS day, any(provider) AS provider,
+        argMax(${source.column('model')}, inserted_at) AS model, argMax(service, inserted_at) AS service,
+        argMax(service_tier, inserted_at) AS tier, argMax(cost_usd, inserted_at) AS cost
+      FROM ${storage.database}.llm_calls
+      WHERE ${source.inRange} AND service_tier IN {tiers:Array(String)}
+      GROUP BY toStartOfHour(start_time), trace_id, span_id`;
+  try {
+    const rs = await storage.client.query({
+      query: `SELECT day, provider, model, service, tier, toString(sum(cost)) AS spend_usd, count() AS calls
+        FROM (${query}) GROUP BY day, provider, model, service, tier ORDER BY day, provider, model, service, tier`,
+      query_params: { ...rangeParams(range.from, range.to), tiers: [...PRICED_APART_TIERS] },
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<MeteredTierDay>();
+    return rows.map((r) => ({ ...r, spend_usd: new Decimal(r.spend_usd).toFixed(), calls: Number(r.calls) }));
+  } catch (cause) {
+    throw new StorageError('metered tier spend by day', { cause, detail: `${from} – ${to}` });
+  }
+}

@@ -35,6 +35,8 @@ export interface CallRow {
   environment: string;
   service: string;
   service_version: string;
+  /** The tier the provider served the call on (lower case), '' when the span does not say. */
+  service_tier: string;
   end_user: string;
   approval_id: string;
   cost_usd: string;
@@ -127,6 +129,7 @@ export const CALL_COLUMNS = [
   'environment',
   'service',
   'service_version',
+  'service_tier',
   'end_user',
   'approval_id',
   'cost_usd',
@@ -178,6 +181,7 @@ export function toCompactRow(c: PricedCall): Array<string | number> {
     a.environment,
     a.service,
     c.serviceVersion ?? '',
+    c.serviceTier ?? '',
     a.endUser,
     a.approvalId,
     // Decimal columns take the exact decimal string.

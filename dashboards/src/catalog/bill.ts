@@ -33,7 +33,7 @@ const CURRENT_TOKEN_LINES = `(
     AND day >= toDate($__fromTime) AND day <= toDate($__toTime))`;
 
 /** Reasons metered spend was not billed, as the reconciliation explains them. */
-const REASONS = "('free_tier', 'batch_discount', 'cache_discount')";
+const REASONS = "('free_tier', 'batch_discount', 'flex_discount', 'priority_commitment', 'cache_discount')";
 
 /** The CFO overview's panel (appended to that board) and the first of this one. */
 export const BILL_COVERAGE_PANEL: PanelDef = {
@@ -127,7 +127,7 @@ ORDER BY time`,
       columns: ['provider', 'reason', 'metered_not_billed_usd'],
       title: 'Metered but not billed',
       question:
-        'What the meter counted that the bill did not charge, and why: free tier, batch or cache discount.',
+        'What the meter counted that the bill did not charge, and why: free tier, batch, Flex or cache discount, Priority Tier commitment.',
       sql: `
 SELECT provider, if(explanation IN ${REASONS}, explanation, 'unexplained') AS reason, sum(not_billed) AS metered_not_billed_usd
 FROM ${CURRENT_LINES}

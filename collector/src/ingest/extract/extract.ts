@@ -16,6 +16,8 @@ import {
   ATTR_TL_ENFORCEMENT,
   ATTR_TL_ORIGINAL_MODEL,
   ATTR_ANTHROPIC_MESSAGE_BATCH_ID,
+  ATTR_ANTHROPIC_RESPONSE_SERVICE_TIER,
+  ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_TL_LEASES,
   ATTR_TL_USAGE_DEFERRED,
 } from 'tokenledger/semconv';
@@ -42,6 +44,8 @@ const READERS: Reader[] = [readVercelAi, readOpenInference, readGenAi];
 
 /** A call falls under a few budgets; a longer list is not a guard's. */
 const MAX_LEASES_PER_CALL = 32;
+/** A tier name is a short enum value; anything longer is cut rather than stored whole. */
+const MAX_TIER_LENGTH = 32;
 
 /** Scope-name prefix of tokenledger's own instrumentation, whose spans follow the contract exactly. */
 const TOKENLEDGER_SCOPE_PREFIX = 'tokenledger';
@@ -203,6 +207,13 @@ function toCall(span: OtlpSpan, ctx: SpanContext, r: Reading): ExtractedCall & U
   if (leases !== '') call.leaseIds = leases.split(',').slice(0, MAX_LEASES_PER_CALL);
   const version = strAttr(ctx.resource, ATTR_SERVICE_VERSION);
   if (version) call.serviceVersion = version;
+  // The tier the provider served the call on: reconciliation explains Flex and Priority days with it.
+  const tier = (
+    strAttr(a, ATTR_OPENAI_RESPONSE_SERVICE_TIER) || strAttr(a, ATTR_ANTHROPIC_RESPONSE_SERVICE_TIER)
+  )
+    .slice(0, MAX_TIER_LENGTH)
+    .toLowerCase();
+  if (tier !== '') call.serviceTier = tier;
   if (r.invalidCounts.length > 0) {
     // Garbled usage: the cost is unknown, like a call reporting none (and unlike one reporting 0).
     call.usageMissing = true;
