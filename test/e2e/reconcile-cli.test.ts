@@ -76,9 +76,7 @@ describe('tokenledger reconcile (collector process and CLI)', function () {
     const again = await cli(['reconcile', 'import', BILL], env);
     assert.match(again.stdout, /already imported as bill_\w+ — nothing changed/);
 
-    const json = await cli(['reconcile', '--period', '2026-10', '--json'], env);
-    assert.equal(json.code, 0, json.stderr);
-    const report = JSON.parse(json.stdout) as {
+    type Report = {
       providers: Array<{
         provider: string;
         billed_usd: string;
@@ -87,6 +85,17 @@ describe('tokenledger reconcile (collector process and CLI)', function () {
         unmetered_usd: string;
       }>;
     };
+    // October's calls arrived late, into hours the rollup had already sealed (empty): the metered
+    // spend reads them once the rollup has rebuilt those hours, which the collector promises within
+    // 60 s (STORAGE.md; one 5 s round on an idle machine).
+    const deadline = Date.now() + 60_000;
+    let json = await cli(['reconcile', '--period', '2026-10', '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    while ((JSON.parse(json.stdout) as Report).providers[0]?.metered_usd !== '15' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      json = await cli(['reconcile', '--period', '2026-10', '--json'], env);
+    }
+    const report = JSON.parse(json.stdout) as Report;
     assert.deepEqual(
       report.providers.map((p) => [p.provider, p.billed_usd, p.metered_usd, p.coverage, p.unmetered_usd]),
       [['openai', '28', '15', '0.535714', '13']],
