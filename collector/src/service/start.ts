@@ -38,6 +38,7 @@ import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
 import { applyMallocOptions } from './malloc-options';
+import { PartRepairs } from './part-repairs';
 
 export interface RunningCollector {
   url: string;
@@ -124,6 +125,18 @@ export async function startCollector(
   });
   const dirtyHours = new DirtyHours(storage);
   let detached: DetachedPart[] = [];
+  const keepDir = path.join(config.dataDir, 'unreadable-parts');
+  // A part whose reads fail is set aside while running, its rows put back (decision 0096).
+  const partRepairs = new PartRepairs({
+    storage,
+    keepDir,
+    log,
+    afterRepair: async (repair) => {
+      if (/^\d{6}$/.test(repair.partition)) await dirtyHours.markMonths([Number(repair.partition)]);
+      await journal.check();
+      detached = await detachedParts(storage);
+    },
+  });
   const pricer = new PolicyPricer(policies.policy);
   policies.onChange((loaded) => pricer.use(loaded?.policy));
   const ledger = new BudgetLedger({
@@ -177,6 +190,7 @@ export async function startCollector(
       alerter.stop(),
       reconciliation.stop(),
       rollup.stop(),
+      partRepairs.stop(),
       disk.stop(),
       keyAuditor.stop(),
       ledger.stop(),
@@ -216,7 +230,7 @@ export async function startCollector(
     leases: new LeaseBook(budgets, { ttlMs: config.leaseTtlMs, authority: leaseAuthority }),
     leaseAuthority,
     starting: () => startup.starting,
-    problems: () => storageProblems({ disk, journal, detached }),
+    problems: () => [...storageProblems({ disk, journal, detached }), ...partRepairs.problems],
     refuseIngest: () => {
       const low = diskLow();
       if (low) return low;
@@ -229,11 +243,7 @@ export async function startCollector(
       // Parts are a node's own: on a cluster, replicas repair each other (ClickHouse's own tools).
       if (storage.cluster)
         throw new Error('tokenledger repair works on one ClickHouse server, not a cluster');
-      const report = await repairParts(
-        storage,
-        (months) => dirtyHours.markMonths(months),
-        path.join(config.dataDir, 'unreadable-parts'),
-      );
+      const report = await repairParts(storage, (months) => dirtyHours.markMonths(months), keepDir);
       for (const p of report.refused)
         log(
           `repair: ${p.table}/${p.name} could not be attached (${p.error.split('\n')[0]})${p.kept ? `; kept in ${p.kept}` : ''}`,
@@ -278,6 +288,7 @@ export async function startCollector(
   for (const p of detached) log(`storage: detached part ${describePart(p)}: run \`tokenledger repair\``);
   disk.start();
   journal.start();
+  partRepairs.watch();
   budgets.start();
   ledger.start(config.budgetRefreshMs);
   releases.start(config.releaseCheckMs);
