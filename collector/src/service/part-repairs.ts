@@ -46,7 +46,7 @@ export class PartRepairs {
   private readonly whole = new Set<string>();
   private lookFailed = '';
   private stopped = false;
-  private figures = { repaired: 0, rowsSetAside: 0 };
+  private figures = { repaired: 0 };
 
   constructor(private readonly options: PartRepairsOptions) {}
 
@@ -87,7 +87,7 @@ export class PartRepairs {
     this.next();
   }
 
-  get stats(): { repaired: number; rowsSetAside: number } {
+  get stats(): { repaired: number } {
     return { ...this.figures };
   }
 
@@ -152,7 +152,6 @@ export class PartRepairs {
       this.repaired.add(key);
       if (!done) return; // no longer active: set aside meanwhile
       this.figures.repaired++;
-      this.figures.rowsSetAside += done.rows;
       await this.options.afterRepair(done);
       log(describeRepair(done, broken.message));
     } catch (err) {

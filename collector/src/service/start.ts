@@ -207,7 +207,7 @@ export async function startCollector(
       : undefined;
   };
   const metrics = new CollectorMetrics();
-  registerStorageGauges(metrics, { disk, journal, rollup, detached: () => detached });
+  registerStorageGauges(metrics, { disk, journal, rollup, repairs: partRepairs, detached: () => detached });
   const app = createApp({
     storage,
     writer,
