@@ -2,11 +2,14 @@
  * Repairs, while the collector runs, a part the engine cannot read (storage/part-repair.ts, decision
  * 0096): every error the embedded engine answers is looked at, one naming a broken part of
  * tokenledger's database queues that part; and every 2 s the files of new active parts are looked at
- * (a merged part written broken is found while the parts it was merged from are still there). One repair at a time; a part is tried at most 3 times (30 s, then
- * 2 minutes apart); at most 10 repairs an hour. /healthz is degraded while one runs, and stays so
- * for a part given up on, saying to run `tokenledger repair`.
+ * (a merged part written broken is found while the parts it was merged from are still there).
+ *
+ * One repair at a time; a part is tried at most 3 times (30 s, then 2 minutes apart; a try a full
+ * disk refused does not count, the next comes 30 s later); at most 10 repairs an hour. /healthz is
+ * degraded while one runs, and stays so for a part given up on, saying to run `tokenledger repair`.
  */
 import type { Storage } from '../storage/client';
+import { isOutOfSpace } from '../storage/errors';
 import {
   brokenPartIn,
   damagedParts,
@@ -156,6 +159,11 @@ export class PartRepairs {
       log(describeRepair(done, broken.message));
     } catch (err) {
       const message = (err as Error).message.split('\n')[0]!;
+      // A disk still full refuses the repair's own writes: that try does not count (the hour's cap does).
+      if (isOutOfSpace(err)) {
+        attempt.count--;
+        attempt.nextAt = now + RETRY_AFTER_MS[0]!;
+      }
       if (attempt.count >= MAX_ATTEMPTS) {
         this.gaveUp.set(key, `${attempt.count} attempts failed, the last: ${message}`);
         log(
@@ -181,10 +189,16 @@ export class PartRepairs {
 function describeRepair(r: PartRepair, why: string): string {
   const sourceRows = r.sources.reduce((n, s) => n + s.rows, 0);
   const back =
-    r.sources.length > 0
-      ? `the ${r.sources.length} parts it was merged from attached back (${sourceRows} rows before deduplication)`
-      : 'no part it was merged from is left: acknowledged calls still journaled are written again, its other rows are lost';
-  const refused =
-    r.refusedSources.length > 0 ? `; ${r.refusedSources.length} of them unreadable too, set aside` : '';
-  return `storage: part ${r.table}/${r.part} (${r.rows} rows) could not be read (${why}): set aside in ${r.kept}; ${back}${refused}; its month's rollup hours rebuilt, the journal read back`;
+    [
+      ...(r.sources.length > 0
+        ? [
+            `the ${r.sources.length} parts it was merged from attached back (${sourceRows} rows before deduplication)`,
+          ]
+        : []),
+      ...(r.refusedSources.length > 0
+        ? [`${r.refusedSources.length} parts it was merged from left detached (run \`tokenledger repair\`)`]
+        : []),
+    ].join(', ') ||
+    'no part it was merged from is left: acknowledged calls still journaled are written again, its other rows are lost';
+  return `storage: part ${r.table}/${r.part} (${r.rows} rows) could not be read (${why}): set aside${r.kept ? ` in ${r.kept}` : ''}; ${back}; its month's rollup hours rebuilt, the journal read back`;
 }

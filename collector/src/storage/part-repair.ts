@@ -127,7 +127,7 @@ export interface PartRepair {
   kept: string;
   /** The parts it was merged from, attached back (new names), and their rows. */
   sources: Array<{ part: string; rows: number }>;
-  /** Source parts the engine would not take back (moved aside as well). */
+  /** Source parts the engine would not take back now (left in the table's detached folder). */
   refusedSources: string[];
 }
 
@@ -184,12 +184,26 @@ export async function repairBrokenPart(
       rmSync(to, { recursive: true, force: true });
     }
   }
-  await runStatement(
-    storage,
-    `setting the unreadable part ${table}/${part} aside`,
-    `ALTER TABLE ${database}.${table} DETACH PART '${partName(part)}'`,
-  );
-  const kept = keepAside(path.join(detachedDir, part), table, part, keepDir);
+  // The engine clones the part into detached/ (as <name>, or <name>_tryN) and then drops it by writing
+  // an empty part over its range, which a full disk can refuse after the clone.
+  const before = new Set(listDir(detachedDir));
+  const clones = (): string[] =>
+    listDir(detachedDir).filter((n) => !before.has(n) && (n === part || n.startsWith(`${part}_try`)));
+  try {
+    await runStatement(
+      storage,
+      `setting the unreadable part ${table}/${part} aside`,
+      `ALTER TABLE ${database}.${table} DETACH PART '${partName(part)}'`,
+    );
+  } catch (err) {
+    if (await stillActive(storage, table, part)) {
+      // Tried again later, from a clean slate.
+      for (const name of [...clones(), ...linked.map((l) => l.name)])
+        rmSync(path.join(detachedDir, name), { recursive: true, force: true });
+      throw err;
+    }
+  }
+  const kept = clones().map((name) => keepAside(path.join(detachedDir, name), table, name, keepDir))[0] ?? '';
   const repair: PartRepair = {
     table,
     part,
@@ -208,7 +222,7 @@ export async function repairBrokenPart(
       );
       repair.sources.push({ part: source.name, rows: Number(source.rows) });
     } catch {
-      keepAside(path.join(detachedDir, source.name), table, source.name, keepDir);
+      // Left detached: /healthz lists it, `tokenledger repair` attaches it once the engine takes it.
       repair.refusedSources.push(source.name);
     }
   }
@@ -231,6 +245,25 @@ function sourcesOf(broken: PartRow, all: PartRow[]): PartRow[] {
       Number(p.active) === 0 && plain(p) && Number(p.rows) > 0 && p.level < broken.level && within(p, broken),
   );
   return candidates.filter((p) => !candidates.some((q) => q !== p && q.level > p.level && within(p, q)));
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function stillActive(storage: Storage, table: string, part: string): Promise<boolean> {
+  const found = await queryRows<{ n: string }>(
+    storage,
+    `checking ${table}/${part}`,
+    `SELECT toString(count()) AS n FROM system.parts
+     WHERE database = {db:String} AND table = {table:String} AND name = {part:String} AND active`,
+    { db: storage.database, table, part },
+  );
+  return found[0]?.n !== '0';
 }
 
 /** Hard links of a part's files under `to` (a part is immutable once written: sharing is safe). */
