@@ -37,6 +37,7 @@ import { syncModelPrices } from '../storage/model-prices';
 import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
+import { dropStartUpCode } from './code-pages';
 import { applyMallocOptions } from './malloc-options';
 import { PartRepairs } from './part-repairs';
 
@@ -310,6 +311,8 @@ export async function startCollector(
     ? `embedded ClickHouse in ${config.dataDir}`
     : `ClickHouse server, database ${storage.database}`;
   log(`tokenledger collector listening on ${url} (${where}; ${keysNote})`);
+  // Start-up done: the code it ran once need not stay resident (decision 0097).
+  dropStartUpCode(config.dropCodePages ?? true, log);
   let closing: Promise<void> | undefined;
   return {
     url,
