@@ -166,6 +166,13 @@ export const diskFull: FaultScenario = {
         },
       ];
       if (health.status !== 200) notes.push(`healthz after restart: ${healthBody}`);
+      // A part the engine wrote broken while the disk was full, repaired while running (decision 0096).
+      const repaired = collector.output
+        .split('\n')
+        .filter((l) => /^storage: part \S+ \(\d+ rows\) could not be read/.test(l));
+      notes.push(
+        `parts repaired while running: ${repaired.length}${repaired.length > 0 ? ` (${repaired.map((l) => /part (\S+ \(\d+ rows\))/.exec(l)?.[1]).join(', ')})` : ''}`,
+      );
       if (degraded) notes.push(`healthz said: "${degraded}"`);
       return rowFrom(
         'disk-full',
