@@ -62,8 +62,9 @@ export function brokenPartIn(err: unknown, database: string): BrokenPartRead | u
 
 /**
  * Active parts not yet looked at whose files on disk hold fewer bytes than the engine wrote (what it
- * keeps in memory, `bytes_on_disk`), or lack checksums.txt or count.txt: the full disk's broken part
- * had every file empty. Embedded only (the files are local). `seen` keeps the parts found whole.
+ * keeps in memory, `bytes_on_disk`), or lack checksums.txt or count.txt (the full disk's broken part
+ * had every file empty), and that then fail the engine's CHECK TABLE of the part. Embedded only (the
+ * files are local). `seen` keeps the parts found whole.
  */
 export async function damagedParts(storage: Storage, seen: Set<string>): Promise<BrokenPartRead[]> {
   const active = await queryRows<{ table: string; name: string; path: string; bytes: string }>(
@@ -83,15 +84,38 @@ export async function damagedParts(storage: Storage, seen: Set<string>): Promise
     if (found === undefined) continue; // gone meanwhile (merged, removed): never read again
     const written = Number(p.bytes);
     const missing = ['checksums.txt', 'count.txt'].filter((f) => !found.sizes.get(f));
-    if (missing.length > 0 || found.total < written)
+    if (missing.length === 0 && found.total >= written) {
+      seen.add(key);
+      continue;
+    }
+    // Suspected only: the engine checks the part's files against its checksums before it is touched.
+    const checked = await checkPart(storage, p.table, p.name);
+    if (checked === 'passed') seen.add(key);
+    else if (checked !== 'gone')
       damaged.push({
         table: p.table,
         part: p.name,
-        message: `its files hold ${found.total} of the ${written} bytes written${missing.length > 0 ? `, ${missing.join(' and ')} empty or missing` : ''}`,
+        message: `its files hold ${found.total} of the ${written} bytes written${missing.length > 0 ? `, ${missing.join(' and ')} empty or missing` : ''}; CHECK TABLE: ${checked}`,
       });
-    else seen.add(key);
   }
   return damaged;
+}
+
+/** The engine's CHECK TABLE of one part: 'passed', 'gone' (merged or removed meanwhile), or why it failed. */
+async function checkPart(storage: Storage, table: string, part: string): Promise<string> {
+  try {
+    const [result] = await queryRows<{ is_passed: number; message: string }>(
+      storage,
+      `checking ${table}/${part}`,
+      `CHECK TABLE ${storage.database}.${table} PART '${partName(part)}'
+       SETTINGS check_query_single_value_result = 0`,
+    );
+    if (!result || Number(result.is_passed) === 1) return 'passed';
+    return result.message.split('\n')[0]!.replace(/^Code: \d+\. DB::Exception: /, '');
+  } catch (err) {
+    if (/No such data part/i.test((err as Error).message)) return 'gone';
+    throw err;
+  }
 }
 
 /** Sizes of a part's files (top level by name, and the total with subfolders); undefined if gone. */
