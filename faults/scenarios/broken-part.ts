@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { rowFrom, type FaultCheck, type FaultScenario } from '../types';
 import { FaultCollector } from '../support/collector';
-import { RetryingLoad } from '../support/load';
+import { nowAndPastHour, RetryingLoad } from '../support/load';
 import { HOUR_MS, rawReport } from '../support/reports';
 import { convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
 
@@ -36,19 +36,13 @@ export const brokenPart: FaultScenario = {
     // Half the spans in past hours (sealed by the rollup): 3 hours ago until the part is repaired,
     // then 4, so the first can be compared with its raw calls once nothing writes to it.
     let hoursAgo = 3;
-    const pastHour = (): number => Math.floor(Date.now() / HOUR_MS) * HOUR_MS - hoursAgo * HOUR_MS;
     const hours = new Set<number>();
     const load = new RetryingLoad({
       url: collector.url,
       ingestKey: collector.keys.ingest,
       senders: SENDERS,
       spansPerBatch: 200,
-      startTimeMs: (i) => {
-        if (i % 2 === 0) return Date.now() - Math.random() * 1000;
-        const hour = pastHour();
-        hours.add(hour);
-        return hour + Math.random() * (HOUR_MS - 2000);
-      },
+      startTimeMs: nowAndPastHour(() => hoursAgo, hours),
     });
     try {
       await collector.start();
