@@ -49,10 +49,13 @@ export const brokenPart: FaultScenario = {
       load.start();
       await sleep(short ? 8_000 : 30_000);
 
-      // The part to break: the active merged part of llm_calls holding most blocks, as on disk.
-      const broken = await mergedPart(dataDir, 30_000);
-      const emptied = emptyFiles(broken.dir);
+      // The part to break: the active merged part of llm_calls holding most blocks, as on disk. A
+      // merge that read it just before its files were emptied replaces it with a whole part, and
+      // nothing is left to repair: then the part that replaced it is broken (at most 3 parts).
+      let broken = await mergedPart(dataDir, 30_000);
+      let emptied = emptyFiles(broken.dir);
       const brokeAt = Date.now();
+      const broke = [`${broken.name} (${fmt(broken.rows)} rows, ${emptied} files emptied)`];
       log(`broken-part: emptied ${emptied} files of llm_calls/${broken.name} (${broken.rows} rows)`);
 
       // Read as users do until the report answers again (the failing reads are what find the part).
@@ -69,7 +72,15 @@ export const brokenPart: FaultScenario = {
         } catch {
           failedReads++;
         }
-        if (!repairedAt) await sleep(250);
+        if (repairedAt) break;
+        const now = await mergedPart(dataDir, 0).catch(() => undefined);
+        if (broke.length < 3 && now && covers(now, broken) && failedReads === 0) {
+          broken = now;
+          emptied = emptyFiles(broken.dir);
+          broke.push(`${broken.name} (${fmt(broken.rows)} rows, ${emptied} files emptied)`);
+          log(`broken-part: merged away before a read; emptied ${emptied} files of llm_calls/${broken.name}`);
+        }
+        await sleep(250);
       }
       const faultHours = [...hours];
       hoursAgo = 4;
@@ -103,7 +114,7 @@ export const brokenPart: FaultScenario = {
         ...checks,
       ];
       notes.unshift(
-        `broke llm_calls/${broken.name} (${fmt(broken.rows)} rows, ${emptied} files emptied); ${failedReads} report reads failed before the repair`,
+        `broke llm_calls/${broke.join(', then ')}; ${failedReads} report reads failed before the repair`,
       );
       if (health.status !== 200) notes.push(`healthz: ${healthBody}`);
       // Not judged: a repair can be over between two looks.
@@ -126,6 +137,14 @@ export const brokenPart: FaultScenario = {
     }
   },
 };
+
+/** `a` was merged from `b` (among others). */
+const covers = (a: PartOnDisk, b: PartOnDisk): boolean =>
+  a.name !== b.name &&
+  a.name.split('_')[0] === b.name.split('_')[0] &&
+  a.min <= b.min &&
+  a.max >= b.max &&
+  a.level > b.level;
 
 interface PartOnDisk {
   name: string;
@@ -167,12 +186,6 @@ async function mergedPart(dataDir: string, waitMs: number): Promise<PartOnDisk> 
         // being written or removed
       }
     }
-    const covers = (a: PartOnDisk, b: PartOnDisk): boolean =>
-      a !== b &&
-      a.name.split('_')[0] === b.name.split('_')[0] &&
-      a.min <= b.min &&
-      a.max >= b.max &&
-      a.level > b.level;
     const active = parts.filter((p) => p.level > 0 && !parts.some((q) => covers(q, p)));
     const best = active.sort((a, b) => b.max - b.min - (a.max - a.min))[0];
     if (best && best.max - best.min >= 3) return best;
