@@ -22,6 +22,9 @@ const REPAIR_LIMIT_S = 60;
 const REPAIRED =
   /storage: part llm_calls\/(\S+) \((\d+) rows\) could not be read .*?; (the (\d+) parts it was merged from attached back|no part it was merged from is left)/;
 
+/** The first past hour written: 40 days ago, always an earlier month than the rest. */
+const OLD_HOURS_AGO = 40 * 24;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const brokenPart: FaultScenario = {
@@ -33,9 +36,11 @@ export const brokenPart: FaultScenario = {
     const work = mkdtempSync(path.join(tmpdir(), 'tl-fault-part-'));
     const dataDir = path.join(work, 'data');
     const collector = await FaultCollector.forScenario(work, dataDir);
-    // Half the spans in past hours (sealed by the rollup): 3 hours ago until the part is repaired,
-    // then 4, so the first can be compared with its raw calls once nothing writes to it.
-    let hoursAgo = 3;
+    // Half the spans in past hours (sealed by the rollup): first an hour 40 days ago (an earlier
+    // month: a partition of its own), then, from the moment its parts are left to settle, 3 hours
+    // ago. Nothing then merges into the old month's part but the part itself, so the part broken is
+    // the one read, and its hour can be compared with its raw calls.
+    let hoursAgo = OLD_HOURS_AGO;
     const hours = new Set<number>();
     const load = new RetryingLoad({
       url: collector.url,
@@ -49,13 +54,16 @@ export const brokenPart: FaultScenario = {
       load.start();
       await sleep(short ? 8_000 : 30_000);
 
-      // The part to break: the active merged part of llm_calls holding most blocks, as on disk. A
-      // merge that read it just before its files were emptied replaces it with a whole part, and
-      // nothing is left to repair: then the part that replaced it is broken (at most 3 parts).
-      let broken = await mergedPart(dataDir, 30_000);
-      let emptied = emptyFiles(broken.dir);
+      const oldMonth = new Date(Date.now() - OLD_HOURS_AGO * HOUR_MS)
+        .toISOString()
+        .slice(0, 7)
+        .replace('-', '');
+      const faultHours = [...hours];
+      hoursAgo = 3;
+      // The part to break: the old month's merged part holding most blocks, once its merges settled.
+      const broken = await settledPart(dataDir, oldMonth, 60_000);
+      const emptied = emptyFiles(broken.dir);
       const brokeAt = Date.now();
-      const broke = [`${broken.name} (${fmt(broken.rows)} rows, ${emptied} files emptied)`];
       log(`broken-part: emptied ${emptied} files of llm_calls/${broken.name} (${broken.rows} rows)`);
 
       // Read as users do until the report answers again (the failing reads are what find the part).
@@ -67,23 +75,13 @@ export const brokenPart: FaultScenario = {
         const said = (await health?.text()) ?? '';
         if (health?.status === 503 && !degraded) degraded = said;
         try {
-          await rawReport(collector, Date.now() - 5 * HOUR_MS, Date.now() + HOUR_MS);
+          await rawReport(collector, Date.now() - (OLD_HOURS_AGO + 2) * HOUR_MS, Date.now() + HOUR_MS);
           if (REPAIRED.test(collector.output)) repairedAt = Date.now();
         } catch {
           failedReads++;
         }
-        if (repairedAt) break;
-        const now = await mergedPart(dataDir, 0).catch(() => undefined);
-        if (broke.length < 3 && now && covers(now, broken) && failedReads === 0) {
-          broken = now;
-          emptied = emptyFiles(broken.dir);
-          broke.push(`${broken.name} (${fmt(broken.rows)} rows, ${emptied} files emptied)`);
-          log(`broken-part: merged away before a read; emptied ${emptied} files of llm_calls/${broken.name}`);
-        }
-        await sleep(250);
+        if (!repairedAt) await sleep(250);
       }
-      const faultHours = [...hours];
-      hoursAgo = 4;
       const lag = await rollupConverged(collector, load, () => faultHours, brokeAt);
       await sleep(short ? 3_000 : 15_000);
       await load.stop();
@@ -114,7 +112,7 @@ export const brokenPart: FaultScenario = {
         ...checks,
       ];
       notes.unshift(
-        `broke llm_calls/${broke.join(', then ')}; ${failedReads} report reads failed before the repair`,
+        `broke llm_calls/${broken.name} (${fmt(broken.rows)} rows, ${emptied} files emptied); ${failedReads} report reads failed before the repair`,
       );
       if (health.status !== 200) notes.push(`healthz: ${healthBody}`);
       // Not judged: a repair can be over between two looks.
@@ -156,10 +154,11 @@ interface PartOnDisk {
 }
 
 /**
- * The active merged part of llm_calls covering the most blocks, read from the engine's files (the
- * collector's process holds the engine): parts not covered by another, of a level above 0.
+ * The active merged part of `partition` of llm_calls covering the most blocks, once the partition's
+ * parts stayed the same for 3 s with no merge being written: read from the engine's files (the
+ * collector's process holds the engine).
  */
-async function mergedPart(dataDir: string, waitMs: number): Promise<PartOnDisk> {
+async function settledPart(dataDir: string, partition: string, waitMs: number): Promise<PartOnDisk> {
   const root = path.join(dataDir, 'clickhouse');
   const uuid = /UUID '([0-9a-f-]{36})'/.exec(
     readFileSync(path.join(root, 'metadata', 'tokenledger', 'llm_calls.sql'), 'utf8'),
@@ -167,9 +166,12 @@ async function mergedPart(dataDir: string, waitMs: number): Promise<PartOnDisk> 
   if (!uuid) throw new Error('llm_calls has no UUID in its metadata');
   const tableDir = path.join(root, 'store', uuid.slice(0, 3), uuid);
   const deadline = Date.now() + waitMs;
+  let last = '';
+  let sameSince = Date.now();
   for (;;) {
+    const names = readdirSync(tableDir).filter((n) => n.includes(`${partition}_`));
     const parts: PartOnDisk[] = [];
-    for (const name of readdirSync(tableDir)) {
+    for (const name of names) {
       const m = /^(\d+)_(\d+)_(\d+)_(\d+)$/.exec(name);
       if (!m) continue;
       try {
@@ -186,11 +188,19 @@ async function mergedPart(dataDir: string, waitMs: number): Promise<PartOnDisk> 
         // being written or removed
       }
     }
-    const active = parts.filter((p) => p.level > 0 && !parts.some((q) => covers(q, p)));
-    const best = active.sort((a, b) => b.max - b.min - (a.max - a.min))[0];
-    if (best && best.max - best.min >= 3) return best;
-    if (Date.now() > deadline) throw new Error('no merged part of llm_calls appeared');
-    await sleep(500);
+    const active = parts.filter((p) => !parts.some((q) => covers(q, p)));
+    const now = active
+      .map((p) => p.name)
+      .sort()
+      .join(' ');
+    if (now !== last || names.some((n) => n.startsWith('tmp'))) {
+      last = now;
+      sameSince = Date.now();
+    }
+    const best = active.filter((p) => p.level > 0).sort((a, b) => b.max - b.min - (a.max - a.min))[0];
+    if (best && best.max - best.min >= 3 && Date.now() - sameSince >= 3_000) return best;
+    if (Date.now() > deadline) throw new Error(`no merged part of llm_calls in ${partition} settled`);
+    await sleep(250);
   }
 }
 

@@ -200,5 +200,5 @@ function describeRepair(r: PartRepair, why: string): string {
         : []),
     ].join(', ') ||
     'no part it was merged from is left: acknowledged calls still journaled are written again, its other rows are lost';
-  return `storage: part ${r.table}/${r.part} (${r.rows} rows) could not be read (${why}): set aside${r.kept ? ` in ${r.kept}` : ''}; ${back}; its month's rollup hours rebuilt, the journal read back`;
+  return `storage: part ${r.table}/${r.part} (${r.rows} rows) could not be read (${why}): set aside${r.kept ? ` in ${r.kept}` : ''}; ${back}; its rollup hours rebuilt, the journal read back`;
 }

@@ -29,6 +29,7 @@ import { DiskGuard, formatMiB } from '../storage/disk-guard';
 import { IngestJournal } from '../storage/journal';
 import { detachedParts, describePart, repairParts, type DetachedPart } from '../storage/parts';
 import { DirtyHours } from '../storage/rollup/dirty-hours';
+import { hoursWithCalls } from '../storage/part-repair';
 import { CallWriter } from '../storage/writer';
 import { RollupMaintainer } from '../storage/rollup/maintainer';
 import { ApprovalService } from '../govern/approvals/service';
@@ -133,7 +134,17 @@ export async function startCollector(
     keepDir,
     log,
     afterRepair: async (repair) => {
-      if (/^\d{6}$/.test(repair.partition)) await dirtyHours.markMonths([Number(repair.partition)]);
+      // Every row of a part put back from all its sources is in them again: the hours holding calls
+      // are the ones to rebuild. Otherwise the whole month (hours may have lost calls).
+      const month = /^\d{6}$/.test(repair.partition) ? Number(repair.partition) : undefined;
+      if (
+        month &&
+        repair.table === 'llm_calls' &&
+        repair.sources.length > 0 &&
+        repair.refusedSources.length === 0
+      )
+        await dirtyHours.markHours(await hoursWithCalls(storage, month));
+      else if (month) await dirtyHours.markMonths([month]);
       await journal.check();
       detached = await detachedParts(storage);
     },

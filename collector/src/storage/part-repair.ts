@@ -299,3 +299,15 @@ function linkTree(from: string, to: string): void {
     else linkSync(source, path.join(to, entry));
   }
 }
+
+/** The hours (ms) of `month` (YYYYMM) that hold calls: after a repair, the ones to rebuild. */
+export async function hoursWithCalls(storage: Storage, month: number): Promise<number[]> {
+  const found = await queryRows<{ h: string }>(
+    storage,
+    `listing the hours of ${month}`,
+    `SELECT DISTINCT toString(toUnixTimestamp(toStartOfHour(start_time))) AS h
+     FROM ${storage.database}.llm_calls WHERE toYYYYMM(start_time) = {month:UInt32}`,
+    { month },
+  );
+  return found.map((r) => Number(r.h) * 1000);
+}
