@@ -1,7 +1,7 @@
 /**
- * Row 5 (after the issue's four): a part of llm_calls the engine can no longer read, while the collector runs under sustained
- * retrying ingest — the largest merged part's files emptied, as a full disk once left one (an empty
- * marks file) and reads then failed until a restart. The collector must repair it by itself: set the
+ * Row 5 (after the issue's four): a part of llm_calls the engine can no longer read, while the
+ * collector runs under sustained retrying ingest — a merged part's files emptied, as a full disk
+ * once left one (an empty marks file) and reads then failed until a restart. The collector must repair it by itself: set the
  * part aside, put back the parts it was merged from, rebuild the rollup's hours, replay the journal;
  * nothing acknowledged lost, every report equal to the raw calls within 60 s, no restart.
  */
@@ -16,7 +16,8 @@ import { HOUR_MS, rawReport } from '../support/reports';
 import { convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
 
 const SENDERS = 4;
-const FAULT = 'the largest merged part of llm_calls made unreadable (files emptied) while running';
+const FAULT =
+  'a merged part of llm_calls (an earlier month, merges settled) made unreadable (files emptied) while running';
 /** Seconds from the part broken to reports whole again. */
 const REPAIR_LIMIT_S = 60;
 const REPAIRED =
