@@ -19,6 +19,9 @@ import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { loadLibc, type Libc } from './libc';
 
+/** How often the code run since the last drop (a flood of requests, a repair) is dropped again. */
+const CODE_PAGE_DROP_INTERVAL_MS = 5 * 60_000;
+
 const MADV_DONTNEED = 4;
 /** The shared library of the embedded engine (chdb's `@chdb/lib-*` package). */
 const ENGINE_LIBRARY = 'libchdb.so';
@@ -111,26 +114,32 @@ function residentKb(): number {
 }
 
 /**
- * Drops start-up code once, when the collector listens (decision 0097); one log line says what was
- * released, or why nothing can be. `enabled: false` (TOKENLEDGER_DROP_CODE_PAGES=0) does nothing.
+ * Drops start-up code when the collector listens, and again every 5 minutes (unref'd timer): what a
+ * flood or a repair ran since leaves too. One log line says what the first drop released, or why
+ * nothing can be. `enabled: false` (TOKENLEDGER_DROP_CODE_PAGES=0) does nothing.
  */
-export function dropStartUpCode(enabled: boolean, log: (line: string) => void): void {
-  if (!enabled) return;
+export function startCodePageDrops(enabled: boolean, log: (line: string) => void): { stop(): void } {
+  const none = { stop: () => undefined };
+  if (!enabled) return none;
   const libc = loadLibc();
   if (typeof libc === 'string') {
     log(`memory: start-up code stays resident: ${libc}`);
-    return;
+    return none;
   }
+  const drop = (): CodePageDrop | undefined => {
+    try {
+      return dropCodePages(libc.madvise);
+    } catch {
+      return undefined; // /proc unreadable: the next round tries again
+    }
+  };
   const before = residentKb();
-  let dropped: CodePageDrop;
-  try {
-    dropped = dropCodePages(libc.madvise);
-  } catch (err) {
-    log(`memory: start-up code stays resident: ${(err as Error).message}`);
-    return;
-  }
-  log(
-    `memory: released ${Math.round(dropped.droppedKb / 1024)} MB of start-up code from residence ` +
-      `(resident ${Math.round(before / 1024)} → ${Math.round(residentKb() / 1024)} MB; code in use returns from the page cache)`,
-  );
+  const first = drop();
+  if (first)
+    log(
+      `memory: released ${Math.round(first.droppedKb / 1024)} MB of start-up code from residence ` +
+        `(resident ${Math.round(before / 1024)} → ${Math.round(residentKb() / 1024)} MB; code in use returns from the page cache)`,
+    );
+  const timer = setInterval(drop, CODE_PAGE_DROP_INTERVAL_MS).unref();
+  return { stop: () => clearInterval(timer) };
 }

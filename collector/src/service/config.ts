@@ -56,8 +56,8 @@ export interface CollectorConfig {
    */
   advertiseUrl?: string;
   /**
-   * Drop the start-up code pages of the engine and of Node from residence once listening
-   * (TOKENLEDGER_DROP_CODE_PAGES; default on; `0` turns it off). Decision 0097.
+   * Drop the start-up code pages of the engine and of Node from residence once listening and every
+   * 5 minutes (TOKENLEDGER_DROP_CODE_PAGES; default on; `0` turns it off). Decision 0097.
    */
   dropCodePages?: boolean;
 }

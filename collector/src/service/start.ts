@@ -38,7 +38,7 @@ import { syncModelPrices } from '../storage/model-prices';
 import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
-import { dropStartUpCode } from './code-pages';
+import { startCodePageDrops } from './code-pages';
 import { applyMallocOptions } from './malloc-options';
 import { PartRepairs } from './part-repairs';
 
@@ -323,7 +323,7 @@ export async function startCollector(
     : `ClickHouse server, database ${storage.database}`;
   log(`tokenledger collector listening on ${url} (${where}; ${keysNote})`);
   // Start-up done: the code it ran once need not stay resident (decision 0097).
-  dropStartUpCode(config.dropCodePages ?? true, log);
+  const codePages = startCodePageDrops(config.dropCodePages ?? true, log);
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -336,6 +336,7 @@ export async function startCollector(
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         await stopped;
         clearTimeout(force);
+        codePages.stop();
         await stopPolicyWork();
         await writer.drain();
         await journal.stop();
