@@ -1,6 +1,6 @@
 /**
  * Start-up code dropped from the collector's resident memory (collector/src/service/code-pages.ts,
- * decision 0092): which mappings qualify, and, in collector processes as users run them, that the
+ * decisions 0092, 0097): which mappings qualify, and, in collector processes as users run them, that the
  * resident code shrinks while spans are still stored and reported exactly.
  */
 import assert from 'node:assert/strict';
