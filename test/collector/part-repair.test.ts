@@ -7,7 +7,7 @@
  * (faults/scenarios/broken-part.ts, in the fault suite's short run).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import type { Storage } from '../../collector/src/storage/client';
 import { brokenPartIn, damagedParts, repairBrokenPart } from '../../collector/src/storage/part-repair';
@@ -44,7 +44,10 @@ describe('a part the engine cannot read', () => {
     storage = await freshStorage();
     db = storage.database;
   });
-  after(() => storage.close());
+  after(async () => {
+    await storage.close();
+    rmSync(keepDir, { recursive: true, force: true });
+  });
 
   it('is kept with the parts it was merged from for 8 minutes (migration: chdb removes them at once)', async () => {
     const [create] = await rows<{ statement: string }>(storage, `SHOW CREATE TABLE ${db}.llm_calls`);
