@@ -19,8 +19,7 @@ export interface FaultCheck {
   ok: boolean;
   /**
    * False for a bar this run prints without judging it: a timing in the short run (on CI's shared
-   * cores an app's latency moves 2x; full runs on a quiet machine judge it), or a bar not met yet for
-   * which the short run judges a regression guard instead.
+   * cores an app's latency moves 2x; full runs on a quiet machine judge it).
    */
   judged?: boolean;
 }

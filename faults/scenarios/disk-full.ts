@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { rowFrom, skippedRow, type FaultCheck, type FaultScenario } from '../types';
 import { FaultCollector } from '../support/collector';
-import { RetryingLoad } from '../support/load';
-import { HOUR_MS } from '../support/reports';
+import { nowAndPastHour, RetryingLoad } from '../support/load';
 import { convergenceCheck, everyReportChecks, fmt, rollupConverged } from '../support/verify';
 
 const DISK = '300m';
@@ -64,19 +63,13 @@ export const diskFull: FaultScenario = {
     // Past hours (sealed ones) get spans too: 3 hours ago until the disk is freed, then 4 hours ago,
     // so the first can be compared with its raw calls once the spans cut by the fault are in.
     let hoursAgo = 3;
-    const pastHour = (): number => Math.floor(Date.now() / HOUR_MS) * HOUR_MS - hoursAgo * HOUR_MS;
     const hours = new Set<number>();
     const load = new RetryingLoad({
       url: collector.url,
       ingestKey: keys.ingest,
       senders: SENDERS,
       spansPerBatch: 200,
-      startTimeMs: (i) => {
-        if (i % 2 === 0) return Date.now() - Math.random() * 1000;
-        const hour = pastHour();
-        hours.add(hour);
-        return hour + Math.random() * (HOUR_MS - 2000);
-      },
+      startTimeMs: nowAndPastHour(() => hoursAgo, hours),
     });
     try {
       await collector.start();
@@ -166,6 +159,13 @@ export const diskFull: FaultScenario = {
         },
       ];
       if (health.status !== 200) notes.push(`healthz after restart: ${healthBody}`);
+      // A part the engine wrote broken while the disk was full, repaired while running (decision 0096).
+      const repaired = collector.output
+        .split('\n')
+        .filter((l) => /^storage: part \S+ \(\d+ rows\) could not be read/.test(l));
+      notes.push(
+        `parts repaired while running: ${repaired.length}${repaired.length > 0 ? ` (${repaired.map((l) => /part (\S+ \(\d+ rows\))/.exec(l)?.[1]).join(', ')})` : ''}`,
+      );
       if (degraded) notes.push(`healthz said: "${degraded}"`);
       return rowFrom(
         'disk-full',

@@ -5,6 +5,7 @@
  * figure the collector must never lose.
  */
 import { randomBytes } from 'node:crypto';
+import { HOUR_MS } from './reports';
 
 export interface LoadOptions {
   /** The collector's base URL (stable across restarts: a fixed port). */
@@ -167,4 +168,18 @@ export class RetryingLoad {
       this.inFlight.delete(id);
     }
   }
+}
+
+/**
+ * Start times for half the spans now and half in a past hour, `hoursAgo()` hours before the current
+ * one (sealed by the rollup); each past hour written is added to `hours`. A scenario moves the past
+ * hour after its fault, so the hour the fault cut can be compared with its raw calls.
+ */
+export function nowAndPastHour(hoursAgo: () => number, hours: Set<number>): (index: number) => number {
+  return (i) => {
+    if (i % 2 === 0) return Date.now() - Math.random() * 1000;
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - hoursAgo() * HOUR_MS;
+    hours.add(hour);
+    return hour + Math.random() * (HOUR_MS - 2000);
+  };
 }

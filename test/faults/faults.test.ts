@@ -1,9 +1,9 @@
 /**
  * The fault suite's short run (`npm run faults -- --short`): every scenario in faults/scenarios
  * against real processes, each row printed and asserted. What a short run prints without judging
- * (`judged: false`: the app's latency and exit timings, the memory ceiling not met yet) shows in the
- * table; the row fails on every other check, the hang and memory regression guards included. The
- * full run and its figures: docs/RELIABILITY.md.
+ * (`judged: false`: the app's latency and exit timings, which a shared machine cannot hold) shows in
+ * the table; the row fails on every other check, the hang guard and the 500 MB memory ceiling
+ * included. The full run and its figures: docs/RELIABILITY.md.
  */
 import assert from 'node:assert/strict';
 import { SCENARIOS } from '../../faults/scenarios';

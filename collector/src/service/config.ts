@@ -55,6 +55,11 @@ export interface CollectorConfig {
    * this machine's first non-loopback IPv4 address (or HOST) and the port it listens on.
    */
   advertiseUrl?: string;
+  /**
+   * Drop the start-up code pages of the engine and of Node from residence once listening and every
+   * 5 minutes (TOKENLEDGER_DROP_CODE_PAGES; default on; `0` turns it off). Decision 0097.
+   */
+  dropCodePages?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     throw new ConfigError(
       `TOKENLEDGER_ADVERTISE_URL must be http(s)://host:port, how the other collectors reach this one; got "${advertiseUrl}"`,
     );
+  const dropCodePagesText = env.TOKENLEDGER_DROP_CODE_PAGES?.trim() || '1';
+  if (dropCodePagesText !== '0' && dropCodePagesText !== '1')
+    throw new ConfigError(`TOKENLEDGER_DROP_CODE_PAGES must be 1 or 0, got "${dropCodePagesText}"`);
   const smtpUrl = env.TOKENLEDGER_SMTP_URL?.trim() || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl))
     throw new ConfigError('TOKENLEDGER_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…');
@@ -174,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     maxValueLength,
     leaseTtlMs,
     ...(advertiseUrl ? { advertiseUrl: advertiseUrl.replace(/\/$/, '') } : {}),
+    dropCodePages: dropCodePagesText === '1',
   };
 }
 

@@ -1,12 +1,15 @@
 /**
- * The C library call the collector makes on itself for its memory (decision 0093), through koffi —
- * an optional dependency with prebuilt binaries, so nothing is compiled. Loaded once; where koffi,
- * Linux or glibc is missing, the reason instead.
+ * The few C library calls the collector makes on itself for its memory (decisions 0092, 0093),
+ * through koffi — an optional dependency with prebuilt binaries, so nothing is compiled. Loaded once;
+ * where koffi, Linux or the C library is missing, the reason instead.
  */
+type Madvise = (start: bigint, length: bigint, advice: number) => number;
 type Mallopt = (param: number, value: number) => number;
 
 export interface Libc {
-  mallopt: Mallopt;
+  madvise: Madvise;
+  /** glibc only (musl has no tunable allocator). */
+  mallopt?: Mallopt;
 }
 
 let loaded: Libc | string | undefined;
@@ -26,8 +29,22 @@ function load(): Libc | string {
     return 'the optional package koffi is not installed';
   }
   try {
-    return { mallopt: koffi.load('libc.so.6').func('int mallopt(int param, int value)') as Mallopt };
+    const glibc = koffi.load('libc.so.6');
+    return {
+      madvise: glibc.func('int madvise(uintptr_t addr, size_t length, int advice)') as Madvise,
+      mallopt: glibc.func('int mallopt(int param, int value)') as Mallopt,
+    };
   } catch {
-    return 'not glibc (musl has no tunable allocator)';
+    // not glibc: musl's C library, by its names
   }
+  for (const name of ['libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1']) {
+    try {
+      return {
+        madvise: koffi.load(name).func('int madvise(uintptr_t addr, size_t length, int advice)') as Madvise,
+      };
+    } catch {
+      // the next name
+    }
+  }
+  return 'no C library found';
 }

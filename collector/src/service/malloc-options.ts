@@ -21,7 +21,7 @@ const THRESHOLD_BYTES = 128 * 1024;
 export function applyMallocOptions(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.MALLOC_MMAP_THRESHOLD_ || env.MALLOC_TRIM_THRESHOLD_ || env.GLIBC_TUNABLES) return false;
   const libc = loadLibc();
-  if (typeof libc === 'string') return false;
+  if (typeof libc === 'string' || !libc.mallopt) return false;
   // mallopt answers 1 on success.
   return (
     libc.mallopt(M_MMAP_THRESHOLD, THRESHOLD_BYTES) === 1 &&

@@ -29,6 +29,7 @@ import { DiskGuard, formatMiB } from '../storage/disk-guard';
 import { IngestJournal } from '../storage/journal';
 import { detachedParts, describePart, repairParts, type DetachedPart } from '../storage/parts';
 import { DirtyHours } from '../storage/rollup/dirty-hours';
+import { hoursWithCalls } from '../storage/part-repair';
 import { CallWriter } from '../storage/writer';
 import { RollupMaintainer } from '../storage/rollup/maintainer';
 import { ApprovalService } from '../govern/approvals/service';
@@ -37,7 +38,9 @@ import { syncModelPrices } from '../storage/model-prices';
 import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
+import { startCodePageDrops } from './code-pages';
 import { applyMallocOptions } from './malloc-options';
+import { PartRepairs } from './part-repairs';
 
 export interface RunningCollector {
   url: string;
@@ -124,6 +127,28 @@ export async function startCollector(
   });
   const dirtyHours = new DirtyHours(storage);
   let detached: DetachedPart[] = [];
+  const keepDir = path.join(config.dataDir, 'unreadable-parts');
+  // A part whose reads fail is set aside while running, its rows put back (decision 0096).
+  const partRepairs = new PartRepairs({
+    storage,
+    keepDir,
+    log,
+    afterRepair: async (repair) => {
+      // Every row of a part put back from all its sources is in them again: the hours holding calls
+      // are the ones to rebuild. Otherwise the whole month (hours may have lost calls).
+      const month = /^\d{6}$/.test(repair.partition) ? Number(repair.partition) : undefined;
+      if (
+        month &&
+        repair.table === 'llm_calls' &&
+        repair.sources.length > 0 &&
+        repair.refusedSources.length === 0
+      )
+        await dirtyHours.markHours(await hoursWithCalls(storage, month));
+      else if (month) await dirtyHours.markMonths([month]);
+      await journal.check();
+      detached = await detachedParts(storage);
+    },
+  });
   const pricer = new PolicyPricer(policies.policy);
   policies.onChange((loaded) => pricer.use(loaded?.policy));
   const ledger = new BudgetLedger({
@@ -177,6 +202,7 @@ export async function startCollector(
       alerter.stop(),
       reconciliation.stop(),
       rollup.stop(),
+      partRepairs.stop(),
       disk.stop(),
       keyAuditor.stop(),
       ledger.stop(),
@@ -193,7 +219,7 @@ export async function startCollector(
       : undefined;
   };
   const metrics = new CollectorMetrics();
-  registerStorageGauges(metrics, { disk, journal, rollup, detached: () => detached });
+  registerStorageGauges(metrics, { disk, journal, rollup, repairs: partRepairs, detached: () => detached });
   const app = createApp({
     storage,
     writer,
@@ -216,7 +242,7 @@ export async function startCollector(
     leases: new LeaseBook(budgets, { ttlMs: config.leaseTtlMs, authority: leaseAuthority }),
     leaseAuthority,
     starting: () => startup.starting,
-    problems: () => storageProblems({ disk, journal, detached }),
+    problems: () => [...storageProblems({ disk, journal, detached }), ...partRepairs.problems],
     refuseIngest: () => {
       const low = diskLow();
       if (low) return low;
@@ -229,11 +255,7 @@ export async function startCollector(
       // Parts are a node's own: on a cluster, replicas repair each other (ClickHouse's own tools).
       if (storage.cluster)
         throw new Error('tokenledger repair works on one ClickHouse server, not a cluster');
-      const report = await repairParts(
-        storage,
-        (months) => dirtyHours.markMonths(months),
-        path.join(config.dataDir, 'unreadable-parts'),
-      );
+      const report = await repairParts(storage, (months) => dirtyHours.markMonths(months), keepDir);
       for (const p of report.refused)
         log(
           `repair: ${p.table}/${p.name} could not be attached (${p.error.split('\n')[0]})${p.kept ? `; kept in ${p.kept}` : ''}`,
@@ -278,6 +300,7 @@ export async function startCollector(
   for (const p of detached) log(`storage: detached part ${describePart(p)}: run \`tokenledger repair\``);
   disk.start();
   journal.start();
+  partRepairs.watch();
   budgets.start();
   ledger.start(config.budgetRefreshMs);
   releases.start(config.releaseCheckMs);
@@ -299,6 +322,8 @@ export async function startCollector(
     ? `embedded ClickHouse in ${config.dataDir}`
     : `ClickHouse server, database ${storage.database}`;
   log(`tokenledger collector listening on ${url} (${where}; ${keysNote})`);
+  // Start-up done: the code it ran once need not stay resident (decision 0097).
+  const codePages = startCodePageDrops(config.dropCodePages ?? true, log);
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -311,6 +336,7 @@ export async function startCollector(
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         await stopped;
         clearTimeout(force);
+        codePages.stop();
         await stopPolicyWork();
         await writer.drain();
         await journal.stop();

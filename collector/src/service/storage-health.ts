@@ -4,6 +4,7 @@ import { formatMiB, type DiskGuard } from '../storage/disk-guard';
 import type { IngestJournal } from '../storage/journal';
 import { describePart, type DetachedPart } from '../storage/parts';
 import type { RollupMaintainer } from '../storage/rollup/maintainer';
+import type { PartRepairs } from './part-repairs';
 import { ROLLUPS } from '../storage/rollup/rollups';
 
 interface StorageParts {
@@ -33,10 +34,11 @@ export function registerStorageGauges(
     disk: DiskGuard;
     journal: IngestJournal;
     rollup: RollupMaintainer;
+    repairs: PartRepairs;
     detached: () => DetachedPart[];
   },
 ): void {
-  const { disk, journal, rollup } = parts;
+  const { disk, journal, rollup, repairs } = parts;
   metrics.gauge(
     'tokenledger_disk_free_bytes',
     'Free space on the tightest disk checked.',
@@ -65,6 +67,12 @@ export function registerStorageGauges(
     'tokenledger_detached_parts',
     'Parts of tokenledger tables the engine set aside.',
     () => parts.detached().length,
+  );
+  metrics.gauge(
+    'tokenledger_parts_repaired_total',
+    'Parts the engine could not read, set aside while running (their sources attached back).',
+    () => repairs.stats.repaired,
+    'counter',
   );
   metrics.gauge(
     'tokenledger_rollup_sealed_until_seconds',

@@ -22,6 +22,11 @@ export interface Storage {
   embedded: boolean;
   /** The ClickHouse cluster the schema lives on (tables are Distributed over `<name>_local`). */
   cluster?: string;
+  /**
+   * Embedded only: `listener` sees every error the engine answers a statement with (a read of a
+   * broken part is repaired from it, storage/part-repair.ts). A server's parts are not ours to move.
+   */
+  onEngineError?: (listener: (err: unknown) => void) => void;
   close(): Promise<void>;
 }
 
@@ -68,10 +73,13 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
   const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<
     typeof createClient
   >[0]);
+  const listeners: Array<(err: unknown) => void> = [];
+  reportFailures(client, (err) => listeners.forEach((listen) => listen(err)));
   return {
     client,
     database: assertIdentifier(database ?? DEFAULT_DATABASE, 'database'),
     embedded: true,
+    onEngineError: (listener) => listeners.push(listener),
     // close() returns before the engine is done with an operation still running (e.g. a health
     // check that outlived its bound); exiting the process under one can crash it: wait for them.
     close: async () => {
@@ -79,6 +87,18 @@ export function openStorage(target: StorageTarget, database?: string): Storage {
       await drainPending();
     },
   };
+}
+
+/** Every statement's failure goes to `report` too, then on to its caller unchanged. */
+function reportFailures(client: ClickHouseClient, report: (err: unknown) => void): void {
+  for (const method of ['query', 'command', 'insert', 'exec'] as const) {
+    const call = client[method].bind(client) as (params: unknown) => Promise<unknown>;
+    (client as unknown as Record<typeof method, (params: unknown) => Promise<unknown>>)[method] = (params) =>
+      call(params).catch((err: unknown) => {
+        report(err);
+        throw err;
+      });
+  }
 }
 
 /**

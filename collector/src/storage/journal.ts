@@ -57,6 +57,8 @@ export class IngestJournal {
   private lock: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  /** Checks run one after the other (the timer's, a repair's): a segment is read back by one. */
+  private checks: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private limit = 256 * MiB;
   private readonly figures = { restoredCalls: 0, lastError: null as string | null };
@@ -150,7 +152,16 @@ export class IngestJournal {
    * Checks every closed segment (and the open one once it is old enough): reads its calls back from
    * llm_calls, writes the missing ones again, deletes the segment once all are there.
    */
-  async check(): Promise<void> {
+  check(): Promise<void> {
+    const next = this.checks.then(
+      () => this.checkOnce(),
+      () => this.checkOnce(),
+    );
+    this.checks = next.catch(() => undefined);
+    return next;
+  }
+
+  private async checkOnce(): Promise<void> {
     await this.exclusive(async () => {
       if (this.open && Date.now() - this.open.openedAt >= SEGMENT_MS) await this.rotate();
     });

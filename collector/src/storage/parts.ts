@@ -140,7 +140,9 @@ export async function repairParts(
       report.refused.push({
         ...part,
         error,
-        ...(storage.embedded && keepDir ? { kept: keep(part, keepDir) } : {}),
+        ...(storage.embedded && keepDir
+          ? { kept: keepAside(part.path, part.table, part.name, keepDir) }
+          : {}),
       });
     }
   }
@@ -148,22 +150,25 @@ export async function repairParts(
   return report;
 }
 
-/** Moves an unreadable part out of the engine's way (it stays listed as detached otherwise). */
-function keep(part: DetachedPart, keepDir: string): string {
-  const to = path.join(keepDir, part.table, `${new Date().toISOString().replace(/[:.]/g, '-')}_${part.name}`);
+/**
+ * Moves an unreadable detached part out of the engine's way (it stays listed as detached otherwise)
+ * to `<keepDir>/<table>/<time>_<name>`; returns where it went.
+ */
+export function keepAside(partPath: string, table: string, name: string, keepDir: string): string {
+  const to = path.join(keepDir, table, `${new Date().toISOString().replace(/[:.]/g, '-')}_${name}`);
   mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
   try {
-    renameSync(part.path, to);
+    renameSync(partPath, to);
   } catch {
     // Another file system: copy, then remove.
-    cpSync(part.path, to, { recursive: true });
-    rmSync(part.path, { recursive: true, force: true });
+    cpSync(partPath, to, { recursive: true });
+    rmSync(partPath, { recursive: true, force: true });
   }
   return to;
 }
 
 /** A part name as the engine gives it (ALTER … PART takes no query parameter): checked, never user input. */
-function partName(name: string): string {
+export function partName(name: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`unexpected part name "${name}"`);
   return name;
 }

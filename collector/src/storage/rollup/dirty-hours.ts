@@ -54,6 +54,11 @@ export class DirtyHours {
     if (marked && performance.now() - marked.sentAt > MARK_RECHECK_MS) await this.mark(marked.hours);
   }
 
+  /** Marks these hours (ms): their calls changed behind the writer (a part repaired from its sources). */
+  async markHours(hours: number[]): Promise<void> {
+    if (hours.length > 0) await this.mark(hours);
+  }
+
   /** Marks every hour of these months (YYYYMM): their calls changed behind the writer (a repair). */
   async markMonths(months: number[]): Promise<void> {
     const hours: number[] = [];
