@@ -16,14 +16,18 @@
  * small enough that no collection runs: a child process with a young generation large enough,
  * checked; Buffers outside V8's heap not counted).
  *
- *   node bench/ingest-stages.mjs [--spans-total 100000] [--spans 500] [--rounds 3]
+ *   node bench/ingest-stages.mjs [--spans-total 100000] [--spans 500] [--rounds 3] [--build <dir>]
+ * --build: another build of the collector (a copy of collector/dist, e.g. from before a change) instead
+ *   of collector/dist.
  */
 import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
-import { collectorDist as dist, fmt, median, table } from './support/common.mjs';
+import { collectorDist, fmt, median, table } from './support/common.mjs';
 import { buildBatches } from './support/genai-spans.mjs';
 
 const { values: opts } = parseArgs({
@@ -33,8 +37,10 @@ const { values: opts } = parseArgs({
     spans: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '3' },
     bytes: { type: 'boolean', default: false },
+    build: { type: 'string' },
   },
 });
+const dist = opts.build ? (m) => createRequire(import.meta.url)(path.resolve(opts.build, m)) : collectorDist;
 const SPANS = Number(opts.spans);
 const EXPORTS = Math.ceil(Number(opts['spans-total']) / SPANS);
 /** Exports per allocation slice (no collection may run inside one). */
@@ -138,7 +144,14 @@ if (opts.bytes) {
   const bytes = await new Promise((resolve, reject) => {
     const child = fork(
       new URL(import.meta.url).pathname,
-      ['--bytes', '--spans-total', String(EXPORTS * SPANS), '--spans', String(SPANS)],
+      [
+        '--bytes',
+        '--spans-total',
+        String(EXPORTS * SPANS),
+        '--spans',
+        String(SPANS),
+        ...(opts.build ? ['--build', opts.build] : []),
+      ],
       { execArgv: ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'] },
     );
     child.once('message', resolve);
@@ -147,7 +160,7 @@ if (opts.bytes) {
   const total = (rows) => rows.reduce((n, [, v]) => n + v, 0);
   const cpuRows = rounds[0].map(([name], s) => [name, median(rounds.map((r) => r[s][1]))]);
   console.log(
-    `### Ingest stages: ${(EXPORTS * SPANS).toLocaleString('en-US')} spans in exports of ${SPANS}, ` +
+    `### Ingest stages${opts.build ? ` (${opts.build})` : ''}: ${(EXPORTS * SPANS).toLocaleString('en-US')} spans in exports of ${SPANS}, ` +
       `${rounds.length} rounds (median CPU), load ${loadBefore} → ${load()}`,
   );
   console.log();

@@ -91,8 +91,9 @@ export const REMEMBERED_KEYS = 200_000;
 const MAX_GROUP_CALLS = 20_000;
 
 /**
- * Rows per insert and their estimated text: the engine parses an insert as one block, and blocks of
- * 20,000 rows (a group, or one export of tiny spans) took ~30 MB more of its memory than 5,000 did.
+ * Rows per insert and their text (UTF-16 code units, about its bytes): the engine parses an insert
+ * as one block, and blocks of 20,000 rows (a group, or one export of tiny spans) took ~30 MB more of
+ * its memory than 5,000 did.
  */
 const MAX_INSERT_ROWS = 5_000;
 const MAX_INSERT_BYTES = 4 * 1024 * 1024;
