@@ -97,6 +97,18 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     await journal.init();
   });
 
+  /** A journal over the same directory, as the next process opens it. */
+  async function restartedJournal(): Promise<IngestJournal> {
+    const next = new IngestJournal({
+      dir,
+      storage,
+      restore: (c) => writer.write(c),
+      log: (line) => log.push(line),
+    });
+    await next.init();
+    return next;
+  }
+
   afterEach(async () => {
     await journal.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -126,13 +138,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     // A crash mid-append leaves a cut last line: never acknowledged, left out.
     writeFileSync(path.join(dir, file!), lines.join('\n') + '\n' + lines[0]!.slice(0, 60), { flag: 'w' });
 
-    const restarted = new IngestJournal({
-      dir,
-      storage,
-      restore: (c) => writer.write(c),
-      log: (line) => log.push(line),
-    });
-    await restarted.init();
+    const restarted = await restartedJournal();
     await restarted.check(); // restores the 30 calls
     assert.equal(restarted.stats.restoredCalls, 30);
     await restarted.check(); // all read back: the segment goes (the restored rows are journaled anew)
@@ -147,13 +153,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
   it('still reads a segment of calls as JSON left by a collector from before the row format', async () => {
     const calls = [call(100), call(101)];
     writeFileSync(path.join(dir, '1700000000000-000001.jsonl'), JSON.stringify(calls) + '\n[{"cut');
-    const restarted = new IngestJournal({
-      dir,
-      storage,
-      restore: (c) => writer.write(c),
-      log: (line) => log.push(line),
-    });
-    await restarted.init();
+    const restarted = await restartedJournal();
     await restarted.check();
     assert.equal(restarted.stats.restoredCalls, 2);
     await restarted.check();

@@ -14,6 +14,9 @@ import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
 import { extractedCall as call, nanos } from '../support/calls';
 import { protobufBody, recordSpans } from './otlp-helpers';
 
+/** The catalog providers whose every model the tests below price. */
+const MAIN_PROVIDERS = ['openai', 'anthropic', 'google', 'mistral', 'groq', 'deepseek', 'x-ai', 'aws'];
+
 describe('pricing', () => {
   const pricer = new Pricer();
   /** claude-sonnet-4-5, 1000 tokens in and 100 out, with the cache parts given. */
@@ -258,16 +261,7 @@ describe('pricing', () => {
     const at = new Date('2025-09-01T12:00:00Z');
     let checked = 0;
     let oneHourPriced = 0;
-    for (const providerId of [
-      'openai',
-      'anthropic',
-      'google',
-      'mistral',
-      'groq',
-      'deepseek',
-      'x-ai',
-      'aws',
-    ]) {
+    for (const providerId of MAIN_PROVIDERS) {
       const provider = findProvider({ providerId })!;
       for (const model of provider.models) {
         const lib = calcPrice(
@@ -337,18 +331,7 @@ describe('pricing', () => {
 });
 
 describe('pricing in integers where exact (decision 0101)', () => {
-  const PROVIDERS = [
-    'openai',
-    'anthropic',
-    'google',
-    'mistral',
-    'groq',
-    'deepseek',
-    'aws',
-    'azure',
-    'x-ai',
-    'openrouter',
-  ];
+  const PROVIDERS = [...MAIN_PROVIDERS, 'azure', 'openrouter'];
   /** Usages that meet every priced unit, tier boundaries, huge counts (past the safe integers) and zeros. */
   const USAGES: TokenUsage[] = [
     [0, 0, 0, 0, 0, 0],

@@ -102,7 +102,8 @@ function charge(rate: Rate | undefined, tokens: number, totalInput: number): Mon
   return rateAt(rate, totalInput).times(tokens);
 }
 
-export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
+/** The tokens each priced unit is charged for (the leaf amounts above). */
+function unitsOf(p: CompiledPrice, u: TokenUsage) {
   const cacheRead = p.cacheRead ? u.cacheReadTokens : 0;
   const cacheWrite = p.cacheWrite ? u.cacheWriteTokens : 0;
   // The library requires cache_write_mtok beside cache_write_1h_mtok (the 1-hour unit's ancestor).
@@ -111,8 +112,11 @@ export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
   const uncached = Math.max(0, u.inputTokens - cacheRead - cacheWrite);
   const reasoning = p.outputReasoning ? u.reasoningTokens : 0;
   const plainOutput = Math.max(0, u.outputTokens - reasoning);
-  const total = u.inputTokens;
+  return { cacheRead, cacheWrite, cacheWrite1h, uncached, reasoning, plainOutput, total: u.inputTokens };
+}
 
+export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
+  const { cacheRead, cacheWrite, cacheWrite1h, uncached, reasoning, plainOutput, total } = unitsOf(p, u);
   const input = charge(p.input, uncached, total)
     .plus(charge(p.cacheRead, cacheRead, total))
     .plus(charge(p.cacheWrite, cacheWrite - cacheWrite1h, total))
@@ -159,13 +163,7 @@ export interface CostText {
  * The same texts as formatUsd(computeCost(...)), without a Decimal per term (decision 0101).
  */
 export function computeCostText(p: CompiledPrice, u: TokenUsage): CostText | undefined {
-  const cacheRead = p.cacheRead ? u.cacheReadTokens : 0;
-  const cacheWrite = p.cacheWrite ? u.cacheWriteTokens : 0;
-  const cacheWrite1h = p.cacheWrite && p.cacheWrite1h ? Math.min(u.cacheWrite1hTokens, cacheWrite) : 0;
-  const uncached = Math.max(0, u.inputTokens - cacheRead - cacheWrite);
-  const reasoning = p.outputReasoning ? u.reasoningTokens : 0;
-  const plainOutput = Math.max(0, u.outputTokens - reasoning);
-  const total = u.inputTokens;
+  const { cacheRead, cacheWrite, cacheWrite1h, uncached, reasoning, plainOutput, total } = unitsOf(p, u);
   let exact = true;
   const charge = (rate: Rate | undefined, tokens: number): number => {
     if (rate === undefined || tokens <= 0) return 0;
