@@ -2,10 +2,20 @@ import assert from 'node:assert/strict';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
 import { PriceOverrideError, Pricer } from '../../collector/src/pricing/pricer';
 import { priceAt } from '../../collector/src/pricing/catalog';
+import {
+  compileModelPrice,
+  computeCost,
+  computeCostText,
+  type TokenUsage,
+} from '../../collector/src/pricing/cost';
+import { Money, formatUsd } from '../../collector/src/core/money';
 import { processTraceRequest } from '../../collector/src/ingest/pipeline';
 import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
 import { extractedCall as call, nanos } from '../support/calls';
 import { protobufBody, recordSpans } from './otlp-helpers';
+
+/** The catalog providers whose every model the tests below price. */
+const MAIN_PROVIDERS = ['openai', 'anthropic', 'google', 'mistral', 'groq', 'deepseek', 'x-ai', 'aws'];
 
 describe('pricing', () => {
   const pricer = new Pricer();
@@ -251,16 +261,7 @@ describe('pricing', () => {
     const at = new Date('2025-09-01T12:00:00Z');
     let checked = 0;
     let oneHourPriced = 0;
-    for (const providerId of [
-      'openai',
-      'anthropic',
-      'google',
-      'mistral',
-      'groq',
-      'deepseek',
-      'x-ai',
-      'aws',
-    ]) {
+    for (const providerId of MAIN_PROVIDERS) {
       const provider = findProvider({ providerId })!;
       for (const model of provider.models) {
         const lib = calcPrice(
@@ -326,5 +327,60 @@ describe('pricing', () => {
     assert.equal(r.rejectedSpans, 0);
     assert.equal(r.calls[0]!.costUsd, '0.0045');
     assert.equal(r.calls[1]!.priced, false);
+  });
+});
+
+describe('pricing in integers where exact (decision 0101)', () => {
+  const PROVIDERS = [...MAIN_PROVIDERS, 'azure', 'openrouter'];
+  /** Usages that meet every priced unit, tier boundaries, huge counts (past the safe integers) and zeros. */
+  const USAGES: TokenUsage[] = [
+    [0, 0, 0, 0, 0, 0],
+    [1, 1, 0, 0, 0, 0],
+    [1234, 567, 200, 0, 0, 0],
+    [200_000, 100, 0, 0, 0, 0],
+    [200_001, 4_000, 50_000, 10_000, 2_000, 1_000],
+    [128_001, 10, 0, 64_000, 64_000, 0],
+    [3_999, 801, 3_000, 900, 0, 800],
+    [9_007_199_254, 12_345_678, 0, 0, 0, 0],
+  ].map(([input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning]) => ({
+    inputTokens: input!,
+    outputTokens: output!,
+    cacheReadTokens: cacheRead!,
+    cacheWriteTokens: cacheWrite!,
+    cacheWrite1hTokens: cacheWrite1h!,
+    reasoningTokens: reasoning!,
+  }));
+
+  it("gives the Decimal path's texts for every catalog price and usage, and takes the Decimal path where integers would not be exact", () => {
+    let integer = 0;
+    let decimal = 0;
+    for (const id of PROVIDERS) {
+      for (const model of findProvider({ providerId: id })!.models) {
+        const prices = Array.isArray(model.prices) ? model.prices.map((c) => c.prices) : [model.prices];
+        for (const price of prices) {
+          for (const factor of ['1', '0.9', '0.333']) {
+            const compiled = compileModelPrice(price, new Money(factor));
+            for (const usage of USAGES) {
+              const text = computeCostText(compiled, usage);
+              const cost = computeCost(compiled, usage);
+              const want = {
+                total: formatUsd(cost.total),
+                input: formatUsd(cost.input),
+                output: formatUsd(cost.output),
+              };
+              if (text === undefined) decimal++;
+              else {
+                integer++;
+                assert.deepEqual(text, want, `${id}/${model.id} × ${factor}, ${JSON.stringify(usage)}`);
+              }
+            }
+          }
+        }
+      }
+    }
+    // Both paths met: most catalog prices are whole pico-dollars per token; the huge usage and the
+    // 1/3 discount are not.
+    assert.ok(integer > decimal, `${integer} integer, ${decimal} decimal`);
+    assert.ok(decimal > 0);
   });
 });

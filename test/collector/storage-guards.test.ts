@@ -233,15 +233,16 @@ describe('exclusive writer (embedded engine): lookups skipped only where provabl
     const storage = await freshStorage();
     const at = (iso: string, spanId: string): PricedCall => priced({ spanId, at: new Date(iso) });
     let loseNextAnswer = false;
-    const realInsert = storage.client.insert.bind(storage.client);
+    // The writer inserts its rows' text through exec (decision 0100).
+    const realExec = storage.client.exec.bind(storage.client);
     const flaky: Storage = {
       ...storage,
       client: new Proxy(storage.client, {
         get(target, prop, receiver) {
-          if (prop !== 'insert') return Reflect.get(target, prop, receiver) as unknown;
-          return async (...args: Parameters<typeof realInsert>) => {
-            const result = await realInsert(...args);
-            if (loseNextAnswer && args[0].table.startsWith(`${storage.database}.llm_calls (`)) {
+          if (prop !== 'exec') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<typeof realExec>) => {
+            const result = await realExec(...args);
+            if (loseNextAnswer && args[0].query.startsWith(`INSERT INTO ${storage.database}.llm_calls (`)) {
               loseNextAnswer = false;
               throw new Error('socket hang up');
             }

@@ -102,7 +102,8 @@ function charge(rate: Rate | undefined, tokens: number, totalInput: number): Mon
   return rateAt(rate, totalInput).times(tokens);
 }
 
-export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
+/** The tokens each priced unit is charged for (the leaf amounts above). */
+function unitsOf(p: CompiledPrice, u: TokenUsage) {
   const cacheRead = p.cacheRead ? u.cacheReadTokens : 0;
   const cacheWrite = p.cacheWrite ? u.cacheWriteTokens : 0;
   // The library requires cache_write_mtok beside cache_write_1h_mtok (the 1-hour unit's ancestor).
@@ -111,8 +112,11 @@ export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
   const uncached = Math.max(0, u.inputTokens - cacheRead - cacheWrite);
   const reasoning = p.outputReasoning ? u.reasoningTokens : 0;
   const plainOutput = Math.max(0, u.outputTokens - reasoning);
-  const total = u.inputTokens;
+  return { cacheRead, cacheWrite, cacheWrite1h, uncached, reasoning, plainOutput, total: u.inputTokens };
+}
 
+export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
+  const { cacheRead, cacheWrite, cacheWrite1h, uncached, reasoning, plainOutput, total } = unitsOf(p, u);
   const input = charge(p.input, uncached, total)
     .plus(charge(p.cacheRead, cacheRead, total))
     .plus(charge(p.cacheWrite, cacheWrite - cacheWrite1h, total))
@@ -120,4 +124,61 @@ export function computeCost(p: CompiledPrice, u: TokenUsage): CallCost {
   const output = charge(p.output, plainOutput, total).plus(charge(p.outputReasoning, reasoning, total));
   const perRequest = p.perRequest ? rateAt(p.perRequest, total) : ZERO;
   return { input, output, total: input.plus(output).plus(perRequest) };
+}
+
+/** Pico-dollars per dollar: the scale of the exact integer path below. */
+const PICO = new Money(1e12);
+/** Each compiled rate's price in whole pico-dollars, or null where it is not a whole number of them. */
+const picoRates = new WeakMap<Money, number | null>();
+
+function picoOf(rate: Money): number | null {
+  let pico = picoRates.get(rate);
+  if (pico === undefined) {
+    const scaled = rate.times(PICO);
+    pico = scaled.isInteger() && scaled.abs().lte(Number.MAX_SAFE_INTEGER) ? scaled.toNumber() : null;
+    picoRates.set(rate, pico);
+  }
+  return pico;
+}
+
+/** Whole pico-dollars → the text formatUsd gives the same amount as Decimal: 4500000000 → '0.0045'. */
+function picoText(pico: number): string {
+  const whole = Math.floor(pico / 1e12);
+  const frac = pico - whole * 1e12;
+  if (frac === 0) return String(whole);
+  return `${whole}.${String(frac).padStart(12, '0').replace(/0+$/, '')}`;
+}
+
+/** The call's money as formatUsd texts (total, input, output). */
+export interface CostText {
+  total: string;
+  input: string;
+  output: string;
+}
+
+/**
+ * computeCost in integers, where that is exact: every rate the call meets is a whole number of
+ * pico-dollars per unit (catalog prices have a few decimals per million tokens) and every product
+ * and sum stays a safe integer. Returns undefined otherwise, and the caller takes the Decimal path.
+ * The same texts as formatUsd(computeCost(...)), without a Decimal per term (decision 0101).
+ */
+export function computeCostText(p: CompiledPrice, u: TokenUsage): CostText | undefined {
+  const { cacheRead, cacheWrite, cacheWrite1h, uncached, reasoning, plainOutput, total } = unitsOf(p, u);
+  let exact = true;
+  const charge = (rate: Rate | undefined, tokens: number): number => {
+    if (rate === undefined || tokens <= 0) return 0;
+    const pico = picoOf(rateAt(rate, total));
+    const amount = pico === null ? NaN : pico * tokens;
+    if (!Number.isSafeInteger(amount)) exact = false;
+    return amount;
+  };
+  const input =
+    charge(p.input, uncached) +
+    charge(p.cacheRead, cacheRead) +
+    charge(p.cacheWrite, cacheWrite - cacheWrite1h) +
+    charge(p.cacheWrite1h, cacheWrite1h);
+  const output = charge(p.output, plainOutput) + charge(p.outputReasoning, reasoning);
+  const all = input + output + charge(p.perRequest, 1);
+  if (!exact || !Number.isSafeInteger(all) || input < 0 || output < 0 || all < 0) return undefined;
+  return { total: picoText(all), input: picoText(input), output: picoText(output) };
 }

@@ -7,7 +7,7 @@ import { normaliseProvider } from '../core/providers';
 import type { BatchFlag, UsageFlag } from '../ingest/extract/usage';
 import type { ExtractedCall, PricedCall } from '../core/call';
 import { findModel, priceAt, type CatalogMatch } from './catalog';
-import { compileModelPrice, compileRate, computeCost, type CompiledPrice } from './cost';
+import { compileModelPrice, compileRate, computeCost, computeCostText, type CompiledPrice } from './cost';
 import { Money, formatUsd } from '../core/money';
 import { batchFactor } from './batch';
 
@@ -67,8 +67,13 @@ export class Pricer {
     if (call.usageMissing === true) return unpriced(call, res);
     const prices = res && this.pricesFor(res, call.startTimeUnixNano);
     if (!res || !prices) return unpriced(call);
-    let cost = computeCost(prices, call);
     const factor = call.batch === true ? batchFactor(res.pricedProvider, call.provider) : undefined;
+    // Exact in integers for nearly every call (decision 0101); Decimal where that is not exact.
+    const text = factor ? undefined : computeCostText(prices, call);
+    if (text) {
+      return withPrice(call, text.total, text.input, text.output, true, res.pricedProvider, res.pricedModel);
+    }
+    let cost = computeCost(prices, call);
     if (factor) {
       cost = {
         input: cost.input.times(factor),

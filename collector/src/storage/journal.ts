@@ -1,6 +1,8 @@
 /**
  * The journal of acknowledged batches: before a batch of spans is acknowledged, its calls (already
- * inserted) are appended to a file in `<data dir>/journal` and fsynced. A segment is deleted only
+ * inserted) are appended to a file in `<data dir>/journal` and fsynced: the rows as the insert sent
+ * them, one JSONCompactEachRow line each (`.rows` segments; decision 0100), so journaling adds no
+ * encoding of its own, and reading a segment back parses a row only if it is missing. A segment is deleted only
  * once every call in it has been read back from `llm_calls`, all columns (a part whose files were
  * emptied, as a full disk once left, fails that read); a call missing then is written again. So what
  * was acknowledged survives an engine that committed a broken part: at start, and whenever a segment
@@ -16,7 +18,8 @@ import path from 'node:path';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError } from './errors';
-import { spanKeysWhere } from './span-keys';
+import { dateTime64ToNanos, fromCompactRow } from './rows';
+import { spanKeysWhere, type SpanKey } from './span-keys';
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
 const SEGMENT_MS = 5_000;
@@ -28,6 +31,62 @@ const MiB = 1024 * 1024;
 interface Segment {
   file: string;
   bytes: number;
+}
+
+/** Segments of rows (this format), and of calls as JSON (one array per group; before decision 0100). */
+const ROWS = '.rows';
+const CALLS_JSON = '.jsonl';
+
+/** A journaled call: its key, and the call itself when it has to be written again. */
+export interface Journaled extends SpanKey {
+  call: () => PricedCall;
+}
+
+/** The key at the start of a row line: `["<trace id>","<span id>","<start time>",`. */
+const ROW_KEY = /^\["([0-9a-f]{32})","([0-9a-f]{16})","(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9})",/;
+
+/**
+ * The calls of a segment of rows; a line cut by a crash mid-write (no newline yet) is left out.
+ * @public (bench/ingest-stages.mjs times it)
+ */
+export function journaledRows(text: string): Journaled[] {
+  const out: Journaled[] = [];
+  let start = 0;
+  for (let end = text.indexOf('\n'); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
+    const line = text.slice(start, end);
+    const key = ROW_KEY.exec(line);
+    if (key !== null) {
+      out.push({
+        traceId: key[1]!,
+        spanId: key[2]!,
+        startTimeUnixNano: dateTime64ToNanos(key[3]!),
+        call: () => fromCompactRow(JSON.parse(line) as Array<string | number>),
+      });
+      continue;
+    }
+    // Not the shape toRowLine writes: parsed whole, or left out if it is not a row.
+    try {
+      const call = fromCompactRow(JSON.parse(line) as Array<string | number>);
+      out.push({ ...call, call: () => call });
+    } catch {
+      // never acknowledged: the ack follows the fsync of whole lines
+    }
+  }
+  return out;
+}
+
+/** The calls of a segment written before decision 0100: one JSON array of calls per line. */
+function callsOf(text: string): Journaled[] {
+  const out: Journaled[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      for (const c of JSON.parse(line) as PricedCall[]) out.push({ ...c, call: () => c });
+    } catch {
+      // A line cut by a crash mid-write was never acknowledged (the ack follows the fsync).
+    }
+  }
+  return out;
 }
 
 export interface JournalStats {
@@ -69,7 +128,7 @@ export class IngestJournal {
   async init(): Promise<void> {
     mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
     this.closed = readdirSync(this.options.dir)
-      .filter((f) => f.endsWith('.jsonl'))
+      .filter((f) => f.endsWith(ROWS) || f.endsWith(CALLS_JSON))
       .sort()
       .map((f) => ({
         file: path.join(this.options.dir, f),
@@ -121,14 +180,17 @@ export class IngestJournal {
     await this.exclusive(() => this.rotate());
   }
 
-  /** Appends the calls of one acknowledged group and fsyncs; resolves once they are on disk. */
-  append(calls: PricedCall[]): Promise<void> {
-    if (calls.length === 0) return Promise.resolve();
+  /**
+   * Appends the rows of one acknowledged group (JSONCompactEachRow lines, as the writer inserted
+   * them) and fsyncs; resolves once they are on disk.
+   */
+  append(rows: string): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
     return this.exclusive(async () => {
       if (!this.open) {
         const file = path.join(
           this.options.dir,
-          `${Date.now()}-${String(++this.sequence).padStart(6, '0')}.jsonl`,
+          `${Date.now()}-${String(++this.sequence).padStart(6, '0')}${ROWS}`,
         );
         this.open = {
           segment: { file, bytes: 0 },
@@ -136,14 +198,18 @@ export class IngestJournal {
           openedAt: Date.now(),
         };
       }
-      const line = JSON.stringify(calls) + '\n';
+      const bytes = Buffer.from(rows);
       try {
-        await this.open.handle.write(line);
+        await this.open.handle.write(bytes);
         await this.open.handle.datasync();
       } catch (cause) {
-        throw new StorageError('journaling acknowledged calls', { cause, detail: this.open.segment.file });
+        // Part of the rows may be written: the next group goes to a new segment, not after a cut line.
+        const { file } = this.open.segment;
+        this.open.segment.bytes += bytes.length;
+        await this.rotate().catch(() => undefined);
+        throw new StorageError('journaling acknowledged calls', { cause, detail: file });
       }
-      this.open.segment.bytes += Buffer.byteLength(line);
+      this.open.segment.bytes += bytes.length;
       if (this.open.segment.bytes >= SEGMENT_BYTES) await this.rotate();
     });
   }
@@ -171,7 +237,7 @@ export class IngestJournal {
       const calls = await this.read(segment.file);
       const missing = await this.missing(calls);
       if (missing.length > 0) {
-        await this.options.restore(missing);
+        await this.options.restore(missing.map((c) => c.call()));
         this.figures.restoredCalls += missing.length;
         this.options.log(
           `journal: ${missing.length} acknowledged calls were missing from llm_calls (a broken or lost part): written again`,
@@ -185,22 +251,13 @@ export class IngestJournal {
     this.figures.lastError = null;
   }
 
-  private async read(file: string): Promise<PricedCall[]> {
+  private async read(file: string): Promise<Journaled[]> {
     const text = await readFile(file, 'utf8');
-    const calls: PricedCall[] = [];
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        calls.push(...(JSON.parse(line) as PricedCall[]));
-      } catch {
-        // A line cut by a crash mid-write was never acknowledged (the ack follows the fsync).
-      }
-    }
-    return calls;
+    return file.endsWith(ROWS) ? journaledRows(text) : callsOf(text);
   }
 
   /** The calls not readable from llm_calls (every column is read: a broken part fails the query). */
-  private async missing(calls: PricedCall[]): Promise<PricedCall[]> {
+  private async missing(calls: Journaled[]): Promise<Journaled[]> {
     const unique = new Map(calls.map((c) => [c.traceId + c.spanId, c]));
     const all = [...unique.values()];
     const found = new Set<string>();

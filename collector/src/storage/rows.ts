@@ -201,3 +201,85 @@ export function toRow(c: PricedCall): CallRow {
   const values = toCompactRow(c);
   return Object.fromEntries(CALL_COLUMNS.map((k, i) => [k, values[i]])) as unknown as CallRow;
 }
+
+/**
+ * The call as one line of JSONCompactEachRow (its values in CALL_COLUMNS order, then a newline): the
+ * text the writer inserts, and what the journal keeps of it (storage/journal).
+ */
+export function toRowLine(c: PricedCall): string {
+  return JSON.stringify(toCompactRow(c)) + '\n';
+}
+
+/** `YYYY-MM-DD hh:mm:ss.nnnnnnnnn` (UTC, as nanosToDateTime64 writes it) → nanoseconds since the epoch. */
+export function dateTime64ToNanos(text: string): string {
+  const seconds = Date.UTC(
+    Number(text.slice(0, 4)),
+    Number(text.slice(5, 7)) - 1,
+    Number(text.slice(8, 10)),
+    Number(text.slice(11, 13)),
+    Number(text.slice(14, 16)),
+    Number(text.slice(17, 19)),
+  );
+  if (text.length !== 29 || !Number.isFinite(seconds)) throw new Error(`not a stored start time: '${text}'`);
+  return (BigInt(seconds / 1000) * NS_PER_S + BigInt(text.slice(20))).toString();
+}
+
+/**
+ * The values of `toCompactRow` → the call they store (what toCompactRow reads of it, so that the row
+ * written again is the same row). Used to restore journaled rows; in-flight flags (`replacesStored`,
+ * leases) are not stored and not needed there.
+ */
+export function fromCompactRow(v: ReadonlyArray<string | number>): PricedCall {
+  if (v.length !== CALL_COLUMNS.length)
+    throw new Error(`a stored row has ${CALL_COLUMNS.length} values, not ${v.length}`);
+  const s = (i: number): string => String(v[i]);
+  const n = (i: number): number => Number(v[i]);
+  const call: PricedCall = {
+    traceId: s(0),
+    spanId: s(1),
+    startTimeUnixNano: dateTime64ToNanos(s(2)),
+    durationMs: n(3),
+    provider: s(4),
+    operation: s(5),
+    requestModel: s(6),
+    responseModel: s(7),
+    pricedProvider: s(9),
+    pricedModel: s(10),
+    inputTokens: n(11),
+    outputTokens: n(12),
+    cacheReadTokens: n(13),
+    cacheWriteTokens: n(14),
+    cacheWrite1hTokens: n(15),
+    reasoningTokens: n(16),
+    streaming: n(17) === 1,
+    errorType: s(18),
+    serverAddress: s(19),
+    enforcement: s(20),
+    source: s(21),
+    attribution: {
+      team: s(22),
+      department: s(23),
+      costCenter: s(24),
+      feature: s(25),
+      workflow: s(26),
+      customer: s(27),
+      userTier: s(28),
+      environment: s(29),
+      service: s(30),
+      endUser: s(32),
+      approvalId: s(33),
+    },
+    costUsd: s(34),
+    inputCostUsd: s(35),
+    outputCostUsd: s(36),
+    priced: n(37) === 1,
+    truncated: n(38) === 1,
+  };
+  // Optional texts: toCompactRow writes '' for an absent one.
+  if (s(8) !== '') call.askedModel = s(8);
+  if (s(31) !== '') call.serviceVersion = s(31);
+  if (s(39) !== '') call.ingestKey = s(39);
+  if (s(40) !== '') call.claimedAttribution = s(40);
+  if (s(41) !== '') call.ingestKeyScope = s(41);
+  return call;
+}

@@ -34,6 +34,7 @@
  * that only the batch holding the row fails, not every batch that waited with it.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { AiHttpCall } from '../core/ai-http-call';
 import { insertAiHttpCalls } from './ai-http-calls';
 import type { PricedCall } from '../core/call';
@@ -42,7 +43,7 @@ import { StorageError, isOutOfSpace, isRefusedByEngine } from './errors';
 import { RecentKeys } from './recent-keys';
 import { DirtyHours } from './rollup/dirty-hours';
 import { spanKeysWhere } from './span-keys';
-import { CALL_COLUMNS, toCompactRow } from './rows';
+import { CALL_COLUMNS, toRowLine } from './rows';
 
 export interface WriteResult {
   inserted: number;
@@ -90,35 +91,32 @@ export const REMEMBERED_KEYS = 200_000;
 const MAX_GROUP_CALLS = 20_000;
 
 /**
- * Rows per insert and their estimated text: the engine parses an insert as one block, and blocks of
- * 20,000 rows (a group, or one export of tiny spans) took ~30 MB more of its memory than 5,000 did.
+ * Rows per insert and their text (UTF-16 code units, about its bytes): the engine parses an insert
+ * as one block, and blocks of 20,000 rows (a group, or one export of tiny spans) took ~30 MB more of
+ * its memory than 5,000 did.
  */
 const MAX_INSERT_ROWS = 5_000;
 const MAX_INSERT_BYTES = 4 * 1024 * 1024;
 
-/** A row's size as JSONCompactEachRow text, roughly: its texts plus the numbers and punctuation. */
-function rowBytes(c: PricedCall): number {
-  let n = 400;
-  n += c.provider.length + c.operation.length + c.requestModel.length + c.responseModel.length;
-  n += c.errorType.length + c.serverAddress.length + c.enforcement.length + c.source.length;
-  for (const v of Object.values(c.attribution)) n += v.length;
-  return n;
+/** A call and its row, one line of JSONCompactEachRow text (encoded once: inserted, then journaled). */
+interface Encoded {
+  call: PricedCall;
+  line: string;
 }
 
-/** `calls` in consecutive runs of at most MAX_INSERT_ROWS rows and MAX_INSERT_BYTES of text. */
-function insertChunks(calls: PricedCall[]): PricedCall[][] {
-  const chunks: PricedCall[][] = [];
-  let chunk: PricedCall[] = [];
+/** `rows` in consecutive runs of at most MAX_INSERT_ROWS rows and MAX_INSERT_BYTES of text. */
+function insertChunks(rows: Encoded[]): Encoded[][] {
+  const chunks: Encoded[][] = [];
+  let chunk: Encoded[] = [];
   let bytes = 0;
-  for (const c of calls) {
-    const size = rowBytes(c);
-    if (chunk.length > 0 && (chunk.length >= MAX_INSERT_ROWS || bytes + size > MAX_INSERT_BYTES)) {
+  for (const r of rows) {
+    if (chunk.length > 0 && (chunk.length >= MAX_INSERT_ROWS || bytes + r.line.length > MAX_INSERT_BYTES)) {
       chunks.push(chunk);
       chunk = [];
       bytes = 0;
     }
-    chunk.push(c);
-    bytes += size;
+    chunk.push(r);
+    bytes += r.line.length;
   }
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
@@ -133,8 +131,12 @@ interface PendingWrite {
 export interface CallWriterOptions {
   /** True when no other process writes these tables (embedded engine); enables the lookup shortcut. */
   exclusive?: boolean;
-  /** Where a group's calls go once inserted, before it is acknowledged (storage/journal). */
-  journal?: { append(calls: PricedCall[]): Promise<void> };
+  /**
+   * Where a group's rows go once inserted, before it is acknowledged (storage/journal): the
+   * JSONCompactEachRow text of every call in the group, the lines the insert sent and those already
+   * stored.
+   */
+  journal?: { append(rows: string): Promise<void> };
   /** The engine's own free-space guard for each insert (bytes; 0: none). */
   minFreeDiskBytes?: () => number;
 }
@@ -242,8 +244,8 @@ export class CallWriter {
         const stored = new Set<string>();
         try {
           const calls = group.flatMap((p) => p.calls);
-          await this.writeNow(calls, stored);
-          await this.options.journal?.append(calls);
+          const rows = await this.writeNow(calls, stored);
+          await this.options.journal?.append(rows);
           settle(group, stored);
         } catch (err) {
           if (group.length === 1 || !isRefusedByEngine(err) || isOutOfSpace(err)) {
@@ -255,8 +257,8 @@ export class CallWriter {
           const claimed = new Set<string>();
           for (const p of group) {
             try {
-              await this.writeNow(p.calls, stored);
-              await this.options.journal?.append(p.calls);
+              const rows = await this.writeNow(p.calls, stored);
+              await this.options.journal?.append(rows);
               settle([p], stored, claimed);
             } catch (own) {
               p.reject(own);
@@ -270,8 +272,11 @@ export class CallWriter {
     }
   }
 
-  /** Stores the calls not stored yet, adding the keys it inserts to `stored` as it goes. */
-  private async writeNow(calls: PricedCall[], stored: Set<string>): Promise<void> {
+  /**
+   * Stores the calls not stored yet, adding the keys it inserts to `stored` as it goes; returns the
+   * rows of all of them (each key once) as JSONCompactEachRow text, for the journal.
+   */
+  private async writeNow(calls: PricedCall[], stored: Set<string>): Promise<string> {
     const byMonth = new Map<number, Map<string, PricedCall>>();
     for (const c of calls) {
       const month = monthOf(c.startTimeUnixNano);
@@ -282,16 +287,26 @@ export class CallWriter {
     // Every call's hour, stored or not: a retry of calls a crash cut off after their insert marks
     // their hours again (the maintainer then rebuilds them once more; harmless).
     const marked = await this.dirtyHours.beforeInsert(calls.map((c) => c.startTimeUnixNano));
+    let rows = '';
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];
       const replacing = unique.filter((c) => c.replacesStored);
-      const { fresh, unsure } = this.splitByMemory(unique.filter((c) => !c.replacesStored));
+      const { fresh, retried, unsure } = this.splitByMemory(unique.filter((c) => !c.replacesStored));
       fresh.push(...replacing);
       const existing = unsure.length > 0 ? await this.existingKeys(unsure) : new Set<string>();
-      for (const c of unsure) if (!existing.has(keyOf(c))) fresh.push(c);
+      for (const c of unsure)
+        if (existing.has(keyOf(c))) retried.push(c);
+        else fresh.push(c);
+      // Already stored (a retry): journaled again all the same, as its first write may not have been.
+      for (const c of retried) rows += toRowLine(c);
       if (fresh.length > 0) {
+        const encoded = fresh.map((call) => ({ call, line: toRowLine(call) }));
         try {
-          for (const chunk of insertChunks(fresh)) await this.insert(chunk);
+          for (const chunk of insertChunks(encoded)) {
+            const text = chunk.map((r) => r.line).join('');
+            await this.insert(chunk, text);
+            rows += text;
+          }
         } catch (err) {
           // An insert may have committed before it failed (a lost answer), and earlier chunks did:
           // the retry must look these spans up, not take them for new (the token would differ).
@@ -305,20 +320,32 @@ export class CallWriter {
       }
     }
     await this.dirtyHours.afterInsert(marked);
+    return rows;
   }
 
-  /** Exclusive mode: calls known new without a lookup, and the rest (all of them otherwise). */
-  private splitByMemory(calls: PricedCall[]): { fresh: PricedCall[]; unsure: PricedCall[] } {
-    if (this.storedBefore === undefined) return { fresh: [], unsure: calls };
+  /**
+   * Exclusive mode: calls known new without a lookup, calls this process stored (`retried`), and the
+   * rest (all of them otherwise).
+   */
+  private splitByMemory(calls: PricedCall[]): {
+    fresh: PricedCall[];
+    retried: PricedCall[];
+    unsure: PricedCall[];
+  } {
+    if (this.storedBefore === undefined) return { fresh: [], retried: [], unsure: calls };
     const fresh: PricedCall[] = [];
+    const retried: PricedCall[] = [];
     const unsure: PricedCall[] = [];
     for (const c of calls) {
-      if (this.remembered.has(keyOf(c))) continue; // stored by this process: a retry
+      if (this.remembered.has(keyOf(c))) {
+        retried.push(c);
+        continue;
+      }
       const start = BigInt(c.startTimeUnixNano);
       if (start > this.storedBefore && start > this.evictedUpTo) fresh.push(c);
       else unsure.push(c);
     }
-    return { fresh, unsure };
+    return { fresh, retried, unsure };
   }
 
   /** Exclusive mode: spans starting at or before `start` are looked up from now on. */
@@ -359,13 +386,14 @@ export class CallWriter {
     }
   }
 
-  private async insert(calls: PricedCall[]): Promise<void> {
+  /** Inserts `rows`, whose JSONCompactEachRow text is `text` (their lines joined). */
+  private async insert(rows: Encoded[], text: string): Promise<void> {
     const { client, database } = this.storage;
     const hash = createHash('sha256');
-    for (const k of calls.map(keyOf).sort()) hash.update(k);
+    for (const k of rows.map((r) => keyOf(r.call)).sort()) hash.update(k);
     // A replacement has the key of the row it replaces: its content goes into the token, or the
     // engine would take it for a retry of that row's block.
-    for (const c of calls) if (c.replacesStored) hash.update(JSON.stringify(toCompactRow(c)));
+    for (const r of rows) if (r.call.replacesStored) hash.update(r.line.slice(0, -1));
     // Settings go in the statement, not in clickhouse_settings: chdb 3.4 applies clickhouse_settings
     // as session-wide SETs that outlive the query (a stale token would then silently drop the next
     // unrelated insert into a table with a deduplication window). The token is our own hex digest.
@@ -374,15 +402,16 @@ export class CallWriter {
       `insert_deduplication_token = '${hash.digest('hex')}'` +
       (reserve > 0 ? `, min_free_disk_bytes_to_perform_insert = ${reserve}` : '');
     try {
-      await client.insert({
-        table: `${database}.llm_calls (${CALL_COLUMNS.join(', ')}) SETTINGS ${settings}`,
-        values: calls.map(toCompactRow),
-        format: 'JSONCompactEachRow',
+      // The text as it is (client.insert would encode the rows again): the statement, then the rows.
+      const { stream } = await client.exec({
+        query: `INSERT INTO ${database}.llm_calls (${CALL_COLUMNS.join(', ')}) SETTINGS ${settings} FORMAT JSONCompactEachRow`,
+        values: Readable.from([text], { objectMode: false }),
       });
+      for await (const chunk of stream) void chunk; // an insert answers nothing; read to the end
     } catch (cause) {
       throw new StorageError('inserting calls', {
         cause,
-        detail: `${database}.llm_calls, ${calls.length} rows`,
+        detail: `${database}.llm_calls, ${rows.length} rows`,
       });
     }
   }

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PricedCall } from '../../collector/src/core/call';
+import { Pricer } from '../../collector/src/pricing/pricer';
+import type { Storage } from '../../collector/src/storage/client';
+import { IngestJournal } from '../../collector/src/storage/journal';
+import {
+  dateTime64ToNanos,
+  fromCompactRow,
+  nanosToDateTime64,
+  toCompactRow,
+  toRowLine,
+} from '../../collector/src/storage/rows';
+import { CallWriter } from '../../collector/src/storage/writer';
+import { extractedCall, nanos } from '../support/calls';
+import { freshStorage } from '../support/embedded-storage';
+
+const pricer = new Pricer();
+
+function call(i: number, over: Partial<PricedCall> = {}): PricedCall {
+  return {
+    ...pricer.price(
+      extractedCall(
+        {
+          traceId: (i + 1).toString(16).padStart(32, 'c'),
+          spanId: (i + 1).toString(16).padStart(16, '0'),
+          startTimeUnixNano: nanos('2026-11-15T12:34:56Z', BigInt(i) * 1_000_123n),
+          requestModel: 'gpt-4o',
+          responseModel: 'gpt-4o-2024-08-06',
+          inputTokens: 1200 + i,
+          outputTokens: 300,
+          streaming: i % 2 === 0,
+        },
+        { team: 'search', feature: 'summarizer "quoted"\n\ttext', customer: 'acme', endUser: 'u-1' },
+      ),
+    ),
+    ...over,
+  };
+}
+
+async function storedCount(storage: Storage): Promise<number> {
+  const rs = await storage.client.query({
+    query: `SELECT count() AS n FROM ${storage.database}.llm_calls FINAL`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: string }>();
+  return Number(row!.n);
+}
+
+describe('journal rows (decision 0100)', () => {
+  it('reads a stored row back as the call that writes the same row', () => {
+    const plain = call(1);
+    const full = call(2, {
+      askedModel: 'gpt-4.1',
+      serviceVersion: '1.2.3',
+      ingestKey: 'key-1',
+      claimedAttribution: '{"team":"x"}',
+      ingestKeyScope: 'team=search',
+      truncated: true,
+      errorType: 'timeout',
+    });
+    for (const c of [plain, full]) {
+      const row = toCompactRow(c);
+      assert.deepEqual(toCompactRow(fromCompactRow(JSON.parse(toRowLine(c)) as Array<string | number>)), row);
+    }
+    assert.equal(fromCompactRow(toCompactRow(full)).costUsd, full.costUsd);
+  });
+
+  it('turns the stored start time back into the exact nanoseconds', () => {
+    for (const ns of ['0', '999999999', '1000000000', '999999999999999999', '1763210096123456789']) {
+      assert.equal(dateTime64ToNanos(nanosToDateTime64(ns)), ns);
+    }
+    assert.throws(() => dateTime64ToNanos('2026-11-15'), /not a stored start time/);
+  });
+});
+
+describe('journal of acknowledged calls (embedded ClickHouse)', () => {
+  let storage: Storage;
+  let dir: string;
+  let journal: IngestJournal;
+  let writer: CallWriter;
+  const log: string[] = [];
+
+  beforeEach(async () => {
+    storage = await freshStorage();
+    dir = mkdtempSync(path.join(tmpdir(), 'tl-journal-'));
+    journal = new IngestJournal({
+      dir,
+      storage,
+      restore: (calls) => writer.write(calls),
+      log: (line) => log.push(line),
+      limitBytes: 16 * 1024 * 1024,
+    });
+    writer = new CallWriter(storage, { journal });
+    await journal.init();
+  });
+
+  /** A journal over the same directory, as the next process opens it. */
+  async function restartedJournal(): Promise<IngestJournal> {
+    const next = new IngestJournal({
+      dir,
+      storage,
+      restore: (c) => writer.write(c),
+      log: (line) => log.push(line),
+    });
+    await next.init();
+    return next;
+  }
+
+  afterEach(async () => {
+    await journal.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('journals the rows the insert sent, and restores exactly those rows when they are lost', async () => {
+    const calls = Array.from({ length: 30 }, (_, i) => call(i));
+    await writer.write(calls.slice(0, 20));
+    await writer.write([...calls.slice(10, 30)]); // ten of them a retry: journaled again, stored once
+    await journal.stop(); // closes the open segment
+    const [file, ...more] = readdirSync(dir);
+    assert.deepEqual(more, []);
+    assert.match(file!, /\.rows$/);
+    const lines = readFileSync(path.join(dir, file!), 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, 40);
+    assert.deepEqual(
+      lines.slice(0, 20),
+      calls.slice(0, 20).map((c) => toRowLine(c).trimEnd()),
+    );
+
+    const before = await storage.client.query({
+      query: `SELECT * EXCEPT (inserted_at) FROM ${storage.database}.llm_calls ORDER BY span_id`,
+      format: 'JSONEachRow',
+    });
+    const rowsBefore = await before.json();
+    await storage.client.command({ query: `TRUNCATE TABLE ${storage.database}.llm_calls` });
+    // A crash mid-append leaves a cut last line: never acknowledged, left out.
+    writeFileSync(path.join(dir, file!), lines.join('\n') + '\n' + lines[0]!.slice(0, 60), { flag: 'w' });
+
+    const restarted = await restartedJournal();
+    await restarted.check(); // restores the 30 calls
+    assert.equal(restarted.stats.restoredCalls, 30);
+    await restarted.check(); // all read back: the segment goes (the restored rows are journaled anew)
+    assert.ok(!readdirSync(dir).includes(file!));
+    const after = await storage.client.query({
+      query: `SELECT * EXCEPT (inserted_at) FROM ${storage.database}.llm_calls ORDER BY span_id`,
+      format: 'JSONEachRow',
+    });
+    assert.deepEqual(await after.json(), rowsBefore);
+  });
+
+  it('still reads a segment of calls as JSON left by a collector from before the row format', async () => {
+    const calls = [call(100), call(101)];
+    writeFileSync(path.join(dir, '1700000000000-000001.jsonl'), JSON.stringify(calls) + '\n[{"cut');
+    const restarted = await restartedJournal();
+    await restarted.check();
+    assert.equal(restarted.stats.restoredCalls, 2);
+    await restarted.check();
+    assert.ok(!readdirSync(dir).some((f) => f.endsWith('.jsonl')));
+    assert.equal(await storedCount(storage), 2);
+  });
+});
