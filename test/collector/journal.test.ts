@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { PricedCall } from '../../collector/src/core/call';
 import { Pricer } from '../../collector/src/pricing/pricer';
 import type { Storage } from '../../collector/src/storage/client';
-import { IngestJournal } from '../../collector/src/storage/journal';
+import { IngestJournal, journaledRows } from '../../collector/src/storage/journal';
 import {
+  CALL_COLUMNS,
   dateTime64ToNanos,
   fromCompactRow,
   nanosToDateTime64,
@@ -55,6 +56,7 @@ describe('journal rows (decision 0100)', () => {
     const full = call(2, {
       askedModel: 'gpt-4.1',
       serviceVersion: '1.2.3',
+      serviceTier: 'flex',
       ingestKey: 'key-1',
       claimedAttribution: '{"team":"x"}',
       ingestKeyScope: 'team=search',
@@ -66,6 +68,23 @@ describe('journal rows (decision 0100)', () => {
       assert.deepEqual(toCompactRow(fromCompactRow(JSON.parse(toRowLine(c)) as Array<string | number>)), row);
     }
     assert.equal(fromCompactRow(toCompactRow(full)).costUsd, full.costUsd);
+  });
+
+  it('reads rows journaled with other columns (before an upgrade) by name', () => {
+    const c = call(3, { serviceVersion: '2.0.0', serviceTier: 'priority' });
+    const row = toCompactRow(c);
+    // A collector from before the service_tier column journaled the same call without it.
+    const older = CALL_COLUMNS.filter((k) => k !== 'service_tier');
+    const olderRow = row.filter((_, i) => CALL_COLUMNS[i] !== 'service_tier');
+    const text = `${JSON.stringify({ columns: older })}\n${JSON.stringify(olderRow)}\n`;
+    const [journaled, ...rest] = journaledRows(text);
+    assert.deepEqual(rest, []);
+    const back = journaled!.call();
+    assert.equal(back.serviceTier, undefined);
+    assert.equal(back.serviceVersion, '2.0.0');
+    assert.equal(back.costUsd, c.costUsd);
+    assert.deepEqual(toCompactRow(back), toCompactRow({ ...c, serviceTier: undefined }));
+    assert.throws(() => fromCompactRow(olderRow), /a stored row has 42 values, not 43/);
   });
 
   it('turns the stored start time back into the exact nanoseconds', () => {
@@ -122,7 +141,8 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     const [file, ...more] = readdirSync(dir);
     assert.deepEqual(more, []);
     assert.match(file!, /\.rows$/);
-    const lines = readFileSync(path.join(dir, file!), 'utf8').split('\n').filter(Boolean);
+    const [header, ...lines] = readFileSync(path.join(dir, file!), 'utf8').split('\n').filter(Boolean);
+    assert.deepEqual(JSON.parse(header!), { columns: [...CALL_COLUMNS] });
     assert.equal(lines.length, 40);
     assert.deepEqual(
       lines.slice(0, 20),
@@ -136,7 +156,9 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     const rowsBefore = await before.json();
     await storage.client.command({ query: `TRUNCATE TABLE ${storage.database}.llm_calls` });
     // A crash mid-append leaves a cut last line: never acknowledged, left out.
-    writeFileSync(path.join(dir, file!), lines.join('\n') + '\n' + lines[0]!.slice(0, 60), { flag: 'w' });
+    writeFileSync(path.join(dir, file!), [header, ...lines].join('\n') + '\n' + lines[0]!.slice(0, 60), {
+      flag: 'w',
+    });
 
     const restarted = await restartedJournal();
     await restarted.check(); // restores the 30 calls

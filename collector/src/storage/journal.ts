@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError } from './errors';
-import { dateTime64ToNanos, fromCompactRow } from './rows';
+import { CALL_COLUMNS, dateTime64ToNanos, fromCompactRow } from './rows';
 import { spanKeysWhere, type SpanKey } from './span-keys';
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
@@ -42,6 +42,12 @@ export interface Journaled extends SpanKey {
   call: () => PricedCall;
 }
 
+/**
+ * A segment of rows starts with the columns its rows hold, so rows journaled before an upgrade that
+ * added a column are still read by name after it (an acknowledged call is never dropped as unreadable).
+ */
+const COLUMNS_HEADER = `${JSON.stringify({ columns: CALL_COLUMNS })}\n`;
+
 /** The key at the start of a row line: `["<trace id>","<span id>","<start time>",`. */
 const ROW_KEY = /^\["([0-9a-f]{32})","([0-9a-f]{16})","(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9})",/;
 
@@ -52,7 +58,15 @@ const ROW_KEY = /^\["([0-9a-f]{32})","([0-9a-f]{16})","(\d{4}-\d\d-\d\d \d\d:\d\
 export function journaledRows(text: string): Journaled[] {
   const out: Journaled[] = [];
   let start = 0;
-  for (let end = text.indexOf('\n'); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
+  let columns: ReadonlyArray<string> = CALL_COLUMNS;
+  if (text.startsWith('{"columns":')) {
+    const end = text.indexOf('\n');
+    if (end === -1) return out; // cut while the segment was opened: no row was acknowledged
+    const header = JSON.parse(text.slice(0, end)) as { columns: string[] };
+    if (header.columns.join() !== CALL_COLUMNS.join()) columns = header.columns;
+    start = end + 1;
+  }
+  for (let end = text.indexOf('\n', start); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
     const line = text.slice(start, end);
     const key = ROW_KEY.exec(line);
     if (key !== null) {
@@ -60,13 +74,13 @@ export function journaledRows(text: string): Journaled[] {
         traceId: key[1]!,
         spanId: key[2]!,
         startTimeUnixNano: dateTime64ToNanos(key[3]!),
-        call: () => fromCompactRow(JSON.parse(line) as Array<string | number>),
+        call: () => fromCompactRow(JSON.parse(line) as Array<string | number>, columns),
       });
       continue;
     }
     // Not the shape toRowLine writes: parsed whole, or left out if it is not a row.
     try {
-      const call = fromCompactRow(JSON.parse(line) as Array<string | number>);
+      const call = fromCompactRow(JSON.parse(line) as Array<string | number>, columns);
       out.push({ ...call, call: () => call });
     } catch {
       // never acknowledged: the ack follows the fsync of whole lines
@@ -198,7 +212,7 @@ export class IngestJournal {
           openedAt: Date.now(),
         };
       }
-      const bytes = Buffer.from(rows);
+      const bytes = Buffer.from(this.open.segment.bytes === 0 ? COLUMNS_HEADER + rows : rows);
       try {
         await this.open.handle.write(bytes);
         await this.open.handle.datasync();

@@ -224,62 +224,80 @@ export function dateTime64ToNanos(text: string): string {
   return (BigInt(seconds / 1000) * NS_PER_S + BigInt(text.slice(20))).toString();
 }
 
+type CallColumn = (typeof CALL_COLUMNS)[number];
+
+/** Each column's place in a list of columns, so a stored row is read by name, not by a counted index. */
+const columnIndex = (columns: ReadonlyArray<string>): Map<string, number> =>
+  new Map(columns.map((c, i) => [c, i]));
+const CALL_COLUMN_INDEX = columnIndex(CALL_COLUMNS);
+
 /**
  * The values of `toCompactRow` → the call they store (what toCompactRow reads of it, so that the row
  * written again is the same row). Used to restore journaled rows; in-flight flags (`replacesStored`,
  * leases) are not stored and not needed there.
  */
-export function fromCompactRow(v: ReadonlyArray<string | number>): PricedCall {
-  if (v.length !== CALL_COLUMNS.length)
-    throw new Error(`a stored row has ${CALL_COLUMNS.length} values, not ${v.length}`);
-  const s = (i: number): string => String(v[i]);
-  const n = (i: number): number => Number(v[i]);
+export function fromCompactRow(
+  v: ReadonlyArray<string | number>,
+  columns: ReadonlyArray<string> = CALL_COLUMNS,
+): PricedCall {
+  if (v.length !== columns.length)
+    throw new Error(`a stored row has ${v.length} values, not ${columns.length}`);
+  // Rows journaled by a collector with other columns (an upgrade in between) are read by name; a
+  // column they lack reads as toCompactRow writes an absent value ('' or 0).
+  const index = columns === CALL_COLUMNS ? CALL_COLUMN_INDEX : columnIndex(columns);
+  const at = (c: CallColumn): string | number | undefined => {
+    const i = index.get(c);
+    return i === undefined ? undefined : v[i];
+  };
+  const s = (c: CallColumn): string => String(at(c) ?? '');
+  const n = (c: CallColumn): number => Number(at(c) ?? 0);
   const call: PricedCall = {
-    traceId: s(0),
-    spanId: s(1),
-    startTimeUnixNano: dateTime64ToNanos(s(2)),
-    durationMs: n(3),
-    provider: s(4),
-    operation: s(5),
-    requestModel: s(6),
-    responseModel: s(7),
-    pricedProvider: s(9),
-    pricedModel: s(10),
-    inputTokens: n(11),
-    outputTokens: n(12),
-    cacheReadTokens: n(13),
-    cacheWriteTokens: n(14),
-    cacheWrite1hTokens: n(15),
-    reasoningTokens: n(16),
-    streaming: n(17) === 1,
-    errorType: s(18),
-    serverAddress: s(19),
-    enforcement: s(20),
-    source: s(21),
+    traceId: s('trace_id'),
+    spanId: s('span_id'),
+    startTimeUnixNano: dateTime64ToNanos(s('start_time')),
+    durationMs: n('duration_ms'),
+    provider: s('provider'),
+    operation: s('operation'),
+    requestModel: s('request_model'),
+    responseModel: s('response_model'),
+    pricedProvider: s('priced_provider'),
+    pricedModel: s('priced_model'),
+    inputTokens: n('input_tokens'),
+    outputTokens: n('output_tokens'),
+    cacheReadTokens: n('cache_read_tokens'),
+    cacheWriteTokens: n('cache_write_tokens'),
+    cacheWrite1hTokens: n('cache_write_1h_tokens'),
+    reasoningTokens: n('reasoning_tokens'),
+    streaming: n('streaming') === 1,
+    errorType: s('error_type'),
+    serverAddress: s('server_address'),
+    enforcement: s('enforcement'),
+    source: s('source'),
     attribution: {
-      team: s(22),
-      department: s(23),
-      costCenter: s(24),
-      feature: s(25),
-      workflow: s(26),
-      customer: s(27),
-      userTier: s(28),
-      environment: s(29),
-      service: s(30),
-      endUser: s(32),
-      approvalId: s(33),
+      team: s('team'),
+      department: s('department'),
+      costCenter: s('cost_center'),
+      feature: s('feature'),
+      workflow: s('workflow'),
+      customer: s('customer'),
+      userTier: s('user_tier'),
+      environment: s('environment'),
+      service: s('service'),
+      endUser: s('end_user'),
+      approvalId: s('approval_id'),
     },
-    costUsd: s(34),
-    inputCostUsd: s(35),
-    outputCostUsd: s(36),
-    priced: n(37) === 1,
-    truncated: n(38) === 1,
+    costUsd: s('cost_usd'),
+    inputCostUsd: s('input_cost_usd'),
+    outputCostUsd: s('output_cost_usd'),
+    priced: n('priced') === 1,
+    truncated: n('truncated') === 1,
   };
   // Optional texts: toCompactRow writes '' for an absent one.
-  if (s(8) !== '') call.askedModel = s(8);
-  if (s(31) !== '') call.serviceVersion = s(31);
-  if (s(39) !== '') call.ingestKey = s(39);
-  if (s(40) !== '') call.claimedAttribution = s(40);
-  if (s(41) !== '') call.ingestKeyScope = s(41);
+  if (s('asked_model') !== '') call.askedModel = s('asked_model');
+  if (s('service_version') !== '') call.serviceVersion = s('service_version');
+  if (s('service_tier') !== '') call.serviceTier = s('service_tier');
+  if (s('ingest_key') !== '') call.ingestKey = s('ingest_key');
+  if (s('claimed_attribution') !== '') call.claimedAttribution = s('claimed_attribution');
+  if (s('ingest_key_scope') !== '') call.ingestKeyScope = s('ingest_key_scope');
   return call;
 }
