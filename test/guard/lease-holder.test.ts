@@ -82,3 +82,52 @@ describe('guard lease holder across collectors: slices expire, owner_pending kee
     assert.equal(lease.tryReserve(usd('0.01'), sent + 61_000), undefined);
   });
 });
+
+describe('guard lease holder on a collector slower than the calls', function () {
+  let server: Server;
+  let requests = 0;
+  let release: (() => void) | undefined;
+  let saved: string | undefined;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      req.on('end', () => {
+        const send = (): void => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(answer({ state: 'busy', retry_after_seconds: 1 })));
+        };
+        // The first ask is answered only when the test says so (a collector that takes its time).
+        if (requests === 1) release = send;
+        else send();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    saved = process.env.TOKENLEDGER_URL;
+    process.env.TOKENLEDGER_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.TOKENLEDGER_URL;
+    else process.env.TOKENLEDGER_URL = saved;
+    server.close();
+  });
+
+  it('asks nothing more for calls that stopped waiting while an ask was in flight (decision 0094)', async () => {
+    const lease = new LeaseHolder('p', '2026-12-01T00:00:00.000Z', 'h');
+    const waitingCall = lease.obtain(usd('0.01'), usd('0.08'), Date.now() + 60_000);
+    while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+    // 50 calls came and went (each waited its bound, was refused busy, and will retry) while the
+    // first ask was in flight: none of them is asked for afterwards.
+    const goneCalls = Array.from({ length: 50 }, () =>
+      lease.obtain(usd('0.01'), usd('0.08'), Date.now() - 1),
+    );
+    release();
+    assert.equal(await waitingCall, 'refused');
+    assert.deepEqual(new Set(await Promise.all(goneCalls)), new Set(['refused']));
+    assert.equal(requests, 1, 'one ask, for the call that waited');
+    // A call that still waits is asked for.
+    assert.equal(await lease.obtain(usd('0.01'), usd('0.08'), Date.now() + 60_000), 'refused');
+    assert.equal(requests, 2);
+  });
+});

@@ -414,7 +414,7 @@ export class GuardEngine implements Guard {
     }
     const available = lease.availablePico();
     const need = estimate - (available > 0n ? available : 0n);
-    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b)) };
+    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b), wait.deadline) };
   }
 
   private busy(
