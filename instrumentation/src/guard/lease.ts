@@ -22,8 +22,13 @@ import type { LeaseReleaseResponse, LeaseRequest, LeaseResponse, LeaseState } fr
 
 /** A reservation that never settled (its span never ended) is dropped after this long. */
 const RESERVATION_TTL_MS = 10 * 60_000;
-/** A lease answer is worth having however late it comes (calls wait for it at most TOKENLEDGER_GUARD_WAIT_MS). */
-const REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * A lease answer is worth having however late it comes (calls wait for it at most
+ * TOKENLEDGER_GUARD_WAIT_MS); one abandoned by this side is still computed by the collector, and on a
+ * collector starved of CPU the ask sent instead of it queued behind it (decision 0094). Under the
+ * lease's TTL (2 minutes), so a late answer still renews it.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The collector's last word on this lease. */
 export interface LeaseAnswer {
