@@ -5,7 +5,7 @@
  * without touching the slice, which stays usable until it expires.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LeaseHolder } from '../../instrumentation/src/guard/lease';
 import type { LeaseResponse } from '../../instrumentation/src/wire';
@@ -29,19 +29,19 @@ function answer(over: Partial<LeaseResponse>): LeaseResponse {
   };
 }
 
-describe('guard lease holder across collectors: slices expire, owner_pending keeps them', function () {
+/**
+ * Serves the lease endpoint with `onRequest(res)` for the enclosing describe, TOKENLEDGER_URL
+ * pointing at it (the body is read first).
+ */
+function collectorStandIn(onRequest: (res: ServerResponse) => void): void {
   let server: Server;
-  const answers: LeaseResponse[] = [];
   let saved: string | undefined;
-
   before(async () => {
     server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
         res.setHeader('content-type', 'application/json');
-        res.end(
-          JSON.stringify(answers.shift() ?? answer({ owner_pending: true, lease_id: '', state: 'busy' })),
-        );
+        onRequest(res);
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -53,6 +53,13 @@ describe('guard lease holder across collectors: slices expire, owner_pending kee
     else process.env.TOKENLEDGER_URL = saved;
     server.close();
   });
+}
+
+describe('guard lease holder across collectors: slices expire, owner_pending keeps them', function () {
+  const answers: LeaseResponse[] = [];
+  collectorStandIn((res) =>
+    res.end(JSON.stringify(answers.shift() ?? answer({ owner_pending: true, lease_id: '', state: 'busy' }))),
+  );
 
   it('spends a slice until its TTL after the renewing request, not after', async () => {
     const lease = new LeaseHolder('p', '2026-12-01T00:00:00.000Z', 'h');
@@ -80,5 +87,34 @@ describe('guard lease holder across collectors: slices expire, owner_pending kee
     assert.deepEqual(lease.lastAnswer, { state: 'busy', spentPico: usd('0.5'), retryAfterSeconds: 7 });
     assert.ok(lease.tryReserve(usd('0.05'), Date.now()));
     assert.equal(lease.tryReserve(usd('0.01'), sent + 61_000), undefined);
+  });
+});
+
+describe('guard lease holder on a collector slower than the calls', function () {
+  let requests = 0;
+  let release: (() => void) | undefined;
+  collectorStandIn((res) => {
+    const send = (): void => void res.end(JSON.stringify(answer({ state: 'busy', retry_after_seconds: 1 })));
+    // The first ask is answered only when the test says so (a collector that takes its time).
+    if (++requests === 1) release = send;
+    else send();
+  });
+
+  it('asks nothing more for calls that stopped waiting while an ask was in flight (decision 0094)', async () => {
+    const lease = new LeaseHolder('p', '2026-12-01T00:00:00.000Z', 'h');
+    const waitingCall = lease.obtain(usd('0.01'), usd('0.08'), Date.now() + 60_000);
+    while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+    // 50 calls came and went (each waited its bound, was refused busy, and will retry) while the
+    // first ask was in flight: none of them is asked for afterwards.
+    const goneCalls = Array.from({ length: 50 }, () =>
+      lease.obtain(usd('0.01'), usd('0.08'), Date.now() - 1),
+    );
+    release();
+    assert.equal(await waitingCall, 'refused');
+    assert.deepEqual(new Set(await Promise.all(goneCalls)), new Set(['refused']));
+    assert.equal(requests, 1, 'one ask, for the call that waited');
+    // A call that still waits is asked for.
+    assert.equal(await lease.obtain(usd('0.01'), usd('0.08'), Date.now() + 60_000), 'refused');
+    assert.equal(requests, 2);
   });
 });

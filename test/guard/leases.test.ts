@@ -295,6 +295,52 @@ describe('LeaseBook (collector side of budget leases)', () => {
     assert.equal((await ask(book, 'c', '0')).unleasedUsd.toFixed(), '1', 'b is gone');
   });
 
+  it('spend a holder reported but never got stored is held for a minute, then counts as spent: the calls waiting for it are answered, and a late span counts once (decision 0094)', async () => {
+    const spent = { usd: '0.9', asOf: clock };
+    const book = new LeaseBook(source('1', spent), { now: () => clock, busyHoldMs: 0 });
+    const key = `capped|${periodStart.getTime()}`;
+    const a = await ask(book, 'a', '0.1');
+    // a's calls used the whole slice; the export of their spans was lost (nothing lands). a keeps
+    // renewing, reporting what it used, as a live process does every second.
+    await ask(book, 'a', '0', { usedUsd: new Money('0.1') });
+    const waiting = () => ask(book, 'b', '0', { needUsd: new Money('0.01') });
+    const early = await waiting();
+    assert.deepEqual(
+      [early.state, early.spentUsd.toFixed()],
+      ['busy', '0.9'],
+      'a holds it while its spans may come',
+    );
+    clock += 59_000;
+    await ask(book, 'a', '0', { usedUsd: new Money('0.1') });
+    assert.equal((await waiting()).state, 'busy', 'still within the minute');
+    clock += 2_000;
+    await ask(book, 'a', '0', { usedUsd: new Money('0.1') });
+    const late = await waiting();
+    assert.deepEqual([late.state, late.spentUsd.toFixed()], ['exceeded', '1'], 'spent, not held for good');
+    assert.equal(book.outstanding(key).toFixed(), '0');
+    // The spans arrive after all and the stored figure includes them: counted once, not twice.
+    land(book, a.leaseId, 'a0', '0.1');
+    clock += 1;
+    Object.assign(spent, { usd: '1', asOf: clock });
+    const stored = await waiting();
+    assert.deepEqual([stored.state, stored.spentUsd.toFixed()], ['exceeded', '1']);
+
+    // Lost spend with money left: what is not lost is granted, the rest is answered as spent.
+    const part = { usd: '0.8', asOf: clock };
+    const book2 = new LeaseBook(source('1', part), { now: () => clock, busyHoldMs: 0 });
+    const c = await ask(book2, 'c', '0.1');
+    await ask(book2, 'd', '0.1');
+    await ask(book2, 'c', '0', { usedUsd: new Money('0.1') });
+    assert.equal((await ask(book2, 'e', '0', { needUsd: new Money('0.01') })).state, 'busy');
+    clock += 61_000;
+    await ask(book2, 'c', '0', { usedUsd: new Money('0.1') });
+    // d gives back its unused slice: e gets it; c's lost 0.1 is spent, never granted again.
+    await ask(book2, 'd', '0', { returnedUsd: new Money('0.1') });
+    const e = await ask(book2, 'e', '0.2', { needUsd: new Money('0.01') });
+    assert.deepEqual([e.state, e.grantedUsd.toFixed(), e.spentUsd.toFixed()], ['ok', '0.1', '0.9']);
+    assert.ok(c.leaseId);
+  });
+
   it('refuses unknown policies and past periods with a reason', async () => {
     const book = new LeaseBook(source('1', { usd: '0' }), { now: () => clock });
     assert.throws(

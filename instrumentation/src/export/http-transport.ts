@@ -89,7 +89,16 @@ export class HttpTransport implements ExporterTransport {
           }
         });
       });
-      req.setTimeout(Math.max(timeoutMillis, 1), () => req.destroy(new Error('OTLP export timed out')));
+      // A deadline, not an idle timeout: Node applies a request's idle timeout only once it is
+      // connected, and a loaded collector's full accept queue left connects hanging for minutes while
+      // the batch processor went on with new exports — 80 connections a process in SYN-SENT, which
+      // kept the collector's accept queue full for good (decision 0094).
+      const deadline = setTimeout(
+        () => req.destroy(new Error('OTLP export timed out')),
+        Math.max(timeoutMillis, 1),
+      );
+      deadline.unref();
+      req.on('close', () => clearTimeout(deadline));
       req.on('error', (error) => resolve({ status: 'retryable', error }));
       req.end(body);
     });

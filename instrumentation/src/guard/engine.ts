@@ -89,8 +89,11 @@ const PERIOD_END_RELEASE_TIMEOUT_MS = 1_500;
  * A state answer is worth having however late it comes, and one is asked for at a time: a loaded
  * collector answers in seconds, and a shorter deadline made every process give up and ask again
  * each second — on a loaded 2-core machine no process got a first state at all (decision 0072).
+ * 30 s: a collector starved of CPU took longer than 10 s just to accept a connection, and every
+ * request abandoned before its answer was work it did for nothing while new ones queued behind
+ * (decision 0094).
  */
-const STATE_TIMEOUT_MS = 10_000;
+const STATE_TIMEOUT_MS = 30_000;
 const EXIT_RELEASE_TIMEOUT_MS = 500;
 /** Under 1 s in all: the first call's own setup (≈ 10–20 ms) comes on top of the wait. */
 const DEFAULT_WAIT_MS = 950;
@@ -414,7 +417,7 @@ export class GuardEngine implements Guard {
     }
     const available = lease.availablePico();
     const need = estimate - (available > 0n ? available : 0n);
-    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b)) };
+    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b), wait.deadline) };
   }
 
   private busy(

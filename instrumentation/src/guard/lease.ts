@@ -22,8 +22,13 @@ import type { LeaseReleaseResponse, LeaseRequest, LeaseResponse, LeaseState } fr
 
 /** A reservation that never settled (its span never ended) is dropped after this long. */
 const RESERVATION_TTL_MS = 10 * 60_000;
-/** A lease answer is worth having however late it comes (calls wait for it at most TOKENLEDGER_GUARD_WAIT_MS). */
-const REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * A lease answer is worth having however late it comes (calls wait for it at most
+ * TOKENLEDGER_GUARD_WAIT_MS); one abandoned by this side is still computed by the collector, and on a
+ * collector starved of CPU the ask sent instead of it queued behind it (decision 0094). Under the
+ * lease's TTL (2 minutes), so a late answer still renews it.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The collector's last word on this lease. */
 export interface LeaseAnswer {
@@ -73,9 +78,8 @@ export class LeaseHolder {
   private readonly reservations = new Set<Reservation>();
   private inFlight: Promise<void> | undefined;
   private reportAfter = false;
-  /** Calls waiting for money, and their shortfalls. */
-  private waiting = 0;
-  private waitingNeed = 0n;
+  /** Calls waiting for money: each one's shortfall and until when it waits. */
+  private readonly waiters = new Set<{ need: bigint; deadline: number }>();
 
   constructor(
     readonly policy: string,
@@ -134,22 +138,34 @@ export class LeaseHolder {
   /**
    * Waits until the collector answered a request that includes `needPico` (a call's shortfall).
    * `granted` when the slice now covers it — other waiters may take it first; ask again then.
+   * A call that stopped waiting (`deadline` passed: it was refused busy, and may retry) asks for
+   * nothing more: on a collector slower than the calls, each retry's ask queued behind the one in
+   * flight, and every process sent thousands of asks for calls long gone (decision 0094).
    */
-  async obtain(needPico: bigint, slicePico: bigint): Promise<Obtained> {
-    this.waiting++;
-    this.waitingNeed += needPico;
+  async obtain(needPico: bigint, slicePico: bigint, deadline = Infinity): Promise<Obtained> {
+    const waiter = { need: needPico, deadline };
+    this.waiters.add(waiter);
     try {
       while (this.inFlight) await this.inFlight;
       if (this.availablePico() >= needPico) return 'granted';
+      if (Date.now() >= deadline) return 'refused';
       // When others wait too, ask only for what waits here; otherwise refill the slice as well.
-      const want = this.contended || this.waitingNeed > slicePico ? this.waitingNeed : slicePico;
+      const waitingNeed = this.waitingNeed();
+      const want = this.contended || waitingNeed > slicePico ? waitingNeed : slicePico;
       await this.request(want, needPico);
       if (this.unreachable) return 'unreachable';
       return this.availablePico() >= needPico ? 'granted' : 'refused';
     } finally {
-      this.waiting--;
-      this.waitingNeed -= needPico;
+      this.waiters.delete(waiter);
     }
+  }
+
+  /** What the calls still waiting here need. */
+  private waitingNeed(): bigint {
+    const now = Date.now();
+    let need = 0n;
+    for (const w of this.waiters) if (w.deadline > now) need += w.need;
+    return need;
   }
 
   /**

@@ -10,7 +10,8 @@
  * after it includes it, and until then beside it (a call stored while a figure is computed may be
  * counted twice for a moment, never zero times). A returned lease holds
  * what its holder reported used but the collector has not stored (the spans of a process killed
- * before its export stop counting LOST_AFTER_MS after its last report). A lease not renewed for its
+ * before its export stop counting LOST_AFTER_MS after its last report); an open lease's reported
+ * spend not stored LOST_AFTER_MS after the report counts as spent, not held. A lease not renewed for its
  * TTL (2 minutes: a crashed process) is forgotten, slice and all; a slow process renews long before.
  *
  * Holders are namespaced by the key they come with (`<key name>/<holder>`): a key renews, gives
@@ -136,6 +137,12 @@ interface Lease {
   /** What the holder reported spent (cumulative), and when it last reported. */
   used: Money;
   reportedAt: number;
+  /**
+   * When `used` reached each of its values, oldest first, kept back to the newest at least
+   * LOST_AFTER_MS old: what the holder reported spent that long ago and is not stored yet is lost
+   * spend (see lostBy).
+   */
+  usedSince: Array<{ at: number; used: Money }>;
   /** Stored calls it reserved for: counted in `landedBefore` once a spend figure includes them. */
   landed: Money;
   landings: Array<{ at: number; usd: Money }>;
@@ -148,7 +155,10 @@ interface Lease {
  * what a lease holds covers calls in flight, and a process on a loaded machine may be slow to renew.
  */
 const DEFAULT_LEASE_TTL_MS = 120_000;
-/** Reported spend whose spans never arrive (a process killed before its export) stops counting after this. */
+/**
+ * Reported spend whose spans have not arrived after this long is lost: a returned lease's (a process
+ * killed before its export) stops counting; an open lease's counts as spent (lostBy).
+ */
 const LOST_AFTER_MS = 60_000;
 /** After a refused need, holders are told others wait for this long. */
 const CONTENDED_MS = 3_000;
@@ -161,6 +171,23 @@ const CONTENDED_MS = 3_000;
 const BUSY_HOLD_MS = 800;
 /** How long a landed span is remembered, so an exporter's retry of it does not land twice. */
 const LANDED_MEMORY_MS = 10 * 60_000;
+
+/**
+ * What an open lease's holder reported spent LOST_AFTER_MS ago or earlier and is still not stored:
+ * spans lost on the way (an export that gave up on a collector too loaded to take it). The calls
+ * were made — the holder says so and keeps renewing — so this counts as spent, not as held: held,
+ * nobody would ever spend it or give it back, and calls waiting for the budget's last dollars would
+ * wait for good (decision 0094).
+ */
+function lostBy(l: Lease, now: number): Money {
+  if (l.closed) return ZERO;
+  let reported = ZERO;
+  for (const r of l.usedSince) {
+    if (now - r.at < LOST_AFTER_MS) break;
+    reported = r.used;
+  }
+  return Money.max(reported.minus(landedBy(l)), 0);
+}
 
 /** Stored calls of a lease. */
 function landedBy(l: Lease): Money {
@@ -175,7 +202,7 @@ function landedBy(l: Lease): Money {
  */
 function heldBy(l: Lease, now: number): Money {
   const landed = landedBy(l);
-  if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed), 0);
+  if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed).minus(lostBy(l, now)), 0);
   if (now - l.reportedAt >= LOST_AFTER_MS) return ZERO;
   return Money.max(l.used.minus(landed), 0);
 }
@@ -333,7 +360,8 @@ export class LeaseBook {
     if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
     let landedSince = this.prune(now, key, figure.asOf);
-    if (req.needUsd?.gt(0) && landedSince.gt(0) && figure.usd.plus(landedSince).gte(limit)) {
+    const lostSoFar = this.lostOf(key, now);
+    if (req.needUsd?.gt(0) && landedSince.gt(0) && figure.usd.plus(landedSince).plus(lostSoFar).gte(limit)) {
       // A waiting call, and the calls stored since the last figure may have spent the rest: only a
       // figure that includes them can tell "exceeded" from "busy". Without it every worker is told
       // busy, retries, and asks again until the periodic figure catches up — on a loaded machine,
@@ -343,7 +371,6 @@ export class LeaseBook {
       if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
       landedSince = this.prune(now, key, figure.asOf);
     }
-    const spent = figure.usd;
     const holder = `${req.keyName}/${req.holder}`;
     let lease = this.find(key, holder);
     if (!lease) {
@@ -357,6 +384,7 @@ export class LeaseBook {
         returned: ZERO,
         used: ZERO,
         reportedAt: now,
+        usedSince: [],
         landed: ZERO,
         landings: [],
         expiresAt: 0,
@@ -382,6 +410,8 @@ export class LeaseBook {
       if (l.keyName === req.keyName) keyHeld = keyHeld.plus(h);
       else if (!l.closed) otherKeys = true;
     }
+    // Spend its holders reported that never got stored: spent, and told as spent (decision 0094).
+    const spent = figure.usd.plus(this.lostOf(key, now));
     const need = Money.max(req.needUsd ?? ZERO, 0);
     const decision = decideGrant({
       limit,
@@ -460,6 +490,11 @@ export class LeaseBook {
     return this.leasesOf(key).reduce((t, l) => t.plus(heldBy(l, now)), ZERO);
   }
 
+  /** Spend the holders of a policy period's open leases reported and never got stored (lostBy). */
+  private lostOf(key: string, now: number): Money {
+    return this.leasesOf(key).reduce((t, l) => t.plus(lostBy(l, now)), ZERO);
+  }
+
   /** Open leases (for metrics and tests). */
   get size(): number {
     return [...this.leases.values()].filter((l) => !l.closed).length;
@@ -476,7 +511,12 @@ export class LeaseBook {
 
   private report(lease: Lease, usedUsd: Money | undefined, now: number): void {
     lease.reportedAt = now;
-    if (usedUsd?.gt(lease.used)) lease.used = usedUsd;
+    if (!usedUsd?.gt(lease.used)) return;
+    lease.used = usedUsd;
+    const since = lease.usedSince;
+    since.push({ at: now, used: usedUsd });
+    // Only the newest report at least LOST_AFTER_MS old matters for lostBy: older ones go.
+    while (since.length > 1 && now - since[1]!.at >= LOST_AFTER_MS) since.shift();
   }
 
   /**
