@@ -229,7 +229,10 @@ type CallColumn = (typeof CALL_COLUMNS)[number];
 /** Each column's place in a list of columns, so a stored row is read by name, not by a counted index. */
 const columnIndex = (columns: ReadonlyArray<string>): Map<string, number> =>
   new Map(columns.map((c, i) => [c, i]));
-const CALL_COLUMN_INDEX = columnIndex(CALL_COLUMNS);
+/** Per list of columns (a journal segment's header names one list for all its rows). */
+const indexes = new WeakMap<ReadonlyArray<string>, Map<string, number>>([
+  [CALL_COLUMNS, columnIndex(CALL_COLUMNS)],
+]);
 
 /**
  * The values of `toCompactRow` → the call they store (what toCompactRow reads of it, so that the row
@@ -244,7 +247,8 @@ export function fromCompactRow(
     throw new Error(`a stored row has ${v.length} values, not ${columns.length}`);
   // Rows journaled by a collector with other columns (an upgrade in between) are read by name; a
   // column they lack reads as toCompactRow writes an absent value ('' or 0).
-  const index = columns === CALL_COLUMNS ? CALL_COLUMN_INDEX : columnIndex(columns);
+  let index = indexes.get(columns);
+  if (index === undefined) indexes.set(columns, (index = columnIndex(columns)));
   const at = (c: CallColumn): string | number | undefined => {
     const i = index.get(c);
     return i === undefined ? undefined : v[i];
