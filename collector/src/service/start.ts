@@ -39,7 +39,7 @@ import { createApp } from '../http/app';
 import { ReconciliationRefresher, settingsFromPolicy } from '../read/reconciliation';
 import { CollectorMetrics } from '../http/metrics';
 import { startCodePageDrops } from './code-pages';
-import { applyMallocOptions } from './malloc-options';
+import { applyMallocOptions, startHeapTrims } from './malloc-options';
 import { PartRepairs } from './part-repairs';
 
 export interface RunningCollector {
@@ -322,8 +322,10 @@ export async function startCollector(
     ? `embedded ClickHouse in ${config.dataDir}`
     : `ClickHouse server, database ${storage.database}`;
   log(`tokenledger collector listening on ${url} (${where}; ${keysNote})`);
-  // Start-up done: the code it ran once need not stay resident (decision 0097).
+  // Start-up done: the code it ran once need not stay resident (decision 0097), nor the pages a
+  // flood of requests freed inside glibc's heaps (0102).
   const codePages = startCodePageDrops(config.dropCodePages ?? true, log);
+  const heapTrims = startHeapTrims();
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -337,6 +339,7 @@ export async function startCollector(
         await stopped;
         clearTimeout(force);
         codePages.stop();
+        heapTrims.stop();
         await stopPolicyWork();
         await writer.drain();
         await journal.stop();
