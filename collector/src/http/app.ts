@@ -43,8 +43,13 @@ import {
 /** ~100 MiB of queued calls: far above a healthy queue (a few batches), low enough to protect memory. */
 const DEFAULT_MAX_QUEUED_CALLS = 100_000;
 
-/** Memory for OTLP requests in flight (bodies, the one being decoded, calls waiting to be stored). */
-const DEFAULT_MAX_INGEST_BYTES = 64 * 1024 * 1024;
+/**
+ * Memory for OTLP requests in flight (bodies, the one being decoded, calls waiting to be stored):
+ * room for a body at the 16 MiB limit and its decoding beside a crowd of ordinary batches (~2.5 MB
+ * each), and what it costs at the peak, with the garbage it leaves, stays under the collector's
+ * 500 MB ceiling with margin (decision 0103).
+ */
+const DEFAULT_MAX_INGEST_BYTES = 48 * 1024 * 1024;
 
 export interface AppDeps {
   storage: Storage;

@@ -44,7 +44,7 @@ export interface CollectorConfig {
   maxQueuedCalls?: number;
   /** Disk space kept free: below it new spans get 503 (TOKENLEDGER_MIN_FREE_DISK_MB; default by disk size). */
   minFreeDiskBytes?: number;
-  /** Memory for OTLP requests in flight, bytes (TOKENLEDGER_MAX_INGEST_BYTES; default 64 MiB). */
+  /** Memory for OTLP requests in flight, bytes (TOKENLEDGER_MAX_INGEST_BYTES; default 48 MiB). */
   maxIngestBytes?: number;
   /** Longest text value stored from spans, characters (TOKENLEDGER_MAX_ATTRIBUTE_LENGTH; default 256). */
   maxValueLength: number;
