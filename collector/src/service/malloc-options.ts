@@ -24,7 +24,7 @@ const M_MMAP_THRESHOLD = -3;
 const THRESHOLD_BYTES = 128 * 1024;
 
 /** How often the free pages inside glibc's heaps are returned (a trim takes ~1–4 ms under a flood). */
-export const HEAP_TRIM_INTERVAL_MS = 1_000;
+const HEAP_TRIM_INTERVAL_MS = 1_000;
 
 const operatorTunesGlibc = (env: NodeJS.ProcessEnv): boolean =>
   Boolean(env.MALLOC_MMAP_THRESHOLD_ || env.MALLOC_TRIM_THRESHOLD_ || env.GLIBC_TUNABLES);
