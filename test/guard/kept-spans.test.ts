@@ -7,17 +7,8 @@
  * the spans go through the failing address.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { startCollectorProxy, type CollectorProxy } from '../support/collector-proxy';
-import {
-  collectorKey,
-  startCollectorProcess,
-  tempDataDir,
-  type CollectorProcess,
-} from '../support/collector-process';
-import { eventually, getJson, runApp, writePolicy } from './helpers';
+import { collectorKey } from '../support/collector-process';
+import { eventually, getJson, runApp, useProxiedCollector } from './helpers';
 
 const POLICY = `
 version: 1
@@ -30,31 +21,11 @@ policies:
 
 describe('spans the collector could not take are kept and sent again until it takes them', function () {
   this.timeout(120_000);
-  let dir: string;
-  let collector: CollectorProcess;
-  let proxy: CollectorProxy;
-  let openai: FakeOpenAI;
-
-  before(async () => {
-    openai = await startFakeOpenAI();
-    dir = tempDataDir('tl-kept-spans-');
-    const policyFile = path.join(dir, 'policy.yaml');
-    writePolicy(policyFile, POLICY);
-    collector = await startCollectorProcess({ dataDir: dir, env: { TOKENLEDGER_POLICY_FILE: policyFile } });
-    proxy = await startCollectorProxy(collector.url);
-  });
-  after(async () => {
-    await proxy?.close();
-    await collector?.stop();
-    await openai?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const rig = useProxiedCollector('tl-kept-spans-', POLICY);
 
   it('a collector that drops connections, then hangs, then recovers: every call stored once', async () => {
-    const [ingestKey, adminKey] = [
-      await collectorKey(collector, 'ingest'),
-      await collectorKey(collector, 'admin'),
-    ];
+    const { collector, proxy, openai, ingestKey } = rig;
+    const adminKey = await collectorKey(collector, 'admin');
     const attribution = { team: 'search', feature: 'kept' };
     const step = (name: string, waitMs: number) => ({
       name,
