@@ -12,6 +12,8 @@ const WARNING_TYPE = 'TokenledgerWarning';
 export const SPANS_KEY_REFUSED = 'TOKENLEDGER_SPANS_KEY_REFUSED';
 /** The OTLP endpoint refused a batch of spans for another reason. */
 export const SPANS_REFUSED = 'TOKENLEDGER_SPANS_REFUSED';
+/** Spans kept for a collector that did not take them filled their bound: the newest were dropped. */
+export const SPANS_DROPPED = 'TOKENLEDGER_SPANS_DROPPED';
 /** The collector refused the policy guard's key (it may be another host than the OTLP endpoint). */
 export const GUARD_KEY_REFUSED = 'TOKENLEDGER_GUARD_KEY_REFUSED';
 /** A standard OTEL_* setting tokenledger does not support (grpc, another exporter): it does something else. */

@@ -7,16 +7,7 @@
  * lease answers `contended` (what it says while another process's call waits for money).
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
-import { startCollectorProxy, type CollectorProxy } from '../support/collector-proxy';
-import {
-  collectorKey,
-  startCollectorProcess,
-  tempDataDir,
-  type CollectorProcess,
-} from '../support/collector-process';
-import { runApp, writePolicy, type AppRun } from './helpers';
+import { runApp, useProxiedCollector, type AppRun } from './helpers';
 
 const POLICY = `
 version: 1
@@ -32,28 +23,11 @@ const PAUSE_MS = 5_000;
 
 describe('a call paid from a contended budget is exported at once, others on the batch schedule', function () {
   this.timeout(120_000);
-  let collector: CollectorProcess;
-  let proxy: CollectorProxy;
-  let openai: FakeOpenAI;
-  let ingestKey: string;
-
-  before(async () => {
-    openai = await startFakeOpenAI();
-    const dir = tempDataDir('tl-contended-export-');
-    const policyFile = path.join(dir, 'policy.yaml');
-    writePolicy(policyFile, POLICY);
-    collector = await startCollectorProcess({ dataDir: dir, env: { TOKENLEDGER_POLICY_FILE: policyFile } });
-    ingestKey = await collectorKey(collector, 'ingest');
-    proxy = await startCollectorProxy(collector.url);
-  });
-  after(async () => {
-    await proxy?.close();
-    await collector?.stop();
-    await openai?.close();
-  });
+  const rig = useProxiedCollector('tl-contended-export-', POLICY);
 
   /** One budgeted call, a pause, a second call; returns the run and when span exports arrived. */
   async function callPauseCall(): Promise<{ run: AppRun; exports: number[]; secondStarted: number }> {
+    const { proxy, openai, ingestKey } = rig;
     proxy.seen.length = 0;
     const attribution = { team: 'search', feature: 'shared' };
     const run = await runApp(
@@ -84,7 +58,7 @@ describe('a call paid from a contended budget is exported at once, others on the
   }
 
   it('contended: the first call’s span reaches the collector while the app still pauses', async () => {
-    proxy.alterJson = (p, body) => (p === '/v1/budgets/leases' ? { ...body, contended: true } : body);
+    rig.proxy.alterJson = (p, body) => (p === '/v1/budgets/leases' ? { ...body, contended: true } : body);
     const { exports, secondStarted } = await callPauseCall();
     assert.ok(
       exports.some((at) => at < secondStarted),
@@ -93,7 +67,7 @@ describe('a call paid from a contended budget is exported at once, others on the
   });
 
   it('not contended: no export until the app exits (the batch schedule, nothing extra)', async () => {
-    proxy.alterJson = undefined;
+    rig.proxy.alterJson = undefined;
     const { exports, secondStarted } = await callPauseCall();
     assert.ok(exports.length > 0, 'the exit flush sends the spans');
     assert.ok(

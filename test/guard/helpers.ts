@@ -1,8 +1,16 @@
 /** Runs the guard fixture app (`node --require tokenledger/register`) and collects its JSON lines. */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../support/collector-process';
+import {
+  collectorKey,
+  REPO_ROOT,
+  startCollectorProcess,
+  tempDataDir,
+  type CollectorProcess,
+} from '../support/collector-process';
+import { startCollectorProxy, type CollectorProxy } from '../support/collector-proxy';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 
 export const APP = path.join(REPO_ROOT, 'test', 'fixtures', 'guard', 'app.cjs');
 
@@ -122,4 +130,41 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** A collector with a policy, a proxy in front of it and the fake provider, for one describe. */
+export interface ProxiedCollector {
+  collector: CollectorProcess;
+  proxy: CollectorProxy;
+  openai: FakeOpenAI;
+  ingestKey: string;
+}
+
+/**
+ * Starts, for the enclosing describe, the fake provider, a collector on a fresh store with the
+ * policy `yaml`, and a proxy in front of it (tests make it slow, silent or shut); stops them and
+ * removes the store after. The returned object is filled in once `before` has run.
+ */
+export function useProxiedCollector(prefix: string, yaml: string): ProxiedCollector {
+  const rig = {} as ProxiedCollector;
+  let dir: string | undefined;
+  before(async () => {
+    rig.openai = await startFakeOpenAI();
+    dir = tempDataDir(prefix);
+    const policyFile = path.join(dir, 'policy.yaml');
+    writePolicy(policyFile, yaml);
+    rig.collector = await startCollectorProcess({
+      dataDir: dir,
+      env: { TOKENLEDGER_POLICY_FILE: policyFile },
+    });
+    rig.ingestKey = await collectorKey(rig.collector, 'ingest');
+    rig.proxy = await startCollectorProxy(rig.collector.url);
+  });
+  after(async () => {
+    await rig.proxy?.close();
+    await rig.collector?.stop();
+    await rig.openai?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return rig;
 }

@@ -1,12 +1,14 @@
 /**
  * tokenledger's OTLP export path: its exporter, whose retries wait in the background, and their
- * policy (the child-process tests check that a finished app then exits).
+ * policy (the child-process tests check that a finished app then exits); batches the collector did
+ * not take, kept (bounded) and sent again until it does (decision 0104).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BackgroundRetryTransport, MAX_RETRIES } from '../../instrumentation/src/export/background-retry';
 import type { ExportResponse, ExporterTransport } from '../../instrumentation/src/export/http-transport';
+import { KeptBatches } from '../../instrumentation/src/export/kept-batches';
 import { OtlpExporter } from '../../instrumentation/src/export/otlp-exporter';
 import { endpointForMessages, refusalWarning } from '../../instrumentation/src/export/refused-export';
 import { PipelineTracerProvider } from '../../instrumentation/src/pipeline/tracer';
@@ -92,6 +94,64 @@ describe('OTLP export that never holds the process', () => {
     });
   });
 
+  describe('KeptBatches: what the collector did not take is sent again until it does', () => {
+    const fast = { timeoutMillis: 1_000, initialBackoffMs: 20, maxBackoffMs: 80, random: () => 0.5 };
+    const until = async (cond: () => boolean, ms = 5_000): Promise<void> => {
+      const end = Date.now() + ms;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error('not in time');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+
+    it('retries the oldest batch with a growing backoff, one at a time, then sends the rest at once', async () => {
+      const attempt = scripted([retryable(), retryable(), retryable()]);
+      const kept = new KeptBatches(attempt, { ...fast, maxBytes: 1_000 });
+      kept.keep(new Uint8Array(10), 1);
+      kept.keep(new Uint8Array(20), 2);
+      kept.keep(new Uint8Array(30), 3);
+      assert.equal(kept.keptBytes, 60);
+      await until(() => kept.size === 0);
+      // Three refusals of the first batch, then the three batches in a row.
+      assert.equal(attempt.calls.length, 6, String(attempt.calls));
+      const gaps = attempt.calls.slice(1, 4).map((t, i) => t - attempt.calls[i]!);
+      assert.ok(gaps[0]! >= 15 && gaps[1]! >= 35 && gaps[2]! >= 70, `backoff ${gaps.join(', ')} ms`);
+      assert.ok(attempt.calls[5]! - attempt.calls[3]! < 50, 'after a success the next batch goes at once');
+      assert.equal(kept.keptBytes, 0);
+    });
+
+    it('keeps at most its bound in bytes: a batch that does not fit is dropped and told', () => {
+      const overflow: number[] = [];
+      const kept = new KeptBatches(scripted([]), {
+        ...fast,
+        maxBytes: 100,
+        onOverflow: (n) => overflow.push(n),
+      });
+      assert.equal(kept.keep(new Uint8Array(60), 6), true);
+      assert.equal(kept.keep(new Uint8Array(50), 5), false);
+      assert.equal(kept.keep(new Uint8Array(40), 4), true);
+      assert.deepEqual([kept.size, kept.keptBytes, kept.dropped, overflow], [2, 100, 5, [5]]);
+      kept.stop();
+      assert.deepEqual([kept.size, kept.keptBytes], [0, 0]);
+    });
+
+    it('drops a batch the collector refuses for good (told), and sends now on a flush', async () => {
+      const results: string[] = [];
+      const attempt = scripted([{ status: 'failure', error: new Error('400') }]);
+      const kept = new KeptBatches(attempt, {
+        ...fast,
+        initialBackoffMs: 60_000,
+        maxBytes: 1_000,
+        onResult: (r) => results.push(r.status),
+      });
+      kept.keep(new Uint8Array(1), 1);
+      kept.keep(new Uint8Array(1), 1);
+      await kept.sendNow(); // not a minute later: now
+      assert.deepEqual(results, ['failure', 'success']);
+      assert.equal(kept.size, 0);
+    });
+  });
+
   describe("tokenledger's OTLP exporter", () => {
     for (const [name, json] of [
       ['protobuf', false],
@@ -128,6 +188,52 @@ describe('OTLP export that never holds the process', () => {
         }
       });
     }
+  });
+
+  describe('a collector that does not take spans for a while', () => {
+    it('the exporter keeps the batches it gave up on and sends each once the collector answers; new ones wait with them', async () => {
+      let down = true;
+      const taken: number[] = [];
+      const tried: number[] = [];
+      const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          tried.push(Date.now());
+          if (down) {
+            res.writeHead(503).end();
+            return;
+          }
+          taken.push(Buffer.concat(chunks).length);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
+      });
+      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+      // A 300 ms export timeout: the in-export retry (backoff from 1 s) does not fit, so it is kept at once.
+      const exporter = exporterTo(url, false, 300);
+      try {
+        const results: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const spans = [await oneSpan()];
+          results.push((await new Promise<{ code: number }>((ok) => exporter.export(spans, ok))).code);
+        }
+        assert.deepEqual(results, [1, 1, 1], 'reported as not exported yet');
+        const triedWhileDown = tried.length;
+        assert.equal(
+          triedWhileDown,
+          1,
+          'the second and third batches wait with the first: one attempt, not one per batch',
+        );
+        down = false;
+        await exporter.forceFlush();
+        assert.equal(taken.length, 3, 'every kept batch taken once');
+      } finally {
+        await exporter.shutdown();
+        server.closeAllConnections();
+        await new Promise((ok) => server.close(ok));
+      }
+    });
   });
 
   describe('a refused export is told to the operator', () => {

@@ -1,7 +1,8 @@
 /**
- * A stand-in address for the collector that tests can turn slow or silent: it forwards every
- * request to the collector after `delayMs`, or (`hang`) accepts it and never answers — a collector
- * that is overloaded or hung, at the same URL the apps already used. It notes every request it
+ * A stand-in address for the collector that tests can turn slow, silent or shut: it forwards every
+ * request to the collector after `delayMs`, or (`hang`) accepts it and never answers, or (`drop`)
+ * closes the connection without an answer — a collector that is overloaded, hung or going down, at
+ * the same URL the apps already used. It notes every request it
  * received (`seen`), and `alterJson` may change the collector's JSON answers on their way back.
  */
 import http from 'node:http';
@@ -13,6 +14,8 @@ export interface CollectorProxy {
   delayMs: number;
   /** Accept requests and never answer them. */
   hang: boolean;
+  /** Close each connection as its request arrives, without an answer. */
+  drop: boolean;
   /** Every request received: method, path, when (ms since the epoch). */
   seen: Array<{ method: string; path: string; at: number }>;
   /** Changes a JSON answer of the collector to a request for `path` before it is passed on. */
@@ -26,6 +29,7 @@ export async function startCollectorProxy(target: string): Promise<CollectorProx
     url: '',
     delayMs: 0,
     hang: false,
+    drop: false,
     seen: [],
     close: async () => {
       for (const res of held) res.destroy();
@@ -37,6 +41,10 @@ export async function startCollectorProxy(target: string): Promise<CollectorProx
     const chunks: Buffer[] = [];
     const path = new URL(req.url ?? '/', target).pathname;
     proxy.seen.push({ method: req.method ?? '', path, at: Date.now() });
+    if (proxy.drop) {
+      req.socket.destroy();
+      return;
+    }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (proxy.hang) {

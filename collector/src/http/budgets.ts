@@ -2,7 +2,8 @@
  * GET /v1/budgets — what the in-app guard reads: the policy (kill switch, fail mode, attribution,
  * every policy as written) with each budget's state in its current period, the prices of the
  * models in play so the guard can cost its own calls, and the caller's key (a scoped key's calls
- * are recorded under its scope). Money as decimal strings.
+ * are recorded under its scope). Money as decimal strings. A budget's spend includes what lease
+ * holders reported spent and the collector never stored (LeaseBook.lostSpend), as lease answers do.
  */
 import express from 'express';
 import type { Policy, PolicyFile } from 'tokenledger/policy';
@@ -10,6 +11,8 @@ import type { BudgetView, BudgetsResponse } from 'tokenledger/wire';
 import type { KeyRing } from '../govern/keys/keys';
 import { requireScope } from './auth';
 import type { BudgetEngine, BudgetStatus } from '../govern/budgets/engine';
+import type { LeaseBook } from '../govern/budgets/leases';
+import { withLostSpend } from '../govern/budgets/status';
 import { modelsSeen } from '../govern/budgets/spend';
 import { modelPrices } from '../govern/policy/prices';
 import type { LoadedPolicy } from '../govern/policy/load';
@@ -22,6 +25,8 @@ export interface BudgetsRouteDeps {
   pricer: Pricer;
   engine: BudgetEngine;
   policy: () => LoadedPolicy | undefined;
+  /** The lease book: spend its holders reported and the collector never stored counts as spent here too. */
+  leases?: LeaseBook;
 }
 
 const SEEN_MODELS_TTL_MS = 10_000;
@@ -47,7 +52,15 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
     try {
       const loaded = deps.policy();
       const file = loaded?.policy;
-      const statuses = await deps.engine.statuses();
+      const computed = await deps.engine.statuses();
+      const asOf = deps.engine.computedAt(computed);
+      // As the lease answers count it (decision 0104): a one-shot process reads "exceeded" here.
+      const statuses = computed.map((s) => {
+        const p = file?.policies.find((x) => x.name === s.policy);
+        return p && deps.leases
+          ? withLostSpend(s, p, deps.leases.lostSpend(s.policy, s.periodStart, asOf))
+          : s;
+      });
       const earliest = statuses.reduce<Date>(
         (min, s) => (s.periodStart < min ? s.periodStart : min),
         monthStart(new Date()),

@@ -3,7 +3,8 @@
  * configured from the standard OTEL_EXPORTER_OTLP_* variables as OpenTelemetry's exporter reads them
  * (or from TOKENLEDGER_OTLP_ENDPOINT and TOKENLEDGER_API_KEY alone, see ../endpoint.ts), and made so
  * that it never keeps the app's process alive: sockets unref'd (./unref-agent.ts) and retries that
- * wait in the background (./background-retry.ts).
+ * wait in the background (./background-retry.ts). A batch the collector still did not take after
+ * those retries is kept, bounded, and sent again until it is taken (./kept-batches.ts).
  */
 import type { Attributes } from '@opentelemetry/api';
 import { otlpHeadersAuthorization } from '../collector-api';
@@ -12,9 +13,10 @@ import { envPositiveNumber, envString } from '../env';
 import { ExportResultCode, type ExportResult, type SpanExporter } from '../pipeline/batch';
 import { encodeJson, encodeProtobuf } from '../pipeline/otlp-encode';
 import type { PipelineSpan } from '../pipeline/span';
-import { SETTING_UNSUPPORTED, warnOnce } from '../warn-once';
+import { SETTING_UNSUPPORTED, SPANS_DROPPED, warnOnce } from '../warn-once';
 import { BackgroundRetryTransport } from './background-retry';
-import { HttpTransport, type ExporterTransport } from './http-transport';
+import { HttpTransport, type ExportResponse, type ExporterTransport } from './http-transport';
+import { DEFAULT_KEEP_BYTES, KeptBatches } from './kept-batches';
 import { endpointForMessages, warnIfRefused } from './refused-export';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -46,7 +48,12 @@ export interface OtlpExporterConfig {
   json: boolean;
   compression: 'gzip' | 'none';
   timeoutMillis: number;
+  /** The most bytes of batches kept for a later retry (TOKENLEDGER_EXPORT_KEEP_BYTES). */
+  keepBytes?: number;
 }
+
+const keepBytesFromEnv = (): number =>
+  envPositiveNumber('TOKENLEDGER_EXPORT_KEEP_BYTES') ?? DEFAULT_KEEP_BYTES;
 
 export function exporterConfigFromEnv(): OtlpExporterConfig {
   const apiKey = envString('TOKENLEDGER_API_KEY');
@@ -58,6 +65,7 @@ export function exporterConfigFromEnv(): OtlpExporterConfig {
       json: false,
       compression: 'none',
       timeoutMillis: DEFAULT_TIMEOUT_MS,
+      keepBytes: keepBytesFromEnv(),
     };
   }
   const protocol = (otlpSetting('PROTOCOL') ?? 'http/protobuf').toLowerCase();
@@ -82,24 +90,57 @@ export function exporterConfigFromEnv(): OtlpExporterConfig {
       envPositiveNumber('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') ??
       envPositiveNumber('OTEL_EXPORTER_OTLP_TIMEOUT') ??
       DEFAULT_TIMEOUT_MS,
+    keepBytes: keepBytesFromEnv(),
   };
 }
 
+/** The export result of a transport's answer. */
+function resultOf(response: ExportResponse): ExportResult {
+  return response.status === 'success'
+    ? { code: ExportResultCode.SUCCESS }
+    : {
+        code: ExportResultCode.FAILED,
+        error: response.error ?? new Error('OTLP export failed after its retries'),
+      };
+}
+
+/** What a batch kept for later, or dropped beyond the bound, reports to the batch processor (it only logs it). */
+const KEPT: ExportResult = {
+  code: ExportResultCode.FAILED,
+  error: new Error('the collector did not take the spans yet: kept, and sent again until it does'),
+};
+const DROPPED: ExportResult = {
+  code: ExportResultCode.FAILED,
+  error: new Error('the collector did not take the spans and the kept ones fill their bound: dropped'),
+};
+
 export class OtlpExporter implements SpanExporter {
   private readonly transport: ExporterTransport;
+  private readonly kept: KeptBatches;
 
   constructor(
     private readonly config: OtlpExporterConfig,
     private readonly resource: Attributes,
   ) {
-    this.transport = new BackgroundRetryTransport(
-      new HttpTransport({
-        url: config.url,
-        headers: config.headers,
-        contentType: config.json ? 'application/json' : 'application/x-protobuf',
-        compression: config.compression,
-      }),
-    );
+    const http = new HttpTransport({
+      url: config.url,
+      headers: config.headers,
+      contentType: config.json ? 'application/json' : 'application/x-protobuf',
+      compression: config.compression,
+    });
+    this.transport = new BackgroundRetryTransport(http);
+    this.kept = new KeptBatches(http, {
+      maxBytes: config.keepBytes ?? DEFAULT_KEEP_BYTES,
+      timeoutMillis: config.timeoutMillis,
+      onResult: (response) => warnIfRefused(resultOf(response)),
+      onOverflow: (spans) =>
+        warnOnce(
+          SPANS_DROPPED,
+          `tokenledger: ${endpointForMessages(config.url)} has not taken spans for a while and the ones kept for it ` +
+            `fill TOKENLEDGER_EXPORT_KEEP_BYTES (${config.keepBytes ?? DEFAULT_KEEP_BYTES} bytes): ` +
+            `${spans} span(s) dropped, their calls are not recorded; the app itself is not affected`,
+        ),
+    });
   }
 
   export(spans: PipelineSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -110,22 +151,29 @@ export class OtlpExporter implements SpanExporter {
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
       return;
     }
+    // Batches are kept: the collector is not taking spans now. This one waits with them, so the
+    // process has one attempt in flight, not one per batch.
+    if (this.kept.size > 0) {
+      resultCallback(this.kept.keep(body, spans.length) ? KEPT : DROPPED);
+      return;
+    }
     this.transport.send(body, this.config.timeoutMillis).then(
       (response) => {
-        const result: ExportResult =
-          response.status === 'success'
-            ? { code: ExportResultCode.SUCCESS }
-            : {
-                code: ExportResultCode.FAILED,
-                error: response.error ?? new Error('OTLP export failed after its retries'),
-              };
-        resultCallback(result);
+        if (response.status !== 'retryable') resultCallback(resultOf(response));
+        else resultCallback(this.kept.keep(body, spans.length, response.retryInMillis) ? KEPT : DROPPED);
       },
       (error: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
     );
   }
 
+  /** Sends the kept batches now (the exit flush, forceFlush). Never rejects. */
+  forceFlush(): Promise<void> {
+    return this.kept.sendNow();
+  }
+
+  /** After the processor's last flush: what is still kept is dropped, no retry is left running. */
   shutdown(): Promise<void> {
+    this.kept.stop();
     this.transport.shutdown();
     return Promise.resolve();
   }
@@ -148,6 +196,10 @@ export class LazyExporter implements SpanExporter {
       warnIfRefused(result);
       resultCallback(result);
     });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.exporter?.forceFlush?.() ?? Promise.resolve();
   }
 
   async shutdown(): Promise<void> {

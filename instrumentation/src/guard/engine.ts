@@ -46,7 +46,7 @@ import { collectorJson, GuardRequestError } from './collector-client';
 import { askCollectorPrices } from './collector-prices';
 import { DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS, UsageEstimator } from './estimator';
 import { PendingVerdict, type Guard, type GuardDecision, type GuardedCall, type GuardVerdict } from './hook';
-import { LeaseHolder, type Reservation } from './lease';
+import { LeaseHolder, Reservation } from './lease';
 import { StateCache } from './state-cache';
 import { claimedValue, resourceFromEnv, type CallFacts } from './match';
 import {
@@ -107,18 +107,17 @@ const ALLOWED_VERDICT: GuardVerdict = Object.freeze({
   attributes: Object.freeze({ [ATTR_TL_ENFORCEMENT]: ENFORCEMENT_ALLOWED }) as Attributes,
 });
 
-/** A call that waits: since when, and until when at most. */
-interface Wait {
-  since: number;
-  deadline: number;
-}
-
-/** What one budget says about a call. */
+/**
+ * What one budget says about a call: the reservation made for it (the common case, returned as
+ * is: nothing allocated beside it), or another step.
+ */
 type BudgetStep =
-  | { kind: 'reserved'; reservation: Reservation }
+  | Reservation
   | { kind: 'allowed' }
   | { kind: 'wait'; until: Promise<unknown> }
   | { kind: 'over'; error: () => Error };
+
+const ALLOWED_STEP: BudgetStep = Object.freeze({ kind: 'allowed' });
 
 export class GuardEngine implements Guard {
   private state: GuardState | undefined;
@@ -132,17 +131,27 @@ export class GuardEngine implements Guard {
   private readonly resource: Record<string, string>;
   private readonly exportSoon: (() => void) | undefined;
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  private readonly buckets = new Map<string, TokenBucket>();
+  /** Each policy's rate-limit buckets, by its name (no key string built per call). */
+  private readonly buckets = new Map<string, { calls?: TokenBucket; tokens?: TokenBucket }>();
   private readonly leases = new Map<string, LeaseHolder>();
   /** What each call in flight reserved, by its span. */
-  private readonly reserved = new WeakMap<object, Reservation[]>();
+  private readonly reserved = new WeakMap<object, Reservation | Reservation[]>();
   /** The last verdict that named its leases, reused while calls come from the same slices (no allocation). */
   private leaseVerdict: { base: GuardVerdict; leases: string; verdict: GuardVerdict } | undefined;
   /** Prices found in the current state's book, by provider then model (its lookup builds a string key per call). */
   private priceMemo: { book: unknown; byProvider: Map<string, Map<string, UnitPrices>> } | undefined;
   private readonly estimator = new UsageEstimator();
   private readonly fetchedPrices = new PriceFetcher(askCollectorPrices);
-  private lastEstimatePico = new Map<string, bigint>();
+  /** An ended call's usage, read into this one record by every span end (see onSpanEnded). */
+  private readonly usage: Required<TokenUsage> = {
+    input: 0,
+    output: 0,
+    cacheRead: 0,
+    cacheWrite: 0,
+    cacheWrite1h: 0,
+  };
+  /** The policies a call's budgets are checked for, reused by every call (copied when a call waits). */
+  private readonly budgetedScratch: CompiledPolicy[] = [];
   /** Stopped (the process is exiting): no more leases are taken. */
   private stopped = false;
   /** No state yet and a call already waited its bound, or the first fetch failed: calls stop waiting. */
@@ -189,8 +198,7 @@ export class GuardEngine implements Guard {
   check(call: GuardedCall): GuardDecision {
     const s = this.state;
     if (s === undefined) return this.beforeFirstAnswer(call);
-    const now = Date.now();
-    return this.decide(s, call, now, { since: now, deadline: now + this.waitMs });
+    return this.decide(s, call, Date.now());
   }
 
   /**
@@ -200,7 +208,6 @@ export class GuardEngine implements Guard {
   private beforeFirstAnswer(call: GuardedCall): GuardDecision {
     if (this.gaveUp) return this.failBeforeFirstAnswer();
     const since = Date.now();
-    const wait: Wait = { since, deadline: since + this.waitMs };
     return new PendingVerdict(
       bounded(this.firstAnswer, this.waitMs, false)
         .then(() => {
@@ -214,7 +221,7 @@ export class GuardEngine implements Guard {
             this.gaveUp = true;
             return this.failBeforeFirstAnswer();
           }
-          return settle(this.decide(s, call, Date.now(), wait));
+          return settle(this.decide(s, call, Date.now(), since));
         }),
     );
   }
@@ -241,23 +248,27 @@ export class GuardEngine implements Guard {
     return undefined;
   }
 
-  private decide(s: GuardState, call: GuardedCall, now: number, wait: Wait): GuardDecision {
+  /** `since`: when the call began to wait (it waits until `since` + waitMs at most); now by default. */
+  private decide(s: GuardState, call: GuardedCall, now: number, since = now): GuardDecision {
     if (s.failClosed && now - this.lastOkAt > this.failAfterMs) {
       throw unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl());
     }
     if (s.killSwitch) throw killSwitchError(undefined, call.model);
     if (s.required?.block) this.checkAttribution(s, call);
     let verdict: GuardVerdict | undefined;
-    let budgeted: CompiledPolicy[] | undefined;
+    // The budgets the call falls under: the first `count` entries of the engine's one list (entries
+    // past it are an earlier call's; nothing is cleared or allocated per call).
+    const budgeted = this.budgetedScratch;
+    let count = 0;
     const policies = s.policies;
     for (let i = 0; i < policies.length; i++) {
       const p = policies[i]!;
       if (!p.matches(call)) continue;
       verdict = this.applyRules(p, call, verdict ?? ALLOWED_VERDICT, now);
-      if (p.budget !== undefined && p.onExceeded !== 'alert') (budgeted ??= []).push(p);
+      if (p.budget !== undefined && p.onExceeded !== 'alert') budgeted[count++] = p;
     }
-    if (budgeted === undefined || verdict === undefined) return verdict;
-    return this.applyBudgets(budgeted, call, verdict, wait);
+    if (count === 0 || verdict === undefined) return verdict;
+    return this.applyBudgets(budgeted, count, call, verdict, since, now);
   }
 
   private checkAttribution(s: GuardState, call: GuardedCall): void {
@@ -309,30 +320,38 @@ export class GuardEngine implements Guard {
    */
   private applyBudgets(
     policies: CompiledPolicy[],
+    count: number,
     call: GuardedCall,
     verdict: GuardVerdict,
-    wait: Wait,
+    since: number,
+    now = Date.now(),
   ): GuardDecision {
     const s = this.state!;
-    const now = Date.now();
-    const taken: Reservation[] = [];
+    // What the call reserved: one budget's reservation (no array), or several.
+    let taken: Reservation | Reservation[] | undefined;
     let v = verdict;
-    for (const p of policies) {
+    for (let i = 0; i < count; i++) {
+      const p = policies[i]!;
       // A downgraded call is not held against later budgets (it is counted when it ends).
       if (v.model !== undefined) break;
-      const step = this.budgetStep(p, p.budget!, call, v.maxTokens ?? call.maxTokens, now, s, wait);
-      if (step.kind === 'reserved') taken.push(step.reservation);
-      if (step.kind === 'reserved' || step.kind === 'allowed') continue;
-      for (const r of taken) r.lease.cancel(r);
+      const step = this.budgetStep(p, p.budget!, call, v.maxTokens ?? call.maxTokens, now, s, since);
+      if (step instanceof Reservation) {
+        taken = taken === undefined ? step : Array.isArray(taken) ? [...taken, step] : [taken, step];
+        continue;
+      }
+      if (step.kind === 'allowed') continue;
+      cancelAll(taken);
+      taken = undefined;
       if (step.kind === 'wait') {
+        // The scratch list is the next call's: a waiting call keeps its own copy.
+        const own = policies === this.budgetedScratch ? policies.slice(0, count) : policies;
         return new PendingVerdict(
-          bounded(step.until, wait.deadline - now, undefined).then(() =>
-            settle(this.applyBudgets(policies, call, verdict, wait)),
+          bounded(step.until, since + this.waitMs - now, undefined).then(() =>
+            settle(this.applyBudgets(own, count, call, verdict, since)),
           ),
         );
       }
       if (p.onExceeded === 'downgrade' && p.downgradeTo !== undefined && p.downgradeTo !== call.model) {
-        taken.length = 0;
         v = withChange(v, p.name, { model: p.downgradeTo }, ENFORCEMENT_DOWNGRADED, {
           [ATTR_GEN_AI_REQUEST_MODEL]: p.downgradeTo,
           ...(call.model !== undefined ? { [ATTR_TL_ORIGINAL_MODEL]: call.model } : {}),
@@ -341,10 +360,10 @@ export class GuardEngine implements Guard {
       }
       throw step.error();
     }
-    if (taken.length === 0) return v;
+    if (taken === undefined) return v;
     this.reserved.set(call.span, taken);
     // The span names the leases it was paid from: once the collector stores it, they stop holding it.
-    const leases = taken.length === 1 ? taken[0]!.leaseId : taken.map((r) => r.leaseId).join(',');
+    const leases = Array.isArray(taken) ? taken.map((r) => r.leaseId).join(',') : taken.leaseId;
     const last = this.leaseVerdict;
     if (last !== undefined && last.base === v && last.leases === leases) return last.verdict;
     const withLeases = withAttributes(v, { [ATTR_TL_LEASES]: leases });
@@ -352,7 +371,7 @@ export class GuardEngine implements Guard {
     return withLeases;
   }
 
-  /** What one budget says about a call now. */
+  /** What one budget says about a call now. Allocates nothing but the reservation when the slice covers the call. */
   private budgetStep(
     p: CompiledPolicy,
     b: BudgetWindow,
@@ -360,78 +379,47 @@ export class GuardEngine implements Guard {
     maxTokens: number | undefined,
     now: number,
     s: GuardState,
-    wait: Wait,
+    since: number,
   ): BudgetStep {
-    const numbers = (spentPico: bigint, estimate?: bigint): BudgetNumbers => ({
-      spentUsd: picoToUsd(spentPico),
-      limitUsd: b.limitUsd,
-      period: b.period,
-      periodStart: b.periodStart,
-      periodEnd: b.periodEnd,
-      ...(estimate !== undefined ? { estimatedCallUsd: picoToUsd(estimate) } : {}),
-    });
     // The collector's stored spend has reached the limit: spent, whatever any slice says.
-    if (b.spentPico >= b.limitPico)
-      return { kind: 'over', error: () => budgetExceededError(p.name, numbers(b.spentPico), call.model) };
+    if (b.spentPico >= b.limitPico) return exceeded(p, call, b, b.spentPico);
     const lease = this.lease(b);
-    if (lease.unsupported) return { kind: 'allowed' }; // no lease for it: the state alone decides
+    if (lease.unsupported) return ALLOWED_STEP; // no lease for it: the state alone decides
     // The collector's newer word on this period: its stored spend reached the limit (it only grows).
     const told = lease.lastAnswer?.spentPico;
-    if (told !== undefined && told >= b.limitPico)
-      return { kind: 'over', error: () => budgetExceededError(p.name, numbers(told), call.model) };
+    if (told !== undefined && told >= b.limitPico) return exceeded(p, call, b, told);
+    const deadline = since + this.waitMs;
     if (!lease.active) {
       // The first slice is on its way; without it in time, the call is not covered.
-      if (lease.unreachable || now >= wait.deadline)
-        return this.noAnswer(p, call, s, now, b.spentPico, numbers);
+      if (lease.unreachable || now >= deadline) return this.noAnswer(p, call, s, now, b, b.spentPico);
       return { kind: 'wait', until: lease.settled() };
     }
     const prices = this.pricesFor(s, call.provider, call.model) ?? s.prices.highest();
     const estimate = prices && call.model ? this.estimator.estimatePico(prices, call.model, maxTokens) : 0n;
-    this.lastEstimatePico.set(b.key, estimate);
+    lease.lastEstimatePico = estimate;
     const reservation = lease.tryReserve(estimate, now);
     if (reservation) {
-      if (!lease.contended && lease.isLow(estimate)) void lease.request(this.sliceFor(b));
-      return { kind: 'reserved', reservation };
+      if (!lease.contended && lease.isLow(estimate, lease.availablePico(now)))
+        void lease.request(this.sliceFor(b));
+      return reservation;
     }
     const a = lease.lastAnswer;
     // The collector refused this call's need since it began to wait: its word is final.
-    if (a !== undefined && a.state !== 'ok' && lease.answeredAt >= wait.since) {
-      if (a.state === 'exceeded')
-        return {
-          kind: 'over',
-          error: () => budgetExceededError(p.name, numbers(a.spentPico, estimate), call.model),
-        };
-      return this.busy(p, call, a.spentPico, a.retryAfterSeconds, (spent) => numbers(spent, estimate));
+    if (a !== undefined && a.state !== 'ok' && lease.answeredAt >= since) {
+      if (a.state === 'exceeded') return exceeded(p, call, b, a.spentPico, estimate);
+      return busy(p, call, b, a.spentPico, estimate, a.retryAfterSeconds);
     }
-    if (lease.unreachable && lease.failedAt >= wait.since)
-      return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) => numbers(spent, estimate));
-    if (now >= wait.deadline) {
+    if (lease.unreachable && lease.failedAt >= since)
+      return this.noAnswer(p, call, s, now, b, a?.spentPico ?? b.spentPico, estimate);
+    if (now >= deadline) {
       // Waited as long as a call may: the money is not shown to be spent, so the call may retry.
-      if (lease.answeredAt < wait.since)
-        return this.noAnswer(p, call, s, now, a?.spentPico ?? b.spentPico, (spent) =>
-          numbers(spent, estimate),
-        );
-      return this.busy(p, call, a?.spentPico ?? b.spentPico, a?.retryAfterSeconds ?? 1, (spent) =>
-        numbers(spent, estimate),
-      );
+      if (lease.answeredAt < since)
+        return this.noAnswer(p, call, s, now, b, a?.spentPico ?? b.spentPico, estimate);
+      return busy(p, call, b, a?.spentPico ?? b.spentPico, estimate, a?.retryAfterSeconds ?? 1);
     }
     const available = lease.availablePico();
     const need = estimate - (available > 0n ? available : 0n);
-    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b), wait.deadline) };
-  }
-
-  private busy(
-    p: CompiledPolicy,
-    call: GuardedCall,
-    spentPico: bigint,
-    retryAfterSeconds: number,
-    numbers: (spentPico: bigint) => BudgetNumbers,
-    unanswered = false,
-  ): BudgetStep {
-    return {
-      kind: 'over',
-      error: () => budgetBusyError(p.name, numbers(spentPico), call.model, retryAfterSeconds, unanswered),
-    };
+    return { kind: 'wait', until: lease.obtain(need > 0n ? need : 1n, this.sliceFor(b), deadline) };
   }
 
   /**
@@ -444,15 +432,16 @@ export class GuardEngine implements Guard {
     call: GuardedCall,
     s: GuardState,
     now: number,
+    b: BudgetWindow,
     spentPico: bigint,
-    numbers: (spentPico: bigint) => BudgetNumbers,
+    estimate?: bigint,
   ): BudgetStep {
     if (s.failClosed && now - this.lastOkAt > this.failAfterMs)
       return {
         kind: 'over',
         error: () => unreachableError(Math.round((now - this.lastOkAt) / 1000), collectorUrl()),
       };
-    return this.busy(p, call, spentPico, 1, numbers, true);
+    return busy(p, call, b, spentPico, estimate, 1, true);
   }
 
   /**
@@ -462,7 +451,7 @@ export class GuardEngine implements Guard {
    * busy process tops up about once a second.
    */
   private sliceFor(b: BudgetWindow): bigint {
-    const estimate = this.lastEstimatePico.get(b.key) ?? this.defaultEstimate();
+    const estimate = this.leases.get(b.key)?.lastEstimatePico ?? this.defaultEstimate();
     const floor = b.limitPico / SLICE_FLOOR_DIVISOR;
     const ceiling = max(b.limitPico / SLICE_CEILING_DIVISOR, estimate * 2n);
     const wanted = estimate * SLICE_CALLS;
@@ -492,13 +481,11 @@ export class GuardEngine implements Guard {
     return lease;
   }
 
-  private bucket(policy: string, what: string, perMinute: number, now: number): TokenBucket {
-    const key = `${policy}|${what}`;
-    let b = this.buckets.get(key);
-    if (b === undefined || b.perMinute !== perMinute) {
-      b = new TokenBucket(perMinute, now);
-      this.buckets.set(key, b);
-    }
+  private bucket(policy: string, what: 'calls' | 'tokens', perMinute: number, now: number): TokenBucket {
+    let buckets = this.buckets.get(policy);
+    if (buckets === undefined) this.buckets.set(policy, (buckets = {}));
+    let b = buckets[what];
+    if (b === undefined || b.perMinute !== perMinute) buckets[what] = b = new TokenBucket(perMinute, now);
     return b;
   }
 
@@ -510,37 +497,34 @@ export class GuardEngine implements Guard {
     if (s === undefined) return;
     const attrs = (span as unknown as { attributes?: Attributes }).attributes;
     if (!attrs || attrs[ATTR_TL_ENFORCEMENT] === ENFORCEMENT_BLOCKED) {
-      for (const r of reservations ?? []) r.lease.cancel(r);
+      cancelAll(reservations);
       return;
     }
     if (s.scope) this.warnIfOutOfScope(s, attrs);
-    const num = (k: string): number => {
-      const v = attrs[k];
-      return typeof v === 'number' && v > 0 ? v : 0;
-    };
     const provider = String(attrs[ATTR_GEN_AI_PROVIDER_NAME] ?? '');
     const sent =
       typeof attrs[ATTR_GEN_AI_REQUEST_MODEL] === 'string' ? attrs[ATTR_GEN_AI_REQUEST_MODEL] : undefined;
-    const asked = typeof attrs[ATTR_TL_ORIGINAL_MODEL] === 'string' ? attrs[ATTR_TL_ORIGINAL_MODEL] : sent;
     const responseModel = attrs[ATTR_GEN_AI_RESPONSE_MODEL];
-    const usage = {
-      input: num(ATTR_GEN_AI_USAGE_INPUT_TOKENS),
-      output: num(ATTR_GEN_AI_USAGE_OUTPUT_TOKENS),
-      cacheRead: num(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-      cacheWrite: num(ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
-      cacheWrite1h: num(ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS),
-    };
+    // The span's usage, read into the engine's one record (copied only for a call priced later).
+    const usage = this.usage;
+    usage.input = positive(attrs[ATTR_GEN_AI_USAGE_INPUT_TOKENS]);
+    usage.output = positive(attrs[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]);
+    usage.cacheRead = positive(attrs[ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]);
+    usage.cacheWrite = positive(attrs[ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS]);
+    usage.cacheWrite1h = positive(attrs[ATTR_TL_USAGE_CACHE_CREATION_1H_INPUT_TOKENS]);
     if (sent !== undefined && usage.input + usage.output > 0)
       this.estimator.observe(sent, usage.input, usage.output);
-    const facts: CallFacts = { provider, model: asked, attributes: attrs };
     const prices =
       (typeof responseModel === 'string' ? this.listedPrice(s, provider, responseModel) : undefined) ??
       this.pricesFor(s, provider, sent);
     if (prices || sent === undefined || usage.input + usage.output === 0) {
-      this.account(facts, usage, prices, reservations);
+      this.account(provider, attrs, usage, prices, reservations);
     } else {
       // Not priced yet: count it once the collector has told us the model's price.
-      void this.fetchedPrices.fetch(provider, sent).then((p) => this.account(facts, usage, p, reservations));
+      const later = { ...usage };
+      void this.fetchedPrices
+        .fetch(provider, sent)
+        .then((p) => this.account(provider, attrs, later, p, reservations));
     }
   }
 
@@ -565,27 +549,40 @@ export class GuardEngine implements Guard {
 
   /** Counts one ended call's tokens and cost against every policy it falls under. */
   private account(
-    facts: CallFacts,
+    provider: string,
+    attrs: Attributes,
     usage: TokenUsage,
     prices: UnitPrices | undefined,
-    reservations: Reservation[] | undefined,
+    reservations: Reservation | Reservation[] | undefined,
   ): void {
     // A reservation becomes the call's actual cost. Spend no reservation covered (a downgraded call,
     // one allowed before the first answer) is not a lease's: the collector counts it once stored.
-    const cost = prices ? costPico(prices, usage) : 0n;
-    let othersWait = false;
-    for (const r of reservations ?? []) {
-      r.lease.settle(r, cost);
-      othersWait ||= r.lease.othersWait;
+    if (reservations !== undefined) {
+      const cost = prices ? costPico(prices, usage) : 0n;
+      let othersWait = false;
+      if (Array.isArray(reservations)) {
+        for (const r of reservations) {
+          r.lease.settle(r, cost);
+          othersWait ||= r.lease.othersWait;
+        }
+      } else {
+        reservations.lease.settle(reservations, cost);
+        othersWait = reservations.lease.othersWait;
+      }
+      // The money this call held is free for the calls that wait only once its span is stored: send
+      // it now rather than at the batch's schedule. Only then — uncontended calls add no export.
+      if (othersWait) this.exportSoon?.();
     }
-    // The money this call held is free for the calls that wait only once its span is stored: send
-    // it now rather than at the batch's schedule. Only then — uncontended calls add no export.
-    if (othersWait) this.exportSoon?.();
     const s = this.state;
     if (s === undefined) return;
-    const now = Date.now();
-    for (const p of s.policies) {
-      if (p.tokensPerMinute !== undefined && p.matches(facts)) {
+    let facts: CallFacts | undefined;
+    const policies = s.policies;
+    for (let i = 0; i < policies.length; i++) {
+      const p = policies[i]!;
+      if (p.tokensPerMinute === undefined) continue;
+      facts ??= { provider, model: askedModel(attrs), attributes: attrs };
+      if (p.matches(facts)) {
+        const now = Date.now();
         this.bucket(p.name, 'tokens', p.tokensPerMinute, now).debit(usage.input + usage.output, now);
       }
     }
@@ -691,7 +688,7 @@ export class GuardEngine implements Guard {
       lease.expireReservations(now);
       // A low slice is topped up (unless others wait for money); otherwise a heartbeat reports
       // usage, gives back what others wait for, and keeps the lease alive.
-      const low = !lease.contended && lease.isLow(this.lastEstimatePico.get(key) ?? 0n);
+      const low = !lease.contended && lease.isLow(lease.lastEstimatePico ?? 0n);
       requests.push(lease.request(low ? this.sliceFor(b) : 0n));
     }
     return Promise.all(requests);
@@ -716,6 +713,73 @@ export class GuardEngine implements Guard {
   get ready(): boolean {
     return this.state !== undefined;
   }
+}
+
+/** A token count from a span attribute: a positive number, else 0. */
+function positive(v: unknown): number {
+  return typeof v === 'number' && v > 0 ? v : 0;
+}
+
+/** The model the app asked for (before a downgrade), as the span records it. */
+function askedModel(attrs: Attributes): string | undefined {
+  const original = attrs[ATTR_TL_ORIGINAL_MODEL];
+  if (typeof original === 'string') return original;
+  const sent = attrs[ATTR_GEN_AI_REQUEST_MODEL];
+  return typeof sent === 'string' ? sent : undefined;
+}
+
+/** The figures a budget error quotes (built only when a call is refused). */
+function budgetNumbers(b: BudgetWindow, spentPico: bigint, estimate?: bigint): BudgetNumbers {
+  return {
+    spentUsd: picoToUsd(spentPico),
+    limitUsd: b.limitUsd,
+    period: b.period,
+    periodStart: b.periodStart,
+    periodEnd: b.periodEnd,
+    ...(estimate !== undefined ? { estimatedCallUsd: picoToUsd(estimate) } : {}),
+  };
+}
+
+function exceeded(
+  p: CompiledPolicy,
+  call: GuardedCall,
+  b: BudgetWindow,
+  spentPico: bigint,
+  estimate?: bigint,
+): BudgetStep {
+  return {
+    kind: 'over',
+    error: () => budgetExceededError(p.name, budgetNumbers(b, spentPico, estimate), call.model),
+  };
+}
+
+function busy(
+  p: CompiledPolicy,
+  call: GuardedCall,
+  b: BudgetWindow,
+  spentPico: bigint,
+  estimate: bigint | undefined,
+  retryAfterSeconds: number,
+  unanswered = false,
+): BudgetStep {
+  return {
+    kind: 'over',
+    error: () =>
+      budgetBusyError(
+        p.name,
+        budgetNumbers(b, spentPico, estimate),
+        call.model,
+        retryAfterSeconds,
+        unanswered,
+      ),
+  };
+}
+
+/** Returns what a call reserved to its slices (it is not sent after all). */
+function cancelAll(taken: Reservation | Reservation[] | undefined): void {
+  if (taken === undefined) return;
+  if (Array.isArray(taken)) for (const r of taken) r.lease.cancel(r);
+  else taken.lease.cancel(taken);
 }
 
 function max(a: bigint, b: bigint): bigint {

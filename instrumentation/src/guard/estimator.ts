@@ -12,23 +12,58 @@ export const DEFAULT_OUTPUT_TOKENS = 1_024;
 /** Per observation below the running maximum, it moves this share towards the observation. */
 const DECAY = 0.02;
 
+/**
+ * One model's record: its recent largest input and output, and its last estimate with what it was
+ * computed from — calls of the same size at the same prices cost the same, without bigint work.
+ * One record per model, so a call reads one map entry.
+ */
+interface ModelUsage {
+  input: number | undefined;
+  output: number | undefined;
+  lastPrices: UnitPrices | undefined;
+  lastInput: number;
+  lastOutput: number;
+  lastPico: bigint;
+}
+
 export class UsageEstimator {
-  private readonly input = new Map<string, number>();
-  private readonly output = new Map<string, number>();
+  private readonly models = new Map<string, ModelUsage>();
 
   observe(model: string, inputTokens: number, outputTokens: number): void {
-    track(this.input, model, inputTokens);
-    track(this.output, model, outputTokens);
+    const m = this.model(model);
+    m.input = track(m.input, inputTokens);
+    m.output = track(m.output, outputTokens);
   }
 
   estimatePico(prices: UnitPrices, model: string, maxOutputTokens: number | undefined): bigint {
-    const input = Math.ceil(this.input.get(model) ?? DEFAULT_INPUT_TOKENS);
-    const output = maxOutputTokens ?? Math.ceil(this.output.get(model) ?? DEFAULT_OUTPUT_TOKENS);
-    return costPico(prices, { input, output, cacheRead: 0, cacheWrite: 0 });
+    const m = this.model(model);
+    const input = Math.ceil(m.input ?? DEFAULT_INPUT_TOKENS);
+    const output = maxOutputTokens ?? Math.ceil(m.output ?? DEFAULT_OUTPUT_TOKENS);
+    if (m.lastPrices === prices && m.lastInput === input && m.lastOutput === output) return m.lastPico;
+    m.lastPico = costPico(prices, { input, output, cacheRead: 0, cacheWrite: 0 });
+    m.lastPrices = prices;
+    m.lastInput = input;
+    m.lastOutput = output;
+    return m.lastPico;
+  }
+
+  private model(model: string): ModelUsage {
+    let m = this.models.get(model);
+    if (m === undefined) {
+      m = {
+        input: undefined,
+        output: undefined,
+        lastPrices: undefined,
+        lastInput: 0,
+        lastOutput: 0,
+        lastPico: 0n,
+      };
+      this.models.set(model, m);
+    }
+    return m;
   }
 }
 
-function track(map: Map<string, number>, model: string, value: number): void {
-  const prev = map.get(model);
-  map.set(model, prev === undefined || value >= prev ? value : prev + (value - prev) * DECAY);
+function track(prev: number | undefined, value: number): number {
+  return prev === undefined || value >= prev ? value : prev + (value - prev) * DECAY;
 }

@@ -38,13 +38,24 @@ export interface LeaseAnswer {
   retryAfterSeconds: number;
 }
 
-/** What a call reserved from a slice, settled when its span ends. */
-export interface Reservation {
-  readonly pico: bigint;
-  readonly at: number;
-  readonly lease: LeaseHolder;
-  /** The collector's lease the money came from (a lease may be replaced while the call runs). */
-  readonly leaseId: string;
+/**
+ * What a call reserved from a slice, settled when its span ends. A slice keeps its open reservations
+ * in a list through `older` / `newer`, oldest first (they are made in time order): adding and
+ * removing one is a few pointer writes, no hashing, however many calls are in flight.
+ */
+export class Reservation {
+  /** The slice's list of open reservations; `open` false once settled, cancelled or expired. */
+  older: Reservation | undefined;
+  newer: Reservation | undefined;
+  open = true;
+
+  constructor(
+    readonly pico: bigint,
+    readonly at: number,
+    readonly lease: LeaseHolder,
+    /** The collector's lease the money came from (a lease may be replaced while the call runs). */
+    readonly leaseId: string,
+  ) {}
 }
 
 /** How a wait for money ended. */
@@ -53,12 +64,12 @@ export type Obtained = 'granted' | 'refused' | 'unreachable';
 export class LeaseHolder {
   leaseId: string | undefined;
   /** Granted under the current lease, all top-ups included. */
-  grantedPico = 0n;
+  private grantedPico = 0n;
   /** Given back under the current lease. */
-  returnedPico = 0n;
+  private returnedPico = 0n;
   /** Settled (actual) spend of calls under the current lease. */
-  usedPico = 0n;
-  reservedPico = 0n;
+  private usedPico = 0n;
+  private reservedPico = 0n;
   /** The collector has answered at least once: the slice, not the snapshot, decides. */
   active = false;
   /** The collector has no lease for this (no lease endpoint, or the key may not lease the policy): the state decides. */
@@ -75,7 +86,18 @@ export class LeaseHolder {
   validUntil: number | undefined;
   /** Slice size asked for last (grows with the call size). */
   slicePico = 0n;
-  private readonly reservations = new Set<Reservation>();
+  /**
+   * granted − returned − used − reserved, kept up to date by every change (a reservation is one
+   * subtraction, not four): what the slice can still cover.
+   */
+  private unheldPico = 0n;
+  /** The last call's estimated cost (what slices are sized by). */
+  lastEstimatePico: bigint | undefined;
+  /** isLow's threshold, for the slice size and call estimate it was computed from (most calls: the same). */
+  private low = { slicePico: -1n, estimatePico: -1n, threshold: 0n };
+  /** Open reservations, oldest first (see Reservation). */
+  private oldest: Reservation | undefined;
+  private newest: Reservation | undefined;
   private inFlight: Promise<void> | undefined;
   private reportAfter = false;
   /** Calls waiting for money: each one's shortfall and until when it waits. */
@@ -88,34 +110,48 @@ export class LeaseHolder {
   ) {}
 
   availablePico(now = Date.now()): bigint {
-    const available = this.grantedPico - this.returnedPico - this.usedPico - this.reservedPico;
+    const available = this.unheldPico;
     // An expired slice covers no new call (what calls in flight hold stays theirs).
     return this.validUntil !== undefined && now >= this.validUntil && available > 0n ? 0n : available;
   }
 
   /** Reserves `pico` from the slice, or undefined when the slice cannot cover it. */
   tryReserve(pico: bigint, now: number): Reservation | undefined {
-    if (this.availablePico(now) < pico || this.leaseId === undefined) return undefined;
-    const r: Reservation = { pico, at: now, lease: this, leaseId: this.leaseId };
-    this.reservations.add(r);
+    const available = this.availablePico(now);
+    if (available < pico || this.leaseId === undefined) return undefined;
+    const r = new Reservation(pico, now, this, this.leaseId);
+    r.older = this.newest;
+    if (this.newest !== undefined) this.newest.newer = r;
+    else this.oldest = r;
+    this.newest = r;
     this.reservedPico += pico;
+    this.unheldPico -= pico;
     return r;
   }
 
   /** The call was not sent after all (another policy blocked it): its reservation is free again. */
   cancel(r: Reservation): void {
-    if (this.reservations.delete(r)) this.reservedPico -= r.pico;
+    if (!r.open) return;
+    r.open = false;
+    if (r.older !== undefined) r.older.newer = r.newer;
+    else this.oldest = r.newer;
+    if (r.newer !== undefined) r.newer.older = r.older;
+    else this.newest = r.older;
+    r.older = r.newer = undefined;
+    this.reservedPico -= r.pico;
+    this.unheldPico += r.pico;
   }
 
   /** A call reserved from this slice ended with `actualPico`: its reservation becomes actual spend. */
   settle(r: Reservation, actualPico: bigint): void {
     this.cancel(r);
     this.usedPico += actualPico;
+    this.unheldPico -= actualPico;
   }
 
   /** Drops reservations whose calls never reported an end. */
   expireReservations(now: number): void {
-    for (const r of this.reservations) if (now - r.at > RESERVATION_TTL_MS) this.cancel(r);
+    while (this.oldest !== undefined && now - this.oldest.at > RESERVATION_TTL_MS) this.cancel(this.oldest);
   }
 
   /** Calls wait for this budget's money (here or in other processes): the collector said so lately. */
@@ -124,10 +160,18 @@ export class LeaseHolder {
   }
 
   /** Whether the slice is low enough to ask for more now. */
-  isLow(callEstimatePico: bigint): boolean {
-    const threshold =
-      this.slicePico / 2n > callEstimatePico * 2n ? this.slicePico / 2n : callEstimatePico * 2n;
-    return this.availablePico() < threshold;
+  isLow(callEstimatePico: bigint, available = this.availablePico()): boolean {
+    const low = this.low;
+    if (low.slicePico !== this.slicePico || low.estimatePico !== callEstimatePico) {
+      const half = this.slicePico / 2n;
+      const twoCalls = callEstimatePico * 2n;
+      this.low = {
+        slicePico: this.slicePico,
+        estimatePico: callEstimatePico,
+        threshold: half > twoCalls ? half : twoCalls,
+      };
+    }
+    return available < this.low.threshold;
   }
 
   /** Resolves when no request is in flight (the first answer, say). */
@@ -245,6 +289,7 @@ export class LeaseHolder {
     // The collector's count, not a sum of answers: a grant whose answer was lost (a timeout on this
     // side while the collector granted) is not held forever by a process that never saw it.
     this.grantedPico = (toPico(res.total_granted_usd) ?? 0n) + returnedAtRequest;
+    this.recount();
     this.lastAnswer = {
       state: res.state ?? 'ok',
       spentPico: toPico(res.spent_usd) ?? 0n,
@@ -260,9 +305,15 @@ export class LeaseHolder {
       const free = this.availablePico();
       if (free > 0n) {
         this.returnedPico += free;
+        this.unheldPico -= free;
         this.reportAfter = true;
       }
     }
+  }
+
+  /** The slice's accounts changed together (an answer): what it can cover, from them. */
+  private recount(): void {
+    this.unheldPico = this.grantedPico - this.returnedPico - this.usedPico - this.reservedPico;
   }
 
   /** Returns the unused part (at exit). Resolves when done or failed. */

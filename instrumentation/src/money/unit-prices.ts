@@ -63,6 +63,8 @@ export function toUnitPrices(mtok: UnitPricesMtok): UnitPrices | undefined {
 }
 
 export function costPico(p: UnitPrices, u: TokenUsage): bigint {
+  // Most calls read and write no cache: two products, not five (bigint work is what a call costs here).
+  if (u.cacheRead === 0 && u.cacheWrite === 0) return BigInt(u.input) * p.input + BigInt(u.output) * p.output;
   const cacheRead = Math.min(u.cacheRead, u.input);
   const cacheWrite = Math.min(u.cacheWrite, u.input - cacheRead);
   const cacheWrite1h = Math.min(u.cacheWrite1h ?? 0, cacheWrite);

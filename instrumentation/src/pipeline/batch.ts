@@ -20,6 +20,8 @@ export interface ExportResult {
 
 export interface SpanExporter {
   export(spans: PipelineSpan[], resultCallback: (result: ExportResult) => void): void;
+  /** Sends what the exporter still holds (batches kept for a retry). Never rejects. */
+  forceFlush?(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export class BatchSpanProcessor implements SpanProcessor {
     this.config.beforeFlush?.();
     await this.exporting;
     while (this.queue.length > 0) await this.exportBatch();
+    await this.exporter.forceFlush?.();
   }
 
   async shutdown(): Promise<void> {

@@ -123,7 +123,8 @@ export class BudgetEngine {
     return { usd: await this.spendIn(this.find(policyName)!, window), asOf };
   }
 
-  private computedAt(statuses: BudgetStatus[]): number {
+  /** When `statuses` were computed (every call stored before is in them); 0 when not known. */
+  computedAt(statuses: BudgetStatus[]): number {
     return this.cached?.statuses === statuses ? this.cached.at : 0;
   }
 

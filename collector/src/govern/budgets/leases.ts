@@ -8,11 +8,12 @@
  * names its leases (`tokenledger.leases`); once the receiver has stored it (`landed`), its
  * cost counts as spent and no longer in its lease: in the stored spend figure once a figure computed
  * after it includes it, and until then beside it (a call stored while a figure is computed may be
- * counted twice for a moment, never zero times). A returned lease holds
- * what its holder reported used but the collector has not stored (the spans of a process killed
- * before its export stop counting LOST_AFTER_MS after its last report); an open lease's reported
- * spend not stored LOST_AFTER_MS after the report counts as spent, not held. A lease not renewed for its
- * TTL (2 minutes: a crashed process) is forgotten, slice and all; a slow process renews long before.
+ * counted twice for a moment, never zero times). What a holder reported used
+ * and the collector has not stored is held for LOST_AFTER_MS after the report, then counts as spent
+ * (its spans were lost on the way) — whether the lease is open, returned, or expired (a lease not
+ * renewed for its TTL, 2 minutes: a crashed process, gives back its unused slice and keeps only
+ * that). The state guards read (GET /v1/budgets) adds the same lost spend (lostSpend), so the state
+ * and the lease answers say the same; a span that lands later moves it into the stored figure.
  *
  * Holders are namespaced by the key they come with (`<key name>/<holder>`): a key renews, gives
  * back and returns only its own leases, and a scoped key leases only from policies that can select
@@ -171,40 +172,49 @@ const CONTENDED_MS = 3_000;
 const BUSY_HOLD_MS = 800;
 /** How long a landed span is remembered, so an exporter's retry of it does not land twice. */
 const LANDED_MEMORY_MS = 10 * 60_000;
+/**
+ * Closed leases kept for their lost spend (a few hundred bytes each); beyond this many the oldest
+ * one's lost spend is folded into its period's total (a span of it landing later then counts twice:
+ * over, never under).
+ */
+const MAX_CLOSED_WITH_LOST = 1_000;
 
 /**
- * What an open lease's holder reported spent LOST_AFTER_MS ago or earlier and is still not stored:
- * spans lost on the way (an export that gave up on a collector too loaded to take it). The calls
- * were made — the holder says so and keeps renewing — so this counts as spent, not as held: held,
- * nobody would ever spend it or give it back, and calls waiting for the budget's last dollars would
- * wait for good (decision 0094).
+ * What a lease's holder reported spent LOST_AFTER_MS ago or earlier and is still not stored: spans
+ * lost on the way (an export that gave up on a collector too loaded to take it, a process that
+ * exited or was killed before its spans left). The calls were made — the holder said so — so this
+ * counts as spent, not as held: held, nobody would ever spend it or give it back, and calls waiting
+ * for the budget's last dollars would wait for good (decision 0094); forgotten, the budget would
+ * grant it again (decision 0104). `asOf`: only calls landed before it count as stored (a spend
+ * figure computed at `asOf` includes those, not later ones).
  */
-function lostBy(l: Lease, now: number): Money {
-  if (l.closed) return ZERO;
+function lostBy(l: Lease, now: number, asOf = Infinity): Money {
   let reported = ZERO;
   for (const r of l.usedSince) {
     if (now - r.at < LOST_AFTER_MS) break;
     reported = r.used;
   }
-  return Money.max(reported.minus(landedBy(l)), 0);
+  if (reported.isZero()) return ZERO;
+  return Money.max(reported.minus(landedBy(l, asOf)), 0);
 }
 
-/** Stored calls of a lease. */
-function landedBy(l: Lease): Money {
+/** Stored calls of a lease (landed before `asOf`). */
+function landedBy(l: Lease, asOf = Infinity): Money {
   let total = l.landed;
-  for (const x of l.landings) total = total.plus(x.usd);
+  for (const x of l.landings) if (x.at < asOf) total = total.plus(x.usd);
   return total;
 }
 
 /**
- * What a lease still holds: an open one, its grants less what was given back and what is stored; a
- * returned one, what its holder reported spent and is not stored yet.
+ * What a lease still holds: an open one, its grants less what was given back, what is stored and
+ * what is lost; a closed one (returned or expired), what its holder reported spent and is neither
+ * stored nor lost yet.
  */
 function heldBy(l: Lease, now: number): Money {
   const landed = landedBy(l);
-  if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed).minus(lostBy(l, now)), 0);
-  if (now - l.reportedAt >= LOST_AFTER_MS) return ZERO;
-  return Money.max(l.used.minus(landed), 0);
+  const lost = lostBy(l, now);
+  if (!l.closed) return Money.max(l.granted.minus(l.returned).minus(landed).minus(lost), 0);
+  return Money.max(l.used.minus(landed).minus(lost), 0);
 }
 
 export class LeaseBook {
@@ -217,6 +227,8 @@ export class LeaseBook {
   private readonly landedSpans = new Map<string, number>();
   /** Held busy requests of each policy period, woken when money of the period lands or is given back. */
   private readonly freed = new Map<string, Set<() => void>>();
+  /** Lost spend of closed leases no longer kept (past MAX_CLOSED_WITH_LOST), per policy period. */
+  private readonly foldedLost = new Map<string, Money>();
   readonly ttlMs: number;
   private readonly busyHoldMs: number;
   private readonly now: () => number;
@@ -360,7 +372,7 @@ export class LeaseBook {
     if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
     let landedSince = this.prune(now, key, figure.asOf);
-    const lostSoFar = this.lostOf(key, now);
+    const lostSoFar = this.lostOf(key, now, figure.asOf);
     if (req.needUsd?.gt(0) && landedSince.gt(0) && figure.usd.plus(landedSince).plus(lostSoFar).gte(limit)) {
       // A waiting call, and the calls stored since the last figure may have spent the rest: only a
       // figure that includes them can tell "exceeded" from "busy". Without it every worker is told
@@ -411,7 +423,9 @@ export class LeaseBook {
       else if (!l.closed) otherKeys = true;
     }
     // Spend its holders reported that never got stored: spent, and told as spent (decision 0094).
-    const spent = figure.usd.plus(this.lostOf(key, now));
+    // Calls landed after the figure began are not in it: they do not reduce it (counted twice for a
+    // moment, in `landedSince` too, never zero times).
+    const spent = figure.usd.plus(this.lostOf(key, now, figure.asOf));
     const need = Money.max(req.needUsd ?? ZERO, 0);
     const decision = decideGrant({
       limit,
@@ -490,9 +504,21 @@ export class LeaseBook {
     return this.leasesOf(key).reduce((t, l) => t.plus(heldBy(l, now)), ZERO);
   }
 
-  /** Spend the holders of a policy period's open leases reported and never got stored (lostBy). */
-  private lostOf(key: string, now: number): Money {
-    return this.leasesOf(key).reduce((t, l) => t.plus(lostBy(l, now)), ZERO);
+  /** Spend the holders of a policy period's leases reported and never got stored (lostBy). */
+  private lostOf(key: string, now: number, asOf = Infinity): Money {
+    const kept = this.leasesOf(key).reduce((t, l) => t.plus(lostBy(l, now, asOf)), ZERO);
+    return kept.plus(this.foldedLost.get(key) ?? ZERO);
+  }
+
+  /**
+   * What GET /v1/budgets adds to a policy period's spend figure computed at `asOf` (ms since the
+   * epoch): spend its lease holders reported and the collector did not store within a minute — the
+   * same figure the lease answers count as spent, so a process's state says the cap is spent when
+   * its lease answers would (decision 0104). Calls landed after `asOf` are not in that figure and
+   * do not reduce it: counted once.
+   */
+  lostSpend(policy: string, periodStart: Date, asOf: number): Money {
+    return this.lostOf(`${policy}|${periodStart.getTime()}`, this.now(), asOf);
   }
 
   /** Open leases (for metrics and tests). */
@@ -533,13 +559,33 @@ export class LeaseBook {
         l.landings = l.landings.filter((x) => x.at >= asOf);
       }
       for (const x of l.landings) since = since.plus(x.usd);
-      if (l.closed ? heldBy(l, now).isZero() : l.expiresAt < now) this.leases.delete(id);
+      // Not renewed in time (a crashed process): its unused slice is free; what it reported used
+      // stays, held for a minute and then spent unless its spans land.
+      if (!l.closed && l.expiresAt < now) l.closed = true;
+      if (l.closed && heldBy(l, now).isZero() && lostBy(l, now).isZero()) this.leases.delete(id);
     }
+    this.foldOldLost(now);
     for (const [span, at] of this.landedSpans) {
       if (now - at < LANDED_MEMORY_MS) break; // in insertion order: the rest are newer
       this.landedSpans.delete(span);
     }
     return since;
+  }
+
+  /**
+   * Past MAX_CLOSED_WITH_LOST closed leases kept for their lost spend, folds the oldest whose
+   * unstored spend is all lost into its period's total: memory and the work of each grant stay bounded.
+   */
+  private foldOldLost(now: number): void {
+    let kept = 0;
+    for (const l of this.leases.values()) if (l.closed) kept++;
+    for (const [id, l] of this.leases) {
+      if (kept <= MAX_CLOSED_WITH_LOST) return;
+      if (!l.closed || !heldBy(l, now).isZero()) continue;
+      this.foldedLost.set(l.key, (this.foldedLost.get(l.key) ?? ZERO).plus(lostBy(l, now)));
+      this.leases.delete(id);
+      kept--;
+    }
   }
 
   private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {

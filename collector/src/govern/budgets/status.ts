@@ -58,3 +58,21 @@ export function budgetStatus(
     breachAt: forecast.breachAt,
   };
 }
+
+/**
+ * The status with `lostUsd` more spent: spend lease holders reported and the collector never stored
+ * (LeaseBook.lostSpend). What the guard reads then says "spent" exactly when its lease answers do.
+ */
+export function withLostSpend(s: BudgetStatus, policy: Policy, lostUsd: Money): BudgetStatus {
+  if (lostUsd.isZero()) return s;
+  const spent = s.spentUsd.plus(lostUsd);
+  const forecast = Money.max(s.forecastUsd, spent);
+  return {
+    ...s,
+    spentUsd: spent,
+    remainingUsd: Money.max(s.limitUsd.minus(spent), 0),
+    state: stateOf(spent, s.limitUsd, forecast, warningShare(policy))!,
+    forecastUsd: forecast,
+    forecastHighUsd: Money.max(s.forecastHighUsd, spent),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Spans that carry leased money are not dropped (decision 0104): an app started with
+ * `--require tokenledger/register` makes budgeted calls while the collector, for its spans, first
+ * closes every connection, then accepts them and never answers, then recovers. Its exporter keeps
+ * what it could not send and sends it again until the collector takes it: every call the provider
+ * saw is stored, once. The guard talks to the collector directly (its budget stays governed); only
+ * the spans go through the failing address.
+ */
+import assert from 'node:assert/strict';
+import { collectorKey } from '../support/collector-process';
+import { eventually, getJson, runApp, useProxiedCollector } from './helpers';
+
+const POLICY = `
+version: 1
+policies:
+  - name: kept
+    match: { feature: kept }
+    budget: { usd: 10, period: monthly }
+    on_exceeded: block
+`;
+
+describe('spans the collector could not take are kept and sent again until it takes them', function () {
+  this.timeout(120_000);
+  const rig = useProxiedCollector('tl-kept-spans-', POLICY);
+
+  it('a collector that drops connections, then hangs, then recovers: every call stored once', async () => {
+    const { collector, proxy, openai, ingestKey } = rig;
+    const adminKey = await collectorKey(collector, 'admin');
+    const attribution = { team: 'search', feature: 'kept' };
+    const step = (name: string, waitMs: number) => ({
+      name,
+      model: 'gpt-4o-mini',
+      max_tokens: 20,
+      attribution,
+      count: 4,
+      waitMs,
+    });
+    // The phases follow the app: dropping until its second step starts, then hanging until its third.
+    const traces = (): number => proxy.seen.filter((r) => r.path === '/v1/traces').length;
+    const triedIn = { dropped: 0, hung: 0 };
+    proxy.drop = true;
+    const onLine = (line: Record<string, unknown>): void => {
+      if (line.step === 'hung' && proxy.drop) {
+        triedIn.dropped = traces();
+        Object.assign(proxy, { drop: false, hang: true });
+      } else if (line.step === 'recovered' && proxy.hang) {
+        triedIn.hung = traces() - triedIn.dropped;
+        proxy.hang = false;
+      }
+    };
+    // Kept batches are retried after 1, 2, 4, 8 s (±20 %): the hang lasts long enough for one to
+    // meet it, the last step comes after the retry that meets the recovered collector.
+    const plan = [step('dropped', 0), step('hung', 2_500), step('recovered', 8_000), step('late', 10_000)];
+    const run = await runApp(plan, {
+      onLine,
+      env: {
+        OPENAI_BASE_URL: openai.url,
+        TOKENLEDGER_URL: collector.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: proxy.url,
+        TOKENLEDGER_API_KEY: ingestKey,
+        TOKENLEDGER_GUARD_CACHE: 'off',
+        GUARD_WAIT: 'ready',
+        // Each export gives up after 1 s (its in-export retries included): the batch is then kept.
+        OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+      },
+    });
+    assert.equal(run.calls.length, 16, JSON.stringify(run.lines));
+    assert.ok(
+      run.calls.every((c) => c.ok),
+      JSON.stringify(run.calls.filter((c) => !c.ok)),
+    );
+    assert.equal(openai.requests.length, 16);
+    assert.ok(triedIn.dropped >= 1 && triedIn.hung >= 1, `exports tried: ${JSON.stringify(triedIn)}`);
+
+    let last = '';
+    const calls = await eventually(async () => {
+      const r = await getJson<{ breakdown: Array<{ calls: number }> }>(
+        `${collector.url}/v1/reports/spend?period=current_month&feature=kept`,
+        adminKey,
+      );
+      last = JSON.stringify(r);
+      const n = r.breakdown.reduce((t, b) => t + Number(b.calls), 0);
+      return n >= 16 ? n : undefined;
+    }, 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}: the provider saw 16 calls, the collector reports ${last}`);
+    });
+    assert.equal(calls, 16, 'each call stored once');
+  });
+});
