@@ -4,13 +4,14 @@
  * the hours a boundary cuts — a period or a day in a zone like Asia/Kolkata does not start on a UTC
  * hour, and "now" rarely does. Values only as query parameters. The rollups are the smallest pair
  * that has every field the scope matches on: `calls_hourly`/`calls_daily` (all but customer and
- * workflow), `customers_hourly`/`customers_daily` (customer, workflow, team, environment, feature),
- * else `spend_hourly` alone; all equal the raw calls.
+ * workflow), `workflows_hourly`/`workflows_daily` (all but customer), `customers_hourly`/
+ * `customers_daily` (customer, workflow, team, environment, feature), else `spend_hourly` alone;
+ * all equal the raw calls.
  */
 import type { PolicyMatch } from 'tokenledger/policy';
 import { scopeCondition, scopeFields, type SpendScope } from '../policy/match';
 import { CALLS_HOURLY, SPEND_HOURLY, type Rollup } from '../../storage/rollup/rollups';
-import { CALLS_DAILY, CUSTOMERS_DAILY, type DailyRollup } from '../../storage/rollup/days';
+import { CALLS_DAILY, CUSTOMERS_DAILY, WORKFLOWS_DAILY, type DailyRollup } from '../../storage/rollup/days';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
@@ -21,7 +22,7 @@ const DAY_MS = 24 * HOUR_MS;
 /** The rollups with the fewest rows that have every field the scope matches on. */
 export function spendRollupsOf(scope: SpendScope): { hourly: Rollup; daily?: DailyRollup } {
   const fields = [...scopeFields(scope)];
-  for (const daily of [CALLS_DAILY, CUSTOMERS_DAILY]) {
+  for (const daily of [CALLS_DAILY, WORKFLOWS_DAILY, CUSTOMERS_DAILY]) {
     if (fields.every((f) => daily.dimensions.includes(f))) return { hourly: daily.hourly, daily };
   }
   return { hourly: SPEND_HOURLY };
