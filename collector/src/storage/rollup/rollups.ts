@@ -132,51 +132,43 @@ export const CUSTOMERS_HOURLY: Rollup = {
   frontier: { table: 'rollup_frontiers', rollup: 'customers_hourly' },
 };
 
+/** A rollup after the first: its tables and views named after it, its frontier in rollup_frontiers. */
+const follower = (name: string, dimensions: string[], measures: Measure[], buildFrom?: Rollup): Rollup => ({
+  name,
+  sealed: `${name}_sealed`,
+  raw: `${name}_raw`,
+  dimensions,
+  measures,
+  frontier: { table: 'rollup_frontiers', rollup: name },
+  buildFrom,
+});
+
 /**
  * Spend per workflow with every other match field but customer (0048): budgets that match a
  * workflow (and no customer) read a short range of it instead of every customers row.
  */
-export const WORKFLOWS_HOURLY: Rollup = {
-  name: 'workflows_hourly',
-  sealed: 'workflows_hourly_sealed',
-  raw: 'workflows_hourly_raw',
-  dimensions: [
-    'workflow',
-    'team',
-    'department',
-    'cost_center',
-    'feature',
-    'service',
-    'environment',
-    'provider',
-    'model',
-  ],
-  measures: CHECKED,
-  frontier: { table: 'rollup_frontiers', rollup: 'workflows_hourly' },
-  buildFrom: SPEND_HOURLY,
-};
+export const WORKFLOWS_HOURLY = follower(
+  'workflows_hourly',
+  ['workflow', ...CALLS_HOURLY.dimensions],
+  CHECKED,
+  SPEND_HOURLY,
+);
 
 /** Spend per team and customer (0050): the team view's top customers, one team a short range. */
-export const TEAM_CUSTOMERS_HOURLY: Rollup = {
-  name: 'team_customers_hourly',
-  sealed: 'team_customers_hourly_sealed',
-  raw: 'team_customers_hourly_raw',
-  dimensions: ['team', 'customer'],
-  measures: CHECKED,
-  frontier: { table: 'rollup_frontiers', rollup: 'team_customers_hourly' },
-  buildFrom: CUSTOMERS_HOURLY,
-};
+export const TEAM_CUSTOMERS_HOURLY = follower(
+  'team_customers_hourly',
+  ['team', 'customer'],
+  CHECKED,
+  CUSTOMERS_HOURLY,
+);
 
 /** Latency states per team and model (0050): the team view's p95 latency, a state per model and day. */
-export const TEAM_MODELS_HOURLY: Rollup = {
-  name: 'team_models_hourly',
-  sealed: 'team_models_hourly_sealed',
-  raw: 'team_models_hourly_raw',
-  dimensions: ['team', 'model'],
-  measures: [...CHECKED, LATENCY],
-  frontier: { table: 'rollup_frontiers', rollup: 'team_models_hourly' },
-  buildFrom: CALLS_HOURLY,
-};
+export const TEAM_MODELS_HOURLY = follower(
+  'team_models_hourly',
+  ['team', 'model'],
+  [...CHECKED, LATENCY],
+  CALLS_HOURLY,
+);
 
 /**
  * The downgraded calls by the model asked for and the one served (0040): what the savings panel
