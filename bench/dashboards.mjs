@@ -3,7 +3,7 @@
  * D days (default 30) straight into the raw table with INSERT … SELECT FROM numbers(), with skewed,
  * correlated keys: 20 teams, 200 features owned by teams (Zipf-like use), 3 models per feature out
  * of 50, 10,000 customers and 100,000 users (Zipf-like), 30 workflows, 2 environments, enforcement
- * and errors at a few percent. The collector's maintainer then seals every closed hour of every
+ * and errors at a few percent; a before/after baseline every 2.5 days. The collector's maintainer then seals every closed hour of every
  * rollup from those raw calls, as in production, and the rollups' parts are merged (steady state).
  *
  * Timed, as the collector runs them (query parameters; query cache off), for two ranges — month to
@@ -548,9 +548,10 @@ export async function run() {
       }
 
       const spendRows = await rowCount(storage, 'spend_hourly_sealed');
+      const baselines = await rowCount(storage, 'baselines');
       const callsRows = await rowCount(storage, 'calls_hourly_sealed');
       const markdown = [
-        `${rawRows.toLocaleString('en-US')} calls over the ${DAYS} days before now (${seeded}); 20 teams, 200 features owned by teams (Zipf-like), 3 models per feature of 50, 10,000 customers and 100,000 users (Zipf-like), 30 workflows, 2 environments. Rollups: spend_hourly_sealed ${spendRows.toLocaleString('en-US')} rows (${fmt(rawRows / spendRows)} : 1), calls_hourly_sealed ${callsRows.toLocaleString('en-US')} rows (${fmt(rawRows / callsRows)} : 1). Median of ${ROUNDS} rounds after a warm-up round; rollup and raw interleaved; query cache off. Raw = the same SQL with each rollup replaced by \`llm_calls\` (one row per call, no FINAL).`,
+        `${rawRows.toLocaleString('en-US')} calls over the ${DAYS} days before now (${seeded}); 20 teams, 200 features owned by teams (Zipf-like), 3 models per feature of 50, 10,000 customers and 100,000 users (Zipf-like), 30 workflows, 2 environments, ${baselines} before/after baselines. Rollups: spend_hourly_sealed ${spendRows.toLocaleString('en-US')} rows (${fmt(rawRows / spendRows)} : 1), calls_hourly_sealed ${callsRows.toLocaleString('en-US')} rows (${fmt(rawRows / callsRows)} : 1). Median of ${ROUNDS} rounds after a warm-up round; rollup and raw interleaved; query cache off. Raw = the same SQL with each rollup replaced by \`llm_calls\` (one row per call, no FINAL).`,
         '',
         `Answers: ${differences.length === 0 ? 'every panel and budget equals its raw answer' : `DIFFER from the raw answer: ${differences.join('; ')}`}.`,
         '',
