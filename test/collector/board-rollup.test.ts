@@ -17,10 +17,9 @@ import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer'
 import {
   advanceDayFrontier,
   CALLS_DAILY,
-  CUSTOMERS_DAILY,
+  DAILY_ROLLUPS,
   fillDay,
   readDayFrontier,
-  USERS_DAILY,
 } from '../../collector/src/storage/rollup/days';
 import { CALLS_HOURLY, SPEND_HOURLY } from '../../collector/src/storage/rollup/rollups';
 import { advanceFrontier, fillHours, readFrontier } from '../../collector/src/storage/rollup/seal';
@@ -231,6 +230,39 @@ const PANEL_GRAINS: Array<{ name: string; sealed: string; raw: string }> = [
           GROUP BY day, customer, workflow, team, environment, feature
           ORDER BY day, customer, workflow, team, environment, feature`,
   },
+  ...[
+    // Per hour, and per day before the daily rollup's frontier: each panel-grain rollup of 0048 and 0050.
+    { name: 'workflows', dims: `workflow, ${GROUP.replace('hour, ', '')}`, p95: false },
+    { name: 'team_customers', dims: 'team, customer', p95: false },
+    { name: 'team_models', dims: 'team, model', p95: true },
+  ].flatMap(({ name, dims, p95 }) => {
+    const figures = (latency: string) =>
+      `toString(sum(calls)) AS n, toString(sum(input_tokens)) AS input, toString(sum(cost_usd)) AS usd${p95 ? `, ${latency} AS p95` : ''}`;
+    const rawFigures = `toString(count()) AS n, toString(sum(input_tokens)) AS input, toString(sum(cost_usd)) AS usd${p95 ? ', quantileBFloat16(0.95)(duration_ms) AS p95' : ''}`;
+    const rawDims = dims.replace(
+      'model',
+      "if(priced_model != '', priced_model, if(response_model != '', response_model, request_model)) AS model",
+    );
+    const merged = figures('quantileBFloat16Merge(0.95)(latency)');
+    return [
+      {
+        name: `${name}_hourly`,
+        sealed: `SELECT hour, ${dims}, ${merged} FROM $db.${name}_hourly WHERE calls > 0
+                 GROUP BY hour, ${dims} ORDER BY hour, ${dims}`,
+        raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, ${rawDims}, ${rawFigures}
+              FROM $db.llm_calls FINAL GROUP BY hour, ${dims} ORDER BY hour, ${dims}`,
+      },
+      {
+        name: `${name}_daily (days before its frontier)`,
+        sealed: `SELECT day, ${dims}, ${merged} FROM $db.${name}_daily WHERE calls > 0
+                 GROUP BY day, ${dims} ORDER BY day, ${dims}`,
+        raw: `SELECT toStartOfDay(start_time, 'UTC') AS day, ${rawDims}, ${rawFigures}
+              FROM $db.llm_calls FINAL
+              WHERE start_time < (SELECT max(sealed_until) FROM $db.rollup_frontiers WHERE rollup = '${name}_daily')
+              GROUP BY day, ${dims} ORDER BY day, ${dims}`,
+      },
+    ];
+  }),
 ];
 
 async function assertPanelGrainsEqualRaw(storage: Storage, what: string): Promise<void> {
@@ -253,11 +285,7 @@ async function sealedRows(storage: Storage, table: string): Promise<number> {
 async function sealAll(storage: Storage, m: RollupMaintainer): Promise<void> {
   const closed = new Date(Math.floor((Date.now() - 10 * 60_000) / HOUR) * HOUR).toISOString();
   const closedDay = `${closed.slice(0, 10)}T00:00:00.000Z`;
-  const daysFilled = async () =>
-    new Date(
-      Math.min(await readDayFrontier(storage, USERS_DAILY), await readDayFrontier(storage, CUSTOMERS_DAILY)) *
-        1000,
-    ).toISOString();
+  const daysFilled = async () => new Date((await dailyFilled(storage)) * 1000).toISOString();
   for (let i = 0; i < 30; i++) {
     await m.round();
     const f = m.stats;
@@ -270,6 +298,12 @@ async function sealAll(storage: Storage, m: RollupMaintainer): Promise<void> {
       return;
   }
   assert.fail('every closed hour and day sealed within 30 rounds');
+}
+
+/** Days before this (s) are filled in every daily rollup. */
+async function dailyFilled(storage: Storage): Promise<number> {
+  const frontiers = await Promise.all(DAILY_ROLLUPS.map((r) => readDayFrontier(storage, r)));
+  return Math.min(...frontiers);
 }
 
 const maintainer = (storage: Storage) =>
@@ -413,15 +447,20 @@ describe('the panel-grain rollups downgrades_hourly and users_hourly/users_daily
 
     const m = maintainer(storage);
     // A round fills within its time budget: as many as it takes (a few under load).
-    const filled = async () =>
-      Math.min(await readDayFrontier(storage, USERS_DAILY), await readDayFrontier(storage, CUSTOMERS_DAILY));
+    const filled = () => dailyFilled(storage);
     for (let i = 0; i < 20 && (await filled()) < daysUntil; i++) await m.round();
     assert.ok(m.stats.hoursFilled > 0);
     assert.ok(m.stats.daysFilled > 0);
     assert.equal(m.stats.followers.users_hourly, m.stats.sealedUntil);
     assert.equal(m.stats.followers.downgrades_hourly, m.stats.sealedUntil);
     assert.ok((await filled()) >= daysUntil);
-    assert.equal(m.stats.followers.customers_hourly, m.stats.sealedUntil);
+    for (const name of [
+      'customers_hourly',
+      'workflows_hourly',
+      'team_customers_hourly',
+      'team_models_hourly',
+    ])
+      assert.equal(m.stats.followers[name], m.stats.sealedUntil, name);
     await assertPanelGrainsEqualRaw(storage, 'filled');
     await assertDaysEqualRaw(storage, m, 'filled');
   });
@@ -466,8 +505,8 @@ describe('budget spend for every policy match field (sealed rollups)', function 
         .reduce((s, c) => s.plus(c.costUsd), new Decimal(0));
       assert.ok(expected.gt(0));
       const match = { [field]: wanted } as PolicyMatch;
-      // Customer and workflow are in the customers rollups; every other field is in the boards'.
-      const rollup = ['customer', 'workflow'].includes(field) ? 'customers' : 'calls';
+      // Customer is in the customers rollups, workflow in the workflows ones, every other field in the boards'.
+      const rollup = field === 'customer' ? 'customers' : field === 'workflow' ? 'workflows' : 'calls';
       assert.equal(hourlySpendOf(storage.database, { match }), `${storage.database}.${rollup}_hourly`);
       assert.equal(spendRollupsOf({ match }).daily?.name, `${rollup}_daily`);
       assert.ok(

@@ -74,21 +74,61 @@ const dailyFrontier = (rollup: string): string => `(SELECT max(sealed_until) FRO
 /**
  * Rows of an hourly rollup with `hour` in [from, to] read mostly per day: the UTC days the range
  * covers whole (and that are sealed) from its daily rollup, their `hour` the day's first; the hours
- * at the ends and of the days not sealed yet from the hourly one. Any aggregate over it not grouped
- * finer than the day equals the same over the hourly rollup (and so over the raw calls). The
- * comments mark it for `rawForm`, which reads the raw calls instead.
+ * at the ends and of the days not sealed yet from the hourly one. `when`: a condition on the query's
+ * variables alone (constant once they are bound), under which these rows are read at all.
  */
-const dailyRows = (daily: string, hourly: string, columns: string, from: string, to: string): string => {
+const dayBranches = (
+  daily: string,
+  hourly: string,
+  columns: string,
+  from: string,
+  to: string,
+  when = '1',
+): string => {
   const firstDay = `toStartOfDay(${from} + INTERVAL 86399 SECOND, 'UTC')`;
   const pastDays = `least(toStartOfDay(${to} - INTERVAL 23 HOUR, 'UTC') + INTERVAL 1 DAY, ${dailyFrontier(daily)})`;
-  return `(/* board rows */
+  return `
   SELECT day AS hour, ${columns} FROM ${table(daily)}
-  WHERE day >= ${firstDay} AND day < ${pastDays}
+  WHERE (${when}) AND day >= ${firstDay} AND day < ${pastDays}
   UNION ALL
   SELECT hour, ${columns} FROM ${table(hourly)}
-  WHERE hour >= ${from} AND hour <= ${to} AND (hour < ${firstDay} OR hour >= ${pastDays})
+  WHERE (${when}) AND hour >= ${from} AND hour <= ${to} AND (hour < ${firstDay} OR hour >= ${pastDays})`;
+};
+
+/**
+ * Rows of an hourly rollup with `hour` in [from, to], whole days from its daily rollup (see
+ * dayBranches). Any aggregate over it not grouped finer than the day equals the same over the
+ * hourly rollup (and so over the raw calls). The comments mark it for `rawForm`, which reads the
+ * raw calls instead.
+ */
+const dailyRows = (daily: string, hourly: string, columns: string, from: string, to: string): string =>
+  `(/* board rows */${dayBranches(daily, hourly, columns, from, to)}
+  /* end of board rows */)`;
+
+/** A pair of rollups, daily and hourly, and the columns read from them (each named as the panel reads it). */
+interface Grain {
+  daily: string;
+  hourly: string;
+  columns: string;
+}
+
+/**
+ * Rows with `hour` in Grafana's range from the `coarse` pair of rollups while `when` holds (a
+ * condition on the variables alone: the coarse rows have what the panel groups and filters by),
+ * else from the `fine` pair. Both are exact, so the answer is the same either way; the coarse one
+ * has far fewer rows. One `rawForm` block: the raw calls answer both.
+ */
+const rowsEither = (when: string, coarse: Grain, fine: Grain): string => {
+  const [from, to] = ['$__fromTime', '$__toTime'];
+  return `(/* board rows */${dayBranches(coarse.daily, coarse.hourly, coarse.columns, from, to, when)}
+  UNION ALL${dayBranches(fine.daily, fine.hourly, fine.columns, from, to, `NOT (${when})`)}
   /* end of board rows */)`;
 };
+
+/** The team view's environment and feature variables are both at All: its team-grain rollups answer. */
+const TEAM_ONLY = ['environment', 'feature']
+  .map((v) => `${ALL_VALUE_SQL} IN (\${${v}:singlequote})`)
+  .join(' AND ');
 
 /**
  * The boards' rows with `hour` in [from, to] (SQL DateTime expressions, Grafana's range by default),
@@ -111,16 +151,45 @@ export const featureUserRows = (): string =>
   );
 
 /**
- * Calls and money per customer and workflow with the team view's fields (migration 0042) with
- * `hour` in Grafana's range, whole days from `customers_daily`.
+ * Calls and money per team and customer with `hour` in Grafana's range (the team view's variables
+ * team, environment, feature and the customer): from `team_customers_daily`/`_hourly` (migration
+ * 0050, one team a short range) while environment and feature are at All, else from the customers
+ * rollups. The team-grain rows stand for every environment and feature ('').
  */
-export const customerRows = (): string =>
-  dailyRows(
-    'customers_daily',
-    'customers_hourly',
-    'customer, workflow, team, environment, feature, calls, input_tokens, output_tokens, cost_usd',
-    '$__fromTime',
-    '$__toTime',
+export const teamCustomerRows = (): string =>
+  rowsEither(
+    TEAM_ONLY,
+    {
+      daily: 'team_customers_daily',
+      hourly: 'team_customers_hourly',
+      columns: "team, '' AS environment, '' AS feature, customer, calls, cost_usd",
+    },
+    {
+      daily: 'customers_daily',
+      hourly: 'customers_hourly',
+      columns: 'team, environment, feature, customer, calls, cost_usd',
+    },
+  );
+
+/**
+ * Calls and latency states per team and model with `hour` in Grafana's range (the team view's
+ * variables and the model): from `team_models_daily`/`_hourly` (migration 0050: a state per model
+ * and day) while environment and feature are at All, else the boards' rows (a state per feature,
+ * environment, service and model).
+ */
+export const teamModelRows = (): string =>
+  rowsEither(
+    TEAM_ONLY,
+    {
+      daily: 'team_models_daily',
+      hourly: 'team_models_hourly',
+      columns: "team, '' AS environment, '' AS feature, model, calls, latency",
+    },
+    {
+      daily: 'calls_daily',
+      hourly: 'calls_hourly',
+      columns: 'team, environment, feature, model, calls, latency',
+    },
   );
 
 /**

@@ -4,10 +4,11 @@ import { BASELINES_PANEL } from './baselines';
 import {
   boardRows,
   CALLS_HOURLY as HOURLY,
-  customerRows,
   labelled,
   P95_MS,
   share,
+  teamCustomerRows,
+  teamModelRows,
   variableFilter,
 } from './sql';
 
@@ -123,7 +124,7 @@ SELECT
   model,
   sum(calls) AS calls,
   ${P95_MS} AS p95_ms
-FROM ${BOARD}
+FROM ${teamModelRows()}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY model
 ORDER BY p95_ms DESC, model`,
@@ -155,7 +156,7 @@ ORDER BY time`,
       question: 'Which customers drive our AI spend?',
       sql: `
 SELECT ${labelled('customer', '(none)')} AS customer, sum(cost_usd) AS spend_usd, sum(calls) AS calls
-FROM ${customerRows()}
+FROM ${teamCustomerRows()}
 WHERE $__timeFilter(hour) AND ${FILTER}
 GROUP BY customer
 ORDER BY spend_usd DESC, customer

@@ -4,13 +4,14 @@
  * the hours a boundary cuts — a period or a day in a zone like Asia/Kolkata does not start on a UTC
  * hour, and "now" rarely does. Values only as query parameters. The rollups are the smallest pair
  * that has every field the scope matches on: `calls_hourly`/`calls_daily` (all but customer and
- * workflow), `customers_hourly`/`customers_daily` (customer, workflow, team, environment, feature),
- * else `spend_hourly` alone; all equal the raw calls.
+ * workflow), `workflows_hourly`/`workflows_daily` (all but customer), `customers_hourly`/
+ * `customers_daily` (customer, workflow, team, environment, feature), else `spend_hourly` alone;
+ * all equal the raw calls.
  */
 import type { PolicyMatch } from 'tokenledger/policy';
 import { scopeCondition, scopeFields, type SpendScope } from '../policy/match';
 import { CALLS_HOURLY, SPEND_HOURLY, type Rollup } from '../../storage/rollup/rollups';
-import { CALLS_DAILY, CUSTOMERS_DAILY, type DailyRollup } from '../../storage/rollup/days';
+import { CALLS_DAILY, CUSTOMERS_DAILY, WORKFLOWS_DAILY, type DailyRollup } from '../../storage/rollup/days';
 import { Money } from '../../core/money';
 import type { Storage } from '../../storage/client';
 import { StorageError } from '../../storage/errors';
@@ -21,7 +22,7 @@ const DAY_MS = 24 * HOUR_MS;
 /** The rollups with the fewest rows that have every field the scope matches on. */
 export function spendRollupsOf(scope: SpendScope): { hourly: Rollup; daily?: DailyRollup } {
   const fields = [...scopeFields(scope)];
-  for (const daily of [CALLS_DAILY, CUSTOMERS_DAILY]) {
+  for (const daily of [CALLS_DAILY, WORKFLOWS_DAILY, CUSTOMERS_DAILY]) {
     if (fields.every((f) => daily.dimensions.includes(f))) return { hourly: daily.hourly, daily };
   }
   return { hourly: SPEND_HOURLY };
@@ -32,13 +33,26 @@ export function hourlySpendOf(database: string, scope: SpendScope): string {
   return `${database}.${spendRollupsOf(scope).hourly.name}`;
 }
 
-/** Days before this are read from the daily rollup: the very subquery of its view (evaluated once per query). */
-const dailyFrontier = (database: string, daily: DailyRollup | undefined): string =>
-  daily
-    ? `(SELECT max(sealed_until) FROM ${database}.rollup_frontiers
-        WHERE rollup = '${daily.name}' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`
-    : `toDateTime(0, 'UTC')`;
+/**
+ * The frontier readers take for `rollup`: hours (days) before it are in its sealed table, the very
+ * subquery of its view (ClickHouse evaluates it once per query). None: nothing sealed.
+ */
+function published(database: string, rollup: Rollup | undefined): string {
+  if (!rollup) return `toDateTime(0, 'UTC')`;
+  const { frontier } = rollup;
+  return frontier.table === 'rollup_frontier'
+    ? `(SELECT max(sealed_until) FROM ${database}.rollup_frontier WHERE advanced_at <= now64(3) - INTERVAL 5 SECOND)`
+    : `(SELECT max(sealed_until) FROM ${database}.rollup_frontiers
+        WHERE rollup = '${frontier.rollup}' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`;
+}
 
+/**
+ * Spend over [from, to): whole UTC days from the daily rollup's sealed rows, the other whole hours
+ * from the hourly rollup's sealed rows, and the rest — the hours the ends cut, and whole hours
+ * after the hourly frontier (the live tail) — from the raw calls. The same split the views make,
+ * in one statement that reads the sealed tables and the raw calls directly: a budget reads a few
+ * ranges of three indexes, not two views' frontier subqueries and live tails on top.
+ */
 export async function storedSpend(
   storage: Storage,
   match: PolicyMatch | undefined,
@@ -59,27 +73,29 @@ export async function storedSpend(
   const rollup = scopeCondition(scope, 'rollup', 'r');
   const raw = scopeCondition(scope, 'raw', 'c');
   const db = storage.database;
-  // The whole days the daily rollup has sealed: [day_from, days_to).
-  const daysTo = `least(toDateTime({day_to:UInt32}, 'UTC'), ${dailyFrontier(db, daily)})`;
+  const at = (name: string): string => `toDateTime({${name}:UInt32}, 'UTC')`;
+  // [day_from, days_to): the whole days the daily rollup has sealed; [whole_from, hours_to): the
+  // whole hours the hourly one has; every other instant of [from, to) from the raw calls.
+  const daysTo = `least(${at('day_to')}, ${published(db, daily)})`;
+  const hoursTo = `least(${at('whole_to')}, ${published(db, hourly)})`;
+  const inDays = (time: string): string => `(${time} >= ${at('day_from')} AND ${time} < ${daysTo})`;
+  const inHours = (time: string): string => `(${time} >= ${at('whole_from')} AND ${time} < ${hoursTo})`;
   const days = daily
-    ? `SELECT sum(cost_usd) AS spend FROM ${db}.${daily.name}
-       WHERE day >= toDateTime({day_from:UInt32}, 'UTC') AND day < toDateTime({day_to:UInt32}, 'UTC') AND ${rollup.sql}
+    ? `SELECT sum(cost_usd) AS spend FROM ${db}.${daily.sealed} FINAL
+       WHERE ${inDays('day')} AND calls > 0 AND ${rollup.sql}
        UNION ALL`
     : '';
   try {
     const rs = await storage.client.query({
       query: `SELECT toString(sum(spend)) AS spent FROM (
                 ${days}
-                SELECT sum(cost_usd) AS spend FROM ${db}.${hourly.name}
-                WHERE hour >= toDateTime({whole_from:UInt32}, 'UTC') AND hour < toDateTime({whole_to:UInt32}, 'UTC')
-                  AND NOT (hour >= toDateTime({day_from:UInt32}, 'UTC') AND hour < ${daysTo})
-                  AND ${rollup.sql}
+                SELECT sum(cost_usd) AS spend FROM ${db}.${hourly.sealed} FINAL
+                WHERE ${inHours('hour')} AND NOT ${inDays('hour')} AND calls > 0 AND ${rollup.sql}
                 UNION ALL
                 SELECT sum(cost_usd) AS spend FROM ${db}.llm_calls FINAL
-                WHERE ((start_time >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
-                        AND start_time < fromUnixTimestamp64Milli({whole_from_ms:Int64}, 'UTC'))
-                    OR (start_time >= fromUnixTimestamp64Milli({whole_to_ms:Int64}, 'UTC')
-                        AND start_time < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')))
+                WHERE start_time >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
+                  AND start_time < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
+                  AND NOT ${inHours('start_time')} AND NOT ${inDays('start_time')}
                   AND ${raw.sql})`,
       query_params: {
         day_from: dayFrom / 1000,
@@ -87,8 +103,6 @@ export async function storedSpend(
         whole_from: wholeFrom / 1000,
         whole_to: wholeTo / 1000,
         from_ms: f,
-        whole_from_ms: wholeFrom,
-        whole_to_ms: wholeTo,
         to_ms: t,
         ...rollup.params,
         ...raw.params,
@@ -100,7 +114,7 @@ export async function storedSpend(
   } catch (cause) {
     throw new StorageError('reading budget spend', {
       cause,
-      detail: `${db}.${daily?.name ?? ''} ${db}.${hourly.name}, ${db}.llm_calls`,
+      detail: `${db}.${daily?.sealed ?? ''} ${db}.${hourly.sealed}, ${db}.llm_calls`,
     });
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The daily rollups of the boards (migrations 0038, 0041, 0042): sealed hourly rows folded into UTC days.
+ * The daily rollups of the boards and budgets (migrations 0038, 0041, 0042, 0048, 0050): sealed hourly rows folded into UTC days.
  * A day is built once its 24 hours are sealed in calls_hourly, and built again when one of its hours
  * was sealed after the day read them (a late call, a repair): every hour build is recorded in
  * rollup_seals, every day build — of every daily rollup at once — in rollup_day_seals with the
@@ -8,7 +8,14 @@
  */
 import type { Storage } from '../client';
 import { queryRows as rows, runStatement as run } from '../statements';
-import { CALLS_HOURLY, CUSTOMERS_HOURLY, USERS_HOURLY } from './rollups';
+import {
+  CALLS_HOURLY,
+  CUSTOMERS_HOURLY,
+  TEAM_CUSTOMERS_HOURLY,
+  TEAM_MODELS_HOURLY,
+  USERS_HOURLY,
+  WORKFLOWS_HOURLY,
+} from './rollups';
 import { advanceFrontier, readFrontier, serverNowMicros, type Build } from './seal';
 import type { Rollup } from './rollups';
 
@@ -24,6 +31,8 @@ const daily = (hourly: Rollup, name: string): DailyRollup => ({
   name,
   sealed: `${name}_sealed`,
   raw: hourly.sealed,
+  // Days are folded from the hourly rollup's own sealed rows, whatever that one is built from.
+  buildFrom: undefined,
   hourly,
   frontier: { table: 'rollup_frontiers', rollup: name },
 });
@@ -31,11 +40,24 @@ const daily = (hourly: Rollup, name: string): DailyRollup => ({
 /** calls_hourly's columns per day: its frontier is the day frontier every day build moves. */
 export const CALLS_DAILY = daily(CALLS_HOURLY, 'calls_daily');
 /** Distinct users per feature and day (0041). */
-export const USERS_DAILY = daily(USERS_HOURLY, 'users_daily');
+const USERS_DAILY = daily(USERS_HOURLY, 'users_daily');
 /** Spend per customer and workflow per day (0042). */
 export const CUSTOMERS_DAILY = daily(CUSTOMERS_HOURLY, 'customers_daily');
+/** Spend per workflow and every other match field but customer per day (0048). */
+export const WORKFLOWS_DAILY = daily(WORKFLOWS_HOURLY, 'workflows_daily');
+/** Spend per team and customer per day (0050). */
+const TEAM_CUSTOMERS_DAILY = daily(TEAM_CUSTOMERS_HOURLY, 'team_customers_daily');
+/** Latency states per team and model per day (0050). */
+const TEAM_MODELS_DAILY = daily(TEAM_MODELS_HOURLY, 'team_models_daily');
 /** Every daily rollup, the one the others are filled up to first. */
-export const DAILY_ROLLUPS: readonly DailyRollup[] = [CALLS_DAILY, USERS_DAILY, CUSTOMERS_DAILY];
+export const DAILY_ROLLUPS: readonly DailyRollup[] = [
+  CALLS_DAILY,
+  USERS_DAILY,
+  CUSTOMERS_DAILY,
+  WORKFLOWS_DAILY,
+  TEAM_CUSTOMERS_DAILY,
+  TEAM_MODELS_DAILY,
+];
 
 export const readDayFrontier = (storage: Storage, rollup: DailyRollup = CALLS_DAILY): Promise<number> =>
   readFrontier(storage, rollup);

@@ -170,7 +170,10 @@ export class RollupMaintainer {
       : await this.buildAhead(frontier, followers, nowMs, build, deadline);
     for (const [rollup, from] of followers) {
       if (this.stopped) break;
-      followers.set(rollup, await this.fill(rollup, from, sealed, build, deadline));
+      // A rollup built from another is filled no further than that one is (filled earlier: ROLLUPS order).
+      const source = rollup.buildFrom && followers.get(rollup.buildFrom);
+      const upTo = source === undefined ? sealed : Math.min(sealed, source);
+      followers.set(rollup, await this.fill(rollup, from, upTo, build, deadline));
     }
 
     const days = this.stopped ? undefined : await this.buildDays(followers, build, deadline);
@@ -226,7 +229,8 @@ export class RollupMaintainer {
   }
 
   /**
-   * Fills `rollup` from its frontier up to the first rollup's (`sealed`), a day per statement,
+   * Fills `rollup` from its frontier up to `sealed` (the first rollup's frontier, or that of the
+   * rollup it is built from), a day per statement,
    * within the round's budget, and moves its frontier: a rollup a migration added to a store with
    * history. Hours with no calls are skipped. Returns its frontier after the round.
    */

@@ -22,6 +22,13 @@ export interface Rollup {
   measures: Measure[];
   /** Where its frontier lives: the first rollup's own table (0013), the others' rows in rollup_frontiers. */
   frontier: { table: 'rollup_frontier' } | { table: 'rollup_frontiers'; rollup: string };
+  /**
+   * Built from this finer rollup's sealed rows rather than from the raw calls: the same figures (its
+   * rows equal the raw calls, sums add and states merge) from far fewer rows. It comes earlier in
+   * ROLLUPS, so a build writes it first, and a fill never goes past its frontier. The live tail and
+   * the minute check still read the raw calls (`raw`).
+   */
+  buildFrom?: Rollup;
 }
 
 const sum = (name: string, zero = 'toUInt64(0)'): Measure => ({ name, combine: `sum(${name})`, zero });
@@ -39,6 +46,13 @@ const USERS: Measure = {
   name: 'users',
   combine: 'uniqCombinedMergeState(users)',
   zero: "arrayReduce('uniqCombinedState', emptyArrayUInt64())",
+};
+
+/** Latency: quantileBFloat16(0.95) states of the durations. */
+const LATENCY: Measure = {
+  name: 'latency',
+  combine: 'quantileBFloat16MergeState(0.95)(latency)',
+  zero: "arrayReduce('quantileBFloat16State(0.95)', emptyArrayFloat64())",
 };
 
 /** What the minute check compares (differingHours): calls, input and output tokens, money. */
@@ -86,11 +100,7 @@ export const CALLS_HOURLY: Rollup = {
     ].map((m) => sum(m)),
     ...['cost_usd', 'input_cost_usd', 'output_cost_usd'].map(money),
     USERS,
-    {
-      name: 'latency',
-      combine: 'quantileBFloat16MergeState(0.95)(latency)',
-      zero: "arrayReduce('quantileBFloat16State(0.95)', emptyArrayFloat64())",
-    },
+    LATENCY,
   ],
   frontier: { table: 'rollup_frontiers', rollup: 'calls_hourly' },
 };
@@ -122,6 +132,44 @@ export const CUSTOMERS_HOURLY: Rollup = {
   frontier: { table: 'rollup_frontiers', rollup: 'customers_hourly' },
 };
 
+/** A rollup after the first: its tables and views named after it, its frontier in rollup_frontiers. */
+const follower = (name: string, dimensions: string[], measures: Measure[], buildFrom?: Rollup): Rollup => ({
+  name,
+  sealed: `${name}_sealed`,
+  raw: `${name}_raw`,
+  dimensions,
+  measures,
+  frontier: { table: 'rollup_frontiers', rollup: name },
+  buildFrom,
+});
+
+/**
+ * Spend per workflow with every other match field but customer (0048): budgets that match a
+ * workflow (and no customer) read a short range of it instead of every customers row.
+ */
+export const WORKFLOWS_HOURLY = follower(
+  'workflows_hourly',
+  ['workflow', ...CALLS_HOURLY.dimensions],
+  CHECKED,
+  SPEND_HOURLY,
+);
+
+/** Spend per team and customer (0050): the team view's top customers, one team a short range. */
+export const TEAM_CUSTOMERS_HOURLY = follower(
+  'team_customers_hourly',
+  ['team', 'customer'],
+  CHECKED,
+  CUSTOMERS_HOURLY,
+);
+
+/** Latency states per team and model (0050): the team view's p95 latency, a state per model and day. */
+export const TEAM_MODELS_HOURLY = follower(
+  'team_models_hourly',
+  ['team', 'model'],
+  [...CHECKED, LATENCY],
+  CALLS_HOURLY,
+);
+
 /**
  * The downgraded calls by the model asked for and the one served (0040): what the savings panel
  * needs of them, a handful of rows an hour.
@@ -138,11 +186,14 @@ const DOWNGRADES_HOURLY: Rollup = {
   frontier: { table: 'rollup_frontiers', rollup: 'downgrades_hourly' },
 };
 
-/** Every rollup, the one every other is filled up to first. */
+/** Every rollup, the one every other is filled up to first; each after the one it is built from. */
 export const ROLLUPS: readonly Rollup[] = [
   SPEND_HOURLY,
   CALLS_HOURLY,
   DOWNGRADES_HOURLY,
   USERS_HOURLY,
   CUSTOMERS_HOURLY,
+  WORKFLOWS_HOURLY,
+  TEAM_CUSTOMERS_HOURLY,
+  TEAM_MODELS_HOURLY,
 ];

@@ -87,7 +87,8 @@ export async function firstHourWithCalls(
 }
 
 /**
- * Writes the hours [from, to) (seconds) of one rollup from the raw calls under `build.generation`:
+ * Writes the hours [from, to) (seconds) of one rollup from the raw calls (or the rollup it is built
+ * from) under `build.generation`:
  * one INSERT, which for one hour (one partition, far below a million groups) is one part, so
  * readers see the old build or the new one, never a mix. Groups the previous build had and the raw
  * calls no longer have get zero rows (tombstones). Records nothing: see buildHours.
@@ -104,13 +105,17 @@ export async function fillHours(
   const names = rollup.measures.map((m) => m.name).join(', ');
   // Tombstones: nothing in every measure (the aliases must not shadow the columns the inner WHERE reads).
   const zero = rollup.measures.map((m) => `${m.zero} AS ${m.name}`).join(', ');
+  // The raw calls, or the finer rollup's newest build of each group (written before this one).
+  const source = rollup.buildFrom
+    ? `(SELECT * FROM ${db}.${rollup.buildFrom.sealed} FINAL WHERE ${HOURS_IN} AND calls > 0)`
+    : `${db}.${rollup.raw}`;
   await run(
     storage,
     `sealing hours of ${rollup.name}`,
     `INSERT INTO ${db}.${rollup.sealed} (${group}, ${names}, generation)
      SELECT ${group}, ${rollup.measures.map((m) => m.combine).join(', ')}, {generation:UInt64}
      FROM (
-       SELECT ${group}, ${names} FROM ${db}.${rollup.raw} WHERE ${HOURS_IN}
+       SELECT ${group}, ${names} FROM ${source} WHERE ${HOURS_IN}
        UNION ALL
        SELECT ${group}, ${zero}
        FROM (SELECT ${group} FROM ${db}.${rollup.sealed} FINAL WHERE ${HOURS_IN} AND calls > 0)
