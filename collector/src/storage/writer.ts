@@ -34,6 +34,7 @@
  * that only the batch holding the row fails, not every batch that waited with it.
  */
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { AiHttpCall } from '../core/ai-http-call';
 import { insertAiHttpCalls } from './ai-http-calls';
@@ -134,9 +135,9 @@ export interface CallWriterOptions {
   /**
    * Where a group's rows go once inserted, before it is acknowledged (storage/journal): the
    * JSONCompactEachRow text of every call in the group, the lines the insert sent and those already
-   * stored.
+   * stored — and when (performance.now()) its first insert began.
    */
-  journal?: { append(rows: string): Promise<void> };
+  journal?: { append(rows: string, insertedSince?: number): Promise<void> };
   /** The engine's own free-space guard for each insert (bytes; 0: none). */
   minFreeDiskBytes?: () => number;
 }
@@ -244,8 +245,9 @@ export class CallWriter {
         const stored = new Set<string>();
         try {
           const calls = group.flatMap((p) => p.calls);
+          const since = performance.now();
           const rows = await this.writeNow(calls, stored);
-          await this.options.journal?.append(rows);
+          await this.options.journal?.append(rows, since);
           settle(group, stored);
         } catch (err) {
           if (group.length === 1 || !isRefusedByEngine(err) || isOutOfSpace(err)) {
@@ -257,8 +259,9 @@ export class CallWriter {
           const claimed = new Set<string>();
           for (const p of group) {
             try {
+              const since = performance.now();
               const rows = await this.writeNow(p.calls, stored);
-              await this.options.journal?.append(rows);
+              await this.options.journal?.append(rows, since);
               settle([p], stored, claimed);
             } catch (own) {
               p.reject(own);
