@@ -99,14 +99,27 @@ async function send({ url, key, inFlight, resend = 0 }) {
   let next = 0;
   let retries = 0;
   let partial = 0;
+  let errorRetries = 0;
   const post = async (body) => {
-    for (;;) {
+    for (let failed = 0; ;) {
       const t = performance.now();
-      const res = await globalThis.fetch(`${url}/v1/traces`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
-        body,
-      });
+      let res;
+      try {
+        res = await globalThis.fetch(`${url}/v1/traces`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
+          body,
+        });
+      } catch (err) {
+        // A connection the server closed as it was reused (keep-alive): an exporter sends again.
+        // Its spans may have been stored: the bench then allows them as duplicates.
+        const why = `${err.message}: ${err.cause?.code ?? ''} ${err.cause?.message ?? ''}`;
+        if (++failed > 3) throw new Error(`POST /v1/traces failed ${failed} times: ${why}`);
+        console.error(`sender ${index}: POST /v1/traces failed (${why}); sent again`);
+        errorRetries += spansPer();
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       const answer = Buffer.from(await res.arrayBuffer());
       if (res.status === 200) {
         latencies.push(performance.now() - t);
@@ -141,6 +154,7 @@ async function send({ url, key, inFlight, resend = 0 }) {
     latencies,
     retries,
     partial,
+    errorRetries,
     resent: resent * spansPer(bodies[0]),
   };
 }
