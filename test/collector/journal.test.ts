@@ -16,7 +16,7 @@ import {
 } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { extractedCall, nanos } from '../support/calls';
-import { freshStorage } from '../support/embedded-storage';
+import { freshStorage, seeingQueries } from '../support/embedded-storage';
 
 const pricer = new Pricer();
 
@@ -177,23 +177,13 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     // into a new part, where the bounded read finds them too).
     await storage.client.command({ query: `SYSTEM STOP MERGES ${storage.database}.llm_calls` });
     const readBacks: Array<{ parts: string[] | undefined; keys: number }> = [];
-    const realQuery = storage.client.query.bind(storage.client);
-    const recorded: Storage = {
-      ...storage,
-      client: new Proxy(storage.client, {
-        get(target, prop, receiver) {
-          if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
-          return (params: Parameters<typeof realQuery>[0]) => {
-            if (params.query.includes('NOT ignore(*)'))
-              readBacks.push({
-                parts: params.query_params?.parts as string[] | undefined,
-                keys: (params.query_params?.keys as unknown[]).length,
-              });
-            return realQuery(params);
-          };
-        },
-      }),
-    };
+    const recorded = seeingQueries(storage, (params) => {
+      if (params.query.includes('NOT ignore(*)'))
+        readBacks.push({
+          parts: params.query_params?.parts as string[] | undefined,
+          keys: (params.query_params?.keys as unknown[]).length,
+        });
+    });
     const bounded = mkdtempSync(path.join(tmpdir(), 'tl-journal-'));
     const own = new IngestJournal({
       dir: bounded,

@@ -13,7 +13,7 @@ import { toRow } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { nanos, pricedCall } from '../support/calls';
 import { REPO_ROOT } from '../support/collector-process';
-import { freshStorage } from '../support/embedded-storage';
+import { freshStorage, seeingQueries } from '../support/embedded-storage';
 
 const NOW = new Date('2026-11-15T12:34:56Z');
 let seq = 0;
@@ -232,20 +232,10 @@ describe('exclusive writer (embedded engine): lookups skipped only where provabl
   it('keys it no longer remembers exactly go to a filter: a new span starting earlier is not looked up, a retry is (decision 0107)', async () => {
     const storage = await freshStorage();
     const lookups: number[] = [];
-    const realQuery = storage.client.query.bind(storage.client);
-    const counted: Storage = {
-      ...storage,
-      client: new Proxy(storage.client, {
-        get(target, prop, receiver) {
-          if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
-          return (params: Parameters<typeof realQuery>[0]) => {
-            if (params.query.startsWith(`SELECT trace_id, span_id FROM ${storage.database}.llm_calls WHERE`))
-              lookups.push((params.query_params?.keys as unknown[]).length);
-            return realQuery(params);
-          };
-        },
-      }),
-    };
+    const counted = seeingQueries(storage, (params) => {
+      if (params.query.startsWith(`SELECT trace_id, span_id FROM ${storage.database}.llm_calls WHERE`))
+        lookups.push((params.query_params?.keys as unknown[]).length);
+    });
     const writer = new CallWriter(counted, { exclusive: true, rememberedKeys: 4, filteredKeys: 20 });
     await writer.init();
     const at = (second: number, id: number): PricedCall =>
