@@ -13,8 +13,9 @@
  * than acknowledged without it.
  *
  * Flat in the table's size (decision 0106): a segment's rows are read back from the parts written
- * since its first insert began — those whose highest block number is above the table's highest
- * block measured before that — not from every part their start times fall in (span ids are random:
+ * while it was open — those holding a block above the table's highest measured before its first
+ * insert began, and one at most the highest measured after it closed — not from every part their
+ * start times fall in (span ids are random:
  * a key lookup cannot prune, and reading every column of the whole table each check made ingest
  * slow down as the table grew). A key not found there (a retry's row, stored long before; a merge
  * that replaced a part between the listing and the read) is read over the whole table as before.
@@ -45,10 +46,16 @@ interface Segment {
    * (undefined: not known, e.g. a segment a previous process left; its rows are read over all parts).
    */
   afterBlock?: bigint;
+  /** When (performance.now()) it was closed: no row is appended to it after that. */
+  closedAt?: number;
 }
 
-/** The table's highest block number, and when (monotonic ms) the query that read it had answered. */
+/**
+ * The table's highest block number, and when (monotonic ms) the query that read it began and had
+ * answered.
+ */
 interface BlockMark {
+  startedAt: number;
   at: number;
   highest: bigint;
 }
@@ -281,7 +288,7 @@ export class IngestJournal {
     while (this.closed.length > 0 && !this.stopped) {
       const segment = this.closed[0]!;
       const calls = await this.read(segment.file);
-      const missing = await this.missing(calls, segment.afterBlock);
+      const missing = await this.missing(calls, segment.afterBlock, await this.highestBlockAfter(segment));
       if (missing.length > 0) {
         await this.options.restore(missing.map((c) => c.call()));
         this.figures.restoredCalls += missing.length;
@@ -303,30 +310,52 @@ export class IngestJournal {
   }
 
   /**
-   * The calls not readable from llm_calls: looked for in the parts written after `afterBlock` first,
-   * then over all parts. Every column of the rows is read (a broken part fails the query).
+   * The calls not readable from llm_calls: looked for in the parts holding blocks above `afterBlock`
+   * and up to `upTo` first (when known; a check that falls behind then still reads about the
+   * segment's own rows, not everything written since), then over all parts. Every column of the
+   * rows is read (a broken part fails the query).
    */
-  private async missing(calls: Journaled[], afterBlock: bigint | undefined): Promise<Journaled[]> {
+  private async missing(
+    calls: Journaled[],
+    afterBlock: bigint | undefined,
+    upTo: bigint | undefined,
+  ): Promise<Journaled[]> {
     let left = [...new Map(calls.map((c) => [c.traceId + c.spanId, c])).values()];
     if (left.length === 0) return left;
     if (afterBlock !== undefined) {
-      const parts = await this.partsAfter(afterBlock);
+      const parts = await this.partsBetween(afterBlock, upTo);
       if (parts.length > 0) left = await this.notFound(left, 'AND _part IN {parts:Array(String)}', { parts });
     }
     return left.length > 0 ? this.notFound(left, '', {}) : left;
   }
 
-  /** Active parts of llm_calls holding a block above `block` (and so every row inserted after it). */
-  private async partsAfter(block: bigint): Promise<string[]> {
+  /** Active parts of llm_calls holding a block above `after` (and, if given, one at most `upTo`). */
+  private async partsBetween(after: bigint, upTo: bigint | undefined): Promise<string[]> {
     const { storage } = this.options;
     const rows = await queryRows<{ name: string }>(
       storage,
       'listing the parts written since',
       `SELECT name FROM system.parts
-       WHERE database = {db:String} AND table = 'llm_calls' AND active AND max_block_number > {block:Int64}`,
-      { db: storage.database, block: block.toString() },
+       WHERE database = {db:String} AND table = 'llm_calls' AND active AND max_block_number > {after:Int64}
+         AND min_block_number <= {upTo:Int64}`,
+      {
+        db: storage.database,
+        after: after.toString(),
+        upTo: (upTo ?? 2n ** 63n - 1n).toString(),
+      },
     );
     return rows.map((r) => r.name);
+  }
+
+  /**
+   * A block number no row of the closed `segment` is above: a mark begun after it was closed (taken
+   * now if none was). Undefined when not known.
+   */
+  private async highestBlockAfter(segment: Segment): Promise<bigint | undefined> {
+    if (segment.afterBlock === undefined || segment.closedAt === undefined) return undefined;
+    const after = (): BlockMark | undefined => this.marks.find((m) => m.startedAt > segment.closedAt!);
+    if (!after()) await this.markHighestBlock();
+    return after()?.highest;
   }
 
   /** Of `calls`, those not read from llm_calls under the extra condition `and`. */
@@ -364,6 +393,7 @@ export class IngestJournal {
   private async markHighestBlock(): Promise<void> {
     const { storage } = this.options;
     if (storage.cluster) return;
+    const startedAt = performance.now();
     try {
       const [row] = await queryRows<{ highest: string }>(
         storage,
@@ -372,7 +402,7 @@ export class IngestJournal {
          WHERE database = {db:String} AND table = 'llm_calls'`,
         { db: storage.database },
       );
-      this.marks.push({ at: performance.now(), highest: BigInt(row?.highest ?? '0') });
+      this.marks.push({ startedAt, at: performance.now(), highest: BigInt(row?.highest ?? '0') });
       if (this.marks.length > 16) this.marks.shift();
     } catch {
       // Not known: segments opened meanwhile are read back over all parts, as they always could be.
@@ -394,6 +424,7 @@ export class IngestJournal {
     if (!current) return;
     this.open = undefined;
     await current.handle.close();
+    current.segment.closedAt = performance.now();
     if (current.segment.bytes > 0) this.closed.push(current.segment);
     else await unlink(current.segment.file);
   }
