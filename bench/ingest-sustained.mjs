@@ -4,7 +4,9 @@
  *  - collector: one `node collector/dist/cli/main.js collector` process (embedded ClickHouse, fresh
  *    data dir) fed ≥ 2 M spans by 8 sender processes (bench/support/ingest-sender.mjs) × 2 exports in
  *    flight, 500 spans per export, realistic ~25-attribute GenAI spans each with its own trace id,
- *    bodies pre-encoded before timing (the senders' CPU is printed); an export counts once acked,
+ *    bodies pre-encoded before timing (the senders' CPU is printed) and their span times moved forward
+ *    as each is sent (its latest span ends then, the others up to 10 minutes before: a long run does
+ *    not send spans ever later into hours the rollup has sealed); an export counts once acked,
  *    which the collector does after the insert (durable). Each sender then sends one of its exports
  *    again (an exporter's retry): it must be found a duplicate. Afterwards the stored rows are
  *    counted: each span stored once, none lost, and the report API counts them all.
@@ -12,7 +14,9 @@
  *    into the same schema on the same embedded engine, 5,000 rows per insert, in its own process.
  * Printed: spans/s, ratio to raw, the collector's whole-process and main-thread CPU µs per span
  * (/proc/<pid>/stat and /proc/<pid>/task/<pid>/stat), its VmHWM, the window of remembered calls at
- * that rate, and the load average.
+ * that rate, and the load average; then each collector run by windows of ~250,000 stored spans (its
+ * /metrics and /proc sampled every second: spans/s, CPU µs per span, VmRSS), so that a rate falling
+ * or a cost rising as the table grows shows.
  *
  *   node bench/ingest-sustained.mjs [--spans-total 2000000] [--rounds 3] [--senders 8] [--in-flight 2]
  *     [--spans 500] [--raw-rows 5000] [--profile]
@@ -151,6 +155,66 @@ async function metrics(url, adminKey, prefix) {
   return out;
 }
 
+/** Spans per window of the sustained-rate table (stored calls, from the collector's /metrics). */
+const WINDOW_SPANS = 250_000;
+
+/**
+ * Samples the collector every second while `work` runs — its stored-calls counter (/metrics), its
+ * CPU time (whole process and main thread) and VmRSS — and resolves with one entry per window of
+ * about WINDOW_SPANS stored spans (from one sample to the first that reached the next multiple):
+ * spans/s, CPU µs per span, VmRSS at its end. A rate falling or a cost rising as the table grows shows.
+ */
+async function windowsWhile(work, url, adminKey, pid) {
+  const sample = (n) => ({
+    t: performance.now(),
+    at: new Date().toISOString().slice(11, 16),
+    n,
+    cpu: cpuSecondsOf(pid),
+    main: threadCpuSecondsOf(pid, pid),
+    rssMiB: memoryOf(pid).rssMiB,
+  });
+  const samples = [sample(0)];
+  let stop = false;
+  const poll = (async () => {
+    while (!stop) {
+      await new Promise((r) => setTimeout(r, 1000));
+      try {
+        const counters = await metrics(url, adminKey, 'tokenledger_calls_stored_total');
+        samples.push(sample(counters.tokenledger_calls_stored_total ?? 0));
+      } catch {
+        // the collector is busy or stopping: the next poll
+      }
+    }
+  })();
+  try {
+    return { result: await work, windows: windowsOf(samples) };
+  } finally {
+    stop = true;
+    await poll;
+  }
+}
+
+/** Consecutive windows of ≥ WINDOW_SPANS stored spans between samples (the last one may be shorter). */
+function windowsOf(samples) {
+  const out = [];
+  let from = samples[0];
+  for (const s of samples) {
+    const last = s === samples.at(-1);
+    if (s.n - from.n < WINDOW_SPANS && !(last && s.n > from.n)) continue;
+    const spans = s.n - from.n;
+    out.push({
+      upTo: s.n,
+      at: s.at,
+      rate: spans / ((s.t - from.t) / 1000),
+      cpuUs: ((s.cpu - from.cpu) * 1e6) / spans,
+      mainUs: ((s.main - from.main) * 1e6) / spans,
+      rssMiB: s.rssMiB,
+    });
+    from = s;
+  }
+  return out;
+}
+
 /** One collector run: every export once, then one resent per sender; counted and checked after. */
 async function collectorRun({
   work,
@@ -186,7 +250,12 @@ async function collectorRun({
     const main0 = threadCpuSecondsOf(pid, pid);
     const threads0 = cpuByThreadName(pid);
     const t0 = performance.now();
-    const results = await pool.run({ url, key: keys.ingest, inFlight, resend: 1 });
+    const { result: results, windows } = await windowsWhile(
+      pool.run({ url, key: keys.ingest, inFlight, resend: 1 }),
+      url,
+      keys.admin,
+      pid,
+    );
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = cpuSecondsOf(pid) - cpu0;
     const mainSeconds = threadCpuSecondsOf(pid, pid) - main0;
@@ -204,9 +273,13 @@ async function collectorRun({
       idle,
       reported,
       counters,
+      windows,
       loadBefore,
       loadAfter: load(),
     };
+  } catch (err) {
+    console.error(`collector (${tag}) output, last 3,000 characters:\n${collector.output().slice(-3000)}`);
+    throw err;
   } finally {
     pool.kill();
     await collector.stop();
@@ -220,8 +293,12 @@ async function collectorRun({
         `${run.reported} ≠ ${total} sent (+ ${resent} resent)`,
     );
   const duplicates = run.counters.tokenledger_calls_duplicate_total ?? NaN;
-  if (duplicates !== resent)
-    throw new Error(`collector (${tag}): ${resent} spans resent, ${duplicates} found duplicate (/metrics)`);
+  // Spans sent again after a failed connection may have been stored the first time.
+  const errorRetries = run.results.reduce((n, r) => n + r.errorRetries, 0);
+  if (!(duplicates >= resent && duplicates <= resent + errorRetries))
+    throw new Error(
+      `collector (${tag}): ${resent} spans resent (+ ${errorRetries} after failed connections), ${duplicates} found duplicate (/metrics)`,
+    );
   const latencies = sortedCopy(run.results.flatMap((r) => r.latencies));
   const senderCpu = run.results.reduce((n, r) => n + r.cpuSeconds, 0);
   const retries = run.results.reduce((n, r) => n + r.retries, 0);
@@ -277,10 +354,14 @@ function prepare(work, spansTotal, spansPerExport) {
 
 const us = (seconds, spans) => (seconds * 1e6) / spans;
 
-/** Remembered calls (the writer's keys) and the seconds of ingest they span at `rate`. */
+/**
+ * Remembered calls (the writer's exact keys, then its Bloom filter of older ones; decision 0107) and
+ * the seconds of ingest they span at `rate`. Builds from before the filter state the exact keys only.
+ */
 function dedupeWindow(rate) {
-  const { REMEMBERED_KEYS } = dist('storage/writer');
-  return `${REMEMBERED_KEYS.toLocaleString('en-US')} keys = ${fmt(REMEMBERED_KEYS / rate, 0)} s`;
+  const { REMEMBERED_KEYS, FILTERED_KEYS = 0 } = dist('storage/writer');
+  const keys = REMEMBERED_KEYS + FILTERED_KEYS;
+  return `${keys.toLocaleString('en-US')} keys = ${fmt(keys / rate, 0)} s`;
 }
 
 async function sustained(work, log) {
@@ -380,6 +461,39 @@ async function sustained(work, log) {
           dedupeWindow(c.rate),
           c.loadBefore,
         ]),
+      ),
+    ),
+  );
+  log();
+  log(
+    `Sustained: each collector run by windows of ~${WINDOW_SPANS.toLocaleString('en-US')} stored spans (its /metrics ` +
+      `and /proc sampled every second): spans/s, CPU µs per span whole process / main thread, VmRSS MB at the ` +
+      `window's end, and the time (UTC) it ended:`,
+  );
+  log();
+  log(
+    table(
+      [
+        'round',
+        ...(VARIANTS.length > 1 ? ['collector settings'] : []),
+        'stored spans at the end',
+        'spans/s',
+        'CPU µs/span (whole / main)',
+        'VmRSS MB',
+        'ended (UTC)',
+      ],
+      rounds.flatMap(({ collectors }, i) =>
+        collectors.flatMap((c, variant) =>
+          c.windows.map((w) => [
+            String(i + 1),
+            ...(VARIANTS.length > 1 ? [variantName(VARIANTS[variant])] : []),
+            w.upTo.toLocaleString('en-US'),
+            fmt(w.rate, 0),
+            `${fmt(w.cpuUs, 1)} / ${fmt(w.mainUs, 1)}`,
+            fmt((w.rssMiB * 2 ** 20) / 1e6, 0),
+            w.at,
+          ]),
+        ),
       ),
     ),
   );

@@ -16,7 +16,7 @@ import {
 } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { extractedCall, nanos } from '../support/calls';
-import { freshStorage } from '../support/embedded-storage';
+import { freshStorage, seeingQueries } from '../support/embedded-storage';
 
 const pricer = new Pricer();
 
@@ -170,6 +170,85 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
       format: 'JSONEachRow',
     });
     assert.deepEqual(await after.json(), rowsBefore);
+  });
+
+  it('reads a group back from the parts written since its insert began, a retried row over all parts (decision 0106)', async () => {
+    // Merges stopped: a part holding the first group stays as it is (a merge would carry its rows
+    // into a new part, where the bounded read finds them too).
+    await storage.client.command({ query: `SYSTEM STOP MERGES ${storage.database}.llm_calls` });
+    const readBacks: Array<{ parts: string[] | undefined; keys: number }> = [];
+    const recorded = seeingQueries(storage, (params) => {
+      if (params.query.includes('NOT ignore(*)'))
+        readBacks.push({
+          parts: params.query_params?.parts as string[] | undefined,
+          keys: (params.query_params?.keys as unknown[]).length,
+        });
+    });
+    const bounded = mkdtempSync(path.join(tmpdir(), 'tl-journal-'));
+    const own = new IngestJournal({
+      dir: bounded,
+      storage: recorded,
+      restore: (c) => ownWriter.write(c),
+      log: (line) => log.push(line),
+      limitBytes: 16 * 1024 * 1024,
+      segmentMs: 0,
+    });
+    const ownWriter = new CallWriter(storage, { journal: own });
+    try {
+      await own.init();
+      await own.check(); // the highest block before the first group
+      const first = Array.from({ length: 20 }, (_, i) => call(200 + i));
+      await ownWriter.write(first);
+      await own.check();
+      assert.equal(own.stats.segments, 0);
+      assert.equal(readBacks.length, 1);
+      assert.equal(readBacks[0]!.keys, 20);
+      assert.ok(readBacks[0]!.parts!.length > 0);
+      const partsOfFirst = (
+        await (
+          await storage.client.query({
+            query: `SELECT name FROM system.parts WHERE database = {db:String} AND table = 'llm_calls' AND active`,
+            query_params: { db: storage.database },
+            format: 'JSONEachRow',
+          })
+        ).json<{ name: string }>()
+      ).map((p) => p.name);
+
+      // A second group, with five calls of the first sent again (a retry: found stored, journaled again).
+      readBacks.length = 0;
+      const second = Array.from({ length: 20 }, (_, i) => call(300 + i));
+      assert.deepEqual(await ownWriter.write([...second, ...first.slice(0, 5)]), {
+        inserted: 20,
+        duplicates: 5,
+      });
+      await own.check();
+      assert.equal(own.stats.segments, 0);
+      assert.equal(own.stats.restoredCalls, 0);
+      assert.equal(readBacks.length, 2, JSON.stringify(readBacks));
+      // Its 25 keys in the parts written since: none of the first group's parts is read.
+      assert.equal(readBacks[0]!.keys, 25);
+      assert.ok(readBacks[0]!.parts!.length > 0);
+      assert.deepEqual(
+        readBacks[0]!.parts!.filter((p) => partsOfFirst.includes(p)),
+        [],
+      );
+      // The five stored before are not there: read over all parts (no part bound), found.
+      assert.deepEqual(readBacks[1], { parts: undefined, keys: 5 });
+
+      // Rows of a bounded segment lost from the table are still written again.
+      const third = Array.from({ length: 10 }, (_, i) => call(400 + i));
+      await ownWriter.write(third);
+      await storage.client.command({ query: `TRUNCATE TABLE ${storage.database}.llm_calls` });
+      await own.check();
+      assert.equal(own.stats.restoredCalls, 10);
+      await own.check();
+      assert.equal(own.stats.segments, 0);
+      assert.equal(await storedCount(storage), 10);
+    } finally {
+      await own.stop();
+      await storage.client.command({ query: `SYSTEM START MERGES ${storage.database}.llm_calls` });
+      rmSync(bounded, { recursive: true, force: true });
+    }
   });
 
   it('still reads a segment of calls as JSON left by a collector from before the row format', async () => {

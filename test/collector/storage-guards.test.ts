@@ -13,7 +13,7 @@ import { toRow } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { nanos, pricedCall } from '../support/calls';
 import { REPO_ROOT } from '../support/collector-process';
-import { freshStorage } from '../support/embedded-storage';
+import { freshStorage, seeingQueries } from '../support/embedded-storage';
 
 const NOW = new Date('2026-11-15T12:34:56Z');
 let seq = 0;
@@ -227,6 +227,43 @@ describe('exclusive writer (embedded engine): lookups skipped only where provabl
       format: 'JSONEachRow',
     });
     assert.equal(Number((await rollup.json<{ calls: string }>())[0]!.calls), 3);
+  });
+
+  it('keys it no longer remembers exactly go to a filter: a new span starting earlier is not looked up, a retry is (decision 0107)', async () => {
+    const storage = await freshStorage();
+    const lookups: number[] = [];
+    const counted = seeingQueries(storage, (params) => {
+      if (params.query.startsWith(`SELECT trace_id, span_id FROM ${storage.database}.llm_calls WHERE`))
+        lookups.push((params.query_params?.keys as unknown[]).length);
+    });
+    const writer = new CallWriter(counted, { exclusive: true, rememberedKeys: 4, filteredKeys: 20 });
+    await writer.init();
+    const at = (second: number, id: number): PricedCall =>
+      priced({
+        spanId: id.toString(16).padStart(16, 'a'),
+        at: new Date(Date.UTC(2026, 10, 22, 10, 0, second)),
+      });
+    // Ten calls: the latest four remembered, six in the filter.
+    const early = Array.from({ length: 10 }, (_, i) => at(20 + i, 0x100 + i));
+    assert.deepEqual(await writer.write(early), { inserted: 10, duplicates: 0 });
+    // New calls starting before every one of them: known new without a lookup.
+    const before = Array.from({ length: 5 }, (_, i) => at(i, 0x200 + i));
+    assert.deepEqual(await writer.write(before), { inserted: 5, duplicates: 0 });
+    assert.deepEqual(lookups, []);
+    // Two of the first ones sent again: the filter may know them, so they are looked up, and found.
+    assert.deepEqual(await writer.write(early.slice(0, 2)), { inserted: 0, duplicates: 2 });
+    assert.deepEqual(lookups, [2]);
+    // A full filter is folded into the start-time bound: a span starting before its latest key is looked up.
+    const later = Array.from({ length: 20 }, (_, i) => at(40 + i, 0x300 + i));
+    assert.deepEqual(await writer.write(later), { inserted: 20, duplicates: 0 });
+    assert.deepEqual(lookups, [2]);
+    assert.deepEqual(await writer.write([at(10, 0x400)]), { inserted: 1, duplicates: 0 });
+    assert.deepEqual(lookups, [2, 1]);
+    assert.equal(
+      await scalar(storage, `SELECT uniqExact(span_id) FROM ${storage.database}.llm_calls`),
+      String(10 + 5 + 20 + 1),
+    );
+    assert.equal(await scalar(storage, `SELECT count() FROM ${storage.database}.llm_calls`), String(36));
   });
 
   it('an insert that committed but reported an error (a lost answer) is not counted again when retried with other spans', async () => {

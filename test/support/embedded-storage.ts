@@ -18,3 +18,23 @@ export async function freshStorage(opts: { migrate?: boolean } = {}): Promise<St
   if (opts.migrate !== false) await migrate(storage);
   return storage;
 }
+
+/** The parameters of one `client.query` call. */
+export type QueryParams = Parameters<Storage['client']['query']>[0];
+
+/** `storage` whose client shows `see` every query before running it (what a component asked). */
+export function seeingQueries(storage: Storage, see: (params: QueryParams) => void): Storage {
+  const query = storage.client.query.bind(storage.client);
+  return {
+    ...storage,
+    client: new Proxy(storage.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+        return (params: QueryParams) => {
+          see(params);
+          return query(params);
+        };
+      },
+    }),
+  };
+}

@@ -11,15 +11,25 @@
  * Bounded: segments close after 4 MiB or 5 s and are checked every 2 s; if checking cannot keep up
  * (the engine fails reads) and the journal reaches its limit, new spans are refused (503) rather
  * than acknowledged without it.
+ *
+ * Flat in the table's size (decision 0106): a segment's rows are read back from the parts written
+ * while it was open — those holding a block above the table's highest measured before its first
+ * insert began, and one at most the highest measured after it closed — not from every part their
+ * start times fall in (span ids are random:
+ * a key lookup cannot prune, and reading every column of the whole table each check made ingest
+ * slow down as the table grew). A key not found there (a retry's row, stored long before; a merge
+ * that replaced a part between the listing and the read) is read over the whole table as before.
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, readFile, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError } from './errors';
 import { CALL_COLUMNS, dateTime64ToNanos, fromCompactRow } from './rows';
 import { spanKeysWhere, type SpanKey } from './span-keys';
+import { queryRows } from './statements';
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
 const SEGMENT_MS = 5_000;
@@ -31,6 +41,23 @@ const MiB = 1024 * 1024;
 interface Segment {
   file: string;
   bytes: number;
+  /**
+   * Every row inserted for this segment is in a part whose highest block number is above this
+   * (undefined: not known, e.g. a segment a previous process left; its rows are read over all parts).
+   */
+  afterBlock?: bigint;
+  /** When (performance.now()) it was closed: no row is appended to it after that. */
+  closedAt?: number;
+}
+
+/**
+ * The table's highest block number, and when (monotonic ms) the query that read it began and had
+ * answered.
+ */
+interface BlockMark {
+  startedAt: number;
+  at: number;
+  highest: bigint;
 }
 
 /** Segments of rows (this format), and of calls as JSON (one array per group; before decision 0100). */
@@ -121,6 +148,8 @@ export interface IngestJournalOptions {
   log: (line: string) => void;
   /** Default: 10 % of the data directory's disk, at least 16 MiB, at most 256 MiB. */
   limitBytes?: number;
+  /** How long a segment stays open at most (default 5 s; tests close them at once). */
+  segmentMs?: number;
 }
 
 export class IngestJournal {
@@ -134,6 +163,8 @@ export class IngestJournal {
   private checks: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private limit = 256 * MiB;
+  /** The latest BlockMarks (one per check, ~30 s of them), oldest first. */
+  private marks: BlockMark[] = [];
   private readonly figures = { restoredCalls: 0, lastError: null as string | null };
 
   constructor(private readonly options: IngestJournalOptions) {}
@@ -196,10 +227,12 @@ export class IngestJournal {
 
   /**
    * Appends the rows of one acknowledged group (JSONCompactEachRow lines, as the writer inserted
-   * them) and fsyncs; resolves once they are on disk.
+   * them) and fsyncs; resolves once they are on disk. `insertedSince`: when (performance.now()) the
+   * group's first insert began, which tells the read-back where its rows can be.
    */
-  append(rows: string): Promise<void> {
+  append(rows: string, insertedSince?: number): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
+    const afterBlock = insertedSince === undefined ? undefined : this.highestBlockBefore(insertedSince);
     return this.exclusive(async () => {
       if (!this.open) {
         const file = path.join(
@@ -207,10 +240,14 @@ export class IngestJournal {
           `${Date.now()}-${String(++this.sequence).padStart(6, '0')}${ROWS}`,
         );
         this.open = {
-          segment: { file, bytes: 0 },
+          segment: { file, bytes: 0, afterBlock },
           handle: await open(file, 'a', 0o600),
           openedAt: Date.now(),
         };
+      } else {
+        const held = this.open.segment.afterBlock;
+        this.open.segment.afterBlock =
+          held === undefined || afterBlock === undefined ? undefined : held < afterBlock ? held : afterBlock;
       }
       const bytes = Buffer.from(this.open.segment.bytes === 0 ? COLUMNS_HEADER + rows : rows);
       try {
@@ -242,14 +279,16 @@ export class IngestJournal {
   }
 
   private async checkOnce(): Promise<void> {
+    await this.markHighestBlock();
     await this.exclusive(async () => {
-      if (this.open && Date.now() - this.open.openedAt >= SEGMENT_MS) await this.rotate();
+      if (this.open && Date.now() - this.open.openedAt >= (this.options.segmentMs ?? SEGMENT_MS))
+        await this.rotate();
     });
     // Stopping: what is left is checked at the next start.
     while (this.closed.length > 0 && !this.stopped) {
       const segment = this.closed[0]!;
       const calls = await this.read(segment.file);
-      const missing = await this.missing(calls);
+      const missing = await this.missing(calls, segment.afterBlock, await this.highestBlockAfter(segment));
       if (missing.length > 0) {
         await this.options.restore(missing.map((c) => c.call()));
         this.figures.restoredCalls += missing.length;
@@ -270,18 +309,69 @@ export class IngestJournal {
     return file.endsWith(ROWS) ? journaledRows(text) : callsOf(text);
   }
 
-  /** The calls not readable from llm_calls (every column is read: a broken part fails the query). */
-  private async missing(calls: Journaled[]): Promise<Journaled[]> {
-    const unique = new Map(calls.map((c) => [c.traceId + c.spanId, c]));
-    const all = [...unique.values()];
+  /**
+   * The calls not readable from llm_calls: looked for in the parts holding blocks above `afterBlock`
+   * and up to `upTo` first (when known; a check that falls behind then still reads about the
+   * segment's own rows, not everything written since), then over all parts. Every column of the
+   * rows is read (a broken part fails the query).
+   */
+  private async missing(
+    calls: Journaled[],
+    afterBlock: bigint | undefined,
+    upTo: bigint | undefined,
+  ): Promise<Journaled[]> {
+    let left = [...new Map(calls.map((c) => [c.traceId + c.spanId, c])).values()];
+    if (left.length === 0) return left;
+    if (afterBlock !== undefined) {
+      const parts = await this.partsBetween(afterBlock, upTo);
+      if (parts.length > 0) left = await this.notFound(left, 'AND _part IN {parts:Array(String)}', { parts });
+    }
+    return left.length > 0 ? this.notFound(left, '', {}) : left;
+  }
+
+  /** Active parts of llm_calls holding a block above `after` (and, if given, one at most `upTo`). */
+  private async partsBetween(after: bigint, upTo: bigint | undefined): Promise<string[]> {
+    const { storage } = this.options;
+    const rows = await queryRows<{ name: string }>(
+      storage,
+      'listing the parts written since',
+      `SELECT name FROM system.parts
+       WHERE database = {db:String} AND table = 'llm_calls' AND active AND max_block_number > {after:Int64}
+         AND min_block_number <= {upTo:Int64}`,
+      {
+        db: storage.database,
+        after: after.toString(),
+        upTo: (upTo ?? 2n ** 63n - 1n).toString(),
+      },
+    );
+    return rows.map((r) => r.name);
+  }
+
+  /**
+   * A block number no row of the closed `segment` is above: a mark begun after it was closed (taken
+   * now if none was). Undefined when not known.
+   */
+  private async highestBlockAfter(segment: Segment): Promise<bigint | undefined> {
+    if (segment.afterBlock === undefined || segment.closedAt === undefined) return undefined;
+    const after = (): BlockMark | undefined => this.marks.find((m) => m.startedAt > segment.closedAt!);
+    if (!after()) await this.markHighestBlock();
+    return after()?.highest;
+  }
+
+  /** Of `calls`, those not read from llm_calls under the extra condition `and`. */
+  private async notFound(
+    calls: Journaled[],
+    and: string,
+    andParams: Record<string, unknown>,
+  ): Promise<Journaled[]> {
     const found = new Set<string>();
     const { client, database } = this.options.storage;
-    for (let i = 0; i < all.length; i += CHUNK) {
-      const { where, params } = spanKeysWhere(all.slice(i, i + CHUNK));
+    for (let i = 0; i < calls.length; i += CHUNK) {
+      const { where, params } = spanKeysWhere(calls.slice(i, i + CHUNK));
       try {
         const rs = await client.query({
-          query: `SELECT trace_id, span_id FROM ${database}.llm_calls WHERE ${where} AND NOT ignore(*)`,
-          query_params: params,
+          query: `SELECT trace_id, span_id FROM ${database}.llm_calls WHERE ${where} ${and} AND NOT ignore(*)`,
+          query_params: { ...params, ...andParams },
           format: 'JSONEachRow',
         });
         for (const r of await rs.json<{ trace_id: string; span_id: string }>())
@@ -293,7 +383,40 @@ export class IngestJournal {
         });
       }
     }
-    return all.filter((c) => !found.has(c.traceId + c.spanId));
+    return calls.filter((c) => !found.has(c.traceId + c.spanId));
+  }
+
+  /**
+   * Measures the table's highest block number (once per check). Not on a cluster: a replicated
+   * table numbers blocks per partition, and its parts are on other servers.
+   */
+  private async markHighestBlock(): Promise<void> {
+    const { storage } = this.options;
+    if (storage.cluster) return;
+    const startedAt = performance.now();
+    try {
+      const [row] = await queryRows<{ highest: string }>(
+        storage,
+        'reading the highest block number',
+        `SELECT toString(max(max_block_number)) AS highest FROM system.parts
+         WHERE database = {db:String} AND table = 'llm_calls'`,
+        { db: storage.database },
+      );
+      this.marks.push({ startedAt, at: performance.now(), highest: BigInt(row?.highest ?? '0') });
+      if (this.marks.length > 16) this.marks.shift();
+    } catch {
+      // Not known: segments opened meanwhile are read back over all parts, as they always could be.
+    }
+  }
+
+  /**
+   * The highest block number measured before `since` (performance.now()): every block of an insert
+   * begun after the measurement is numbered above it. Undefined when none was measured before then.
+   */
+  private highestBlockBefore(since: number): bigint | undefined {
+    for (let i = this.marks.length - 1; i >= 0; i--)
+      if (this.marks[i]!.at < since) return this.marks[i]!.highest;
+    return undefined;
   }
 
   private async rotate(): Promise<void> {
@@ -301,6 +424,7 @@ export class IngestJournal {
     if (!current) return;
     this.open = undefined;
     await current.handle.close();
+    current.segment.closedAt = performance.now();
     if (current.segment.bytes > 0) this.closed.push(current.segment);
     else await unlink(current.segment.file);
   }

@@ -16,7 +16,11 @@ export class RecentKeys {
   /** The slot of the oldest key once the rings are full. */
   private head = 0;
 
-  constructor(private readonly capacity: number) {
+  /** `onEvict`: told each key that leaves to make room, with its start time. */
+  constructor(
+    private readonly capacity: number,
+    private readonly onEvict?: (key: string, start: bigint) => void,
+  ) {
     this.keys = new Array<string>(capacity);
     this.starts = new BigInt64Array(capacity);
   }
@@ -42,9 +46,11 @@ export class RecentKeys {
     }
     const slot = this.head;
     const evicted = this.starts[slot]!;
-    this.slots.delete(this.keys[slot]!);
+    const evictedKey = this.keys[slot]!;
+    this.slots.delete(evictedKey);
     this.put(slot, key, start);
     this.head = (slot + 1) % this.capacity;
+    this.onEvict?.(evictedKey, evicted);
     return evicted;
   }
 

@@ -19,10 +19,13 @@
  * rollup's maintainer rebuilds such hours, whatever happens between the mark and the insert.
  * Exclusive writer (the embedded engine: libchdb lets only this process open the data): step 2's
  * lookup is skipped for a span that provably cannot be stored yet — its start time is later than
- * every span stored before this process opened the table (`max(start_time)` read at `init()`) and
- * later than every key evicted from the in-memory set of keys this process inserted. A retry has
- * the same start time as its original, so it is either still in that set or falls back to the lookup;
- * after a failed insert (which may have committed anyway) its spans fall back to the lookup too.
+ * every span stored before this process opened the table (`max(start_time)` read at `init()`), it
+ * is not among the keys this process inserted (the latest exactly, in memory; older ones in a Bloom
+ * filter, whose "maybe" means a lookup), and it starts after every key the filter forgot when it
+ * was cleared (decision 0107). A retry has the same key and start time as its original, so it is
+ * found in memory or looked up; after a failed insert (which may have committed anyway) its spans
+ * go to the filter, and so are looked up too. The lookup is then a few keys: the primary key prunes
+ * it to a few granules however large the table is.
  * A batch is inserted one month (= partition) at a time: a batch with wild timestamps cannot hit
  * max_partitions_per_insert_block and be refused forever; and in blocks of at most 5,000 rows (4 MB),
  * which bounds the engine's memory for an insert whatever a single export holds. If a later month fails after an earlier
@@ -34,12 +37,14 @@
  * that only the batch holding the row fails, not every batch that waited with it.
  */
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { AiHttpCall } from '../core/ai-http-call';
 import { insertAiHttpCalls } from './ai-http-calls';
 import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError, isOutOfSpace, isRefusedByEngine } from './errors';
+import { KeyFilter } from './key-filter';
 import { RecentKeys } from './recent-keys';
 import { DirtyHours } from './rollup/dirty-hours';
 import { spanKeysWhere } from './span-keys';
@@ -86,6 +91,13 @@ function monthOf(startTimeUnixNano: string): number {
  * @public (bench/ingest-sustained.mjs states the dedupe window from it)
  */
 export const REMEMBERED_KEYS = 200_000;
+
+/**
+ * Keys evicted from the remembered ones that the Bloom filter holds before it is folded into the
+ * start-time bound (2 bytes each: 8 MiB).
+ * @public (bench/ingest-sustained.mjs states the dedupe window from it)
+ */
+export const FILTERED_KEYS = 4_000_000;
 
 /** Largest group of calls written together (one lookup per month, and its inserts). */
 const MAX_GROUP_CALLS = 20_000;
@@ -134,11 +146,14 @@ export interface CallWriterOptions {
   /**
    * Where a group's rows go once inserted, before it is acknowledged (storage/journal): the
    * JSONCompactEachRow text of every call in the group, the lines the insert sent and those already
-   * stored.
+   * stored — and when (performance.now()) its first insert began.
    */
-  journal?: { append(rows: string): Promise<void> };
+  journal?: { append(rows: string, insertedSince?: number): Promise<void> };
   /** The engine's own free-space guard for each insert (bytes; 0: none). */
   minFreeDiskBytes?: () => number;
+  /** Exclusive mode: keys remembered exactly, and in the filter behind them (tests make them small). */
+  rememberedKeys?: number;
+  filteredKeys?: number;
 }
 
 export class CallWriter {
@@ -147,7 +162,9 @@ export class CallWriter {
   private writing: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
   /** Exclusive mode: the latest keys this process inserted, with their start times. */
-  private readonly remembered = new RecentKeys(REMEMBERED_KEYS);
+  private readonly remembered: RecentKeys;
+  /** Exclusive mode: keys inserted (or maybe inserted) that `remembered` no longer holds. */
+  private readonly forgotten: KeyFilter;
   /** Exclusive mode: no span with a start time above both bounds can be stored already. */
   private storedBefore: bigint | undefined;
   private evictedUpTo = -1n;
@@ -158,6 +175,10 @@ export class CallWriter {
     private readonly options: CallWriterOptions = {},
   ) {
     this.dirtyHours = new DirtyHours(storage);
+    this.remembered = new RecentKeys(options.rememberedKeys ?? REMEMBERED_KEYS, (key, start) =>
+      this.forget(key, start),
+    );
+    this.forgotten = new KeyFilter(options.filteredKeys ?? FILTERED_KEYS);
   }
 
   /** Exclusive mode: reads the latest start time stored before this process. */
@@ -244,8 +265,9 @@ export class CallWriter {
         const stored = new Set<string>();
         try {
           const calls = group.flatMap((p) => p.calls);
+          const since = performance.now();
           const rows = await this.writeNow(calls, stored);
-          await this.options.journal?.append(rows);
+          await this.options.journal?.append(rows, since);
           settle(group, stored);
         } catch (err) {
           if (group.length === 1 || !isRefusedByEngine(err) || isOutOfSpace(err)) {
@@ -257,8 +279,9 @@ export class CallWriter {
           const claimed = new Set<string>();
           for (const p of group) {
             try {
+              const since = performance.now();
               const rows = await this.writeNow(p.calls, stored);
-              await this.options.journal?.append(rows);
+              await this.options.journal?.append(rows, since);
               settle([p], stored, claimed);
             } catch (own) {
               p.reject(own);
@@ -310,7 +333,7 @@ export class CallWriter {
         } catch (err) {
           // An insert may have committed before it failed (a lost answer), and earlier chunks did:
           // the retry must look these spans up, not take them for new (the token would differ).
-          for (const c of fresh) this.lookUpFrom(BigInt(c.startTimeUnixNano));
+          for (const c of fresh) this.forget(keyOf(c), BigInt(c.startTimeUnixNano));
           throw err;
         }
       }
@@ -337,12 +360,14 @@ export class CallWriter {
     const retried: PricedCall[] = [];
     const unsure: PricedCall[] = [];
     for (const c of calls) {
-      if (this.remembered.has(keyOf(c))) {
+      const key = keyOf(c);
+      if (this.remembered.has(key)) {
         retried.push(c);
         continue;
       }
       const start = BigInt(c.startTimeUnixNano);
-      if (start > this.storedBefore && start > this.evictedUpTo) fresh.push(c);
+      if (start > this.storedBefore && start > this.evictedUpTo && !this.forgotten.mightHave(key))
+        fresh.push(c);
       else unsure.push(c);
     }
     return { fresh, retried, unsure };
@@ -355,8 +380,19 @@ export class CallWriter {
 
   private remember(c: PricedCall): void {
     if (this.storedBefore === undefined) return;
-    const evicted = this.remembered.add(keyOf(c), BigInt(c.startTimeUnixNano));
-    if (evicted !== undefined) this.lookUpFrom(evicted);
+    this.remembered.add(keyOf(c), BigInt(c.startTimeUnixNano));
+  }
+
+  /**
+   * Exclusive mode: a key that may be stored is no longer remembered exactly; it goes to the filter,
+   * and a full filter into the start-time bound (every key it held starts at or before its latest).
+   */
+  private forget(key: string, start: bigint): void {
+    if (this.storedBefore === undefined) return;
+    this.forgotten.add(key, start);
+    if (!this.forgotten.full) return;
+    this.lookUpFrom(this.forgotten.latestStart);
+    this.forgotten.clear();
   }
 
   private async existingKeys(calls: PricedCall[]): Promise<Set<string>> {
