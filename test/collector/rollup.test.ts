@@ -5,12 +5,16 @@
  * already diverged. On the real embedded engine.
  */
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import Decimal from 'decimal.js';
 import type { PricedCall } from '../../collector/src/core/call';
 import { meteredSpendByDay, spendReport } from '../../collector/src/read/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
+import { FrontierGate } from '../../collector/src/storage/rollup/frontier-gate';
 import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
+import { ROLLUPS } from '../../collector/src/storage/rollup/rollups';
+import { advanceFrontier, readFrontier } from '../../collector/src/storage/rollup/seal';
 import { toRow } from '../../collector/src/storage/rows';
 import { CallWriter } from '../../collector/src/storage/writer';
 import { nanos, pricedCall } from '../support/calls';
@@ -167,6 +171,101 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
     assert.equal(m.stats.hoursRebuilt, rebuilt + 1);
     await m.round();
     assert.equal(m.stats.hoursRebuilt, rebuilt + 2);
+  });
+
+  it('never takes back a call a report showed: a frontier move stops before an insert in flight, and inserts into the hours it passes wait until readers take it', async () => {
+    const gate = new FrontierGate();
+    const gated = new CallWriter(storage, { frontierGate: gate });
+    const m = new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 1_500, gate });
+    const past = thisHour() - 40 * 24 * HOUR;
+    // History sent to a fresh store: an insert into a past hour has begun when the maintainer builds.
+    const exit = await gate.enter([past / 1000]);
+    await m.round();
+    assert.equal(await frontier(storage), past, 'the move stopped before the hour being written');
+    assert.equal(m.stats.frontierHolds, 1);
+    exit();
+
+    // The next round moves past it; readers take the move 1.5 s later. A call for a day the move
+    // passes arrives at once: whatever a report shows of it meanwhile, it never shows less later.
+    await m.round();
+    assert.ok((await frontier(storage)) > past);
+    const seen: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const { report } = await dayFigures(storage, past + 2 * HOUR);
+        seen.push(Number(report.split(' ')[0]));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const t0 = performance.now();
+    await gated.write([call(past + 2 * HOUR + 1000, '10')]);
+    const waited = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 2_000)); // past the publication, before any rebuild
+    await m.round(); // the hour was marked: rebuilt
+    await new Promise((r) => setTimeout(r, 300));
+    sampling = false;
+    await sampler;
+    assert.ok(waited < 5_000, `the insert waited for the publication (${waited} ms)`);
+    assert.ok(seen.length > 10, `${seen.length} reads`);
+    assert.deepEqual(
+      seen.filter((n, i) => i > 0 && n < seen[i - 1]!),
+      [],
+      `reports in order: ${seen.join(' ')}`,
+    );
+    assert.equal(seen.at(-1), 1);
+    assert.deepEqual(await dayFigures(storage, past + 2 * HOUR), {
+      metered: '1 calls $10',
+      report: '1 calls $10',
+    });
+  });
+
+  it('never takes back a day a board showed: an hour rebuilt while readers have not taken a day frontier move is folded into its day in the same round', async () => {
+    const DAY = 24 * HOUR;
+    const day = Math.floor((Date.now() - 3 * DAY) / DAY) * DAY;
+    const m = new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 1_500 });
+    await writer.write([call(day + 5 * HOUR + 1000, '1')]);
+    await m.round(); // seals the hours and the day; readers take the day's move 1.5 s later
+    // The hours' moves taken already (as after an earlier round): only the day's is pending.
+    for (const rollup of ROLLUPS)
+      await advanceFrontier(storage, await readFrontier(storage, rollup), 5_000, rollup);
+    // A late call into that day, written by a collector that does not share this one's gate.
+    await writer.write([call(day + 5 * HOUR + 2000, '2')]);
+    // What a board reads for the day: sealed days from calls_daily, the rest from calls_hourly.
+    const frontierTaken = `(SELECT max(sealed_until) FROM $db.rollup_frontiers
+      WHERE rollup = 'calls_daily' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`;
+    const board = async (): Promise<number> => {
+      const [r] = await rows<{ n: string }>(
+        storage,
+        `SELECT sum(calls) AS n FROM (
+           SELECT calls FROM $db.calls_daily WHERE day = toDateTime(${day / 1000}, 'UTC') AND day < ${frontierTaken}
+           UNION ALL
+           SELECT calls FROM $db.calls_hourly WHERE hour >= toDateTime(${day / 1000}, 'UTC')
+             AND hour < toDateTime(${(day + DAY) / 1000}, 'UTC') AND hour >= ${frontierTaken})`,
+      );
+      return Number(r!.n);
+    };
+    const seen: number[] = [await board()];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        seen.push(await board());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await m.round(); // within the day's publication: the marked hour and its day rebuilt together
+    await new Promise((r) => setTimeout(r, 2_000));
+    await m.round();
+    await new Promise((r) => setTimeout(r, 300));
+    sampling = false;
+    await sampler;
+    assert.ok(seen.length > 10, `${seen.length} reads`);
+    assert.deepEqual(
+      seen.filter((n, i) => i > 0 && n < seen[i - 1]!),
+      [],
+      `the board in order: ${seen.join(' ')}`,
+    );
+    assert.equal(seen.at(-1), 2);
   });
 
   it('repairs a sealed hour written without a mark (the minute check), and says so', async () => {

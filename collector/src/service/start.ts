@@ -32,6 +32,7 @@ import { DirtyHours } from '../storage/rollup/dirty-hours';
 import { hoursWithCalls } from '../storage/part-repair';
 import { CallWriter } from '../storage/writer';
 import { RollupMaintainer } from '../storage/rollup/maintainer';
+import { FrontierGate } from '../storage/rollup/frontier-gate';
 import { ApprovalService } from '../govern/approvals/service';
 import { ApprovalStore } from '../govern/approvals/store';
 import { syncModelPrices } from '../storage/model-prices';
@@ -120,7 +121,10 @@ export async function startCollector(
   });
   await journal.init();
   // The embedded engine is this process's alone: the writer may skip provably needless lookups.
+  // The writer and the rollup maintainer keep inserts into ended hours and frontier moves apart.
+  const frontierGate = new FrontierGate();
   const writer: CallWriter = new CallWriter(storage, {
+    frontierGate,
     exclusive: storage.embedded,
     journal,
     minFreeDiskBytes: () => disk.engineReserveBytes,
@@ -166,7 +170,7 @@ export async function startCollector(
     forecast: (p, window, spent) => ledger.liveForecast(p, window, spent),
   });
   // Seals closed hours into the rollup and rebuilds the ones written after (see its module).
-  const rollup = new RollupMaintainer({ storage, log });
+  const rollup = new RollupMaintainer({ storage, log, gate: frontierGate });
   const baselines = new BaselineStore(storage);
   const releases = new ServiceVersionBaselines(storage, baselines, undefined, log);
   const mailer = config.smtpUrl ? new Mailer({ url: config.smtpUrl, from: config.alertFrom }) : undefined;

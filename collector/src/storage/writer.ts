@@ -47,6 +47,7 @@ import { StorageError, isOutOfSpace, isRefusedByEngine } from './errors';
 import { KeyFilter } from './key-filter';
 import { RecentKeys } from './recent-keys';
 import { DirtyHours } from './rollup/dirty-hours';
+import { hoursOf, type FrontierGate } from './rollup/frontier-gate';
 import { spanKeysWhere } from './span-keys';
 import { CALL_COLUMNS, toRowLine } from './rows';
 
@@ -154,6 +155,8 @@ export interface CallWriterOptions {
   /** Exclusive mode: keys remembered exactly, and in the filter behind them (tests make them small). */
   rememberedKeys?: number;
   filteredKeys?: number;
+  /** Shared with this process's rollup maintainer: inserts into ended hours wait out a frontier move over them. */
+  frontierGate?: FrontierGate;
 }
 
 export class CallWriter {
@@ -307,6 +310,20 @@ export class CallWriter {
       if (!group) byMonth.set(month, (group = new Map()));
       group.set(keyOf(c), c);
     }
+    // A frontier move over one of these hours waits for this insert, or this insert for its publication.
+    const exit = await this.options.frontierGate?.enter(hoursOf(calls.map((c) => c.startTimeUnixNano)));
+    try {
+      return await this.writeMarked(calls, stored, byMonth);
+    } finally {
+      exit?.();
+    }
+  }
+
+  private async writeMarked(
+    calls: PricedCall[],
+    stored: Set<string>,
+    byMonth: Map<number, Map<string, PricedCall>>,
+  ): Promise<string> {
     // Every call's hour, stored or not: a retry of calls a crash cut off after their insert marks
     // their hours again (the maintainer then rebuilds them once more; harmless).
     const marked = await this.dirtyHours.beforeInsert(calls.map((c) => c.startTimeUnixNano));

@@ -20,6 +20,7 @@
  * ordered by the server's clock, the frontier only grows, and each step is safe to repeat.
  */
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Storage } from '../client';
 import {
   advanceFrontier,
@@ -45,6 +46,7 @@ import {
   staleDays,
   type DailyRollup,
 } from './days';
+import type { FrontierGate } from './frontier-gate';
 import {
   HOUR_MS,
   MAINTAIN_EVERY_MS,
@@ -81,6 +83,8 @@ export interface RollupStats {
   hoursRebuilt: number;
   /** Sealed hours found different from their raw calls with no write to explain it, and rebuilt. */
   hoursRepaired: number;
+  /** Frontier moves stopped short by an insert into an hour they would have passed. */
+  frontierHolds: number;
   lastError: string | null;
 }
 
@@ -90,6 +94,8 @@ export interface RollupMaintainerOptions {
   everyMs?: number;
   /** Default PUBLISH_DELAY_MS, which the view applies (tests make a move visible sooner by backdating it). */
   publishDelayMs?: number;
+  /** Shared with this process's writer: frontier moves and inserts into ended hours kept apart. */
+  gate?: FrontierGate;
 }
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
@@ -113,6 +119,7 @@ export class RollupMaintainer {
     hoursBuilt: 0,
     hoursRebuilt: 0,
     hoursRepaired: 0,
+    frontierHolds: 0,
     lastError: null,
   };
 
@@ -144,6 +151,7 @@ export class RollupMaintainer {
   /** One round of the three steps (exported for tests; start() runs it on a timer). */
   async round(): Promise<void> {
     const { storage } = this.options;
+    const began = performance.now();
     const nowMicros = await serverNowMicros(storage);
     const nowMs = Number(nowMicros / 1000n);
     // Started now: every insert committed before this is in what the round reads; marks older than
@@ -167,13 +175,13 @@ export class RollupMaintainer {
     for (const rollup of FOLLOWERS) followers.set(rollup, await readFrontier(storage, rollup));
     const sealed = this.stopped
       ? frontier
-      : await this.buildAhead(frontier, followers, nowMs, build, deadline);
+      : await this.buildAhead(frontier, followers, nowMs, build, deadline, began);
     for (const [rollup, from] of followers) {
       if (this.stopped) break;
       // A rollup built from another is filled no further than that one is (filled earlier: ROLLUPS order).
       const source = rollup.buildFrom && followers.get(rollup.buildFrom);
       const upTo = source === undefined ? sealed : Math.min(sealed, source);
-      followers.set(rollup, await this.fill(rollup, from, upTo, build, deadline));
+      followers.set(rollup, await this.fill(rollup, from, upTo, build, deadline, began));
     }
 
     const days = this.stopped ? undefined : await this.buildDays(followers, build, deadline);
@@ -200,6 +208,7 @@ export class RollupMaintainer {
     nowMs: number,
     build: Build,
     deadline: number,
+    began: number,
   ): Promise<number> {
     const { storage } = this.options;
     const closedUntil = Math.floor((nowMs - SEAL_GRACE_MS) / HOUR_MS) * HOUR_S;
@@ -216,16 +225,39 @@ export class RollupMaintainer {
       until = end;
       if (Date.now() > deadline) break;
     }
+    return this.moveFrontier(frontier, until, began, async (to, backdate) => {
+      // After the rows: readers take the move PUBLISH_DELAY_MS after it was written.
+      await advanceFrontier(storage, to, backdate);
+      for (const [rollup, f] of followers) {
+        if (f < frontier) continue; // still filling: step 3 moves it
+        await advanceFrontier(storage, to, backdate, rollup);
+        followers.set(rollup, to);
+      }
+    });
+  }
+
+  /**
+   * Moves a frontier from `frontier` towards `until` with `write`: no further than the writer's
+   * inserts allow (the gate), and inserts into the hours passed wait until readers take the move.
+   * Returns the frontier after the move.
+   */
+  private async moveFrontier(
+    frontier: number,
+    until: number,
+    began: number,
+    write: (to: number, backdateMs: number) => Promise<void>,
+  ): Promise<number> {
     if (until <= frontier) return frontier;
-    // After the rows: readers take the move PUBLISH_DELAY_MS after it was written.
-    const backdate = PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS);
-    await advanceFrontier(storage, until, backdate);
-    for (const [rollup, f] of followers) {
-      if (f < frontier) continue; // still filling: step 3 moves it
-      await advanceFrontier(storage, until, backdate, rollup);
-      followers.set(rollup, until);
+    const delay = this.options.publishDelayMs ?? PUBLISH_DELAY_MS;
+    const move = this.options.gate?.claim(frontier, until, began) ?? { until, published: () => undefined };
+    if (move.until < until) this.figures.frontierHolds++;
+    if (move.until <= frontier) return frontier;
+    try {
+      await write(move.until, PUBLISH_DELAY_MS - delay);
+    } finally {
+      move.published(delay);
     }
-    return until;
+    return move.until;
   }
 
   /**
@@ -240,6 +272,7 @@ export class RollupMaintainer {
     sealed: number,
     build: Build,
     deadline: number,
+    began: number,
   ): Promise<number> {
     const { storage } = this.options;
     let until = frontier;
@@ -254,10 +287,9 @@ export class RollupMaintainer {
       this.figures.hoursFilled += (end - next) / HOUR_S;
       until = end;
     }
-    if (until <= frontier) return frontier;
-    const backdate = PUBLISH_DELAY_MS - (this.options.publishDelayMs ?? PUBLISH_DELAY_MS);
-    await advanceFrontier(storage, until, backdate, rollup);
-    return until;
+    return this.moveFrontier(frontier, until, began, (to, backdate) =>
+      advanceFrontier(storage, to, backdate, rollup),
+    );
   }
 
   /**
