@@ -311,22 +311,23 @@ export class CallWriter {
       group.set(keyOf(c), c);
     }
     // A frontier move over one of these hours waits for this insert, or this insert for its publication.
-    const exit = await this.options.frontierGate?.enter(hoursOf(calls.map((c) => c.startTimeUnixNano)));
+    const hours = hoursOf(calls.map((c) => c.startTimeUnixNano));
+    const exit = await this.options.frontierGate?.enter(hours);
     try {
-      return await this.writeMarked(calls, stored, byMonth);
+      return await this.writeMarked(stored, byMonth, hours);
     } finally {
       exit?.();
     }
   }
 
   private async writeMarked(
-    calls: PricedCall[],
     stored: Set<string>,
     byMonth: Map<number, Map<string, PricedCall>>,
+    hours: Set<number>,
   ): Promise<string> {
     // Every call's hour, stored or not: a retry of calls a crash cut off after their insert marks
     // their hours again (the maintainer then rebuilds them once more; harmless).
-    const marked = await this.dirtyHours.beforeInsert(calls.map((c) => c.startTimeUnixNano));
+    const marked = await this.dirtyHours.beforeInsert(hours);
     let rows = '';
     for (const month of [...byMonth.keys()].sort((a, b) => a - b)) {
       const unique = [...byMonth.get(month)!.values()];

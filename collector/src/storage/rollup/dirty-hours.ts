@@ -25,15 +25,14 @@ export class DirtyHours {
   ) {}
 
   /**
-   * Marks the hours of these start times (nanoseconds, decimal strings) that have ended, unless this
-   * process marked them very recently. Resolves once the marks are stored.
+   * Marks these hours (seconds, each an hour's start: `hoursOf` the calls' start times) that have
+   * ended, unless this process marked them very recently. Resolves once the marks are stored.
    */
-  async beforeInsert(startTimesNs: Iterable<string>): Promise<MarkedHours | undefined> {
+  async beforeInsert(hourStarts: Iterable<number>): Promise<MarkedHours | undefined> {
     const endedBefore = this.clock() + MARK_AHEAD_MS;
     const hours = new Set<number>();
-    for (const ns of startTimesNs) {
-      const ms = ns.length > 6 ? Number(ns.slice(0, -6)) : 0;
-      const hour = Math.floor(ms / HOUR_MS) * HOUR_MS;
+    for (const seconds of hourStarts) {
+      const hour = seconds * 1000;
       if (hour + HOUR_MS <= endedBefore) hours.add(hour);
     }
     if (hours.size === 0) return undefined;
