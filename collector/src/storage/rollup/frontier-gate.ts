@@ -5,8 +5,8 @@
  * one of those hours after the build read it would be shown by the raw calls until the move is
  * taken, then hidden until the hour is rebuilt (a round later). So:
  *
- * - a move stops before the first hour an insert still holds, or began into after the round
- *   started (built again next round, from the held frontier);
+ * - a move stops before the first hour an insert still holds, or began or finished writing since
+ *   the round started (built again next round, from the held frontier);
  * - from that decision until readers take the move, an insert into the hours it passes waits.
  *   Once it is taken the hour is sealed: the insert marks it and it is rebuilt, as any late call.
  *
@@ -63,8 +63,9 @@ export class FrontierGate {
   /**
    * The maintainer, after building [from, to) (seconds) in a round that started at `roundBegan`
    * (performance.now()): where the frontier may move — before the first hour an insert holds, or
-   * began or ended in since (it may have committed after the build read the hour) — and, when it moves, inserts into the hours it passes wait until `published`
-   * is called with the readers' delay. Synchronous: no insert can begin between the two.
+   * began or ended in since (it may have committed after the build read the hour) — and, when it
+   * moves, inserts into the hours it passes wait until `published` is called with the readers'
+   * delay. Synchronous: no insert can begin between the two.
    */
   claim(
     from: number,
