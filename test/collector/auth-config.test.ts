@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ensureCredentials,
@@ -12,6 +11,7 @@ import {
 import { KeyStore, keyStorePath } from '../../collector/src/govern/keys/store';
 import { ConfigError, loadConfig } from '../../collector/src/service/config';
 import { nanosToDateTime64 } from '../../collector/src/storage/rows';
+import { tempDir } from '../support/temp-dirs';
 
 describe('API keys', () => {
   it('parses role:key pairs and rejects unknown roles and short keys', () => {
@@ -52,7 +52,7 @@ describe('API keys', () => {
   });
 
   it('generates first-run credentials once, mode 0600, and reuses them', () => {
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tl-keys-')), 'nested');
+    const dir = path.join(tempDir('tl-keys-'), 'nested');
     const first = ensureCredentials(dir);
     assert.equal(first.created, true);
     assert.match(first.credentials.admin, /^tl_admin_[\w-]{32}$/);
@@ -65,7 +65,7 @@ describe('API keys', () => {
   });
 
   it('refuses a damaged credentials file without quoting it (it holds keys)', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-keys-'));
+    const dir = tempDir('tl-keys-');
     writeFileSync(path.join(dir, 'credentials.json'), '{"admin": "tl_admin_SECRET", oops');
     assert.throws(
       () => readCredentials(dir),
@@ -74,13 +74,13 @@ describe('API keys', () => {
     );
     writeFileSync(path.join(dir, 'credentials.json'), '{"admin": 1}');
     assert.throws(() => readCredentials(dir), /not a tokenledger credentials file/);
-    assert.equal(readCredentials(mkdtempSync(path.join(tmpdir(), 'tl-keys-'))), undefined);
+    assert.equal(readCredentials(tempDir('tl-keys-')), undefined);
   });
 });
 
 describe('key store (tokenledger keys create | list | revoke)', () => {
   it('stores only digests, names the holder, and takes effect for the running ring within a second', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-keys-'));
+    const dir = tempDir('tl-keys-');
     const store = KeyStore.inDataDir(dir);
     const ring = new KeyRing([], store.entries);
     const secret = store.create('approver', 'finance-lead@example.com');

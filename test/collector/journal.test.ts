@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PricedCall } from '../../collector/src/core/call';
 import { Pricer } from '../../collector/src/pricing/pricer';
@@ -17,6 +16,7 @@ import {
 import { CallWriter } from '../../collector/src/storage/writer';
 import { extractedCall, nanos } from '../support/calls';
 import { freshStorage, seeingQueries } from '../support/embedded-storage';
+import { tempDir } from '../support/temp-dirs';
 
 const pricer = new Pricer();
 
@@ -104,7 +104,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
 
   beforeEach(async () => {
     storage = await freshStorage();
-    dir = mkdtempSync(path.join(tmpdir(), 'tl-journal-'));
+    dir = tempDir('tl-journal-');
     journal = new IngestJournal({
       dir,
       storage,
@@ -184,7 +184,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
           keys: (params.query_params?.keys as unknown[]).length,
         });
     });
-    const bounded = mkdtempSync(path.join(tmpdir(), 'tl-journal-'));
+    const bounded = tempDir('tl-journal-');
     const own = new IngestJournal({
       dir: bounded,
       storage: recorded,

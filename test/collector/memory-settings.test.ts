@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -16,6 +15,7 @@ import {
   applyMemorySettings,
 } from '../../collector/src/service/memory-settings';
 import { REPO_ROOT } from '../support/collector-process';
+import { tempDir } from '../support/temp-dirs';
 
 const run = promisify(execFile);
 const MEMORY_FIRST = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'memory-first.js');
@@ -66,7 +66,7 @@ describe('collector memory settings', function () {
 
   it("gives the embedded engine's jemalloc only options it accepts", async () => {
     // abort_conf: jemalloc aborts the process on an option it does not know or cannot apply.
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-memory-settings-'));
+    const dir = tempDir('tl-memory-settings-');
     try {
       const { stdout } = await run(
         process.execPath,

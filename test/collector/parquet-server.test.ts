@@ -6,8 +6,7 @@
  * Parquet DECIMAL, must import to the same lines as the CSV.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BillImporter } from '../../collector/src/govern/bills/import';
 import { readBill } from '../../collector/src/ingest/bills/read';
@@ -16,6 +15,7 @@ import { openStorage, type Storage } from '../../collector/src/storage/client';
 import { migrate } from '../../collector/src/storage/migrations';
 import { startClickHouseStandIn, type ClickHouseStandIn } from '../support/clickhouse-http/process';
 import { freshStorage } from '../support/embedded-storage';
+import { tempDir } from '../support/temp-dirs';
 
 const CSV = path.join(__dirname, '..', 'fixtures', 'bills', 'aws-cur2-2026-10.csv');
 
@@ -27,7 +27,7 @@ describe('Parquet bills through a ClickHouse server (CLICKHOUSE_URL)', function 
 
   before(async () => {
     // The Parquet file, written by the embedded engine from the CSV fixture, costs as DECIMAL.
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-cur-pq-'));
+    const dir = tempDir('tl-cur-pq-');
     const csv = path.join(dir, 'cur.csv');
     const out = path.join(dir, 'cur.parquet');
     writeFileSync(csv, readFileSync(CSV, 'utf8').split('\n').slice(1).join('\n'));

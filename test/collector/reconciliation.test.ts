@@ -5,8 +5,7 @@
  * replacing the earlier lines, malformed rows reported with their line and the rest kept.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BillImporter } from '../../collector/src/govern/bills/import';
 import { readBill } from '../../collector/src/ingest/bills/read';
@@ -19,6 +18,7 @@ import {
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
 import { insertMeteredCalls } from '../support/metered-calls';
+import { tempDir } from '../support/temp-dirs';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'bills');
 const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -505,7 +505,7 @@ describe('reconciliation of a seeded month', function () {
 
   it('reads a CUR 2.0 Parquet file through the engine', async () => {
     // The Parquet file is made by ClickHouse from the CUR 2.0 fixture, as Data Exports would write it.
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-cur-'));
+    const dir = tempDir('tl-cur-');
     const csv = path.join(dir, 'cur.csv');
     const parquet = path.join(dir, 'cur.parquet');
     writeFileSync(csv, fixture('aws-cur2-2026-10.csv').toString('utf8').split('\n').slice(1).join('\n'));

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   CLI,
@@ -18,6 +17,7 @@ import {
   tempDataDir,
 } from '../support/collector-process';
 import { startSilentServer } from '../support/silent-server';
+import { tempDir } from '../support/temp-dirs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,7 +46,7 @@ function openToOthers(dir: string): string[] {
 
 describe('collector start-up', () => {
   it('names the data directory and the reason when it cannot write there', async () => {
-    const base = mkdtempSync(path.join(tmpdir(), 'tl-startup-'));
+    const base = tempDir('tl-startup-');
     // A path through a file: ENOTDIR, whoever runs the test.
     const file = path.join(base, 'a-file');
     writeFileSync(file, 'x');

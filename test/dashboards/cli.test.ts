@@ -1,11 +1,11 @@
 /** `tokenledger dashboards` as users run it (built CLI, child process): every provisioning file written. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { runCli, type CliResult } from '../support/collector-process';
 import { writePolicyFile } from './policy-fixture';
+import { tempDir } from '../support/temp-dirs';
 
 function cli(args: string[]): Promise<CliResult> {
   const env = { ...process.env };
@@ -23,7 +23,7 @@ describe('tokenledger dashboards (CLI)', function () {
   this.timeout(60_000);
 
   it('writes dashboards, data source, provider and alerting files from a policy file', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'tl-dash-out-'));
+    const out = tempDir('tl-dash-out-');
     const r = await cli([
       'dashboards',
       '--out',
@@ -89,7 +89,7 @@ describe('tokenledger dashboards (CLI)', function () {
   });
 
   it('without a policy file writes the spend-health rules only and no contact points', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'tl-dash-out-'));
+    const out = tempDir('tl-dash-out-');
     const r = await cli(['dashboards', '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /no policy file/);
@@ -114,7 +114,7 @@ describe('tokenledger dashboards (CLI)', function () {
   });
 
   it('refuses a password in the URL and an invalid policy file, with a one-line reason', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'tl-dash-out-'));
+    const out = tempDir('tl-dash-out-');
     const pw = await cli(['dashboards', '--out', out, '--clickhouse-url', 'http://u:secret@ch:8123/db']);
     assert.notEqual(pw.code, 0);
     assert.match(pw.stderr, /must not contain a password/);

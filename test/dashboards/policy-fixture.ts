@@ -1,7 +1,7 @@
 /** A policy file for the alert-rule tests, written to a temp file and loaded by the real loader. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../support/temp-dirs';
 
 export const POLICY_YAML = `version: 1
 channels:
@@ -25,7 +25,7 @@ reconciliation: { alert_below: 0.9 }
 `;
 
 export function writePolicyFile(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-dash-policy-'));
+  const dir = tempDir('tl-dash-policy-');
   const file = path.join(dir, 'tokenledger.policy.yaml');
   writeFileSync(file, POLICY_YAML);
   return file;

@@ -6,8 +6,7 @@
  * can be checked without one.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CLICKHOUSE_PLUGIN_VERSION } from '@tokenledger/dashboards';
@@ -31,6 +30,7 @@ import {
   type ComposeService,
   type DockerStage,
 } from './compose-file';
+import { tempDir } from '../support/temp-dirs';
 
 const GRAFANA_PROVISIONING = '/etc/grafana/provisioning';
 const CLICKHOUSE_PORTS = { http: 8123, native: 9000 } as const;
@@ -377,7 +377,7 @@ describe('docker-compose.yml', () => {
       service('collector'),
       environmentOf(service('collector')).TOKENLEDGER_POLICY_FILE!,
     )!;
-    const out = mkdtempSync(path.join(tmpdir(), 'tl-grafana-'));
+    const out = tempDir('tl-grafana-');
     await runDashboards({ out, policy: policyFile }, () => undefined);
     const generated = filesUnder(out);
     const committed = filesUnder(path.join(REPO_ROOT, 'deploy', 'grafana'));

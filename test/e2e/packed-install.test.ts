@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
 import { installedFolder, packedTarballs, repoVersionOf, userEnv, type Tarballs } from '../support/packed';
+import { tempDir } from '../support/temp-dirs';
 
 const run = promisify(execFile);
 const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx';
@@ -163,7 +163,7 @@ describe('packages installed from their tarballs, in folders of their own', func
     const check = await tokenledger(server, ['policy', 'check', template]);
     assert.match(check.stdout, /summarization\.yaml: valid — 1 policy \(summarizer-prod\)/);
     // Without CLICKHOUSE_URL it needs the embedded engine: one line that says what to do.
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-server-data-'));
+    const dataDir = tempDir('tl-server-data-');
     await assert.rejects(
       tokenledger(server, ['collector'], { PORT: '0', TOKENLEDGER_DATA_DIR: dataDir }),
       (err: { code: number; stderr: string }) => {

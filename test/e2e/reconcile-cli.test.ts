@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { protobufBody, recordSpans } from '../collector/otlp-helpers';
 import { CLI, REPO_ROOT, startCollectorProcess, type CollectorProcess } from '../support/collector-process';
+import { tempDir } from '../support/temp-dirs';
 
 const run = promisify(execFile);
 const BILL = path.join(REPO_ROOT, 'test', 'fixtures', 'bills', 'openai-costs-2026-10.json');
@@ -150,7 +150,7 @@ describe('tokenledger reconcile (collector process and CLI)', function () {
         },
       ],
     });
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tl-usage-')), 'openai-usage.json');
+    const file = path.join(tempDir('tl-usage-'), 'openai-usage.json');
     writeFileSync(
       file,
       JSON.stringify({

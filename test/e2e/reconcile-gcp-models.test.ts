@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini';
 import {
@@ -18,6 +17,7 @@ import {
   startCollectorProcess,
   type CollectorProcess,
 } from '../support/collector-process';
+import { tempDir } from '../support/temp-dirs';
 
 const GEMINI_APP = path.join(REPO_ROOT, 'test', 'fixtures', 'apps', 'gemini-app.cjs');
 
@@ -38,7 +38,7 @@ describe('Google Cloud bill per model against calls the SDK metered (collector p
   let collector: CollectorProcess;
   let gemini: FakeGemini;
   let env: NodeJS.ProcessEnv;
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-gcp-bill-'));
+  const dir = tempDir('tl-gcp-bill-');
 
   before(async () => {
     [collector, gemini] = await Promise.all([

@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai';
@@ -22,6 +21,7 @@ import {
   startCollectorProcess,
   type CollectorProcess,
 } from '../support/collector-process';
+import { tempDir } from '../support/temp-dirs';
 
 const APPS = path.join(REPO_ROOT, 'test', 'fixtures', 'apps');
 
@@ -56,7 +56,7 @@ describe('Flex and Priority tiers on the bill against calls the SDKs metered (co
   let openai: FakeOpenAI;
   let anthropic: FakeAnthropic;
   let env: NodeJS.ProcessEnv;
-  const dir = mkdtempSync(path.join(tmpdir(), 'tl-tier-bill-'));
+  const dir = tempDir('tl-tier-bill-');
 
   before(async () => {
     [collector, openai, anthropic] = await Promise.all([

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { POLICY_SCHEMA } from 'tokenledger/policy';
@@ -12,6 +11,7 @@ import {
   type PolicyProblem,
 } from '../../collector/src/govern/policy/load';
 import { CLI, REPO_ROOT } from '../support/collector-process';
+import { tempDir } from '../support/temp-dirs';
 
 const run = promisify(execFile);
 
@@ -164,7 +164,7 @@ pricing:
   });
 
   it('loadPolicy fingerprints the bytes and throws PolicyFileError for a missing file', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-policy-'));
+    const dir = tempDir('tl-policy-');
     const file = path.join(dir, 'p.yaml');
     writeFileSync(file, 'version: 1\npolicies: []\n');
     const loaded = await loadPolicy(file);
@@ -241,7 +241,7 @@ describe("policy file: match values and the collector's cap on stored values", (
   });
 
   it('tokenledger policy check applies TOKENLEDGER_MAX_ATTRIBUTE_LENGTH from the environment', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-policy-'));
+    const dir = tempDir('tl-policy-');
     const file = path.join(dir, 'long.yaml');
     writeFileSync(file, policy(`{ team: ${long(300)} }`));
     const refused = await run(process.execPath, [CLI, 'policy', 'check', file]).then(
@@ -257,7 +257,7 @@ describe("policy file: match values and the collector's cap on stored values", (
 
 describe('tokenledger policy check (CLI)', () => {
   it('prints every problem as FILE:LINE:COL  field  message  (hint) and exits 1', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-policy-'));
+    const dir = tempDir('tl-policy-');
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(
       file,

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AuditLog } from '../../collector/src/govern/audit';
 import { PolicyFileError } from '../../collector/src/govern/policy/load';
 import { PolicyStore } from '../../collector/src/govern/policy/store';
 import type { Storage } from '../../collector/src/storage/client';
 import { freshStorage } from '../support/embedded-storage';
+import { tempDir } from '../support/temp-dirs';
 
 const policy = (name: string, usd: number): string =>
   `version: 1\npolicies:\n  - name: ${name}\n    budget: { usd: ${usd}, period: daily }\n`;
@@ -29,7 +29,7 @@ describe('policy store: hot reload, last good policy, audit', () => {
   });
   after(() => storage.close());
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'tl-store-'));
+    dir = tempDir('tl-store-');
   });
 
   it('reloads a changed file, keeps the last good one when the new one is invalid, audits both', async () => {

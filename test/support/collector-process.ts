@@ -3,11 +3,10 @@
  * process on an ephemeral port, with its own data directory (embedded ClickHouse).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port';
+import { tempDir } from './temp-dirs';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
@@ -25,7 +24,7 @@ export interface CollectorProcess {
 const STOP_LIMIT_MS = 30_000;
 
 export function tempDataDir(prefix = 'tl-e2e-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  return tempDir(prefix);
 }
 
 /** How the collector is started: the repository's build by default, or a user's command in their folder. */

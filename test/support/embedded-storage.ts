@@ -2,18 +2,16 @@
  * The embedded engine binds one data directory per process, so every in-process suite shares one
  * directory and isolates itself with its own database instead.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { openStorage, type Storage } from '../../collector/src/storage/client';
 import { migrate } from '../../collector/src/storage/migrations';
+import { tempDir } from './temp-dirs';
 
 let sharedDir: string | undefined;
 let counter = 0;
 
 /** A new database in the shared directory, migrated unless asked not to. */
 export async function freshStorage(opts: { migrate?: boolean } = {}): Promise<Storage> {
-  sharedDir ??= mkdtempSync(path.join(tmpdir(), 'tl-test-'));
+  sharedDir ??= tempDir('tl-test-', { forRun: true });
   const storage = openStorage({ dataDir: sharedDir }, `t${process.pid}_${++counter}`);
   if (opts.migrate !== false) await migrate(storage);
   return storage;

@@ -5,11 +5,11 @@
  * Registry packages come from npm's cache when `npm ci` already fetched them (`--prefer-offline`).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './collector-process';
+import { tempDir } from './temp-dirs';
 
 const run = promisify(execFile);
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -38,7 +38,7 @@ export function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Packs the three packages once per test run (they must be built: `npm test` builds first). */
 export function packedTarballs(): Promise<Tarballs> {
   packing ??= (async () => {
-    const dest = mkdtempSync(path.join(tmpdir(), 'tl-packs-'));
+    const dest = tempDir('tl-packs-', { forRun: true });
     await run(
       NPM,
       ['pack', '-w', 'instrumentation', '-w', 'dashboards', '-w', 'collector', '--pack-destination', dest],
@@ -73,7 +73,7 @@ export async function installedFolder(
   packages: string[],
   opts: { omitOptional?: boolean } = {},
 ): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   writeFileSync(
     path.join(dir, 'package.json'),
     JSON.stringify({ name: path.basename(dir).toLowerCase(), private: true }, null, 2),
