@@ -341,6 +341,26 @@ describe('LeaseBook (collector side of budget leases)', () => {
     assert.ok(c.leaseId);
   });
 
+  it('a lost span that lands after the spend figure began counts once: in what landed since, no longer as lost (decision 0118)', async () => {
+    const spent = { usd: '0.8', asOf: clock };
+    const book = new LeaseBook(source('1', spent), { now: () => clock, busyHoldMs: 0 });
+    const a = await ask(book, 'a', '0.1');
+    await ask(book, 'a', '0', { usedUsd: new Money('0.1') });
+    clock += 61_000;
+    await ask(book, 'a', '0', { usedUsd: new Money('0.1') });
+    assert.equal((await ask(book, 'b', '0')).spentUsd.toFixed(), '0.9', 'a minute on, lost: spent');
+    // a's spans arrive after all, after the figure (still 0.8) began: 0.1 landed since, 0.1 left.
+    land(book, a.leaseId, 'a0', '0.1');
+    const b = await ask(book, 'b', '0.05', { needUsd: new Money('0.01') });
+    assert.deepEqual(
+      [b.state, b.grantedUsd.toFixed(), b.spentUsd.toFixed()],
+      ['ok', '0.05', '0.8'],
+      'the 0.1 counted twice (lost and landed since) would leave nothing',
+    );
+    // The budget state the guards read adds no lost spend for it either.
+    assert.equal(book.lostSpend('capped', periodStart).toFixed(), '0');
+  });
+
   it('refuses unknown policies and past periods with a reason', async () => {
     const book = new LeaseBook(source('1', { usd: '0' }), { now: () => clock });
     assert.throws(

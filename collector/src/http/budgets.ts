@@ -53,13 +53,10 @@ export function budgetsRouter(deps: BudgetsRouteDeps): express.Router {
       const loaded = deps.policy();
       const file = loaded?.policy;
       const computed = await deps.engine.statuses();
-      const asOf = deps.engine.computedAt(computed);
       // As the lease answers count it (decision 0104): a one-shot process reads "exceeded" here.
       const statuses = computed.map((s) => {
         const p = file?.policies.find((x) => x.name === s.policy);
-        return p && deps.leases
-          ? withLostSpend(s, p, deps.leases.lostSpend(s.policy, s.periodStart, asOf))
-          : s;
+        return p && deps.leases ? withLostSpend(s, p, deps.leases.lostSpend(s.policy, s.periodStart)) : s;
       });
       const earliest = statuses.reduce<Date>(
         (min, s) => (s.periodStart < min ? s.periodStart : min),

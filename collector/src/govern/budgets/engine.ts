@@ -124,7 +124,7 @@ export class BudgetEngine {
   }
 
   /** When `statuses` were computed (every call stored before is in them); 0 when not known. */
-  computedAt(statuses: BudgetStatus[]): number {
+  private computedAt(statuses: BudgetStatus[]): number {
     return this.cached?.statuses === statuses ? this.cached.at : 0;
   }
 

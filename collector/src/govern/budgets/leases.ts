@@ -185,23 +185,24 @@ const MAX_CLOSED_WITH_LOST = 1_000;
  * exited or was killed before its spans left). The calls were made — the holder said so — so this
  * counts as spent, not as held: held, nobody would ever spend it or give it back, and calls waiting
  * for the budget's last dollars would wait for good (decision 0094); forgotten, the budget would
- * grant it again (decision 0104). `asOf`: only calls landed before it count as stored (a spend
- * figure computed at `asOf` includes those, not later ones).
+ * grant it again (decision 0104). Every stored call of the lease reduces it, whenever it landed: one
+ * stored before a spend figure began is in that figure, one stored since is in `landedSince` —
+ * counted there, and not again as lost (decision 0118).
  */
-function lostBy(l: Lease, now: number, asOf = Infinity): Money {
+function lostBy(l: Lease, now: number): Money {
   let reported = ZERO;
   for (const r of l.usedSince) {
     if (now - r.at < LOST_AFTER_MS) break;
     reported = r.used;
   }
   if (reported.isZero()) return ZERO;
-  return Money.max(reported.minus(landedBy(l, asOf)), 0);
+  return Money.max(reported.minus(landedBy(l)), 0);
 }
 
-/** Stored calls of a lease (landed before `asOf`). */
-function landedBy(l: Lease, asOf = Infinity): Money {
+/** Stored calls of a lease. */
+function landedBy(l: Lease): Money {
   let total = l.landed;
-  for (const x of l.landings) if (x.at < asOf) total = total.plus(x.usd);
+  for (const x of l.landings) total = total.plus(x.usd);
   return total;
 }
 
@@ -372,7 +373,7 @@ export class LeaseBook {
     if (this.authority.view(now).role !== 'owner') return this.standby(req, 1);
     // Calls stored since the figure began are not in it (some may be: counted twice, never zero times).
     let landedSince = this.prune(now, key, figure.asOf);
-    const lostSoFar = this.lostOf(key, now, figure.asOf);
+    const lostSoFar = this.lostOf(key, now);
     if (req.needUsd?.gt(0) && landedSince.gt(0) && figure.usd.plus(landedSince).plus(lostSoFar).gte(limit)) {
       // A waiting call, and the calls stored since the last figure may have spent the rest: only a
       // figure that includes them can tell "exceeded" from "busy". Without it every worker is told
@@ -423,9 +424,8 @@ export class LeaseBook {
       else if (!l.closed) otherKeys = true;
     }
     // Spend its holders reported that never got stored: spent, and told as spent (decision 0094).
-    // Calls landed after the figure began are not in it: they do not reduce it (counted twice for a
-    // moment, in `landedSince` too, never zero times).
-    const spent = figure.usd.plus(this.lostOf(key, now, figure.asOf));
+    // A lost call that lands after all is in `landedSince` (or the next figure), no longer lost.
+    const spent = figure.usd.plus(this.lostOf(key, now));
     const need = Money.max(req.needUsd ?? ZERO, 0);
     const decision = decideGrant({
       limit,
@@ -505,20 +505,19 @@ export class LeaseBook {
   }
 
   /** Spend the holders of a policy period's leases reported and never got stored (lostBy). */
-  private lostOf(key: string, now: number, asOf = Infinity): Money {
-    const kept = this.leasesOf(key).reduce((t, l) => t.plus(lostBy(l, now, asOf)), ZERO);
+  private lostOf(key: string, now: number): Money {
+    const kept = this.leasesOf(key).reduce((t, l) => t.plus(lostBy(l, now)), ZERO);
     return kept.plus(this.foldedLost.get(key) ?? ZERO);
   }
 
   /**
-   * What GET /v1/budgets adds to a policy period's spend figure computed at `asOf` (ms since the
-   * epoch): spend its lease holders reported and the collector did not store within a minute — the
-   * same figure the lease answers count as spent, so a process's state says the cap is spent when
-   * its lease answers would (decision 0104). Calls landed after `asOf` are not in that figure and
-   * do not reduce it: counted once.
+   * What GET /v1/budgets adds to a policy period's spend figure: spend its lease holders reported
+   * and the collector did not store within a minute — the same figure the lease answers count as
+   * spent, so a process's state says the cap is spent when its lease answers would (decision 0104).
+   * A lost call stored after all is no longer in it (decision 0118): the next figure has it.
    */
-  lostSpend(policy: string, periodStart: Date, asOf: number): Money {
-    return this.lostOf(`${policy}|${periodStart.getTime()}`, this.now(), asOf);
+  lostSpend(policy: string, periodStart: Date): Money {
+    return this.lostOf(`${policy}|${periodStart.getTime()}`, this.now());
   }
 
   /** Open leases (for metrics and tests). */
