@@ -61,6 +61,9 @@ export const killCollector: FaultScenario = {
     let fromRollup = 0;
     try {
       await collector.start();
+      // Late spans go into hours the rollup has already sealed, as they do in the field: the load
+      // starts once the first round has sealed them, not while that round waits for its inserts.
+      await sealedPast(collector, Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS);
       load.start();
       for (cycle = 0; cycle < CRASHES;) {
         await sleep(short ? 1500 + Math.random() * 1500 : 4000 + Math.random() * 4000);
@@ -109,6 +112,16 @@ export const killCollector: FaultScenario = {
     }
   },
 };
+
+/** Waits (up to 60 s) until the rollup has sealed the hours before `ms`. */
+async function sealedPast(collector: FaultCollector, ms: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while ((await sealedUntilMs(collector)) < ms) {
+    if (Date.now() > deadline)
+      throw new Error(`the rollup did not seal the hours before ${new Date(ms).toISOString()} in 60 s`);
+    await sleep(500);
+  }
+}
 
 /**
  * The frontier the collector's rollup maintainer last read (its /metrics gauge, there once its first
