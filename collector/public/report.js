@@ -224,16 +224,16 @@
     select.value = state.range;
   }
 
+  /** The ranges that are a calendar month, named in words: the header adds which month. */
+  const MONTH_RANGES = new Set(['current_month', 'last_month']);
+
   /** The header says which range the figures are for, in words and dates. */
   function showRange(from, to) {
     const start = new Date(from);
     const end = new Date(to);
-    const sameMonth =
-      start.getUTCDate() === 1 &&
-      start.getUTCMonth() === end.getUTCMonth() &&
-      start.getUTCFullYear() === end.getUTCFullYear();
     let title = rangeName(state.range);
-    if (sameMonth && !/^\d{4}-\d{2}$/.test(state.range))
+    // Only for a month range: on the 7th, "last 7 days" also starts on the 1st of this month.
+    if (MONTH_RANGES.has(state.range))
       title = `${title}: ${MONTH_NAMES[start.getUTCMonth()]} ${start.getUTCFullYear()}`;
     $('range-title').textContent = title;
     $('range-label').textContent =
