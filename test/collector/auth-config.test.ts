@@ -172,6 +172,16 @@ describe('collector configuration', () => {
     assert.equal(c.maxIngestBytes, 33554432);
     assert.equal(c.maxValueLength, 1024);
   });
+
+  it('collects garbage after every 16 MiB requests released, another amount or never (0) when told', () => {
+    assert.equal(loadConfig({}).gcAfterBytes, 16 * 1024 * 1024);
+    assert.equal(loadConfig({ TOKENLEDGER_GC_AFTER_BYTES: '0' }).gcAfterBytes, 0);
+    assert.equal(loadConfig({ TOKENLEDGER_GC_AFTER_BYTES: '33554432' }).gcAfterBytes, 33554432);
+    assert.throws(
+      () => loadConfig({ TOKENLEDGER_GC_AFTER_BYTES: '16MB' }),
+      /TOKENLEDGER_GC_AFTER_BYTES must be a whole number of at least 0, got "16MB"/,
+    );
+  });
 });
 
 describe('llm_calls rows', () => {

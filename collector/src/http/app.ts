@@ -62,6 +62,8 @@ export interface AppDeps {
   maxQueuedCalls?: number;
   /** Memory budget of OTLP requests in flight, bytes (estimated); default DEFAULT_MAX_INGEST_BYTES. */
   maxIngestBytes?: number;
+  /** Told of the bytes OTLP requests give back to the memory budget as they finish. */
+  onIngestReleased?: (bytes: number) => void;
   /** Longest text value stored from spans (ingest/value-cap.ts); default 256. */
   maxValueLength?: number;
   log: (line: string) => void;
@@ -143,7 +145,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES);
+  const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES, deps.onIngestReleased);
   const leaseAuthority = deps.leaseAuthority;
   if (deps.leases && leaseAuthority)
     deps.metrics.gauge(

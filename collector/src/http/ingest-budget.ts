@@ -12,7 +12,11 @@
 export class IngestBudget {
   private used = 0;
 
-  constructor(readonly limitBytes: number) {}
+  constructor(
+    readonly limitBytes: number,
+    /** Told of every release: what requests gave back may now be collected (service/released-memory.ts). */
+    private readonly onRelease?: (bytes: number) => void,
+  ) {}
 
   /** Bytes held by requests in flight now. */
   get usedBytes(): number {
@@ -34,6 +38,7 @@ export class IngestBudget {
   /** @internal BudgetShare's. */
   give(n: number): void {
     this.used -= n;
+    if (n > 0) this.onRelease?.(n);
   }
 }
 

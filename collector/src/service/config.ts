@@ -46,6 +46,11 @@ export interface CollectorConfig {
   minFreeDiskBytes?: number;
   /** Memory for OTLP requests in flight, bytes (TOKENLEDGER_MAX_INGEST_BYTES; default 48 MiB). */
   maxIngestBytes?: number;
+  /**
+   * Bytes OTLP requests release between two garbage collections the collector starts itself
+   * (TOKENLEDGER_GC_AFTER_BYTES; default 16 MiB; 0 leaves it to V8). Decision 0119.
+   */
+  gcAfterBytes?: number;
   /** Longest text value stored from spans, characters (TOKENLEDGER_MAX_ATTRIBUTE_LENGTH; default 256). */
   maxValueLength: number;
   /** How long a budget lease holds without renewal (TOKENLEDGER_LEASE_TTL_MS; default 2 minutes). */
@@ -70,6 +75,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_GC_AFTER_BYTES = 16 * 1024 * 1024;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfig {
   const portText = env.PORT?.trim() || '4318';
@@ -139,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     maxBodyBytes,
     `${maxBodyBytes} (TOKENLEDGER_MAX_BODY_BYTES)`,
   );
+  const gcAfterBytes = wholeNumber(env, 'TOKENLEDGER_GC_AFTER_BYTES', 0, '0') ?? DEFAULT_GC_AFTER_BYTES;
   const maxValueLength = maxValueLengthFrom(env);
 
   const policyPollMs = intervalMs(env, 'TOKENLEDGER_POLICY_POLL_MS', 1000, 0);
@@ -179,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CollectorConfi
     ...queueLimit(env),
     ...diskReserve(env),
     ...(maxIngestBytes !== undefined ? { maxIngestBytes } : {}),
+    gcAfterBytes,
     maxValueLength,
     leaseTtlMs,
     ...(advertiseUrl ? { advertiseUrl: advertiseUrl.replace(/\/$/, '') } : {}),
