@@ -13,6 +13,8 @@ import { type Span, diag, trace } from '@opentelemetry/api';
 
 let endedSpans = 0;
 let flushedAt = 0;
+/** Batches an earlier process left (../export/exit-spool.ts) were taken since the last flush. */
+let takenSinceFlush = false;
 let flushing = false;
 let installed = false;
 
@@ -37,6 +39,11 @@ export function onSpanEnded(listener: SpanEndListener): () => void {
     const i = spanEndListeners.indexOf(listener);
     if (i >= 0) spanEndListeners.splice(i, 1);
   };
+}
+
+/** The exporter took batches from the exit spool: the exit flush sends them even if no span ended since. */
+export function noteBatchesTaken(): void {
+  takenSinceFlush = true;
 }
 
 /** Every provider patch calls this right after it ends a span. */
@@ -111,6 +118,7 @@ export async function flush(options: FlushOptions = {}): Promise<void> {
     // tokenledger's own provider builds its deferred call spans first (see start.ts).
     const p = flushableProvider();
     flushedAt = endedSpans;
+    takenSinceFlush = false;
     if (!p) return;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -132,7 +140,7 @@ export function installExitFlush(): void {
   if (installed) return;
   installed = true;
   process.on('beforeExit', () => {
-    if (flushing || endedSpans === flushedAt) return;
+    if (flushing || (endedSpans === flushedAt && !takenSinceFlush)) return;
     flushing = true;
     // flush()'s own timer keeps the process up while it waits, at most EXIT_FLUSH_TIMEOUT_MS.
     void flush({ timeoutMillis: EXIT_FLUSH_TIMEOUT_MS }).finally(() => {

@@ -7,7 +7,10 @@
  * the spans go through the failing address.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { collectorKey } from '../support/collector-process';
+import { tempDir } from '../support/temp-dirs';
 import { eventually, getJson, runApp, useProxiedCollector } from './helpers';
 
 const POLICY = `
@@ -85,5 +88,66 @@ describe('spans the collector could not take are kept and sent again until it ta
       throw new Error(`${err.message}: the provider saw 16 calls, the collector reports ${last}`);
     });
     assert.equal(calls, 16, 'each call stored once');
+  });
+
+  it('a process that exits before the collector takes its spans leaves them to the next one (decision 0120)', async () => {
+    const { collector, proxy, openai, ingestKey } = rig;
+    const adminKey = await collectorKey(collector, 'admin');
+    const spoolRoot = tempDir('tl-spool-');
+    const step = (name: string, count: number) => ({
+      name,
+      model: 'gpt-4o-mini',
+      max_tokens: 20,
+      attribution: { team: 'search', feature: 'spooled' },
+      count,
+      waitMs: 0,
+    });
+    const env = {
+      OPENAI_BASE_URL: openai.url,
+      TOKENLEDGER_URL: collector.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: proxy.url,
+      TOKENLEDGER_API_KEY: ingestKey,
+      TOKENLEDGER_GUARD_CACHE: 'off',
+      TOKENLEDGER_EXPORT_SPOOL: spoolRoot,
+      GUARD_WAIT: 'ready',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+    };
+    const spooled = (): string[] =>
+      readdirSync(spoolRoot, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.join(e.parentPath, e.name));
+    const before = openai.requests.length;
+
+    // The collector drops every connection for the whole run: the process ends with its spans untaken.
+    proxy.drop = true;
+    const first = await runApp([step('cut off', 5)], { env });
+    proxy.drop = false;
+    assert.equal(first.calls.filter((c) => c.ok).length, 5, JSON.stringify(first.lines));
+    assert.ok(first.wallMs < 15_000, `the first run took ${first.wallMs} ms`);
+    const files = spooled();
+    assert.ok(files.length >= 1, 'the untaken batch is on disk');
+    for (const file of files) {
+      assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is readable by this user only`);
+      assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
+    }
+
+    // The next process to the same collector and key sends them, beside its own call.
+    const second = await runApp([step('next', 1)], { env });
+    assert.equal(second.calls.filter((c) => c.ok).length, 1, JSON.stringify(second.lines));
+    assert.equal(openai.requests.length - before, 6);
+    let last = '';
+    const calls = await eventually(async () => {
+      const r = await getJson<{ breakdown: Array<{ calls: number }> }>(
+        `${collector.url}/v1/reports/spend?period=current_month&feature=spooled`,
+        adminKey,
+      );
+      last = JSON.stringify(r);
+      const n = r.breakdown.reduce((t, b) => t + Number(b.calls), 0);
+      return n >= 6 ? n : undefined;
+    }, 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}: the provider saw 6 calls, the collector reports ${last}`);
+    });
+    assert.equal(calls, 6, 'each call stored once');
+    assert.deepEqual(spooled(), [], 'the spool is empty once sent');
   });
 });

@@ -145,7 +145,10 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  const ingestBudget = new IngestBudget(deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES, deps.onIngestReleased);
+  const ingestBudget = new IngestBudget(
+    deps.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES,
+    deps.onIngestReleased,
+  );
   const leaseAuthority = deps.leaseAuthority;
   if (deps.leases && leaseAuthority)
     deps.metrics.gauge(

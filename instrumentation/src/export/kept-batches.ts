@@ -14,7 +14,8 @@
  *   one. After a success the next batch goes at once.
  * - An answer that is no retry (a 4xx other than 429) drops the batch, as the exporter does.
  * - Its timers never keep the process alive; the exit flush (../exit-flush.ts) sends what it can
- *   within its bound (`sendNow`), the rest is lost with the process.
+ *   within its bound (`sendNow`), the rest goes to the exit spool (./exit-spool.ts) for the next
+ *   process.
  * Resent spans are stored once: the collector deduplicates calls by trace and span id.
  */
 import { diag } from '@opentelemetry/api';
@@ -70,6 +71,16 @@ export class KeptBatches {
   /** Bytes kept now. */
   get keptBytes(): number {
     return this.bytes;
+  }
+
+  /** The bound: the most bytes kept. */
+  get maxBytes(): number {
+    return this.options.maxBytes;
+  }
+
+  /** The batches kept now, oldest first (written to the exit spool when the process ends). */
+  batches(): Array<{ body: Uint8Array; spans: number }> {
+    return this.queue.map(({ body, spans }) => ({ body, spans }));
   }
 
   /**

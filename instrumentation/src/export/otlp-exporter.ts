@@ -8,6 +8,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { otlpHeadersAuthorization } from '../collector-api';
+import { noteBatchesTaken } from '../exit-flush';
 import { ownOtlpEndpoint, tracesEndpoint } from '../endpoint';
 import { envPositiveNumber, envString } from '../env';
 import { ExportResultCode, type ExportResult, type SpanExporter } from '../pipeline/batch';
@@ -16,6 +17,7 @@ import type { PipelineSpan } from '../pipeline/span';
 import { SETTING_UNSUPPORTED, SPANS_DROPPED, warnOnce } from '../warn-once';
 import { BackgroundRetryTransport } from './background-retry';
 import { HttpTransport, type ExportResponse, type ExporterTransport } from './http-transport';
+import { ExitSpool, spoolBytesFromEnv, spoolDirectory, type SpooledBatch } from './exit-spool';
 import { DEFAULT_KEEP_BYTES, KeptBatches } from './kept-batches';
 import { endpointForMessages, warnIfRefused } from './refused-export';
 
@@ -50,6 +52,20 @@ export interface OtlpExporterConfig {
   timeoutMillis: number;
   /** The most bytes of batches kept for a later retry (TOKENLEDGER_EXPORT_KEEP_BYTES). */
   keepBytes?: number;
+  /** Where batches not taken at exit wait for the next process (TOKENLEDGER_EXPORT_SPOOL); none: off. */
+  spoolDir?: string;
+  /** The most bytes of the spool (TOKENLEDGER_EXPORT_SPOOL_BYTES). */
+  spoolBytes?: number;
+}
+
+/** The exit spool's directory and bound for this endpoint and its authorization header. */
+function spoolFromEnv(
+  url: string,
+  headers: Record<string, string>,
+): Pick<OtlpExporterConfig, 'spoolDir' | 'spoolBytes'> {
+  const authorization = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+  const spoolDir = spoolDirectory(url, authorization);
+  return spoolDir ? { spoolDir, spoolBytes: spoolBytesFromEnv() } : {};
 }
 
 const keepBytesFromEnv = (): number =>
@@ -66,6 +82,7 @@ export function exporterConfigFromEnv(): OtlpExporterConfig {
       compression: 'none',
       timeoutMillis: DEFAULT_TIMEOUT_MS,
       keepBytes: keepBytesFromEnv(),
+      ...spoolFromEnv(tracesEndpoint(), bearer),
     };
   }
   const protocol = (otlpSetting('PROTOCOL') ?? 'http/protobuf').toLowerCase();
@@ -81,9 +98,11 @@ export function exporterConfigFromEnv(): OtlpExporterConfig {
     ...parseHeaders(envString('OTEL_EXPORTER_OTLP_HEADERS')),
     ...parseHeaders(envString('OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
   };
+  const sent = otlpHeadersAuthorization() === undefined ? { ...headers, ...bearer } : headers;
   return {
     url: tracesEndpoint(),
-    headers: otlpHeadersAuthorization() === undefined ? { ...headers, ...bearer } : headers,
+    headers: sent,
+    ...spoolFromEnv(tracesEndpoint(), sent),
     json: protocol === 'http/json',
     compression: otlpSetting('COMPRESSION')?.toLowerCase() === 'gzip' ? 'gzip' : 'none',
     timeoutMillis:
@@ -117,6 +136,12 @@ const DROPPED: ExportResult = {
 export class OtlpExporter implements SpanExporter {
   private readonly transport: ExporterTransport;
   private readonly kept: KeptBatches;
+  /** Batches being sent now, not kept yet: spooled too if the process ends meanwhile. */
+  private readonly inFlight = new Set<SpooledBatch>();
+  private readonly spool: ExitSpool | undefined;
+  private spooled = false;
+  private spoolTaken = false;
+  private readonly onExit = (): void => this.spoolWhatIsLeft();
 
   constructor(
     private readonly config: OtlpExporterConfig,
@@ -141,6 +166,38 @@ export class OtlpExporter implements SpanExporter {
             `${spans} span(s) dropped, their calls are not recorded; the app itself is not affected`,
         ),
     });
+    if (config.spoolDir) {
+      this.spool = new ExitSpool(config.spoolDir, config.json ? 'json' : 'pb', config.spoolBytes ?? Infinity);
+      process.once('exit', this.onExit);
+    }
+  }
+
+  /**
+   * What earlier processes left in the spool, once the collector took a batch of this process's: a
+   * collector that is down, hanging or failing gets no more than the process's own spans.
+   */
+  private takeSpooled(): void {
+    if (!this.spool || this.spoolTaken) return;
+    this.spoolTaken = true;
+    void this.spool.take(this.kept.maxBytes - this.kept.keptBytes).then((batches) => {
+      for (const b of batches) this.kept.keep(b.body, b.spans, 0);
+      if (batches.length > 0) noteBatchesTaken();
+    });
+  }
+
+  /** At exit or shutdown: every batch not taken yet goes to the spool for the next process. */
+  private spoolWhatIsLeft(): void {
+    if (!this.spool || this.spooled) return;
+    this.spooled = true;
+    process.removeListener('exit', this.onExit);
+    const left = [...this.inFlight, ...this.kept.batches()];
+    const { dropped } = this.spool.writeSync(left);
+    if (dropped > 0)
+      warnOnce(
+        SPANS_DROPPED,
+        `tokenledger: ${endpointForMessages(this.config.url)} had not taken ${dropped} span(s) when the process ended and ` +
+          `the spool for the next process is full (TOKENLEDGER_EXPORT_SPOOL_BYTES): their calls are not recorded`,
+      );
   }
 
   export(spans: PipelineSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -157,12 +214,19 @@ export class OtlpExporter implements SpanExporter {
       resultCallback(this.kept.keep(body, spans.length) ? KEPT : DROPPED);
       return;
     }
+    const sending = { body, spans: spans.length };
+    this.inFlight.add(sending);
     this.transport.send(body, this.config.timeoutMillis).then(
       (response) => {
+        this.inFlight.delete(sending);
+        if (response.status === 'success') this.takeSpooled();
         if (response.status !== 'retryable') resultCallback(resultOf(response));
         else resultCallback(this.kept.keep(body, spans.length, response.retryInMillis) ? KEPT : DROPPED);
       },
-      (error: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
+      (error: unknown) => {
+        this.inFlight.delete(sending);
+        resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+      },
     );
   }
 
@@ -171,8 +235,9 @@ export class OtlpExporter implements SpanExporter {
     return this.kept.sendNow();
   }
 
-  /** After the processor's last flush: what is still kept is dropped, no retry is left running. */
+  /** After the processor's last flush: what is still kept goes to the spool, no retry is left running. */
   shutdown(): Promise<void> {
+    this.spoolWhatIsLeft();
     this.kept.stop();
     this.transport.shutdown();
     return Promise.resolve();
