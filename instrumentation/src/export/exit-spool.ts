@@ -23,7 +23,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { envPositiveNumber, envString } from '../env';
 
-export const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
+const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
 
 /** A batch as the exporter keeps it: the encoded body and how many spans it holds. */
 export interface SpooledBatch {
