@@ -26,8 +26,9 @@
  * --collector-node-args "<flags>|<flags>": node flags for the collector process; several variants separated
  *   by | run each round, interleaved with raw (e.g. "|--max-semi-space-size=16": the defaults beside a larger
  *   young generation). A flag `@<path>` runs that build of the CLI instead (e.g. a copy of collector/dist
- *   from before a change, placed inside the repository so that it finds node_modules). Targets are judged
- *   on the first variant.
+ *   from before a change, placed inside the repository so that it finds node_modules); `NAME=value` sets
+ *   the collector's environment (e.g. "|TOKENLEDGER_GC_AFTER_BYTES=0"). Targets are judged on the first
+ *   variant.
  */
 import { fork } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -231,14 +232,18 @@ async function collectorRun({
   const keys = { admin: `bench-admin-key-${process.pid}`, ingest: `bench-ingest-key-${process.pid}` };
   const pool = await startSenders(batchesFile, senders, spans);
   const cli = nodeArgs.find((a) => a.startsWith('@'))?.slice(1);
+  const isEnv = (a) => /^[A-Z][A-Z0-9_]*=/.test(a);
   const collector = startCollector(
     dataDir,
     keys,
     [
-      ...nodeArgs.filter((a) => !a.startsWith('@')),
+      ...nodeArgs.filter((a) => !a.startsWith('@') && !isEnv(a)),
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     ],
     cli ? path.resolve(REPO_ROOT, cli) : undefined,
+    Object.fromEntries(
+      nodeArgs.filter(isEnv).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+    ),
   );
   const pid = collector.child.pid;
   let run;

@@ -10,11 +10,12 @@ import { REPO_ROOT } from './common.mjs';
 const CLI = path.join(REPO_ROOT, 'collector', 'dist', 'cli', 'main.js');
 
 /** `nodeArgs`: flags for node; `cli`: another build of the CLI (default collector/dist). */
-export function startCollector(dataDir, keys, nodeArgs = [], cli = CLI) {
+export function startCollector(dataDir, keys, nodeArgs = [], cli = CLI, env = {}) {
   const child = spawn(process.execPath, [...nodeArgs, cli, 'collector'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
+      ...env,
       PORT: '0',
       HOST: '127.0.0.1',
       TOKENLEDGER_DATA_DIR: dataDir,
