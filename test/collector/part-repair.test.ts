@@ -10,7 +10,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import type { Storage } from '../../collector/src/storage/client';
-import { brokenPartIn, damagedParts, repairBrokenPart } from '../../collector/src/storage/part-repair';
+import {
+  brokenPartIn,
+  damagedParts,
+  hoursToRebuild,
+  repairBrokenPart,
+} from '../../collector/src/storage/part-repair';
 import { PartRepairs } from '../../collector/src/service/part-repairs';
 import { freshStorage } from '../support/embedded-storage';
 
@@ -128,6 +133,23 @@ describe('a part the engine cannot read', () => {
     const repair = await repairBrokenPart(storage, 'inserted', part!.name, keepDir);
     assert.deepEqual(repair?.sources, []);
     assert.deepEqual(await rows(storage, `SELECT count() AS n FROM ${db}.inserted`), [{ n: 0 }]);
+  });
+
+  it('leaves to rebuild only the hours holding calls unless calls may be gone with the part', () => {
+    const source = [{ part: '202612_1_1_0', rows: 10 }];
+    // A rollup's part: the calls are all there, its rows are recomputed from them.
+    assert.equal(
+      hoursToRebuild({ table: 'team_customers_hourly_sealed', sources: [], refusedSources: [] }),
+      'calls',
+    );
+    // A calls part back from all its sources: every call is there again.
+    assert.equal(hoursToRebuild({ table: 'llm_calls', sources: source, refusedSources: [] }), 'calls');
+    // Without its sources, or with one refused: hours may have lost calls, the whole month.
+    assert.equal(hoursToRebuild({ table: 'llm_calls', sources: [], refusedSources: [] }), 'month');
+    assert.equal(
+      hoursToRebuild({ table: 'llm_calls', sources: source, refusedSources: ['202612_2_2_0'] }),
+      'month',
+    );
   });
 
   it('other failures name no broken part', async () => {

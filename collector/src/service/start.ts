@@ -29,7 +29,7 @@ import { DiskGuard, formatMiB } from '../storage/disk-guard';
 import { IngestJournal } from '../storage/journal';
 import { detachedParts, describePart, repairParts, type DetachedPart } from '../storage/parts';
 import { DirtyHours } from '../storage/rollup/dirty-hours';
-import { hoursWithCalls } from '../storage/part-repair';
+import { hoursToRebuild, hoursWithCalls } from '../storage/part-repair';
 import { CallWriter } from '../storage/writer';
 import { RollupMaintainer } from '../storage/rollup/maintainer';
 import { FrontierGate } from '../storage/rollup/frontier-gate';
@@ -139,15 +139,11 @@ export async function startCollector(
     keepDir,
     log,
     afterRepair: async (repair) => {
-      // Every row of a part put back from all its sources is in them again: the hours holding calls
-      // are the ones to rebuild. Otherwise the whole month (hours may have lost calls).
+      // A rollup's part, or a calls part put back from all its sources: only the hours holding calls
+      // can differ from them (marking the whole month rebuilt ~740 hours, minutes under load).
+      // Otherwise the whole month (hours may have lost calls).
       const month = /^\d{6}$/.test(repair.partition) ? Number(repair.partition) : undefined;
-      if (
-        month &&
-        repair.table === 'llm_calls' &&
-        repair.sources.length > 0 &&
-        repair.refusedSources.length === 0
-      )
+      if (month && hoursToRebuild(repair) === 'calls')
         await dirtyHours.markHours(await hoursWithCalls(storage, month));
       else if (month) await dirtyHours.markMonths([month]);
       await journal.check();

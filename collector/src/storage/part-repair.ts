@@ -300,6 +300,20 @@ function linkTree(from: string, to: string): void {
   }
 }
 
+/**
+ * The rollup hours a repair leaves to rebuild. When every stored call is in `llm_calls` again — the
+ * repaired part belongs to a rollup (its rows are recomputed from the calls), or a calls part came
+ * back whole from all its sources — only the hours of its month that hold calls can differ from
+ * them: `calls`. A calls part without all its sources may have taken calls with it: every hour of
+ * the month, `month` (rebuilding an hour that has no calls left empties its rollup rows).
+ */
+export function hoursToRebuild(
+  repair: Pick<PartRepair, 'table' | 'sources' | 'refusedSources'>,
+): 'calls' | 'month' {
+  if (repair.table !== 'llm_calls') return 'calls';
+  return repair.sources.length > 0 && repair.refusedSources.length === 0 ? 'calls' : 'month';
+}
+
 /** The hours (ms) of `month` (YYYYMM) that hold calls: after a repair, the ones to rebuild. */
 export async function hoursWithCalls(storage: Storage, month: number): Promise<number[]> {
   const found = await queryRows<{ h: string }>(
