@@ -22,6 +22,27 @@ policies:
     on_exceeded: block
 `;
 
+/** The calls the collector reports for `feature` this month, once at least `provided` (the provider's count) are there. */
+async function storedCalls(
+  url: string,
+  adminKey: string,
+  feature: string,
+  provided: number,
+): Promise<number> {
+  let last = '';
+  return eventually(async () => {
+    const r = await getJson<{ breakdown: Array<{ calls: number }> }>(
+      `${url}/v1/reports/spend?period=current_month&feature=${feature}`,
+      adminKey,
+    );
+    last = JSON.stringify(r);
+    const n = r.breakdown.reduce((t, b) => t + Number(b.calls), 0);
+    return n >= provided ? n : undefined;
+  }, 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}: the provider saw ${provided} calls, the collector reports ${last}`);
+  });
+}
+
 describe('spans the collector could not take are kept and sent again until it takes them', function () {
   this.timeout(120_000);
   const rig = useProxiedCollector('tl-kept-spans-', POLICY);
@@ -75,19 +96,7 @@ describe('spans the collector could not take are kept and sent again until it ta
     assert.equal(openai.requests.length, 16);
     assert.ok(triedIn.dropped >= 1 && triedIn.hung >= 1, `exports tried: ${JSON.stringify(triedIn)}`);
 
-    let last = '';
-    const calls = await eventually(async () => {
-      const r = await getJson<{ breakdown: Array<{ calls: number }> }>(
-        `${collector.url}/v1/reports/spend?period=current_month&feature=kept`,
-        adminKey,
-      );
-      last = JSON.stringify(r);
-      const n = r.breakdown.reduce((t, b) => t + Number(b.calls), 0);
-      return n >= 16 ? n : undefined;
-    }, 20_000).catch((err: Error) => {
-      throw new Error(`${err.message}: the provider saw 16 calls, the collector reports ${last}`);
-    });
-    assert.equal(calls, 16, 'each call stored once');
+    assert.equal(await storedCalls(collector.url, adminKey, 'kept', 16), 16, 'each call stored once');
   });
 
   it('a process that exits before the collector takes its spans leaves them to the next one (decision 0120)', async () => {
@@ -135,19 +144,7 @@ describe('spans the collector could not take are kept and sent again until it ta
     const second = await runApp([step('next', 1)], { env });
     assert.equal(second.calls.filter((c) => c.ok).length, 1, JSON.stringify(second.lines));
     assert.equal(openai.requests.length - before, 6);
-    let last = '';
-    const calls = await eventually(async () => {
-      const r = await getJson<{ breakdown: Array<{ calls: number }> }>(
-        `${collector.url}/v1/reports/spend?period=current_month&feature=spooled`,
-        adminKey,
-      );
-      last = JSON.stringify(r);
-      const n = r.breakdown.reduce((t, b) => t + Number(b.calls), 0);
-      return n >= 6 ? n : undefined;
-    }, 20_000).catch((err: Error) => {
-      throw new Error(`${err.message}: the provider saw 6 calls, the collector reports ${last}`);
-    });
-    assert.equal(calls, 6, 'each call stored once');
+    assert.equal(await storedCalls(collector.url, adminKey, 'spooled', 6), 6, 'each call stored once');
     assert.deepEqual(spooled(), [], 'the spool is empty once sent');
   });
 });

@@ -16,12 +16,11 @@
  * - `TOKENLEDGER_EXPORT_SPOOL=off` disables it; a path puts the directory there. Failures (a
  *   read-only or full disk) only mean no spool: never thrown into the app.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, rename, unlink } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { envPositiveNumber, envString } from '../env';
+import { collectorKeyDigest, userDirectory } from '../user-directory';
 
 const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
 
@@ -38,18 +37,8 @@ const FILE_NAME = /^(\d+)-(\d+)-(\d+)-(\d+)\.(pb|json)$/;
 export function spoolDirectory(url: string, authorization: string | undefined): string | undefined {
   const setting = envString('TOKENLEDGER_EXPORT_SPOOL');
   if (setting?.toLowerCase() === 'off') return undefined;
-  const id = createHash('sha256')
-    .update(`${url}\n${authorization ?? ''}`)
-    .digest('hex')
-    .slice(0, 16);
-  if (setting) return path.join(path.resolve(setting), `spans-${id}`);
-  let user: string;
-  try {
-    user = String(userInfo().uid >= 0 ? userInfo().uid : userInfo().username);
-  } catch {
-    user = 'user';
-  }
-  return path.join(tmpdir(), `tokenledger-${user}`, `spans-${id}`);
+  const id = collectorKeyDigest(url, authorization);
+  return path.join(setting ? path.resolve(setting) : userDirectory(), `spans-${id}`);
 }
 
 export const spoolBytesFromEnv = (): number =>

@@ -10,12 +10,11 @@
  * Never throws and never blocks: reads and writes are asynchronous, failures are ignored (a
  * read-only or full disk only means no cache).
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { authorization, collectorUrl } from '../collector-api';
 import { envString } from '../env';
+import { collectorKeyDigest, userDirectory } from '../user-directory';
 import type { BudgetsResponse } from '../wire';
 
 /** A state older than this is not used: kill switches and policies change. */
@@ -32,18 +31,8 @@ function cacheFile(): string | undefined {
   const setting = envString('TOKENLEDGER_GUARD_CACHE');
   if (setting?.toLowerCase() === 'off') return undefined;
   if (setting) return path.resolve(setting);
-  let user: string;
-  try {
-    user = String(userInfo().uid >= 0 ? userInfo().uid : userInfo().username);
-  } catch {
-    user = 'user';
-  }
   // Which collector, and which key (its digest only): another key may have another scope.
-  const id = createHash('sha256')
-    .update(`${collectorUrl()}\n${authorization() ?? ''}`)
-    .digest('hex')
-    .slice(0, 16);
-  return path.join(tmpdir(), `tokenledger-${user}`, `guard-${id}.json`);
+  return path.join(userDirectory(), `guard-${collectorKeyDigest(collectorUrl(), authorization())}.json`);
 }
 
 export class StateCache {
