@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BackgroundRetryTransport, MAX_RETRIES } from '../../instrumentation/src/export/background-retry';
 import type { ExportResponse, ExporterTransport } from '../../instrumentation/src/export/http-transport';
+import { decodeTraceRequest } from '../../collector/src/ingest/otlp/decode';
 import { KeptBatches } from '../../instrumentation/src/export/kept-batches';
 import { OtlpExporter } from '../../instrumentation/src/export/otlp-exporter';
 import { endpointForMessages, refusalWarning } from '../../instrumentation/src/export/refused-export';
@@ -120,6 +121,27 @@ describe('OTLP export that never holds the process', () => {
       assert.equal(kept.keptBytes, 0);
     });
 
+    it('with a merge, sends the oldest batches as one request within the send bound', async () => {
+      const sent: number[] = [];
+      const attempt = scripted([retryable()]);
+      const send = attempt.send.bind(attempt);
+      attempt.send = (data, timeoutMillis) => {
+        sent.push(data.byteLength);
+        return send(data, timeoutMillis);
+      };
+      const kept = new KeptBatches(attempt, {
+        ...fast,
+        maxBytes: 1_000,
+        maxSendBytes: 100,
+        merge: (bodies) => Buffer.concat(bodies),
+      });
+      for (const n of [40, 40, 40, 150, 10]) kept.keep(new Uint8Array(n), 1);
+      await until(() => kept.size === 0);
+      // Refused once as a merge of the first two; then 40+40, 40 (150 would pass the bound), 150 alone, 10.
+      assert.deepEqual(sent, [80, 80, 40, 150, 10]);
+      assert.equal(kept.keptBytes, 0);
+    });
+
     it('keeps at most its bound in bytes: a batch that does not fit is dropped and told', () => {
       const overflow: number[] = [];
       const kept = new KeptBatches(scripted([]), {
@@ -191,49 +213,62 @@ describe('OTLP export that never holds the process', () => {
   });
 
   describe('a collector that does not take spans for a while', () => {
-    it('the exporter keeps the batches it gave up on and sends each once the collector answers; new ones wait with them', async () => {
-      let down = true;
-      const taken: number[] = [];
-      const tried: number[] = [];
-      const server = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          tried.push(Date.now());
-          if (down) {
-            res.writeHead(503).end();
-            return;
-          }
-          taken.push(Buffer.concat(chunks).length);
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    for (const [name, json] of [
+      ['protobuf', false],
+      ['JSON', true],
+    ] as const) {
+      it(`${name}: the exporter keeps the batches it gave up on and sends them once the collector answers, in one request; new ones wait with them`, async () => {
+        let down = true;
+        const taken: Buffer[] = [];
+        const tried: number[] = [];
+        const server = http.createServer((req, res) => {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => {
+            tried.push(Date.now());
+            if (down) {
+              res.writeHead(503).end();
+              return;
+            }
+            taken.push(Buffer.concat(chunks));
+            res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          });
         });
-      });
-      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
-      // A 300 ms export timeout: the in-export retry (backoff from 1 s) does not fit, so it is kept at once.
-      const exporter = exporterTo(url, false, 300);
-      try {
-        const results: number[] = [];
-        for (let i = 0; i < 3; i++) {
-          const spans = [await oneSpan()];
-          results.push((await new Promise<{ code: number }>((ok) => exporter.export(spans, ok))).code);
+        await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+        // A 300 ms export timeout: the in-export retry (backoff from 1 s) does not fit, so it is kept at once.
+        const exporter = exporterTo(url, json, 300);
+        try {
+          const results: number[] = [];
+          const sent: string[] = [];
+          for (let i = 0; i < 3; i++) {
+            const spans = [await oneSpan()];
+            sent.push(spans[0]!.spanContext().spanId);
+            results.push((await new Promise<{ code: number }>((ok) => exporter.export(spans, ok))).code);
+          }
+          assert.deepEqual(results, [1, 1, 1], 'reported as not exported yet');
+          const triedWhileDown = tried.length;
+          assert.equal(
+            triedWhileDown,
+            1,
+            'the second and third batches wait with the first: one attempt, not one per batch',
+          );
+          down = false;
+          await exporter.forceFlush();
+          assert.equal(taken.length, 1, 'the three kept batches go as one request');
+          // The collector's own decoder reads the merged request: each span once, in order.
+          const request = decodeTraceRequest(taken[0]!, json ? 'application/json' : 'application/x-protobuf');
+          const received = request.resourceSpans.flatMap((r) =>
+            r.scopeSpans.flatMap((s) => s.spans.map((span) => span.spanId)),
+          );
+          assert.deepEqual(received, sent);
+        } finally {
+          await exporter.shutdown();
+          server.closeAllConnections();
+          await new Promise((ok) => server.close(ok));
         }
-        assert.deepEqual(results, [1, 1, 1], 'reported as not exported yet');
-        const triedWhileDown = tried.length;
-        assert.equal(
-          triedWhileDown,
-          1,
-          'the second and third batches wait with the first: one attempt, not one per batch',
-        );
-        down = false;
-        await exporter.forceFlush();
-        assert.equal(taken.length, 3, 'every kept batch taken once');
-      } finally {
-        await exporter.shutdown();
-        server.closeAllConnections();
-        await new Promise((ok) => server.close(ok));
-      }
-    });
+      });
+    }
   });
 
   describe('a refused export is told to the operator', () => {

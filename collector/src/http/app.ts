@@ -63,7 +63,7 @@ export interface AppDeps {
   /** Memory budget of OTLP requests in flight, bytes (estimated); default DEFAULT_MAX_INGEST_BYTES. */
   maxIngestBytes?: number;
   /** Told of the bytes OTLP requests give back to the memory budget as they finish. */
-  onIngestReleased?: (bytes: number) => void;
+  onIngestReleased?: (bytes: number, heldBytes: number) => void;
   /** Longest text value stored from spans (ingest/value-cap.ts); default 256. */
   maxValueLength?: number;
   log: (line: string) => void;

@@ -14,8 +14,11 @@ export class IngestBudget {
 
   constructor(
     readonly limitBytes: number,
-    /** Told of every release: what requests gave back may now be collected (service/released-memory.ts). */
-    private readonly onRelease?: (bytes: number) => void,
+    /**
+     * Told of every release and what requests still hold: what they gave back may now be collected
+     * (service/released-memory.ts).
+     */
+    private readonly onRelease?: (bytes: number, heldBytes: number) => void,
   ) {}
 
   /** Bytes held by requests in flight now. */
@@ -38,7 +41,7 @@ export class IngestBudget {
   /** @internal BudgetShare's. */
   give(n: number): void {
     this.used -= n;
-    if (n > 0) this.onRelease?.(n);
+    if (n > 0) this.onRelease?.(n, this.used);
   }
 }
 

@@ -221,15 +221,21 @@ export async function startCollector(
   };
   const metrics = new CollectorMetrics();
   registerStorageGauges(metrics, { disk, journal, rollup, repairs: partRepairs, detached: () => detached });
-  // Bodies of finished requests are freed as they go, not ~64 MiB later when V8 gets to them (0119).
+  // Bodies of finished requests are freed as they go, not ~64 MiB later when V8 gets to them (0119),
+  // with a collection only when V8 has not freed them already (0121).
   const releasedMemory = collectAfterReleases(config.gcAfterBytes ?? DEFAULT_GC_AFTER_BYTES);
   metrics.gauge(
     'tokenledger_gc_after_release_total',
     'Garbage collections the collector started after OTLP requests released TOKENLEDGER_GC_AFTER_BYTES.',
     () => releasedMemory.collections,
   );
+  metrics.gauge(
+    'tokenledger_gc_after_release_skipped_total',
+    'Checks after OTLP requests released TOKENLEDGER_GC_AFTER_BYTES that found it already freed, so no collection was started.',
+    () => releasedMemory.skipped,
+  );
   const app = createApp({
-    onIngestReleased: (bytes) => releasedMemory.released(bytes),
+    onIngestReleased: (bytes, heldBytes) => releasedMemory.released(bytes, heldBytes),
     storage,
     writer,
     pricer,

@@ -12,7 +12,12 @@ import { noteBatchesTaken } from '../exit-flush';
 import { ownOtlpEndpoint, tracesEndpoint } from '../endpoint';
 import { envPositiveNumber, envString } from '../env';
 import { ExportResultCode, type ExportResult, type SpanExporter } from '../pipeline/batch';
-import { encodeJson, encodeProtobuf } from '../pipeline/otlp-encode';
+import {
+  encodeJson,
+  encodeProtobuf,
+  mergeJsonRequests,
+  mergeProtobufRequests,
+} from '../pipeline/otlp-encode';
 import type { PipelineSpan } from '../pipeline/span';
 import { SETTING_UNSUPPORTED, SPANS_DROPPED, warnOnce } from '../warn-once';
 import { BackgroundRetryTransport } from './background-retry';
@@ -157,6 +162,7 @@ export class OtlpExporter implements SpanExporter {
     this.kept = new KeptBatches(http, {
       maxBytes: config.keepBytes ?? DEFAULT_KEEP_BYTES,
       timeoutMillis: config.timeoutMillis,
+      merge: config.json ? mergeJsonRequests : mergeProtobufRequests,
       onResult: (response) => warnIfRefused(resultOf(response)),
       onOverflow: (spans) =>
         warnOnce(

@@ -189,3 +189,21 @@ export function encodeJson(resource: Attributes, spans: readonly PipelineSpan[])
   };
   return Buffer.from(JSON.stringify(request), 'utf8');
 }
+
+/**
+ * One protobuf request carrying the spans of several: `resource_spans` is a repeated field, and
+ * concatenated protobuf messages decode as one with their repeated fields appended.
+ */
+export function mergeProtobufRequests(bodies: readonly Uint8Array[]): Uint8Array {
+  return Buffer.concat(bodies);
+}
+
+/** One JSON request carrying the spans of several: their `resourceSpans` in order. */
+export function mergeJsonRequests(bodies: readonly Uint8Array[]): Uint8Array {
+  const resourceSpans: unknown[] = [];
+  for (const body of bodies) {
+    const request = JSON.parse(Buffer.from(body).toString('utf8')) as { resourceSpans?: unknown[] };
+    resourceSpans.push(...(request.resourceSpans ?? []));
+  }
+  return Buffer.from(JSON.stringify({ resourceSpans }), 'utf8');
+}
