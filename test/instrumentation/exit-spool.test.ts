@@ -3,7 +3,8 @@
  * for the next process, bounded, private to the user, each taken by exactly one process.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExitSpool } from '../../instrumentation/src/export/exit-spool';
 import { tempDir } from '../support/temp-dirs';
@@ -58,6 +59,34 @@ describe('the exit spool', () => {
     assert.deepEqual(
       rest.map((t) => t.spans),
       [6],
+    );
+  });
+
+  it('gives back a batch whose taker died before reading it, and removes half a file whose writer died', async () => {
+    const dir = path.join(tempDir('tl-exit-spool-'), 'spans-z');
+    const spool = new ExitSpool(dir, 'pb', 1024 * 1024);
+    spool.writeSync([batch(1, 100, 2), batch(2, 100, 3), batch(3, 100, 4)]);
+    const [first, second, third] = readdirSync(dir).sort();
+    // A process that has exited: its pid runs no more.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    renameSync(path.join(dir, first!), path.join(dir, `${first}.taken-${dead}`));
+    // A live taker's claim is its own (this process's parent runs).
+    renameSync(path.join(dir, second!), path.join(dir, `${second}.taken-${process.ppid}`));
+    writeFileSync(
+      path.join(dir, `${third!.replace(/-\d+-(\d+)-(\d+)\.pb$/, `-${dead}-$1-$2.pb`)}.part`),
+      'half',
+    );
+
+    const taken = await new ExitSpool(dir, 'pb', 1024 * 1024).take(1024 * 1024);
+    assert.deepEqual(
+      taken.map((t) => t.spans),
+      [2, 4],
+      "the dead taker's batch is sent, the live taker's left to it",
+    );
+    assert.deepEqual(
+      readdirSync(dir),
+      [`${second}.taken-${process.ppid}`],
+      'the dead writer’s half file removed',
     );
   });
 

@@ -12,7 +12,8 @@
  * - Taken by the next process's exporter when it starts (its first export): each file claimed by a
  *   rename that only one process can win, read, removed, then sent as a kept batch — so a batch is
  *   sent by one process, and if that one exits before the collector takes it, spooled again.
- *   A resent span is stored once: the collector deduplicates calls.
+ *   A resent span is stored once: the collector deduplicates calls. A claim whose process died
+ *   before reading it is given back to the takers; half a file whose writer died is removed.
  * - `TOKENLEDGER_EXPORT_SPOOL=off` disables it; a path puts the directory there. Failures (a
  *   read-only or full disk) only mean no spool: never thrown into the app.
  */
@@ -99,7 +100,9 @@ export class ExitSpool {
   async take(roomBytes: number): Promise<SpooledBatch[]> {
     let names: string[];
     try {
-      names = (await readdir(this.dir)).filter((n) => FILE_NAME.exec(n)?.[5] === this.format).sort(byAge);
+      const entries = await readdir(this.dir);
+      const given = await giveBackOrphans(this.dir, entries);
+      names = [...entries, ...given].filter((n) => FILE_NAME.exec(n)?.[5] === this.format).sort(byAge);
     } catch {
       return [];
     }
@@ -141,6 +144,45 @@ export class ExitSpool {
     }
     return used;
   }
+}
+
+/** A claim or a half-written file: `<batch file>.taken-<pid>` or `<batch file>.part`. */
+const LEFT_BY_PROCESS = /^((\d+)-(\d+)-\d+-\d+\.(?:pb|json))(?:\.taken-(\d+)|\.part)$/;
+
+/** Whether a process with this pid runs now (one of another user's counts as running). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * What processes that died mid-way left: a batch claimed and never read or given back (killed
+ * between the rename and the read) is renamed back for the takers, so it is not stranded counting
+ * against the bound; half a batch written when a process was killed in its `exit` is removed (it
+ * would not decode). Returns the names given back.
+ */
+async function giveBackOrphans(dir: string, entries: readonly string[]): Promise<string[]> {
+  const given: string[] = [];
+  for (const name of entries) {
+    const m = LEFT_BY_PROCESS.exec(name);
+    if (!m) continue;
+    const pid = Number(m[4] ?? m[3]);
+    if (pid === process.pid || running(pid)) continue;
+    try {
+      if (m[4] === undefined) await unlink(path.join(dir, name));
+      else {
+        await rename(path.join(dir, name), path.join(dir, m[1]!));
+        given.push(m[1]!);
+      }
+    } catch {
+      // another taker got there first
+    }
+  }
+  return given;
 }
 
 /**
