@@ -142,6 +142,39 @@ describe('OTLP export that never holds the process', () => {
       assert.equal(kept.keptBytes, 0);
     });
 
+    it('sends the batches of a merged request refused for good one by one: only a batch refused alone is dropped', async () => {
+      const sent: number[] = [];
+      const results: string[] = [];
+      // The merged request is refused (413: the collector's body limit), then the third batch alone.
+      const attempt = scripted([
+        { status: 'failure', error: new Error('413') },
+        { status: 'success' },
+        { status: 'success' },
+        { status: 'failure', error: new Error('400') },
+      ]);
+      const send = attempt.send.bind(attempt);
+      attempt.send = (data, timeoutMillis) => {
+        sent.push(data.byteLength);
+        return send(data, timeoutMillis);
+      };
+      const kept = new KeptBatches(attempt, {
+        ...fast,
+        initialBackoffMs: 60_000,
+        maxBytes: 1_000,
+        merge: (bodies) => Buffer.concat(bodies),
+        onResult: (r) => results.push(r.status),
+      });
+      for (const n of [10, 20, 30]) kept.keep(new Uint8Array(n), 1);
+      await kept.sendNow();
+      assert.deepEqual(sent, [60, 10, 20, 30]);
+      assert.deepEqual(results, ['success', 'success', 'failure']);
+      assert.equal(kept.size, 0);
+      // Merging resumes after them.
+      for (const n of [10, 20]) kept.keep(new Uint8Array(n), 1);
+      await kept.sendNow();
+      assert.deepEqual(sent.slice(4), [30]);
+    });
+
     it('keeps at most its bound in bytes: a batch that does not fit is dropped and told', () => {
       const overflow: number[] = [];
       const kept = new KeptBatches(scripted([]), {

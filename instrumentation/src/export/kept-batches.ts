@@ -15,7 +15,7 @@
  * - With `merge`, the oldest batches are sent as one request of up to `maxSendBytes` (1 MiB): a
  *   process that took hundreds of small batches from the exit spool, or kept them through an outage,
  *   sends them in a few round trips, not one each — on a starved collector each costs seconds
- *   (decision 0122).
+ *   (decision 0122). A merged request refused for good is sent again batch by batch.
  * - An answer that is no retry (a 4xx other than 429) drops the batch, as the exporter does.
  * - Its timers never keep the process alive; the exit flush (../exit-flush.ts) sends what it can
  *   within its bound (`sendNow`), the rest goes to the exit spool (./exit-spool.ts) for the next
@@ -61,6 +61,8 @@ export class KeptBatches {
   private sending: Promise<void> | undefined;
   private backoffMs: number;
   private stopped = false;
+  /** Batches to send one at a time, after a merged request was refused for good. */
+  private singlyLeft = 0;
   /** Spans dropped because the bound was reached. */
   dropped = 0;
 
@@ -147,7 +149,7 @@ export class KeptBatches {
   private nextSend(): { body: Uint8Array; count: number } {
     const first = this.queue[0]!;
     const merge = this.options.merge;
-    if (!merge) return { body: first.body, count: 1 };
+    if (!merge || this.singlyLeft > 0) return { body: first.body, count: 1 };
     const max = this.options.maxSendBytes ?? DEFAULT_MAX_SEND_BYTES;
     let bytes = first.body.byteLength;
     let count = 1;
@@ -180,6 +182,13 @@ export class KeptBatches {
           return;
         }
         if (this.queue[0] !== first) return; // stopped meanwhile
+        if (response.status === 'failure' && count > 1) {
+          // Refused for good (a body limit set below the merged size, one bad batch): each batch
+          // goes alone, so only a batch refused by itself is dropped.
+          this.singlyLeft = count;
+          continue;
+        }
+        if (this.singlyLeft > 0) this.singlyLeft--;
         for (const sent of this.queue.splice(0, count)) this.bytes -= sent.body.byteLength;
         this.backoffMs = this.options.initialBackoffMs ?? INITIAL_BACKOFF_MS;
         this.options.onResult?.(response);
