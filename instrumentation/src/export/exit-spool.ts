@@ -147,7 +147,7 @@ export class ExitSpool {
 }
 
 /** A claim or a half-written file: `<batch file>.taken-<pid>` or `<batch file>.part`. */
-const LEFT_BY_PROCESS = /^((\d+)-(\d+)-\d+-\d+\.(?:pb|json))(?:\.taken-(\d+)|\.part)$/;
+const LEFT_BY_PROCESS = /^(.+)\.(?:taken-(\d+)|part)$/;
 
 /** Whether a process with this pid runs now (one of another user's counts as running). */
 function running(pid: number): boolean {
@@ -168,15 +168,16 @@ function running(pid: number): boolean {
 async function giveBackOrphans(dir: string, entries: readonly string[]): Promise<string[]> {
   const given: string[] = [];
   for (const name of entries) {
-    const m = LEFT_BY_PROCESS.exec(name);
-    if (!m) continue;
-    const pid = Number(m[4] ?? m[3]);
+    const [, batchFile, taker] = LEFT_BY_PROCESS.exec(name) ?? [];
+    const writer = batchFile === undefined ? undefined : FILE_NAME.exec(batchFile)?.[2];
+    if (writer === undefined) continue;
+    const pid = Number(taker ?? writer);
     if (pid === process.pid || running(pid)) continue;
     try {
-      if (m[4] === undefined) await unlink(path.join(dir, name));
+      if (taker === undefined) await unlink(path.join(dir, name));
       else {
-        await rename(path.join(dir, name), path.join(dir, m[1]!));
-        given.push(m[1]!);
+        await rename(path.join(dir, name), path.join(dir, batchFile!));
+        given.push(batchFile!);
       }
     } catch {
       // another taker got there first
