@@ -2,12 +2,13 @@
  * Before and after a change to a feature (a new prompt, a model switch, a release): each baseline
  * marked in the range (by hand, or found when a feature's spans carried a new service.version)
  * with the feature's cost per call, tokens per call and cost per outcome in the week before and
- * the week after, with the counts behind them. Whole hours from the rollup: the hour the change
- * happened in is left out of both sides; a side stops at the feature's previous / next change.
+ * the week after, with the counts behind them. Whole hours: the hour the change happened in is left
+ * out of both sides; a side stops at the feature's previous / next change. The baselined features'
+ * days are read from the daily rollup, the days a side starts or ends in from the hourly one.
  * The collector's GET /v1/baselines runs this same SQL.
  */
 import type { PanelDef } from './types';
-import { CALLS_HOURLY as HOURLY, share, table, variableFilter } from './sql';
+import { boardRowsSplitting, share, table, variableFilter } from './sql';
 
 const OUTCOMES = table('outcomes');
 const BASELINES = table('baselines');
@@ -37,6 +38,22 @@ const WINDOWS = `
     WINDOW w AS (PARTITION BY feature ORDER BY at, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
   )
   WHERE $__timeFilter(at) AND ${variableFilter('feature')}`;
+
+/**
+ * The (feature, day) pairs in which a window starts or ends: read per hour, every other day of a
+ * baselined feature whole from the daily rollup (a window covers such a day whole or not at all).
+ */
+const SPLIT_DAYS = `
+  SELECT feature, toStartOfDay(edge, 'UTC') FROM (${WINDOWS}) ARRAY JOIN [before_from, hour, after_to] AS edge`;
+
+/** The rows the windows can reach: every window lies within a day of its baseline's range. */
+const ROWS = boardRowsSplitting(
+  `SELECT feature FROM (${WINDOWS})`,
+  SPLIT_DAYS,
+  `$__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY`,
+  `$__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY`,
+  `${variableFilter('team')} AND ${variableFilter('environment')}`,
+);
 
 const before = (h: string) => `${h}.hour >= b.before_from AND ${h}.hour < b.hour`;
 const after = (h: string) => `${h}.hour > b.hour AND ${h}.hour < b.after_to`;
@@ -92,7 +109,7 @@ LEFT JOIN (
     sumIf(h.cost_usd, ${after('h')}) AS spend_after,
     sumIf(h.input_tokens + h.output_tokens, ${before('h')}) AS tokens_before,
     sumIf(h.input_tokens + h.output_tokens, ${after('h')}) AS tokens_after
-  FROM ${HOURLY} AS h
+  FROM ${ROWS} AS h
   INNER JOIN (${WINDOWS}) AS b ON h.feature = b.feature
   WHERE h.hour >= $__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
     AND h.hour <= $__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
