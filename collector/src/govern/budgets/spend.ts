@@ -33,25 +33,123 @@ export function hourlySpendOf(database: string, scope: SpendScope): string {
   return `${database}.${spendRollupsOf(scope).hourly.name}`;
 }
 
-/**
- * The frontier readers take for `rollup`: hours (days) before it are in its sealed table, the very
- * subquery of its view (ClickHouse evaluates it once per query). None: nothing sealed.
- */
-function published(database: string, rollup: Rollup | undefined): string {
-  if (!rollup) return `toDateTime(0, 'UTC')`;
-  const { frontier } = rollup;
-  return frontier.table === 'rollup_frontier'
-    ? `(SELECT max(sealed_until) FROM ${database}.rollup_frontier WHERE advanced_at <= now64(3) - INTERVAL 5 SECOND)`
-    : `(SELECT max(sealed_until) FROM ${database}.rollup_frontiers
-        WHERE rollup = '${frontier.rollup}' AND advanced_at <= now64(3) - INTERVAL 5 SECOND)`;
+/** How long one read of the rollups' frontiers serves the budget reads after it (ms). */
+const FRONTIERS_REUSED_MS = 30_000;
+
+interface FrontierRead {
+  at: number;
+  /** Seconds, per rollup name ('' for spend_hourly's own table); absent: nothing sealed. */
+  seconds: Map<string, number>;
 }
+
+const frontierReads = new WeakMap<Storage, FrontierRead>();
+
+const frontierKey = (rollup: Rollup): string =>
+  rollup.frontier.table === 'rollup_frontier' ? '' : rollup.frontier.rollup;
+
+/**
+ * Every rollup's published frontier (what the views take: a move counts 5 s after it was written),
+ * read in one query and reused for a few seconds. Frontiers move about once an hour and an older
+ * one is exact too — the hours after it are read from a finer source — so a reuse only costs rows.
+ */
+async function publishedFrontiers(storage: Storage): Promise<FrontierRead['seconds']> {
+  const now = Date.now();
+  const cached = frontierReads.get(storage);
+  if (cached && now - cached.at < FRONTIERS_REUSED_MS) return cached.seconds;
+  const db = storage.database;
+  const published = 'advanced_at <= now64(3) - INTERVAL 5 SECOND';
+  const rs = await storage.client.query({
+    query: `SELECT rollup AS name, toUnixTimestamp(max(sealed_until)) AS s FROM ${db}.rollup_frontiers
+            WHERE ${published} GROUP BY name
+            UNION ALL
+            SELECT '' AS name, toUnixTimestamp(max(sealed_until)) AS s FROM ${db}.rollup_frontier
+            WHERE ${published}`,
+    format: 'JSONEachRow',
+  });
+  const seconds = new Map((await rs.json<{ name: string; s: number }>()).map((r) => [r.name, Number(r.s)]));
+  frontierReads.set(storage, { at: now, seconds });
+  return seconds;
+}
+
+type Interval = [number, number];
+
+/** Where each instant of a budget's range is read from (ms, [from, to) each, disjoint, ascending). */
+export interface SpendRanges {
+  days: Interval[];
+  hours: Interval[];
+  raw: Interval[];
+}
+
+const nonEmpty = (list: Interval[]): Interval[] => {
+  const out: Interval[] = [];
+  for (const [a, b] of list) {
+    if (a >= b) continue;
+    const last = out[out.length - 1];
+    if (last && last[1] === a) last[1] = b;
+    else out.push([a, b]);
+  }
+  return out;
+};
+
+/**
+ * [from, to) split into whole UTC days the daily rollup has sealed (before `daysSealedUntil`), the
+ * other whole hours the hourly one has (before `hoursSealedUntil`), and the rest — the hours the ends
+ * cut and the live tail — for the raw calls. Every instant in exactly one; days lie within hours, so
+ * a daily frontier read ahead of the hourly one cannot leave a gap.
+ */
+export function spendRanges(
+  from: number,
+  to: number,
+  daysSealedUntil: number,
+  hoursSealedUntil: number,
+): SpendRanges {
+  let wholeFrom = Math.ceil(from / HOUR_MS) * HOUR_MS;
+  let wholeTo = Math.floor(to / HOUR_MS) * HOUR_MS;
+  // No whole hour inside: everything from the raw calls.
+  if (wholeFrom >= wholeTo) wholeFrom = wholeTo = from;
+  const hoursEnd = Math.max(wholeFrom, Math.min(wholeTo, hoursSealedUntil));
+  const dayFrom = Math.ceil(wholeFrom / DAY_MS) * DAY_MS;
+  const daysEnd = Math.max(dayFrom, Math.floor(Math.min(hoursEnd, daysSealedUntil) / DAY_MS) * DAY_MS);
+  return {
+    days: nonEmpty([[dayFrom, daysEnd]]),
+    hours: nonEmpty([
+      [wholeFrom, Math.min(dayFrom, hoursEnd)],
+      [daysEnd, hoursEnd],
+    ]),
+    raw: nonEmpty([
+      [from, wholeFrom],
+      [hoursEnd, to],
+    ]),
+  };
+}
+
+/** `column` in any of `intervals`, bounds as query parameters named after `prefix`. */
+function within(
+  column: string,
+  intervals: Interval[],
+  prefix: string,
+  params: Record<string, unknown>,
+  time: (name: string) => string,
+  unit: (ms: number) => number,
+): string {
+  return intervals
+    .map(([a, b], i) => {
+      params[`${prefix}${i}_from`] = unit(a);
+      params[`${prefix}${i}_to`] = unit(b);
+      return `(${column} >= ${time(`${prefix}${i}_from`)} AND ${column} < ${time(`${prefix}${i}_to`)})`;
+    })
+    .join(' OR ');
+}
+
+const atSecond = (name: string): string => `toDateTime({${name}:UInt32}, 'UTC')`;
+const atMilli = (name: string): string => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
 
 /**
  * Spend over [from, to): whole UTC days from the daily rollup's sealed rows, the other whole hours
  * from the hourly rollup's sealed rows, and the rest — the hours the ends cut, and whole hours
- * after the hourly frontier (the live tail) — from the raw calls. The same split the views make,
- * in one statement that reads the sealed tables and the raw calls directly: a budget reads a few
- * ranges of three indexes, not two views' frontier subqueries and live tails on top.
+ * after the hourly frontier (the live tail) — from the raw calls (FINAL: deduplicated). One
+ * statement over plain time ranges of three indexes, computed here from the frontiers: no view's
+ * frontier subqueries and live tail, no branch for a source with nothing to read.
  */
 export async function storedSpend(
   storage: Storage,
@@ -59,54 +157,32 @@ export async function storedSpend(
   from: Date,
   to: Date,
 ): Promise<Money> {
-  const f = from.getTime();
-  const t = to.getTime();
-  let wholeFrom = Math.ceil(f / HOUR_MS) * HOUR_MS;
-  let wholeTo = Math.floor(t / HOUR_MS) * HOUR_MS;
-  // No whole hour inside: everything from the raw calls.
-  if (wholeFrom >= wholeTo) wholeFrom = wholeTo = f;
-  let dayFrom = Math.ceil(wholeFrom / DAY_MS) * DAY_MS;
-  let dayTo = Math.floor(wholeTo / DAY_MS) * DAY_MS;
-  if (dayFrom >= dayTo) dayFrom = dayTo = wholeFrom;
   const scope: SpendScope = { match };
   const { hourly, daily } = spendRollupsOf(scope);
   const rollup = scopeCondition(scope, 'rollup', 'r');
   const raw = scopeCondition(scope, 'raw', 'c');
   const db = storage.database;
-  const at = (name: string): string => `toDateTime({${name}:UInt32}, 'UTC')`;
-  // [day_from, days_to): the whole days the daily rollup has sealed; [whole_from, hours_to): the
-  // whole hours the hourly one has; every other instant of [from, to) from the raw calls.
-  const daysTo = `least(${at('day_to')}, ${published(db, daily)})`;
-  const hoursTo = `least(${at('whole_to')}, ${published(db, hourly)})`;
-  const inDays = (time: string): string => `(${time} >= ${at('day_from')} AND ${time} < ${daysTo})`;
-  const inHours = (time: string): string => `(${time} >= ${at('whole_from')} AND ${time} < ${hoursTo})`;
-  const days = daily
-    ? `SELECT sum(cost_usd) AS spend FROM ${db}.${daily.sealed} FINAL
-       WHERE ${inDays('day')} AND calls > 0 AND ${rollup.sql}
-       UNION ALL`
-    : '';
   try {
+    const frontiers = await publishedFrontiers(storage);
+    const sealedUntil = (r: Rollup | undefined): number =>
+      r ? (frontiers.get(frontierKey(r)) ?? 0) * 1000 : 0;
+    const ranges = spendRanges(from.getTime(), to.getTime(), sealedUntil(daily), sealedUntil(hourly));
+    const params: Record<string, unknown> = { ...rollup.params, ...raw.params };
+    const seconds = (ms: number): number => ms / 1000;
+    const branches: string[] = [];
+    if (daily && ranges.days.length > 0)
+      branches.push(`SELECT sum(cost_usd) AS spend FROM ${db}.${daily.sealed} FINAL
+        WHERE (${within('day', ranges.days, 'days', params, atSecond, seconds)}) AND calls > 0 AND ${rollup.sql}`);
+    if (ranges.hours.length > 0)
+      branches.push(`SELECT sum(cost_usd) AS spend FROM ${db}.${hourly.sealed} FINAL
+        WHERE (${within('hour', ranges.hours, 'hours', params, atSecond, seconds)}) AND calls > 0 AND ${rollup.sql}`);
+    if (ranges.raw.length > 0)
+      branches.push(`SELECT sum(cost_usd) AS spend FROM ${db}.llm_calls FINAL
+        WHERE (${within('start_time', ranges.raw, 'calls', params, atMilli, (ms) => ms)}) AND ${raw.sql}`);
+    if (branches.length === 0) return new Money(0);
     const rs = await storage.client.query({
-      query: `SELECT toString(sum(spend)) AS spent FROM (
-                ${days}
-                SELECT sum(cost_usd) AS spend FROM ${db}.${hourly.sealed} FINAL
-                WHERE ${inHours('hour')} AND NOT ${inDays('hour')} AND calls > 0 AND ${rollup.sql}
-                UNION ALL
-                SELECT sum(cost_usd) AS spend FROM ${db}.llm_calls FINAL
-                WHERE start_time >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
-                  AND start_time < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
-                  AND NOT ${inHours('start_time')} AND NOT ${inDays('start_time')}
-                  AND ${raw.sql})`,
-      query_params: {
-        day_from: dayFrom / 1000,
-        day_to: dayTo / 1000,
-        whole_from: wholeFrom / 1000,
-        whole_to: wholeTo / 1000,
-        from_ms: f,
-        to_ms: t,
-        ...rollup.params,
-        ...raw.params,
-      },
+      query: `SELECT toString(sum(spend)) AS spent FROM (${branches.join('\n        UNION ALL\n        ')})`,
+      query_params: params,
       format: 'JSONEachRow',
     });
     const [row] = await rs.json<{ spent: string | null }>();
