@@ -315,6 +315,7 @@ const ROLLUP_TABLES = [
   ['team_customers_daily_sealed', 'day'],
   ['team_models_hourly_sealed', 'hour'],
   ['team_models_daily_sealed', 'day'],
+  ['features_hourly_sealed', 'hour'],
   ['downgrades_hourly_sealed', 'hour'],
 ];
 

@@ -230,6 +230,18 @@ const PANEL_GRAINS: Array<{ name: string; sealed: string; raw: string }> = [
           GROUP BY day, customer, workflow, team, environment, feature
           ORDER BY day, customer, workflow, team, environment, feature`,
   },
+  {
+    name: 'features_hourly',
+    sealed: `SELECT hour, feature, team, environment, toString(sum(calls)) AS n, toString(sum(input_tokens)) AS input,
+                    toString(sum(output_tokens)) AS output, toString(sum(cost_usd)) AS usd
+             FROM $db.features_hourly WHERE calls > 0 GROUP BY hour, feature, team, environment
+             ORDER BY hour, feature, team, environment`,
+    raw: `SELECT toDateTime(toStartOfHour(start_time), 'UTC') AS hour, feature, team, environment,
+                 toString(count()) AS n, toString(sum(input_tokens)) AS input,
+                 toString(sum(output_tokens)) AS output, toString(sum(cost_usd)) AS usd
+          FROM $db.llm_calls FINAL GROUP BY hour, feature, team, environment
+          ORDER BY hour, feature, team, environment`,
+  },
   ...[
     // Per hour, and per day before the daily rollup's frontier: each panel-grain rollup of 0048 and 0050.
     { name: 'workflows', dims: `workflow, ${GROUP.replace('hour, ', '')}`, p95: false },
@@ -459,6 +471,7 @@ describe('the panel-grain rollups downgrades_hourly and users_hourly/users_daily
       'workflows_hourly',
       'team_customers_hourly',
       'team_models_hourly',
+      'features_hourly',
     ])
       assert.equal(m.stats.followers[name], m.stats.sealedUntil, name);
     await assertPanelGrainsEqualRaw(storage, 'filled');

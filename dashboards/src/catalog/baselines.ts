@@ -2,13 +2,19 @@
  * Before and after a change to a feature (a new prompt, a model switch, a release): each baseline
  * marked in the range (by hand, or found when a feature's spans carried a new service.version)
  * with the feature's cost per call, tokens per call and cost per outcome in the week before and
- * the week after, with the counts behind them. Whole hours: the hour the change happened in is left
- * out of both sides; a side stops at the feature's previous / next change. The baselined features'
- * days are read from the daily rollup, the days a side starts or ends in from the hourly one.
+ * the week after, with the counts behind them. Whole hours from `features_hourly`: the hour the change
+ * happened in is left out of both sides; a side stops at the feature's previous / next change.
  * The collector's GET /v1/baselines runs this same SQL.
  */
 import type { PanelDef } from './types';
-import { boardRowsSplitting, share, table, variableFilter } from './sql';
+import { share, table, variableFilter } from './sql';
+
+/**
+ * Calls, tokens and spend per feature, team and environment per hour (migration 0051), ordered by
+ * feature: the baselined features' weeks are short ranges of its index, where `calls_hourly` made
+ * every row of the range a read.
+ */
+const HOURLY = table('features_hourly');
 
 const OUTCOMES = table('outcomes');
 const BASELINES = table('baselines');
@@ -39,21 +45,15 @@ const WINDOWS = `
   )
   WHERE $__timeFilter(at) AND ${variableFilter('feature')}`;
 
-/**
- * The (feature, day) pairs in which a window starts or ends: read per hour, every other day of a
- * baselined feature whole from the daily rollup (a window covers such a day whole or not at all).
- */
-const SPLIT_DAYS = `
-  SELECT feature, toStartOfDay(edge, 'UTC') FROM (${WINDOWS}) ARRAY JOIN [before_from, hour, after_to] AS edge`;
+/** The features with a change in the range: the rows read are theirs alone (the index's first key). */
+const BASELINED = `SELECT feature FROM ${BASELINES} FINAL WHERE $__timeFilter(at) AND ${variableFilter('feature')}`;
 
-/** The rows the windows can reach: every window lies within a day of its baseline's range. */
-const ROWS = boardRowsSplitting(
-  `SELECT feature FROM (${WINDOWS})`,
-  SPLIT_DAYS,
-  `$__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY`,
-  `$__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY`,
-  `${variableFilter('team')} AND ${variableFilter('environment')}`,
-);
+/** Which of the two sources a joined row came from: a feature's hourly calls, or its outcomes. */
+const CALLS = 0;
+const OUTCOME_ROWS = 1;
+
+/** `sum` over the rows of one source, NULL when the feature has none of them in the range. */
+const ifAny = (kind: number, sum: string): string => `if(countIf(h.kind = ${kind}) = 0, NULL, ${sum})`;
 
 const before = (h: string) => `${h}.hour >= b.before_from AND ${h}.hour < b.hour`;
 const after = (h: string) => `${h}.hour > b.hour AND ${h}.hour < b.after_to`;
@@ -83,10 +83,10 @@ export const BASELINES_PANEL: PanelDef = {
     'Did a change to a feature (a prompt, a model, a release) make its calls cheaper: cost per call, tokens per call and cost per outcome in the week before and after?',
   sql: `
 SELECT
-  b.feature AS feature,
-  b.label AS label,
-  b.at AS at,
-  b.source AS source,
+  feature,
+  label,
+  at,
+  source,
   s.calls_before AS calls_before,
   s.calls_after AS calls_after,
   if(s.calls_before = 0, NULL, s.spend_before / s.calls_before) AS cost_per_call_before_usd,
@@ -95,38 +95,46 @@ SELECT
      ${share('cost_per_call_after_usd', 'cost_per_call_before_usd')} - 1) AS cost_per_call_change,
   if(s.calls_before = 0, NULL, ${share('s.tokens_before', 's.calls_before')}) AS tokens_per_call_before,
   if(s.calls_after = 0, NULL, ${share('s.tokens_after', 's.calls_after')}) AS tokens_per_call_after,
-  oc.outcomes_before AS outcomes_before,
-  oc.outcomes_after AS outcomes_after,
-  if(oc.outcomes_before = 0, NULL, s.spend_before / oc.outcomes_before) AS cost_per_outcome_before_usd,
-  if(oc.outcomes_after = 0, NULL, s.spend_after / oc.outcomes_after) AS cost_per_outcome_after_usd
-FROM (${WINDOWS}) AS b
-LEFT JOIN (
+  s.outcomes_before AS outcomes_before,
+  s.outcomes_after AS outcomes_after,
+  if(s.outcomes_before = 0, NULL, s.spend_before / s.outcomes_before) AS cost_per_outcome_before_usd,
+  if(s.outcomes_after = 0, NULL, s.spend_after / s.outcomes_after) AS cost_per_outcome_after_usd
+FROM (
   SELECT
     b.id AS id,
-    sumIf(h.calls, ${before('h')}) AS calls_before,
-    sumIf(h.calls, ${after('h')}) AS calls_after,
-    sumIf(h.cost_usd, ${before('h')}) AS spend_before,
-    sumIf(h.cost_usd, ${after('h')}) AS spend_after,
-    sumIf(h.input_tokens + h.output_tokens, ${before('h')}) AS tokens_before,
-    sumIf(h.input_tokens + h.output_tokens, ${after('h')}) AS tokens_after
-  FROM ${ROWS} AS h
-  INNER JOIN (${WINDOWS}) AS b ON h.feature = b.feature
-  WHERE h.hour >= $__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
-    AND h.hour <= $__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
-    AND ${variableFilter('team', 'h.team')} AND ${variableFilter('environment', 'h.environment')}
+    any(b.feature) AS feature,
+    any(b.label) AS label,
+    any(b.at) AS at,
+    any(b.source) AS source,
+    ${ifAny(CALLS, `sumIf(h.calls, ${before('h')})`)} AS calls_before,
+    ${ifAny(CALLS, `sumIf(h.calls, ${after('h')})`)} AS calls_after,
+    ${ifAny(CALLS, `sumIf(h.cost_usd, ${before('h')})`)} AS spend_before,
+    ${ifAny(CALLS, `sumIf(h.cost_usd, ${after('h')})`)} AS spend_after,
+    ${ifAny(CALLS, `sumIf(h.tokens, ${before('h')})`)} AS tokens_before,
+    ${ifAny(CALLS, `sumIf(h.tokens, ${after('h')})`)} AS tokens_after,
+    ${ifAny(OUTCOME_ROWS, `sumIf(h.outcomes, ${before('h')})`)} AS outcomes_before,
+    ${ifAny(OUTCOME_ROWS, `sumIf(h.outcomes, ${after('h')})`)} AS outcomes_after
+  FROM (${WINDOWS}) AS b
+  LEFT JOIN (
+    SELECT ${CALLS} AS kind, feature, hour, sum(calls) AS calls, sum(cost_usd) AS cost_usd,
+           sum(input_tokens + output_tokens) AS tokens, toUInt64(0) AS outcomes
+    FROM ${HOURLY}
+    WHERE feature IN (${BASELINED})
+      AND hour >= $__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
+      AND hour <= $__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
+      AND ${variableFilter('team')} AND ${variableFilter('environment')}
+    GROUP BY feature, hour
+    UNION ALL
+    SELECT ${OUTCOME_ROWS} AS kind, feature, toStartOfHour(toDateTime(time, 'UTC')) AS hour, toUInt64(0) AS calls,
+           toDecimal128(0, 18) AS cost_usd, toUInt64(0) AS tokens, sum(count) AS outcomes
+    FROM ${OUTCOMES} FINAL
+    WHERE feature IN (${BASELINED})
+      AND time >= $__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
+      AND time <= $__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
+    GROUP BY feature, hour
+  ) AS h ON h.feature = b.feature
   GROUP BY b.id
-) AS s ON s.id = b.id
-LEFT JOIN (
-  SELECT
-    b.id AS id,
-    sumIf(o.count, ${before('o')}) AS outcomes_before,
-    sumIf(o.count, ${after('o')}) AS outcomes_after
-  FROM (SELECT feature, count, toStartOfHour(toDateTime(time, 'UTC')) AS hour FROM ${OUTCOMES} FINAL
-        WHERE time >= $__fromTime - INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY
-          AND time <= $__toTime + INTERVAL ${BASELINE_WINDOW_DAYS + 1} DAY) AS o
-  INNER JOIN (${WINDOWS}) AS b ON o.feature = b.feature
-  GROUP BY b.id
-) AS oc ON oc.id = b.id
+) AS s
 ORDER BY at DESC, feature, label
 SETTINGS join_use_nulls = 1`,
   format: 'table',

@@ -34,7 +34,7 @@ const perCall = (columns: string[], final: boolean): string =>
   `(SELECT ${columns.join(', ')} FROM ${table('llm_calls')}${final ? ' FINAL' : ''})`;
 
 /**
- * `sql` with `calls_hourly` (and `boardRows`, which reads it and `calls_daily`) and `spend_hourly` read from the raw calls (`final`: deduplicated, as
+ * `sql` with `calls_hourly` (and `boardRows`, which reads it and `calls_daily`), `features_hourly` and `spend_hourly` read from the raw calls (`final`: deduplicated, as
  * the rollups are; the benchmark's baseline reads the table as it is, its seed has no duplicates).
  */
 export function rawForm(sql: string, { final = false }: { final?: boolean } = {}): string {
@@ -59,6 +59,7 @@ export function rawForm(sql: string, { final = false }: { final?: boolean } = {}
   return sql
     .replace(/\(\/\* board rows \*\/[\s\S]*?\/\* end of board rows \*\/\)/g, calls)
     .replaceAll(`${table('calls_hourly')}`, calls)
+    .replaceAll(`${table('features_hourly')}`, calls)
     .replaceAll(`${table('spend_hourly')}`, spend)
     .replaceAll(`${table('downgrades_hourly')}`, downgrades)
     .replaceAll(USERS, "uniqCombinedIf(cityHash64(end_user), end_user != '')")

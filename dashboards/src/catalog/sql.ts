@@ -76,7 +76,6 @@ const dailyFrontier = (rollup: string): string => `(SELECT max(sealed_until) FRO
  * covers whole (and that are sealed) from its daily rollup, their `hour` the day's first; the hours
  * at the ends and of the days not sealed yet from the hourly one. `when`: a condition on the query's
  * variables alone (constant once they are bound), under which these rows are read at all.
- * `hourlyDays`: a subquery of (feature, day) pairs also read per hour (see boardRowsSplitting).
  */
 const dayBranches = (
   daily: string,
@@ -85,18 +84,15 @@ const dayBranches = (
   from: string,
   to: string,
   when = '1',
-  hourlyDays?: string,
 ): string => {
   const firstDay = `toStartOfDay(${from} + INTERVAL 86399 SECOND, 'UTC')`;
   const pastDays = `least(toStartOfDay(${to} - INTERVAL 23 HOUR, 'UTC') + INTERVAL 1 DAY, ${dailyFrontier(daily)})`;
-  const splitDaily = hourlyDays ? ` AND (feature, day) NOT IN (${hourlyDays})` : '';
-  const splitHourly = hourlyDays ? ` OR (feature, toStartOfDay(hour, 'UTC')) IN (${hourlyDays})` : '';
   return `
   SELECT day AS hour, ${columns} FROM ${table(daily)}
-  WHERE (${when}) AND day >= ${firstDay} AND day < ${pastDays}${splitDaily}
+  WHERE (${when}) AND day >= ${firstDay} AND day < ${pastDays}
   UNION ALL
   SELECT hour, ${columns} FROM ${table(hourly)}
-  WHERE (${when}) AND hour >= ${from} AND hour <= ${to} AND (hour < ${firstDay} OR hour >= ${pastDays}${splitHourly})`;
+  WHERE (${when}) AND hour >= ${from} AND hour <= ${to} AND (hour < ${firstDay} OR hour >= ${pastDays})`;
 };
 
 /**
@@ -140,31 +136,6 @@ const TEAM_ONLY = ['environment', 'feature']
  */
 export const boardRows = (from = '$__fromTime', to = '$__toTime'): string =>
   dailyRows('calls_daily', 'calls_hourly', BOARD_COLUMNS, from, to);
-
-/**
- * The boards' rows with `hour` in [from, to] of the features `features` (a subquery) alone, whole
- * days from `calls_daily` except the (feature, day) pairs of `hourlyDays`, read per hour. A
- * condition with per-feature boundaries inside a day (a baseline's windows) sees such a day's rows
- * as hourly rows and any other day whole on one side of each boundary, so it sums exactly what it
- * would sum over `calls_hourly`; `when`: a condition on the rows both branches must meet.
- */
-export const boardRowsSplitting = (
-  features: string,
-  hourlyDays: string,
-  from: string,
-  to: string,
-  when: string,
-): string =>
-  `(/* board rows */${dayBranches(
-    'calls_daily',
-    'calls_hourly',
-    BOARD_COLUMNS,
-    from,
-    to,
-    `feature IN (${features}) AND ${when}`,
-    hourlyDays,
-  )}
-  /* end of board rows */)`;
 
 /**
  * Calls, money and distinct users per feature (migration 0041) with `hour` in Grafana's range,

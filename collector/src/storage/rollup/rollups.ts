@@ -171,6 +171,17 @@ export const TEAM_MODELS_HOURLY = follower(
 );
 
 /**
+ * Calls, tokens and spend per feature, team and environment (0051), ordered by feature: the
+ * before/after baselines read a few features' weeks around each change as short index ranges.
+ */
+export const FEATURES_HOURLY = follower(
+  'features_hourly',
+  ['feature', 'team', 'environment'],
+  CHECKED,
+  CALLS_HOURLY,
+);
+
+/**
  * The downgraded calls by the model asked for and the one served (0040): what the savings panel
  * needs of them, a handful of rows an hour.
  */
@@ -196,4 +207,5 @@ export const ROLLUPS: readonly Rollup[] = [
   WORKFLOWS_HOURLY,
   TEAM_CUSTOMERS_HOURLY,
   TEAM_MODELS_HOURLY,
+  FEATURES_HOURLY,
 ];
