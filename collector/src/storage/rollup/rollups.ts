@@ -174,7 +174,7 @@ export const TEAM_MODELS_HOURLY = follower(
  * Calls, tokens and spend per feature, team and environment (0051), ordered by feature: the
  * before/after baselines read a few features' weeks around each change as short index ranges.
  */
-export const FEATURES_HOURLY = follower(
+const FEATURES_HOURLY = follower(
   'features_hourly',
   ['feature', 'team', 'environment'],
   CHECKED,
