@@ -61,7 +61,7 @@ policies:
     const raw = matchCondition(match, 'raw', 'c');
     assert.doesNotMatch(raw.sql, /search|DROP|openai/, 'values never enter the SQL text');
     assert.deepEqual(raw.params, { c_team: match.team, c_model: ['gpt-4o'], c_provider: ['openai'] });
-    assert.match(raw.sql, /has\(\{c_model:Array\(String\)\}, if\(priced_model/);
+    assert.match(raw.sql, /if\(priced_model[^{]*\) IN \{c_model:Array\(String\)\}/);
     assert.equal(matchCondition(undefined, 'rollup').sql, '1');
 
     const call = pricedCall(
