@@ -49,7 +49,7 @@ const frontierKey = (rollup: Rollup): string =>
 
 /**
  * Every rollup's published frontier (what the views take: a move counts 5 s after it was written),
- * read in one query and reused for a few seconds. Frontiers move about once an hour and an older
+ * read in one query and reused for FRONTIERS_REUSED_MS. Frontiers move about once an hour and an older
  * one is exact too — the hours after it are read from a finer source — so a reuse only costs rows.
  */
 async function publishedFrontiers(storage: Storage): Promise<FrontierRead['seconds']> {
