@@ -8,6 +8,9 @@
  *    every column);
  *  - journal read-back over all parts: the same check of a segment with no block bound (what every
  *    check did before decision 0106, and what a segment left by an earlier process still gets);
+ *  - journal read-back behind: `--behind` groups written with no check between them (their segments
+ *    wait, merges fold their parts), then one check: in passes of several segments, keys sorted
+ *    (this build, decision 0124), beside one segment at a time (before it);
  *  - dedupe lookup of a whole group's keys (what the exclusive writer did for nearly every span once
  *    it had evicted a key that started later, before decision 0107) and of a few keys (what it does
  *    now: a filter's false positive or a retry).
@@ -15,7 +18,7 @@
  * query, the median of `--reps` interleaved rounds, and CPU µs per span of the group. One process,
  * the load average beside each size.
  *
- *   node bench/ingest-readback.mjs [--sizes 250000,1000000,2000000] [--group 4000] [--reps 3]
+ *   node bench/ingest-readback.mjs [--sizes 250000,1000000,2000000] [--group 4000] [--reps 3] [--behind 8]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,11 +36,13 @@ const { values: opts } = parseArgs({
     sizes: { type: 'string', default: '250000,1000000,2000000' },
     group: { type: 'string', default: '4000' },
     reps: { type: 'string', default: '3' },
+    behind: { type: 'string', default: '8' },
   },
 });
 const REPS = Number(opts.reps);
 const SIZES = opts.sizes.split(',').map(Number);
 const GROUP = Number(opts.group);
+const BEHIND = Number(opts.behind);
 const FEW = 4;
 
 const { openStorage } = dist('storage/client');
@@ -104,14 +109,15 @@ async function timed(work) {
 }
 
 /** A journal over `dir` that logs nothing (a restore here would be a failure: checked). */
-async function journalIn(dir, storage, restored) {
+async function journalIn(dir, storage, restored, passBytes) {
   const journal = new IngestJournal({
     dir,
     storage,
     restore: async (calls) => restored.push(...calls),
     log: () => undefined,
-    limitBytes: 64 * 1024 * 1024,
+    limitBytes: 256 * 1024 * 1024,
     segmentMs: 0, // checked at once, not after 5 s
+    passBytes,
   });
   await journal.init();
   return journal;
@@ -126,6 +132,23 @@ async function readBackBounded(storage, work, from) {
   await writeGroup(storage, journal, from);
   const t = await timed(() => journal.check());
   if (restored.length > 0 || journal.stats.segments > 0) throw new Error('bounded read-back did not finish');
+  rmSync(dir, { recursive: true, force: true });
+  return t;
+}
+
+/**
+ * BEHIND groups written with no check between them (a check that fell behind: their segments wait,
+ * and merges fold their parts together), then one check: all in passes of `passBytes` (this build,
+ * decision 0124) or one segment at a time (`passBytes` 1: before it).
+ */
+async function readBackBehind(storage, work, from, passBytes) {
+  const dir = mkdtempSync(path.join(work, 'journal-'));
+  const restored = [];
+  const journal = await journalIn(dir, storage, restored, passBytes);
+  await journal.check();
+  for (let g = 0; g < BEHIND; g++) await writeGroup(storage, journal, from);
+  const t = await timed(() => journal.check());
+  if (restored.length > 0 || journal.stats.segments > 0) throw new Error('read-back behind did not finish');
   rmSync(dir, { recursive: true, force: true });
   return t;
 }
@@ -173,7 +196,7 @@ async function main() {
       );
       const loadAt = load();
       // REPS rounds, the four interleaved; each query type's median (a group's rows add to the table).
-      const runs = { bounded: [], allParts: [], wholeGroup: [], few: [] };
+      const runs = { bounded: [], allParts: [], wholeGroup: [], few: [], onePass: [], oneAtATime: [] };
       for (let rep = 0; rep < REPS; rep++) {
         // Keys stored at this size: a lookup finds them all (what a retry of a group would look up).
         const stored = freshCalls(from, GROUP);
@@ -182,25 +205,43 @@ async function main() {
         runs.allParts.push(await readBackAllParts(storage, work, from));
         runs.wholeGroup.push(await timed(() => lookup(storage, stored)));
         runs.few.push(await timed(() => lookup(storage, stored.slice(0, FEW))));
+        if (BEHIND > 0) {
+          runs.onePass.push(await readBackBehind(storage, work, from, undefined));
+          runs.oneAtATime.push(await readBackBehind(storage, work, from, 1));
+        }
       }
       const mid = (ts) => ({ ms: median(ts.map((t) => t.ms)), cpuMs: median(ts.map((t) => t.cpuMs)) });
-      const row = (what, ts) => [
+      const row = (what, ts, spans = GROUP) => [
         size.toLocaleString('en-US'),
         what,
         fmt(mid(ts).ms, 0),
         fmt(mid(ts).cpuMs, 0),
-        fmt((mid(ts).cpuMs * 1000) / GROUP, 1),
+        fmt((mid(ts).cpuMs * 1000) / spans, 1),
         loadAt,
       ];
-      rows.push(
+      const added = [
         row('journal read-back, parts written since (this build)', runs.bounded),
         row('journal read-back over all parts (before 0106)', runs.allParts),
         row(`dedupe lookup, ${GROUP.toLocaleString('en-US')} keys (before 0107)`, runs.wholeGroup),
         row(`dedupe lookup, ${FEW} keys (this build)`, runs.few),
-      );
+      ];
+      if (BEHIND > 0)
+        added.push(
+          row(
+            `journal read-back, ${BEHIND} groups behind, one pass (this build)`,
+            runs.onePass,
+            GROUP * BEHIND,
+          ),
+          row(
+            `journal read-back, ${BEHIND} groups behind, one segment at a time (before 0124)`,
+            runs.oneAtATime,
+            GROUP * BEHIND,
+          ),
+        );
+      rows.push(...added);
       console.error(
         rows
-          .slice(-4)
+          .slice(-added.length)
           .map((r) => r.join(' | '))
           .join('\n'),
       );
@@ -221,7 +262,7 @@ async function main() {
         'query',
         'wall ms',
         'process CPU ms',
-        'CPU µs per span of the group',
+        'CPU µs per span read back',
         'load at the size',
       ],
       rows,

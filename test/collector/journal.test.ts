@@ -251,6 +251,68 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     }
   });
 
+  it('reads the segments a check fell behind on back in one pass, keys sorted, and restores the missing ones (decision 0124)', async () => {
+    let failing = false;
+    const readBacks: Array<{ parts: string[] | undefined; traceIds: string[] }> = [];
+    const recorded = seeingQueries(storage, (params) => {
+      if (!params.query.includes('NOT ignore(*)')) return;
+      if (failing) throw new Error('the engine fails reads (test)');
+      readBacks.push({
+        parts: params.query_params?.parts as string[] | undefined,
+        traceIds: (params.query_params?.keys as Array<{ values: [string, string] }>).map((k) => k.values[0]),
+      });
+    });
+    const behind = tempDir('tl-journal-');
+    const own = new IngestJournal({
+      dir: behind,
+      storage: recorded,
+      restore: (c) => ownWriter.write(c),
+      log: (line) => log.push(line),
+      limitBytes: 16 * 1024 * 1024,
+      segmentMs: 0,
+    });
+    const ownWriter = new CallWriter(storage, { journal: own });
+    try {
+      await own.init();
+      await own.check(); // the highest block before the first group
+      // Four groups, each closed into a segment of its own by a check that cannot read back.
+      failing = true;
+      const groups = [0, 1, 2, 3].map((g) => Array.from({ length: 20 }, (_, j) => call(500 + g + 4 * j)));
+      for (const group of groups) {
+        await ownWriter.write(group);
+        await assert.rejects(own.check(), /reading acknowledged calls back/);
+      }
+      assert.equal(own.stats.segments, 4);
+      // Calls of two of the segments lost from the table meanwhile.
+      const lost = [...groups[1]!.slice(0, 3), ...groups[3]!.slice(5, 7)];
+      await storage.client.command({
+        query: `ALTER TABLE ${storage.database}.llm_calls DELETE WHERE span_id IN {ids:Array(String)}`,
+        query_params: { ids: lost.map((c) => c.spanId) },
+        clickhouse_settings: { mutations_sync: '2' },
+      });
+      assert.equal(await storedCount(storage), 75);
+
+      failing = false;
+      await own.check();
+      // One read-back query for the four segments' 80 keys, in key order, over the parts written
+      // since; then the five not found there, over all parts, before they count as missing.
+      assert.equal(readBacks.length, 2, JSON.stringify(readBacks.map((r) => r.traceIds.length)));
+      const [pass, overAll] = readBacks;
+      assert.equal(pass!.traceIds.length, 80);
+      assert.deepEqual(pass!.traceIds, [...pass!.traceIds].sort());
+      assert.ok(pass!.parts!.length > 0);
+      assert.deepEqual(overAll, { parts: undefined, traceIds: lost.map((c) => c.traceId).sort() });
+      assert.equal(own.stats.restoredCalls, lost.length);
+      assert.equal(own.stats.segments, 5); // the four kept until read back again, and the restore's own
+      await own.check();
+      assert.equal(own.stats.segments, 0);
+      assert.equal(await storedCount(storage), 80);
+    } finally {
+      await own.stop();
+      rmSync(behind, { recursive: true, force: true });
+    }
+  });
+
   it('still reads a segment of calls as JSON left by a collector from before the row format', async () => {
     const calls = [call(100), call(101)];
     writeFileSync(path.join(dir, '1700000000000-000001.jsonl'), JSON.stringify(calls) + '\n[{"cut');

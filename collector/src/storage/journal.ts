@@ -19,6 +19,13 @@
  * a key lookup cannot prune, and reading every column of the whole table each check made ingest
  * slow down as the table grew). A key not found there (a retry's row, stored long before; a merge
  * that replaced a part between the listing and the read) is read over the whole table as before.
+ *
+ * One pass when behind (decision 0124): the closed segments waiting, up to 16 MiB of them, are read
+ * back together, their keys sorted by (trace id, span id). Each query's keys are then a narrow slice
+ * of the trace ids, which the primary key (hour, trace_id, span_id) prunes to its own granules, so a
+ * pass reads the parts written meanwhile about once — where one segment at a time read every granule
+ * of its hour once per segment, and a check that had fallen behind (merges folding the segments'
+ * parts together) fell further behind until the journal's limit refused spans.
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, readFile, statfs, unlink, type FileHandle } from 'node:fs/promises';
@@ -37,6 +44,8 @@ const CHECK_EVERY_MS = 2_000;
 /** Keys per read-back query (query parameters travel in the URL on a server). */
 const CHUNK = 5_000;
 const MiB = 1024 * 1024;
+/** Closed segments read back in one pass, at most (bytes; a segment alone may be larger). */
+const PASS_BYTES = 16 * MiB;
 
 interface Segment {
   file: string;
@@ -130,6 +139,16 @@ function callsOf(text: string): Journaled[] {
   return out;
 }
 
+/** The lowest block bound of segments that all have one: every row of theirs is in a part above it. */
+function lowestBound(segments: Segment[]): bigint | undefined {
+  let lowest: bigint | undefined;
+  for (const { afterBlock } of segments) {
+    if (afterBlock === undefined) return undefined;
+    if (lowest === undefined || afterBlock < lowest) lowest = afterBlock;
+  }
+  return lowest;
+}
+
 export interface JournalStats {
   segments: number;
   bytes: number;
@@ -150,6 +169,8 @@ export interface IngestJournalOptions {
   limitBytes?: number;
   /** How long a segment stays open at most (default 5 s; tests close them at once). */
   segmentMs?: number;
+  /** Closed segments read back in one pass, at most (bytes; default 16 MiB, 1: one at a time). */
+  passBytes?: number;
 }
 
 export class IngestJournal {
@@ -286,22 +307,43 @@ export class IngestJournal {
     });
     // Stopping: what is left is checked at the next start.
     while (this.closed.length > 0 && !this.stopped) {
-      const segment = this.closed[0]!;
-      const calls = await this.read(segment.file);
-      const missing = await this.missing(calls, segment.afterBlock, await this.highestBlockAfter(segment));
+      const pass = this.nextPass();
+      const calls: Journaled[] = [];
+      for (const segment of pass) calls.push(...(await this.read(segment.file)));
+      const last = pass[pass.length - 1]!;
+      const missing = await this.missing(calls, lowestBound(pass), await this.highestBlockAfter(last));
       if (missing.length > 0) {
         await this.options.restore(missing.map((c) => c.call()));
         this.figures.restoredCalls += missing.length;
         this.options.log(
           `journal: ${missing.length} acknowledged calls were missing from llm_calls (a broken or lost part): written again`,
         );
-        // Read back once more on the next check before the segment goes.
+        // Read back once more on the next check before the segments go.
         return;
       }
-      await unlink(segment.file);
-      this.closed.shift();
+      for (const segment of pass) await unlink(segment.file);
+      this.closed.splice(0, pass.length);
     }
     this.figures.lastError = null;
+  }
+
+  /**
+   * The closed segments to read back together: the oldest, and those after it while they stay
+   * within the pass's bytes and have a known block bound. A segment without one (left by an earlier
+   * process) is read alone, over all parts.
+   */
+  private nextPass(): Segment[] {
+    const [first, ...rest] = this.closed;
+    const pass = [first!];
+    if (first!.afterBlock === undefined) return pass;
+    let bytes = first!.bytes;
+    for (const segment of rest) {
+      if (segment.afterBlock === undefined || bytes + segment.bytes > (this.options.passBytes ?? PASS_BYTES))
+        break;
+      bytes += segment.bytes;
+      pass.push(segment);
+    }
+    return pass;
   }
 
   private async read(file: string): Promise<Journaled[]> {
@@ -320,7 +362,10 @@ export class IngestJournal {
     afterBlock: bigint | undefined,
     upTo: bigint | undefined,
   ): Promise<Journaled[]> {
-    let left = [...new Map(calls.map((c) => [c.traceId + c.spanId, c])).values()];
+    // Sorted by key: each query's keys are a narrow range of trace ids, which the primary key prunes.
+    let left = [...new Map(calls.map((c) => [c.traceId + c.spanId, c])).entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, c]) => c);
     if (left.length === 0) return left;
     if (afterBlock !== undefined) {
       const parts = await this.partsBetween(afterBlock, upTo);
