@@ -80,7 +80,7 @@ function stages() {
     ],
     [
       'journal read-back (keys of the rows)',
-      (bytes) => (journaledRows ? journaledRows(bytes.toString('utf8')) : JSON.parse(bytes.toString('utf8'))),
+      (bytes) => (journaledRows ? journaledRows(bytes) : JSON.parse(bytes.toString('utf8'))),
     ],
   ];
 }

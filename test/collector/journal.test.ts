@@ -77,7 +77,7 @@ describe('journal rows (decision 0100)', () => {
     const older = CALL_COLUMNS.filter((k) => k !== 'service_tier');
     const olderRow = row.filter((_, i) => CALL_COLUMNS[i] !== 'service_tier');
     const text = `${JSON.stringify({ columns: older })}\n${JSON.stringify(olderRow)}\n`;
-    const [journaled, ...rest] = journaledRows(text);
+    const [journaled, ...rest] = journaledRows(Buffer.from(text));
     assert.deepEqual(rest, []);
     const back = journaled!.call();
     assert.equal(back.serviceTier, undefined);
@@ -181,7 +181,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
       if (params.query.includes('NOT ignore(*)'))
         readBacks.push({
           parts: params.query_params?.parts as string[] | undefined,
-          keys: (params.query_params?.keys as unknown[]).length,
+          keys: (params.query_params?.traces as unknown[]).length,
         });
     });
     const bounded = tempDir('tl-journal-');
@@ -259,7 +259,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
       if (failing) throw new Error('the engine fails reads (test)');
       readBacks.push({
         parts: params.query_params?.parts as string[] | undefined,
-        traceIds: (params.query_params?.keys as Array<{ values: [string, string] }>).map((k) => k.values[0]),
+        traceIds: params.query_params?.traces as string[],
       });
     });
     const behind = tempDir('tl-journal-');

@@ -20,12 +20,14 @@
  * slow down as the table grew). A key not found there (a retry's row, stored long before; a merge
  * that replaced a part between the listing and the read) is read over the whole table as before.
  *
- * One pass when behind (decision 0124): the closed segments waiting, up to 16 MiB of them, are read
- * back together, their keys sorted by (trace id, span id). Each query's keys are then a narrow slice
- * of the trace ids, which the primary key (hour, trace_id, span_id) prunes to its own granules, so a
- * pass reads the parts written meanwhile about once — where one segment at a time read every granule
- * of its hour once per segment, and a check that had fallen behind (merges folding the segments'
- * parts together) fell further behind until the journal's limit refused spans.
+ * One pass when behind (decision 0124): the closed segments waiting, up to 64 MiB of them, are read
+ * back together (their keys only), sorted by (trace id, span id). Each query's keys are then a narrow
+ * slice of the trace ids, which the primary key (hour, trace_id, span_id) prunes to its own granules,
+ * so a pass reads the parts written meanwhile about once — where one segment at a time read every
+ * granule of its hour once per segment, and a check that had fallen behind (merges folding the
+ * segments' parts together) fell further behind until the journal's limit refused spans. A query
+ * asks for its keys' trace ids (a set of strings, half the engine's cost of a set of tuples) and
+ * the pairs are matched here.
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, readFile, statfs, unlink, type FileHandle } from 'node:fs/promises';
@@ -35,7 +37,7 @@ import type { PricedCall } from '../core/call';
 import type { Storage } from './client';
 import { StorageError } from './errors';
 import { CALL_COLUMNS, dateTime64ToNanos, fromCompactRow } from './rows';
-import { spanKeysWhere, type SpanKey } from './span-keys';
+import { spanTracesWhere, type SpanKey } from './span-keys';
 import { queryRows } from './statements';
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
@@ -45,7 +47,7 @@ const CHECK_EVERY_MS = 2_000;
 const CHUNK = 5_000;
 const MiB = 1024 * 1024;
 /** Closed segments read back in one pass, at most (bytes; a segment alone may be larger). */
-const PASS_BYTES = 16 * MiB;
+const PASS_BYTES = 64 * MiB;
 
 interface Segment {
   file: string;
@@ -87,36 +89,49 @@ const COLUMNS_HEADER = `${JSON.stringify({ columns: CALL_COLUMNS })}\n`;
 /** The key at the start of a row line: `["<trace id>","<span id>","<start time>",`. */
 const ROW_KEY = /^\["([0-9a-f]{32})","([0-9a-f]{16})","(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9})",/;
 
+/** Characters of a row line that hold its key: `["`, 32, `","`, 16, `","`, 29, `",`. */
+const KEY_CHARS = 87;
+const NEWLINE = 0x0a;
+const COLUMNS_PREFIX = '{"columns":';
+
 /**
- * The calls of a segment of rows; a line cut by a crash mid-write (no newline yet) is left out.
+ * The calls of a segment of rows; a line cut by a crash mid-write (no newline yet) is left out. The
+ * keys are copied out of the segment's bytes (a key kept does not keep the segment); a call is parsed
+ * from its line only when asked for.
  * @public (bench/ingest-stages.mjs times it)
  */
-export function journaledRows(text: string): Journaled[] {
+export function journaledRows(bytes: Buffer): Journaled[] {
   const out: Journaled[] = [];
   let start = 0;
   let columns: ReadonlyArray<string> = CALL_COLUMNS;
-  if (text.startsWith('{"columns":')) {
-    const end = text.indexOf('\n');
+  if (bytes.toString('latin1', 0, COLUMNS_PREFIX.length) === COLUMNS_PREFIX) {
+    const end = bytes.indexOf(NEWLINE);
     if (end === -1) return out; // cut while the segment was opened: no row was acknowledged
-    const header = JSON.parse(text.slice(0, end)) as { columns: string[] };
+    const header = JSON.parse(bytes.toString('utf8', 0, end)) as { columns: string[] };
     if (header.columns.join() !== CALL_COLUMNS.join()) columns = header.columns;
     start = end + 1;
   }
-  for (let end = text.indexOf('\n', start); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
-    const line = text.slice(start, end);
-    const key = ROW_KEY.exec(line);
+  const parse = (from: number, to: number): PricedCall =>
+    fromCompactRow(JSON.parse(bytes.toString('utf8', from, to)) as Array<string | number>, columns);
+  for (
+    let end = bytes.indexOf(NEWLINE, start);
+    end !== -1;
+    start = end + 1, end = bytes.indexOf(NEWLINE, start)
+  ) {
+    const key = ROW_KEY.exec(bytes.toString('latin1', start, Math.min(end, start + KEY_CHARS)));
     if (key !== null) {
+      const [from, to] = [start, end];
       out.push({
         traceId: key[1]!,
         spanId: key[2]!,
         startTimeUnixNano: dateTime64ToNanos(key[3]!),
-        call: () => fromCompactRow(JSON.parse(line) as Array<string | number>, columns),
+        call: () => parse(from, to),
       });
       continue;
     }
     // Not the shape toRowLine writes: parsed whole, or left out if it is not a row.
     try {
-      const call = fromCompactRow(JSON.parse(line) as Array<string | number>, columns);
+      const call = parse(start, end);
       out.push({ ...call, call: () => call });
     } catch {
       // never acknowledged: the ack follows the fsync of whole lines
@@ -169,7 +184,7 @@ export interface IngestJournalOptions {
   limitBytes?: number;
   /** How long a segment stays open at most (default 5 s; tests close them at once). */
   segmentMs?: number;
-  /** Closed segments read back in one pass, at most (bytes; default 16 MiB, 1: one at a time). */
+  /** Closed segments read back in one pass, at most (bytes; default 64 MiB, 1: one at a time). */
   passBytes?: number;
 }
 
@@ -308,12 +323,14 @@ export class IngestJournal {
     // Stopping: what is left is checked at the next start.
     while (this.closed.length > 0 && !this.stopped) {
       const pass = this.nextPass();
-      const calls: Journaled[] = [];
-      for (const segment of pass) calls.push(...(await this.read(segment.file)));
       const last = pass[pass.length - 1]!;
-      const missing = await this.missing(calls, lowestBound(pass), await this.highestBlockAfter(last));
+      const missing = await this.missing(
+        await this.keysOf(pass),
+        lowestBound(pass),
+        await this.highestBlockAfter(last),
+      );
       if (missing.length > 0) {
-        await this.options.restore(missing.map((c) => c.call()));
+        await this.options.restore(await this.callsOf(pass, missing));
         this.figures.restoredCalls += missing.length;
         this.options.log(
           `journal: ${missing.length} acknowledged calls were missing from llm_calls (a broken or lost part): written again`,
@@ -347,8 +364,27 @@ export class IngestJournal {
   }
 
   private async read(file: string): Promise<Journaled[]> {
-    const text = await readFile(file, 'utf8');
-    return file.endsWith(ROWS) ? journaledRows(text) : callsOf(text);
+    const bytes = await readFile(file);
+    return file.endsWith(ROWS) ? journaledRows(bytes) : callsOf(bytes.toString('utf8'));
+  }
+
+  /** The keys of `segments` (the calls themselves are not kept: a pass may cover many segments). */
+  private async keysOf(segments: Segment[]): Promise<SpanKey[]> {
+    const keys: SpanKey[] = [];
+    for (const { file } of segments)
+      for (const { traceId, spanId, startTimeUnixNano } of await this.read(file))
+        keys.push({ traceId, spanId, startTimeUnixNano });
+    return keys;
+  }
+
+  /** The calls of `segments` with the given keys (read again: a restore is rare), each once. */
+  private async callsOf(segments: Segment[], keys: SpanKey[]): Promise<PricedCall[]> {
+    const wanted = new Set(keys.map((k) => k.traceId + k.spanId));
+    const calls: PricedCall[] = [];
+    for (const { file } of segments)
+      for (const journaled of await this.read(file))
+        if (wanted.delete(journaled.traceId + journaled.spanId)) calls.push(journaled.call());
+    return calls;
   }
 
   /**
@@ -358,10 +394,10 @@ export class IngestJournal {
    * rows is read (a broken part fails the query).
    */
   private async missing(
-    calls: Journaled[],
+    calls: SpanKey[],
     afterBlock: bigint | undefined,
     upTo: bigint | undefined,
-  ): Promise<Journaled[]> {
+  ): Promise<SpanKey[]> {
     // Sorted by key: each query's keys are a narrow range of trace ids, which the primary key prunes.
     let left = [...new Map(calls.map((c) => [c.traceId + c.spanId, c])).entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -405,14 +441,15 @@ export class IngestJournal {
 
   /** Of `calls`, those not read from llm_calls under the extra condition `and`. */
   private async notFound(
-    calls: Journaled[],
+    calls: SpanKey[],
     and: string,
     andParams: Record<string, unknown>,
-  ): Promise<Journaled[]> {
+  ): Promise<SpanKey[]> {
     const found = new Set<string>();
     const { client, database } = this.options.storage;
     for (let i = 0; i < calls.length; i += CHUNK) {
-      const { where, params } = spanKeysWhere(calls.slice(i, i + CHUNK));
+      // Their traces' rows; the pairs are matched here.
+      const { where, params } = spanTracesWhere(calls.slice(i, i + CHUNK));
       try {
         const rs = await client.query({
           query: `SELECT trace_id, span_id FROM ${database}.llm_calls WHERE ${where} ${and} AND NOT ignore(*)`,

@@ -12,11 +12,8 @@ export interface SpanKey {
   startTimeUnixNano: string;
 }
 
-/** `spans` must not be empty. */
-export function spanKeysWhere(spans: readonly SpanKey[]): {
-  where: string;
-  params: Record<string, unknown>;
-} {
+/** The range of `spans`' start times, as the query parameters `min` and `max` (nanoseconds). */
+function startTimeBounds(spans: readonly SpanKey[]): { where: string; params: Record<string, string> } {
   let min = BigInt(spans[0]!.startTimeUnixNano);
   let max = min;
   for (const s of spans) {
@@ -26,12 +23,40 @@ export function spanKeysWhere(spans: readonly SpanKey[]): {
   }
   return {
     where: `start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
-        AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')
+        AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')`,
+    params: { min: min.toString(), max: max.toString() },
+  };
+}
+
+/** `spans` must not be empty. */
+export function spanKeysWhere(spans: readonly SpanKey[]): {
+  where: string;
+  params: Record<string, unknown>;
+} {
+  const bounds = startTimeBounds(spans);
+  return {
+    where: `${bounds.where}
         AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))}`,
     params: {
-      min: min.toString(),
-      max: max.toString(),
+      ...bounds.params,
       keys: spans.map((s) => new TupleParam([s.traceId, s.spanId])),
     },
+  };
+}
+
+/**
+ * The rows of the traces of `spans` (not empty), in their start-time range: a superset the caller
+ * narrows to its (trace_id, span_id) pairs. For thousands of keys the engine builds and probes a set
+ * of strings in about half the time of a set of tuples, and trace_id prunes on the primary key.
+ */
+export function spanTracesWhere(spans: readonly SpanKey[]): {
+  where: string;
+  params: Record<string, unknown>;
+} {
+  const bounds = startTimeBounds(spans);
+  return {
+    where: `${bounds.where}
+        AND trace_id IN {traces:Array(String)}`,
+    params: { ...bounds.params, traces: [...new Set(spans.map((s) => s.traceId))] },
   };
 }
