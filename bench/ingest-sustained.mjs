@@ -15,7 +15,7 @@
  * Printed: spans/s, ratio to raw, the collector's whole-process and main-thread CPU µs per span
  * (/proc/<pid>/stat and /proc/<pid>/task/<pid>/stat), its VmHWM, the window of remembered calls at
  * that rate, and the load average; then each collector run by windows of ~250,000 stored spans (its
- * /metrics and /proc sampled every second: spans/s, CPU µs per span, VmRSS), so that a rate falling
+ * /metrics and /proc sampled every second: spans/s, CPU µs per span, VmRSS, the journal's backlog), so that a rate falling
  * or a cost rising as the table grows shows.
  *
  *   node bench/ingest-sustained.mjs [--spans-total 2000000] [--rounds 3] [--senders 8] [--in-flight 2]
@@ -166,10 +166,11 @@ const WINDOW_SPANS = 250_000;
  * spans/s, CPU µs per span, VmRSS at its end. A rate falling or a cost rising as the table grows shows.
  */
 async function windowsWhile(work, url, adminKey, pid) {
-  const sample = (n) => ({
+  const sample = (n, journalBytes = 0) => ({
     t: performance.now(),
     at: new Date().toISOString().slice(11, 16),
     n,
+    journalBytes,
     cpu: cpuSecondsOf(pid),
     main: threadCpuSecondsOf(pid, pid),
     rssMiB: memoryOf(pid).rssMiB,
@@ -180,8 +181,10 @@ async function windowsWhile(work, url, adminKey, pid) {
     while (!stop) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
-        const counters = await metrics(url, adminKey, 'tokenledger_calls_stored_total');
-        samples.push(sample(counters.tokenledger_calls_stored_total ?? 0));
+        const counters = await metrics(url, adminKey, 'tokenledger_');
+        samples.push(
+          sample(counters.tokenledger_calls_stored_total ?? 0, counters.tokenledger_journal_bytes ?? 0),
+        );
       } catch {
         // the collector is busy or stopping: the next poll
       }
@@ -199,8 +202,10 @@ async function windowsWhile(work, url, adminKey, pid) {
 function windowsOf(samples) {
   const out = [];
   let from = samples[0];
+  let journalBytes = 0;
   for (const s of samples) {
     const last = s === samples.at(-1);
+    journalBytes = Math.max(journalBytes, s.journalBytes);
     if (s.n - from.n < WINDOW_SPANS && !(last && s.n > from.n)) continue;
     const spans = s.n - from.n;
     out.push({
@@ -210,8 +215,10 @@ function windowsOf(samples) {
       cpuUs: ((s.cpu - from.cpu) * 1e6) / spans,
       mainUs: ((s.main - from.main) * 1e6) / spans,
       rssMiB: s.rssMiB,
+      journalMB: journalBytes / 1e6,
     });
     from = s;
+    journalBytes = 0;
   }
   return out;
 }
@@ -473,7 +480,8 @@ async function sustained(work, log) {
   log(
     `Sustained: each collector run by windows of ~${WINDOW_SPANS.toLocaleString('en-US')} stored spans (its /metrics ` +
       `and /proc sampled every second): spans/s, CPU µs per span whole process / main thread, VmRSS MB at the ` +
-      `window's end, and the time (UTC) it ended:`,
+      `window's end, the journal's largest backlog in it (acknowledged rows not yet read back; at its limit, ` +
+      `256 MiB here, new spans are refused), and the time (UTC) it ended:`,
   );
   log();
   log(
@@ -485,6 +493,7 @@ async function sustained(work, log) {
         'spans/s',
         'CPU µs/span (whole / main)',
         'VmRSS MB',
+        'journal MB, most',
         'ended (UTC)',
       ],
       rounds.flatMap(({ collectors }, i) =>
@@ -496,6 +505,7 @@ async function sustained(work, log) {
             fmt(w.rate, 0),
             `${fmt(w.cpuUs, 1)} / ${fmt(w.mainUs, 1)}`,
             fmt((w.rssMiB * 2 ** 20) / 1e6, 0),
+            fmt(w.journalMB, 1),
             w.at,
           ]),
         ),
