@@ -12,19 +12,25 @@ export interface SpanKey {
   startTimeUnixNano: string;
 }
 
+const CANONICAL = /^(?:0|[1-9]\d*)$/;
+
+/** a < b for non-negative decimal integers without leading zeros (no BigInt per key). */
+const decimalBelow = (a: string, b: string): boolean =>
+  a.length < b.length || (a.length === b.length && a < b);
+
 /** The range of `spans`' start times, as the query parameters `min` and `max` (nanoseconds). */
 function startTimeBounds(spans: readonly SpanKey[]): { where: string; params: Record<string, string> } {
-  let min = BigInt(spans[0]!.startTimeUnixNano);
+  let min = BigInt(spans[0]!.startTimeUnixNano).toString();
   let max = min;
-  for (const s of spans) {
-    const t = BigInt(s.startTimeUnixNano);
-    if (t < min) min = t;
-    if (t > max) max = t;
+  for (const { startTimeUnixNano } of spans) {
+    const t = CANONICAL.test(startTimeUnixNano) ? startTimeUnixNano : BigInt(startTimeUnixNano).toString();
+    if (decimalBelow(t, min)) min = t;
+    if (decimalBelow(max, t)) max = t;
   }
   return {
     where: `start_time >= fromUnixTimestamp64Nano({min:Int64}, 'UTC')
         AND start_time <= fromUnixTimestamp64Nano({max:Int64}, 'UTC')`,
-    params: { min: min.toString(), max: max.toString() },
+    params: { min, max },
   };
 }
 
