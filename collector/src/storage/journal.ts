@@ -330,7 +330,7 @@ export class IngestJournal {
         await this.highestBlockAfter(last),
       );
       if (missing.length > 0) {
-        await this.options.restore(await this.callsOf(pass, missing));
+        await this.options.restore(await this.callsWithKeys(pass, missing));
         this.figures.restoredCalls += missing.length;
         this.options.log(
           `journal: ${missing.length} acknowledged calls were missing from llm_calls (a broken or lost part): written again`,
@@ -378,7 +378,7 @@ export class IngestJournal {
   }
 
   /** The calls of `segments` with the given keys (read again: a restore is rare), each once. */
-  private async callsOf(segments: Segment[], keys: SpanKey[]): Promise<PricedCall[]> {
+  private async callsWithKeys(segments: Segment[], keys: SpanKey[]): Promise<PricedCall[]> {
     const wanted = new Set(keys.map((k) => k.traceId + k.spanId));
     const calls: PricedCall[] = [];
     for (const { file } of segments)
