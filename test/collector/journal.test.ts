@@ -128,6 +128,23 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
     return next;
   }
 
+  /**
+   * A journal of its own over `dir` (a segment closes at each check) reading through `recorded`, and
+   * a writer journaling into it.
+   */
+  function ownJournal(recorded: Storage, dir: string): { own: IngestJournal; ownWriter: CallWriter } {
+    const own: IngestJournal = new IngestJournal({
+      dir,
+      storage: recorded,
+      restore: (c) => ownWriter.write(c),
+      log: (line) => log.push(line),
+      limitBytes: 16 * 1024 * 1024,
+      segmentMs: 0,
+    });
+    const ownWriter = new CallWriter(storage, { journal: own });
+    return { own, ownWriter };
+  }
+
   afterEach(async () => {
     await journal.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -185,15 +202,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
         });
     });
     const bounded = tempDir('tl-journal-');
-    const own = new IngestJournal({
-      dir: bounded,
-      storage: recorded,
-      restore: (c) => ownWriter.write(c),
-      log: (line) => log.push(line),
-      limitBytes: 16 * 1024 * 1024,
-      segmentMs: 0,
-    });
-    const ownWriter = new CallWriter(storage, { journal: own });
+    const { own, ownWriter } = ownJournal(recorded, bounded);
     try {
       await own.init();
       await own.check(); // the highest block before the first group
@@ -263,15 +272,7 @@ describe('journal of acknowledged calls (embedded ClickHouse)', () => {
       });
     });
     const behind = tempDir('tl-journal-');
-    const own = new IngestJournal({
-      dir: behind,
-      storage: recorded,
-      restore: (c) => ownWriter.write(c),
-      log: (line) => log.push(line),
-      limitBytes: 16 * 1024 * 1024,
-      segmentMs: 0,
-    });
-    const ownWriter = new CallWriter(storage, { journal: own });
+    const { own, ownWriter } = ownJournal(recorded, behind);
     try {
       await own.init();
       await own.check(); // the highest block before the first group
