@@ -91,6 +91,10 @@ describe('journal rows (decision 0100)', () => {
     for (const ns of ['0', '999999999', '1000000000', '999999999999999999', '1763210096123456789']) {
       assert.equal(dateTime64ToNanos(nanosToDateTime64(ns)), ns);
     }
+    for (let i = 0; i < 2000; i++) {
+      const ns = (BigInt(Math.floor(Math.random() * 4e9)) * 1_000_000_000n + BigInt(i * 499_999)).toString();
+      assert.equal(dateTime64ToNanos(nanosToDateTime64(ns)), ns);
+    }
     assert.throws(() => dateTime64ToNanos('2026-11-15'), /not a stored start time/);
   });
 });

@@ -210,9 +210,11 @@ export function toRowLine(c: PricedCall): string {
   return JSON.stringify(toCompactRow(c)) + '\n';
 }
 
+const NINE_DIGITS = /^\d{9}$/;
+
 /** `YYYY-MM-DD hh:mm:ss.nnnnnnnnn` (UTC, as nanosToDateTime64 writes it) → nanoseconds since the epoch. */
 export function dateTime64ToNanos(text: string): string {
-  const seconds = Date.UTC(
+  const ms = Date.UTC(
     Number(text.slice(0, 4)),
     Number(text.slice(5, 7)) - 1,
     Number(text.slice(8, 10)),
@@ -220,8 +222,12 @@ export function dateTime64ToNanos(text: string): string {
     Number(text.slice(14, 16)),
     Number(text.slice(17, 19)),
   );
-  if (text.length !== 29 || !Number.isFinite(seconds)) throw new Error(`not a stored start time: '${text}'`);
-  return (BigInt(seconds / 1000) * NS_PER_S + BigInt(text.slice(20))).toString();
+  if (text.length !== 29 || !Number.isFinite(ms)) throw new Error(`not a stored start time: '${text}'`);
+  const fraction = text.slice(20);
+  // After 1970: the seconds' digits, then the nine of the fraction (no BigInt: the journal's
+  // read-back turns every key's start time with this).
+  if (ms >= 1000 && NINE_DIGITS.test(fraction)) return `${ms / 1000}${fraction}`;
+  return (BigInt(ms / 1000) * NS_PER_S + BigInt(fraction)).toString();
 }
 
 type CallColumn = (typeof CALL_COLUMNS)[number];
