@@ -80,7 +80,15 @@ function stages() {
     ],
     [
       'journal read-back (keys of the rows)',
-      (bytes) => (journaledRows ? journaledRows(bytes) : JSON.parse(bytes.toString('utf8'))),
+      (bytes) => {
+        if (!journaledRows) return JSON.parse(bytes.toString('utf8'));
+        // A build from before decision 0124 reads the segment's text, not its bytes.
+        try {
+          return journaledRows(bytes);
+        } catch {
+          return journaledRows(bytes.toString('utf8'));
+        }
+      },
     ],
   ];
 }
