@@ -154,15 +154,12 @@ function callsOf(text: string): Journaled[] {
   return out;
 }
 
-/** The lowest block bound of segments that all have one: every row of theirs is in a part above it. */
-function lowestBound(segments: Segment[]): bigint | undefined {
-  let lowest: bigint | undefined;
-  for (const { afterBlock } of segments) {
-    if (afterBlock === undefined) return undefined;
-    if (lowest === undefined || afterBlock < lowest) lowest = afterBlock;
-  }
-  return lowest;
-}
+/**
+ * The lower of two block bounds (of a segment's groups, of a pass's segments): every row of both is
+ * in a part above it. Not known if either is not.
+ */
+const lowerBound = (a: bigint | undefined, b: bigint | undefined): bigint | undefined =>
+  a === undefined || b === undefined ? undefined : a < b ? a : b;
 
 export interface JournalStats {
   segments: number;
@@ -281,9 +278,7 @@ export class IngestJournal {
           openedAt: Date.now(),
         };
       } else {
-        const held = this.open.segment.afterBlock;
-        this.open.segment.afterBlock =
-          held === undefined || afterBlock === undefined ? undefined : held < afterBlock ? held : afterBlock;
+        this.open.segment.afterBlock = lowerBound(this.open.segment.afterBlock, afterBlock);
       }
       const bytes = Buffer.from(this.open.segment.bytes === 0 ? COLUMNS_HEADER + rows : rows);
       try {
@@ -326,7 +321,7 @@ export class IngestJournal {
       const last = pass[pass.length - 1]!;
       const missing = await this.missing(
         await this.keysOf(pass),
-        lowestBound(pass),
+        pass.map((segment) => segment.afterBlock).reduce(lowerBound),
         await this.highestBlockAfter(last),
       );
       if (missing.length > 0) {
