@@ -220,7 +220,7 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
     });
   });
 
-  it('never takes back a day a board showed: an hour rebuilt while readers have not taken a day frontier move is folded into its day in the same round', async () => {
+  it('never takes back a day a board showed: an hour marked in a day whose move readers have not taken waits until they have, then is rebuilt with its day', async () => {
     const DAY = 24 * HOUR;
     const day = Math.floor((Date.now() - 3 * DAY) / DAY) * DAY;
     const m = new RollupMaintainer({ storage, log: () => undefined, publishDelayMs: 1_500 });
@@ -253,9 +253,11 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    await m.round(); // within the day's publication: the marked hour and its day rebuilt together
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Within the day's publication the marked hour waits: rebuilt now, with its day a statement
+    // later, a board taking the move between the two would read the day's old build (1 after 2).
     await m.round();
+    await new Promise((r) => setTimeout(r, 2_000));
+    await m.round(); // the move taken: the hour, then its day
     await new Promise((r) => setTimeout(r, 300));
     sampling = false;
     await sampler;

@@ -17,6 +17,7 @@ import {
   WORKFLOWS_HOURLY,
 } from './rollups';
 import { advanceFrontier, readFrontier, serverNowMicros, type Build } from './seal';
+import { PUBLISH_DELAY_MS } from './timing';
 import type { Rollup } from './rollups';
 
 export const DAY_S = 86_400;
@@ -67,6 +68,25 @@ export const advanceDayFrontier = (
   backdateMs: number,
   rollup: DailyRollup = CALLS_DAILY,
 ): Promise<void> => advanceFrontier(storage, until, backdateMs, rollup);
+
+/**
+ * The days (seconds, [from, to)) a day frontier move covers that readers have not taken yet: from
+ * the lowest frontier readers take (PUBLISH_DELAY_MS after a move was written) to the highest one
+ * written, over every daily rollup. Empty (from = to) when no move is pending.
+ */
+export async function pendingDayMoves(storage: Storage): Promise<{ from: number; to: number }> {
+  const [row] = await rows<{ taken: number; written: number }>(
+    storage,
+    'reading the day frontier moves readers have not taken',
+    `SELECT toUInt32(min(taken)) AS taken, toUInt32(max(written)) AS written
+     FROM (SELECT rollup AS name, max(sealed_until) AS written,
+                  maxIf(sealed_until, advanced_at <= now64(3) - toIntervalMillisecond({delay:UInt32})) AS taken
+           FROM ${storage.database}.rollup_frontiers WHERE rollup IN {rollups:Array(String)} GROUP BY name)`,
+    { delay: PUBLISH_DELAY_MS, rollups: DAILY_ROLLUPS.map((r) => r.name) },
+  );
+  const from = Number(row?.taken ?? 0);
+  return { from, to: Math.max(from, Number(row?.written ?? 0)) };
+}
 
 /**
  * Writes the day starting at `day` (seconds) of one daily rollup from its hourly sealed rows under

@@ -2,7 +2,8 @@
  * Keeps the hourly rollups equal to the raw calls (docs/decisions/0044-rollup-rebuilt-from-raw-calls.md,
  * 0079-board-rollup.md). Every few seconds it:
  *  1. rebuilds sealed hours marked after their build (late spans, retries, a crash mid-write, a
- *     backfill of history), the marked hours of one day in one statement;
+ *     backfill of history), the marked hours of one day in one statement — but not those of a day
+ *     whose day frontier move readers have not taken yet: they wait for a later round;
  *  2. builds the next closed hours (ended SEAL_GRACE_MS ago) after the frontier, a day per
  *     statement, up to a time budget per round, and moves the frontier past them; readers take the
  *     new frontier PUBLISH_DELAY_MS later (the view filters on the move's time), so the plan
@@ -42,6 +43,7 @@ import {
   DAY_S,
   fillDay,
   firstDayWithHours,
+  pendingDayMoves,
   readDayFrontier,
   staleDays,
   type DailyRollup,
@@ -163,7 +165,13 @@ export class RollupMaintainer {
     const deadline = Date.now() + ROUND_BUDGET_MS;
     const frontier = await readFrontier(storage);
 
-    for (const hours of byDay(await markedHours(storage, frontier, MARKED_PER_ROUND))) {
+    // An hour of a day whose move readers have not taken yet waits for a round after they have: its
+    // rebuild and its day's are two statements, and a board that took the move between them would
+    // read the day's old build after the new hour (decision 0117).
+    const pending = await pendingDayMoves(storage);
+    const waits = (hour: number): boolean => hour >= pending.from && hour < pending.to;
+    const marked = (await markedHours(storage, frontier, MARKED_PER_ROUND)).filter((h) => !waits(h));
+    for (const hours of byDay(marked)) {
       if (this.stopped || Date.now() > deadline) break;
       // One statement per day: the hours between two marked ones are rebuilt too (from the same raw
       // calls: unchanged), and a day lies in one month's partition, so readers see one build or the other.
@@ -188,7 +196,7 @@ export class RollupMaintainer {
 
     if (!this.stopped && nowMs - this.lastVerify >= VERIFY_EVERY_MS && frontier > 0) {
       this.lastVerify = nowMs;
-      await this.verify(frontier, followers, build, nowMs);
+      await this.verify(frontier, followers, build, nowMs, waits);
     }
     this.figures.sealedUntil = sealed > 0 ? iso(sealed) : null;
     for (const [rollup, f] of followers) this.figures.followers[rollup.name] = f > 0 ? iso(f) : null;
@@ -366,6 +374,7 @@ export class RollupMaintainer {
     followers: Map<Rollup, number>,
     build: Build,
     nowMs: number,
+    waits: (hour: number) => boolean,
   ): Promise<void> {
     const { storage } = this.options;
     const recentFrom = frontier - VERIFY_RECENT_HOURS * HOUR_S;
@@ -379,7 +388,7 @@ export class RollupMaintainer {
     for (const [from, to] of ranges) {
       for (const [rollup, sealedUntil] of checked) {
         for (const d of await differingHours(storage, from, Math.min(to, sealedUntil), rollup)) {
-          if (rebuilt.has(d.hour)) continue;
+          if (rebuilt.has(d.hour) || waits(d.hour)) continue; // a pending day: a later check
           rebuilt.add(d.hour);
           await this.repair(d, rollup, build, nowMs);
         }
