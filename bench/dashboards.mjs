@@ -228,6 +228,12 @@ SELECT concat('o', toString(number)), toDateTime64({start:Int64} + number * 39, 
 FROM numbers(100000)`,
     query_params: { start },
   });
+  // As the collector stores them (storage/outcomes.ts): the time-ordered copy the panels read too.
+  await storage.client.command({
+    query: `
+INSERT INTO ${db}.outcomes_by_time (id, time, feature, outcome, count, value_usd)
+SELECT id, time, feature, outcome, count, value_usd FROM ${db}.outcomes FINAL`,
+  });
   await collector('storage/model-prices').syncModelPrices(storage, (l) => console.error(l));
   const sealMs = await seal(storage);
   return { seedMs, sealMs };

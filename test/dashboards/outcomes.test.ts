@@ -13,6 +13,7 @@ import { createApp } from '../../collector/src/http/app';
 import { CollectorMetrics } from '../../collector/src/http/metrics';
 import type { Storage } from '../../collector/src/storage/client';
 import { CallWriter } from '../../collector/src/storage/writer';
+import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
 import { freshStorage } from '../support/embedded-storage';
 
 const INGEST = 'ingest-key-outcomes-0123';
@@ -56,7 +57,7 @@ describe('POST /v1/outcomes', function () {
 
   const stored = async () => {
     const rs = await storage.client.query({
-      query: `SELECT id, feature, outcome, count, value_usd, team FROM ${storage.database}.outcomes FINAL ORDER BY id`,
+      query: `SELECT id, feature, outcome, count, value_usd, team FROM ${storage.database}.outcomes_by_time FINAL ORDER BY id`,
       format: 'JSONEachRow',
       clickhouse_settings: { output_format_json_quote_decimals: 1 },
     });
@@ -122,6 +123,105 @@ describe('POST /v1/outcomes', function () {
         team: '',
       },
     ]);
+  });
+
+  /** The id's rows in both tables, read as the boards and earlier dashboards read them. */
+  const rowsOf = async (id: string) => {
+    const read = async (table: string) => {
+      const rs = await storage.client.query({
+        query: `SELECT id, toString(time) AS time, feature, count FROM ${storage.database}.${table} FINAL
+                WHERE id = {id:String}`,
+        query_params: { id },
+        format: 'JSONEachRow',
+      });
+      return (await rs.json<Record<string, unknown>>()).map((r) => ({ ...r, count: Number(r.count) }));
+    };
+    return { byTime: await read('outcomes_by_time'), byId: await read('outcomes') };
+  };
+
+  it('a report that moves an id to another hour or feature replaces it: one row, where it now is', async () => {
+    const report = (time: string, feature: string, count: number) =>
+      post({ id: 'moved-1', feature, outcome: 'order_placed', count, time });
+    assert.equal((await report('2026-11-03T10:15:00Z', 'returns-desk', 1)).status, 202);
+    assert.equal((await report('2026-11-03T10:45:00Z', 'returns-desk', 2)).status, 202); // same hour
+    assert.equal((await report('2026-11-20T08:00:00Z', 'returns-desk', 3)).status, 202); // another day
+    assert.equal((await report('2026-11-20T08:00:00Z', 'gift-finder', 4)).status, 202); // another feature
+    const now = { id: 'moved-1', time: '2026-11-20 08:00:00.000', feature: 'gift-finder', count: 4 };
+    assert.deepEqual(await rowsOf('moved-1'), { byTime: [now], byId: [now] });
+    // Back to where it was first: the tombstone there is replaced, the row it moved from is not kept.
+    assert.equal((await report('2026-11-03T10:15:00Z', 'returns-desk', 5)).status, 202);
+    const back = { id: 'moved-1', time: '2026-11-03 10:15:00.000', feature: 'returns-desk', count: 5 };
+    assert.deepEqual(await rowsOf('moved-1'), { byTime: [back], byId: [back] });
+  });
+
+  it('reports of one id sent at once keep one row, the same in both tables', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        post({
+          outcomes: [
+            {
+              id: 'raced-1',
+              feature: i % 2 ? 'returns-desk' : 'gift-finder',
+              outcome: 'order_placed',
+              count: i + 1,
+              time: `2026-11-${String(1 + i).padStart(2, '0')}T12:00:00Z`,
+            },
+          ],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      responses.map(() => 202),
+    );
+    const { byTime, byId } = await rowsOf('raced-1');
+    assert.equal(byTime.length, 1, JSON.stringify(byTime));
+    assert.deepEqual(byTime, byId);
+  });
+
+  it('a store from before the time-ordered table has its outcomes copied into it once, retries included', async () => {
+    const old = await freshStorage({ migrate: false });
+    try {
+      const all = loadMigrations();
+      const added = all.find((m) => m.name.endsWith('_outcomes_by_time'))!;
+      await migrate(
+        old,
+        all.filter((m) => m.version < added.version),
+      );
+      const legacy = (id: string, time: string, count: number) => ({
+        id,
+        time,
+        feature: 'f',
+        outcome: 'o',
+        count,
+      });
+      await old.client.insert({
+        table: `${old.database}.outcomes`,
+        values: [legacy('a', '2026-10-01 09:00:00.000', 1), legacy('b', '2026-10-02 09:00:00.000', 2)],
+        format: 'JSONEachRow',
+      });
+      // A retry that moved 'a' a day later, stored before the upgrade: the table kept the later one.
+      await old.client.insert({
+        table: `${old.database}.outcomes`,
+        values: [legacy('a', '2026-10-03 09:00:00.000', 3)],
+        format: 'JSONEachRow',
+      });
+      assert.ok((await migrate(old, all)).includes(added.version));
+      await migrate(old, all); // nothing again
+      const rs = await old.client.query({
+        query: `SELECT id, toString(time) AS time, count FROM ${old.database}.outcomes_by_time FINAL ORDER BY id`,
+        format: 'JSONEachRow',
+      });
+      assert.deepEqual(
+        (await rs.json<Record<string, unknown>>()).map((r) => ({ ...r, count: Number(r.count) })),
+        [
+          { id: 'a', time: '2026-10-03 09:00:00.000', count: 3 },
+          { id: 'b', time: '2026-10-02 09:00:00.000', count: 2 },
+        ],
+      );
+    } finally {
+      await old.close();
+    }
   });
 
   it('needs an ingest key and a valid body', async () => {

@@ -7,6 +7,7 @@ import Decimal from 'decimal.js';
 import type { Storage } from '../../collector/src/storage/client';
 import type { CallRow } from '../../collector/src/storage/rows';
 import { syncModelPrices } from '../../collector/src/storage/model-prices';
+import { OutcomeStore, type OutcomeRow } from '../../collector/src/storage/outcomes';
 import { prng } from '../support/prng';
 
 // Exact sums of Decimal(38, 18) values need 38+ significant digits (decimal.js defaults to 20).
@@ -1097,8 +1098,20 @@ export async function seedStorage(storage: Storage): Promise<Seed> {
   await insert('baselines', seed.baselines);
   await insert('baselines', seed.baselines.slice(0, 1));
   for (const a of seed.approvals) await insert('approvals', [a]);
-  await insert('outcomes', seed.outcomes);
-  await insert('outcomes', seed.outcomes.slice(0, 10));
+  // Through the collector's write path (both tables, one row per id).
+  const outcomes = new OutcomeStore(storage);
+  const outcomeRow = (o: SeedOutcome): OutcomeRow => ({
+    ...o,
+    team: '',
+    cost_center: '',
+    customer: '',
+    environment: '',
+    service: '',
+    ingest_key: '',
+    claimed_attribution: '',
+  });
+  await outcomes.store(seed.outcomes.map(outcomeRow));
+  await outcomes.store(seed.outcomes.slice(0, 10).map(outcomeRow));
   await insert('reconciliation_runs', seed.runs);
   await insert('reconciliation_lines', seed.reconLines);
   await insert('reconciliation_token_lines', seed.tokenLines);

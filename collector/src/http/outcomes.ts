@@ -1,7 +1,7 @@
 /**
  * POST /v1/outcomes: business outcomes (a ticket resolved, an order placed) so dashboards can show
  * AI cost per outcome. Body: one outcome or `{ outcomes: [...] }`; each has a client-chosen `id`
- * that makes a retried report idempotent (the table keeps one row per id).
+ * that makes a retried report idempotent (one row per id: storage/outcomes.ts).
  */
 import express from 'express';
 import type { KeyRing } from '../govern/keys/keys';
@@ -11,6 +11,7 @@ import type { CollectorMetrics } from './metrics';
 import { Money } from '../core/money';
 import type { Storage } from '../storage/client';
 import { StorageError } from '../storage/errors';
+import { OutcomeStore, type OutcomeRow } from '../storage/outcomes';
 import { EARLIEST_STORED_TIME, LATEST_STORED_TIME, isStorableTime } from '../core/time-range';
 import type { KeyScope, OutcomeReport, OutcomesAccepted, OutcomesRequest, Unchecked } from 'tokenledger/wire';
 import { jsonBody } from './json-body';
@@ -19,22 +20,6 @@ const MAX_OUTCOMES_PER_REQUEST = 10_000;
 const MAX_TEXT = 256;
 const MAX_COUNT = 1_000_000_000;
 const DECIMAL = /^\d{1,20}(\.\d{1,18})?$/;
-
-interface OutcomeRow {
-  id: string;
-  time: string;
-  feature: string;
-  outcome: string;
-  count: number;
-  value_usd: string;
-  team: string;
-  cost_center: string;
-  customer: string;
-  environment: string;
-  service: string;
-  ingest_key: string;
-  claimed_attribution: string;
-}
 
 class OutcomeError extends Error {}
 
@@ -124,6 +109,7 @@ function parseOutcomes(body: unknown, now = new Date()): OutcomeRow[] {
 
 export function outcomesRouter(keys: KeyRing, storage: Storage, metrics?: CollectorMetrics): express.Router {
   const router = express.Router();
+  const outcomes = new OutcomeStore(storage);
   router.post('/v1/outcomes', requireScope(keys, 'ingest'), jsonBody('4mb'), async (req, res, next) => {
     let rows: OutcomeRow[];
     try {
@@ -138,11 +124,7 @@ export function outcomesRouter(keys: KeyRing, storage: Storage, metrics?: Collec
     const { name, scope } = req.principal!;
     const outside = rows.filter((r) => fileUnderKey(r, name, scope)).length;
     try {
-      await storage.client.insert({
-        table: `${storage.database}.outcomes`,
-        values: rows,
-        format: 'JSONEachRow',
-      });
+      await outcomes.store(rows);
       const accepted: OutcomesAccepted = { accepted: rows.length };
       if (outside > 0) {
         metrics?.add('tokenledger_outcomes_out_of_scope_total', outside);

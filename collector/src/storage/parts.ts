@@ -20,6 +20,7 @@ const DATA_TABLES = [
   'audit_log',
   'approvals',
   'outcomes',
+  'outcomes_by_time',
   'budget_snapshots',
   'bill_imports',
   'bill_coverage',

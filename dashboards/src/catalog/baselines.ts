@@ -16,7 +16,7 @@ import { share, table, variableFilter } from './sql';
  */
 const HOURLY = table('features_hourly');
 
-const OUTCOMES = table('outcomes');
+const OUTCOMES = table('outcomes_by_time');
 const BASELINES = table('baselines');
 
 /** Days compared on each side of a change. */

@@ -9,7 +9,7 @@ const BOARD = boardRows();
 /** The twelve months up to the range's end. */
 const YEAR_START = "toDateTime(toStartOfMonth($__toTime, 'UTC'), 'UTC') - toIntervalMonth(11)";
 
-const OUTCOMES = table('outcomes');
+const OUTCOMES = table('outcomes_by_time');
 
 /** The monthly budgets at the range's end (like with like: a quarter's forecast is not a month's). */
 const MONTHLY_BUDGETS = `SELECT * FROM (${latestPoints('budget', ['period', 'limit_usd', 'forecast_usd'])}) WHERE period = 'monthly'`;
