@@ -20,6 +20,7 @@ const BENCHMARKS = [
   'first-call',
   'forecast',
   'history',
+  'outcomes',
 ];
 
 if (!existsSync(path.join(BENCH_DIR, 'node_modules'))) {
