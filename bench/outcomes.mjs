@@ -4,7 +4,9 @@
  * the collector stores them — `outcomes` (0009, ordered by id) and `outcomes_by_time` (0052, ordered
  * by hour, feature, id) — with 200 features (Zipf-like), two outcome kinds, unique ids; then
  * re-reports 20,000 of them at another time through the collector's write path (`OutcomeStore`:
- * the lookup, the tombstones, both inserts), timed per 10,000-outcome request.
+ * the lookup, the tombstones, both inserts), timed per 10,000-outcome request beside one insert of
+ * the same rows into `outcomes` alone (the write before 0052); and requests of 1, 100 and 10,000 new
+ * outcomes the same two ways.
  *
  * Timed, warm, query cache off, interleaved round by round: the CFO overview's cost-per-outcome
  * panel as shipped (reads `outcomes_by_time FINAL`) beside the same SQL reading `outcomes FINAL` (what
@@ -98,9 +100,50 @@ async function reReport(storage, now) {
     }));
     const t0 = performance.now();
     await store.store(rows);
-    times.push(performance.now() - t0);
+    const t1 = performance.now();
+    // The write before 0052, beside it: one insert into `outcomes` (the same rows again: no change).
+    await storage.client.insert({ table: 'bench.outcomes', values: rows, format: 'JSONEachRow' });
+    times.push([t1 - t0, performance.now() - t1]);
   }
   return times;
+}
+
+/** New outcomes per request, 1 to 10,000: OutcomeStore beside one insert into `outcomes` alone. */
+async function requestTimes(storage, now) {
+  const store = new OutcomeStore(storage);
+  const time = new Date(now - 3_600_000).toISOString().replace('T', ' ').replace('Z', '');
+  const rows = [];
+  for (const n of [1, 100, 10_000]) {
+    const viaStore = [];
+    const alone = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const batch = Array.from({ length: n }, (_, i) => ({
+        ...{ id: `new-${now}-${n}-${round}-${i}`, time, feature: 'feature-1', outcome: 'order_placed' },
+        ...{
+          count: 1,
+          value_usd: '1',
+          team: '',
+          cost_center: '',
+          customer: '',
+          environment: '',
+          service: '',
+        },
+        ...{ ingest_key: 'bench', claimed_attribution: '' },
+      }));
+      const t0 = performance.now();
+      await store.store(batch);
+      const t1 = performance.now();
+      await storage.client.insert({
+        table: 'bench.outcomes',
+        values: batch.map((r) => ({ ...r, id: `${r.id}-alone` })),
+        format: 'JSONEachRow',
+      });
+      viaStore.push(t1 - t0);
+      alone.push(performance.now() - t1);
+    }
+    rows.push([n.toLocaleString('en-US'), fmt(median(viaStore)), fmt(median(alone))]);
+  }
+  return rows;
 }
 
 async function timed(storage, sql, from, to) {
@@ -166,7 +209,8 @@ await withBenchStorage(
     if (seedMs > 0) {
       console.log(
         `seeded in ${fmt(seedMs / 1000)} s; ${MOVED.toLocaleString('en-US')} re-reported a week later through OutcomeStore, ` +
-          `${REQUEST.toLocaleString('en-US')} per request: ${requests.map((ms) => fmt(ms, 0) + ' ms').join(', ')}`,
+          `${REQUEST.toLocaleString('en-US')} per request: ${requests.map(([ms]) => fmt(ms, 0) + ' ms').join(', ')} ` +
+          `(one insert into outcomes alone, the write before 0052: ${requests.map(([, ms]) => fmt(ms, 0) + ' ms').join(', ')})`,
       );
     }
     console.log(
@@ -176,9 +220,20 @@ await withBenchStorage(
           'by time ÷ by id',
           'outcomes_by_time FINAL ms',
           'outcomes FINAL (by id) ms',
-          'outcomes in range',
+          'outcomes in range (sum of count)',
         ],
         results,
+      ),
+    );
+    console.log(`\nPOST /v1/outcomes's write, new ids, median of ${ROUNDS}:`);
+    console.log(
+      table(
+        [
+          'outcomes per request',
+          'OutcomeStore (lookup, both tables) ms',
+          'one insert into outcomes (before 0052) ms',
+        ],
+        await requestTimes(storage, now),
       ),
     );
     if (differ > 0) {

@@ -2,8 +2,8 @@
  * Stores business outcomes (POST /v1/outcomes) once per client id (decision 0125): in
  * `outcomes_by_time`, ordered by hour and feature (what the boards read), then in `outcomes`, ordered
  * by id (the record by id that earlier dashboards read). An id reported again replaces its row; when
- * the report moves it to another hour or feature, the same insert carries a tombstone over every row
- * of the id it replaces, so a read with FINAL counts the id once.
+ * the report moves it to another hour or feature, the same insert carries a tombstone over the row
+ * it replaces (found in `outcomes`, ordered by id), so a read with FINAL counts the id once.
  */
 import type { Storage } from './client';
 import { StorageError } from './errors';
@@ -26,14 +26,12 @@ export interface OutcomeRow {
   claimed_attribution: string;
 }
 
-/** A stored row of an id: its key (hour, feature) and the build that wrote it. */
-interface StoredRow {
+/** A key (hour, feature) an id was stored under in `outcomes`: its rows there, not yet merged away. */
+interface StoredKey {
   id: string;
   time: string;
   feature: string;
   hour: number;
-  version: string;
-  deleted: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -42,39 +40,28 @@ const HOUR_MS = 3_600_000;
 const hourOf = (time: string): number =>
   (Math.floor(Date.parse(`${time.replace(' ', 'T')}Z`) / HOUR_MS) * HOUR_MS) / 1000;
 
-const keyOf = (id: string, hour: number, feature: string): string => JSON.stringify([id, hour, feature]);
-
-/**
- * The rows each id has now, by key: per key the newest version, kept unless it is a tombstone.
- * Several when another collector raced this one, or a write stopped between two inserts.
- */
-function liveRows(stored: StoredRow[]): Map<string, StoredRow[]> {
-  const newest = new Map<string, StoredRow>();
-  for (const row of stored) {
-    const key = keyOf(row.id, row.hour, row.feature);
-    const seen = newest.get(key);
-    if (!seen || BigInt(row.version) > BigInt(seen.version)) newest.set(key, row);
-  }
-  const byId = new Map<string, StoredRow[]>();
-  for (const row of newest.values()) {
-    if (row.deleted) continue;
-    const rows = byId.get(row.id) ?? [];
-    rows.push(row);
-    byId.set(row.id, rows);
-  }
-  return byId;
-}
-
 export class OutcomeStore {
-  /** Writes run one at a time: two reports of one id at once would each keep their own row. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** The write in flight for each id: a report of an id waits for the one before it. */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(private readonly storage: Storage) {}
 
-  /** Stores `rows` (a later row of an id in the batch wins); resolves once both tables have them. */
+  /**
+   * Stores `rows` (a later row of an id in the batch wins); resolves once both tables have them.
+   * Reports of other ids go on at once; two of one id at once would each miss the other's key.
+   */
   store(rows: OutcomeRow[]): Promise<void> {
-    const run = this.tail.then(() => this.write(rows));
-    this.tail = run.catch(() => undefined);
+    const ids = [...new Set(rows.map((r) => r.id))];
+    const before = new Set(ids.flatMap((id) => this.inFlight.get(id) ?? []));
+    const run = Promise.allSettled(before).then(() => this.write(rows));
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const id of ids) this.inFlight.set(id, done);
+    void done.then(() => {
+      for (const id of ids) if (this.inFlight.get(id) === done) this.inFlight.delete(id);
+    });
     return run;
   }
 
@@ -82,22 +69,23 @@ export class OutcomeStore {
     const { storage } = this;
     const rows = [...new Map(batch.map((r) => [r.id, r])).values()];
     if (rows.length === 0) return;
-    const stored = await queryRows<StoredRow>(
+    // `outcomes` is ordered by id: a short index range per id. Its rows of an id not merged yet
+    // hold every key the id had lately; after a merge, the latest, which this process wrote last.
+    const stored = await queryRows<StoredKey>(
       storage,
-      'reading the stored rows of the outcomes reported',
-      `SELECT id, toString(o.time) AS time, feature, toUInt32(toStartOfHour(o.time)) AS hour,
-              toString(version) AS version, deleted
-       FROM ${storage.database}.outcomes_by_time AS o WHERE id IN {ids:Array(String)}`,
+      'reading the keys the outcomes reported were stored under',
+      `SELECT id, feature, toUInt32(toStartOfHour(o.time)) AS hour, toString(any(o.time)) AS time
+       FROM ${storage.database}.outcomes AS o WHERE id IN {ids:Array(String)}
+       GROUP BY id, feature, hour`,
       { ids: rows.map((r) => r.id) },
     );
-    const live = liveRows(stored.map((r) => ({ ...r, hour: Number(r.hour), deleted: Number(r.deleted) })));
-    const tombstones = rows.flatMap((row) => {
-      const key = keyOf(row.id, hourOf(row.time), row.feature);
-      return (live.get(row.id) ?? [])
-        .filter((old) => keyOf(old.id, old.hour, old.feature) !== key)
-        .map((old) => ({ id: old.id, time: old.time, feature: old.feature, deleted: 1 }));
-    });
+    const newKey = new Map(rows.map((r) => [r.id, [hourOf(r.time), r.feature].join('\n')]));
+    const tombstones = stored
+      .filter((old) => newKey.get(old.id) !== [Number(old.hour), old.feature].join('\n'))
+      .map((old) => ({ id: old.id, time: old.time, feature: old.feature, deleted: 1 }));
     // One insert (one part): readers see the moved row and its tombstones together, or neither.
+    // Then `outcomes`: a write that stops between the two is retried by the client (no answer),
+    // and the retry finds the old key still there.
     await this.insert('outcomes_by_time', [...tombstones, ...rows]);
     await this.insert('outcomes', rows);
   }
