@@ -680,14 +680,7 @@ export function seedApprovals(): SeedApproval[] {
   ];
 }
 
-export interface SeedOutcome {
-  id: string;
-  time: string;
-  feature: string;
-  outcome: string;
-  count: number;
-  value_usd: string;
-}
+export type SeedOutcome = Pick<OutcomeRow, 'id' | 'time' | 'feature' | 'outcome' | 'count' | 'value_usd'>;
 
 export function seedOutcomes(): SeedOutcome[] {
   const rows: SeedOutcome[] = [];

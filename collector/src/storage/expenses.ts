@@ -2,6 +2,7 @@
 import type { ExpenseLine } from '../ingest/expenses/read';
 import type { Storage } from './client';
 import { StorageError } from './errors';
+import { insertRows } from './statements';
 
 export interface ExpenseImportRecord {
   import_id: string;
@@ -51,16 +52,7 @@ export class ExpenseStore {
   /** Lines, then coverage, then the import record: a crash midway leaves nothing current. */
   async save(record: ExpenseImportRecord, lines: StoredExpenseLine[], days: string[]): Promise<void> {
     const insert = async (table: string, values: unknown[]): Promise<void> => {
-      if (values.length === 0) return;
-      try {
-        await this.storage.client.insert({
-          table: `${this.storage.database}.${table}`,
-          values,
-          format: 'JSONEachRow',
-        });
-      } catch (cause) {
-        throw new StorageError(`writing ${table}`, { cause });
-      }
+      if (values.length > 0) await insertRows(this.storage, `writing ${table}`, table, values);
     };
     await insert(
       'expense_lines',

@@ -6,8 +6,7 @@
  * it replaces (found in `outcomes`, ordered by id), so a read with FINAL counts the id once.
  */
 import type { Storage } from './client';
-import { StorageError } from './errors';
-import { queryRows } from './statements';
+import { insertRows, queryRows } from './statements';
 
 /** One outcome as stored; `time` is ClickHouse DateTime64(3) text in UTC. */
 export interface OutcomeRow {
@@ -86,19 +85,10 @@ export class OutcomeStore {
     // One insert (one part): readers see the moved row and its tombstones together, or neither.
     // Then `outcomes`: a write that stops between the two is retried by the client (no answer),
     // and the retry finds the old key still there.
-    await this.insert('outcomes_by_time', [...tombstones, ...rows]);
-    await this.insert('outcomes', rows);
-  }
-
-  private async insert(table: string, values: object[]): Promise<void> {
-    try {
-      await this.storage.client.insert({
-        table: `${this.storage.database}.${table}`,
-        values,
-        format: 'JSONEachRow',
-      });
-    } catch (cause) {
-      throw new StorageError(`writing outcomes into ${table}`, { cause });
-    }
+    await insertRows(storage, 'writing outcomes into outcomes_by_time', 'outcomes_by_time', [
+      ...tombstones,
+      ...rows,
+    ]);
+    await insertRows(storage, 'writing outcomes into outcomes', 'outcomes', rows);
   }
 }

@@ -28,3 +28,17 @@ export async function queryRows<T>(
     throw new StorageError(what, { cause });
   }
 }
+
+/** Inserts `values` (JSON rows) into `table` of the store's database. */
+export async function insertRows(
+  storage: Storage,
+  what: string,
+  table: string,
+  values: unknown[],
+): Promise<void> {
+  try {
+    await storage.client.insert({ table: `${storage.database}.${table}`, values, format: 'JSONEachRow' });
+  } catch (cause) {
+    throw new StorageError(what, { cause });
+  }
+}
