@@ -11,6 +11,7 @@ import type { PricedCall } from '../../collector/src/core/call';
 import { meteredSpendByDay, spendReport } from '../../collector/src/read/spend';
 import type { Storage } from '../../collector/src/storage/client';
 import { loadMigrations, migrate } from '../../collector/src/storage/migrations';
+import { DAILY_ROLLUPS, pendingDayMoves, type DailyRollup } from '../../collector/src/storage/rollup/days';
 import { FrontierGate } from '../../collector/src/storage/rollup/frontier-gate';
 import { RollupMaintainer } from '../../collector/src/storage/rollup/maintainer';
 import { ROLLUPS } from '../../collector/src/storage/rollup/rollups';
@@ -268,6 +269,27 @@ describe('sealed-hours rollup (embedded ClickHouse)', () => {
       `the board in order: ${seen.join(' ')}`,
     );
     assert.equal(seen.at(-1), 2);
+  });
+
+  it('holds back only the days a pending day move covers: a daily rollup filled far behind stretches nothing', async () => {
+    const fresh = await freshStorage();
+    try {
+      const [callsDaily, usersDaily, customersDaily] = DAILY_ROLLUPS as [
+        DailyRollup,
+        DailyRollup,
+        DailyRollup,
+      ];
+      const day = (n: number) => 1_790_000_000 - (1_790_000_000 % 86_400) + n * 86_400;
+      // Taken long ago: calls_daily up to day 20; users_daily (still being filled) up to day 2.
+      await advanceFrontier(fresh, day(20), 60_000, callsDaily);
+      await advanceFrontier(fresh, day(2), 60_000, usersDaily);
+      // customers_daily: up to day 20 taken, then moved to day 22 just now (pending for 5 s).
+      await advanceFrontier(fresh, day(20), 60_000, customersDaily);
+      await advanceFrontier(fresh, day(22), 0, customersDaily);
+      assert.deepEqual(await pendingDayMoves(fresh), [{ from: day(20), to: day(22) }]);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('repairs a sealed hour written without a mark (the minute check), and says so', async () => {

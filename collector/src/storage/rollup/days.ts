@@ -70,22 +70,23 @@ export const advanceDayFrontier = (
 ): Promise<void> => advanceFrontier(storage, until, backdateMs, rollup);
 
 /**
- * The days (seconds, [from, to)) a day frontier move covers that readers have not taken yet: from
- * the lowest frontier readers take (PUBLISH_DELAY_MS after a move was written) to the highest one
- * written, over every daily rollup. Empty (from = to) when no move is pending.
+ * The days (seconds, each range [from, to)) that day frontier moves cover and readers have not
+ * taken yet: per daily rollup, from the frontier readers take (PUBLISH_DELAY_MS after a move was
+ * written) to the one written. Empty when no move is pending. Per rollup: a daily rollup still
+ * being filled far behind the others has nothing pending, and must not stretch the others' range.
  */
-export async function pendingDayMoves(storage: Storage): Promise<{ from: number; to: number }> {
-  const [row] = await rows<{ taken: number; written: number }>(
+export async function pendingDayMoves(storage: Storage): Promise<Array<{ from: number; to: number }>> {
+  const found = await rows<{ taken: number; written: number }>(
     storage,
     'reading the day frontier moves readers have not taken',
-    `SELECT toUInt32(min(taken)) AS taken, toUInt32(max(written)) AS written
+    `SELECT toUInt32(taken) AS taken, toUInt32(written) AS written
      FROM (SELECT rollup AS name, max(sealed_until) AS written,
                   maxIf(sealed_until, advanced_at <= now64(3) - toIntervalMillisecond({delay:UInt32})) AS taken
-           FROM ${storage.database}.rollup_frontiers WHERE rollup IN {rollups:Array(String)} GROUP BY name)`,
+           FROM ${storage.database}.rollup_frontiers WHERE rollup IN {rollups:Array(String)} GROUP BY name)
+     WHERE written > taken`,
     { delay: PUBLISH_DELAY_MS, rollups: DAILY_ROLLUPS.map((r) => r.name) },
   );
-  const from = Number(row?.taken ?? 0);
-  return { from, to: Math.max(from, Number(row?.written ?? 0)) };
+  return found.map((r) => ({ from: Number(r.taken), to: Number(r.written) }));
 }
 
 /**

@@ -169,7 +169,7 @@ export class RollupMaintainer {
     // rebuild and its day's are two statements, and a board that took the move between them would
     // read the day's old build after the new hour (decision 0117).
     const pending = await pendingDayMoves(storage);
-    const waits = (hour: number): boolean => hour >= pending.from && hour < pending.to;
+    const waits = (hour: number): boolean => pending.some((p) => hour >= p.from && hour < p.to);
     const marked = (await markedHours(storage, frontier, MARKED_PER_ROUND)).filter((h) => !waits(h));
     for (const hours of byDay(marked)) {
       if (this.stopped || Date.now() > deadline) break;
